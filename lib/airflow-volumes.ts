@@ -1,0 +1,238 @@
+import { Construct } from 'constructs';
+import * as kplus from 'cdk8s-plus-28';
+import * as k8s from '../imports/k8s';
+import { PersistentStorage } from './persistent-storage';
+import { StorageProvisioning, StorageProvisioningMode } from './storage-provisioning';
+import {
+  invalid,
+  validateAbsolutePath,
+  validateByteQuantity,
+  validateDnsLabel,
+  validateUnique,
+} from './validation';
+
+/** One persistent folder shared by the Airflow components and the worker pods. */
+export interface AirflowVolumeOptions {
+  /** The volume's short name: a DNS-1123 label such as `dags`, `logs`, `data` or `plugins`. */
+  readonly name: string;
+
+  /**
+   * The volume's capacity.
+   * @default - `AirflowVolumes.DEFAULT_SIZES[name]`, or "1Gi" for other names
+   */
+  readonly size?: string;
+
+  /**
+   * The storage the claim requests; at most `size`.
+   * @default - the same as `size`
+   */
+  readonly requestSize?: string;
+
+  /**
+   * Where Airflow containers mount the volume.
+   * @default "/opt/airflow/<name>"
+   */
+  readonly mountPath?: string;
+
+  /**
+   * Access modes. Every Airflow component and every worker pod mounts these volumes at once, so the
+   * default is ReadWriteMany.
+   * @default ["ReadWriteMany"]
+   */
+  readonly accessModes?: string[];
+}
+
+/** Props for {@link AirflowVolumes}. */
+export interface AirflowVolumesProps {
+  /**
+   * How the volumes are provisioned.
+   * @default StorageProvisioning.hostPath() - static volumes under /data on the node, pinned to their claims
+   */
+  readonly provisioning?: StorageProvisioning;
+
+  /**
+   * The volumes. Give your own list to drop `data` or add `plugins`; `addVolume` adds to it later.
+   * @default AirflowVolumes.DEFAULT_VOLUMES - dags, logs and data
+   */
+  readonly volumes?: AirflowVolumeOptions[];
+
+  /**
+   * The prefix of object names: volume `<prefix>-<name>-volume`, claim `<prefix>-<name>-claim`.
+   * @default "airflow"
+   */
+  readonly namePrefix?: string;
+}
+
+/** A volume of {@link AirflowVolumes}: its claim, and where Airflow mounts it. */
+export class AirflowVolume {
+  constructor(
+    /** The short name (`dags`). */
+    public readonly name: string,
+    /** Where Airflow containers mount it (`/opt/airflow/dags`). */
+    public readonly mountPath: string,
+    /** The claim and, with hostPath provisioning, its pinned volume. */
+    public readonly storage: PersistentStorage,
+    /** The volume as cdk8s-plus sees it, for `container.mount(volume.mountPath, volume.plusVolume)`. */
+    public readonly plusVolume: kplus.Volume,
+  ) {}
+
+  /** The claim's name. */
+  public get claimName(): string {
+    return this.storage.claimName;
+  }
+
+  /** The pod-spec volume entry for a plain pod spec (used by the worker pod template). */
+  public podVolume(): k8s.Volume {
+    return { name: this.name, persistentVolumeClaim: { claimName: this.claimName } };
+  }
+
+  /** The container volumeMount entry for a plain pod spec. */
+  public volumeMount(): k8s.VolumeMount {
+    return { name: this.name, mountPath: this.mountPath };
+  }
+}
+
+/**
+ * Persistent storage for Airflow: `dags`, `logs` and `data` by default.
+ *
+ * On minikube (the default) each volume is a static hostPath PersistentVolume `airflow-<name>-volume` on
+ * `/data/<name>`, reclaim policy Retain, pinned to its claim `airflow-<name>-claim` both ways; with
+ * `StorageProvisioning.storageClass(...)` only the claims are created and the cluster provisions them.
+ */
+export class AirflowVolumes extends Construct {
+  /** The default volumes: DAG files, task logs, and task data. */
+  public static readonly DEFAULT_VOLUMES: readonly string[] = ['dags', 'logs', 'data'];
+
+  /** Default capacities per volume name; other names get 1Gi. */
+  public static readonly DEFAULT_SIZES: Readonly<Record<string, string>> = {
+    dags: '1Gi',
+    logs: '5Gi',
+    data: '5Gi',
+    plugins: '1Gi',
+  };
+
+  /** Where the Airflow image keeps its home (AIRFLOW_HOME). */
+  public static readonly AIRFLOW_HOME = '/opt/airflow';
+
+  /** How the volumes are provisioned. */
+  public readonly provisioning: StorageProvisioning;
+
+  /** The prefix of object names. */
+  public readonly namePrefix: string;
+
+  private readonly byName = new Map<string, AirflowVolume>();
+
+  constructor(scope: Construct, id: string, props: AirflowVolumesProps = {}) {
+    super(scope, id);
+    this.provisioning = props.provisioning ?? StorageProvisioning.hostPath();
+    this.namePrefix = validateDnsLabel(this, 'namePrefix', props.namePrefix ?? 'airflow', 40);
+    if (this.provisioning.mode === StorageProvisioningMode.HOST_PATH) {
+      validateAbsolutePath(this, 'provisioning.hostRoot', this.provisioning.hostRoot);
+    }
+    const volumes = props.volumes ?? AirflowVolumes.DEFAULT_VOLUMES.map((name) => ({ name }));
+    if (volumes.length === 0) {
+      invalid(this, 'volumes', volumes, 'at least one volume (the default is dags, logs and data)');
+    }
+    volumes.forEach((v, i) => validateDnsLabel(this, `volumes[${i}].name`, v.name, 40));
+    validateUnique(this, 'volumes', volumes.map((v) => v.name));
+    volumes.forEach((v, i) => this.add(v, `volumes[${i}]`));
+  }
+
+  /** Adds a volume, e.g. `{ name: 'plugins' }`. */
+  public addVolume(options: AirflowVolumeOptions): AirflowVolume {
+    validateDnsLabel(this, 'addVolume.name', options.name, 40);
+    if (this.byName.has(options.name)) {
+      invalid(this, 'addVolume.name', options.name, `a name not already used (${this.names.join(', ')})`);
+    }
+    return this.add(options, 'addVolume');
+  }
+
+  /** The volumes, in the order they were declared. */
+  public get all(): AirflowVolume[] {
+    return [...this.byName.values()];
+  }
+
+  /** The volume names, in order. */
+  public get names(): string[] {
+    return [...this.byName.keys()];
+  }
+
+  /** Whether a volume of that name exists. */
+  public has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  /** The volume of that name; an error naming the existing ones otherwise. */
+  public get(name: string): AirflowVolume {
+    const volume = this.byName.get(name);
+    if (!volume) {
+      invalid(this, 'volume name', name, `one of the declared volumes: ${this.names.map((n) => JSON.stringify(n)).join(', ')}`);
+    }
+    return volume;
+  }
+
+  /** Pod-spec volume entries for every volume (for plain pod specs such as the worker pod template). */
+  public podVolumes(): k8s.Volume[] {
+    return this.all.map((v) => v.podVolume());
+  }
+
+  /** Container volumeMount entries for every volume. */
+  public volumeMounts(): k8s.VolumeMount[] {
+    return this.all.map((v) => v.volumeMount());
+  }
+
+  /** Mounts every volume into a cdk8s-plus container at its mount path. */
+  public mountInto(container: kplus.Container): void {
+    for (const v of this.all) {
+      container.mount(v.mountPath, v.plusVolume);
+    }
+  }
+
+  private add(options: AirflowVolumeOptions, property: string): AirflowVolume {
+    const name = options.name;
+    const mountPath = validateAbsolutePath(
+      this,
+      `${property}.mountPath`,
+      options.mountPath ?? `${AirflowVolumes.AIRFLOW_HOME}/${name}`,
+    );
+    const clash = this.all.find((v) => v.mountPath === mountPath);
+    if (clash) {
+      invalid(this, `${property}.mountPath`, mountPath, `a path not already used by volume "${clash.name}"`);
+    }
+    const size = options.size ?? AirflowVolumes.DEFAULT_SIZES[name] ?? '1Gi';
+    const capacity = validateByteQuantity(this, `${property}.size`, size);
+    if (options.requestSize !== undefined) {
+      const request = validateByteQuantity(this, `${property}.requestSize`, options.requestSize);
+      if (request > capacity) {
+        invalid(
+          this,
+          `${property}.requestSize`,
+          options.requestSize,
+          `at most the volume's size ${JSON.stringify(size)}: a claim larger than its volume never binds`,
+        );
+      }
+    }
+    const storage = new PersistentStorage(this, name, {
+      name,
+      claimName: `${this.namePrefix}-${name}-claim`,
+      volumeName: `${this.namePrefix}-${name}-volume`,
+      provisioning: this.provisioning,
+      size,
+      requestSize: options.requestSize,
+      accessModes: options.accessModes ?? ['ReadWriteMany'],
+      labels: {
+        'app.kubernetes.io/name': 'airflow',
+        'app.kubernetes.io/component': `${name}-storage`,
+      },
+    });
+    const claim = kplus.PersistentVolumeClaim.fromClaimName(storage, 'ClaimRef', storage.claimName);
+    const volume = new AirflowVolume(
+      name,
+      mountPath,
+      storage,
+      kplus.Volume.fromPersistentVolumeClaim(storage, 'PodVolume', claim, { name }),
+    );
+    this.byName.set(name, volume);
+    return volume;
+  }
+}
