@@ -4,5 +4,6 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/test/live/'],
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
+  snapshotResolver: '<rootDir>/jest.snapshot-resolver.js',
+  transform: { '^.+\\.ts$': 'ts-jest' },
 };
