@@ -1,0 +1,384 @@
+import { Construct } from 'constructs';
+import * as k8s from '../imports/k8s';
+import { ConnectionUriSecretOptions, ExternalMetadataDb, ExternalMetadataDbOptions } from './external-metadata-db';
+import {
+  DEFAULT_METADATA_DATABASE_NAME,
+  DEFAULT_METADATA_DATABASE_PASSWORD_SECRET,
+  DEFAULT_METADATA_DATABASE_USER,
+  DEFAULT_WAIT_FOR_DB_TIMEOUT_SECONDS,
+  IMetadataDatabase,
+  markSoleMetadataDatabase,
+  POSTGRES_PORT,
+  PostgresSslMode,
+  postgresConnectionEnv,
+  SecretKeyRef,
+  validatePostgresName,
+  validateSecretKeyRef,
+  validateWaitTimeout,
+  waitForDatabaseContainer,
+} from './metadata-database';
+import { PersistentStorage } from './persistent-storage';
+import { namespaceOf } from './scope';
+import { StorageProvisioning } from './storage-provisioning';
+import {
+  invalid,
+  validateByteQuantity,
+  validateCpuQuantity,
+  validateDnsLabel,
+  validateDnsSubdomain,
+  validateImage,
+} from './validation';
+
+/** Props for {@link MetadataDb}: Airflow's metadata database as a Postgres inside the cluster. */
+export interface MetadataDbProps {
+  /**
+   * How the data volume is provisioned.
+   * @default StorageProvisioning.hostPath() - minikube: a static volume on /data/postgres, pinned to its claim
+   */
+  readonly provisioning?: StorageProvisioning;
+
+  /**
+   * The Postgres image: the official `postgres` image (Debian variant) or one built on it. It must keep the
+   * official entrypoint (it reads POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB and PGDATA, starts as
+   * root to own the data directory, then drops to the `postgres` user).
+   * @default MetadataDb.DEFAULT_IMAGE ("postgres:17.10-bookworm")
+   */
+  readonly image?: string;
+
+  /**
+   * The data volume's size.
+   * @default "5Gi"
+   */
+  readonly storageSize?: string;
+
+  /**
+   * The database created on first start and used by Airflow.
+   * @default "airflow"
+   */
+  readonly databaseName?: string;
+
+  /**
+   * The user created on first start (the image makes it the superuser) and used by Airflow.
+   * @default "airflow"
+   */
+  readonly user?: string;
+
+  /**
+   * The Secret key holding the password. Read by Postgres on first start only (when the data directory is
+   * empty); changing it later needs `ALTER USER` too. It is written into Airflow's connection URI as is, so it
+   * must contain only URL-unreserved characters (letters, digits, `-`, `.`, `_`, `~`).
+   * @default - key "db-password" of Secret "airflow-secrets"
+   */
+  readonly passwordSecret?: SecretKeyRef;
+
+  /**
+   * The prefix of object names: StatefulSet and Service `<prefix>-postgres`, volume
+   * `<prefix>-postgres-volume`, claim `<prefix>-postgres-claim`.
+   * @default "airflow"
+   */
+  readonly namePrefix?: string;
+
+  /**
+   * The cluster's DNS domain, for the Service's fully qualified name.
+   * @default "cluster.local"
+   */
+  readonly clusterDomain?: string;
+
+  /**
+   * The CPU the Postgres container requests.
+   * @default "100m"
+   */
+  readonly cpuRequest?: string;
+
+  /**
+   * The CPU limit of the Postgres container.
+   * @default "1"
+   */
+  readonly cpuLimit?: string;
+
+  /**
+   * The memory the Postgres container requests.
+   * @default "256Mi"
+   */
+  readonly memoryRequest?: string;
+
+  /**
+   * The memory limit of the Postgres container.
+   * @default "1Gi"
+   */
+  readonly memoryLimit?: string;
+
+  /**
+   * How long Airflow's `wait-for-db` init container waits for the database, in seconds.
+   * @default 300
+   */
+  readonly waitTimeoutSeconds?: number;
+}
+
+/**
+ * Airflow's metadata database inside the cluster: the official Postgres image in a one-replica StatefulSet
+ * `airflow-postgres`, a stable ClusterIP Service `airflow-postgres` on 5432, and its data on a persistent
+ * claim `airflow-postgres-claim` (on minikube, the hostPath volume `airflow-postgres-volume` on
+ * `/data/postgres`, pinned to the claim; Retain). The password comes from a Secret by reference only.
+ *
+ * For a database outside the cluster use `MetadataDb.external(...)` or `MetadataDb.fromConnectionUriSecret(...)`.
+ */
+export class MetadataDb extends Construct implements IMetadataDatabase {
+  /** The default image: the official Postgres 17 image, Debian bookworm variant (uid 999). */
+  public static readonly DEFAULT_IMAGE = 'postgres:17.10-bookworm';
+
+  /** Where the data volume is mounted (the image's declared volume). */
+  public static readonly DATA_MOUNT_PATH = '/var/lib/postgresql/data';
+
+  /** PGDATA: a subdirectory of the mount, so that initdb finds an empty directory it may own. */
+  public static readonly PGDATA = '/var/lib/postgresql/data/pgdata';
+
+  /**
+   * A metadata database outside the cluster, reached at `host:port/databaseName` as `user` with the password
+   * in a Secret. Creates no Kubernetes objects.
+   */
+  public static external(scope: Construct, id: string, options: ExternalMetadataDbOptions): ExternalMetadataDb {
+    return new ExternalMetadataDb(scope, id, {
+      host: options.host,
+      port: options.port,
+      databaseName: options.databaseName,
+      user: options.user,
+      passwordSecret: options.passwordSecret,
+      sslMode: options.sslMode,
+      waitTimeoutSeconds: options.waitTimeoutSeconds,
+    });
+  }
+
+  /** A metadata database outside the cluster whose whole connection URI is in a Secret. Creates no objects. */
+  public static fromConnectionUriSecret(
+    scope: Construct,
+    id: string,
+    options: ConnectionUriSecretOptions,
+  ): ExternalMetadataDb {
+    return new ExternalMetadataDb(scope, id, {
+      connectionUriSecret: options.uriSecret,
+      waitTimeoutSeconds: options.waitTimeoutSeconds,
+    });
+  }
+
+  /** The Service's fully qualified DNS name, e.g. `airflow-postgres.airflow.svc.cluster.local`. */
+  public readonly host: string;
+  /** The Service port, 5432. */
+  public readonly port: number = POSTGRES_PORT;
+  public readonly databaseName: string;
+  public readonly user: string;
+  public readonly passwordSecret: SecretKeyRef;
+  /** Always undefined: the in-cluster database is described by host, user and password. */
+  public readonly connectionUriSecret: SecretKeyRef | undefined = undefined;
+  /** Always undefined: traffic stays inside the cluster and the image serves no TLS by default. */
+  public readonly sslMode: PostgresSslMode | undefined = undefined;
+
+  /** The name of the StatefulSet and of the Service (`airflow-postgres`). */
+  public readonly serviceName: string;
+  /** The image. */
+  public readonly image: string;
+  /** The labels of the Postgres pod, which the Service selects. */
+  public readonly podLabels: Readonly<Record<string, string>>;
+  /** How long `wait-for-db` waits, in seconds. */
+  public readonly waitTimeoutSeconds: number;
+
+  /** The data claim (and, with hostPath provisioning, its pinned volume). */
+  public readonly storage: PersistentStorage;
+  /** The Service. */
+  public readonly service: k8s.KubeService;
+  /** The StatefulSet. */
+  public readonly statefulSet: k8s.KubeStatefulSet;
+
+  constructor(scope: Construct, id: string, props: MetadataDbProps = {}) {
+    super(scope, id);
+    const namespace = namespaceOf(this);
+    const prefix = validateDnsLabel(this, 'namePrefix', props.namePrefix ?? 'airflow', 40);
+    if (!/^[a-z]/.test(prefix)) {
+      // Service names are DNS-1035 labels: they must start with a letter.
+      invalid(this, 'namePrefix', prefix, 'a DNS-1035 label that starts with a letter (Service names must)');
+    }
+    const clusterDomain = validateDnsSubdomain(this, 'clusterDomain', props.clusterDomain ?? 'cluster.local');
+    this.image = validateImage(this, 'image', props.image ?? MetadataDb.DEFAULT_IMAGE);
+    this.databaseName = validatePostgresName(this, 'databaseName', props.databaseName ?? DEFAULT_METADATA_DATABASE_NAME);
+    this.user = validatePostgresName(this, 'user', props.user ?? DEFAULT_METADATA_DATABASE_USER);
+    this.passwordSecret = validateSecretKeyRef(
+      this,
+      'passwordSecret',
+      props.passwordSecret ?? DEFAULT_METADATA_DATABASE_PASSWORD_SECRET,
+    );
+    this.waitTimeoutSeconds = validateWaitTimeout(
+      this,
+      'waitTimeoutSeconds',
+      props.waitTimeoutSeconds ?? DEFAULT_WAIT_FOR_DB_TIMEOUT_SECONDS,
+    );
+    const cpuRequest = props.cpuRequest ?? '100m';
+    const cpuLimit = props.cpuLimit ?? '1';
+    const memoryRequest = props.memoryRequest ?? '256Mi';
+    const memoryLimit = props.memoryLimit ?? '1Gi';
+    if (validateCpuQuantity(this, 'cpuRequest', cpuRequest) > validateCpuQuantity(this, 'cpuLimit', cpuLimit)) {
+      invalid(this, 'cpuRequest', cpuRequest, `at most cpuLimit ${JSON.stringify(cpuLimit)}`);
+    }
+    if (
+      validateByteQuantity(this, 'memoryRequest', memoryRequest) >
+      validateByteQuantity(this, 'memoryLimit', memoryLimit)
+    ) {
+      invalid(this, 'memoryRequest', memoryRequest, `at most memoryLimit ${JSON.stringify(memoryLimit)}`);
+    }
+
+    const storageSize = props.storageSize ?? '5Gi';
+    validateByteQuantity(this, 'storageSize', storageSize);
+
+    this.serviceName = `${prefix}-postgres`;
+    this.host = `${this.serviceName}.${namespace}.svc.${clusterDomain}`;
+    this.podLabels = { 'app.kubernetes.io/name': 'airflow', 'app.kubernetes.io/component': 'metadata-db' };
+    markSoleMetadataDatabase(this);
+
+    this.storage = new PersistentStorage(this, 'storage', {
+      name: 'postgres',
+      claimName: `${prefix}-postgres-claim`,
+      volumeName: `${prefix}-postgres-volume`,
+      provisioning: props.provisioning ?? StorageProvisioning.hostPath(),
+      size: storageSize,
+      // One Postgres writes its data directory: never share it.
+      accessModes: ['ReadWriteOnce'],
+      labels: { 'app.kubernetes.io/name': 'airflow', 'app.kubernetes.io/component': 'metadata-db-storage' },
+    });
+
+    this.service = new k8s.KubeService(this, 'service', {
+      metadata: { name: this.serviceName, labels: { ...this.podLabels } },
+      spec: {
+        type: 'ClusterIP',
+        selector: { ...this.podLabels },
+        ports: [{ name: 'postgres', port: POSTGRES_PORT, targetPort: k8s.IntOrString.fromString('postgres'), protocol: 'TCP' }],
+      },
+    });
+
+    // pg_isready over TCP on the loopback: during first-start initialisation the entrypoint runs a temporary
+    // server that listens on no TCP address, so the pod is neither ready nor "alive" until the real one is up.
+    const isReady = [
+      'pg_isready',
+      '--host=127.0.0.1',
+      `--port=${POSTGRES_PORT}`,
+      `--username=${this.user}`,
+      `--dbname=${this.databaseName}`,
+      '--timeout=3',
+      '--quiet',
+    ];
+
+    this.statefulSet = new k8s.KubeStatefulSet(this, 'statefulset', {
+      metadata: { name: this.serviceName, labels: { ...this.podLabels } },
+      spec: {
+        serviceName: this.serviceName,
+        replicas: 1,
+        podManagementPolicy: 'OrderedReady',
+        updateStrategy: { type: 'RollingUpdate' },
+        selector: { matchLabels: { ...this.podLabels } },
+        template: {
+          metadata: { labels: { ...this.podLabels } },
+          spec: {
+            automountServiceAccountToken: false,
+            enableServiceLinks: false,
+            // Fast shutdown needs a moment to flush; the image's STOPSIGNAL is SIGINT.
+            terminationGracePeriodSeconds: 60,
+            securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+            containers: [
+              {
+                name: 'postgres',
+                image: this.image,
+                imagePullPolicy: 'IfNotPresent',
+                ports: [{ name: 'postgres', containerPort: POSTGRES_PORT, protocol: 'TCP' }],
+                env: [
+                  { name: 'POSTGRES_USER', value: this.user },
+                  { name: 'POSTGRES_DB', value: this.databaseName },
+                  {
+                    name: 'POSTGRES_PASSWORD',
+                    valueFrom: { secretKeyRef: { name: this.passwordSecret.name, key: this.passwordSecret.key } },
+                  },
+                  { name: 'PGDATA', value: MetadataDb.PGDATA },
+                  // initdb would trust every local and loopback connection (so anyone who may exec or
+                  // port-forward into the pod would be superuser without a password): require the password
+                  // there too. Read on first start only; pg_isready needs no password.
+                  { name: 'POSTGRES_INITDB_ARGS', value: '--auth-local=scram-sha-256 --auth-host=scram-sha-256' },
+                ],
+                volumeMounts: [
+                  { name: 'data', mountPath: MetadataDb.DATA_MOUNT_PATH },
+                  { name: 'run', mountPath: '/var/run/postgresql' },
+                  { name: 'tmp', mountPath: '/tmp' },
+                ],
+                startupProbe: {
+                  exec: { command: isReady },
+                  periodSeconds: 5,
+                  timeoutSeconds: 5,
+                  // First start runs initdb: allow 5 minutes on a slow minikube.
+                  failureThreshold: 60,
+                },
+                readinessProbe: {
+                  exec: { command: isReady },
+                  periodSeconds: 10,
+                  timeoutSeconds: 5,
+                  failureThreshold: 3,
+                },
+                livenessProbe: {
+                  exec: { command: isReady },
+                  periodSeconds: 20,
+                  timeoutSeconds: 5,
+                  failureThreshold: 6,
+                },
+                resources: {
+                  requests: { cpu: k8s.Quantity.fromString(cpuRequest), memory: k8s.Quantity.fromString(memoryRequest) },
+                  limits: { cpu: k8s.Quantity.fromString(cpuLimit), memory: k8s.Quantity.fromString(memoryLimit) },
+                },
+                securityContext: MetadataDb.postgresContainerSecurityContext(),
+              },
+            ],
+            volumes: [
+              { name: 'data', persistentVolumeClaim: { claimName: this.storage.claimName } },
+              { name: 'run', emptyDir: { sizeLimit: k8s.Quantity.fromString('16Mi') } },
+              { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('64Mi') } },
+            ],
+          },
+        },
+      },
+    });
+  }
+
+  /**
+   * The Postgres container's securityContext (Pod Security Standard "baseline", not "restricted").
+   *
+   * The official image's entrypoint starts as root, creates PGDATA and chowns it to the `postgres` user
+   * (uid 999), then re-executes itself as that user with gosu; a freshly created hostPath directory is owned
+   * by root, so running as 999 from the start could not create PGDATA there. Root keeps only what that step
+   * needs: CHOWN to hand PGDATA to 999, DAC_OVERRIDE to enter it on restarts (it is then 999's, mode 0700),
+   * SETGID and SETUID for gosu's switch. Every capability is gone once gosu switches users, and no process
+   * can gain privileges again (no_new_privs).
+   */
+  public static postgresContainerSecurityContext(): k8s.SecurityContext {
+    return {
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'], add: ['CHOWN', 'DAC_OVERRIDE', 'SETGID', 'SETUID'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    };
+  }
+
+  public airflowConnectionEnv(): k8s.EnvVar[] {
+    return postgresConnectionEnv({
+      host: this.host,
+      port: this.port,
+      databaseName: this.databaseName,
+      user: this.user,
+      passwordSecret: this.passwordSecret,
+    });
+  }
+
+  public waitForDatabaseContainer(image: string, securityContext?: k8s.SecurityContext): k8s.Container {
+    return waitForDatabaseContainer({
+      image: validateImage(this, 'waitForDatabaseContainer.image', image),
+      securityContext,
+      timeoutSeconds: this.waitTimeoutSeconds,
+      host: this.host,
+      port: this.port,
+    });
+  }
+}
