@@ -1,0 +1,311 @@
+import { Construct } from 'constructs';
+import * as k8s from '../imports/k8s';
+import { SecretKeyRef } from './metadata-database';
+import { airflowContainerSecurityContext, airflowPodSecurityContext } from './pod-security';
+import { namespaceOf } from './scope';
+import { invalid, validateDnsSubdomain, validateImage } from './validation';
+
+/**
+ * The image the bootstrap Job runs by default. It is deliberately NOT tied to the Airflow version the chart
+ * deploys: a Job's pod template is immutable, so a Job whose image followed Airflow upgrades would make
+ * `kubectl apply` fail on every upgrade. The script only needs Python's standard library.
+ */
+export const DEFAULT_SECRETS_BOOTSTRAP_IMAGE = 'apache/airflow:3.1.3';
+
+/** The keys of the generated Secret (also the default keys for {@link AirflowSecrets.fromExistingSecrets}). */
+export const AIRFLOW_SECRET_KEYS = {
+  /** `[core] fernet_key`: encrypts connections and variables in the metadata database. */
+  fernetKey: 'fernet-key',
+  /** `[api] secret_key` (Airflow 3) / `[webserver] secret_key` (Airflow 2): signs sessions and log-fetch requests. */
+  apiSecretKey: 'api-secret-key',
+  /** `[api_auth] jwt_secret` (Airflow 3): signs the tokens of the API and the execution API. */
+  jwtSecret: 'jwt-secret',
+  /** The metadata database user's password. */
+  databasePassword: 'db-password',
+  /** The password of the Airflow admin user. */
+  adminPassword: 'admin-password',
+} as const;
+
+/** Props for {@link AirflowSecrets}: the secrets are generated in the cluster, once. */
+export interface AirflowSecretsProps {
+  /**
+   * The image of the bootstrap Job: any image with `python3` on its PATH (only the standard library is used).
+   * Keep it fixed across Airflow upgrades: the Job's pod template is immutable (see
+   * {@link DEFAULT_SECRETS_BOOTSTRAP_IMAGE}).
+   * @default DEFAULT_SECRETS_BOOTSTRAP_IMAGE ("apache/airflow:3.1.3")
+   */
+  readonly image?: string;
+
+  /**
+   * The name of the Secret the Job creates.
+   * @default "airflow-secrets"
+   */
+  readonly secretName?: string;
+}
+
+/**
+ * Props for {@link AirflowSecrets.fromExistingSecrets}: every value comes from a Secret you manage
+ * (sealed-secrets, external-secrets, a vault); nothing is generated.
+ */
+export interface ExistingAirflowSecretsProps {
+  /** Where `[core] fernet_key` is. */
+  readonly fernetKey: SecretKeyRef;
+  /** Where `[api] secret_key` (Airflow 2: `[webserver] secret_key`) is. */
+  readonly apiSecretKey: SecretKeyRef;
+  /** Where `[api_auth] jwt_secret` is (Airflow 3). */
+  readonly jwtSecret: SecretKeyRef;
+  /** Where the Airflow admin user's password is. */
+  readonly adminPassword: SecretKeyRef;
+  /**
+   * Where the metadata database password is.
+   * @default - none: the database gets its password elsewhere (e.g. an external database whose whole
+   *   connection URI comes from a Secret)
+   */
+  readonly databasePassword?: SecretKeyRef;
+}
+
+const EXISTING = Symbol('existing');
+interface InternalProps extends AirflowSecretsProps {
+  readonly [EXISTING]?: ExistingAirflowSecretsProps;
+}
+
+const NAME = 'airflow-secrets-bootstrap';
+const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+
+/**
+ * Airflow's own secrets (fernet key, API secret key, JWT secret, database and admin passwords), with no
+ * value ever in the synthesized YAML.
+ *
+ * By default a Job (`airflow-secrets-bootstrap`) generates them inside the cluster and creates the Secret
+ * `airflow-secrets` with them — only if it does not exist yet: the Job's Role grants `create` on Secrets and
+ * nothing else, so it cannot read, overwrite or delete one. Re-applying the YAML, re-running the Job or
+ * upgrading Airflow keeps the values. With {@link AirflowSecrets.fromExistingSecrets} the values come from
+ * Secrets you manage and nothing is generated.
+ *
+ * Consumers read each value by reference (`valueFrom.secretKeyRef`), e.g. with {@link AirflowSecrets.secretEnv}.
+ */
+export class AirflowSecrets extends Construct {
+  /** The values come from Secrets the user manages; no Job, no Role, nothing generated. */
+  public static fromExistingSecrets(scope: Construct, id: string, props: ExistingAirflowSecretsProps): AirflowSecrets {
+    return new AirflowSecrets(scope, id, { [EXISTING]: props } as InternalProps);
+  }
+
+  /** An environment variable read from a Secret key: `{ name, valueFrom: { secretKeyRef } }`. */
+  public static secretEnv(envName: string, ref: SecretKeyRef): k8s.EnvVar {
+    return { name: envName, valueFrom: { secretKeyRef: { name: ref.name, key: ref.key } } };
+  }
+
+  /** Where `[core] fernet_key` is. */
+  public readonly fernetKey: SecretKeyRef;
+  /** Where `[api] secret_key` (Airflow 2: `[webserver] secret_key`) is. */
+  public readonly apiSecretKey: SecretKeyRef;
+  /** Where `[api_auth] jwt_secret` is. */
+  public readonly jwtSecret: SecretKeyRef;
+  /** Where the Airflow admin user's password is. */
+  public readonly adminPassword: SecretKeyRef;
+  /** Where the metadata database password is (undefined when brought elsewhere). */
+  public readonly databasePassword: SecretKeyRef | undefined;
+
+  /** Whether the values are generated in the cluster (false with {@link AirflowSecrets.fromExistingSecrets}). */
+  public readonly generated: boolean;
+  /** The name of the generated Secret (undefined when the user brings the Secrets). */
+  public readonly secretName: string | undefined;
+  /** The image of the bootstrap Job (undefined when nothing is generated). */
+  public readonly image: string | undefined;
+  /** The Job that creates the Secret, for ordering (undefined when nothing is generated). */
+  public readonly bootstrapJob: k8s.KubeJob | undefined;
+  /** The Job's ServiceAccount. */
+  public readonly serviceAccount: k8s.KubeServiceAccount | undefined;
+  /** The Job's Role: `create` on `secrets`, nothing else. */
+  public readonly role: k8s.KubeRole | undefined;
+  /** Binds {@link role} to {@link serviceAccount}. */
+  public readonly roleBinding: k8s.KubeRoleBinding | undefined;
+
+  constructor(scope: Construct, id: string, props: AirflowSecretsProps = {}) {
+    super(scope, id);
+    const existing = (props as InternalProps)[EXISTING];
+
+    if (existing !== undefined) {
+      this.generated = false;
+      this.fernetKey = this.validateRef('fernetKey', existing.fernetKey);
+      this.apiSecretKey = this.validateRef('apiSecretKey', existing.apiSecretKey);
+      this.jwtSecret = this.validateRef('jwtSecret', existing.jwtSecret);
+      this.adminPassword = this.validateRef('adminPassword', existing.adminPassword);
+      this.databasePassword =
+        existing.databasePassword === undefined
+          ? undefined
+          : this.validateRef('databasePassword', existing.databasePassword);
+      return;
+    }
+
+    this.generated = true;
+    const namespace = namespaceOf(this);
+    const secretName = validateDnsSubdomain(this, 'secretName', props.secretName ?? 'airflow-secrets');
+    const image = validateImage(this, 'image', props.image ?? DEFAULT_SECRETS_BOOTSTRAP_IMAGE);
+    this.secretName = secretName;
+    this.image = image;
+    this.fernetKey = { name: secretName, key: AIRFLOW_SECRET_KEYS.fernetKey };
+    this.apiSecretKey = { name: secretName, key: AIRFLOW_SECRET_KEYS.apiSecretKey };
+    this.jwtSecret = { name: secretName, key: AIRFLOW_SECRET_KEYS.jwtSecret };
+    this.adminPassword = { name: secretName, key: AIRFLOW_SECRET_KEYS.adminPassword };
+    this.databasePassword = { name: secretName, key: AIRFLOW_SECRET_KEYS.databasePassword };
+
+    const labels = {
+      'app.kubernetes.io/name': 'airflow',
+      'app.kubernetes.io/part-of': 'airflow',
+      'app.kubernetes.io/component': 'secrets-bootstrap',
+    };
+
+    this.serviceAccount = new k8s.KubeServiceAccount(this, 'ServiceAccount', {
+      metadata: { name: NAME, labels },
+      // The Job talks to the API; its token is mounted on its pod (automountServiceAccountToken there).
+      automountServiceAccountToken: false,
+    });
+
+    this.role = new k8s.KubeRole(this, 'Role', {
+      metadata: { name: NAME, labels },
+      // `create` cannot be limited by resourceNames (the name is not known to authorization before the
+      // object exists), but create alone cannot read, change or delete an existing Secret.
+      rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['create'] }],
+    });
+
+    this.roleBinding = new k8s.KubeRoleBinding(this, 'RoleBinding', {
+      metadata: { name: NAME, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: NAME },
+      subjects: [{ kind: 'ServiceAccount', name: NAME, namespace }],
+    });
+
+    this.bootstrapJob = new k8s.KubeJob(this, 'Job', {
+      metadata: {
+        name: NAME,
+        labels,
+        annotations: {
+          'airflow-cdk8s/purpose':
+            `Creates Secret ${secretName} with generated values if it does not exist; never changes an existing one. ` +
+            'Safe to delete once it has succeeded.',
+        },
+      },
+      spec: {
+        // No ttlSecondsAfterFinished: a Job that deletes itself shows as drift in GitOps tools and is
+        // re-created (and re-run, harmlessly) by the next apply.
+        backoffLimit: 4,
+        template: {
+          metadata: { labels },
+          spec: {
+            serviceAccountName: NAME,
+            automountServiceAccountToken: true,
+            restartPolicy: 'Never',
+            securityContext: airflowPodSecurityContext(),
+            containers: [
+              {
+                name: 'bootstrap',
+                image,
+                imagePullPolicy: 'IfNotPresent',
+                command: ['python3', '-c', bootstrapScript()],
+                env: [
+                  { name: 'SECRET_NAME', value: secretName },
+                  { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                ],
+                securityContext: airflowContainerSecurityContext(),
+                resources: {
+                  requests: { cpu: k8s.Quantity.fromString('50m'), memory: k8s.Quantity.fromString('64Mi') },
+                  limits: { cpu: k8s.Quantity.fromString('500m'), memory: k8s.Quantity.fromString('256Mi') },
+                },
+              },
+            ],
+          },
+        },
+      },
+    });
+  }
+
+  /** An environment variable read from one of these secrets: `secrets.secretEnv('AIRFLOW__CORE__FERNET_KEY', secrets.fernetKey)`. */
+  public secretEnv(envName: string, ref: SecretKeyRef): k8s.EnvVar {
+    return AirflowSecrets.secretEnv(envName, ref);
+  }
+
+  /**
+   * The environment variables of Airflow's own keys, read from their Secrets, for the components that
+   * issue or verify tokens (scheduler, api-server / webserver): `AIRFLOW__CORE__FERNET_KEY`, and on Airflow 3
+   * `AIRFLOW__API__SECRET_KEY` and `AIRFLOW__API_AUTH__JWT_SECRET`, on Airflow 2 `AIRFLOW__WEBSERVER__SECRET_KEY`.
+   * Worker pods need none of these on Airflow 3.
+   * @param airflowMajorVersion 2 or 3
+   */
+  public airflowKeyEnv(airflowMajorVersion: number = 3): k8s.EnvVar[] {
+    if (airflowMajorVersion !== 2 && airflowMajorVersion !== 3) {
+      invalid(this, 'airflowMajorVersion', airflowMajorVersion, '2 or 3');
+    }
+    const fernet = AirflowSecrets.secretEnv('AIRFLOW__CORE__FERNET_KEY', this.fernetKey);
+    if (airflowMajorVersion === 2) {
+      return [fernet, AirflowSecrets.secretEnv('AIRFLOW__WEBSERVER__SECRET_KEY', this.apiSecretKey)];
+    }
+    return [
+      fernet,
+      AirflowSecrets.secretEnv('AIRFLOW__API__SECRET_KEY', this.apiSecretKey),
+      AirflowSecrets.secretEnv('AIRFLOW__API_AUTH__JWT_SECRET', this.jwtSecret),
+    ];
+  }
+
+  private validateRef(property: string, ref: SecretKeyRef | undefined): SecretKeyRef {
+    if (ref === undefined || ref === null || typeof ref !== 'object') {
+      invalid(this, property, ref, 'a reference to a Secret key: { name: "my-secret", key: "my-key" }');
+    }
+    validateDnsSubdomain(this, `${property}.name`, ref.name);
+    if (typeof ref.key !== 'string' || ref.key.length > 253 || !SECRET_KEY.test(ref.key)) {
+      invalid(this, `${property}.key`, ref.key, "a Secret key: 1 to 253 characters of letters, digits, '-', '_' and '.'");
+    }
+    return { name: ref.name, key: ref.key };
+  }
+}
+
+/**
+ * The bootstrap script: standard-library Python, so any image with python3 runs it. It POSTs the Secret
+ * and treats 409 AlreadyExists as success: an existing Secret is never read, changed or deleted.
+ */
+export function bootstrapScript(): string {
+  const keys = AIRFLOW_SECRET_KEYS;
+  return [
+    'import base64, json, os, secrets, ssl, string, sys, urllib.error, urllib.request',
+    'SA = "/var/run/secrets/kubernetes.io/serviceaccount"',
+    'name = os.environ["SECRET_NAME"]',
+    'namespace = os.environ["POD_NAMESPACE"]',
+    'ALNUM = string.ascii_letters + string.digits',
+    'def password(n=32):',
+    '    # letters and digits only: safe inside a connection URI without escaping',
+    '    return "".join(secrets.choice(ALNUM) for _ in range(n))',
+    'values = {',
+    '    # what cryptography.fernet.Fernet.generate_key() returns: 32 random bytes, url-safe base64',
+    `    ${JSON.stringify(keys.fernetKey)}: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),`,
+    `    ${JSON.stringify(keys.apiSecretKey)}: secrets.token_urlsafe(32),`,
+    `    ${JSON.stringify(keys.jwtSecret)}: secrets.token_urlsafe(32),`,
+    `    ${JSON.stringify(keys.databasePassword)}: password(),`,
+    `    ${JSON.stringify(keys.adminPassword)}: password(),`,
+    '}',
+    'body = {',
+    '    "apiVersion": "v1", "kind": "Secret", "type": "Opaque",',
+    '    "metadata": {"name": name, "namespace": namespace,',
+    '        "labels": {"app.kubernetes.io/part-of": "airflow", "app.kubernetes.io/component": "secrets"},',
+    '        "annotations": {"airflow-cdk8s/generated-by": "job/airflow-secrets-bootstrap",',
+    '            "airflow-cdk8s/warning": "Generated once. Do not delete: a new fernet-key makes stored connections unreadable and the database keeps its password. See docs/secrets-and-security.md to rotate a value."}},',
+    '    "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},',
+    '}',
+    'host = os.environ["KUBERNETES_SERVICE_HOST"]',
+    'if ":" in host:',
+    '    host = "[" + host + "]"',
+    'url = "https://%s:%s/api/v1/namespaces/%s/secrets" % (host, os.environ["KUBERNETES_SERVICE_PORT"], namespace)',
+    'with open(SA + "/token") as f:',
+    '    token = f.read().strip()',
+    'request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",',
+    '    headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})',
+    'try:',
+    '    urllib.request.urlopen(request, context=ssl.create_default_context(cafile=SA + "/ca.crt"), timeout=30)',
+    '    print("created Secret %s/%s with keys %s" % (namespace, name, ", ".join(sorted(values))))',
+    'except urllib.error.HTTPError as e:',
+    '    if e.code == 409:',
+    '        print("Secret %s/%s already exists: kept as it is, never overwritten" % (namespace, name))',
+    '        sys.exit(0)',
+    '    print("creating Secret %s/%s failed: HTTP %s %s" % (namespace, name, e.code, e.read().decode(errors="replace")), file=sys.stderr)',
+    '    sys.exit(1)',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,157 @@
+import { Construct } from 'constructs';
+import * as k8s from '../imports/k8s';
+import { invalid, validateDnsLabel, validatePort } from './validation';
+
+/** Props for {@link AirflowNetworkPolicies}. */
+export interface AirflowNetworkPoliciesProps {
+  /**
+   * The Airflow major version: on Airflow 2 worker pods talk to the database themselves, on Airflow 3 they
+   * talk only to the api-server's execution API.
+   * @default 3
+   */
+  readonly airflowMajorVersion?: number;
+
+  /**
+   * The labels that select the metadata database's pods.
+   * @default { "app.kubernetes.io/component": "metadata-db" }
+   */
+  readonly databaseSelector?: Record<string, string>;
+
+  /**
+   * The database port.
+   * @default 5432
+   */
+  readonly databasePort?: number;
+
+  /**
+   * The `app.kubernetes.io/component` values of the Airflow pods allowed to reach the database (the pods must
+   * also carry `app.kubernetes.io/part-of: airflow`).
+   * @default - scheduler, api-server, webserver, dag-processor, triggerer, db-migrate and create-user;
+   *   plus worker on Airflow 2
+   */
+  readonly databaseClients?: string[];
+
+  /**
+   * The labels that select the api-server's pods (the webserver's on Airflow 2).
+   * @default { "app.kubernetes.io/component": "api-server" } ("webserver" on Airflow 2)
+   */
+  readonly apiServerSelector?: Record<string, string>;
+
+  /**
+   * The api-server's container port.
+   * @default 8080
+   */
+  readonly apiServerPort?: number;
+
+  /**
+   * Who else, besides the namespace's Airflow pods (`app.kubernetes.io/part-of: airflow`, workers included),
+   * may reach the api-server's port: the UI and the REST API are for people. Give a namespaceSelector of your
+   * ingress controller's namespace to close it to everything else.
+   * @default - any source
+   */
+  readonly apiServerSources?: k8s.NetworkPolicyPeer[];
+}
+
+const PART_OF = 'app.kubernetes.io/part-of';
+const COMPONENT = 'app.kubernetes.io/component';
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+/**
+ * NetworkPolicies (networking.k8s.io/v1, ingress only) that fence the metadata database and the api-server:
+ *
+ * - `airflow-metadata-db`: the database pods accept connections only on the database port and only from the
+ *   Airflow components that use the database (not from worker pods on Airflow 3, not from other namespaces);
+ * - `airflow-api-server`: the api-server accepts its port from the namespace's Airflow pods (workers reach
+ *   the execution API) and from `apiServerSources` (default: anyone, for the UI).
+ *
+ * They only take effect with a network plugin that enforces NetworkPolicy (Calico, Cilium, ...; minikube's
+ * default does not: `minikube start --cni=calico`). Egress is not restricted.
+ */
+export class AirflowNetworkPolicies extends Construct {
+  /** The Airflow major version the defaults were chosen for. */
+  public readonly airflowMajorVersion: number;
+  /** The labels that select the database pods. */
+  public readonly databaseSelector: Record<string, string>;
+  /** The database port. */
+  public readonly databasePort: number;
+  /** The components allowed to reach the database. */
+  public readonly databaseClients: string[];
+  /** The labels that select the api-server pods. */
+  public readonly apiServerSelector: Record<string, string>;
+  /** The api-server port. */
+  public readonly apiServerPort: number;
+  /** The policy that fences the database. */
+  public readonly databasePolicy: k8s.KubeNetworkPolicy;
+  /** The policy that fences the api-server. */
+  public readonly apiServerPolicy: k8s.KubeNetworkPolicy;
+
+  constructor(scope: Construct, id: string, props: AirflowNetworkPoliciesProps = {}) {
+    super(scope, id);
+    const major = props.airflowMajorVersion ?? 3;
+    if (major !== 2 && major !== 3) invalid(this, 'airflowMajorVersion', major, '2 or 3');
+    this.airflowMajorVersion = major;
+    this.databaseSelector = this.validateSelector('databaseSelector', props.databaseSelector ?? { [COMPONENT]: 'metadata-db' });
+    this.databasePort = validatePort(this, 'databasePort', props.databasePort ?? 5432);
+    const defaultClients = ['scheduler', 'api-server', 'webserver', 'dag-processor', 'triggerer', 'db-migrate', 'create-user'];
+    if (major === 2) defaultClients.push('worker');
+    this.databaseClients = props.databaseClients ?? defaultClients;
+    if (!Array.isArray(this.databaseClients) || this.databaseClients.length === 0) {
+      invalid(this, 'databaseClients', props.databaseClients, 'a non-empty list of app.kubernetes.io/component values');
+    }
+    this.databaseClients.forEach((c, i) => validateDnsLabel(this, `databaseClients[${i}]`, c));
+    this.apiServerSelector = this.validateSelector(
+      'apiServerSelector',
+      props.apiServerSelector ?? { [COMPONENT]: major === 2 ? 'webserver' : 'api-server' },
+    );
+    this.apiServerPort = validatePort(this, 'apiServerPort', props.apiServerPort ?? 8080);
+
+    const labels = { [PART_OF]: 'airflow' };
+    this.databasePolicy = new k8s.KubeNetworkPolicy(this, 'MetadataDb', {
+      metadata: { name: 'airflow-metadata-db', labels },
+      spec: {
+        podSelector: { matchLabels: this.databaseSelector },
+        policyTypes: ['Ingress'],
+        ingress: [
+          {
+            from: [
+              {
+                podSelector: {
+                  matchLabels: { [PART_OF]: 'airflow' },
+                  matchExpressions: [{ key: COMPONENT, operator: 'In', values: [...this.databaseClients] }],
+                },
+              },
+            ],
+            ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(this.databasePort) }],
+          },
+        ],
+      },
+    });
+
+    const sources: k8s.NetworkPolicyPeer[] = [{ podSelector: { matchLabels: { [PART_OF]: 'airflow' } } }];
+    const ports = [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(this.apiServerPort) }];
+    this.apiServerPolicy = new k8s.KubeNetworkPolicy(this, 'ApiServer', {
+      metadata: { name: major === 2 ? 'airflow-webserver' : 'airflow-api-server', labels },
+      spec: {
+        podSelector: { matchLabels: this.apiServerSelector },
+        policyTypes: ['Ingress'],
+        ingress:
+          props.apiServerSources === undefined
+            ? [{ ports }] // the UI: from anywhere
+            : [{ from: [...sources, ...props.apiServerSources], ports }],
+      },
+    });
+  }
+
+  private validateSelector(property: string, selector: Record<string, string>): Record<string, string> {
+    const entries = selector && typeof selector === 'object' ? Object.entries(selector) : [];
+    if (entries.length === 0) {
+      invalid(this, property, selector, 'a non-empty map of label names to values, such as { "app.kubernetes.io/component": "metadata-db" }');
+    }
+    for (const [key, value] of entries) {
+      if (typeof value !== 'string' || value.length > 63 || !LABEL_VALUE.test(value)) {
+        invalid(this, `${property}["${key}"]`, value, "a label value: at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit");
+      }
+    }
+    return { ...selector };
+  }
+}

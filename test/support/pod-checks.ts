@@ -1,0 +1,110 @@
+// Finds every pod spec in synthesized objects and checks it against the chart's pod security rules.
+import { AIRFLOW_GID, AIRFLOW_UID, PodSecurityLevel, podSecurityViolations } from '../../lib/pod-security';
+import { parseYaml } from './secret-scan';
+
+/** A pod spec found in the synthesized objects. */
+export interface FoundPod {
+  /** `Kind/name` of the object that holds it (for a ConfigMap: `ConfigMap/name key`). */
+  readonly object: string;
+  /** The pod's labels. */
+  readonly labels: Record<string, string>;
+  /** The pod spec (plain JSON). */
+  readonly spec: any;
+}
+
+/**
+ * Every pod spec in `objects`: Pods, the templates of Deployments, StatefulSets, DaemonSets, ReplicaSets,
+ * Jobs and CronJobs, and Pods in YAML documents inside ConfigMaps (the worker `pod_template_file.yaml`).
+ */
+export function podsOf(objects: any[]): FoundPod[] {
+  const found: FoundPod[] = [];
+  for (const o of objects) {
+    const name = `${o.kind}/${o.metadata?.name}`;
+    switch (o.kind) {
+      case 'Pod':
+        found.push({ object: name, labels: o.metadata?.labels ?? {}, spec: o.spec });
+        break;
+      case 'Deployment':
+      case 'StatefulSet':
+      case 'DaemonSet':
+      case 'ReplicaSet':
+      case 'Job':
+        found.push({ object: name, labels: o.spec?.template?.metadata?.labels ?? {}, spec: o.spec?.template?.spec });
+        break;
+      case 'CronJob': {
+        const t = o.spec?.jobTemplate?.spec?.template;
+        found.push({ object: name, labels: t?.metadata?.labels ?? {}, spec: t?.spec });
+        break;
+      }
+      case 'ConfigMap':
+        for (const [key, value] of Object.entries<any>(o.data ?? {})) {
+          if (typeof value !== 'string' || !/\.ya?ml$/.test(key)) continue;
+          for (const doc of parseYaml(value)) {
+            if (doc?.kind === 'Pod') found.push({ object: `${name} ${key}`, labels: doc.metadata?.labels ?? {}, spec: doc.spec });
+          }
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return found;
+}
+
+/** The metadata database's pod: labelled `app.kubernetes.io/component: metadata-db` or running a postgres image. */
+export function isPostgresPod(pod: FoundPod): boolean {
+  return (
+    pod.labels['app.kubernetes.io/component'] === 'metadata-db' ||
+    (pod.spec?.containers ?? []).some((c: any) => /(^|\/)postgres(:|@|$)/.test(c.image ?? ''))
+  );
+}
+
+function containersOf(spec: any): Array<[string, any]> {
+  return [
+    ...(spec.initContainers ?? []).map((c: any) => [`initContainers[${c.name}]`, c] as [string, any]),
+    ...(spec.containers ?? []).map((c: any) => [`containers[${c.name}]`, c] as [string, any]),
+  ];
+}
+
+/** Common to every pod of the chart: no privilege escalation, ALL capabilities dropped, seccomp RuntimeDefault. */
+function hardeningViolations(spec: any): string[] {
+  const out: string[] = [];
+  for (const [where, c] of containersOf(spec)) {
+    const sc = c.securityContext ?? {};
+    if (sc.allowPrivilegeEscalation !== false) out.push(`${where}: allowPrivilegeEscalation is not false`);
+    if (sc.privileged === true) out.push(`${where}: privileged`);
+    if (!(sc.capabilities?.drop ?? []).includes('ALL')) out.push(`${where}: capabilities.drop lacks ALL`);
+    const seccomp = sc.seccompProfile?.type ?? spec.securityContext?.seccompProfile?.type;
+    if (seccomp !== 'RuntimeDefault') out.push(`${where}: seccompProfile is ${seccomp ?? 'unset'}, not RuntimeDefault`);
+  }
+  return out;
+}
+
+/**
+ * What breaks the rule for Airflow pods: uid 50000, gid 0, runAsNonRoot, no privilege escalation, ALL
+ * capabilities dropped, no capability added, seccomp RuntimeDefault, and the restricted Pod Security Standard.
+ */
+export function airflowPodViolations(spec: any): string[] {
+  const out = hardeningViolations(spec);
+  const pod = spec.securityContext ?? {};
+  for (const [where, c] of containersOf(spec)) {
+    const sc = c.securityContext ?? {};
+    const uid = sc.runAsUser ?? pod.runAsUser;
+    const gid = sc.runAsGroup ?? pod.runAsGroup;
+    if (uid !== AIRFLOW_UID) out.push(`${where}: runAsUser is ${uid}, not ${AIRFLOW_UID}`);
+    if (gid !== AIRFLOW_GID) out.push(`${where}: runAsGroup is ${gid}, not ${AIRFLOW_GID}`);
+    if ((sc.runAsNonRoot ?? pod.runAsNonRoot) !== true) out.push(`${where}: runAsNonRoot is not true`);
+    if ((sc.capabilities?.add ?? []).length > 0) out.push(`${where}: adds capabilities ${sc.capabilities.add}`);
+  }
+  return [...out, ...podSecurityViolations(spec, PodSecurityLevel.RESTRICTED)];
+}
+
+/**
+ * The documented exception for Postgres (see `MetadataDb.postgresContainerSecurityContext`): the official
+ * image starts as root to own its data directory, then drops to uid 999 with gosu. It must still meet the
+ * baseline Pod Security Standard, never escalate privileges, drop ALL capabilities (adding back only what
+ * baseline allows) and use seccomp RuntimeDefault.
+ */
+export function postgresPodViolations(spec: any): string[] {
+  return [...hardeningViolations(spec), ...podSecurityViolations(spec, PodSecurityLevel.BASELINE)];
+}
