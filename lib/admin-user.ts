@@ -1,0 +1,146 @@
+import { Construct } from 'constructs';
+import * as k8s from '../imports/k8s';
+import { AirflowPodParts, airflowLabels, resourceRequirements, shortHash, waitForMigrationsContainer } from './airflow-pod-parts';
+import { SecretKeyRef } from './metadata-database';
+import { airflowContainerSecurityContext, airflowPodSecurityContext } from './pod-security';
+import { invalid, validateDnsSubdomain } from './validation';
+
+/** The environment variable the create-user Job reads the admin password from (from its Secret). */
+export const ADMIN_PASSWORD_ENV = 'AIRFLOW_ADMIN_PASSWORD';
+
+// `airflow users create` (FAB): the user's fields come from the environment, so that the password, read
+// from its Secret, never appears in the YAML. FAB's command prints "<user> already exist in the db" and
+// exits 0 when the user exists, so a re-run is harmless. The script contains no "$(": Kubernetes would
+// expand that itself.
+const CREATE_USER_SCRIPT =
+  'exec airflow users create --role Admin --username "$AIRFLOW_ADMIN_USERNAME" --email "$AIRFLOW_ADMIN_EMAIL" ' +
+  `--firstname "$AIRFLOW_ADMIN_FIRSTNAME" --lastname "$AIRFLOW_ADMIN_LASTNAME" --password "$${ADMIN_PASSWORD_ENV}"`;
+
+const USERNAME = /^[A-Za-z0-9_.@-]{1,64}$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** Props for {@link AdminUser}. */
+export interface AdminUserProps {
+  /** What the Airflow pods are built from. */
+  readonly parts: AirflowPodParts;
+
+  /** Where the password is: a key of a Secret. */
+  readonly passwordSecret: SecretKeyRef;
+
+  /**
+   * The user name to log in with.
+   * @default "admin"
+   */
+  readonly username?: string;
+
+  /**
+   * The user's e-mail address (FAB requires one).
+   * @default "admin@example.com"
+   */
+  readonly email?: string;
+
+  /**
+   * The user's first name.
+   * @default "Admin"
+   */
+  readonly firstName?: string;
+
+  /**
+   * The user's last name.
+   * @default "User"
+   */
+  readonly lastName?: string;
+
+  /**
+   * The ServiceAccount the Job runs as (created here, without a token).
+   * @default "airflow-create-user"
+   */
+  readonly serviceAccountName?: string;
+}
+
+/**
+ * The first user of the UI, with the Admin role, created by a Job with FAB's `airflow users create` once the
+ * migrations have run. The password is read from a Secret through the environment: it is never in the YAML.
+ * When the user already exists, the command leaves it (and its password) alone and succeeds. Like the
+ * migration Job, the Job is named after a hash of its pod spec, so that applying the same YAML again is a
+ * no-op and a changed spec makes a new Job rather than an error about an immutable template.
+ */
+export class AdminUser extends Construct {
+  /** The user name. */
+  public readonly username: string;
+
+  /** The Job's name. */
+  public readonly jobName: string;
+
+  /** The ServiceAccount. */
+  public readonly serviceAccount: k8s.KubeServiceAccount;
+
+  /** The Job. */
+  public readonly job: k8s.KubeJob;
+
+  constructor(scope: Construct, id: string, props: AdminUserProps) {
+    super(scope, id);
+    const parts = props.parts;
+    this.username = props.username ?? 'admin';
+    if (!USERNAME.test(this.username)) {
+      invalid(this, 'username', this.username, "1 to 64 letters, digits, '_', '.', '@' and '-'");
+    }
+    const email = props.email ?? 'admin@example.com';
+    if (!EMAIL.test(email)) invalid(this, 'email', email, 'an e-mail address such as "admin@example.com"');
+    const firstName = props.firstName ?? 'Admin';
+    const lastName = props.lastName ?? 'User';
+    for (const [property, value] of [['firstName', firstName], ['lastName', lastName]] as const) {
+      if (value.length === 0 || value.length > 64 || /[\r\n]/.test(value)) {
+        invalid(this, property, value, '1 to 64 characters on one line');
+      }
+    }
+    validateDnsSubdomain(this, 'passwordSecret.name', props.passwordSecret?.name);
+    const serviceAccountName = validateDnsSubdomain(this, 'serviceAccountName', props.serviceAccountName ?? 'airflow-create-user');
+    const labels = airflowLabels('create-user');
+
+    this.serviceAccount = new k8s.KubeServiceAccount(this, 'ServiceAccount', {
+      metadata: { name: serviceAccountName, labels },
+      automountServiceAccountToken: false,
+    });
+
+    const podSpec: k8s.PodSpec = {
+      serviceAccountName,
+      automountServiceAccountToken: false,
+      restartPolicy: 'OnFailure',
+      securityContext: airflowPodSecurityContext(),
+      initContainers: [parts.waitForDatabase, waitForMigrationsContainer(parts)],
+      containers: [
+        {
+          name: 'create-user',
+          image: parts.image,
+          imagePullPolicy: parts.imagePullPolicy,
+          args: ['bash', '-c', CREATE_USER_SCRIPT],
+          env: [
+            ...parts.env,
+            { name: 'AIRFLOW_ADMIN_USERNAME', value: this.username },
+            { name: 'AIRFLOW_ADMIN_EMAIL', value: email },
+            { name: 'AIRFLOW_ADMIN_FIRSTNAME', value: firstName },
+            { name: 'AIRFLOW_ADMIN_LASTNAME', value: lastName },
+            {
+              name: ADMIN_PASSWORD_ENV,
+              valueFrom: { secretKeyRef: { name: props.passwordSecret.name, key: props.passwordSecret.key } },
+            },
+          ],
+          volumeMounts: parts.volumeMounts,
+          resources: resourceRequirements('50m', '256Mi', '500m', '768Mi'),
+          securityContext: airflowContainerSecurityContext(),
+        },
+      ],
+      volumes: parts.volumes,
+    };
+    this.jobName = `airflow-create-user-${shortHash(podSpec)}`;
+
+    this.job = new k8s.KubeJob(this, 'Job', {
+      metadata: { name: this.jobName, labels },
+      spec: {
+        backoffLimit: 6,
+        template: { metadata: { labels }, spec: podSpec },
+      },
+    });
+  }
+}

@@ -1,0 +1,260 @@
+import { createHash } from 'crypto';
+import { Yaml } from 'cdk8s';
+import { Construct } from 'constructs';
+import * as k8s from '../imports/k8s';
+import { AirflowConfigValues, validateAirflowConfig } from './airflow-config-validation';
+import { AirflowVolumes } from './airflow-volumes';
+import { invalid, validateDnsSubdomain } from './validation';
+
+/** Where every Airflow container finds `airflow.cfg` (`$AIRFLOW_HOME/airflow.cfg` of the official image). */
+export const AIRFLOW_CFG_PATH = `${AirflowVolumes.AIRFLOW_HOME}/airflow.cfg`;
+
+/** Where the scheduler finds the worker pod template (`[kubernetes_executor] pod_template_file`). */
+export const POD_TEMPLATE_FILE_PATH = `${AirflowVolumes.AIRFLOW_HOME}/pod_templates/pod_template_file.yaml`;
+
+/** The ConfigMap key of the rendered `airflow.cfg`. */
+export const AIRFLOW_CFG_KEY = 'airflow.cfg';
+
+/** The ConfigMap key of the worker pod template. */
+export const POD_TEMPLATE_FILE_KEY = 'pod_template_file.yaml';
+
+/** The pod-spec volume name of the configuration ConfigMap. */
+export const AIRFLOW_CONFIG_VOLUME_NAME = 'airflow-config';
+
+/** The pod-template annotation whose change rolls the pods when the configuration changes. */
+export const CONFIG_CHECKSUM_ANNOTATION = 'checksum/airflow-config';
+
+/**
+ * Options whose values are secrets. They never appear in `airflow.cfg` (a ConfigMap, readable by anyone who
+ * can read ConfigMaps, and part of the reviewed YAML): they reach Airflow only as `AIRFLOW__SECTION__KEY`
+ * environment variables read from Secrets.
+ */
+export const SECRET_CONFIG_KEYS: readonly string[] = [
+  'api.secret_key',
+  'api_auth.jwt_secret',
+  'core.fernet_key',
+  'core.sql_alchemy_conn',
+  'database.sql_alchemy_conn',
+  'database.sql_alchemy_conn_async',
+  'webserver.secret_key',
+];
+
+const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+
+/** Props for {@link AirflowConfiguration}. */
+export interface AirflowConfigurationProps {
+  /** The Airflow major version, whose configuration keys the values are checked against. */
+  readonly airflowMajorVersion: 2 | 3;
+
+  /**
+   * The options the library sets itself (executor, folders, the pod template...). The user may not set
+   * these in `config`: each is decided by a prop, or follows from how the deployment is built.
+   */
+  readonly managed: AirflowConfigValues;
+
+  /**
+   * For managed options decided by a prop, that prop's name (`{ 'core.parallelism': 'parallelism' }`), so
+   * that an error can tell the user where to set it instead.
+   * @default - no hints
+   */
+  readonly managedByProp?: Record<string, string>;
+
+  /**
+   * The user's own options, `{ section: { key: value } }`.
+   * @default - none
+   */
+  readonly config?: AirflowConfigValues;
+
+  /** The worker pod template (a Pod manifest as plain JSON), stored beside `airflow.cfg`. */
+  readonly podTemplate: Record<string, unknown>;
+
+  /**
+   * The ConfigMap's name.
+   * @default "airflow-config"
+   */
+  readonly name?: string;
+
+  /**
+   * The name of the user's property in error messages.
+   * @default "config"
+   */
+  readonly configProperty?: string;
+}
+
+/**
+ * Airflow's configuration, in one place: the ConfigMap `airflow-config` holding `airflow.cfg` (the library's
+ * options and the user's, rendered with sorted sections and keys) and the worker pod template. Every Airflow
+ * container mounts `airflow.cfg` at `/opt/airflow/airflow.cfg`; secrets are never in it.
+ */
+export class AirflowConfiguration extends Construct {
+  /** The ConfigMap's name. */
+  public readonly name: string;
+
+  /** All options in `airflow.cfg`: the library's and the user's. */
+  public readonly values: AirflowConfigValues;
+
+  /** The rendered `airflow.cfg`. */
+  public readonly airflowCfg: string;
+
+  /** The rendered worker pod template. */
+  public readonly podTemplateYaml: string;
+
+  /** sha256 of the ConfigMap's content, for the {@link CONFIG_CHECKSUM_ANNOTATION} of pod templates. */
+  public readonly checksum: string;
+
+  /** The ConfigMap. */
+  public readonly configMap: k8s.KubeConfigMap;
+
+  constructor(scope: Construct, id: string, props: AirflowConfigurationProps) {
+    super(scope, id);
+    this.name = validateDnsSubdomain(this, 'name', props.name ?? 'airflow-config');
+    const property = props.configProperty ?? 'config';
+    const user = props.config ?? {};
+    this.checkShape(property, user);
+    this.checkShape('managed', props.managed);
+
+    for (const [section, keys] of Object.entries(user)) {
+      for (const key of Object.keys(keys)) {
+        const name = `${section}.${key}`;
+        if (SECRET_CONFIG_KEYS.includes(name.toLowerCase())) {
+          invalid(
+            this,
+            `${property}.${name}`,
+            '(value not shown)',
+            'an option that is not a secret: secrets never go into airflow.cfg (a ConfigMap in the reviewed YAML); ' +
+              'the library passes them as AIRFLOW__SECTION__KEY environment variables read from Secrets',
+            'Put the value in the Secret the library reads it from (see AirflowSecrets).',
+          );
+        }
+        if (props.managed[section]?.[key] !== undefined) {
+          const prop = props.managedByProp?.[name];
+          invalid(
+            this,
+            `${property}.${name}`,
+            keys[key],
+            `an option the library does not set itself; it sets ${name} = ${render(props.managed[section][key])}`,
+            prop ? `Use the "${prop}" prop instead.` : 'It follows from how the deployment is built and cannot be changed here.',
+          );
+        }
+      }
+    }
+
+    validateAirflowConfig(this, property, props.airflowMajorVersion, user);
+    validateAirflowConfig(this, 'managed', props.airflowMajorVersion, props.managed);
+
+    this.values = mergeConfig(props.managed, user);
+    this.airflowCfg = renderAirflowCfg(this.values);
+    this.podTemplateYaml = Yaml.stringify(props.podTemplate);
+    this.checksum = createHash('sha256')
+      .update(`${AIRFLOW_CFG_KEY}\n${this.airflowCfg}\n${POD_TEMPLATE_FILE_KEY}\n${this.podTemplateYaml}`)
+      .digest('hex');
+
+    this.configMap = new k8s.KubeConfigMap(this, 'Resource', {
+      metadata: {
+        name: this.name,
+        labels: {
+          'app.kubernetes.io/name': 'airflow',
+          'app.kubernetes.io/part-of': 'airflow',
+          'app.kubernetes.io/component': 'config',
+        },
+      },
+      data: {
+        [AIRFLOW_CFG_KEY]: this.airflowCfg,
+        [POD_TEMPLATE_FILE_KEY]: this.podTemplateYaml,
+      },
+    });
+  }
+
+  /** The value of an option in `airflow.cfg`, rendered as Airflow reads it; undefined when not set. */
+  public get(section: string, key: string): string | undefined {
+    const value = this.values[section]?.[key];
+    return value === undefined ? undefined : render(value);
+  }
+
+  /** The pod-spec volume of the ConfigMap. */
+  public podVolume(): k8s.Volume {
+    return { name: AIRFLOW_CONFIG_VOLUME_NAME, configMap: { name: this.name } };
+  }
+
+  /** The mount of `airflow.cfg` at {@link AIRFLOW_CFG_PATH}, read-only, by subPath. */
+  public airflowCfgMount(): k8s.VolumeMount {
+    return { name: AIRFLOW_CONFIG_VOLUME_NAME, mountPath: AIRFLOW_CFG_PATH, subPath: AIRFLOW_CFG_KEY, readOnly: true };
+  }
+
+  /** The mount of the worker pod template at {@link POD_TEMPLATE_FILE_PATH}, read-only, by subPath. */
+  public podTemplateMount(): k8s.VolumeMount {
+    return {
+      name: AIRFLOW_CONFIG_VOLUME_NAME,
+      mountPath: POD_TEMPLATE_FILE_PATH,
+      subPath: POD_TEMPLATE_FILE_KEY,
+      readOnly: true,
+    };
+  }
+
+  private checkShape(property: string, config: AirflowConfigValues): void {
+    if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+      invalid(this, property, config, 'an object of sections, { section: { key: value } }');
+    }
+    for (const [section, keys] of Object.entries(config)) {
+      if (!NAME.test(section)) {
+        invalid(this, `${property}.${section}`, section, "a section name of letters, digits, '_', '.' and '-'");
+      }
+      if (typeof keys !== 'object' || keys === null || Array.isArray(keys)) {
+        invalid(this, `${property}.${section}`, keys, 'an object of options, { key: value }');
+      }
+      for (const [key, value] of Object.entries(keys)) {
+        if (!NAME.test(key)) {
+          invalid(this, `${property}.${section}.${key}`, key, "an option name of letters, digits, '_', '.' and '-'");
+        }
+        const ok =
+          (typeof value === 'string' && !/[\r\n]/.test(value)) ||
+          typeof value === 'boolean' ||
+          (typeof value === 'number' && Number.isFinite(value));
+        if (!ok) {
+          invalid(
+            this,
+            `${property}.${section}.${key}`,
+            value,
+            'a string on one line, a finite number or a boolean',
+          );
+        }
+      }
+    }
+  }
+}
+
+/** `a` with the options of `b` added (`b` wins where both set an option). */
+export function mergeConfig(a: AirflowConfigValues, b: AirflowConfigValues): AirflowConfigValues {
+  const out: Record<string, Record<string, string | number | boolean>> = {};
+  for (const source of [a, b]) {
+    for (const [section, keys] of Object.entries(source)) {
+      out[section] = { ...(out[section] ?? {}), ...keys };
+    }
+  }
+  return out;
+}
+
+/**
+ * Renders `airflow.cfg`: sections and keys sorted, booleans as Airflow writes them (`True`/`False`), and `%`
+ * doubled (Airflow's config parser interpolates `%(name)s`; `%%` is a literal `%`).
+ */
+export function renderAirflowCfg(config: AirflowConfigValues): string {
+  const lines = [
+    '# Rendered by airflow-cdk8s. Secrets are not in this file: they come from Secrets as AIRFLOW__* env vars.',
+  ];
+  for (const section of Object.keys(config).sort()) {
+    const keys = config[section];
+    const names = Object.keys(keys).sort();
+    if (names.length === 0) continue;
+    lines.push('', `[${section}]`);
+    for (const key of names) {
+      lines.push(`${key} = ${render(keys[key]).replace(/%/g, '%%')}`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+function render(value: string | number | boolean): string {
+  if (typeof value === 'boolean') return value ? 'True' : 'False';
+  return String(value);
+}

@@ -1,0 +1,80 @@
+import { Construct } from 'constructs';
+import * as k8s from '../imports/k8s';
+import { AirflowPodParts, airflowLabels, resourceRequirements, shortHash } from './airflow-pod-parts';
+import { airflowContainerSecurityContext, airflowPodSecurityContext } from './pod-security';
+import { validateDnsSubdomain } from './validation';
+
+/** Props for {@link DbMigrations}. */
+export interface DbMigrationsProps {
+  /** What the Airflow pods are built from. */
+  readonly parts: AirflowPodParts;
+
+  /**
+   * The ServiceAccount the Job runs as (created here, without a token).
+   * @default "airflow-db-migrate"
+   */
+  readonly serviceAccountName?: string;
+}
+
+/**
+ * `airflow db migrate` as a Job that works with plain `kubectl apply` and with GitOps tools, without Helm
+ * hooks. A Job's pod template is immutable, so the Job is named after what it runs:
+ * `airflow-db-migrate-<airflow version>-<first 8 hex digits of the sha256 of its pod spec>`. Applying the
+ * same YAML again changes nothing; a new Airflow version (or any change to the pod spec: image, database,
+ * environment) is a new Job, which runs the migrations again. `airflow db migrate` is idempotent. There is
+ * no `ttlSecondsAfterFinished`: a GitOps tool would recreate a Job that Kubernetes deleted, and the
+ * migrations would run on every sync.
+ */
+export class DbMigrations extends Construct {
+  /** The Job's name. */
+  public readonly jobName: string;
+
+  /** The ServiceAccount. */
+  public readonly serviceAccount: k8s.KubeServiceAccount;
+
+  /** The Job. */
+  public readonly job: k8s.KubeJob;
+
+  constructor(scope: Construct, id: string, props: DbMigrationsProps) {
+    super(scope, id);
+    const parts = props.parts;
+    const serviceAccountName = validateDnsSubdomain(this, 'serviceAccountName', props.serviceAccountName ?? 'airflow-db-migrate');
+    const labels = airflowLabels('db-migrate');
+
+    this.serviceAccount = new k8s.KubeServiceAccount(this, 'ServiceAccount', {
+      metadata: { name: serviceAccountName, labels },
+      automountServiceAccountToken: false,
+    });
+
+    const podSpec: k8s.PodSpec = {
+      serviceAccountName,
+      automountServiceAccountToken: false,
+      restartPolicy: 'OnFailure',
+      securityContext: airflowPodSecurityContext(),
+      initContainers: [parts.waitForDatabase],
+      containers: [
+        {
+          name: 'db-migrate',
+          image: parts.image,
+          imagePullPolicy: parts.imagePullPolicy,
+          args: ['bash', '-c', 'exec airflow db migrate'],
+          env: parts.env,
+          volumeMounts: parts.volumeMounts,
+          resources: resourceRequirements('100m', '384Mi', '1', '1Gi'),
+          securityContext: airflowContainerSecurityContext(),
+        },
+      ],
+      volumes: parts.volumes,
+    };
+    this.jobName = `airflow-db-migrate-${parts.airflowVersion.slug}-${shortHash(podSpec)}`;
+    const podLabels = { ...labels, 'app.kubernetes.io/version': parts.airflowVersion.toString() };
+
+    this.job = new k8s.KubeJob(this, 'Job', {
+      metadata: { name: this.jobName, labels: podLabels },
+      spec: {
+        backoffLimit: 6,
+        template: { metadata: { labels: podLabels }, spec: podSpec },
+      },
+    });
+  }
+}

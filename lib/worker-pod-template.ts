@@ -1,0 +1,79 @@
+import * as k8s from '../imports/k8s';
+import { airflowContainerSecurityContext, airflowPodSecurityContext } from './pod-security';
+
+/**
+ * The name of the worker pod's container. The KubernetesExecutor fills in its `args` (the task command) and
+ * merges a task's `executor_config={"pod_override": ...}` onto the container of this name.
+ */
+export const WORKER_CONTAINER_NAME = 'base';
+
+/** Options for {@link workerPodTemplate}. */
+export interface WorkerPodTemplateOptions {
+  /** The worker image (the same as the control plane's). */
+  readonly image: string;
+  /** The image pull policy. */
+  readonly imagePullPolicy: string;
+  /** The environment of the `base` container (on Airflow 2 also the database connection and fernet key, from Secrets). */
+  readonly env: k8s.EnvVar[];
+  /** The pod's volumes: dags, logs, data and the configuration ConfigMap. */
+  readonly volumes: k8s.Volume[];
+  /** The `base` container's mounts: every volume at its path, and `airflow.cfg`. */
+  readonly volumeMounts: k8s.VolumeMount[];
+  /** The ServiceAccount the worker pods run as. */
+  readonly serviceAccountName: string;
+  /** The pod's labels. */
+  readonly labels: Record<string, string>;
+  /** Default CPU request of a task. */
+  readonly cpuRequest: string;
+  /** Default memory request of a task. */
+  readonly memoryRequest: string;
+  /** Default CPU limit of a task. */
+  readonly cpuLimit: string;
+  /** Default memory limit of a task. */
+  readonly memoryLimit: string;
+}
+
+/**
+ * The KubernetesExecutor's `pod_template_file`: the Pod every task runs in. One container named `base`,
+ * `restartPolicy: Never`, the control plane's image, configuration and volumes, default task resources, no
+ * ServiceAccount token, and no init containers: a task pod's start-up time is the KubernetesExecutor's known
+ * weakness, and nothing in the template adds to it. The executor sets the pod's name, namespace and the
+ * container's args.
+ * @returns the Pod manifest as plain JSON (quantities as strings)
+ */
+export function workerPodTemplate(options: WorkerPodTemplateOptions): Record<string, unknown> {
+  return k8s.KubePod.manifest({
+    metadata: {
+      // Replaced by the executor with a name of its own for each task.
+      name: 'placeholder-name',
+      labels: options.labels,
+    },
+    spec: {
+      serviceAccountName: options.serviceAccountName,
+      automountServiceAccountToken: false,
+      restartPolicy: 'Never',
+      securityContext: airflowPodSecurityContext(),
+      containers: [
+        {
+          name: WORKER_CONTAINER_NAME,
+          image: options.image,
+          imagePullPolicy: options.imagePullPolicy,
+          env: options.env,
+          resources: {
+            requests: {
+              cpu: k8s.Quantity.fromString(options.cpuRequest),
+              memory: k8s.Quantity.fromString(options.memoryRequest),
+            },
+            limits: {
+              cpu: k8s.Quantity.fromString(options.cpuLimit),
+              memory: k8s.Quantity.fromString(options.memoryLimit),
+            },
+          },
+          securityContext: airflowContainerSecurityContext(),
+          volumeMounts: options.volumeMounts,
+        },
+      ],
+      volumes: options.volumes,
+    },
+  });
+}

@@ -1,0 +1,141 @@
+import { Testing } from 'cdk8s';
+import { AirflowChart, parseQuantity } from '../lib';
+import { podSecurityViolations, PodSecurityLevel } from '../lib/pod-security';
+import { airflowPodSpecs, find, parseCfg } from './support/airflow';
+
+const chart = new AirflowChart(Testing.app(), 'airflow');
+const manifests = Testing.synth(chart);
+const cfg = parseCfg(find(manifests, 'ConfigMap', 'airflow-config').data['airflow.cfg']);
+
+test('snapshot of the default chart', () => {
+  expect(manifests).toMatchSnapshot();
+});
+
+test('the objects, by the names other components and the docs rely on', () => {
+  const names = manifests.map((o) => `${o.kind}/${o.metadata.name}`);
+  expect(names).toEqual(
+    expect.arrayContaining([
+      'Namespace/airflow',
+      'PersistentVolumeClaim/airflow-dags-claim',
+      'PersistentVolumeClaim/airflow-logs-claim',
+      'PersistentVolumeClaim/airflow-data-claim',
+      'Job/airflow-secrets-bootstrap',
+      'StatefulSet/airflow-postgres',
+      'Service/airflow-postgres',
+      'ConfigMap/airflow-config',
+      'Deployment/airflow-scheduler',
+      'Deployment/airflow-api-server',
+      'Deployment/airflow-dag-processor',
+      'Deployment/airflow-triggerer',
+      'Service/airflow-api-server',
+      'Role/airflow-pod-launcher',
+      'RoleBinding/airflow-pod-launcher',
+      'ServiceAccount/airflow-scheduler',
+      'ServiceAccount/airflow-worker',
+      'ServiceAccount/airflow-api-server',
+      'ServiceAccount/airflow-dag-processor',
+      'ServiceAccount/airflow-triggerer',
+      'ServiceAccount/airflow-db-migrate',
+    ]),
+  );
+  expect(names.filter((n) => n.startsWith('Job/airflow-db-migrate-3-1-3-'))).toHaveLength(1);
+  expect(names.filter((n) => n.startsWith('Job/airflow-create-user-'))).toHaveLength(1);
+  expect(new Set(names).size).toBe(names.length);
+});
+
+test('the UI is reachable by port-forward to svc/airflow-api-server 8080', () => {
+  const service = find(manifests, 'Service', 'airflow-api-server');
+  expect(service.metadata.namespace).toBe('airflow');
+  expect(service.spec.ports[0].port).toBe(8080);
+  const pod = find(manifests, 'Deployment', 'airflow-api-server').spec.template;
+  expect(pod.metadata.labels).toMatchObject(service.spec.selector);
+  expect(pod.spec.containers[0].ports[0]).toMatchObject({ name: service.spec.ports[0].targetPort, containerPort: 8080 });
+});
+
+test('Airflow talks to the in-cluster database with the generated password, by reference', () => {
+  const env = find(manifests, 'Deployment', 'airflow-scheduler').spec.template.spec.containers[0].env;
+  const conn = env.find((e: any) => e.name === 'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN').value;
+  const service = find(manifests, 'Service', 'airflow-postgres');
+  expect(conn).toBe(`postgresql://airflow:$(AIRFLOW_DB_PASSWORD)@${service.metadata.name}.airflow.svc.cluster.local:5432/airflow`);
+  expect(env.find((e: any) => e.name === 'AIRFLOW_DB_PASSWORD').valueFrom.secretKeyRef).toEqual({
+    name: 'airflow-secrets',
+    key: 'db-password',
+  });
+  const postgresEnv = find(manifests, 'StatefulSet', 'airflow-postgres').spec.template.spec.containers[0].env;
+  expect(postgresEnv.find((e: any) => e.name === 'POSTGRES_PASSWORD').valueFrom.secretKeyRef).toEqual({
+    name: 'airflow-secrets',
+    key: 'db-password',
+  });
+});
+
+test('every Airflow pod mounts the chart claims, and dags where dags_folder says', () => {
+  const claims = manifests.filter((o) => o.kind === 'PersistentVolumeClaim').map((o) => o.metadata.name);
+  for (const [name, spec] of airflowPodSpecs(manifests)) {
+    const used = spec.volumes.filter((v: any) => v.persistentVolumeClaim).map((v: any) => v.persistentVolumeClaim.claimName);
+    expect([name, used]).toEqual([name, ['airflow-dags-claim', 'airflow-logs-claim', 'airflow-data-claim']]);
+    for (const claim of used) expect(claims).toContain(claim);
+    const dags = spec.containers[0].volumeMounts.find((m: any) => m.name === 'dags');
+    expect([name, dags.mountPath]).toEqual([name, cfg.core.dags_folder]);
+  }
+});
+
+test('the scheduler is bound to the pod-launcher Role in the chart namespace', () => {
+  const binding = find(manifests, 'RoleBinding', 'airflow-pod-launcher');
+  expect(binding.metadata.namespace).toBe('airflow');
+  expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'airflow-scheduler', namespace: 'airflow' }]);
+  expect(find(manifests, 'Deployment', 'airflow-scheduler').spec.template.spec.serviceAccountName).toBe('airflow-scheduler');
+  expect(cfg.kubernetes_executor.namespace).toBe('airflow');
+});
+
+test('only Kubernetes 1.20 APIs', () => {
+  const served = ['v1', 'apps/v1', 'batch/v1', 'rbac.authorization.k8s.io/v1', 'networking.k8s.io/v1'];
+  for (const o of manifests) expect([o.kind, served.includes(o.apiVersion)]).toEqual([o.kind, true]);
+  expect(manifests.filter((o) => o.kind === 'CronJob')).toEqual([]);
+});
+
+test('every Airflow pod meets the restricted Pod Security Standard', () => {
+  for (const [name, spec] of airflowPodSpecs(manifests)) {
+    expect([name, podSecurityViolations(spec, PodSecurityLevel.RESTRICTED)]).toEqual([name, []]);
+  }
+});
+
+test('no secret value anywhere in the YAML', () => {
+  const text = JSON.stringify(manifests);
+  expect(text).not.toMatch(/"kind":"Secret"/);
+  for (const o of manifests) {
+    const spec = o.spec?.template?.spec;
+    for (const c of [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])]) {
+      for (const e of c.env ?? []) {
+        if (/PASSWORD|SECRET|FERNET/.test(e.name) && !e.name.endsWith('_NAME')) expect([o.metadata.name, e.name, e.value]).toEqual([o.metadata.name, e.name, undefined]);
+      }
+    }
+  }
+});
+
+test('the steady-state requests fit a 2 CPU / 4 GiB minikube node with room for two task pods', () => {
+  let cpu = 0;
+  let memory = 0;
+  const workloads = manifests.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet');
+  for (const w of workloads) {
+    for (const c of w.spec.template.spec.containers) {
+      cpu += parseQuantity(String(c.resources.requests.cpu))!;
+      memory += parseQuantity(String(c.resources.requests.memory))!;
+    }
+  }
+  const pod: any = chart.airflow.workerPodTemplate;
+  const slots = Number(cfg.core.default_pool_task_slot_count);
+  cpu += slots * parseQuantity(pod.spec.containers[0].resources.requests.cpu)!;
+  memory += slots * parseQuantity(pod.spec.containers[0].resources.requests.memory)!;
+  // minikube's own pods request about 0.75 CPU and 0.2 GiB of the node's 2 CPU / ~3.8 GiB allocatable.
+  expect(cpu).toBeLessThanOrEqual(1.2);
+  expect(memory).toBeLessThanOrEqual(3.2 * 2 ** 30);
+  expect({ cpu, memoryMi: memory / 2 ** 20 }).toEqual({ cpu: 0.75, memoryMi: 2560 });
+});
+
+test('the namespace enforces baseline (the Postgres entrypoint starts as root) and warns at restricted', () => {
+  expect(find(manifests, 'Namespace', 'airflow').metadata.labels).toMatchObject({
+    'pod-security.kubernetes.io/enforce': 'baseline',
+    'pod-security.kubernetes.io/warn': 'restricted',
+    'pod-security.kubernetes.io/audit': 'restricted',
+  });
+});
