@@ -1,0 +1,410 @@
+#!/usr/bin/env node
+// npm run bench: how fast `cdk8s synth` is against the CLI's own floor, how long the test suite takes, what
+// the default deployment costs on a minikube node, and how synth time grows with the chart.
+//
+//   BENCH_RUNS=5        runs per timing (median/min/max)
+//   BENCH_TEST_RUNS=3   runs of the test suite (it takes seconds; 0 skips it)
+//   BENCH_NODE_CPU=2 BENCH_NODE_MEMORY=4Gi   the node the footprint is fitted on
+//   BENCH_WRITE=1       also rewrite docs/benchmark.md with the results
+//
+// Timings are wall-clock from this process (spawnSync), so they include node start-up, like a user's.
+'use strict';
+const childProcess = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const YAML = require('yaml');
+
+const ROOT = path.resolve(__dirname, '..');
+const RUNS = Math.max(1, Number(process.env.BENCH_RUNS || 5));
+const TEST_RUNS = Math.max(0, Number(process.env.BENCH_TEST_RUNS ?? 3));
+const CLI = path.join(ROOT, 'node_modules', 'cdk8s-cli', 'bin', 'cdk8s');
+const SCALE_STEPS = [0, 10, 50, 200];
+
+// ---------------------------------------------------------------- helpers
+
+function stats(samples) {
+  const s = [...samples].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  const median = s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+  return { median, min: s[0], max: s[s.length - 1], n: s.length };
+}
+
+function fmt(st, unit = 'ms') {
+  const f = (v) => (unit === 's' ? (v / 1000).toFixed(2) : v.toFixed(0));
+  return `${f(st.median)} ${unit} (min ${f(st.min)}, max ${f(st.max)}, n=${st.n})`;
+}
+
+function timeCommand(command, args, options = {}, allowFailure = false) {
+  const t0 = process.hrtime.bigint();
+  const r = childProcess.spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...options });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (allowFailure) return { ms, stdout: r.stdout, stderr: r.stderr, status: r.status };
+  if (r.status !== 0) {
+    throw new Error(`${command} ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  }
+  return { ms, stdout: r.stdout };
+}
+
+function repeat(n, fn) {
+  fn(); // warm-up: file cache, transpile cache
+  return stats(Array.from({ length: n }, () => fn()));
+}
+
+/** CPU in millicores, memory in bytes; undefined when absent. */
+function cpuMilli(q) {
+  if (q === undefined || q === null) return undefined;
+  const s = String(q);
+  return s.endsWith('m') ? Number(s.slice(0, -1)) : Number(s) * 1000;
+}
+
+function bytes(q) {
+  if (q === undefined || q === null) return undefined;
+  const m = /^([0-9.]+)([EPTGMK]i?|[mk]|e[0-9]+)?$/.exec(String(q));
+  if (!m) return undefined;
+  const factors = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60, k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, m: 1e-3 };
+  return Number(m[1]) * (m[2] ? factors[m[2]] ?? 1 : 1);
+}
+
+const mi = (b) => `${Math.round(b / 2 ** 20)}Mi`;
+const cpu = (m) => `${Math.round(m)}m`;
+
+// ---------------------------------------------------------------- machine
+
+function machine() {
+  const cpuModel = (fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m) || [])[1] || os.cpus()[0]?.model;
+  let free = '';
+  try {
+    free = childProcess.execFileSync('free', ['-h'], { encoding: 'utf8' }).split('\n')[1].trim().replace(/\s+/g, ' ');
+  } catch {
+    free = `${Math.round(os.totalmem() / 2 ** 30)}Gi total`;
+  }
+  const pkg = (name) => JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
+  return {
+    nproc: os.availableParallelism ? os.availableParallelism() : os.cpus().length,
+    cpuModel,
+    free,
+    loadavg: os.loadavg().map((l) => l.toFixed(2)).join(' '),
+    node: process.version,
+    cdk8sCli: pkg('cdk8s-cli'),
+    typescript: pkg('typescript'),
+  };
+}
+
+// ---------------------------------------------------------------- synth timings
+
+/** The floor: the same CLI synthesizing a one-object, precompiled JavaScript app. */
+function floorApp() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk8s-floor-'));
+  fs.writeFileSync(
+    path.join(dir, 'app.js'),
+    [
+      `const { App, Chart, ApiObject } = require(${JSON.stringify(path.join(ROOT, 'node_modules', 'cdk8s'))});`,
+      'const app = new App();',
+      "new ApiObject(new Chart(app, 'floor'), 'cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'floor' } });",
+      'app.synth();',
+    ].join('\n'),
+  );
+  fs.writeFileSync(path.join(dir, 'cdk8s.yaml'), 'language: javascript\napp: node app.js\noutput: dist\n');
+  return dir;
+}
+
+function cliSynth(cwd, outdir, extra = []) {
+  return () => timeCommand(process.execPath, [CLI, 'synth', '--no-check-upgrade', '-o', outdir, ...extra], { cwd, env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false' } }).ms;
+}
+
+/** Inside one fresh node process: require the library, build the chart, synthesize. */
+const INPROCESS = `
+const t0 = process.hrtime.bigint();
+const ms = (t) => Number(t - t0) / 1e6;
+require(${JSON.stringify(path.join(ROOT, 'scripts', 'app.js'))}).register();
+const { App } = require('cdk8s');
+const lib = require(${JSON.stringify(path.join(ROOT, 'lib'))});
+const t1 = process.hrtime.bigint();
+const extra = Number(process.env.BENCH_EXTRA_VOLUMES || 0);
+const app = new App({ outdir: process.env.BENCH_OUTDIR });
+const chart = new lib.AirflowChart(app, 'airflow');
+for (let i = 0; i < extra; i++) chart.volumes.addVolume({ name: 'extra' + i });
+const t2 = process.hrtime.bigint();
+app.synth();
+const t3 = process.hrtime.bigint();
+const objects = chart.node.findAll().filter((c) => c.constructor && typeof c.toJson === 'function').length;
+console.log(JSON.stringify({ load: ms(t1), construct: Number(t2 - t1) / 1e6, synth: Number(t3 - t2) / 1e6, total: ms(t3), objects }));
+`;
+
+function inProcess(outdir, extraVolumes = 0) {
+  const r = timeCommand(process.execPath, ['-e', INPROCESS], {
+    cwd: ROOT,
+    env: { ...process.env, BENCH_OUTDIR: outdir, BENCH_EXTRA_VOLUMES: String(extraVolumes) },
+  });
+  return JSON.parse(r.stdout.trim().split('\n').pop());
+}
+
+function repeatInProcess(n, outdir, extra = 0) {
+  inProcess(outdir, extra);
+  const samples = Array.from({ length: n }, () => inProcess(outdir, extra));
+  const pick = (k) => stats(samples.map((s) => s[k]));
+  return { load: pick('load'), construct: pick('construct'), synth: pick('synth'), total: pick('total'), objects: samples[0].objects };
+}
+
+function linearFit(xs, ys) {
+  const n = xs.length;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (xs[i] - mx) * (ys[i] - my);
+    sxx += (xs[i] - mx) ** 2;
+    syy += (ys[i] - my) ** 2;
+  }
+  const slope = sxy / sxx;
+  const intercept = my - slope * mx;
+  const r2 = syy === 0 ? 1 : (sxy * sxy) / (sxx * syy);
+  return { slope, intercept, r2 };
+}
+
+// ---------------------------------------------------------------- footprint
+
+// The minikube node and its control plane (kube-system) requests, as a kubeadm cluster sets them:
+// kube-apiserver 250m, kube-controller-manager 200m, kube-scheduler 100m (kubeadm's static pod manifests),
+// etcd 100m/100Mi, CoreDNS 100m/70Mi (limit 170Mi); kube-proxy and storage-provisioner request nothing.
+const CONTROL_PLANE = [
+  { name: 'kube-apiserver', cpu: 250, memory: 0 },
+  { name: 'kube-controller-manager', cpu: 200, memory: 0 },
+  { name: 'kube-scheduler', cpu: 100, memory: 0 },
+  { name: 'etcd', cpu: 100, memory: 100 * 2 ** 20 },
+  { name: 'coredns', cpu: 100, memory: 70 * 2 ** 20 },
+];
+
+/** The scheduler's view of a pod: max(largest init container, sum of containers), per resource. */
+function podResources(spec, kind) {
+  const sum = (containers, resource) => {
+    let total = 0;
+    let unbounded = false;
+    for (const c of containers || []) {
+      const v = (c.resources || {})[kind]?.[resource];
+      const n = resource === 'cpu' ? cpuMilli(v) : bytes(v);
+      if (n === undefined) unbounded = true;
+      else total += n;
+    }
+    return { total, unbounded };
+  };
+  const out = {};
+  for (const resource of ['cpu', 'memory']) {
+    const main = sum(spec.containers, resource);
+    let initMax = 0;
+    let initUnbounded = false;
+    for (const c of spec.initContainers || []) {
+      const v = (c.resources || {})[kind]?.[resource];
+      const n = resource === 'cpu' ? cpuMilli(v) : bytes(v);
+      if (n === undefined) initUnbounded = true;
+      else initMax = Math.max(initMax, n);
+    }
+    out[resource] = Math.max(main.total, initMax);
+    out[`${resource}Missing`] = main.unbounded || initUnbounded;
+  }
+  return out;
+}
+
+function footprint(objects) {
+  const nodeCpu = cpuMilli(process.env.BENCH_NODE_CPU || '2');
+  const nodeMemory = bytes(process.env.BENCH_NODE_MEMORY || '4Gi');
+  const alwaysOn = objects
+    .filter((o) => ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet'].includes(o.kind))
+    .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1))
+    .map((o) => {
+      const replicas = o.kind === 'DaemonSet' ? 1 : o.spec?.replicas ?? 1;
+      const spec = o.spec?.template?.spec || {};
+      return { kind: o.kind, name: o.metadata.name, replicas, requests: podResources(spec, 'requests'), limits: podResources(spec, 'limits') };
+    });
+  const total = (k, r) => alwaysOn.reduce((acc, w) => acc + w.replicas * w[k][r], 0);
+  const missing = (k, r) => alwaysOn.filter((w) => w[k][`${r}Missing`]).map((w) => w.name);
+  const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata?.name === 'airflow-config');
+  const templateText = cm?.data?.['pod_template_file.yaml'];
+  let worker;
+  if (templateText) {
+    const pod = YAML.parse(templateText);
+    worker = { requests: podResources(pod.spec || {}, 'requests'), limits: podResources(pod.spec || {}, 'limits') };
+  }
+  const cp = { cpu: CONTROL_PLANE.reduce((a, c) => a + c.cpu, 0), memory: CONTROL_PLANE.reduce((a, c) => a + c.memory, 0) };
+  const free = { cpu: nodeCpu - cp.cpu - total('requests', 'cpu'), memory: nodeMemory - cp.memory - total('requests', 'memory') };
+  let fit;
+  if (worker && worker.requests.cpu > 0 && worker.requests.memory > 0) {
+    const byCpu = Math.floor(free.cpu / worker.requests.cpu);
+    const byMemory = Math.floor(free.memory / worker.requests.memory);
+    fit = { byCpu: Math.max(0, byCpu), byMemory: Math.max(0, byMemory), pods: Math.max(0, Math.min(byCpu, byMemory)) };
+  }
+  return {
+    node: { cpu: nodeCpu, memory: nodeMemory },
+    controlPlane: cp,
+    alwaysOn,
+    pods: alwaysOn.reduce((a, w) => a + w.replicas, 0),
+    requests: { cpu: total('requests', 'cpu'), memory: total('requests', 'memory') },
+    limits: { cpu: total('limits', 'cpu'), memory: total('limits', 'memory') },
+    missingRequests: [...new Set([...missing('requests', 'cpu'), ...missing('requests', 'memory')])],
+    missingLimits: [...new Set([...missing('limits', 'cpu'), ...missing('limits', 'memory')])],
+    worker,
+    free,
+    fit,
+  };
+}
+
+function readObjects(dir) {
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .flatMap((f) => YAML.parseAllDocuments(fs.readFileSync(path.join(dir, f), 'utf8')).map((d) => d.toJSON()))
+    .filter(Boolean);
+}
+
+// ---------------------------------------------------------------- main
+
+function main() {
+  const lines = [];
+  const say = (s = '') => {
+    lines.push(s);
+    console.log(s);
+  };
+  const m = machine();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'airflow-bench-'));
+  const floorDir = floorApp();
+  try {
+    say(`## Machine`);
+    say();
+    say(`- CPU: ${m.cpuModel}, nproc ${m.nproc}; load average at start ${m.loadavg}`);
+    say(`- Memory (free -h): ${m.free}`);
+    say(`- node ${m.node}, cdk8s-cli ${m.cdk8sCli}, typescript ${m.typescript}; ${RUNS} runs per timing after one warm-up`);
+    say();
+
+    const floor = repeat(RUNS, cliSynth(floorDir, path.join(floorDir, 'dist')));
+    const ours = repeat(RUNS, cliSynth(ROOT, path.join(work, 'dist')));
+    const noValidate = repeat(RUNS, cliSynth(ROOT, path.join(work, 'dist-nv'), ['--no-validate']));
+    const precompiled = fs.existsSync(path.join(ROOT, 'build', 'main.js'))
+      ? repeat(RUNS, cliSynth(ROOT, path.join(work, 'dist-pre'), ['-a', 'node build/main.js']))
+      : undefined;
+    const app = repeatInProcess(RUNS, path.join(work, 'inproc'));
+    say(`## Synth`);
+    say();
+    say('| What | median (min, max) |');
+    say('| --- | --- |');
+    say(`| CLI floor: \`cdk8s synth\` of a one-object precompiled app | ${fmt(floor)} |`);
+    say(`| \`cdk8s synth\` of this project (app \`node scripts/app.js\`, from source) | ${fmt(ours)} |`);
+    say(`| the same with \`--no-validate\` (without the \`validations:\` plugins of cdk8s.yaml) | ${fmt(noValidate)} |`);
+    if (precompiled) say(`| \`cdk8s synth -a 'node build/main.js'\` (precompiled; stale after an edit without \`npm run build\`) | ${fmt(precompiled)} |`);
+    say(`| ratio to the floor (medians; the target is at most 1.30): with validations / without | ${(ours.median / floor.median).toFixed(2)} / ${(noValidate.median / floor.median).toFixed(2)} |`);
+    say(`| inside the app: loading cdk8s, cdk8s-plus and lib/ | ${fmt(app.load)} |`);
+    say(`| inside the app: \`new AirflowChart\` | ${fmt(app.construct)} |`);
+    say(`| inside the app: \`app.synth()\` (validation, YAML, write) | ${fmt(app.synth)} |`);
+    say(`| inside the app: all of the above | ${fmt(app.total)} |`);
+    say();
+
+    if (TEST_RUNS > 0) {
+      const jestBin = path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js');
+      const tscBin = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+      // Timed even when something fails (the time is what is measured); failures are reported.
+      const failures = new Set();
+      const timed = (name, args) => () => {
+        const r = timeCommand(process.execPath, args, { cwd: ROOT }, true);
+        if (r.status !== 0) {
+          const summary = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => /^(Tests:|Test Suites:)|error TS/.test(l.trim())).slice(0, 5).join('; ');
+          failures.add(`${name} exited ${r.status}${summary ? ` (${summary.trim()})` : ''}`);
+        }
+        return r.ms;
+      };
+      const tsc = repeat(TEST_RUNS, timed('tsc', [tscBin, '-p', 'tsconfig.json', '--noEmit']));
+      const jest = repeat(TEST_RUNS, timed('jest', [jestBin, '--silent']));
+      say('## Tests');
+      say();
+      say('| What | median (min, max) |');
+      say('| --- | --- |');
+      say(`| type check \`tsc -p tsconfig.json --noEmit\` (incremental) | ${fmt(tsc, 's')} |`);
+      say(`| \`jest\` (unit and snapshot suite, ts-jest isolatedModules) | ${fmt(jest, 's')} |`);
+      say(`| \`npm test\` = both (sum of medians; the target is under 10 s) | ${((tsc.median + jest.median) / 1000).toFixed(2)} s |`);
+      say();
+      for (const f of failures) say(`Not green while measured: ${f}.`);
+      if (failures.size) say();
+    }
+
+    const objects = readObjects(path.join(work, 'dist'));
+    const f = footprint(objects);
+    say('## Footprint of the default deployment');
+    say();
+    say(`From the freshly synthesized default chart (the same YAML as \`dist/\`): ${objects.length} objects.`);
+    say();
+    say('| Always-on workload | Replicas | CPU request | Memory request | CPU limit | Memory limit |');
+    say('| --- | --- | --- | --- | --- | --- |');
+    for (const w of f.alwaysOn) {
+      say(`| ${w.kind} ${w.name} | ${w.replicas} | ${cpu(w.requests.cpu)} | ${mi(w.requests.memory)} | ${cpu(w.limits.cpu)} | ${mi(w.limits.memory)} |`);
+    }
+    say(`| **total: ${f.pods} always-on pods** | | **${cpu(f.requests.cpu)}** | **${mi(f.requests.memory)}** | **${cpu(f.limits.cpu)}** | **${mi(f.limits.memory)}** |`);
+    say();
+    if (f.missingRequests.length) say(`Workloads with a container without requests (counted as 0): ${f.missingRequests.join(', ')}.`);
+    if (f.missingLimits.length) say(`Workloads with a container without limits (unbounded; counted as 0 above): ${f.missingLimits.join(', ')}.`);
+    if (f.missingRequests.length || f.missingLimits.length) say();
+    if (f.worker) {
+      say(`Worker pod (one per running task, from \`pod_template_file.yaml\`): requests ${cpu(f.worker.requests.cpu)} CPU, ${mi(f.worker.requests.memory)}; limits ${cpu(f.worker.limits.cpu)} CPU, ${mi(f.worker.limits.memory)}.`);
+    } else {
+      say('Worker pod: n/a (no ConfigMap `airflow-config` with `pod_template_file.yaml` in the chart).');
+    }
+    say();
+    say(`On a ${cpu(f.node.cpu)} CPU / ${mi(f.node.memory)} node (assumed allocatable = capacity, as \`scripts/local-control-plane.sh add-node\` models a`);
+    say(`default \`minikube start --cpus 2 --memory 4096\` node), beside the control plane's requests (${CONTROL_PLANE.map((c) => `${c.name} ${cpu(c.cpu)}${c.memory ? `/${mi(c.memory)}` : ''}`).join(', ')};`);
+    say(`total ${cpu(f.controlPlane.cpu)} CPU, ${mi(f.controlPlane.memory)}) and the always-on pods: ${cpu(f.free.cpu)} CPU and ${mi(f.free.memory)} remain for workers.`);
+    say();
+    if (f.fit) {
+      say(`**Concurrent worker pods that fit: ${f.fit.pods}** (by CPU ${f.fit.byCpu}, by memory ${f.fit.byMemory}); the scheduler places pods by requests, so more`);
+      say('tasks than this stay Pending until a running one finishes.');
+    } else {
+      say('**Concurrent worker pods that fit: n/a** (no worker pod template, or it requests no CPU/memory).');
+    }
+    say();
+
+    const scale = SCALE_STEPS.map((extra) => ({ extra, r: repeatInProcess(RUNS, path.join(work, `scale-${extra}`), extra) }));
+    const xs = scale.map((s) => s.extra);
+    const work_ = scale.map((s) => s.r.construct.median + s.r.synth.median);
+    const fit = linearFit(xs, work_);
+    const predicted200 = fit.intercept + fit.slope * 200;
+    const actual200 = work_[work_.length - 1];
+    say('## Scaling: extra volumes');
+    say();
+    say('`chart.volumes.addVolume(...)` N times (each adds a PersistentVolume and a claim), construct + synth inside the app:');
+    say();
+    say('| Extra volumes | construct + synth (median) | construct | synth | whole process |');
+    say('| --- | --- | --- | --- | --- |');
+    for (const s of scale) {
+      say(`| ${s.extra} | ${(s.r.construct.median + s.r.synth.median).toFixed(0)} ms | ${fmt(s.r.construct)} | ${fmt(s.r.synth)} | ${fmt(s.r.total)} |`);
+    }
+    say();
+    say(`Least-squares line: ${fit.intercept.toFixed(1)} ms + ${fit.slope.toFixed(3)} ms per extra volume, R² = ${fit.r2.toFixed(3)};`);
+    say(`at 200 the line predicts ${predicted200.toFixed(0)} ms and the run took ${actual200.toFixed(0)} ms (ratio ${(actual200 / predicted200).toFixed(2)}).`);
+    const linear = fit.r2 >= 0.95 && actual200 / predicted200 < 1.3;
+    say(linear ? 'Growth is linear.' : '**Growth does not look linear (R² < 0.95 or the 200-volume point is > 1.3x the line): investigate.**');
+    say();
+
+    return { text: lines.join('\n'), ratio: ours.median / floor.median, linear };
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+    fs.rmSync(floorDir, { recursive: true, force: true });
+  }
+}
+
+module.exports = { footprint, podResources, linearFit, stats, cpuMilli, bytes };
+
+if (require.main === module) {
+  const result = main();
+  if (process.env.BENCH_WRITE === '1') {
+    const target = path.join(ROOT, 'docs', 'benchmark.md');
+    const current = fs.existsSync(target) ? fs.readFileSync(target, 'utf8') : '';
+    const start = '<!-- bench:start -->';
+    const end = '<!-- bench:end -->';
+    const block = `${start}\n${result.text.trim()}\n${end}`;
+    const next = current.includes(start) && current.includes(end)
+      ? current.slice(0, current.indexOf(start)) + block + current.slice(current.indexOf(end) + end.length)
+      : `# Benchmark\n\n${block}\n`;
+    fs.writeFileSync(target, next);
+    console.log(`\nwrote ${path.relative(ROOT, target)}`);
+  }
+}
