@@ -1,0 +1,18 @@
+/** The synthesized set of a cdk8s App or Chart in memory, with construct paths: for tests and for apps. */
+import { ApiObject } from 'cdk8s';
+import { IConstruct } from 'constructs';
+import { CrossObjectOptions } from './cross-object';
+import { LocatedManifest, validateManifests } from './manifests';
+
+/** Every ApiObject under `scope` (an App or a Chart), rendered as it is synthesized, with its construct path. */
+export function synthesizedManifests(scope: IConstruct): LocatedManifest[] {
+  return scope.node
+    .findAll()
+    .filter((c): c is ApiObject => c instanceof ApiObject)
+    .map((o) => ({ manifest: o.toJson(), constructPath: o.node.path }));
+}
+
+/** The report lines for every ApiObject under `scope`: empty when the app is clean. */
+export function validationReport(scope: IConstruct, options: CrossObjectOptions = {}): string[] {
+  return validateManifests(synthesizedManifests(scope), options).map((f) => f.line);
+}
