@@ -18,9 +18,15 @@ export interface AirflowConfigKeyInfo {
   readonly section: string;
   /** The key, e.g. `parallelism`. */
   readonly key: string;
-  /** The Airflow version that added the option, where Airflow records it. */
+  /**
+   * The Airflow version that added the option, where Airflow records it.
+   * @default - undefined where Airflow records none
+   */
   readonly versionAdded?: string;
-  /** The default as Airflow's config.yml writes it; undefined where there is none. */
+  /**
+   * The default as Airflow's config.yml writes it.
+   * @default - undefined where there is none
+   */
   readonly default?: string;
 }
 

@@ -387,7 +387,12 @@ export class KubernetesExecutorAirflow extends Construct {
     // Task pods: on Airflow 2 a task talks to the database itself; on Airflow 3 it talks only to the
     // api-server's Execution API (with a token the scheduler gives it), so its pod gets no database
     // credentials and no fernet key (connections come back from the API already decrypted).
-    const workerEnv: k8s.EnvVar[] = major === 3 ? [{ name: 'AIRFLOW_CONFIG', value: AIRFLOW_CFG_PATH }] : baseEnv;
+    // CONNECTION_CHECK_MAX_COUNT=0: the image's entrypoint would otherwise run `airflow db check` (a whole
+    // Python start, seconds) before every task; task start time is the KubernetesExecutor's weak point.
+    const workerEnv: k8s.EnvVar[] = [
+      ...(major === 3 ? [{ name: 'AIRFLOW_CONFIG', value: AIRFLOW_CFG_PATH }] : baseEnv),
+      { name: 'CONNECTION_CHECK_MAX_COUNT', value: '0' },
+    ];
     this.workerPodTemplate = workerPodTemplate({
       image: this.image,
       imagePullPolicy: this.imagePullPolicy,

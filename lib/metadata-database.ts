@@ -156,11 +156,20 @@ export function validateWaitTimeout(scope: IConstruct, property: string, value: 
 
 /** Everything a Postgres connection is made of, when the password is a Secret key. */
 export interface PostgresConnectionParts {
+  /** The database host. */
   readonly host: string;
+  /** The TCP port. */
   readonly port: number;
+  /** The database name. */
   readonly databaseName: string;
+  /** The user Airflow connects as. */
   readonly user: string;
+  /** Where the user's password is; it must be URL-safe, it goes into the URI unescaped. */
   readonly passwordSecret: SecretKeyRef;
+  /**
+   * The libpq sslmode.
+   * @default - none in the URI (libpq's own default, "prefer")
+   */
   readonly sslMode?: PostgresSslMode;
 }
 
@@ -230,15 +239,27 @@ export const WAIT_FOR_DB_SCRIPT = [
 export interface WaitForDatabaseOptions {
   /** The image (with bash and `timeout`). */
   readonly image: string;
-  /** The container securityContext. */
+  /**
+   * The container securityContext.
+   * @default - none
+   */
   readonly securityContext?: k8s.SecurityContext;
   /** The seconds to wait before failing. */
   readonly timeoutSeconds: number;
-  /** The host to wait for (unless `uriSecret`). */
+  /**
+   * The host to wait for.
+   * @default - required unless `uriSecret` is given
+   */
   readonly host?: string;
-  /** The port to wait for (unless `uriSecret`). */
+  /**
+   * The port to wait for.
+   * @default - required unless `uriSecret` is given
+   */
   readonly port?: number;
-  /** The Secret key holding a connection URI to take host and port from. */
+  /**
+   * The Secret key holding a connection URI to take host and port from.
+   * @default - none: `host` and `port` are used
+   */
   readonly uriSecret?: SecretKeyRef;
 }
 

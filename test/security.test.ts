@@ -232,6 +232,7 @@ describe('findSecretMaterial', () => {
           { name: 'AIRFLOW__CORE__FERNET_KEY', value: '' },
           { name: 'API_TOKEN', value: '$(TOKEN_FROM_SECRET)' },
           { name: 'AIRFLOW__CORE__FERNET_KEY_SECRET', value: 'airflow/fernet-key' },
+          { name: 'CONNECTION_CHECK_MAX_COUNT', value: '0' },
         ],
         command: ['bash', '-c', 'exec airflow users create --username admin --password "${ADMIN_PASSWORD}" --role Admin'],
       }),

@@ -70,7 +70,10 @@ describe('the worker pod template in the default deployment', () => {
   });
 
   test('on Airflow 3, gets no database credentials and no secret at all: tasks use the Execution API', () => {
-    expect(pod.spec.containers[0].env).toEqual([{ name: 'AIRFLOW_CONFIG', value: '/opt/airflow/airflow.cfg' }]);
+    expect(pod.spec.containers[0].env).toEqual([
+      { name: 'AIRFLOW_CONFIG', value: '/opt/airflow/airflow.cfg' },
+      { name: 'CONNECTION_CHECK_MAX_COUNT', value: '0' },
+    ]);
     expect(cfg.core.execution_api_server_url).toBe('http://airflow-api-server.airflow.svc.cluster.local:8080/execution/');
   });
 
@@ -81,6 +84,8 @@ describe('the worker pod template in the default deployment', () => {
       expect.arrayContaining(['AIRFLOW_CONFIG', 'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN', 'AIRFLOW__CORE__FERNET_KEY']),
     );
     expect(names).not.toContain('AIRFLOW__WEBSERVER__SECRET_KEY');
+    // The image's entrypoint must not run `airflow db check` before every task: it only adds start time.
+    expect(env).toContainEqual({ name: 'CONNECTION_CHECK_MAX_COUNT', value: '0' });
     expect(env.find((e: any) => e.name === 'AIRFLOW__CORE__FERNET_KEY').valueFrom.secretKeyRef).toEqual({
       name: 'airflow-secrets',
       key: 'fernet-key',

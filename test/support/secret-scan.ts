@@ -16,7 +16,8 @@ export interface SecretFinding {
 }
 
 /** Environment variable names that carry secrets. */
-const SECRET_ENV_NAME = /PASSWORD|PASSWD|SECRET|KEY|TOKEN|FERNET|CONN|CREDENTIAL/i;
+// CONN only as a whole word (SQL_ALCHEMY_CONN, AIRFLOW_CONN_X), not inside CONNECTION_CHECK_MAX_COUNT.
+const SECRET_ENV_NAME = /PASSWORD|PASSWD|SECRET|KEY|TOKEN|FERNET|(^|_)CONN(_|$)|CREDENTIAL/i;
 /**
  * Names that match the above but hold no secret: Airflow's `_CMD` / `_SECRET` indirections of a sensitive
  * option (a command, a secrets-backend path: `..._FERNET_KEY_SECRET`, but not `..._JWT_SECRET`), connection
@@ -126,7 +127,7 @@ function envFinding(entry: any): string | undefined {
   const name: string = entry.name;
   if (!SECRET_ENV_NAME.test(name) || HARMLESS_ENV_NAME.test(name)) return undefined;
   const value: string = entry.value;
-  if (/CONN/i.test(name) && !/PASSWORD|PASSWD|SECRET|KEY|TOKEN|FERNET|CREDENTIAL/i.test(name)) {
+  if (/(^|_)CONN(_|$)/i.test(name) && !/PASSWORD|PASSWD|SECRET|KEY|TOKEN|FERNET|CREDENTIAL/i.test(name)) {
     // A connection: a URI (its password checked by the URI rule) or JSON with a password.
     if (value.trim().startsWith('{')) {
       try {
