@@ -1,0 +1,34 @@
+import { App, Chart } from 'cdk8s';
+import {
+  AirflowNamespace,
+  AirflowSecrets,
+  AirflowVolumes,
+  KubernetesExecutorAirflow,
+  MetadataDb,
+  PostgresSslMode,
+  StorageProvisioning,
+} from '../lib';
+
+export const app = new App();
+const chart = new Chart(app, 'airflow', { namespace: 'airflow', disableResourceNameHashes: true });
+new AirflowNamespace(chart, 'namespace');
+const volumes = new AirflowVolumes(chart, 'volumes', {
+  provisioning: StorageProvisioning.storageClass('efs-sc'),
+  volumes: [{ name: 'dags' }, { name: 'logs', size: '20Gi' }, { name: 'plugins' }], // no data, plus plugins
+});
+const secrets = new AirflowSecrets(chart, 'secrets'); // or AirflowSecrets.fromExistingSecrets(...)
+const database = MetadataDb.external(chart, 'db', {
+  host: 'airflow.abc123.eu-west-1.rds.amazonaws.com',
+  databaseName: 'airflow',
+  user: 'airflow',
+  passwordSecret: { name: 'rds-airflow', key: 'password' },
+  sslMode: PostgresSslMode.REQUIRE,
+});
+export const airflow = new KubernetesExecutorAirflow(chart, 'airflow', {
+  volumes,
+  database,
+  secrets,
+  image: 'registry.example.com/data/airflow:3.1.3',
+  parallelism: 32,
+  config: { dag_processor: { refresh_interval: 60 } }, // checked against Airflow's own keys
+});
