@@ -9,8 +9,10 @@
 #       kube-controller-manager and kube-scheduler 1.20.2 from Debian bookworm's
 #       `kubernetes` source package with Go 1.15 (from Debian bullseye), and
 #       cache them (plus kubectl 1.20.2 from `kubernetes-client`) under
-#       $AIRFLOW_CDK8S_CACHE. Idempotent: a no-op taking ~1 s when cached.
-#       A cold run takes ~5-10 min on 2 cores and peaks at ~2.5 GB of disk.
+#       $AIRFLOW_CDK8S_CACHE. Idempotent: a ~0.2 s no-op when cached.
+#       A cold run takes ~6-10 min on 2 cores, peaks at ~2.8 GB of disk and
+#       leaves ~330 MB (binaries + private apt lists). Concurrent callers
+#       wait on a lock instead of clobbering each other's build.
 #   scripts/local-control-plane.sh start
 #       If $KUBECONFIG already points to a reachable cluster (minikube, kind,
 #       ...), use it and start nothing. Otherwise run `install` if needed, then
@@ -33,6 +35,9 @@
 #       it. No kubelet runs: pods stay Pending-with-nodeName (never Running).
 #   scripts/local-control-plane.sh kubectl ARGS...
 #       Run the cached kubectl 1.20.2 against the cluster.
+#   scripts/local-control-plane.sh selftest
+#       Check the running cluster: PV+PVC (volumeName) gets Bound, RBAC denies
+#       the default service account, a pod is scheduled onto an add-node Node.
 #
 # TYPICAL USE IN A TEST RUNNER
 #   scripts/local-control-plane.sh start
@@ -92,6 +97,24 @@ K8S_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 APT_PACKAGES=(etcd-server dpkg-dev rsync make openssl curl ca-certificates)
 
 log() { printf '[local-control-plane] %s\n' "$*" >&2; }
+
+# Serialise concurrent invocations (several test runners / sessions may call
+# this script at once): fd 8 guards the cache (install/build), fd 9 the state
+# dir (start/stop). Lock files live outside the dirs that get rm -rf'ed.
+# Daemons we launch close both fds so they never hold a lock.
+INSTALL_LOCKED=0
+lock_install() {
+  ((INSTALL_LOCKED)) && return 0
+  mkdir -p "$CACHE_ROOT"
+  exec 8>"${CACHE_ROOT}/.install.lock"
+  flock -n 8 || { log "waiting for another install/build (lock ${CACHE_ROOT}/.install.lock) ..."; flock 8; }
+  INSTALL_LOCKED=1
+}
+lock_state() {
+  mkdir -p "$(dirname "$STATE_DIR")"
+  exec 9>"${STATE_DIR}.lock"
+  flock -n 9 || { log "waiting for another start/stop (lock ${STATE_DIR}.lock) ..."; flock 9; }
+}
 die() { log "ERROR: $*"; exit 1; }
 
 # ---------------------------------------------------------------------------
@@ -267,7 +290,11 @@ build_k8s() {
   log "downloading kubernetes source (bookworm) ..."
   (cd "$BUILD_DIR" && apt-get "${APT_OPTS[@]}" source --download-only -qq kubernetes >/dev/null)
   log "unpacking source with dpkg-source ..."
-  dpkg-source -x "$BUILD_DIR"/kubernetes_*.dsc "$src" >/dev/null
+  # apt already authenticated the .dsc and tarballs (signed Release ->
+  # Sources checksums); dpkg-source's own gpgv check would only warn about
+  # the uploader's key not being installed, so keep its chatter in a log.
+  dpkg-source -x "$BUILD_DIR"/kubernetes_*.dsc "$src" >"${BUILD_DIR}/dpkg-source.log" 2>&1 \
+    || { cat "${BUILD_DIR}/dpkg-source.log" >&2; die "dpkg-source -x failed"; }
   rm -f "$BUILD_DIR"/kubernetes_*
 
   # The tree is not a git checkout: hand hack/lib/version.sh a version file
@@ -296,7 +323,7 @@ EOF
     unset GOBIN GOOS GOARCH
     make WHAT="cmd/kube-apiserver cmd/kube-controller-manager cmd/kube-scheduler"
   ) >"$buildlog" 2>&1; then
-    tail -n 40 "$buildlog" >&2
+    tail -n 40 "$buildlog" >&2 || true
     die "kubernetes build failed; full log: ${buildlog}"
   fi
   log "build finished in $((SECONDS - t0)) s"
@@ -309,12 +336,15 @@ EOF
   done
   "${BIN_DIR}/kube-apiserver" --version >&2
   if [[ "${AIRFLOW_CDK8S_KEEP_BUILD:-0}" != 1 ]]; then
+    # Source tree + Go build cache (~2 GB) and the Go toolchain (~370 MB)
+    # are only needed to build; the binaries are what we cache.
     chmod -R u+w "$BUILD_DIR" 2>/dev/null || true   # go module cache is r/o
-    rm -rf "$BUILD_DIR"
+    rm -rf "$BUILD_DIR" "$GO_DIR"
   fi
 }
 
 cmd_install() {
+  lock_install
   install_apt_packages
   if binaries_cached; then
     log "cached: ${BIN_DIR} ($(ls "$BIN_DIR" | tr '\n' ' '))"
@@ -332,6 +362,495 @@ cmd_install() {
 }
 
 # ---------------------------------------------------------------------------
+# runtime helpers
+# ---------------------------------------------------------------------------
+
+# kubectl to use: the cached 1.20.2 one, else whatever is on PATH.
+kubectl_bin() {
+  if [[ -x "${BIN_DIR}/kubectl" ]]; then echo "${BIN_DIR}/kubectl"
+  else command -v kubectl || die "no kubectl (run: $0 install)"; fi
+}
+
+# The kubeconfig tests should use: the adopted external one, else ours.
+effective_kubeconfig() {
+  if [[ -f "$EXTERNAL_MARKER" ]]; then cat "$EXTERNAL_MARKER"; else echo "$KUBECONFIG_FILE"; fi
+}
+
+kc() { KUBECONFIG="$(effective_kubeconfig)" "$(kubectl_bin)" "$@"; }
+
+# Is the cluster behind kubeconfig $1 reachable and healthy?
+cluster_reachable() {
+  local k
+  k="$(kubectl_bin 2>/dev/null)" || return 1
+  KUBECONFIG="$1" "$k" --request-timeout=5s get --raw /readyz >/dev/null 2>&1 \
+    || KUBECONFIG="$1" "$k" --request-timeout=5s get --raw /healthz >/dev/null 2>&1
+}
+
+pid_file() { echo "${STATE_DIR}/pids/$1.pid"; }
+log_file() { echo "${STATE_DIR}/logs/$1.log"; }
+
+# Print the pid of component $1 if its pid file names a live process that is
+# really that component (guards against recycled pids); else fail.
+component_pid() {
+  local f pid
+  f="$(pid_file "$1")"
+  [[ -r "$f" ]] || return 1
+  pid="$(<"$f")"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  [[ -r "/proc/${pid}/cmdline" ]] || return 1
+  tr '\0' ' ' <"/proc/${pid}/cmdline" | grep -q -- "$1" || return 1
+  echo "$pid"
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Start component $1 (binary $2, args...) in its own session, logging to
+# $STATE_DIR/logs/$1.log, pid in $STATE_DIR/pids/$1.pid.
+launch() {
+  local name="$1" bin="$2"; shift 2
+  # setsid: detach from the caller's process group so a Ctrl-C or the
+  # caller's job control doesn't take the control plane down half-way; the
+  # non-interactive shell's child is not a group leader, so setsid execs in
+  # place and $! is the component's own pid.
+  setsid "$bin" "$@" </dev/null >>"$(log_file "$name")" 2>&1 8>&- 9>&- &
+  echo $! >"$(pid_file "$name")"
+  log "started ${name} (pid $!, log $(log_file "$name"))"
+}
+
+# EXIT trap while `start` runs: on any failure (set -e, die, timeout) show the
+# tail of the relevant log, keep a copy of all logs, and stop what was
+# started so nothing is left behind.
+CURRENT_COMPONENT=""
+on_start_exit() {
+  local rc=$?
+  trap - EXIT
+  ((rc == 0)) && return 0
+  set +e
+  if [[ -n "$CURRENT_COMPONENT" && -r "$(log_file "$CURRENT_COMPONENT")" ]]; then
+    log "---- last 40 lines of $(log_file "$CURRENT_COMPONENT") ----"
+    tail -n 40 "$(log_file "$CURRENT_COMPONENT")" >&2
+    log "---- end of log ----"
+  fi
+  if [[ -d "${STATE_DIR}/logs" ]]; then
+    rm -rf "${STATE_DIR}.failed-logs"
+    cp -r "${STATE_DIR}/logs" "${STATE_DIR}.failed-logs"
+    log "all logs kept in ${STATE_DIR}.failed-logs"
+  fi
+  log "start failed (exit ${rc}); stopping what was started"
+  cmd_stop
+  exit "$rc"
+}
+
+# wait_for DESCRIPTION TIMEOUT_S COMPONENT CMD...: poll CMD until it succeeds;
+# fail early if COMPONENT's process died.
+wait_for() {
+  local what="$1" timeout="$2" comp="$3"; shift 3
+  local deadline=$((SECONDS + timeout))
+  CURRENT_COMPONENT="$comp"
+  until "$@" >/dev/null 2>&1; do
+    component_pid "$comp" >/dev/null || { log "${comp} exited while waiting for ${what}"; return 1; }
+    ((SECONDS < deadline)) || { log "timed out after ${timeout}s waiting for ${what}"; return 1; }
+    sleep 0.5
+  done
+  log "ok: ${what}"
+}
+
+# ---------------------------------------------------------------------------
+# certificates, tokens, kubeconfigs
+# ---------------------------------------------------------------------------
+generate_pki() {
+  local d="${STATE_DIR}/pki"
+  mkdir -p "$d"; chmod 700 "$d"
+  # cluster CA (also signs CSRs via the controller-manager's csrsigning)
+  openssl req -x509 -new -nodes -newkey rsa:2048 -sha256 -days 3650 \
+    -subj "/CN=airflow-cdk8s-ca" -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
+  # apiserver serving cert: localhost + the in-cluster service names/IP
+  openssl req -new -nodes -newkey rsa:2048 -sha256 \
+    -subj "/CN=kube-apiserver" -keyout "$d/apiserver.key" -out "$d/apiserver.csr" 2>/dev/null
+  cat >"$d/apiserver.ext" <<EOF
+basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.0.0.1
+EOF
+  openssl x509 -req -sha256 -days 3650 -in "$d/apiserver.csr" -CA "$d/ca.crt" \
+    -CAkey "$d/ca.key" -CAcreateserial -extfile "$d/apiserver.ext" \
+    -out "$d/apiserver.crt" 2>/dev/null
+  # service account token signing key pair
+  openssl genrsa -out "$d/sa.key" 2048 2>/dev/null
+  openssl rsa -in "$d/sa.key" -pubout -out "$d/sa.pub" 2>/dev/null
+  # static tokens: token,user,uid,"groups". The controller-manager and
+  # scheduler get their own identities, which the bootstrap RBAC policy
+  # already authorizes (system:kube-controller-manager, system:kube-scheduler).
+  local admin cm sched
+  admin="$(openssl rand -hex 24)"; cm="$(openssl rand -hex 24)"; sched="$(openssl rand -hex 24)"
+  cat >"$d/tokens.csv" <<EOF
+${admin},admin,admin-uid,"system:masters"
+${cm},system:kube-controller-manager,kcm-uid
+${sched},system:kube-scheduler,ksched-uid
+EOF
+  chmod 600 "$d"/*.key "$d/tokens.csv"
+  write_kubeconfig "${KUBECONFIG_FILE}" admin "$admin"
+  write_kubeconfig "${STATE_DIR}/controller-manager.kubeconfig" system:kube-controller-manager "$cm"
+  write_kubeconfig "${STATE_DIR}/scheduler.kubeconfig" system:kube-scheduler "$sched"
+}
+
+# write_kubeconfig FILE USER TOKEN — self-contained (CA embedded).
+write_kubeconfig() {
+  local ca
+  ca="$(base64 -w0 <"${STATE_DIR}/pki/ca.crt")"
+  cat >"$1" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: airflow-cdk8s
+  cluster:
+    server: https://127.0.0.1:${APISERVER_PORT}
+    certificate-authority-data: ${ca}
+users:
+- name: $2
+  user:
+    token: $3
+contexts:
+- name: airflow-cdk8s
+  context:
+    cluster: airflow-cdk8s
+    user: $2
+    namespace: default
+current-context: airflow-cdk8s
+EOF
+  chmod 600 "$1"
+}
+
+print_usage_hint() {
+  local k
+  k="$(effective_kubeconfig)"
+  echo "export KUBECONFIG=${k}"
+  [[ -x "${BIN_DIR}/kubectl" ]] && echo "export PATH=${BIN_DIR}:\$PATH   # kubectl ${K8S_VERSION}"
+  return 0
+}
+
+# ---------------------------------------------------------------------------
+# start / stop / env / status
+# ---------------------------------------------------------------------------
+cmd_start() {
+  # 1. An existing cluster from the environment wins: start nothing.
+  if [[ -n "${KUBECONFIG:-}" && "${KUBECONFIG}" != "${KUBECONFIG_FILE}" ]]; then
+    if cluster_reachable "$KUBECONFIG"; then
+      log "KUBECONFIG=${KUBECONFIG} points to a reachable cluster: using it, starting nothing"
+      mkdir -p "$STATE_DIR"; touch "${STATE_DIR}/.airflow-cdk8s-state"
+      printf '%s\n' "$KUBECONFIG" >"$EXTERNAL_MARKER"
+      print_usage_hint
+      return 0
+    fi
+    log "KUBECONFIG=${KUBECONFIG} is not reachable: starting a local control plane instead"
+  fi
+  rm -f "$EXTERNAL_MARKER"
+
+  # 2. Already running (a previous `start`)? Then it's a no-op.
+  if component_pid kube-apiserver >/dev/null && cluster_reachable "$KUBECONFIG_FILE"; then
+    local c all=1
+    for c in "${COMPONENTS[@]}"; do component_pid "$c" >/dev/null || all=0; done
+    if ((all)); then
+      log "already running (state ${STATE_DIR})"
+      print_usage_hint
+      return 0
+    fi
+  fi
+
+  # 3. Binaries, then a clean state dir (stale leftovers are stopped first).
+  binaries_cached && [[ -z "$(missing_apt_packages)" ]] || cmd_install
+  [[ -d "$STATE_DIR" ]] && cmd_stop
+  local p
+  for p in "$ETCD_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$CM_PORT" "$SCHED_PORT"; do
+    port_in_use "$p" && die "port 127.0.0.1:${p} is already in use (see AIRFLOW_CDK8S_*_PORT)"
+  done
+  rm -rf "${STATE_DIR}.failed-logs"
+  mkdir -p "${STATE_DIR}"/{pids,logs,etcd}
+  chmod 700 "${STATE_DIR}/etcd"
+  touch "${STATE_DIR}/.airflow-cdk8s-state"   # lets `stop` rm -rf safely
+  trap on_start_exit EXIT
+  local t0=$SECONDS pki="${STATE_DIR}/pki"
+  generate_pki
+
+  # 4. etcd (Debian etcd-server), loopback only, non-default ports.
+  CURRENT_COMPONENT=etcd
+  launch etcd "$(command -v etcd)" \
+    --name airflow-cdk8s \
+    --data-dir "${STATE_DIR}/etcd" \
+    --listen-client-urls "http://127.0.0.1:${ETCD_PORT}" \
+    --advertise-client-urls "http://127.0.0.1:${ETCD_PORT}" \
+    --listen-peer-urls "http://127.0.0.1:${ETCD_PEER_PORT}" \
+    --initial-advertise-peer-urls "http://127.0.0.1:${ETCD_PEER_PORT}" \
+    --initial-cluster "airflow-cdk8s=http://127.0.0.1:${ETCD_PEER_PORT}" \
+    --initial-cluster-state new
+  wait_for "etcd /health" 30 etcd \
+    curl -fsS "http://127.0.0.1:${ETCD_PORT}/health"
+
+  # 5. kube-apiserver. Notes:
+  #  - --insecure-port=0: 1.20 still opens 8080 otherwise.
+  #  - --endpoint-reconciler-type=none: the `kubernetes` Endpoints may not
+  #    hold a loopback IP, so the default reconciler would log an error every
+  #    10 s; the `kubernetes` Service itself is still created.
+  #  - --enable-admission-plugins adds to 1.20's defaults (listed for clarity).
+  CURRENT_COMPONENT=kube-apiserver
+  launch kube-apiserver "${BIN_DIR}/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:${ETCD_PORT}" \
+    --bind-address 127.0.0.1 \
+    --advertise-address 127.0.0.1 \
+    --secure-port "${APISERVER_PORT}" \
+    --insecure-port 0 \
+    --cert-dir "${STATE_DIR}/apiserver" \
+    --tls-cert-file "${pki}/apiserver.crt" \
+    --tls-private-key-file "${pki}/apiserver.key" \
+    --client-ca-file "${pki}/ca.crt" \
+    --token-auth-file "${pki}/tokens.csv" \
+    --authorization-mode Node,RBAC \
+    --service-account-key-file "${pki}/sa.pub" \
+    --service-account-signing-key-file "${pki}/sa.key" \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-cluster-ip-range 10.0.0.0/24 \
+    --enable-admission-plugins NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,DefaultTolerationSeconds,NodeRestriction,ResourceQuota,StorageObjectInUseProtection,Priority,TaintNodesByCondition,PersistentVolumeClaimResize,RuntimeClass,MutatingAdmissionWebhook,ValidatingAdmissionWebhook \
+    --allow-privileged=true \
+    --endpoint-reconciler-type none \
+    --profiling=false \
+    --v=1
+  wait_for "kube-apiserver /readyz" 90 kube-apiserver \
+    "${BIN_DIR}/kubectl" --kubeconfig "$KUBECONFIG_FILE" --request-timeout=5s get --raw /readyz
+
+  # 6. kube-controller-manager: everything but nodelifecycle (no kubelet
+  #    will ever heartbeat, so it would taint/evict test Nodes); the
+  #    persistentvolume-binder is on (PVCs bind to PVs). --port=0 disables the
+  #    deprecated insecure port (10252); --authentication-skip-lookup avoids
+  #    log spam about the absent requestheader CA (no front proxy here).
+  CURRENT_COMPONENT=kube-controller-manager
+  local cmk="${STATE_DIR}/controller-manager.kubeconfig"
+  launch kube-controller-manager "${BIN_DIR}/kube-controller-manager" \
+    --kubeconfig "$cmk" \
+    --authentication-kubeconfig "$cmk" \
+    --authorization-kubeconfig "$cmk" \
+    --authentication-skip-lookup=true \
+    --bind-address 127.0.0.1 \
+    --secure-port "${CM_PORT}" \
+    --port 0 \
+    --cert-dir "${STATE_DIR}/controller-manager" \
+    --leader-elect=false \
+    --use-service-account-credentials=true \
+    --controllers '*,-nodelifecycle' \
+    --service-account-private-key-file "${pki}/sa.key" \
+    --root-ca-file "${pki}/ca.crt" \
+    --cluster-signing-cert-file "${pki}/ca.crt" \
+    --cluster-signing-key-file "${pki}/ca.key" \
+    --service-cluster-ip-range 10.0.0.0/24 \
+    --v=1
+
+  # 7. kube-scheduler (--port=0: no insecure 10251)
+  CURRENT_COMPONENT=kube-scheduler
+  local sk="${STATE_DIR}/scheduler.kubeconfig"
+  launch kube-scheduler "${BIN_DIR}/kube-scheduler" \
+    --kubeconfig "$sk" \
+    --authentication-kubeconfig "$sk" \
+    --authorization-kubeconfig "$sk" \
+    --authentication-skip-lookup=true \
+    --bind-address 127.0.0.1 \
+    --secure-port "${SCHED_PORT}" \
+    --port 0 \
+    --cert-dir "${STATE_DIR}/scheduler" \
+    --leader-elect=false \
+    --v=1
+
+  # 8. Ready for tests: namespace default, its service account, and the SA's
+  #    token secret (1.20's ServiceAccount admission rejects pods until the
+  #    token controller has created it).
+  wait_for "namespace default" 60 kube-apiserver \
+    "${BIN_DIR}/kubectl" --kubeconfig "$KUBECONFIG_FILE" get namespace default
+  wait_for "serviceaccount default/default with token secret" 60 kube-controller-manager \
+    sa_token_ready
+  wait_for "kube-controller-manager /healthz" 30 kube-controller-manager \
+    curl -fsk "https://127.0.0.1:${CM_PORT}/healthz"
+  wait_for "kube-scheduler /healthz" 30 kube-scheduler \
+    curl -fsk "https://127.0.0.1:${SCHED_PORT}/healthz"
+  trap - EXIT
+  CURRENT_COMPONENT=""
+  log "control plane up in $((SECONDS - t0)) s: https://127.0.0.1:${APISERVER_PORT} (state ${STATE_DIR})"
+  print_usage_hint
+}
+
+sa_token_ready() {
+  local s
+  s="$("${BIN_DIR}/kubectl" --kubeconfig "$KUBECONFIG_FILE" -n default get serviceaccount default \
+        -o jsonpath='{.secrets[0].name}' 2>/dev/null)" && [[ -n "$s" ]]
+}
+
+cmd_stop() {
+  [[ -d "$STATE_DIR" ]] || { log "nothing to stop (${STATE_DIR} absent)"; return 0; }
+  local c pid pids=() i
+  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
+    c="${COMPONENTS[$i]}"
+    if pid="$(component_pid "$c")"; then
+      log "stopping ${c} (pid ${pid})"
+      kill -TERM "$pid" 2>/dev/null || true
+      pids+=("$pid")
+    fi
+  done
+  # Wait up to 20 s for a clean exit, then SIGKILL the stragglers.
+  local deadline=$((SECONDS + 20)) alive
+  while :; do
+    alive=()
+    for pid in "${pids[@]+"${pids[@]}"}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
+    ((${#alive[@]} == 0)) && break
+    if ((SECONDS >= deadline)); then
+      log "killing -9: ${alive[*]}"
+      kill -KILL "${alive[@]}" 2>/dev/null || true
+      sleep 0.5
+      break
+    fi
+    sleep 0.2
+  done
+  # Only remove a directory that we created (marker file), never e.g. "/".
+  if [[ -f "${STATE_DIR}/.airflow-cdk8s-state" ]]; then
+    rm -rf "$STATE_DIR"
+  else
+    log "not removing ${STATE_DIR}: no .airflow-cdk8s-state marker"
+  fi
+  log "stopped"
+}
+
+cmd_env() { effective_kubeconfig; }
+
+cmd_status() {
+  local k
+  k="$(effective_kubeconfig)"
+  if cluster_reachable "$k"; then log "reachable (KUBECONFIG=${k})"; return 0; fi
+  log "not reachable (KUBECONFIG=${k})"; return 1
+}
+
+# ---------------------------------------------------------------------------
+# add-node NAME [CPU] [MEMORY]: a fake, schedulable minikube-like Node
+# ---------------------------------------------------------------------------
+cmd_add_node() {
+  local name="${1:?usage: add-node NAME [CPU] [MEMORY]}" cpu="${2:-2}" mem="${3:-4Gi}"
+  local arch now
+  arch="$(dpkg --print-architecture 2>/dev/null || echo amd64)"
+  now="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  kc apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Node
+metadata:
+  name: ${name}
+  labels:
+    kubernetes.io/hostname: ${name}
+    kubernetes.io/os: linux
+    kubernetes.io/arch: ${arch}
+    beta.kubernetes.io/os: linux
+    beta.kubernetes.io/arch: ${arch}
+    node-role.kubernetes.io/control-plane: ""
+    node-role.kubernetes.io/master: ""
+    minikube.k8s.io/name: ${name}
+    minikube.k8s.io/primary: "true"
+spec: {}
+EOF
+  # TaintNodesByCondition admission puts node.kubernetes.io/not-ready on a
+  # new Node; no kubelet/nodelifecycle controller will ever lift it.
+  kc patch node "$name" --type merge -p '{"spec":{"taints":null}}' >/dev/null
+  # Status lives in the status subresource, which kubectl 1.20 cannot target
+  # (no --subresource): go through `kubectl proxy` (works with any auth).
+  # Addresses are loopback so nothing ever dials a real network for "kubelet".
+  local status
+  status=$(cat <<EOF
+{"status":{
+  "capacity":   {"cpu":"${cpu}","memory":"${mem}","pods":"110","ephemeral-storage":"17784752Ki","hugepages-2Mi":"0"},
+  "allocatable":{"cpu":"${cpu}","memory":"${mem}","pods":"110","ephemeral-storage":"17784752Ki","hugepages-2Mi":"0"},
+  "conditions":[
+    {"type":"MemoryPressure","status":"False","reason":"KubeletHasSufficientMemory","message":"kubelet has sufficient memory available","lastHeartbeatTime":"${now}","lastTransitionTime":"${now}"},
+    {"type":"DiskPressure","status":"False","reason":"KubeletHasNoDiskPressure","message":"kubelet has no disk pressure","lastHeartbeatTime":"${now}","lastTransitionTime":"${now}"},
+    {"type":"PIDPressure","status":"False","reason":"KubeletHasSufficientPID","message":"kubelet has sufficient PID available","lastHeartbeatTime":"${now}","lastTransitionTime":"${now}"},
+    {"type":"Ready","status":"True","reason":"KubeletReady","message":"kubelet is posting ready status","lastHeartbeatTime":"${now}","lastTransitionTime":"${now}"}],
+  "addresses":[{"type":"InternalIP","address":"127.0.0.1"},{"type":"Hostname","address":"${name}"}],
+  "daemonEndpoints":{"kubeletEndpoint":{"Port":10250}},
+  "nodeInfo":{"machineID":"airflow-cdk8s","systemUUID":"airflow-cdk8s","bootID":"airflow-cdk8s",
+    "kernelVersion":"$(uname -r)","osImage":"Ubuntu 20.04.1 LTS","containerRuntimeVersion":"docker://20.10.2",
+    "kubeletVersion":"v${K8S_VERSION}","kubeProxyVersion":"v${K8S_VERSION}","operatingSystem":"linux","architecture":"${arch}"}
+}}
+EOF
+)
+  local plog port ppid
+  plog="$(mktemp)"
+  KUBECONFIG="$(effective_kubeconfig)" "$(kubectl_bin)" proxy --address=127.0.0.1 --port=0 >"$plog" 2>&1 &
+  ppid=$!
+  local deadline=$((SECONDS + 15))
+  until port="$(sed -n 's/^Starting to serve on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$plog")" && [[ -n "$port" ]]; do
+    if ! kill -0 "$ppid" 2>/dev/null || ((SECONDS >= deadline)); then
+      kill "$ppid" 2>/dev/null || true; cat "$plog" >&2; rm -f "$plog"
+      die "kubectl proxy did not start"
+    fi
+    sleep 0.2
+  done
+  local rc=0
+  curl -fsS -X PATCH -H 'Content-Type: application/merge-patch+json' \
+    --data "$status" "http://127.0.0.1:${port}/api/v1/nodes/${name}/status" >/dev/null || rc=$?
+  kill "$ppid" 2>/dev/null || true
+  wait "$ppid" 2>/dev/null || true
+  rm -f "$plog"
+  ((rc == 0)) || die "PATCH /api/v1/nodes/${name}/status failed (curl exit ${rc})"
+  log "node ${name} ready (cpu=${cpu}, memory=${mem}, pods=110)"
+}
+
+# ---------------------------------------------------------------------------
+# selftest: the checks the tests rely on, against the running cluster
+# ---------------------------------------------------------------------------
+cmd_selftest() {
+  local ns="airflow-cdk8s-selftest-$$" i phase node
+  kc get ns >&2
+  kc create namespace "$ns" >/dev/null
+  # PV + PVC pinned by volumeName -> Bound (persistentvolume-binder)
+  kc apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: ${ns}-pv}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  storageClassName: ""
+  hostPath: {path: /tmp/${ns}}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: ${ns}}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: ""
+  volumeName: ${ns}-pv
+  resources: {requests: {storage: 1Gi}}
+EOF
+  for i in $(seq 60); do
+    phase="$(kc -n "$ns" get pvc data -o jsonpath='{.status.phase}')"
+    [[ "$phase" == Bound ]] && break; sleep 0.5
+  done
+  [[ "$phase" == Bound ]] || die "selftest: PVC not Bound (phase '${phase}')"
+  log "selftest ok: PVC Bound"
+  # RBAC is enforced
+  if kc auth can-i --as="system:serviceaccount:${ns}:default" create pods -n "$ns" >/dev/null 2>&1; then
+    die "selftest: service account may create pods (RBAC not enforced?)"
+  fi
+  log "selftest ok: RBAC denies the default service account"
+  # scheduler binds a pod to a fake node
+  cmd_add_node "${ns}-node" 2 4Gi
+  kc -n "$ns" run sleeper --image=busybox --restart=Never \
+    --requests=cpu=100m,memory=64Mi -- sleep 3600 >/dev/null
+  for i in $(seq 60); do
+    node="$(kc -n "$ns" get pod sleeper -o jsonpath='{.spec.nodeName}')"
+    [[ -n "$node" ]] && break; sleep 0.5
+  done
+  [[ "$node" == "${ns}-node" ]] || die "selftest: pod not scheduled (nodeName '${node}')"
+  log "selftest ok: pod scheduled to ${node}"
+  kc delete namespace "$ns" --wait=false >/dev/null
+  kc delete node "${ns}-node" >/dev/null
+  kc delete pv "${ns}-pv" --wait=false >/dev/null
+  log "selftest passed"
+}
+
+# ---------------------------------------------------------------------------
 # main
 # ---------------------------------------------------------------------------
 main() {
@@ -339,7 +858,14 @@ main() {
   [[ $# -gt 0 ]] && shift
   case "$cmd" in
     install) cmd_install "$@" ;;
-    mirrors) derive_debian_mirrors ;;
+    start) lock_state; cmd_start "$@" ;;
+    stop) lock_state; cmd_stop "$@" ;;
+    env) cmd_env ;;
+    status) cmd_status ;;
+    add-node) cmd_add_node "$@" ;;
+    selftest) cmd_selftest ;;
+    kubectl) kc "$@" ;;
+    mirrors) derive_debian_mirrors ;;   # debug: mirrors the private apt uses
     *) sed -n '2,/^set -euo/p' "$0" | sed '$d' >&2; exit 2 ;;
   esac
 }
