@@ -1,0 +1,546 @@
+// The default chart on a real Kubernetes API server (the 1.20 control plane of scripts/local-control-plane.sh,
+// or minikube): see docs/live-tests.md. The tests run in file order and build on each other: the dry run,
+// then the first apply (with look-alike volumes and a default StorageClass already there), the second apply,
+// RBAC, the worker pod template, scheduling on a minikube-sized Node, then upgrades.
+import * as fs from 'fs';
+import { parse } from 'yaml';
+import {
+  controlPlaneScript,
+  deleteClusterObjects,
+  deleteNamespace,
+  getObject,
+  isLocalControlPlane,
+  kubectl,
+  kubectlJson,
+  kubectlKind,
+  kubectlName,
+  kubectlOk,
+  mayMutateCluster,
+  objectKey,
+  recordResult,
+  synthAirflow,
+  tempDir,
+  waitFor,
+  writeYaml,
+} from './support/cluster';
+import { executorLabels, executorWorkerPod } from './support/executor-pod';
+
+const NS = 'airflow';
+const NODE = 'airflow-cdk8s-live-node';
+const DEFAULT_STORAGE_CLASS = 'airflow-cdk8s-live-default';
+const LOOKALIKE_PREFIX = 'airflow-cdk8s-live-lookalike-';
+const WORKER_PREFIX = 'airflow-live-worker-';
+
+/**
+ * Objects of the default chart a 1.20 API server cannot take, `apiVersion kind` -> why the tests skip them.
+ * Empty: the default chart stays within what 1.20 serves (no batch/v1 CronJob, no policy/v1 PDB). An
+ * object whose kind the server does not serve and that is not listed here fails the coverage test.
+ */
+const KNOWN_SKIPS: Readonly<Record<string, string>> = {};
+
+let LOCAL = false;
+let MUTATE = false;
+try {
+  LOCAL = isLocalControlPlane();
+  MUTATE = mayMutateCluster();
+} catch {
+  // no kubeconfig: every test fails in beforeAll with kubectl's own message
+}
+/** Tests that need the kubelet-less local control plane (a fake Node on which pods never start or finish). */
+const testLocal = LOCAL ? test : test.skip;
+/**
+ * kubectl's stderr lines, less the Pod Security warnings a cluster from 1.23 on prints by design: the namespace
+ * enforces baseline and only warns at restricted (Postgres starts as root). 1.20 prints none.
+ */
+function unexpectedStderr(stderr: string): string[] {
+  return stderr.split('\n').filter((line) => line.trim() !== '' && !/^Warning: would violate PodSecurity "restricted/.test(line));
+}
+
+/** Tests that create cluster-wide objects of their own (see mayMutateCluster). */
+const testMutate = MUTATE ? test : test.skip;
+
+const dir = tempDir();
+const chartObjects = synthAirflow();
+/** The default chart's objects the server takes (all of them unless KNOWN_SKIPS names some). */
+let objects: any[] = chartObjects;
+let chartFile = '';
+const pvs = () => objects.filter((o) => o.kind === 'PersistentVolume');
+const pvcs = () => objects.filter((o) => o.kind === 'PersistentVolumeClaim');
+const lookalikeName = (pv: any) => `${LOOKALIKE_PREFIX}${pv.metadata.name}`;
+
+let mayCleanUp = false;
+
+/** Everything the tests may leave behind, deleted before (after a crashed run) and after the tests. */
+async function cleanUp(): Promise<void> {
+  await deleteNamespace(NS);
+  const cluster = [...pvs().map((pv) => pv.metadata.name), ...(MUTATE ? pvs().map(lookalikeName) : [])];
+  await deleteClusterObjects('persistentvolume', cluster);
+  if (MUTATE) await deleteClusterObjects('storageclass', [DEFAULT_STORAGE_CLASS]);
+  if (LOCAL) await deleteClusterObjects('node', [NODE]);
+}
+
+beforeAll(async () => {
+  kubectlOk(['version']); // a clear failure when no cluster is reachable
+  if (!MUTATE) {
+    const existing = [
+      getObject('namespace', NS) ? `namespace ${NS}` : '',
+      ...pvs().map((pv) => (getObject('persistentvolume', pv.metadata.name) ? `persistentvolume ${pv.metadata.name}` : '')),
+    ].filter(Boolean);
+    if (existing.length > 0) {
+      throw new Error(
+        `The live tests apply and then delete the default chart, but this cluster already has ${existing.join(', ')}. ` +
+          'Run them on a scratch cluster (e.g. `minikube start -p airflow-cdk8s-test`), or set ' +
+          'AIRFLOW_CDK8S_LIVE_MUTATE_CLUSTER=1 to let them replace it.',
+      );
+    }
+  }
+  mayCleanUp = true; // only from here on: never delete a namespace or volumes the tests refused to touch
+  await cleanUp();
+  console.log(
+    `LIVE: cluster ${LOCAL ? 'local 1.20 control plane (no kubelet)' : 'external'}; ` +
+      `cluster-wide test objects (StorageClass, look-alike volumes) ${MUTATE ? 'allowed' : 'not allowed'}`,
+  );
+});
+
+afterAll(async () => {
+  fs.rmSync(dir, { recursive: true, force: true });
+  if (!mayCleanUp || process.env.AIRFLOW_CDK8S_LIVE_KEEP === '1') return;
+  await cleanUp();
+});
+
+describe('what Kubernetes 1.20 serves', () => {
+  test('every apiVersion and kind of the default chart is served (skipped objects are named, with why)', () => {
+    const served = new Map<string, Set<string>>();
+    for (const apiVersion of new Set(chartObjects.map((o) => o.apiVersion))) {
+      const url = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+      const r = kubectl(['get', '--raw', url]);
+      const kinds = r.code === 0 ? JSON.parse(r.stdout).resources.map((res: any) => res.kind) : [];
+      served.set(apiVersion, new Set(kinds));
+    }
+    const unserved = chartObjects.filter((o) => !served.get(o.apiVersion)!.has(o.kind));
+    const unexplained = unserved.filter((o) => KNOWN_SKIPS[`${o.apiVersion} ${o.kind}`] === undefined);
+    expect(unexplained.map((o) => `${o.apiVersion} ${objectKey(o)}`)).toEqual([]);
+    for (const o of unserved) {
+      console.log(`LIVE: skipped ${o.apiVersion} ${objectKey(o)}: ${KNOWN_SKIPS[`${o.apiVersion} ${o.kind}`]}`);
+    }
+    objects = chartObjects.filter((o) => !unserved.includes(o));
+    chartFile = writeYaml(dir, 'airflow.k8s.yaml', objects);
+    // The chart really has the kinds the later tests rely on.
+    const kinds = new Set(objects.map((o) => o.kind));
+    for (const kind of ['Namespace', 'PersistentVolume', 'PersistentVolumeClaim', 'Deployment', 'StatefulSet', 'Job', 'Role']) {
+      expect(kinds).toContain(kind);
+    }
+  });
+});
+
+describe('server-side dry run with field validation', () => {
+  test('the server accepts every object of the chart', () => {
+    // A server-side dry run of a namespaced object needs its namespace to exist (the namespace lifecycle
+    // admission rejects objects of a missing namespace even in a dry run), so the Namespace alone is applied
+    // for real; every other object is only dry-run.
+    const namespace = objects.filter((o) => o.kind === 'Namespace');
+    const rest = objects.filter((o) => o.kind !== 'Namespace');
+    kubectlOk(['apply', '-f', writeYaml(dir, 'namespace.yaml', namespace)]);
+    const r = kubectl(['apply', '--dry-run=server', '--validate=true', '-f', writeYaml(dir, 'rest.yaml', rest)]);
+    expect(unexpectedStderr(r.stderr)).toEqual([]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    for (const o of rest) {
+      expect(lines).toContain(`${kubectlName(o)} created (server dry run)`);
+    }
+    expect(lines).toHaveLength(rest.length);
+    // ...and nothing was stored.
+    expect(getObject('configmap', 'airflow-config', NS)).toBeUndefined();
+    expect(getObject('persistentvolume', pvs()[0].metadata.name)).toBeUndefined();
+  });
+
+  test('field validation is on: a misspelled field is rejected', () => {
+    const deployment = structuredClone(objects.find((o) => o.kind === 'Deployment'));
+    deployment.spec.replicaz = 1;
+    const r = kubectl(['apply', '--dry-run=server', '--validate=true', '-f', writeYaml(dir, 'typo.yaml', [deployment])]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/unknown field "replicaz"/);
+  });
+});
+
+describe('the first apply: every claim Bound to the volume it names', () => {
+  testMutate('first, a default StorageClass and look-alike Available volumes', async () => {
+    kubectlOk(['apply', '-f', '-'], JSON.stringify({
+      apiVersion: 'storage.k8s.io/v1',
+      kind: 'StorageClass',
+      metadata: {
+        name: DEFAULT_STORAGE_CLASS,
+        annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' },
+      },
+      provisioner: 'k8s.io/minikube-hostpath', // nothing serves it here: a claim it got would stay Pending
+      reclaimPolicy: 'Delete',
+      volumeBindingMode: 'Immediate',
+    }));
+    // Same size, access modes, volume mode and class as each of our volumes; no claimRef: the binder
+    // could give any of them to our claims if the claims did not name their volume.
+    const lookalikes = pvs().map((pv) => ({
+      apiVersion: 'v1',
+      kind: 'PersistentVolume',
+      metadata: { name: lookalikeName(pv), labels: { 'airflow-cdk8s/live-test': 'lookalike' } },
+      spec: {
+        capacity: pv.spec.capacity,
+        accessModes: pv.spec.accessModes,
+        volumeMode: pv.spec.volumeMode,
+        storageClassName: pv.spec.storageClassName,
+        persistentVolumeReclaimPolicy: 'Retain',
+        hostPath: { path: `/tmp/${lookalikeName(pv)}`, type: 'DirectoryOrCreate' },
+      },
+    }));
+    kubectlOk(['apply', '-f', writeYaml(dir, 'lookalikes.yaml', lookalikes)]);
+    await waitFor('the look-alike volumes to be Available', 60_000, () =>
+      lookalikes.every((pv) => getObject('persistentvolume', pv.metadata.name)?.status?.phase === 'Available'),
+    );
+    expect(
+      kubectlJson(['get', 'storageclass']).items
+        .filter((sc: any) => sc.metadata.annotations?.['storageclass.kubernetes.io/is-default-class'] === 'true')
+        .map((sc: any) => sc.metadata.name),
+    ).toContain(DEFAULT_STORAGE_CLASS);
+  });
+
+  test('then the chart: every claim Bound to its pinned volume, the look-alikes left Available', async () => {
+    const r = kubectl(['apply', '-f', chartFile]);
+    expect(unexpectedStderr(r.stderr)).toEqual([]);
+    expect(r.code).toBe(0);
+
+    const claims = pvcs();
+    expect(claims.length).toBeGreaterThanOrEqual(4); // dags, logs, data, postgres
+    const phases = () => claims.map((c) => `${c.metadata.name}: ${getObject('pvc', c.metadata.name, NS)?.status?.phase}`).join(', ');
+    await waitFor('every claim to be Bound', 120_000, () =>
+      claims.every((c) => getObject('pvc', c.metadata.name, NS)?.status?.phase === 'Bound'),
+      phases,
+    );
+    for (const claim of claims) {
+      const live = getObject('pvc', claim.metadata.name, NS);
+      expect(live.spec.volumeName).toBe(claim.spec.volumeName);
+      const pv = getObject('persistentvolume', claim.spec.volumeName);
+      expect(pv.status.phase).toBe('Bound');
+      expect(pv.spec.claimRef).toMatchObject({ namespace: NS, name: claim.metadata.name, uid: live.metadata.uid });
+      // The DefaultStorageClass admission did not touch a claim that names its class.
+      expect(live.spec.storageClassName).toBe(claim.spec.storageClassName);
+    }
+    if (MUTATE) {
+      for (const pv of pvs()) {
+        const lookalike = getObject('persistentvolume', lookalikeName(pv));
+        expect([lookalike.metadata.name, lookalike.status.phase]).toEqual([lookalikeName(pv), 'Available']);
+        expect(lookalike.spec.claimRef).toBeUndefined();
+      }
+    }
+  });
+});
+
+/** What an apply could change of each object: identity, spec generation, and what kubectl last wrote. */
+function applyState(file: string): Map<string, any> {
+  const list = kubectlJson(['get', '-f', file]);
+  const items: any[] = list.kind === 'List' ? list.items : [list];
+  return new Map(
+    items.map((o) => [
+      objectKey(o),
+      {
+        uid: o.metadata.uid,
+        resourceVersion: o.metadata.resourceVersion,
+        generation: o.metadata.generation,
+        lastApplied: o.metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration'],
+        kubectlFields: (o.metadata.managedFields ?? []).filter((f: any) => String(f.manager).startsWith('kubectl')),
+        lastManager: [...(o.metadata.managedFields ?? [])].sort((a: any, b: any) => (a.time < b.time ? -1 : 1)).pop()?.manager,
+      },
+    ]),
+  );
+}
+
+describe('the second apply of the same files', () => {
+  test('changes nothing and reports no error', () => {
+    const before = applyState(chartFile);
+    expect(before.size).toBe(objects.length);
+    const r = kubectl(['apply', '-f', chartFile]);
+    expect(unexpectedStderr(r.stderr)).toEqual([]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toEqual(objects.map((o) => `${kubectlName(o)} unchanged`));
+
+    const after = applyState(chartFile);
+    const controllerWrites: string[] = [];
+    for (const [key, b] of before) {
+      const a = after.get(key);
+      expect({ key, ...a, resourceVersion: undefined, lastManager: undefined }).toEqual({
+        key,
+        ...b,
+        resourceVersion: undefined,
+        lastManager: undefined,
+      });
+      // A new resourceVersion may only come from a controller (status, a token, a bound claim), never kubectl.
+      if (a.resourceVersion !== b.resourceVersion) {
+        expect(`${key}: ${a.lastManager}`).not.toMatch(/: kubectl/);
+        controllerWrites.push(`${key} (${a.lastManager})`);
+      }
+    }
+    console.log(`LIVE: second apply: ${objects.length} objects unchanged; written meanwhile by controllers only: ${controllerWrites.join(', ') || 'none'}`);
+  });
+});
+
+/** `kubectl auth can-i` as a service account of the namespace (with the groups a pod's token carries). */
+function canI(serviceAccount: string, verb: string, resource: string, namespace = NS, subresource?: string): boolean {
+  const r = kubectl([
+    'auth', 'can-i', verb, resource,
+    ...(subresource ? [`--subresource=${subresource}`] : []),
+    '-n', namespace,
+    `--as=system:serviceaccount:${NS}:${serviceAccount}`,
+    '--as-group=system:serviceaccounts',
+    `--as-group=system:serviceaccounts:${NS}`,
+    '--as-group=system:authenticated',
+  ]);
+  // exit 0 "yes", exit 1 "no"; anything else is an error
+  if (r.code === 0 && r.stdout.trim() === 'yes') return true;
+  if (r.code === 1 && r.stdout.trim().startsWith('no')) return false;
+  throw new Error(`kubectl auth can-i ${verb} ${resource} as ${serviceAccount}: exit ${r.code} ${r.stdout} ${r.stderr}`);
+}
+
+/**
+ * What a service account may do in the namespace, from the API server's SelfSubjectRulesReview (what
+ * `kubectl auth can-i --list` prints): `group/resource verb` strings, without the self-review rules every
+ * authenticated user has.
+ */
+function grantedRules(serviceAccount: string): string[] {
+  const review = kubectlJson(
+    ['create', '-f', '-', `--as=system:serviceaccount:${NS}:${serviceAccount}`,
+      '--as-group=system:serviceaccounts', `--as-group=system:serviceaccounts:${NS}`, '--as-group=system:authenticated'],
+    JSON.stringify({ apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace: NS } }),
+  );
+  const out = new Set<string>();
+  for (const rule of review.status.resourceRules ?? []) {
+    for (const group of rule.apiGroups ?? []) {
+      if (group === 'authorization.k8s.io') continue; // selfsubjectaccessreviews / selfsubjectrulesreviews
+      for (const resource of rule.resources ?? []) {
+        for (const verb of rule.verbs ?? []) out.add(`${group}/${resource} ${verb}${rule.resourceNames ? ` ${rule.resourceNames}` : ''}`);
+      }
+    }
+  }
+  return [...out].sort();
+}
+
+describe('RBAC: kubectl auth can-i as each service account', () => {
+  const POD_VERBS = ['create', 'get', 'list', 'watch', 'patch', 'delete'];
+
+  test('the scheduler launches, watches and deletes pods in its namespace, and nothing more', () => {
+    const sa = 'airflow-scheduler';
+    for (const verb of POD_VERBS) expect([verb, canI(sa, verb, 'pods')]).toEqual([verb, true]);
+    expect(canI(sa, 'get', 'pods', NS, 'log')).toBe(true);
+    expect(canI(sa, 'list', 'events')).toBe(true);
+    // not granted
+    for (const verb of ['update', 'deletecollection']) expect([verb, canI(sa, verb, 'pods')]).toEqual([verb, false]);
+    expect(canI(sa, 'create', 'pods', NS, 'exec')).toBe(false);
+    expect(canI(sa, 'watch', 'events')).toBe(false);
+    // another namespace: no
+    for (const verb of ['create', 'list', 'watch', 'delete']) expect([verb, canI(sa, verb, 'pods', 'default')]).toEqual([verb, false]);
+    // secrets: no
+    for (const verb of ['get', 'list', 'watch', 'create']) expect([verb, canI(sa, verb, 'secrets')]).toEqual([verb, false]);
+    expect(canI(sa, 'get', 'configmaps')).toBe(false);
+    expect(canI(sa, 'list', 'nodes', NS)).toBe(false);
+  });
+
+  test('the worker, the UI and the other service accounts cannot touch pods or secrets', () => {
+    const sas = objects.filter((o) => o.kind === 'ServiceAccount').map((o) => o.metadata.name);
+    for (const sa of sas.filter((s) => !['airflow-scheduler', 'airflow-secrets-bootstrap'].includes(s))) {
+      for (const [verb, resource] of [['create', 'pods'], ['list', 'pods'], ['delete', 'pods'], ['get', 'secrets'], ['list', 'secrets'], ['create', 'secrets']]) {
+        expect([sa, verb, resource, canI(sa, verb, resource)]).toEqual([sa, verb, resource, false]);
+      }
+    }
+  });
+
+  test('the secrets bootstrap Job may create Secrets and not read, change or delete them', () => {
+    const sa = 'airflow-secrets-bootstrap';
+    expect(canI(sa, 'create', 'secrets')).toBe(true);
+    for (const verb of ['get', 'list', 'watch', 'update', 'patch', 'delete']) {
+      expect([verb, canI(sa, verb, 'secrets')]).toEqual([verb, false]);
+    }
+    expect(canI(sa, 'create', 'secrets', 'default')).toBe(false);
+    expect(canI(sa, 'create', 'pods')).toBe(false);
+  });
+
+  test('every service account has exactly the rules it is designed to have', () => {
+    const designed: Record<string, string[]> = {
+      'airflow-scheduler': [
+        ...['create', 'delete', 'get', 'list', 'patch', 'watch'].map((v) => `/pods ${v}`),
+        '/pods/log get',
+        '/events list',
+      ],
+      'airflow-secrets-bootstrap': ['/secrets create'],
+    };
+    const sas = objects.filter((o) => o.kind === 'ServiceAccount').map((o) => o.metadata.name).sort();
+    expect(sas).toEqual(expect.arrayContaining(['airflow-scheduler', 'airflow-worker', 'airflow-api-server', 'airflow-secrets-bootstrap']));
+    for (const sa of sas) {
+      expect([sa, grantedRules(sa)]).toEqual([sa, (designed[sa] ?? []).sort()]);
+    }
+  });
+});
+
+/** The pod_template_file.yaml of the airflow-config ConfigMap as the server stores it. */
+function podTemplateYaml(): string {
+  return getObject('configmap', 'airflow-config', NS).data['pod_template_file.yaml'];
+}
+
+describe('the worker pod template', () => {
+  test('with the labels the KubernetesExecutor adds, a server-side dry-run create accepts it', () => {
+    const pod = executorWorkerPod(podTemplateYaml(), { name: 'exampledagexampletask-3f2a1b', namespace: NS, airflowVersion: '3.1.3' });
+    const r = kubectl(['create', '--dry-run=server', '--validate=true', '-o', 'json', '-f', '-'], JSON.stringify(pod));
+    expect(unexpectedStderr(r.stderr)).toEqual([]);
+    expect(r.code).toBe(0);
+    const created = JSON.parse(r.stdout);
+    expect(created.metadata.labels).toMatchObject(executorLabels({ name: '', namespace: NS, airflowVersion: '3.1.3' }));
+    expect(created.spec.serviceAccountName).toBe('airflow-worker');
+    expect(created.spec.containers[0].resources.requests).toEqual({ cpu: '100m', memory: '384Mi' });
+    expect(getObject('pod', 'exampledagexampletask-3f2a1b', NS)).toBeUndefined();
+  });
+});
+
+/** Pods of the namespace, as the server has them. */
+const podsOf = (selector: string) => kubectlJson(['get', 'pods', '-n', NS, '-l', selector]).items as any[];
+
+describe('scheduling on a minikube-sized node (2 CPUs, 4 GiB)', () => {
+  testLocal('the real kube-scheduler places every control-plane pod, then as many worker pods as fit', async () => {
+    controlPlaneScript(['add-node', NODE, '2', '4Gi']);
+    const workloads = objects.filter((o) => ['Deployment', 'StatefulSet', 'Job'].includes(o.kind));
+    const selectorOf = (w: any) =>
+      w.kind === 'Job'
+        ? `job-name=${w.metadata.name}`
+        : Object.entries(w.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
+    const placement = () =>
+      workloads.map((w) => `${objectKey(w)}: ${podsOf(selectorOf(w)).map((p) => `${p.metadata.name}@${p.spec.nodeName ?? '-'}`).join(' ') || 'no pod'}`);
+    await waitFor(
+      'every control-plane pod to be bound to the node',
+      120_000,
+      () =>
+        workloads.every((w) => {
+          const pods = podsOf(selectorOf(w));
+          const want = w.kind === 'Job' ? (w.spec.parallelism ?? 1) : (w.spec.replicas ?? 1);
+          return pods.length >= want && pods.every((p) => p.spec.nodeName === NODE);
+        }),
+      () => placement().join('\n'),
+      1000,
+    );
+    const controlPlanePods = kubectlJson(['get', 'pods', '-n', NS]).items as any[];
+    console.log(`LIVE: control-plane pods on ${NODE}: ${controlPlanePods.map((p) => p.metadata.name).join(', ')}`);
+
+    const template = podTemplateYaml();
+    let fit = 0;
+    let unschedulable: any;
+    for (let i = 1; i <= 40 && !unschedulable; i++) {
+      const name = `${WORKER_PREFIX}${i}`;
+      kubectlOk(['create', '-f', '-'], JSON.stringify(executorWorkerPod(template, { name, namespace: NS, airflowVersion: '3.1.3', taskId: `task_${i}` })));
+      const outcome = await waitFor(`worker pod ${name} to be scheduled or found unschedulable`, 60_000, () => {
+        const pod = getObject('pod', name, NS);
+        if (pod?.spec?.nodeName) return 'scheduled';
+        const condition = (pod?.status?.conditions ?? []).find((c: any) => c.type === 'PodScheduled');
+        return condition?.status === 'False' && condition.reason === 'Unschedulable' ? condition : undefined;
+      });
+      if (outcome === 'scheduled') {
+        expect(getObject('pod', name, NS).spec.nodeName).toBe(NODE);
+        fit++;
+      } else {
+        unschedulable = outcome;
+      }
+    }
+    expect(unschedulable).toBeDefined();
+    expect(unschedulable.message).toMatch(/Insufficient (cpu|memory)/);
+
+    const requested = { cpu: 0, memoryMi: 0 };
+    for (const pod of kubectlJson(['get', 'pods', '-n', NS, '--field-selector', `spec.nodeName=${NODE}`]).items) {
+      if (pod.metadata.name.startsWith(WORKER_PREFIX)) continue;
+      const r = effectiveRequests(pod.spec);
+      requested.cpu += r.cpu;
+      requested.memoryMi += r.memoryMi;
+    }
+    console.log(`LIVE: worker pods that fit on a 2 CPU / 4Gi node beside the control plane: ${fit}`);
+    console.log(`LIVE: control plane (incl. the one-shot Jobs' pods) requests ${requested.cpu}m CPU, ${requested.memoryMi}Mi memory; the next worker: ${unschedulable.message}`);
+    recordResult('workerPodsThatFit', {
+      node: { cpu: '2', memory: '4Gi' },
+      workerRequests: { cpu: '100m', memory: '384Mi' },
+      controlPlaneRequests: { cpu: `${requested.cpu}m`, memory: `${requested.memoryMi}Mi` },
+      workerPodsThatFit: fit,
+      firstUnschedulable: unschedulable.message,
+      measuredAt: new Date().toISOString(),
+    });
+    expect(fit).toBeGreaterThanOrEqual(1);
+
+    // The worker pods are gone again before the upgrades (force: no kubelet ever confirms a deletion).
+    const workers = Array.from({ length: fit + 1 }, (_, i) => `${WORKER_PREFIX}${i + 1}`);
+    kubectlOk(['delete', 'pod', '-n', NS, ...workers, '--grace-period=0', '--force', '--wait=false']);
+  });
+});
+
+/** A pod's effective requests: the larger of the sum over its containers and its largest init container. */
+function effectiveRequests(spec: any): { cpu: number; memoryMi: number } {
+  const cpu = (q?: string) => (!q ? 0 : q.endsWith('m') ? Number(q.slice(0, -1)) : Number(q) * 1000);
+  const mi = (q?: string) => (!q ? 0 : q.endsWith('Gi') ? Number(q.slice(0, -2)) * 1024 : q.endsWith('Mi') ? Number(q.slice(0, -2)) : Number(q) / 2 ** 20);
+  const sum = (cs: any[] = []) => cs.reduce((a, c) => ({ cpu: a.cpu + cpu(c.resources?.requests?.cpu), memoryMi: a.memoryMi + mi(c.resources?.requests?.memory) }), { cpu: 0, memoryMi: 0 });
+  const main = sum(spec.containers);
+  for (const c of spec.initContainers ?? []) {
+    main.cpu = Math.max(main.cpu, cpu(c.resources?.requests?.cpu));
+    main.memoryMi = Math.max(main.memoryMi, mi(c.resources?.requests?.memory));
+  }
+  return main;
+}
+
+describe('upgrades re-applied over the running chart', () => {
+  const CONFIG_CHANGE = { parallelism: 8, config: { core: { dagbag_import_timeout: 60 } } };
+  let appliedFiles: string[] = [];
+
+  /** uid of every object of the given files, as the server has them now. */
+  const uids = (files: string[]) => {
+    const out = new Map<string, string>();
+    for (const file of files) for (const [key, state] of applyState(file)) out.set(key, state.uid);
+    return out;
+  };
+
+  /** Applies a file and checks: no error, no immutable field, every earlier object still the same object. */
+  function applyOver(file: string): string[] {
+    const before = uids(appliedFiles);
+    const r = kubectl(['apply', '-f', file]);
+    expect(r.stderr).not.toMatch(/immutable/i);
+    expect(unexpectedStderr(r.stderr)).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(uids(appliedFiles)).toEqual(before); // nothing deleted, nothing re-created
+    appliedFiles = [...appliedFiles, file];
+    return r.stdout.trim().split('\n');
+  }
+
+  test('a configuration change', () => {
+    appliedFiles = [chartFile];
+    const changed = synthAirflow(CONFIG_CHANGE);
+    const lines = applyOver(writeYaml(dir, 'config-change.yaml', changed));
+    expect(lines).toContain('configmap/airflow-config configured');
+    const cfg = getObject('configmap', 'airflow-config', NS).data['airflow.cfg'];
+    expect(cfg).toMatch(/^parallelism = 8$/m);
+    expect(cfg).toMatch(/^dagbag_import_timeout = 60$/m);
+    // The one-shot Jobs (immutable pod templates) were left alone.
+    for (const job of changed.filter((o) => o.kind === 'Job')) {
+      expect(lines).toContain(`job.batch/${job.metadata.name} unchanged`);
+    }
+  });
+
+  test('a new Airflow version', () => {
+    const oldJobs = objects.filter((o) => o.kind === 'Job').map((o) => o.metadata.name);
+    const upgraded = synthAirflow({ ...CONFIG_CHANGE, image: 'apache/airflow:3.1.5' });
+    const lines = applyOver(writeYaml(dir, 'upgrade.yaml', upgraded));
+
+    const newMigration = upgraded.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('airflow-db-migrate-'));
+    expect(newMigration.metadata.name).toMatch(/^airflow-db-migrate-3-1-5-/);
+    expect(lines).toContain(`job.batch/${newMigration.metadata.name} created`);
+    // the old version's migration Job is still there, beside the new one
+    for (const name of oldJobs) expect(getObject('job', name, NS)).toBeDefined();
+    expect(getObject('job', newMigration.metadata.name, NS)).toBeDefined();
+    // the secrets bootstrap Job is pinned to its own image: unchanged by an Airflow upgrade
+    expect(lines).toContain('job.batch/airflow-secrets-bootstrap unchanged');
+
+    for (const deployment of upgraded.filter((o) => o.kind === 'Deployment')) {
+      const live = getObject(kubectlKind(deployment), deployment.metadata.name, NS);
+      const images = live.spec.template.spec.containers.map((c: any) => c.image);
+      expect([deployment.metadata.name, images]).toEqual([deployment.metadata.name, images.map(() => 'apache/airflow:3.1.5')]);
+    }
+    expect(parse(podTemplateYaml()).spec.containers[0].image).toBe('apache/airflow:3.1.5');
+  });
+});
