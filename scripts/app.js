@@ -90,9 +90,15 @@ function compiled(filename) {
   return js;
 }
 
-/** Lets `require` load .ts files; `require('./lib')` then resolves to lib/index.ts (as with ts-node). */
+/**
+ * Lets `require` load this project's .ts files; `require('./lib')` then resolves to lib/index.ts (as with
+ * ts-node). Files outside the project go to a .ts hook that was already there (ts-node, jest), if any.
+ * Also used by validation/plugin.js, so the synth-time validation never runs a stale build either.
+ */
 function register() {
+  const previous = Module._extensions['.ts'];
   Module._extensions['.ts'] = function loadTypeScript(module, filename) {
+    if (previous && !filename.startsWith(root + path.sep)) return previous(module, filename);
     module._compile(compiled(filename), filename);
   };
 }
