@@ -1,8 +1,16 @@
 import { Construct } from 'constructs';
 import * as k8s from '../imports/k8s';
-import { AirflowPodParts, airflowLabels, resourceRequirements, shortHash, waitForMigrationsContainer } from './airflow-pod-parts';
+import {
+  AirflowPodParts,
+  airflowContainer,
+  airflowLabels,
+  airflowPodSpec,
+  airflowServiceAccount,
+  resourceRequirements,
+  shortHash,
+  waitForMigrationsContainer,
+} from './airflow-pod-parts';
 import { SecretKeyRef } from './metadata-database';
-import { airflowContainerSecurityContext, airflowPodSecurityContext } from './pod-security';
 import { invalid, validateDnsSubdomain } from './validation';
 
 /** The environment variable the create-user Job reads the admin password from (from its Secret). */
@@ -98,22 +106,16 @@ export class AdminUser extends Construct {
     const serviceAccountName = validateDnsSubdomain(this, 'serviceAccountName', props.serviceAccountName ?? 'airflow-create-user');
     const labels = airflowLabels('create-user');
 
-    this.serviceAccount = new k8s.KubeServiceAccount(this, 'ServiceAccount', {
-      metadata: { name: serviceAccountName, labels },
-      automountServiceAccountToken: false,
-    });
+    this.serviceAccount = airflowServiceAccount(this, 'ServiceAccount', serviceAccountName, 'create-user', false);
 
-    const podSpec: k8s.PodSpec = {
+    const podSpec = airflowPodSpec(parts, {
       serviceAccountName,
       automountServiceAccountToken: false,
       restartPolicy: 'OnFailure',
-      securityContext: airflowPodSecurityContext(),
       initContainers: [parts.waitForDatabase, waitForMigrationsContainer(parts)],
       containers: [
-        {
+        airflowContainer(parts, {
           name: 'create-user',
-          image: parts.image,
-          imagePullPolicy: parts.imagePullPolicy,
           args: ['bash', '-c', CREATE_USER_SCRIPT],
           env: [
             ...parts.env,
@@ -126,13 +128,10 @@ export class AdminUser extends Construct {
               valueFrom: { secretKeyRef: { name: props.passwordSecret.name, key: props.passwordSecret.key } },
             },
           ],
-          volumeMounts: parts.volumeMounts,
           resources: resourceRequirements('50m', '256Mi', '500m', '768Mi'),
-          securityContext: airflowContainerSecurityContext(),
-        },
+        }),
       ],
-      volumes: parts.volumes,
-    };
+    });
     this.jobName = `airflow-create-user-${shortHash(podSpec)}`;
 
     this.job = new k8s.KubeJob(this, 'Job', {

@@ -1,7 +1,8 @@
 import { createHash } from 'crypto';
+import { Construct } from 'constructs';
 import * as k8s from '../imports/k8s';
 import { AirflowVersion } from './airflow-version';
-import { airflowContainerSecurityContext } from './pod-security';
+import { airflowContainerSecurityContext, airflowPodSecurityContext } from './pod-security';
 
 /** The label every object of the Airflow deployment carries: `app.kubernetes.io/name: airflow`. */
 export const AIRFLOW_NAME_LABEL = 'app.kubernetes.io/name';
@@ -55,21 +56,61 @@ export function resourceRequirements(cpuRequest: string, memoryRequest: string, 
   };
 }
 
+/** A container of the control plane that is not given explicitly: name, resources, and what differs. */
+export interface AirflowContainerOptions extends Partial<k8s.Container> {
+  /** The container's name. */
+  readonly name: string;
+  /** Its CPU and memory requests and limits. */
+  readonly resources: k8s.ResourceRequirements;
+}
+
+/**
+ * An Airflow container of the control plane: the parts' image, pull policy, environment and mounts, and the
+ * Airflow container securityContext; `options` adds the name, resources, command and anything that differs.
+ */
+export function airflowContainer(parts: AirflowPodParts, options: AirflowContainerOptions): k8s.Container {
+  return {
+    image: parts.image,
+    imagePullPolicy: parts.imagePullPolicy,
+    env: parts.env,
+    volumeMounts: parts.volumeMounts,
+    securityContext: airflowContainerSecurityContext(),
+    ...options,
+  };
+}
+
+/** The pod spec of a control-plane pod: the Airflow pod securityContext and the parts' volumes. */
+export function airflowPodSpec(
+  parts: AirflowPodParts,
+  spec: Pick<k8s.PodSpec, 'serviceAccountName' | 'automountServiceAccountToken' | 'restartPolicy' | 'initContainers' | 'containers'>,
+): k8s.PodSpec {
+  return { ...spec, securityContext: airflowPodSecurityContext(), volumes: parts.volumes };
+}
+
+/** The ServiceAccount `name` of a component; a token only where `automountToken` says the pod uses the API. */
+export function airflowServiceAccount(
+  scope: Construct,
+  id: string,
+  name: string,
+  component: string,
+  automountToken: boolean,
+): k8s.KubeServiceAccount {
+  return new k8s.KubeServiceAccount(scope, id, {
+    metadata: { name, labels: airflowLabels(component) },
+    automountServiceAccountToken: automountToken,
+  });
+}
+
 /**
  * The init container that waits until `airflow db migrate` has brought the database to the image's schema
  * (`airflow db check-migrations`), so that no component starts on a half-migrated database.
  */
 export function waitForMigrationsContainer(parts: AirflowPodParts): k8s.Container {
-  return {
+  return airflowContainer(parts, {
     name: WAIT_FOR_MIGRATIONS_CONTAINER_NAME,
-    image: parts.image,
-    imagePullPolicy: parts.imagePullPolicy,
     args: ['bash', '-c', `exec airflow db check-migrations --migration-wait-timeout=${MIGRATION_WAIT_TIMEOUT_SECONDS}`],
-    env: parts.env,
-    volumeMounts: parts.volumeMounts,
     resources: resourceRequirements('50m', '256Mi', '500m', '768Mi'),
-    securityContext: airflowContainerSecurityContext(),
-  };
+  });
 }
 
 /** JSON with object keys sorted, so that equal values give equal strings whatever the insertion order. */

@@ -1,7 +1,14 @@
 import { Construct } from 'constructs';
 import * as k8s from '../imports/k8s';
-import { AirflowPodParts, airflowLabels, resourceRequirements, shortHash } from './airflow-pod-parts';
-import { airflowContainerSecurityContext, airflowPodSecurityContext } from './pod-security';
+import {
+  AirflowPodParts,
+  airflowContainer,
+  airflowLabels,
+  airflowPodSpec,
+  airflowServiceAccount,
+  resourceRequirements,
+  shortHash,
+} from './airflow-pod-parts';
 import { validateDnsSubdomain } from './validation';
 
 /** Props for {@link DbMigrations}. */
@@ -41,31 +48,21 @@ export class DbMigrations extends Construct {
     const serviceAccountName = validateDnsSubdomain(this, 'serviceAccountName', props.serviceAccountName ?? 'airflow-db-migrate');
     const labels = airflowLabels('db-migrate');
 
-    this.serviceAccount = new k8s.KubeServiceAccount(this, 'ServiceAccount', {
-      metadata: { name: serviceAccountName, labels },
-      automountServiceAccountToken: false,
-    });
+    this.serviceAccount = airflowServiceAccount(this, 'ServiceAccount', serviceAccountName, 'db-migrate', false);
 
-    const podSpec: k8s.PodSpec = {
+    const podSpec = airflowPodSpec(parts, {
       serviceAccountName,
       automountServiceAccountToken: false,
       restartPolicy: 'OnFailure',
-      securityContext: airflowPodSecurityContext(),
       initContainers: [parts.waitForDatabase],
       containers: [
-        {
+        airflowContainer(parts, {
           name: 'db-migrate',
-          image: parts.image,
-          imagePullPolicy: parts.imagePullPolicy,
           args: ['bash', '-c', 'exec airflow db migrate'],
-          env: parts.env,
-          volumeMounts: parts.volumeMounts,
           resources: resourceRequirements('100m', '384Mi', '1', '1Gi'),
-          securityContext: airflowContainerSecurityContext(),
-        },
+        }),
       ],
-      volumes: parts.volumes,
-    };
+    });
     this.jobName = `airflow-db-migrate-${parts.airflowVersion.slug}-${shortHash(podSpec)}`;
     const podLabels = { ...labels, 'app.kubernetes.io/version': parts.airflowVersion.toString() };
 

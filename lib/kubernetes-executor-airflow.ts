@@ -3,13 +3,21 @@ import * as k8s from '../imports/k8s';
 import { AdminUser } from './admin-user';
 import { AirflowConfigValues } from './airflow-config-validation';
 import { AIRFLOW_CFG_PATH, AIRFLOW_CONFIG_VOLUME_NAME, AirflowConfiguration, CONFIG_CHECKSUM_ANNOTATION, POD_TEMPLATE_FILE_PATH } from './airflow-configuration';
-import { AirflowPodParts, airflowLabels, resourceRequirements, waitForMigrationsContainer } from './airflow-pod-parts';
+import {
+  AirflowPodParts,
+  airflowContainer,
+  airflowLabels,
+  airflowPodSpec,
+  airflowServiceAccount,
+  resourceRequirements,
+  waitForMigrationsContainer,
+} from './airflow-pod-parts';
 import { AirflowVersion, DEFAULT_AIRFLOW_IMAGE, MINIMUM_AIRFLOW_2_VERSION, parseImageReference } from './airflow-version';
 import { AirflowVolumes } from './airflow-volumes';
 import { DbMigrations } from './db-migrations';
 import { IMetadataDatabase, SecretKeyRef } from './metadata-database';
 import { PodLauncherRbac } from './pod-launcher-rbac';
-import { airflowContainerSecurityContext, airflowPodSecurityContext } from './pod-security';
+import { airflowContainerSecurityContext } from './pod-security';
 import { namespaceOf } from './scope';
 import {
   invalid,
@@ -371,10 +379,7 @@ export class KubernetesExecutorAirflow extends Construct {
     const serviceAccounts: Record<string, k8s.KubeServiceAccount> = {};
     const serviceAccount = (component: string, automount: boolean): string => {
       const name = `airflow-${component}`;
-      serviceAccounts[component] = new k8s.KubeServiceAccount(this, `${component}-service-account`, {
-        metadata: { name, labels: airflowLabels(component) },
-        automountServiceAccountToken: automount,
-      });
+      serviceAccounts[component] = airflowServiceAccount(this, `${component}-service-account`, name, component, automount);
       return name;
     };
     const workerServiceAccount = serviceAccount('worker', false);
@@ -526,25 +531,18 @@ export class KubernetesExecutorAirflow extends Construct {
         selector: { matchLabels: selectorLabels(component) },
         template: {
           metadata: { labels, annotations: { [CONFIG_CHECKSUM_ANNOTATION]: parts.configChecksum } },
-          spec: {
+          spec: airflowPodSpec(parts, {
             serviceAccountName,
             automountServiceAccountToken: automountToken,
-            securityContext: airflowPodSecurityContext(),
             initContainers: [parts.waitForDatabase, waitForMigrationsContainer(parts)],
             containers: [
-              {
+              airflowContainer(parts, {
                 name: component,
-                image: parts.image,
-                imagePullPolicy: parts.imagePullPolicy,
-                env: parts.env,
-                volumeMounts: parts.volumeMounts,
                 resources: resourceRequirements(r.cpuRequest, r.memoryRequest, r.cpuLimit, r.memoryLimit),
-                securityContext: airflowContainerSecurityContext(),
                 ...container,
-              },
+              }),
             ],
-            volumes: parts.volumes,
-          },
+          }),
         },
       },
     });
