@@ -6,18 +6,19 @@ import {
   DEFAULT_METADATA_DATABASE_USER,
   DEFAULT_WAIT_FOR_DB_TIMEOUT_SECONDS,
   IMetadataDatabase,
+  IWaitableMetadataDatabase,
   markSoleMetadataDatabase,
+  metadataDatabaseConnectionEnv,
+  metadataDatabaseWaitContainer,
   POSTGRES_PORT,
   PostgresSslMode,
-  postgresConnectionEnv,
   SecretKeyRef,
   validateDatabaseHost,
   validatePostgresName,
   validateSecretKeyRef,
   validateWaitTimeout,
-  waitForDatabaseContainer,
 } from './metadata-database';
-import { invalid, validateChoice, validateImage, validatePort } from './validation';
+import { invalid, validateChoice, validatePort } from './validation';
 
 /**
  * Props for {@link ExternalMetadataDb}: a Postgres that is not created by this library (a managed database
@@ -86,7 +87,7 @@ export interface ExternalMetadataDbProps {
  * A metadata database that exists outside the chart: no Kubernetes objects are created, only what Airflow
  * needs to reach it ({@link IMetadataDatabase}).
  */
-export class ExternalMetadataDb extends Construct implements IMetadataDatabase {
+export class ExternalMetadataDb extends Construct implements IWaitableMetadataDatabase {
   public readonly host: string | undefined;
   public readonly port: number | undefined;
   public readonly databaseName: string | undefined;
@@ -156,33 +157,11 @@ export class ExternalMetadataDb extends Construct implements IMetadataDatabase {
   }
 
   public airflowConnectionEnv(): k8s.EnvVar[] {
-    if (this.connectionUriSecret) {
-      return [
-        {
-          name: 'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN',
-          valueFrom: { secretKeyRef: { name: this.connectionUriSecret.name, key: this.connectionUriSecret.key } },
-        },
-      ];
-    }
-    return postgresConnectionEnv({
-      host: this.host!,
-      port: this.port!,
-      databaseName: this.databaseName!,
-      user: this.user!,
-      passwordSecret: this.passwordSecret!,
-      sslMode: this.sslMode,
-    });
+    return metadataDatabaseConnectionEnv(this);
   }
 
   public waitForDatabaseContainer(image: string, securityContext?: k8s.SecurityContext): k8s.Container {
-    return waitForDatabaseContainer({
-      image: validateImage(this, 'waitForDatabaseContainer.image', image),
-      securityContext,
-      timeoutSeconds: this.waitTimeoutSeconds,
-      host: this.host,
-      port: this.port,
-      uriSecret: this.connectionUriSecret,
-    });
+    return metadataDatabaseWaitContainer(this, image, securityContext);
   }
 }
 

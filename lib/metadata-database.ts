@@ -1,7 +1,7 @@
 import { Chart } from 'cdk8s';
 import { IConstruct } from 'constructs';
 import * as k8s from '../imports/k8s';
-import { invalid, validateDnsSubdomain, validateInteger } from './validation';
+import { invalid, validateDnsSubdomain, validateImage, validateInteger } from './validation';
 
 /** A key of a Kubernetes Secret. */
 export interface SecretKeyRef {
@@ -306,4 +306,45 @@ export function markSoleMetadataDatabase(database: IConstruct): void {
     );
   }
   Object.defineProperty(database, METADATA_DATABASE_MARK, { value: true, enumerable: false });
+}
+
+/** A metadata database as a construct that knows how long Airflow waits for it. */
+export interface IWaitableMetadataDatabase extends IMetadataDatabase, IConstruct {
+  /** Seconds `wait-for-db` waits before it fails. */
+  readonly waitTimeoutSeconds: number;
+}
+
+/**
+ * `airflowConnectionEnv()` of any metadata database: the whole URI from its Secret, or the URI composed
+ * from host, port, database and user with the password by reference.
+ */
+export function metadataDatabaseConnectionEnv(db: IMetadataDatabase): k8s.EnvVar[] {
+  if (db.connectionUriSecret) {
+    const { name, key } = db.connectionUriSecret;
+    return [{ name: 'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN', valueFrom: { secretKeyRef: { name, key } } }];
+  }
+  return postgresConnectionEnv({
+    host: db.host!,
+    port: db.port!,
+    databaseName: db.databaseName!,
+    user: db.user!,
+    passwordSecret: db.passwordSecret!,
+    sslMode: db.sslMode,
+  });
+}
+
+/** `waitForDatabaseContainer()` of any metadata database, the image checked in the database's name. */
+export function metadataDatabaseWaitContainer(
+  db: IWaitableMetadataDatabase,
+  image: string,
+  securityContext?: k8s.SecurityContext,
+): k8s.Container {
+  return waitForDatabaseContainer({
+    image: validateImage(db, 'waitForDatabaseContainer.image', image),
+    securityContext,
+    timeoutSeconds: db.waitTimeoutSeconds,
+    host: db.host,
+    port: db.port,
+    uriSecret: db.connectionUriSecret,
+  });
 }

@@ -6,16 +6,16 @@ import {
   DEFAULT_METADATA_DATABASE_PASSWORD_SECRET,
   DEFAULT_METADATA_DATABASE_USER,
   DEFAULT_WAIT_FOR_DB_TIMEOUT_SECONDS,
-  IMetadataDatabase,
+  IWaitableMetadataDatabase,
   markSoleMetadataDatabase,
+  metadataDatabaseConnectionEnv,
+  metadataDatabaseWaitContainer,
   POSTGRES_PORT,
   PostgresSslMode,
-  postgresConnectionEnv,
   SecretKeyRef,
   validatePostgresName,
   validateSecretKeyRef,
   validateWaitTimeout,
-  waitForDatabaseContainer,
 } from './metadata-database';
 import { PersistentStorage } from './persistent-storage';
 import { namespaceOf } from './scope';
@@ -123,7 +123,7 @@ export interface MetadataDbProps {
  *
  * For a database outside the cluster use `MetadataDb.external(...)` or `MetadataDb.fromConnectionUriSecret(...)`.
  */
-export class MetadataDb extends Construct implements IMetadataDatabase {
+export class MetadataDb extends Construct implements IWaitableMetadataDatabase {
   /** The default image: the official Postgres 17 image, Debian bookworm variant (uid 999). */
   public static readonly DEFAULT_IMAGE = 'postgres:17.10-bookworm';
 
@@ -363,22 +363,10 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
   }
 
   public airflowConnectionEnv(): k8s.EnvVar[] {
-    return postgresConnectionEnv({
-      host: this.host,
-      port: this.port,
-      databaseName: this.databaseName,
-      user: this.user,
-      passwordSecret: this.passwordSecret,
-    });
+    return metadataDatabaseConnectionEnv(this);
   }
 
   public waitForDatabaseContainer(image: string, securityContext?: k8s.SecurityContext): k8s.Container {
-    return waitForDatabaseContainer({
-      image: validateImage(this, 'waitForDatabaseContainer.image', image),
-      securityContext,
-      timeoutSeconds: this.waitTimeoutSeconds,
-      host: this.host,
-      port: this.port,
-    });
+    return metadataDatabaseWaitContainer(this, image, securityContext);
   }
 }
