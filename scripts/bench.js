@@ -51,6 +51,17 @@ function repeat(n, fn) {
   return stats(Array.from({ length: n }, () => fn()));
 }
 
+/**
+ * Times several commands round-robin (one warm-up each, then n rounds of each in turn), so that a slow phase
+ * of a shared machine weighs on all of them alike instead of on whichever ran during it.
+ */
+function interleaved(n, fns) {
+  fns.forEach((fn) => fn());
+  const samples = fns.map(() => []);
+  for (let round = 0; round < n; round++) fns.forEach((fn, i) => samples[i].push(fn()));
+  return samples.map(stats);
+}
+
 /** CPU in millicores, memory in bytes; undefined when absent. */
 function cpuMilli(q) {
   if (q === undefined || q === null) return undefined;
@@ -276,15 +287,18 @@ function main() {
     say();
     say(`- CPU: ${m.cpuModel}, nproc ${m.nproc}; load average at start ${m.loadavg}`);
     say(`- Memory (free -h): ${m.free}`);
-    say(`- node ${m.node}, cdk8s-cli ${m.cdk8sCli}, typescript ${m.typescript}; ${RUNS} runs per timing after one warm-up`);
+    say(`- node ${m.node}, cdk8s-cli ${m.cdk8sCli}, typescript ${m.typescript}; ${RUNS} runs per timing after one warm-up; the CLI synths run round-robin`);
     say();
 
-    const floor = repeat(RUNS, cliSynth(floorDir, path.join(floorDir, 'dist')));
-    const ours = repeat(RUNS, cliSynth(ROOT, path.join(work, 'dist')));
-    const noValidate = repeat(RUNS, cliSynth(ROOT, path.join(work, 'dist-nv'), ['--no-validate']));
-    const precompiled = fs.existsSync(path.join(ROOT, 'build', 'main.js'))
-      ? repeat(RUNS, cliSynth(ROOT, path.join(work, 'dist-pre'), ['-a', 'node build/main.js']))
-      : undefined;
+    const synths = [
+      cliSynth(floorDir, path.join(floorDir, 'dist')),
+      cliSynth(ROOT, path.join(work, 'dist')),
+      cliSynth(ROOT, path.join(work, 'dist-nv'), ['--no-validate']),
+    ];
+    if (fs.existsSync(path.join(ROOT, 'build', 'main.js'))) {
+      synths.push(cliSynth(ROOT, path.join(work, 'dist-pre'), ['-a', 'node build/main.js']));
+    }
+    const [floor, ours, noValidate, precompiled] = interleaved(RUNS, synths);
     const app = repeatInProcess(RUNS, path.join(work, 'inproc'));
     say(`## Synth`);
     say();
