@@ -154,6 +154,22 @@ describe('server-side dry run with field validation', () => {
     expect(getObject('persistentvolume', pvs()[0].metadata.name)).toBeUndefined();
   });
 
+  test.each([
+    ['Airflow 2 (apache/airflow:2.11.0)', { image: 'apache/airflow:2.11.0' }],
+    ['a custom image built inside minikube (my-airflow:latest, Airflow 2.11.0)', { image: 'my-airflow:latest', airflowVersion: '2.11.0' }],
+  ])('the %s variant is accepted too', (_label, props) => {
+    // The Namespace was applied for real by the test above; the variant is only dry-run.
+    const variant = synthAirflow(props).filter((o) => o.kind !== 'Namespace');
+    expect(variant.some((o) => o.kind === 'Deployment' && o.metadata.name === 'airflow-webserver')).toBe(true);
+    const r = kubectl(['apply', '--dry-run=server', '--validate=true', '-f', writeYaml(dir, 'variant.yaml', variant)]);
+    expect(unexpectedStderr(r.stderr)).toEqual([]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    for (const o of variant) {
+      expect(lines).toContain(`${kubectlName(o)} created (server dry run)`);
+    }
+  });
+
   test('field validation is on: a misspelled field is rejected', () => {
     const deployment = structuredClone(objects.find((o) => o.kind === 'Deployment'));
     deployment.spec.replicaz = 1;
