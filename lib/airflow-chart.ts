@@ -2,12 +2,14 @@ import { ApiObject, Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
 import { AirflowConfigValues } from './airflow-config-validation';
 import { AirflowNamespace } from './airflow-namespace';
-import { AirflowSecrets } from './airflow-secrets';
+import { AirflowSecrets, ExistingAirflowSecretsProps } from './airflow-secrets';
 import { AirflowVolumes } from './airflow-volumes';
 import { KubernetesExecutorAirflow } from './kubernetes-executor-airflow';
 import { MetadataDb } from './metadata-db';
+import { AirflowNetworkPolicies } from './network-policies';
 import { PodSecurityLevel, podSecurityLabels, podSecurityLevelOf } from './pod-security';
 import { StorageProvisioning } from './storage-provisioning';
+import { invalid } from './validation';
 
 /** Props for {@link AirflowChart}. */
 export interface AirflowChartProps extends ChartProps {
@@ -58,6 +60,20 @@ export interface AirflowChartProps extends ChartProps {
    * @default - none
    */
   readonly config?: AirflowConfigValues;
+
+  /**
+   * Secrets that already exist (sealed-secrets, external-secrets, a vault): nothing is generated then.
+   * `databasePassword` is required, for the in-cluster Postgres.
+   * @default - generated once inside the cluster by the bootstrap Job (Secret `airflow-secrets`)
+   */
+  readonly existingSecrets?: ExistingAirflowSecretsProps;
+
+  /**
+   * Whether to add NetworkPolicies: only Airflow components reach Postgres on 5432. They need a network plugin
+   * that enforces them (minikube's default does not: `minikube start --cni=calico`).
+   * @default false
+   */
+  readonly networkPolicies?: boolean;
 }
 
 /**
@@ -84,7 +100,17 @@ export class AirflowChart extends Chart {
     super(scope, id, { ...props, namespace: props.namespace ?? 'airflow', disableResourceNameHashes: true });
     this.airflowNamespace = new AirflowNamespace(this, 'namespace');
     this.volumes = new AirflowVolumes(this, 'volumes', { provisioning: props.provisioning });
-    this.secrets = new AirflowSecrets(this, 'secrets');
+    if (props.existingSecrets && !props.existingSecrets.databasePassword) {
+      invalid(
+        this,
+        'existingSecrets.databasePassword',
+        undefined,
+        'a Secret key holding the password of the in-cluster Postgres, when existingSecrets is given',
+      );
+    }
+    this.secrets = props.existingSecrets
+      ? AirflowSecrets.fromExistingSecrets(this, 'secrets', props.existingSecrets)
+      : new AirflowSecrets(this, 'secrets');
     this.metadataDb = new MetadataDb(this, 'metadata-db', {
       provisioning: props.provisioning,
       passwordSecret: this.secrets.databasePassword,
@@ -101,6 +127,10 @@ export class AirflowChart extends Chart {
       triggerer: props.triggerer,
       config: props.config,
     });
+
+    if (props.networkPolicies) {
+      new AirflowNetworkPolicies(this, 'network-policies', { airflowMajorVersion: this.airflow.airflowVersion.major });
+    }
 
     // The namespace enforces the strictest Pod Security Standard every pod of the chart meets (baseline:
     // the Postgres entrypoint starts as root to own its data directory), and warns and audits at restricted.

@@ -139,3 +139,75 @@ test('the namespace enforces baseline (the Postgres entrypoint starts as root) a
     'pod-security.kubernetes.io/audit': 'restricted',
   });
 });
+
+describe('bring-your-own secrets', () => {
+  const existingSecrets = {
+    fernetKey: { name: 'vault-airflow', key: 'fernet' },
+    apiSecretKey: { name: 'vault-airflow', key: 'api' },
+    jwtSecret: { name: 'vault-airflow', key: 'jwt' },
+    adminPassword: { name: 'vault-airflow', key: 'admin' },
+    databasePassword: { name: 'vault-postgres', key: 'password' },
+  };
+
+  test('nothing is generated and every reference points at the named Secrets', () => {
+    const objects = Testing.synth(new AirflowChart(Testing.app(), 'airflow', { existingSecrets }));
+    expect(objects.filter((o) => /secrets-bootstrap/.test(o.metadata.name))).toEqual([]);
+    const refs = new Set<string>();
+    JSON.stringify(objects, (key, value) => {
+      if (key === 'secretKeyRef') refs.add(`${value.name}/${value.key}`);
+      return value;
+    });
+    expect([...refs].sort()).toEqual(['vault-airflow/api', 'vault-airflow/fernet', 'vault-airflow/jwt', 'vault-airflow/admin', 'vault-postgres/password'].sort());
+    const postgres = objects.find((o) => o.kind === 'StatefulSet');
+    expect(postgres.spec.template.spec.containers[0].env).toContainEqual({
+      name: 'POSTGRES_PASSWORD',
+      valueFrom: { secretKeyRef: { name: 'vault-postgres', key: 'password' } },
+    });
+  });
+
+  test('the in-cluster Postgres needs its password named', () => {
+    const { databasePassword: _omitted, ...withoutDb } = existingSecrets;
+    expect(() => new AirflowChart(Testing.app(), 'airflow', { existingSecrets: withoutDb })).toThrow(
+      /AirflowChart at "airflow": property "existingSecrets\.databasePassword" received undefined; allowed: a Secret key holding the password/,
+    );
+  });
+});
+
+/** Whether a Kubernetes label selector (matchLabels and matchExpressions) selects `labels`. */
+function selects(selector: any, labels: Record<string, string>): boolean {
+  const byLabels = Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+  const byExpressions = (selector.matchExpressions ?? []).every((e: any) => {
+    switch (e.operator) {
+      case 'In': return e.values.includes(labels[e.key]);
+      case 'NotIn': return !e.values.includes(labels[e.key]);
+      case 'Exists': return e.key in labels;
+      case 'DoesNotExist': return !(e.key in labels);
+      default: throw new Error(`unknown operator ${e.operator}`);
+    }
+  });
+  return byLabels && byExpressions;
+}
+
+test('networkPolicies adds the policies, which admit exactly the pods that use the database', () => {
+  const objects = Testing.synth(new AirflowChart(Testing.app(), 'airflow', { networkPolicies: true }));
+  const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
+  expect(policies.map((p) => p.metadata.name).sort()).toEqual(['airflow-api-server', 'airflow-metadata-db']);
+  const db = policies.find((p) => p.metadata.name === 'airflow-metadata-db');
+  const postgres = objects.find((o) => o.kind === 'StatefulSet');
+  expect(selects(db.spec.podSelector, postgres.spec.template.metadata.labels)).toBe(true);
+  const admitted = (labels: Record<string, string>) =>
+    db.spec.ingress.some((rule: any) => rule.from.some((peer: any) => peer.podSelector && selects(peer.podSelector, labels)));
+  // Every pod that gets the database connection (Deployments and Jobs) may reach Postgres...
+  for (const o of objects.filter((x) => ['Deployment', 'Job'].includes(x.kind))) {
+    const spec = o.spec.template.spec;
+    const usesDb = [...spec.containers, ...(spec.initContainers ?? [])].some((c: any) =>
+      (c.env ?? []).some((e: any) => e.name === 'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN'),
+    );
+    expect({ pod: o.metadata.name, admitted: admitted(o.spec.template.metadata.labels) }).toEqual({ pod: o.metadata.name, admitted: usesDb });
+  }
+  // ...and an Airflow 3 task pod may not: it talks to the api-server only.
+  const worker = (find(objects, 'ConfigMap', 'airflow-config').data['pod_template_file.yaml'] as string);
+  expect(admitted({ 'app.kubernetes.io/name': 'airflow', 'app.kubernetes.io/part-of': 'airflow', 'app.kubernetes.io/component': 'worker' })).toBe(false);
+  expect(worker).toContain('app.kubernetes.io/component: worker');
+  expect(Testing.synth(new AirflowChart(Testing.app(), 'airflow')).some((o) => o.kind === 'NetworkPolicy')).toBe(false);
+});
