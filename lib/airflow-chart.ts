@@ -1,65 +1,26 @@
 import { ApiObject, Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
-import { AirflowConfigValues } from './airflow-config-validation';
-import { AirflowNamespace } from './airflow-namespace';
-import { AirflowSecrets, ExistingAirflowSecretsProps } from './airflow-secrets';
-import { AirflowVolumes } from './airflow-volumes';
-import { KubernetesExecutorAirflow } from './kubernetes-executor-airflow';
-import { MetadataDb } from './metadata-db';
-import { AirflowNetworkPolicies } from './network-policies';
-import { PodSecurityLevel, podSecurityLabels, podSecurityLevelOf } from './pod-security';
-import { StorageProvisioning } from './storage-provisioning';
-import { invalid } from './validation';
+import { AirflowOptions, KubernetesExecutorAirflow } from './airflow';
+import { invalid } from './core';
+import { MetadataDb } from './database';
+import {
+  AirflowNamespace,
+  AirflowNetworkPolicies,
+  AirflowSecrets,
+  ExistingAirflowSecretsProps,
+  PodSecurityLevel,
+  podSecurityLabels,
+  podSecurityLevelOf,
+} from './security';
+import { AirflowVolumes, StorageProvisioning } from './storage';
 
-/** Props for {@link AirflowChart}. */
-export interface AirflowChartProps extends ChartProps {
+/** Props for {@link AirflowChart}: where it runs, and how Airflow runs ({@link AirflowOptions}). */
+export interface AirflowChartProps extends ChartProps, AirflowOptions {
   /**
    * How persistent storage (the dags, logs and data volumes, and the database's) is provisioned.
    * @default StorageProvisioning.hostPath() - minikube: static volumes under /data
    */
   readonly provisioning?: StorageProvisioning;
-
-  /**
-   * The Airflow image (see {@link KubernetesExecutorAirflowProps.image}).
-   * @default DEFAULT_AIRFLOW_IMAGE - "apache/airflow:3.1.3"
-   */
-  readonly image?: string;
-
-  /**
-   * The Airflow version in the image; required when the image's tag does not name it.
-   * @default - the version in the image's tag
-   */
-  readonly airflowVersion?: string;
-
-  /**
-   * The image pull policy.
-   * @default "IfNotPresent"
-   */
-  readonly imagePullPolicy?: string;
-
-  /**
-   * `[core] parallelism`.
-   * @default 4
-   */
-  readonly parallelism?: number;
-
-  /**
-   * The slots of `default_pool`.
-   * @default 2
-   */
-  readonly defaultPoolSlots?: number;
-
-  /**
-   * Whether to run the triggerer.
-   * @default true
-   */
-  readonly triggerer?: boolean;
-
-  /**
-   * Your own Airflow settings, `{ section: { key: value } }`.
-   * @default - none
-   */
-  readonly config?: AirflowConfigValues;
 
   /**
    * Secrets that already exist (sealed-secrets, external-secrets, a vault): nothing is generated then.
@@ -96,11 +57,15 @@ export class AirflowChart extends Chart {
   /** The Airflow control plane. */
   public readonly airflow: KubernetesExecutorAirflow;
 
+  /** The NetworkPolicies; undefined unless `networkPolicies` is true. */
+  public readonly networkPolicies: AirflowNetworkPolicies | undefined;
+
   constructor(scope: Construct, id: string, props: AirflowChartProps = {}) {
     super(scope, id, { ...props, namespace: props.namespace ?? 'airflow', disableResourceNameHashes: true });
+    const { provisioning, existingSecrets, networkPolicies, ...airflowOptions } = props;
     this.airflowNamespace = new AirflowNamespace(this, 'namespace');
-    this.volumes = new AirflowVolumes(this, 'volumes', { provisioning: props.provisioning });
-    if (props.existingSecrets && !props.existingSecrets.databasePassword) {
+    this.volumes = new AirflowVolumes(this, 'volumes', { provisioning });
+    if (existingSecrets && !existingSecrets.databasePassword) {
       invalid(
         this,
         'existingSecrets.databasePassword',
@@ -108,29 +73,24 @@ export class AirflowChart extends Chart {
         'a Secret key holding the password of the in-cluster Postgres, when existingSecrets is given',
       );
     }
-    this.secrets = props.existingSecrets
-      ? AirflowSecrets.fromExistingSecrets(this, 'secrets', props.existingSecrets)
+    this.secrets = existingSecrets
+      ? AirflowSecrets.fromExistingSecrets(this, 'secrets', existingSecrets)
       : new AirflowSecrets(this, 'secrets');
     this.metadataDb = new MetadataDb(this, 'metadata-db', {
-      provisioning: props.provisioning,
+      provisioning,
       passwordSecret: this.secrets.databasePassword,
+      clusterDomain: props.clusterDomain,
     });
     this.airflow = new KubernetesExecutorAirflow(this, 'airflow', {
+      ...airflowOptions,
       volumes: this.volumes,
       database: this.metadataDb,
       secrets: this.secrets,
-      image: props.image,
-      airflowVersion: props.airflowVersion,
-      imagePullPolicy: props.imagePullPolicy,
-      parallelism: props.parallelism,
-      defaultPoolSlots: props.defaultPoolSlots,
-      triggerer: props.triggerer,
-      config: props.config,
     });
 
-    if (props.networkPolicies) {
-      new AirflowNetworkPolicies(this, 'network-policies', { airflowMajorVersion: this.airflow.airflowVersion.major });
-    }
+    this.networkPolicies = networkPolicies
+      ? new AirflowNetworkPolicies(this, 'network-policies', { generation: this.airflow.generation })
+      : undefined;
 
     // The namespace enforces the strictest Pod Security Standard every pod of the chart meets (baseline:
     // the Postgres entrypoint starts as root to own its data directory), and warns and audits at restricted.

@@ -1,22 +1,104 @@
-export * from './validation';
-export * from './scope';
-export * from './storage-provisioning';
-export * from './persistent-storage';
-export * from './airflow-namespace';
-export * from './airflow-volumes';
-export * from './airflow-chart';
-export * from './metadata-database';
-export * from './metadata-db';
-export * from './external-metadata-db';
-export * from './pod-security';
-export * from './airflow-secrets';
-export * from './network-policies';
-export * from './airflow-config-validation';
-export * from './airflow-version';
-export * from './airflow-configuration';
-export * from './airflow-pod-parts';
-export * from './worker-pod-template';
-export * from './pod-launcher-rbac';
-export * from './db-migrations';
-export * from './admin-user';
-export * from './kubernetes-executor-airflow';
+// The public API of airflow-cdk8s: the constructs, their props, the enums and the interfaces users implement
+// or receive. Helpers (validators, hashing, string distance, pod-spec builders) stay inside their boxes.
+// See docs/architecture.md for the boxes: chart -> airflow -> database -> storage -> core, security beside.
+
+// The whole deployment in one chart.
+export { AirflowChart, type AirflowChartProps } from './airflow-chart';
+
+// The Airflow control plane (airflow/).
+export {
+  AdminUser,
+  type AdminUserProps,
+  AirflowComponent,
+  type AirflowComponentPort,
+  type AirflowComponentProps,
+  type AirflowConfigAlias,
+  type AirflowConfigKeyInfo,
+  type AirflowConfigValues,
+  AirflowConfiguration,
+  type AirflowConfigurationProps,
+  type AirflowMajorVersion,
+  type AirflowOptions,
+  type AirflowPodParts,
+  COMPONENT_RESOURCES,
+  type ContainerResources,
+  DbMigrations,
+  type DbMigrationsProps,
+  IMAGE_PULL_POLICIES,
+  KubernetesExecutorAirflow,
+  type KubernetesExecutorAirflowProps,
+  POD_LAUNCHER_RULES,
+  PodLauncherRbac,
+  type PodLauncherRbacProps,
+  WORKER_CONTAINER_NAME,
+  airflowConfigDeprecatedAliases,
+  airflowConfigKeyInfo,
+  airflowConfigKeys,
+  airflowConfigSections,
+} from './airflow';
+
+// The metadata database (database/).
+export {
+  type ConnectionUriSecretOptions,
+  DatabaseConnection,
+  ExternalMetadataDb,
+  type ExternalMetadataDbOptions,
+  type ExternalMetadataDbProps,
+  type IMetadataDatabase,
+  MetadataDb,
+  type MetadataDbProps,
+  type PostgresConnectionOptions,
+  PostgresSslMode,
+} from './database';
+
+// Persistent storage (storage/).
+export {
+  AirflowVolume,
+  type AirflowVolumeOptions,
+  AirflowVolumes,
+  type AirflowVolumesProps,
+  type HostPathProvisioningOptions,
+  PersistentStorage,
+  type PersistentStorageProps,
+  StorageProvisioning,
+  StorageProvisioningMode,
+} from './storage';
+
+// Secrets, pod security, the namespace and network policies (security/).
+export {
+  AIRFLOW_SECRET_KEYS,
+  AirflowNamespace,
+  type AirflowNamespaceProps,
+  AirflowNetworkPolicies,
+  type AirflowNetworkPoliciesProps,
+  AirflowSecrets,
+  type AirflowSecretsProps,
+  DEFAULT_SECRETS_BOOTSTRAP_IMAGE,
+  type ExistingAirflowSecretsProps,
+  type IAirflowSecrets,
+  type PodSecurityLabelsOptions,
+  PodSecurityLevel,
+  airflowContainerSecurityContext,
+  airflowPodSecurityContext,
+  podSecurityLabels,
+} from './security';
+
+// Shared facts (core/).
+export {
+  AIRFLOW_GID,
+  AIRFLOW_HOME,
+  AIRFLOW_UID,
+  AIRFLOW_UI_PORT,
+  AirflowCdk8sValidationError,
+  AirflowGeneration,
+  AirflowVersion,
+  COMPONENT_LABEL,
+  Components,
+  DEFAULT_AIRFLOW_IMAGE,
+  DEFAULT_AIRFLOW_VERSION,
+  MINIMUM_AIRFLOW_2_VERSION,
+  NAME_LABEL,
+  PART_OF_LABEL,
+  POSTGRES_PORT,
+  type SecretKeyRef,
+} from './core';

@@ -37,28 +37,74 @@ function hasModifier(node, kind) {
   return (ts.canHaveModifiers(node) ? ts.getModifiers(node) || [] : []).some((m) => m.kind === kind);
 }
 
-/** The files lib/index.ts re-exports, and for each the exported names (undefined: all of them). */
+/** The names a module declares with `export` (classes, interfaces, functions, enums, variables, types). */
+function declaredExports(file) {
+  const names = new Set();
+  for (const stmt of parse(file).statements) {
+    if (!hasModifier(stmt, ts.SyntaxKind.ExportKeyword)) continue;
+    if (ts.isVariableStatement(stmt)) {
+      for (const d of stmt.declarationList.declarations) names.add(d.name.getText());
+    } else if (stmt.name) {
+      names.add(stmt.name.text);
+    }
+  }
+  return names;
+}
+
+/** The .ts file a relative module specifier names: `./x` is x.ts, or x/index.ts for a folder. */
+function moduleFile(fromDir, specifier) {
+  const base = path.join(fromDir, specifier);
+  return fs.existsSync(`${base}.ts`) ? `${base}.ts` : path.join(base, 'index.ts');
+}
+
+/**
+ * The file that declares `name`, following `export * from` re-exports (the folders' index.ts files), or
+ * undefined.
+ */
+function declaringFile(file, name, seen = new Set()) {
+  if (seen.has(file)) return undefined;
+  seen.add(file);
+  if (declaredExports(file).has(name)) return file;
+  for (const stmt of parse(file).statements) {
+    if (!ts.isExportDeclaration(stmt) || !stmt.moduleSpecifier) continue;
+    const target = moduleFile(path.dirname(file), stmt.moduleSpecifier.text);
+    const named = stmt.exportClause && ts.isNamedExports(stmt.exportClause);
+    if (named && !stmt.exportClause.elements.some((el) => el.name.text === name)) continue;
+    const found = declaringFile(target, name, seen);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** The files that declare what lib/index.ts exports, and for each the exported names. */
 function publicFiles(root) {
   const libDir = path.join(root, 'lib');
-  const index = parse(path.join(libDir, 'index.ts'));
+  const indexFile = path.join(libDir, 'index.ts');
+  const index = parse(indexFile);
   const files = new Map();
   for (const stmt of index.statements) {
     if (!ts.isExportDeclaration(stmt) || !stmt.moduleSpecifier) continue;
-    const file = path.join(libDir, `${stmt.moduleSpecifier.text.replace(/^\.\//, '')}.ts`);
-    if (!fs.existsSync(file)) continue;
-    if (stmt.exportClause && ts.isNamedExports(stmt.exportClause)) {
-      if (files.has(file) && files.get(file) === undefined) continue; // already `export *`
-      const names = files.get(file) || new Set();
-      for (const el of stmt.exportClause.elements) names.add((el.propertyName || el.name).text);
-      files.set(file, names);
-    } else {
-      files.set(file, undefined); // `export * from` or `export * as ns from`: everything
+    const target = moduleFile(libDir, stmt.moduleSpecifier.text);
+    const names =
+      stmt.exportClause && ts.isNamedExports(stmt.exportClause)
+        ? stmt.exportClause.elements.map((el) => (el.propertyName || el.name).text)
+        : [...declaredExports(target)]; // `export * from './x'`: what x declares
+    for (const name of names) {
+      const file = declaringFile(target, name);
+      if (!file) throw new Error(`lib/index.ts exports ${name}, which no file under lib/ declares`);
+      (files.get(file) || files.set(file, new Set()).get(file)).add(name);
     }
   }
-  const unexported = fs
-    .readdirSync(libDir)
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && f !== 'index.ts')
-    .map((f) => path.join(libDir, f))
+  const all = [];
+  const walk = (dir) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const f = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(f);
+      else if (f.endsWith('.ts') && !f.endsWith('.d.ts') && entry.name !== 'index.ts') all.push(f);
+    }
+  };
+  walk(libDir);
+  const unexported = all
     .filter((f) => !files.has(f))
     .map((f) => path.relative(root, f))
     .sort();

@@ -1,6 +1,7 @@
 import { Testing } from 'cdk8s';
-import { AirflowChart, parseQuantity } from '../lib';
-import { podSecurityViolations, PodSecurityLevel } from '../lib/pod-security';
+import { AirflowChart } from '../lib';
+import { parseQuantity } from '../lib/core/validators';
+import { podSecurityViolations, PodSecurityLevel } from '../lib/security/pod-security';
 import { airflowPodSpecs, find, parseCfg } from './support/airflow';
 
 const chart = new AirflowChart(Testing.app(), 'airflow');

@@ -8,11 +8,11 @@ import {
   airflowConfigKeys,
   airflowConfigSections,
   AirflowConfigValues,
-  closest,
-  editDistance,
   validateAirflowConfig,
-} from '../lib/airflow-config-validation';
-import { AirflowCdk8sValidationError } from '../lib/validation';
+} from '../lib/airflow/airflow-config-keys';
+import { AirflowGeneration } from '../lib/core/airflow-generation';
+import { closest, editDistance } from '../lib/core/text';
+import { AirflowCdk8sValidationError } from '../lib/core/errors';
 
 class ConfigUser extends Construct {}
 
@@ -22,7 +22,7 @@ function scope(): ConfigUser {
 }
 
 function check(major: 2 | 3, config: AirflowConfigValues): void {
-  validateAirflowConfig(scope(), 'config', major, config);
+  validateAirflowConfig(scope(), 'config', AirflowGeneration.forMajor(major)!, config);
 }
 
 function errorOf(major: 2 | 3, config: AirflowConfigValues): AirflowCdk8sValidationError {

@@ -5,11 +5,13 @@ import {
   AirflowSecrets,
   airflowContainerSecurityContext,
   airflowPodSecurityContext,
-  bootstrapScript,
+  AirflowGeneration,
   DEFAULT_SECRETS_BOOTSTRAP_IMAGE,
   PodSecurityLevel,
-  podSecurityViolations,
 } from '../lib';
+import { secretEnv } from '../lib/core/secret-key-ref';
+import { bootstrapScript } from '../lib/security/airflow-secrets';
+import { podSecurityViolations } from '../lib/security/pod-security';
 import { findSecretMaterial } from './support/secret-scan';
 
 function chart(): Chart {
@@ -106,28 +108,25 @@ describe('AirflowSecrets, generated in the cluster (the default)', () => {
     expect(secrets.bootstrapJob?.name).toBe('airflow-secrets-bootstrap');
   });
 
-  test('Airflow 3 components read the fernet key, the API secret key and the JWT secret by reference', () => {
-    expect(secrets.airflowKeyEnv()).toEqual([
-      { name: 'AIRFLOW__CORE__FERNET_KEY', valueFrom: { secretKeyRef: { name: 'airflow-secrets', key: 'fernet-key' } } },
+  test('Airflow 3 components read the API secret key and the JWT secret by reference', () => {
+    expect(AirflowGeneration.AIRFLOW_3.keyEnv(secrets)).toEqual([
       { name: 'AIRFLOW__API__SECRET_KEY', valueFrom: { secretKeyRef: { name: 'airflow-secrets', key: 'api-secret-key' } } },
       { name: 'AIRFLOW__API_AUTH__JWT_SECRET', valueFrom: { secretKeyRef: { name: 'airflow-secrets', key: 'jwt-secret' } } },
     ]);
   });
 
-  test('Airflow 2 components read the fernet key and the webserver secret key by reference', () => {
-    expect(secrets.airflowKeyEnv(2)).toEqual([
-      { name: 'AIRFLOW__CORE__FERNET_KEY', valueFrom: { secretKeyRef: { name: 'airflow-secrets', key: 'fernet-key' } } },
+  test('Airflow 2 components read the webserver secret key by reference, and no JWT secret', () => {
+    expect(AirflowGeneration.AIRFLOW_2.keyEnv(secrets)).toEqual([
       { name: 'AIRFLOW__WEBSERVER__SECRET_KEY', valueFrom: { secretKeyRef: { name: 'airflow-secrets', key: 'api-secret-key' } } },
     ]);
-    expect(() => secrets.airflowKeyEnv(4)).toThrow(/property "airflowMajorVersion" received 4; allowed: 2 or 3/);
   });
 
   test('secretEnv builds an env var read from a Secret key', () => {
-    expect(AirflowSecrets.secretEnv('DB_PASSWORD', secrets.databasePassword!)).toEqual({
+    expect(secretEnv('DB_PASSWORD', secrets.databasePassword!)).toEqual({
       name: 'DB_PASSWORD',
       valueFrom: { secretKeyRef: { name: 'airflow-secrets', key: 'db-password' } },
     });
-    expect(secrets.secretEnv('X', secrets.adminPassword)).toEqual(AirflowSecrets.secretEnv('X', secrets.adminPassword));
+    expect(secrets.secretNames).toEqual(['airflow-secrets']);
   });
 
   test('no secret material in the synthesized objects', () => {
@@ -222,7 +221,7 @@ describe('AirflowSecrets.fromExistingSecrets (bring your own)', () => {
     expect(secrets.jwtSecret).toEqual(BYO.jwtSecret);
     expect(secrets.adminPassword).toEqual(BYO.adminPassword);
     expect(secrets.databasePassword).toEqual(BYO.databasePassword);
-    expect(secrets.airflowKeyEnv()[2]).toEqual({
+    expect(AirflowGeneration.AIRFLOW_3.keyEnv(secrets)[1]).toEqual({
       name: 'AIRFLOW__API_AUTH__JWT_SECRET',
       valueFrom: { secretKeyRef: { name: 'vault-airflow', key: 'jwt.secret' } },
     });

@@ -9,10 +9,12 @@ import {
   MetadataDb,
   PersistentStorage,
   StorageProvisioning,
-  validateAirflowConfig,
-  validatePort,
   AirflowCdk8sValidationError,
+  AirflowGeneration,
+  DatabaseConnection,
 } from '../lib';
+import { validateAirflowConfig } from '../lib/airflow/airflow-config-keys';
+import { validatePort } from '../lib/core/validators';
 
 /** A chart in namespace "airflow", as every construct of the library expects. */
 function chart(): Chart {
@@ -58,13 +60,13 @@ const rows: Array<[string, () => unknown, RegExp]> = [
     /^PersistentStorage at "nons\/storage": property "Chart\.namespace" received undefined; allowed: a namespace set on the Chart/],
 
   // Airflow configuration
-  ['unknown airflow.cfg key', () => validateAirflowConfig(new Construct(chart(), 'cfg'), 'config', 3, { core: { paralelism: 8 } }),
+  ['unknown airflow.cfg key', () => validateAirflowConfig(new Construct(chart(), 'cfg'), 'config', AirflowGeneration.AIRFLOW_3, { core: { paralelism: 8 } }),
     /^Construct at "test\/cfg": property "config\.core" received "paralelism"; allowed: a key of \[core\] that Airflow 3 defines.* Did you mean "core\.parallelism"\?$/],
-  ['deprecated airflow.cfg alias', () => validateAirflowConfig(new Construct(chart(), 'cfg'), 'config', 3, { scheduler: { dag_dir_list_interval: 30 } }),
+  ['deprecated airflow.cfg alias', () => validateAirflowConfig(new Construct(chart(), 'cfg'), 'config', AirflowGeneration.AIRFLOW_3, { scheduler: { dag_dir_list_interval: 30 } }),
     /^Construct at "test\/cfg": property "config\.scheduler" received "dag_dir_list_interval"; allowed: .*deprecated alias of "dag_processor\.refresh_interval".* Use "dag_processor\.refresh_interval" instead\.$/],
-  ['[webserver] on Airflow 3', () => validateAirflowConfig(new Construct(chart(), 'cfg'), 'config', 3, { webserver: { web_server_port: 8080 } }),
+  ['[webserver] on Airflow 3', () => validateAirflowConfig(new Construct(chart(), 'cfg'), 'config', AirflowGeneration.AIRFLOW_3, { webserver: { web_server_port: 8080 } }),
     /^Construct at "test\/cfg": property "config\.webserver" received "web_server_port"; allowed: .* Use "api\.port" instead\.$/],
-  ['airflow.cfg value that is an object', () => validateAirflowConfig(new Construct(chart(), 'cfg'), 'config', 3, { core: { parallelism: [8] as unknown as number } }),
+  ['airflow.cfg value that is an object', () => validateAirflowConfig(new Construct(chart(), 'cfg'), 'config', AirflowGeneration.AIRFLOW_3, { core: { parallelism: [8] as unknown as number } }),
     /^Construct at "test\/cfg": property "config\.core\.parallelism" received \[8\]; allowed: a string, a finite number or a boolean/],
 
   // Validators on their own
@@ -105,11 +107,11 @@ const rows: Array<[string, () => unknown, RegExp]> = [
   ['database image with a space', () => new MetadataDb(chart(), 'db', { image: 'postgres 16' }),
     /^MetadataDb at "test\/db": property "image" received "postgres 16"; allowed: a container image reference/],
 
-  // ExternalMetadataDb: mutually exclusive options
-  ['connection URI and host together', () =>
-    new ExternalMetadataDb(chart(), 'db', { connectionUriSecret: { name: 'db', key: 'uri' }, host: 'db.example.com' }),
-    /^ExternalMetadataDb at "test\/db": property "host" received "db\.example\.com"; allowed: nothing when "connectionUriSecret" is given.* Remove "host", or drop "connectionUriSecret"\.$/],
-  ['external database without a host', () => new ExternalMetadataDb(chart(), 'db', {}),
+  // ExternalMetadataDb: one connection, made by a factory
+  ['connection that is not a DatabaseConnection', () =>
+    new ExternalMetadataDb(chart(), 'db', { connection: { host: 'db.example.com' } as any }),
+    /^ExternalMetadataDb at "test\/db": property "connection" received \{"host":"db\.example\.com"\}; allowed: DatabaseConnection\.postgres\(\{ host, \.\.\. \}\) or DatabaseConnection\.fromUriSecret\(\{ name, key \}\)\.$/],
+  ['external database without a host', () => new ExternalMetadataDb(chart(), 'db', { connection: DatabaseConnection.postgres({} as any) }),
     /^ExternalMetadataDb at "test\/db": property "host" received undefined; allowed: the host of the external database, or a "connectionUriSecret" instead\. For a database inside the cluster, use new MetadataDb\(\.\.\.\)\.$/],
 
   // AirflowSecrets, AirflowNetworkPolicies

@@ -10,9 +10,9 @@ import {
   KubernetesExecutorAirflow,
   MetadataDb,
   POD_LAUNCHER_RULES,
-  parseImageReference,
-  renderAirflowCfg,
 } from '../lib';
+import { renderAirflowCfg } from '../lib/airflow/airflow-configuration';
+import { parseImageReference } from '../lib/core/airflow-generation';
 import { airflowChart, airflowError, airflowPodSpecs, find, parseCfg } from './support/airflow';
 
 /** The objects KubernetesExecutorAirflow adds (not the database's, the secrets' or the volumes'). */

@@ -10,9 +10,9 @@ import {
   PostgresSslMode,
   StorageProvisioning,
   airflowContainerSecurityContext,
-  podSecurityLevelOf,
-  podSecurityViolations,
+  DatabaseConnection,
 } from '../lib';
+import { podSecurityLevelOf, podSecurityViolations } from '../lib/security/pod-security';
 import * as k8s from '../imports/k8s';
 
 function chart(namespace = 'airflow'): Chart {
@@ -204,14 +204,13 @@ describe('MetadataDb: what Airflow needs from it', () => {
   const { db } = synthDb();
 
   test('host, port, database, user and password location as typed values', () => {
-    const d: IMetadataDatabase = db;
-    expect(d.host).toBe('airflow-postgres.airflow.svc.cluster.local');
-    expect(d.port).toBe(5432);
-    expect(d.databaseName).toBe('airflow');
-    expect(d.user).toBe('airflow');
-    expect(d.passwordSecret).toEqual({ name: 'airflow-secrets', key: 'db-password' });
-    expect(d.connectionUriSecret).toBeUndefined();
-    expect(d.sslMode).toBeUndefined();
+    const d: IMetadataDatabase = db; // what the control plane sees: connection env and wait-for-db only
+    expect(Object.keys(d).filter((k) => typeof (d as any)[k] === 'function')).toEqual([]);
+    expect(db.host).toBe('airflow-postgres.airflow.svc.cluster.local');
+    expect(db.port).toBe(5432);
+    expect(db.databaseName).toBe('airflow');
+    expect(db.user).toBe('airflow');
+    expect(db.passwordSecret).toEqual({ name: 'airflow-secrets', key: 'db-password' });
     expect(db.serviceName).toBe(db.service.name);
     expect(db.statefulSet.name).toBe('airflow-postgres');
   });
@@ -383,22 +382,23 @@ describe('failures', () => {
     ['sslMode', { host: 'db.example.com', sslMode: 'required' }, /one of "disable"/],
     ['connectionUriSecret.name', { connectionUriSecret: { name: 'bad name', key: 'uri' } }, /DNS-1123 subdomain/],
   ])('external: bad %s', (property, props, pattern) => {
-    expectValidationError(() => new ExternalMetadataDb(chart(), 'db', props as any), property as string, pattern);
+    const p = props as any;
+    const connection = p.connectionUriSecret ? DatabaseConnection.fromUriSecret(p.connectionUriSecret) : DatabaseConnection.postgres(p);
+    expectValidationError(() => new ExternalMetadataDb(chart(), 'db', { connection }), property as string, pattern);
   });
 
   test('external: neither a host nor a URI Secret', () => {
-    expectValidationError(() => new ExternalMetadataDb(chart(), 'db', {}), 'host', /new MetadataDb/);
+    expectValidationError(() => new ExternalMetadataDb(chart(), 'db', { connection: DatabaseConnection.postgres({} as any) }), 'host', /new MetadataDb/);
   });
 
-  test('both modes at once: a host and a URI Secret', () => {
+  test('the connection is made by a factory: a plain object with both a host and a URI Secret is refused', () => {
     expectValidationError(
       () =>
         new ExternalMetadataDb(chart(), 'db', {
-          host: 'db.example.com',
-          connectionUriSecret: { name: 'airflow-db', key: 'uri' },
+          connection: { host: 'db.example.com', connectionUriSecret: { name: 'airflow-db', key: 'uri' } } as any,
         }),
-      'host',
-      /nothing when "connectionUriSecret" is given/,
+      'connection',
+      /DatabaseConnection\.postgres/,
     );
   });
 

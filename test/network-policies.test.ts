@@ -1,6 +1,6 @@
 import { Chart, Testing } from 'cdk8s';
-import { AirflowNetworkPolicies, AirflowCdk8sValidationError, MetadataDb } from '../lib';
-import { airflowLabels } from '../lib/airflow-pod-parts';
+import { AirflowNetworkPolicies, AirflowCdk8sValidationError, AirflowGeneration, MetadataDb } from '../lib';
+import { airflowLabels } from '../lib/core/labels';
 
 function chart(): Chart {
   return new Chart(Testing.app(), 'test', { namespace: 'airflow', disableResourceNameHashes: true });
@@ -114,7 +114,7 @@ describe('AirflowNetworkPolicies options', () => {
   });
 
   test('Airflow 2: workers use the database; the webserver is fenced instead of the api-server', () => {
-    const objects = synthPolicies({ airflowMajorVersion: 2 });
+    const objects = synthPolicies({ generation: AirflowGeneration.AIRFLOW_2 });
     expect(admits(named(objects, 'airflow-metadata-db'), airflowLabels('worker'), 5432)).toBe(true);
     expect(named(objects, 'airflow-webserver').spec.podSelector).toEqual({
       matchLabels: { 'app.kubernetes.io/component': 'webserver' },
@@ -137,8 +137,8 @@ describe('AirflowNetworkPolicies options', () => {
   });
 
   test('rejects bad input, naming the property', () => {
-    expect(() => synthPolicies({ airflowMajorVersion: 1 })).toThrow(AirflowCdk8sValidationError);
-    expect(() => synthPolicies({ airflowMajorVersion: 1 })).toThrow(/AirflowNetworkPolicies at "test\/policies": property "airflowMajorVersion" received 1/);
+    expect(() => synthPolicies({ generation: 2 as any })).toThrow(AirflowCdk8sValidationError);
+    expect(() => synthPolicies({ generation: 2 as any })).toThrow(/AirflowNetworkPolicies at "test\/policies": property "generation" received 2/);
     expect(() => synthPolicies({ databasePort: 0 })).toThrow(/property "databasePort" received 0/);
     expect(() => synthPolicies({ databaseSelector: {} })).toThrow(/property "databaseSelector" received \{\}/);
     expect(() => synthPolicies({ apiServerSelector: { app: 'api server' } })).toThrow(/property "apiServerSelector\["app"\]" received "api server"/);

@@ -56,7 +56,7 @@ describe('a corrupted object is caught, naming its construct path', () => {
     delete claim.manifest.spec.volumeName;
     const lines = validateManifests([...manifests.slice(0, index), claim, ...manifests.slice(index + 1)], EXISTING).map((f) => f.line);
     expect(lines).toEqual([
-      'airflow/volumes/dags/Claim (PersistentVolumeClaim airflow-dags-claim): spec.volumName: unknown field (did you mean volumeName?)',
+      'airflow/volumes/dags/claim (PersistentVolumeClaim airflow-dags-claim): spec.volumName: unknown field (did you mean volumeName?)',
     ]);
     // The package's own validation accepts the unknown field: that is why the walk exists.
     expect(kubernetesModelsErrors(claim.manifest)).toEqual([]);

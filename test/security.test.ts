@@ -10,11 +10,10 @@ import {
   MetadataDb,
   PodSecurityLevel,
   podSecurityLabels,
-  podSecurityLevelOf,
-  podSecurityViolations,
   airflowContainerSecurityContext,
   airflowPodSecurityContext,
 } from '../lib';
+import { podSecurityLevelOf, podSecurityViolations } from '../lib/security/pod-security';
 import { airflowPodViolations, FoundPod, isPostgresPod, podsOf, postgresPodViolations } from './support/pod-checks';
 import { findSecretMaterial } from './support/secret-scan';
 

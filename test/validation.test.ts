@@ -1,7 +1,7 @@
 import { Chart, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
+import { AirflowCdk8sValidationError } from '../lib';
 import {
-  AirflowCdk8sValidationError,
   parseQuantity,
   validateAbsolutePath,
   validateByteQuantity,
@@ -11,7 +11,7 @@ import {
   validateDnsSubdomain,
   validateImage,
   validatePort,
-} from '../lib';
+} from '../lib/core/validators';
 
 class Probe extends Construct {}
 const scope = () => new Probe(new Chart(Testing.app(), 'c'), 'probe');

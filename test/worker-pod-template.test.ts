@@ -1,6 +1,7 @@
 import { parse } from 'yaml';
-import { WORKER_CONTAINER_NAME, workerPodTemplate } from '../lib';
-import { podSecurityViolations, PodSecurityLevel } from '../lib/pod-security';
+import { WORKER_CONTAINER_NAME } from '../lib';
+import { workerPodTemplate } from '../lib/airflow/worker-pod-template';
+import { podSecurityViolations, PodSecurityLevel } from '../lib/security/pod-security';
 import { airflowChart, find, parseCfg } from './support/airflow';
 
 describe('the worker pod template in the default deployment', () => {
@@ -149,10 +150,7 @@ test('workerPodTemplate renders quantities as strings', () => {
     volumeMounts: [],
     serviceAccountName: 'airflow-worker',
     labels: { a: 'b' },
-    cpuRequest: '1',
-    memoryRequest: '1Gi',
-    cpuLimit: '2',
-    memoryLimit: '2Gi',
+    resources: { cpuRequest: '1', memoryRequest: '1Gi', cpuLimit: '2', memoryLimit: '2Gi' },
   });
   expect(pod.spec.containers[0].resources.requests).toEqual({ cpu: '1', memory: '1Gi' });
 });

@@ -3,7 +3,7 @@
  * see, each of which otherwise surfaces minutes after `kubectl apply` as a claim stuck Pending, a pod stuck
  * in ContainerCreating or CreateContainerConfigError, a Service with no endpoints, or a 403 from the API.
  */
-import { parseQuantity } from '../lib/validation';
+import { parseQuantity } from '../lib/core/validators';
 import { describeManifest, formatProblem } from './k8s-schema';
 
 /** Objects the user says exist in the cluster already (created outside this app). */

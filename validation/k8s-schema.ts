@@ -10,7 +10,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { closest } from '../lib/airflow-config-validation';
+import { closest } from '../lib/core/text';
 
 /**
  * The Kubernetes version whose schemas `kubernetes-models@4.3.1` carries (it has admissionregistration

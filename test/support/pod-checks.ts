@@ -1,5 +1,6 @@
 // Finds every pod spec in synthesized objects and checks it against the chart's pod security rules.
-import { AIRFLOW_GID, AIRFLOW_UID, PodSecurityLevel, podSecurityViolations } from '../../lib/pod-security';
+import { AIRFLOW_GID, AIRFLOW_UID } from '../../lib/core/airflow-image';
+import { PodSecurityLevel, podSecurityViolations } from '../../lib/security/pod-security';
 import { parseYaml } from './secret-scan';
 
 /** A pod spec found in the synthesized objects. */

@@ -1,15 +1,7 @@
 import { Construct } from 'constructs';
-import * as k8s from '../imports/k8s';
-import {
-  AirflowPodParts,
-  airflowContainer,
-  airflowLabels,
-  airflowPodSpec,
-  airflowServiceAccount,
-  resourceRequirements,
-  shortHash,
-} from './airflow-pod-parts';
-import { validateDnsSubdomain } from './validation';
+import * as k8s from '../../imports/k8s';
+import { Components, VERSION_LABEL, airflowLabels, shortHash, validateDnsSubdomain } from '../core';
+import { AirflowPodParts, airflowContainer, airflowPodSpec, airflowServiceAccount, resourceRequirements } from './pod-parts';
 
 /** Props for {@link DbMigrations}. */
 export interface DbMigrationsProps {
@@ -46,9 +38,9 @@ export class DbMigrations extends Construct {
     super(scope, id);
     const parts = props.parts;
     const serviceAccountName = validateDnsSubdomain(this, 'serviceAccountName', props.serviceAccountName ?? 'airflow-db-migrate');
-    const labels = airflowLabels('db-migrate');
+    const labels = airflowLabels(Components.DB_MIGRATE);
 
-    this.serviceAccount = airflowServiceAccount(this, 'ServiceAccount', serviceAccountName, 'db-migrate', false);
+    this.serviceAccount = airflowServiceAccount(this, 'service-account', serviceAccountName, Components.DB_MIGRATE, false);
 
     const podSpec = airflowPodSpec(parts, {
       serviceAccountName,
@@ -59,14 +51,14 @@ export class DbMigrations extends Construct {
         airflowContainer(parts, {
           name: 'db-migrate',
           args: ['bash', '-c', 'exec airflow db migrate'],
-          resources: resourceRequirements('100m', '384Mi', '1', '1Gi'),
+          resources: resourceRequirements({ cpuRequest: '100m', memoryRequest: '384Mi', cpuLimit: '1', memoryLimit: '1Gi' }),
         }),
       ],
     });
     this.jobName = `airflow-db-migrate-${parts.airflowVersion.slug}-${shortHash(podSpec)}`;
-    const podLabels = { ...labels, 'app.kubernetes.io/version': parts.airflowVersion.toString() };
+    const podLabels = { ...labels, [VERSION_LABEL]: parts.airflowVersion.toString() };
 
-    this.job = new k8s.KubeJob(this, 'Job', {
+    this.job = new k8s.KubeJob(this, 'job', {
       metadata: { name: this.jobName, labels: podLabels },
       spec: {
         backoffLimit: 6,

@@ -1,15 +1,19 @@
 import { Construct } from 'constructs';
 import * as kplus from 'cdk8s-plus-28';
-import * as k8s from '../imports/k8s';
-import { PersistentStorage } from './persistent-storage';
-import { StorageProvisioning, StorageProvisioningMode } from './storage-provisioning';
+import * as k8s from '../../imports/k8s';
 import {
+  AIRFLOW_HOME,
+  APP_NAME,
+  COMPONENT_LABEL,
+  NAME_LABEL,
   invalid,
   validateAbsolutePath,
   validateByteQuantity,
   validateDnsLabel,
   validateUnique,
-} from './validation';
+} from '../core';
+import { PersistentStorage } from './persistent-storage';
+import { StorageProvisioning, StorageProvisioningMode } from './storage-provisioning';
 
 /** One persistent folder shared by the Airflow components and the worker pods. */
 export interface AirflowVolumeOptions {
@@ -112,7 +116,7 @@ export class AirflowVolumes extends Construct {
   };
 
   /** Where the Airflow image keeps its home (AIRFLOW_HOME). */
-  public static readonly AIRFLOW_HOME = '/opt/airflow';
+  public static readonly AIRFLOW_HOME = AIRFLOW_HOME;
 
   /** How the volumes are provisioned. */
   public readonly provisioning: StorageProvisioning;
@@ -220,17 +224,14 @@ export class AirflowVolumes extends Construct {
       size,
       requestSize: options.requestSize,
       accessModes: options.accessModes ?? ['ReadWriteMany'],
-      labels: {
-        'app.kubernetes.io/name': 'airflow',
-        'app.kubernetes.io/component': `${name}-storage`,
-      },
+      labels: { [NAME_LABEL]: APP_NAME, [COMPONENT_LABEL]: `${name}-storage` },
     });
-    const claim = kplus.PersistentVolumeClaim.fromClaimName(storage, 'ClaimRef', storage.claimName);
+    const claim = kplus.PersistentVolumeClaim.fromClaimName(storage, 'claim-ref', storage.claimName);
     const volume = new AirflowVolume(
       name,
       mountPath,
       storage,
-      kplus.Volume.fromPersistentVolumeClaim(storage, 'PodVolume', claim, { name }),
+      kplus.Volume.fromPersistentVolumeClaim(storage, 'pod-volume', claim, { name }),
     );
     this.byName.set(name, volume);
     return volume;

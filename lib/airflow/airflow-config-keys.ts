@@ -1,11 +1,5 @@
 import { IConstruct } from 'constructs';
-import {
-  AIRFLOW_2_CONFIG_KEYS,
-  AIRFLOW_3_CONFIG_KEYS,
-  AIRFLOW_CONFIG_DEPRECATED_ALIASES,
-  AirflowConfigKeyData,
-} from './data/airflow-config-keys';
-import { invalid } from './validation';
+import { AIRFLOW_CONFIG_DEPRECATED_ALIASES, AirflowGeneration, closest, invalid } from '../core';
 
 /** Airflow configuration as `{ section: { key: value } }`, e.g. `{ core: { parallelism: 16 } }`. */
 export type AirflowConfigValues = Record<string, Record<string, string | number | boolean>>;
@@ -45,24 +39,19 @@ export interface AirflowConfigAlias {
 /** The Airflow major versions the library knows the configuration of. */
 export type AirflowMajorVersion = 2 | 3;
 
-const KEYS: Record<AirflowMajorVersion, Readonly<Record<string, AirflowConfigKeyData>>> = {
-  2: AIRFLOW_2_CONFIG_KEYS,
-  3: AIRFLOW_3_CONFIG_KEYS,
-};
-
 interface Index {
-  readonly keys: ReadonlyMap<string, AirflowConfigKeyData>;
+  readonly keys: ReadonlyMap<string, readonly [string | null, string | null]>;
   readonly sections: ReadonlyMap<string, string[]>;
   /** key name -> sections defining it, to spot a key put under the wrong section. */
   readonly byKeyName: ReadonlyMap<string, string[]>;
 }
 
-const indexes = new Map<AirflowMajorVersion, Index>();
+const indexes = new Map<AirflowGeneration, Index>();
 
-function indexFor(major: AirflowMajorVersion): Index {
-  let index = indexes.get(major);
+function indexFor(generation: AirflowGeneration): Index {
+  let index = indexes.get(generation);
   if (!index) {
-    const keys = new Map(Object.entries(KEYS[major]));
+    const keys = new Map(Object.entries(generation.configKeys));
     const sections = new Map<string, string[]>();
     const byKeyName = new Map<string, string[]>();
     for (const name of keys.keys()) {
@@ -71,7 +60,7 @@ function indexFor(major: AirflowMajorVersion): Index {
       (byKeyName.get(key) ?? byKeyName.set(key, []).get(key)!).push(section);
     }
     index = { keys, sections, byKeyName };
-    indexes.set(major, index);
+    indexes.set(generation, index);
   }
   return index;
 }
@@ -81,27 +70,28 @@ function splitName(name: string): [string, string] {
   return [name.slice(0, dot), name.slice(dot + 1)];
 }
 
-function checkMajor(major: number): AirflowMajorVersion {
-  if (major !== 2 && major !== 3) {
+function generationOf(major: number): AirflowGeneration {
+  const generation = AirflowGeneration.forMajor(major);
+  if (!generation) {
     throw new Error(`Airflow configuration data exists for major versions 2 and 3 only, not ${JSON.stringify(major)}`);
   }
-  return major;
+  return generation;
 }
 
 /** The sections Airflow `major` defines (core, its bundled providers' sections), sorted. */
 export function airflowConfigSections(major: AirflowMajorVersion): string[] {
-  return [...indexFor(checkMajor(major)).sections.keys()].sort();
+  return [...indexFor(generationOf(major)).sections.keys()].sort();
 }
 
 /** Every `section.key` Airflow `major` defines, sorted; with `section`, only that section's. */
 export function airflowConfigKeys(major: AirflowMajorVersion, section?: string): string[] {
-  const all = [...indexFor(checkMajor(major)).keys.keys()];
+  const all = [...indexFor(generationOf(major)).keys.keys()];
   return (section === undefined ? all : all.filter((k) => k.startsWith(`${section}.`))).sort();
 }
 
 /** What Airflow `major` says about `section.key`; undefined when Airflow does not define it. */
 export function airflowConfigKeyInfo(major: AirflowMajorVersion, name: string): AirflowConfigKeyInfo | undefined {
-  const data = indexFor(checkMajor(major)).keys.get(name);
+  const data = indexFor(generationOf(major)).keys.get(name);
   if (!data) return undefined;
   const [section, key] = splitName(name);
   return {
@@ -115,7 +105,8 @@ export function airflowConfigKeyInfo(major: AirflowMajorVersion, name: string): 
 
 /** Airflow's deprecated option names for `major` (old -> new, since). */
 export function airflowConfigDeprecatedAliases(major: AirflowMajorVersion): AirflowConfigAlias[] {
-  return AIRFLOW_CONFIG_DEPRECATED_ALIASES.filter((a) => a.major === checkMajor(major)).map((a) => ({ ...a }));
+  const generation = generationOf(major);
+  return AIRFLOW_CONFIG_DEPRECATED_ALIASES.filter((a) => a.major === generation.major).map((a) => ({ ...a }));
 }
 
 /**
@@ -123,11 +114,11 @@ export function airflowConfigDeprecatedAliases(major: AirflowMajorVersion): Airf
  * `major` and then at those of earlier majors (Airflow 3 no longer reads most 2.x aliases, but the new
  * name is still the right advice).
  */
-function renamedTo(major: AirflowMajorVersion, name: string): { alias: AirflowConfigAlias; target: string } | undefined {
+function renamedTo(generation: AirflowGeneration, name: string): { alias: AirflowConfigAlias; target: string } | undefined {
   const [section, key] = splitName(name);
   const find = (n: string): AirflowConfigAlias | undefined => {
     const [s] = splitName(n);
-    for (const m of [major, 2]) {
+    for (const m of [generation.major, AirflowGeneration.AIRFLOW_2.major]) {
       const hit =
         AIRFLOW_CONFIG_DEPRECATED_ALIASES.find((a) => a.major === m && a.old === n) ??
         AIRFLOW_CONFIG_DEPRECATED_ALIASES.find((a) => a.major === m && a.old === `${s}.*`);
@@ -140,7 +131,7 @@ function renamedTo(major: AirflowMajorVersion, name: string): { alias: AirflowCo
   const rename = (alias: AirflowConfigAlias, n: string): string =>
     alias.old.endsWith('.*') ? `${splitName(alias.new)[0]}.${splitName(n)[1]}` : alias.new;
   let target = rename(first, `${section}.${key}`);
-  const keys = indexFor(major).keys;
+  const keys = indexFor(generation).keys;
   for (let hops = 0; hops < 5 && !keys.has(target); hops++) {
     const next = find(target);
     if (!next) break;
@@ -149,55 +140,17 @@ function renamedTo(major: AirflowMajorVersion, name: string): { alias: AirflowCo
   return { alias: first, target };
 }
 
-/** Sections that only the other major version defines, with where their options went. */
-function otherMajorSection(major: AirflowMajorVersion, section: string): string | undefined {
-  const other: AirflowMajorVersion = major === 3 ? 2 : 3;
-  if (!indexFor(other).sections.has(section) || indexFor(major).sections.has(section)) return undefined;
-  if (major === 3) {
-    const targets = [
-      ...new Set(
-        AIRFLOW_CONFIG_DEPRECATED_ALIASES.filter((a) => a.major === 3 && a.old.startsWith(`${section}.`)).map(
-          (a) => splitName(a.new)[0],
-        ),
+/** Sections that only the other generation defines, with where their options went. */
+function otherGenerationSection(generation: AirflowGeneration, section: string): string | undefined {
+  if (!indexFor(generation.other).sections.has(section) || indexFor(generation).sections.has(section)) return undefined;
+  const movedTo = [
+    ...new Set(
+      AIRFLOW_CONFIG_DEPRECATED_ALIASES.filter((a) => a.major === generation.major && a.old.startsWith(`${section}.`)).map(
+        (a) => splitName(a.new)[0],
       ),
-    ].sort();
-    return (
-      `the [${section}] section exists in Airflow 2 only: Airflow 3 removed it` +
-      (targets.length > 0
-        ? ` and moved its options to ${targets.map((t) => `[${t}]`).join(' and ')}` +
-          (section === 'webserver' ? ' (the API server replaces the webserver; FAB UI settings live in [fab])' : '')
-        : ' without a replacement section')
-    );
-  }
-  return `the [${section}] section exists from Airflow 3 on; Airflow 2 does not read it`;
-}
-
-/** Levenshtein distance, for "did you mean". */
-export function editDistance(a: string, b: string): number {
-  if (a === b) return 0;
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length];
-}
-
-/** The closest candidate to `value`, if it is close enough to be a typo. */
-export function closest(value: string, candidates: Iterable<string>): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of candidates) {
-    const d = editDistance(value, candidate);
-    if (d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
-    }
-  }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(value.length / 4)) ? best : undefined;
+    ),
+  ].sort();
+  return generation.foreignSectionNote(section, movedTo);
 }
 
 /**
@@ -219,11 +172,11 @@ export function closest(value: string, candidates: Iterable<string>): string | u
 export function validateAirflowConfig(
   scope: IConstruct,
   property: string,
-  airflowMajorVersion: AirflowMajorVersion,
+  generation: AirflowGeneration,
   config: AirflowConfigValues,
 ): void {
-  const major = checkMajor(airflowMajorVersion);
-  const index = indexFor(major);
+  const major = generation.major;
+  const index = indexFor(generation);
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     invalid(scope, property, config, 'an object of sections, each an object of keys: { core: { parallelism: 16 } }');
   }
@@ -242,7 +195,7 @@ export function validateAirflowConfig(
       );
     }
     const sectionKnown = index.sections.has(section);
-    const otherMajor = sectionKnown ? undefined : otherMajorSection(major, section);
+    const otherMajor = sectionKnown ? undefined : otherGenerationSection(generation, section);
     const sectionRenamed = sectionKnown ? undefined : AIRFLOW_CONFIG_DEPRECATED_ALIASES.find((a) => a.old === `${section}.*`);
     if (!sectionKnown && !otherMajor && !sectionRenamed) {
       const guess = closest(section, index.sections.keys());
@@ -267,9 +220,9 @@ export function validateAirflowConfig(
       const indirection = /^(.*)_(cmd|secret)$/.exec(key);
       if (indirection && index.keys.has(`${section}.${indirection[1]}`)) continue;
 
-      const renamed = renamedTo(major, name);
+      const renamed = renamedTo(generation, name);
       if (renamed && index.keys.has(renamed.target)) {
-        const stillRead = renamed.alias.major === major;
+        const stillRead = renamed.alias.major === generation.major;
         invalid(
           scope,
           sectionProperty,

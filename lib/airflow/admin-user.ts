@@ -1,17 +1,15 @@
 import { Construct } from 'constructs';
-import * as k8s from '../imports/k8s';
+import * as k8s from '../../imports/k8s';
+import { Components, SecretKeyRef, airflowLabels, invalid, secretEnv, shortHash, validateDnsSubdomain } from '../core';
 import {
   AirflowPodParts,
+  ONE_SHOT_RESOURCES,
   airflowContainer,
-  airflowLabels,
   airflowPodSpec,
   airflowServiceAccount,
   resourceRequirements,
-  shortHash,
   waitForMigrationsContainer,
-} from './airflow-pod-parts';
-import { SecretKeyRef } from './metadata-database';
-import { invalid, validateDnsSubdomain } from './validation';
+} from './pod-parts';
 
 /** The environment variable the create-user Job reads the admin password from (from its Secret). */
 export const ADMIN_PASSWORD_ENV = 'AIRFLOW_ADMIN_PASSWORD';
@@ -104,9 +102,9 @@ export class AdminUser extends Construct {
     }
     validateDnsSubdomain(this, 'passwordSecret.name', props.passwordSecret?.name);
     const serviceAccountName = validateDnsSubdomain(this, 'serviceAccountName', props.serviceAccountName ?? 'airflow-create-user');
-    const labels = airflowLabels('create-user');
+    const labels = airflowLabels(Components.CREATE_USER);
 
-    this.serviceAccount = airflowServiceAccount(this, 'ServiceAccount', serviceAccountName, 'create-user', false);
+    this.serviceAccount = airflowServiceAccount(this, 'service-account', serviceAccountName, Components.CREATE_USER, false);
 
     const podSpec = airflowPodSpec(parts, {
       serviceAccountName,
@@ -123,18 +121,15 @@ export class AdminUser extends Construct {
             { name: 'AIRFLOW_ADMIN_EMAIL', value: email },
             { name: 'AIRFLOW_ADMIN_FIRSTNAME', value: firstName },
             { name: 'AIRFLOW_ADMIN_LASTNAME', value: lastName },
-            {
-              name: ADMIN_PASSWORD_ENV,
-              valueFrom: { secretKeyRef: { name: props.passwordSecret.name, key: props.passwordSecret.key } },
-            },
+            secretEnv(ADMIN_PASSWORD_ENV, props.passwordSecret),
           ],
-          resources: resourceRequirements('50m', '256Mi', '500m', '768Mi'),
+          resources: resourceRequirements(ONE_SHOT_RESOURCES),
         }),
       ],
     });
     this.jobName = `airflow-create-user-${shortHash(podSpec)}`;
 
-    this.job = new k8s.KubeJob(this, 'Job', {
+    this.job = new k8s.KubeJob(this, 'job', {
       metadata: { name: this.jobName, labels },
       spec: {
         backoffLimit: 6,

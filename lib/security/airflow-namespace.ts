@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
-import * as k8s from '../imports/k8s';
-import { clusterScoped, namespaceOf } from './scope';
+import * as k8s from '../../imports/k8s';
+import { clusterScoped, namespaceOf } from '../core';
 
 /** Props for {@link AirflowNamespace}. */
 export interface AirflowNamespaceProps {
@@ -26,7 +26,7 @@ export class AirflowNamespace extends Construct {
     super(scope, id);
     this.name = namespaceOf(this);
     this.namespace = clusterScoped(
-      new k8s.KubeNamespace(this, 'Resource', {
+      new k8s.KubeNamespace(this, 'resource', {
         metadata: {
           name: this.name,
           labels: { 'app.kubernetes.io/part-of': 'airflow', ...props.labels },

@@ -1,6 +1,6 @@
 import { ApiObject, Chart, JsonPatch } from 'cdk8s';
 import { IConstruct } from 'constructs';
-import { invalid } from './validation';
+import { invalid } from './errors';
 
 /**
  * The namespace the objects of `scope` are created in: the one set on its Chart.

@@ -1,15 +1,27 @@
 import { Construct } from 'constructs';
-import * as k8s from '../imports/k8s';
-import { invalid, validateDnsLabel, validatePort } from './validation';
+import * as k8s from '../../imports/k8s';
+import {
+  AIRFLOW_UI_PORT,
+  APP_NAME,
+  AirflowGeneration,
+  COMPONENT_LABEL,
+  Components,
+  PART_OF_LABEL,
+  POSTGRES_PORT,
+  invalid,
+  validateDnsLabel,
+  validatePort,
+} from '../core';
 
 /** Props for {@link AirflowNetworkPolicies}. */
 export interface AirflowNetworkPoliciesProps {
   /**
-   * The Airflow major version: on Airflow 2 worker pods talk to the database themselves, on Airflow 3 they
-   * talk only to the api-server's execution API.
-   * @default 3
+   * The Airflow generation (`airflow.generation` of `KubernetesExecutorAirflow`): on Airflow 2 worker pods
+   * talk to the database themselves and the UI is the webserver; on Airflow 3 workers talk only to the
+   * api-server's execution API.
+   * @default AirflowGeneration.AIRFLOW_3
    */
-  readonly airflowMajorVersion?: number;
+  readonly generation?: AirflowGeneration;
 
   /**
    * The labels that select the metadata database's pods.
@@ -26,8 +38,8 @@ export interface AirflowNetworkPoliciesProps {
   /**
    * The `app.kubernetes.io/component` values of the Airflow pods allowed to reach the database (the pods must
    * also carry `app.kubernetes.io/part-of: airflow`).
-   * @default - scheduler, api-server, webserver, dag-processor, triggerer, db-migrate and create-user;
-   *   plus worker on Airflow 2
+   * @default - the generation's database clients: scheduler, the UI (api-server or webserver), dag-processor,
+   *   triggerer, db-migrate and create-user; plus worker on Airflow 2
    */
   readonly databaseClients?: string[];
 
@@ -52,8 +64,8 @@ export interface AirflowNetworkPoliciesProps {
   readonly apiServerSources?: k8s.NetworkPolicyPeer[];
 }
 
-const PART_OF = 'app.kubernetes.io/part-of';
-const COMPONENT = 'app.kubernetes.io/component';
+const PART_OF = PART_OF_LABEL;
+const COMPONENT = COMPONENT_LABEL;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 /**
@@ -68,8 +80,8 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
  * default does not: `minikube start --cni=calico`). Egress is not restricted.
  */
 export class AirflowNetworkPolicies extends Construct {
-  /** The Airflow major version the defaults were chosen for. */
-  public readonly airflowMajorVersion: number;
+  /** The Airflow generation the defaults were chosen for. */
+  public readonly generation: AirflowGeneration;
   /** The labels that select the database pods. */
   public readonly databaseSelector: Record<string, string>;
   /** The database port. */
@@ -87,27 +99,27 @@ export class AirflowNetworkPolicies extends Construct {
 
   constructor(scope: Construct, id: string, props: AirflowNetworkPoliciesProps = {}) {
     super(scope, id);
-    const major = props.airflowMajorVersion ?? 3;
-    if (major !== 2 && major !== 3) invalid(this, 'airflowMajorVersion', major, '2 or 3');
-    this.airflowMajorVersion = major;
-    this.databaseSelector = this.validateSelector('databaseSelector', props.databaseSelector ?? { [COMPONENT]: 'metadata-db' });
-    this.databasePort = validatePort(this, 'databasePort', props.databasePort ?? 5432);
-    const defaultClients = ['scheduler', 'api-server', 'webserver', 'dag-processor', 'triggerer', 'db-migrate', 'create-user'];
-    if (major === 2) defaultClients.push('worker');
-    this.databaseClients = props.databaseClients ?? defaultClients;
+    const generation = props.generation ?? AirflowGeneration.AIRFLOW_3;
+    if (!(generation instanceof AirflowGeneration)) {
+      invalid(this, 'generation', generation, 'AirflowGeneration.AIRFLOW_3 or AirflowGeneration.AIRFLOW_2 (KubernetesExecutorAirflow.generation)');
+    }
+    this.generation = generation;
+    this.databaseSelector = this.validateSelector('databaseSelector', props.databaseSelector ?? { [COMPONENT]: Components.METADATA_DB });
+    this.databasePort = validatePort(this, 'databasePort', props.databasePort ?? POSTGRES_PORT);
+    this.databaseClients = props.databaseClients ?? generation.databaseClients;
     if (!Array.isArray(this.databaseClients) || this.databaseClients.length === 0) {
       invalid(this, 'databaseClients', props.databaseClients, 'a non-empty list of app.kubernetes.io/component values');
     }
     this.databaseClients.forEach((c, i) => validateDnsLabel(this, `databaseClients[${i}]`, c));
     this.apiServerSelector = this.validateSelector(
       'apiServerSelector',
-      props.apiServerSelector ?? { [COMPONENT]: major === 2 ? 'webserver' : 'api-server' },
+      props.apiServerSelector ?? { [COMPONENT]: generation.uiComponent },
     );
-    this.apiServerPort = validatePort(this, 'apiServerPort', props.apiServerPort ?? 8080);
+    this.apiServerPort = validatePort(this, 'apiServerPort', props.apiServerPort ?? AIRFLOW_UI_PORT);
 
-    const labels = { [PART_OF]: 'airflow' };
-    this.databasePolicy = new k8s.KubeNetworkPolicy(this, 'MetadataDb', {
-      metadata: { name: 'airflow-metadata-db', labels },
+    const labels = { [PART_OF]: APP_NAME };
+    this.databasePolicy = new k8s.KubeNetworkPolicy(this, 'metadata-db', {
+      metadata: { name: `airflow-${Components.METADATA_DB}`, labels },
       spec: {
         podSelector: { matchLabels: this.databaseSelector },
         policyTypes: ['Ingress'],
@@ -116,7 +128,7 @@ export class AirflowNetworkPolicies extends Construct {
             from: [
               {
                 podSelector: {
-                  matchLabels: { [PART_OF]: 'airflow' },
+                  matchLabels: { [PART_OF]: APP_NAME },
                   matchExpressions: [{ key: COMPONENT, operator: 'In', values: [...this.databaseClients] }],
                 },
               },
@@ -127,10 +139,10 @@ export class AirflowNetworkPolicies extends Construct {
       },
     });
 
-    const sources: k8s.NetworkPolicyPeer[] = [{ podSelector: { matchLabels: { [PART_OF]: 'airflow' } } }];
+    const sources: k8s.NetworkPolicyPeer[] = [{ podSelector: { matchLabels: { [PART_OF]: APP_NAME } } }];
     const ports = [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(this.apiServerPort) }];
-    this.apiServerPolicy = new k8s.KubeNetworkPolicy(this, 'ApiServer', {
-      metadata: { name: major === 2 ? 'airflow-webserver' : 'airflow-api-server', labels },
+    this.apiServerPolicy = new k8s.KubeNetworkPolicy(this, 'ui', {
+      metadata: { name: `airflow-${generation.uiComponent}`, labels },
       spec: {
         podSelector: { matchLabels: this.apiServerSelector },
         policyTypes: ['Ingress'],

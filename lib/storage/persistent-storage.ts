@@ -1,8 +1,15 @@
 import { Construct } from 'constructs';
-import * as k8s from '../imports/k8s';
-import { clusterScoped, namespaceOf } from './scope';
+import * as k8s from '../../imports/k8s';
+import {
+  clusterScoped,
+  invalid,
+  namespaceOf,
+  validateAbsolutePath,
+  validateByteQuantity,
+  validateDnsLabel,
+  validateDnsSubdomain,
+} from '../core';
 import { StorageProvisioning, StorageProvisioningMode } from './storage-provisioning';
-import { validateAbsolutePath, validateByteQuantity, validateDnsLabel, validateDnsSubdomain, invalid } from './validation';
 
 /** The access modes a claim may ask for. */
 export const ACCESS_MODES = ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod'] as const;
@@ -110,7 +117,7 @@ export class PersistentStorage extends Construct {
       this.volumeName = validateDnsSubdomain(this, 'volumeName', props.volumeName);
       this.hostPath = root === '/' ? `/${props.name}` : `${root}/${props.name}`;
       this.persistentVolume = clusterScoped(
-        new k8s.KubePersistentVolume(this, 'Volume', {
+        new k8s.KubePersistentVolume(this, 'volume', {
           metadata: { name: this.volumeName, labels },
           spec: {
             capacity: { storage: k8s.Quantity.fromString(this.size) },
@@ -130,7 +137,7 @@ export class PersistentStorage extends Construct {
       this.persistentVolume = undefined;
     }
 
-    this.claim = new k8s.KubePersistentVolumeClaim(this, 'Claim', {
+    this.claim = new k8s.KubePersistentVolumeClaim(this, 'claim', {
       metadata: { name: this.claimName, labels },
       spec: {
         accessModes: this.accessModes as string[],

@@ -1,16 +1,14 @@
-import { createHash } from 'crypto';
-import { Yaml } from 'cdk8s';
+import { Lazy, Yaml } from 'cdk8s';
 import { Construct } from 'constructs';
-import * as k8s from '../imports/k8s';
-import { AirflowConfigValues, validateAirflowConfig } from './airflow-config-validation';
-import { AirflowVolumes } from './airflow-volumes';
-import { invalid, validateDnsSubdomain } from './validation';
+import * as k8s from '../../imports/k8s';
+import { AIRFLOW_HOME, AirflowGeneration, Components, airflowLabels, invalid, sha256, validateDnsSubdomain } from '../core';
+import { AirflowConfigValues, validateAirflowConfig } from './airflow-config-keys';
 
 /** Where every Airflow container finds `airflow.cfg` (`$AIRFLOW_HOME/airflow.cfg` of the official image). */
-export const AIRFLOW_CFG_PATH = `${AirflowVolumes.AIRFLOW_HOME}/airflow.cfg`;
+export const AIRFLOW_CFG_PATH = `${AIRFLOW_HOME}/airflow.cfg`;
 
 /** Where the scheduler finds the worker pod template (`[kubernetes_executor] pod_template_file`). */
-export const POD_TEMPLATE_FILE_PATH = `${AirflowVolumes.AIRFLOW_HOME}/pod_templates/pod_template_file.yaml`;
+export const POD_TEMPLATE_FILE_PATH = `${AIRFLOW_HOME}/pod_templates/pod_template_file.yaml`;
 
 /** The ConfigMap key of the rendered `airflow.cfg`. */
 export const AIRFLOW_CFG_KEY = 'airflow.cfg';
@@ -43,8 +41,8 @@ const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
 /** Props for {@link AirflowConfiguration}. */
 export interface AirflowConfigurationProps {
-  /** The Airflow major version, whose configuration keys the values are checked against. */
-  readonly airflowMajorVersion: 2 | 3;
+  /** The Airflow generation, whose configuration keys the values are checked against. */
+  readonly generation: AirflowGeneration;
 
   /**
    * The options the library sets itself (executor, folders, the pod template...). The user may not set
@@ -65,12 +63,16 @@ export interface AirflowConfigurationProps {
    */
   readonly config?: AirflowConfigValues;
 
-  /** The worker pod template (a Pod manifest as plain JSON), stored beside `airflow.cfg`. */
-  readonly podTemplate: Record<string, unknown>;
+  /**
+   * The worker pod template (a Pod manifest as plain JSON), stored beside `airflow.cfg`; it can also be set
+   * later with {@link AirflowConfiguration.setWorkerPodTemplate}. It is rendered at synth.
+   * @default - none until setWorkerPodTemplate is called; synth fails without one
+   */
+  readonly podTemplate?: Record<string, unknown>;
 
   /**
    * The ConfigMap's name.
-   * @default "airflow-config"
+   * @default AirflowConfiguration.DEFAULT_NAME ("airflow-config")
    */
   readonly name?: string;
 
@@ -87,6 +89,9 @@ export interface AirflowConfigurationProps {
  * container mounts `airflow.cfg` at `/opt/airflow/airflow.cfg`; secrets are never in it.
  */
 export class AirflowConfiguration extends Construct {
+  /** The ConfigMap's default name. */
+  public static readonly DEFAULT_NAME = 'airflow-config';
+
   /** The ConfigMap's name. */
   public readonly name: string;
 
@@ -96,18 +101,14 @@ export class AirflowConfiguration extends Construct {
   /** The rendered `airflow.cfg`. */
   public readonly airflowCfg: string;
 
-  /** The rendered worker pod template. */
-  public readonly podTemplateYaml: string;
-
-  /** sha256 of the ConfigMap's content, for the {@link CONFIG_CHECKSUM_ANNOTATION} of pod templates. */
-  public readonly checksum: string;
-
   /** The ConfigMap. */
   public readonly configMap: k8s.KubeConfigMap;
 
+  private podTemplate: (() => Record<string, unknown>) | undefined;
+
   constructor(scope: Construct, id: string, props: AirflowConfigurationProps) {
     super(scope, id);
-    this.name = validateDnsSubdomain(this, 'name', props.name ?? 'airflow-config');
+    this.name = validateDnsSubdomain(this, 'name', props.name ?? AirflowConfiguration.DEFAULT_NAME);
     const property = props.configProperty ?? 'config';
     const user = props.config ?? {};
     this.checkShape(property, user);
@@ -139,30 +140,50 @@ export class AirflowConfiguration extends Construct {
       }
     }
 
-    validateAirflowConfig(this, property, props.airflowMajorVersion, user);
-    validateAirflowConfig(this, 'managed', props.airflowMajorVersion, props.managed);
+    validateAirflowConfig(this, property, props.generation, user);
+    validateAirflowConfig(this, 'managed', props.generation, props.managed);
 
     this.values = mergeConfig(props.managed, user);
     this.airflowCfg = renderAirflowCfg(this.values);
-    this.podTemplateYaml = Yaml.stringify(props.podTemplate);
-    this.checksum = createHash('sha256')
-      .update(`${AIRFLOW_CFG_KEY}\n${this.airflowCfg}\n${POD_TEMPLATE_FILE_KEY}\n${this.podTemplateYaml}`)
-      .digest('hex');
+    const template = props.podTemplate;
+    this.podTemplate = template === undefined ? undefined : () => template;
 
-    this.configMap = new k8s.KubeConfigMap(this, 'Resource', {
+    this.configMap = new k8s.KubeConfigMap(this, 'config-map', {
       metadata: {
         name: this.name,
-        labels: {
-          'app.kubernetes.io/name': 'airflow',
-          'app.kubernetes.io/part-of': 'airflow',
-          'app.kubernetes.io/component': 'config',
-        },
+        labels: airflowLabels(Components.CONFIG),
       },
       data: {
         [AIRFLOW_CFG_KEY]: this.airflowCfg,
-        [POD_TEMPLATE_FILE_KEY]: this.podTemplateYaml,
+        [POD_TEMPLATE_FILE_KEY]: Lazy.any({ produce: () => this.podTemplateYaml }),
       },
     });
+  }
+
+  /**
+   * Sets the worker pod template: a function returning the Pod manifest, called at synth, so that whatever
+   * changes it until then (volumes added later, pod options) is in the ConfigMap.
+   */
+  public setWorkerPodTemplate(template: () => Record<string, unknown>): void {
+    this.podTemplate = template;
+  }
+
+  /** The worker pod template, rendered as YAML now. */
+  public get podTemplateYaml(): string {
+    if (!this.podTemplate) {
+      invalid(this, 'podTemplate', undefined, 'a worker pod template (props.podTemplate or setWorkerPodTemplate)');
+    }
+    return Yaml.stringify(this.podTemplate());
+  }
+
+  /** sha256 of the ConfigMap's content as it is now, for the {@link CONFIG_CHECKSUM_ANNOTATION} of pod templates. */
+  public get checksum(): string {
+    return sha256(`${AIRFLOW_CFG_KEY}\n${this.airflowCfg}\n${POD_TEMPLATE_FILE_KEY}\n${this.podTemplateYaml}`);
+  }
+
+  /** The checksum as a value resolved at synth, for pod template annotations built before the template is final. */
+  public checksumAtSynth(): string {
+    return Lazy.any({ produce: () => this.checksum });
   }
 
   /** The value of an option in `airflow.cfg`, rendered as Airflow reads it; undefined when not set. */
@@ -171,7 +192,7 @@ export class AirflowConfiguration extends Construct {
     return value === undefined ? undefined : render(value);
   }
 
-  /** The pod-spec volume of the ConfigMap. */
+  /** The pod-spec volume of the ConfigMap, named {@link AIRFLOW_CONFIG_VOLUME_NAME}. */
   public podVolume(): k8s.Volume {
     return { name: AIRFLOW_CONFIG_VOLUME_NAME, configMap: { name: this.name } };
   }

@@ -1,7 +1,6 @@
 import { Construct } from 'constructs';
-import * as k8s from '../imports/k8s';
-import { namespaceOf } from './scope';
-import { validateDnsLabel, validateDnsSubdomain } from './validation';
+import * as k8s from '../../imports/k8s';
+import { Components, airflowLabels, namespaceOf, validateDnsLabel, validateDnsSubdomain } from '../core';
 
 /**
  * What the KubernetesExecutor does through the Kubernetes API, in its namespace: create a pod per task,
@@ -48,16 +47,12 @@ export class PodLauncherRbac extends Construct {
     this.name = validateDnsSubdomain(this, 'name', props.name ?? 'airflow-pod-launcher');
     const serviceAccountName = validateDnsSubdomain(this, 'serviceAccountName', props.serviceAccountName);
     const namespace = validateDnsLabel(this, 'Chart.namespace', namespaceOf(this));
-    const labels = {
-      'app.kubernetes.io/name': 'airflow',
-      'app.kubernetes.io/part-of': 'airflow',
-      'app.kubernetes.io/component': 'scheduler',
-    };
-    this.role = new k8s.KubeRole(this, 'Role', {
+    const labels = airflowLabels(Components.SCHEDULER);
+    this.role = new k8s.KubeRole(this, 'role', {
       metadata: { name: this.name, labels },
       rules: POD_LAUNCHER_RULES.map((rule) => ({ ...rule })),
     });
-    this.roleBinding = new k8s.KubeRoleBinding(this, 'RoleBinding', {
+    this.roleBinding = new k8s.KubeRoleBinding(this, 'role-binding', {
       metadata: { name: this.name, labels },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: this.name },
       subjects: [{ kind: 'ServiceAccount', name: serviceAccountName, namespace }],

@@ -1,9 +1,5 @@
-import * as k8s from '../imports/k8s';
-
-/** The Airflow image's user: uid 50000, primary group 0 (root group, as the image's files expect). */
-export const AIRFLOW_UID = 50000;
-/** The Airflow image's group. */
-export const AIRFLOW_GID = 0;
+import * as k8s from '../../imports/k8s';
+import { AIRFLOW_GID, AIRFLOW_UID } from '../core';
 
 /**
  * The pod securityContext of every Airflow pod: non-root uid 50000 / gid 0, seccomp RuntimeDefault.

@@ -1,5 +1,6 @@
-import * as k8s from '../imports/k8s';
-import { airflowContainerSecurityContext, airflowPodSecurityContext } from './pod-security';
+import * as k8s from '../../imports/k8s';
+import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
+import { ContainerResources, resourceRequirements } from './pod-parts';
 
 /**
  * The name of the worker pod's container. The KubernetesExecutor fills in its `args` (the task command) and
@@ -23,14 +24,8 @@ export interface WorkerPodTemplateOptions {
   readonly serviceAccountName: string;
   /** The pod's labels. */
   readonly labels: Record<string, string>;
-  /** Default CPU request of a task. */
-  readonly cpuRequest: string;
-  /** Default memory request of a task. */
-  readonly memoryRequest: string;
-  /** Default CPU limit of a task. */
-  readonly cpuLimit: string;
-  /** Default memory limit of a task. */
-  readonly memoryLimit: string;
+  /** The default CPU and memory of a task (override per task with `executor_config`). */
+  readonly resources: ContainerResources;
 }
 
 /**
@@ -59,16 +54,7 @@ export function workerPodTemplate(options: WorkerPodTemplateOptions): Record<str
           image: options.image,
           imagePullPolicy: options.imagePullPolicy,
           env: options.env,
-          resources: {
-            requests: {
-              cpu: k8s.Quantity.fromString(options.cpuRequest),
-              memory: k8s.Quantity.fromString(options.memoryRequest),
-            },
-            limits: {
-              cpu: k8s.Quantity.fromString(options.cpuLimit),
-              memory: k8s.Quantity.fromString(options.memoryLimit),
-            },
-          },
+          resources: resourceRequirements(options.resources),
           securityContext: airflowContainerSecurityContext(),
           volumeMounts: options.volumeMounts,
         },

@@ -1,9 +1,15 @@
 import { Construct } from 'constructs';
-import * as k8s from '../imports/k8s';
-import { SecretKeyRef } from './metadata-database';
+import * as k8s from '../../imports/k8s';
+import {
+  Components,
+  SecretKeyRef,
+  airflowLabels,
+  namespaceOf,
+  validateDnsSubdomain,
+  validateImage,
+  validateSecretKeyRef,
+} from '../core';
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from './pod-security';
-import { namespaceOf } from './scope';
-import { invalid, validateDnsSubdomain, validateImage } from './validation';
 
 /**
  * The image the bootstrap Job runs by default. It is deliberately NOT tied to the Airflow version the chart
@@ -44,6 +50,30 @@ export interface AirflowSecretsProps {
 }
 
 /**
+ * Where Airflow's own secrets are: what the metadata database and the Airflow control plane read, by
+ * reference. {@link AirflowSecrets} (generated in the cluster) and {@link AirflowSecrets.fromExistingSecrets}
+ * (Secrets you manage) both provide it.
+ */
+export interface IAirflowSecrets {
+  /** Where `[core] fernet_key` is. */
+  readonly fernetKey: SecretKeyRef;
+  /** Where `[api] secret_key` (Airflow 2: `[webserver] secret_key`) is. */
+  readonly apiSecretKey: SecretKeyRef;
+  /**
+   * Where `[api_auth] jwt_secret` is; read by Airflow 3 only.
+   * @default - none: an Airflow 2 deployment
+   */
+  readonly jwtSecret?: SecretKeyRef;
+  /** Where the Airflow admin user's password is. */
+  readonly adminPassword: SecretKeyRef;
+  /**
+   * Where the metadata database password is.
+   * @default - none: the database gets its password elsewhere (a connection URI Secret)
+   */
+  readonly databasePassword?: SecretKeyRef;
+}
+
+/**
  * Props for {@link AirflowSecrets.fromExistingSecrets}: every value comes from a Secret you manage
  * (sealed-secrets, external-secrets, a vault); nothing is generated.
  */
@@ -52,8 +82,11 @@ export interface ExistingAirflowSecretsProps {
   readonly fernetKey: SecretKeyRef;
   /** Where `[api] secret_key` (Airflow 2: `[webserver] secret_key`) is. */
   readonly apiSecretKey: SecretKeyRef;
-  /** Where `[api_auth] jwt_secret` is (Airflow 3). */
-  readonly jwtSecret: SecretKeyRef;
+  /**
+   * Where `[api_auth] jwt_secret` is. Required on Airflow 3; Airflow 2 does not read it.
+   * @default - none (Airflow 2 only)
+   */
+  readonly jwtSecret?: SecretKeyRef;
   /** Where the Airflow admin user's password is. */
   readonly adminPassword: SecretKeyRef;
   /**
@@ -70,7 +103,6 @@ interface InternalProps extends AirflowSecretsProps {
 }
 
 const NAME = 'airflow-secrets-bootstrap';
-const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 
 /**
  * Airflow's own secrets (fernet key, API secret key, JWT secret, database and admin passwords), with no
@@ -84,23 +116,18 @@ const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
  *
  * Consumers read each value by reference (`valueFrom.secretKeyRef`), e.g. with {@link AirflowSecrets.secretEnv}.
  */
-export class AirflowSecrets extends Construct {
+export class AirflowSecrets extends Construct implements IAirflowSecrets {
   /** The values come from Secrets the user manages; no Job, no Role, nothing generated. */
   public static fromExistingSecrets(scope: Construct, id: string, props: ExistingAirflowSecretsProps): AirflowSecrets {
     return new AirflowSecrets(scope, id, { [EXISTING]: props } as InternalProps);
-  }
-
-  /** An environment variable read from a Secret key: `{ name, valueFrom: { secretKeyRef } }`. */
-  public static secretEnv(envName: string, ref: SecretKeyRef): k8s.EnvVar {
-    return { name: envName, valueFrom: { secretKeyRef: { name: ref.name, key: ref.key } } };
   }
 
   /** Where `[core] fernet_key` is. */
   public readonly fernetKey: SecretKeyRef;
   /** Where `[api] secret_key` (Airflow 2: `[webserver] secret_key`) is. */
   public readonly apiSecretKey: SecretKeyRef;
-  /** Where `[api_auth] jwt_secret` is. */
-  public readonly jwtSecret: SecretKeyRef;
+  /** Where `[api_auth] jwt_secret` is (undefined when existing Secrets for Airflow 2 do not have it). */
+  public readonly jwtSecret: SecretKeyRef | undefined;
   /** Where the Airflow admin user's password is. */
   public readonly adminPassword: SecretKeyRef;
   /** Where the metadata database password is (undefined when brought elsewhere). */
@@ -127,14 +154,12 @@ export class AirflowSecrets extends Construct {
 
     if (existing !== undefined) {
       this.generated = false;
-      this.fernetKey = this.validateRef('fernetKey', existing.fernetKey);
-      this.apiSecretKey = this.validateRef('apiSecretKey', existing.apiSecretKey);
-      this.jwtSecret = this.validateRef('jwtSecret', existing.jwtSecret);
-      this.adminPassword = this.validateRef('adminPassword', existing.adminPassword);
+      this.fernetKey = validateSecretKeyRef(this, 'fernetKey', existing.fernetKey);
+      this.apiSecretKey = validateSecretKeyRef(this, 'apiSecretKey', existing.apiSecretKey);
+      this.jwtSecret = existing.jwtSecret === undefined ? undefined : validateSecretKeyRef(this, 'jwtSecret', existing.jwtSecret);
+      this.adminPassword = validateSecretKeyRef(this, 'adminPassword', existing.adminPassword);
       this.databasePassword =
-        existing.databasePassword === undefined
-          ? undefined
-          : this.validateRef('databasePassword', existing.databasePassword);
+        existing.databasePassword === undefined ? undefined : validateSecretKeyRef(this, 'databasePassword', existing.databasePassword);
       return;
     }
 
@@ -150,32 +175,28 @@ export class AirflowSecrets extends Construct {
     this.adminPassword = { name: secretName, key: AIRFLOW_SECRET_KEYS.adminPassword };
     this.databasePassword = { name: secretName, key: AIRFLOW_SECRET_KEYS.databasePassword };
 
-    const labels = {
-      'app.kubernetes.io/name': 'airflow',
-      'app.kubernetes.io/part-of': 'airflow',
-      'app.kubernetes.io/component': 'secrets-bootstrap',
-    };
+    const labels = airflowLabels(Components.SECRETS_BOOTSTRAP);
 
-    this.serviceAccount = new k8s.KubeServiceAccount(this, 'ServiceAccount', {
+    this.serviceAccount = new k8s.KubeServiceAccount(this, 'service-account', {
       metadata: { name: NAME, labels },
       // The Job talks to the API; its token is mounted on its pod (automountServiceAccountToken there).
       automountServiceAccountToken: false,
     });
 
-    this.role = new k8s.KubeRole(this, 'Role', {
+    this.role = new k8s.KubeRole(this, 'role', {
       metadata: { name: NAME, labels },
       // `create` cannot be limited by resourceNames (the name is not known to authorization before the
       // object exists), but create alone cannot read, change or delete an existing Secret.
       rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['create'] }],
     });
 
-    this.roleBinding = new k8s.KubeRoleBinding(this, 'RoleBinding', {
+    this.roleBinding = new k8s.KubeRoleBinding(this, 'role-binding', {
       metadata: { name: NAME, labels },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: NAME },
       subjects: [{ kind: 'ServiceAccount', name: NAME, namespace }],
     });
 
-    this.bootstrapJob = new k8s.KubeJob(this, 'Job', {
+    this.bootstrapJob = new k8s.KubeJob(this, 'job', {
       metadata: {
         name: NAME,
         labels,
@@ -219,42 +240,10 @@ export class AirflowSecrets extends Construct {
     });
   }
 
-  /** An environment variable read from one of these secrets: `secrets.secretEnv('AIRFLOW__CORE__FERNET_KEY', secrets.fernetKey)`. */
-  public secretEnv(envName: string, ref: SecretKeyRef): k8s.EnvVar {
-    return AirflowSecrets.secretEnv(envName, ref);
-  }
-
-  /**
-   * The environment variables of Airflow's own keys, read from their Secrets, for the components that
-   * issue or verify tokens (scheduler, api-server / webserver): `AIRFLOW__CORE__FERNET_KEY`, and on Airflow 3
-   * `AIRFLOW__API__SECRET_KEY` and `AIRFLOW__API_AUTH__JWT_SECRET`, on Airflow 2 `AIRFLOW__WEBSERVER__SECRET_KEY`.
-   * Worker pods need none of these on Airflow 3.
-   * @param airflowMajorVersion 2 or 3
-   */
-  public airflowKeyEnv(airflowMajorVersion: number = 3): k8s.EnvVar[] {
-    if (airflowMajorVersion !== 2 && airflowMajorVersion !== 3) {
-      invalid(this, 'airflowMajorVersion', airflowMajorVersion, '2 or 3');
-    }
-    const fernet = AirflowSecrets.secretEnv('AIRFLOW__CORE__FERNET_KEY', this.fernetKey);
-    if (airflowMajorVersion === 2) {
-      return [fernet, AirflowSecrets.secretEnv('AIRFLOW__WEBSERVER__SECRET_KEY', this.apiSecretKey)];
-    }
-    return [
-      fernet,
-      AirflowSecrets.secretEnv('AIRFLOW__API__SECRET_KEY', this.apiSecretKey),
-      AirflowSecrets.secretEnv('AIRFLOW__API_AUTH__JWT_SECRET', this.jwtSecret),
-    ];
-  }
-
-  private validateRef(property: string, ref: SecretKeyRef | undefined): SecretKeyRef {
-    if (ref === undefined || ref === null || typeof ref !== 'object') {
-      invalid(this, property, ref, 'a reference to a Secret key: { name: "my-secret", key: "my-key" }');
-    }
-    validateDnsSubdomain(this, `${property}.name`, ref.name);
-    if (typeof ref.key !== 'string' || ref.key.length > 253 || !SECRET_KEY.test(ref.key)) {
-      invalid(this, `${property}.key`, ref.key, "a Secret key: 1 to 253 characters of letters, digits, '-', '_' and '.'");
-    }
-    return { name: ref.name, key: ref.key };
+  /** The names of the Secrets the keys are in. */
+  public get secretNames(): string[] {
+    const refs = [this.fernetKey, this.apiSecretKey, this.jwtSecret, this.adminPassword, this.databasePassword];
+    return [...new Set(refs.filter((r): r is SecretKeyRef => r !== undefined).map((r) => r.name))].sort();
   }
 }
 

@@ -1,22 +1,7 @@
-import { createHash } from 'crypto';
 import { Construct } from 'constructs';
-import * as k8s from '../imports/k8s';
-import { AirflowVersion } from './airflow-version';
-import { airflowContainerSecurityContext, airflowPodSecurityContext } from './pod-security';
-
-/** The label every object of the Airflow deployment carries: `app.kubernetes.io/name: airflow`. */
-export const AIRFLOW_NAME_LABEL = 'app.kubernetes.io/name';
-/** The label naming the component: `app.kubernetes.io/component`. */
-export const AIRFLOW_COMPONENT_LABEL = 'app.kubernetes.io/component';
-
-/** The labels of a component's objects and pods. */
-export function airflowLabels(component: string): Record<string, string> {
-  return {
-    [AIRFLOW_NAME_LABEL]: 'airflow',
-    'app.kubernetes.io/part-of': 'airflow',
-    [AIRFLOW_COMPONENT_LABEL]: component,
-  };
-}
+import * as k8s from '../../imports/k8s';
+import { AirflowVersion, airflowLabels } from '../core';
+import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
 
 /** The name of the init container that waits for `airflow db migrate` to have run. */
 export const WAIT_FOR_MIGRATIONS_CONTAINER_NAME = 'wait-for-airflow-migrations';
@@ -27,6 +12,9 @@ export const WAIT_FOR_MIGRATIONS_CONTAINER_NAME = 'wait-for-airflow-migrations';
  * database, 2 CPUs shared by everything) takes longer, and every restart adds back-off.
  */
 export const MIGRATION_WAIT_TIMEOUT_SECONDS = 600;
+
+/** The resources of the short commands that run before or beside the components (check-migrations, create-user). */
+export const ONE_SHOT_RESOURCES: ContainerResources = { cpuRequest: '50m', memoryRequest: '256Mi', cpuLimit: '500m', memoryLimit: '768Mi' };
 
 /** What every Airflow pod of the control plane (Deployments and Jobs) is built from. */
 export interface AirflowPodParts {
@@ -48,11 +36,23 @@ export interface AirflowPodParts {
   readonly waitForDatabase: k8s.Container;
 }
 
+/** CPU and memory of one container: requests and limits, as Kubernetes quantities ("100m", "384Mi"). */
+export interface ContainerResources {
+  /** CPU request. */
+  readonly cpuRequest: string;
+  /** Memory request. */
+  readonly memoryRequest: string;
+  /** CPU limit. */
+  readonly cpuLimit: string;
+  /** Memory limit. */
+  readonly memoryLimit: string;
+}
+
 /** CPU and memory requests and limits, as Kubernetes quantities. */
-export function resourceRequirements(cpuRequest: string, memoryRequest: string, cpuLimit: string, memoryLimit: string): k8s.ResourceRequirements {
+export function resourceRequirements(r: ContainerResources): k8s.ResourceRequirements {
   return {
-    requests: { cpu: k8s.Quantity.fromString(cpuRequest), memory: k8s.Quantity.fromString(memoryRequest) },
-    limits: { cpu: k8s.Quantity.fromString(cpuLimit), memory: k8s.Quantity.fromString(memoryLimit) },
+    requests: { cpu: k8s.Quantity.fromString(r.cpuRequest), memory: k8s.Quantity.fromString(r.memoryRequest) },
+    limits: { cpu: k8s.Quantity.fromString(r.cpuLimit), memory: k8s.Quantity.fromString(r.memoryLimit) },
   };
 }
 
@@ -109,23 +109,6 @@ export function waitForMigrationsContainer(parts: AirflowPodParts): k8s.Containe
   return airflowContainer(parts, {
     name: WAIT_FOR_MIGRATIONS_CONTAINER_NAME,
     args: ['bash', '-c', `exec airflow db check-migrations --migration-wait-timeout=${MIGRATION_WAIT_TIMEOUT_SECONDS}`],
-    resources: resourceRequirements('50m', '256Mi', '500m', '768Mi'),
+    resources: resourceRequirements(ONE_SHOT_RESOURCES),
   });
-}
-
-/** JSON with object keys sorted, so that equal values give equal strings whatever the insertion order. */
-export function stableStringify(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableStringify(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
-
-/** The first 8 hex digits of the sha256 of `value`'s stable JSON. */
-export function shortHash(value: unknown): string {
-  return createHash('sha256').update(stableStringify(value)).digest('hex').slice(0, 8);
 }

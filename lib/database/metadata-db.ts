@@ -1,33 +1,33 @@
 import { Construct } from 'constructs';
-import * as k8s from '../imports/k8s';
-import { ConnectionUriSecretOptions, ExternalMetadataDb, ExternalMetadataDbOptions } from './external-metadata-db';
+import * as k8s from '../../imports/k8s';
 import {
-  DEFAULT_METADATA_DATABASE_NAME,
-  DEFAULT_METADATA_DATABASE_PASSWORD_SECRET,
-  DEFAULT_METADATA_DATABASE_USER,
-  DEFAULT_WAIT_FOR_DB_TIMEOUT_SECONDS,
-  IWaitableMetadataDatabase,
-  markSoleMetadataDatabase,
-  metadataDatabaseConnectionEnv,
-  metadataDatabaseWaitContainer,
+  APP_NAME,
+  COMPONENT_LABEL,
+  Components,
+  NAME_LABEL,
   POSTGRES_PORT,
-  PostgresSslMode,
   SecretKeyRef,
-  validatePostgresName,
-  validateSecretKeyRef,
-  validateWaitTimeout,
-} from './metadata-database';
-import { PersistentStorage } from './persistent-storage';
-import { namespaceOf } from './scope';
-import { StorageProvisioning } from './storage-provisioning';
-import {
   invalid,
+  namespaceOf,
+  secretEnv,
   validateByteQuantity,
   validateCpuQuantity,
   validateDnsLabel,
   validateDnsSubdomain,
   validateImage,
-} from './validation';
+  validateSecretKeyRef,
+} from '../core';
+import { PersistentStorage, StorageProvisioning } from '../storage';
+import {
+  DEFAULT_METADATA_DATABASE_NAME,
+  DEFAULT_METADATA_DATABASE_PASSWORD_SECRET,
+  DEFAULT_METADATA_DATABASE_USER,
+  DatabaseConnection,
+  validatePostgresName,
+} from './database-connection';
+import { ConnectionUriSecretOptions, ExternalMetadataDb, ExternalMetadataDbOptions } from './external-metadata-db';
+import { IMetadataDatabase, markSoleMetadataDatabase, metadataDatabaseOf, validateWaitTimeout } from './metadata-database';
+import { DEFAULT_WAIT_FOR_DB_TIMEOUT_SECONDS } from './wait-for-db';
 
 /** Props for {@link MetadataDb}: Airflow's metadata database as a Postgres inside the cluster. */
 export interface MetadataDbProps {
@@ -123,7 +123,7 @@ export interface MetadataDbProps {
  *
  * For a database outside the cluster use `MetadataDb.external(...)` or `MetadataDb.fromConnectionUriSecret(...)`.
  */
-export class MetadataDb extends Construct implements IWaitableMetadataDatabase {
+export class MetadataDb extends Construct implements IMetadataDatabase {
   /** The default image: the official Postgres 17 image, Debian bookworm variant (uid 999). */
   public static readonly DEFAULT_IMAGE = 'postgres:17.10-bookworm';
 
@@ -138,15 +138,8 @@ export class MetadataDb extends Construct implements IWaitableMetadataDatabase {
    * in a Secret. Creates no Kubernetes objects.
    */
   public static external(scope: Construct, id: string, options: ExternalMetadataDbOptions): ExternalMetadataDb {
-    return new ExternalMetadataDb(scope, id, {
-      host: options.host,
-      port: options.port,
-      databaseName: options.databaseName,
-      user: options.user,
-      passwordSecret: options.passwordSecret,
-      sslMode: options.sslMode,
-      waitTimeoutSeconds: options.waitTimeoutSeconds,
-    });
+    const { waitTimeoutSeconds, ...connection } = options;
+    return new ExternalMetadataDb(scope, id, { connection: DatabaseConnection.postgres(connection), waitTimeoutSeconds });
   }
 
   /** A metadata database outside the cluster whose whole connection URI is in a Secret. Creates no objects. */
@@ -156,7 +149,7 @@ export class MetadataDb extends Construct implements IWaitableMetadataDatabase {
     options: ConnectionUriSecretOptions,
   ): ExternalMetadataDb {
     return new ExternalMetadataDb(scope, id, {
-      connectionUriSecret: options.uriSecret,
+      connection: DatabaseConnection.fromUriSecret(options.uriSecret),
       waitTimeoutSeconds: options.waitTimeoutSeconds,
     });
   }
@@ -165,13 +158,12 @@ export class MetadataDb extends Construct implements IWaitableMetadataDatabase {
   public readonly host: string;
   /** The Service port, 5432. */
   public readonly port: number = POSTGRES_PORT;
+  /** The database Airflow uses. */
   public readonly databaseName: string;
+  /** The user Airflow connects as. */
   public readonly user: string;
+  /** Where the password is. */
   public readonly passwordSecret: SecretKeyRef;
-  /** Always undefined: the in-cluster database is described by host, user and password. */
-  public readonly connectionUriSecret: SecretKeyRef | undefined = undefined;
-  /** Always undefined: traffic stays inside the cluster and the image serves no TLS by default. */
-  public readonly sslMode: PostgresSslMode | undefined = undefined;
 
   /** The name of the StatefulSet and of the Service (`airflow-postgres`). */
   public readonly serviceName: string;
@@ -188,6 +180,8 @@ export class MetadataDb extends Construct implements IWaitableMetadataDatabase {
   public readonly service: k8s.KubeService;
   /** The StatefulSet. */
   public readonly statefulSet: k8s.KubeStatefulSet;
+
+  private readonly database: IMetadataDatabase;
 
   constructor(scope: Construct, id: string, props: MetadataDbProps = {}) {
     super(scope, id);
@@ -230,8 +224,20 @@ export class MetadataDb extends Construct implements IWaitableMetadataDatabase {
 
     this.serviceName = `${prefix}-postgres`;
     this.host = `${this.serviceName}.${namespace}.svc.${clusterDomain}`;
-    this.podLabels = { 'app.kubernetes.io/name': 'airflow', 'app.kubernetes.io/component': 'metadata-db' };
+    this.podLabels = { [NAME_LABEL]: APP_NAME, [COMPONENT_LABEL]: Components.METADATA_DB };
     markSoleMetadataDatabase(this);
+    this.database = metadataDatabaseOf(this, {
+      postgres: {
+        host: this.host,
+        port: this.port,
+        databaseName: this.databaseName,
+        user: this.user,
+        passwordSecret: this.passwordSecret,
+        // Traffic stays inside the cluster and the image serves no TLS by default.
+        sslMode: undefined,
+      },
+      waitTimeoutSeconds: this.waitTimeoutSeconds,
+    });
 
     this.storage = new PersistentStorage(this, 'storage', {
       name: 'postgres',
@@ -241,7 +247,7 @@ export class MetadataDb extends Construct implements IWaitableMetadataDatabase {
       size: storageSize,
       // One Postgres writes its data directory: never share it.
       accessModes: ['ReadWriteOnce'],
-      labels: { 'app.kubernetes.io/name': 'airflow', 'app.kubernetes.io/component': 'metadata-db-storage' },
+      labels: { [NAME_LABEL]: APP_NAME, [COMPONENT_LABEL]: Components.METADATA_DB_STORAGE },
     });
 
     this.service = new k8s.KubeService(this, 'service', {
@@ -290,10 +296,7 @@ export class MetadataDb extends Construct implements IWaitableMetadataDatabase {
                 env: [
                   { name: 'POSTGRES_USER', value: this.user },
                   { name: 'POSTGRES_DB', value: this.databaseName },
-                  {
-                    name: 'POSTGRES_PASSWORD',
-                    valueFrom: { secretKeyRef: { name: this.passwordSecret.name, key: this.passwordSecret.key } },
-                  },
+                  secretEnv('POSTGRES_PASSWORD', this.passwordSecret),
                   { name: 'PGDATA', value: MetadataDb.PGDATA },
                   // initdb would trust every local and loopback connection (so anyone who may exec or
                   // port-forward into the pod would be superuser without a password): require the password
@@ -363,10 +366,10 @@ export class MetadataDb extends Construct implements IWaitableMetadataDatabase {
   }
 
   public airflowConnectionEnv(): k8s.EnvVar[] {
-    return metadataDatabaseConnectionEnv(this);
+    return this.database.airflowConnectionEnv();
   }
 
   public waitForDatabaseContainer(image: string, securityContext?: k8s.SecurityContext): k8s.Container {
-    return metadataDatabaseWaitContainer(this, image, securityContext);
+    return this.database.waitForDatabaseContainer(image, securityContext);
   }
 }

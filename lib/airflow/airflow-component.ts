@@ -1,0 +1,163 @@
+import { Construct } from 'constructs';
+import * as k8s from '../../imports/k8s';
+import { airflowLabels, selectorLabels } from '../core';
+import { CONFIG_CHECKSUM_ANNOTATION } from './airflow-configuration';
+import {
+  AirflowPodParts,
+  ContainerResources,
+  airflowContainer,
+  airflowPodSpec,
+  airflowServiceAccount,
+  resourceRequirements,
+  waitForMigrationsContainer,
+} from './pod-parts';
+
+/** The HTTP port of a component, and the Service in front of it. */
+export interface AirflowComponentPort {
+  /** The container port, named `http`. */
+  readonly containerPort: number;
+  /** The Service port (the Service is named like the Deployment). */
+  readonly servicePort: number;
+}
+
+/** Props for {@link AirflowComponent}. */
+export interface AirflowComponentProps {
+  /** What the Airflow pods are built from: image, environment, volumes, the wait-for-db container. */
+  readonly parts: AirflowPodParts;
+
+  /** The component's name, `app.kubernetes.io/component` (`scheduler`, `api-server`, ...). */
+  readonly component: string;
+
+  /** The Airflow command the container runs, e.g. `airflow scheduler`. */
+  readonly command: string;
+
+  /** The container's CPU and memory requests and limits. */
+  readonly resources: ContainerResources;
+
+  /**
+   * Whether the pod gets a Kubernetes API token: only a component that uses the API (the scheduler, which
+   * creates task pods) should.
+   * @default false
+   */
+  readonly automountServiceAccountToken?: boolean;
+
+  /**
+   * The HTTP port the component serves, and a ClusterIP Service in front of it.
+   * @default - no port and no Service
+   */
+  readonly port?: AirflowComponentPort;
+
+  /**
+   * The startup probe.
+   * @default - none
+   */
+  readonly startupProbe?: k8s.Probe;
+
+  /**
+   * The readiness probe.
+   * @default - none
+   */
+  readonly readinessProbe?: k8s.Probe;
+
+  /**
+   * The liveness probe.
+   * @default - none
+   */
+  readonly livenessProbe?: k8s.Probe;
+
+  /**
+   * Mounts beside the parts' volumes (e.g. the worker pod template for the scheduler).
+   * @default - none
+   */
+  readonly extraVolumeMounts?: k8s.VolumeMount[];
+
+  /**
+   * Whether the Deployment rolls without downtime (a new pod first, then the old one goes). Otherwise the
+   * old pod stops before the new one starts (`Recreate`): one scheduler, dag-processor or triggerer at a time
+   * is enough on a small node, and a second one during a rollout would only compete for its CPU.
+   * @default false
+   */
+  readonly rollingUpdate?: boolean;
+}
+
+/**
+ * One long-running component of the Airflow control plane: its ServiceAccount, its Deployment (waiting for
+ * the database and its migrations in init containers, then running the Airflow command) and, for a component
+ * that serves HTTP, its Service. The api-server (webserver on Airflow 2), the scheduler, the dag-processor and
+ * the triggerer are each one of these.
+ */
+export class AirflowComponent extends Construct {
+  /** The component's name (`scheduler`). */
+  public readonly component: string;
+
+  /** The name of the Deployment, its ServiceAccount and its Service: `airflow-<component>`. */
+  public readonly name: string;
+
+  /** The ServiceAccount. */
+  public readonly serviceAccount: k8s.KubeServiceAccount;
+
+  /** The Deployment. */
+  public readonly deployment: k8s.KubeDeployment;
+
+  /** The Service; undefined for a component without a port. */
+  public readonly service: k8s.KubeService | undefined;
+
+  constructor(scope: Construct, id: string, props: AirflowComponentProps) {
+    super(scope, id);
+    const parts = props.parts;
+    this.component = props.component;
+    this.name = `airflow-${props.component}`;
+    const labels = airflowLabels(props.component);
+    const selector = selectorLabels(props.component);
+    const automount = props.automountServiceAccountToken ?? false;
+
+    this.serviceAccount = airflowServiceAccount(this, 'service-account', this.name, props.component, automount);
+
+    const container: Partial<k8s.Container> = {
+      args: ['bash', '-c', `exec ${props.command}`],
+      ...(props.extraVolumeMounts ? { volumeMounts: [...parts.volumeMounts, ...props.extraVolumeMounts] } : {}),
+      ...(props.port ? { ports: [{ name: 'http', containerPort: props.port.containerPort, protocol: 'TCP' }] } : {}),
+      ...(props.startupProbe ? { startupProbe: props.startupProbe } : {}),
+      ...(props.readinessProbe ? { readinessProbe: props.readinessProbe } : {}),
+      ...(props.livenessProbe ? { livenessProbe: props.livenessProbe } : {}),
+    };
+
+    this.deployment = new k8s.KubeDeployment(this, 'deployment', {
+      metadata: { name: this.name, labels },
+      spec: {
+        replicas: 1,
+        revisionHistoryLimit: 2,
+        strategy: props.rollingUpdate
+          ? { type: 'RollingUpdate', rollingUpdate: { maxSurge: k8s.IntOrString.fromNumber(1), maxUnavailable: k8s.IntOrString.fromNumber(0) } }
+          : { type: 'Recreate' },
+        selector: { matchLabels: selector },
+        template: {
+          metadata: { labels, annotations: { [CONFIG_CHECKSUM_ANNOTATION]: parts.configChecksum } },
+          spec: airflowPodSpec(parts, {
+            serviceAccountName: this.name,
+            automountServiceAccountToken: automount,
+            initContainers: [parts.waitForDatabase, waitForMigrationsContainer(parts)],
+            containers: [
+              airflowContainer(parts, {
+                name: props.component,
+                resources: resourceRequirements(props.resources),
+                ...container,
+              }),
+            ],
+          }),
+        },
+      },
+    });
+
+    this.service = props.port
+      ? new k8s.KubeService(this, 'service', {
+        metadata: { name: this.name, labels },
+        spec: {
+          type: 'ClusterIP',
+          selector,
+          ports: [{ name: 'http', port: props.port.servicePort, targetPort: k8s.IntOrString.fromString('http'), protocol: 'TCP' }],
+        },
+      })
+      : undefined;
+  }
+}

@@ -1,0 +1,340 @@
+import * as k8s from '../../imports/k8s';
+import {
+  AIRFLOW_2_CONFIG_KEYS,
+  AIRFLOW_3_CONFIG_KEYS,
+  AirflowConfigKeyData,
+} from './data/airflow-config-keys';
+import { AirflowCdk8sValidationError } from './errors';
+import { Components } from './labels';
+import { AIRFLOW_UI_PORT } from './ports';
+import { SecretKeyRef, secretEnv } from './secret-key-ref';
+
+/**
+ * The Airflow 3 release the library pins by default: the version the official Helm chart pinned when this
+ * library was written (chart/values.yaml `airflowVersion: "3.1.3"`).
+ */
+export const DEFAULT_AIRFLOW_VERSION = '3.1.3';
+
+/** The default image: the official image of {@link DEFAULT_AIRFLOW_VERSION}, pinned by tag. */
+export const DEFAULT_AIRFLOW_IMAGE = `apache/airflow:${DEFAULT_AIRFLOW_VERSION}`;
+
+/**
+ * The oldest Airflow 2 release the library supports: 2.7.0 is the first with `airflow db migrate`
+ * (earlier releases only have `airflow db upgrade`). 2.11 is the Airflow 2 line the library is tested for.
+ */
+export const MINIMUM_AIRFLOW_2_VERSION = '2.7.0';
+
+const VERSION = /^(\d+)\.(\d+)\.(\d+)$/;
+
+// Tags of the official image: "3.1.3", "3.1.3-python3.12", "slim-3.1.3", "slim-3.1.3-python3.12".
+const OFFICIAL_TAG = /^(?:slim-)?(\d+\.\d+\.\d+)(?:-python\d+(?:\.\d+)?)?$/;
+
+/** An Airflow release, `major.minor.patch`. */
+export class AirflowVersion {
+  /**
+   * The version `major.minor.patch`, e.g. `AirflowVersion.of('3.1.3')`.
+   * @throws AirflowCdk8sValidationError when `version` is not of that form
+   */
+  public static of(version: string): AirflowVersion {
+    const parsed = AirflowVersion.tryParse(version);
+    if (!parsed) {
+      throw new AirflowCdk8sValidationError(
+        'AirflowVersion',
+        'AirflowVersion.of',
+        'version',
+        version,
+        'an Airflow release as major.minor.patch, such as "3.1.3" or "2.11.0"',
+      );
+    }
+    return parsed;
+  }
+
+  /** The version `major.minor.patch`, or undefined when `version` is not of that form. */
+  public static tryParse(version: unknown): AirflowVersion | undefined {
+    const match = typeof version === 'string' ? VERSION.exec(version) : null;
+    return match ? new AirflowVersion(Number(match[1]), Number(match[2]), Number(match[3])) : undefined;
+  }
+
+  /**
+   * The Airflow version an image's tag names, for tags of the official image's form (`3.1.3`,
+   * `3.1.3-python3.12`, `slim-3.1.3`); undefined for any other tag (`latest`, `my-build`) and for digests.
+   */
+  public static fromImage(image: string): AirflowVersion | undefined {
+    const tag = imageTag(image);
+    const match = tag ? OFFICIAL_TAG.exec(tag) : null;
+    return match ? AirflowVersion.tryParse(match[1]) : undefined;
+  }
+
+  private constructor(
+    /** The major version: 2 or 3 for the releases the library supports. */
+    public readonly major: number,
+    /** The minor version. */
+    public readonly minor: number,
+    /** The patch version. */
+    public readonly patch: number,
+  ) {}
+
+  /** Whether this version is `other` or newer. */
+  public isAtLeast(other: AirflowVersion): boolean {
+    if (this.major !== other.major) return this.major > other.major;
+    if (this.minor !== other.minor) return this.minor > other.minor;
+    return this.patch >= other.patch;
+  }
+
+  /** Whether the library supports this version: 3.x, or 2.x from {@link MINIMUM_AIRFLOW_2_VERSION}. */
+  public get isSupported(): boolean {
+    return AirflowGeneration.of(this) !== undefined;
+  }
+
+  /** The version in a form usable in object names: `3-1-3`. */
+  public get slug(): string {
+    return `${this.major}-${this.minor}-${this.patch}`;
+  }
+
+  /** `major.minor.patch`. */
+  public toString(): string {
+    return `${this.major}.${this.minor}.${this.patch}`;
+  }
+}
+
+/** The parts of an image reference: repository (with registry), tag and digest. */
+export interface ImageReference {
+  /** The repository, with registry and port when given: `apache/airflow`, `localhost:5000/team/airflow`. */
+  readonly repository: string;
+  /** The tag; undefined when the reference has none. */
+  readonly tag: string | undefined;
+  /** The digest (`sha256:...`); undefined when the reference has none. */
+  readonly digest: string | undefined;
+}
+
+/** Splits `[registry[:port]/]path[:tag][@digest]` into repository, tag and digest. */
+export function parseImageReference(image: string): ImageReference {
+  const at = image.indexOf('@');
+  const digest = at >= 0 ? image.slice(at + 1) : undefined;
+  const named = at >= 0 ? image.slice(0, at) : image;
+  const lastSlash = named.lastIndexOf('/');
+  const colon = named.indexOf(':', lastSlash + 1);
+  return colon >= 0
+    ? { repository: named.slice(0, colon), tag: named.slice(colon + 1), digest }
+    : { repository: named, tag: undefined, digest };
+}
+
+function imageTag(image: string): string | undefined {
+  const ref = parseImageReference(image);
+  return ref.digest ? undefined : ref.tag;
+}
+
+/**
+ * The FAB auth manager: the UI's users, roles and login. Airflow 3's default is the SimpleAuthManager (users
+ * from a file, for development); the official Helm chart configures FAB on Airflow 3, and Airflow 2 uses it
+ * always (`[webserver] auth_backend` aside).
+ */
+export const FAB_AUTH_MANAGER = 'airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager';
+
+/** The FAB provider's database manager: `airflow db migrate` creates the FAB tables (users, roles) with it. */
+export const FAB_DB_MANAGER = 'airflow.providers.fab.auth_manager.models.db.FABDBManager';
+
+/** Where Airflow's own secrets are, for {@link AirflowGeneration.keyEnv}. */
+export interface AirflowKeyRefs {
+  /** `[core] fernet_key`. */
+  readonly fernetKey: SecretKeyRef;
+  /** `[api] secret_key` (Airflow 3) / `[webserver] secret_key` (Airflow 2). */
+  readonly apiSecretKey: SecretKeyRef;
+  /** `[api_auth] jwt_secret`: read on Airflow 3 only. */
+  readonly jwtSecret?: SecretKeyRef;
+}
+
+/** What {@link AirflowGeneration.managedConfig} needs to know about the deployment. */
+export interface ManagedConfigContext {
+  /** The in-cluster DNS name of the UI's Service (`airflow-api-server.airflow.svc.cluster.local`). */
+  readonly uiServiceHost: string;
+  /** Whether DAG files are parsed by a standalone dag-processor. */
+  readonly standaloneDagProcessor: boolean;
+}
+
+interface GenerationFacts {
+  readonly major: 2 | 3;
+  readonly uiComponent: string;
+  readonly uiHealthPath: string;
+  readonly requiresStandaloneDagProcessor: boolean;
+  readonly workersUseDatabase: boolean;
+  readonly configKeys: Readonly<Record<string, AirflowConfigKeyData>>;
+  readonly secretKeyEnv: string;
+  readonly jwtSecretEnv: string | undefined;
+  readonly managedConfig: (context: ManagedConfigContext) => Record<string, Record<string, string | number | boolean>>;
+  readonly foreignSectionNote: (section: string, movedTo: string[]) => string;
+}
+
+const AIRFLOW_3: GenerationFacts = {
+  major: 3,
+  // `airflow api-server` serves the UI, the REST API (/api/v2) and the execution API (/execution) that task
+  // pods talk to; /api/v2/monitor/health reports the metadatabase and every component's heartbeat.
+  uiComponent: Components.API_SERVER,
+  uiHealthPath: '/api/v2/monitor/health',
+  // Airflow 3's scheduler no longer parses DAG files: `airflow dag-processor` always does.
+  requiresStandaloneDagProcessor: true,
+  // Task pods reach the metadata only through the execution API, with a token the scheduler gives them.
+  workersUseDatabase: false,
+  configKeys: AIRFLOW_3_CONFIG_KEYS,
+  secretKeyEnv: 'AIRFLOW__API__SECRET_KEY',
+  jwtSecretEnv: 'AIRFLOW__API_AUTH__JWT_SECRET',
+  managedConfig: (context) => ({
+    core: {
+      auth_manager: FAB_AUTH_MANAGER,
+      execution_api_server_url: `http://${context.uiServiceHost}:${AIRFLOW_UI_PORT}/execution/`,
+    },
+    database: { external_db_managers: FAB_DB_MANAGER },
+  }),
+  foreignSectionNote: (section, movedTo) =>
+    `the [${section}] section exists in Airflow 2 only: Airflow 3 removed it` +
+    (movedTo.length > 0
+      ? ` and moved its options to ${movedTo.map((t) => `[${t}]`).join(' and ')}` +
+        (section === 'webserver' ? ' (the API server replaces the webserver; FAB UI settings live in [fab])' : '')
+      : ' without a replacement section'),
+};
+
+const AIRFLOW_2: GenerationFacts = {
+  major: 2,
+  uiComponent: Components.WEBSERVER,
+  uiHealthPath: '/health',
+  requiresStandaloneDagProcessor: false,
+  // A task talks to the metadata database itself.
+  workersUseDatabase: true,
+  configKeys: AIRFLOW_2_CONFIG_KEYS,
+  secretKeyEnv: 'AIRFLOW__WEBSERVER__SECRET_KEY',
+  jwtSecretEnv: undefined,
+  managedConfig: (context) => ({
+    // Gunicorn's default of 4 workers costs about 1 GiB on a small node; 2 keep the UI responsive.
+    webserver: { workers: 2 },
+    scheduler: { standalone_dag_processor: context.standaloneDagProcessor },
+  }),
+  foreignSectionNote: (section) => `the [${section}] section exists from Airflow 3 on; Airflow 2 does not read it`,
+};
+
+/**
+ * Everything that differs between Airflow 2 and Airflow 3, answered once: the UI component and its command,
+ * port and health path, whether the dag-processor is standalone, the configuration keys and the options
+ * the library sets, the secrets' environment variables, and whether task pods talk to the database. Every
+ * construct asks this object; no other file of the library tests the major version.
+ */
+export class AirflowGeneration {
+  /** Airflow 3 (3.x). */
+  public static readonly AIRFLOW_3 = new AirflowGeneration(AIRFLOW_3);
+
+  /** Airflow 2 (2.7 and newer). */
+  public static readonly AIRFLOW_2 = new AirflowGeneration(AIRFLOW_2);
+
+  /**
+   * The generation of a supported version; undefined for a version the library does not support (Airflow 1,
+   * Airflow 2 before {@link MINIMUM_AIRFLOW_2_VERSION}, a future Airflow 4).
+   */
+  public static of(version: AirflowVersion): AirflowGeneration | undefined {
+    if (version.major === 2 && !version.isAtLeast(AirflowVersion.of(MINIMUM_AIRFLOW_2_VERSION))) return undefined;
+    return AirflowGeneration.forMajor(version.major);
+  }
+
+  /** The generation of a major version (2 or 3); undefined for any other. */
+  public static forMajor(major: number): AirflowGeneration | undefined {
+    return [AirflowGeneration.AIRFLOW_2, AirflowGeneration.AIRFLOW_3].find((g) => g.major === major);
+  }
+
+  /** The major version, 2 or 3. */
+  public readonly major: 2 | 3;
+
+  /** The UI component: `api-server` (Airflow 3) or `webserver` (Airflow 2), its command and its object names. */
+  public readonly uiComponent: string;
+
+  /** The HTTP path that tells whether the UI is up (`/api/v2/monitor/health`, `/health`). */
+  public readonly uiHealthPath: string;
+
+  /** Whether DAG files must be parsed by a standalone `airflow dag-processor` (Airflow 3), not by the scheduler. */
+  public readonly requiresStandaloneDagProcessor: boolean;
+
+  /**
+   * Whether task pods (and other workers) talk to the metadata database themselves and need its credentials
+   * and the fernet key (Airflow 2); on Airflow 3 they use the api-server's execution API only.
+   */
+  public readonly workersUseDatabase: boolean;
+
+  /** Whether the control plane reads `[api_auth] jwt_secret` (Airflow 3). */
+  public readonly usesJwtSecret: boolean;
+
+  /** The configuration keys this generation of Airflow defines (`section.key` -> [version added, default]). */
+  public readonly configKeys: Readonly<Record<string, AirflowConfigKeyData>>;
+
+  private readonly facts: GenerationFacts;
+
+  private constructor(facts: GenerationFacts) {
+    this.facts = facts;
+    this.major = facts.major;
+    this.uiComponent = facts.uiComponent;
+    this.uiHealthPath = facts.uiHealthPath;
+    this.requiresStandaloneDagProcessor = facts.requiresStandaloneDagProcessor;
+    this.workersUseDatabase = facts.workersUseDatabase;
+    this.usesJwtSecret = facts.jwtSecretEnv !== undefined;
+    this.configKeys = facts.configKeys;
+  }
+
+  /** "Airflow 3". */
+  public get name(): string {
+    return `Airflow ${this.major}`;
+  }
+
+  /** The other generation, for messages about options of the other major version. */
+  public get other(): AirflowGeneration {
+    return this === AirflowGeneration.AIRFLOW_3 ? AirflowGeneration.AIRFLOW_2 : AirflowGeneration.AIRFLOW_3;
+  }
+
+  /** Whether the dag-processor runs standalone unless the user says otherwise. */
+  public get standaloneDagProcessorByDefault(): boolean {
+    return this.requiresStandaloneDagProcessor;
+  }
+
+  /** The command of the UI container: `airflow api-server` / `airflow webserver`. */
+  public get uiCommand(): string {
+    return `airflow ${this.uiComponent}`;
+  }
+
+  /**
+   * The components that connect to the metadata database: the control plane, the migration and user Jobs,
+   * and on Airflow 2 the task pods.
+   */
+  public get databaseClients(): string[] {
+    return [
+      Components.SCHEDULER,
+      this.uiComponent,
+      Components.DAG_PROCESSOR,
+      Components.TRIGGERER,
+      Components.DB_MIGRATE,
+      Components.CREATE_USER,
+      ...(this.workersUseDatabase ? [Components.WORKER] : []),
+    ];
+  }
+
+  /**
+   * The options of `airflow.cfg` that differ by generation and that the library sets: on Airflow 3 the FAB
+   * auth manager and its database manager, and the execution API's in-cluster URL; on Airflow 2 the
+   * webserver's workers and `[scheduler] standalone_dag_processor`.
+   */
+  public managedConfig(context: ManagedConfigContext): Record<string, Record<string, string | number | boolean>> {
+    return this.facts.managedConfig(context);
+  }
+
+  /**
+   * The environment variables of the keys the UI and the scheduler use, read from their Secrets:
+   * `AIRFLOW__API__SECRET_KEY` and `AIRFLOW__API_AUTH__JWT_SECRET` on Airflow 3, `AIRFLOW__WEBSERVER__SECRET_KEY`
+   * on Airflow 2. (The fernet key, `AIRFLOW__CORE__FERNET_KEY`, is the same on both.)
+   */
+  public keyEnv(refs: AirflowKeyRefs): k8s.EnvVar[] {
+    const env = [secretEnv(this.facts.secretKeyEnv, refs.apiSecretKey)];
+    if (this.facts.jwtSecretEnv !== undefined && refs.jwtSecret !== undefined) {
+      env.push(secretEnv(this.facts.jwtSecretEnv, refs.jwtSecret));
+    }
+    return env;
+  }
+
+  /** Why `section`, which only the other generation defines, is not accepted (and where its options went). */
+  public foreignSectionNote(section: string, movedTo: string[]): string {
+    return this.facts.foreignSectionNote(section, movedTo);
+  }
+}

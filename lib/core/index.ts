@@ -1,0 +1,12 @@
+// Shared facts and checks every box uses: validation errors and validators, names and labels, ports, Secret
+// references, the Airflow image's facts and the Airflow generation (2 or 3). Imports nothing from lib/.
+export * from './errors';
+export * from './validators';
+export * from './text';
+export * from './labels';
+export * from './ports';
+export * from './airflow-image';
+export * from './secret-key-ref';
+export * from './scope';
+export * from './airflow-generation';
+export * from './data/airflow-config-keys';

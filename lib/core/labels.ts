@@ -1,0 +1,56 @@
+// The labels every object of the deployment carries, and the component names they use, in one place:
+// Deployments select their pods by them, NetworkPolicies admit pods by them, and the tests find pods by them.
+
+/** `app.kubernetes.io/name`: `airflow` on every object of the deployment. */
+export const NAME_LABEL = 'app.kubernetes.io/name';
+/** `app.kubernetes.io/part-of`: `airflow` on every object of the deployment. */
+export const PART_OF_LABEL = 'app.kubernetes.io/part-of';
+/** `app.kubernetes.io/component`: which part of the deployment an object belongs to. */
+export const COMPONENT_LABEL = 'app.kubernetes.io/component';
+/** `app.kubernetes.io/version`: the Airflow version a migration Job ran for. */
+export const VERSION_LABEL = 'app.kubernetes.io/version';
+/** The value of {@link NAME_LABEL} and {@link PART_OF_LABEL}. */
+export const APP_NAME = 'airflow';
+
+/**
+ * The component names (values of {@link COMPONENT_LABEL}), in Airflow's own words where Airflow has one.
+ * Which of them a deployment runs depends on the Airflow generation (`AirflowGeneration`).
+ */
+export const Components = {
+  /** `airflow api-server` (Airflow 3): the UI, the REST API and the execution API. */
+  API_SERVER: 'api-server',
+  /** `airflow webserver` (Airflow 2): the UI and the REST API. */
+  WEBSERVER: 'webserver',
+  /** `airflow scheduler`. */
+  SCHEDULER: 'scheduler',
+  /** `airflow dag-processor`. */
+  DAG_PROCESSOR: 'dag-processor',
+  /** `airflow triggerer`. */
+  TRIGGERER: 'triggerer',
+  /** The KubernetesExecutor's task pods. */
+  WORKER: 'worker',
+  /** The `airflow db migrate` Job. */
+  DB_MIGRATE: 'db-migrate',
+  /** The Job that creates the first admin user. */
+  CREATE_USER: 'create-user',
+  /** The Job that generates the Secret. */
+  SECRETS_BOOTSTRAP: 'secrets-bootstrap',
+  /** The generated Secret. */
+  SECRETS: 'secrets',
+  /** The ConfigMap with `airflow.cfg` and the pod template. */
+  CONFIG: 'config',
+  /** The in-cluster Postgres. */
+  METADATA_DB: 'metadata-db',
+  /** The in-cluster Postgres's volume and claim. */
+  METADATA_DB_STORAGE: 'metadata-db-storage',
+} as const;
+
+/** The labels of a component's objects and pods: name, part-of and component. */
+export function airflowLabels(component: string): Record<string, string> {
+  return { [NAME_LABEL]: APP_NAME, [PART_OF_LABEL]: APP_NAME, [COMPONENT_LABEL]: component };
+}
+
+/** The labels a component's Deployment selects its pods by (immutable once applied): name and component. */
+export function selectorLabels(component: string): Record<string, string> {
+  return { [NAME_LABEL]: APP_NAME, [COMPONENT_LABEL]: component };
+}
