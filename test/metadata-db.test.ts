@@ -9,19 +9,34 @@ import {
   PodSecurityLevel,
   PostgresSslMode,
   StorageProvisioning,
+  AirflowSecrets,
   airflowContainerSecurityContext,
   DatabaseConnection,
 } from '../lib';
 import { podSecurityLevelOf, podSecurityViolations } from '../lib/security/pod-security';
 import * as k8s from '../imports/k8s';
+import { resolveAtSynth } from '../lib/core/lazy';
 
 function chart(namespace = 'airflow'): Chart {
   return new Chart(Testing.app(), 'test', { namespace, disableResourceNameHashes: true });
 }
 
+/** The chart's secrets, as the user's own Secret `airflow-secrets` (no objects): what MetadataDb reads by default. */
+function chartSecrets(c: Chart): AirflowSecrets {
+  const ref = (key: string) => ({ name: 'airflow-secrets', key });
+  return AirflowSecrets.fromExistingSecrets(c, 'secrets', {
+    fernetKey: ref('fernet-key'),
+    apiSecretKey: ref('api-secret-key'),
+    jwtSecret: ref('jwt-secret'),
+    adminPassword: ref('admin-password'),
+    databasePassword: ref('db-password'),
+  });
+}
+
 function synthDb(props: ConstructorParameters<typeof MetadataDb>[2] = {}): { db: MetadataDb; objects: any[] } {
   const c = chart();
   const db = new MetadataDb(c, 'metadata-db', props);
+  chartSecrets(c); // after the database: it finds them at synth
   return { db, objects: Testing.synth(c) };
 }
 
@@ -204,19 +219,19 @@ describe('MetadataDb: what Airflow needs from it', () => {
   const { db } = synthDb();
 
   test('host, port, database, user and password location as typed values', () => {
-    const d: IMetadataDatabase = db; // what the control plane sees: connection env and wait-for-db only
-    expect(Object.keys(d).filter((k) => typeof (d as any)[k] === 'function')).toEqual([]);
     expect(db.host).toBe('airflow-postgres.airflow.svc.cluster.local');
     expect(db.port).toBe(5432);
     expect(db.databaseName).toBe('airflow');
     expect(db.user).toBe('airflow');
-    expect(db.passwordSecret).toEqual({ name: 'airflow-secrets', key: 'db-password' });
+    // Not given: the chart's AirflowSecrets' databasePassword, resolved at synth.
+    expect(resolveAtSynth(db.passwordSecret)).toEqual({ name: 'airflow-secrets', key: 'db-password' });
     expect(db.serviceName).toBe(db.service.name);
     expect(db.statefulSet.name).toBe('airflow-postgres');
   });
 
   test('airflowConnectionEnv: the password from its Secret first, then the URI that refers to it', () => {
-    expect(db.airflowConnectionEnv()).toEqual([
+    const d: IMetadataDatabase = db; // what the control plane uses
+    expect(resolveAtSynth(d.airflowConnectionEnv())).toEqual([
       { name: 'AIRFLOW_DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'airflow-secrets', key: 'db-password' } } },
       {
         name: 'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN',
@@ -321,9 +336,11 @@ describe('External metadata database', () => {
     ]);
   });
 
-  test('host mode defaults: port 5432, airflow/airflow, Secret airflow-secrets, no sslmode', () => {
-    const db = MetadataDb.external(chart(), 'db', { host: '10.0.3.7', port: 6432 });
-    expect(db.airflowConnectionEnv()).toEqual([
+  test("host mode defaults: port 5432, airflow/airflow, the chart's secrets' databasePassword, no sslmode", () => {
+    const c = chart();
+    const db = MetadataDb.external(c, 'db', { host: '10.0.3.7', port: 6432 });
+    chartSecrets(c);
+    expect(resolveAtSynth(db.airflowConnectionEnv())).toEqual([
       { name: 'AIRFLOW_DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'airflow-secrets', key: 'db-password' } } },
       { name: 'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN', value: 'postgresql://airflow:$(AIRFLOW_DB_PASSWORD)@10.0.3.7:6432/airflow' },
     ]);

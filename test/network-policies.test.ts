@@ -70,7 +70,7 @@ describe('AirflowNetworkPolicies (Airflow 3, the default)', () => {
 
   test('the database policy selects the MetadataDb pods', () => {
     const c = chart();
-    new MetadataDb(c, 'db');
+    new MetadataDb(c, 'db', { passwordSecret: { name: 'pg', key: 'password' } });
     const statefulSet = Testing.synth(c).find((o) => o.kind === 'StatefulSet');
     expect(selects(db.spec.podSelector, statefulSet.spec.template.metadata.labels)).toBe(true);
     expect(selects(db.spec.podSelector, airflowLabels('scheduler'))).toBe(false);

@@ -425,7 +425,7 @@ describe('Pod Security Standards helpers', () => {
     const airflowPod = { securityContext: airflowPodSecurityContext(), containers: [airflowContainer()] };
     expect(podSecurityLevelOf(airflowPod)).toBe(PodSecurityLevel.RESTRICTED);
     const c = new Chart(Testing.app(), 'airflow', { namespace: 'airflow' });
-    new MetadataDb(c, 'db');
+    new MetadataDb(c, 'db', { passwordSecret: { name: 'pg', key: 'password' } });
     const postgres = podsOf(Testing.synth(c)).find(isPostgresPod)!;
     expect(podSecurityLevelOf(postgres.spec)).toBe(PodSecurityLevel.BASELINE);
     expect(podSecurityLevelOf({ containers: [{ name: 'x', securityContext: { privileged: true } }] })).toBe(PodSecurityLevel.PRIVILEGED);
