@@ -9,6 +9,7 @@ export * from './ports';
 export * from './airflow-image';
 export * from './secret-key-ref';
 export * from './registry';
+export * from './pod-options';
 export * from './scope';
 export * from './airflow-generation';
 export * from './data/airflow-config-keys';
