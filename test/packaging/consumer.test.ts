@@ -7,7 +7,7 @@
  *
  * Run by `npm run test:packaging` (and CI), not by `npm test`: the npm installs take about a minute. The
  * installs use npm's cache (`--prefer-offline`; `npm ci` of this repository filled it) and the registry
- * for whatever is missing.
+ * for whatever is missing. AIRFLOW_CDK8S_KEEP_PACKAGING=1 keeps the temporary folder (tarball, consumer copy).
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
