@@ -81,6 +81,11 @@ export interface KubernetesExecutorAirflowProps extends AirflowOptions {
 export class KubernetesExecutorAirflow extends Construct {
   /** The image. */
   public readonly image: string;
+  /**
+   * The image of the task pods (the pod template's `base` container and `[kubernetes_executor]
+   * worker_container_repository`/`worker_container_tag`): today the same as `image`.
+   */
+  public readonly workerImage: string;
   /** The Airflow version. */
   public readonly airflowVersion: AirflowVersion;
   /** The Airflow generation (2 or 3): which components, commands and configuration the version has. */
@@ -153,6 +158,7 @@ export class KubernetesExecutorAirflow extends Construct {
 
     // Image, version and generation.
     this.image = this.validateAirflowImage(props.image ?? DEFAULT_AIRFLOW_IMAGE);
+    this.workerImage = this.image;
     [this.airflowVersion, this.generation] = this.resolveVersion(props.airflowVersion);
     const generation = this.generation;
     const secrets = this.resolveSecrets(props.secrets);
@@ -265,7 +271,7 @@ export class KubernetesExecutorAirflow extends Construct {
     );
     this.renderWorkerPodTemplate = () =>
       workerPodTemplate({
-        image: this.image,
+        image: this.workerImage,
         imagePullPolicy: this.imagePullPolicy,
         env: workerEnv,
         volumes: podVolumes(),
@@ -348,7 +354,7 @@ export class KubernetesExecutorAirflow extends Construct {
 
   /** The options of `airflow.cfg` the library sets: executor, folders, concurrency, the pod template. */
   private managedConfig(namespace: string, volumes: AirflowVolumes, uiServiceHost: string): AirflowConfigValues {
-    const ref = parseImageReference(this.image);
+    const ref = parseImageReference(this.workerImage);
     const managed: Record<string, Record<string, string | number | boolean>> = {
       core: {
         executor: 'KubernetesExecutor',
