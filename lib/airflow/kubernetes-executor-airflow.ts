@@ -164,6 +164,7 @@ export class KubernetesExecutorAirflow extends Construct {
     const secrets = this.resolveSecrets(props.secrets);
     this.secrets = secrets;
     this.imagePullPolicy = validateChoice(this, 'imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', IMAGE_PULL_POLICIES);
+    if (this.imagePullPolicy === 'Always') this.warnings.push(this.alwaysPullWarning());
 
     // Components and bounds.
     this.standaloneDagProcessor = props.standaloneDagProcessor ?? generation.standaloneDagProcessorByDefault;
@@ -496,6 +497,23 @@ export class KubernetesExecutorAirflow extends Construct {
     if (cpuReq > cpuLim) invalid(this, `${property}.cpuRequest`, r.cpuRequest, `at most the CPU limit (${JSON.stringify(r.cpuLimit)})`);
     if (memReq > memLim) invalid(this, `${property}.memoryRequest`, r.memoryRequest, `at most the memory limit (${JSON.stringify(r.memoryLimit)})`);
     return r;
+  }
+
+  /**
+   * `Always` makes the kubelet ask the registry before every container start: for the task pods, one
+   * registry round trip (and, on Docker Hub, one pull counted against the rate limit) before each task.
+   */
+  private alwaysPullWarning(): string {
+    const tag = parseImageReference(this.image).tag;
+    return (
+      `${this.constructor.name} at "${this.node.path}": imagePullPolicy "Always" makes every task pod ask the registry ` +
+      'for the image before it starts (a round trip of its own per task, and on Docker Hub a pull counted against ' +
+      'the rate limit; a registry outage stops every task). ' +
+      (tag === undefined || tag === 'latest'
+        ? `Give the image a tag of its own per build instead of "${tag ?? 'latest'}", and use "IfNotPresent".`
+        : `The tag "${tag}" is pinned: "IfNotPresent" (the default) pulls it once per node.`) +
+      ' See docs/task-start.md.'
+    );
   }
 
   /** A tagged image that has what the deployment needs (not a digest, not the official slim image). */
