@@ -7,8 +7,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { Testing } from 'cdk8s';
 import { parse } from 'yaml';
-import { AirflowChart, AirflowChartProps, EnvFrom, EnvValue, PodVolume, StorageProvisioning } from '../lib';
+import { AirflowChart, AirflowChartProps, EnvValue, PodVolume, StorageProvisioning } from '../lib';
 import { validationReport } from '../validation';
+import { EVERYTHING } from './support/everything';
 import { findSecretMaterial } from './support/secret-scan';
 import { parseCfg } from './support/airflow';
 
@@ -26,41 +27,6 @@ function pods(objects: any[]): Map<string, { metadata: any; spec: any }> {
 
 const cfgOf = (objects: any[]) => parseCfg(objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'airflow-config').data['airflow.cfg']);
 
-const EVERYTHING: AirflowChartProps = {
-  imagePullSecrets: ['regcred'],
-  nodeSelector: { 'node-pool': 'airflow' },
-  tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'airflow', effect: 'NoSchedule' }],
-  affinity: {
-    nodeAffinity: {
-      requiredDuringSchedulingIgnoredDuringExecution: {
-        nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/arch', operator: 'In', values: ['amd64'] }] }],
-      },
-    },
-  },
-  topologySpreadConstraints: [
-    { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { team: 'data' } } },
-  ],
-  priorityClassName: 'airflow-critical',
-  podLabels: { team: 'data' },
-  podAnnotations: { 'example.com/owner': 'data-team' },
-  env: { TZ: EnvValue.fromValue('Europe/Paris'), TEAM_API_TOKEN: EnvValue.fromSecret({ name: 'team-api', key: 'token' }) },
-  envFrom: [EnvFrom.configMap('team-env')],
-  extraVolumes: [PodVolume.secret('team-certs', { secretName: 'team-certs', mountPath: '/opt/certs' })],
-  serviceAccountAnnotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/airflow' },
-  clusterDomain: 'corp.local',
-  scheduler: { replicas: 2, resources: { memoryLimit: '2Gi' }, podLabels: { role: 'scheduler' } },
-  apiServer: {
-    replicas: 2,
-    nodeSelector: { 'node-pool': 'web' },
-    serviceType: 'LoadBalancer',
-    serviceAnnotations: { 'service.beta.kubernetes.io/aws-load-balancer-internal': 'true' },
-  },
-  dagProcessor: { resources: { cpuRequest: '200m' } },
-  triggerer: { replicas: 2 },
-  worker: { resources: { memoryRequest: '512Mi' }, tolerations: [{ key: 'spot', operator: 'Exists', effect: 'NoSchedule' }] },
-  migrations: { resources: { memoryLimit: '2Gi' } },
-  ingress: { host: 'airflow.example.com', path: '/airflow', className: 'nginx', tlsSecretName: 'airflow-tls' },
-};
 
 describe('a chart with every pod option set', () => {
   const chart = new AirflowChart(Testing.app(), 'airflow', EVERYTHING);
