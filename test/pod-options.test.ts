@@ -148,6 +148,29 @@ describe('a chart with every pod option set', () => {
   });
 });
 
+describe('a volume from a claim that exists already', () => {
+  const volumes = [{ name: 'dags', existingClaim: 'team-dags' }, { name: 'logs' }, { name: 'data' }];
+  const chart = new AirflowChart(Testing.app(), 'airflow', { volumes });
+  const objects = Testing.synth(chart);
+
+  test('no claim or volume is made for it; every Airflow pod and the worker template mount that claim', () => {
+    const made = objects.filter((o) => ['PersistentVolume', 'PersistentVolumeClaim'].includes(o.kind)).map((o) => o.metadata.name);
+    expect(made.filter((n) => n.includes('dags'))).toEqual([]);
+    for (const [name, pod] of pods(objects)) {
+      if (['StatefulSet/airflow-postgres', 'Job/airflow-secrets-bootstrap'].includes(name)) continue;
+      const dags = (pod.spec.volumes ?? []).find((v: any) => v.name === 'dags');
+      expect([name, dags?.persistentVolumeClaim?.claimName]).toEqual([name, name === 'Job/airflow-volume-permissions' ? undefined : 'team-dags']);
+    }
+    expect(validationReport(chart, { existingClaims: ['team-dags'] })).toEqual([]);
+  });
+
+  test('size and access modes do not apply to it', () => {
+    expect(() => new AirflowChart(Testing.app(), 'x', { volumes: [{ name: 'dags', existingClaim: 'team-dags', size: '10Gi' }] })).toThrow(
+      /^AirflowVolumes at "x\/volumes": property "volumes\[0\]\.size" received "10Gi"; allowed: nothing with existingClaim/,
+    );
+  });
+});
+
 describe('pod options: what is refused, with the message a user sees', () => {
   const chart = (props: AirflowChartProps) => () => new AirflowChart(Testing.app(), 'airflow', props);
 
