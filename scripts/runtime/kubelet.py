@@ -314,8 +314,14 @@ class ServiceProxy(threading.Thread):
         self.services = []
         self.rr = 0
         self.stopping = False
+        self.lock = threading.Lock()
+        self.on_change = None  # called when the set of Services (name -> ClusterIP) changed
 
     def sync(self):
+        with self.lock:
+            self._sync()
+
+    def _sync(self):
         services = self.api.get("/api/v1/services")["items"]
         endpoints = {(e["metadata"]["namespace"], e["metadata"]["name"]): e
                      for e in self.api.get("/api/v1/endpoints")["items"]}
@@ -337,8 +343,12 @@ class ServiceProxy(threading.Thread):
                     for a in sub.get("addresses", []) or []:
                         backs += [(a["ip"], port) for port in ports]
                 wanted[(ip, p["port"])] = backs
+        before = {(x["metadata"]["namespace"], x["metadata"]["name"], x["spec"].get("clusterIP")) for x in self.services}
+        after = {(x["metadata"]["namespace"], x["metadata"]["name"], x["spec"].get("clusterIP")) for x in services}
         self.services = services
         self.backends = wanted
+        if before != after and self.on_change:
+            self.on_change()
         for key in wanted:
             if key not in self.listeners:
                 s = socket.socket()
@@ -857,6 +867,7 @@ class Pod(threading.Thread):
         with open(os.path.join(self.dir, "resolv.conf"), "w") as f:
             f.write("search %s.svc.cluster.local svc.cluster.local cluster.local\nnameserver %s\noptions ndots:5 timeout:1 attempts:1\n"
                     % (self.ns, self.k.dns_ip))
+        self.k.proxy.sync()  # the Services as they are now: the hosts file and the Service links
         self.write_hosts()
         self.report()
         # volumes and init containers; a missing Secret/ConfigMap is retried as the kubelet does
@@ -944,6 +955,10 @@ class Pod(threading.Thread):
         return True
 
     def write_hosts(self):
+        """The pod's hosts file: like cluster DNS, it follows the Services (rewritten in place when they change, so
+        the containers' bind mounts see it)."""
+        if self.finished.is_set() or not self.ip:
+            return
         lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
                  "%s\t%s" % (self.ip, self.hostname())] + self.k.proxy.hosts_lines(self.ns)
         with open(os.path.join(self.dir, "hosts"), "w") as f:
@@ -971,6 +986,7 @@ class Kubelet:
         svc_net = ipaddress.ip_network(args.service_cidr)
         self.dns_ip = str(list(svc_net.hosts())[9])  # x.x.x.10 as kubeadm's cluster DNS; nothing answers on it
         self.proxy = ServiceProxy(self.api, (self.api.host, self.api.port))
+        self.proxy.on_change = lambda: [w.write_hosts() for w in list(self.pods.values())]
         self.peaks = {}
         self.stopping = False
 
@@ -1068,17 +1084,19 @@ class Kubelet:
                 pids = by_ns.get(c.mntns, [])
                 rss, pss, cmds = memory_of(pids)
                 key = "%s/%s/%s" % (w.ns, w.name, c.name)
-                peak = self.peaks.get(key, {"rssKiB": 0, "pssKiB": 0})
-                peak = {"rssKiB": max(peak["rssKiB"], rss), "pssKiB": max(peak["pssKiB"], pss)}
-                self.peaks[key] = peak
-                out[key] = {"namespace": w.ns, "pod": w.name, "container": c.name, "init": c.init,
-                            "component": (w.obj["metadata"].get("labels") or {}).get("app.kubernetes.io/component"),
-                            "labels": w.obj["metadata"].get("labels") or {}, "restart": c.restarts,
-                            "processes": len(pids), "rssKiB": rss, "pssKiB": pss, "peak": peak, "commands": cmds[:12],
-                            "resources": c.spec.get("resources") or {}}
+                meta = {"namespace": w.ns, "pod": w.name, "container": c.name, "init": c.init,
+                        "component": (w.obj["metadata"].get("labels") or {}).get("app.kubernetes.io/component"),
+                        "labels": w.obj["metadata"].get("labels") or {}, "resources": c.spec.get("resources") or {}}
+                peak = self.peaks.get(key, {"rssKiB": 0, "pssKiB": 0, "processes": 0})
+                if rss > peak["rssKiB"]:  # the sample with the largest RSS, with its PSS and processes
+                    peak = {**meta, "rssKiB": rss, "pssKiB": pss, "processes": len(pids), "commands": cmds[:12]}
+                    self.peaks[key] = peak
+                out[key] = {**meta, "restart": c.restarts, "processes": len(pids), "rssKiB": rss, "pssKiB": pss,
+                            "peak": {"rssKiB": peak["rssKiB"], "pssKiB": peak["pssKiB"]}, "commands": cmds[:12]}
         tmp = os.path.join(self.state, "stats.json.tmp")
         with open(tmp, "w") as f:
-            json.dump({"time": time.time(), "containers": out}, f)
+            # containers: running now; peaks: the largest sample of every container this kubelet ever ran
+            json.dump({"time": time.time(), "containers": out, "peaks": self.peaks}, f)
         os.replace(tmp, os.path.join(self.state, "stats.json"))
 
     def serve(self):
