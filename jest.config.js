@@ -5,7 +5,7 @@ module.exports = {
   maxWorkers: 2,
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  testPathIgnorePatterns: ['/node_modules/', '/test/live/'],
+  testPathIgnorePatterns: ['/node_modules/', '/test/live/', '/test/runtime/'],
   snapshotResolver: '<rootDir>/jest.snapshot-resolver.js',
   transform: { '^.+\\.ts$': 'ts-jest' },
 };
