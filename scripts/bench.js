@@ -405,6 +405,16 @@ function main() {
     say(linear ? 'Growth is linear or better (no superlinear term).' : '**Growth is superlinear (the 200-volume run is > 1.3x the extrapolated line): investigate.**');
     say();
 
+    const runtimeFile = path.join(ROOT, 'build', 'runtime-results.json');
+    say('## Runtime: memory of the real Airflow');
+    say();
+    if (fs.existsSync(runtimeFile)) {
+      for (const l of runtimeReport(JSON.parse(fs.readFileSync(runtimeFile, 'utf8')), objects).lines) say(l);
+    } else {
+      say('No build/runtime-results.json: run `npm run test:runtime` (docs/runtime-tests.md) first.');
+    }
+    say();
+
     return { text: lines.join('\n'), ratio: ours.median / floor.median, linear };
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
@@ -412,7 +422,77 @@ function main() {
   }
 }
 
-module.exports = { footprint, podResources, linearFit, stats, cpuMilli, bytes };
+/**
+ * The runtime stage's measurements (build/runtime-results.json, written by `npm run test:runtime`) as markdown
+ * lines: memory of every component at idle and while a task runs, against the limits of the chart as it is
+ * synthesized now (`objects`), flagging every component whose measured RSS is above 80% of its memory limit;
+ * the api-server per `[api] workers`; the stage's timings.
+ */
+function runtimeReport(results, objects) {
+  const out = [];
+  const memory = results.memory ?? {};
+  const limits = {};
+  for (const o of objects) {
+    if (!['Deployment', 'StatefulSet', 'Job'].includes(o.kind)) continue;
+    const component = o.spec.template.metadata?.labels?.['app.kubernetes.io/component'];
+    const c = o.spec.template.spec.containers[0];
+    limits[component] = { request: bytes(c.resources?.requests?.memory) / 2 ** 20, limit: bytes(c.resources?.limits?.memory) / 2 ** 20 };
+  }
+  const cm = objects.find((o) => o.kind === 'ConfigMap' && o.data?.['pod_template_file.yaml']);
+  if (cm) {
+    const base = YAML.parse(cm.data['pod_template_file.yaml']).spec.containers.find((c) => c.name === 'base');
+    limits.worker = { request: bytes(base.resources?.requests?.memory) / 2 ** 20, limit: bytes(base.resources?.limits?.memory) / 2 ** 20 };
+  }
+  const peaks = {};
+  for (const [name, m] of Object.entries(memory.lifetime ?? {})) peaks[name] = m;
+  const components = [...new Set([...Object.keys(memory.idle ?? {}), ...Object.keys(memory.task ?? {}), ...Object.keys(peaks)])].sort();
+  const over = [];
+  out.push(`Measured ${results.startedAt ?? '?'} on ${results.machine?.cpus ?? '?'} CPUs (load average at start ${(results.machine?.loadAverage ?? []).map((x) => x.toFixed(1)).join(' ')}):`);
+  out.push('RSS and PSS summed over every process of the container, in MiB; "peak" is the largest sample; limits and requests');
+  out.push('are those of the chart as synthesized now. A component is flagged when its largest measured RSS is above 80% of its limit.');
+  out.push('');
+  out.push('| Component | idle RSS (PSS) | while a task runs RSS (PSS) | largest RSS seen (PSS) | request | limit | largest RSS / limit |');
+  out.push('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const k of components) {
+    const idle = memory.idle?.[k];
+    const task = memory.task?.[k];
+    const life = peaks[k];
+    const lim = limits[k.startsWith('worker') ? 'worker' : k] ?? {};
+    const largest = Math.max(idle?.rssMiB ?? 0, task?.rssMiB ?? 0, life?.rssMiB ?? 0);
+    const pssAtLargest = [idle, task, life].filter(Boolean).sort((a, b) => b.rssMiB - a.rssMiB)[0]?.pssMiB;
+    const ratio = lim.limit ? Math.round((100 * largest) / lim.limit) : undefined;
+    if (ratio !== undefined && ratio > 80) over.push(`${k} (${largest} MiB of ${lim.limit} MiB)`);
+    const cell = (m) => (m ? `${m.rssMiB} (${m.pssMiB})` : '-');
+    out.push(`| ${k} | ${cell(idle)} | ${cell(task)} | ${largest} (${pssAtLargest ?? '-'}) | ${lim.request ?? '-'}Mi | ${lim.limit ?? '-'}Mi | ${ratio === undefined ? '-' : `${ratio}%${ratio > 80 ? ' **over 80%**' : ''}`} |`);
+  }
+  out.push('');
+  out.push(over.length ? `**Above 80% of the limit: ${over.join(', ')}.**` : 'Every component stays within 80% of its memory limit.');
+  out.push('');
+  const workers = memory.apiWorkers ?? {};
+  if (Object.keys(workers).length || memory.idle?.['api-server']) {
+    out.push('api-server by `[api] workers` (one uvicorn process per worker, each with Airflow imported):');
+    out.push('');
+    out.push('| [api] workers | idle RSS (PSS) | while a task runs RSS (PSS) | processes |');
+    out.push('| --- | --- | --- | --- |');
+    const rows = { ...workers };
+    if (memory.idle?.['api-server']) rows['4 (default)'] = { idle: memory.idle['api-server'], task: memory.task?.['api-server'] };
+    for (const [n, w] of Object.entries(rows)) {
+      const idle = w.idle ?? w;
+      out.push(`| ${n} | ${idle.rssMiB} (${idle.pssMiB}) | ${w.task ? `${w.task.rssMiB} (${w.task.pssMiB})` : '-'} | ${idle.processes} |`);
+    }
+    out.push('');
+  }
+  const t = [];
+  if (results.root) t.push(`root ${results.root.cached ? 'cached' : `built in ${results.root.seconds} s`}`);
+  if (results.controlPlaneSeconds !== undefined) t.push(`control plane up in ${results.controlPlaneSeconds} s`);
+  for (const [id, v] of Object.entries(results.variants ?? {})) t.push(`${id} chain ${v.seconds} s`);
+  if (results.jestSeconds !== undefined) t.push(`jest ${results.jestSeconds} s`);
+  if (results.stageSeconds !== undefined) t.push(`whole stage ${results.stageSeconds} s`);
+  if (t.length) out.push(`Timings: ${t.join(', ')}.`);
+  return { lines: out, over };
+}
+
+module.exports = { footprint, podResources, linearFit, stats, cpuMilli, bytes, runtimeReport };
 
 if (require.main === module) {
   const result = main();
