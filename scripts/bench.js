@@ -6,6 +6,9 @@
 //   BENCH_TEST_RUNS=3   runs of the test suite (it takes seconds; 0 skips it)
 //   BENCH_NODE_CPU=2 BENCH_NODE_MEMORY=4Gi   the node the footprint is fitted on
 //   BENCH_WRITE=1       also rewrite docs/benchmark.md with the results
+//   BENCH_START_LATENCY=0  do not measure the task start latency on the real Airflow (it needs root and takes
+//                       10-20 minutes, under the machine-wide runtime lock); print the last measurement instead
+//   BENCH_LATENCY_RUNS=5   measured runs per DAG and setting (after one warm-up run)
 //
 // Timings are wall-clock from this process (spawnSync), so they include node start-up, like a user's.
 'use strict';
@@ -415,6 +418,19 @@ function main() {
     }
     say();
 
+    const latencyFile = path.join(ROOT, 'build', 'start-latency.json');
+    const measured = measureStartLatency(latencyFile);
+    say('## Task start latency on the real Airflow');
+    say();
+    if (fs.existsSync(latencyFile)) {
+      if (!measured.ok) say(`Not measured now (${measured.why}); the last measurement:`);
+      if (!measured.ok) say();
+      for (const l of startLatencyReport(JSON.parse(fs.readFileSync(latencyFile, 'utf8'))).lines) say(l);
+    } else {
+      say(`Not measured (${measured.why}), and no build/start-latency.json from an earlier run.`);
+    }
+    say();
+
     return { text: lines.join('\n'), ratio: ours.median / floor.median, linear };
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
@@ -492,7 +508,139 @@ function runtimeReport(results, objects) {
   return { lines: out, over };
 }
 
-module.exports = { footprint, podResources, linearFit, stats, cpuMilli, bytes, runtimeReport };
+/**
+ * Runs the start-latency benchmark (test/runtime/start-latency.bench.ts) through the runtime stage's own script,
+ * which takes the machine-wide runtime lock, builds or reuses the trixie root and starts the local control
+ * plane; its step output goes to the console. Results: `file`. Returns whether it ran, and why not.
+ */
+function measureStartLatency(file) {
+  if (process.env.BENCH_START_LATENCY === '0') return { ok: false, why: 'BENCH_START_LATENCY=0' };
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) return { ok: false, why: 'the runtime stage needs root' };
+  console.log('\n== start latency: the runtime stage (scripts/test-runtime.sh), the default chart and one changed setting');
+  const r = childProcess.spawnSync('bash', [path.join(ROOT, 'scripts', 'test-runtime.sh'), '--testMatch', '**/start-latency.bench.ts'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      // the stage's own results file stays the tests' (memory): this run writes beside it
+      AIRFLOW_CDK8S_RUNTIME_RESULTS: path.join(ROOT, 'build', 'start-latency-stage.json'),
+      BENCH_LATENCY_RESULTS: file,
+    },
+  });
+  return r.status === 0 ? { ok: true } : { ok: false, why: `scripts/test-runtime.sh exited ${r.status}` };
+}
+
+/** Seconds with two decimals: "1.23". */
+const sec = (ms) => (ms / 1000).toFixed(2);
+
+/** median (min-max) of the samples, in seconds; "-" when there are none. */
+function cellOf(samples) {
+  const xs = samples.filter((x) => typeof x === 'number' && Number.isFinite(x));
+  if (xs.length === 0) return '-';
+  const st = stats(xs);
+  return `${sec(st.median)} (${sec(st.min)}-${sec(st.max)})`;
+}
+
+/** The phases of one task, in milliseconds, from the timestamps of test/runtime/start-latency.bench.ts. */
+function taskPhases(t) {
+  const d = (a, b) => (t[a] === undefined || t[b] === undefined ? undefined : t[b] - t[a]);
+  return {
+    toQueued: t.queued,
+    queuedToCreated: d('queued', 'podCreated'),
+    toCreated: t.podCreated,
+    createdToBound: d('podCreated', 'podBound'),
+    kubelet: d('podBound', 'processStarted'),
+    processToRunning: d('processStarted', 'taskRunning'),
+    createdToRunning: d('podCreated', 'taskRunning'),
+    runningToDone: d('taskRunning', 'taskDone'),
+    doneToSucceeded: d('taskDone', 'podSucceeded'),
+    succeededToDeleted: d('podSucceeded', 'podDeleted'),
+    total: t.taskDone,
+  };
+}
+
+const PHASES = [
+  ['toQueued', 'trigger → task instance queued (the scheduler loop: dag run started, task scheduled and queued)'],
+  ['queuedToCreated', 'queued → task pod created (the executor: pod built from the template, POST to the API server)'],
+  ['toCreated', '**trigger → task pod created**'],
+  ['createdToBound', 'pod created → bound to the node (kube-scheduler)'],
+  ['kubelet', 'bound → task process started (**simulated kubelet**: its 0.7 s poll, namespaces, mounts)'],
+  ['processToRunning', 'process started → task running (Python, the Task SDK, `ti_run` on the execution API)'],
+  ['createdToRunning', '**pod created → task running**'],
+  ['runningToDone', '**task running → task done** (the DAG file parsed in the pod, the task, its end reported)'],
+  ['doneToSucceeded', 'task done → pod Succeeded (the process exits, the kubelet reports it)'],
+  ['succeededToDeleted', 'pod Succeeded → pod deleted (the executor\'s watcher, the next scheduler loop)'],
+  ['total', '**trigger → task done**'],
+];
+
+/**
+ * build/start-latency.json (test/runtime/start-latency.bench.ts) as markdown lines: per setting, the phases of a
+ * single task (median, min, max over the runs) and how four tasks at once fan out.
+ */
+function startLatencyReport(results) {
+  const out = [];
+  const settings = results.settings ?? [];
+  const m = results.machine ?? {};
+  out.push(
+    `Measured ${results.measuredAt ?? '?'} on ${m.cpus ?? '?'} CPUs (${m.cpuModel ?? '?'}; load average ${(m.loadAverageAtStart ?? []).join(' ')} at the start, ` +
+      `${(results.loadAverageAtEnd ?? []).join(' ')} at the end), the runtime stage's Airflow 3.1 on the default chart; ${results.runs ?? '?'} runs per DAG and ` +
+      'setting after one warm-up run. Seconds: median (min-max).',
+  );
+  out.push('');
+  if (settings.length === 0) return { lines: [...out, 'No runs recorded.'] };
+  out.push('Settings: ' + settings.map((s, i) => `(${i + 1}) ${s.title}`).join('; ') + '.');
+  out.push('');
+  out.push(`One task (\`start_latency_one\`, a task that does nothing):`);
+  out.push('');
+  out.push(`| Phase | ${settings.map((s, i) => `(${i + 1}) ${s.id}`).join(' | ')} |`);
+  out.push(`| --- | ${settings.map(() => '---').join(' | ')} |`);
+  const phasesOf = (s) => (s.one ?? []).flatMap((r) => r.tasks.map(taskPhases));
+  for (const [key, label] of PHASES) {
+    out.push(`| ${label} | ${settings.map((s) => cellOf(phasesOf(s).map((p) => p[key]))).join(' | ')} |`);
+  }
+  out.push('');
+  const failed = settings.flatMap((s) => [...(s.one ?? []), ...(s.fanout ?? [])].filter((r) => r.state !== 'success').map((r) => `${s.id} ${r.runId}: ${r.state}`));
+  const fan = (s) =>
+    (s.fanout ?? []).map((r) => {
+      const created = r.tasks.map((t) => t.podCreated).filter((x) => x !== undefined);
+      return {
+        first: Math.min(...created),
+        last: Math.max(...created),
+        spread: Math.max(...created) - Math.min(...created),
+        running: Math.max(...r.tasks.map((t) => t.taskRunning ?? NaN)),
+        done: Math.max(...r.tasks.map((t) => t.taskDone ?? NaN)),
+        tasks: r.tasks.length,
+      };
+    });
+  const tasks = Math.max(0, ...settings.flatMap((s) => fan(s).map((f) => f.tasks)));
+  out.push(`${tasks} tasks at once (\`start_latency_fanout\`, parallelism 4):`);
+  out.push('');
+  out.push(`| | ${settings.map((s, i) => `(${i + 1}) ${s.id}`).join(' | ')} |`);
+  out.push(`| --- | ${settings.map(() => '---').join(' | ')} |`);
+  for (const [key, label] of [
+    ['first', 'trigger → first task pod created'],
+    ['last', 'trigger → last task pod created'],
+    ['spread', '**first → last task pod created**'],
+    ['running', 'trigger → every task running'],
+    ['done', 'trigger → every task done'],
+  ]) {
+    out.push(`| ${label} | ${settings.map((s) => cellOf(fan(s).map((f) => f[key]))).join(' | ')} |`);
+  }
+  out.push('');
+  if (failed.length) out.push(`**Runs that did not succeed: ${failed.join(', ')}.**`);
+  const kubelet = settings.map((s) => stats(phasesOf(s).map((p) => p.kubelet).filter((x) => x !== undefined)).median);
+  const created = settings.map((s) => stats(phasesOf(s).map((p) => p.createdToRunning).filter((x) => x !== undefined)).median);
+  if (settings.length && Number.isFinite(kubelet[0]) && Number.isFinite(created[0])) {
+    out.push(
+      `Of "pod created → task running" (${sec(created[0])} s in setting 1), the simulated kubelet's part is ${sec(kubelet[0])} s; ` +
+        `without it, ${sec(created[0] - kubelet[0])} s are the kube-scheduler's and the task's own start. A real node replaces the simulated ` +
+        'part with its sandbox and container start and, on a node without the image, the image pull (see below).',
+    );
+  }
+  return { lines: out };
+}
+
+module.exports = { footprint, podResources, linearFit, stats, cpuMilli, bytes, runtimeReport, startLatencyReport, taskPhases };
 
 if (require.main === module) {
   const result = main();

@@ -21,6 +21,8 @@
 #   AIRFLOW_CDK8S_RUNTIME_LOCK     the machine-wide lock file                  [/tmp/airflow-cdk8s-runtime.lock]
 #   AIRFLOW_CDK8S_RUNTIME_KEEP=1   leave the charts and kubelets running after the tests (to look at them)
 #   AIRFLOW_CDK8S_RUNTIME_POD_CIDR the pod network                             [10.244.0.0/24]
+#   AIRFLOW_CDK8S_RUNTIME_RESULTS  where the run's results go                  [build/runtime-results.json]
+#                                  (npm run bench's start-latency run uses its own, so the tests' stay)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -89,25 +91,27 @@ cp_seconds=$((SECONDS - t_cp))
 echo "== cluster ready in ${cp_seconds} s: KUBECONFIG=${KUBECONFIG}, $(command -v kubectl)"
 
 # build/runtime-results.json starts over with this run's machine and set-up times; the tests add theirs.
-/usr/bin/python3 - "$root_cached" "$root_seconds" "$cp_seconds" "$AIRFLOW_CDK8S_RUNTIME_ROOT" <<'PY'
+export AIRFLOW_CDK8S_RUNTIME_RESULTS="${AIRFLOW_CDK8S_RUNTIME_RESULTS:-$PWD/build/runtime-results.json}"
+mkdir -p "$(dirname "$AIRFLOW_CDK8S_RUNTIME_RESULTS")"
+/usr/bin/python3 - "$root_cached" "$root_seconds" "$cp_seconds" "$AIRFLOW_CDK8S_RUNTIME_ROOT" "$AIRFLOW_CDK8S_RUNTIME_RESULTS" <<'PY'
 import json, os, sys, time
-cached, root_s, cp_s, root = sys.argv[1] == "true", int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+cached, root_s, cp_s, root, results = sys.argv[1] == "true", int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal:"))
 info = dict(l.strip().split("=", 1) for l in open(os.path.join(root, ".airflow-cdk8s-root")) if "=" in l)
 json.dump({"startedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "machine": {"cpus": os.cpu_count(), "memoryMiB": mem // 1024, "loadAverage": os.getloadavg()},
            "root": {"path": root, "cached": cached, "seconds": root_s, **info},
-           "controlPlaneSeconds": cp_s}, open("build/runtime-results.json", "w"), indent=2)
+           "controlPlaneSeconds": cp_s}, open(results, "w"), indent=2)
 PY
 
 rc=0
 t_jest=$SECONDS
 npx jest -c jest.runtime.config.js --runInBand "$@" || rc=$?
 echo "== runtime tests finished in $((SECONDS - t_jest)) s (jest exit ${rc}); whole stage $((SECONDS - t0)) s (root $([[ $root_cached == true ]] && echo cached || echo "built in ${root_seconds} s"), cluster ${cp_seconds} s)"
-/usr/bin/python3 - "$((SECONDS - t_jest))" "$((SECONDS - t0))" <<'PY' || true
+/usr/bin/python3 - "$((SECONDS - t_jest))" "$((SECONDS - t0))" "$AIRFLOW_CDK8S_RUNTIME_RESULTS" <<'PY' || true
 import json, sys
-r = json.load(open("build/runtime-results.json"))
+r = json.load(open(sys.argv[3]))
 r["jestSeconds"], r["stageSeconds"] = int(sys.argv[1]), int(sys.argv[2])
-json.dump(r, open("build/runtime-results.json", "w"), indent=2)
+json.dump(r, open(sys.argv[3], "w"), indent=2)
 PY
 exit "$rc"

@@ -5,7 +5,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { REPO_ROOT } from '../../live/support/cluster';
 
-export const RESULTS_FILE = path.join(REPO_ROOT, 'build', 'runtime-results.json');
+/** build/runtime-results.json, or AIRFLOW_CDK8S_RUNTIME_RESULTS (scripts/test-runtime.sh sets it). */
+export const RESULTS_FILE = process.env.AIRFLOW_CDK8S_RUNTIME_RESULTS ?? path.join(REPO_ROOT, 'build', 'runtime-results.json');
 
 /** Sets results[keyPath...] = value in build/runtime-results.json, keeping everything else. */
 export function recordRuntime(keyPath: string[], value: unknown): void {
