@@ -1,6 +1,6 @@
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
-import { AirflowOptions, KubernetesExecutorAirflow } from './airflow';
+import { AirflowOptions, GitSyncMode, KubernetesExecutorAirflow } from './airflow';
 import { DEFAULT_NAMESPACE, invalid, validateAbsolutePath, validateDnsLabel } from './core';
 import { MetadataDb } from './database';
 import { AirflowNamespace, AirflowNetworkPolicies, AirflowSecrets, ExistingAirflowSecretsProps } from './security';
@@ -83,7 +83,13 @@ export class AirflowChart extends Chart {
       );
     }
     this.airflowNamespace = new AirflowNamespace(this, 'namespace');
-    this.volumes = new AirflowVolumes(this, 'volumes', { provisioning, namePrefix });
+    // git-sync's sidecar mode syncs the DAGs into each pod's own emptyDir: no dags claim then.
+    const sidecars = props.gitSync?.mode === GitSyncMode.SIDECARS;
+    this.volumes = new AirflowVolumes(this, 'volumes', {
+      provisioning,
+      namePrefix,
+      ...(sidecars ? { volumes: AirflowVolumes.DEFAULT_VOLUMES.filter((name) => name !== 'dags').map((name) => ({ name })) } : {}),
+    });
     this.secrets = existingSecrets
       ? AirflowSecrets.fromExistingSecrets(this, 'secrets', existingSecrets)
       : new AirflowSecrets(this, 'secrets');

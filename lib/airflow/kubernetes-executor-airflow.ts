@@ -31,8 +31,12 @@ import { AirflowConfigValues } from './airflow-config-keys';
 import { AIRFLOW_CFG_PATH, AIRFLOW_CONFIG_VOLUME_NAME, AirflowConfiguration, POD_TEMPLATE_FILE_PATH } from './airflow-configuration';
 import { AirflowOptions } from './airflow-options';
 import { DbMigrations } from './db-migrations';
+import { GitSyncDags, GitSyncMode } from './git-sync-dags';
+import { logGroomerContainer, noTokenVolume } from './log-groomer';
 import { PodLauncherRbac } from './pod-launcher-rbac';
 import { AirflowPodParts, ContainerResources, airflowServiceAccount } from './pod-parts';
+import { RemoteLogging, RemoteLoggingSettings } from './remote-logging';
+import { StatsdExporter } from './statsd-exporter';
 import { workerPodTemplate } from './worker-pod-template';
 
 /** The image pull policies. */
@@ -52,9 +56,15 @@ export const COMPONENT_RESOURCES: Readonly<Record<string, ContainerResources>> =
   [Components.TRIGGERER]: { cpuRequest: '50m', memoryRequest: '256Mi', cpuLimit: '500m', memoryLimit: '768Mi' },
 };
 
+/** How many days task logs stay on the logs volume unless `logRetentionDays` says otherwise. */
+export const DEFAULT_LOG_RETENTION_DAYS = 15;
+
 /** Props for {@link KubernetesExecutorAirflow}: what it runs on, and how Airflow runs ({@link AirflowOptions}). */
 export interface KubernetesExecutorAirflowProps extends AirflowOptions {
-  /** The dags, logs and data volumes, mounted into every Airflow container and every task pod. Must have `dags`. */
+  /**
+   * The dags, logs and data volumes, mounted into every Airflow container and every task pod. Must have `dags`,
+   * except with git-sync in sidecar mode (each pod then syncs the DAGs into its own emptyDir).
+   */
   readonly volumes: AirflowVolumes;
 
   /** The metadata database. */
@@ -107,6 +117,14 @@ export class KubernetesExecutorAirflow extends Construct {
   public readonly adminEmail: string;
   /** The cluster's DNS domain. */
   public readonly clusterDomain: string;
+  /** The git-sync of the DAGs; undefined without `gitSync`. */
+  public readonly gitSync: GitSyncDags | undefined;
+  /** Where task logs are uploaded; undefined without `remoteLogging`. */
+  public readonly remoteLogging: RemoteLogging | undefined;
+  /** How many days task logs stay on the logs volume; 0 when no log groomer runs. */
+  public readonly logRetentionDays: number;
+  /** The statsd-exporter that receives Airflow's metrics; undefined unless `metrics`. */
+  public readonly statsd: StatsdExporter | undefined;
 
   /** The configuration: the ConfigMap with `airflow.cfg` and the worker pod template. */
   public readonly configuration: AirflowConfiguration;
@@ -134,7 +152,7 @@ export class KubernetesExecutorAirflow extends Construct {
   constructor(scope: Construct, id: string, props: KubernetesExecutorAirflowProps) {
     super(scope, id);
     const namespace = namespaceOf(this);
-    const volumes = this.validateVolumes(props.volumes);
+    const volumes = this.validateVolumes(props.volumes, props.gitSync);
     if (!props.database) invalid(this, 'database', props.database, 'the metadata database (MetadataDb)');
 
     // Image, version and generation.
@@ -185,6 +203,21 @@ export class KubernetesExecutorAirflow extends Construct {
     this.adminUsername = props.adminUsername ?? 'admin';
     this.adminEmail = props.adminEmail ?? 'admin@example.com';
 
+    // DAGs from git, remote logging, log retention, metrics: each off unless asked for (retention: on when
+    // there is a logs volume).
+    if (props.gitSync !== undefined && (typeof props.gitSync !== 'object' || props.gitSync === null)) {
+      invalid(this, 'gitSync', props.gitSync, "the git-sync options, e.g. { repository: 'https://github.com/org/dags.git', branch: 'main' }");
+    }
+    this.gitSync = props.gitSync ? new GitSyncDags(this, 'git-sync', { ...props.gitSync, volumes }) : undefined;
+    if (props.remoteLogging !== undefined && !(props.remoteLogging instanceof RemoteLogging)) {
+      invalid(this, 'remoteLogging', props.remoteLogging, 'RemoteLogging.s3({ ... }), RemoteLogging.gcs({ ... }) or RemoteLogging.azureBlob({ ... })');
+    }
+    this.remoteLogging = props.remoteLogging;
+    const remote = this.remoteLogging?.settings(this, 'remoteLogging');
+    this.logRetentionDays = this.resolveLogRetention(props.logRetentionDays, volumes);
+    if (props.metrics !== undefined && typeof props.metrics !== 'boolean') invalid(this, 'metrics', props.metrics, 'true or false');
+    this.statsd = props.metrics ? new StatsdExporter(this, 'statsd', { clusterDomain: this.clusterDomain }) : undefined;
+
     // Environment: the path of airflow.cfg, and the secrets by reference (never in airflow.cfg). Task pods:
     // on Airflow 2 a task talks to the database itself; on Airflow 3 it talks only to the api-server's
     // Execution API (with a token the scheduler gives it), so its pod gets no database credentials and no
@@ -196,10 +229,13 @@ export class KubernetesExecutorAirflow extends Construct {
       ...props.database.airflowConnectionEnv(),
       secretEnv('AIRFLOW__CORE__FERNET_KEY', secrets.fernetKey),
     ];
-    const controlPlaneEnv = [...databaseEnv, ...generation.keyEnv(secrets)];
+    // Remote logging's connection (by reference) and region go to every pod that writes or reads task logs.
+    const remoteEnv = remote?.env ?? [];
+    const controlPlaneEnv = [...databaseEnv, ...generation.keyEnv(secrets), ...remoteEnv];
     const workerEnv: k8s.EnvVar[] = [
       ...(generation.workersUseDatabase ? databaseEnv : [{ name: 'AIRFLOW_CONFIG', value: AIRFLOW_CFG_PATH }]),
       { name: 'CONNECTION_CHECK_MAX_COUNT', value: '0' },
+      ...remoteEnv,
     ];
 
     // Service accounts: only the scheduler's has a token (it creates the task pods).
@@ -217,8 +253,14 @@ export class KubernetesExecutorAirflow extends Construct {
     const uiName = `airflow-${this.uiComponent}`;
     this.configuration = new AirflowConfiguration(this, 'configuration', {
       generation,
-      managed: this.managedConfig(namespace, volumes, `${uiName}.${namespace}.svc.${this.clusterDomain}`),
+      managed: this.managedConfig(namespace, volumes, `${uiName}.${namespace}.svc.${this.clusterDomain}`, remote),
       managedByProp: {
+        'core.dags_folder': 'gitSync',
+        'logging.remote_logging': 'remoteLogging',
+        'logging.remote_base_log_folder': 'remoteLogging',
+        'logging.remote_log_conn_id': 'remoteLogging',
+        'metrics.statsd_on': 'metrics',
+        'metrics.statsd_host': 'metrics',
         'core.parallelism': 'parallelism',
         'core.default_pool_task_slot_count': 'defaultPoolSlots',
         'kubernetes_executor.worker_pods_creation_batch_size': 'workerPodsCreationBatchSize',
@@ -230,14 +272,22 @@ export class KubernetesExecutorAirflow extends Construct {
       config: props.config,
     });
     // Volumes are read at synth: a volume added to AirflowVolumes after this point is mounted everywhere.
-    const podVolumes = (): k8s.Volume[] => [...volumes.podVolumes(), this.configuration.podVolume()];
-    const volumeMounts = (): k8s.VolumeMount[] => [...volumes.volumeMounts(), this.configuration.airflowCfgMount()];
+    // With git-sync, Airflow mounts the DAGs read-only: the dags claim (shared volume) or an emptyDir (sidecars).
+    const gitSync = this.gitSync;
+    const podVolumes = (): k8s.Volume[] => [...(gitSync?.airflowPodVolumes() ?? []), ...volumes.podVolumes(), this.configuration.podVolume()];
+    const volumeMounts = (): k8s.VolumeMount[] => [
+      ...(gitSync ? [gitSync.airflowVolumeMount()] : []),
+      ...volumes.volumeMounts().filter((m) => !gitSync || m.name !== gitSync.airflowVolumeMount().name),
+      this.configuration.airflowCfgMount(),
+    ];
+    const workerGitSync = gitSync?.workerParts();
     this.renderWorkerPodTemplate = () =>
       workerPodTemplate({
         image: this.image,
         imagePullPolicy: this.imagePullPolicy,
         env: workerEnv,
-        volumes: podVolumes(),
+        initContainers: workerGitSync?.initContainers,
+        volumes: [...podVolumes(), ...(workerGitSync?.volumes ?? [])],
         volumeMounts: volumeMounts(),
         serviceAccountName: workerServiceAccount,
         labels: airflowLabels(Components.WORKER),
@@ -272,9 +322,13 @@ export class KubernetesExecutorAirflow extends Construct {
       },
     };
 
-    this.components = this.createComponents(parts);
+    this.components = this.createComponents(parts, volumes);
     this.deployments = Object.fromEntries(Object.entries(this.components).map(([name, c]) => [name, c.deployment]));
     for (const [name, c] of Object.entries(this.components)) serviceAccounts[name] = c.serviceAccount;
+    // The cloud identity of remote logging: every ServiceAccount whose pods write or read task logs.
+    for (const account of [serviceAccounts[Components.WORKER], ...Object.values(this.components).map((c) => c.serviceAccount)]) {
+      for (const [key, value] of Object.entries(remote?.serviceAccountAnnotations ?? {})) account.metadata.addAnnotation(key, value);
+    }
     this.uiService = this.components[this.uiComponent].service!;
 
     this.podLauncher = new PodLauncherRbac(this, 'pod-launcher', { serviceAccountName: this.components[Components.SCHEDULER].name });
@@ -292,13 +346,21 @@ export class KubernetesExecutorAirflow extends Construct {
     this.serviceAccounts = serviceAccounts;
   }
 
-  /** The options of `airflow.cfg` the library sets: executor, folders, concurrency, the pod template. */
-  private managedConfig(namespace: string, volumes: AirflowVolumes, uiServiceHost: string): AirflowConfigValues {
+  /**
+   * The options of `airflow.cfg` the library sets: executor, folders, concurrency, the pod template, and
+   * remote logging and metrics when they are on.
+   */
+  private managedConfig(
+    namespace: string,
+    volumes: AirflowVolumes,
+    uiServiceHost: string,
+    remote: RemoteLoggingSettings | undefined,
+  ): AirflowConfigValues {
     const ref = parseImageReference(this.image);
     const managed: Record<string, Record<string, string | number | boolean>> = {
       core: {
         executor: 'KubernetesExecutor',
-        dags_folder: volumes.get('dags').mountPath,
+        dags_folder: this.gitSync ? this.gitSync.dagsFolder : volumes.get('dags').mountPath,
         load_examples: false,
         parallelism: this.parallelism,
         default_pool_task_slot_count: this.defaultPoolSlots,
@@ -316,15 +378,24 @@ export class KubernetesExecutorAirflow extends Construct {
     if (volumes.has('logs')) {
       managed.logging = { base_log_folder: volumes.get('logs').mountPath };
     }
+    if (this.statsd) {
+      managed.metrics = { statsd_on: true, statsd_host: this.statsd.host, statsd_port: this.statsd.port, statsd_prefix: 'airflow' };
+    }
     const generationManaged = this.generation.managedConfig({ uiServiceHost, standaloneDagProcessor: this.standaloneDagProcessor });
+    for (const [section, keys] of Object.entries({ ...(remote?.config ?? {}) })) {
+      managed[section] = { ...(managed[section] ?? {}), ...keys };
+    }
     for (const [section, keys] of Object.entries(generationManaged)) {
       managed[section] = { ...(managed[section] ?? {}), ...keys };
     }
     return managed;
   }
 
-  /** The UI, the scheduler, and the dag-processor and triggerer where they run. */
-  private createComponents(parts: AirflowPodParts): Record<string, AirflowComponent> {
+  /**
+   * The UI, the scheduler, and the dag-processor and triggerer where they run; the scheduler with the log
+   * groomer, and the pods that read DAG files with a git-sync sidecar in git-sync's sidecar mode.
+   */
+  private createComponents(parts: AirflowPodParts, volumes: AirflowVolumes): Record<string, AirflowComponent> {
     const jobsCheck = (jobType: string): k8s.Probe => ({
       exec: {
         command: ['sh', '-c', `AIRFLOW__LOGGING__LOGGING_LEVEL=ERROR exec airflow jobs check --job-type ${jobType} --local`],
@@ -335,20 +406,41 @@ export class KubernetesExecutorAirflow extends Construct {
       failureThreshold: 5,
     });
     const components: Record<string, AirflowComponent> = {};
+    // Who reads DAG files: the parser (the dag-processor, or the scheduler when it parses them itself) and
+    // the triggerer. In git-sync's sidecar mode each of them syncs the DAGs itself.
+    const parser = this.standaloneDagProcessor ? Components.DAG_PROCESSOR : Components.SCHEDULER;
+    const readsDags: string[] = [parser, Components.TRIGGERER];
     const add = (id: string, component: string, props: Omit<ConstructorParameters<typeof AirflowComponent>[2], 'parts' | 'component' | 'command' | 'resources'>) => {
+      const gitSync = this.gitSync && readsDags.includes(component) ? this.gitSync.sidecarParts() : undefined;
       components[component] = new AirflowComponent(this, id, {
         parts,
         component,
         command: `airflow ${component}`,
         resources: COMPONENT_RESOURCES[component],
         ...props,
+        sidecars: [...(props.sidecars ?? []), ...(gitSync?.containers ?? [])],
+        extraVolumes: [...(props.extraVolumes ?? []), ...(gitSync?.volumes ?? [])],
       });
     };
 
+    // The log groomer: a sidecar of the scheduler that removes old task logs from the logs volume.
+    const groomer = this.logRetentionDays > 0;
     add('scheduler', Components.SCHEDULER, {
       automountServiceAccountToken: true,
       extraVolumeMounts: [this.configuration.podTemplateMount()],
       livenessProbe: jobsCheck('SchedulerJob'),
+      sidecars: groomer
+        ? [
+          logGroomerContainer({
+            image: this.image,
+            imagePullPolicy: this.imagePullPolicy,
+            logsVolume: volumes.get('logs').name,
+            logsPath: volumes.get('logs').mountPath,
+            retentionDays: this.logRetentionDays,
+          }),
+        ]
+        : [],
+      extraVolumes: groomer ? [noTokenVolume()] : [],
     });
     const httpGet = { path: this.generation.uiHealthPath, port: k8s.IntOrString.fromString('http') };
     add('ui', this.uiComponent, {
@@ -367,17 +459,27 @@ export class KubernetesExecutorAirflow extends Construct {
     return components;
   }
 
-  private validateVolumes(volumes: AirflowVolumes): AirflowVolumes {
+  private validateVolumes(volumes: AirflowVolumes, gitSync: AirflowOptions['gitSync']): AirflowVolumes {
     if (!volumes || !(volumes instanceof AirflowVolumes)) {
       invalid(this, 'volumes', volumes, 'the AirflowVolumes of the chart');
     }
-    if (!volumes.has('dags')) {
+    if (!volumes.has('dags') && gitSync?.mode !== GitSyncMode.SIDECARS) {
       invalid(this, 'volumes', volumes.names, 'volumes that include "dags": it is the DAGs folder of every component');
     }
     if (volumes.has(AIRFLOW_CONFIG_VOLUME_NAME)) {
       invalid(this, 'volumes', volumes.names, `no volume named "${AIRFLOW_CONFIG_VOLUME_NAME}" (the configuration's volume)`);
     }
     return volumes;
+  }
+
+  /** The days of log retention: the given or default number with a logs volume, 0 without one. */
+  private resolveLogRetention(days: number | undefined, volumes: AirflowVolumes): number {
+    const value = validateInteger(this, 'logRetentionDays', days ?? DEFAULT_LOG_RETENTION_DAYS, 0, 3650);
+    if (volumes.has('logs')) return value;
+    if (days !== undefined && days > 0) {
+      invalid(this, 'logRetentionDays', days, `0 or unset: there is no "logs" volume (${volumes.names.join(', ')}) to remove task logs from`);
+    }
+    return 0;
   }
 
   private resolveVersion(explicit: string | undefined): [AirflowVersion, AirflowGeneration] {

@@ -82,12 +82,13 @@ export function airflowContainer(parts: AirflowPodParts, options: AirflowContain
   };
 }
 
-/** The pod spec of a control-plane pod: the Airflow pod securityContext and the parts' volumes. */
+/** The pod spec of a control-plane pod: the Airflow pod securityContext, the parts' volumes and `extraVolumes`. */
 export function airflowPodSpec(
   parts: AirflowPodParts,
   spec: Pick<k8s.PodSpec, 'serviceAccountName' | 'automountServiceAccountToken' | 'restartPolicy' | 'initContainers' | 'containers'>,
+  extraVolumes: k8s.Volume[] = [],
 ): k8s.PodSpec {
-  return { ...spec, securityContext: airflowPodSecurityContext(), volumes: atSynth(() => parts.volumes()) };
+  return { ...spec, securityContext: airflowPodSecurityContext(), volumes: atSynth(() => [...parts.volumes(), ...extraVolumes]) };
 }
 
 /** The ServiceAccount `name` of a component; a token only where `automountToken` says the pod uses the API. */
