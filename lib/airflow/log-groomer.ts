@@ -6,7 +6,7 @@ import { ContainerResources, resourceRequirements } from './pod-parts';
 export const LOG_GROOMER_CONTAINER_NAME = 'log-groomer';
 
 /** CPU and memory of the log groomer: a shell loop that runs `find` every {@link LOG_GROOMER_INTERVAL_MINUTES} minutes. */
-export const LOG_GROOMER_RESOURCES: ContainerResources = { cpuRequest: '10m', memoryRequest: '32Mi', cpuLimit: '100m', memoryLimit: '64Mi' };
+export const LOG_GROOMER_RESOURCES: ContainerResources = { cpuRequest: '10m', memoryRequest: '16Mi', cpuLimit: '100m', memoryLimit: '64Mi' };
 
 /** How often the log groomer looks for old logs (the official chart's log groomer default). */
 export const LOG_GROOMER_INTERVAL_MINUTES = 15;
