@@ -1,10 +1,18 @@
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
-import { AirflowOptions, GitSyncMode, KubernetesExecutorAirflow } from './airflow';
-import { DEFAULT_NAMESPACE, invalid, validateAbsolutePath, validateDnsLabel } from './core';
+import { AirflowOptions, GitSyncMode, KubernetesExecutorAirflow, pickPlacement } from './airflow';
+import {
+  DEFAULT_NAMESPACE,
+  IMAGE_PULL_POLICIES,
+  invalid,
+  validateAbsolutePath,
+  validateChoice,
+  validateDnsLabel,
+  validateImage,
+} from './core';
 import { MetadataDb } from './database';
 import { AirflowNamespace, AirflowNetworkPolicies, AirflowSecrets, ExistingAirflowSecretsProps } from './security';
-import { AirflowVolumes, StorageProvisioning, StorageProvisioningMode } from './storage';
+import { AirflowVolumeOptions, AirflowVolumes, StorageProvisioning, StorageProvisioningMode } from './storage';
 
 /** Props for {@link AirflowChart}: where it runs, and how Airflow runs ({@link AirflowOptions}). */
 export interface AirflowChartProps extends ChartProps, AirflowOptions {
@@ -22,6 +30,13 @@ export interface AirflowChartProps extends ChartProps, AirflowOptions {
   readonly existingSecrets?: ExistingAirflowSecretsProps;
 
   /**
+   * The volumes: dags, logs and data by default. Give your own list to add `plugins`, drop `data`, size
+   * them, or use a claim that exists already (`{ name: 'dags', existingClaim: 'team-dags' }`).
+   * @default AirflowVolumes.DEFAULT_VOLUMES - dags, logs and data
+   */
+  readonly volumes?: AirflowVolumeOptions[];
+
+  /**
    * The prefix of the names of the PersistentVolumes (cluster-scoped) and of the objects named after them
    * (claims, the Postgres StatefulSet and Service). Two deployments in one cluster need different prefixes.
    * @default - "airflow" in namespace "airflow" (the course's names), the namespace's name in any other
@@ -34,6 +49,12 @@ export interface AirflowChartProps extends ChartProps, AirflowOptions {
    * @default - "/data" in namespace "airflow", "/data/<namespace>" in any other
    */
   readonly hostRoot?: string;
+
+  /**
+   * The image of the Job that generates the secrets (any image with python3).
+   * @default - the Airflow image (`image`), which the node pulls anyway
+   */
+  readonly secretsBootstrapImage?: string;
 
   /**
    * Whether to add NetworkPolicies: only Airflow components reach Postgres on 5432. They need a network plugin
@@ -72,8 +93,25 @@ export class AirflowChart extends Chart {
     super(scope, id, { ...props, namespace: props.namespace ?? DEFAULT_NAMESPACE, disableResourceNameHashes: true });
     // The chart's own inputs first, so that a bad one is reported by the chart, not by a construct inside it.
     validateDnsLabel(this, 'namespace', this.namespace);
-    const { namePrefix, hostRoot, existingSecrets, networkPolicies, provisioning: given, namespace, labels, disableResourceNameHashes, ...airflowOptions } = props;
+    const {
+      namePrefix,
+      hostRoot,
+      volumes,
+      existingSecrets,
+      networkPolicies,
+      secretsBootstrapImage,
+      provisioning: given,
+      namespace,
+      labels,
+      disableResourceNameHashes,
+      ...airflowOptions
+    } = props;
+    // Postgres and the secrets bootstrap Job are placed, pulled and labelled like Airflow's pods.
+    const placement = pickPlacement(props);
     const provisioning = this.resolveProvisioning(given, hostRoot);
+    // The image and pull policy go to the secrets bootstrap Job too: report a bad one as the chart's.
+    if (props.image !== undefined) validateImage(this, 'image', props.image);
+    if (props.imagePullPolicy !== undefined) validateChoice(this, 'imagePullPolicy', props.imagePullPolicy, IMAGE_PULL_POLICIES);
     if (existingSecrets && !existingSecrets.databasePassword) {
       invalid(
         this,
@@ -83,21 +121,26 @@ export class AirflowChart extends Chart {
       );
     }
     this.airflowNamespace = new AirflowNamespace(this, 'namespace');
-    // git-sync's sidecar mode syncs the DAGs into each pod's own emptyDir: no dags claim then.
+    // git-sync's sidecar mode syncs the DAGs into each pod's own emptyDir: no dags claim by default then.
     const sidecars = props.gitSync?.mode === GitSyncMode.SIDECARS;
     this.volumes = new AirflowVolumes(this, 'volumes', {
       provisioning,
       namePrefix,
-      ...(sidecars ? { volumes: AirflowVolumes.DEFAULT_VOLUMES.filter((name) => name !== 'dags').map((name) => ({ name })) } : {}),
+      volumes: volumes ?? (sidecars ? AirflowVolumes.DEFAULT_VOLUMES.filter((name) => name !== 'dags').map((name) => ({ name })) : undefined),
     });
     this.secrets = existingSecrets
       ? AirflowSecrets.fromExistingSecrets(this, 'secrets', existingSecrets)
-      : new AirflowSecrets(this, 'secrets');
+      : new AirflowSecrets(this, 'secrets', {
+        ...placement,
+        image: secretsBootstrapImage ?? props.image,
+        imagePullPolicy: props.imagePullPolicy,
+      });
     this.metadataDb = new MetadataDb(this, 'metadata-db', {
       provisioning,
       namePrefix,
       secrets: this.secrets,
       clusterDomain: props.clusterDomain,
+      ...placement,
     });
     this.airflow = new KubernetesExecutorAirflow(this, 'airflow', {
       ...airflowOptions,

@@ -8,6 +8,7 @@ import {
   AirflowSecrets,
   AirflowVolumes,
   DEFAULT_GIT_SYNC_IMAGE,
+  EnvValue,
   GitSyncCredentials,
   GitSyncDags,
   GitSyncMode,
@@ -18,7 +19,7 @@ import {
 } from '../lib';
 import { validationReport } from '../validation';
 import { airflowPodSpecs, find, parseCfg } from './support/airflow';
-import { airflowPodViolations, podsOf } from './support/pod-checks';
+import { airflowPodViolations, isPostgresPod, isVolumePermissionsPod, podsOf } from './support/pod-checks';
 import { findSecretMaterial } from './support/secret-scan';
 
 const REPO = 'https://github.com/org/dags.git';
@@ -120,7 +121,7 @@ describe('shared-volume mode (the default): one git-sync Deployment, nothing add
   test('the whole chart passes the schema, cross-object and pod security checks', () => {
     const chart = new AirflowChart(Testing.app(), 'airflow', { gitSync: { repository: REPO, branch: 'main' } });
     expect(validationReport(chart)).toEqual([]);
-    for (const pod of podsOf(manifests).filter((p) => p.labels['app.kubernetes.io/component'] !== 'metadata-db')) {
+    for (const pod of podsOf(manifests).filter((p) => !isPostgresPod(p) && !isVolumePermissionsPod(p))) {
       expect([pod.object, airflowPodViolations(pod.spec)]).toEqual([pod.object, []]);
     }
   });
@@ -135,6 +136,30 @@ describe('shared-volume mode (the default): one git-sync Deployment, nothing add
     // Without branch or rev: the remote's default branch.
     const { manifests: d } = synth({ gitSync: { repository: REPO } });
     expect(find(d, 'Deployment', 'airflow-git-sync').spec.template.spec.containers[0].args).toContain('--ref=HEAD');
+  });
+});
+
+test('the git-sync pod is placed like the control plane: the chart-wide pod options, under its own', () => {
+  const tolerations = [{ key: 'dedicated', operator: 'Equal', value: 'airflow', effect: 'NoSchedule' }];
+  const { manifests } = synth({
+    nodeSelector: { pool: 'airflow', zone: 'a' },
+    tolerations,
+    podLabels: { team: 'data' },
+    imagePullSecrets: ['regcred'],
+    env: { TZ: EnvValue.fromValue('Europe/Paris') },
+    gitSync: { repository: REPO, nodeSelector: { pool: 'git' }, podAnnotations: { 'example.com/owner': 'dags' } },
+  });
+  const pod = find(manifests, 'Deployment', 'airflow-git-sync').spec.template;
+  expect(pod.spec.nodeSelector).toEqual({ pool: 'git', zone: 'a' }); // maps merge key by key, its own win
+  expect(pod.spec.tolerations).toEqual(tolerations);
+  expect(pod.spec.imagePullSecrets).toEqual([{ name: 'regcred' }]);
+  expect(pod.metadata.labels).toMatchObject({ team: 'data', 'app.kubernetes.io/component': 'git-sync' });
+  expect(pod.metadata.annotations).toEqual({ 'example.com/owner': 'dags' });
+  // Environment and extra volumes are for Airflow's containers, not git-sync's.
+  expect(pod.spec.containers[0].env).toBeUndefined();
+  expect(find(manifests, 'Deployment', 'airflow-git-sync').spec.selector.matchLabels).toEqual({
+    'app.kubernetes.io/name': 'airflow',
+    'app.kubernetes.io/component': 'git-sync',
   });
 });
 
@@ -254,7 +279,7 @@ describe('sidecar mode (no ReadWriteMany): git-sync in the DAG readers and in ev
     });
     expect(validationReport(chart, { existingSecrets: ['dags-repo'] })).toEqual([]);
     const m = Testing.synth(chart);
-    for (const pod of podsOf(m).filter((p) => p.labels['app.kubernetes.io/component'] !== 'metadata-db')) {
+    for (const pod of podsOf(m).filter((p) => !isPostgresPod(p) && !isVolumePermissionsPod(p))) {
       expect([pod.object, airflowPodViolations(pod.spec)]).toEqual([pod.object, []]);
     }
     expect(findSecretMaterial(m)).toEqual([]);

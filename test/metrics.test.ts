@@ -68,6 +68,14 @@ describe('metrics: true', () => {
   });
 });
 
+test('the exporter is placed like the control plane (the chart-wide pod options)', () => {
+  const { manifests } = synth({ metrics: true, nodeSelector: { pool: 'airflow' }, podLabels: { team: 'data' }, priorityClassName: 'airflow' });
+  const pod = find(manifests, 'Deployment', 'airflow-statsd').spec.template;
+  expect(pod.spec.nodeSelector).toEqual({ pool: 'airflow' });
+  expect(pod.spec.priorityClassName).toBe('airflow');
+  expect(pod.metadata.labels).toMatchObject({ team: 'data', 'app.kubernetes.io/component': 'statsd' });
+});
+
 test('the exporter alone, in another namespace and cluster domain', () => {
   const chart = new Chart(Testing.app(), 'x', { namespace: 'team-a' });
   const statsd = new StatsdExporter(chart, 'statsd', { clusterDomain: 'corp.local' });

@@ -46,7 +46,7 @@ describe('S3 with the connection from a Secret', () => {
     const { manifests, cfg, worker, chart } = synth({ remoteLogging: S3, ...(image ? { image } : {}) });
 
     test(`${label}: [logging] remote_logging, remote_base_log_folder, remote_log_conn_id, each a key Airflow defines`, () => {
-      expect(cfg.logging).toEqual({
+      expect(cfg.logging).toMatchObject({
         base_log_folder: '/opt/airflow/logs',
         remote_logging: 'True',
         remote_base_log_folder: 's3://team-airflow-logs/prod/tasks',
@@ -95,7 +95,8 @@ describe('the cloud identity of the service accounts', () => {
   const { manifests, cfg, worker } = synth({ remoteLogging: RemoteLogging.gcs({ bucket: 'team-logs', prefix: 'airflow', serviceAccountAnnotations: annotations }) });
 
   test('GCS: no connection, the pods\' identity: the ServiceAccounts of the components and the task pods are annotated', () => {
-    expect(cfg.logging).toEqual({ base_log_folder: '/opt/airflow/logs', remote_logging: 'True', remote_base_log_folder: 'gs://team-logs/airflow' });
+    expect(cfg.logging).toMatchObject({ base_log_folder: '/opt/airflow/logs', remote_logging: 'True', remote_base_log_folder: 'gs://team-logs/airflow' });
+    expect(cfg.logging.remote_log_conn_id).toBeUndefined();
     const accounts = manifests.filter((o) => o.kind === 'ServiceAccount');
     const annotated = accounts.filter((a) => a.metadata.annotations?.['iam.gke.io/gcp-service-account']).map((a) => a.metadata.name).sort();
     expect(annotated).toEqual(['airflow-api-server', 'airflow-dag-processor', 'airflow-scheduler', 'airflow-triggerer', 'airflow-worker']);

@@ -55,8 +55,12 @@ export enum GitSyncMode {
   SIDECARS = 'Sidecars',
 }
 
-/** Which repository, which revision and how: the options of {@link GitSyncDags}, also the `gitSync` prop of `AirflowChart`. */
-export interface GitSyncDagsOptions {
+/**
+ * Which repository, which revision and how: the options of {@link GitSyncDags}, also the `gitSync` prop of
+ * `AirflowChart`. The placement options (nodeSelector, tolerations, podLabels...) place the git-sync
+ * Deployment's pod (shared-volume mode) over the chart-wide pod options; sidecars live in Airflow's pods.
+ */
+export interface GitSyncDagsOptions extends PodPlacementOptions {
   /**
    * The repository: `https://host/org/repo.git`, or with SSH credentials `git@host:org/repo.git` /
    * `ssh://git@host/org/repo.git`. Credentials never go into the URL; use `credentials`.
@@ -132,12 +136,6 @@ export interface GitSyncDagsProps extends GitSyncDagsOptions {
    * @default "IfNotPresent"
    */
   readonly imagePullPolicy?: string;
-
-  /**
-   * Where the git-sync Deployment's pod runs, how it is pulled and labelled (shared-volume mode).
-   * @default - none
-   */
-  readonly podOptions?: PodPlacementOptions;
 }
 
 /** The containers and volumes git-sync adds to one pod. */
@@ -228,12 +226,12 @@ export class GitSyncDags extends Construct {
     ];
 
     if (this.mode === GitSyncMode.SHARED_VOLUME) {
-      if (props.podOptions !== undefined) validatePodOptions(this, 'podOptions', props.podOptions);
+      validatePodOptions(this, '', props);
       const name = `airflow-${Components.GIT_SYNC}`;
       const labels = airflowLabels(Components.GIT_SYNC);
       this.serviceAccount = airflowServiceAccount(this, 'service-account', name, Components.GIT_SYNC, false);
       const dags = volumes.get('dags');
-      const options = props.podOptions ?? {};
+      const options: PodPlacementOptions = props;
       this.deployment = new k8s.KubeDeployment(this, 'deployment', {
         metadata: { name, labels },
         spec: {
@@ -319,7 +317,8 @@ export class GitSyncDags extends Construct {
         );
       }
       const dags = volumes.get('dags');
-      if (!dags.storage.accessModes.includes('ReadWriteMany')) {
+      // A claim that exists already (storage undefined): its access modes are the cluster's to know.
+      if (dags.storage && !dags.storage.accessModes.includes('ReadWriteMany')) {
         invalid(
           this,
           'mode',

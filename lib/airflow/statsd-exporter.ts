@@ -23,8 +23,8 @@ export const DEFAULT_STATSD_EXPORTER_IMAGE = 'prom/statsd-exporter:v0.28.0';
 /** CPU and memory of the statsd-exporter: a small Go process holding the current value of each metric. */
 export const STATSD_EXPORTER_RESOURCES: ContainerResources = { cpuRequest: '10m', memoryRequest: '32Mi', cpuLimit: '200m', memoryLimit: '128Mi' };
 
-/** Props for {@link StatsdExporter}. */
-export interface StatsdExporterProps {
+/** Props for {@link StatsdExporter}; the placement options place its pod. */
+export interface StatsdExporterProps extends PodPlacementOptions {
   /**
    * The statsd-exporter image.
    * @default DEFAULT_STATSD_EXPORTER_IMAGE - "prom/statsd-exporter:v0.28.0"
@@ -42,12 +42,6 @@ export interface StatsdExporterProps {
    * @default "cluster.local"
    */
   readonly clusterDomain?: string;
-
-  /**
-   * Where the exporter's pod runs, how it is pulled and labelled.
-   * @default - none
-   */
-  readonly podOptions?: PodPlacementOptions;
 }
 
 /**
@@ -75,8 +69,8 @@ export class StatsdExporter extends Construct {
     const image = validateImage(this, 'image', props.image ?? DEFAULT_STATSD_EXPORTER_IMAGE);
     const imagePullPolicy = validateChoice(this, 'imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', ['Always', 'IfNotPresent', 'Never']);
     const clusterDomain = validateDnsSubdomain(this, 'clusterDomain', props.clusterDomain ?? 'cluster.local');
-    const options = props.podOptions ?? {};
-    validatePodOptions(this, 'podOptions', options);
+    const options: PodPlacementOptions = props;
+    validatePodOptions(this, '', options);
     this.name = `airflow-${Components.STATSD}`;
     this.host = `${this.name}.${namespaceOf(this)}.svc.${clusterDomain}`;
     this.port = STATSD_PORT;
