@@ -1,9 +1,9 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { API_MD, formatProblems, generateApiDocs } from '../scripts/api-docs';
+import { API_MD, formatProblems, generateApiDocs } from '../../scripts/api-docs';
 
-const root = path.resolve(__dirname, '..');
+const root = path.resolve(__dirname, '..', '..');
 
 describe('docs/API.md (generated from the JSDoc by scripts/api-docs.js)', () => {
   const { markdown, problems } = generateApiDocs(root);
