@@ -133,7 +133,6 @@ function renderDiagram(objects) {
     ]),
   ].sort(compare);
   const qualify = namespaces.length > 1;
-  const nsOf = (o) => (qualify ? o.metadata.namespace : undefined);
   const nodes = new Map(); // id -> { namespace, line, sortKey }
   const edges = new Set();
   const addNode = (kind, name, namespace, text, shape) => {

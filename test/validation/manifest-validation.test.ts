@@ -1,24 +1,22 @@
 // The cdk8s validation plugin (validation/manifest-validation.ts) driven by the CLI's own ValidationContext.
-import { ApiObject, Chart } from 'cdk8s';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ApiObject, App, Chart } from 'cdk8s';
 import { AirflowChart } from '../../lib';
+import { AirflowManifestValidation } from '../../validation/manifest-validation';
 
 /** The Secret the bootstrap Job creates at deploy time (so it is never in the output). */
 const EXISTING = { existingSecrets: ['airflow-secrets'] };
 
 describe('the cdk8s validation plugin', () => {
   // The CLI's own ValidationContext and metadata loader, on manifests an App really wrote.
+  // cdk8s-cli's package exports do not expose it, so by path.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  // (cdk8s-cli's package exports do not expose it, so by path.)
-  const cli = require(require('path').resolve(__dirname, '..', '..', 'node_modules', 'cdk8s-cli', 'lib', 'plugins', 'validation.js'));
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { AirflowManifestValidation } = require('../../validation/manifest-validation');
-  const fs = require('fs') as typeof import('fs');
-  const os = require('os') as typeof import('os');
-  const path = require('path') as typeof import('path');
+  const cli = require(path.resolve(__dirname, '..', '..', 'node_modules', 'cdk8s-cli', 'lib', 'plugins', 'validation.js'));
 
-  function synthTo(build: (app: import('cdk8s').App) => void): string {
+  function synthTo(build: (app: App) => void): string {
     const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'airflow-validation-'));
-    const { App } = require('cdk8s') as typeof import('cdk8s');
     const app = new App({ outdir, recordConstructMetadata: true });
     build(app);
     app.synth();
