@@ -1,18 +1,10 @@
-import { ApiObject, Chart, ChartProps } from 'cdk8s';
+import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
 import { AirflowOptions, KubernetesExecutorAirflow } from './airflow';
-import { invalid } from './core';
+import { DEFAULT_NAMESPACE, invalid, validateAbsolutePath, validateDnsLabel } from './core';
 import { MetadataDb } from './database';
-import {
-  AirflowNamespace,
-  AirflowNetworkPolicies,
-  AirflowSecrets,
-  ExistingAirflowSecretsProps,
-  PodSecurityLevel,
-  podSecurityLabels,
-  podSecurityLevelOf,
-} from './security';
-import { AirflowVolumes, StorageProvisioning } from './storage';
+import { AirflowNamespace, AirflowNetworkPolicies, AirflowSecrets, ExistingAirflowSecretsProps } from './security';
+import { AirflowVolumes, StorageProvisioning, StorageProvisioningMode } from './storage';
 
 /** Props for {@link AirflowChart}: where it runs, and how Airflow runs ({@link AirflowOptions}). */
 export interface AirflowChartProps extends ChartProps, AirflowOptions {
@@ -30,6 +22,20 @@ export interface AirflowChartProps extends ChartProps, AirflowOptions {
   readonly existingSecrets?: ExistingAirflowSecretsProps;
 
   /**
+   * The prefix of the names of the PersistentVolumes (cluster-scoped) and of the objects named after them
+   * (claims, the Postgres StatefulSet and Service). Two deployments in one cluster need different prefixes.
+   * @default - "airflow" in namespace "airflow" (the course's names), the namespace's name in any other
+   */
+  readonly namePrefix?: string;
+
+  /**
+   * The host folder under which the static hostPath volumes live (`<hostRoot>/dags`, ...); hostPath
+   * provisioning only. Two deployments in one cluster need different folders.
+   * @default - "/data" in namespace "airflow", "/data/<namespace>" in any other
+   */
+  readonly hostRoot?: string;
+
+  /**
    * Whether to add NetworkPolicies: only Airflow components reach Postgres on 5432. They need a network plugin
    * that enforces them (minikube's default does not: `minikube start --cni=calico`).
    * @default false
@@ -39,7 +45,9 @@ export interface AirflowChartProps extends ChartProps, AirflowOptions {
 
 /**
  * Airflow on Kubernetes with the KubernetesExecutor, in one chart: the namespace, the volumes, the generated
- * secrets, the metadata database (Postgres in the cluster) and the Airflow control plane.
+ * secrets, the metadata database (Postgres in the cluster) and the Airflow control plane. The namespace
+ * enforces the strictest Pod Security Standard every pod of the chart meets (baseline: the Postgres
+ * entrypoint starts as root to own its data directory), and warns and audits at restricted.
  */
 export class AirflowChart extends Chart {
   /** The Namespace. */
@@ -61,10 +69,11 @@ export class AirflowChart extends Chart {
   public readonly networkPolicies: AirflowNetworkPolicies | undefined;
 
   constructor(scope: Construct, id: string, props: AirflowChartProps = {}) {
-    super(scope, id, { ...props, namespace: props.namespace ?? 'airflow', disableResourceNameHashes: true });
-    const { provisioning, existingSecrets, networkPolicies, ...airflowOptions } = props;
-    this.airflowNamespace = new AirflowNamespace(this, 'namespace');
-    this.volumes = new AirflowVolumes(this, 'volumes', { provisioning });
+    super(scope, id, { ...props, namespace: props.namespace ?? DEFAULT_NAMESPACE, disableResourceNameHashes: true });
+    // The chart's own inputs first, so that a bad one is reported by the chart, not by a construct inside it.
+    validateDnsLabel(this, 'namespace', this.namespace);
+    const { namePrefix, hostRoot, existingSecrets, networkPolicies, provisioning: given, namespace, labels, disableResourceNameHashes, ...airflowOptions } = props;
+    const provisioning = this.resolveProvisioning(given, hostRoot);
     if (existingSecrets && !existingSecrets.databasePassword) {
       invalid(
         this,
@@ -73,12 +82,15 @@ export class AirflowChart extends Chart {
         'a Secret key holding the password of the in-cluster Postgres, when existingSecrets is given',
       );
     }
+    this.airflowNamespace = new AirflowNamespace(this, 'namespace');
+    this.volumes = new AirflowVolumes(this, 'volumes', { provisioning, namePrefix });
     this.secrets = existingSecrets
       ? AirflowSecrets.fromExistingSecrets(this, 'secrets', existingSecrets)
       : new AirflowSecrets(this, 'secrets');
     this.metadataDb = new MetadataDb(this, 'metadata-db', {
       provisioning,
-      passwordSecret: this.secrets.databasePassword,
+      namePrefix,
+      secrets: this.secrets,
       clusterDomain: props.clusterDomain,
     });
     this.airflow = new KubernetesExecutorAirflow(this, 'airflow', {
@@ -91,21 +103,17 @@ export class AirflowChart extends Chart {
     this.networkPolicies = networkPolicies
       ? new AirflowNetworkPolicies(this, 'network-policies', { generation: this.airflow.generation })
       : undefined;
+  }
 
-    // The namespace enforces the strictest Pod Security Standard every pod of the chart meets (baseline:
-    // the Postgres entrypoint starts as root to own its data directory), and warns and audits at restricted.
-    const podSpecs: any[] = [(this.airflow.workerPodTemplate as any).spec];
-    for (const child of this.node.findAll()) {
-      if (child instanceof ApiObject && ['Deployment', 'StatefulSet', 'Job'].includes(child.kind)) {
-        podSpecs.push(child.toJson().spec.template.spec);
-      }
+  private resolveProvisioning(provisioning: StorageProvisioning | undefined, hostRoot: string | undefined): StorageProvisioning | undefined {
+    if (hostRoot === undefined) return provisioning;
+    validateAbsolutePath(this, 'hostRoot', hostRoot);
+    if (provisioning?.mode === StorageProvisioningMode.STORAGE_CLASS) {
+      invalid(this, 'hostRoot', hostRoot, 'no hostRoot with StorageProvisioning.storageClass(...): a StorageClass provisions the volumes');
     }
-    const order = [PodSecurityLevel.PRIVILEGED, PodSecurityLevel.BASELINE, PodSecurityLevel.RESTRICTED];
-    const enforce = podSpecs
-      .map((spec) => podSecurityLevelOf(spec))
-      .reduce((a, b) => (order.indexOf(a) <= order.indexOf(b) ? a : b), PodSecurityLevel.RESTRICTED);
-    for (const [key, value] of Object.entries(podSecurityLabels({ enforce }))) {
-      this.airflowNamespace.namespace.metadata.addLabel(key, value);
+    if (provisioning?.hostRoot !== undefined) {
+      invalid(this, 'hostRoot', hostRoot, 'either hostRoot or provisioning: StorageProvisioning.hostPath({ hostRoot }), not both');
     }
+    return StorageProvisioning.hostPath({ hostRoot, storageClassName: provisioning?.storageClassName });
   }
 }

@@ -4,11 +4,16 @@
  * in ContainerCreating or CreateContainerConfigError, a Service with no endpoints, or a 403 from the API.
  */
 import { parseQuantity } from '../lib/core/validators';
+import { CREATES_SECRET_ANNOTATION } from '../lib/core/labels';
 import { describeManifest, formatProblem } from './k8s-schema';
 
 /** Objects the user says exist in the cluster already (created outside this app). */
 export interface CrossObjectOptions {
-  /** Secrets that exist although they are not in the output (e.g. created by a Job, or by hand). */
+  /**
+   * Secrets that exist although they are not in the output (created by hand, or by another tool). Secrets an
+   * object of the output announces with the `airflow-cdk8s/creates-secret` annotation (the secrets bootstrap
+   * Job) need not be listed.
+   */
   readonly existingSecrets?: readonly string[];
   /** ConfigMaps that exist although they are not in the output. */
   readonly existingConfigMaps?: readonly string[];
@@ -110,8 +115,17 @@ export function crossObjectFindings(objects: readonly any[], options: CrossObjec
   }
   const find = (kind: string, name: string, namespace?: string) =>
     (byKind.get(kind) ?? []).find((o) => nameOf(o) === name && (namespace === undefined || ns(o) === namespace));
+  // Secrets an object of the output says it creates at deploy time (the secrets bootstrap Job).
+  const createdSecrets = new Set(
+    objects
+      .map((o) => [o?.metadata?.annotations?.[CREATES_SECRET_ANNOTATION], ns(o)])
+      .filter(([name]) => typeof name === 'string')
+      .map(([name, namespace]) => `${namespace}/${name}`),
+  );
   const existing = (kind: string, name: string, namespace: string, declared: readonly string[] | undefined) =>
-    find(kind, name, namespace) !== undefined || (declared ?? []).includes(name);
+    find(kind, name, namespace) !== undefined ||
+    (declared ?? []).includes(name) ||
+    (kind === 'Secret' && createdSecrets.has(`${namespace}/${name}`));
 
   // 1. Claims pinned to a volume: the volume exists, with the same class and volume mode, the claim's
   //    modes, enough capacity, and (if it names a claim) this claim.
@@ -175,7 +189,7 @@ export function crossObjectFindings(objects: readonly any[], options: CrossObjec
     const checkKeyRef = (kind: 'Secret' | 'ConfigMap', ref: any, field: string, declaredExisting: readonly string[] | undefined): void => {
       const target = find(kind, ref.name, t.namespace);
       if (!target) {
-        if (!(declaredExisting ?? []).includes(ref.name)) {
+        if (!existing(kind, ref.name, t.namespace, declaredExisting)) {
           add('key-ref', t.owner, `${field}.name`, `names ${kind} "${ref.name}", which is neither in the output nor declared as existing`);
         }
         return;

@@ -1,6 +1,17 @@
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { Components, SecretKeyRef, airflowLabels, invalid, secretEnv, shortHash, validateDnsSubdomain } from '../core';
+import {
+  Components,
+  SecretKeyRef,
+  airflowLabels,
+  atSynth,
+  invalid,
+  resolveAtSynth,
+  secretEnv,
+  shortHash,
+  validateDnsSubdomain,
+  validateSecretKeyRef,
+} from '../core';
 import {
   AirflowPodParts,
   ONE_SHOT_RESOURCES,
@@ -75,14 +86,13 @@ export class AdminUser extends Construct {
   /** The user name. */
   public readonly username: string;
 
-  /** The Job's name. */
-  public readonly jobName: string;
-
   /** The ServiceAccount. */
   public readonly serviceAccount: k8s.KubeServiceAccount;
 
   /** The Job. */
   public readonly job: k8s.KubeJob;
+
+  private readonly podSpec: k8s.PodSpec;
 
   constructor(scope: Construct, id: string, props: AdminUserProps) {
     super(scope, id);
@@ -100,7 +110,7 @@ export class AdminUser extends Construct {
         invalid(this, property, value, '1 to 64 characters on one line');
       }
     }
-    validateDnsSubdomain(this, 'passwordSecret.name', props.passwordSecret?.name);
+    validateSecretKeyRef(this, 'passwordSecret', props.passwordSecret);
     const serviceAccountName = validateDnsSubdomain(this, 'serviceAccountName', props.serviceAccountName ?? 'airflow-create-user');
     const labels = airflowLabels(Components.CREATE_USER);
 
@@ -127,14 +137,19 @@ export class AdminUser extends Construct {
         }),
       ],
     });
-    this.jobName = `airflow-create-user-${shortHash(podSpec)}`;
+    this.podSpec = podSpec;
 
     this.job = new k8s.KubeJob(this, 'job', {
-      metadata: { name: this.jobName, labels },
+      metadata: { name: atSynth(() => this.jobName), labels },
       spec: {
         backoffLimit: 6,
         template: { metadata: { labels }, spec: podSpec },
       },
     });
+  }
+
+  /** The Job's name: `airflow-create-user-<hash of the pod spec>`, as it is synthesized. */
+  public get jobName(): string {
+    return `airflow-create-user-${shortHash(resolveAtSynth(this.podSpec))}`;
   }
 }

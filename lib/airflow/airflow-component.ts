@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { airflowLabels, selectorLabels } from '../core';
+import { airflowLabels, atSynth, selectorLabels } from '../core';
 import { CONFIG_CHECKSUM_ANNOTATION } from './airflow-configuration';
 import {
   AirflowPodParts,
@@ -115,7 +115,7 @@ export class AirflowComponent extends Construct {
 
     const container: Partial<k8s.Container> = {
       args: ['bash', '-c', `exec ${props.command}`],
-      ...(props.extraVolumeMounts ? { volumeMounts: [...parts.volumeMounts, ...props.extraVolumeMounts] } : {}),
+      ...(props.extraVolumeMounts ? { volumeMounts: atSynth(() => [...parts.volumeMounts(), ...props.extraVolumeMounts!]) } : {}),
       ...(props.port ? { ports: [{ name: 'http', containerPort: props.port.containerPort, protocol: 'TCP' }] } : {}),
       ...(props.startupProbe ? { startupProbe: props.startupProbe } : {}),
       ...(props.readinessProbe ? { readinessProbe: props.readinessProbe } : {}),

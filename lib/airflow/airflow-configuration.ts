@@ -1,7 +1,17 @@
 import { Lazy, Yaml } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { AIRFLOW_HOME, AirflowGeneration, Components, airflowLabels, invalid, sha256, validateDnsSubdomain } from '../core';
+import {
+  AIRFLOW_HOME,
+  AirflowGeneration,
+  Components,
+  IPodSpecSource,
+  airflowLabels,
+  invalid,
+  registerPodSpecSource,
+  sha256,
+  validateDnsSubdomain,
+} from '../core';
 import { AirflowConfigValues, validateAirflowConfig } from './airflow-config-keys';
 
 /** Where every Airflow container finds `airflow.cfg` (`$AIRFLOW_HOME/airflow.cfg` of the official image). */
@@ -88,7 +98,7 @@ export interface AirflowConfigurationProps {
  * options and the user's, rendered with sorted sections and keys) and the worker pod template. Every Airflow
  * container mounts `airflow.cfg` at `/opt/airflow/airflow.cfg`; secrets are never in it.
  */
-export class AirflowConfiguration extends Construct {
+export class AirflowConfiguration extends Construct implements IPodSpecSource {
   /** The ConfigMap's default name. */
   public static readonly DEFAULT_NAME = 'airflow-config';
 
@@ -147,6 +157,7 @@ export class AirflowConfiguration extends Construct {
     this.airflowCfg = renderAirflowCfg(this.values);
     const template = props.podTemplate;
     this.podTemplate = template === undefined ? undefined : () => template;
+    registerPodSpecSource(this);
 
     this.configMap = new k8s.KubeConfigMap(this, 'config-map', {
       metadata: {
@@ -166,6 +177,11 @@ export class AirflowConfiguration extends Construct {
    */
   public setWorkerPodTemplate(template: () => Record<string, unknown>): void {
     this.podTemplate = template;
+  }
+
+  /** The worker pod template's pod spec (for the namespace's Pod Security level). */
+  public podSpecs(): unknown[] {
+    return this.podTemplate ? [this.podTemplate().spec] : [];
   }
 
   /** The worker pod template, rendered as YAML now. */

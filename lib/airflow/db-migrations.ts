@@ -1,6 +1,15 @@
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { Components, VERSION_LABEL, airflowLabels, shortHash, validateDnsSubdomain } from '../core';
+import {
+  AirflowVersion,
+  Components,
+  VERSION_LABEL,
+  airflowLabels,
+  atSynth,
+  resolveAtSynth,
+  shortHash,
+  validateDnsSubdomain,
+} from '../core';
 import { AirflowPodParts, airflowContainer, airflowPodSpec, airflowServiceAccount, resourceRequirements } from './pod-parts';
 
 /** Props for {@link DbMigrations}. */
@@ -25,14 +34,14 @@ export interface DbMigrationsProps {
  * migrations would run on every sync.
  */
 export class DbMigrations extends Construct {
-  /** The Job's name. */
-  public readonly jobName: string;
-
   /** The ServiceAccount. */
   public readonly serviceAccount: k8s.KubeServiceAccount;
 
   /** The Job. */
   public readonly job: k8s.KubeJob;
+
+  private readonly podSpec: k8s.PodSpec;
+  private readonly airflowVersion: AirflowVersion;
 
   constructor(scope: Construct, id: string, props: DbMigrationsProps) {
     super(scope, id);
@@ -55,15 +64,21 @@ export class DbMigrations extends Construct {
         }),
       ],
     });
-    this.jobName = `airflow-db-migrate-${parts.airflowVersion.slug}-${shortHash(podSpec)}`;
+    this.podSpec = podSpec;
+    this.airflowVersion = parts.airflowVersion;
     const podLabels = { ...labels, [VERSION_LABEL]: parts.airflowVersion.toString() };
 
     this.job = new k8s.KubeJob(this, 'job', {
-      metadata: { name: this.jobName, labels: podLabels },
+      metadata: { name: atSynth(() => this.jobName), labels: podLabels },
       spec: {
         backoffLimit: 6,
         template: { metadata: { labels: podLabels }, spec: podSpec },
       },
     });
+  }
+
+  /** The Job's name: `airflow-db-migrate-<version>-<hash of the pod spec>`, as it is synthesized. */
+  public get jobName(): string {
+    return `airflow-db-migrate-${this.airflowVersion.slug}-${shortHash(resolveAtSynth(this.podSpec))}`;
   }
 }

@@ -6,9 +6,10 @@ import {
   AirflowVersion,
   Components,
   DEFAULT_AIRFLOW_IMAGE,
+  IAirflowSecrets,
   MINIMUM_AIRFLOW_2_VERSION,
-  SecretKeyRef,
   airflowLabels,
+  chartSecretRef,
   invalid,
   namespaceOf,
   parseImageReference,
@@ -22,7 +23,7 @@ import {
   validateSecretKeyRef,
 } from '../core';
 import { IMetadataDatabase } from '../database';
-import { IAirflowSecrets, airflowContainerSecurityContext } from '../security';
+import { airflowContainerSecurityContext } from '../security';
 import { AirflowVolumes } from '../storage';
 import { AdminUser } from './admin-user';
 import { AirflowComponent } from './airflow-component';
@@ -59,8 +60,12 @@ export interface KubernetesExecutorAirflowProps extends AirflowOptions {
   /** The metadata database. */
   readonly database: IMetadataDatabase;
 
-  /** Where Airflow's secrets are (`AirflowSecrets`, or `AirflowSecrets.fromExistingSecrets(...)`). */
-  readonly secrets: IAirflowSecrets;
+  /**
+   * Where Airflow's secrets are (`AirflowSecrets`, `AirflowSecrets.fromExistingSecrets(...)`, or your own
+   * references).
+   * @default - the AirflowSecrets of the same chart (added before or after this construct)
+   */
+  readonly secrets?: IAirflowSecrets;
 }
 
 /**
@@ -105,8 +110,10 @@ export class KubernetesExecutorAirflow extends Construct {
 
   /** The configuration: the ConfigMap with `airflow.cfg` and the worker pod template. */
   public readonly configuration: AirflowConfiguration;
-  /** The worker pod template (the Pod manifest in the ConfigMap). */
-  public readonly workerPodTemplate: Record<string, unknown>;
+  /** Where Airflow's secrets are (references resolved at synth when they come from the chart's AirflowSecrets). */
+  public readonly secrets: IAirflowSecrets;
+  private readonly renderWorkerPodTemplate: () => Record<string, unknown>;
+
   /** The long-running components, by component name (`scheduler`, `api-server`...). */
   public readonly components: Readonly<Record<string, AirflowComponent>>;
   /** The components' Deployments, by component name. */
@@ -145,7 +152,8 @@ export class KubernetesExecutorAirflow extends Construct {
     }
     [this.airflowVersion, this.generation] = this.resolveVersion(props.airflowVersion);
     const generation = this.generation;
-    const secrets = this.validateSecrets(props.secrets);
+    const secrets = this.resolveSecrets(props.secrets);
+    this.secrets = secrets;
     this.imagePullPolicy = validateChoice(this, 'imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', IMAGE_PULL_POLICIES);
 
     // Components and bounds.
@@ -221,19 +229,32 @@ export class KubernetesExecutorAirflow extends Construct {
       },
       config: props.config,
     });
-    const podVolumes = [...volumes.podVolumes(), this.configuration.podVolume()];
-    const volumeMounts = [...volumes.volumeMounts(), this.configuration.airflowCfgMount()];
-    this.workerPodTemplate = workerPodTemplate({
-      image: this.image,
-      imagePullPolicy: this.imagePullPolicy,
-      env: workerEnv,
-      volumes: podVolumes,
-      volumeMounts,
-      serviceAccountName: workerServiceAccount,
-      labels: airflowLabels(Components.WORKER),
-      resources: this.workerResources,
-    });
+    // Volumes are read at synth: a volume added to AirflowVolumes after this point is mounted everywhere.
+    const podVolumes = (): k8s.Volume[] => [...volumes.podVolumes(), this.configuration.podVolume()];
+    const volumeMounts = (): k8s.VolumeMount[] => [...volumes.volumeMounts(), this.configuration.airflowCfgMount()];
+    this.renderWorkerPodTemplate = () =>
+      workerPodTemplate({
+        image: this.image,
+        imagePullPolicy: this.imagePullPolicy,
+        env: workerEnv,
+        volumes: podVolumes(),
+        volumeMounts: volumeMounts(),
+        serviceAccountName: workerServiceAccount,
+        labels: airflowLabels(Components.WORKER),
+        resources: this.workerResources,
+      });
     this.configuration.setWorkerPodTemplate(() => this.workerPodTemplate);
+    // [logging] base_log_folder is set from the logs volume when the control plane is built.
+    const hadLogs = volumes.has('logs');
+    this.node.addValidation({
+      validate: () =>
+        !hadLogs && volumes.has('logs')
+          ? [
+            `${this.constructor.name} at "${this.node.path}": the "logs" volume was added to ${volumes.node.path} after ` +
+                'this construct was built, so [logging] base_log_folder does not point at it. Add it before (props.volumes of AirflowVolumes).',
+          ]
+          : [],
+    });
 
     const parts: AirflowPodParts = {
       airflowVersion: this.airflowVersion,
@@ -401,8 +422,26 @@ export class KubernetesExecutorAirflow extends Construct {
     return [version, generation];
   }
 
-  private validateSecrets(secrets: IAirflowSecrets): IAirflowSecrets & { readonly jwtSecret?: SecretKeyRef } {
-    if (!secrets || typeof secrets !== 'object') {
+  /**
+   * The worker pod template as it will be synthesized (the Pod manifest in the ConfigMap): a frozen copy, built
+   * from the volumes, image and options as they are now. Change those (e.g. add a volume), not the copy.
+   */
+  public get workerPodTemplate(): Record<string, unknown> {
+    return deepFreeze(this.renderWorkerPodTemplate());
+  }
+
+  /** The secrets given, checked; or references to the chart's AirflowSecrets, resolved at synth. */
+  private resolveSecrets(secrets: IAirflowSecrets | undefined): IAirflowSecrets {
+    if (secrets === undefined) {
+      const fromChart = (field: keyof IAirflowSecrets) => chartSecretRef(this, field, `secrets.${field}`);
+      return {
+        fernetKey: fromChart('fernetKey'),
+        apiSecretKey: fromChart('apiSecretKey'),
+        adminPassword: fromChart('adminPassword'),
+        ...(this.generation.usesJwtSecret ? { jwtSecret: fromChart('jwtSecret') } : {}),
+      };
+    }
+    if (typeof secrets !== 'object' || secrets === null) {
       invalid(this, 'secrets', secrets, 'the Secret keys of fernetKey, apiSecretKey, jwtSecret and adminPassword (AirflowSecrets)');
     }
     for (const field of ['fernetKey', 'apiSecretKey', 'adminPassword'] as const) {
@@ -437,4 +476,12 @@ export class KubernetesExecutorAirflow extends Construct {
     }
     return { cpuRequest, memoryRequest, cpuLimit, memoryLimit };
   }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
 }

@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { AirflowVersion, airflowLabels } from '../core';
+import { AirflowVersion, airflowLabels, atSynth } from '../core';
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
 
 /** The name of the init container that waits for `airflow db migrate` to have run. */
@@ -26,10 +26,13 @@ export interface AirflowPodParts {
   readonly imagePullPolicy: string;
   /** The environment of every control-plane container: `AIRFLOW_CONFIG` and the secrets, by reference. */
   readonly env: k8s.EnvVar[];
-  /** The pod volumes: dags, logs, data (...) and the configuration ConfigMap. */
-  readonly volumes: k8s.Volume[];
+  /**
+   * The pod volumes: dags, logs, data (...) and the configuration ConfigMap. Called at synth, so that volumes
+   * added after the control plane was built are in every pod.
+   */
+  readonly volumes: () => k8s.Volume[];
   /** The container mounts: every volume at its path, and `airflow.cfg`. */
-  readonly volumeMounts: k8s.VolumeMount[];
+  readonly volumeMounts: () => k8s.VolumeMount[];
   /** sha256 of the configuration ConfigMap. */
   readonly configChecksum: string;
   /** The init container that waits until the database accepts connections. */
@@ -73,7 +76,7 @@ export function airflowContainer(parts: AirflowPodParts, options: AirflowContain
     image: parts.image,
     imagePullPolicy: parts.imagePullPolicy,
     env: parts.env,
-    volumeMounts: parts.volumeMounts,
+    volumeMounts: atSynth(() => parts.volumeMounts()),
     securityContext: airflowContainerSecurityContext(),
     ...options,
   };
@@ -84,7 +87,7 @@ export function airflowPodSpec(
   parts: AirflowPodParts,
   spec: Pick<k8s.PodSpec, 'serviceAccountName' | 'automountServiceAccountToken' | 'restartPolicy' | 'initContainers' | 'containers'>,
 ): k8s.PodSpec {
-  return { ...spec, securityContext: airflowPodSecurityContext(), volumes: parts.volumes };
+  return { ...spec, securityContext: airflowPodSecurityContext(), volumes: atSynth(() => parts.volumes()) };
 }
 
 /** The ServiceAccount `name` of a component; a token only where `automountToken` says the pod uses the API. */

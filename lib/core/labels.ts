@@ -54,3 +54,9 @@ export function airflowLabels(component: string): Record<string, string> {
 export function selectorLabels(component: string): Record<string, string> {
   return { [NAME_LABEL]: APP_NAME, [COMPONENT_LABEL]: component };
 }
+
+/**
+ * The annotation by which an object says it creates a Secret at deploy time (the secrets bootstrap Job): the
+ * validation plugin then accepts references to that Secret although it is not in the YAML.
+ */
+export const CREATES_SECRET_ANNOTATION = 'airflow-cdk8s/creates-secret';

@@ -1,9 +1,19 @@
-import { ApiObject, Chart, JsonPatch } from 'cdk8s';
+import { ApiObject, App, Chart, JsonPatch } from 'cdk8s';
 import { IConstruct } from 'constructs';
-import { invalid } from './errors';
+import { AirflowCdk8sValidationError, invalid } from './errors';
+import { validateDnsLabel } from './validators';
 
 /**
- * The namespace the objects of `scope` are created in: the one set on its Chart.
+ * The namespace the course's deployment lives in. In it, cluster-scoped names and host paths are exactly
+ * the course's (`airflow-dags-volume` on `/data/dags`); in any other namespace they are derived from it.
+ */
+export const DEFAULT_NAMESPACE = 'airflow';
+
+/** The default host directory of static volumes in namespace `airflow` (minikube keeps `/data`). */
+export const DEFAULT_HOST_ROOT = '/data';
+
+/**
+ * The namespace the objects of `scope` are created in: the one set on its Chart, a DNS-1123 label.
  * Claims, RBAC subjects and in-cluster DNS names depend on it, so a chart without one is an error.
  */
 export function namespaceOf(scope: IConstruct): string {
@@ -17,16 +27,62 @@ export function namespaceOf(scope: IConstruct): string {
         'claim references, RBAC subjects and in-cluster DNS names are derived from it',
     );
   }
-  return namespace;
+  return validateDnsLabel(scope, 'Chart.namespace', namespace);
 }
 
 /**
+ * The prefix of the names of cluster-scoped objects (PersistentVolumes) and of the objects named after them,
+ * for a deployment in `namespace`: `airflow` in namespace `airflow` (the course's names), the namespace
+ * itself elsewhere, so that two deployments in one cluster never share a PersistentVolume.
+ */
+export function defaultNamePrefix(namespace: string): string {
+  return namespace === DEFAULT_NAMESPACE ? 'airflow' : namespace;
+}
+
+/** The host directory of static volumes for a deployment in `namespace`: `/data`, or `/data/<namespace>`. */
+export function defaultHostRoot(namespace: string): string {
+  return namespace === DEFAULT_NAMESPACE ? DEFAULT_HOST_ROOT : `${DEFAULT_HOST_ROOT}/${namespace}`;
+}
+
+const CLUSTER_SCOPED = Symbol.for('airflow-cdk8s.ClusterScoped');
+
+/**
  * Marks an object as cluster-scoped (Namespace, PersistentVolume, StorageClass): cdk8s stamps the
- * Chart's namespace on every object, which `kubectl apply` rejects or ignores for these kinds.
+ * Chart's namespace on every object, which `kubectl apply` rejects or ignores for these kinds. Synth fails
+ * when another cluster-scoped object of the app (in any chart) has the same kind and name: applied to one
+ * cluster, the second would overwrite the first.
  */
 export function clusterScoped<T extends ApiObject>(object: T): T {
   if (object.metadata.namespace !== undefined) {
     object.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
   }
+  Object.defineProperty(object, CLUSTER_SCOPED, { value: true, enumerable: false });
+  object.node.addValidation({ validate: () => clusterNameClashes(object) });
   return object;
+}
+
+function clusterNameClashes(object: ApiObject): string[] {
+  const others = App.of(object)
+    .node.findAll()
+    .filter(
+      (c): c is ApiObject =>
+        c !== object &&
+        c instanceof ApiObject &&
+        (c as unknown as Record<symbol, unknown>)[CLUSTER_SCOPED] === true &&
+        c.kind === object.kind &&
+        c.name === object.name,
+    );
+  if (others.length === 0) return [];
+  const owner = object.node.scope ?? object;
+  return [
+    new AirflowCdk8sValidationError(
+      owner.constructor.name,
+      owner.node.path,
+      `${object.kind} name`,
+      object.name,
+      `a name no other construct of the app gives a ${object.kind}: it is cluster-scoped, and ` +
+        `${others.map((o) => `"${o.node.path}"`).join(', ')} makes one named the same (applied to one cluster, one would overwrite the other)`,
+      'Give each deployment its own namespace (names are derived from it), or its own namePrefix and hostRoot.',
+    ).message,
+  ];
 }

@@ -1,6 +1,7 @@
 import { IConstruct } from 'constructs';
 import * as k8s from '../../imports/k8s';
 import { invalid } from './errors';
+import { isAtSynth } from './lazy';
 import { validateDnsSubdomain } from './validators';
 
 /** A key of a Kubernetes Secret. */
@@ -24,6 +25,7 @@ export function validateSecretKeyRef(scope: IConstruct, property: string, value:
     invalid(scope, property, value, 'a reference to a Secret key: { name: "my-secret", key: "my-key" }');
   }
   const ref = value as SecretKeyRef;
+  if (isAtSynth(ref.name) && isAtSynth(ref.key)) return ref; // taken from the chart's secrets, checked at synth
   validateDnsSubdomain(scope, `${property}.name`, ref.name);
   if (typeof ref.key !== 'string' || ref.key.length === 0 || ref.key.length > 253 || !SECRET_KEY.test(ref.key)) {
     invalid(scope, `${property}.key`, ref.key, "a Secret key: 1 to 253 characters of letters, digits, '-', '_' and '.'");

@@ -1,6 +1,7 @@
 import { IConstruct } from 'constructs';
 import * as k8s from '../../imports/k8s';
 import {
+  chartSecretRef,
   invalid,
   POSTGRES_PORT,
   SecretKeyRef,
@@ -33,10 +34,6 @@ export enum PostgresSslMode {
 export const DEFAULT_METADATA_DATABASE_NAME = 'airflow';
 /** The default user Airflow connects as. */
 export const DEFAULT_METADATA_DATABASE_USER = 'airflow';
-/** The key of the database password in the generated Secret (`AirflowSecrets`). */
-export const DATABASE_PASSWORD_SECRET_KEY = 'db-password';
-/** The default password: key `db-password` of the generated Secret `airflow-secrets`. */
-export const DEFAULT_METADATA_DATABASE_PASSWORD_SECRET: SecretKeyRef = { name: 'airflow-secrets', key: DATABASE_PASSWORD_SECRET_KEY };
 
 /** The environment variable that carries the password into Airflow containers (from its Secret). */
 export const DATABASE_PASSWORD_ENV = 'AIRFLOW_DB_PASSWORD';
@@ -68,7 +65,7 @@ export interface PostgresConnectionOptions {
    * The Secret key that holds the user's password. The password is written into the connection URI as is,
    * so it must contain only URL-unreserved characters (letters, digits, `-`, `.`, `_`, `~`); otherwise
    * store a percent-encoded URI and use {@link DatabaseConnection.fromUriSecret}.
-   * @default - key "db-password" of Secret "airflow-secrets"
+   * @default - `databasePassword` of the chart's AirflowSecrets (resolved at synth)
    */
   readonly passwordSecret?: SecretKeyRef;
 
@@ -144,7 +141,10 @@ export class DatabaseConnection {
         port: validatePort(scope, 'port', o.port ?? POSTGRES_PORT),
         databaseName: validatePostgresName(scope, 'databaseName', o.databaseName ?? DEFAULT_METADATA_DATABASE_NAME),
         user: validatePostgresName(scope, 'user', o.user ?? DEFAULT_METADATA_DATABASE_USER),
-        passwordSecret: validateSecretKeyRef(scope, 'passwordSecret', o.passwordSecret ?? DEFAULT_METADATA_DATABASE_PASSWORD_SECRET),
+        passwordSecret:
+          o.passwordSecret === undefined
+            ? chartSecretRef(scope, 'databasePassword', 'passwordSecret')
+            : validateSecretKeyRef(scope, 'passwordSecret', o.passwordSecret),
         sslMode: o.sslMode === undefined ? undefined : validateChoice(scope, 'sslMode', o.sslMode, Object.values(PostgresSslMode)),
       },
     };

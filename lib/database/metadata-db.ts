@@ -4,7 +4,10 @@ import {
   APP_NAME,
   COMPONENT_LABEL,
   Components,
+  IAirflowSecrets,
   NAME_LABEL,
+  chartSecretRef,
+  defaultNamePrefix,
   POSTGRES_PORT,
   SecretKeyRef,
   invalid,
@@ -20,7 +23,6 @@ import {
 import { PersistentStorage, StorageProvisioning } from '../storage';
 import {
   DEFAULT_METADATA_DATABASE_NAME,
-  DEFAULT_METADATA_DATABASE_PASSWORD_SECRET,
   DEFAULT_METADATA_DATABASE_USER,
   DatabaseConnection,
   validatePostgresName,
@@ -67,14 +69,22 @@ export interface MetadataDbProps {
    * The Secret key holding the password. Read by Postgres on first start only (when the data directory is
    * empty); changing it later needs `ALTER USER` too. It is written into Airflow's connection URI as is, so it
    * must contain only URL-unreserved characters (letters, digits, `-`, `.`, `_`, `~`).
-   * @default - key "db-password" of Secret "airflow-secrets"
+   * @default - `databasePassword` of `secrets`
    */
   readonly passwordSecret?: SecretKeyRef;
 
   /**
+   * Airflow's secrets, whose `databasePassword` is the password (the same `AirflowSecrets` the control plane
+   * reads, so a custom Secret name is used everywhere).
+   * @default - the AirflowSecrets of the same chart (added before or after this construct)
+   */
+  readonly secrets?: IAirflowSecrets;
+
+  /**
    * The prefix of object names: StatefulSet and Service `<prefix>-postgres`, volume
-   * `<prefix>-postgres-volume`, claim `<prefix>-postgres-claim`.
-   * @default "airflow"
+   * `<prefix>-postgres-volume`, claim `<prefix>-postgres-claim`. The PersistentVolume is cluster-scoped, so
+   * two deployments in one cluster need different prefixes.
+   * @default - "airflow" in namespace "airflow", the namespace's name in any other
    */
   readonly namePrefix?: string;
 
@@ -186,7 +196,7 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
   constructor(scope: Construct, id: string, props: MetadataDbProps = {}) {
     super(scope, id);
     const namespace = namespaceOf(this);
-    const prefix = validateDnsLabel(this, 'namePrefix', props.namePrefix ?? 'airflow', 40);
+    const prefix = validateDnsLabel(this, 'namePrefix', props.namePrefix ?? defaultNamePrefix(namespace), 40);
     if (!/^[a-z]/.test(prefix)) {
       // Service names are DNS-1035 labels: they must start with a letter.
       invalid(this, 'namePrefix', prefix, 'a DNS-1035 label that starts with a letter (Service names must)');
@@ -195,11 +205,7 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
     this.image = validateImage(this, 'image', props.image ?? MetadataDb.DEFAULT_IMAGE);
     this.databaseName = validatePostgresName(this, 'databaseName', props.databaseName ?? DEFAULT_METADATA_DATABASE_NAME);
     this.user = validatePostgresName(this, 'user', props.user ?? DEFAULT_METADATA_DATABASE_USER);
-    this.passwordSecret = validateSecretKeyRef(
-      this,
-      'passwordSecret',
-      props.passwordSecret ?? DEFAULT_METADATA_DATABASE_PASSWORD_SECRET,
-    );
+    this.passwordSecret = this.resolvePasswordSecret(props);
     this.waitTimeoutSeconds = validateWaitTimeout(
       this,
       'waitTimeoutSeconds',
@@ -343,6 +349,21 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
         },
       },
     });
+  }
+
+  /** `passwordSecret`, or `secrets.databasePassword`, or the chart's AirflowSecrets' (resolved at synth). */
+  private resolvePasswordSecret(props: MetadataDbProps): SecretKeyRef {
+    if (props.passwordSecret !== undefined && props.secrets !== undefined) {
+      invalid(this, 'passwordSecret', props.passwordSecret, 'either passwordSecret or secrets, not both', 'Drop passwordSecret to use secrets.databasePassword.');
+    }
+    if (props.passwordSecret !== undefined) return validateSecretKeyRef(this, 'passwordSecret', props.passwordSecret);
+    if (props.secrets !== undefined) {
+      if (props.secrets.databasePassword === undefined) {
+        invalid(this, 'secrets.databasePassword', undefined, 'a Secret key reference { name, key } holding the password of the in-cluster Postgres');
+      }
+      return validateSecretKeyRef(this, 'secrets.databasePassword', props.secrets.databasePassword);
+    }
+    return chartSecretRef(this, 'databasePassword', 'passwordSecret');
   }
 
   /**

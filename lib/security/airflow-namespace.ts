@@ -1,19 +1,43 @@
+import { ApiObject, App } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { clusterScoped, namespaceOf } from '../core';
+import { APP_NAME, PART_OF_LABEL, atSynth, clusterScoped, namespaceOf, podSpecSourcesIn } from '../core';
+import { PodSecurityLevel, podSecurityLabels, podSecurityLevelOf } from './pod-security';
 
 /** Props for {@link AirflowNamespace}. */
 export interface AirflowNamespaceProps {
   /**
-   * Labels added to the Namespace (e.g. Pod Security Standard labels).
-   * @default - only the library's own labels
+   * Labels added to the Namespace. Pod Security labels given here replace the computed ones.
+   * @default - only the library's own labels and the computed Pod Security labels
    */
   readonly labels?: Record<string, string>;
+
+  /**
+   * Whether to label the Namespace for Pod Security admission: enforce the strictest Pod Security Standard
+   * that every pod in the namespace meets (computed at synth from every workload, Job and pod template of the
+   * app in this namespace, including the worker pod template and pods added after this construct), and warn
+   * and audit at `restricted`.
+   * @default true
+   */
+  readonly podSecurityLabels?: boolean;
 }
+
+/** Kinds whose pods the Pod Security level is computed from, and where their pod spec is. */
+const POD_SPEC_PATHS: Readonly<Record<string, readonly string[]>> = {
+  Pod: ['spec'],
+  Deployment: ['spec', 'template', 'spec'],
+  StatefulSet: ['spec', 'template', 'spec'],
+  DaemonSet: ['spec', 'template', 'spec'],
+  ReplicaSet: ['spec', 'template', 'spec'],
+  Job: ['spec', 'template', 'spec'],
+  CronJob: ['spec', 'jobTemplate', 'spec', 'template', 'spec'],
+};
+
+const LEVELS = [PodSecurityLevel.PRIVILEGED, PodSecurityLevel.BASELINE, PodSecurityLevel.RESTRICTED];
 
 /**
  * The Namespace the Chart's objects live in (the Chart's `namespace`), created first so that
- * `kubectl apply -f` succeeds in one pass.
+ * `kubectl apply -f` succeeds in one pass, with Pod Security admission labels computed at synth.
  */
 export class AirflowNamespace extends Construct {
   /** The namespace's name. */
@@ -25,13 +49,46 @@ export class AirflowNamespace extends Construct {
   constructor(scope: Construct, id: string, props: AirflowNamespaceProps = {}) {
     super(scope, id);
     this.name = namespaceOf(this);
+    const computed =
+      props.podSecurityLabels ?? true
+        ? Object.fromEntries(
+          Object.keys(podSecurityLabels({ enforce: PodSecurityLevel.RESTRICTED })).map((key) => [
+            key,
+            atSynth(() => podSecurityLabels({ enforce: this.enforcedLevel })[key]),
+          ]),
+        )
+        : {};
     this.namespace = clusterScoped(
       new k8s.KubeNamespace(this, 'resource', {
         metadata: {
           name: this.name,
-          labels: { 'app.kubernetes.io/part-of': 'airflow', ...props.labels },
+          labels: { [PART_OF_LABEL]: APP_NAME, ...computed, ...props.labels },
         },
       }),
     );
+  }
+
+  /**
+   * The strictest Pod Security Standard every pod of the app in this namespace meets, as the app is now
+   * (`restricted` when there are no pods).
+   */
+  public get enforcedLevel(): PodSecurityLevel {
+    return this.podSpecs()
+      .map((spec) => podSecurityLevelOf(spec))
+      .reduce((a, b) => (LEVELS.indexOf(a) <= LEVELS.indexOf(b) ? a : b), PodSecurityLevel.RESTRICTED);
+  }
+
+  /** Every pod spec of the app in this namespace: workloads' and Jobs' templates, Pods, and pod templates. */
+  private podSpecs(): unknown[] {
+    const specs: unknown[] = [];
+    for (const c of App.of(this).node.findAll()) {
+      if (!(c instanceof ApiObject) || c.metadata.namespace !== this.name) continue;
+      const path = POD_SPEC_PATHS[c.kind];
+      if (!path) continue;
+      const spec = path.reduce<any>((v, key) => v?.[key], c.toJson());
+      if (spec) specs.push(spec);
+    }
+    for (const source of podSpecSourcesIn(this, this.name)) specs.push(...source.podSpecs());
+    return specs;
   }
 }

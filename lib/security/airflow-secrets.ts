@@ -1,9 +1,12 @@
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
 import {
+  CREATES_SECRET_ANNOTATION,
   Components,
+  IAirflowSecrets,
   SecretKeyRef,
   airflowLabels,
+  registerAirflowSecrets,
   namespaceOf,
   validateDnsSubdomain,
   validateImage,
@@ -47,30 +50,6 @@ export interface AirflowSecretsProps {
    * @default "airflow-secrets"
    */
   readonly secretName?: string;
-}
-
-/**
- * Where Airflow's own secrets are: what the metadata database and the Airflow control plane read, by
- * reference. {@link AirflowSecrets} (generated in the cluster) and {@link AirflowSecrets.fromExistingSecrets}
- * (Secrets you manage) both provide it.
- */
-export interface IAirflowSecrets {
-  /** Where `[core] fernet_key` is. */
-  readonly fernetKey: SecretKeyRef;
-  /** Where `[api] secret_key` (Airflow 2: `[webserver] secret_key`) is. */
-  readonly apiSecretKey: SecretKeyRef;
-  /**
-   * Where `[api_auth] jwt_secret` is; read by Airflow 3 only.
-   * @default - none: an Airflow 2 deployment
-   */
-  readonly jwtSecret?: SecretKeyRef;
-  /** Where the Airflow admin user's password is. */
-  readonly adminPassword: SecretKeyRef;
-  /**
-   * Where the metadata database password is.
-   * @default - none: the database gets its password elsewhere (a connection URI Secret)
-   */
-  readonly databasePassword?: SecretKeyRef;
 }
 
 /**
@@ -151,6 +130,7 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
   constructor(scope: Construct, id: string, props: AirflowSecretsProps = {}) {
     super(scope, id);
     const existing = (props as InternalProps)[EXISTING];
+    registerAirflowSecrets(this);
 
     if (existing !== undefined) {
       this.generated = false;
@@ -201,6 +181,7 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
         name: NAME,
         labels,
         annotations: {
+          [CREATES_SECRET_ANNOTATION]: secretName,
           'airflow-cdk8s/purpose':
             `Creates Secret ${secretName} with generated values if it does not exist; never changes an existing one. ` +
             'Safe to delete once it has succeeded.',

@@ -6,7 +6,9 @@ import {
   APP_NAME,
   COMPONENT_LABEL,
   NAME_LABEL,
+  defaultNamePrefix,
   invalid,
+  namespaceOf,
   validateAbsolutePath,
   validateByteQuantity,
   validateDnsLabel,
@@ -62,7 +64,8 @@ export interface AirflowVolumesProps {
 
   /**
    * The prefix of object names: volume `<prefix>-<name>-volume`, claim `<prefix>-<name>-claim`.
-   * @default "airflow"
+   * PersistentVolumes are cluster-scoped, so two deployments in one cluster need different prefixes.
+   * @default - "airflow" in namespace "airflow" (the course's names), the namespace's name in any other
    */
   readonly namePrefix?: string;
 }
@@ -129,8 +132,8 @@ export class AirflowVolumes extends Construct {
   constructor(scope: Construct, id: string, props: AirflowVolumesProps = {}) {
     super(scope, id);
     this.provisioning = props.provisioning ?? StorageProvisioning.hostPath();
-    this.namePrefix = validateDnsLabel(this, 'namePrefix', props.namePrefix ?? 'airflow', 40);
-    if (this.provisioning.mode === StorageProvisioningMode.HOST_PATH) {
+    this.namePrefix = validateDnsLabel(this, 'namePrefix', props.namePrefix ?? defaultNamePrefix(namespaceOf(this)), 40);
+    if (this.provisioning.mode === StorageProvisioningMode.HOST_PATH && this.provisioning.hostRoot !== undefined) {
       validateAbsolutePath(this, 'provisioning.hostRoot', this.provisioning.hostRoot);
     }
     const volumes = props.volumes ?? AirflowVolumes.DEFAULT_VOLUMES.map((name) => ({ name }));

@@ -1,7 +1,10 @@
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
+import { App } from 'cdk8s';
 import {
+  AirflowCdk8sValidationError,
   clusterScoped,
+  defaultHostRoot,
   invalid,
   namespaceOf,
   validateAbsolutePath,
@@ -113,7 +116,7 @@ export class PersistentStorage extends Construct {
     const labels = props.labels ?? {};
 
     if (props.provisioning.mode === StorageProvisioningMode.HOST_PATH) {
-      const root = validateAbsolutePath(this, 'provisioning.hostRoot', props.provisioning.hostRoot);
+      const root = validateAbsolutePath(this, 'provisioning.hostRoot', props.provisioning.hostRoot ?? defaultHostRoot(namespace));
       this.volumeName = validateDnsSubdomain(this, 'volumeName', props.volumeName);
       this.hostPath = root === '/' ? `/${props.name}` : `${root}/${props.name}`;
       this.persistentVolume = clusterScoped(
@@ -131,6 +134,7 @@ export class PersistentStorage extends Construct {
           },
         }),
       );
+      this.node.addValidation({ validate: () => this.hostPathClashes() });
     } else {
       this.volumeName = undefined;
       this.hostPath = undefined;
@@ -147,5 +151,23 @@ export class PersistentStorage extends Construct {
         ...(this.volumeName ? { volumeName: this.volumeName } : {}),
       },
     });
+  }
+
+  /** Two static volumes of the app on one host folder would share (and overwrite) each other's files. */
+  private hostPathClashes(): string[] {
+    const others = App.of(this)
+      .node.findAll()
+      .filter((c): c is PersistentStorage => c instanceof PersistentStorage && c !== this && c.hostPath === this.hostPath);
+    if (others.length === 0) return [];
+    return [
+      new AirflowCdk8sValidationError(
+        this.constructor.name,
+        this.node.path,
+        'hostPath',
+        this.hostPath,
+        `a host folder no other volume of the app uses: ${others.map((o) => `"${o.node.path}"`).join(', ')} uses it too`,
+        'Give each deployment its own namespace (host folders are derived from it), or its own hostRoot.',
+      ).message,
+    ];
   }
 }

@@ -1,3 +1,5 @@
+import { DEFAULT_HOST_ROOT } from '../core';
+
 /** How persistent storage is provisioned: static hostPath volumes (minikube) or a StorageClass. */
 export enum StorageProvisioningMode {
   /** Static PersistentVolumes on hostPath, each pinned to its claim. */
@@ -11,7 +13,7 @@ export interface HostPathProvisioningOptions {
   /**
    * The directory on the node under which each volume gets its own folder (`<hostRoot>/<name>`).
    * minikube keeps `/data` across restarts, and `minikube mount ./dags:/data/dags` fills it.
-   * @default "/data"
+   * @default - "/data" in namespace "airflow", "/data/<namespace>" in any other, so that two deployments never share a folder"
    */
   readonly hostRoot?: string;
 
@@ -33,15 +35,15 @@ export class StorageProvisioning {
   /** The storage class name used for static, pinned volumes unless another is given. */
   public static readonly DEFAULT_STATIC_STORAGE_CLASS = 'airflow-static';
 
-  /** The default host root on the node (minikube keeps `/data` across restarts). */
-  public static readonly DEFAULT_HOST_ROOT = '/data';
+  /** The host root on the node in namespace `airflow` (minikube keeps `/data` across restarts). */
+  public static readonly DEFAULT_HOST_ROOT = DEFAULT_HOST_ROOT;
 
   /** Static hostPath PersistentVolumes, each pinned to exactly one claim (minikube). */
   public static hostPath(options: HostPathProvisioningOptions = {}): StorageProvisioning {
     return new StorageProvisioning(
       StorageProvisioningMode.HOST_PATH,
       options.storageClassName ?? StorageProvisioning.DEFAULT_STATIC_STORAGE_CLASS,
-      options.hostRoot ?? StorageProvisioning.DEFAULT_HOST_ROOT,
+      options.hostRoot,
     );
   }
 
@@ -55,7 +57,10 @@ export class StorageProvisioning {
     public readonly mode: StorageProvisioningMode,
     /** The storageClassName written on the claims (and, for hostPath, the volumes). */
     public readonly storageClassName: string,
-    /** The host directory under which hostPath volumes live; undefined with a StorageClass. */
+    /**
+     * The host directory under which hostPath volumes live; undefined with a StorageClass, or when the
+     * namespace decides it ("/data" in namespace "airflow", "/data/<namespace>" in others).
+     */
     public readonly hostRoot: string | undefined,
   ) {}
 }

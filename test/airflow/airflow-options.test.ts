@@ -198,8 +198,10 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
     namespace: 'data-platform',
     labels: { team: 'data' },
     disableResourceNameHashes: false,
-    provisioning: StorageProvisioning.storageClass('efs-sc'),
+    provisioning: StorageProvisioning.hostPath({ storageClassName: 'manual' }), // a StorageClass excludes hostRoot
     existingSecrets: EXISTING_SECRETS,
+    namePrefix: 'team-a',
+    hostRoot: '/srv/airflow',
     networkPolicies: true,
   };
   const chart = new AirflowChart(Testing.app(), 'airflow', props);
@@ -211,7 +213,7 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
       clusterDomain: (b) => {
         OPTION_CHECKS.clusterDomain(b);
         // The chart's own database is found by it too.
-        expect(envOf(scheduler(b), 'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN').value).toContain('@airflow-postgres.data-platform.svc.corp.internal:5432/');
+        expect(envOf(scheduler(b), 'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN').value).toContain('@team-a-postgres.data-platform.svc.corp.internal:5432/');
       },
       namespace: (b) => {
         expect(find(b.objects, 'Namespace').metadata.name).toBe('data-platform');
@@ -230,19 +232,29 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
         expect(b.objects.filter((o) => o.kind !== 'Job' && /-c8[0-9a-f]{6}$/.test(o.metadata.name))).toEqual([]); // cdk8s' hash
       },
       provisioning: (b) => {
-        expect(byKind(b.objects, 'PersistentVolume')).toEqual([]);
-        const claims = byKind(b.objects, 'PersistentVolumeClaim');
-        expect(claims.map((c) => [c.metadata.name, c.spec.storageClassName])).toEqual([
-          ['airflow-dags-claim', 'efs-sc'],
-          ['airflow-logs-claim', 'efs-sc'],
-          ['airflow-data-claim', 'efs-sc'],
-          ['airflow-postgres-claim', 'efs-sc'],
-        ]);
+        for (const o of [...byKind(b.objects, 'PersistentVolume'), ...byKind(b.objects, 'PersistentVolumeClaim')]) {
+          expect([o.kind, o.metadata.name, o.spec.storageClassName]).toEqual([o.kind, o.metadata.name, 'manual']);
+        }
+      },
+      namePrefix: (b) => {
+        expect(byKind(b.objects, 'PersistentVolume').map((v) => v.metadata.name)).toEqual(
+          ['dags', 'logs', 'data', 'postgres'].map((v) => `team-a-${v}-volume`),
+        );
+        expect(byKind(b.objects, 'PersistentVolumeClaim').map((v) => v.metadata.name)).toEqual(
+          ['dags', 'logs', 'data', 'postgres'].map((v) => `team-a-${v}-claim`),
+        );
+        find(b.objects, 'StatefulSet', 'team-a-postgres');
+        find(b.objects, 'Service', 'team-a-postgres');
+      },
+      hostRoot: (b) => {
+        expect(byKind(b.objects, 'PersistentVolume').map((v) => v.spec.hostPath.path)).toEqual(
+          ['dags', 'logs', 'data', 'postgres'].map((v) => `/srv/airflow/${v}`),
+        );
       },
       existingSecrets: (b) => {
         expect(b.objects.filter((o) => /secrets-bootstrap/.test(o.metadata.name))).toEqual([]);
         expect(envOf(scheduler(b), 'AIRFLOW__CORE__FERNET_KEY').valueFrom.secretKeyRef).toEqual(EXISTING_SECRETS.fernetKey);
-        const postgres = find(b.objects, 'StatefulSet', 'airflow-postgres').spec.template.spec.containers[0];
+        const postgres = find(b.objects, 'StatefulSet', 'team-a-postgres').spec.template.spec.containers[0];
         expect(envOf(postgres, 'POSTGRES_PASSWORD').valueFrom.secretKeyRef).toEqual(EXISTING_SECRETS.databasePassword);
       },
       networkPolicies: (b) => {

@@ -2,7 +2,8 @@
 // a Secret (DatabaseConnection.fromUriSecret); it creates no objects, only the connection env and the wait.
 import { Testing } from 'cdk8s';
 import { DatabaseConnection, ExternalMetadataDb, MetadataDb, PostgresSslMode } from '../../lib';
-import { testChart, validationError } from '../support';
+import { resolveAtSynth } from '../../lib/core/lazy';
+import { chartSecrets, testChart, validationError } from '../support';
 
 const chart = () => testChart();
 
@@ -34,9 +35,11 @@ describe('External metadata database', () => {
     ]);
   });
 
-  test('host mode defaults: port 5432, airflow/airflow, Secret airflow-secrets, no sslmode', () => {
-    const db = MetadataDb.external(chart(), 'db', { host: '10.0.3.7', port: 6432 });
-    expect(db.airflowConnectionEnv()).toEqual([
+  test("host mode defaults: port 5432, airflow/airflow, the chart's secrets' databasePassword, no sslmode", () => {
+    const c = chart();
+    const db = MetadataDb.external(c, 'db', { host: '10.0.3.7', port: 6432 });
+    chartSecrets(c);
+    expect(resolveAtSynth(db.airflowConnectionEnv())).toEqual([
       { name: 'AIRFLOW_DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'airflow-secrets', key: 'db-password' } } },
       { name: 'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN', value: 'postgresql://airflow:$(AIRFLOW_DB_PASSWORD)@10.0.3.7:6432/airflow' },
     ]);

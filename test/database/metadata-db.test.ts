@@ -7,12 +7,17 @@ import {
   StorageProvisioning,
   airflowContainerSecurityContext,
 } from '../../lib';
+import { resolveAtSynth } from '../../lib/core/lazy';
 import { podSecurityLevelOf, podSecurityViolations } from '../../lib/security/pod-security';
-import { containersOf, find, Manifest, objectIds, synthIn, testChart, validationError } from '../support';
+import { chartSecrets, containersOf, find, Manifest, objectIds, synthIn, testChart, validationError } from '../support';
 
 
 function synthDb(props: ConstructorParameters<typeof MetadataDb>[2] = {}): { db: MetadataDb; objects: Manifest[] } {
-  const { built, objects } = synthIn((c) => new MetadataDb(c, 'metadata-db', props));
+  const { built, objects } = synthIn((c) => {
+    const db = new MetadataDb(c, 'metadata-db', props);
+    chartSecrets(c); // after the database: it finds them at synth
+    return db;
+  });
   return { db: built, objects };
 }
 
@@ -176,19 +181,19 @@ describe('MetadataDb: what Airflow needs from it', () => {
   const { db } = synthDb();
 
   test('host, port, database, user and password location as typed values', () => {
-    const d: IMetadataDatabase = db; // what the control plane sees: connection env and wait-for-db only
-    expect(Object.keys(d).filter((k) => typeof (d as any)[k] === 'function')).toEqual([]);
     expect(db.host).toBe('airflow-postgres.airflow.svc.cluster.local');
     expect(db.port).toBe(5432);
     expect(db.databaseName).toBe('airflow');
     expect(db.user).toBe('airflow');
-    expect(db.passwordSecret).toEqual({ name: 'airflow-secrets', key: 'db-password' });
+    // Not given: the chart's AirflowSecrets' databasePassword, resolved at synth.
+    expect(resolveAtSynth(db.passwordSecret)).toEqual({ name: 'airflow-secrets', key: 'db-password' });
     expect(db.serviceName).toBe(db.service.name);
     expect(db.statefulSet.name).toBe('airflow-postgres');
   });
 
   test('airflowConnectionEnv: the password from its Secret first, then the URI that refers to it', () => {
-    expect(db.airflowConnectionEnv()).toEqual([
+    const d: IMetadataDatabase = db; // what the control plane uses
+    expect(resolveAtSynth(d.airflowConnectionEnv())).toEqual([
       { name: 'AIRFLOW_DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'airflow-secrets', key: 'db-password' } } },
       {
         name: 'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN',

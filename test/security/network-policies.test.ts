@@ -48,7 +48,7 @@ describe('AirflowNetworkPolicies (Airflow 3, the default)', () => {
   });
 
   test('the database policy selects the MetadataDb pods', () => {
-    const statefulSet = find(synthIn((c) => new MetadataDb(c, 'db')).objects, 'StatefulSet');
+    const statefulSet = find(synthIn((c) => new MetadataDb(c, 'db', { passwordSecret: { name: 'pg', key: 'password' } })).objects, 'StatefulSet');
     expect(selects(db.spec.podSelector, statefulSet.spec.template.metadata.labels)).toBe(true);
     expect(selects(db.spec.podSelector, airflowLabels('scheduler'))).toBe(false);
   });

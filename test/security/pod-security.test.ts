@@ -26,7 +26,7 @@ describe('Pod Security Standards helpers', () => {
   test('podSecurityLevelOf: the Airflow pod is restricted, the Postgres pod baseline, a privileged pod privileged', () => {
     const airflowPod = { securityContext: airflowPodSecurityContext(), containers: [airflowContainer()] };
     expect(podSecurityLevelOf(airflowPod)).toBe(PodSecurityLevel.RESTRICTED);
-    const postgres = podsOf(synthIn((c) => new MetadataDb(c, 'db')).objects).find(isPostgresPod)!;
+    const postgres = podsOf(synthIn((c) => new MetadataDb(c, 'db', { passwordSecret: { name: 'pg', key: 'password' } })).objects).find(isPostgresPod)!;
     expect(podSecurityLevelOf(postgres.spec)).toBe(PodSecurityLevel.BASELINE);
     expect(podSecurityLevelOf({ containers: [{ name: 'x', securityContext: { privileged: true } }] })).toBe(PodSecurityLevel.PRIVILEGED);
     expect(podSecurityLevelOf({ hostNetwork: true, containers: [] })).toBe(PodSecurityLevel.PRIVILEGED);

@@ -65,6 +65,21 @@ export const EXISTING_SECRETS = {
   databasePassword: { name: 'pg-credentials', key: 'password' },
 } as const;
 
+/**
+ * The chart's secrets as the user's own Secret `airflow-secrets` (no objects): what the database and the
+ * control plane find in the chart, at synth, when they are not given secrets.
+ */
+export function chartSecrets(chart: Chart): AirflowSecrets {
+  const ref = (key: string) => ({ name: 'airflow-secrets', key });
+  return AirflowSecrets.fromExistingSecrets(chart, 'secrets', {
+    fernetKey: ref('fernet-key'),
+    apiSecretKey: ref('api-secret-key'),
+    jwtSecret: ref('jwt-secret'),
+    adminPassword: ref('admin-password'),
+    databasePassword: ref('db-password'),
+  });
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Errors
 

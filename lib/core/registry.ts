@@ -1,0 +1,94 @@
+import { App, Chart } from 'cdk8s';
+import { IConstruct } from 'constructs';
+import { invalid } from './errors';
+import { atSynth } from './lazy';
+import { SecretKeyRef } from './secret-key-ref';
+
+/**
+ * Where Airflow's own secrets are: what the metadata database and the Airflow control plane read, by
+ * reference. `AirflowSecrets` (generated in the cluster) and `AirflowSecrets.fromExistingSecrets` (Secrets
+ * you manage) both provide it; implement it to bring references of your own.
+ */
+export interface IAirflowSecrets {
+  /** Where `[core] fernet_key` is. */
+  readonly fernetKey: SecretKeyRef;
+  /** Where `[api] secret_key` (Airflow 2: `[webserver] secret_key`) is. */
+  readonly apiSecretKey: SecretKeyRef;
+  /**
+   * Where `[api_auth] jwt_secret` is; read by Airflow 3 only.
+   * @default - none: an Airflow 2 deployment
+   */
+  readonly jwtSecret?: SecretKeyRef;
+  /** Where the Airflow admin user's password is. */
+  readonly adminPassword: SecretKeyRef;
+  /**
+   * Where the metadata database password is.
+   * @default - none: the database gets its password elsewhere (a connection URI Secret)
+   */
+  readonly databasePassword?: SecretKeyRef;
+}
+
+const SECRETS = Symbol.for('airflow-cdk8s.AirflowSecrets');
+
+/** Marks `construct` as its chart's Airflow secrets, which constructs without their own references use. */
+export function registerAirflowSecrets(construct: IConstruct & IAirflowSecrets): void {
+  Object.defineProperty(construct, SECRETS, { value: true, enumerable: false });
+}
+
+/** The Airflow secrets constructs of the chart that holds `scope`, in the order they were added. */
+export function airflowSecretsOf(scope: IConstruct): Array<IConstruct & IAirflowSecrets> {
+  return Chart.of(scope)
+    .node.findAll()
+    .filter((c): c is IConstruct & IAirflowSecrets => (c as unknown as Record<symbol, unknown>)[SECRETS] === true);
+}
+
+/** Pod specs that are not in an ApiObject's template (the worker pod template inside a ConfigMap). */
+export interface IPodSpecSource extends IConstruct {
+  /** The pod specs as they will be synthesized, as plain JSON. */
+  podSpecs(): unknown[];
+}
+
+const POD_SPECS = Symbol.for('airflow-cdk8s.PodSpecSource');
+
+/** Marks `construct` as a source of pod specs (see {@link podSpecSourcesIn}). */
+export function registerPodSpecSource(construct: IPodSpecSource): void {
+  Object.defineProperty(construct, POD_SPECS, { value: true, enumerable: false });
+}
+
+/** Every pod spec source of the app that holds `scope`, in namespace `namespace`. */
+export function podSpecSourcesIn(scope: IConstruct, namespace: string): IPodSpecSource[] {
+  return App.of(scope)
+    .node.findAll()
+    .filter(
+      (c): c is IPodSpecSource =>
+        (c as unknown as Record<symbol, unknown>)[POD_SPECS] === true && Chart.of(c).namespace === namespace,
+    );
+}
+
+/**
+ * A reference to `field` of the chart's Airflow secrets, resolved at synth (so the chart's `AirflowSecrets`
+ * may be added before or after the construct that reads it). Synth fails, naming `scope` and `property`, when
+ * the chart has no Airflow secrets, has several, or they lack the field.
+ */
+export function chartSecretRef(scope: IConstruct, field: keyof IAirflowSecrets, property: string): SecretKeyRef {
+  const ref = (): SecretKeyRef => {
+    const found = airflowSecretsOf(scope);
+    const paths = found.map((s) => `"${s.node.path}"`).join(', ');
+    if (found.length !== 1) {
+      invalid(
+        scope,
+        property,
+        undefined,
+        found.length === 0
+          ? `a Secret key reference { name, key }, or an AirflowSecrets in the same chart to take "${field}" from (there is none)`
+          : `a Secret key reference { name, key }: the chart has several AirflowSecrets (${paths}), so which one to read is not clear`,
+      );
+    }
+    const value = found[0][field];
+    if (value === undefined) {
+      invalid(scope, property, undefined, `a Secret key reference { name, key }: the chart's AirflowSecrets at ${paths} has no "${field}"`);
+    }
+    return value;
+  };
+  return { name: atSynth(() => ref().name), key: atSynth(() => ref().key) };
+}
