@@ -3,6 +3,15 @@ import * as k8s from '../../imports/k8s';
 import {
   CREATES_SECRET_ANNOTATION,
   Components,
+  DEFAULT_AIRFLOW_IMAGE,
+  IMAGE_PULL_POLICIES,
+  PodPlacementOptions,
+  atSynth,
+  podPlacementFields,
+  resolveAtSynth,
+  shortHash,
+  validateChoice,
+  validatePodOptions,
   IAirflowSecrets,
   SecretKeyRef,
   airflowLabels,
@@ -15,11 +24,10 @@ import {
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from './pod-security';
 
 /**
- * The image the bootstrap Job runs by default. It is deliberately NOT tied to the Airflow version the chart
- * deploys: a Job's pod template is immutable, so a Job whose image followed Airflow upgrades would make
- * `kubectl apply` fail on every upgrade. The script only needs Python's standard library.
+ * The image the bootstrap Job runs by default: the default Airflow image, which the node pulls for Airflow
+ * anyway (AirflowChart passes the Airflow image it deploys). The script only needs Python's standard library.
  */
-export const DEFAULT_SECRETS_BOOTSTRAP_IMAGE = 'apache/airflow:3.1.3';
+export const DEFAULT_SECRETS_BOOTSTRAP_IMAGE = DEFAULT_AIRFLOW_IMAGE;
 
 /** The keys of the generated Secret (also the default keys for {@link AirflowSecrets.fromExistingSecrets}). */
 export const AIRFLOW_SECRET_KEYS = {
@@ -35,15 +43,24 @@ export const AIRFLOW_SECRET_KEYS = {
   adminPassword: 'admin-password',
 } as const;
 
-/** Props for {@link AirflowSecrets}: the secrets are generated in the cluster, once. */
-export interface AirflowSecretsProps {
+/**
+ * Props for {@link AirflowSecrets}: the secrets are generated in the cluster, once. The placement options
+ * place the bootstrap Job's pod (pull secrets, nodeSelector, tolerations...).
+ */
+export interface AirflowSecretsProps extends PodPlacementOptions {
   /**
    * The image of the bootstrap Job: any image with `python3` on its PATH (only the standard library is used).
-   * Keep it fixed across Airflow upgrades: the Job's pod template is immutable (see
-   * {@link DEFAULT_SECRETS_BOOTSTRAP_IMAGE}).
-   * @default DEFAULT_SECRETS_BOOTSTRAP_IMAGE ("apache/airflow:3.1.3")
+   * The Job is named after its pod spec, so a new image (an Airflow upgrade) makes a new Job instead of an
+   * "immutable field" error; it finds the Secret there and leaves it alone.
+   * @default DEFAULT_SECRETS_BOOTSTRAP_IMAGE - the default Airflow image ("apache/airflow:3.1.3")
    */
   readonly image?: string;
+
+  /**
+   * The image pull policy of the bootstrap Job.
+   * @default "IfNotPresent"
+   */
+  readonly imagePullPolicy?: string;
 
   /**
    * The name of the Secret the Job creates.
@@ -127,6 +144,8 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
   /** Binds {@link role} to {@link serviceAccount}. */
   public readonly roleBinding: k8s.KubeRoleBinding | undefined;
 
+  private readonly jobPodSpec: k8s.PodSpec | undefined;
+
   constructor(scope: Construct, id: string, props: AirflowSecretsProps = {}) {
     super(scope, id);
     const existing = (props as InternalProps)[EXISTING];
@@ -134,6 +153,7 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
 
     if (existing !== undefined) {
       this.generated = false;
+      this.jobPodSpec = undefined;
       this.fernetKey = validateSecretKeyRef(this, 'fernetKey', existing.fernetKey);
       this.apiSecretKey = validateSecretKeyRef(this, 'apiSecretKey', existing.apiSecretKey);
       this.jwtSecret = existing.jwtSecret === undefined ? undefined : validateSecretKeyRef(this, 'jwtSecret', existing.jwtSecret);
@@ -147,6 +167,8 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
     const namespace = namespaceOf(this);
     const secretName = validateDnsSubdomain(this, 'secretName', props.secretName ?? 'airflow-secrets');
     const image = validateImage(this, 'image', props.image ?? DEFAULT_SECRETS_BOOTSTRAP_IMAGE);
+    const imagePullPolicy = validateChoice(this, 'imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', IMAGE_PULL_POLICIES);
+    validatePodOptions(this, '', props);
     this.secretName = secretName;
     this.image = image;
     this.fernetKey = { name: secretName, key: AIRFLOW_SECRET_KEYS.fernetKey };
@@ -176,9 +198,34 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
       subjects: [{ kind: 'ServiceAccount', name: NAME, namespace }],
     });
 
+    const podSpec: k8s.PodSpec = {
+      ...podPlacementFields(props),
+      serviceAccountName: NAME,
+      automountServiceAccountToken: true,
+      restartPolicy: 'Never',
+      securityContext: airflowPodSecurityContext(),
+      containers: [
+        {
+          name: 'bootstrap',
+          image,
+          imagePullPolicy,
+          command: ['python3', '-c', bootstrapScript()],
+          env: [
+            { name: 'SECRET_NAME', value: secretName },
+            { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+          ],
+          securityContext: airflowContainerSecurityContext(),
+          resources: {
+            requests: { cpu: k8s.Quantity.fromString('50m'), memory: k8s.Quantity.fromString('64Mi') },
+            limits: { cpu: k8s.Quantity.fromString('500m'), memory: k8s.Quantity.fromString('256Mi') },
+          },
+        },
+      ],
+    };
+    this.jobPodSpec = podSpec;
     this.bootstrapJob = new k8s.KubeJob(this, 'job', {
       metadata: {
-        name: NAME,
+        name: atSynth(() => this.jobName!),
         labels,
         annotations: {
           [CREATES_SECRET_ANNOTATION]: secretName,
@@ -192,33 +239,22 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
         // re-created (and re-run, harmlessly) by the next apply.
         backoffLimit: 4,
         template: {
-          metadata: { labels },
-          spec: {
-            serviceAccountName: NAME,
-            automountServiceAccountToken: true,
-            restartPolicy: 'Never',
-            securityContext: airflowPodSecurityContext(),
-            containers: [
-              {
-                name: 'bootstrap',
-                image,
-                imagePullPolicy: 'IfNotPresent',
-                command: ['python3', '-c', bootstrapScript()],
-                env: [
-                  { name: 'SECRET_NAME', value: secretName },
-                  { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-                ],
-                securityContext: airflowContainerSecurityContext(),
-                resources: {
-                  requests: { cpu: k8s.Quantity.fromString('50m'), memory: k8s.Quantity.fromString('64Mi') },
-                  limits: { cpu: k8s.Quantity.fromString('500m'), memory: k8s.Quantity.fromString('256Mi') },
-                },
-              },
-            ],
+          metadata: {
+            labels: { ...props.podLabels, ...labels },
+            ...(props.podAnnotations && Object.keys(props.podAnnotations).length ? { annotations: { ...props.podAnnotations } } : {}),
           },
+          spec: podSpec,
         },
       },
     });
+  }
+
+  /**
+   * The bootstrap Job's name, `airflow-secrets-bootstrap-<hash of its pod spec>` (undefined when nothing is
+   * generated): a Job's pod template cannot change, so a changed one (a new image) is a new Job.
+   */
+  public get jobName(): string | undefined {
+    return this.jobPodSpec ? `${NAME}-${shortHash(resolveAtSynth(this.jobPodSpec))}` : undefined;
   }
 
   /** The names of the Secrets the keys are in. */

@@ -33,7 +33,7 @@ function ownObjects(manifests: Manifest[]): Manifest[] {
     const component = o.metadata.labels?.['app.kubernetes.io/component'] ?? '';
     return (
       !['Namespace', 'PersistentVolume', 'PersistentVolumeClaim'].includes(o.kind) &&
-      !['metadata-db', 'secrets-bootstrap'].includes(component)
+      !['metadata-db', 'secrets-bootstrap', 'volume-permissions'].includes(component)
     );
   });
 }
@@ -63,6 +63,7 @@ const GENERATIONS = [
     version: '3.1.3',
     ui: 'api-server',
     health: '/api/v2/monitor/health',
+    liveness: '/api/v2/version', // answers without the database: a database outage does not restart the UI
     components: ['api-server', 'dag-processor', 'scheduler', 'triggerer'],
     jobTypes: { scheduler: 'SchedulerJob', 'dag-processor': 'DagProcessorJob', triggerer: 'TriggererJob' } as Record<string, string>,
     keyEnv: ['AIRFLOW__API__SECRET_KEY', 'AIRFLOW__API_AUTH__JWT_SECRET'],
@@ -73,6 +74,7 @@ const GENERATIONS = [
     version: '2.11.0',
     ui: 'webserver',
     health: '/health',
+    liveness: '/health',
     components: ['scheduler', 'triggerer', 'webserver'],
     jobTypes: { scheduler: 'SchedulerJob', triggerer: 'TriggererJob' } as Record<string, string>,
     keyEnv: ['AIRFLOW__WEBSERVER__SECRET_KEY'],
@@ -107,7 +109,8 @@ describe.each(GENERATIONS)('$label', (g) => {
         'Job/airflow-create-user-<hash>',
       ].sort(),
     );
-    expect(Object.keys(airflow.serviceAccounts).sort()).toEqual(accounts);
+    // The volume-permissions Job's account is the control plane's too, though its objects are not Airflow pods.
+    expect(Object.keys(airflow.serviceAccounts).sort()).toEqual([...accounts, 'volume-permissions'].sort());
     expect(Object.keys(airflow.deployments).sort()).toEqual(g.components);
   });
 
@@ -131,9 +134,10 @@ describe.each(GENERATIONS)('$label', (g) => {
 
   test('the UI is probed on its health path and served by its Service on port 8080', () => {
     const ui = container(g.ui);
-    for (const probe of [ui.startupProbe, ui.readinessProbe, ui.livenessProbe]) {
+    for (const probe of [ui.startupProbe, ui.readinessProbe]) {
       expect(probe.httpGet).toEqual({ path: g.health, port: 'http' });
     }
+    expect(ui.livenessProbe.httpGet).toEqual({ path: g.liveness, port: 'http' });
     expect(ui.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
     const service = find(manifests, 'Service', `airflow-${g.ui}`);
     expect(service.spec.ports).toEqual([{ name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' }]);
@@ -161,7 +165,14 @@ describe.each(GENERATIONS)('$label', (g) => {
       const names = container(component).env.map((e: any) => e.name);
       expect([component, names]).toEqual([
         component,
-        ['AIRFLOW_CONFIG', 'AIRFLOW_DB_PASSWORD', 'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN', 'AIRFLOW__CORE__FERNET_KEY', ...g.keyEnv],
+        [
+          'AIRFLOW_CONFIG',
+          'AIRFLOW_DB_PASSWORD',
+          'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN',
+          'AIRFLOW__CORE__FERNET_KEY',
+          ...g.keyEnv,
+          'CONNECTION_CHECK_MAX_COUNT',
+        ],
       ]);
     }
     expect(envOf(container('scheduler'), 'AIRFLOW__CORE__FERNET_KEY').valueFrom).toEqual({
@@ -195,7 +206,7 @@ describe.each(GENERATIONS)('$label', (g) => {
       dags_folder: '/opt/airflow/dags',
       load_examples: 'False',
       parallelism: '4',
-      default_pool_task_slot_count: '2',
+      default_pool_task_slot_count: '4', // follows parallelism
     });
     expect(cfg.kubernetes_executor).toEqual({
       namespace: 'airflow',
@@ -241,7 +252,7 @@ describe('Airflow 3 only', () => {
   });
 
   test('the triggerer can be turned off', () => {
-    const { manifests: m } = airflowChart({ triggerer: false });
+    const { manifests: m } = airflowChart({ triggerer: { enabled: false } });
     expect(m.filter((o) => o.metadata.name === 'airflow-triggerer')).toEqual([]);
   });
 });
@@ -262,7 +273,7 @@ describe('Airflow 2 only', () => {
   });
 
   test('a standalone dag-processor on request', () => {
-    const { manifests: m } = airflowChart({ image: 'apache/airflow:2.11.0', standaloneDagProcessor: true, triggerer: false });
+    const { manifests: m } = airflowChart({ image: 'apache/airflow:2.11.0', standaloneDagProcessor: true, triggerer: { enabled: false } });
     expect(cfgOf(m).scheduler.standalone_dag_processor).toBe('True');
     const dp = find(m, 'Deployment', 'airflow-dag-processor').spec.template.spec.containers[0];
     expect(dp.livenessProbe.exec.command).toEqual(jobsCheck('DagProcessorJob'));

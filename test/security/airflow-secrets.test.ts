@@ -28,16 +28,20 @@ const BYO = EXISTING_SECRETS;
 
 describe('AirflowSecrets, generated in the cluster (the default)', () => {
   const { secrets, objects } = synthGenerated();
-  const job = find(objects, 'Job', 'airflow-secrets-bootstrap');
+  const job = find(objects, 'Job');
   const pod = job.spec.template.spec;
 
   test('snapshot', () => {
     expect(objects).toMatchSnapshot();
   });
 
-  test('creates a ServiceAccount, a Role, a RoleBinding and the Job, all named airflow-secrets-bootstrap, and no Secret', () => {
+  test('creates a ServiceAccount, a Role, a RoleBinding and the Job, named airflow-secrets-bootstrap, and no Secret', () => {
+    // The Job's name ends with a hash of its pod spec: a new image (an Airflow upgrade) is a new Job, not an
+    // "immutable field" error.
+    expect(job.metadata.name).toBe(secrets.jobName);
+    expect(job.metadata.name).toMatch(/^airflow-secrets-bootstrap-[0-9a-f]{8}$/);
     expect(objectIds(objects).sort()).toEqual([
-      'batch/v1 Job/airflow-secrets-bootstrap',
+      `batch/v1 Job/${secrets.jobName}`,
       'rbac.authorization.k8s.io/v1 Role/airflow-secrets-bootstrap',
       'rbac.authorization.k8s.io/v1 RoleBinding/airflow-secrets-bootstrap',
       'v1 ServiceAccount/airflow-secrets-bootstrap',
@@ -96,7 +100,7 @@ describe('AirflowSecrets, generated in the cluster (the default)', () => {
     expect(secrets.jwtSecret).toEqual({ name: 'airflow-secrets', key: 'jwt-secret' });
     expect(secrets.databasePassword).toEqual({ name: 'airflow-secrets', key: 'db-password' });
     expect(secrets.adminPassword).toEqual({ name: 'airflow-secrets', key: 'admin-password' });
-    expect(secrets.bootstrapJob?.name).toBe('airflow-secrets-bootstrap');
+    expect(secrets.jobName).toMatch(/^airflow-secrets-bootstrap-[0-9a-f]{8}$/);
   });
 
   test('Airflow 3 components read the API secret key and the JWT secret by reference', () => {
@@ -172,8 +176,10 @@ describe('AirflowSecrets options and validation', () => {
   test('secretName and image', () => {
     const { secrets, objects } = synthGenerated({ secretName: 'my-airflow-keys', image: 'registry.local:5000/python:3.12' });
     expect(secrets.fernetKey).toEqual({ name: 'my-airflow-keys', key: 'fernet-key' });
-    const container = find(objects, 'Job', 'airflow-secrets-bootstrap').spec.template.spec.containers[0];
+    const container = find(objects, 'Job', secrets.jobName!).spec.template.spec.containers[0];
     expect(container.image).toBe('registry.local:5000/python:3.12');
+    // A new image is a new Job (its pod template is immutable), not an error at the next apply.
+    expect(secrets.jobName).not.toBe(synthGenerated({ secretName: 'my-airflow-keys' }).secrets.jobName);
     expect(container.env[0]).toEqual({ name: 'SECRET_NAME', value: 'my-airflow-keys' });
   });
 

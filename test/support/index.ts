@@ -214,7 +214,7 @@ export function airflowPodSpecs(manifests: Manifest[]): Map<string, any> {
   for (const pod of podsOf(manifests)) {
     if (!/^(Deployment|Job)\//.test(pod.object)) continue;
     const component = pod.labels['app.kubernetes.io/component'];
-    if (pod.labels['app.kubernetes.io/part-of'] !== 'airflow' || ['metadata-db', 'secrets-bootstrap'].includes(component)) continue;
+    if (pod.labels['app.kubernetes.io/part-of'] !== 'airflow' || ['metadata-db', 'secrets-bootstrap', 'volume-permissions'].includes(component)) continue;
     out.set(pod.object, pod.spec);
   }
   return out;
