@@ -270,6 +270,7 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
     provisioning: StorageProvisioning.hostPath({ storageClassName: 'manual' }), // a StorageClass excludes hostRoot
     existingSecrets: EXISTING_SECRETS,
     secretsBootstrapImage: 'registry.example.com/python:3.12',
+    volumes: [{ name: 'dags' }, { name: 'logs', size: '20Gi' }, { name: 'plugins' }],
     namePrefix: 'team-a',
     hostRoot: '/srv/airflow',
     networkPolicies: true,
@@ -308,18 +309,24 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
       },
       namePrefix: (b) => {
         expect(byKind(b.objects, 'PersistentVolume').map((v) => v.metadata.name)).toEqual(
-          ['dags', 'logs', 'data', 'postgres'].map((v) => `team-a-${v}-volume`),
+          ['dags', 'logs', 'plugins', 'postgres'].map((v) => `team-a-${v}-volume`),
         );
         expect(byKind(b.objects, 'PersistentVolumeClaim').map((v) => v.metadata.name)).toEqual(
-          ['dags', 'logs', 'data', 'postgres'].map((v) => `team-a-${v}-claim`),
+          ['dags', 'logs', 'plugins', 'postgres'].map((v) => `team-a-${v}-claim`),
         );
         find(b.objects, 'StatefulSet', 'team-a-postgres');
         find(b.objects, 'Service', 'team-a-postgres');
       },
       hostRoot: (b) => {
         expect(byKind(b.objects, 'PersistentVolume').map((v) => v.spec.hostPath.path)).toEqual(
-          ['dags', 'logs', 'data', 'postgres'].map((v) => `/srv/airflow/${v}`),
+          ['dags', 'logs', 'plugins', 'postgres'].map((v) => `/srv/airflow/${v}`),
         );
+      },
+      volumes: (b) => {
+        expect(chart.volumes.names).toEqual(['dags', 'logs', 'plugins']);
+        expect(find(b.objects, 'PersistentVolume', 'team-a-logs-volume').spec.capacity.storage).toBe('20Gi');
+        expect(workerPod(b).containers[0].volumeMounts).toContainEqual({ name: 'plugins', mountPath: '/opt/airflow/plugins' });
+        expect(workerPod(b).volumes.map((v: any) => v.name)).not.toContain('data');
       },
       existingSecrets: (b) => {
         expect(b.objects.filter((o) => /secrets-bootstrap/.test(o.metadata.name))).toEqual([]);
