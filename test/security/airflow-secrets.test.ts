@@ -1,4 +1,6 @@
-import { Chart, Testing, Yaml } from 'cdk8s';
+// AirflowSecrets: keys and passwords generated once inside the cluster by a Job, never in the YAML; or
+// references to Secrets that already exist.
+import { Testing, Yaml } from 'cdk8s';
 import {
   AIRFLOW_SECRET_KEYS,
   AirflowCdk8sValidationError,
@@ -8,36 +10,25 @@ import {
   AirflowGeneration,
   DEFAULT_SECRETS_BOOTSTRAP_IMAGE,
   PodSecurityLevel,
-} from '../lib';
-import { secretEnv } from '../lib/core/secret-key-ref';
-import { bootstrapScript } from '../lib/security/airflow-secrets';
-import { podSecurityViolations } from '../lib/security/pod-security';
-import { findSecretMaterial } from './support/secret-scan';
+} from '../../lib';
+import { secretEnv } from '../../lib/core/secret-key-ref';
+import { bootstrapScript } from '../../lib/security/airflow-secrets';
+import { podSecurityViolations } from '../../lib/security/pod-security';
+import { EXISTING_SECRETS, find, Manifest, objectIds, synthIn, testChart } from '../support';
+import { findSecretMaterial } from '../support/secret-scan';
 
-function chart(): Chart {
-  return new Chart(Testing.app(), 'test', { namespace: 'airflow', disableResourceNameHashes: true });
+const chart = () => testChart();
+
+function synthGenerated(props: ConstructorParameters<typeof AirflowSecrets>[2] = {}): { secrets: AirflowSecrets; objects: Manifest[] } {
+  const { built, objects } = synthIn((c) => new AirflowSecrets(c, 'secrets', props));
+  return { secrets: built, objects };
 }
 
-function synthGenerated(props: ConstructorParameters<typeof AirflowSecrets>[2] = {}): { secrets: AirflowSecrets; objects: any[] } {
-  const c = chart();
-  const secrets = new AirflowSecrets(c, 'secrets', props);
-  return { secrets, objects: Testing.synth(c) };
-}
-
-const named = (objects: any[], kind: string, name: string) =>
-  objects.find((o) => o.kind === kind && o.metadata.name === name);
-
-const BYO = {
-  fernetKey: { name: 'vault-airflow', key: 'fernet' },
-  apiSecretKey: { name: 'vault-airflow', key: 'api_secret_key' },
-  jwtSecret: { name: 'vault-airflow', key: 'jwt.secret' },
-  adminPassword: { name: 'airflow-admin', key: 'password' },
-  databasePassword: { name: 'pg-credentials', key: 'password' },
-};
+const BYO = EXISTING_SECRETS;
 
 describe('AirflowSecrets, generated in the cluster (the default)', () => {
   const { secrets, objects } = synthGenerated();
-  const job = objects.find((o) => o.kind === 'Job');
+  const job = find(objects, 'Job');
   const pod = job.spec.template.spec;
 
   test('snapshot', () => {
@@ -49,7 +40,7 @@ describe('AirflowSecrets, generated in the cluster (the default)', () => {
     // "immutable field" error.
     expect(job.metadata.name).toBe(secrets.jobName);
     expect(job.metadata.name).toMatch(/^airflow-secrets-bootstrap-[0-9a-f]{8}$/);
-    expect(objects.map((o) => `${o.apiVersion} ${o.kind}/${o.metadata.name}`).sort()).toEqual([
+    expect(objectIds(objects).sort()).toEqual([
       `batch/v1 Job/${secrets.jobName}`,
       'rbac.authorization.k8s.io/v1 Role/airflow-secrets-bootstrap',
       'rbac.authorization.k8s.io/v1 RoleBinding/airflow-secrets-bootstrap',
@@ -59,19 +50,19 @@ describe('AirflowSecrets, generated in the cluster (the default)', () => {
   });
 
   test('the Role grants create on secrets and nothing else', () => {
-    expect(named(objects, 'Role', 'airflow-secrets-bootstrap').rules).toEqual([
+    expect(find(objects, 'Role', 'airflow-secrets-bootstrap').rules).toEqual([
       { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
     ]);
   });
 
   test('the RoleBinding binds exactly that Role to exactly the Job\'s ServiceAccount', () => {
-    const binding = named(objects, 'RoleBinding', 'airflow-secrets-bootstrap');
+    const binding = find(objects, 'RoleBinding', 'airflow-secrets-bootstrap');
     expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'airflow-secrets-bootstrap' });
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'airflow-secrets-bootstrap', namespace: 'airflow' }]);
   });
 
   test('the token is mounted only on the Job\'s pod, which uses the API', () => {
-    expect(named(objects, 'ServiceAccount', 'airflow-secrets-bootstrap').automountServiceAccountToken).toBe(false);
+    expect(find(objects, 'ServiceAccount', 'airflow-secrets-bootstrap').automountServiceAccountToken).toBe(false);
     expect(pod.serviceAccountName).toBe('airflow-secrets-bootstrap');
     expect(pod.automountServiceAccountToken).toBe(true);
   });
@@ -185,7 +176,7 @@ describe('AirflowSecrets options and validation', () => {
   test('secretName and image', () => {
     const { secrets, objects } = synthGenerated({ secretName: 'my-airflow-keys', image: 'registry.local:5000/python:3.12' });
     expect(secrets.fernetKey).toEqual({ name: 'my-airflow-keys', key: 'fernet-key' });
-    const container = named(objects, 'Job', secrets.jobName!).spec.template.spec.containers[0];
+    const container = find(objects, 'Job', secrets.jobName!).spec.template.spec.containers[0];
     expect(container.image).toBe('registry.local:5000/python:3.12');
     // A new image is a new Job (its pod template is immutable), not an error at the next apply.
     expect(secrets.jobName).not.toBe(synthGenerated({ secretName: 'my-airflow-keys' }).secrets.jobName);
@@ -204,7 +195,7 @@ describe('AirflowSecrets options and validation', () => {
   });
 
   test('needs a namespace on the Chart (the RoleBinding subject names it)', () => {
-    expect(() => new AirflowSecrets(new Chart(Testing.app(), 'test'), 'secrets')).toThrow(/property "Chart.namespace" received undefined/);
+    expect(() => new AirflowSecrets(testChart({ namespace: null }), 'secrets')).toThrow(/property "Chart.namespace" received undefined/);
   });
 });
 

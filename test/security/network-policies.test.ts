@@ -1,34 +1,13 @@
-import { Chart, Testing } from 'cdk8s';
-import { AirflowNetworkPolicies, AirflowCdk8sValidationError, AirflowGeneration, MetadataDb } from '../lib';
-import { airflowLabels } from '../lib/core/labels';
+// AirflowNetworkPolicies: only the Airflow components that use the database reach it; the UI is open.
+import { AirflowNetworkPolicies, AirflowCdk8sValidationError, AirflowGeneration, MetadataDb } from '../../lib';
+import { airflowLabels } from '../../lib/core/labels';
+import { find, Manifest, objectIds, selects, synthIn } from '../support';
 
-function chart(): Chart {
-  return new Chart(Testing.app(), 'test', { namespace: 'airflow', disableResourceNameHashes: true });
+function synthPolicies(props: ConstructorParameters<typeof AirflowNetworkPolicies>[2] = {}): Manifest[] {
+  return synthIn((c) => new AirflowNetworkPolicies(c, 'policies', props)).objects;
 }
 
-function synthPolicies(props: ConstructorParameters<typeof AirflowNetworkPolicies>[2] = {}): any[] {
-  const c = chart();
-  new AirflowNetworkPolicies(c, 'policies', props);
-  return Testing.synth(c);
-}
-
-const named = (objects: any[], name: string) =>
-  objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === name);
-
-/** A label selector's meaning, as the API server evaluates it (matchLabels AND matchExpressions). */
-function selects(selector: any, labels: Record<string, string>): boolean {
-  const byLabels = Object.entries<string>(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
-  const byExpressions = (selector.matchExpressions ?? []).every((e: any) => {
-    switch (e.operator) {
-      case 'In': return e.values.includes(labels[e.key]);
-      case 'NotIn': return !e.values.includes(labels[e.key]);
-      case 'Exists': return e.key in labels;
-      case 'DoesNotExist': return !(e.key in labels);
-      default: throw new Error(`unknown operator ${e.operator}`);
-    }
-  });
-  return byLabels && byExpressions;
-}
+const named = (objects: Manifest[], name: string) => find(objects, 'NetworkPolicy', name);
 
 /** Whether a policy admits TCP `port` on its pods from a pod of the same namespace with `labels`. */
 function admits(policy: any, labels: Record<string, string>, port: number): boolean {
@@ -58,7 +37,7 @@ describe('AirflowNetworkPolicies (Airflow 3, the default)', () => {
   });
 
   test('two ingress-only networking.k8s.io/v1 NetworkPolicies in the chart namespace', () => {
-    expect(objects.map((o) => `${o.apiVersion} ${o.kind}/${o.metadata.name}`)).toEqual([
+    expect(objectIds(objects)).toEqual([
       'networking.k8s.io/v1 NetworkPolicy/airflow-metadata-db',
       'networking.k8s.io/v1 NetworkPolicy/airflow-api-server',
     ]);
@@ -69,9 +48,7 @@ describe('AirflowNetworkPolicies (Airflow 3, the default)', () => {
   });
 
   test('the database policy selects the MetadataDb pods', () => {
-    const c = chart();
-    new MetadataDb(c, 'db', { passwordSecret: { name: 'pg', key: 'password' } });
-    const statefulSet = Testing.synth(c).find((o) => o.kind === 'StatefulSet');
+    const statefulSet = find(synthIn((c) => new MetadataDb(c, 'db', { passwordSecret: { name: 'pg', key: 'password' } })).objects, 'StatefulSet');
     expect(selects(db.spec.podSelector, statefulSet.spec.template.metadata.labels)).toBe(true);
     expect(selects(db.spec.podSelector, airflowLabels('scheduler'))).toBe(false);
   });

@@ -2,8 +2,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 /** The README's "own chart" example is examples/own-chart.ts, word for word, and it synthesizes. */
-const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
-const example = fs.readFileSync(path.join(__dirname, '..', 'examples', 'own-chart.ts'), 'utf8');
+const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+const example = fs.readFileSync(path.join(__dirname, '..', '..', 'examples', 'own-chart.ts'), 'utf8');
 
 test('the README shows examples/own-chart.ts (importing the package instead of ../lib)', () => {
   const block = /<!-- example:own-chart -->\n```ts\n([\s\S]*?)```/.exec(readme);
@@ -13,7 +13,7 @@ test('the README shows examples/own-chart.ts (importing the package instead of .
 
 test('the example synthesizes: storage-class claims, no Postgres, the external host in the connection', () => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { app } = require('../examples/own-chart');
+  const { app } = require('../../examples/own-chart');
   const objects: any[] = app.charts[0].toJson();
   const kinds = objects.map((o) => o.kind);
   expect(kinds).not.toContain('PersistentVolume');

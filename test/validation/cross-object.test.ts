@@ -1,6 +1,7 @@
 import { Testing } from 'cdk8s';
-import { AirflowChart } from '../lib';
-import { crossObjectFindings, crossObjectProblems, synthesizedManifests, withEmbeddedManifests } from '../validation';
+import { AirflowChart } from '../../lib';
+import { find } from '../support';
+import { crossObjectFindings, crossObjectProblems, synthesizedManifests, withEmbeddedManifests } from '../../validation';
 
 /** The Secret the bootstrap Job creates at deploy time (so it is never in the output). */
 const EXISTING = { existingSecrets: ['airflow-secrets'] };
@@ -9,12 +10,6 @@ const EXISTING = { existingSecrets: ['airflow-secrets'] };
 function objects(): any[] {
   const located = withEmbeddedManifests(synthesizedManifests(new AirflowChart(Testing.app(), 'airflow')));
   return JSON.parse(JSON.stringify(located.map((l) => l.manifest)));
-}
-
-function find(all: any[], kind: string, name?: string): any {
-  const o = all.find((x) => x.kind === kind && (name === undefined || x.metadata?.name === name));
-  if (!o) throw new Error(`no ${kind} ${name ?? ''} in the default chart`);
-  return o;
 }
 
 /** The pod spec of the first workload that has one (Deployment, StatefulSet or Job). */

@@ -1,21 +1,13 @@
-import { Chart, Testing } from 'cdk8s';
+import { Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import { AirflowNamespace, AirflowVolumes, StorageProvisioning } from '../lib';
+import { AirflowNamespace, AirflowVolumes, StorageProvisioning } from '../../lib';
+import { byKind, find, Manifest, synthIn, testChart } from '../support';
 
-function chart(): Chart {
-  return new Chart(Testing.app(), 'test', { namespace: 'airflow', disableResourceNameHashes: true });
+const chart = () => testChart();
+
+function synthVolumes(props: ConstructorParameters<typeof AirflowVolumes>[2] = {}): Manifest[] {
+  return synthIn((c) => [new AirflowNamespace(c, 'namespace'), new AirflowVolumes(c, 'volumes', props)]).objects;
 }
-
-function synthVolumes(props: ConstructorParameters<typeof AirflowVolumes>[2] = {}): any[] {
-  const c = chart();
-  new AirflowNamespace(c, 'namespace');
-  new AirflowVolumes(c, 'volumes', props);
-  return Testing.synth(c);
-}
-
-const byKind = (objects: any[], kind: string) => objects.filter((o) => o.kind === kind);
-const named = (objects: any[], kind: string, name: string) =>
-  objects.find((o) => o.kind === kind && o.metadata.name === name);
 
 describe('AirflowVolumes on minikube (hostPath, the default)', () => {
   const objects = synthVolumes();
@@ -46,8 +38,8 @@ describe('AirflowVolumes on minikube (hostPath, the default)', () => {
   });
 
   test.each(['dags', 'logs', 'data'])('%s: volume and claim are pinned to each other both ways', (name) => {
-    const pv = named(objects, 'PersistentVolume', `airflow-${name}-volume`);
-    const pvc = named(objects, 'PersistentVolumeClaim', `airflow-${name}-claim`);
+    const pv = find(objects, 'PersistentVolume', `airflow-${name}-volume`);
+    const pvc = find(objects, 'PersistentVolumeClaim', `airflow-${name}-claim`);
     expect(pv.spec.hostPath).toEqual({ path: `/data/${name}`, type: 'DirectoryOrCreate' });
     expect(pv.spec.claimRef).toEqual({ name: `airflow-${name}-claim`, namespace: 'airflow' });
     expect(pvc.spec.volumeName).toBe(`airflow-${name}-volume`);
@@ -111,8 +103,8 @@ describe('AirflowVolumes API', () => {
       'airflow-logs-volume',
       'airflow-plugins-volume',
     ]);
-    expect(named(objects, 'PersistentVolume', 'airflow-logs-volume').spec.capacity.storage).toBe('10Gi');
-    expect(named(objects, 'PersistentVolume', 'airflow-plugins-volume').spec.hostPath.path).toBe('/data/plugins');
+    expect(find(objects, 'PersistentVolume', 'airflow-logs-volume').spec.capacity.storage).toBe('10Gi');
+    expect(find(objects, 'PersistentVolume', 'airflow-plugins-volume').spec.hostPath.path).toBe('/data/plugins');
     expect(volumes.get('plugins').mountPath).toBe('/opt/airflow/plugins');
   });
 
@@ -121,8 +113,8 @@ describe('AirflowVolumes API', () => {
       provisioning: StorageProvisioning.hostPath({ hostRoot: '/mnt/airflow' }),
       volumes: [{ name: 'dags', size: '2Gi', requestSize: '1Gi' }],
     });
-    expect(named(objects, 'PersistentVolume', 'airflow-dags-volume').spec.hostPath.path).toBe('/mnt/airflow/dags');
-    expect(named(objects, 'PersistentVolumeClaim', 'airflow-dags-claim').spec.resources.requests.storage).toBe('1Gi');
+    expect(find(objects, 'PersistentVolume', 'airflow-dags-volume').spec.hostPath.path).toBe('/mnt/airflow/dags');
+    expect(find(objects, 'PersistentVolumeClaim', 'airflow-dags-claim').spec.resources.requests.storage).toBe('1Gi');
   });
 });
 
@@ -158,7 +150,7 @@ describe('AirflowVolumes rejects bad input with a message naming construct, prop
     ['a relative mount path', () => new AirflowVolumes(chart(), 'v', { volumes: [{ name: 'dags', mountPath: 'dags' }] }), /property "volumes\[0\]\.mountPath" received "dags"; allowed: an absolute path/],
     ['two volumes on one mount path', () => new AirflowVolumes(chart(), 'v', { volumes: [{ name: 'dags' }, { name: 'x', mountPath: '/opt/airflow/dags' }] }), /property "volumes\[1\]\.mountPath" received "\/opt\/airflow\/dags"; allowed: a path not already used by volume "dags"/],
     ['a storage class name that is not a DNS subdomain', () => new AirflowVolumes(chart(), 'v', { provisioning: StorageProvisioning.storageClass('EFS SC') }), /property "provisioning\.storageClassName" received "EFS SC"/],
-    ['a chart without a namespace', () => new AirflowVolumes(new Chart(Testing.app(), 'test'), 'v'), /property "Chart\.namespace" received undefined; allowed: a namespace set on the Chart/],
+    ['a chart without a namespace', () => new AirflowVolumes(testChart({ namespace: null }), 'v'), /property "Chart\.namespace" received undefined; allowed: a namespace set on the Chart/],
     ['a volume that does not exist', () => new AirflowVolumes(chart(), 'v').get('plugins'), /property "volume name" received "plugins"; allowed: one of the declared volumes: "dags", "logs", "data"/],
     ['adding a volume twice', () => new AirflowVolumes(chart(), 'v').addVolume({ name: 'logs' }), /property "addVolume\.name" received "logs"; allowed: a name not already used/],
   ];

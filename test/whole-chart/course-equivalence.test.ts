@@ -2,7 +2,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Testing } from 'cdk8s';
 import { parseAllDocuments } from 'yaml';
-import { AirflowChart } from '../lib';
+import { AirflowChart } from '../../lib';
+import { leaves } from '../support';
 
 /**
  * The course created, by hand, a namespace, three hostPath volumes and their claims. The volumes part of
@@ -10,7 +11,7 @@ import { AirflowChart } from '../lib';
  * intentional difference, listed here with its reason, and anything else that differs fails the test.
  */
 const course: any[] = parseAllDocuments(
-  fs.readFileSync(path.join(__dirname, 'fixtures', 'course-volumes.yaml'), 'utf8'),
+  fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'course-volumes.yaml'), 'utf8'),
 ).map((d) => d.toJSON());
 
 const INTENTIONAL_DIFFERENCES: Record<string, Record<string, string>> = {
@@ -34,17 +35,7 @@ const INTENTIONAL_DIFFERENCES: Record<string, Record<string, string>> = {
 };
 
 /** Every leaf path of an object, as "a.b.c" -> value (arrays are leaves). */
-function leaves(value: any, prefix = ''): Map<string, unknown> {
-  const out = new Map<string, unknown>();
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    for (const [k, v] of Object.entries(value)) {
-      for (const [p, leaf] of leaves(v, prefix ? `${prefix}.${k}` : k)) out.set(p, leaf);
-    }
-  } else {
-    out.set(prefix, value);
-  }
-  return out;
-}
+const leavesOf = (value: unknown) => leaves(value, { arraysAsLeaves: true });
 
 const ours = Testing.synth(new AirflowChart(Testing.app(), 'airflow')).filter((o) =>
   ['Namespace', 'PersistentVolume', 'PersistentVolumeClaim'].includes(o.kind) && !o.metadata.name.includes('postgres'),
@@ -61,19 +52,19 @@ describe.each(course.map((o) => [key(o), o]))('%s', (_name, expected: any) => {
   const isAllowed = (p: string) => Object.keys(allowed).some((a) => p === a || p.startsWith(`${a}.`));
 
   test('every field of the course file has the same value', () => {
-    for (const [p, v] of leaves(expected)) {
-      expect({ path: p, value: leaves(actual).get(p) }).toEqual({ path: p, value: v });
+    for (const [p, v] of leavesOf(expected)) {
+      expect({ path: p, value: leavesOf(actual).get(p) }).toEqual({ path: p, value: v });
     }
   });
 
   test('every field we add is a listed, intentional difference', () => {
-    const extra = [...leaves(actual).keys()].filter((p) => !leaves(expected).has(p) && !isAllowed(p));
+    const extra = [...leavesOf(actual).keys()].filter((p) => !leavesOf(expected).has(p) && !isAllowed(p));
     expect(extra).toEqual([]);
   });
 
   test('the intentional differences are present (the list is not stale)', () => {
     for (const p of Object.keys(allowed).filter((a) => a !== 'metadata.labels')) {
-      expect({ path: p, present: [...leaves(actual).keys()].some((l) => l === p || l.startsWith(`${p}.`)) }).toEqual({
+      expect({ path: p, present: [...leavesOf(actual).keys()].some((l) => l === p || l.startsWith(`${p}.`)) }).toEqual({
         path: p,
         present: true,
       });

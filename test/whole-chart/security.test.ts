@@ -1,7 +1,7 @@
 // Whole-chart security scans: no secret material, every pod's securityContext, RBAC, tokens, the worker pods'
 // credentials and the namespace's Pod Security label. The scanners are first shown to catch each defect
 // on corrupted objects, so that a green whole-chart scan means something.
-import { Chart, Testing } from 'cdk8s';
+import { Testing } from 'cdk8s';
 import {
   AIRFLOW_SECRET_KEYS,
   AirflowChart,
@@ -12,18 +12,17 @@ import {
   podSecurityLabels,
   airflowContainerSecurityContext,
   airflowPodSecurityContext,
-} from '../lib';
-import { podSecurityLevelOf, podSecurityViolations } from '../lib/security/pod-security';
+} from '../../lib';
+import { podSecurityLevelOf, podSecurityViolations } from '../../lib/security/pod-security';
+import { FoundPod, podsOf, synthIn } from '../support';
 import {
   airflowPodViolations,
-  FoundPod,
   isPostgresPod,
   isVolumePermissionsPod,
-  podsOf,
   postgresPodViolations,
   volumePermissionsPodViolations,
-} from './support/pod-checks';
-import { findSecretMaterial } from './support/secret-scan';
+} from '../support/pod-checks';
+import { findSecretMaterial } from '../support/secret-scan';
 
 // ---------------------------------------------------------------------------------------------------------
 // Checks run over a whole chart.
@@ -194,11 +193,10 @@ describe('the default AirflowChart', () => {
 
 describe('the secrets, the metadata database and the network policies together', () => {
   wholeChartChecks(() => {
-    const chart = new Chart(Testing.app(), 'airflow', { namespace: 'airflow', disableResourceNameHashes: true });
-    new AirflowSecrets(chart, 'secrets');
-    new MetadataDb(chart, 'db');
-    new AirflowNetworkPolicies(chart, 'network-policies');
-    const objects = Testing.synth(chart);
+    const { objects } = synthIn(
+      (chart) => [new AirflowSecrets(chart, 'secrets'), new MetadataDb(chart, 'db'), new AirflowNetworkPolicies(chart, 'network-policies')],
+      { id: 'airflow' },
+    );
     // Guard: this composition must really contain pods and RBAC, or the checks above prove nothing.
     expect(podsOf(objects).length).toBeGreaterThanOrEqual(2);
     expect(objects.some((o) => o.kind === 'Role')).toBe(true);
@@ -417,38 +415,5 @@ describe('the pod and RBAC checks', () => {
     const rootPod = pods(deployment({ securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: false } }));
     expect(namespaceLevelViolations([ns], rootPod).join()).toMatch(/runAsNonRoot: true \(restricted\) \(namespace enforces restricted\)/);
     expect(namespaceLevelViolations([ns], pods(deployment()))).toEqual([]);
-  });
-});
-
-describe('Pod Security Standards helpers', () => {
-  test('podSecurityLabels: enforce the given level, warn and audit restricted by default', () => {
-    expect(podSecurityLabels({ enforce: PodSecurityLevel.BASELINE })).toEqual({
-      'pod-security.kubernetes.io/enforce': 'baseline',
-      'pod-security.kubernetes.io/warn': 'restricted',
-      'pod-security.kubernetes.io/audit': 'restricted',
-    });
-    expect(podSecurityLabels({ enforce: PodSecurityLevel.RESTRICTED, warn: PodSecurityLevel.BASELINE, version: 'v1.28' })).toEqual({
-      'pod-security.kubernetes.io/enforce': 'restricted',
-      'pod-security.kubernetes.io/enforce-version': 'v1.28',
-      'pod-security.kubernetes.io/warn': 'baseline',
-      'pod-security.kubernetes.io/warn-version': 'v1.28',
-      'pod-security.kubernetes.io/audit': 'restricted',
-      'pod-security.kubernetes.io/audit-version': 'v1.28',
-    });
-  });
-
-  test('podSecurityLevelOf: the Airflow pod is restricted, the Postgres pod baseline, a privileged pod privileged', () => {
-    const airflowPod = { securityContext: airflowPodSecurityContext(), containers: [airflowContainer()] };
-    expect(podSecurityLevelOf(airflowPod)).toBe(PodSecurityLevel.RESTRICTED);
-    const c = new Chart(Testing.app(), 'airflow', { namespace: 'airflow' });
-    new MetadataDb(c, 'db', { passwordSecret: { name: 'pg', key: 'password' } });
-    const postgres = podsOf(Testing.synth(c)).find(isPostgresPod)!;
-    expect(podSecurityLevelOf(postgres.spec)).toBe(PodSecurityLevel.BASELINE);
-    expect(podSecurityLevelOf({ containers: [{ name: 'x', securityContext: { privileged: true } }] })).toBe(PodSecurityLevel.PRIVILEGED);
-    expect(podSecurityLevelOf({ hostNetwork: true, containers: [] })).toBe(PodSecurityLevel.PRIVILEGED);
-    expect(podSecurityLevelOf({ volumes: [{ name: 'h', hostPath: { path: '/data' } }], containers: [] })).toBe(PodSecurityLevel.PRIVILEGED);
-    expect(podSecurityViolations({ ...airflowPod, volumes: [{ name: 'd', gitRepo: {} }] }, PodSecurityLevel.RESTRICTED)).toEqual([
-      'volume "d" has type gitRepo (restricted allows configMap, csi, downwardAPI, emptyDir, ephemeral, persistentVolumeClaim, projected, secret)',
-    ]);
   });
 });

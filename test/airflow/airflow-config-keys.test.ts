@@ -1,6 +1,5 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Chart, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
   airflowConfigDeprecatedAliases,
@@ -9,16 +8,15 @@ import {
   airflowConfigSections,
   AirflowConfigValues,
   validateAirflowConfig,
-} from '../lib/airflow/airflow-config-keys';
-import { AirflowGeneration } from '../lib/core/airflow-generation';
-import { closest, editDistance } from '../lib/core/text';
-import { AirflowCdk8sValidationError } from '../lib/core/errors';
+} from '../../lib/airflow/airflow-config-keys';
+import { AirflowGeneration } from '../../lib/core/airflow-generation';
+import { AirflowCdk8sValidationError } from '../../lib/core/errors';
+import { testChart, validationError } from '../support';
 
 class ConfigUser extends Construct {}
 
 function scope(): ConfigUser {
-  const chart = new Chart(Testing.app(), 'airflow', { namespace: 'airflow' });
-  return new ConfigUser(chart, 'config');
+  return new ConfigUser(testChart({ id: 'airflow' }), 'config');
 }
 
 function check(major: 2 | 3, config: AirflowConfigValues): void {
@@ -26,13 +24,7 @@ function check(major: 2 | 3, config: AirflowConfigValues): void {
 }
 
 function errorOf(major: 2 | 3, config: AirflowConfigValues): AirflowCdk8sValidationError {
-  try {
-    check(major, config);
-  } catch (e) {
-    expect(e).toBeInstanceOf(AirflowCdk8sValidationError);
-    return e as AirflowCdk8sValidationError;
-  }
-  throw new Error(`expected ${JSON.stringify(config)} to be rejected on Airflow ${major}`);
+  return validationError(() => check(major, config));
 }
 
 describe('the key data', () => {
@@ -170,17 +162,5 @@ describe('validateAirflowConfig rejects', () => {
 
   test('_cmd / _secret of an unknown key', () => {
     expect(errorOf(3, { database: { sql_alchemy_con_cmd: 'cat /x' } }).message).toMatch(/received "sql_alchemy_con_cmd".*Did you mean "database.sql_alchemy_conn"\?/);
-  });
-});
-
-describe('edit distance', () => {
-  test('is Levenshtein', () => {
-    expect(editDistance('kitten', 'sitting')).toBe(3);
-    expect(editDistance('', 'abc')).toBe(3);
-    expect(editDistance('same', 'same')).toBe(0);
-  });
-  test('closest only suggests near misses', () => {
-    expect(closest('volumName', ['volumeName', 'volumeMode'])).toBe('volumeName');
-    expect(closest('zzzzzz', ['volumeName'])).toBeUndefined();
   });
 });

@@ -1,11 +1,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Chart, Testing, Yaml } from 'cdk8s';
-import * as k8s from '../imports/k8s';
-import { AirflowChart } from '../lib';
-import { podTemplateOf, readmeBlock, renderBlock, renderDiagram, replaceBlock, START, END } from '../scripts/diagram';
+import * as k8s from '../../imports/k8s';
+import { AirflowChart } from '../../lib';
+import { podTemplateOf, readmeBlock, renderBlock, renderDiagram, replaceBlock, START, END } from '../../scripts/diagram';
 
-const root = path.resolve(__dirname, '..');
+const root = path.resolve(__dirname, '..', '..');
 
 describe('the README diagram of the default chart', () => {
   const objects = Testing.synth(new AirflowChart(Testing.app(), 'airflow'));

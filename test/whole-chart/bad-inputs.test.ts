@@ -1,4 +1,4 @@
-import { Chart, Testing } from 'cdk8s';
+import { Testing } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
   AirflowChart,
@@ -9,17 +9,14 @@ import {
   MetadataDb,
   PersistentStorage,
   StorageProvisioning,
-  AirflowCdk8sValidationError,
   AirflowGeneration,
   DatabaseConnection,
-} from '../lib';
-import { validateAirflowConfig } from '../lib/airflow/airflow-config-keys';
-import { validatePort } from '../lib/core/validators';
+} from '../../lib';
+import { validateAirflowConfig } from '../../lib/airflow/airflow-config-keys';
+import { validatePort } from '../../lib/core/validators';
+import { testChart, validationError } from '../support';
 
-/** A chart in namespace "airflow", as every construct of the library expects. */
-function chart(): Chart {
-  return new Chart(Testing.app(), 'test', { namespace: 'airflow' });
-}
+const chart = () => testChart();
 
 /**
  * One bad input per row: how to build it, and the message it must produce. Each message names the construct
@@ -54,7 +51,7 @@ const rows: Array<[string, () => unknown, RegExp]> = [
   ['addVolume with a name already used', () => new AirflowVolumes(chart(), 'volumes').addVolume({ name: 'logs' }),
     /^AirflowVolumes at "test\/volumes": property "addVolume\.name" received "logs"; allowed: a name not already used \(dags, logs, data\)\.$/],
   ['storage outside a namespaced chart', () =>
-    new PersistentStorage(new Chart(Testing.app(), 'nons'), 'storage', {
+    new PersistentStorage(testChart({ id: 'nons', namespace: null }), 'storage', {
       name: 'dags', claimName: 'c', volumeName: 'v', provisioning: StorageProvisioning.hostPath(), size: '1Gi', accessModes: ['ReadWriteMany'],
     }),
     /^PersistentStorage at "nons\/storage": property "Chart\.namespace" received undefined; allowed: a namespace set on the Chart/],
@@ -128,15 +125,8 @@ describe('bad inputs', () => {
   });
 
   test.each(rows)('%s', (_name, build, message) => {
-    let error: unknown;
-    try {
-      build();
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(AirflowCdk8sValidationError);
-    expect((error as Error).message).toMatch(message);
+    const error = validationError(build, undefined, message);
     // Every message has the one shape: construct, path, property, received, allowed.
-    expect((error as Error).message).toMatch(/^\w+ at "[^"]+": property "[^"]+" received .+; allowed: .+\./);
+    expect(error.message).toMatch(/^\w+ at "[^"]+": property "[^"]+" received .+; allowed: .+\./);
   });
 });

@@ -1,8 +1,8 @@
 import { parse } from 'yaml';
-import { WORKER_CONTAINER_NAME } from '../lib';
-import { workerPodTemplate } from '../lib/airflow/worker-pod-template';
-import { podSecurityViolations, PodSecurityLevel } from '../lib/security/pod-security';
-import { airflowChart, find, parseCfg } from './support/airflow';
+import { WORKER_CONTAINER_NAME } from '../../lib';
+import { workerPodTemplate } from '../../lib/airflow/worker-pod-template';
+import { podSecurityViolations, PodSecurityLevel } from '../../lib/security/pod-security';
+import { airflowChart, find, parseCfg } from '../support';
 
 describe('the worker pod template in the default deployment', () => {
   const { airflow, manifests } = airflowChart();

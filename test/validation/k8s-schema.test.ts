@@ -1,12 +1,12 @@
 import { ApiObject, Chart, JsonPatch, Testing } from 'cdk8s';
-import { AirflowChart } from '../lib';
+import { AirflowChart } from '../../lib';
 import {
   kubernetesModelsErrors,
   kubernetesSchemaProblems,
   synthesizedManifests,
   validateManifests,
   validationReport,
-} from '../validation';
+} from '../../validation';
 
 /** The Secret the bootstrap Job creates at deploy time (so it is never in the output). */
 const EXISTING = { existingSecrets: ['airflow-secrets'] };
@@ -137,68 +137,5 @@ describe('the fast check agrees with the package', () => {
       expect(kubernetesModelsErrors(broken).length).toBeGreaterThan(0);
       expect(kubernetesSchemaProblems(broken)).toEqual([{ field: 'metadata.name', message: 'received 42 (integer); must be a string' }]);
     }
-  });
-});
-
-describe('the cdk8s validation plugin', () => {
-  // The CLI's own ValidationContext and metadata loader, on manifests an App really wrote.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  // (cdk8s-cli's package exports do not expose it, so by path.)
-  const cli = require(require('path').resolve(__dirname, '..', 'node_modules', 'cdk8s-cli', 'lib', 'plugins', 'validation.js'));
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { AirflowManifestValidation } = require('../validation/manifest-validation');
-  const fs = require('fs') as typeof import('fs');
-  const os = require('os') as typeof import('os');
-  const path = require('path') as typeof import('path');
-
-  function synthTo(build: (app: import('cdk8s').App) => void): string {
-    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'airflow-validation-'));
-    const { App } = require('cdk8s') as typeof import('cdk8s');
-    const app = new App({ outdir, recordConstructMetadata: true });
-    build(app);
-    app.synth();
-    return outdir;
-  }
-
-  async function run(outdir: string, properties: object) {
-    const manifests = fs.readdirSync(outdir).filter((f) => f.endsWith('.yaml')).map((f) => path.join(outdir, f));
-    const metadata = cli.ValidationPlugin.loadConstructMetadata(path.join(outdir, 'construct-metadata.json'));
-    const context = new cli.ValidationContext(manifests, 'airflow-validation', '0.1.0', metadata, false);
-    const logs: string[] = [];
-    context.logger.log = (m: string) => logs.push(m);
-    await new AirflowManifestValidation(properties).validate(context);
-    return { report: context.report.toJson(), success: context.report.success, logs };
-  }
-
-  test('passes the default chart and removes construct-metadata.json from the output', async () => {
-    const outdir = synthTo((app) => new AirflowChart(app, 'airflow'));
-    const { success, report, logs } = await run(outdir, EXISTING);
-    expect(report.violations).toEqual([]);
-    expect(success).toBe(true);
-    expect(logs.join('\n')).toMatch(/objects match the Kubernetes 1.28 schemas/);
-    expect(fs.existsSync(path.join(outdir, 'construct-metadata.json'))).toBe(false);
-  });
-
-  test('fails a broken app with the construct path, field and suggestion', async () => {
-    const outdir = synthTo((app) => {
-      const chart = new Chart(app, 'broken', { namespace: 'airflow' });
-      new ApiObject(chart, 'Claim', {
-        apiVersion: 'v1',
-        kind: 'PersistentVolumeClaim',
-        metadata: { name: 'airflow-dags-claim' },
-        spec: { accessModes: ['ReadWriteMany'], volumName: 'airflow-dags-volume', resources: { requests: { storage: '1Gi' } } },
-      });
-    });
-    const { success, report, logs } = await run(outdir, { keepConstructMetadata: true });
-    expect(success).toBe(false);
-    const line = 'broken/Claim (PersistentVolumeClaim airflow-dags-claim): spec.volumName: unknown field (did you mean volumeName?)';
-    expect(logs.join('\n')).toContain(line);
-    expect(report.violations).toEqual([
-      expect.objectContaining({
-        ruleName: 'Kubernetes 1.28 schema: spec.volumName: unknown field (did you mean volumeName?)',
-        violatingConstructs: [expect.objectContaining({ constructPath: 'broken/Claim', resourceName: 'airflow-dags-claim', locations: [line] })],
-      }),
-    ]);
-    expect(fs.existsSync(path.join(outdir, 'construct-metadata.json'))).toBe(true);
   });
 });

@@ -1,6 +1,5 @@
-import { Chart, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
-import { AirflowCdk8sValidationError } from '../lib';
+import { AirflowCdk8sValidationError } from '../../lib';
 import {
   parseQuantity,
   validateAbsolutePath,
@@ -11,10 +10,11 @@ import {
   validateDnsSubdomain,
   validateImage,
   validatePort,
-} from '../lib/core/validators';
+} from '../../lib/core/validators';
+import { testChart } from '../support';
 
 class Probe extends Construct {}
-const scope = () => new Probe(new Chart(Testing.app(), 'c'), 'probe');
+const scope = () => new Probe(testChart({ id: 'c', namespace: null }), 'probe');
 
 describe('parseQuantity', () => {
   test.each([
