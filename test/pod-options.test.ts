@@ -11,7 +11,7 @@ import { AirflowChart, AirflowChartProps, EnvValue, PodVolume, StorageProvisioni
 import { validationReport } from '../validation';
 import { EVERYTHING } from './support/everything';
 import { findSecretMaterial } from './support/secret-scan';
-import { parseCfg } from './support/airflow';
+import { parseCfg } from './support';
 
 /** Every pod of the chart by a readable name, with its metadata and spec (the worker template's included). */
 function pods(objects: any[]): Map<string, { metadata: any; spec: any }> {
