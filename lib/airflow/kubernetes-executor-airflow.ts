@@ -494,12 +494,12 @@ export class KubernetesExecutorAirflow extends Construct {
 
   /**
    * Options the library chooses and the user may change: no ANSI colours in `kubectl logs`, and on minikube
-   * (hostPath volumes, filled by `minikube mount`) a new DAG file is picked up within 30 s instead of Airflow's
-   * default of 5 minutes.
+   * (hostPath volumes, filled by `minikube mount`) or with git-sync (a new commit every period) a new DAG
+   * file is picked up within 30 s instead of Airflow's default of 5 minutes.
    */
   private defaultConfig(volumes: AirflowVolumes): AirflowConfigValues {
     const defaults: Record<string, Record<string, string | number | boolean>> = { logging: { colored_console_log: false } };
-    if (volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH) {
+    if (volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH || this.gitSync !== undefined) {
       const [section, key] = this.generation.dagListIntervalKey.split('.');
       defaults[section] = { ...(defaults[section] ?? {}), [key]: 30 };
     }

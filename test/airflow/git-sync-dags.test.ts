@@ -300,6 +300,8 @@ describe('composed by hand', () => {
     expect(airflow.gitSync).toBeInstanceOf(GitSyncDags);
     expect(airflow.configuration.get('core', 'dags_folder')).toBe(airflow.gitSync!.dagsFolder);
     expect(airflow.gitSync!.dagsFolder).toBe('/opt/airflow/dags/git-sync/repo/dags');
+    // A new DAG file of a new commit is listed within 30 s (Airflow's default is 5 minutes), as on minikube.
+    expect(airflow.configuration.get('dag_processor', 'refresh_interval')).toBe('30');
     expect((airflow.workerPodTemplate as any).spec.initContainers).toBeUndefined();
     expect(validationReport(chart)).toEqual([]);
   });
