@@ -253,7 +253,10 @@ export interface OneShotJobOptions {
   readonly serviceAccountName: string;
   /** The start of the Job's name; the first 8 hex digits of the sha256 of its pod spec follow. */
   readonly namePrefix: string;
-  /** Labels of the Job and its pod, beside the component's. */
+  /**
+   * Labels of the Job and its pod, beside the component's.
+   * @default - none
+   */
   readonly extraLabels?: Record<string, string>;
   /** The init containers. */
   readonly initContainers: k8s.Container[];
