@@ -31,12 +31,6 @@ export default defineConfig([
     },
   },
   {
-    // The lead's file on main (issue #11), kept as it is on this branch: its five require() calls are to
-    // become imports there. Scoped to the file and the one rule.
-    files: ['test/composition.test.ts'],
-    rules: { '@typescript-eslint/no-require-imports': 'off' },
-  },
-  {
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: { globals: nodeGlobals },
   },

@@ -156,6 +156,17 @@ describe('what Kubernetes 1.20 serves', () => {
   });
 });
 
+/** `kubectl apply --dry-run=server --validate=true` of `objects` succeeds, quietly, for every one of them. */
+function expectDryRunAccepts(file: string, objects: any[]): void {
+  const r = kubectl(['apply', '--dry-run=server', '--validate=true', '-f', writeYaml(dir, file, objects)]);
+  expect(unexpectedStderr(r.stderr)).toEqual([]);
+  expect(r.code).toBe(0);
+  const lines = r.stdout.trim().split('\n');
+  for (const o of objects) {
+    expect(lines).toContain(`${kubectlName(o)} created (server dry run)`);
+  }
+}
+
 describe('server-side dry run with field validation', () => {
   test('the server accepts every object of the chart', () => {
     // A server-side dry run of a namespaced object needs its namespace to exist (the namespace lifecycle
@@ -184,13 +195,7 @@ describe('server-side dry run with field validation', () => {
     // The Namespace was applied for real by the test above; the variant is only dry-run.
     const variant = synthAirflow(props).filter((o) => o.kind !== 'Namespace');
     expect(variant.some((o) => o.kind === 'Deployment' && o.metadata.name === 'airflow-webserver')).toBe(true);
-    const r = kubectl(['apply', '--dry-run=server', '--validate=true', '-f', writeYaml(dir, 'variant.yaml', variant)]);
-    expect(unexpectedStderr(r.stderr)).toEqual([]);
-    expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split('\n');
-    for (const o of variant) {
-      expect(lines).toContain(`${kubectlName(o)} created (server dry run)`);
-    }
+    expectDryRunAccepts('variant.yaml', variant);
   });
 
   test('the chart with every pod option is accepted too (PodDisruptionBudgets only where policy/v1 is served)', () => {
@@ -201,13 +206,7 @@ describe('server-side dry run with field validation', () => {
     if (!served) console.log(`LIVE: PodDisruptionBudgets not sent (policy/v1 is not served here): ${everything.length - sent.length}`);
     expect(everything.filter((o) => o.kind === 'PodDisruptionBudget')).toHaveLength(3);
     expect(sent.some((o) => o.kind === 'Ingress')).toBe(true);
-    const r = kubectl(['apply', '--dry-run=server', '--validate=true', '-f', writeYaml(dir, 'everything.yaml', sent)]);
-    expect(unexpectedStderr(r.stderr)).toEqual([]);
-    expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split('\n');
-    for (const o of sent) {
-      expect(lines).toContain(`${kubectlName(o)} created (server dry run)`);
-    }
+    expectDryRunAccepts('everything.yaml', sent);
   });
 
   test.each([

@@ -1,5 +1,8 @@
 // Composing the constructs in someone else's chart (issue #11): order does not matter, one secrets wiring,
 // several deployments per cluster, and the chart reports its own bad inputs.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { App, Chart, Testing } from 'cdk8s';
 import {
   AirflowChart,
@@ -9,24 +12,19 @@ import {
   KubernetesExecutorAirflow,
   MetadataDb,
   PodSecurityLevel,
-} from '../lib';
-import * as k8s from '../imports/k8s';
-import { validationReport } from '../validation';
+  StorageProvisioning,
+} from '../../lib';
+import * as k8s from '../../imports/k8s';
+import { validationReport } from '../../validation';
+import { podsOf } from '../support';
 
 function chart(namespace = 'airflow', app = Testing.app(), id = 'test'): Chart {
   return new Chart(app, id, { namespace, disableResourceNameHashes: true });
 }
 
-/** Every pod spec of the synthesized objects, by `Kind/name`, and the worker pod template's. */
+/** Every pod spec of the synthesized objects, by `Kind/name` (the worker pod template as "worker pod template"). */
 function podSpecs(objects: any[]): Map<string, any> {
-  const out = new Map<string, any>();
-  for (const o of objects) {
-    if (['Deployment', 'StatefulSet', 'Job'].includes(o.kind)) out.set(`${o.kind}/${o.metadata.name}`, o.spec.template.spec);
-    if (o.kind === 'ConfigMap' && o.data?.['pod_template_file.yaml']) {
-      out.set('worker pod template', require('yaml').parse(o.data['pod_template_file.yaml']).spec);
-    }
-  }
-  return out;
+  return new Map(podsOf(objects).map((p) => [p.object.endsWith('pod_template_file.yaml') ? 'worker pod template' : p.object, p.spec]));
 }
 
 /** The names of the Secrets every `secretKeyRef` of `objects` reads, the worker pod template's included. */
@@ -244,7 +242,7 @@ describe('several deployments per cluster', () => {
   });
 
   test('a clash forced by equal prefixes and host roots fails synth, naming both constructs', () => {
-    const app = new App({ outdir: require('fs').mkdtempSync(require('path').join(require('os').tmpdir(), 'clash-')) });
+    const app = new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'clash-')) });
     new AirflowChart(app, 'team-a', { namespace: 'team-a', namePrefix: 'shared', hostRoot: '/data/shared' });
     new AirflowChart(app, 'team-b', { namespace: 'team-b', namePrefix: 'shared', hostRoot: '/data/shared' });
     let message = '';
@@ -274,7 +272,6 @@ describe('the chart reports its own bad inputs', () => {
   });
 
   test('hostRoot is for hostPath volumes, and given once', () => {
-    const { StorageProvisioning } = require('../lib');
     expect(() => new AirflowChart(Testing.app(), 'x', { hostRoot: '/srv', provisioning: StorageProvisioning.storageClass('efs') })).toThrow(
       /AirflowChart at "x": property "hostRoot" received "\/srv"; allowed: no hostRoot with StorageProvisioning\.storageClass/,
     );

@@ -7,11 +7,11 @@ import * as os from 'os';
 import * as path from 'path';
 import { Testing } from 'cdk8s';
 import { parse } from 'yaml';
-import { AirflowChart, AirflowChartProps, EnvValue, PodVolume, StorageProvisioning } from '../lib';
-import { validationReport } from '../validation';
-import { EVERYTHING } from './support/everything';
-import { findSecretMaterial } from './support/secret-scan';
-import { parseCfg } from './support';
+import { AirflowChart, AirflowChartProps, EnvValue, PodVolume, StorageProvisioning } from '../../lib';
+import { validationReport } from '../../validation';
+import { EVERYTHING } from '../support/everything';
+import { findSecretMaterial } from '../support/secret-scan';
+import { cfgOf } from '../support';
 
 /** Every pod of the chart by a readable name, with its metadata and spec (the worker template's included). */
 function pods(objects: any[]): Map<string, { metadata: any; spec: any }> {
@@ -25,7 +25,6 @@ function pods(objects: any[]): Map<string, { metadata: any; spec: any }> {
   return out;
 }
 
-const cfgOf = (objects: any[]) => parseCfg(objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'airflow-config').data['airflow.cfg']);
 
 
 describe('a chart with every pod option set', () => {
