@@ -74,6 +74,18 @@ describe('on by default: the log groomer beside the scheduler', () => {
   });
 });
 
+test('the default chart differs from the one without retention by the groomer and its empty volume only', () => {
+  const on = Testing.synth(new AirflowChart(Testing.app(), 'airflow'));
+  const off = Testing.synth(new AirflowChart(Testing.app(), 'airflow', { logRetentionDays: 0 }));
+  const isScheduler = (o: any) => o.kind === 'Deployment' && o.metadata.name === 'airflow-scheduler';
+  expect(on.filter((o) => !isScheduler(o))).toEqual(off.filter((o) => !isScheduler(o)));
+  const withGroomer = structuredClone(on.find(isScheduler));
+  const spec = withGroomer.spec.template.spec;
+  spec.containers = spec.containers.filter((c: any) => c.name !== 'log-groomer');
+  spec.volumes = spec.volumes.filter((v: any) => v.name !== 'no-service-account-token');
+  expect(withGroomer).toEqual(off.find(isScheduler));
+});
+
 describe('logRetentionDays', () => {
   test('sets the age; 0 turns the groomer off and leaves the scheduler as it was without it', () => {
     expect(scheduler({ logRetentionDays: 7 }).containers[1].command[2]).toContain(`-mmin +${7 * 24 * 60}`);
