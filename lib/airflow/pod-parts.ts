@@ -189,19 +189,20 @@ export function airflowContainer(parts: AirflowPodParts, options: AirflowContain
 }
 
 /**
- * The pod spec of a control-plane pod: the Airflow pod securityContext, the parts' volumes and the pod
- * options' placement and extra volumes.
+ * The pod spec of a control-plane pod: the Airflow pod securityContext, the parts' volumes, the pod
+ * options' placement and extra volumes, and `extraVolumes` (for sidecars).
  */
 export function airflowPodSpec(
   parts: AirflowPodParts,
   spec: Pick<k8s.PodSpec, 'serviceAccountName' | 'automountServiceAccountToken' | 'restartPolicy' | 'initContainers' | 'containers'>,
+  extraVolumes: k8s.Volume[] = [],
 ): k8s.PodSpec {
   const pod = parts.pod ?? NO_POD_OPTIONS;
   return {
     ...spec,
     ...pod.placement,
     securityContext: airflowPodSecurityContext(),
-    volumes: atSynth(() => [...parts.volumes(), ...pod.volumes]),
+    volumes: atSynth(() => [...parts.volumes(), ...pod.volumes, ...extraVolumes]),
   };
 }
 

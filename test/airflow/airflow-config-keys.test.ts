@@ -27,9 +27,21 @@ function errorOf(major: 2 | 3, config: AirflowConfigValues): AirflowCdk8sValidat
   return validationError(() => check(major, config));
 }
 
+/** The keys scripts/provider-config-keys.tsv adds for `major`. */
+function providerKeys(major: 2 | 3): string[] {
+  return fs
+    .readFileSync(path.join(__dirname, '..', '..', 'scripts', 'provider-config-keys.tsv'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !l.startsWith('#'))
+    .map((l) => l.split('\t'))
+    .filter(([majors]) => majors.split(',').includes(String(major)))
+    .map(([, key]) => key);
+}
+
 describe('the key data', () => {
   test('is generated from the shared lists and matches them exactly', () => {
-    // The committed module must stay in step with scripts/generate-config-keys.js and its source lists.
+    // The committed module must stay in step with scripts/generate-config-keys.js and its source lists: the
+    // shared key lists, plus the provider keys of scripts/provider-config-keys.tsv.
     const shared = '/work/shared/airflow-config';
     if (!fs.existsSync(shared)) return; // CI clones have shared/ beside the repo, not always at this path
     for (const major of [2, 3] as const) {
@@ -37,9 +49,22 @@ describe('the key data', () => {
         .readFileSync(path.join(shared, `airflow-config-keys-${major}.txt`), 'utf8')
         .split('\n')
         .map((l) => l.trim())
-        .filter(Boolean)
-        .sort();
-      expect(airflowConfigKeys(major)).toEqual(listed);
+        .filter(Boolean);
+      expect(airflowConfigKeys(major)).toEqual([...listed, ...providerKeys(major)].sort());
+    }
+  });
+
+  test('has the provider keys transcribed from provider.yaml, with their version and default', () => {
+    expect(providerKeys(2)).toEqual(['azure_remote_logging.remote_wasb_log_container']);
+    expect(providerKeys(3)).toEqual(['azure_remote_logging.remote_wasb_log_container']);
+    for (const major of [2, 3] as const) {
+      expect(airflowConfigKeyInfo(major, 'azure_remote_logging.remote_wasb_log_container')).toEqual({
+        name: 'azure_remote_logging.remote_wasb_log_container',
+        section: 'azure_remote_logging',
+        key: 'remote_wasb_log_container',
+        versionAdded: '8.0.0',
+        default: 'airflow-logs',
+      });
     }
   });
 

@@ -17,6 +17,7 @@ import {
   EnvFrom,
   EnvValue,
   PodVolume,
+  RemoteLogging,
   StorageProvisioning,
 } from '../../lib';
 import { airflowChart, airflowPodSpecs, byKind, cfgOf, containersOf, envOf, EXISTING_SECRETS, find, Manifest, testChart } from '../support';
@@ -68,6 +69,10 @@ const EVERY_OPTION: Required<AirflowOptions> = {
   priorityClassName: 'airflow-high',
   podLabels: { team: 'data' },
   podAnnotations: { 'example.com/owner': 'data-team' },
+  gitSync: { repository: 'https://git.example.com/team/dags.git', branch: 'release', subPath: 'dags' },
+  remoteLogging: RemoteLogging.gcs({ bucket: 'team-logs', connectionSecret: { name: 'gcp-logs', key: 'json' } }),
+  logRetentionDays: 0, // the KubernetesExecutorAirflow below has no logs volume; 7 days: test/airflow/log-groomer.test.ts
+  metrics: true,
 };
 
 const scheduler = ({ objects }: Built) => find(objects, 'Deployment', 'airflow-scheduler').spec.template.spec.containers[0];
@@ -211,6 +216,27 @@ const OPTION_CHECKS: Checks<AirflowOptions> = {
   priorityClassName: (b) => eachAirflowPod(b, (spec) => expect(spec.priorityClassName).toBe('airflow-high')),
   podLabels: (b) => eachAirflowPodTemplate(b, (metadata) => expect(metadata.labels.team).toBe('data')),
   podAnnotations: (b) => eachAirflowPodTemplate(b, (metadata) => expect(metadata.annotations['example.com/owner']).toBe('data-team')),
+  gitSync: (b) => {
+    expect(b.airflow.gitSync?.dagsFolder).toBe('/opt/airflow/dags/git-sync/repo/dags');
+    expect(cfgOf(b.objects).core.dags_folder).toBe(b.airflow.gitSync!.dagsFolder);
+    expect(find(b.objects, 'Deployment', 'airflow-git-sync').spec.template.spec.containers[0].args).toContain('--ref=release');
+    expect(workerPod(b).initContainers).toBeUndefined();
+  },
+  remoteLogging: (b) => {
+    expect(b.airflow.remoteLogging).toBe(EVERY_OPTION.remoteLogging);
+    expect(cfgOf(b.objects).logging).toMatchObject({ remote_logging: 'True', remote_base_log_folder: 'gs://team-logs', remote_log_conn_id: 'google_cloud_default' });
+    const conn = { name: 'AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT', valueFrom: { secretKeyRef: { name: 'gcp-logs', key: 'json' } } };
+    eachAirflowContainer(b, (c) => expect(envOf(c, conn.name)).toEqual(conn));
+  },
+  logRetentionDays: (b) => {
+    expect(b.airflow.logRetentionDays).toBe(0);
+    expect(find(b.objects, 'Deployment', 'airflow-scheduler').spec.template.spec.containers.map((c: any) => c.name)).toEqual(['scheduler']);
+  },
+  metrics: (b) => {
+    expect(b.airflow.statsd?.host).toMatch(/^airflow-statsd\.[a-z-]+\.svc\.corp\.internal$/);
+    expect(cfgOf(b.objects).metrics).toMatchObject({ statsd_on: 'True', statsd_host: b.airflow.statsd!.host });
+    find(b.objects, 'Deployment', 'airflow-statsd');
+  },
 };
 
 /** Each check, run as its own test, so that a failure names the prop. */
@@ -399,7 +425,11 @@ describe('without props, each option resolves to its documented default', () => 
       },
       env: (b) => eachAirflowContainer(b, (c) => expect(envOf(c, 'TZ')).toBeUndefined()),
       envFrom: (b) => eachAirflowContainer(b, (c) => expect(c.envFrom).toBeUndefined()),
-      extraVolumes: (b) => eachAirflowPod(b, (spec) => expect(spec.volumes.map((v: any) => v.name)).toEqual(['dags', 'logs', 'data', 'airflow-config'])),
+      // (the scheduler's pod also has the log groomer's empty volume over the token path)
+      extraVolumes: (b) =>
+        eachAirflowPod(b, (spec) =>
+          expect(spec.volumes.map((v: any) => v.name).filter((n: string) => n !== 'no-service-account-token')).toEqual(['dags', 'logs', 'data', 'airflow-config']),
+        ),
       serviceAccountAnnotations: (b) => expect(byKind(b.objects, 'ServiceAccount').filter((a) => a.metadata.annotations)).toEqual([]),
       imagePullSecrets: noneOnAnyPod('imagePullSecrets'),
       nodeSelector: noneOnAnyPod('nodeSelector'),
@@ -409,6 +439,23 @@ describe('without props, each option resolves to its documented default', () => 
       priorityClassName: noneOnAnyPod('priorityClassName'),
       podLabels: (b) => eachAirflowPodTemplate(b, (metadata) => expect(Object.keys(metadata.labels).every((k) => k.startsWith('app.kubernetes.io/'))).toBe(true)),
       podAnnotations: (b) => eachAirflowPodTemplate(b, (metadata) => expect(Object.keys(metadata.annotations ?? {}).filter((k) => k !== 'checksum/airflow-config')).toEqual([])),
+      gitSync: (b) => {
+        expect(b.airflow.gitSync).toBeUndefined();
+        expect(cfgOf(b.objects).core.dags_folder).toBe('/opt/airflow/dags');
+        expect(b.objects.filter((o) => /git-sync/.test(o.metadata.name))).toEqual([]);
+      },
+      remoteLogging: (b) => {
+        expect(b.airflow.remoteLogging).toBeUndefined();
+        expect(cfgOf(b.objects).logging.remote_logging).toBeUndefined();
+      },
+      logRetentionDays: (b) => {
+        expect(b.airflow.logRetentionDays).toBe(15);
+        expect(component(b, 'scheduler').spec.template.spec.containers.map((c: any) => c.name)).toEqual(['scheduler', 'log-groomer']);
+      },
+      metrics: (b) => {
+        expect(b.airflow.statsd).toBeUndefined();
+        expect(cfgOf(b.objects).metrics).toBeUndefined();
+      },
     },
     built,
   );

@@ -43,7 +43,8 @@ function airflowContainers(manifests: Manifest[]): Array<[string, any]> {
   const out: Array<[string, any]> = [];
   for (const [name, spec] of airflowPodSpecs(manifests)) {
     for (const c of containersOf(spec)) {
-      if (c.name !== 'wait-for-db') out.push([`${name}/${c.name}`, c]);
+      // The log groomer runs no Airflow: it has no Airflow environment, configuration or DAGs by design.
+      if (c.name !== 'wait-for-db' && c.name !== 'log-groomer') out.push([`${name}/${c.name}`, c]);
     }
   }
   return out;

@@ -59,13 +59,15 @@ describe('a chart with every pod option set', () => {
 
   test("env, envFrom and extra volumes reach every Airflow container and no other pod's", () => {
     for (const [name, pod] of all) {
-      const airflow = airflowPods.includes(name);
+      const airflowPod = airflowPods.includes(name);
       const volumes = (pod.spec.volumes ?? []).map((v: any) => v.name);
-      expect([name, volumes.includes('team-certs')]).toEqual([name, airflow]);
+      expect([name, volumes.includes('team-certs')]).toEqual([name, airflowPod]);
       const containers = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].filter((c: any) => c.name !== 'wait-for-db');
       for (const c of containers) {
         const where = `${name} ${c.name}`;
         const env = c.env ?? [];
+        // The scheduler's log groomer runs no Airflow: it gets the logs volume and nothing else (issue #14).
+        const airflow = airflowPod && c.name !== 'log-groomer';
         expect([where, env.find((e: any) => e.name === 'TZ')]).toEqual([where, airflow ? { name: 'TZ', value: 'Europe/Paris' } : undefined]);
         expect([where, env.find((e: any) => e.name === 'TEAM_API_TOKEN')?.valueFrom]).toEqual([
           where,
@@ -257,7 +259,8 @@ describe('the runtime traps of the review', () => {
   test('every Airflow container skips the entrypoint database check: wait-for-db already waited', () => {
     for (const [name, pod] of pods(synth())) {
       if (name.includes('postgres') || name.includes('secrets-bootstrap') || name.includes('volume-permissions')) continue;
-      for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers].filter((c: any) => c.name !== 'wait-for-db')) {
+      // The log groomer runs bash as its command, past the entrypoint: there is no check to skip.
+      for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers].filter((c: any) => !['wait-for-db', 'log-groomer'].includes(c.name))) {
         expect([name, c.name, (c.env ?? []).find((e: any) => e.name === 'CONNECTION_CHECK_MAX_COUNT')]).toEqual([
           name,
           c.name,

@@ -7,7 +7,10 @@ import {
   AirflowChart,
   AirflowNetworkPolicies,
   AirflowSecrets,
+  GitSyncCredentials,
+  GitSyncMode,
   MetadataDb,
+  RemoteLogging,
   PodSecurityLevel,
   podSecurityLabels,
   airflowContainerSecurityContext,
@@ -189,6 +192,31 @@ describe('the default AirflowChart', () => {
     const generated = Object.values(AIRFLOW_SECRET_KEYS).map((key) => `airflow-secrets/${key}`);
     expect([...refs].filter((ref) => !generated.includes(ref))).toEqual([]);
   });
+});
+
+describe('git-sync, remote logging, log retention and metrics together (issue #14)', () => {
+  for (const mode of [GitSyncMode.SHARED_VOLUME, GitSyncMode.SIDECARS]) {
+    describe(mode, () => {
+      wholeChartChecks(() => {
+        const objects = Testing.synth(
+          new AirflowChart(Testing.app(), 'airflow', {
+            gitSync: {
+              repository: 'git@github.com:org/dags.git',
+              mode,
+              credentials: GitSyncCredentials.ssh({ keySecret: { name: 'dags-ssh', key: 'ssh' }, knownHostsSecret: { name: 'dags-ssh', key: 'known_hosts' } }),
+            },
+            remoteLogging: RemoteLogging.s3({ bucket: 'logs-1', connectionId: 'aws_logs', connectionSecret: { name: 'aws-logs', key: 'uri' } }),
+            logRetentionDays: 30,
+            metrics: true,
+          }),
+        );
+        // Guard: the new pods are really there.
+        const names = podsOf(objects).map((p) => p.object);
+        expect(names).toEqual(expect.arrayContaining(['Deployment/airflow-statsd', ...(mode === GitSyncMode.SHARED_VOLUME ? ['Deployment/airflow-git-sync'] : [])]));
+        return objects;
+      });
+    });
+  }
 });
 
 describe('the secrets, the metadata database and the network policies together', () => {
