@@ -1,6 +1,6 @@
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
-import { AirflowOptions, ImagePrePull, KubernetesExecutorAirflow, pickPlacement } from './airflow';
+import { AirflowOptions, GitSyncMode, ImagePrePull, KubernetesExecutorAirflow, pickPlacement } from './airflow';
 import {
   DEFAULT_NAMESPACE,
   IMAGE_PULL_POLICIES,
@@ -57,8 +57,9 @@ export interface AirflowChartProps extends ChartProps, AirflowOptions {
   readonly secretsBootstrapImage?: string;
 
   /**
-   * Whether a DaemonSet (`ImagePrePull`) keeps the Airflow image and the task pods' image on every node that
-   * can run task pods (their nodeSelector, tolerations and node affinity), so that no task waits for a pull:
+   * Whether a DaemonSet (`ImagePrePull`) keeps the Airflow image and the task pods' images (`taskPodImages`:
+   * git-sync's too in sidecar mode) on every node that can run task pods (their nodeSelector, tolerations and
+   * node affinity), so that no task waits for a pull:
    * an init container per image runs `/bin/true`, a pause container keeps the pod, 5m CPU and 16Mi per node.
    * Off on minikube's single node, where the control plane's pods pull the image anyway; not possible with
    * `imagePullPolicy: "Never"`. See docs/task-start.md.
@@ -142,7 +143,13 @@ export class AirflowChart extends Chart {
       );
     }
     this.airflowNamespace = new AirflowNamespace(this, 'namespace');
-    this.volumes = new AirflowVolumes(this, 'volumes', { provisioning, namePrefix, volumes });
+    // git-sync's sidecar mode syncs the DAGs into each pod's own emptyDir: no dags claim by default then.
+    const sidecars = props.gitSync?.mode === GitSyncMode.SIDECARS;
+    this.volumes = new AirflowVolumes(this, 'volumes', {
+      provisioning,
+      namePrefix,
+      volumes: volumes ?? (sidecars ? AirflowVolumes.DEFAULT_VOLUMES.filter((name) => name !== 'dags').map((name) => ({ name })) : undefined),
+    });
     this.secrets = existingSecrets
       ? AirflowSecrets.fromExistingSecrets(this, 'secrets', existingSecrets)
       : new AirflowSecrets(this, 'secrets', {
@@ -166,7 +173,7 @@ export class AirflowChart extends Chart {
 
     this.imagePrePull = this.resolvePrePullImages(prePullImages)
       ? new ImagePrePull(this, 'image-pre-pull', {
-        images: [this.airflow.image, this.airflow.workerImage],
+        images: [this.airflow.image, ...this.airflow.taskPodImages],
         imagePullPolicy: this.airflow.imagePullPolicy,
         placement: this.airflow.podOptionsFor(props.worker),
         pauseImage: prePullPauseImage,

@@ -6,3 +6,9 @@ export const AIRFLOW_UI_PORT = 8080;
 
 /** The Postgres port. */
 export const POSTGRES_PORT = 5432;
+
+/** The StatsD port Airflow sends its metrics to (UDP), served by the statsd-exporter. */
+export const STATSD_PORT = 9125;
+
+/** The port on which the statsd-exporter serves its Prometheus metrics (`/metrics`). */
+export const STATSD_METRICS_PORT = 9102;
