@@ -588,20 +588,27 @@ function startLatencyReport(results) {
   );
   out.push('');
   if (settings.length === 0) return { lines: [...out, 'No runs recorded.'] };
+  // A run that did not succeed (a task failed: its times are a failure's, not a start's) is listed, not counted.
+  const ok = (runs) => (runs ?? []).filter((r) => r.state === 'success');
+
   out.push('Settings: ' + settings.map((s, i) => `(${i + 1}) ${s.title}`).join('; ') + '.');
   out.push('');
-  out.push(`One task (\`start_latency_one\`, a task that does nothing):`);
+  out.push(`One task (\`start_latency_one\`, a task that does nothing; runs counted: ${settings.map((x, i) => `(${i + 1}) ${ok(x.one).length}`).join(', ')}):`);
   out.push('');
   out.push(`| Phase | ${settings.map((s, i) => `(${i + 1}) ${s.id}`).join(' | ')} |`);
   out.push(`| --- | ${settings.map(() => '---').join(' | ')} |`);
-  const phasesOf = (s) => (s.one ?? []).flatMap((r) => r.tasks.map(taskPhases));
+  const phasesOf = (s) => ok(s.one).flatMap((r) => r.tasks.map(taskPhases));
   for (const [key, label] of PHASES) {
     out.push(`| ${label} | ${settings.map((s) => cellOf(phasesOf(s).map((p) => p[key]))).join(' | ')} |`);
   }
   out.push('');
-  const failed = settings.flatMap((s) => [...(s.one ?? []), ...(s.fanout ?? [])].filter((r) => r.state !== 'success').map((r) => `${s.id} ${r.runId}: ${r.state}`));
+  const failed = settings.flatMap((s) =>
+    [...(s.one ?? []), ...(s.fanout ?? [])]
+      .filter((r) => r.state !== 'success')
+      .map((r) => `${s.id} ${r.runId}: ${r.state} (tasks ${r.tasks.map((t) => `${t.taskId} ${t.state}`).join(', ')})`),
+  );
   const fan = (s) =>
-    (s.fanout ?? []).map((r) => {
+    ok(s.fanout).map((r) => {
       const created = r.tasks.map((t) => t.podCreated).filter((x) => x !== undefined);
       return {
         first: Math.min(...created),
@@ -613,7 +620,7 @@ function startLatencyReport(results) {
       };
     });
   const tasks = Math.max(0, ...settings.flatMap((s) => fan(s).map((f) => f.tasks)));
-  out.push(`${tasks} tasks at once (\`start_latency_fanout\`, parallelism 4):`);
+  out.push(`${tasks} tasks at once (\`start_latency_fanout\`, parallelism 4; runs counted: ${settings.map((x, i) => `(${i + 1}) ${ok(x.fanout).length}`).join(', ')}):`);
   out.push('');
   out.push(`| | ${settings.map((s, i) => `(${i + 1}) ${s.id}`).join(' | ')} |`);
   out.push(`| --- | ${settings.map(() => '---').join(' | ')} |`);
@@ -627,14 +634,17 @@ function startLatencyReport(results) {
     out.push(`| ${label} | ${settings.map((s) => cellOf(fan(s).map((f) => f[key]))).join(' | ')} |`);
   }
   out.push('');
-  if (failed.length) out.push(`**Runs that did not succeed: ${failed.join(', ')}.**`);
+  if (failed.length) {
+    out.push(`**Runs that did not succeed (not counted above): ${failed.join(', ')}.**`);
+    out.push('');
+  }
   const kubelet = settings.map((s) => stats(phasesOf(s).map((p) => p.kubelet).filter((x) => x !== undefined)).median);
   const created = settings.map((s) => stats(phasesOf(s).map((p) => p.createdToRunning).filter((x) => x !== undefined)).median);
   if (settings.length && Number.isFinite(kubelet[0]) && Number.isFinite(created[0])) {
     out.push(
       `Of "pod created → task running" (${sec(created[0])} s in setting 1), the simulated kubelet's part is ${sec(kubelet[0])} s; ` +
         `without it, ${sec(created[0] - kubelet[0])} s are the kube-scheduler's and the task's own start. A real node replaces the simulated ` +
-        'part with its sandbox and container start and, on a node without the image, the image pull (see below).',
+        'part with its sandbox and container start and, on a node without the image, the image pull (docs/task-start.md).',
     );
   }
   return { lines: out };

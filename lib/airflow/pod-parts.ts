@@ -77,7 +77,7 @@ export const NO_POD_OPTIONS: ResolvedPodOptions = {
 /**
  * Variables on which the official image's entrypoint (`/entrypoint`) does work at every container start,
  * before the command: a task pod would install packages, migrate the database or create a user before each
- * task (and `_PIP_ADDITIONAL_REQUIREMENTS` also kills the container after 10 minutes), by what they do.
+ * task (and `_PIP_ADDITIONAL_REQUIREMENTS` also kills the container after 10 minutes); each with what it does.
  */
 export const ENTRYPOINT_START_UP_ENV: Readonly<Record<string, string>> = {
   _PIP_ADDITIONAL_REQUIREMENTS: 'pip-installs packages at every start and kills the container 10 minutes later',

@@ -40,7 +40,10 @@ const results = {
       id: 'batch-1',
       title: 'worker_pods_creation_batch_size = 1',
       one: [{ runId: 'r3', state: 'success', tasks: [task('noop')] }],
-      fanout: [{ runId: 'f1', state: 'failed', tasks: [0, 1, 2, 3].map((i) => task(`noop_${i}`, i * 1000)) }],
+      fanout: [
+        { runId: 'f1', state: 'success', tasks: [0, 1, 2, 3].map((i) => task(`noop_${i}`, i * 1000)) },
+        { runId: 'f2', state: 'failed', tasks: [task('noop_0', 0, { taskDone: 60000 }), { ...task('noop_1'), state: 'failed' }] },
+      ],
     },
   ],
 };
@@ -69,7 +72,10 @@ test('the tables: median (min-max) in seconds per setting, the simulated kubelet
   expect(lines).toContain('| bound → task process started (**simulated kubelet**: its 0.7 s poll, namespaces, mounts) | 0.58 (0.58-0.58) | 0.58 (0.58-0.58) |');
   expect(lines).toContain('| **trigger → task done** | 6.40 (6.30-6.50) | 6.30 (6.30-6.30) |');
   expect(lines).toContain('| **first → last task pod created** | 0.03 (0.03-0.03) | 3.00 (3.00-3.00) |');
-  expect(lines).toContain('**Runs that did not succeed: batch-1 f1: failed.**');
+  expect(lines).toContain('**Runs that did not succeed (not counted above): batch-1 f2: failed (tasks noop_0 success, noop_1 failed).**');
+  // the failed run's 60 s are not in the fan-out's "every task done"
+  expect(lines).toContain('| trigger → every task done | 6.33 (6.33-6.33) | 9.30 (9.30-9.30) |');
+  expect(lines).toContain('4 tasks at once (`start_latency_fanout`, parallelism 4; runs counted: (1) 1, (2) 1):');
   expect(lines.join('\n')).toMatch(/the simulated kubelet's part is 0\.58 s; without it, 3\.02 s are the kube-scheduler's and the task's own start/);
 });
 
