@@ -91,6 +91,11 @@ export interface KubernetesExecutorAirflowProps extends AirflowOptions {
 export class KubernetesExecutorAirflow extends Construct {
   /** The image. */
   public readonly image: string;
+  /**
+   * The image of the task pods (the pod template's `base` container and `[kubernetes_executor]
+   * worker_container_repository`/`worker_container_tag`): today the same as `image`.
+   */
+  public readonly workerImage: string;
   /** The Airflow version. */
   public readonly airflowVersion: AirflowVersion;
   /** The Airflow generation (2 or 3): which components, commands and configuration the version has. */
@@ -171,11 +176,13 @@ export class KubernetesExecutorAirflow extends Construct {
 
     // Image, version and generation.
     this.image = this.validateAirflowImage(props.image ?? DEFAULT_AIRFLOW_IMAGE);
+    this.workerImage = this.image;
     [this.airflowVersion, this.generation] = this.resolveVersion(props.airflowVersion);
     const generation = this.generation;
     const secrets = this.resolveSecrets(props.secrets);
     this.secrets = secrets;
     this.imagePullPolicy = validateChoice(this, 'imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', IMAGE_PULL_POLICIES);
+    if (this.imagePullPolicy === 'Always') this.warnings.push(this.alwaysPullWarning());
 
     // Components and bounds.
     this.standaloneDagProcessor = props.standaloneDagProcessor ?? generation.standaloneDagProcessorByDefault;
@@ -325,7 +332,7 @@ export class KubernetesExecutorAirflow extends Construct {
     );
     this.renderWorkerPodTemplate = () =>
       workerPodTemplate({
-        image: this.image,
+        image: this.workerImage,
         imagePullPolicy: this.imagePullPolicy,
         env: workerEnv,
         initContainers: workerGitSync?.initContainers,
@@ -432,7 +439,7 @@ export class KubernetesExecutorAirflow extends Construct {
     uiServiceHost: string,
     remote: RemoteLoggingSettings | undefined,
   ): AirflowConfigValues {
-    const ref = parseImageReference(this.image);
+    const ref = parseImageReference(this.workerImage);
     const managed: Record<string, Record<string, string | number | boolean>> = {
       core: {
         executor: 'KubernetesExecutor',
@@ -606,6 +613,23 @@ export class KubernetesExecutorAirflow extends Construct {
     return r;
   }
 
+  /**
+   * `Always` makes the kubelet ask the registry before every container start: for the task pods, one
+   * registry round trip (and, on Docker Hub, one pull counted against the rate limit) before each task.
+   */
+  private alwaysPullWarning(): string {
+    const tag = parseImageReference(this.image).tag;
+    return (
+      `${this.constructor.name} at "${this.node.path}": imagePullPolicy "Always" makes every task pod ask the registry ` +
+      'for the image before it starts (a round trip of its own per task, and on Docker Hub a pull counted against ' +
+      'the rate limit; a registry outage stops every task). ' +
+      (tag === undefined || tag === 'latest'
+        ? `Give the image a tag of its own per build instead of "${tag ?? 'latest'}", and use "IfNotPresent".`
+        : `The tag "${tag}" is pinned: "IfNotPresent" (the default) pulls it once per node.`) +
+      ' See docs/task-start.md.'
+    );
+  }
+
   /** A tagged image that has what the deployment needs (not a digest, not the official slim image). */
   private validateAirflowImage(image: string): string {
     validateImage(this, 'image', image);
@@ -696,6 +720,16 @@ export class KubernetesExecutorAirflow extends Construct {
       );
     }
     return [version, generation];
+  }
+
+  /**
+   * Every image a task pod runs, each once: the task's image (`workerImage`) and the images of the pod
+   * template's other containers (git-sync's init container in `GitSyncMode.SIDECARS`). What `ImagePrePull`
+   * keeps on the nodes; images a task names in its own `executor_config` are not known here.
+   */
+  public get taskPodImages(): string[] {
+    const spec = (this.renderWorkerPodTemplate() as { spec: k8s.PodSpec }).spec;
+    return [...new Set([this.workerImage, ...[...(spec.initContainers ?? []), ...spec.containers].map((c) => c.image!)])];
   }
 
   /**

@@ -300,6 +300,8 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
     namePrefix: 'team-a',
     hostRoot: '/srv/airflow',
     networkPolicies: true,
+    prePullImages: true, // off by default with hostPath provisioning
+    prePullPauseImage: 'registry.example.com/mirror/pause:3.10',
   };
   const chart = new AirflowChart(Testing.app(), 'airflow', props);
   const built = (): Built => ({ airflow: chart.airflow, objects: Testing.synth(chart) });
@@ -365,6 +367,14 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
         const objects = Testing.synth(new AirflowChart(Testing.app(), 'airflow', { secretsBootstrapImage: 'registry.example.com/python:3.12' }));
         const job = byKind(objects, 'Job').find((j) => j.metadata.name.startsWith('airflow-secrets-bootstrap-'));
         expect(job.spec.template.spec.containers[0].image).toBe('registry.example.com/python:3.12');
+      },
+      prePullImages: (b) => {
+        const spec = find(b.objects, 'DaemonSet', 'airflow-image-pre-pull').spec.template.spec;
+        expect(spec.initContainers.map((c: any) => [c.image, c.imagePullPolicy])).toEqual([['registry.example.com/team/airflow:build-42', 'Always']]);
+        expect(chart.imagePrePull?.images).toEqual([chart.airflow.workerImage]);
+      },
+      prePullPauseImage: (b) => {
+        expect(find(b.objects, 'DaemonSet', 'airflow-image-pre-pull').spec.template.spec.containers[0].image).toBe('registry.example.com/mirror/pause:3.10');
       },
       networkPolicies: (b) => {
         expect(chart.networkPolicies).toBeDefined();
