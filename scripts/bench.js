@@ -447,18 +447,21 @@ function main() {
 function runtimeReport(results, objects) {
   const out = [];
   const memory = results.memory ?? {};
+  // keys as the runtime tests record them: "<component>" (main container), "<component>/<init container>"
   const limits = {};
+  const mib = (c) => ({ request: bytes(c.resources?.requests?.memory) / 2 ** 20, limit: bytes(c.resources?.limits?.memory) / 2 ** 20 });
   for (const o of objects) {
     if (!['Deployment', 'StatefulSet', 'Job'].includes(o.kind)) continue;
     const component = o.spec.template.metadata?.labels?.['app.kubernetes.io/component'];
-    const c = o.spec.template.spec.containers[0];
-    limits[component] = { request: bytes(c.resources?.requests?.memory) / 2 ** 20, limit: bytes(c.resources?.limits?.memory) / 2 ** 20 };
+    limits[component] = mib(o.spec.template.spec.containers[0]);
+    for (const c of o.spec.template.spec.initContainers ?? []) limits[`${component}/${c.name}`] = mib(c);
   }
   const cm = objects.find((o) => o.kind === 'ConfigMap' && o.data?.['pod_template_file.yaml']);
-  if (cm) {
-    const base = YAML.parse(cm.data['pod_template_file.yaml']).spec.containers.find((c) => c.name === 'base');
-    limits.worker = { request: bytes(base.resources?.requests?.memory) / 2 ** 20, limit: bytes(base.resources?.limits?.memory) / 2 ** 20 };
-  }
+  if (cm) limits.worker = mib(YAML.parse(cm.data['pod_template_file.yaml']).spec.containers.find((c) => c.name === 'base'));
+  // A task pod has the template's resources unless its task overrides them (pod_override): for tasks, the
+  // resources the measured pod really had are recorded; the template's are the fallback.
+  const limitsOf = (k, m) =>
+    k.startsWith('worker:') && m?.limitMiB ? { request: m.requestMiB, limit: m.limitMiB } : limits[k.startsWith('worker:') ? 'worker' : k] ?? {};
   const peaks = {};
   for (const [name, m] of Object.entries(memory.lifetime ?? {})) peaks[name] = m;
   const components = [...new Set([...Object.keys(memory.idle ?? {}), ...Object.keys(memory.task ?? {}), ...Object.keys(peaks)])].sort();
@@ -473,7 +476,7 @@ function runtimeReport(results, objects) {
     const idle = memory.idle?.[k];
     const task = memory.task?.[k];
     const life = peaks[k];
-    const lim = limits[k.startsWith('worker') ? 'worker' : k] ?? {};
+    const lim = limitsOf(k, life ?? task ?? idle);
     const largest = Math.max(idle?.rssMiB ?? 0, task?.rssMiB ?? 0, life?.rssMiB ?? 0);
     const pssAtLargest = [idle, task, life].filter(Boolean).sort((a, b) => b.rssMiB - a.rssMiB)[0]?.pssMiB;
     const ratio = lim.limit ? Math.round((100 * largest) / lim.limit) : undefined;

@@ -28,7 +28,15 @@ cd "$(dirname "$0")/.."
 
 lock="${AIRFLOW_CDK8S_RUNTIME_LOCK:-/tmp/airflow-cdk8s-runtime.lock}"
 exec 6>"$lock"
-flock -n 6 || { echo "== waiting for another runtime run (lock ${lock}) ..."; flock 6; }
+if ! flock -n 6; then
+  echo "== waiting for another runtime run (lock ${lock}), held by:"
+  for fd in /proc/[0-9]*/fd/*; do
+    [[ "$(readlink "$fd" 2>/dev/null)" == "$(readlink -f "$lock")" ]] || continue
+    p="${fd#/proc/}"; p="${p%%/*}"; [[ "$p" == "$$" ]] && continue
+    echo "   pid ${p}: $(tr '\0' ' ' <"/proc/${p}/cmdline" 2>/dev/null | cut -c1-120)"
+  done | sort -u | head -n 5
+  flock 6
+fi
 
 [[ $(id -u) -eq 0 ]] || { echo "the runtime tests need root (network and mount namespaces, chroot, overlay mounts)" >&2; exit 1; }
 
@@ -78,7 +86,7 @@ echo "== root ${AIRFLOW_CDK8S_RUNTIME_ROOT} ($([[ $root_cached == true ]] && ech
 unset KUBECONFIG
 t_cp=$SECONDS
 started=1
-env_lines="$(bash scripts/local-control-plane.sh start)"
+env_lines="$(bash scripts/local-control-plane.sh start 6>&-)"   # its daemons must not hold the runtime lock
 KUBECONFIG="$(bash scripts/local-control-plane.sh env)"
 export KUBECONFIG
 path_line="$(grep -E '^export PATH=' <<<"$env_lines" || true)"

@@ -349,8 +349,10 @@ class ServiceProxy(threading.Thread):
         self.backends = wanted
         if before != after and self.on_change:
             self.on_change()
-        for key in wanted:
-            if key not in self.listeners:
+        # Like kube-proxy's REJECT rule for a Service without ready endpoints: nothing listens, so a connection is
+        # refused (a TCP check such as wait-for-db keeps waiting) instead of being accepted and dropped.
+        for key, backs in wanted.items():
+            if backs and key not in self.listeners:
                 s = socket.socket()
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 s.bind(key)
@@ -358,8 +360,13 @@ class ServiceProxy(threading.Thread):
                 self.listeners[key] = s
                 threading.Thread(target=self.accept_loop, args=(key, s), daemon=True).start()
         for key in list(self.listeners):
-            if key not in wanted:
-                self.listeners.pop(key).close()
+            if not wanted.get(key):
+                sock = self.listeners.pop(key)
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
+                except OSError:
+                    pass
+                sock.close()
 
     def accept_loop(self, key, lsock):
         while not self.stopping:

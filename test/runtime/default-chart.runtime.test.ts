@@ -118,9 +118,10 @@ describe('runtime: the default chart', () => {
         });
         const pod = chain.podOf('api-server').metadata.name;
         expect(kubelet.log(chain.ns, pod, 'api-server')).toContain(`Workers: ${workers}`);
-        await sleep(IDLE_SETTLE_MS);
+        // shorter windows than the first idle measurement: the api-server alone, and the stage's time is precious
+        await sleep(IDLE_SETTLE_MS / 2);
         const idleSampler = new MemorySampler(kubelet, chain.ns).start();
-        await sleep(SAMPLE_MS);
+        await sleep(SAMPLE_MS / 2);
         const idle = idleSampler.stop()['api-server'];
         // and while a task runs: the task pod talks to the api-server's execution API all along
         const taskSampler = new MemorySampler(kubelet, chain.ns).start();
@@ -148,7 +149,8 @@ describe('runtime: the default chart', () => {
       const m = lifetimePeaks(kubelet, chain.ns);
       console.log(memoryTable('RUNTIME [default]: largest memory sample of every container (exec\'d probes and the tests\' airflow commands included)', m));
       recordRuntime(['memory', 'lifetime'], m);
-      for (const k of ['secrets-bootstrap', 'db-migrate', 'create-user', 'metadata-db', 'worker:write_file', ...chain.components()]) {
+      // (the secrets bootstrap Job's python3 runs for well under the kubelet's 1 s sampling period: not listed)
+      for (const k of ['db-migrate', 'create-user', 'metadata-db', 'worker:write_file', ...chain.components()]) {
         expect(m[k]?.rssMiB).toBeGreaterThan(0);
       }
     },

@@ -68,6 +68,7 @@ describe('runtime harness: a broken configuration makes a named step fail', () =
     const { chain: c, task } = chainWith('harness-a', broken);
     try {
       const outcome = await c.runSteps(task);
+      console.log(`RUNTIME [harness-a]: failed as it must: ${outcome.message?.split('\n').slice(0, 6).join('\n')}`);
       expect(outcome.failedStep).toBe(SUCCEED);
       expect(outcome.message).toContain(`execution_api_server_url = ${wrong}`);
       // the task pod's own log says why: it could not reach the execution API
@@ -109,6 +110,8 @@ describe('runtime harness: a broken configuration makes a named step fail', () =
       ]);
       if (restart.failedStep) throw new Error(`the scheduler did not come back: ${restart.message}`);
       const outcome = await c.runSteps(task);
+      const denied = outcome.message?.split('\n').filter((l) => /forbidden/i.test(l)).slice(-2).map((l) => l.slice(0, 300));
+      console.log(`RUNTIME [harness-b]: failed as it must: ${outcome.message?.split('\n')[0]}\n${denied?.join('\n')}`);
       expect(outcome.failedStep).toBe(DELETED);
       expect(outcome.passed).toContain(SUCCEED);
       // the failure shows the scheduler's denied watch

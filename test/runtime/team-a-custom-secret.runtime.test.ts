@@ -1,6 +1,8 @@
 // The real Airflow on the constructs composed by hand (README "Use the constructs in your own chart"): namespace
 // team-a, the generated Secret named data-team-airflow. The whole chain must pass here as on the default chart.
-// Then issue #11's report as written (MetadataDb without passwordSecret): pinned with test.failing until #11 lands.
+// Then issue #11's report as written (MetadataDb without passwordSecret): the database password of Postgres AND of
+// every Airflow pod comes from airflow-secrets/db-password, a Secret nobody creates (the bootstrap Job creates
+// data-team-airflow), so nothing starts. Pinned with test.failing until #11 lands.
 import { getObject } from '../live/support/cluster';
 import { RuntimeChain, waitForAsync } from './support/chain';
 import { Kubelet } from './support/kubelet';
@@ -57,13 +59,13 @@ describe('runtime: issue #11 as reported: MetadataDb without passwordSecret besi
   test(apply.name, chain.jest(apply), apply.timeoutMs);
   test(bootstrap.name, chain.jest(bootstrap), bootstrap.timeoutMs);
 
-  test.failing(`${secretsExist.name} [known bug #11: Postgres reads airflow-secrets]`, async () => {
+  test.failing(`${secretsExist.name} [known bug #11: the database password is read from airflow-secrets]`, async () => {
     const err = await chain.execute(secretsExist);
     if (err) console.log(`RUNTIME [team-a-issue-11] (#11): ${err.message.split('\n').slice(0, 3).join('\n')}`);
     if (err) throw err;
   });
 
-  test.failing('Postgres starts [known bug #11: the kubelet cannot build its env]', async () => {
+  test.failing('Postgres starts [known bug #11: its POSTGRES_PASSWORD names Secret airflow-secrets, which nobody creates]', async () => {
     const sts = chain.objectsOf('StatefulSet')[0];
     try {
       await waitForAsync(
