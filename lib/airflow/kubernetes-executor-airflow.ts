@@ -48,16 +48,19 @@ import { workerPodTemplate } from './worker-pod-template';
 
 /**
  * The resources of the long-running components, sized for a 2 CPU / 4 GiB minikube node shared with the
- * metadata database, Kubernetes' own pods and the task pods (see docs/airflow.md for the totals). Requests
- * are what the component needs when idle; limits leave room for start-up and for the `airflow jobs check`
- * liveness probe, which starts a second Python process inside the container.
+ * metadata database, Kubernetes' own pods and the task pods, from the memory the runtime stage measured on
+ * the real Airflow 3.1 (docs/benchmark.md, docs/runtime-tests.md): the memory request is the largest PSS at
+ * idle or while a task runs, rounded up to 32Mi; the limit keeps the largest RSS seen (liveness probes
+ * included: `airflow jobs check` starts a second Python process in the container, about 200 MiB) at or below
+ * 80% of it. The api-server's figure is with `[api] workers = 1` (the library's default; 4 workers use about
+ * 1.5 GiB). The webserver (Airflow 2) is not measured and keeps its earlier, larger size. CPU is not measured.
  */
 export const COMPONENT_RESOURCES: Readonly<Record<string, ContainerResources>> = {
-  [Components.SCHEDULER]: { cpuRequest: '150m', memoryRequest: '384Mi', cpuLimit: '1', memoryLimit: '1536Mi' },
-  [Components.API_SERVER]: { cpuRequest: '150m', memoryRequest: '512Mi', cpuLimit: '1', memoryLimit: '1536Mi' },
+  [Components.SCHEDULER]: { cpuRequest: '150m', memoryRequest: '448Mi', cpuLimit: '1', memoryLimit: '1280Mi' },
+  [Components.API_SERVER]: { cpuRequest: '150m', memoryRequest: '320Mi', cpuLimit: '1', memoryLimit: '768Mi' },
   [Components.WEBSERVER]: { cpuRequest: '150m', memoryRequest: '512Mi', cpuLimit: '1', memoryLimit: '1536Mi' },
   [Components.DAG_PROCESSOR]: { cpuRequest: '100m', memoryRequest: '384Mi', cpuLimit: '1', memoryLimit: '1Gi' },
-  [Components.TRIGGERER]: { cpuRequest: '50m', memoryRequest: '256Mi', cpuLimit: '500m', memoryLimit: '768Mi' },
+  [Components.TRIGGERER]: { cpuRequest: '50m', memoryRequest: '448Mi', cpuLimit: '500m', memoryLimit: '1Gi' },
 };
 
 /** How many days task logs stay on the logs volume unless `logRetentionDays` says otherwise. */
@@ -505,7 +508,10 @@ export class KubernetesExecutorAirflow extends Construct {
    * file is picked up within 30 s instead of Airflow's default of 5 minutes.
    */
   private defaultConfig(volumes: AirflowVolumes): AirflowConfigValues {
-    const defaults: Record<string, Record<string, string | number | boolean>> = { logging: { colored_console_log: false } };
+    const defaults: Record<string, Record<string, string | number | boolean>> = {
+      ...this.generation.defaultConfig,
+      logging: { colored_console_log: false },
+    };
     if (volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH || this.gitSync !== undefined) {
       const [section, key] = this.generation.dagListIntervalKey.split('.');
       defaults[section] = { ...(defaults[section] ?? {}), [key]: 30 };
@@ -783,7 +789,7 @@ function deepFreeze<T>(value: T): T {
 }
 
 /** The default resources of a task pod. */
-export const DEFAULT_WORKER_RESOURCES: ContainerResources = { cpuRequest: '100m', memoryRequest: '384Mi', cpuLimit: '1', memoryLimit: '1Gi' };
+export const DEFAULT_WORKER_RESOURCES: ContainerResources = { cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '1Gi' };
 
 const POD_OPTION_KEYS = [
   'imagePullSecrets',

@@ -423,7 +423,7 @@ describe('without props, each option resolves to its documented default', () => 
         expect(b.airflow.triggerer).toBe(true);
         expect(component(b, 'triggerer').spec.replicas).toBe(1);
       },
-      worker: (b) => expect(b.airflow.workerResources).toEqual({ cpuRequest: '100m', memoryRequest: '384Mi', cpuLimit: '1', memoryLimit: '1Gi' }),
+      worker: (b) => expect(b.airflow.workerResources).toEqual({ cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '1Gi' }),
       migrations: (b) => expect(b.airflow.migrations.jobName).toMatch(/^airflow-db-migrate-3-1-3-/),
       ingress: (b) => {
         expect(b.airflow.ingress).toBeUndefined();

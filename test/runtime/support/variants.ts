@@ -22,21 +22,19 @@ export function defaultChart(props: AirflowChartProps = {}): Variant {
 
 /**
  * The constructs composed by hand in namespace team-a, with the Secret named data-team-airflow (the README's
- * "use the constructs in your own chart" way). With `databasePasswordFromSecrets` false, MetadataDb gets no
- * passwordSecret, as in issue #11's report.
+ * "use the constructs in your own chart" way), exactly as issue #11 reported it: MetadataDb and the control
+ * plane are given no secret references and find the chart's AirflowSecrets themselves.
  */
-export function teamAChart(databasePasswordFromSecrets = true): Variant {
+export function teamAChart(): Variant {
   const chart = new Chart(Testing.app(), 'team-a', { namespace: 'team-a', disableResourceNameHashes: true });
   new AirflowNamespace(chart, 'namespace');
   const volumes = new AirflowVolumes(chart, 'volumes');
-  const secrets = new AirflowSecrets(chart, 'secrets', { secretName: 'data-team-airflow' });
-  const database = databasePasswordFromSecrets
-    ? new MetadataDb(chart, 'db', { passwordSecret: secrets.databasePassword })
-    : new MetadataDb(chart, 'db');
-  new KubernetesExecutorAirflow(chart, 'airflow', { volumes, database, secrets });
+  new AirflowSecrets(chart, 'secrets', { secretName: 'data-team-airflow' });
+  const database = new MetadataDb(chart, 'db');
+  new KubernetesExecutorAirflow(chart, 'airflow', { volumes, database });
   return {
-    id: databasePasswordFromSecrets ? 'team-a' : 'team-a-issue-11',
-    title: `constructs composed by hand in namespace team-a, Secret data-team-airflow${databasePasswordFromSecrets ? '' : ', MetadataDb without passwordSecret'}`,
+    id: 'team-a',
+    title: 'constructs composed by hand in namespace team-a, Secret data-team-airflow, no secret references passed',
     objects: Testing.synth(chart),
   };
 }
