@@ -9,7 +9,10 @@ describe('admin user', () => {
     const spec = job.spec.template.spec;
     expect(spec.initContainers.map((c: any) => c.name)).toEqual(['wait-for-db', 'wait-for-airflow-migrations']);
     const c = spec.containers[0];
-    expect(c.args[2]).toMatch(/^exec airflow users create --role Admin --username "\$AIRFLOW_ADMIN_USERNAME" .*--password "\$AIRFLOW_ADMIN_PASSWORD"$/);
+    expect(c.args[2]).toMatch(/^for attempt in 1 2 3; do\n {2}airflow users create --role Admin --username "\$AIRFLOW_ADMIN_USERNAME" .*--password "\$AIRFLOW_ADMIN_PASSWORD" && exit 0\n/);
+    // A bounded retry (FAB's permission table is written by the api-server at the same time on first start),
+    // and a failure in the end.
+    expect(c.args[2]).toMatch(/sleep 10\ndone\nexit 1$/);
     expect(c.args[2]).not.toContain('$(');
     expect(c.env).toContainEqual({ name: 'AIRFLOW_ADMIN_USERNAME', value: 'admin' });
     expect(c.env).toContainEqual({

@@ -57,8 +57,8 @@ describe('runtime: the default chart', () => {
         expect(m[c]?.rssMiB).toBeGreaterThan(50);
         expect(m[c]?.limitMiB).toBeGreaterThan(0);
       }
-      // 4 uvicorn workers under one supervisor, unless the chart sets [api] workers
-      expect(m['api-server'].processes).toBeGreaterThanOrEqual(2);
+      // [api] workers = 1, the library's default: one uvicorn process, no supervisor (4 would be 5 processes)
+      expect(m['api-server'].processes).toBe(1);
       taskSampler = new MemorySampler(kubelet, chain.ns).start();
     },
   });

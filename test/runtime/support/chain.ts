@@ -219,8 +219,10 @@ export class RuntimeChain {
 
   /** The record of the newest main container of a component. */
   mainRecord(component: string): ContainerRecord | undefined {
+    // The component's own container (named after it), not a sidecar such as the scheduler's log groomer.
     const recs = this.kubelet.records().filter((r) => r.namespace === this.ns && r.component === component && !r.init);
-    return recs[recs.length - 1];
+    const own = recs.filter((r) => r.container === component);
+    return (own.length ? own : recs)[(own.length ? own : recs).length - 1];
   }
 
   // ------------------------------------------------------------------------------------------ running steps
