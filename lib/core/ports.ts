@@ -6,3 +6,6 @@ export const AIRFLOW_UI_PORT = 8080;
 
 /** The Postgres port. */
 export const POSTGRES_PORT = 5432;
+
+/** The Redis port (the Celery broker). */
+export const REDIS_PORT = 6379;
