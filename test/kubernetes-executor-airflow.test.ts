@@ -361,8 +361,9 @@ describe('configuration', () => {
       /property "config.core.parallelism" received 8; allowed: an option the library does not set itself; it sets core.parallelism = 4. Use the "parallelism" prop instead./,
     );
     expect(airflowError({ config: { core: { executor: 'LocalExecutor' } } }).message).toMatch(
-      /"config.core.executor".*cannot be changed here/,
+      /"config.core.executor" received "LocalExecutor"; allowed: an option the library does not set itself; it sets core.executor = KubernetesExecutor. Use the "celery" prop instead./,
     );
+    expect(airflowError({ config: { core: { dags_folder: '/dags' } } }).message).toMatch(/"config.core.dags_folder".*cannot be changed here/);
   });
 
   test('a secret in the config is rejected without echoing it', () => {
@@ -520,7 +521,7 @@ describe('the DAGs in dags/', () => {
 
   test('compile with Python', () => {
     const files = fs.readdirSync(dir).filter((f) => f.endsWith('.py')).map((f) => path.join(dir, f));
-    expect(files.length).toBe(2);
+    expect(files.length).toBe(3);
     const code = 'import ast,sys\nfor f in sys.argv[1:]: ast.parse(open(f).read(), f)';
     expect(() => execFileSync('python3', ['-c', code, ...files], { stdio: 'pipe' })).not.toThrow();
   });

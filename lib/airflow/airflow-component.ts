@@ -72,6 +72,13 @@ export interface AirflowComponentProps {
   readonly extraVolumeMounts?: k8s.VolumeMount[];
 
   /**
+   * Environment variables of the component's container beside the parts' (not of its init containers), e.g.
+   * the Celery broker's for the scheduler.
+   * @default - none
+   */
+  readonly extraEnv?: k8s.EnvVar[];
+
+  /**
    * Whether the Deployment rolls without downtime (a new pod first, then the old one goes). Otherwise the
    * old pod stops before the new one starts (`Recreate`): one scheduler, dag-processor or triggerer at a time
    * is enough on a small node, and a second one during a rollout would only compete for its CPU.
@@ -115,6 +122,7 @@ export class AirflowComponent extends Construct {
 
     const container: Partial<k8s.Container> = {
       args: ['bash', '-c', `exec ${props.command}`],
+      ...(props.extraEnv?.length ? { env: [...parts.env, ...props.extraEnv] } : {}),
       ...(props.extraVolumeMounts ? { volumeMounts: atSynth(() => [...parts.volumeMounts(), ...props.extraVolumeMounts!]) } : {}),
       ...(props.port ? { ports: [{ name: 'http', containerPort: props.port.containerPort, protocol: 'TCP' }] } : {}),
       ...(props.startupProbe ? { startupProbe: props.startupProbe } : {}),

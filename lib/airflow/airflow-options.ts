@@ -1,4 +1,5 @@
 import { AirflowConfigValues } from './airflow-config-keys';
+import { CeleryOptions } from './celery-options';
 
 /**
  * How Airflow runs: image and version, which components, concurrency, task pods' defaults, your own
@@ -125,4 +126,13 @@ export interface AirflowOptions {
    * @default "cluster.local"
    */
   readonly clusterDomain?: string;
+
+  /**
+   * Celery workers beside the KubernetesExecutor (hybrid executors, Airflow 2.10+): `[core] executor` becomes
+   * `KubernetesExecutor,CeleryExecutor`, a small pool of always-running workers takes the tasks that say
+   * `executor="CeleryExecutor"` from a Redis broker in the cluster, and every other task still gets a pod.
+   * See docs/celery.md for when to send which tasks where.
+   * @default - none: the KubernetesExecutor alone, no broker, no workers
+   */
+  readonly celery?: CeleryOptions;
 }

@@ -8,11 +8,13 @@ import {
   DEFAULT_AIRFLOW_IMAGE,
   IAirflowSecrets,
   MINIMUM_AIRFLOW_2_VERSION,
+  MINIMUM_MULTIPLE_EXECUTORS_VERSION,
   airflowLabels,
   chartSecretRef,
   invalid,
   namespaceOf,
   parseImageReference,
+  requestAirflowSecret,
   secretEnv,
   validateByteQuantity,
   validateChoice,
@@ -30,6 +32,7 @@ import { AirflowComponent } from './airflow-component';
 import { AirflowConfigValues } from './airflow-config-keys';
 import { AIRFLOW_CFG_PATH, AIRFLOW_CONFIG_VOLUME_NAME, AirflowConfiguration, POD_TEMPLATE_FILE_PATH } from './airflow-configuration';
 import { AirflowOptions } from './airflow-options';
+import { CeleryWorkers } from './celery-workers';
 import { DbMigrations } from './db-migrations';
 import { PodLauncherRbac } from './pod-launcher-rbac';
 import { AirflowPodParts, ContainerResources, airflowServiceAccount } from './pod-parts';
@@ -130,6 +133,10 @@ export class KubernetesExecutorAirflow extends Construct {
   public readonly migrations: DbMigrations;
   /** The create-user Job; undefined when `createAdminUser` is false. */
   public readonly adminUser: AdminUser | undefined;
+  /** The Celery workers and their broker (hybrid executors); undefined without `celery`. */
+  public readonly celery: CeleryWorkers | undefined;
+  /** `[core] executor`: `KubernetesExecutor`, or with `celery` both executors, the default first. */
+  public readonly executors: string[];
 
   constructor(scope: Construct, id: string, props: KubernetesExecutorAirflowProps) {
     super(scope, id);
@@ -152,7 +159,26 @@ export class KubernetesExecutorAirflow extends Construct {
     }
     [this.airflowVersion, this.generation] = this.resolveVersion(props.airflowVersion);
     const generation = this.generation;
-    const secrets = this.resolveSecrets(props.secrets);
+    if (props.celery !== undefined && !this.airflowVersion.supportsMultipleExecutors) {
+      invalid(
+        this,
+        'celery',
+        props.celery,
+        `no Celery workers on Airflow ${this.airflowVersion}: they run beside the KubernetesExecutor ` +
+          `([core] executor = KubernetesExecutor,CeleryExecutor), and Airflow runs several executors at once only ` +
+          `from ${MINIMUM_MULTIPLE_EXECUTORS_VERSION}`,
+        `Use an image of Airflow ${MINIMUM_MULTIPLE_EXECUTORS_VERSION} or newer (2.11, 3.x), or leave celery unset.`,
+      );
+    }
+    const inClusterBroker = props.celery !== undefined && props.celery.externalBroker === undefined;
+    if (inClusterBroker) requestAirflowSecret(this, 'brokerPassword'); // the generated Secret then holds it
+    this.executors =
+      props.celery === undefined
+        ? ['KubernetesExecutor']
+        : props.celery.defaultExecutor
+          ? ['CeleryExecutor', 'KubernetesExecutor']
+          : ['KubernetesExecutor', 'CeleryExecutor'];
+    const secrets = this.resolveSecrets(props.secrets, inClusterBroker);
     this.secrets = secrets;
     this.imagePullPolicy = validateChoice(this, 'imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', IMAGE_PULL_POLICIES);
 
@@ -217,7 +243,7 @@ export class KubernetesExecutorAirflow extends Construct {
     const uiName = `airflow-${this.uiComponent}`;
     this.configuration = new AirflowConfiguration(this, 'configuration', {
       generation,
-      managed: this.managedConfig(namespace, volumes, `${uiName}.${namespace}.svc.${this.clusterDomain}`),
+      managed: this.managedConfig(namespace, volumes, `${uiName}.${namespace}.svc.${this.clusterDomain}`, props),
       managedByProp: {
         'core.parallelism': 'parallelism',
         'core.default_pool_task_slot_count': 'defaultPoolSlots',
@@ -226,6 +252,8 @@ export class KubernetesExecutorAirflow extends Construct {
         'kubernetes_executor.worker_container_repository': 'image',
         'kubernetes_executor.worker_container_tag': 'image',
         'scheduler.standalone_dag_processor': 'standaloneDagProcessor',
+        'core.executor': 'celery',
+        'celery.worker_concurrency': 'celery.concurrency',
       },
       config: props.config,
     });
@@ -256,6 +284,29 @@ export class KubernetesExecutorAirflow extends Construct {
           : [],
     });
 
+    // The Celery workers run tasks as the task pods do, with their environment (on Airflow 3 no database
+    // credentials); they and the scheduler get the broker's.
+    this.celery =
+      props.celery === undefined
+        ? undefined
+        : new CeleryWorkers(this, 'celery', {
+          ...props.celery,
+          generation,
+          image: this.image,
+          imagePullPolicy: this.imagePullPolicy,
+          taskEnv: workerEnv,
+          airflowVolumes: podVolumes,
+          airflowVolumeMounts: volumeMounts,
+          configChecksum: this.configuration.checksumAtSynth(),
+          brokerPassword: inClusterBroker ? secrets.brokerPassword : undefined,
+          clusterDomain: this.clusterDomain,
+          defaultQueue: this.configuration.get('operators', 'default_queue'),
+        });
+    if (this.celery) {
+      serviceAccounts[Components.CELERY_WORKER] = this.celery.serviceAccount;
+      if (this.celery.broker) serviceAccounts[Components.REDIS] = this.celery.broker.serviceAccount;
+    }
+
     const parts: AirflowPodParts = {
       airflowVersion: this.airflowVersion,
       image: this.image,
@@ -272,7 +323,7 @@ export class KubernetesExecutorAirflow extends Construct {
       },
     };
 
-    this.components = this.createComponents(parts);
+    this.components = this.createComponents(parts, this.celery?.brokerEnv({ optionalPassword: true }) ?? []);
     this.deployments = Object.fromEntries(Object.entries(this.components).map(([name, c]) => [name, c.deployment]));
     for (const [name, c] of Object.entries(this.components)) serviceAccounts[name] = c.serviceAccount;
     this.uiService = this.components[this.uiComponent].service!;
@@ -293,11 +344,11 @@ export class KubernetesExecutorAirflow extends Construct {
   }
 
   /** The options of `airflow.cfg` the library sets: executor, folders, concurrency, the pod template. */
-  private managedConfig(namespace: string, volumes: AirflowVolumes, uiServiceHost: string): AirflowConfigValues {
+  private managedConfig(namespace: string, volumes: AirflowVolumes, uiServiceHost: string, props: AirflowOptions): AirflowConfigValues {
     const ref = parseImageReference(this.image);
     const managed: Record<string, Record<string, string | number | boolean>> = {
       core: {
-        executor: 'KubernetesExecutor',
+        executor: this.executors.join(','),
         dags_folder: volumes.get('dags').mountPath,
         load_examples: false,
         parallelism: this.parallelism,
@@ -316,6 +367,10 @@ export class KubernetesExecutorAirflow extends Construct {
     if (volumes.has('logs')) {
       managed.logging = { base_log_folder: volumes.get('logs').mountPath };
     }
+    if (props.celery !== undefined) {
+      // The broker URL and the result backend hold the broker's password: they come from the environment.
+      managed.celery = { worker_concurrency: validateInteger(this, 'celery.concurrency', props.celery.concurrency ?? 2, 1, 256) };
+    }
     const generationManaged = this.generation.managedConfig({ uiServiceHost, standaloneDagProcessor: this.standaloneDagProcessor });
     for (const [section, keys] of Object.entries(generationManaged)) {
       managed[section] = { ...(managed[section] ?? {}), ...keys };
@@ -323,8 +378,11 @@ export class KubernetesExecutorAirflow extends Construct {
     return managed;
   }
 
-  /** The UI, the scheduler, and the dag-processor and triggerer where they run. */
-  private createComponents(parts: AirflowPodParts): Record<string, AirflowComponent> {
+  /**
+   * The UI, the scheduler, and the dag-processor and triggerer where they run. `schedulerEnv`: what the
+   * scheduler gets besides the control plane's environment (the Celery broker's, with `celery`).
+   */
+  private createComponents(parts: AirflowPodParts, schedulerEnv: k8s.EnvVar[]): Record<string, AirflowComponent> {
     const jobsCheck = (jobType: string): k8s.Probe => ({
       exec: {
         command: ['sh', '-c', `AIRFLOW__LOGGING__LOGGING_LEVEL=ERROR exec airflow jobs check --job-type ${jobType} --local`],
@@ -335,7 +393,11 @@ export class KubernetesExecutorAirflow extends Construct {
       failureThreshold: 5,
     });
     const components: Record<string, AirflowComponent> = {};
-    const add = (id: string, component: string, props: Omit<ConstructorParameters<typeof AirflowComponent>[2], 'parts' | 'component' | 'command' | 'resources'>) => {
+    const add = (
+      id: string,
+      component: string,
+      props: Omit<ConstructorParameters<typeof AirflowComponent>[2], 'parts' | 'component' | 'command' | 'resources'>,
+    ) => {
       components[component] = new AirflowComponent(this, id, {
         parts,
         component,
@@ -346,6 +408,7 @@ export class KubernetesExecutorAirflow extends Construct {
     };
 
     add('scheduler', Components.SCHEDULER, {
+      extraEnv: schedulerEnv,
       automountServiceAccountToken: true,
       extraVolumeMounts: [this.configuration.podTemplateMount()],
       livenessProbe: jobsCheck('SchedulerJob'),
@@ -430,8 +493,11 @@ export class KubernetesExecutorAirflow extends Construct {
     return deepFreeze(this.renderWorkerPodTemplate());
   }
 
-  /** The secrets given, checked; or references to the chart's AirflowSecrets, resolved at synth. */
-  private resolveSecrets(secrets: IAirflowSecrets | undefined): IAirflowSecrets {
+  /**
+   * The secrets given, checked; or references to the chart's AirflowSecrets, resolved at synth. `broker`:
+   * whether the Celery broker's password is needed (Celery workers with the in-cluster broker).
+   */
+  private resolveSecrets(secrets: IAirflowSecrets | undefined, broker: boolean): IAirflowSecrets {
     if (secrets === undefined) {
       const fromChart = (field: keyof IAirflowSecrets) => chartSecretRef(this, field, `secrets.${field}`);
       return {
@@ -439,6 +505,7 @@ export class KubernetesExecutorAirflow extends Construct {
         apiSecretKey: fromChart('apiSecretKey'),
         adminPassword: fromChart('adminPassword'),
         ...(this.generation.usesJwtSecret ? { jwtSecret: fromChart('jwtSecret') } : {}),
+        ...(broker ? { brokerPassword: fromChart('brokerPassword') } : {}),
       };
     }
     if (typeof secrets !== 'object' || secrets === null) {
@@ -457,6 +524,18 @@ export class KubernetesExecutorAirflow extends Construct {
         );
       }
       validateSecretKeyRef(this, 'secrets.jwtSecret', secrets.jwtSecret);
+    }
+    if (broker) {
+      if (secrets.brokerPassword === undefined) {
+        invalid(
+          this,
+          'secrets.brokerPassword',
+          undefined,
+          'a Secret key reference { name, key } of the Celery broker\'s password, when Celery workers run with the in-cluster broker',
+          'Add brokerPassword to AirflowSecrets.fromExistingSecrets(...) / existingSecrets, or give celery an externalBroker.',
+        );
+      }
+      validateSecretKeyRef(this, 'secrets.brokerPassword', secrets.brokerPassword);
     }
     return secrets;
   }
