@@ -14,7 +14,15 @@ import {
   airflowPodSecurityContext,
 } from '../lib';
 import { podSecurityLevelOf, podSecurityViolations } from '../lib/security/pod-security';
-import { airflowPodViolations, FoundPod, isPostgresPod, podsOf, postgresPodViolations } from './support/pod-checks';
+import {
+  airflowPodViolations,
+  FoundPod,
+  isPostgresPod,
+  isRedisPod,
+  podsOf,
+  postgresPodViolations,
+  redisPodViolations,
+} from './support/pod-checks';
 import { findSecretMaterial } from './support/secret-scan';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -78,17 +86,24 @@ function tokenViolations(objects: any[], pods: FoundPod[]): string[] {
   return out;
 }
 
-/** The securityContext rules: Airflow pods uid 50000 & restricted; Postgres per its documented exception. */
+/**
+ * The securityContext rules: Airflow pods uid 50000 & restricted; Postgres per its documented exception; the
+ * Celery broker (Redis) restricted as its image's non-root user.
+ */
 function securityContextViolations(pods: FoundPod[]): string[] {
-  return pods.flatMap((pod) =>
-    (isPostgresPod(pod) ? postgresPodViolations(pod.spec) : airflowPodViolations(pod.spec)).map((v) => `${pod.object}: ${v}`),
-  );
+  const rules = (pod: FoundPod) =>
+    isPostgresPod(pod) ? postgresPodViolations(pod.spec) : isRedisPod(pod) ? redisPodViolations(pod.spec) : airflowPodViolations(pod.spec);
+  return pods.flatMap((pod) => rules(pod).map((v) => `${pod.object}: ${v}`));
 }
 
-/** Airflow 3 worker pods (the pod_template_file) must carry no database credentials. */
+/**
+ * Airflow 3 worker pods (the pod_template_file) and Celery workers (they run tasks the same way) must carry no
+ * database credentials.
+ */
 function workerCredentialViolations(pods: FoundPod[]): string[] {
   const out: string[] = [];
-  for (const pod of pods.filter((p) => p.object.includes('pod_template_file'))) {
+  const runsTasks = (p: FoundPod) => p.object.includes('pod_template_file') || p.labels['app.kubernetes.io/component'] === 'celery-worker';
+  for (const pod of pods.filter(runsTasks)) {
     const container = (pod.spec.containers ?? [])[0] ?? {};
     const major = /:(\d+)\./.exec(container.image ?? '')?.[1];
     if (major !== undefined && Number(major) < 3) continue; // Airflow 2 workers use the database
@@ -135,7 +150,7 @@ function wholeChartChecks(synth: () => any[]): void {
     expect(tokenViolations(objects, pods)).toEqual([]);
   });
 
-  test('Airflow 3 worker pods get no database credentials', () => {
+  test('Airflow 3 worker pods and Celery workers get no database credentials', () => {
     expect(workerCredentialViolations(pods)).toEqual([]);
   });
 
@@ -173,6 +188,32 @@ describe('the default AirflowChart', () => {
     expect(refs.size).toBeGreaterThan(0);
     const generated = Object.values(AIRFLOW_SECRET_KEYS).map((key) => `airflow-secrets/${key}`);
     expect([...refs].filter((ref) => !generated.includes(ref))).toEqual([]);
+  });
+});
+
+describe('the AirflowChart with Celery workers, their Redis broker and the network policies', () => {
+  wholeChartChecks(() => {
+    const objects = Testing.synth(new AirflowChart(Testing.app(), 'airflow', { celery: { replicas: 2 }, networkPolicies: true }));
+    // Guard: the new objects are really there, or the checks above prove nothing about them.
+    const names = objects.map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(names).toEqual(expect.arrayContaining(['StatefulSet/airflow-redis', 'Deployment/airflow-celery-worker', 'NetworkPolicy/airflow-redis']));
+    return objects;
+  });
+
+  test('every secretKeyRef names a key the bootstrap Job creates, the broker\'s password included', () => {
+    const objects = Testing.synth(new AirflowChart(Testing.app(), 'airflow', { celery: {} }));
+    const script = objects.find((o) => o.kind === 'Job' && o.metadata.name === 'airflow-secrets-bootstrap').spec.template.spec.containers[0].command[2];
+    const refs = new Set<string>();
+    const visit = (value: any): void => {
+      if (Array.isArray(value)) value.forEach(visit);
+      else if (value && typeof value === 'object') {
+        if (value.secretKeyRef) refs.add(value.secretKeyRef.key);
+        Object.values(value).forEach(visit);
+      }
+    };
+    visit(objects);
+    expect(refs).toContain('redis-password');
+    for (const key of refs) expect([key, script.includes(`"${key}": `)]).toEqual([key, true]);
   });
 });
 
@@ -292,6 +333,14 @@ describe('findSecretMaterial', () => {
     ]);
   });
 
+  test('flags Redis\' --requirepass with a literal value, not with a $(VAR) the kubelet expands', () => {
+    expect(reasons([deployment({ args: ['--port', '6379', '--requirepass', 'hunter2'] })])).toEqual(['command-line --requirepass with a literal value']);
+    expect(reasons([deployment({ command: ['sh', '-c', 'exec redis-server --requirepass hunter2'] })])).toEqual([
+      'command-line --requirepass with a literal value',
+    ]);
+    expect(reasons([deployment({ args: ['--requirepass', '$(REDIS_PASSWORD)'] })])).toEqual([]);
+  });
+
   test('flags --password with a literal value in commands, in both forms', () => {
     expect(reasons([deployment({ command: ['airflow', 'users', 'create', '--password', 'admin'] })])).toEqual([
       'command-line --password with a literal value',
@@ -336,6 +385,19 @@ describe('the pod and RBAC checks', () => {
   test('init containers and Jobs are checked too', () => {
     const job = { kind: 'Job', metadata: { name: 'j' }, spec: { template: { spec: { securityContext: airflowPodSecurityContext(), initContainers: [{ name: 'init', image: 'busybox' }], containers: [airflowContainer()] } } } };
     expect(securityContextViolations(pods(job)).join('\n')).toMatch(/Job\/j: initContainers\[init\]: allowPrivilegeEscalation is not false/);
+  });
+
+  test('the Redis pod runs restricted as its image\'s non-root user, never as root', () => {
+    const redis = (sc: any) => ({
+      kind: 'StatefulSet',
+      metadata: { name: 'airflow-redis' },
+      spec: { template: { metadata: { labels: { 'app.kubernetes.io/component': 'redis' } }, spec: { securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } }, containers: [{ name: 'redis', image: 'redis:8.6.7-alpine', securityContext: sc }] } } },
+    });
+    const ok = { runAsUser: 999, runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } };
+    expect(securityContextViolations(pods(redis(ok)))).toEqual([]);
+    expect(securityContextViolations(pods(redis({ ...ok, runAsUser: 0, runAsNonRoot: false }))).join()).toMatch(/runAsUser is 0, not a non-root uid/);
+    expect(securityContextViolations(pods(redis({ ...ok, runAsUser: undefined }))).join()).toMatch(/runAsUser is unset/);
+    expect(securityContextViolations(pods(redis({ ...ok, capabilities: { drop: ['ALL'], add: ['SYS_RESOURCE'] } }))).join()).toMatch(/adds capabilities SYS_RESOURCE/);
   });
 
   test('the Postgres pod may start as root with baseline capabilities, but not escalate or keep other capabilities', () => {
@@ -394,6 +456,15 @@ describe('the pod and RBAC checks', () => {
       'ConfigMap/airflow-config pod_template_file.yaml: container base gets database credentials (AIRFLOW__DATABASE__SQL_ALCHEMY_CONN)',
     ]);
     expect(workerCredentialViolations(podsOf([configMap({ 'pod_template_file.yaml': template('apache/airflow:2.11.0') })]))).toEqual([]);
+    const celeryWorker = (image: string) => ({
+      kind: 'Deployment',
+      metadata: { name: 'airflow-celery-worker' },
+      spec: { template: { metadata: { labels: { 'app.kubernetes.io/component': 'celery-worker' } }, spec: { containers: [{ name: 'celery-worker', image, env: [{ name: 'AIRFLOW_DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'airflow-secrets', key: 'db-password' } } }] }] } } },
+    });
+    expect(workerCredentialViolations(podsOf([celeryWorker('apache/airflow:3.1.3')]))).toEqual([
+      'Deployment/airflow-celery-worker: container celery-worker gets database credentials (AIRFLOW_DB_PASSWORD)',
+    ]);
+    expect(workerCredentialViolations(podsOf([celeryWorker('apache/airflow:2.11.0')]))).toEqual([]);
   });
 
   test('a pod below the level the namespace enforces is caught', () => {
