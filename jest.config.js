@@ -5,7 +5,8 @@ module.exports = {
   maxWorkers: 2,
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  testPathIgnorePatterns: ['/node_modules/', '/test/live/'],
+  // test/live: npm run test:live; test/packaging: npm run test:packaging (both run by .ci/run).
+  testPathIgnorePatterns: ['/node_modules/', '/test/live/', '/test/packaging/'],
   snapshotResolver: '<rootDir>/jest.snapshot-resolver.js',
   transform: { '^.+\\.ts$': 'ts-jest' },
 };

@@ -1,7 +1,15 @@
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
-import { AirflowOptions, KubernetesExecutorAirflow } from './airflow';
-import { DEFAULT_NAMESPACE, invalid, validateAbsolutePath, validateDnsLabel } from './core';
+import { AirflowOptions, KubernetesExecutorAirflow, pickPlacement } from './airflow';
+import {
+  DEFAULT_NAMESPACE,
+  IMAGE_PULL_POLICIES,
+  invalid,
+  validateAbsolutePath,
+  validateChoice,
+  validateDnsLabel,
+  validateImage,
+} from './core';
 import { MetadataDb } from './database';
 import { AirflowNamespace, AirflowNetworkPolicies, AirflowSecrets, ExistingAirflowSecretsProps } from './security';
 import { AirflowVolumes, StorageProvisioning, StorageProvisioningMode } from './storage';
@@ -34,6 +42,12 @@ export interface AirflowChartProps extends ChartProps, AirflowOptions {
    * @default - "/data" in namespace "airflow", "/data/<namespace>" in any other
    */
   readonly hostRoot?: string;
+
+  /**
+   * The image of the Job that generates the secrets (any image with python3).
+   * @default - the Airflow image (`image`), which the node pulls anyway
+   */
+  readonly secretsBootstrapImage?: string;
 
   /**
    * Whether to add NetworkPolicies: only Airflow components reach Postgres on 5432 (and, with `celery`, only
@@ -73,8 +87,24 @@ export class AirflowChart extends Chart {
     super(scope, id, { ...props, namespace: props.namespace ?? DEFAULT_NAMESPACE, disableResourceNameHashes: true });
     // The chart's own inputs first, so that a bad one is reported by the chart, not by a construct inside it.
     validateDnsLabel(this, 'namespace', this.namespace);
-    const { namePrefix, hostRoot, existingSecrets, networkPolicies, provisioning: given, namespace, labels, disableResourceNameHashes, ...airflowOptions } = props;
+    const {
+      namePrefix,
+      hostRoot,
+      existingSecrets,
+      networkPolicies,
+      secretsBootstrapImage,
+      provisioning: given,
+      namespace,
+      labels,
+      disableResourceNameHashes,
+      ...airflowOptions
+    } = props;
+    // Postgres and the secrets bootstrap Job are placed, pulled and labelled like Airflow's pods.
+    const placement = pickPlacement(props);
     const provisioning = this.resolveProvisioning(given, hostRoot);
+    // The image and pull policy go to the secrets bootstrap Job too: report a bad one as the chart's.
+    if (props.image !== undefined) validateImage(this, 'image', props.image);
+    if (props.imagePullPolicy !== undefined) validateChoice(this, 'imagePullPolicy', props.imagePullPolicy, IMAGE_PULL_POLICIES);
     if (existingSecrets && !existingSecrets.databasePassword) {
       invalid(
         this,
@@ -87,12 +117,17 @@ export class AirflowChart extends Chart {
     this.volumes = new AirflowVolumes(this, 'volumes', { provisioning, namePrefix });
     this.secrets = existingSecrets
       ? AirflowSecrets.fromExistingSecrets(this, 'secrets', existingSecrets)
-      : new AirflowSecrets(this, 'secrets');
+      : new AirflowSecrets(this, 'secrets', {
+        ...placement,
+        image: secretsBootstrapImage ?? props.image,
+        imagePullPolicy: props.imagePullPolicy,
+      });
     this.metadataDb = new MetadataDb(this, 'metadata-db', {
       provisioning,
       namePrefix,
       secrets: this.secrets,
       clusterDomain: props.clusterDomain,
+      ...placement,
     });
     this.airflow = new KubernetesExecutorAirflow(this, 'airflow', {
       ...airflowOptions,

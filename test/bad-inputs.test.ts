@@ -75,7 +75,7 @@ const rows: Array<[string, () => unknown, RegExp]> = [
 
   // The whole chart
   ['image in upper case', () => new AirflowChart(Testing.app(), 'airflow', { image: 'Apache/Airflow:3.1.3' }),
-    /^KubernetesExecutorAirflow at "airflow\/airflow": property "image" received "Apache\/Airflow:3\.1\.3"; allowed: a container image reference.* Did you mean "apache\/airflow:3\.1\.3"\?$/],
+    /^AirflowChart at "airflow": property "image" received "Apache\/Airflow:3\.1\.3"; allowed: a container image reference.* Did you mean "apache\/airflow:3\.1\.3"\?$/],
   ['Airflow version without patch', () => new AirflowChart(Testing.app(), 'airflow', { image: 'my/airflow:latest', airflowVersion: '3.1' }),
     /^KubernetesExecutorAirflow at "airflow\/airflow": property "airflowVersion" received "3\.1"; allowed: an Airflow release as major\.minor\.patch/],
   ['Airflow version that contradicts the image tag', () => new AirflowChart(Testing.app(), 'airflow', { image: 'apache/airflow:3.1.3', airflowVersion: '2.11.0' }),
@@ -85,7 +85,7 @@ const rows: Array<[string, () => unknown, RegExp]> = [
   ['Airflow version too old', () => new AirflowChart(Testing.app(), 'airflow', { image: 'apache/airflow:2.5.0' }),
     /^KubernetesExecutorAirflow at "airflow\/airflow": property "airflowVersion" received "2\.5\.0"; allowed: Airflow 3\.x, or Airflow 2\.x from /],
   ['image pull policy in lower case', () => new AirflowChart(Testing.app(), 'airflow', { imagePullPolicy: 'always' }),
-    /^KubernetesExecutorAirflow at "airflow\/airflow": property "imagePullPolicy" received "always"; allowed: one of "Always", "IfNotPresent", "Never"\. Did you mean "Always"\?$/],
+    /^AirflowChart at "airflow": property "imagePullPolicy" received "always"; allowed: one of "Always", "IfNotPresent", "Never"\. Did you mean "Always"\?$/],
   ['parallelism zero', () => new AirflowChart(Testing.app(), 'airflow', { parallelism: 0 }),
     /^KubernetesExecutorAirflow at "airflow\/airflow": property "parallelism" received 0; allowed: a whole number from 1 to 10000\.$/],
   ['pool slots not whole', () => new AirflowChart(Testing.app(), 'airflow', { defaultPoolSlots: 1.5 }),

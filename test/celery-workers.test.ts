@@ -25,6 +25,13 @@ const cfgOf = (objects: any[]) => parseCfg(find(objects, 'ConfigMap', 'airflow-c
 const containerOf = (objects: any[], kind: string, name: string) => find(objects, kind, name).spec.template.spec.containers[0];
 const envOf = (objects: any[], kind: string, name: string): any[] => containerOf(objects, kind, name).env;
 const envNames = (env: any[]) => env.map((e) => e.name);
+/** The secrets bootstrap Job (named after its pod spec: `airflow-secrets-bootstrap-<hash>`). */
+const bootstrapJob = (objects: any[]) => {
+  const jobs = objects.filter((o) => o.kind === 'Job' && o.metadata.name.startsWith('airflow-secrets-bootstrap-'));
+  expect(jobs).toHaveLength(1);
+  return jobs[0];
+};
+const bootstrapScriptOf = (objects: any[]): string => bootstrapJob(objects).spec.template.spec.containers[0].command[2];
 const errorOf = (f: () => unknown): string => {
   try {
     f();
@@ -57,8 +64,7 @@ describe('without celery nothing changes', () => {
     expect(objects.filter((o) => /redis|celery/.test(o.metadata.name))).toEqual([]);
     expect(cfgOf(objects).core.executor).toBe('KubernetesExecutor');
     expect(cfgOf(objects).celery).toBeUndefined();
-    const script = containerOf(objects, 'Job', 'airflow-secrets-bootstrap').command[2];
-    expect(script).not.toContain('redis-password');
+    expect(bootstrapScriptOf(objects)).not.toContain('redis-password');
   });
 });
 
@@ -120,11 +126,15 @@ describe('the Redis broker', () => {
   });
 
   test('its password is a new key of the generated Secret, created by the bootstrap Job (which keeps an existing Secret)', () => {
-    const job = find(celery, 'Job', 'airflow-secrets-bootstrap');
-    const script = job.spec.template.spec.containers[0].command[2];
+    const job = bootstrapJob(celery);
+    const script = bootstrapScriptOf(celery);
     expect(script).toContain('"redis-password": password(),');
     expect(script).toContain('if e.code == 409:');
+    // An existing Secret is kept; the Job's log says what that means for the new key (docs/celery.md).
+    expect(script).toContain('it lacks it: the pods that read it report CreateContainerConfigError until it is added (docs/celery.md)');
     expect(job.metadata.annotations['airflow-cdk8s/creates-secret']).toBe('airflow-secrets');
+    // a new pod spec, so a new Job (the old one's pod template could not change)
+    expect(job.metadata.name).not.toBe(bootstrapJob(synth()).metadata.name);
   });
 
   test('non-root (the image\'s uid 999), restricted, read-only root, no token, no service links', () => {
@@ -263,6 +273,36 @@ describe('the Celery worker Deployment', () => {
     expect(t.metadata.labels).toMatchObject({ team: 'data', 'app.kubernetes.io/component': 'celery-worker' });
     expect(t.spec.containers[0].env).toContainEqual({ name: 'HTTP_TIMEOUT', value: '30' });
   });
+
+  test('the chart-wide pod options reach the workers, merged with the celery ones; Redis takes the chart-wide placement only', () => {
+    const objects = synth({
+      nodeSelector: { disk: 'ssd' },
+      podLabels: { team: 'data' },
+      imagePullSecrets: ['regcred'],
+      env: { TZ: EnvValue.fromValue('UTC') },
+      celery: { nodeSelector: { pool: 'warm' }, podLabels: { tier: 'warm' }, serviceAccountAnnotations: { 'iam.gke.io/gcp-service-account': 'celery@p.iam' } },
+    });
+    const worker = find(objects, 'Deployment', 'airflow-celery-worker').spec.template;
+    expect(worker.spec.nodeSelector).toEqual({ disk: 'ssd', pool: 'warm' }); // maps merge key by key
+    expect(worker.metadata.labels).toMatchObject({ team: 'data', tier: 'warm' });
+    expect(worker.spec.imagePullSecrets).toEqual([{ name: 'regcred' }]);
+    expect(worker.spec.containers[0].env).toContainEqual({ name: 'TZ', value: 'UTC' });
+    expect(find(objects, 'ServiceAccount', 'airflow-celery-worker').metadata.annotations).toEqual({ 'iam.gke.io/gcp-service-account': 'celery@p.iam' });
+    const redis = find(objects, 'StatefulSet', 'airflow-redis').spec.template;
+    expect(redis.spec.nodeSelector).toEqual({ disk: 'ssd' });
+    expect(redis.spec.imagePullSecrets).toEqual([{ name: 'regcred' }]);
+    expect(redis.metadata.labels).toMatchObject({ team: 'data', 'app.kubernetes.io/component': 'redis' });
+    expect(envNames(redis.spec.containers[0].env)).toEqual(['REDIS_PASSWORD']);
+  });
+
+  test('the variables the library sets cannot be replaced by pod options', () => {
+    expect(errorOf(() => synth({ celery: { env: { DUMB_INIT_SETSID: EnvValue.fromValue('1') } } }))).toMatch(
+      /KubernetesExecutorAirflow at "airflow\/airflow": property "celery\.env\["DUMB_INIT_SETSID"\]" received "DUMB_INIT_SETSID"; allowed: a variable the library does not set itself/,
+    );
+    expect(errorOf(() => synth({ celery: { env: { AIRFLOW__CELERY__BROKER_URL: EnvValue.fromSecret({ name: 'b', key: 'u' }) } } }))).toMatch(
+      /property "celery\.env\["AIRFLOW__CELERY__BROKER_URL"\]" received "AIRFLOW__CELERY__BROKER_URL"; allowed: a variable the library does not set itself/,
+    );
+  });
 });
 
 describe('no secret value in the YAML', () => {
@@ -305,7 +345,7 @@ describe('the broker password: generated, or brought', () => {
     new KubernetesExecutorAirflow(c, 'airflow', { volumes, database: new MetadataDb(c, 'db'), celery: {} });
     new AirflowSecrets(c, 'secrets', { secretName: 'team-a-airflow' }); // added last
     const objects = Testing.synth(c);
-    expect(containerOf(objects, 'Job', 'airflow-secrets-bootstrap').command[2]).toContain('"redis-password": password(),');
+    expect(bootstrapScriptOf(objects)).toContain('"redis-password": password(),');
     expect(containerOf(objects, 'StatefulSet', 'airflow-redis').env[0].valueFrom.secretKeyRef).toEqual({ name: 'team-a-airflow', key: 'redis-password' });
     expect(envOf(objects, 'Deployment', 'airflow-celery-worker')).toContainEqual({
       name: 'AIRFLOW__CELERY__BROKER_URL',
@@ -328,14 +368,14 @@ describe('the broker password: generated, or brought', () => {
     );
     const objects = synth({ existingSecrets: { ...existing, brokerPassword: { name: 'vault-redis', key: 'password' } }, celery: {} });
     expect(containerOf(objects, 'StatefulSet', 'airflow-redis').env[0].valueFrom.secretKeyRef).toEqual({ name: 'vault-redis', key: 'password' });
-    expect(objects.filter((o) => o.kind === 'Job' && o.metadata.name === 'airflow-secrets-bootstrap')).toEqual([]);
+    expect(objects.filter((o) => o.kind === 'Job' && o.metadata.name.startsWith('airflow-secrets-bootstrap'))).toEqual([]);
   });
 
   test('an external broker: no Redis, the URL from its Secret, results in the database (Airflow 2) or the broker (Airflow 3)', () => {
     const externalBroker = { urlSecret: { name: 'broker', key: 'url' } };
     const objects = synth({ celery: { externalBroker } });
     expect(objects.filter((o) => /redis/.test(o.metadata.name))).toEqual([]);
-    expect(containerOf(objects, 'Job', 'airflow-secrets-bootstrap').command[2]).not.toContain('redis-password');
+    expect(bootstrapScriptOf(objects)).not.toContain('redis-password');
     expect(envOf(objects, 'Deployment', 'airflow-celery-worker').slice(2, 4)).toEqual([
       { name: 'AIRFLOW__CELERY__BROKER_URL', valueFrom: { secretKeyRef: { name: 'broker', key: 'url' } } },
       { name: 'AIRFLOW__CELERY__RESULT_BACKEND', value: '$(AIRFLOW__CELERY__BROKER_URL)' },

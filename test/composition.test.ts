@@ -61,7 +61,9 @@ describe('order does not matter: what is added later is in the YAML', () => {
     const objects = Testing.synth(c);
     expect(objects.find((o) => o.kind === 'PersistentVolumeClaim' && o.metadata.name === 'airflow-plugins-claim')).toBeDefined();
     const specs = podSpecs(objects);
-    const airflowPods = [...specs.entries()].filter(([name]) => !name.includes('postgres') && !name.includes('secrets-bootstrap'));
+    const airflowPods = [...specs.entries()].filter(
+      ([name]) => !name.includes('postgres') && !name.includes('secrets-bootstrap') && !name.includes('volume-permissions'),
+    );
     expect(airflowPods.map(([name]) => name)).toEqual(
       expect.arrayContaining(['Deployment/airflow-scheduler', 'Deployment/airflow-api-server', 'worker pod template']),
     );
@@ -76,6 +78,9 @@ describe('order does not matter: what is added later is in the YAML', () => {
         { name: 'plugins', mountPath: '/opt/airflow/plugins' },
       ]);
     }
+    // The Job that makes the static volumes writable for uid 50000 sees it too.
+    const permissions = [...specs.entries()].find(([name]) => name.includes('volume-permissions'))![1];
+    expect(permissions.volumes.map((v: any) => v.name)).toEqual(['dags', 'logs', 'data', 'plugins']);
     // The template object handed out is what is synthesized, and a copy that cannot be changed by mistake.
     expect((airflow.workerPodTemplate as any).spec.volumes.map((v: any) => v.name)).toContain('plugins');
     expect(() => {
@@ -139,7 +144,7 @@ describe('one secrets wiring: a custom Secret name is used everywhere', () => {
     const { chart: c } = composed('airflow', 'data-team-airflow');
     const objects = Testing.synth(c);
     expect([...secretRefNames(objects)]).toEqual(['data-team-airflow']);
-    const job = objects.find((o) => o.kind === 'Job' && o.metadata.name === 'airflow-secrets-bootstrap');
+    const job = objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('airflow-secrets-bootstrap-'));
     expect(job.metadata.annotations['airflow-cdk8s/creates-secret']).toBe('data-team-airflow');
     expect(validationReport(c)).toEqual([]);
   });

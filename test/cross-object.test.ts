@@ -30,7 +30,9 @@ describe('the default chart', () => {
 
   test('without that annotation, its runtime-created Secret is the only reference outside the output', () => {
     const all = objects();
-    delete find(all, 'Job', 'airflow-secrets-bootstrap').metadata.annotations['airflow-cdk8s/creates-secret'];
+    delete all.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('airflow-secrets-bootstrap-')).metadata.annotations[
+      'airflow-cdk8s/creates-secret'
+    ];
     const rules = new Set(crossObjectFindings(all).map((f) => f.message.match(/Secret "([^"]+)"/)?.[1]));
     expect([...rules]).toEqual(['airflow-secrets']);
     expect(crossObjectProblems(all, EXISTING)).toEqual([]);

@@ -21,7 +21,7 @@ function ownObjects(manifests: any[]): any[] {
     const component = o.metadata.labels?.['app.kubernetes.io/component'] ?? '';
     return (
       !['Namespace', 'PersistentVolume', 'PersistentVolumeClaim'].includes(o.kind) &&
-      !['metadata-db', 'secrets-bootstrap'].includes(component)
+      !['metadata-db', 'secrets-bootstrap', 'volume-permissions'].includes(component)
     );
   });
 }
@@ -78,7 +78,7 @@ describe('Airflow 2 (2.11.0)', () => {
   });
 
   test('a standalone dag-processor on request', () => {
-    const { manifests: m } = airflowChart({ image: 'apache/airflow:2.11.0', standaloneDagProcessor: true, triggerer: false });
+    const { manifests: m } = airflowChart({ image: 'apache/airflow:2.11.0', standaloneDagProcessor: true, triggerer: { enabled: false } });
     expect(cfgOf(m).scheduler.standalone_dag_processor).toBe('True');
     const dp = find(m, 'Deployment', 'airflow-dag-processor').spec.template.spec.containers[0];
     expect(dp.livenessProbe.exec.command[2]).toContain('airflow jobs check --job-type DagProcessorJob --local');
@@ -169,11 +169,12 @@ describe('Airflow 3 (default)', () => {
     });
   });
 
-  test('the api-server is probed on /api/v2/monitor/health through its Service port 8080', () => {
+  test('the api-server: ready on /api/v2/monitor/health, alive on /api/v2/version (no database), Service port 8080', () => {
     const api = find(manifests, 'Deployment', 'airflow-api-server').spec.template.spec.containers[0];
-    for (const probe of [api.startupProbe, api.readinessProbe, api.livenessProbe]) {
+    for (const probe of [api.startupProbe, api.readinessProbe]) {
       expect(probe.httpGet).toEqual({ path: '/api/v2/monitor/health', port: 'http' });
     }
+    expect(api.livenessProbe.httpGet).toEqual({ path: '/api/v2/version', port: 'http' });
     expect(api.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
     const service = find(manifests, 'Service', 'airflow-api-server');
     expect(service.spec.selector).toEqual({ 'app.kubernetes.io/name': 'airflow', 'app.kubernetes.io/component': 'api-server' });
@@ -222,7 +223,7 @@ describe('Airflow 3 (default)', () => {
       dags_folder: '/opt/airflow/dags',
       load_examples: 'False',
       parallelism: '4',
-      default_pool_task_slot_count: '2',
+      default_pool_task_slot_count: '4', // follows parallelism
     });
     expect(cfg.kubernetes_executor).toEqual({
       namespace: 'airflow',
@@ -257,7 +258,7 @@ describe('Airflow 3 (default)', () => {
     const accounts = manifests.filter((o) => o.kind === 'ServiceAccount' && o.metadata.labels['app.kubernetes.io/part-of'] === 'airflow');
     expect(accounts.filter((a) => a.automountServiceAccountToken !== false).map((a) => a.metadata.name)).toEqual(['airflow-scheduler']);
     expect(Object.keys(airflow.serviceAccounts).sort()).toEqual(
-      ['api-server', 'create-user', 'dag-processor', 'db-migrate', 'scheduler', 'triggerer', 'worker'],
+      ['api-server', 'create-user', 'dag-processor', 'db-migrate', 'scheduler', 'triggerer', 'volume-permissions', 'worker'],
     );
   });
 
@@ -268,7 +269,7 @@ describe('Airflow 3 (default)', () => {
   });
 
   test('the triggerer can be turned off', () => {
-    const { manifests: m } = airflowChart({ triggerer: false });
+    const { manifests: m } = airflowChart({ triggerer: { enabled: false } });
     expect(m.filter((o) => o.metadata.name === 'airflow-triggerer')).toEqual([]);
   });
 });

@@ -19,9 +19,11 @@ import {
   FoundPod,
   isPostgresPod,
   isRedisPod,
+  isVolumePermissionsPod,
   podsOf,
   postgresPodViolations,
   redisPodViolations,
+  volumePermissionsPodViolations,
 } from './support/pod-checks';
 import { findSecretMaterial } from './support/secret-scan';
 
@@ -87,12 +89,18 @@ function tokenViolations(objects: any[], pods: FoundPod[]): string[] {
 }
 
 /**
- * The securityContext rules: Airflow pods uid 50000 & restricted; Postgres per its documented exception; the
- * Celery broker (Redis) restricted as its image's non-root user.
+ * The securityContext rules: Airflow pods uid 50000 & restricted; Postgres and the volume-permissions Job per
+ * their documented exceptions; the Celery broker (Redis) restricted as its image's non-root user.
  */
 function securityContextViolations(pods: FoundPod[]): string[] {
   const rules = (pod: FoundPod) =>
-    isPostgresPod(pod) ? postgresPodViolations(pod.spec) : isRedisPod(pod) ? redisPodViolations(pod.spec) : airflowPodViolations(pod.spec);
+    isPostgresPod(pod)
+      ? postgresPodViolations(pod.spec)
+      : isVolumePermissionsPod(pod)
+        ? volumePermissionsPodViolations(pod.spec)
+        : isRedisPod(pod)
+          ? redisPodViolations(pod.spec)
+          : airflowPodViolations(pod.spec);
   return pods.flatMap((pod) => rules(pod).map((v) => `${pod.object}: ${v}`));
 }
 
@@ -174,7 +182,7 @@ describe('the default AirflowChart', () => {
 
   test('its secrets come from the bootstrap Job, and every secretKeyRef names a key the Job creates', () => {
     const objects = Testing.synth(new AirflowChart(Testing.app(), 'airflow'));
-    expect(objects.filter((o) => o.kind === 'Job').map((o) => o.metadata.name)).toContain('airflow-secrets-bootstrap');
+    expect(objects.filter((o) => o.kind === 'Job').map((o) => o.metadata.name)).toContainEqual(expect.stringMatching(/^airflow-secrets-bootstrap-/));
     const refs = new Set<string>();
     const visit = (value: any): void => {
       if (Array.isArray(value)) value.forEach(visit);
@@ -202,7 +210,7 @@ describe('the AirflowChart with Celery workers, their Redis broker and the netwo
 
   test('every secretKeyRef names a key the bootstrap Job creates, the broker\'s password included', () => {
     const objects = Testing.synth(new AirflowChart(Testing.app(), 'airflow', { celery: {} }));
-    const script = objects.find((o) => o.kind === 'Job' && o.metadata.name === 'airflow-secrets-bootstrap').spec.template.spec.containers[0].command[2];
+    const script = objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('airflow-secrets-bootstrap-')).spec.template.spec.containers[0].command[2];
     const refs = new Set<string>();
     const visit = (value: any): void => {
       if (Array.isArray(value)) value.forEach(visit);

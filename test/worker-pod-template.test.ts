@@ -97,7 +97,7 @@ describe('the worker pod template in the default deployment', () => {
     expect(podSecurityViolations(pod.spec, PodSecurityLevel.RESTRICTED)).toEqual([]);
   });
 
-  test('is what [kubernetes_executor] pod_template_file points at, mounted into the scheduler only', () => {
+  test('is what [kubernetes_executor] pod_template_file points at, mounted where it is used: the scheduler and the UI', () => {
     expect(cfg.kubernetes_executor.pod_template_file).toBe('/opt/airflow/pod_templates/pod_template_file.yaml');
     const mountsOfTemplate = manifests
       .filter((o) => o.kind === 'Deployment' || o.kind === 'Job')
@@ -107,7 +107,8 @@ describe('the worker pod template in the default deployment', () => {
         ),
       )
       .map((o) => o.metadata.name);
-    expect(mountsOfTemplate).toEqual(['airflow-scheduler']);
+    // The scheduler creates pods from it; the UI shows it in a task's "K8s Pod Spec" view.
+    expect(mountsOfTemplate.sort()).toEqual(['airflow-api-server', 'airflow-scheduler']);
     const scheduler = find(manifests, 'Deployment', 'airflow-scheduler').spec.template.spec.containers[0];
     expect(scheduler.volumeMounts).toContainEqual({
       name: 'airflow-config',
@@ -121,10 +122,7 @@ describe('the worker pod template in the default deployment', () => {
 describe('worker resources', () => {
   test('follow the props', () => {
     const { airflow } = airflowChart({
-      workerCpuRequest: '250m',
-      workerMemoryRequest: '512Mi',
-      workerCpuLimit: '2',
-      workerMemoryLimit: '2Gi',
+      worker: { resources: { cpuRequest: '250m', memoryRequest: '512Mi', cpuLimit: '2', memoryLimit: '2Gi' } },
     });
     const pod: any = airflow.workerPodTemplate;
     expect(pod.spec.containers[0].resources).toEqual({
@@ -134,10 +132,15 @@ describe('worker resources', () => {
   });
 
   test('a request above its limit is an error naming the prop', () => {
-    expect(() => airflowChart({ workerMemoryRequest: '2Gi', workerMemoryLimit: '1Gi' })).toThrow(
-      /property "workerMemoryRequest" received "2Gi"; allowed: at most workerMemoryLimit/,
+    expect(() => airflowChart({ worker: { resources: { memoryRequest: '2Gi', memoryLimit: '1Gi' } } })).toThrow(
+      /property "worker\.resources\.memoryRequest" received "2Gi"; allowed: at most the memory limit \("1Gi"\)/,
     );
-    expect(() => airflowChart({ workerCpuRequest: 'lots' })).toThrow(/property "workerCpuRequest" received "lots"/);
+    expect(() => airflowChart({ worker: { resources: { cpuRequest: 'lots' } } })).toThrow(/property "worker\.resources\.cpuRequest" received "lots"/);
+    // What is not given keeps its default.
+    expect((airflowChart({ worker: { resources: { memoryLimit: '3Gi' } } }).airflow.workerPodTemplate as any).spec.containers[0].resources).toEqual({
+      requests: { cpu: '100m', memory: '384Mi' },
+      limits: { cpu: '1', memory: '3Gi' },
+    });
   });
 });
 

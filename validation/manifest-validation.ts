@@ -81,7 +81,11 @@ export class AirflowManifestValidation {
   constructor(private readonly properties: AirflowManifestValidationProperties = {}) {}
 
   public async validate(context: ValidationContextLike): Promise<void> {
-    const schemaCache = path.resolve(__dirname, '..', 'build', '.plugin-cache', 'k8s-schemas.json');
+    // <project>/build/.plugin-cache, whether this file runs from its source (validation/, this repository)
+    // or compiled (build/validation/, the installed package).
+    const compiled = path.basename(path.dirname(__dirname)) === 'build';
+    const root = path.resolve(__dirname, compiled ? '../..' : '..');
+    const schemaCache = path.join(root, 'build', '.plugin-cache', 'k8s-schemas.json');
     loadSchemaCache(schemaCache);
     const located: LocatedManifest[] = [];
     for (const manifestPath of context.manifests) {

@@ -16,6 +16,7 @@ import {
   AirflowPodParts,
   ONE_SHOT_RESOURCES,
   airflowContainer,
+  airflowPodMetadata,
   airflowPodSpec,
   airflowServiceAccount,
   resourceRequirements,
@@ -114,7 +115,14 @@ export class AdminUser extends Construct {
     const serviceAccountName = validateDnsSubdomain(this, 'serviceAccountName', props.serviceAccountName ?? 'airflow-create-user');
     const labels = airflowLabels(Components.CREATE_USER);
 
-    this.serviceAccount = airflowServiceAccount(this, 'service-account', serviceAccountName, Components.CREATE_USER, false);
+    this.serviceAccount = airflowServiceAccount(
+      this,
+      'service-account',
+      serviceAccountName,
+      Components.CREATE_USER,
+      false,
+      parts.pod?.serviceAccountAnnotations,
+    );
 
     const podSpec = airflowPodSpec(parts, {
       serviceAccountName,
@@ -143,7 +151,7 @@ export class AdminUser extends Construct {
       metadata: { name: atSynth(() => this.jobName), labels },
       spec: {
         backoffLimit: 6,
-        template: { metadata: { labels }, spec: podSpec },
+        template: { metadata: airflowPodMetadata(parts, labels), spec: podSpec },
       },
     });
   }

@@ -1,11 +1,13 @@
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { airflowLabels, atSynth, selectorLabels } from '../core';
+import { airflowLabels, selectorLabels, validateChoice, validateInteger } from '../core';
 import { CONFIG_CHECKSUM_ANNOTATION } from './airflow-configuration';
 import {
+  AirflowContainerOptions,
   AirflowPodParts,
   ContainerResources,
   airflowContainer,
+  airflowPodMetadata,
   airflowPodSpec,
   airflowServiceAccount,
   resourceRequirements,
@@ -18,7 +20,20 @@ export interface AirflowComponentPort {
   readonly containerPort: number;
   /** The Service port (the Service is named like the Deployment). */
   readonly servicePort: number;
+  /**
+   * The Service's type.
+   * @default "ClusterIP"
+   */
+  readonly serviceType?: string;
+  /**
+   * The Service's annotations.
+   * @default - none
+   */
+  readonly serviceAnnotations?: Record<string, string>;
 }
+
+/** The Service types. */
+export const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer'] as const;
 
 /** Props for {@link AirflowComponent}. */
 export interface AirflowComponentProps {
@@ -33,6 +48,12 @@ export interface AirflowComponentProps {
 
   /** The container's CPU and memory requests and limits. */
   readonly resources: ContainerResources;
+
+  /**
+   * How many pods; more than one adds a PodDisruptionBudget (`minAvailable: 1`).
+   * @default 1
+   */
+  readonly replicas?: number;
 
   /**
    * Whether the pod gets a Kubernetes API token: only a component that uses the API (the scheduler, which
@@ -109,6 +130,12 @@ export class AirflowComponent extends Construct {
   /** The Service; undefined for a component without a port. */
   public readonly service: k8s.KubeService | undefined;
 
+  /** The PodDisruptionBudget; undefined with one replica. */
+  public readonly podDisruptionBudget: k8s.KubePodDisruptionBudget | undefined;
+
+  /** The number of pods. */
+  public readonly replicas: number;
+
   constructor(scope: Construct, id: string, props: AirflowComponentProps) {
     super(scope, id);
     const parts = props.parts;
@@ -117,13 +144,21 @@ export class AirflowComponent extends Construct {
     const labels = airflowLabels(props.component);
     const selector = selectorLabels(props.component);
     const automount = props.automountServiceAccountToken ?? false;
+    this.replicas = validateInteger(this, 'replicas', props.replicas ?? 1, 1, 100);
 
-    this.serviceAccount = airflowServiceAccount(this, 'service-account', this.name, props.component, automount);
+    this.serviceAccount = airflowServiceAccount(
+      this,
+      'service-account',
+      this.name,
+      props.component,
+      automount,
+      parts.pod?.serviceAccountAnnotations,
+    );
 
-    const container: Partial<k8s.Container> = {
+    const container: Partial<AirflowContainerOptions> = {
       args: ['bash', '-c', `exec ${props.command}`],
       ...(props.extraEnv?.length ? { env: [...parts.env, ...props.extraEnv] } : {}),
-      ...(props.extraVolumeMounts ? { volumeMounts: atSynth(() => [...parts.volumeMounts(), ...props.extraVolumeMounts!]) } : {}),
+      ...(props.extraVolumeMounts ? { extraVolumeMounts: props.extraVolumeMounts } : {}),
       ...(props.port ? { ports: [{ name: 'http', containerPort: props.port.containerPort, protocol: 'TCP' }] } : {}),
       ...(props.startupProbe ? { startupProbe: props.startupProbe } : {}),
       ...(props.readinessProbe ? { readinessProbe: props.readinessProbe } : {}),
@@ -133,14 +168,14 @@ export class AirflowComponent extends Construct {
     this.deployment = new k8s.KubeDeployment(this, 'deployment', {
       metadata: { name: this.name, labels },
       spec: {
-        replicas: 1,
+        replicas: this.replicas,
         revisionHistoryLimit: 2,
         strategy: props.rollingUpdate
           ? { type: 'RollingUpdate', rollingUpdate: { maxSurge: k8s.IntOrString.fromNumber(1), maxUnavailable: k8s.IntOrString.fromNumber(0) } }
           : { type: 'Recreate' },
         selector: { matchLabels: selector },
         template: {
-          metadata: { labels, annotations: { [CONFIG_CHECKSUM_ANNOTATION]: parts.configChecksum } },
+          metadata: airflowPodMetadata(parts, labels, { [CONFIG_CHECKSUM_ANNOTATION]: parts.configChecksum }),
           spec: airflowPodSpec(parts, {
             serviceAccountName: this.name,
             automountServiceAccountToken: automount,
@@ -157,15 +192,30 @@ export class AirflowComponent extends Construct {
       },
     });
 
+    const serviceType = validateChoice(this, 'port.serviceType', props.port?.serviceType ?? 'ClusterIP', SERVICE_TYPES);
     this.service = props.port
       ? new k8s.KubeService(this, 'service', {
-        metadata: { name: this.name, labels },
+        metadata: {
+          name: this.name,
+          labels,
+          ...(props.port.serviceAnnotations && Object.keys(props.port.serviceAnnotations).length
+            ? { annotations: { ...props.port.serviceAnnotations } }
+            : {}),
+        },
         spec: {
-          type: 'ClusterIP',
+          type: serviceType,
           selector,
           ports: [{ name: 'http', port: props.port.servicePort, targetPort: k8s.IntOrString.fromString('http'), protocol: 'TCP' }],
         },
       })
       : undefined;
+
+    this.podDisruptionBudget =
+      this.replicas > 1
+        ? new k8s.KubePodDisruptionBudget(this, 'pod-disruption-budget', {
+          metadata: { name: this.name, labels },
+          spec: { minAvailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: selector } },
+        })
+        : undefined;
   }
 }

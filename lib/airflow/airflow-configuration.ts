@@ -77,6 +77,19 @@ export interface AirflowConfigurationProps {
   readonly config?: AirflowConfigValues;
 
   /**
+   * Options the library chooses but the user may change in `config` (e.g. `[logging] colored_console_log`).
+   * @default - none
+   */
+  readonly defaults?: AirflowConfigValues;
+
+  /**
+   * Options the user may not set, `section.key` -> what to do instead (a prop that manages it, or why the
+   * deployment cannot follow it).
+   * @default - none
+   */
+  readonly refused?: Record<string, string>;
+
+  /**
    * The worker pod template (a Pod manifest as plain JSON), stored beside `airflow.cfg`; it can also be set
    * later with {@link AirflowConfiguration.setWorkerPodTemplate}. It is rendered at synth.
    * @default - none until setWorkerPodTemplate is called; synth fails without one
@@ -126,6 +139,7 @@ export class AirflowConfiguration extends Construct implements IPodSpecSource {
     const user = props.config ?? {};
     this.checkShape(property, user);
     this.checkShape('managed', props.managed);
+    this.checkShape('defaults', props.defaults ?? {});
 
     for (const [section, keys] of Object.entries(user)) {
       for (const key of Object.keys(keys)) {
@@ -139,6 +153,10 @@ export class AirflowConfiguration extends Construct implements IPodSpecSource {
               'the library passes them as AIRFLOW__SECTION__KEY environment variables read from Secrets',
             'Put the value in the Secret the library reads it from (see AirflowSecrets).',
           );
+        }
+        const refusal = props.refused?.[name];
+        if (refusal !== undefined) {
+          invalid(this, `${property}.${name}`, keys[key], `an option the deployment can follow; not ${name}: ${refusal}`);
         }
         if (props.managed[section]?.[key] !== undefined) {
           const prop = props.managedByProp?.[name];
@@ -155,8 +173,9 @@ export class AirflowConfiguration extends Construct implements IPodSpecSource {
 
     validateAirflowConfig(this, property, props.generation, user);
     validateAirflowConfig(this, 'managed', props.generation, props.managed);
+    validateAirflowConfig(this, 'defaults', props.generation, props.defaults ?? {});
 
-    this.values = mergeConfig(props.managed, user);
+    this.values = mergeConfig(mergeConfig(props.defaults ?? {}, user), props.managed);
     this.airflowCfg = renderAirflowCfg(this.values);
     const template = props.podTemplate;
     this.podTemplate = template === undefined ? undefined : () => template;

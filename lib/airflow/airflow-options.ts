@@ -1,12 +1,131 @@
+import { PodOptions } from '../core';
 import { AirflowConfigValues } from './airflow-config-keys';
 import { CeleryOptions } from './celery-options';
+
+/** CPU and memory of a container, as Kubernetes quantities; what is not given keeps its default. */
+export interface ResourceOptions {
+  /**
+   * CPU request, e.g. "250m".
+   * @default - the component's default
+   */
+  readonly cpuRequest?: string;
+  /**
+   * Memory request, e.g. "512Mi".
+   * @default - the component's default
+   */
+  readonly memoryRequest?: string;
+  /**
+   * CPU limit.
+   * @default - the component's default
+   */
+  readonly cpuLimit?: string;
+  /**
+   * Memory limit.
+   * @default - the component's default
+   */
+  readonly memoryLimit?: string;
+}
+
+/**
+ * Options of one long-running component (scheduler, api-server, dag-processor, triggerer): replicas,
+ * resources, and pod options that override the chart-wide ones (maps merge key by key, lists are replaced).
+ */
+export interface ComponentOptions extends PodOptions {
+  /**
+   * How many pods. Airflow runs several schedulers, api-servers and triggerers at once on Postgres (row
+   * locks); more than one adds a PodDisruptionBudget that keeps one running through node drains.
+   * @default 1
+   */
+  readonly replicas?: number;
+
+  /**
+   * CPU and memory of the component's container.
+   * @default - COMPONENT_RESOURCES for the component
+   */
+  readonly resources?: ResourceOptions;
+}
+
+/** Options of the UI component (`airflow api-server`; `airflow webserver` on Airflow 2) and its Service. */
+export interface ApiServerOptions extends ComponentOptions {
+  /**
+   * The type of the UI's Service.
+   * @default "ClusterIP" - reach it with `kubectl port-forward svc/airflow-api-server 8080`, or an Ingress
+   */
+  readonly serviceType?: string;
+
+  /**
+   * Annotations of the UI's Service (e.g. a cloud load balancer's settings).
+   * @default - none
+   */
+  readonly serviceAnnotations?: Record<string, string>;
+}
+
+/** Options of the triggerer. */
+export interface TriggererOptions extends ComponentOptions {
+  /**
+   * Whether to run the triggerer, which runs deferrable operators' triggers (without it, deferred tasks never
+   * resume).
+   * @default true
+   */
+  readonly enabled?: boolean;
+}
+
+/** Options of the task pods (the worker pod template): default resources and pod options. */
+export interface WorkerOptions extends PodOptions {
+  /**
+   * The default CPU and memory of a task pod; a task overrides them with
+   * `executor_config={"pod_override": ...}`.
+   * @default - 100m / 384Mi requested, 1 CPU / 1Gi limit
+   */
+  readonly resources?: ResourceOptions;
+}
+
+/** Options of the one-shot Jobs (`airflow db migrate`). */
+export interface JobOptions extends PodOptions {
+  /**
+   * CPU and memory of the Job's container.
+   * @default - 100m / 384Mi requested, 1 CPU / 1Gi limit
+   */
+  readonly resources?: ResourceOptions;
+}
+
+/** An Ingress (networking.k8s.io/v1) in front of the UI. */
+export interface IngressOptions {
+  /** The host name users reach the UI at, e.g. "airflow.example.com". */
+  readonly host: string;
+
+  /**
+   * The path the UI is served under, e.g. "/airflow". Airflow serves every page and API under it
+   * (`[api] base_url`), and the task pods reach the execution API under it too.
+   * @default "/"
+   */
+  readonly path?: string;
+
+  /**
+   * The IngressClass (`spec.ingressClassName`).
+   * @default - the cluster's default IngressClass
+   */
+  readonly className?: string;
+
+  /**
+   * A Secret of type `kubernetes.io/tls` with the host's certificate; the UI's URL is then https.
+   * @default - no TLS: the URL is http
+   */
+  readonly tlsSecretName?: string;
+
+  /**
+   * Annotations of the Ingress (e.g. for cert-manager or the controller).
+   * @default - none
+   */
+  readonly annotations?: Record<string, string>;
+}
 
 /**
  * How Airflow runs: image and version, which components, concurrency, task pods' defaults, your own
  * settings and the first admin user. Shared by `KubernetesExecutorAirflowProps` and `AirflowChartProps`, so
  * that every option is set the same way whether you compose the constructs yourself or use the chart.
  */
-export interface AirflowOptions {
+export interface AirflowOptions extends PodOptions {
   /**
    * The Airflow image of every component and every task pod: the official image, or your own built on it
    * (for example one built inside minikube's docker).
@@ -29,12 +148,6 @@ export interface AirflowOptions {
    */
   readonly imagePullPolicy?: string;
 
-  /**
-   * Whether to run the triggerer, which runs deferrable operators' triggers (without it, deferred tasks
-   * never resume).
-   * @default true
-   */
-  readonly triggerer?: boolean;
 
   /**
    * Whether DAG files are parsed by a standalone `airflow dag-processor`. Airflow 3 always needs one;
@@ -44,16 +157,17 @@ export interface AirflowOptions {
   readonly standaloneDagProcessor?: boolean;
 
   /**
-   * `[core] parallelism`: at most this many task instances run at once.
+   * `[core] parallelism`: at most this many task instances run at once (4 fit a 2 CPU / 4 GiB minikube node
+   * beside the control plane).
    * @default 4
    */
   readonly parallelism?: number;
 
   /**
-   * `[core] default_pool_task_slot_count`: the slots of `default_pool`, which bounds the tasks that run at
-   * once (2 keeps task pods from swamping a minikube node). Airflow applies it when `airflow db migrate`
-   * creates the pool; change an existing pool in the UI or with `airflow pools set`.
-   * @default 2
+   * `[core] default_pool_task_slot_count`: the slots of `default_pool`, which bounds the tasks of that pool
+   * that run at once. Airflow applies it when `airflow db migrate` creates the pool; change an existing pool in
+   * the UI or with `airflow pools set`. Fewer slots than `parallelism` is reported at synth.
+   * @default - the same as `parallelism`
    */
   readonly defaultPoolSlots?: number;
 
@@ -71,30 +185,6 @@ export interface AirflowOptions {
    * @default true
    */
   readonly deleteFailedWorkerPods?: boolean;
-
-  /**
-   * The default CPU request of a task pod (override per task with `executor_config`).
-   * @default "100m"
-   */
-  readonly workerCpuRequest?: string;
-
-  /**
-   * The default memory request of a task pod.
-   * @default "384Mi"
-   */
-  readonly workerMemoryRequest?: string;
-
-  /**
-   * The default CPU limit of a task pod.
-   * @default "1"
-   */
-  readonly workerCpuLimit?: string;
-
-  /**
-   * The default memory limit of a task pod.
-   * @default "1Gi"
-   */
-  readonly workerMemoryLimit?: string;
 
   /**
    * Your own Airflow settings, `{ section: { key: value } }`, checked against the keys of the Airflow major
@@ -126,6 +216,57 @@ export interface AirflowOptions {
    * @default "cluster.local"
    */
   readonly clusterDomain?: string;
+
+  /**
+   * The scheduler: replicas, resources, pod options.
+   * @default - one scheduler with COMPONENT_RESOURCES.scheduler and the chart-wide pod options
+   */
+  readonly scheduler?: ComponentOptions;
+
+  /**
+   * The UI (api-server; the webserver on Airflow 2): replicas, resources, pod options, its Service.
+   * @default - one api-server with COMPONENT_RESOURCES and a ClusterIP Service
+   */
+  readonly apiServer?: ApiServerOptions;
+
+  /**
+   * The dag-processor: replicas, resources, pod options.
+   * @default - one dag-processor where it runs (always on Airflow 3)
+   */
+  readonly dagProcessor?: ComponentOptions;
+
+  /**
+   * The triggerer: whether it runs, replicas, resources, pod options.
+   * @default - one triggerer
+   */
+  readonly triggerer?: TriggererOptions;
+
+  /**
+   * The task pods: default resources and pod options.
+   * @default - 100m / 384Mi requested, 1 CPU / 1Gi limit, the chart-wide pod options
+   */
+  readonly worker?: WorkerOptions;
+
+  /**
+   * The migration Job (`airflow db migrate`): resources and pod options.
+   * @default - the chart-wide pod options
+   */
+  readonly migrations?: JobOptions;
+
+  /**
+   * An Ingress in front of the UI. It also sets `[api] base_url` (`[webserver] base_url` on Airflow 2) to its
+   * URL, and keeps the in-cluster execution API URL under the same path.
+   * @default - no Ingress: reach the UI with `kubectl port-forward`
+   */
+  readonly ingress?: IngressOptions;
+
+  /**
+   * Whether a one-shot Job makes the static hostPath volumes (minikube) writable for Airflow's user
+   * (uid 50000, gid 0): the kubelet creates their folders as root:root 0755, and `fsGroup` does not apply
+   * to hostPath. Folders mounted with `minikube mount` are left alone (their owner is the mount's --uid/--gid).
+   * @default true - with hostPath volumes; nothing is added with a StorageClass
+   */
+  readonly fixVolumePermissions?: boolean;
 
   /**
    * Celery workers beside the KubernetesExecutor (hybrid executors, Airflow 2.10+): `[core] executor` becomes

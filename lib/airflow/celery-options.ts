@@ -1,5 +1,5 @@
-import { PodOptions, SecretKeyRef } from '../core';
-import { ContainerResources } from './pod-parts';
+import { SecretKeyRef } from '../core';
+import type { ComponentOptions, ResourceOptions } from './airflow-options';
 
 /**
  * A Celery broker outside the deployment (a managed Redis, RabbitMQ, ...): its URL, and where task results
@@ -36,22 +36,19 @@ export interface RedisBrokerOptions {
    * (`--maxmemory`) and to refuse writes beyond it rather than evict queued tasks (`noeviction`).
    * @default RedisBroker.DEFAULT_RESOURCES - 25m / 32Mi requested, 250m / 128Mi limit
    */
-  readonly resources?: Partial<ContainerResources>;
+  readonly resources?: ResourceOptions;
 }
 
 /**
  * Celery workers beside the KubernetesExecutor (hybrid executors, Airflow 2.10+): `[core] executor` lists
  * both, a task picks the CeleryExecutor with `executor="CeleryExecutor"`, and a small pool of always-running
- * workers takes it from a Redis broker within a second instead of starting a pod for it. The pool's pods get
- * the chart-wide pod options merged with these.
+ * workers takes it from a Redis broker within a second instead of starting a pod for it. `replicas` is the
+ * number of worker pods (no PodDisruptionBudget: a stopping worker finishes its tasks), `resources` those of a
+ * worker container, in which its tasks run (default `CeleryWorkers.DEFAULT_RESOURCES`: 200m / 640Mi requested,
+ * 1 CPU / 2Gi limit); the worker pods get the chart-wide pod options merged with these, Redis the chart-wide
+ * placement.
  */
-export interface CeleryOptions extends PodOptions {
-  /**
-   * How many Celery worker pods.
-   * @default 1
-   */
-  readonly replicas?: number;
-
+export interface CeleryOptions extends ComponentOptions {
   /**
    * How many tasks one worker pod runs at once (`airflow celery worker --concurrency`, `[celery]
    * worker_concurrency`): each is a process of its own, so memory grows with it.
@@ -66,12 +63,6 @@ export interface CeleryOptions extends PodOptions {
    * @default ["default"]
    */
   readonly queues?: string[];
-
-  /**
-   * CPU and memory of a worker container, whose tasks run inside it.
-   * @default CeleryWorkers.DEFAULT_RESOURCES - 200m / 640Mi requested, 1 CPU / 2Gi limit
-   */
-  readonly resources?: Partial<ContainerResources>;
 
   /**
    * How long a stopping worker (rollout, scale-down, node drain) may finish its running tasks after SIGTERM

@@ -10,23 +10,17 @@ import {
   atSynth,
   invalid,
   namespaceOf,
-  podEnv,
-  podEnvFrom,
-  podExtraVolumeMounts,
-  podExtraVolumes,
-  podPlacementFields,
   secretEnv,
   selectorLabels,
   validateByteQuantity,
   validateCpuQuantity,
   validateInteger,
-  validatePodOptions,
   validateSecretKeyRef,
 } from '../core';
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
 import { CONFIG_CHECKSUM_ANNOTATION } from './airflow-configuration';
 import { CeleryOptions } from './celery-options';
-import { ContainerResources, airflowServiceAccount, resourceRequirements } from './pod-parts';
+import { ContainerResources, ResolvedPodOptions, airflowServiceAccount, resolvePodOptions, resourceRequirements } from './pod-parts';
 import { RedisBroker } from './redis-broker';
 
 /** Props for {@link CeleryWorkers}: the options, and what the workers are built from. */
@@ -68,6 +62,12 @@ export interface CeleryWorkersProps extends CeleryOptions {
    * @default "default"
    */
   readonly defaultQueue?: string;
+  /**
+   * The worker pods' options, resolved: KubernetesExecutorAirflow gives the chart-wide ones merged with the
+   * `celery` ones (`podOptionsFor`), checked against the variables and volumes it sets itself.
+   * @default - the pod options of these props, resolved here
+   */
+  readonly pod?: ResolvedPodOptions;
 }
 
 /** The environment variable that carries the broker's password into Airflow containers (from its Secret). */
@@ -97,6 +97,14 @@ export class CeleryWorkers extends Construct {
     cpuLimit: '1',
     memoryLimit: '2Gi',
   };
+
+  /** The environment variables the workers get from the library, which pod options cannot replace. */
+  public static readonly RESERVED_ENV: readonly string[] = [
+    BROKER_PASSWORD_ENV,
+    'AIRFLOW__CELERY__BROKER_URL',
+    'AIRFLOW__CELERY__RESULT_BACKEND',
+    'DUMB_INIT_SETSID',
+  ];
 
   /** The name of the Deployment and its ServiceAccount. */
   public readonly name: string;
@@ -136,7 +144,7 @@ export class CeleryWorkers extends Construct {
       30,
       7 * 24 * 3600,
     );
-    validatePodOptions(this, '', props);
+    const pod = props.pod ?? resolvePodOptions(this, '', props, CeleryWorkers.RESERVED_ENV);
 
     // The broker, and the environment its clients (the scheduler and the workers) read it from. URLs are built
     // from references the kubelet expands ($(VAR) of an earlier entry): no password is ever in the YAML.
@@ -184,7 +192,7 @@ export class CeleryWorkers extends Construct {
     ].join(' ');
 
     const labels = airflowLabels(Components.CELERY_WORKER);
-    this.serviceAccount = airflowServiceAccount(this, 'service-account', this.name, Components.CELERY_WORKER, false);
+    this.serviceAccount = airflowServiceAccount(this, 'service-account', this.name, Components.CELERY_WORKER, false, pod.serviceAccountAnnotations);
     this.deployment = new k8s.KubeDeployment(this, 'deployment', {
       metadata: { name: this.name, labels },
       spec: {
@@ -199,11 +207,11 @@ export class CeleryWorkers extends Construct {
         selector: { matchLabels: selectorLabels(Components.CELERY_WORKER) },
         template: {
           metadata: {
-            labels: { ...props.podLabels, ...labels },
-            annotations: { ...props.podAnnotations, [CONFIG_CHECKSUM_ANNOTATION]: props.configChecksum },
+            labels: { ...pod.podLabels, ...labels },
+            annotations: { ...pod.podAnnotations, [CONFIG_CHECKSUM_ANNOTATION]: props.configChecksum },
           },
           spec: {
-            ...podPlacementFields(props),
+            ...pod.placement,
             serviceAccountName: this.name,
             automountServiceAccountToken: false,
             terminationGracePeriodSeconds: this.terminationGracePeriodSeconds,
@@ -220,9 +228,9 @@ export class CeleryWorkers extends Construct {
                   // The official image's init (dumb-init) signals only the worker, not its process group: the
                   // worker then shuts down warm instead of its pool processes dying with their tasks.
                   { name: 'DUMB_INIT_SETSID', value: '0' },
-                  ...podEnv(this, '', props),
+                  ...pod.env,
                 ],
-                ...(props.envFrom?.length ? { envFrom: podEnvFrom(this, '', props) } : {}),
+                ...(pod.envFrom.length ? { envFrom: pod.envFrom } : {}),
                 resources: resourceRequirements(this.resources),
                 livenessProbe: {
                   // Celery's own ping through the broker, answered by the worker's main process. Celery with the
@@ -240,10 +248,10 @@ export class CeleryWorkers extends Construct {
                   failureThreshold: 5,
                 },
                 securityContext: airflowContainerSecurityContext(),
-                volumeMounts: atSynth(() => [...props.airflowVolumeMounts(), ...podExtraVolumeMounts(props)]),
+                volumeMounts: atSynth(() => [...props.airflowVolumeMounts(), ...pod.volumeMounts]),
               },
             ],
-            volumes: atSynth(() => [...props.airflowVolumes(), ...podExtraVolumes(this, '', props)]),
+            volumes: atSynth(() => [...props.airflowVolumes(), ...pod.volumes]),
           },
         },
       },
@@ -292,7 +300,7 @@ export class CeleryWorkers extends Construct {
     return [...queues];
   }
 
-  private resolveResources(given: Partial<ContainerResources> | undefined): ContainerResources {
+  private resolveResources(given: CeleryWorkersProps['resources']): ContainerResources {
     const r = { ...CeleryWorkers.DEFAULT_RESOURCES, ...Object.fromEntries(Object.entries(given ?? {}).filter(([, v]) => v !== undefined)) };
     const cpuReq = validateCpuQuantity(this, 'resources.cpuRequest', r.cpuRequest);
     const cpuLim = validateCpuQuantity(this, 'resources.cpuLimit', r.cpuLimit);

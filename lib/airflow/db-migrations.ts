@@ -10,12 +10,26 @@ import {
   shortHash,
   validateDnsSubdomain,
 } from '../core';
-import { AirflowPodParts, airflowContainer, airflowPodSpec, airflowServiceAccount, resourceRequirements } from './pod-parts';
+import {
+  AirflowPodParts,
+  ContainerResources,
+  airflowContainer,
+  airflowPodMetadata,
+  airflowPodSpec,
+  airflowServiceAccount,
+  resourceRequirements,
+} from './pod-parts';
 
 /** Props for {@link DbMigrations}. */
 export interface DbMigrationsProps {
   /** What the Airflow pods are built from. */
   readonly parts: AirflowPodParts;
+
+  /**
+   * CPU and memory of the `airflow db migrate` container.
+   * @default DbMigrations.DEFAULT_RESOURCES - 100m / 384Mi requested, 1 CPU / 1Gi limit
+   */
+  readonly resources?: ContainerResources;
 
   /**
    * The ServiceAccount the Job runs as (created here, without a token).
@@ -34,6 +48,9 @@ export interface DbMigrationsProps {
  * migrations would run on every sync.
  */
 export class DbMigrations extends Construct {
+  /** The default resources of the migration container. */
+  public static readonly DEFAULT_RESOURCES: ContainerResources = { cpuRequest: '100m', memoryRequest: '384Mi', cpuLimit: '1', memoryLimit: '1Gi' };
+
   /** The ServiceAccount. */
   public readonly serviceAccount: k8s.KubeServiceAccount;
 
@@ -49,7 +66,14 @@ export class DbMigrations extends Construct {
     const serviceAccountName = validateDnsSubdomain(this, 'serviceAccountName', props.serviceAccountName ?? 'airflow-db-migrate');
     const labels = airflowLabels(Components.DB_MIGRATE);
 
-    this.serviceAccount = airflowServiceAccount(this, 'service-account', serviceAccountName, Components.DB_MIGRATE, false);
+    this.serviceAccount = airflowServiceAccount(
+      this,
+      'service-account',
+      serviceAccountName,
+      Components.DB_MIGRATE,
+      false,
+      parts.pod?.serviceAccountAnnotations,
+    );
 
     const podSpec = airflowPodSpec(parts, {
       serviceAccountName,
@@ -60,7 +84,7 @@ export class DbMigrations extends Construct {
         airflowContainer(parts, {
           name: 'db-migrate',
           args: ['bash', '-c', 'exec airflow db migrate'],
-          resources: resourceRequirements({ cpuRequest: '100m', memoryRequest: '384Mi', cpuLimit: '1', memoryLimit: '1Gi' }),
+          resources: resourceRequirements(props.resources ?? DbMigrations.DEFAULT_RESOURCES),
         }),
       ],
     });
@@ -72,7 +96,7 @@ export class DbMigrations extends Construct {
       metadata: { name: atSynth(() => this.jobName), labels: podLabels },
       spec: {
         backoffLimit: 6,
-        template: { metadata: { labels: podLabels }, spec: podSpec },
+        template: { metadata: airflowPodMetadata(parts, podLabels), spec: podSpec },
       },
     });
   }

@@ -7,6 +7,8 @@ export * from './celery-options';
 export * from './airflow-options';
 export * from './pod-parts';
 export * from './airflow-component';
+export * from './airflow-ingress';
+export * from './volume-permissions';
 export * from './worker-pod-template';
 export * from './pod-launcher-rbac';
 export * from './db-migrations';

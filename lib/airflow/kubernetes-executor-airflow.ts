@@ -7,9 +7,13 @@ import {
   Components,
   DEFAULT_AIRFLOW_IMAGE,
   IAirflowSecrets,
+  IMAGE_PULL_POLICIES,
   MINIMUM_AIRFLOW_2_VERSION,
   MINIMUM_MULTIPLE_EXECUTORS_VERSION,
+  PodOptions,
+  PodPlacementOptions,
   airflowLabels,
+  mergePodOptions,
   chartSecretRef,
   invalid,
   namespaceOf,
@@ -26,20 +30,20 @@ import {
 } from '../core';
 import { IMetadataDatabase } from '../database';
 import { airflowContainerSecurityContext } from '../security';
-import { AirflowVolumes } from '../storage';
+import { AirflowVolumes, StorageProvisioningMode } from '../storage';
 import { AdminUser } from './admin-user';
-import { AirflowComponent } from './airflow-component';
+import { AirflowComponent, AirflowComponentProps } from './airflow-component';
 import { AirflowConfigValues } from './airflow-config-keys';
 import { AIRFLOW_CFG_PATH, AIRFLOW_CONFIG_VOLUME_NAME, AirflowConfiguration, POD_TEMPLATE_FILE_PATH } from './airflow-configuration';
-import { AirflowOptions } from './airflow-options';
+import { AirflowIngress } from './airflow-ingress';
+import { AirflowOptions, ComponentOptions, ResourceOptions } from './airflow-options';
 import { CeleryWorkers } from './celery-workers';
 import { DbMigrations } from './db-migrations';
 import { PodLauncherRbac } from './pod-launcher-rbac';
-import { AirflowPodParts, ContainerResources, airflowServiceAccount } from './pod-parts';
+import { AirflowPodParts, ContainerResources, ResolvedPodOptions, airflowServiceAccount, resolvePodOptions } from './pod-parts';
+import { VolumePermissions } from './volume-permissions';
 import { workerPodTemplate } from './worker-pod-template';
 
-/** The image pull policies. */
-export const IMAGE_PULL_POLICIES = ['Always', 'IfNotPresent', 'Never'] as const;
 
 /**
  * The resources of the long-running components, sized for a 2 CPU / 4 GiB minikube node shared with the
@@ -137,6 +141,16 @@ export class KubernetesExecutorAirflow extends Construct {
   public readonly celery: CeleryWorkers | undefined;
   /** `[core] executor`: `KubernetesExecutor`, or with `celery` both executors, the default first. */
   public readonly executors: string[];
+  /** The chart-wide pod options (every component's start from these). */
+  public readonly podOptions: PodOptions;
+  /** Whether a Job makes the static hostPath volumes writable for Airflow's user. */
+  public readonly fixVolumePermissions: boolean;
+  /** That Job; undefined without hostPath volumes or when `fixVolumePermissions` is false. */
+  public readonly volumePermissions: VolumePermissions | undefined;
+  /** The Ingress in front of the UI; undefined without `ingress`. */
+  public readonly ingress: AirflowIngress | undefined;
+  /** What is worth a warning at synth (printed then), e.g. a default pool smaller than `parallelism`. */
+  public readonly warnings: string[] = [];
 
   constructor(scope: Construct, id: string, props: KubernetesExecutorAirflowProps) {
     super(scope, id);
@@ -145,18 +159,7 @@ export class KubernetesExecutorAirflow extends Construct {
     if (!props.database) invalid(this, 'database', props.database, 'the metadata database (MetadataDb)');
 
     // Image, version and generation.
-    this.image = validateImage(this, 'image', props.image ?? DEFAULT_AIRFLOW_IMAGE);
-    const ref = parseImageReference(this.image);
-    if (ref.digest !== undefined) {
-      invalid(
-        this,
-        'image',
-        this.image,
-        'an image reference by tag: the KubernetesExecutor names the task image as ' +
-          '[kubernetes_executor] worker_container_repository:worker_container_tag, which cannot hold a digest',
-        `Did you mean ${JSON.stringify(`${ref.repository}:${ref.tag ?? '<tag>'}`)}?`,
-      );
-    }
+    this.image = this.validateAirflowImage(props.image ?? DEFAULT_AIRFLOW_IMAGE);
     [this.airflowVersion, this.generation] = this.resolveVersion(props.airflowVersion);
     const generation = this.generation;
     if (props.celery !== undefined && !this.airflowVersion.supportsMultipleExecutors) {
@@ -192,10 +195,20 @@ export class KubernetesExecutorAirflow extends Construct {
         `true (or unset) on ${generation.name}: its scheduler no longer parses DAG files, the dag-processor does`,
       );
     }
-    this.triggerer = props.triggerer ?? true;
+    if (props.dagProcessor !== undefined && !this.standaloneDagProcessor) {
+      invalid(this, 'dagProcessor', props.dagProcessor, 'nothing without a standalone dag-processor', 'Set standaloneDagProcessor: true.');
+    }
+    this.triggerer = props.triggerer?.enabled ?? true;
     this.uiComponent = generation.uiComponent;
     this.parallelism = validateInteger(this, 'parallelism', props.parallelism ?? 4, 1, 10_000);
-    this.defaultPoolSlots = validateInteger(this, 'defaultPoolSlots', props.defaultPoolSlots ?? 2, 1, 10_000);
+    this.defaultPoolSlots = validateInteger(this, 'defaultPoolSlots', props.defaultPoolSlots ?? this.parallelism, 1, 10_000);
+    if (this.defaultPoolSlots < this.parallelism) {
+      this.warnings.push(
+        `${this.constructor.name} at "${this.node.path}": defaultPoolSlots (${this.defaultPoolSlots}) is smaller than parallelism ` +
+          `(${this.parallelism}): at most ${this.defaultPoolSlots} tasks of default_pool run at once. Raise defaultPoolSlots, or ` +
+          'give tasks pools of their own.',
+      );
+    }
     this.workerPodsCreationBatchSize = validateInteger(
       this,
       'workerPodsCreationBatchSize',
@@ -204,43 +217,47 @@ export class KubernetesExecutorAirflow extends Construct {
       10_000,
     );
     this.deleteFailedWorkerPods = props.deleteFailedWorkerPods ?? true;
-    this.workerResources = this.validateWorkerResources(props);
+    this.workerResources = this.resolveResources('worker.resources', DEFAULT_WORKER_RESOURCES, props.worker?.resources);
     this.clusterDomain = validateDnsSubdomain(this, 'clusterDomain', props.clusterDomain ?? 'cluster.local');
     this.config = props.config ?? {};
     this.createAdminUser = props.createAdminUser ?? true;
     this.adminUsername = props.adminUsername ?? 'admin';
     this.adminEmail = props.adminEmail ?? 'admin@example.com';
+    this.podOptions = pickPodOptions(props);
+    this.fixVolumePermissions = (props.fixVolumePermissions ?? true) && volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH;
+    this.node.addValidation({ validate: () => (this.warnings.forEach((w) => console.warn(`Warning: ${w}`)), []) });
+
+    // The UI's Service name, and the Ingress in front of it (its URL is [api] base_url).
+    const uiName = `airflow-${this.uiComponent}`;
+    this.ingress = props.ingress
+      ? new AirflowIngress(this, 'ingress', { ...props.ingress, component: this.uiComponent, serviceName: uiName, servicePort: AIRFLOW_UI_PORT })
+      : undefined;
 
     // Environment: the path of airflow.cfg, and the secrets by reference (never in airflow.cfg). Task pods:
     // on Airflow 2 a task talks to the database itself; on Airflow 3 it talks only to the api-server's
     // Execution API (with a token the scheduler gives it), so its pod gets no database credentials and no
     // fernet key (connections come back from the API already decrypted). CONNECTION_CHECK_MAX_COUNT=0: the
-    // image's entrypoint would otherwise run `airflow db check` (a whole Python start, seconds) before every
-    // task; task start time is the KubernetesExecutor's weak point.
+    // image's entrypoint would otherwise run `airflow db check` (a whole Python start, seconds) before the
+    // command; control-plane pods wait for the database in their wait-for-db init container instead, and task
+    // start time is the KubernetesExecutor's weak point.
+    const noDbCheck: k8s.EnvVar = { name: 'CONNECTION_CHECK_MAX_COUNT', value: '0' };
     const databaseEnv: k8s.EnvVar[] = [
       { name: 'AIRFLOW_CONFIG', value: AIRFLOW_CFG_PATH },
       ...props.database.airflowConnectionEnv(),
       secretEnv('AIRFLOW__CORE__FERNET_KEY', secrets.fernetKey),
     ];
-    const controlPlaneEnv = [...databaseEnv, ...generation.keyEnv(secrets)];
+    const controlPlaneEnv = [...databaseEnv, ...generation.keyEnv(secrets), noDbCheck];
     const workerEnv: k8s.EnvVar[] = [
       ...(generation.workersUseDatabase ? databaseEnv : [{ name: 'AIRFLOW_CONFIG', value: AIRFLOW_CFG_PATH }]),
-      { name: 'CONNECTION_CHECK_MAX_COUNT', value: '0' },
+      noDbCheck,
     ];
-
-    // Service accounts: only the scheduler's has a token (it creates the task pods).
-    const serviceAccounts: Record<string, k8s.KubeServiceAccount> = {};
-    const workerServiceAccount = `airflow-${Components.WORKER}`;
-    serviceAccounts[Components.WORKER] = airflowServiceAccount(
-      this,
-      'worker-service-account',
-      workerServiceAccount,
-      Components.WORKER,
-      false,
-    );
+    const reservedEnv = [...new Set([...controlPlaneEnv, ...workerEnv].map((e) => e.name))];
+    const reservedVolumes = [...volumes.names, AIRFLOW_CONFIG_VOLUME_NAME];
+    const podOptionsOf = (property: string, override?: PodOptions): ResolvedPodOptions =>
+      resolvePodOptions(this, property, mergePodOptions(this.podOptions, override), reservedEnv, reservedVolumes);
+    resolvePodOptions(this, '', this.podOptions, reservedEnv, reservedVolumes); // the chart-wide ones, checked once
 
     // The configuration (airflow.cfg), then the worker pod template it holds beside airflow.cfg.
-    const uiName = `airflow-${this.uiComponent}`;
     this.configuration = new AirflowConfiguration(this, 'configuration', {
       generation,
       managed: this.managedConfig(namespace, volumes, `${uiName}.${namespace}.svc.${this.clusterDomain}`, props),
@@ -252,14 +269,28 @@ export class KubernetesExecutorAirflow extends Construct {
         'kubernetes_executor.worker_container_repository': 'image',
         'kubernetes_executor.worker_container_tag': 'image',
         'scheduler.standalone_dag_processor': 'standaloneDagProcessor',
+        [generation.baseUrlKey]: 'ingress',
         'core.executor': 'celery',
         'celery.worker_concurrency': 'celery.concurrency',
       },
+      refused: this.refusedConfig(),
+      defaults: this.defaultConfig(volumes),
       config: props.config,
     });
     // Volumes are read at synth: a volume added to AirflowVolumes after this point is mounted everywhere.
     const podVolumes = (): k8s.Volume[] => [...volumes.podVolumes(), this.configuration.podVolume()];
     const volumeMounts = (): k8s.VolumeMount[] => [...volumes.volumeMounts(), this.configuration.airflowCfgMount()];
+    const workerPod = podOptionsOf('worker', props.worker);
+    const serviceAccounts: Record<string, k8s.KubeServiceAccount> = {};
+    const workerServiceAccount = `airflow-${Components.WORKER}`;
+    serviceAccounts[Components.WORKER] = airflowServiceAccount(
+      this,
+      'worker-service-account',
+      workerServiceAccount,
+      Components.WORKER,
+      false,
+      workerPod.serviceAccountAnnotations,
+    );
     this.renderWorkerPodTemplate = () =>
       workerPodTemplate({
         image: this.image,
@@ -270,6 +301,7 @@ export class KubernetesExecutorAirflow extends Construct {
         serviceAccountName: workerServiceAccount,
         labels: airflowLabels(Components.WORKER),
         resources: this.workerResources,
+        pod: workerPod,
       });
     this.configuration.setWorkerPodTemplate(() => this.workerPodTemplate);
     // [logging] base_log_folder is set from the logs volume when the control plane is built.
@@ -285,29 +317,39 @@ export class KubernetesExecutorAirflow extends Construct {
     });
 
     // The Celery workers run tasks as the task pods do, with their environment (on Airflow 3 no database
-    // credentials); they and the scheduler get the broker's.
-    this.celery =
-      props.celery === undefined
-        ? undefined
-        : new CeleryWorkers(this, 'celery', {
-          ...props.celery,
-          generation,
-          image: this.image,
-          imagePullPolicy: this.imagePullPolicy,
-          taskEnv: workerEnv,
-          airflowVolumes: podVolumes,
-          airflowVolumeMounts: volumeMounts,
-          configChecksum: this.configuration.checksumAtSynth(),
-          brokerPassword: inClusterBroker ? secrets.brokerPassword : undefined,
-          clusterDomain: this.clusterDomain,
-          defaultQueue: this.configuration.get('operators', 'default_queue'),
-        });
-    if (this.celery) {
+    // credentials); they and the scheduler get the broker's. Their pods take the chart-wide pod options merged
+    // with the celery ones, Redis the chart-wide placement (it is not an Airflow pod).
+    if (props.celery !== undefined) {
+      const { replicas, resources, concurrency, queues, terminationGracePeriodSeconds, defaultExecutor, externalBroker, redis, ...celeryPod } =
+        props.celery;
+      this.celery = new CeleryWorkers(this, 'celery', {
+        replicas,
+        resources,
+        concurrency,
+        queues,
+        terminationGracePeriodSeconds,
+        externalBroker,
+        redis,
+        pod: resolvePodOptions(this, 'celery', this.podOptionsFor(celeryPod), [...reservedEnv, ...CeleryWorkers.RESERVED_ENV], reservedVolumes),
+        generation,
+        image: this.image,
+        imagePullPolicy: this.imagePullPolicy,
+        taskEnv: workerEnv,
+        airflowVolumes: podVolumes,
+        airflowVolumeMounts: volumeMounts,
+        configChecksum: this.configuration.checksumAtSynth(),
+        brokerPassword: inClusterBroker ? secrets.brokerPassword : undefined,
+        brokerPlacement: pickPlacement(this.podOptions),
+        clusterDomain: this.clusterDomain,
+        defaultQueue: this.configuration.get('operators', 'default_queue'),
+      });
       serviceAccounts[Components.CELERY_WORKER] = this.celery.serviceAccount;
       if (this.celery.broker) serviceAccounts[Components.REDIS] = this.celery.broker.serviceAccount;
+    } else {
+      this.celery = undefined;
     }
 
-    const parts: AirflowPodParts = {
+    const parts = (property: string, override?: PodOptions): AirflowPodParts => ({
       airflowVersion: this.airflowVersion,
       image: this.image,
       imagePullPolicy: this.imagePullPolicy,
@@ -321,26 +363,48 @@ export class KubernetesExecutorAirflow extends Construct {
         ...props.database.waitForDatabaseContainer(this.image, airflowContainerSecurityContext()),
         imagePullPolicy: this.imagePullPolicy,
       },
-    };
+      pod: podOptionsOf(property, override),
+    });
 
-    this.components = this.createComponents(parts, this.celery?.brokerEnv({ optionalPassword: true }) ?? []);
+    this.components = this.createComponents(parts, props, this.celery?.brokerEnv({ optionalPassword: true }) ?? []);
     this.deployments = Object.fromEntries(Object.entries(this.components).map(([name, c]) => [name, c.deployment]));
     for (const [name, c] of Object.entries(this.components)) serviceAccounts[name] = c.serviceAccount;
     this.uiService = this.components[this.uiComponent].service!;
 
     this.podLauncher = new PodLauncherRbac(this, 'pod-launcher', { serviceAccountName: this.components[Components.SCHEDULER].name });
-    this.migrations = new DbMigrations(this, 'db-migrations', { parts });
+    this.migrations = new DbMigrations(this, 'db-migrations', {
+      parts: parts('migrations', props.migrations),
+      resources: this.resolveResources('migrations.resources', DbMigrations.DEFAULT_RESOURCES, props.migrations?.resources),
+    });
     serviceAccounts[Components.DB_MIGRATE] = this.migrations.serviceAccount;
     this.adminUser = this.createAdminUser
       ? new AdminUser(this, 'admin-user', {
-        parts,
+        parts: parts(''),
         passwordSecret: secrets.adminPassword,
         username: this.adminUsername,
         email: this.adminEmail,
       })
       : undefined;
     if (this.adminUser) serviceAccounts[Components.CREATE_USER] = this.adminUser.serviceAccount;
+    this.volumePermissions = this.fixVolumePermissions
+      ? new VolumePermissions(this, 'volume-permissions', {
+        volumes,
+        image: this.image,
+        imagePullPolicy: this.imagePullPolicy,
+        pod: resolvePodOptions(this, '', pickPlacement(this.podOptions)),
+      })
+      : undefined;
+    if (this.volumePermissions) serviceAccounts[Components.VOLUME_PERMISSIONS] = this.volumePermissions.serviceAccount;
     this.serviceAccounts = serviceAccounts;
+  }
+
+  /**
+   * The chart-wide pod options merged with a component's (`scheduler`, `apiServer`, `dagProcessor`,
+   * `triggerer`, `worker`, `migrations`): maps merge key by key, lists are replaced. For pods added beside
+   * the control plane (git-sync, metrics, Celery workers) that should be placed and labelled like it.
+   */
+  public podOptionsFor(override?: PodOptions): PodOptions {
+    return mergePodOptions(this.podOptions, override);
   }
 
   /** The options of `airflow.cfg` the library sets: executor, folders, concurrency, the pod template. */
@@ -371,7 +435,12 @@ export class KubernetesExecutorAirflow extends Construct {
       // The broker URL and the result backend hold the broker's password: they come from the environment.
       managed.celery = { worker_concurrency: validateInteger(this, 'celery.concurrency', props.celery.concurrency ?? 2, 1, 256) };
     }
-    const generationManaged = this.generation.managedConfig({ uiServiceHost, standaloneDagProcessor: this.standaloneDagProcessor });
+    const generationManaged = this.generation.managedConfig({
+      uiServiceHost,
+      standaloneDagProcessor: this.standaloneDagProcessor,
+      baseUrl: this.ingress?.url,
+      basePath: this.ingress?.basePath,
+    });
     for (const [section, keys] of Object.entries(generationManaged)) {
       managed[section] = { ...(managed[section] ?? {}), ...keys };
     }
@@ -379,10 +448,48 @@ export class KubernetesExecutorAirflow extends Construct {
   }
 
   /**
-   * The UI, the scheduler, and the dag-processor and triggerer where they run. `schedulerEnv`: what the
-   * scheduler gets besides the control plane's environment (the Celery broker's, with `celery`).
+   * Options of airflow.cfg the deployment cannot follow, each with what to do instead: the UI's port and
+   * address are what its probes, Service and the execution API URL are built on, and the executor works in
+   * the chart's namespace with the scheduler's in-cluster token.
    */
-  private createComponents(parts: AirflowPodParts, schedulerEnv: k8s.EnvVar[]): Record<string, AirflowComponent> {
+  private refusedConfig(): Record<string, string> {
+    const incluster = 'the scheduler runs in the cluster and launches task pods with its own ServiceAccount token';
+    const oneNamespace = "not supported: the scheduler's Role grants pods in the chart's namespace only; run one deployment per namespace";
+    return {
+      [this.generation.baseUrlKey]: 'set by the "ingress" prop, which also keeps the execution API URL under the same path',
+      [this.generation.uiPortKey]: `the UI listens on ${AIRFLOW_UI_PORT}: its container port, probes, Service and the execution API URL are built for it (expose it differently with apiServer.serviceType or ingress)`,
+      [this.generation.uiHostKey]: 'the UI must listen on every address (the default) for its probes and its Service',
+      'kubernetes_executor.multi_namespace_mode': oneNamespace,
+      'kubernetes_executor.multi_namespace_mode_namespace_list': oneNamespace,
+      'kubernetes_executor.in_cluster': incluster,
+      'kubernetes_executor.config_file': incluster,
+      'kubernetes_executor.cluster_context': incluster,
+    };
+  }
+
+  /**
+   * Options the library chooses and the user may change: no ANSI colours in `kubectl logs`, and on minikube
+   * (hostPath volumes, filled by `minikube mount`) a new DAG file is picked up within 30 s instead of Airflow's
+   * default of 5 minutes.
+   */
+  private defaultConfig(volumes: AirflowVolumes): AirflowConfigValues {
+    const defaults: Record<string, Record<string, string | number | boolean>> = { logging: { colored_console_log: false } };
+    if (volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH) {
+      const [section, key] = this.generation.dagListIntervalKey.split('.');
+      defaults[section] = { ...(defaults[section] ?? {}), [key]: 30 };
+    }
+    return defaults;
+  }
+
+  /**
+   * The UI, the scheduler, and the dag-processor and triggerer where they run. `schedulerEnv`: what the
+   * scheduler's container gets besides the control plane's environment (the Celery broker's, with `celery`).
+   */
+  private createComponents(
+    parts: (property: string, override?: PodOptions) => AirflowPodParts,
+    props: KubernetesExecutorAirflowProps,
+    schedulerEnv: k8s.EnvVar[],
+  ): Record<string, AirflowComponent> {
     const jobsCheck = (jobType: string): k8s.Probe => ({
       exec: {
         command: ['sh', '-c', `AIRFLOW__LOGGING__LOGGING_LEVEL=ERROR exec airflow jobs check --job-type ${jobType} --local`],
@@ -396,38 +503,90 @@ export class KubernetesExecutorAirflow extends Construct {
     const add = (
       id: string,
       component: string,
-      props: Omit<ConstructorParameters<typeof AirflowComponent>[2], 'parts' | 'component' | 'command' | 'resources'>,
+      property: string,
+      options: ComponentOptions | undefined,
+      rest: Omit<AirflowComponentProps, 'parts' | 'component' | 'command' | 'resources' | 'replicas'>,
     ) => {
+      const { replicas, resources, ...podOptions } = options ?? {};
       components[component] = new AirflowComponent(this, id, {
-        parts,
+        parts: parts(property, podOptions),
         component,
         command: `airflow ${component}`,
-        resources: COMPONENT_RESOURCES[component],
-        ...props,
+        resources: this.resolveResources(`${property}.resources`, COMPONENT_RESOURCES[component], resources),
+        replicas,
+        ...rest,
       });
     };
 
-    add('scheduler', Components.SCHEDULER, {
-      extraEnv: schedulerEnv,
+    // The worker pod template is mounted where it is used: the scheduler creates pods from it, and the UI
+    // shows it in a task's "K8s Pod Spec" view.
+    add('scheduler', Components.SCHEDULER, 'scheduler', props.scheduler, {
       automountServiceAccountToken: true,
+      extraEnv: schedulerEnv,
       extraVolumeMounts: [this.configuration.podTemplateMount()],
       livenessProbe: jobsCheck('SchedulerJob'),
     });
-    const httpGet = { path: this.generation.uiHealthPath, port: k8s.IntOrString.fromString('http') };
-    add('ui', this.uiComponent, {
-      port: { containerPort: AIRFLOW_UI_PORT, servicePort: AIRFLOW_UI_PORT },
+    const { serviceType, serviceAnnotations, ...apiServer } = props.apiServer ?? {};
+    const probe = (path: string) => ({ path, port: k8s.IntOrString.fromString('http') });
+    add('ui', this.uiComponent, 'apiServer', apiServer, {
+      port: { containerPort: AIRFLOW_UI_PORT, servicePort: AIRFLOW_UI_PORT, serviceType, serviceAnnotations },
       rollingUpdate: true,
-      startupProbe: { httpGet, periodSeconds: 10, timeoutSeconds: 10, failureThreshold: 60 },
-      readinessProbe: { httpGet, periodSeconds: 10, timeoutSeconds: 10, failureThreshold: 3 },
-      livenessProbe: { httpGet, periodSeconds: 30, timeoutSeconds: 30, failureThreshold: 5 },
+      extraVolumeMounts: [this.configuration.podTemplateMount()],
+      // Startup and readiness ask the health endpoint (the database and every component's heartbeat);
+      // liveness only whether the process answers, so that a slow database does not restart the UI.
+      startupProbe: { httpGet: probe(this.generation.uiHealthPath), periodSeconds: 10, timeoutSeconds: 10, failureThreshold: 60 },
+      readinessProbe: { httpGet: probe(this.generation.uiHealthPath), periodSeconds: 10, timeoutSeconds: 10, failureThreshold: 3 },
+      livenessProbe: { httpGet: probe(this.generation.uiLivenessPath), periodSeconds: 30, timeoutSeconds: 30, failureThreshold: 5 },
     });
     if (this.standaloneDagProcessor) {
-      add('dag-processor', Components.DAG_PROCESSOR, { livenessProbe: jobsCheck('DagProcessorJob') });
+      add('dag-processor', Components.DAG_PROCESSOR, 'dagProcessor', props.dagProcessor, { livenessProbe: jobsCheck('DagProcessorJob') });
     }
     if (this.triggerer) {
-      add('triggerer', Components.TRIGGERER, { livenessProbe: jobsCheck('TriggererJob') });
+      const { enabled, ...triggerer } = props.triggerer ?? {};
+      add('triggerer', Components.TRIGGERER, 'triggerer', triggerer, { livenessProbe: jobsCheck('TriggererJob') });
+    } else if (props.triggerer && Object.keys(props.triggerer).some((k) => k !== 'enabled')) {
+      invalid(this, 'triggerer', props.triggerer, 'only { enabled: false } when the triggerer does not run');
     }
     return components;
+  }
+
+  /** `given` over `defaults`, each quantity checked, requests at most limits. */
+  private resolveResources(property: string, defaults: ContainerResources, given: ResourceOptions | undefined): ContainerResources {
+    const r = { ...defaults, ...withoutUndefined(given ?? {}) };
+    const cpuReq = validateCpuQuantity(this, `${property}.cpuRequest`, r.cpuRequest);
+    const cpuLim = validateCpuQuantity(this, `${property}.cpuLimit`, r.cpuLimit);
+    const memReq = validateByteQuantity(this, `${property}.memoryRequest`, r.memoryRequest);
+    const memLim = validateByteQuantity(this, `${property}.memoryLimit`, r.memoryLimit);
+    if (cpuReq > cpuLim) invalid(this, `${property}.cpuRequest`, r.cpuRequest, `at most the CPU limit (${JSON.stringify(r.cpuLimit)})`);
+    if (memReq > memLim) invalid(this, `${property}.memoryRequest`, r.memoryRequest, `at most the memory limit (${JSON.stringify(r.memoryLimit)})`);
+    return r;
+  }
+
+  /** A tagged image that has what the deployment needs (not a digest, not the official slim image). */
+  private validateAirflowImage(image: string): string {
+    validateImage(this, 'image', image);
+    const ref = parseImageReference(image);
+    if (ref.digest !== undefined) {
+      invalid(
+        this,
+        'image',
+        image,
+        'an image reference by tag: the KubernetesExecutor names the task image as ' +
+          '[kubernetes_executor] worker_container_repository:worker_container_tag, which cannot hold a digest',
+        `Did you mean ${JSON.stringify(`${ref.repository}:${ref.tag ?? '<tag>'}`)}?`,
+      );
+    }
+    if (AirflowVersion.isSlimImage(image)) {
+      invalid(
+        this,
+        'image',
+        image,
+        'an image with the apache-airflow-providers-cncf-kubernetes (the KubernetesExecutor), -postgres (the ' +
+          'metadata database) and -fab (the UI login) packages: the official slim image has none of them',
+        `Use ${JSON.stringify(`${ref.repository}:${ref.tag!.replace(/^slim-/, '')}`)}, or build your own image FROM the slim one with those providers and give it your own tag.`,
+      );
+    }
+    return image;
   }
 
   private validateVolumes(volumes: AirflowVolumes): AirflowVolumes {
@@ -493,10 +652,7 @@ export class KubernetesExecutorAirflow extends Construct {
     return deepFreeze(this.renderWorkerPodTemplate());
   }
 
-  /**
-   * The secrets given, checked; or references to the chart's AirflowSecrets, resolved at synth. `broker`:
-   * whether the Celery broker's password is needed (Celery workers with the in-cluster broker).
-   */
+  /** The secrets given, checked; or references to the chart's AirflowSecrets, resolved at synth. */
   private resolveSecrets(secrets: IAirflowSecrets | undefined, broker: boolean): IAirflowSecrets {
     if (secrets === undefined) {
       const fromChart = (field: keyof IAirflowSecrets) => chartSecretRef(this, field, `secrets.${field}`);
@@ -531,7 +687,7 @@ export class KubernetesExecutorAirflow extends Construct {
           this,
           'secrets.brokerPassword',
           undefined,
-          'a Secret key reference { name, key } of the Celery broker\'s password, when Celery workers run with the in-cluster broker',
+          "a Secret key reference { name, key } of the Celery broker's password, when Celery workers run with the in-cluster broker",
           'Add brokerPassword to AirflowSecrets.fromExistingSecrets(...) / existingSecrets, or give celery an externalBroker.',
         );
       }
@@ -540,21 +696,7 @@ export class KubernetesExecutorAirflow extends Construct {
     return secrets;
   }
 
-  private validateWorkerResources(props: AirflowOptions): ContainerResources {
-    const cpuRequest = props.workerCpuRequest ?? '100m';
-    const memoryRequest = props.workerMemoryRequest ?? '384Mi';
-    const cpuLimit = props.workerCpuLimit ?? '1';
-    const memoryLimit = props.workerMemoryLimit ?? '1Gi';
-    const cpuReq = validateCpuQuantity(this, 'workerCpuRequest', cpuRequest);
-    const cpuLim = validateCpuQuantity(this, 'workerCpuLimit', cpuLimit);
-    const memReq = validateByteQuantity(this, 'workerMemoryRequest', memoryRequest);
-    const memLim = validateByteQuantity(this, 'workerMemoryLimit', memoryLimit);
-    if (cpuReq > cpuLim) invalid(this, 'workerCpuRequest', cpuRequest, `at most workerCpuLimit (${JSON.stringify(cpuLimit)})`);
-    if (memReq > memLim) {
-      invalid(this, 'workerMemoryRequest', memoryRequest, `at most workerMemoryLimit (${JSON.stringify(memoryLimit)})`);
-    }
-    return { cpuRequest, memoryRequest, cpuLimit, memoryLimit };
-  }
+
 }
 
 function deepFreeze<T>(value: T): T {
@@ -563,4 +705,38 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+/** The default resources of a task pod. */
+export const DEFAULT_WORKER_RESOURCES: ContainerResources = { cpuRequest: '100m', memoryRequest: '384Mi', cpuLimit: '1', memoryLimit: '1Gi' };
+
+const POD_OPTION_KEYS = [
+  'imagePullSecrets',
+  'nodeSelector',
+  'tolerations',
+  'affinity',
+  'topologySpreadConstraints',
+  'priorityClassName',
+  'podLabels',
+  'podAnnotations',
+  'env',
+  'envFrom',
+  'extraVolumes',
+  'serviceAccountAnnotations',
+] as const;
+
+const PLACEMENT_KEYS = ['imagePullSecrets', 'nodeSelector', 'tolerations', 'affinity', 'topologySpreadConstraints', 'priorityClassName', 'podLabels', 'podAnnotations'] as const;
+
+/** The pod options among the props (the chart-wide ones). */
+function pickPodOptions(props: PodOptions): PodOptions {
+  return withoutUndefined(Object.fromEntries(POD_OPTION_KEYS.map((k) => [k, props[k]]))) as PodOptions;
+}
+
+/** The placement and metadata options only (for pods that are not Airflow's: Postgres, the bootstrap Job). */
+export function pickPlacement(options: PodPlacementOptions): PodPlacementOptions {
+  return withoutUndefined(Object.fromEntries(PLACEMENT_KEYS.map((k) => [k, options[k]]))) as PodPlacementOptions;
+}
+
+function withoutUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }

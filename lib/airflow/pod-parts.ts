@@ -1,6 +1,18 @@
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { AirflowVersion, airflowLabels, atSynth } from '../core';
+import {
+  AirflowVersion,
+  PodOptions,
+  airflowLabels,
+  atSynth,
+  invalid,
+  podEnv,
+  podEnvFrom,
+  podExtraVolumeMounts,
+  podExtraVolumes,
+  podPlacementFields,
+  validatePodOptions,
+} from '../core';
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
 
 /** The name of the init container that waits for `airflow db migrate` to have run. */
@@ -13,8 +25,98 @@ export const WAIT_FOR_MIGRATIONS_CONTAINER_NAME = 'wait-for-airflow-migrations';
  */
 export const MIGRATION_WAIT_TIMEOUT_SECONDS = 600;
 
+/** CPU and memory of one container: requests and limits, as Kubernetes quantities ("100m", "384Mi"). */
+export interface ContainerResources {
+  /** CPU request. */
+  readonly cpuRequest: string;
+  /** Memory request. */
+  readonly memoryRequest: string;
+  /** CPU limit. */
+  readonly cpuLimit: string;
+  /** Memory limit. */
+  readonly memoryLimit: string;
+}
+
 /** The resources of the short commands that run before or beside the components (check-migrations, create-user). */
 export const ONE_SHOT_RESOURCES: ContainerResources = { cpuRequest: '50m', memoryRequest: '256Mi', cpuLimit: '500m', memoryLimit: '768Mi' };
+
+/** Pod options made concrete for one pod: the fields, env entries, volumes and metadata they add. */
+export interface ResolvedPodOptions {
+  /** Pull secrets, node selection, priority: pod-spec fields. */
+  readonly placement: Partial<k8s.PodSpec>;
+  /** Extra env entries of the Airflow containers. */
+  readonly env: k8s.EnvVar[];
+  /** envFrom entries of the Airflow containers. */
+  readonly envFrom: k8s.EnvFromSource[];
+  /** Extra pod volumes. */
+  readonly volumes: k8s.Volume[];
+  /** Their mounts in the Airflow containers. */
+  readonly volumeMounts: k8s.VolumeMount[];
+  /** Extra pod labels. */
+  readonly podLabels: Record<string, string>;
+  /** Extra pod annotations. */
+  readonly podAnnotations: Record<string, string>;
+  /** Annotations of the pod's ServiceAccount. */
+  readonly serviceAccountAnnotations: Record<string, string>;
+}
+
+/** No pod options at all. */
+export const NO_POD_OPTIONS: ResolvedPodOptions = {
+  placement: {},
+  env: [],
+  envFrom: [],
+  volumes: [],
+  volumeMounts: [],
+  podLabels: {},
+  podAnnotations: {},
+  serviceAccountAnnotations: {},
+};
+
+/**
+ * `options` checked and made concrete in the name of `scope` (`property` names them in errors). An env
+ * variable the library sets itself (`reservedEnv`) cannot be replaced, and Airflow settings
+ * (`AIRFLOW__SECTION__KEY`) as literals are refused: they belong in `config`, which is checked against
+ * Airflow's keys. Extra volumes may not reuse the name of a volume the pod has (`reservedVolumes`).
+ */
+export function resolvePodOptions(
+  scope: IConstruct,
+  property: string,
+  options: PodOptions,
+  reservedEnv: readonly string[] = [],
+  reservedVolumes: readonly string[] = [],
+): ResolvedPodOptions {
+  validatePodOptions(scope, property, options);
+  const p = (name: string) => (property ? `${property}.${name}` : name);
+  for (const [name, value] of Object.entries(options.env ?? {})) {
+    if (reservedEnv.includes(name)) {
+      invalid(scope, p(`env["${name}"]`), name, `a variable the library does not set itself (it sets ${reservedEnv.join(', ')})`);
+    }
+    if (/^AIRFLOW__[A-Z0-9_]+__[A-Z0-9_]+$/.test(name) && value.isLiteral) {
+      invalid(
+        scope,
+        p(`env["${name}"]`),
+        name,
+        'no Airflow setting as a literal variable: it would bypass the checks of airflow.cfg',
+        'Put it in config ({ section: { key: value } }), or read a secret one with EnvValue.fromSecret.',
+      );
+    }
+  }
+  (options.extraVolumes ?? []).forEach((v, i) => {
+    if (reservedVolumes.includes(v.name)) {
+      invalid(scope, p(`extraVolumes[${i}].name`), v.name, `a volume name the pod does not use already (${reservedVolumes.join(', ')})`);
+    }
+  });
+  return {
+    placement: podPlacementFields(options),
+    env: podEnv(scope, property, options),
+    envFrom: podEnvFrom(scope, property, options),
+    volumes: podExtraVolumes(scope, property, options),
+    volumeMounts: podExtraVolumeMounts(options),
+    podLabels: { ...options.podLabels },
+    podAnnotations: { ...options.podAnnotations },
+    serviceAccountAnnotations: { ...options.serviceAccountAnnotations },
+  };
+}
 
 /** What every Airflow pod of the control plane (Deployments and Jobs) is built from. */
 export interface AirflowPodParts {
@@ -37,18 +139,11 @@ export interface AirflowPodParts {
   readonly configChecksum: string;
   /** The init container that waits until the database accepts connections. */
   readonly waitForDatabase: k8s.Container;
-}
-
-/** CPU and memory of one container: requests and limits, as Kubernetes quantities ("100m", "384Mi"). */
-export interface ContainerResources {
-  /** CPU request. */
-  readonly cpuRequest: string;
-  /** Memory request. */
-  readonly memoryRequest: string;
-  /** CPU limit. */
-  readonly cpuLimit: string;
-  /** Memory limit. */
-  readonly memoryLimit: string;
+  /**
+   * The pod options of the pod (chart-wide merged with the component's).
+   * @default - none
+   */
+  readonly pod?: ResolvedPodOptions;
 }
 
 /** CPU and memory requests and limits, as Kubernetes quantities. */
@@ -65,29 +160,58 @@ export interface AirflowContainerOptions extends Partial<k8s.Container> {
   readonly name: string;
   /** Its CPU and memory requests and limits. */
   readonly resources: k8s.ResourceRequirements;
+  /**
+   * Mounts beside the parts' volumes and the pod options' extra volumes.
+   * @default - none
+   */
+  readonly extraVolumeMounts?: k8s.VolumeMount[];
 }
 
 /**
- * An Airflow container of the control plane: the parts' image, pull policy, environment and mounts, and the
- * Airflow container securityContext; `options` adds the name, resources, command and anything that differs.
+ * An Airflow container of the control plane: the parts' image, pull policy, environment and mounts (with the
+ * pod options' env, envFrom and extra volumes), and the Airflow container securityContext; `options` adds
+ * the name, resources, command and anything that differs.
  */
 export function airflowContainer(parts: AirflowPodParts, options: AirflowContainerOptions): k8s.Container {
+  const pod = parts.pod ?? NO_POD_OPTIONS;
+  const { extraVolumeMounts, env, ...rest } = options;
   return {
     image: parts.image,
     imagePullPolicy: parts.imagePullPolicy,
-    env: parts.env,
-    volumeMounts: atSynth(() => parts.volumeMounts()),
+    env: [...(env ?? parts.env), ...pod.env],
+    ...(pod.envFrom.length ? { envFrom: pod.envFrom } : {}),
+    volumeMounts: atSynth(() => [...parts.volumeMounts(), ...pod.volumeMounts, ...(extraVolumeMounts ?? [])]),
     securityContext: airflowContainerSecurityContext(),
-    ...options,
+    ...rest,
   };
 }
 
-/** The pod spec of a control-plane pod: the Airflow pod securityContext and the parts' volumes. */
+/**
+ * The pod spec of a control-plane pod: the Airflow pod securityContext, the parts' volumes and the pod
+ * options' placement and extra volumes.
+ */
 export function airflowPodSpec(
   parts: AirflowPodParts,
   spec: Pick<k8s.PodSpec, 'serviceAccountName' | 'automountServiceAccountToken' | 'restartPolicy' | 'initContainers' | 'containers'>,
 ): k8s.PodSpec {
-  return { ...spec, securityContext: airflowPodSecurityContext(), volumes: atSynth(() => parts.volumes()) };
+  const pod = parts.pod ?? NO_POD_OPTIONS;
+  return {
+    ...spec,
+    ...pod.placement,
+    securityContext: airflowPodSecurityContext(),
+    volumes: atSynth(() => [...parts.volumes(), ...pod.volumes]),
+  };
+}
+
+/** The pod template metadata of a component: its labels (over the pod options'), and annotations. */
+export function airflowPodMetadata(
+  parts: AirflowPodParts,
+  labels: Record<string, string>,
+  annotations: Record<string, string> = {},
+): k8s.ObjectMeta {
+  const pod = parts.pod ?? NO_POD_OPTIONS;
+  const all = { ...pod.podAnnotations, ...annotations };
+  return { labels: { ...pod.podLabels, ...labels }, ...(Object.keys(all).length ? { annotations: all } : {}) };
 }
 
 /** The ServiceAccount `name` of a component; a token only where `automountToken` says the pod uses the API. */
@@ -97,9 +221,10 @@ export function airflowServiceAccount(
   name: string,
   component: string,
   automountToken: boolean,
+  annotations: Record<string, string> = {},
 ): k8s.KubeServiceAccount {
   return new k8s.KubeServiceAccount(scope, id, {
-    metadata: { name, labels: airflowLabels(component) },
+    metadata: { name, labels: airflowLabels(component), ...(Object.keys(annotations).length ? { annotations } : {}) },
     automountServiceAccountToken: automountToken,
   });
 }

@@ -177,7 +177,7 @@ export class RedisBroker extends Construct {
     return `${this.name}.${namespace}.svc.${clusterDomain}`;
   }
 
-  private resolveResources(given: Partial<ContainerResources> | undefined): ContainerResources {
+  private resolveResources(given: RedisBrokerOptions['resources']): ContainerResources {
     const r = { ...RedisBroker.DEFAULT_RESOURCES, ...Object.fromEntries(Object.entries(given ?? {}).filter(([, v]) => v !== undefined)) };
     const cpuReq = validateCpuQuantity(this, 'resources.cpuRequest', r.cpuRequest);
     const cpuLim = validateCpuQuantity(this, 'resources.cpuLimit', r.cpuLimit);

@@ -1,6 +1,6 @@
 import * as k8s from '../../imports/k8s';
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
-import { ContainerResources, resourceRequirements } from './pod-parts';
+import { ContainerResources, NO_POD_OPTIONS, ResolvedPodOptions, resourceRequirements } from './pod-parts';
 
 /**
  * The name of the worker pod's container. The KubernetesExecutor fills in its `args` (the task command) and
@@ -26,6 +26,11 @@ export interface WorkerPodTemplateOptions {
   readonly labels: Record<string, string>;
   /** The default CPU and memory of a task (override per task with `executor_config`). */
   readonly resources: ContainerResources;
+  /**
+   * The worker's pod options: placement, extra env, envFrom, volumes, labels and annotations.
+   * @default - none
+   */
+  readonly pod?: ResolvedPodOptions;
 }
 
 /**
@@ -37,13 +42,16 @@ export interface WorkerPodTemplateOptions {
  * @returns the Pod manifest as plain JSON (quantities as strings)
  */
 export function workerPodTemplate(options: WorkerPodTemplateOptions): Record<string, unknown> {
+  const pod = options.pod ?? NO_POD_OPTIONS;
   return k8s.KubePod.manifest({
     metadata: {
       // Replaced by the executor with a name of its own for each task.
       name: 'placeholder-name',
-      labels: options.labels,
+      labels: { ...pod.podLabels, ...options.labels },
+      ...(Object.keys(pod.podAnnotations).length ? { annotations: pod.podAnnotations } : {}),
     },
     spec: {
+      ...pod.placement,
       serviceAccountName: options.serviceAccountName,
       automountServiceAccountToken: false,
       restartPolicy: 'Never',
@@ -53,13 +61,14 @@ export function workerPodTemplate(options: WorkerPodTemplateOptions): Record<str
           name: WORKER_CONTAINER_NAME,
           image: options.image,
           imagePullPolicy: options.imagePullPolicy,
-          env: options.env,
+          env: [...options.env, ...pod.env],
+          ...(pod.envFrom.length ? { envFrom: pod.envFrom } : {}),
           resources: resourceRequirements(options.resources),
           securityContext: airflowContainerSecurityContext(),
-          volumeMounts: options.volumeMounts,
+          volumeMounts: [...options.volumeMounts, ...pod.volumeMounts],
         },
       ],
-      volumes: options.volumes,
+      volumes: [...options.volumes, ...pod.volumes],
     },
   });
 }

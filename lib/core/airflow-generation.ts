@@ -62,6 +62,15 @@ export class AirflowVersion {
   }
 
   /**
+   * Whether `image` is an official slim image (`apache/airflow:slim-3.1.3`): it lacks the cncf.kubernetes,
+   * postgres and fab providers the KubernetesExecutor, the metadata database and the FAB auth manager need.
+   */
+  public static isSlimImage(image: string): boolean {
+    const tag = imageTag(image);
+    return tag !== undefined && OFFICIAL_TAG.test(tag) && tag.startsWith('slim-');
+  }
+
+  /**
    * The Airflow version an image's tag names, for tags of the official image's form (`3.1.3`,
    * `3.1.3-python3.12`, `slim-3.1.3`); undefined for any other tag (`latest`, `my-build`) and for digests.
    */
@@ -164,12 +173,27 @@ export interface ManagedConfigContext {
   readonly uiServiceHost: string;
   /** Whether DAG files are parsed by a standalone dag-processor. */
   readonly standaloneDagProcessor: boolean;
+  /**
+   * The URL users reach the UI at (an Ingress), e.g. `https://airflow.example.com/airflow`.
+   * @default - none: Airflow's own default
+   */
+  readonly baseUrl?: string;
+  /**
+   * The path the UI is served under (`/airflow`), or "" at the root.
+   * @default ""
+   */
+  readonly basePath?: string;
 }
 
 interface GenerationFacts {
   readonly major: 2 | 3;
   readonly uiComponent: string;
   readonly uiHealthPath: string;
+  readonly uiLivenessPath: string;
+  readonly uiPortKey: string;
+  readonly uiHostKey: string;
+  readonly baseUrlKey: string;
+  readonly dagListIntervalKey: string;
   readonly requiresStandaloneDagProcessor: boolean;
   readonly workersUseDatabase: boolean;
   readonly configKeys: Readonly<Record<string, AirflowConfigKeyData>>;
@@ -185,6 +209,14 @@ const AIRFLOW_3: GenerationFacts = {
   // pods talk to; /api/v2/monitor/health reports the metadatabase and every component's heartbeat.
   uiComponent: Components.API_SERVER,
   uiHealthPath: '/api/v2/monitor/health',
+  // /api/v2/version answers without authentication and without touching the database (routes/public/
+  // __init__.py includes version_router outside the authenticated router): a slow database does not restart
+  // the api-server. The official chart probes liveness there too.
+  uiLivenessPath: '/api/v2/version',
+  uiPortKey: 'api.port',
+  uiHostKey: 'api.host',
+  baseUrlKey: 'api.base_url',
+  dagListIntervalKey: 'dag_processor.refresh_interval',
   // Airflow 3's scheduler no longer parses DAG files: `airflow dag-processor` always does.
   requiresStandaloneDagProcessor: true,
   // Task pods reach the metadata only through the execution API, with a token the scheduler gives them.
@@ -195,9 +227,12 @@ const AIRFLOW_3: GenerationFacts = {
   managedConfig: (context) => ({
     core: {
       auth_manager: FAB_AUTH_MANAGER,
-      execution_api_server_url: `http://${context.uiServiceHost}:${AIRFLOW_UI_PORT}/execution/`,
+      // Under the UI's path: with [api] base_url https://host/airflow the api-server serves the execution API
+      // at /airflow/execution/ (apache/airflow#51450; the official chart keeps the sub-path too).
+      execution_api_server_url: `http://${context.uiServiceHost}:${AIRFLOW_UI_PORT}${context.basePath ?? ''}/execution/`,
     },
     database: { external_db_managers: FAB_DB_MANAGER },
+    ...(context.baseUrl ? { api: { base_url: context.baseUrl } } : {}),
   }),
   foreignSectionNote: (section, movedTo) =>
     `the [${section}] section exists in Airflow 2 only: Airflow 3 removed it` +
@@ -211,6 +246,11 @@ const AIRFLOW_2: GenerationFacts = {
   major: 2,
   uiComponent: Components.WEBSERVER,
   uiHealthPath: '/health',
+  uiLivenessPath: '/health',
+  uiPortKey: 'webserver.web_server_port',
+  uiHostKey: 'webserver.web_server_host',
+  baseUrlKey: 'webserver.base_url',
+  dagListIntervalKey: 'scheduler.dag_dir_list_interval',
   requiresStandaloneDagProcessor: false,
   // A task talks to the metadata database itself.
   workersUseDatabase: true,
@@ -219,7 +259,7 @@ const AIRFLOW_2: GenerationFacts = {
   jwtSecretEnv: undefined,
   managedConfig: (context) => ({
     // Gunicorn's default of 4 workers costs about 1 GiB on a small node; 2 keep the UI responsive.
-    webserver: { workers: 2 },
+    webserver: { workers: 2, ...(context.baseUrl ? { base_url: context.baseUrl } : {}) },
     scheduler: { standalone_dag_processor: context.standaloneDagProcessor },
   }),
   foreignSectionNote: (section) => `the [${section}] section exists from Airflow 3 on; Airflow 2 does not read it`,
@@ -258,8 +298,23 @@ export class AirflowGeneration {
   /** The UI component: `api-server` (Airflow 3) or `webserver` (Airflow 2), its command and its object names. */
   public readonly uiComponent: string;
 
-  /** The HTTP path that tells whether the UI is up (`/api/v2/monitor/health`, `/health`). */
+  /** The HTTP path that tells whether the UI is up and its database reachable (`/api/v2/monitor/health`, `/health`). */
   public readonly uiHealthPath: string;
+
+  /** The HTTP path that tells whether the UI process answers, without asking the database (`/api/v2/version`). */
+  public readonly uiLivenessPath: string;
+
+  /** The option of the UI's port (`api.port`, `webserver.web_server_port`). */
+  public readonly uiPortKey: string;
+
+  /** The option of the UI's listen address (`api.host`, `webserver.web_server_host`). */
+  public readonly uiHostKey: string;
+
+  /** The option of the UI's public URL (`api.base_url`, `webserver.base_url`). */
+  public readonly baseUrlKey: string;
+
+  /** The option of how often new DAG files are looked for (`dag_processor.refresh_interval`, `scheduler.dag_dir_list_interval`). */
+  public readonly dagListIntervalKey: string;
 
   /** Whether DAG files must be parsed by a standalone `airflow dag-processor` (Airflow 3), not by the scheduler. */
   public readonly requiresStandaloneDagProcessor: boolean;
@@ -283,6 +338,11 @@ export class AirflowGeneration {
     this.major = facts.major;
     this.uiComponent = facts.uiComponent;
     this.uiHealthPath = facts.uiHealthPath;
+    this.uiLivenessPath = facts.uiLivenessPath;
+    this.uiPortKey = facts.uiPortKey;
+    this.uiHostKey = facts.uiHostKey;
+    this.baseUrlKey = facts.baseUrlKey;
+    this.dagListIntervalKey = facts.dagListIntervalKey;
     this.requiresStandaloneDagProcessor = facts.requiresStandaloneDagProcessor;
     this.workersUseDatabase = facts.workersUseDatabase;
     this.usesJwtSecret = facts.jwtSecretEnv !== undefined;

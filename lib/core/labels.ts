@@ -37,6 +37,8 @@ export const Components = {
   DB_MIGRATE: 'db-migrate',
   /** The Job that creates the first admin user. */
   CREATE_USER: 'create-user',
+  /** The Job that makes the static hostPath volumes writable for Airflow's user. */
+  VOLUME_PERMISSIONS: 'volume-permissions',
   /** The Job that generates the Secret. */
   SECRETS_BOOTSTRAP: 'secrets-bootstrap',
   /** The generated Secret. */

@@ -264,7 +264,7 @@ export interface PodOptions extends PodPlacementOptions {
    * `.existingClaim(...)`).
    * @default - none
    */
-  readonly volumes?: PodVolume[];
+  readonly extraVolumes?: PodVolume[];
 
   /**
    * Annotations of the pods' ServiceAccounts: a cloud identity such as IRSA
@@ -279,7 +279,7 @@ const MAP_OPTIONS = ['nodeSelector', 'podLabels', 'podAnnotations', 'env', 'serv
 /**
  * `override` on top of `base`: maps (nodeSelector, podLabels, podAnnotations, env, serviceAccountAnnotations)
  * are merged key by key, the override winning; lists and objects (imagePullSecrets, tolerations, affinity,
- * topologySpreadConstraints, priorityClassName, envFrom, volumes) are replaced as a whole when the override
+ * topologySpreadConstraints, priorityClassName, envFrom, extraVolumes) are replaced as a whole when the override
  * sets them.
  */
 export function mergePodOptions(base: PodOptions, override: PodOptions | undefined): PodOptions {
@@ -337,8 +337,8 @@ export function validatePodOptions(scope: IConstruct, property: string, options:
   (options.envFrom ?? []).forEach((e, i) => {
     if (!(e instanceof EnvFrom)) invalid(scope, p(`envFrom[${i}]`), e, 'EnvFrom.secret("name") or EnvFrom.configMap("name")');
   });
-  (options.volumes ?? []).forEach((v, i) => {
-    if (!(v instanceof PodVolume)) invalid(scope, p(`volumes[${i}]`), v, 'PodVolume.secret(...), PodVolume.configMap(...) or PodVolume.existingClaim(...)');
+  (options.extraVolumes ?? []).forEach((v, i) => {
+    if (!(v instanceof PodVolume)) invalid(scope, p(`extraVolumes[${i}]`), v, 'PodVolume.secret(...), PodVolume.configMap(...) or PodVolume.existingClaim(...)');
   });
 }
 
@@ -364,12 +364,12 @@ export function podEnvFrom(scope: IConstruct, property: string, options: PodOpti
   return (options.envFrom ?? []).map((e, i) => e.toEnvFromSource(scope, `${property ? `${property}.` : ''}envFrom[${i}]`));
 }
 
-/** The pod volumes of `options.volumes`. */
+/** The pod volumes of `options.extraVolumes`. */
 export function podExtraVolumes(scope: IConstruct, property: string, options: PodOptions): k8s.Volume[] {
-  return (options.volumes ?? []).map((v, i) => v.toVolume(scope, `${property ? `${property}.` : ''}volumes[${i}]`));
+  return (options.extraVolumes ?? []).map((v, i) => v.toVolume(scope, `${property ? `${property}.` : ''}extraVolumes[${i}]`));
 }
 
-/** The container mounts of `options.volumes`. */
+/** The container mounts of `options.extraVolumes`. */
 export function podExtraVolumeMounts(options: PodOptions): k8s.VolumeMount[] {
-  return (options.volumes ?? []).map((v) => v.toVolumeMount());
+  return (options.extraVolumes ?? []).map((v) => v.toVolumeMount());
 }

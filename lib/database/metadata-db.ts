@@ -6,6 +6,9 @@ import {
   Components,
   IAirflowSecrets,
   NAME_LABEL,
+  PodPlacementOptions,
+  podPlacementFields,
+  validatePodOptions,
   chartSecretRef,
   defaultNamePrefix,
   POSTGRES_PORT,
@@ -32,7 +35,7 @@ import { IMetadataDatabase, markSoleMetadataDatabase, metadataDatabaseOf, valida
 import { DEFAULT_WAIT_FOR_DB_TIMEOUT_SECONDS } from './wait-for-db';
 
 /** Props for {@link MetadataDb}: Airflow's metadata database as a Postgres inside the cluster. */
-export interface MetadataDbProps {
+export interface MetadataDbProps extends PodPlacementOptions {
   /**
    * How the data volume is provisioned.
    * @default StorageProvisioning.hostPath() - minikube: a static volume on /data/postgres, pinned to its claim
@@ -206,6 +209,7 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
     this.databaseName = validatePostgresName(this, 'databaseName', props.databaseName ?? DEFAULT_METADATA_DATABASE_NAME);
     this.user = validatePostgresName(this, 'user', props.user ?? DEFAULT_METADATA_DATABASE_USER);
     this.passwordSecret = this.resolvePasswordSecret(props);
+    validatePodOptions(this, '', props);
     this.waitTimeoutSeconds = validateWaitTimeout(
       this,
       'waitTimeoutSeconds',
@@ -286,8 +290,12 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
         updateStrategy: { type: 'RollingUpdate' },
         selector: { matchLabels: { ...this.podLabels } },
         template: {
-          metadata: { labels: { ...this.podLabels } },
+          metadata: {
+            labels: { ...props.podLabels, ...this.podLabels },
+            ...(props.podAnnotations && Object.keys(props.podAnnotations).length ? { annotations: { ...props.podAnnotations } } : {}),
+          },
           spec: {
+            ...podPlacementFields(props),
             automountServiceAccountToken: false,
             enableServiceLinks: false,
             // Fast shutdown needs a moment to flush; the image's STOPSIGNAL is SIGINT.

@@ -3,10 +3,18 @@ import * as k8s from '../../imports/k8s';
 import {
   CREATES_SECRET_ANNOTATION,
   Components,
+  DEFAULT_AIRFLOW_IMAGE,
+  IMAGE_PULL_POLICIES,
+  PodPlacementOptions,
+  atSynth,
+  podPlacementFields,
+  resolveAtSynth,
+  shortHash,
+  validateChoice,
+  validatePodOptions,
   IAirflowSecrets,
   SecretKeyRef,
   airflowLabels,
-  atSynth,
   registerAirflowSecrets,
   namespaceOf,
   requestedAirflowSecrets,
@@ -17,11 +25,10 @@ import {
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from './pod-security';
 
 /**
- * The image the bootstrap Job runs by default. It is deliberately NOT tied to the Airflow version the chart
- * deploys: a Job's pod template is immutable, so a Job whose image followed Airflow upgrades would make
- * `kubectl apply` fail on every upgrade. The script only needs Python's standard library.
+ * The image the bootstrap Job runs by default: the default Airflow image, which the node pulls for Airflow
+ * anyway (AirflowChart passes the Airflow image it deploys). The script only needs Python's standard library.
  */
-export const DEFAULT_SECRETS_BOOTSTRAP_IMAGE = 'apache/airflow:3.1.3';
+export const DEFAULT_SECRETS_BOOTSTRAP_IMAGE = DEFAULT_AIRFLOW_IMAGE;
 
 /** The keys of the generated Secret (also the default keys for {@link AirflowSecrets.fromExistingSecrets}). */
 export const AIRFLOW_SECRET_KEYS = {
@@ -42,15 +49,24 @@ export const AIRFLOW_SECRET_KEYS = {
   brokerPassword: 'redis-password',
 } as const;
 
-/** Props for {@link AirflowSecrets}: the secrets are generated in the cluster, once. */
-export interface AirflowSecretsProps {
+/**
+ * Props for {@link AirflowSecrets}: the secrets are generated in the cluster, once. The placement options
+ * place the bootstrap Job's pod (pull secrets, nodeSelector, tolerations...).
+ */
+export interface AirflowSecretsProps extends PodPlacementOptions {
   /**
    * The image of the bootstrap Job: any image with `python3` on its PATH (only the standard library is used).
-   * Keep it fixed across Airflow upgrades: the Job's pod template is immutable (see
-   * {@link DEFAULT_SECRETS_BOOTSTRAP_IMAGE}).
-   * @default DEFAULT_SECRETS_BOOTSTRAP_IMAGE ("apache/airflow:3.1.3")
+   * The Job is named after its pod spec, so a new image (an Airflow upgrade) makes a new Job instead of an
+   * "immutable field" error; it finds the Secret there and leaves it alone.
+   * @default DEFAULT_SECRETS_BOOTSTRAP_IMAGE - the default Airflow image ("apache/airflow:3.1.3")
    */
   readonly image?: string;
+
+  /**
+   * The image pull policy of the bootstrap Job.
+   * @default "IfNotPresent"
+   */
+  readonly imagePullPolicy?: string;
 
   /**
    * The name of the Secret the Job creates.
@@ -146,6 +162,8 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
   /** Binds {@link role} to {@link serviceAccount}. */
   public readonly roleBinding: k8s.KubeRoleBinding | undefined;
 
+  private readonly jobPodSpec: k8s.PodSpec | undefined;
+
   constructor(scope: Construct, id: string, props: AirflowSecretsProps = {}) {
     super(scope, id);
     const existing = (props as InternalProps)[EXISTING];
@@ -153,6 +171,7 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
 
     if (existing !== undefined) {
       this.generated = false;
+      this.jobPodSpec = undefined;
       this.fernetKey = validateSecretKeyRef(this, 'fernetKey', existing.fernetKey);
       this.apiSecretKey = validateSecretKeyRef(this, 'apiSecretKey', existing.apiSecretKey);
       this.jwtSecret = existing.jwtSecret === undefined ? undefined : validateSecretKeyRef(this, 'jwtSecret', existing.jwtSecret);
@@ -168,6 +187,8 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
     const namespace = namespaceOf(this);
     const secretName = validateDnsSubdomain(this, 'secretName', props.secretName ?? 'airflow-secrets');
     const image = validateImage(this, 'image', props.image ?? DEFAULT_SECRETS_BOOTSTRAP_IMAGE);
+    const imagePullPolicy = validateChoice(this, 'imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', IMAGE_PULL_POLICIES);
+    validatePodOptions(this, '', props);
     this.secretName = secretName;
     this.image = image;
     this.fernetKey = { name: secretName, key: AIRFLOW_SECRET_KEYS.fernetKey };
@@ -198,9 +219,37 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
       subjects: [{ kind: 'ServiceAccount', name: NAME, namespace }],
     });
 
+    const podSpec: k8s.PodSpec = {
+      ...podPlacementFields(props),
+      serviceAccountName: NAME,
+      automountServiceAccountToken: true,
+      restartPolicy: 'Never',
+      securityContext: airflowPodSecurityContext(),
+      containers: [
+        {
+          name: 'bootstrap',
+          image,
+          imagePullPolicy,
+          // Rendered at synth: the keys generated on demand (the Celery broker's password) are those the chart's
+          // constructs read, whatever the order they were added in. Without them the script is the same as
+          // ever, so the Job (whose pod template is immutable) does not change.
+          command: ['python3', '-c', atSynth(() => bootstrapScript(this.onDemandKeys))],
+          env: [
+            { name: 'SECRET_NAME', value: secretName },
+            { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+          ],
+          securityContext: airflowContainerSecurityContext(),
+          resources: {
+            requests: { cpu: k8s.Quantity.fromString('50m'), memory: k8s.Quantity.fromString('64Mi') },
+            limits: { cpu: k8s.Quantity.fromString('500m'), memory: k8s.Quantity.fromString('256Mi') },
+          },
+        },
+      ],
+    };
+    this.jobPodSpec = podSpec;
     this.bootstrapJob = new k8s.KubeJob(this, 'job', {
       metadata: {
-        name: NAME,
+        name: atSynth(() => this.jobName!),
         labels,
         annotations: {
           [CREATES_SECRET_ANNOTATION]: secretName,
@@ -214,36 +263,22 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
         // re-created (and re-run, harmlessly) by the next apply.
         backoffLimit: 4,
         template: {
-          metadata: { labels },
-          spec: {
-            serviceAccountName: NAME,
-            automountServiceAccountToken: true,
-            restartPolicy: 'Never',
-            securityContext: airflowPodSecurityContext(),
-            containers: [
-              {
-                name: 'bootstrap',
-                image,
-                imagePullPolicy: 'IfNotPresent',
-                // Rendered at synth: the keys generated on demand (the Celery broker's password) are those the
-                // chart's constructs read, whatever the order they were added in. Without them the script is
-                // the same as ever, so the Job (whose pod template is immutable) does not change.
-                command: ['python3', '-c', atSynth(() => bootstrapScript(this.onDemandKeys))],
-                env: [
-                  { name: 'SECRET_NAME', value: secretName },
-                  { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-                ],
-                securityContext: airflowContainerSecurityContext(),
-                resources: {
-                  requests: { cpu: k8s.Quantity.fromString('50m'), memory: k8s.Quantity.fromString('64Mi') },
-                  limits: { cpu: k8s.Quantity.fromString('500m'), memory: k8s.Quantity.fromString('256Mi') },
-                },
-              },
-            ],
+          metadata: {
+            labels: { ...props.podLabels, ...labels },
+            ...(props.podAnnotations && Object.keys(props.podAnnotations).length ? { annotations: { ...props.podAnnotations } } : {}),
           },
+          spec: podSpec,
         },
       },
     });
+  }
+
+  /**
+   * The bootstrap Job's name, `airflow-secrets-bootstrap-<hash of its pod spec>` (undefined when nothing is
+   * generated): a Job's pod template cannot change, so a changed one (a new image) is a new Job.
+   */
+  public get jobName(): string | undefined {
+    return this.jobPodSpec ? `${NAME}-${shortHash(resolveAtSynth(this.jobPodSpec))}` : undefined;
   }
 
   /** The names of the Secrets the keys are in. */
@@ -267,7 +302,8 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
  * The bootstrap script: standard-library Python, so any image with python3 runs it. It POSTs the Secret
  * and treats 409 AlreadyExists as success: an existing Secret is never read, changed or deleted. So a key
  * added later (`onDemandKeys`, e.g. the Celery broker's password when Celery is turned on in an existing
- * installation) is NOT added to a Secret that exists already: docs/celery.md says how to add it.
+ * installation) is NOT added to a Secret that exists already: the script says so in its log, the pods that
+ * read the key fail with the kubelet's "couldn't find key", and docs/celery.md says how to add it.
  * @param onDemandKeys keys generated besides the five of every deployment (random passwords)
  */
 export function bootstrapScript(onDemandKeys: readonly string[] = []): string {
@@ -312,6 +348,13 @@ export function bootstrapScript(onDemandKeys: readonly string[] = []): string {
     'except urllib.error.HTTPError as e:',
     '    if e.code == 409:',
     '        print("Secret %s/%s already exists: kept as it is, never overwritten" % (namespace, name))',
+    // A key added later is not added to a Secret created before: say so where the operator will look.
+    ...(onDemandKeys.length === 0
+      ? []
+      : [
+        `        print("If it was created before this Job generated ${onDemandKeys.join(', ')}, it lacks ${onDemandKeys.length > 1 ? 'them' : 'it'}: ` +
+          `the pods that read ${onDemandKeys.length > 1 ? 'them' : 'it'} report CreateContainerConfigError until ${onDemandKeys.length > 1 ? 'they are' : 'it is'} added (docs/celery.md).")`,
+      ]),
     '        sys.exit(0)',
     '    print("creating Secret %s/%s failed: HTTP %s %s" % (namespace, name, e.code, e.read().decode(errors="replace")), file=sys.stderr)',
     '    sys.exit(1)',

@@ -44,7 +44,7 @@ export function airflowPodSpecs(manifests: any[]): Map<string, any> {
     if (!['Deployment', 'Job'].includes(o.kind)) continue;
     const labels = o.spec.template.metadata?.labels ?? {};
     const component = labels['app.kubernetes.io/component'];
-    if (labels['app.kubernetes.io/part-of'] !== 'airflow' || ['metadata-db', 'secrets-bootstrap'].includes(component)) continue;
+    if (labels['app.kubernetes.io/part-of'] !== 'airflow' || ['metadata-db', 'secrets-bootstrap', 'volume-permissions'].includes(component)) continue;
     out.set(`${o.kind}/${o.metadata.name}`, o.spec.template.spec);
   }
   return out;

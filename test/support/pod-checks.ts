@@ -134,3 +134,24 @@ export function redisPodViolations(spec: any): string[] {
 export function postgresPodViolations(spec: any): string[] {
   return [...hardeningViolations(spec), ...podSecurityViolations(spec, PodSecurityLevel.BASELINE)];
 }
+
+/** The Job that makes the static hostPath volumes writable for uid 50000 (see `VolumePermissions`). */
+export function isVolumePermissionsPod(pod: FoundPod): boolean {
+  return pod.labels['app.kubernetes.io/component'] === 'volume-permissions';
+}
+
+/**
+ * The documented exception for the volume-permissions Job (see `VolumePermissions.containerSecurityContext`):
+ * root, to chown root-owned hostPath folders, with ALL capabilities dropped but CHOWN and FOWNER, no privilege
+ * escalation, seccomp RuntimeDefault, a read-only root filesystem, no token; the baseline Pod Security Standard.
+ */
+export function volumePermissionsPodViolations(spec: any): string[] {
+  const out = [...hardeningViolations(spec), ...podSecurityViolations(spec, PodSecurityLevel.BASELINE)];
+  for (const [where, c] of containersOf(spec)) {
+    const added = [...(c.securityContext?.capabilities?.add ?? [])].sort();
+    if (added.join(',') !== 'CHOWN,FOWNER') out.push(`${where}: adds capabilities ${added.join(',') || 'none'}, not exactly CHOWN,FOWNER`);
+    if (c.securityContext?.readOnlyRootFilesystem !== true) out.push(`${where}: root filesystem is writable`);
+  }
+  if (spec.automountServiceAccountToken !== false) out.push('mounts a ServiceAccount token');
+  return out;
+}

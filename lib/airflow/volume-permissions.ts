@@ -1,0 +1,125 @@
+import { Construct } from 'constructs';
+import * as k8s from '../../imports/k8s';
+import { AIRFLOW_GID, AIRFLOW_UID, Components, airflowLabels, atSynth, resolveAtSynth, shortHash } from '../core';
+import { AirflowVolumes } from '../storage';
+import { NO_POD_OPTIONS, ResolvedPodOptions, airflowServiceAccount } from './pod-parts';
+
+const VOLUME_PERMISSIONS_COMPONENT = Components.VOLUME_PERMISSIONS;
+
+/** Where the Job mounts each volume: `/volumes/<name>`. */
+const MOUNT_ROOT = '/volumes';
+
+/**
+ * For each folder given: leave it alone if it is a network or host mount (`minikube mount` is 9p: its
+ * owner is the mount's --uid/--gid, and chown there fails or lies), or if it is already uid:gid; otherwise
+ * make it group-writable and give it to Airflow's user. Only the folder itself, never its contents: DAG
+ * files and old logs keep their owners. No "$(": the kubelet expands that form in args itself.
+ */
+const SCRIPT = [
+  'set -eu',
+  'for d in "$@"; do',
+  '  fs=`stat -f -c %T "$d"`',
+  '  case "$fs" in',
+  '    v9fs|9p|fuse*|nfs*|cifs|smb*) echo "$d: a $fs mount, left alone"; continue ;;',
+  '  esac',
+  '  owner=`stat -c %u:%g "$d"`',
+  `  if [ "$owner" = "${AIRFLOW_UID}:${AIRFLOW_GID}" ]; then echo "$d: already ${AIRFLOW_UID}:${AIRFLOW_GID}"; continue; fi`,
+  '  chmod 0775 "$d"',
+  `  chown ${AIRFLOW_UID}:${AIRFLOW_GID} "$d"`,
+  `  echo "$d: was $owner, now ${AIRFLOW_UID}:${AIRFLOW_GID} mode 0775"`,
+  'done',
+].join('\n');
+
+/** Props for {@link VolumePermissions}. */
+export interface VolumePermissionsProps {
+  /** The volumes whose static hostPath folders are fixed (read at synth: volumes added later count). */
+  readonly volumes: AirflowVolumes;
+  /** The image (with bash, coreutils' stat, chown and chmod): the Airflow image, already on the node. */
+  readonly image: string;
+  /** The image pull policy. */
+  readonly imagePullPolicy: string;
+  /**
+   * Pod placement and metadata (pull secrets, node selection, labels, annotations).
+   * @default - none
+   */
+  readonly pod?: ResolvedPodOptions;
+}
+
+/**
+ * A one-shot Job that makes the static hostPath volumes' folders writable for Airflow's user (uid 50000,
+ * gid 0). The kubelet creates a missing hostPath folder (`DirectoryOrCreate`) as root:root 0755, and
+ * `fsGroup` does not apply to hostPath volumes, so without this Airflow could not write its logs or task data
+ * unless the user ran `minikube mount --uid 50000 --gid 0`. The Job runs as root with only the CHOWN and
+ * FOWNER capabilities (allowed by the Pod Security "baseline" level the namespace already enforces for
+ * Postgres), no privilege escalation and no token, and changes only the folders themselves. Like the
+ * migration Job it is named after its pod spec, so re-applying is a no-op and new volumes make a new Job.
+ */
+export class VolumePermissions extends Construct {
+  /** The ServiceAccount (no token). */
+  public readonly serviceAccount: k8s.KubeServiceAccount;
+
+  /** The Job. */
+  public readonly job: k8s.KubeJob;
+
+  private readonly podSpec: k8s.PodSpec;
+
+  constructor(scope: Construct, id: string, props: VolumePermissionsProps) {
+    super(scope, id);
+    const pod = props.pod ?? NO_POD_OPTIONS;
+    const name = `airflow-${VOLUME_PERMISSIONS_COMPONENT}`;
+    const labels = airflowLabels(VOLUME_PERMISSIONS_COMPONENT);
+    const hostPathVolumes = () => props.volumes.all.filter((v) => v.storage.hostPath !== undefined);
+    this.serviceAccount = airflowServiceAccount(this, 'service-account', name, VOLUME_PERMISSIONS_COMPONENT, false, pod.serviceAccountAnnotations);
+    this.podSpec = {
+      ...pod.placement,
+      serviceAccountName: name,
+      automountServiceAccountToken: false,
+      restartPolicy: 'OnFailure',
+      securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name: VOLUME_PERMISSIONS_COMPONENT,
+          image: props.image,
+          imagePullPolicy: props.imagePullPolicy,
+          command: atSynth(() => ['bash', '-c', SCRIPT, VOLUME_PERMISSIONS_COMPONENT, ...hostPathVolumes().map((v) => `${MOUNT_ROOT}/${v.name}`)]),
+          volumeMounts: atSynth(() => hostPathVolumes().map((v) => ({ name: v.name, mountPath: `${MOUNT_ROOT}/${v.name}` }))),
+          resources: {
+            requests: { cpu: k8s.Quantity.fromString('10m'), memory: k8s.Quantity.fromString('32Mi') },
+            limits: { cpu: k8s.Quantity.fromString('100m'), memory: k8s.Quantity.fromString('64Mi') },
+          },
+          securityContext: VolumePermissions.containerSecurityContext(),
+        },
+      ],
+      volumes: atSynth(() => hostPathVolumes().map((v) => v.podVolume())),
+    };
+    this.job = new k8s.KubeJob(this, 'job', {
+      metadata: { name: atSynth(() => this.jobName), labels },
+      spec: {
+        backoffLimit: 6,
+        template: { metadata: { labels: { ...pod.podLabels, ...labels }, ...(Object.keys(pod.podAnnotations).length ? { annotations: pod.podAnnotations } : {}) }, spec: this.podSpec },
+      },
+    });
+  }
+
+  /** The Job's name: `airflow-volume-permissions-<hash of the pod spec>`, as it is synthesized. */
+  public get jobName(): string {
+    return `airflow-${VOLUME_PERMISSIONS_COMPONENT}-${shortHash(resolveAtSynth(this.podSpec))}`;
+  }
+
+  /**
+   * Root without privilege escalation, every capability dropped but CHOWN (to give a folder to uid 50000)
+   * and FOWNER (to change the mode of a folder another user owns): Pod Security "baseline".
+   */
+  public static containerSecurityContext(): k8s.SecurityContext {
+    return {
+      runAsUser: 0,
+      runAsGroup: 0,
+      runAsNonRoot: false,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'], add: ['CHOWN', 'FOWNER'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    };
+  }
+}
