@@ -12,7 +12,7 @@ import {
 } from './core';
 import { MetadataDb } from './database';
 import { AirflowNamespace, AirflowNetworkPolicies, AirflowSecrets, ExistingAirflowSecretsProps } from './security';
-import { AirflowVolumes, StorageProvisioning, StorageProvisioningMode } from './storage';
+import { AirflowVolumeOptions, AirflowVolumes, StorageProvisioning, StorageProvisioningMode } from './storage';
 
 /** Props for {@link AirflowChart}: where it runs, and how Airflow runs ({@link AirflowOptions}). */
 export interface AirflowChartProps extends ChartProps, AirflowOptions {
@@ -28,6 +28,13 @@ export interface AirflowChartProps extends ChartProps, AirflowOptions {
    * @default - generated once inside the cluster by the bootstrap Job (Secret `airflow-secrets`)
    */
   readonly existingSecrets?: ExistingAirflowSecretsProps;
+
+  /**
+   * The volumes: dags, logs and data by default. Give your own list to add `plugins`, drop `data`, size
+   * them, or use a claim that exists already (`{ name: 'dags', existingClaim: 'team-dags' }`).
+   * @default AirflowVolumes.DEFAULT_VOLUMES - dags, logs and data
+   */
+  readonly volumes?: AirflowVolumeOptions[];
 
   /**
    * The prefix of the names of the PersistentVolumes (cluster-scoped) and of the objects named after them
@@ -90,6 +97,7 @@ export class AirflowChart extends Chart {
     const {
       namePrefix,
       hostRoot,
+      volumes,
       existingSecrets,
       networkPolicies,
       secretsBootstrapImage,
@@ -114,7 +122,7 @@ export class AirflowChart extends Chart {
       );
     }
     this.airflowNamespace = new AirflowNamespace(this, 'namespace');
-    this.volumes = new AirflowVolumes(this, 'volumes', { provisioning, namePrefix });
+    this.volumes = new AirflowVolumes(this, 'volumes', { provisioning, namePrefix, volumes });
     this.secrets = existingSecrets
       ? AirflowSecrets.fromExistingSecrets(this, 'secrets', existingSecrets)
       : new AirflowSecrets(this, 'secrets', {

@@ -7,8 +7,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { Testing } from 'cdk8s';
 import { parse } from 'yaml';
-import { AirflowChart, AirflowChartProps, EnvFrom, EnvValue, PodVolume, StorageProvisioning } from '../lib';
+import { AirflowChart, AirflowChartProps, EnvValue, PodVolume, StorageProvisioning } from '../lib';
 import { validationReport } from '../validation';
+import { EVERYTHING } from './support/everything';
 import { findSecretMaterial } from './support/secret-scan';
 import { parseCfg } from './support/airflow';
 
@@ -26,41 +27,6 @@ function pods(objects: any[]): Map<string, { metadata: any; spec: any }> {
 
 const cfgOf = (objects: any[]) => parseCfg(objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'airflow-config').data['airflow.cfg']);
 
-const EVERYTHING: AirflowChartProps = {
-  imagePullSecrets: ['regcred'],
-  nodeSelector: { 'node-pool': 'airflow' },
-  tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'airflow', effect: 'NoSchedule' }],
-  affinity: {
-    nodeAffinity: {
-      requiredDuringSchedulingIgnoredDuringExecution: {
-        nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/arch', operator: 'In', values: ['amd64'] }] }],
-      },
-    },
-  },
-  topologySpreadConstraints: [
-    { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { team: 'data' } } },
-  ],
-  priorityClassName: 'airflow-critical',
-  podLabels: { team: 'data' },
-  podAnnotations: { 'example.com/owner': 'data-team' },
-  env: { TZ: EnvValue.fromValue('Europe/Paris'), TEAM_API_TOKEN: EnvValue.fromSecret({ name: 'team-api', key: 'token' }) },
-  envFrom: [EnvFrom.configMap('team-env')],
-  extraVolumes: [PodVolume.secret('team-certs', { secretName: 'team-certs', mountPath: '/opt/certs' })],
-  serviceAccountAnnotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/airflow' },
-  clusterDomain: 'corp.local',
-  scheduler: { replicas: 2, resources: { memoryLimit: '2Gi' }, podLabels: { role: 'scheduler' } },
-  apiServer: {
-    replicas: 2,
-    nodeSelector: { 'node-pool': 'web' },
-    serviceType: 'LoadBalancer',
-    serviceAnnotations: { 'service.beta.kubernetes.io/aws-load-balancer-internal': 'true' },
-  },
-  dagProcessor: { resources: { cpuRequest: '200m' } },
-  triggerer: { replicas: 2 },
-  worker: { resources: { memoryRequest: '512Mi' }, tolerations: [{ key: 'spot', operator: 'Exists', effect: 'NoSchedule' }] },
-  migrations: { resources: { memoryLimit: '2Gi' } },
-  ingress: { host: 'airflow.example.com', path: '/airflow', className: 'nginx', tlsSecretName: 'airflow-tls' },
-};
 
 describe('a chart with every pod option set', () => {
   const chart = new AirflowChart(Testing.app(), 'airflow', EVERYTHING);
@@ -179,6 +145,29 @@ describe('a chart with every pod option set', () => {
       validationReport(chart, { existingSecrets: ['regcred', 'team-api', 'team-certs', 'airflow-tls'], existingConfigMaps: ['team-env'] }),
     ).toEqual([]);
     expect(findSecretMaterial(objects)).toEqual([]);
+  });
+});
+
+describe('a volume from a claim that exists already', () => {
+  const volumes = [{ name: 'dags', existingClaim: 'team-dags' }, { name: 'logs' }, { name: 'data' }];
+  const chart = new AirflowChart(Testing.app(), 'airflow', { volumes });
+  const objects = Testing.synth(chart);
+
+  test('no claim or volume is made for it; every Airflow pod and the worker template mount that claim', () => {
+    const made = objects.filter((o) => ['PersistentVolume', 'PersistentVolumeClaim'].includes(o.kind)).map((o) => o.metadata.name);
+    expect(made.filter((n) => n.includes('dags'))).toEqual([]);
+    for (const [name, pod] of pods(objects)) {
+      if (['StatefulSet/airflow-postgres', 'Job/airflow-secrets-bootstrap'].includes(name)) continue;
+      const dags = (pod.spec.volumes ?? []).find((v: any) => v.name === 'dags');
+      expect([name, dags?.persistentVolumeClaim?.claimName]).toEqual([name, name === 'Job/airflow-volume-permissions' ? undefined : 'team-dags']);
+    }
+    expect(validationReport(chart, { existingClaims: ['team-dags'] })).toEqual([]);
+  });
+
+  test('size and access modes do not apply to it', () => {
+    expect(() => new AirflowChart(Testing.app(), 'x', { volumes: [{ name: 'dags', existingClaim: 'team-dags', size: '10Gi' }] })).toThrow(
+      /^AirflowVolumes at "x\/volumes": property "volumes\[0\]\.size" received "10Gi"; allowed: nothing with existingClaim/,
+    );
   });
 });
 

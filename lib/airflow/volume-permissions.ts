@@ -68,7 +68,7 @@ export class VolumePermissions extends Construct {
     const pod = props.pod ?? NO_POD_OPTIONS;
     const name = `airflow-${VOLUME_PERMISSIONS_COMPONENT}`;
     const labels = airflowLabels(VOLUME_PERMISSIONS_COMPONENT);
-    const hostPathVolumes = () => props.volumes.all.filter((v) => v.storage.hostPath !== undefined);
+    const hostPathVolumes = () => props.volumes.all.filter((v) => v.storage?.hostPath !== undefined);
     this.serviceAccount = airflowServiceAccount(this, 'service-account', name, VOLUME_PERMISSIONS_COMPONENT, false, pod.serviceAccountAnnotations);
     this.podSpec = {
       ...pod.placement,

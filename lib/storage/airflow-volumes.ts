@@ -12,6 +12,7 @@ import {
   validateAbsolutePath,
   validateByteQuantity,
   validateDnsLabel,
+  validateDnsSubdomain,
   validateUnique,
 } from '../core';
 import { PersistentStorage } from './persistent-storage';
@@ -46,6 +47,14 @@ export interface AirflowVolumeOptions {
    * @default ["ReadWriteMany"]
    */
   readonly accessModes?: string[];
+
+  /**
+   * A PersistentVolumeClaim that exists already (made by another team or tool) to use as this volume: no
+   * claim and no volume are created, the pods mount that claim. `size`, `requestSize` and `accessModes` do
+   * not apply.
+   * @default - a claim created here (pinned to its own volume with hostPath provisioning)
+   */
+  readonly existingClaim?: string;
 }
 
 /** Props for {@link AirflowVolumes}. */
@@ -77,16 +86,13 @@ export class AirflowVolume {
     public readonly name: string,
     /** Where Airflow containers mount it (`/opt/airflow/dags`). */
     public readonly mountPath: string,
-    /** The claim and, with hostPath provisioning, its pinned volume. */
-    public readonly storage: PersistentStorage,
+    /** The claim and, with hostPath provisioning, its pinned volume; undefined for an existing claim. */
+    public readonly storage: PersistentStorage | undefined,
+    /** The name of the claim the pods mount. */
+    public readonly claimName: string,
     /** The volume as cdk8s-plus sees it, for `container.mount(volume.mountPath, volume.plusVolume)`. */
     public readonly plusVolume: kplus.Volume,
   ) {}
-
-  /** The claim's name. */
-  public get claimName(): string {
-    return this.storage.claimName;
-  }
 
   /** The pod-spec volume entry for a plain pod spec (used by the worker pod template). */
   public podVolume(): k8s.Volume {
@@ -206,6 +212,7 @@ export class AirflowVolumes extends Construct {
     if (clash) {
       invalid(this, `${property}.mountPath`, mountPath, `a path not already used by volume "${clash.name}"`);
     }
+    if (options.existingClaim !== undefined) return this.addExisting(options, property, mountPath);
     const size = options.size ?? AirflowVolumes.DEFAULT_SIZES[name] ?? '1Gi';
     const capacity = validateByteQuantity(this, `${property}.size`, size);
     if (options.requestSize !== undefined) {
@@ -234,9 +241,34 @@ export class AirflowVolumes extends Construct {
       name,
       mountPath,
       storage,
+      storage.claimName,
       kplus.Volume.fromPersistentVolumeClaim(storage, 'pod-volume', claim, { name }),
     );
     this.byName.set(name, volume);
+    return volume;
+  }
+
+  private addExisting(options: AirflowVolumeOptions, property: string, mountPath: string): AirflowVolume {
+    const claimName = validateDnsSubdomain(this, `${property}.existingClaim`, options.existingClaim);
+    const notApplicable = (['size', 'requestSize', 'accessModes'] as const).filter((p) => options[p] !== undefined);
+    if (notApplicable.length > 0) {
+      invalid(
+        this,
+        `${property}.${notApplicable[0]}`,
+        options[notApplicable[0]],
+        'nothing with existingClaim: the claim exists already, with its own size and access modes',
+      );
+    }
+    const scope = new Construct(this, options.name);
+    const claim = kplus.PersistentVolumeClaim.fromClaimName(scope, 'claim-ref', claimName);
+    const volume = new AirflowVolume(
+      options.name,
+      mountPath,
+      undefined,
+      claimName,
+      kplus.Volume.fromPersistentVolumeClaim(scope, 'pod-volume', claim, { name: options.name }),
+    );
+    this.byName.set(options.name, volume);
     return volume;
   }
 }
