@@ -380,6 +380,11 @@ describe('the broker password: generated, or brought', () => {
       { name: 'AIRFLOW__CELERY__BROKER_URL', valueFrom: { secretKeyRef: { name: 'broker', key: 'url' } } },
       { name: 'AIRFLOW__CELERY__RESULT_BACKEND', value: '$(AIRFLOW__CELERY__BROKER_URL)' },
     ]);
+    // your own Secret: required by the scheduler too (a missing URL would leave it on Airflow's default broker)
+    expect(envOf(objects, 'Deployment', 'airflow-scheduler')).toContainEqual({
+      name: 'AIRFLOW__CELERY__BROKER_URL',
+      valueFrom: { secretKeyRef: { name: 'broker', key: 'url' } },
+    });
     const a2 = synth({ image: 'apache/airflow:2.11.0', celery: { externalBroker } });
     expect(envOf(a2, 'Deployment', 'airflow-celery-worker')).toContainEqual({ name: 'AIRFLOW__CELERY__RESULT_BACKEND', value: 'db+$(AIRFLOW__DATABASE__SQL_ALCHEMY_CONN)' });
     const withResults = synth({ celery: { externalBroker: { ...externalBroker, resultBackendSecret: { name: 'broker', key: 'results' } } } });

@@ -160,10 +160,12 @@ export class CeleryWorkers extends Construct {
           ? undefined
           : validateSecretKeyRef(this, 'externalBroker.resultBackendSecret', props.externalBroker.resultBackendSecret);
       this.broker = undefined;
-      this.brokerEnvOf = (optional) => [
-        optionalSecretEnv('AIRFLOW__CELERY__BROKER_URL', url, optional),
+      // Your own Secret, there before Celery is turned on: required everywhere (optional, a missing URL would
+      // leave the scheduler on Airflow's default broker URL).
+      this.brokerEnvOf = () => [
+        secretEnv('AIRFLOW__CELERY__BROKER_URL', url),
         results !== undefined
-          ? optionalSecretEnv('AIRFLOW__CELERY__RESULT_BACKEND', results, optional)
+          ? secretEnv('AIRFLOW__CELERY__RESULT_BACKEND', results)
           : { name: 'AIRFLOW__CELERY__RESULT_BACKEND', value: this.defaultResultBackend(props.generation, '$(AIRFLOW__CELERY__BROKER_URL)') },
       ];
     } else {
@@ -261,9 +263,9 @@ export class CeleryWorkers extends Construct {
   /**
    * The environment of the broker's clients, in this order: the broker password (in-cluster broker),
    * `AIRFLOW__CELERY__BROKER_URL`, `AIRFLOW__CELERY__RESULT_BACKEND`. For the scheduler with
-   * `optionalPassword`: a Secret that lacks the broker's key (one generated before Celery was turned on) then
-   * leaves the scheduler running its KubernetesExecutor tasks, while the broker and the workers report the
-   * missing key.
+   * `optionalPassword` (in-cluster broker only): a generated Secret that lacks the broker's key (one created
+   * before Celery was turned on) then leaves the scheduler running its KubernetesExecutor tasks, while Redis and
+   * the workers report the missing key.
    */
   public brokerEnv(options: { readonly optionalPassword?: boolean } = {}): k8s.EnvVar[] {
     return this.brokerEnvOf(options.optionalPassword === true);
