@@ -1,6 +1,6 @@
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
-import { AirflowOptions, KubernetesExecutorAirflow, pickPlacement } from './airflow';
+import { AirflowOptions, GitSyncMode, KubernetesExecutorAirflow, pickPlacement } from './airflow';
 import {
   DEFAULT_NAMESPACE,
   IMAGE_PULL_POLICIES,
@@ -122,7 +122,13 @@ export class AirflowChart extends Chart {
       );
     }
     this.airflowNamespace = new AirflowNamespace(this, 'namespace');
-    this.volumes = new AirflowVolumes(this, 'volumes', { provisioning, namePrefix, volumes });
+    // git-sync's sidecar mode syncs the DAGs into each pod's own emptyDir: no dags claim by default then.
+    const sidecars = props.gitSync?.mode === GitSyncMode.SIDECARS;
+    this.volumes = new AirflowVolumes(this, 'volumes', {
+      provisioning,
+      namePrefix,
+      volumes: volumes ?? (sidecars ? AirflowVolumes.DEFAULT_VOLUMES.filter((name) => name !== 'dags').map((name) => ({ name })) : undefined),
+    });
     this.secrets = existingSecrets
       ? AirflowSecrets.fromExistingSecrets(this, 'secrets', existingSecrets)
       : new AirflowSecrets(this, 'secrets', {

@@ -8,7 +8,7 @@
 // each (Cluster)RoleBinding; the KubernetesExecutor's worker pod template (ConfigMap `airflow-config`, key
 // `pod_template_file.yaml`) with its ServiceAccount and mounts; and every Secret and ConfigMap a pod reads
 // (Secrets the YAML does not contain, e.g. created at run time, are marked "not in the YAML"). Everything sorted, so the output is
-// deterministic. test/diagram.test.ts fails when the README block differs from a fresh synth.
+// deterministic. test/scripts/diagram.test.ts fails when the README block differs from a fresh synth.
 //
 // Usage: node scripts/diagram.js [dir]   (default: synthesize main.ts afresh with scripts/app.js, so the
 //                                          picture is never stale; with dir: read dir/*.yaml, e.g. dist)
@@ -133,7 +133,6 @@ function renderDiagram(objects) {
     ]),
   ].sort(compare);
   const qualify = namespaces.length > 1;
-  const nsOf = (o) => (qualify ? o.metadata.namespace : undefined);
   const nodes = new Map(); // id -> { namespace, line, sortKey }
   const edges = new Set();
   const addNode = (kind, name, namespace, text, shape) => {

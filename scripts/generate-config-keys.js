@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 /*
- * Generates lib/data/airflow-config-keys.ts from the Airflow configuration key lists in
- * /work/shared/airflow-config (or the folder given as the first argument).
+ * Generates lib/core/data/airflow-config-keys.ts from the Airflow configuration key lists in
+ * /work/shared/airflow-config (or the folder given as the first argument), plus the provider keys listed in
+ * scripts/provider-config-keys.tsv.
  *
  * The data is Apache Airflow's own: section.key, version_added and default from Airflow's
  * config_templates/config.yml and the provider.yaml files of the providers whose sections ship with the
- * image (celery, cncf.kubernetes, fab), and the deprecated options table from airflow/configuration.py.
+ * image (celery, cncf.kubernetes, fab; and from scripts/provider-config-keys.tsv the microsoft.azure key that
+ * remote logging to Azure Blob sets), and the deprecated options table from airflow/configuration.py.
  * Apache Airflow is licensed under the Apache License, Version 2.0; so is this project.
  *
  * Usage: node scripts/generate-config-keys.js [/path/to/airflow-config]
@@ -16,7 +18,8 @@ const fs = require('fs');
 const path = require('path');
 
 const source = process.argv[2] ?? '/work/shared/airflow-config';
-const out = path.join(__dirname, '..', 'lib', 'data', 'airflow-config-keys.ts');
+const out = path.join(__dirname, '..', 'lib', 'core', 'data', 'airflow-config-keys.ts');
+const providerFile = path.join(__dirname, 'provider-config-keys.tsv');
 
 function lines(file) {
   return fs
@@ -45,6 +48,14 @@ function keys(major) {
     provenance.add(src.replace(/\s*\(version_added[^)]*\)/, '').trim());
   }
   for (const key of plain) if (!(key in result)) throw new Error(`${key} has no annotation for Airflow ${major}`);
+  for (const line of fs.readFileSync(providerFile, 'utf8').split('\n')) {
+    if (line.trim() === '' || line.startsWith('#')) continue;
+    const [majors, key, versionAdded, def, src] = line.split('\t');
+    if (!majors.split(',').includes(String(major))) continue;
+    if (key in result) throw new Error(`${key} of ${path.basename(providerFile)} is already defined for Airflow ${major}`);
+    result[key] = [versionAdded === '' ? null : versionAdded, parseDefault(def)];
+    provenance.add(src.trim());
+  }
   const sorted = {};
   for (const key of Object.keys(result).sort()) sorted[key] = result[key];
   return { keys: sorted, provenance: [...provenance].sort() };

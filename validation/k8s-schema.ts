@@ -59,7 +59,6 @@ function loadSchemaModule(file: string): void {
   };
   const module = { exports: {} as Record<string, unknown> };
   // The module text is the package's own generated CommonJS: `const schema = {...}; function addSchema()`.
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
   new Function('exports', 'require', 'module', '__filename', '__dirname', source)(
     module.exports,
     fakeRequire,

@@ -1,24 +1,11 @@
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import {
-  Components,
-  SecretKeyRef,
-  airflowLabels,
-  atSynth,
-  invalid,
-  resolveAtSynth,
-  secretEnv,
-  shortHash,
-  validateDnsSubdomain,
-  validateSecretKeyRef,
-} from '../core';
+import { Components, SecretKeyRef, invalid, secretEnv, validateDnsSubdomain, validateSecretKeyRef } from '../core';
 import {
   AirflowPodParts,
   ONE_SHOT_RESOURCES,
   airflowContainer,
-  airflowPodMetadata,
-  airflowPodSpec,
-  airflowServiceAccount,
+  oneShotJob,
   resourceRequirements,
   waitForMigrationsContainer,
 } from './pod-parts';
@@ -93,7 +80,7 @@ export class AdminUser extends Construct {
   /** The Job. */
   public readonly job: k8s.KubeJob;
 
-  private readonly podSpec: k8s.PodSpec;
+  private readonly name: () => string;
 
   constructor(scope: Construct, id: string, props: AdminUserProps) {
     super(scope, id);
@@ -113,51 +100,33 @@ export class AdminUser extends Construct {
     }
     validateSecretKeyRef(this, 'passwordSecret', props.passwordSecret);
     const serviceAccountName = validateDnsSubdomain(this, 'serviceAccountName', props.serviceAccountName ?? 'airflow-create-user');
-    const labels = airflowLabels(Components.CREATE_USER);
-
-    this.serviceAccount = airflowServiceAccount(
-      this,
-      'service-account',
+    const built = oneShotJob(this, {
+      parts,
+      component: Components.CREATE_USER,
       serviceAccountName,
-      Components.CREATE_USER,
-      false,
-      parts.pod?.serviceAccountAnnotations,
-    );
-
-    const podSpec = airflowPodSpec(parts, {
-      serviceAccountName,
-      automountServiceAccountToken: false,
-      restartPolicy: 'OnFailure',
+      namePrefix: 'airflow-create-user',
       initContainers: [parts.waitForDatabase, waitForMigrationsContainer(parts)],
-      containers: [
-        airflowContainer(parts, {
-          name: 'create-user',
-          args: ['bash', '-c', CREATE_USER_SCRIPT],
-          env: [
-            ...parts.env,
-            { name: 'AIRFLOW_ADMIN_USERNAME', value: this.username },
-            { name: 'AIRFLOW_ADMIN_EMAIL', value: email },
-            { name: 'AIRFLOW_ADMIN_FIRSTNAME', value: firstName },
-            { name: 'AIRFLOW_ADMIN_LASTNAME', value: lastName },
-            secretEnv(ADMIN_PASSWORD_ENV, props.passwordSecret),
-          ],
-          resources: resourceRequirements(ONE_SHOT_RESOURCES),
-        }),
-      ],
+      container: airflowContainer(parts, {
+        name: 'create-user',
+        args: ['bash', '-c', CREATE_USER_SCRIPT],
+        env: [
+          ...parts.env,
+          { name: 'AIRFLOW_ADMIN_USERNAME', value: this.username },
+          { name: 'AIRFLOW_ADMIN_EMAIL', value: email },
+          { name: 'AIRFLOW_ADMIN_FIRSTNAME', value: firstName },
+          { name: 'AIRFLOW_ADMIN_LASTNAME', value: lastName },
+          secretEnv(ADMIN_PASSWORD_ENV, props.passwordSecret),
+        ],
+        resources: resourceRequirements(ONE_SHOT_RESOURCES),
+      }),
     });
-    this.podSpec = podSpec;
-
-    this.job = new k8s.KubeJob(this, 'job', {
-      metadata: { name: atSynth(() => this.jobName), labels },
-      spec: {
-        backoffLimit: 6,
-        template: { metadata: airflowPodMetadata(parts, labels), spec: podSpec },
-      },
-    });
+    this.serviceAccount = built.serviceAccount;
+    this.job = built.job;
+    this.name = built.jobName;
   }
 
   /** The Job's name: `airflow-create-user-<hash of the pod spec>`, as it is synthesized. */
   public get jobName(): string {
-    return `airflow-create-user-${shortHash(resolveAtSynth(this.podSpec))}`;
+    return this.name();
   }
 }

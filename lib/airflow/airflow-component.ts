@@ -100,6 +100,18 @@ export interface AirflowComponentProps {
   readonly extraEnv?: k8s.EnvVar[];
 
   /**
+   * Containers beside the component's own (the scheduler's log groomer, git-sync in its sidecar mode).
+   * @default - none
+   */
+  readonly sidecars?: k8s.Container[];
+
+  /**
+   * Pod volumes beside the parts' volumes, for the sidecars.
+   * @default - none
+   */
+  readonly extraVolumes?: k8s.Volume[];
+
+  /**
    * Whether the Deployment rolls without downtime (a new pod first, then the old one goes). Otherwise the
    * old pod stops before the new one starts (`Recreate`): one scheduler, dag-processor or triggerer at a time
    * is enough on a small node, and a second one during a rollout would only compete for its CPU.
@@ -186,8 +198,9 @@ export class AirflowComponent extends Construct {
                 resources: resourceRequirements(props.resources),
                 ...container,
               }),
+              ...(props.sidecars ?? []),
             ],
-          }),
+          }, props.extraVolumes),
         },
       },
     });

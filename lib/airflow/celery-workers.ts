@@ -63,6 +63,16 @@ export interface CeleryWorkersProps extends CeleryOptions {
    */
   readonly defaultQueue?: string;
   /**
+   * Containers beside the worker's own (git-sync in its sidecar mode).
+   * @default - none
+   */
+  readonly sidecars?: k8s.Container[];
+  /**
+   * Pod volumes beside the Airflow ones, for the sidecars.
+   * @default - none
+   */
+  readonly sidecarVolumes?: k8s.Volume[];
+  /**
    * The worker pods' options, resolved: KubernetesExecutorAirflow gives the chart-wide ones merged with the
    * `celery` ones (`podOptionsFor`), checked against the variables and volumes it sets itself.
    * @default - the pod options of these props, resolved here
@@ -252,8 +262,9 @@ export class CeleryWorkers extends Construct {
                 securityContext: airflowContainerSecurityContext(),
                 volumeMounts: atSynth(() => [...props.airflowVolumeMounts(), ...pod.volumeMounts]),
               },
+              ...(props.sidecars ?? []),
             ],
-            volumes: atSynth(() => [...props.airflowVolumes(), ...pod.volumes]),
+            volumes: atSynth(() => [...props.airflowVolumes(), ...pod.volumes, ...(props.sidecarVolumes ?? [])]),
           },
         },
       },

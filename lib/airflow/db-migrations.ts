@@ -1,24 +1,7 @@
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import {
-  AirflowVersion,
-  Components,
-  VERSION_LABEL,
-  airflowLabels,
-  atSynth,
-  resolveAtSynth,
-  shortHash,
-  validateDnsSubdomain,
-} from '../core';
-import {
-  AirflowPodParts,
-  ContainerResources,
-  airflowContainer,
-  airflowPodMetadata,
-  airflowPodSpec,
-  airflowServiceAccount,
-  resourceRequirements,
-} from './pod-parts';
+import { Components, VERSION_LABEL, validateDnsSubdomain } from '../core';
+import { AirflowPodParts, ContainerResources, airflowContainer, oneShotJob, resourceRequirements } from './pod-parts';
 
 /** Props for {@link DbMigrations}. */
 export interface DbMigrationsProps {
@@ -57,52 +40,32 @@ export class DbMigrations extends Construct {
   /** The Job. */
   public readonly job: k8s.KubeJob;
 
-  private readonly podSpec: k8s.PodSpec;
-  private readonly airflowVersion: AirflowVersion;
+  private readonly name: () => string;
 
   constructor(scope: Construct, id: string, props: DbMigrationsProps) {
     super(scope, id);
     const parts = props.parts;
     const serviceAccountName = validateDnsSubdomain(this, 'serviceAccountName', props.serviceAccountName ?? 'airflow-db-migrate');
-    const labels = airflowLabels(Components.DB_MIGRATE);
-
-    this.serviceAccount = airflowServiceAccount(
-      this,
-      'service-account',
+    const built = oneShotJob(this, {
+      parts,
+      component: Components.DB_MIGRATE,
       serviceAccountName,
-      Components.DB_MIGRATE,
-      false,
-      parts.pod?.serviceAccountAnnotations,
-    );
-
-    const podSpec = airflowPodSpec(parts, {
-      serviceAccountName,
-      automountServiceAccountToken: false,
-      restartPolicy: 'OnFailure',
+      namePrefix: `airflow-db-migrate-${parts.airflowVersion.slug}`,
+      extraLabels: { [VERSION_LABEL]: parts.airflowVersion.toString() },
       initContainers: [parts.waitForDatabase],
-      containers: [
-        airflowContainer(parts, {
-          name: 'db-migrate',
-          args: ['bash', '-c', 'exec airflow db migrate'],
-          resources: resourceRequirements(props.resources ?? DbMigrations.DEFAULT_RESOURCES),
-        }),
-      ],
+      container: airflowContainer(parts, {
+        name: 'db-migrate',
+        args: ['bash', '-c', 'exec airflow db migrate'],
+        resources: resourceRequirements(props.resources ?? DbMigrations.DEFAULT_RESOURCES),
+      }),
     });
-    this.podSpec = podSpec;
-    this.airflowVersion = parts.airflowVersion;
-    const podLabels = { ...labels, [VERSION_LABEL]: parts.airflowVersion.toString() };
-
-    this.job = new k8s.KubeJob(this, 'job', {
-      metadata: { name: atSynth(() => this.jobName), labels: podLabels },
-      spec: {
-        backoffLimit: 6,
-        template: { metadata: airflowPodMetadata(parts, podLabels), spec: podSpec },
-      },
-    });
+    this.serviceAccount = built.serviceAccount;
+    this.job = built.job;
+    this.name = built.jobName;
   }
 
   /** The Job's name: `airflow-db-migrate-<version>-<hash of the pod spec>`, as it is synthesized. */
   public get jobName(): string {
-    return `airflow-db-migrate-${this.airflowVersion.slug}-${shortHash(resolveAtSynth(this.podSpec))}`;
+    return this.name();
   }
 }

@@ -39,8 +39,12 @@ import { AirflowIngress } from './airflow-ingress';
 import { AirflowOptions, ComponentOptions, ResourceOptions } from './airflow-options';
 import { CeleryWorkers } from './celery-workers';
 import { DbMigrations } from './db-migrations';
+import { GitSyncDags, GitSyncMode } from './git-sync-dags';
+import { logGroomerContainer, noTokenVolume } from './log-groomer';
 import { PodLauncherRbac } from './pod-launcher-rbac';
 import { AirflowPodParts, ContainerResources, ResolvedPodOptions, airflowServiceAccount, resolvePodOptions } from './pod-parts';
+import { RemoteLogging, RemoteLoggingSettings } from './remote-logging';
+import { StatsdExporter } from './statsd-exporter';
 import { VolumePermissions } from './volume-permissions';
 import { workerPodTemplate } from './worker-pod-template';
 
@@ -59,9 +63,15 @@ export const COMPONENT_RESOURCES: Readonly<Record<string, ContainerResources>> =
   [Components.TRIGGERER]: { cpuRequest: '50m', memoryRequest: '256Mi', cpuLimit: '500m', memoryLimit: '768Mi' },
 };
 
+/** How many days task logs stay on the logs volume unless `logRetentionDays` says otherwise. */
+export const DEFAULT_LOG_RETENTION_DAYS = 15;
+
 /** Props for {@link KubernetesExecutorAirflow}: what it runs on, and how Airflow runs ({@link AirflowOptions}). */
 export interface KubernetesExecutorAirflowProps extends AirflowOptions {
-  /** The dags, logs and data volumes, mounted into every Airflow container and every task pod. Must have `dags`. */
+  /**
+   * The dags, logs and data volumes, mounted into every Airflow container and every task pod. Must have `dags`,
+   * except with git-sync in sidecar mode (each pod then syncs the DAGs into its own emptyDir).
+   */
   readonly volumes: AirflowVolumes;
 
   /** The metadata database. */
@@ -151,11 +161,19 @@ export class KubernetesExecutorAirflow extends Construct {
   public readonly ingress: AirflowIngress | undefined;
   /** What is worth a warning at synth (printed then), e.g. a default pool smaller than `parallelism`. */
   public readonly warnings: string[] = [];
+  /** The git-sync of the DAGs; undefined without `gitSync`. */
+  public readonly gitSync: GitSyncDags | undefined;
+  /** Where task logs are uploaded; undefined without `remoteLogging`. */
+  public readonly remoteLogging: RemoteLogging | undefined;
+  /** How many days task logs stay on the logs volume; 0 when no log groomer runs. */
+  public readonly logRetentionDays: number;
+  /** The statsd-exporter that receives Airflow's metrics; undefined unless `metrics`. */
+  public readonly statsd: StatsdExporter | undefined;
 
   constructor(scope: Construct, id: string, props: KubernetesExecutorAirflowProps) {
     super(scope, id);
     const namespace = namespaceOf(this);
-    const volumes = this.validateVolumes(props.volumes);
+    const volumes = this.validateVolumes(props.volumes, props.gitSync);
     if (!props.database) invalid(this, 'database', props.database, 'the metadata database (MetadataDb)');
 
     // Image, version and generation.
@@ -227,6 +245,25 @@ export class KubernetesExecutorAirflow extends Construct {
     this.fixVolumePermissions = (props.fixVolumePermissions ?? true) && volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH;
     this.node.addValidation({ validate: () => (this.warnings.forEach((w) => console.warn(`Warning: ${w}`)), []) });
 
+    // DAGs from git, remote logging, log retention, metrics: each off unless asked for (retention: on when
+    // there is a logs volume). The pods added beside the control plane are placed like it (pickPlacement).
+    if (props.gitSync !== undefined && (typeof props.gitSync !== 'object' || props.gitSync === null)) {
+      invalid(this, 'gitSync', props.gitSync, "the git-sync options, e.g. { repository: 'https://github.com/org/dags.git', branch: 'main' }");
+    }
+    this.gitSync = props.gitSync
+      ? new GitSyncDags(this, 'git-sync', { ...props.gitSync, ...pickPlacement(this.podOptionsFor(pickPlacement(props.gitSync))), volumes })
+      : undefined;
+    if (props.remoteLogging !== undefined && !(props.remoteLogging instanceof RemoteLogging)) {
+      invalid(this, 'remoteLogging', props.remoteLogging, 'RemoteLogging.s3({ ... }), RemoteLogging.gcs({ ... }) or RemoteLogging.azureBlob({ ... })');
+    }
+    this.remoteLogging = props.remoteLogging;
+    const remote = this.remoteLogging?.settings(this, 'remoteLogging');
+    this.logRetentionDays = this.resolveLogRetention(props.logRetentionDays, volumes);
+    if (props.metrics !== undefined && typeof props.metrics !== 'boolean') invalid(this, 'metrics', props.metrics, 'true or false');
+    this.statsd = props.metrics
+      ? new StatsdExporter(this, 'statsd', { clusterDomain: this.clusterDomain, ...pickPlacement(this.podOptions) })
+      : undefined;
+
     // The UI's Service name, and the Ingress in front of it (its URL is [api] base_url).
     const uiName = `airflow-${this.uiComponent}`;
     this.ingress = props.ingress
@@ -246,13 +283,23 @@ export class KubernetesExecutorAirflow extends Construct {
       ...props.database.airflowConnectionEnv(),
       secretEnv('AIRFLOW__CORE__FERNET_KEY', secrets.fernetKey),
     ];
-    const controlPlaneEnv = [...databaseEnv, ...generation.keyEnv(secrets), noDbCheck];
+    // Remote logging's connection (by reference) and region go to every pod that writes or reads task logs.
+    const remoteEnv = remote?.env ?? [];
+    const controlPlaneEnv = [...databaseEnv, ...generation.keyEnv(secrets), noDbCheck, ...remoteEnv];
     const workerEnv: k8s.EnvVar[] = [
       ...(generation.workersUseDatabase ? databaseEnv : [{ name: 'AIRFLOW_CONFIG', value: AIRFLOW_CFG_PATH }]),
       noDbCheck,
+      ...remoteEnv,
     ];
     const reservedEnv = [...new Set([...controlPlaneEnv, ...workerEnv].map((e) => e.name))];
-    const reservedVolumes = [...volumes.names, AIRFLOW_CONFIG_VOLUME_NAME];
+    const reservedVolumes = [
+      ...new Set([
+        ...volumes.names,
+        AIRFLOW_CONFIG_VOLUME_NAME,
+        ...(this.gitSync ? ['dags', ...this.gitSync.sidecarParts().volumes.map((v) => v.name)] : []),
+        ...(this.logRetentionDays > 0 ? [noTokenVolume().name] : []),
+      ]),
+    ];
     const podOptionsOf = (property: string, override?: PodOptions): ResolvedPodOptions =>
       resolvePodOptions(this, property, mergePodOptions(this.podOptions, override), reservedEnv, reservedVolumes);
     resolvePodOptions(this, '', this.podOptions, reservedEnv, reservedVolumes); // the chart-wide ones, checked once
@@ -260,8 +307,14 @@ export class KubernetesExecutorAirflow extends Construct {
     // The configuration (airflow.cfg), then the worker pod template it holds beside airflow.cfg.
     this.configuration = new AirflowConfiguration(this, 'configuration', {
       generation,
-      managed: this.managedConfig(namespace, volumes, `${uiName}.${namespace}.svc.${this.clusterDomain}`, props),
+      managed: this.managedConfig(namespace, volumes, `${uiName}.${namespace}.svc.${this.clusterDomain}`, remote, props),
       managedByProp: {
+        'core.dags_folder': 'gitSync',
+        'logging.remote_logging': 'remoteLogging',
+        'logging.remote_base_log_folder': 'remoteLogging',
+        'logging.remote_log_conn_id': 'remoteLogging',
+        'metrics.statsd_on': 'metrics',
+        'metrics.statsd_host': 'metrics',
         'core.parallelism': 'parallelism',
         'core.default_pool_task_slot_count': 'defaultPoolSlots',
         'kubernetes_executor.worker_pods_creation_batch_size': 'workerPodsCreationBatchSize',
@@ -278,8 +331,15 @@ export class KubernetesExecutorAirflow extends Construct {
       config: props.config,
     });
     // Volumes are read at synth: a volume added to AirflowVolumes after this point is mounted everywhere.
-    const podVolumes = (): k8s.Volume[] => [...volumes.podVolumes(), this.configuration.podVolume()];
-    const volumeMounts = (): k8s.VolumeMount[] => [...volumes.volumeMounts(), this.configuration.airflowCfgMount()];
+    // With git-sync, Airflow mounts the DAGs read-only: the dags claim (shared volume) or an emptyDir (sidecars).
+    const gitSync = this.gitSync;
+    const podVolumes = (): k8s.Volume[] => [...(gitSync?.airflowPodVolumes() ?? []), ...volumes.podVolumes(), this.configuration.podVolume()];
+    const volumeMounts = (): k8s.VolumeMount[] => [
+      ...(gitSync ? [gitSync.airflowVolumeMount()] : []),
+      ...volumes.volumeMounts().filter((m) => !gitSync || m.name !== gitSync.airflowVolumeMount().name),
+      this.configuration.airflowCfgMount(),
+    ];
+    const workerGitSync = gitSync?.workerParts();
     const workerPod = podOptionsOf('worker', props.worker);
     const serviceAccounts: Record<string, k8s.KubeServiceAccount> = {};
     const workerServiceAccount = `airflow-${Components.WORKER}`;
@@ -296,7 +356,8 @@ export class KubernetesExecutorAirflow extends Construct {
         image: this.image,
         imagePullPolicy: this.imagePullPolicy,
         env: workerEnv,
-        volumes: podVolumes(),
+        initContainers: workerGitSync?.initContainers,
+        volumes: [...podVolumes(), ...(workerGitSync?.volumes ?? [])],
         volumeMounts: volumeMounts(),
         serviceAccountName: workerServiceAccount,
         labels: airflowLabels(Components.WORKER),
@@ -317,11 +378,13 @@ export class KubernetesExecutorAirflow extends Construct {
     });
 
     // The Celery workers run tasks as the task pods do, with their environment (on Airflow 3 no database
-    // credentials); they and the scheduler get the broker's. Their pods take the chart-wide pod options merged
-    // with the celery ones, Redis the chart-wide placement (it is not an Airflow pod).
+    // credentials; remote logging's connection where task logs are uploaded); they and the scheduler get the
+    // broker's. Their pods take the chart-wide pod options merged with the celery ones, Redis the chart-wide
+    // placement (it is not an Airflow pod). In git-sync's sidecar mode they sync the DAGs themselves.
     if (props.celery !== undefined) {
       const { replicas, resources, concurrency, queues, terminationGracePeriodSeconds, defaultExecutor, externalBroker, redis, ...celeryPod } =
         props.celery;
+      const celeryGitSync = gitSync?.sidecarParts();
       this.celery = new CeleryWorkers(this, 'celery', {
         replicas,
         resources,
@@ -337,6 +400,8 @@ export class KubernetesExecutorAirflow extends Construct {
         taskEnv: workerEnv,
         airflowVolumes: podVolumes,
         airflowVolumeMounts: volumeMounts,
+        sidecars: celeryGitSync?.containers,
+        sidecarVolumes: celeryGitSync?.volumes,
         configChecksum: this.configuration.checksumAtSynth(),
         brokerPassword: inClusterBroker ? secrets.brokerPassword : undefined,
         brokerPlacement: pickPlacement(this.podOptions),
@@ -366,9 +431,28 @@ export class KubernetesExecutorAirflow extends Construct {
       pod: podOptionsOf(property, override),
     });
 
-    this.components = this.createComponents(parts, props, this.celery?.brokerEnv({ optionalPassword: true }) ?? []);
+    this.components = this.createComponents(parts, props, volumes, this.celery?.brokerEnv({ optionalPassword: true }) ?? []);
     this.deployments = Object.fromEntries(Object.entries(this.components).map(([name, c]) => [name, c.deployment]));
     for (const [name, c] of Object.entries(this.components)) serviceAccounts[name] = c.serviceAccount;
+    // The cloud identity of remote logging: every ServiceAccount whose pods write or read task logs.
+    for (const account of [
+      serviceAccounts[Components.WORKER],
+      ...(this.celery ? [this.celery.serviceAccount] : []),
+      ...Object.values(this.components).map((c) => c.serviceAccount),
+    ]) {
+      for (const [key, value] of Object.entries(remote?.serviceAccountAnnotations ?? {})) {
+        const set = account.metadata.toJson().annotations?.[key];
+        if (set !== undefined && set !== value) {
+          invalid(
+            this,
+            `remoteLogging.serviceAccountAnnotations["${key}"]`,
+            value,
+            `the value the pod options give ServiceAccount ${account.name} (${JSON.stringify(set)}), or another annotation`,
+          );
+        }
+        account.metadata.addAnnotation(key, value);
+      }
+    }
     this.uiService = this.components[this.uiComponent].service!;
 
     this.podLauncher = new PodLauncherRbac(this, 'pod-launcher', { serviceAccountName: this.components[Components.SCHEDULER].name });
@@ -407,13 +491,22 @@ export class KubernetesExecutorAirflow extends Construct {
     return mergePodOptions(this.podOptions, override);
   }
 
-  /** The options of `airflow.cfg` the library sets: executor, folders, concurrency, the pod template. */
-  private managedConfig(namespace: string, volumes: AirflowVolumes, uiServiceHost: string, props: AirflowOptions): AirflowConfigValues {
+  /**
+   * The options of `airflow.cfg` the library sets: executor, folders, concurrency, the pod template, and
+   * remote logging and metrics when they are on.
+   */
+  private managedConfig(
+    namespace: string,
+    volumes: AirflowVolumes,
+    uiServiceHost: string,
+    remote: RemoteLoggingSettings | undefined,
+    props: AirflowOptions,
+  ): AirflowConfigValues {
     const ref = parseImageReference(this.image);
     const managed: Record<string, Record<string, string | number | boolean>> = {
       core: {
         executor: this.executors.join(','),
-        dags_folder: volumes.get('dags').mountPath,
+        dags_folder: this.gitSync ? this.gitSync.dagsFolder : volumes.get('dags').mountPath,
         load_examples: false,
         parallelism: this.parallelism,
         default_pool_task_slot_count: this.defaultPoolSlots,
@@ -434,6 +527,12 @@ export class KubernetesExecutorAirflow extends Construct {
     if (props.celery !== undefined) {
       // The broker URL and the result backend hold the broker's password: they come from the environment.
       managed.celery = { worker_concurrency: validateInteger(this, 'celery.concurrency', props.celery.concurrency ?? 2, 1, 256) };
+    }
+    if (this.statsd) {
+      managed.metrics = { statsd_on: true, statsd_host: this.statsd.host, statsd_port: this.statsd.port, statsd_prefix: 'airflow' };
+    }
+    for (const [section, keys] of Object.entries(remote?.config ?? {})) {
+      managed[section] = { ...(managed[section] ?? {}), ...keys };
     }
     const generationManaged = this.generation.managedConfig({
       uiServiceHost,
@@ -469,12 +568,12 @@ export class KubernetesExecutorAirflow extends Construct {
 
   /**
    * Options the library chooses and the user may change: no ANSI colours in `kubectl logs`, and on minikube
-   * (hostPath volumes, filled by `minikube mount`) a new DAG file is picked up within 30 s instead of Airflow's
-   * default of 5 minutes.
+   * (hostPath volumes, filled by `minikube mount`) or with git-sync (a new commit every period) a new DAG
+   * file is picked up within 30 s instead of Airflow's default of 5 minutes.
    */
   private defaultConfig(volumes: AirflowVolumes): AirflowConfigValues {
     const defaults: Record<string, Record<string, string | number | boolean>> = { logging: { colored_console_log: false } };
-    if (volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH) {
+    if (volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH || this.gitSync !== undefined) {
       const [section, key] = this.generation.dagListIntervalKey.split('.');
       defaults[section] = { ...(defaults[section] ?? {}), [key]: 30 };
     }
@@ -482,12 +581,13 @@ export class KubernetesExecutorAirflow extends Construct {
   }
 
   /**
-   * The UI, the scheduler, and the dag-processor and triggerer where they run. `schedulerEnv`: what the
-   * scheduler's container gets besides the control plane's environment (the Celery broker's, with `celery`).
+   * The UI, the scheduler, and the dag-processor and triggerer where they run; the scheduler with the log
+   * groomer, and the pods that read DAG files with a git-sync sidecar in git-sync's sidecar mode.
    */
   private createComponents(
     parts: (property: string, override?: PodOptions) => AirflowPodParts,
     props: KubernetesExecutorAirflowProps,
+    volumes: AirflowVolumes,
     schedulerEnv: k8s.EnvVar[],
   ): Record<string, AirflowComponent> {
     const jobsCheck = (jobType: string): k8s.Probe => ({
@@ -508,6 +608,7 @@ export class KubernetesExecutorAirflow extends Construct {
       rest: Omit<AirflowComponentProps, 'parts' | 'component' | 'command' | 'resources' | 'replicas'>,
     ) => {
       const { replicas, resources, ...podOptions } = options ?? {};
+      const gitSync = this.gitSync && readsDags.includes(component) ? this.gitSync.sidecarParts() : undefined;
       components[component] = new AirflowComponent(this, id, {
         parts: parts(property, podOptions),
         component,
@@ -515,16 +616,36 @@ export class KubernetesExecutorAirflow extends Construct {
         resources: this.resolveResources(`${property}.resources`, COMPONENT_RESOURCES[component], resources),
         replicas,
         ...rest,
+        sidecars: [...(rest.sidecars ?? []), ...(gitSync?.containers ?? [])],
+        extraVolumes: [...(rest.extraVolumes ?? []), ...(gitSync?.volumes ?? [])],
       });
     };
+    // Who reads DAG files: the parser (the dag-processor, or the scheduler when it parses them itself) and
+    // the triggerer. In git-sync's sidecar mode each of them syncs the DAGs itself.
+    const readsDags: string[] = [this.standaloneDagProcessor ? Components.DAG_PROCESSOR : Components.SCHEDULER, Components.TRIGGERER];
 
     // The worker pod template is mounted where it is used: the scheduler creates pods from it, and the UI
-    // shows it in a task's "K8s Pod Spec" view.
+    // shows it in a task's "K8s Pod Spec" view. The scheduler's pod also runs the log groomer, which removes
+    // old task logs from the logs volume.
+    const groomer = this.logRetentionDays > 0;
     add('scheduler', Components.SCHEDULER, 'scheduler', props.scheduler, {
       automountServiceAccountToken: true,
+      // with celery: the broker's URL and the result backend (it sends Celery tasks and reads their results)
       extraEnv: schedulerEnv,
       extraVolumeMounts: [this.configuration.podTemplateMount()],
       livenessProbe: jobsCheck('SchedulerJob'),
+      sidecars: groomer
+        ? [
+          logGroomerContainer({
+            image: this.image,
+            imagePullPolicy: this.imagePullPolicy,
+            logsVolume: volumes.get('logs').name,
+            logsPath: volumes.get('logs').mountPath,
+            retentionDays: this.logRetentionDays,
+          }),
+        ]
+        : [],
+      extraVolumes: groomer ? [noTokenVolume()] : [],
     });
     const { serviceType, serviceAnnotations, ...apiServer } = props.apiServer ?? {};
     const probe = (path: string) => ({ path, port: k8s.IntOrString.fromString('http') });
@@ -589,17 +710,27 @@ export class KubernetesExecutorAirflow extends Construct {
     return image;
   }
 
-  private validateVolumes(volumes: AirflowVolumes): AirflowVolumes {
+  private validateVolumes(volumes: AirflowVolumes, gitSync: AirflowOptions['gitSync']): AirflowVolumes {
     if (!volumes || !(volumes instanceof AirflowVolumes)) {
       invalid(this, 'volumes', volumes, 'the AirflowVolumes of the chart');
     }
-    if (!volumes.has('dags')) {
+    if (!volumes.has('dags') && gitSync?.mode !== GitSyncMode.SIDECARS) {
       invalid(this, 'volumes', volumes.names, 'volumes that include "dags": it is the DAGs folder of every component');
     }
     if (volumes.has(AIRFLOW_CONFIG_VOLUME_NAME)) {
       invalid(this, 'volumes', volumes.names, `no volume named "${AIRFLOW_CONFIG_VOLUME_NAME}" (the configuration's volume)`);
     }
     return volumes;
+  }
+
+  /** The days of log retention: the given or default number with a logs volume, 0 without one. */
+  private resolveLogRetention(days: number | undefined, volumes: AirflowVolumes): number {
+    const value = validateInteger(this, 'logRetentionDays', days ?? DEFAULT_LOG_RETENTION_DAYS, 0, 3650);
+    if (volumes.has('logs')) return value;
+    if (days !== undefined && days > 0) {
+      invalid(this, 'logRetentionDays', days, `0 or unset: there is no "logs" volume (${volumes.names.join(', ')}) to remove task logs from`);
+    }
+    return 0;
   }
 
   private resolveVersion(explicit: string | undefined): [AirflowVersion, AirflowGeneration] {
@@ -652,7 +783,10 @@ export class KubernetesExecutorAirflow extends Construct {
     return deepFreeze(this.renderWorkerPodTemplate());
   }
 
-  /** The secrets given, checked; or references to the chart's AirflowSecrets, resolved at synth. */
+  /**
+   * The secrets given, checked; or references to the chart's AirflowSecrets, resolved at synth. `broker`:
+   * whether the Celery broker's password is needed (Celery workers with the in-cluster broker).
+   */
   private resolveSecrets(secrets: IAirflowSecrets | undefined, broker: boolean): IAirflowSecrets {
     if (secrets === undefined) {
       const fromChart = (field: keyof IAirflowSecrets) => chartSecretRef(this, field, `secrets.${field}`);

@@ -6,6 +6,8 @@ import {
   airflowLabels,
   atSynth,
   invalid,
+  resolveAtSynth,
+  shortHash,
   podEnv,
   podEnvFrom,
   podExtraVolumeMounts,
@@ -187,19 +189,20 @@ export function airflowContainer(parts: AirflowPodParts, options: AirflowContain
 }
 
 /**
- * The pod spec of a control-plane pod: the Airflow pod securityContext, the parts' volumes and the pod
- * options' placement and extra volumes.
+ * The pod spec of a control-plane pod: the Airflow pod securityContext, the parts' volumes, the pod
+ * options' placement and extra volumes, and `extraVolumes` (for sidecars).
  */
 export function airflowPodSpec(
   parts: AirflowPodParts,
   spec: Pick<k8s.PodSpec, 'serviceAccountName' | 'automountServiceAccountToken' | 'restartPolicy' | 'initContainers' | 'containers'>,
+  extraVolumes: k8s.Volume[] = [],
 ): k8s.PodSpec {
   const pod = parts.pod ?? NO_POD_OPTIONS;
   return {
     ...spec,
     ...pod.placement,
     securityContext: airflowPodSecurityContext(),
-    volumes: atSynth(() => [...parts.volumes(), ...pod.volumes]),
+    volumes: atSynth(() => [...parts.volumes(), ...pod.volumes, ...extraVolumes]),
   };
 }
 
@@ -239,4 +242,56 @@ export function waitForMigrationsContainer(parts: AirflowPodParts): k8s.Containe
     args: ['bash', '-c', `exec airflow db check-migrations --migration-wait-timeout=${MIGRATION_WAIT_TIMEOUT_SECONDS}`],
     resources: resourceRequirements(ONE_SHOT_RESOURCES),
   });
+}
+
+/** What {@link oneShotJob} builds a Job from. */
+export interface OneShotJobOptions {
+  /** What the Airflow pods are built from. */
+  readonly parts: AirflowPodParts;
+  /** The component (`db-migrate`, `create-user`). */
+  readonly component: string;
+  /** The ServiceAccount the Job runs as (created, without a token). */
+  readonly serviceAccountName: string;
+  /** The start of the Job's name; the first 8 hex digits of the sha256 of its pod spec follow. */
+  readonly namePrefix: string;
+  /**
+   * Labels of the Job and its pod, beside the component's.
+   * @default - none
+   */
+  readonly extraLabels?: Record<string, string>;
+  /** The init containers. */
+  readonly initContainers: k8s.Container[];
+  /** The one container. */
+  readonly container: k8s.Container;
+}
+
+/**
+ * A one-shot Job of the control plane and its ServiceAccount (no token). A Job's pod template is immutable,
+ * so the Job is named after what it runs: `<namePrefix>-<first 8 hex digits of the sha256 of its pod spec>`,
+ * computed at synth. Applying the same YAML again changes nothing; a changed pod spec is a new Job.
+ */
+export function oneShotJob(scope: Construct, options: OneShotJobOptions): { serviceAccount: k8s.KubeServiceAccount; job: k8s.KubeJob; jobName: () => string } {
+  const { parts } = options;
+  const labels = { ...airflowLabels(options.component), ...options.extraLabels };
+  const serviceAccount = airflowServiceAccount(
+    scope,
+    'service-account',
+    options.serviceAccountName,
+    options.component,
+    false,
+    parts.pod?.serviceAccountAnnotations,
+  );
+  const podSpec = airflowPodSpec(parts, {
+    serviceAccountName: options.serviceAccountName,
+    automountServiceAccountToken: false,
+    restartPolicy: 'OnFailure',
+    initContainers: options.initContainers,
+    containers: [options.container],
+  });
+  const jobName = () => `${options.namePrefix}-${shortHash(resolveAtSynth(podSpec))}`;
+  const job = new k8s.KubeJob(scope, 'job', {
+    metadata: { name: atSynth(jobName), labels },
+    spec: { backoffLimit: 6, template: { metadata: airflowPodMetadata(parts, labels), spec: podSpec } },
+  });
+  return { serviceAccount, job, jobName };
 }

@@ -27,6 +27,11 @@ export interface WorkerPodTemplateOptions {
   /** The default CPU and memory of a task (override per task with `executor_config`). */
   readonly resources: ContainerResources;
   /**
+   * Init containers: none, except git-sync's one-time sync in its sidecar mode (a documented start-time cost).
+   * @default - none
+   */
+  readonly initContainers?: k8s.Container[];
+  /**
    * The worker's pod options: placement, extra env, envFrom, volumes, labels and annotations.
    * @default - none
    */
@@ -36,8 +41,8 @@ export interface WorkerPodTemplateOptions {
 /**
  * The KubernetesExecutor's `pod_template_file`: the Pod every task runs in. One container named `base`,
  * `restartPolicy: Never`, the control plane's image, configuration and volumes, default task resources, no
- * ServiceAccount token, and no init containers: a task pod's start-up time is the KubernetesExecutor's known
- * weakness, and nothing in the template adds to it. The executor sets the pod's name, namespace and the
+ * ServiceAccount token, and no init containers (unless git-sync runs in its sidecar mode): a task pod's
+ * start-up time is the KubernetesExecutor's known weakness, and nothing in the template adds to it. The executor sets the pod's name, namespace and the
  * container's args.
  * @returns the Pod manifest as plain JSON (quantities as strings)
  */
@@ -56,6 +61,7 @@ export function workerPodTemplate(options: WorkerPodTemplateOptions): Record<str
       automountServiceAccountToken: false,
       restartPolicy: 'Never',
       securityContext: airflowPodSecurityContext(),
+      ...(options.initContainers?.length ? { initContainers: options.initContainers } : {}),
       containers: [
         {
           name: WORKER_CONTAINER_NAME,

@@ -163,7 +163,10 @@ export interface AirflowKeyRefs {
   readonly fernetKey: SecretKeyRef;
   /** `[api] secret_key` (Airflow 3) / `[webserver] secret_key` (Airflow 2). */
   readonly apiSecretKey: SecretKeyRef;
-  /** `[api_auth] jwt_secret`: read on Airflow 3 only. */
+  /**
+   * `[api_auth] jwt_secret`: read on Airflow 3 only.
+   * @default - none: no JWT secret env var
+   */
   readonly jwtSecret?: SecretKeyRef;
 }
 

@@ -49,6 +49,10 @@ export const Components = {
   METADATA_DB: 'metadata-db',
   /** The in-cluster Postgres's volume and claim. */
   METADATA_DB_STORAGE: 'metadata-db-storage',
+  /** The git-sync Deployment that writes the DAGs from git into the dags volume. */
+  GIT_SYNC: 'git-sync',
+  /** The statsd-exporter that turns Airflow's StatsD metrics into Prometheus metrics. */
+  STATSD: 'statsd',
 } as const;
 
 /** The labels of a component's objects and pods: name, part-of and component. */

@@ -9,3 +9,9 @@ export const POSTGRES_PORT = 5432;
 
 /** The Redis port (the Celery broker). */
 export const REDIS_PORT = 6379;
+
+/** The StatsD port Airflow sends its metrics to (UDP), served by the statsd-exporter. */
+export const STATSD_PORT = 9125;
+
+/** The port on which the statsd-exporter serves its Prometheus metrics (`/metrics`). */
+export const STATSD_METRICS_PORT = 9102;

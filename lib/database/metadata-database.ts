@@ -38,9 +38,15 @@ export function validateWaitTimeout(scope: IConstruct, property: string, value: 
  * database are built on.
  */
 export interface MetadataDatabaseConnection {
-  /** The Postgres parts; undefined when the whole URI is in a Secret. */
+  /**
+   * The Postgres parts; undefined when the whole URI is in a Secret.
+   * @default - none: the whole URI is in `uriSecret`
+   */
   readonly postgres?: ResolvedPostgresConnection;
-  /** The Secret key of the whole URI; undefined when the parts are given. */
+  /**
+   * The Secret key of the whole URI; undefined when the parts are given.
+   * @default - none: the parts are in `postgres`
+   */
   readonly uriSecret?: { readonly name: string; readonly key: string };
   /** Seconds `wait-for-db` waits before it fails. */
   readonly waitTimeoutSeconds: number;

@@ -394,10 +394,12 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
     };
   }
 
+  /** The database connection env of Airflow's containers: see {@link IMetadataDatabase.airflowConnectionEnv}. */
   public airflowConnectionEnv(): k8s.EnvVar[] {
     return this.database.airflowConnectionEnv();
   }
 
+  /** The init container that waits for the database: see {@link IMetadataDatabase.waitForDatabaseContainer}. */
   public waitForDatabaseContainer(image: string, securityContext?: k8s.SecurityContext): k8s.Container {
     return this.database.waitForDatabaseContainer(image, securityContext);
   }

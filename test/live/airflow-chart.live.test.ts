@@ -4,6 +4,7 @@
 // RBAC, the worker pod template, scheduling on a minikube-sized Node, then upgrades.
 import * as fs from 'fs';
 import { parse } from 'yaml';
+import { AirflowChartProps, GitSyncCredentials, GitSyncMode, RemoteLogging } from '../../lib';
 import {
   controlPlaneScript,
   deleteClusterObjects,
@@ -31,6 +32,27 @@ const NODE = 'airflow-cdk8s-live-node';
 const DEFAULT_STORAGE_CLASS = 'airflow-cdk8s-live-default';
 const LOOKALIKE_PREFIX = 'airflow-cdk8s-live-lookalike-';
 const WORKER_PREFIX = 'airflow-live-worker-';
+
+/** Git-sync, remote logging, log retention and metrics all on (issue #14), with credentials by reference. */
+function allFour(mode: GitSyncMode): AirflowChartProps {
+  return {
+    gitSync: {
+      repository: 'https://github.com/org/dags.git',
+      branch: 'main',
+      subPath: 'dags',
+      mode,
+      credentials: GitSyncCredentials.https({ passwordSecret: { name: 'dags-repo', key: 'token' } }),
+    },
+    remoteLogging: RemoteLogging.s3({
+      bucket: 'team-airflow-logs',
+      region: 'eu-west-1',
+      connectionId: 'aws_logs',
+      connectionSecret: { name: 'airflow-logs-connection', key: 'uri' },
+    }),
+    logRetentionDays: 30,
+    metrics: true,
+  };
+}
 
 /**
  * Objects of the default chart a 1.20 API server cannot take, `apiVersion kind` -> why the tests skip them.
@@ -134,6 +156,17 @@ describe('what Kubernetes 1.20 serves', () => {
   });
 });
 
+/** `kubectl apply --dry-run=server --validate=true` of `objects` succeeds, quietly, for every one of them. */
+function expectDryRunAccepts(file: string, objects: any[]): void {
+  const r = kubectl(['apply', '--dry-run=server', '--validate=true', '-f', writeYaml(dir, file, objects)]);
+  expect(unexpectedStderr(r.stderr)).toEqual([]);
+  expect(r.code).toBe(0);
+  const lines = r.stdout.trim().split('\n');
+  for (const o of objects) {
+    expect(lines).toContain(`${kubectlName(o)} created (server dry run)`);
+  }
+}
+
 describe('server-side dry run with field validation', () => {
   test('the server accepts every object of the chart', () => {
     // A server-side dry run of a namespaced object needs its namespace to exist (the namespace lifecycle
@@ -162,13 +195,7 @@ describe('server-side dry run with field validation', () => {
     // The Namespace was applied for real by the test above; the variant is only dry-run.
     const variant = synthAirflow(props).filter((o) => o.kind !== 'Namespace');
     expect(variant.some((o) => o.kind === 'Deployment' && o.metadata.name === 'airflow-webserver')).toBe(true);
-    const r = kubectl(['apply', '--dry-run=server', '--validate=true', '-f', writeYaml(dir, 'variant.yaml', variant)]);
-    expect(unexpectedStderr(r.stderr)).toEqual([]);
-    expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split('\n');
-    for (const o of variant) {
-      expect(lines).toContain(`${kubectlName(o)} created (server dry run)`);
-    }
+    expectDryRunAccepts('variant.yaml', variant);
   });
 
   test('the chart with every pod option is accepted too (PodDisruptionBudgets only where policy/v1 is served)', () => {
@@ -179,13 +206,18 @@ describe('server-side dry run with field validation', () => {
     if (!served) console.log(`LIVE: PodDisruptionBudgets not sent (policy/v1 is not served here): ${everything.length - sent.length}`);
     expect(everything.filter((o) => o.kind === 'PodDisruptionBudget')).toHaveLength(3);
     expect(sent.some((o) => o.kind === 'Ingress')).toBe(true);
-    const r = kubectl(['apply', '--dry-run=server', '--validate=true', '-f', writeYaml(dir, 'everything.yaml', sent)]);
-    expect(unexpectedStderr(r.stderr)).toEqual([]);
-    expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split('\n');
-    for (const o of sent) {
-      expect(lines).toContain(`${kubectlName(o)} created (server dry run)`);
-    }
+    expectDryRunAccepts('everything.yaml', sent);
+  });
+
+  test.each([
+    ['shared volume', GitSyncMode.SHARED_VOLUME],
+    ['sidecars', GitSyncMode.SIDECARS],
+  ])('git-sync (%s), remote logging, log retention and metrics all on: accepted too', (_label, mode) => {
+    const variant = synthAirflow(allFour(mode)).filter((o) => o.kind !== 'Namespace');
+    const names = variant.map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(names).toEqual(expect.arrayContaining(['Deployment/airflow-statsd', 'Service/airflow-statsd']));
+    expect(names.includes('Deployment/airflow-git-sync')).toBe(mode === GitSyncMode.SHARED_VOLUME);
+    expectDryRunAccepts(`all-four-${mode}.yaml`, variant);
   });
 
   test('field validation is on: a misspelled field is rejected', () => {
@@ -429,65 +461,93 @@ describe('the worker pod template', () => {
     expect(created.spec.containers[0].resources.requests).toEqual({ cpu: '100m', memory: '384Mi' });
     expect(getObject('pod', 'exampledagexampletask-3f2a1b', NS)).toBeUndefined();
   });
+
+  test.each([
+    ['shared volume', GitSyncMode.SHARED_VOLUME],
+    ['sidecars', GitSyncMode.SIDECARS],
+  ])('with git-sync (%s) and the other three on, the task pod is accepted too (an init container only in sidecar mode)', (_label, mode) => {
+    const variant = synthAirflow(allFour(mode));
+    const template = variant.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'airflow-config').data['pod_template_file.yaml'];
+    const pod = executorWorkerPod(template, { name: `all-four-${mode.toLowerCase()}-task`, namespace: NS, airflowVersion: '3.1.3' });
+    const r = kubectl(['create', '--dry-run=server', '--validate=true', '-o', 'json', '-f', '-'], JSON.stringify(pod));
+    expect(unexpectedStderr(r.stderr)).toEqual([]);
+    expect(r.code).toBe(0);
+    const created = JSON.parse(r.stdout);
+    expect((created.spec.initContainers ?? []).map((c: any) => c.name)).toEqual(mode === GitSyncMode.SIDECARS ? ['git-sync-init'] : []);
+    expect(created.spec.containers.map((c: any) => c.name)).toEqual(['base']);
+  });
 });
 
 /** Pods of the namespace, as the server has them. */
 const podsOf = (selector: string) => kubectlJson(['get', 'pods', '-n', NS, '-l', selector]).items as any[];
 
+/**
+ * Adds the minikube-sized Node (once), waits until the real kube-scheduler has bound every control-plane pod
+ * of `applied` to it, then creates worker pods from the stored template one at a time until one is
+ * unschedulable. Returns how many fit, and what the control plane requests; the worker pods are deleted again.
+ */
+async function placeControlPlaneAndCountWorkers(applied: any[]): Promise<{ fit: number; requested: { cpu: number; memoryMi: number }; unschedulable: any }> {
+  if (!getObject('node', NODE)) controlPlaneScript(['add-node', NODE, '2', '4Gi']);
+  const workloads = applied.filter((o) => ['Deployment', 'StatefulSet', 'Job'].includes(o.kind));
+  const selectorOf = (w: any) =>
+    w.kind === 'Job'
+      ? `job-name=${w.metadata.name}`
+      : Object.entries(w.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
+  const placement = () =>
+    workloads.map((w) => `${objectKey(w)}: ${podsOf(selectorOf(w)).map((p) => `${p.metadata.name}@${p.spec.nodeName ?? '-'}`).join(' ') || 'no pod'}`);
+  await waitFor(
+    'every control-plane pod to be bound to the node',
+    120_000,
+    () =>
+      workloads.every((w) => {
+        const pods = podsOf(selectorOf(w));
+        const want = w.kind === 'Job' ? (w.spec.parallelism ?? 1) : (w.spec.replicas ?? 1);
+        return pods.length >= want && pods.every((p) => p.spec.nodeName === NODE);
+      }),
+    () => placement().join('\n'),
+    1000,
+  );
+  const controlPlanePods = kubectlJson(['get', 'pods', '-n', NS]).items as any[];
+  console.log(`LIVE: control-plane pods on ${NODE}: ${controlPlanePods.map((p) => p.metadata.name).join(', ')}`);
+
+  const template = podTemplateYaml();
+  let fit = 0;
+  let unschedulable: any;
+  for (let i = 1; i <= 40 && !unschedulable; i++) {
+    const name = `${WORKER_PREFIX}${i}`;
+    kubectlOk(['create', '-f', '-'], JSON.stringify(executorWorkerPod(template, { name, namespace: NS, airflowVersion: '3.1.3', taskId: `task_${i}` })));
+    const outcome = await waitFor(`worker pod ${name} to be scheduled or found unschedulable`, 60_000, () => {
+      const pod = getObject('pod', name, NS);
+      if (pod?.spec?.nodeName) return 'scheduled';
+      const condition = (pod?.status?.conditions ?? []).find((c: any) => c.type === 'PodScheduled');
+      return condition?.status === 'False' && condition.reason === 'Unschedulable' ? condition : undefined;
+    });
+    if (outcome === 'scheduled') {
+      expect(getObject('pod', name, NS).spec.nodeName).toBe(NODE);
+      fit++;
+    } else {
+      unschedulable = outcome;
+    }
+  }
+  expect(unschedulable).toBeDefined();
+  expect(unschedulable.message).toMatch(/Insufficient (cpu|memory)/);
+
+  const requested = { cpu: 0, memoryMi: 0 };
+  for (const pod of kubectlJson(['get', 'pods', '-n', NS, '--field-selector', `spec.nodeName=${NODE}`]).items) {
+    if (pod.metadata.name.startsWith(WORKER_PREFIX)) continue;
+    const r = effectiveRequests(pod.spec);
+    requested.cpu += r.cpu;
+    requested.memoryMi += r.memoryMi;
+  }
+  // The worker pods are gone again (force: no kubelet ever confirms a deletion).
+  const workers = Array.from({ length: fit + 1 }, (_, i) => `${WORKER_PREFIX}${i + 1}`);
+  kubectlOk(['delete', 'pod', '-n', NS, ...workers, '--grace-period=0', '--force', '--wait=false']);
+  return { fit, requested, unschedulable };
+}
+
 describe('scheduling on a minikube-sized node (2 CPUs, 4 GiB)', () => {
   testLocal('the real kube-scheduler places every control-plane pod, then as many worker pods as fit', async () => {
-    controlPlaneScript(['add-node', NODE, '2', '4Gi']);
-    const workloads = objects.filter((o) => ['Deployment', 'StatefulSet', 'Job'].includes(o.kind));
-    const selectorOf = (w: any) =>
-      w.kind === 'Job'
-        ? `job-name=${w.metadata.name}`
-        : Object.entries(w.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
-    const placement = () =>
-      workloads.map((w) => `${objectKey(w)}: ${podsOf(selectorOf(w)).map((p) => `${p.metadata.name}@${p.spec.nodeName ?? '-'}`).join(' ') || 'no pod'}`);
-    await waitFor(
-      'every control-plane pod to be bound to the node',
-      120_000,
-      () =>
-        workloads.every((w) => {
-          const pods = podsOf(selectorOf(w));
-          const want = w.kind === 'Job' ? (w.spec.parallelism ?? 1) : (w.spec.replicas ?? 1);
-          return pods.length >= want && pods.every((p) => p.spec.nodeName === NODE);
-        }),
-      () => placement().join('\n'),
-      1000,
-    );
-    const controlPlanePods = kubectlJson(['get', 'pods', '-n', NS]).items as any[];
-    console.log(`LIVE: control-plane pods on ${NODE}: ${controlPlanePods.map((p) => p.metadata.name).join(', ')}`);
-
-    const template = podTemplateYaml();
-    let fit = 0;
-    let unschedulable: any;
-    for (let i = 1; i <= 40 && !unschedulable; i++) {
-      const name = `${WORKER_PREFIX}${i}`;
-      kubectlOk(['create', '-f', '-'], JSON.stringify(executorWorkerPod(template, { name, namespace: NS, airflowVersion: '3.1.3', taskId: `task_${i}` })));
-      const outcome = await waitFor(`worker pod ${name} to be scheduled or found unschedulable`, 60_000, () => {
-        const pod = getObject('pod', name, NS);
-        if (pod?.spec?.nodeName) return 'scheduled';
-        const condition = (pod?.status?.conditions ?? []).find((c: any) => c.type === 'PodScheduled');
-        return condition?.status === 'False' && condition.reason === 'Unschedulable' ? condition : undefined;
-      });
-      if (outcome === 'scheduled') {
-        expect(getObject('pod', name, NS).spec.nodeName).toBe(NODE);
-        fit++;
-      } else {
-        unschedulable = outcome;
-      }
-    }
-    expect(unschedulable).toBeDefined();
-    expect(unschedulable.message).toMatch(/Insufficient (cpu|memory)/);
-
-    const requested = { cpu: 0, memoryMi: 0 };
-    for (const pod of kubectlJson(['get', 'pods', '-n', NS, '--field-selector', `spec.nodeName=${NODE}`]).items) {
-      if (pod.metadata.name.startsWith(WORKER_PREFIX)) continue;
-      const r = effectiveRequests(pod.spec);
-      requested.cpu += r.cpu;
-      requested.memoryMi += r.memoryMi;
-    }
+    const { fit, requested, unschedulable } = await placeControlPlaneAndCountWorkers(objects);
     console.log(`LIVE: worker pods that fit on a 2 CPU / 4Gi node beside the control plane: ${fit}`);
     console.log(`LIVE: control plane (incl. the one-shot Jobs' pods) requests ${requested.cpu}m CPU, ${requested.memoryMi}Mi memory; the next worker: ${unschedulable.message}`);
     recordResult('workerPodsThatFit', {
@@ -499,10 +559,17 @@ describe('scheduling on a minikube-sized node (2 CPUs, 4 GiB)', () => {
       measuredAt: new Date().toISOString(),
     });
     expect(fit).toBeGreaterThanOrEqual(1);
+  });
 
-    // The worker pods are gone again before the upgrades (force: no kubelet ever confirms a deletion).
-    const workers = Array.from({ length: fit + 1 }, (_, i) => `${WORKER_PREFIX}${i + 1}`);
-    kubectlOk(['delete', 'pod', '-n', NS, ...workers, '--grace-period=0', '--force', '--wait=false']);
+  testLocal('the log groomer beside the scheduler gets no ServiceAccount token; the scheduler does', () => {
+    // The ServiceAccount admission mounts the token into every container of a pod whose account has one,
+    // except a container that already mounts something at the token path: the groomer's empty volume.
+    const [pod] = podsOf('app.kubernetes.io/component=scheduler');
+    const tokenMount = (name: string) =>
+      pod.spec.containers.find((c: any) => c.name === name).volumeMounts.find((m: any) => m.mountPath === '/var/run/secrets/kubernetes.io/serviceaccount');
+    expect(tokenMount('scheduler')?.name).toMatch(/token|kube-api-access/);
+    expect(tokenMount('log-groomer')).toEqual({ name: 'no-service-account-token', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true });
+    expect(pod.spec.containers.find((c: any) => c.name === 'log-groomer').volumeMounts.map((m: any) => m.name)).toEqual(['logs', 'no-service-account-token']);
   });
 });
 
@@ -578,8 +645,38 @@ describe('upgrades re-applied over the running chart', () => {
     for (const deployment of upgraded.filter((o) => o.kind === 'Deployment')) {
       const live = getObject(kubectlKind(deployment), deployment.metadata.name, NS);
       const images = live.spec.template.spec.containers.map((c: any) => c.image);
-      expect([deployment.metadata.name, images]).toEqual([deployment.metadata.name, images.map(() => 'apache/airflow:3.1.5')]);
+      expect([deployment.metadata.name, images]).toEqual([deployment.metadata.name, images.map(() => 'apache/airflow:3.1.5')]); // the log groomer too
     }
     expect(parse(podTemplateYaml()).spec.containers[0].image).toBe('apache/airflow:3.1.5');
+  });
+});
+
+describe('scheduling with git-sync on (shared volume), from a fresh namespace', () => {
+  testLocal('the control plane and the git-sync pod are placed, and the worker pods that fit are counted', async () => {
+    // The chart so far is removed (pods force-deleted, the pinned volumes deleted so that the new claims bind).
+    await deleteNamespace(NS);
+    await deleteClusterObjects('persistentvolume', pvs().map((pv) => pv.metadata.name));
+    const variant = synthAirflow({ gitSync: { repository: 'https://github.com/org/dags.git', branch: 'main' } });
+    const r = kubectl(['apply', '-f', writeYaml(dir, 'git-sync.yaml', variant)]);
+    expect(unexpectedStderr(r.stderr)).toEqual([]);
+    expect(r.code).toBe(0);
+    const claims = variant.filter((o) => o.kind === 'PersistentVolumeClaim');
+    await waitFor('every claim to be Bound', 120_000, () => claims.every((c) => getObject('pvc', c.metadata.name, NS)?.status?.phase === 'Bound'));
+    expect(parse(podTemplateYaml()).spec.initContainers).toBeUndefined();
+
+    const { fit, requested, unschedulable } = await placeControlPlaneAndCountWorkers(variant);
+    const [gitSync] = podsOf('app.kubernetes.io/component=git-sync');
+    expect(gitSync.spec.nodeName).toBe(NODE);
+    console.log(`LIVE: with git-sync on (shared volume), worker pods that fit on a 2 CPU / 4Gi node beside the control plane: ${fit}`);
+    console.log(`LIVE: control plane with git-sync requests ${requested.cpu}m CPU, ${requested.memoryMi}Mi memory; the next worker: ${unschedulable.message}`);
+    recordResult('workerPodsThatFitWithGitSync', {
+      node: { cpu: '2', memory: '4Gi' },
+      gitSync: 'shared volume (one git-sync Deployment)',
+      controlPlaneRequests: { cpu: `${requested.cpu}m`, memory: `${requested.memoryMi}Mi` },
+      workerPodsThatFit: fit,
+      firstUnschedulable: unschedulable.message,
+      measuredAt: new Date().toISOString(),
+    });
+    expect(fit).toBeGreaterThanOrEqual(1);
   });
 });

@@ -1,56 +1,7 @@
-// Finds every pod spec in synthesized objects and checks it against the chart's pod security rules.
+// The chart's pod security rules, checked on pod specs found with podsOf() (./index.ts).
 import { AIRFLOW_GID, AIRFLOW_UID } from '../../lib/core/airflow-image';
 import { PodSecurityLevel, podSecurityViolations } from '../../lib/security/pod-security';
-import { parseYaml } from './secret-scan';
-
-/** A pod spec found in the synthesized objects. */
-export interface FoundPod {
-  /** `Kind/name` of the object that holds it (for a ConfigMap: `ConfigMap/name key`). */
-  readonly object: string;
-  /** The pod's labels. */
-  readonly labels: Record<string, string>;
-  /** The pod spec (plain JSON). */
-  readonly spec: any;
-}
-
-/**
- * Every pod spec in `objects`: Pods, the templates of Deployments, StatefulSets, DaemonSets, ReplicaSets,
- * Jobs and CronJobs, and Pods in YAML documents inside ConfigMaps (the worker `pod_template_file.yaml`).
- */
-export function podsOf(objects: any[]): FoundPod[] {
-  const found: FoundPod[] = [];
-  for (const o of objects) {
-    const name = `${o.kind}/${o.metadata?.name}`;
-    switch (o.kind) {
-      case 'Pod':
-        found.push({ object: name, labels: o.metadata?.labels ?? {}, spec: o.spec });
-        break;
-      case 'Deployment':
-      case 'StatefulSet':
-      case 'DaemonSet':
-      case 'ReplicaSet':
-      case 'Job':
-        found.push({ object: name, labels: o.spec?.template?.metadata?.labels ?? {}, spec: o.spec?.template?.spec });
-        break;
-      case 'CronJob': {
-        const t = o.spec?.jobTemplate?.spec?.template;
-        found.push({ object: name, labels: t?.metadata?.labels ?? {}, spec: t?.spec });
-        break;
-      }
-      case 'ConfigMap':
-        for (const [key, value] of Object.entries<any>(o.data ?? {})) {
-          if (typeof value !== 'string' || !/\.ya?ml$/.test(key)) continue;
-          for (const doc of parseYaml(value)) {
-            if (doc?.kind === 'Pod') found.push({ object: `${name} ${key}`, labels: doc.metadata?.labels ?? {}, spec: doc.spec });
-          }
-        }
-        break;
-      default:
-        break;
-    }
-  }
-  return found;
-}
+import { FoundPod } from './index';
 
 /** The metadata database's pod: labelled `app.kubernetes.io/component: metadata-db` or running a postgres image. */
 export function isPostgresPod(pod: FoundPod): boolean {

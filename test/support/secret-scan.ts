@@ -27,7 +27,7 @@ const HARMLESS_ENV_NAME = /(_CMD|(CONN|KEY|PASSWORD|TOKEN|SECRET)_SECRET|_CONN_I
 /** A reference that the kubelet (`$(VAR)`) or a shell (`${VAR}`, `$VAR`) expands at run time. */
 const REFERENCE = /\$\([A-Za-z_][A-Za-z0-9_]*\)|\$\{[A-Za-z_][A-Za-z0-9_]*\}|\$[A-Za-z_][A-Za-z0-9_]*/g;
 /** `scheme://user:password@`: group 1 is the password. */
-const URI_WITH_PASSWORD = /[a-z][a-z0-9+.-]*:\/\/[^\s\/:@'"]*:([^\s\/@'"]*)@/gi;
+const URI_WITH_PASSWORD = /[a-z][a-z0-9+.-]*:\/\/[^\s/:@'"]*:([^\s/@'"]*)@/gi;
 /** Configuration keys whose value is a secret (airflow.cfg `key = value`, YAML `key: value`). */
 const SECRET_CONFIG_KEY = /^(fernet_key|secret_key|jwt_secret|password|passwd|[a-z0-9_]*_password|[a-z0-9_]*_token|api_key|[a-z0-9_]*_api_key)$/i;
 /** A command-line flag followed by a literal secret. */

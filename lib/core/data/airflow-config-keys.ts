@@ -11,10 +11,12 @@
 //   Airflow 2: cncf.kubernetes provider.yaml 8.3.4 (v2-10-stable tree) | cncf.kubernetes provider.yaml 10.13.0 @ dda8d278 [supports Airflow>=2.11]
 //   Airflow 2: core airflow/config_templates/config.yml @ v2-10-stable e001b88f (2.10.0)
 //   Airflow 2: fab provider.yaml 1.2.2 (v2-10-stable tree)
+//   Airflow 2: microsoft.azure provider.yaml @ 01036421 (provider 14.0.0; version_added is the provider version, 8.0.0; Airflow 2.11 and 3.1 images ship 12.x)
 //   Airflow 3: celery provider.yaml 3.17.0 @ dda8d278
 //   Airflow 3: cncf.kubernetes provider.yaml 10.13.0 @ dda8d278
 //   Airflow 3: core airflow-core/src/airflow/config_templates/config.yml @ main dda8d278 (3.2.0.dev)
 //   Airflow 3: fab provider.yaml 3.4.0 @ dda8d278 (requires Airflow>=3.0.2)
+//   Airflow 3: microsoft.azure provider.yaml @ 01036421 (provider 14.0.0; version_added is the provider version, 8.0.0; Airflow 2.11 and 3.1 images ship 12.x)
 //   aliases: old (deprecated, still read with a warning) -> new, since_version
 //   aliases: 2.x: apache/airflow v2-10-stable e001b88f airflow/configuration.py AirflowConfigParser.deprecated_options; plus deprecated_sections kubernetes -> kubernetes_executor (2.5.0)
 //   aliases: 3.x: apache/airflow main dda8d278 shared/configuration/src/airflow_shared/configuration/parser.py deprecated_options
@@ -35,6 +37,7 @@ export const AIRFLOW_2_CONFIG_KEYS: Readonly<Record<string, AirflowConfigKeyData
   "api.google_key_path":["2.0.0",""],
   "api.google_oauth2_audience":["2.0.0",""],
   "api.maximum_page_limit":["2.0.0","100"],
+  "azure_remote_logging.remote_wasb_log_container":["8.0.0","airflow-logs"],
   "celery.broker_url":[null,"redis://redis:6379/0"],
   "celery.celery_app_name":[null,"airflow.providers.celery.executors.celery_executor"],
   "celery.celery_config_options":[null,"airflow.providers.celery.executors.default_celery.DEFAULT_CELERY_CONFIG"],
@@ -435,6 +438,7 @@ export const AIRFLOW_3_CONFIG_KEYS: Readonly<Record<string, AirflowConfigKeyData
   "api_auth.jwt_private_key_path":["3.0.0",null],
   "api_auth.jwt_secret":["3.0.0","{JWT_SECRET_KEY}"],
   "api_auth.trusted_jwks_url":["3.0.0",null],
+  "azure_remote_logging.remote_wasb_log_container":["8.0.0","airflow-logs"],
   "celery.broker_url":[null,"redis://redis:6379/0"],
   "celery.celery_app_name":[null,"airflow.providers.celery.executors.celery_executor"],
   "celery.celery_config_options":[null,"airflow.providers.celery.executors.default_celery.DEFAULT_CELERY_CONFIG"],

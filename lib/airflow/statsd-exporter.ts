@@ -1,0 +1,143 @@
+import { Construct } from 'constructs';
+import * as k8s from '../../imports/k8s';
+import {
+  Components,
+  PodPlacementOptions,
+  STATSD_METRICS_PORT,
+  STATSD_PORT,
+  airflowLabels,
+  namespaceOf,
+  podPlacementFields,
+  selectorLabels,
+  validateChoice,
+  validateDnsSubdomain,
+  validateImage,
+  validatePodOptions,
+} from '../core';
+import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
+import { ContainerResources, airflowServiceAccount, resourceRequirements } from './pod-parts';
+
+/** The statsd-exporter image (prometheus/statsd_exporter), pinned by tag. */
+export const DEFAULT_STATSD_EXPORTER_IMAGE = 'prom/statsd-exporter:v0.28.0';
+
+/** CPU and memory of the statsd-exporter: a small Go process holding the current value of each metric. */
+export const STATSD_EXPORTER_RESOURCES: ContainerResources = { cpuRequest: '10m', memoryRequest: '32Mi', cpuLimit: '200m', memoryLimit: '128Mi' };
+
+/** Props for {@link StatsdExporter}; the placement options place its pod. */
+export interface StatsdExporterProps extends PodPlacementOptions {
+  /**
+   * The statsd-exporter image.
+   * @default DEFAULT_STATSD_EXPORTER_IMAGE - "prom/statsd-exporter:v0.28.0"
+   */
+  readonly image?: string;
+
+  /**
+   * The image pull policy.
+   * @default "IfNotPresent"
+   */
+  readonly imagePullPolicy?: string;
+
+  /**
+   * The cluster's DNS domain, for the Service's in-cluster name that Airflow sends its metrics to.
+   * @default "cluster.local"
+   */
+  readonly clusterDomain?: string;
+}
+
+/**
+ * Airflow's metrics for Prometheus: a `statsd-exporter` Deployment that receives Airflow's StatsD metrics on
+ * UDP {@link STATSD_PORT} and serves them at `:9102/metrics`, and its Service `airflow-statsd`, annotated for
+ * Prometheus' annotation-based discovery (`prometheus.io/scrape`, `port`, `path`). The exporter runs without a
+ * ServiceAccount token, as a non-root user with the restricted security context.
+ */
+export class StatsdExporter extends Construct {
+  /** The name of the Deployment, its ServiceAccount and its Service. */
+  public readonly name: string;
+  /** The in-cluster DNS name Airflow sends its metrics to (`[metrics] statsd_host`). */
+  public readonly host: string;
+  /** The StatsD port (UDP). */
+  public readonly port: number;
+  /** The ServiceAccount (no token). */
+  public readonly serviceAccount: k8s.KubeServiceAccount;
+  /** The Deployment. */
+  public readonly deployment: k8s.KubeDeployment;
+  /** The Service: `statsd` 9125/UDP, `metrics` 9102/TCP. */
+  public readonly service: k8s.KubeService;
+
+  constructor(scope: Construct, id: string, props: StatsdExporterProps = {}) {
+    super(scope, id);
+    const image = validateImage(this, 'image', props.image ?? DEFAULT_STATSD_EXPORTER_IMAGE);
+    const imagePullPolicy = validateChoice(this, 'imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', ['Always', 'IfNotPresent', 'Never']);
+    const clusterDomain = validateDnsSubdomain(this, 'clusterDomain', props.clusterDomain ?? 'cluster.local');
+    const options: PodPlacementOptions = props;
+    validatePodOptions(this, '', options);
+    this.name = `airflow-${Components.STATSD}`;
+    this.host = `${this.name}.${namespaceOf(this)}.svc.${clusterDomain}`;
+    this.port = STATSD_PORT;
+    const labels = airflowLabels(Components.STATSD);
+    const selector = selectorLabels(Components.STATSD);
+    const probe = (path: string): k8s.Probe => ({ httpGet: { path, port: k8s.IntOrString.fromString('metrics') }, periodSeconds: 10, timeoutSeconds: 5 });
+
+    this.serviceAccount = airflowServiceAccount(this, 'service-account', this.name, Components.STATSD, false);
+    this.deployment = new k8s.KubeDeployment(this, 'deployment', {
+      metadata: { name: this.name, labels },
+      spec: {
+        replicas: 1,
+        revisionHistoryLimit: 2,
+        selector: { matchLabels: selector },
+        template: {
+          metadata: {
+            labels: { ...options.podLabels, ...labels },
+            ...(options.podAnnotations && Object.keys(options.podAnnotations).length ? { annotations: { ...options.podAnnotations } } : {}),
+          },
+          spec: {
+            serviceAccountName: this.name,
+            automountServiceAccountToken: false,
+            securityContext: airflowPodSecurityContext(),
+            ...podPlacementFields(options),
+            containers: [
+              {
+                name: 'statsd-exporter',
+                image,
+                imagePullPolicy,
+                args: [
+                  `--statsd.listen-udp=:${STATSD_PORT}`,
+                  `--statsd.listen-tcp=:${STATSD_PORT}`,
+                  `--web.listen-address=:${STATSD_METRICS_PORT}`,
+                ],
+                ports: [
+                  { name: 'statsd', containerPort: STATSD_PORT, protocol: 'UDP' },
+                  { name: 'metrics', containerPort: STATSD_METRICS_PORT, protocol: 'TCP' },
+                ],
+                readinessProbe: probe('/-/ready'),
+                livenessProbe: probe('/-/healthy'),
+                resources: resourceRequirements(STATSD_EXPORTER_RESOURCES),
+                securityContext: airflowContainerSecurityContext(),
+              },
+            ],
+          },
+        },
+      },
+    });
+
+    this.service = new k8s.KubeService(this, 'service', {
+      metadata: {
+        name: this.name,
+        labels,
+        annotations: {
+          'prometheus.io/scrape': 'true',
+          'prometheus.io/port': String(STATSD_METRICS_PORT),
+          'prometheus.io/path': '/metrics',
+        },
+      },
+      spec: {
+        type: 'ClusterIP',
+        selector,
+        ports: [
+          { name: 'statsd', port: STATSD_PORT, targetPort: k8s.IntOrString.fromString('statsd'), protocol: 'UDP' },
+          { name: 'metrics', port: STATSD_METRICS_PORT, targetPort: k8s.IntOrString.fromString('metrics'), protocol: 'TCP' },
+        ],
+      },
+    });
+  }
+}

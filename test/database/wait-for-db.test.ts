@@ -1,0 +1,78 @@
+// The wait-for-db init container (lib/database/wait-for-db.ts) run for real: bash against a TCP socket.
+import { execFile } from 'child_process';
+import * as net from 'net';
+import * as k8s from '../../imports/k8s';
+import { MetadataDb } from '../../lib';
+import { testChart } from '../support';
+
+const chart = () => testChart();
+
+/** Runs a container's command with its plain env entries (plus `extraEnv`, as the kubelet would fill from Secrets). */
+function runContainer(
+  container: k8s.Container,
+  extraEnv: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  // HOME=/nonexistent: bash would source ~/.bashrc when its stdin is a socket, as execFile's is.
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent', ...extraEnv };
+  for (const e of container.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
+  const [file, ...args] = container.command!;
+  return new Promise((resolve) => {
+    execFile(file, args, { env, timeout: 30_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? ((error as any).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('wait-for-db really waits (bash against a real TCP socket)', () => {
+  let server: net.Server;
+  let openPort: number;
+  let closedPort: number;
+
+  beforeAll(async () => {
+    const probe = net.createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    closedPort = (probe.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    server = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    openPort = (server.address() as net.AddressInfo).port;
+  });
+
+  afterAll(async () => {
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  test('exits 0 once the port accepts connections', async () => {
+    const db = MetadataDb.external(chart(), 'db', { host: '127.0.0.1', port: openPort });
+    const result = await runContainer(db.waitForDatabaseContainer('apache/airflow:3.1.3'));
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`wait-for-db: 127.0.0.1:${openPort} accepts connections`);
+  });
+
+  test('gives up with a clear message after the bounded wait', async () => {
+    const db = MetadataDb.external(chart(), 'db', { host: '127.0.0.1', port: closedPort, waitTimeoutSeconds: 1 });
+    const result = await runContainer(db.waitForDatabaseContainer('apache/airflow:3.1.3'));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`wait-for-db: gave up after`);
+    expect(result.stderr).toContain(`127.0.0.1:${closedPort} does not accept TCP connections`);
+  });
+
+  test('URI mode: finds host and port in the URI and never prints the password', async () => {
+    const db = MetadataDb.fromConnectionUriSecret(chart(), 'db', { uriSecret: { name: 'airflow-db', key: 'uri' } });
+    const uri = `postgresql+psycopg2://airflow:s3cr%40t%2Fpw@127.0.0.1:${openPort}/airflow?sslmode=require`;
+    const result = await runContainer(db.waitForDatabaseContainer('apache/airflow:3.1.3'), { DB_URI: uri });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`127.0.0.1:${openPort} accepts connections`);
+    expect(result.stdout + result.stderr).not.toContain('s3cr');
+  });
+
+  test('URI mode: a URI without a host fails at once, without printing the URI', async () => {
+    const db = MetadataDb.fromConnectionUriSecret(chart(), 'db', { uriSecret: { name: 'airflow-db', key: 'uri' } });
+    const result = await runContainer(db.waitForDatabaseContainer('apache/airflow:3.1.3'), {
+      DB_URI: 'postgresql://airflow:s3cret@/airflow?host=/var/run/postgresql',
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('cannot find a host name');
+    expect(result.stdout + result.stderr).not.toContain('s3cret');
+  });
+});

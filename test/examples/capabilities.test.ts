@@ -1,0 +1,70 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { validationReport } from '../../validation';
+import { cfgOf, find, Manifest } from '../support';
+import { findSecretMaterial } from '../support/secret-scan';
+
+/**
+ * The example of each capability page of docs/ (issue #14) is examples/<name>.ts, word for word; it
+ * synthesizes, passes the validation plugin's checks, and shows what its page says it shows.
+ */
+const root = path.join(__dirname, '..', '..');
+const CASES: ReadonlyArray<[string, string, (objects: Manifest[]) => void, string[]?]> = [
+  [
+    'git-sync',
+    'docs/git-sync.md',
+    (objects) => {
+      const container = find(objects, 'Deployment', 'airflow-git-sync').spec.template.spec.containers[0];
+      expect(container.args).toEqual(expect.arrayContaining(['--root=/opt/airflow/dags/git-sync', '--link=repo', '--password-file=/etc/git-secret/password']));
+      expect(cfgOf(objects).core.dags_folder).toBe('/opt/airflow/dags/git-sync/repo/dags');
+    },
+    ['dags-repo'],
+  ],
+  [
+    'remote-logging',
+    'docs/remote-logging.md',
+    (objects) => {
+      expect(cfgOf(objects).logging).toMatchObject({ remote_logging: 'True', remote_base_log_folder: 's3://example-org-airflow-logs/airflow' });
+      expect(find(objects, 'ServiceAccount', 'airflow-worker').metadata.annotations).toEqual({
+        'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/airflow-logs',
+      });
+    },
+  ],
+  [
+    'log-retention',
+    'docs/log-retention.md',
+    (objects) => {
+      const groomer = find(objects, 'Deployment', 'airflow-scheduler').spec.template.spec.containers[1];
+      expect(groomer.name).toBe('log-groomer');
+      expect(groomer.command[2]).toContain(`-mmin +${7 * 24 * 60}`);
+    },
+  ],
+  [
+    'metrics',
+    'docs/metrics.md',
+    (objects) => {
+      expect(find(objects, 'Service', 'airflow-statsd').metadata.annotations['prometheus.io/scrape']).toBe('true');
+      expect(cfgOf(objects).metrics.statsd_host).toBe('airflow-statsd.airflow.svc.cluster.local');
+    },
+  ],
+];
+
+describe.each(CASES)('examples/%s.ts', (name, doc, check, existingSecrets = []) => {
+  test(`is what ${doc} shows (importing the package instead of ../lib)`, () => {
+    const text = fs.readFileSync(path.join(root, doc), 'utf8');
+    const example = fs.readFileSync(path.join(root, 'examples', `${name}.ts`), 'utf8');
+    const block = new RegExp(`<!-- example:${name} -->\\n\`\`\`ts\\n([\\s\\S]*?)\`\`\``).exec(text);
+    expect(block).not.toBeNull();
+    expect(block![1]).toBe(example.replace("from '../lib'", "from 'airflow-cdk8s'"));
+  });
+
+  test('synthesizes, validates, holds no secret, and shows what its page says', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { app } = require(`../../examples/${name}`);
+    const chart = app.charts[0];
+    const objects: Manifest[] = chart.toJson();
+    expect(validationReport(chart, { existingSecrets })).toEqual([]);
+    expect(findSecretMaterial(objects)).toEqual([]);
+    check(objects);
+  });
+});

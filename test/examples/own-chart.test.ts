@@ -1,0 +1,32 @@
+import * as fs from 'fs';
+import * as path from 'path';
+
+/** The README's "own chart" example is examples/own-chart.ts, word for word, and it synthesizes. */
+const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+const example = fs.readFileSync(path.join(__dirname, '..', '..', 'examples', 'own-chart.ts'), 'utf8');
+
+test('the README shows examples/own-chart.ts (importing the package instead of ../lib)', () => {
+  const block = /<!-- example:own-chart -->\n```ts\n([\s\S]*?)```/.exec(readme);
+  expect(block).not.toBeNull();
+  expect(block![1]).toBe(example.replace("from '../lib'", "from 'airflow-cdk8s'"));
+});
+
+test('the example synthesizes: storage-class claims, no Postgres, the external host in the connection', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { app } = require('../../examples/own-chart');
+  const objects: any[] = app.charts[0].toJson();
+  const kinds = objects.map((o) => o.kind);
+  expect(kinds).not.toContain('PersistentVolume');
+  expect(kinds).not.toContain('StatefulSet');
+  const claims = objects.filter((o) => o.kind === 'PersistentVolumeClaim');
+  expect(claims.map((c) => [c.metadata.name, c.spec.storageClassName])).toEqual([
+    ['airflow-dags-claim', 'efs-sc'],
+    ['airflow-logs-claim', 'efs-sc'],
+    ['airflow-plugins-claim', 'efs-sc'],
+  ]);
+  const scheduler = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'airflow-scheduler');
+  const conn = scheduler.spec.template.spec.containers[0].env.find((e: any) => e.name === 'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN');
+  expect(conn.value).toBe(
+    'postgresql://airflow:$(AIRFLOW_DB_PASSWORD)@airflow.abc123.eu-west-1.rds.amazonaws.com:5432/airflow?sslmode=require',
+  );
+});

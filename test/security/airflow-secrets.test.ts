@@ -1,0 +1,251 @@
+// AirflowSecrets: keys and passwords generated once inside the cluster by a Job, never in the YAML; or
+// references to Secrets that already exist.
+import { Testing, Yaml } from 'cdk8s';
+import {
+  AIRFLOW_SECRET_KEYS,
+  AirflowCdk8sValidationError,
+  AirflowSecrets,
+  airflowContainerSecurityContext,
+  airflowPodSecurityContext,
+  AirflowGeneration,
+  DEFAULT_SECRETS_BOOTSTRAP_IMAGE,
+  PodSecurityLevel,
+} from '../../lib';
+import { secretEnv } from '../../lib/core/secret-key-ref';
+import { bootstrapScript } from '../../lib/security/airflow-secrets';
+import { podSecurityViolations } from '../../lib/security/pod-security';
+import { EXISTING_SECRETS, find, Manifest, objectIds, synthIn, testChart } from '../support';
+import { findSecretMaterial } from '../support/secret-scan';
+
+const chart = () => testChart();
+
+function synthGenerated(props: ConstructorParameters<typeof AirflowSecrets>[2] = {}): { secrets: AirflowSecrets; objects: Manifest[] } {
+  const { built, objects } = synthIn((c) => new AirflowSecrets(c, 'secrets', props));
+  return { secrets: built, objects };
+}
+
+const BYO = EXISTING_SECRETS;
+
+describe('AirflowSecrets, generated in the cluster (the default)', () => {
+  const { secrets, objects } = synthGenerated();
+  const job = find(objects, 'Job');
+  const pod = job.spec.template.spec;
+
+  test('snapshot', () => {
+    expect(objects).toMatchSnapshot();
+  });
+
+  test('creates a ServiceAccount, a Role, a RoleBinding and the Job, named airflow-secrets-bootstrap, and no Secret', () => {
+    // The Job's name ends with a hash of its pod spec: a new image (an Airflow upgrade) is a new Job, not an
+    // "immutable field" error.
+    expect(job.metadata.name).toBe(secrets.jobName);
+    expect(job.metadata.name).toMatch(/^airflow-secrets-bootstrap-[0-9a-f]{8}$/);
+    expect(objectIds(objects).sort()).toEqual([
+      `batch/v1 Job/${secrets.jobName}`,
+      'rbac.authorization.k8s.io/v1 Role/airflow-secrets-bootstrap',
+      'rbac.authorization.k8s.io/v1 RoleBinding/airflow-secrets-bootstrap',
+      'v1 ServiceAccount/airflow-secrets-bootstrap',
+    ]);
+    for (const o of objects) expect(o.metadata.namespace).toBe('airflow');
+  });
+
+  test('the Role grants create on secrets and nothing else', () => {
+    expect(find(objects, 'Role', 'airflow-secrets-bootstrap').rules).toEqual([
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+    ]);
+  });
+
+  test('the RoleBinding binds exactly that Role to exactly the Job\'s ServiceAccount', () => {
+    const binding = find(objects, 'RoleBinding', 'airflow-secrets-bootstrap');
+    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'airflow-secrets-bootstrap' });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'airflow-secrets-bootstrap', namespace: 'airflow' }]);
+  });
+
+  test('the token is mounted only on the Job\'s pod, which uses the API', () => {
+    expect(find(objects, 'ServiceAccount', 'airflow-secrets-bootstrap').automountServiceAccountToken).toBe(false);
+    expect(pod.serviceAccountName).toBe('airflow-secrets-bootstrap');
+    expect(pod.automountServiceAccountToken).toBe(true);
+  });
+
+  test('the Job runs once, is retried a few times and is never deleted by a TTL', () => {
+    expect(job.spec.backoffLimit).toBe(4);
+    expect(job.spec.ttlSecondsAfterFinished).toBeUndefined();
+    expect(pod.restartPolicy).toBe('Never');
+  });
+
+  test('the Job runs the bootstrap script with python3 in the default bootstrap image', () => {
+    expect(pod.containers).toHaveLength(1);
+    const container = pod.containers[0];
+    expect(container.image).toBe(DEFAULT_SECRETS_BOOTSTRAP_IMAGE);
+    expect(DEFAULT_SECRETS_BOOTSTRAP_IMAGE).toBe('apache/airflow:3.1.3');
+    expect(container.command).toEqual(['python3', '-c', bootstrapScript()]);
+    expect(container.env).toEqual([
+      { name: 'SECRET_NAME', value: 'airflow-secrets' },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    ]);
+    expect(container.resources.limits.memory).toBe('256Mi');
+  });
+
+  test('the Job\'s pod runs as the Airflow user and meets the restricted Pod Security Standard', () => {
+    expect(pod.securityContext).toEqual(airflowPodSecurityContext());
+    expect(pod.containers[0].securityContext).toEqual(airflowContainerSecurityContext());
+    expect(podSecurityViolations(pod, PodSecurityLevel.RESTRICTED)).toEqual([]);
+  });
+
+  test('consumers get references to the generated Secret\'s keys', () => {
+    expect(secrets.generated).toBe(true);
+    expect(secrets.secretName).toBe('airflow-secrets');
+    expect(secrets.fernetKey).toEqual({ name: 'airflow-secrets', key: 'fernet-key' });
+    expect(secrets.apiSecretKey).toEqual({ name: 'airflow-secrets', key: 'api-secret-key' });
+    expect(secrets.jwtSecret).toEqual({ name: 'airflow-secrets', key: 'jwt-secret' });
+    expect(secrets.databasePassword).toEqual({ name: 'airflow-secrets', key: 'db-password' });
+    expect(secrets.adminPassword).toEqual({ name: 'airflow-secrets', key: 'admin-password' });
+    expect(secrets.jobName).toMatch(/^airflow-secrets-bootstrap-[0-9a-f]{8}$/);
+  });
+
+  test('Airflow 3 components read the API secret key and the JWT secret by reference', () => {
+    expect(AirflowGeneration.AIRFLOW_3.keyEnv(secrets)).toEqual([
+      { name: 'AIRFLOW__API__SECRET_KEY', valueFrom: { secretKeyRef: { name: 'airflow-secrets', key: 'api-secret-key' } } },
+      { name: 'AIRFLOW__API_AUTH__JWT_SECRET', valueFrom: { secretKeyRef: { name: 'airflow-secrets', key: 'jwt-secret' } } },
+    ]);
+  });
+
+  test('Airflow 2 components read the webserver secret key by reference, and no JWT secret', () => {
+    expect(AirflowGeneration.AIRFLOW_2.keyEnv(secrets)).toEqual([
+      { name: 'AIRFLOW__WEBSERVER__SECRET_KEY', valueFrom: { secretKeyRef: { name: 'airflow-secrets', key: 'api-secret-key' } } },
+    ]);
+  });
+
+  test('secretEnv builds an env var read from a Secret key', () => {
+    expect(secretEnv('DB_PASSWORD', secrets.databasePassword!)).toEqual({
+      name: 'DB_PASSWORD',
+      valueFrom: { secretKeyRef: { name: 'airflow-secrets', key: 'db-password' } },
+    });
+    expect(secrets.secretNames).toEqual(['airflow-secrets']);
+  });
+
+  test('no secret material in the synthesized objects', () => {
+    expect(findSecretMaterial(objects)).toEqual([]);
+  });
+
+  test('two synths are byte-identical (re-synth and re-apply change nothing)', () => {
+    expect(Yaml.stringify(...synthGenerated().objects)).toBe(Yaml.stringify(...objects));
+  });
+});
+
+describe('the bootstrap script', () => {
+  const script = bootstrapScript();
+
+  test('creates the Secret with one POST and treats 409 AlreadyExists as success: it never overwrites', () => {
+    expect(script).toMatch(/method="POST"/);
+    expect(script).toMatch(/\/api\/v1\/namespaces\/%s\/secrets"/);
+    expect(script).toMatch(/if e\.code == 409:\n.*never overwritten.*\n\s+sys\.exit\(0\)/);
+    // Any other error fails the Job (so that it is retried and visible).
+    expect(script).toMatch(/sys\.exit\(1\)/);
+    for (const verb of ['PUT', 'PATCH', 'DELETE', 'GET']) expect(script).not.toMatch(new RegExp(`method="${verb}"`));
+    expect(script.match(/urlopen\(/g)).toHaveLength(1);
+  });
+
+  test('generates every key of the Secret; the Celery broker\'s password only when asked for', () => {
+    const always = ['admin-password', 'api-secret-key', 'db-password', 'fernet-key', 'jwt-secret'];
+    for (const key of always) expect(script).toContain(`"${key}": `);
+    expect(script).not.toContain('redis-password');
+    expect(Object.values(AIRFLOW_SECRET_KEYS).sort()).toEqual([...always, 'redis-password'].sort());
+    const withBroker = bootstrapScript([AIRFLOW_SECRET_KEYS.brokerPassword]);
+    expect(withBroker).toContain('    "admin-password": password(),\n    "redis-password": password(),\n}');
+    // the same script otherwise: the key, and on an existing Secret (kept as it is) a word about it
+    const note = /\n {8}print\("If it was created before this Job generated redis-password, it lacks it: .*\(docs\/celery\.md\)\."\)/;
+    expect(withBroker).toMatch(note);
+    expect(withBroker.replace('    "redis-password": password(),\n', '').replace(note, '')).toBe(script);
+  });
+
+  test('uses a CSPRNG: a Fernet key of 32 random bytes, url-safe tokens, alphanumeric passwords', () => {
+    expect(script).toContain('"fernet-key": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()');
+    expect(script).toContain('"api-secret-key": secrets.token_urlsafe(32)');
+    expect(script).toContain('"jwt-secret": secrets.token_urlsafe(32)');
+    expect(script).toContain('"db-password": password()');
+    expect(script).toContain('"admin-password": password()');
+    expect(script).toContain('ALNUM = string.ascii_letters + string.digits');
+    expect(script).not.toMatch(/\brandom\./);
+  });
+
+  test('marks the Secret as generated and not to be deleted', () => {
+    expect(script).toContain('"airflow-cdk8s/generated-by": "job/airflow-secrets-bootstrap"');
+    expect(script).toMatch(/Do not delete/);
+  });
+
+  test('authenticates with the pod\'s token and verifies the API server with the cluster CA', () => {
+    expect(script).toContain('"Authorization": "Bearer " + token');
+    expect(script).toContain('ssl.create_default_context(cafile=SA + "/ca.crt")');
+  });
+});
+
+describe('AirflowSecrets options and validation', () => {
+  test('secretName and image', () => {
+    const { secrets, objects } = synthGenerated({ secretName: 'my-airflow-keys', image: 'registry.local:5000/python:3.12' });
+    expect(secrets.fernetKey).toEqual({ name: 'my-airflow-keys', key: 'fernet-key' });
+    const container = find(objects, 'Job', secrets.jobName!).spec.template.spec.containers[0];
+    expect(container.image).toBe('registry.local:5000/python:3.12');
+    // A new image is a new Job (its pod template is immutable), not an error at the next apply.
+    expect(secrets.jobName).not.toBe(synthGenerated({ secretName: 'my-airflow-keys' }).secrets.jobName);
+    expect(container.env[0]).toEqual({ name: 'SECRET_NAME', value: 'my-airflow-keys' });
+  });
+
+  test('rejects a secretName that is not a DNS subdomain, naming the construct, the property and the value', () => {
+    expect(() => synthGenerated({ secretName: 'Airflow_Secrets' })).toThrow(AirflowCdk8sValidationError);
+    expect(() => synthGenerated({ secretName: 'Airflow_Secrets' })).toThrow(
+      /AirflowSecrets at "test\/secrets": property "secretName" received "Airflow_Secrets"; allowed: a DNS-1123 subdomain.*Did you mean "airflow-secrets"\?/,
+    );
+  });
+
+  test('rejects a bad image', () => {
+    expect(() => synthGenerated({ image: 'Apache/Airflow:3.1.3' })).toThrow(/property "image" received "Apache\/Airflow:3.1.3"/);
+  });
+
+  test('needs a namespace on the Chart (the RoleBinding subject names it)', () => {
+    expect(() => new AirflowSecrets(testChart({ namespace: null }), 'secrets')).toThrow(/property "Chart.namespace" received undefined/);
+  });
+});
+
+describe('AirflowSecrets.fromExistingSecrets (bring your own)', () => {
+  test('creates nothing: no Job, no Role, no Secret', () => {
+    const c = chart();
+    const secrets = AirflowSecrets.fromExistingSecrets(c, 'secrets', BYO);
+    expect(Testing.synth(c)).toEqual([]);
+    expect(secrets.generated).toBe(false);
+    expect(secrets.bootstrapJob).toBeUndefined();
+    expect(secrets.role).toBeUndefined();
+    expect(secrets.serviceAccount).toBeUndefined();
+    expect(secrets.secretName).toBeUndefined();
+  });
+
+  test('hands out the references it was given', () => {
+    const secrets = AirflowSecrets.fromExistingSecrets(chart(), 'secrets', BYO);
+    expect(secrets.fernetKey).toEqual(BYO.fernetKey);
+    expect(secrets.apiSecretKey).toEqual(BYO.apiSecretKey);
+    expect(secrets.jwtSecret).toEqual(BYO.jwtSecret);
+    expect(secrets.adminPassword).toEqual(BYO.adminPassword);
+    expect(secrets.databasePassword).toEqual(BYO.databasePassword);
+    expect(AirflowGeneration.AIRFLOW_3.keyEnv(secrets)[1]).toEqual({
+      name: 'AIRFLOW__API_AUTH__JWT_SECRET',
+      valueFrom: { secretKeyRef: { name: 'vault-airflow', key: 'jwt.secret' } },
+    });
+  });
+
+  test('the database password is optional', () => {
+    const { databasePassword, ...rest } = BYO;
+    expect(AirflowSecrets.fromExistingSecrets(chart(), 'secrets', rest).databasePassword).toBeUndefined();
+  });
+
+  test('rejects a bad Secret name or key, naming the property', () => {
+    expect(() =>
+      AirflowSecrets.fromExistingSecrets(chart(), 'secrets', { ...BYO, jwtSecret: { name: 'Vault', key: 'jwt' } }),
+    ).toThrow(/property "jwtSecret.name" received "Vault"/);
+    expect(() =>
+      AirflowSecrets.fromExistingSecrets(chart(), 'secrets', { ...BYO, fernetKey: { name: 'vault', key: 'fernet key' } }),
+    ).toThrow(/property "fernetKey.key" received "fernet key"; allowed: a Secret key/);
+    expect(() =>
+      AirflowSecrets.fromExistingSecrets(chart(), 'secrets', { ...BYO, adminPassword: undefined as any }),
+    ).toThrow(/property "adminPassword" received undefined/);
+  });
+});

@@ -1,0 +1,271 @@
+// The test helpers, in one place: charts to build constructs in, the walkers that find objects, pods and
+// containers in synthesized YAML, airflow.cfg parsing, label-selector evaluation and the validation-error
+// catcher. Every unit test imports from here (`../support`); the domain scanners stay beside it:
+// pod-checks.ts (the pod security rules) and secret-scan.ts (secret material in YAML).
+import { Chart, Testing } from 'cdk8s';
+import {
+  AirflowCdk8sValidationError,
+  AirflowSecrets,
+  AirflowVolumes,
+  KubernetesExecutorAirflow,
+  KubernetesExecutorAirflowProps,
+  MetadataDb,
+} from '../../lib';
+import { parseYaml } from './secret-scan';
+
+/** A synthesized Kubernetes object (plain JSON). */
+export type Manifest = any;
+
+// ---------------------------------------------------------------------------------------------------------
+// Charts
+
+/**
+ * An empty chart in a fresh app, as every construct of the library expects it: in a namespace ("airflow"
+ * unless told), without resource-name hashes. `id` is the first segment of construct paths in messages.
+ */
+export function testChart(options: { id?: string; namespace?: string | null } = {}): Chart {
+  const namespace = options.namespace === null ? undefined : (options.namespace ?? 'airflow');
+  return new Chart(Testing.app(), options.id ?? 'test', { namespace, disableResourceNameHashes: true });
+}
+
+/** Builds something into a fresh {@link testChart} and synthesizes it: `{ built, objects }`. */
+export function synthIn<T>(build: (chart: Chart) => T, options: { id?: string; namespace?: string | null } = {}): {
+  built: T;
+  objects: Manifest[];
+} {
+  const chart = testChart(options);
+  const built = build(chart);
+  return { built, objects: Testing.synth(chart) };
+}
+
+/** A chart in namespace "airflow" with the real volumes, secrets and database, and Airflow on them. */
+export function airflowChart(props: Partial<KubernetesExecutorAirflowProps> = {}): {
+  chart: Chart;
+  airflow: KubernetesExecutorAirflow;
+  manifests: Manifest[];
+} {
+  const chart = testChart();
+  const volumes = new AirflowVolumes(chart, 'volumes');
+  const secrets = new AirflowSecrets(chart, 'secrets');
+  const database = new MetadataDb(chart, 'db', { passwordSecret: secrets.databasePassword });
+  const airflow = new KubernetesExecutorAirflow(chart, 'airflow', { volumes, database, secrets, ...props });
+  return { chart, airflow, manifests: Testing.synth(chart) };
+}
+
+/**
+ * Secrets that already exist (`AirflowSecrets.fromExistingSecrets`, `AirflowChartProps.existingSecrets`):
+ * keys spread over three Secrets, with names and keys unlike the generated ones, so that a reference that
+ * still points at the generated Secret shows.
+ */
+export const EXISTING_SECRETS = {
+  fernetKey: { name: 'vault-airflow', key: 'fernet' },
+  apiSecretKey: { name: 'vault-airflow', key: 'api_secret_key' },
+  jwtSecret: { name: 'vault-airflow', key: 'jwt.secret' },
+  adminPassword: { name: 'airflow-admin', key: 'password' },
+  databasePassword: { name: 'pg-credentials', key: 'password' },
+} as const;
+
+/**
+ * The chart's secrets as the user's own Secret `airflow-secrets` (no objects): what the database and the
+ * control plane find in the chart, at synth, when they are not given secrets.
+ */
+export function chartSecrets(chart: Chart): AirflowSecrets {
+  const ref = (key: string) => ({ name: 'airflow-secrets', key });
+  return AirflowSecrets.fromExistingSecrets(chart, 'secrets', {
+    fernetKey: ref('fernet-key'),
+    apiSecretKey: ref('api-secret-key'),
+    jwtSecret: ref('jwt-secret'),
+    adminPassword: ref('admin-password'),
+    databasePassword: ref('db-password'),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Errors
+
+/**
+ * The {@link AirflowCdk8sValidationError} that `fn` throws; fails the test when it throws nothing or
+ * something else. With `property`, the error must name it; with `message`, match it.
+ */
+export function validationError(fn: () => unknown, property?: string, message?: RegExp): AirflowCdk8sValidationError {
+  let error: unknown;
+  try {
+    fn();
+  } catch (e) {
+    error = e;
+  }
+  if (error === undefined) throw new Error('expected an AirflowCdk8sValidationError, but nothing was thrown');
+  expect(error).toBeInstanceOf(AirflowCdk8sValidationError);
+  const v = error as AirflowCdk8sValidationError;
+  if (property !== undefined) expect(v.property).toBe(property);
+  if (message !== undefined) expect(v.message).toMatch(message);
+  return v;
+}
+
+/** Builds {@link airflowChart} with `props` and returns the validation error it throws (or fails the test). */
+export function airflowError(props: Partial<KubernetesExecutorAirflowProps>): AirflowCdk8sValidationError {
+  return validationError(() => airflowChart(props));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Finding objects
+
+/** The object of `kind` named `name` (the first of that kind without a name); throws, listing what there is. */
+export function find(manifests: Manifest[], kind: string, name?: string): Manifest {
+  const found = manifests.find((o) => o.kind === kind && (name === undefined || o.metadata?.name === name));
+  if (!found) {
+    const present = manifests.map((o) => `${o.kind}/${o.metadata?.name}`).join(', ');
+    throw new Error(`no ${kind}${name === undefined ? '' : `/${name}`} among ${present}`);
+  }
+  return found;
+}
+
+/** The objects of `kind`, in order. */
+export function byKind(manifests: Manifest[], kind: string): Manifest[] {
+  return manifests.filter((o) => o.kind === kind);
+}
+
+/** `apiVersion Kind/name` of each object, in order. */
+export function objectIds(manifests: Manifest[]): string[] {
+  return manifests.map((o) => `${o.apiVersion} ${o.kind}/${o.metadata.name}`);
+}
+
+/** The parsed airflow.cfg of the ConfigMap: section -> key -> raw value. */
+export function parseCfg(text: string): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  let section = '';
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || line.trim() === '') continue;
+    const header = /^\[(.+)\]$/.exec(line);
+    if (header) {
+      section = header[1];
+      out[section] = {};
+      continue;
+    }
+    const eq = line.indexOf(' = ');
+    out[section][line.slice(0, eq)] = line.slice(eq + 3);
+  }
+  return out;
+}
+
+/** The airflow.cfg of ConfigMap `airflow-config`, parsed. */
+export function cfgOf(manifests: Manifest[]): Record<string, Record<string, string>> {
+  return parseCfg(find(manifests, 'ConfigMap', 'airflow-config').data['airflow.cfg']);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Pods and containers
+
+/** A pod spec found in the synthesized objects. */
+export interface FoundPod {
+  /** `Kind/name` of the object that holds it (for a ConfigMap: `ConfigMap/name key`). */
+  readonly object: string;
+  /** The pod's labels. */
+  readonly labels: Record<string, string>;
+  /** The pod spec (plain JSON). */
+  readonly spec: any;
+}
+
+/**
+ * Every pod spec in `objects`: Pods, the templates of Deployments, StatefulSets, DaemonSets, ReplicaSets,
+ * Jobs and CronJobs, and Pods in YAML documents inside ConfigMaps (the worker `pod_template_file.yaml`).
+ */
+export function podsOf(objects: Manifest[]): FoundPod[] {
+  const found: FoundPod[] = [];
+  for (const o of objects) {
+    const name = `${o.kind}/${o.metadata?.name}`;
+    switch (o.kind) {
+      case 'Pod':
+        found.push({ object: name, labels: o.metadata?.labels ?? {}, spec: o.spec });
+        break;
+      case 'Deployment':
+      case 'StatefulSet':
+      case 'DaemonSet':
+      case 'ReplicaSet':
+      case 'Job':
+        found.push({ object: name, labels: o.spec?.template?.metadata?.labels ?? {}, spec: o.spec?.template?.spec });
+        break;
+      case 'CronJob': {
+        const t = o.spec?.jobTemplate?.spec?.template;
+        found.push({ object: name, labels: t?.metadata?.labels ?? {}, spec: t?.spec });
+        break;
+      }
+      case 'ConfigMap':
+        for (const [key, value] of Object.entries<any>(o.data ?? {})) {
+          if (typeof value !== 'string' || !/\.ya?ml$/.test(key)) continue;
+          for (const doc of parseYaml(value)) {
+            if (doc?.kind === 'Pod') found.push({ object: `${name} ${key}`, labels: doc.metadata?.labels ?? {}, spec: doc.spec });
+          }
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return found;
+}
+
+/**
+ * The pod specs of the Airflow control plane (Deployments and Jobs labelled part-of airflow, not the
+ * database's, the secrets bootstrap's or the volume-permissions Job's, nor the pods beside Airflow that run
+ * no Airflow: git-sync and the statsd-exporter), by `Kind/name`.
+ */
+export function airflowPodSpecs(manifests: Manifest[]): Map<string, any> {
+  const out = new Map<string, any>();
+  for (const pod of podsOf(manifests)) {
+    if (!/^(Deployment|Job)\//.test(pod.object)) continue;
+    const component = pod.labels['app.kubernetes.io/component'];
+    if (pod.labels['app.kubernetes.io/part-of'] !== 'airflow' || ['metadata-db', 'secrets-bootstrap', 'volume-permissions', 'git-sync', 'statsd'].includes(component)) continue;
+    out.set(pod.object, pod.spec);
+  }
+  return out;
+}
+
+/** The init containers, then the containers, of a pod spec. */
+export function containersOf(spec: any): any[] {
+  return [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])];
+}
+
+/** The env entry `name` of a container, or undefined. */
+export function envOf(container: any, name: string): any {
+  return (container.env ?? []).find((e: any) => e.name === name);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Label selectors
+
+/** Whether a Kubernetes label selector (matchLabels AND matchExpressions) selects `labels`, as the API server does. */
+export function selects(selector: any, labels: Record<string, string>): boolean {
+  const byLabels = Object.entries<string>(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+  const byExpressions = (selector.matchExpressions ?? []).every((e: any) => {
+    switch (e.operator) {
+      case 'In':
+        return e.values.includes(labels[e.key]);
+      case 'NotIn':
+        return !e.values.includes(labels[e.key]);
+      case 'Exists':
+        return e.key in labels;
+      case 'DoesNotExist':
+        return !(e.key in labels);
+      default:
+        throw new Error(`unknown operator ${e.operator}`);
+    }
+  });
+  return byLabels && byExpressions;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Comparing objects
+
+/** Every leaf of a JSON value as `a.b[0].c` -> value; with `arraysAsLeaves`, arrays are leaves, not walked. */
+export function leaves(value: unknown, options: { arraysAsLeaves?: boolean } = {}, prefix = ''): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  const walk = (v: unknown, p: string): void => {
+    if (Array.isArray(v) && !options.arraysAsLeaves) v.forEach((item, i) => walk(item, `${p}[${i}]`));
+    else if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      for (const [k, child] of Object.entries(v)) walk(child, p ? `${p}.${k}` : k);
+    } else out.set(p, v);
+  };
+  walk(value, prefix);
+  return out;
+}

@@ -1,0 +1,132 @@
+import { Testing } from 'cdk8s';
+import { Construct } from 'constructs';
+import {
+  AirflowChart,
+  AirflowNetworkPolicies,
+  AirflowSecrets,
+  AirflowVolumes,
+  ExternalMetadataDb,
+  MetadataDb,
+  PersistentStorage,
+  StorageProvisioning,
+  AirflowGeneration,
+  DatabaseConnection,
+} from '../../lib';
+import { validateAirflowConfig } from '../../lib/airflow/airflow-config-keys';
+import { validatePort } from '../../lib/core/validators';
+import { testChart, validationError } from '../support';
+
+const chart = () => testChart();
+
+/**
+ * One bad input per row: how to build it, and the message it must produce. Each message names the construct
+ * class and path, the property, the value received and what is allowed (and a suggestion where obvious).
+ */
+const rows: Array<[string, () => unknown, RegExp]> = [
+  // AirflowVolumes
+  ['volume name not a DNS label', () => new AirflowVolumes(chart(), 'volumes', { volumes: [{ name: 'Dags' }] }),
+    /^AirflowVolumes at "test\/volumes": property "volumes\[0\]\.name" received "Dags"; allowed: a DNS-1123 label: 1 to 40 characters.*Did you mean "dags"\?$/],
+  ['two volumes with one name', () => new AirflowVolumes(chart(), 'volumes', { volumes: [{ name: 'dags' }, { name: 'dags' }] }),
+    /^AirflowVolumes at "test\/volumes": property "volumes\[1\]\.name" received "dags"; allowed: a name not used by another entry of "volumes"\.$/],
+  ['size in GB', () => new AirflowVolumes(chart(), 'volumes', { volumes: [{ name: 'dags', size: '5GB' }] }),
+    /^AirflowVolumes at "test\/volumes": property "volumes\[0\]\.size" received "5GB"; allowed: a Kubernetes quantity of bytes greater than zero.* Did you mean "5Gi"\?$/],
+  ['claim larger than its volume', () => new AirflowVolumes(chart(), 'volumes', { volumes: [{ name: 'logs', size: '1Gi', requestSize: '2Gi' }] }),
+    /^AirflowVolumes at "test\/volumes": property "volumes\[0\]\.requestSize" received "2Gi"; allowed: at most the volume's size "1Gi": a claim larger than its volume never binds\.$/],
+  ['relative mount path', () => new AirflowVolumes(chart(), 'volumes', { volumes: [{ name: 'dags', mountPath: 'opt/airflow/dags' }] }),
+    /^AirflowVolumes at "test\/volumes": property "volumes\[0\]\.mountPath" received "opt\/airflow\/dags"; allowed: an absolute path.* Did you mean "\/opt\/airflow\/dags"\?$/],
+  ['two volumes on one mount path', () => new AirflowVolumes(chart(), 'volumes', { volumes: [{ name: 'dags' }, { name: 'more', mountPath: '/opt/airflow/dags' }] }),
+    /^AirflowVolumes at "test\/volumes": property "volumes\[1\]\.mountPath" received "\/opt\/airflow\/dags"; allowed: a path not already used by volume "dags"\.$/],
+  ['no volumes', () => new AirflowVolumes(chart(), 'volumes', { volumes: [] }),
+    /^AirflowVolumes at "test\/volumes": property "volumes" received \[\]; allowed: at least one volume/],
+  ['name prefix with an underscore', () => new AirflowVolumes(chart(), 'volumes', { namePrefix: 'my_airflow' }),
+    /^AirflowVolumes at "test\/volumes": property "namePrefix" received "my_airflow"; allowed: a DNS-1123 label.* Did you mean "my-airflow"\?$/],
+  ['relative host root', () => new AirflowVolumes(chart(), 'volumes', { provisioning: StorageProvisioning.hostPath({ hostRoot: 'data' }) }),
+    /^AirflowVolumes at "test\/volumes": property "provisioning\.hostRoot" received "data"; allowed: an absolute path.* Did you mean "\/data"\?$/],
+  ['storage class name with a space', () => new AirflowVolumes(chart(), 'volumes', { provisioning: StorageProvisioning.storageClass('Fast SSD') }),
+    /^PersistentStorage at "test\/volumes\/dags": property "provisioning\.storageClassName" received "Fast SSD"; allowed: a DNS-1123 subdomain.* Did you mean "fast-ssd"\?$/],
+  ['access mode that does not exist', () => new AirflowVolumes(chart(), 'volumes', { volumes: [{ name: 'dags', accessModes: ['ReadWriteAll'] }] }),
+    /^PersistentStorage at "test\/volumes\/dags": property "accessModes\[0\]" received "ReadWriteAll"; allowed: one of ReadWriteOnce, ReadOnlyMany, ReadWriteMany, ReadWriteOncePod\.$/],
+  ['a volume name that does not exist', () => new AirflowVolumes(chart(), 'volumes').get('plugins'),
+    /^AirflowVolumes at "test\/volumes": property "volume name" received "plugins"; allowed: one of the declared volumes: "dags", "logs", "data"\.$/],
+  ['addVolume with a name already used', () => new AirflowVolumes(chart(), 'volumes').addVolume({ name: 'logs' }),
+    /^AirflowVolumes at "test\/volumes": property "addVolume\.name" received "logs"; allowed: a name not already used \(dags, logs, data\)\.$/],
+  ['storage outside a namespaced chart', () =>
+    new PersistentStorage(testChart({ id: 'nons', namespace: null }), 'storage', {
+      name: 'dags', claimName: 'c', volumeName: 'v', provisioning: StorageProvisioning.hostPath(), size: '1Gi', accessModes: ['ReadWriteMany'],
+    }),
+    /^PersistentStorage at "nons\/storage": property "Chart\.namespace" received undefined; allowed: a namespace set on the Chart/],
+
+  // Airflow configuration
+  ['unknown airflow.cfg key', () => validateAirflowConfig(new Construct(chart(), 'cfg'), 'config', AirflowGeneration.AIRFLOW_3, { core: { paralelism: 8 } }),
+    /^Construct at "test\/cfg": property "config\.core" received "paralelism"; allowed: a key of \[core\] that Airflow 3 defines.* Did you mean "core\.parallelism"\?$/],
+  ['deprecated airflow.cfg alias', () => validateAirflowConfig(new Construct(chart(), 'cfg'), 'config', AirflowGeneration.AIRFLOW_3, { scheduler: { dag_dir_list_interval: 30 } }),
+    /^Construct at "test\/cfg": property "config\.scheduler" received "dag_dir_list_interval"; allowed: .*deprecated alias of "dag_processor\.refresh_interval".* Use "dag_processor\.refresh_interval" instead\.$/],
+  ['[webserver] on Airflow 3', () => validateAirflowConfig(new Construct(chart(), 'cfg'), 'config', AirflowGeneration.AIRFLOW_3, { webserver: { web_server_port: 8080 } }),
+    /^Construct at "test\/cfg": property "config\.webserver" received "web_server_port"; allowed: .* Use "api\.port" instead\.$/],
+  ['airflow.cfg value that is an object', () => validateAirflowConfig(new Construct(chart(), 'cfg'), 'config', AirflowGeneration.AIRFLOW_3, { core: { parallelism: [8] as unknown as number } }),
+    /^Construct at "test\/cfg": property "config\.core\.parallelism" received \[8\]; allowed: a string, a finite number or a boolean/],
+
+  // Validators on their own
+  ['port out of range', () => validatePort(new Construct(chart(), 'svc'), 'port', 70000),
+    /^Construct at "test\/svc": property "port" received 70000; allowed: a whole number from 1 to 65535\.$/],
+
+  // The whole chart
+  ['image in upper case', () => new AirflowChart(Testing.app(), 'airflow', { image: 'Apache/Airflow:3.1.3' }),
+    /^AirflowChart at "airflow": property "image" received "Apache\/Airflow:3\.1\.3"; allowed: a container image reference.* Did you mean "apache\/airflow:3\.1\.3"\?$/],
+  ['Airflow version without patch', () => new AirflowChart(Testing.app(), 'airflow', { image: 'my/airflow:latest', airflowVersion: '3.1' }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "airflowVersion" received "3\.1"; allowed: an Airflow release as major\.minor\.patch/],
+  ['Airflow version that contradicts the image tag', () => new AirflowChart(Testing.app(), 'airflow', { image: 'apache/airflow:3.1.3', airflowVersion: '2.11.0' }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "airflowVersion" received "2\.11\.0"; allowed: the version the image's tag names \(3\.1\.3\)/],
+  ['untagged image without airflowVersion', () => new AirflowChart(Testing.app(), 'airflow', { image: 'registry.example.com/team/airflow' }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "airflowVersion" received undefined; allowed: the Airflow version inside the image/],
+  ['Airflow version too old', () => new AirflowChart(Testing.app(), 'airflow', { image: 'apache/airflow:2.5.0' }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "airflowVersion" received "2\.5\.0"; allowed: Airflow 3\.x, or Airflow 2\.x from /],
+  ['image pull policy in lower case', () => new AirflowChart(Testing.app(), 'airflow', { imagePullPolicy: 'always' }),
+    /^AirflowChart at "airflow": property "imagePullPolicy" received "always"; allowed: one of "Always", "IfNotPresent", "Never"\. Did you mean "Always"\?$/],
+  ['parallelism zero', () => new AirflowChart(Testing.app(), 'airflow', { parallelism: 0 }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "parallelism" received 0; allowed: a whole number from 1 to 10000\.$/],
+  ['pool slots not whole', () => new AirflowChart(Testing.app(), 'airflow', { defaultPoolSlots: 1.5 }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "defaultPoolSlots" received 1\.5; allowed: a whole number from 1 to 10000\.$/],
+  ['chart config with a typo', () => new AirflowChart(Testing.app(), 'airflow', { config: { kubernetes_executor: { delete_worker_pod: false } } }),
+    /at "airflow\/airflow[^"]*": property "[^"]*kubernetes_executor" received "delete_worker_pod"; allowed: a key of \[kubernetes_executor\] that Airflow 3 defines.* Did you mean "kubernetes_executor\.delete_worker_pods"\?$/],
+  ['chart config with a 2.x section on Airflow 3', () => new AirflowChart(Testing.app(), 'airflow', { config: { webserver: { expose_config: true } } }),
+    /at "airflow\/airflow[^"]*": property "[^"]*webserver" received "expose_config"; allowed: .* Use "api\.expose_config" instead\.$/],
+
+  // MetadataDb
+  ['database storage not a quantity', () => new MetadataDb(chart(), 'db', { storageSize: 'lots' }),
+    /^MetadataDb at "test\/db": property "storageSize" received "lots"; allowed: a Kubernetes quantity of bytes/],
+  ['database CPU request above its limit', () => new MetadataDb(chart(), 'db', { cpuRequest: '2', cpuLimit: '500m' }),
+    /^MetadataDb at "test\/db": property "cpuRequest" received "2"; allowed: at most cpuLimit "500m"\.$/],
+  ['database memory in GB', () => new MetadataDb(chart(), 'db', { memoryRequest: '1GB' }),
+    /^MetadataDb at "test\/db": property "memoryRequest" received "1GB"; allowed: a Kubernetes quantity of bytes.* Did you mean "1Gi"\?$/],
+  ['database name prefix starting with a digit', () => new MetadataDb(chart(), 'db', { namePrefix: '1airflow' }),
+    /^MetadataDb at "test\/db": property "namePrefix" received "1airflow"; allowed: a DNS-1035 label that starts with a letter/],
+  ['database image with a space', () => new MetadataDb(chart(), 'db', { image: 'postgres 16' }),
+    /^MetadataDb at "test\/db": property "image" received "postgres 16"; allowed: a container image reference/],
+
+  // ExternalMetadataDb: one connection, made by a factory
+  ['connection that is not a DatabaseConnection', () =>
+    new ExternalMetadataDb(chart(), 'db', { connection: { host: 'db.example.com' } as any }),
+    /^ExternalMetadataDb at "test\/db": property "connection" received \{"host":"db\.example\.com"\}; allowed: DatabaseConnection\.postgres\(\{ host, \.\.\. \}\) or DatabaseConnection\.fromUriSecret\(\{ name, key \}\)\.$/],
+  ['external database without a host', () => new ExternalMetadataDb(chart(), 'db', { connection: DatabaseConnection.postgres({} as any) }),
+    /^ExternalMetadataDb at "test\/db": property "host" received undefined; allowed: the host of the external database, or a "connectionUriSecret" instead\. For a database inside the cluster, use new MetadataDb\(\.\.\.\)\.$/],
+
+  // AirflowSecrets, AirflowNetworkPolicies
+  ['Secret name in upper case', () => new AirflowSecrets(chart(), 'secrets', { secretName: 'Airflow_Secrets' }),
+    /^AirflowSecrets at "test\/secrets": property "secretName" received "Airflow_Secrets"; allowed: a DNS-1123 subdomain.* Did you mean "airflow-secrets"\?$/],
+  ['database port out of range', () => new AirflowNetworkPolicies(chart(), 'net', { databasePort: 0 }),
+    /^AirflowNetworkPolicies at "test\/net": property "databasePort" received 0; allowed: a whole number from 1 to 65535\.$/],
+];
+
+describe('bad inputs', () => {
+  test('the table has at least 30 rows, each a different message', () => {
+    expect(rows.length).toBeGreaterThanOrEqual(30);
+    expect(new Set(rows.map(([name]) => name)).size).toBe(rows.length);
+  });
+
+  test.each(rows)('%s', (_name, build, message) => {
+    const error = validationError(build, undefined, message);
+    // Every message has the one shape: construct, path, property, received, allowed.
+    expect(error.message).toMatch(/^\w+ at "[^"]+": property "[^"]+" received .+; allowed: .+\./);
+  });
+});
