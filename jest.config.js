@@ -5,8 +5,8 @@ module.exports = {
   maxWorkers: 2,
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  // test/live: npm run test:live; test/packaging: npm run test:packaging (both run by .ci/run).
-  testPathIgnorePatterns: ['/node_modules/', '/test/live/', '/test/packaging/'],
+  // test/live: npm run test:live; test/packaging: npm run test:packaging; test/runtime: npm run test:runtime (all run by .ci/run).
+  testPathIgnorePatterns: ['/node_modules/', '/test/live/', '/test/packaging/', '/test/runtime/'],
   snapshotResolver: '<rootDir>/jest.snapshot-resolver.js',
   transform: { '^.+\\.ts$': 'ts-jest' },
 };

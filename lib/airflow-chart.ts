@@ -1,6 +1,6 @@
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
-import { AirflowOptions, GitSyncMode, KubernetesExecutorAirflow, pickPlacement } from './airflow';
+import { AirflowOptions, GitSyncMode, ImagePrePull, KubernetesExecutorAirflow, pickPlacement } from './airflow';
 import {
   DEFAULT_NAMESPACE,
   IMAGE_PULL_POLICIES,
@@ -57,6 +57,23 @@ export interface AirflowChartProps extends ChartProps, AirflowOptions {
   readonly secretsBootstrapImage?: string;
 
   /**
+   * Whether a DaemonSet (`ImagePrePull`) keeps the Airflow image and the task pods' images (`taskPodImages`:
+   * git-sync's too in sidecar mode) on every node that can run task pods (their nodeSelector, tolerations and
+   * node affinity), so that no task waits for a pull:
+   * an init container per image runs `/bin/true`, a pause container keeps the pod, 5m CPU and 16Mi per node.
+   * Off on minikube's single node, where the control plane's pods pull the image anyway; not possible with
+   * `imagePullPolicy: "Never"`. See docs/task-start.md.
+   * @default - true with StorageProvisioning.storageClass(...) (a real cluster), false with hostPath (minikube) or imagePullPolicy "Never"
+   */
+  readonly prePullImages?: boolean;
+
+  /**
+   * The image of the pre-pull pods' pause container (mirror it for a cluster without access to registry.k8s.io).
+   * @default DEFAULT_PAUSE_IMAGE - "registry.k8s.io/pause:3.10"
+   */
+  readonly prePullPauseImage?: string;
+
+  /**
    * Whether to add NetworkPolicies: only Airflow components reach Postgres on 5432 (and, with `celery`, only
    * the scheduler and the Celery workers reach Redis on 6379). They need a network plugin that enforces them
    * (minikube's default does not: `minikube start --cni=calico`).
@@ -87,6 +104,9 @@ export class AirflowChart extends Chart {
   /** The Airflow control plane. */
   public readonly airflow: KubernetesExecutorAirflow;
 
+  /** The DaemonSet that keeps the images on the task pods' nodes; undefined unless `prePullImages` is on. */
+  public readonly imagePrePull: ImagePrePull | undefined;
+
   /** The NetworkPolicies; undefined unless `networkPolicies` is true. */
   public readonly networkPolicies: AirflowNetworkPolicies | undefined;
 
@@ -100,6 +120,8 @@ export class AirflowChart extends Chart {
       volumes,
       existingSecrets,
       networkPolicies,
+      prePullImages,
+      prePullPauseImage,
       secretsBootstrapImage,
       provisioning: given,
       namespace,
@@ -150,6 +172,18 @@ export class AirflowChart extends Chart {
       secrets: this.secrets,
     });
 
+    this.imagePrePull = this.resolvePrePullImages(prePullImages)
+      ? new ImagePrePull(this, 'image-pre-pull', {
+        images: [this.airflow.image, ...this.airflow.taskPodImages],
+        imagePullPolicy: this.airflow.imagePullPolicy,
+        placement: this.airflow.podOptionsFor(props.worker),
+        pauseImage: prePullPauseImage,
+      })
+      : undefined;
+    if (prePullPauseImage !== undefined && !this.imagePrePull) {
+      invalid(this, 'prePullPauseImage', prePullPauseImage, 'nothing unless prePullImages is on', 'Set prePullImages: true, or leave prePullPauseImage out.');
+    }
+
     this.networkPolicies = networkPolicies
       ? new AirflowNetworkPolicies(this, 'network-policies', {
         generation: this.airflow.generation,
@@ -157,6 +191,21 @@ export class AirflowChart extends Chart {
         redisBroker: this.airflow.celery?.broker !== undefined,
       })
       : undefined;
+  }
+
+  /** On by default with a StorageClass (a real cluster); refused with "Never" (nothing is ever pulled). */
+  private resolvePrePullImages(given: boolean | undefined): boolean {
+    if (given !== undefined && typeof given !== 'boolean') invalid(this, 'prePullImages', given, 'true or false');
+    const never = this.airflow.imagePullPolicy === 'Never';
+    if (given === true && never) {
+      invalid(
+        this,
+        'prePullImages',
+        given,
+        'false (or unset) with imagePullPolicy "Never": the nodes never pull, so there is nothing to pre-pull',
+      );
+    }
+    return given ?? (this.volumes.provisioning.mode === StorageProvisioningMode.STORAGE_CLASS && !never);
   }
 
   private resolveProvisioning(provisioning: StorageProvisioning | undefined, hostRoot: string | undefined): StorageProvisioning | undefined {

@@ -6,6 +6,9 @@
 //   BENCH_TEST_RUNS=3   runs of the test suite (it takes seconds; 0 skips it)
 //   BENCH_NODE_CPU=2 BENCH_NODE_MEMORY=4Gi   the node the footprint is fitted on
 //   BENCH_WRITE=1       also rewrite docs/benchmark.md with the results
+//   BENCH_START_LATENCY=0  do not measure the task start latency on the real Airflow (it needs root and takes
+//                       10-20 minutes, under the machine-wide runtime lock); print the last measurement instead
+//   BENCH_LATENCY_RUNS=5   measured runs per DAG and setting (after one warm-up run)
 //
 // Timings are wall-clock from this process (spawnSync), so they include node start-up, like a user's.
 'use strict';
@@ -405,6 +408,29 @@ function main() {
     say(linear ? 'Growth is linear or better (no superlinear term).' : '**Growth is superlinear (the 200-volume run is > 1.3x the extrapolated line): investigate.**');
     say();
 
+    const runtimeFile = path.join(ROOT, 'build', 'runtime-results.json');
+    say('## Runtime: memory of the real Airflow');
+    say();
+    if (fs.existsSync(runtimeFile)) {
+      for (const l of runtimeReport(JSON.parse(fs.readFileSync(runtimeFile, 'utf8')), objects).lines) say(l);
+    } else {
+      say('No build/runtime-results.json: run `npm run test:runtime` (docs/runtime-tests.md) first.');
+    }
+    say();
+
+    const latencyFile = path.join(ROOT, 'build', 'start-latency.json');
+    const measured = measureStartLatency(latencyFile);
+    say('## Task start latency on the real Airflow');
+    say();
+    if (fs.existsSync(latencyFile)) {
+      if (!measured.ok) say(`Not measured now (${measured.why}); the last measurement:`);
+      if (!measured.ok) say();
+      for (const l of startLatencyReport(JSON.parse(fs.readFileSync(latencyFile, 'utf8'))).lines) say(l);
+    } else {
+      say(`Not measured (${measured.why}), and no build/start-latency.json from an earlier run.`);
+    }
+    say();
+
     return { text: lines.join('\n'), ratio: ours.median / floor.median, linear };
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
@@ -412,7 +438,222 @@ function main() {
   }
 }
 
-module.exports = { footprint, podResources, linearFit, stats, cpuMilli, bytes };
+/**
+ * The runtime stage's measurements (build/runtime-results.json, written by `npm run test:runtime`) as markdown
+ * lines: memory of every component at idle and while a task runs, against the limits of the chart as it is
+ * synthesized now (`objects`), flagging every component whose measured RSS is above 80% of its memory limit;
+ * the api-server per `[api] workers`; the stage's timings.
+ */
+function runtimeReport(results, objects) {
+  const out = [];
+  const memory = results.memory ?? {};
+  // keys as the runtime tests record them: "<component>" (main container), "<component>/<init container>"
+  const limits = {};
+  const mib = (c) => ({ request: bytes(c.resources?.requests?.memory) / 2 ** 20, limit: bytes(c.resources?.limits?.memory) / 2 ** 20 });
+  for (const o of objects) {
+    if (!['Deployment', 'StatefulSet', 'Job'].includes(o.kind)) continue;
+    const component = o.spec.template.metadata?.labels?.['app.kubernetes.io/component'];
+    limits[component] = mib(o.spec.template.spec.containers[0]);
+    for (const c of o.spec.template.spec.initContainers ?? []) limits[`${component}/${c.name}`] = mib(c);
+  }
+  const cm = objects.find((o) => o.kind === 'ConfigMap' && o.data?.['pod_template_file.yaml']);
+  if (cm) limits.worker = mib(YAML.parse(cm.data['pod_template_file.yaml']).spec.containers.find((c) => c.name === 'base'));
+  // A task pod has the template's resources unless its task overrides them (pod_override): for tasks, the
+  // resources the measured pod really had are recorded; the template's are the fallback.
+  const limitsOf = (k, m) =>
+    k.startsWith('worker:') && m?.limitMiB ? { request: m.requestMiB, limit: m.limitMiB } : limits[k.startsWith('worker:') ? 'worker' : k] ?? {};
+  const peaks = {};
+  for (const [name, m] of Object.entries(memory.lifetime ?? {})) peaks[name] = m;
+  const components = [...new Set([...Object.keys(memory.idle ?? {}), ...Object.keys(memory.task ?? {}), ...Object.keys(peaks)])].sort();
+  const over = [];
+  out.push(`Measured ${results.startedAt ?? '?'} on ${results.machine?.cpus ?? '?'} CPUs (load average at start ${(results.machine?.loadAverage ?? []).map((x) => x.toFixed(1)).join(' ')}):`);
+  out.push('RSS and PSS summed over every process of the container, in MiB; "peak" is the largest sample; limits and requests');
+  out.push('are those of the chart as synthesized now. A component is flagged when its largest measured RSS is above 80% of its limit.');
+  out.push('');
+  out.push('| Component | idle RSS (PSS) | while a task runs RSS (PSS) | largest RSS seen (PSS) | request | limit | largest RSS / limit |');
+  out.push('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const k of components) {
+    const idle = memory.idle?.[k];
+    const task = memory.task?.[k];
+    const life = peaks[k];
+    const lim = limitsOf(k, life ?? task ?? idle);
+    const largest = Math.max(idle?.rssMiB ?? 0, task?.rssMiB ?? 0, life?.rssMiB ?? 0);
+    const pssAtLargest = [idle, task, life].filter(Boolean).sort((a, b) => b.rssMiB - a.rssMiB)[0]?.pssMiB;
+    const ratio = lim.limit ? Math.round((100 * largest) / lim.limit) : undefined;
+    if (ratio !== undefined && ratio > 80) over.push(`${k} (${largest} MiB of ${lim.limit} MiB)`);
+    const cell = (m) => (m ? `${m.rssMiB} (${m.pssMiB})` : '-');
+    out.push(`| ${k} | ${cell(idle)} | ${cell(task)} | ${largest} (${pssAtLargest ?? '-'}) | ${lim.request ?? '-'}Mi | ${lim.limit ?? '-'}Mi | ${ratio === undefined ? '-' : `${ratio}%${ratio > 80 ? ' **over 80%**' : ''}`} |`);
+  }
+  out.push('');
+  out.push(over.length ? `**Above 80% of the limit: ${over.join(', ')}.**` : 'Every component stays within 80% of its memory limit.');
+  out.push('');
+  const workers = memory.apiWorkers ?? {};
+  if (Object.keys(workers).length || memory.idle?.['api-server']) {
+    out.push('api-server by `[api] workers` (one uvicorn process per worker, each with Airflow imported):');
+    out.push('');
+    out.push('| [api] workers | idle RSS (PSS) | while a task runs RSS (PSS) | processes |');
+    out.push('| --- | --- | --- | --- |');
+    const rows = { ...workers };
+    if (memory.idle?.['api-server']) rows['4 (default)'] = { idle: memory.idle['api-server'], task: memory.task?.['api-server'] };
+    for (const [n, w] of Object.entries(rows)) {
+      const idle = w.idle ?? w;
+      out.push(`| ${n} | ${idle.rssMiB} (${idle.pssMiB}) | ${w.task ? `${w.task.rssMiB} (${w.task.pssMiB})` : '-'} | ${idle.processes} |`);
+    }
+    out.push('');
+  }
+  const t = [];
+  if (results.root) t.push(`root ${results.root.cached ? 'cached' : `built in ${results.root.seconds} s`}`);
+  if (results.controlPlaneSeconds !== undefined) t.push(`control plane up in ${results.controlPlaneSeconds} s`);
+  for (const [id, v] of Object.entries(results.variants ?? {})) t.push(`${id} chain ${v.seconds} s`);
+  if (results.jestSeconds !== undefined) t.push(`jest ${results.jestSeconds} s`);
+  if (results.stageSeconds !== undefined) t.push(`whole stage ${results.stageSeconds} s`);
+  if (t.length) out.push(`Timings: ${t.join(', ')}.`);
+  return { lines: out, over };
+}
+
+/**
+ * Runs the start-latency benchmark (test/runtime/start-latency.bench.ts) through the runtime stage's own script,
+ * which takes the machine-wide runtime lock, builds or reuses the trixie root and starts the local control
+ * plane; its step output goes to the console. Results: `file`. Returns whether it ran, and why not.
+ */
+function measureStartLatency(file) {
+  if (process.env.BENCH_START_LATENCY === '0') return { ok: false, why: 'BENCH_START_LATENCY=0' };
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) return { ok: false, why: 'the runtime stage needs root' };
+  console.log('\n== start latency: the runtime stage (scripts/test-runtime.sh), the default chart and one changed setting');
+  const r = childProcess.spawnSync('bash', [path.join(ROOT, 'scripts', 'test-runtime.sh'), '--testMatch', '**/start-latency.bench.ts'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      // the stage's own results file stays the tests' (memory): this run writes beside it
+      AIRFLOW_CDK8S_RUNTIME_RESULTS: path.join(ROOT, 'build', 'start-latency-stage.json'),
+      BENCH_LATENCY_RESULTS: file,
+    },
+  });
+  return r.status === 0 ? { ok: true } : { ok: false, why: `scripts/test-runtime.sh exited ${r.status}` };
+}
+
+/** Seconds with two decimals: "1.23". */
+const sec = (ms) => (ms / 1000).toFixed(2);
+
+/** median (min-max) of the samples, in seconds; "-" when there are none. */
+function cellOf(samples) {
+  const xs = samples.filter((x) => typeof x === 'number' && Number.isFinite(x));
+  if (xs.length === 0) return '-';
+  const st = stats(xs);
+  return `${sec(st.median)} (${sec(st.min)}-${sec(st.max)})`;
+}
+
+/** The phases of one task, in milliseconds, from the timestamps of test/runtime/start-latency.bench.ts. */
+function taskPhases(t) {
+  const d = (a, b) => (t[a] === undefined || t[b] === undefined ? undefined : t[b] - t[a]);
+  return {
+    toQueued: t.queued,
+    queuedToCreated: d('queued', 'podCreated'),
+    toCreated: t.podCreated,
+    createdToBound: d('podCreated', 'podBound'),
+    kubelet: d('podBound', 'processStarted'),
+    processToRunning: d('processStarted', 'taskRunning'),
+    createdToRunning: d('podCreated', 'taskRunning'),
+    runningToDone: d('taskRunning', 'taskDone'),
+    doneToSucceeded: d('taskDone', 'podSucceeded'),
+    succeededToDeleted: d('podSucceeded', 'podDeleted'),
+    total: t.taskDone,
+  };
+}
+
+const PHASES = [
+  ['toQueued', 'trigger → task instance queued (the scheduler loop: dag run started, task scheduled and queued)'],
+  ['queuedToCreated', 'queued → task pod created (the executor: pod built from the template, POST to the API server)'],
+  ['toCreated', '**trigger → task pod created**'],
+  ['createdToBound', 'pod created → bound to the node (kube-scheduler)'],
+  ['kubelet', 'bound → task process started (**simulated kubelet**: its 0.7 s poll, namespaces, mounts)'],
+  ['processToRunning', 'process started → task running (Python, the Task SDK, `ti_run` on the execution API)'],
+  ['createdToRunning', '**pod created → task running**'],
+  ['runningToDone', '**task running → task done** (the DAG file parsed in the pod, the task, its end reported)'],
+  ['doneToSucceeded', 'task done → pod Succeeded (the process exits, the kubelet reports it)'],
+  ['succeededToDeleted', 'pod Succeeded → pod deleted (the executor\'s watcher, the next scheduler loop)'],
+  ['total', '**trigger → task done**'],
+];
+
+/**
+ * build/start-latency.json (test/runtime/start-latency.bench.ts) as markdown lines: per setting, the phases of a
+ * single task (median, min, max over the runs) and how four tasks at once fan out.
+ */
+function startLatencyReport(results) {
+  const out = [];
+  const settings = results.settings ?? [];
+  const m = results.machine ?? {};
+  out.push(
+    `Measured ${results.measuredAt ?? '?'} on ${m.cpus ?? '?'} CPUs (${m.cpuModel ?? '?'}; load average ${(m.loadAverageAtStart ?? []).join(' ')} at the start, ` +
+      `${(results.loadAverageAtEnd ?? []).join(' ')} at the end), the runtime stage's Airflow 3.1 on the default chart; ${results.runs ?? '?'} runs per DAG and ` +
+      'setting after one warm-up run. Seconds: median (min-max).',
+  );
+  out.push('');
+  if (settings.length === 0) return { lines: [...out, 'No runs recorded.'] };
+  // A run that did not succeed (a task failed: its times are a failure's, not a start's) is listed, not counted.
+  const ok = (runs) => (runs ?? []).filter((r) => r.state === 'success');
+
+  out.push('Settings: ' + settings.map((s, i) => `(${i + 1}) ${s.title}`).join('; ') + '.');
+  out.push('');
+  out.push(`One task (\`start_latency_one\`, a task that does nothing; runs counted: ${settings.map((x, i) => `(${i + 1}) ${ok(x.one).length}`).join(', ')}):`);
+  out.push('');
+  out.push(`| Phase | ${settings.map((s, i) => `(${i + 1}) ${s.id}`).join(' | ')} |`);
+  out.push(`| --- | ${settings.map(() => '---').join(' | ')} |`);
+  const phasesOf = (s) => ok(s.one).flatMap((r) => r.tasks.map(taskPhases));
+  for (const [key, label] of PHASES) {
+    out.push(`| ${label} | ${settings.map((s) => cellOf(phasesOf(s).map((p) => p[key]))).join(' | ')} |`);
+  }
+  out.push('');
+  const failed = settings.flatMap((s) =>
+    [...(s.one ?? []), ...(s.fanout ?? [])]
+      .filter((r) => r.state !== 'success')
+      .map((r) => `${s.id} ${r.runId}: ${r.state} (tasks ${r.tasks.map((t) => `${t.taskId} ${t.state}`).join(', ')})`),
+  );
+  const fan = (s) =>
+    ok(s.fanout).map((r) => {
+      const created = r.tasks.map((t) => t.podCreated).filter((x) => x !== undefined);
+      return {
+        first: Math.min(...created),
+        last: Math.max(...created),
+        spread: Math.max(...created) - Math.min(...created),
+        running: Math.max(...r.tasks.map((t) => t.taskRunning ?? NaN)),
+        done: Math.max(...r.tasks.map((t) => t.taskDone ?? NaN)),
+        tasks: r.tasks.length,
+      };
+    });
+  const tasks = Math.max(0, ...settings.flatMap((s) => fan(s).map((f) => f.tasks)));
+  out.push(`${tasks} tasks at once (\`start_latency_fanout\`, parallelism 4; runs counted: ${settings.map((x, i) => `(${i + 1}) ${ok(x.fanout).length}`).join(', ')}):`);
+  out.push('');
+  out.push(`| | ${settings.map((s, i) => `(${i + 1}) ${s.id}`).join(' | ')} |`);
+  out.push(`| --- | ${settings.map(() => '---').join(' | ')} |`);
+  for (const [key, label] of [
+    ['first', 'trigger → first task pod created'],
+    ['last', 'trigger → last task pod created'],
+    ['spread', '**first → last task pod created**'],
+    ['running', 'trigger → every task running'],
+    ['done', 'trigger → every task done'],
+  ]) {
+    out.push(`| ${label} | ${settings.map((s) => cellOf(fan(s).map((f) => f[key]))).join(' | ')} |`);
+  }
+  out.push('');
+  if (failed.length) {
+    out.push(`**Runs that did not succeed (not counted above): ${failed.join(', ')}.**`);
+    out.push('');
+  }
+  const kubelet = settings.map((s) => stats(phasesOf(s).map((p) => p.kubelet).filter((x) => x !== undefined)).median);
+  const created = settings.map((s) => stats(phasesOf(s).map((p) => p.createdToRunning).filter((x) => x !== undefined)).median);
+  if (settings.length && Number.isFinite(kubelet[0]) && Number.isFinite(created[0])) {
+    out.push(
+      `Of "pod created → task running" (${sec(created[0])} s in setting 1), the simulated kubelet's part is ${sec(kubelet[0])} s; ` +
+        `without it, ${sec(created[0] - kubelet[0])} s are the kube-scheduler's and the task's own start. A real node replaces the simulated ` +
+        'part with its sandbox and container start and, on a node without the image, the image pull (docs/task-start.md).',
+    );
+  }
+  return { lines: out };
+}
+
+module.exports = { footprint, podResources, linearFit, stats, cpuMilli, bytes, runtimeReport, startLatencyReport, taskPhases };
 
 if (require.main === module) {
   const result = main();

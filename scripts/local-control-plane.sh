@@ -461,9 +461,13 @@ wait_for() {
 generate_pki() {
   local d="${STATE_DIR}/pki"
   mkdir -p "$d"; chmod 700 "$d"
-  # cluster CA (also signs CSRs via the controller-manager's csrsigning)
+  # cluster CA (also signs CSRs via the controller-manager's csrsigning). keyUsage as kubeadm's CA has it:
+  # X.509-strict clients (Python >= 3.13's ssl.create_default_context, which Airflow's pods use to reach
+  # the API server with the service account's ca.crt) reject a CA certificate without it.
   openssl req -x509 -new -nodes -newkey rsa:2048 -sha256 -days 3650 \
-    -subj "/CN=airflow-cdk8s-ca" -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
+    -subj "/CN=airflow-cdk8s-ca" -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign" \
+    -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
   # apiserver serving cert: localhost + the in-cluster service names/IP
   openssl req -new -nodes -newkey rsa:2048 -sha256 \
     -subj "/CN=kube-apiserver" -keyout "$d/apiserver.key" -out "$d/apiserver.csr" 2>/dev/null
@@ -472,6 +476,8 @@ basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth
 subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.0.0.1
+subjectKeyIdentifier=hash
+authorityKeyIdentifier=keyid
 EOF
   openssl x509 -req -sha256 -days 3650 -in "$d/apiserver.csr" -CA "$d/ca.crt" \
     -CAkey "$d/ca.key" -CAcreateserial -extfile "$d/apiserver.ext" \

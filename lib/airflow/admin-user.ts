@@ -3,7 +3,7 @@ import * as k8s from '../../imports/k8s';
 import { Components, SecretKeyRef, invalid, secretEnv, validateDnsSubdomain, validateSecretKeyRef } from '../core';
 import {
   AirflowPodParts,
-  ONE_SHOT_RESOURCES,
+  CREATE_USER_RESOURCES,
   airflowContainer,
   oneShotJob,
   resourceRequirements,
@@ -117,7 +117,7 @@ export class AdminUser extends Construct {
           { name: 'AIRFLOW_ADMIN_LASTNAME', value: lastName },
           secretEnv(ADMIN_PASSWORD_ENV, props.passwordSecret),
         ],
-        resources: resourceRequirements(ONE_SHOT_RESOURCES),
+        resources: resourceRequirements(CREATE_USER_RESOURCES),
       }),
     });
     this.serviceAccount = built.serviceAccount;

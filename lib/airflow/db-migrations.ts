@@ -32,7 +32,7 @@ export interface DbMigrationsProps {
  */
 export class DbMigrations extends Construct {
   /** The default resources of the migration container. */
-  public static readonly DEFAULT_RESOURCES: ContainerResources = { cpuRequest: '100m', memoryRequest: '384Mi', cpuLimit: '1', memoryLimit: '1Gi' };
+  public static readonly DEFAULT_RESOURCES: ContainerResources = { cpuRequest: '100m', memoryRequest: '192Mi', cpuLimit: '1', memoryLimit: '1Gi' };
 
   /** The ServiceAccount. */
   public readonly serviceAccount: k8s.KubeServiceAccount;

@@ -10,6 +10,7 @@ export * from './airflow-component';
 export * from './airflow-ingress';
 export * from './volume-permissions';
 export * from './worker-pod-template';
+export * from './image-pre-pull';
 export * from './pod-launcher-rbac';
 export * from './db-migrations';
 export * from './admin-user';

@@ -51,16 +51,19 @@ import { workerPodTemplate } from './worker-pod-template';
 
 /**
  * The resources of the long-running components, sized for a 2 CPU / 4 GiB minikube node shared with the
- * metadata database, Kubernetes' own pods and the task pods (see docs/airflow.md for the totals). Requests
- * are what the component needs when idle; limits leave room for start-up and for the `airflow jobs check`
- * liveness probe, which starts a second Python process inside the container.
+ * metadata database, Kubernetes' own pods and the task pods, from the memory the runtime stage measured on
+ * the real Airflow 3.1 (docs/benchmark.md, docs/runtime-tests.md): the memory request is the largest PSS at
+ * idle or while a task runs, rounded up to 32Mi; the limit keeps the largest RSS seen (liveness probes
+ * included: `airflow jobs check` starts a second Python process in the container, about 200 MiB) at or below
+ * 80% of it. The api-server's figure is with `[api] workers = 1` (the library's default; 4 workers use about
+ * 1.5 GiB). The webserver (Airflow 2) is not measured and keeps its earlier, larger size. CPU is not measured.
  */
 export const COMPONENT_RESOURCES: Readonly<Record<string, ContainerResources>> = {
-  [Components.SCHEDULER]: { cpuRequest: '150m', memoryRequest: '384Mi', cpuLimit: '1', memoryLimit: '1536Mi' },
-  [Components.API_SERVER]: { cpuRequest: '150m', memoryRequest: '512Mi', cpuLimit: '1', memoryLimit: '1536Mi' },
+  [Components.SCHEDULER]: { cpuRequest: '150m', memoryRequest: '448Mi', cpuLimit: '1', memoryLimit: '1280Mi' },
+  [Components.API_SERVER]: { cpuRequest: '150m', memoryRequest: '320Mi', cpuLimit: '1', memoryLimit: '768Mi' },
   [Components.WEBSERVER]: { cpuRequest: '150m', memoryRequest: '512Mi', cpuLimit: '1', memoryLimit: '1536Mi' },
   [Components.DAG_PROCESSOR]: { cpuRequest: '100m', memoryRequest: '384Mi', cpuLimit: '1', memoryLimit: '1Gi' },
-  [Components.TRIGGERER]: { cpuRequest: '50m', memoryRequest: '256Mi', cpuLimit: '500m', memoryLimit: '768Mi' },
+  [Components.TRIGGERER]: { cpuRequest: '50m', memoryRequest: '448Mi', cpuLimit: '500m', memoryLimit: '1Gi' },
 };
 
 /** How many days task logs stay on the logs volume unless `logRetentionDays` says otherwise. */
@@ -94,6 +97,11 @@ export interface KubernetesExecutorAirflowProps extends AirflowOptions {
 export class KubernetesExecutorAirflow extends Construct {
   /** The image. */
   public readonly image: string;
+  /**
+   * The image of the task pods (the pod template's `base` container and `[kubernetes_executor]
+   * worker_container_repository`/`worker_container_tag`): today the same as `image`.
+   */
+  public readonly workerImage: string;
   /** The Airflow version. */
   public readonly airflowVersion: AirflowVersion;
   /** The Airflow generation (2 or 3): which components, commands and configuration the version has. */
@@ -178,6 +186,7 @@ export class KubernetesExecutorAirflow extends Construct {
 
     // Image, version and generation.
     this.image = this.validateAirflowImage(props.image ?? DEFAULT_AIRFLOW_IMAGE);
+    this.workerImage = this.image;
     [this.airflowVersion, this.generation] = this.resolveVersion(props.airflowVersion);
     const generation = this.generation;
     if (props.celery !== undefined && !this.airflowVersion.supportsMultipleExecutors) {
@@ -202,6 +211,7 @@ export class KubernetesExecutorAirflow extends Construct {
     const secrets = this.resolveSecrets(props.secrets, inClusterBroker);
     this.secrets = secrets;
     this.imagePullPolicy = validateChoice(this, 'imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', IMAGE_PULL_POLICIES);
+    if (this.imagePullPolicy === 'Always') this.warnings.push(this.alwaysPullWarning());
 
     // Components and bounds.
     this.standaloneDagProcessor = props.standaloneDagProcessor ?? generation.standaloneDagProcessorByDefault;
@@ -353,7 +363,7 @@ export class KubernetesExecutorAirflow extends Construct {
     );
     this.renderWorkerPodTemplate = () =>
       workerPodTemplate({
-        image: this.image,
+        image: this.workerImage,
         imagePullPolicy: this.imagePullPolicy,
         env: workerEnv,
         initContainers: workerGitSync?.initContainers,
@@ -502,7 +512,7 @@ export class KubernetesExecutorAirflow extends Construct {
     remote: RemoteLoggingSettings | undefined,
     props: AirflowOptions,
   ): AirflowConfigValues {
-    const ref = parseImageReference(this.image);
+    const ref = parseImageReference(this.workerImage);
     const managed: Record<string, Record<string, string | number | boolean>> = {
       core: {
         executor: this.executors.join(','),
@@ -572,7 +582,10 @@ export class KubernetesExecutorAirflow extends Construct {
    * file is picked up within 30 s instead of Airflow's default of 5 minutes.
    */
   private defaultConfig(volumes: AirflowVolumes): AirflowConfigValues {
-    const defaults: Record<string, Record<string, string | number | boolean>> = { logging: { colored_console_log: false } };
+    const defaults: Record<string, Record<string, string | number | boolean>> = {
+      ...this.generation.defaultConfig,
+      logging: { colored_console_log: false },
+    };
     if (volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH || this.gitSync !== undefined) {
       const [section, key] = this.generation.dagListIntervalKey.split('.');
       defaults[section] = { ...(defaults[section] ?? {}), [key]: 30 };
@@ -683,6 +696,23 @@ export class KubernetesExecutorAirflow extends Construct {
     return r;
   }
 
+  /**
+   * `Always` makes the kubelet ask the registry before every container start: for the task pods, one
+   * registry round trip (and, on Docker Hub, one pull counted against the rate limit) before each task.
+   */
+  private alwaysPullWarning(): string {
+    const tag = parseImageReference(this.image).tag;
+    return (
+      `${this.constructor.name} at "${this.node.path}": imagePullPolicy "Always" makes every task pod ask the registry ` +
+      'for the image before it starts (a round trip of its own per task, and on Docker Hub a pull counted against ' +
+      'the rate limit; a registry outage stops every task). ' +
+      (tag === undefined || tag === 'latest'
+        ? `Give the image a tag of its own per build instead of "${tag ?? 'latest'}", and use "IfNotPresent".`
+        : `The tag "${tag}" is pinned: "IfNotPresent" (the default) pulls it once per node.`) +
+      ' See docs/task-start.md.'
+    );
+  }
+
   /** A tagged image that has what the deployment needs (not a digest, not the official slim image). */
   private validateAirflowImage(image: string): string {
     validateImage(this, 'image', image);
@@ -776,6 +806,16 @@ export class KubernetesExecutorAirflow extends Construct {
   }
 
   /**
+   * Every image a task pod runs, each once: the task's image (`workerImage`) and the images of the pod
+   * template's other containers (git-sync's init container in `GitSyncMode.SIDECARS`). What `ImagePrePull`
+   * keeps on the nodes; images a task names in its own `executor_config` are not known here.
+   */
+  public get taskPodImages(): string[] {
+    const spec = (this.renderWorkerPodTemplate() as { spec: k8s.PodSpec }).spec;
+    return [...new Set([this.workerImage, ...[...(spec.initContainers ?? []), ...spec.containers].map((c) => c.image!)])];
+  }
+
+  /**
    * The worker pod template as it will be synthesized (the Pod manifest in the ConfigMap): a frozen copy, built
    * from the volumes, image and options as they are now. Change those (e.g. add a volume), not the copy.
    */
@@ -842,7 +882,7 @@ function deepFreeze<T>(value: T): T {
 }
 
 /** The default resources of a task pod. */
-export const DEFAULT_WORKER_RESOURCES: ContainerResources = { cpuRequest: '100m', memoryRequest: '384Mi', cpuLimit: '1', memoryLimit: '1Gi' };
+export const DEFAULT_WORKER_RESOURCES: ContainerResources = { cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '1Gi' };
 
 const POD_OPTION_KEYS = [
   'imagePullSecrets',

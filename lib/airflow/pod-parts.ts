@@ -39,8 +39,11 @@ export interface ContainerResources {
   readonly memoryLimit: string;
 }
 
-/** The resources of the short commands that run before or beside the components (check-migrations, create-user). */
-export const ONE_SHOT_RESOURCES: ContainerResources = { cpuRequest: '50m', memoryRequest: '256Mi', cpuLimit: '500m', memoryLimit: '768Mi' };
+/** The resources of `airflow db check-migrations`, the init container of every component (measured: 202 MiB RSS). */
+export const ONE_SHOT_RESOURCES: ContainerResources = { cpuRequest: '50m', memoryRequest: '192Mi', cpuLimit: '500m', memoryLimit: '768Mi' };
+
+/** The resources of `airflow users create` (measured: 239 MiB RSS). */
+export const CREATE_USER_RESOURCES: ContainerResources = { cpuRequest: '50m', memoryRequest: '224Mi', cpuLimit: '500m', memoryLimit: '768Mi' };
 
 /** Pod options made concrete for one pod: the fields, env entries, volumes and metadata they add. */
 export interface ResolvedPodOptions {
@@ -75,10 +78,24 @@ export const NO_POD_OPTIONS: ResolvedPodOptions = {
 };
 
 /**
+ * Variables on which the official image's entrypoint (`/entrypoint`) does work at every container start,
+ * before the command: a task pod would install packages, migrate the database or create a user before each
+ * task (and `_PIP_ADDITIONAL_REQUIREMENTS` also kills the container after 10 minutes); each with what it does.
+ */
+export const ENTRYPOINT_START_UP_ENV: Readonly<Record<string, string>> = {
+  _PIP_ADDITIONAL_REQUIREMENTS: 'pip-installs packages at every start and kills the container 10 minutes later',
+  _AIRFLOW_DB_MIGRATE: 'runs "airflow db migrate" at every start (the db-migrate Job does it once)',
+  _AIRFLOW_DB_UPGRADE: 'runs "airflow db migrate" at every start (the db-migrate Job does it once)',
+  _AIRFLOW_WWW_USER_CREATE: 'runs "airflow users create" at every start (the create-user Job does it once)',
+};
+
+/**
  * `options` checked and made concrete in the name of `scope` (`property` names them in errors). An env
  * variable the library sets itself (`reservedEnv`) cannot be replaced, and Airflow settings
  * (`AIRFLOW__SECTION__KEY`) as literals are refused: they belong in `config`, which is checked against
- * Airflow's keys. Extra volumes may not reuse the name of a volume the pod has (`reservedVolumes`).
+ * Airflow's keys. Nor are the variables that make the image's entrypoint work at every start
+ * ({@link ENTRYPOINT_START_UP_ENV}). Extra volumes may not reuse the name of a volume the pod has
+ * (`reservedVolumes`).
  */
 export function resolvePodOptions(
   scope: IConstruct,
@@ -92,6 +109,15 @@ export function resolvePodOptions(
   for (const [name, value] of Object.entries(options.env ?? {})) {
     if (reservedEnv.includes(name)) {
       invalid(scope, p(`env["${name}"]`), name, `a variable the library does not set itself (it sets ${reservedEnv.join(', ')})`);
+    }
+    if (ENTRYPOINT_START_UP_ENV[name] !== undefined) {
+      invalid(
+        scope,
+        p(`env["${name}"]`),
+        name,
+        `a variable the image's entrypoint does not act on: "${name}" ${ENTRYPOINT_START_UP_ENV[name]}, in every pod it reaches (each task pod included)`,
+        name === '_PIP_ADDITIONAL_REQUIREMENTS' ? 'Build your own image FROM apache/airflow with the packages, and set image.' : undefined,
+      );
     }
     if (/^AIRFLOW__[A-Z0-9_]+__[A-Z0-9_]+$/.test(name) && value.isLiteral) {
       invalid(

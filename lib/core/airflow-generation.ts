@@ -203,6 +203,7 @@ interface GenerationFacts {
   readonly secretKeyEnv: string;
   readonly jwtSecretEnv: string | undefined;
   readonly managedConfig: (context: ManagedConfigContext) => Record<string, Record<string, string | number | boolean>>;
+  readonly defaultConfig: Record<string, Record<string, string | number | boolean>>;
   readonly foreignSectionNote: (section: string, movedTo: string[]) => string;
 }
 
@@ -237,6 +238,10 @@ const AIRFLOW_3: GenerationFacts = {
     database: { external_db_managers: FAB_DB_MANAGER },
     ...(context.baseUrl ? { api: { base_url: context.baseUrl } } : {}),
   }),
+  // One uvicorn worker: each one is a whole Airflow app (about 300 MiB measured; 3.1's default of 4 uses about
+  // 1.5 GiB), and with several, uvicorn kills workers that miss its 5 s start-up ping on a busy node
+  // (apache/airflow#52270). Airflow main defaults to 1 too. Scale the UI with apiServer.replicas instead.
+  defaultConfig: { api: { workers: 1 } },
   foreignSectionNote: (section, movedTo) =>
     `the [${section}] section exists in Airflow 2 only: Airflow 3 removed it` +
     (movedTo.length > 0
@@ -265,6 +270,7 @@ const AIRFLOW_2: GenerationFacts = {
     webserver: { workers: 2, ...(context.baseUrl ? { base_url: context.baseUrl } : {}) },
     scheduler: { standalone_dag_processor: context.standaloneDagProcessor },
   }),
+  defaultConfig: {},
   foreignSectionNote: (section) => `the [${section}] section exists from Airflow 3 on; Airflow 2 does not read it`,
 };
 
@@ -417,6 +423,11 @@ export class AirflowGeneration {
       env.push(secretEnv(this.facts.jwtSecretEnv, refs.jwtSecret));
     }
     return env;
+  }
+
+  /** Options of `airflow.cfg` the library chooses for this generation and the user may change (`[api] workers`). */
+  public get defaultConfig(): Record<string, Record<string, string | number | boolean>> {
+    return structuredClone(this.facts.defaultConfig);
   }
 
   /** Why `section`, which only the other generation defines, is not accepted (and where its options went). */

@@ -41,6 +41,8 @@ export const Components = {
   VOLUME_PERMISSIONS: 'volume-permissions',
   /** The Job that generates the Secret. */
   SECRETS_BOOTSTRAP: 'secrets-bootstrap',
+  /** The DaemonSet that keeps the images of the task pods on their nodes (`ImagePrePull`). */
+  IMAGE_PRE_PULL: 'image-pre-pull',
   /** The generated Secret. */
   SECRETS: 'secrets',
   /** The ConfigMap with `airflow.cfg` and the pod template. */

@@ -110,8 +110,9 @@ export interface MetadataDbProps extends PodPlacementOptions {
   readonly cpuLimit?: string;
 
   /**
-   * The memory the Postgres container requests.
-   * @default "256Mi"
+   * The memory the Postgres container requests (the runtime stage measured about 80 MiB PSS on an idle
+   * deployment's database).
+   * @default "128Mi"
    */
   readonly memoryRequest?: string;
 
@@ -217,7 +218,7 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
     );
     const cpuRequest = props.cpuRequest ?? '100m';
     const cpuLimit = props.cpuLimit ?? '1';
-    const memoryRequest = props.memoryRequest ?? '256Mi';
+    const memoryRequest = props.memoryRequest ?? '128Mi';
     const memoryLimit = props.memoryLimit ?? '1Gi';
     if (validateCpuQuantity(this, 'cpuRequest', cpuRequest) > validateCpuQuantity(this, 'cpuLimit', cpuLimit)) {
       invalid(this, 'cpuRequest', cpuRequest, `at most cpuLimit ${JSON.stringify(cpuLimit)}`);

@@ -316,6 +316,8 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
     namePrefix: 'team-a',
     hostRoot: '/srv/airflow',
     networkPolicies: true,
+    prePullImages: true, // off by default with hostPath provisioning
+    prePullPauseImage: 'registry.example.com/mirror/pause:3.10',
   };
   const chart = new AirflowChart(Testing.app(), 'airflow', props);
   const built = (): Built => ({ airflow: chart.airflow, objects: Testing.synth(chart) });
@@ -382,6 +384,14 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
         const job = byKind(objects, 'Job').find((j) => j.metadata.name.startsWith('airflow-secrets-bootstrap-'));
         expect(job.spec.template.spec.containers[0].image).toBe('registry.example.com/python:3.12');
       },
+      prePullImages: (b) => {
+        const spec = find(b.objects, 'DaemonSet', 'airflow-image-pre-pull').spec.template.spec;
+        expect(spec.initContainers.map((c: any) => [c.image, c.imagePullPolicy])).toEqual([['registry.example.com/team/airflow:build-42', 'Always']]);
+        expect(chart.imagePrePull?.images).toEqual([chart.airflow.workerImage]);
+      },
+      prePullPauseImage: (b) => {
+        expect(find(b.objects, 'DaemonSet', 'airflow-image-pre-pull').spec.template.spec.containers[0].image).toBe('registry.example.com/mirror/pause:3.10');
+      },
       networkPolicies: (b) => {
         expect(chart.networkPolicies).toBeDefined();
         // with celery (EVERY_OPTION), the Redis broker's policy too
@@ -430,7 +440,7 @@ describe('without props, each option resolves to its documented default', () => 
         expect(b.airflow.triggerer).toBe(true);
         expect(component(b, 'triggerer').spec.replicas).toBe(1);
       },
-      worker: (b) => expect(b.airflow.workerResources).toEqual({ cpuRequest: '100m', memoryRequest: '384Mi', cpuLimit: '1', memoryLimit: '1Gi' }),
+      worker: (b) => expect(b.airflow.workerResources).toEqual({ cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '1Gi' }),
       migrations: (b) => expect(b.airflow.migrations.jobName).toMatch(/^airflow-db-migrate-3-1-3-/),
       ingress: (b) => {
         expect(b.airflow.ingress).toBeUndefined();

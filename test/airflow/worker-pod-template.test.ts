@@ -65,7 +65,7 @@ describe('the worker pod template in the default deployment', () => {
 
   test('has default task resources', () => {
     expect(pod.spec.containers[0].resources).toEqual({
-      requests: { cpu: '100m', memory: '384Mi' },
+      requests: { cpu: '100m', memory: '256Mi' },
       limits: { cpu: '1', memory: '1Gi' },
     });
   });
@@ -138,7 +138,7 @@ describe('worker resources', () => {
     expect(() => airflowChart({ worker: { resources: { cpuRequest: 'lots' } } })).toThrow(/property "worker\.resources\.cpuRequest" received "lots"/);
     // What is not given keeps its default.
     expect((airflowChart({ worker: { resources: { memoryLimit: '3Gi' } } }).airflow.workerPodTemplate as any).spec.containers[0].resources).toEqual({
-      requests: { cpu: '100m', memory: '384Mi' },
+      requests: { cpu: '100m', memory: '256Mi' },
       limits: { cpu: '1', memory: '3Gi' },
     });
   });

@@ -167,7 +167,7 @@ describe('MetadataDb in the cluster, on minikube (hostPath, the default)', () =>
 
   test('resource requests and limits sized for minikube', () => {
     expect(postgres.resources).toEqual({
-      requests: { cpu: '100m', memory: '256Mi' },
+      requests: { cpu: '100m', memory: '128Mi' }, // the runtime stage measured about 80 MiB PSS
       limits: { cpu: '1', memory: '1Gi' },
     });
   });

@@ -458,7 +458,7 @@ describe('the worker pod template', () => {
     const created = JSON.parse(r.stdout);
     expect(created.metadata.labels).toMatchObject(executorLabels({ name: '', namespace: NS, airflowVersion: '3.1.3' }));
     expect(created.spec.serviceAccountName).toBe('airflow-worker');
-    expect(created.spec.containers[0].resources.requests).toEqual({ cpu: '100m', memory: '384Mi' });
+    expect(created.spec.containers[0].resources.requests).toEqual({ cpu: '100m', memory: '256Mi' });
     expect(getObject('pod', 'exampledagexampletask-3f2a1b', NS)).toBeUndefined();
   });
 

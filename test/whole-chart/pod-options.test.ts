@@ -99,7 +99,7 @@ describe('a chart with every pod option set', () => {
     expect(deployment('airflow-triggerer').spec.replicas).toBe(2);
     expect(deployment('airflow-dag-processor').spec.replicas).toBe(1);
     expect(deployment('airflow-scheduler').spec.template.spec.containers[0].resources.limits.memory).toBe('2Gi');
-    expect(deployment('airflow-scheduler').spec.template.spec.containers[0].resources.requests.memory).toBe('384Mi'); // default kept
+    expect(deployment('airflow-scheduler').spec.template.spec.containers[0].resources.requests.memory).toBe('448Mi'); // default kept
     expect(deployment('airflow-dag-processor').spec.template.spec.containers[0].resources.requests.cpu).toBe('200m');
     expect(all.get('worker')!.spec.containers[0].resources.requests.memory).toBe('512Mi');
     expect(all.get('Job/airflow-db-migrate')!.spec.containers[0].resources.limits.memory).toBe('2Gi');

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# test-runtime.sh — the runtime tests (`npm run test:runtime`): the real Apache Airflow on the synthesized YAML.
+# See docs/runtime-tests.md.
+#
+# 1. Takes the machine-wide runtime lock (one runtime run at a time: the pod network 10.244.0.0/24, the bridge
+#    acdk8s0 and the local route of the Service CIDR are the machine's).
+# 2. Installs what the host needs (python3, iproute2, util-linux; debootstrap when the root must be built).
+# 3. Builds or reuses the Debian trixie root with Airflow 3.1 and PostgreSQL 17 (scripts/runtime/build-root.sh,
+#    cached under /var/cache/airflow-cdk8s/runtime; 3-5 min cold, instant when cached).
+# 4. Starts the local Kubernetes 1.20 control plane (scripts/local-control-plane.sh start; never an external
+#    cluster: the runtime kubelet is this machine) — KUBECONFIG is ignored.
+# 5. Runs jest with jest.runtime.config.js, in band; each test file starts its own runtime kubelet
+#    (scripts/runtime/kubelet.py) and Node, runs its chart, and removes them.
+# Everything started is stopped on exit (kubelets by their pid files, then the control plane).
+#
+# Extra arguments go to jest, e.g.: scripts/test-runtime.sh -t 'team-a'
+#
+# Environment (besides local-control-plane.sh's AIRFLOW_CDK8S_* ports/state/cache variables):
+#   AIRFLOW_CDK8S_AIRFLOW_SRC      the Airflow source bundle (airflow-src.tgz)  [<repo>/../shared/airflow-runtime/]
+#   AIRFLOW_CDK8S_RUNTIME_STATE    the kubelets' state: host paths, pod logs   [/tmp/airflow-cdk8s-runtime]
+#   AIRFLOW_CDK8S_RUNTIME_LOCK     the machine-wide lock file                  [/tmp/airflow-cdk8s-runtime.lock]
+#   AIRFLOW_CDK8S_RUNTIME_KEEP=1   leave the charts and kubelets running after the tests (to look at them)
+#   AIRFLOW_CDK8S_RUNTIME_POD_CIDR the pod network                             [10.244.0.0/24]
+#   AIRFLOW_CDK8S_RUNTIME_RESULTS  where the run's results go                  [build/runtime-results.json]
+#                                  (npm run bench's start-latency run uses its own, so the tests' stay)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+lock="${AIRFLOW_CDK8S_RUNTIME_LOCK:-/tmp/airflow-cdk8s-runtime.lock}"
+exec 6>"$lock"
+if ! flock -n 6; then
+  echo "== waiting for another runtime run (lock ${lock}), held by:"
+  for fd in /proc/[0-9]*/fd/*; do
+    [[ "$(readlink "$fd" 2>/dev/null)" == "$(readlink -f "$lock")" ]] || continue
+    p="${fd#/proc/}"; p="${p%%/*}"; [[ "$p" == "$$" ]] && continue
+    echo "   pid ${p}: $(tr '\0' ' ' <"/proc/${p}/cmdline" 2>/dev/null | cut -c1-120)"
+  done | sort -u | head -n 5
+  flock 6
+fi
+
+[[ $(id -u) -eq 0 ]] || { echo "the runtime tests need root (network and mount namespaces, chroot, overlay mounts)" >&2; exit 1; }
+
+t0=$SECONDS
+missing=()
+[[ -x /usr/bin/python3 ]] || missing+=(python3)
+command -v ip >/dev/null || missing+=(iproute2)
+for b in unshare nsenter setpriv flock; do command -v "$b" >/dev/null || { missing+=(util-linux); break; }; done
+if ((${#missing[@]})); then
+  echo "== installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+export AIRFLOW_CDK8S_RUNTIME_STATE="${AIRFLOW_CDK8S_RUNTIME_STATE:-/tmp/airflow-cdk8s-runtime}"
+mkdir -p "$AIRFLOW_CDK8S_RUNTIME_STATE" build
+export AIRFLOW_CDK8S_RUNTIME_PYTHON=/usr/bin/python3
+kubelet_script=scripts/runtime/kubelet.py
+
+started=0
+cleanup() {
+  local rc=$?
+  if [[ "${AIRFLOW_CDK8S_RUNTIME_KEEP:-0}" != 1 ]]; then
+    # kubelets a crashed jest left behind (each stops its containers and pod network)
+    for d in "$AIRFLOW_CDK8S_RUNTIME_STATE"/*/; do
+      [[ -f "$d/kubelet.pid" || -d "$d/pods" ]] && /usr/bin/python3 "$kubelet_script" stop --state "$d" || true
+    done
+    if ((started)); then bash scripts/local-control-plane.sh stop || true; fi
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
+
+# The root: cached, or built now (the time of a cold build goes into the results)
+root_path="$(bash scripts/runtime/build-root.sh --path)"
+root_cached=false
+[[ -f "$root_path/.airflow-cdk8s-root" ]] && root_cached=true
+t_root=$SECONDS
+AIRFLOW_CDK8S_RUNTIME_ROOT="$(bash scripts/runtime/build-root.sh)"
+export AIRFLOW_CDK8S_RUNTIME_ROOT
+root_seconds=$((SECONDS - t_root))
+echo "== root ${AIRFLOW_CDK8S_RUNTIME_ROOT} ($([[ $root_cached == true ]] && echo cached || echo "built in ${root_seconds} s")): $(tr '\n' ' ' <"$AIRFLOW_CDK8S_RUNTIME_ROOT/.airflow-cdk8s-root")"
+
+# The local control plane only: the runtime kubelet runs pods on this machine, so never an external cluster.
+unset KUBECONFIG
+t_cp=$SECONDS
+started=1
+env_lines="$(bash scripts/local-control-plane.sh start 6>&-)"   # its daemons must not hold the runtime lock
+KUBECONFIG="$(bash scripts/local-control-plane.sh env)"
+export KUBECONFIG
+path_line="$(grep -E '^export PATH=' <<<"$env_lines" || true)"
+if [[ -n "$path_line" ]]; then
+  kubectl_dir="${path_line#export PATH=}"
+  kubectl_dir="${kubectl_dir%%:*}"
+  export PATH="${kubectl_dir}:${PATH}"
+fi
+cp_seconds=$((SECONDS - t_cp))
+echo "== cluster ready in ${cp_seconds} s: KUBECONFIG=${KUBECONFIG}, $(command -v kubectl)"
+
+# build/runtime-results.json starts over with this run's machine and set-up times; the tests add theirs.
+export AIRFLOW_CDK8S_RUNTIME_RESULTS="${AIRFLOW_CDK8S_RUNTIME_RESULTS:-$PWD/build/runtime-results.json}"
+mkdir -p "$(dirname "$AIRFLOW_CDK8S_RUNTIME_RESULTS")"
+/usr/bin/python3 - "$root_cached" "$root_seconds" "$cp_seconds" "$AIRFLOW_CDK8S_RUNTIME_ROOT" "$AIRFLOW_CDK8S_RUNTIME_RESULTS" <<'PY'
+import json, os, sys, time
+cached, root_s, cp_s, root, results = sys.argv[1] == "true", int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal:"))
+info = dict(l.strip().split("=", 1) for l in open(os.path.join(root, ".airflow-cdk8s-root")) if "=" in l)
+json.dump({"startedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+           "machine": {"cpus": os.cpu_count(), "memoryMiB": mem // 1024, "loadAverage": os.getloadavg()},
+           "root": {"path": root, "cached": cached, "seconds": root_s, **info},
+           "controlPlaneSeconds": cp_s}, open(results, "w"), indent=2)
+PY
+
+rc=0
+t_jest=$SECONDS
+npx jest -c jest.runtime.config.js --runInBand "$@" || rc=$?
+echo "== runtime tests finished in $((SECONDS - t_jest)) s (jest exit ${rc}); whole stage $((SECONDS - t0)) s (root $([[ $root_cached == true ]] && echo cached || echo "built in ${root_seconds} s"), cluster ${cp_seconds} s)"
+/usr/bin/python3 - "$((SECONDS - t_jest))" "$((SECONDS - t0))" "$AIRFLOW_CDK8S_RUNTIME_RESULTS" <<'PY' || true
+import json, sys
+r = json.load(open(sys.argv[3]))
+r["jestSeconds"], r["stageSeconds"] = int(sys.argv[1]), int(sys.argv[2])
+json.dump(r, open(sys.argv[3], "w"), indent=2)
+PY
+exit "$rc"
