@@ -205,9 +205,8 @@ export class RuntimeChain {
 
   /** The last `max` lines of a component's newest main container log that match `rx`. */
   grep(component: string, rx: RegExp, max = 5): string {
-    const recs = this.kubelet.records().filter((r) => r.namespace === this.ns && r.component === component && !r.init);
-    if (recs.length === 0) return '';
-    const r = recs[recs.length - 1];
+    const r = this.mainRecord(component);
+    if (!r) return '';
     const log = this.kubelet.log(this.ns, r.pod, r.container) ?? '';
     return log
       .split('\n')
@@ -220,7 +219,10 @@ export class RuntimeChain {
   /** The record of the newest main container of a component. */
   mainRecord(component: string): ContainerRecord | undefined {
     const recs = this.kubelet.records().filter((r) => r.namespace === this.ns && r.component === component && !r.init);
-    return recs[recs.length - 1];
+    // The component's own container (named like the component), not a sidecar started after it (the
+    // scheduler's log groomer, git-sync in its sidecar mode).
+    const own = recs.filter((r) => r.container === component);
+    return (own.length > 0 ? own : recs)[(own.length > 0 ? own : recs).length - 1];
   }
 
   // ------------------------------------------------------------------------------------------ running steps
