@@ -44,7 +44,7 @@ export interface RedisBrokerOptions {
  * both, a task picks the CeleryExecutor with `executor="CeleryExecutor"`, and a small pool of always-running
  * workers takes it from a Redis broker within a second instead of starting a pod for it. `replicas` is the
  * number of worker pods (no PodDisruptionBudget: a stopping worker finishes its tasks), `resources` those of a
- * worker container, in which its tasks run (default `CeleryWorkers.DEFAULT_RESOURCES`: 200m / 640Mi requested,
+ * worker container, in which its tasks run (default `CeleryWorkers.DEFAULT_RESOURCES`: 200m / 512Mi requested,
  * 1 CPU / 2Gi limit); the worker pods get the chart-wide pod options merged with these, Redis the chart-wide
  * placement.
  */

@@ -100,10 +100,15 @@ const QUEUE = /^[A-Za-z0-9_.-]{1,200}$/;
  * probe pings the worker through the broker (`celery inspect ping`), as the official Helm chart does.
  */
 export class CeleryWorkers extends Construct {
-  /** The default resources of a worker container (measured on Airflow 3.1 with two idle pool processes; see docs/celery.md). */
+  /**
+   * The default resources of a worker container, sized like the other components' from the runtime stage's
+   * measurements on Airflow 3.1 (docs/celery.md): the request above the largest PSS seen (465 MiB, one task
+   * running) with room for the second pool slot's task, the limit keeping the largest RSS (1034 MiB) near half
+   * of it, for two real tasks and the liveness probe's Python. CPU is not measured.
+   */
   public static readonly DEFAULT_RESOURCES: ContainerResources = {
     cpuRequest: '200m',
-    memoryRequest: '640Mi',
+    memoryRequest: '512Mi',
     cpuLimit: '1',
     memoryLimit: '2Gi',
   };
