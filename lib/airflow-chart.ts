@@ -74,8 +74,9 @@ export interface AirflowChartProps extends ChartProps, AirflowOptions {
   readonly prePullPauseImage?: string;
 
   /**
-   * Whether to add NetworkPolicies: only Airflow components reach Postgres on 5432. They need a network plugin
-   * that enforces them (minikube's default does not: `minikube start --cni=calico`).
+   * Whether to add NetworkPolicies: only Airflow components reach Postgres on 5432 (and, with `celery`, only
+   * the scheduler and the Celery workers reach Redis on 6379). They need a network plugin that enforces them
+   * (minikube's default does not: `minikube start --cni=calico`).
    * @default false
    */
   readonly networkPolicies?: boolean;
@@ -184,7 +185,11 @@ export class AirflowChart extends Chart {
     }
 
     this.networkPolicies = networkPolicies
-      ? new AirflowNetworkPolicies(this, 'network-policies', { generation: this.airflow.generation })
+      ? new AirflowNetworkPolicies(this, 'network-policies', {
+        generation: this.airflow.generation,
+        celeryWorkers: this.airflow.celery !== undefined,
+        redisBroker: this.airflow.celery?.broker !== undefined,
+      })
       : undefined;
   }
 

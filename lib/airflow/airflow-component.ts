@@ -93,6 +93,13 @@ export interface AirflowComponentProps {
   readonly extraVolumeMounts?: k8s.VolumeMount[];
 
   /**
+   * Environment variables of the component's container beside the parts' (not of its init containers), e.g.
+   * the Celery broker's for the scheduler.
+   * @default - none
+   */
+  readonly extraEnv?: k8s.EnvVar[];
+
+  /**
    * Containers beside the component's own (the scheduler's log groomer, git-sync in its sidecar mode).
    * @default - none
    */
@@ -162,6 +169,7 @@ export class AirflowComponent extends Construct {
 
     const container: Partial<AirflowContainerOptions> = {
       args: ['bash', '-c', `exec ${props.command}`],
+      ...(props.extraEnv?.length ? { env: [...parts.env, ...props.extraEnv] } : {}),
       ...(props.extraVolumeMounts ? { extraVolumeMounts: props.extraVolumeMounts } : {}),
       ...(props.port ? { ports: [{ name: 'http', containerPort: props.port.containerPort, protocol: 'TCP' }] } : {}),
       ...(props.startupProbe ? { startupProbe: props.startupProbe } : {}),

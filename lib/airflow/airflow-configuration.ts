@@ -40,6 +40,9 @@ export const CONFIG_CHECKSUM_ANNOTATION = 'checksum/airflow-config';
 export const SECRET_CONFIG_KEYS: readonly string[] = [
   'api.secret_key',
   'api_auth.jwt_secret',
+  'celery.broker_url',
+  'celery.flower_basic_auth',
+  'celery.result_backend',
   'core.fernet_key',
   'core.sql_alchemy_conn',
   'database.sql_alchemy_conn',

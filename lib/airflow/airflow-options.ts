@@ -1,5 +1,6 @@
 import { PodOptions } from '../core';
 import { AirflowConfigValues } from './airflow-config-keys';
+import { CeleryOptions } from './celery-options';
 import { GitSyncDagsOptions } from './git-sync-dags';
 import { RemoteLogging } from './remote-logging';
 
@@ -298,4 +299,13 @@ export interface AirflowOptions extends PodOptions {
    * @default false
    */
   readonly metrics?: boolean;
+
+  /**
+   * Celery workers beside the KubernetesExecutor (hybrid executors, Airflow 2.10+): `[core] executor` becomes
+   * `KubernetesExecutor,CeleryExecutor`, a small pool of always-running workers takes the tasks that say
+   * `executor="CeleryExecutor"` from a Redis broker in the cluster, and every other task still gets a pod.
+   * See docs/celery.md for when to send which tasks where.
+   * @default - none: the KubernetesExecutor alone, no broker, no workers
+   */
+  readonly celery?: CeleryOptions;
 }

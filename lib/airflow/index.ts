@@ -3,6 +3,7 @@
 // storage/, security/ and core/.
 export * from './airflow-config-keys';
 export * from './airflow-configuration';
+export * from './celery-options';
 export * from './airflow-options';
 export * from './pod-parts';
 export * from './airflow-component';
@@ -13,6 +14,8 @@ export * from './image-pre-pull';
 export * from './pod-launcher-rbac';
 export * from './db-migrations';
 export * from './admin-user';
+export * from './redis-broker';
+export * from './celery-workers';
 export * from './git-sync-credentials';
 export * from './git-sync-dags';
 export * from './remote-logging';

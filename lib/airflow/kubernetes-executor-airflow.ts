@@ -9,6 +9,7 @@ import {
   IAirflowSecrets,
   IMAGE_PULL_POLICIES,
   MINIMUM_AIRFLOW_2_VERSION,
+  MINIMUM_MULTIPLE_EXECUTORS_VERSION,
   PodOptions,
   PodPlacementOptions,
   airflowLabels,
@@ -17,6 +18,7 @@ import {
   invalid,
   namespaceOf,
   parseImageReference,
+  requestAirflowSecret,
   secretEnv,
   validateByteQuantity,
   validateChoice,
@@ -35,6 +37,7 @@ import { AirflowConfigValues } from './airflow-config-keys';
 import { AIRFLOW_CFG_PATH, AIRFLOW_CONFIG_VOLUME_NAME, AirflowConfiguration, POD_TEMPLATE_FILE_PATH } from './airflow-configuration';
 import { AirflowIngress } from './airflow-ingress';
 import { AirflowOptions, ComponentOptions, ResourceOptions } from './airflow-options';
+import { CeleryWorkers } from './celery-workers';
 import { DbMigrations } from './db-migrations';
 import { GitSyncDags, GitSyncMode } from './git-sync-dags';
 import { logGroomerContainer, noTokenVolume } from './log-groomer';
@@ -152,6 +155,10 @@ export class KubernetesExecutorAirflow extends Construct {
   public readonly migrations: DbMigrations;
   /** The create-user Job; undefined when `createAdminUser` is false. */
   public readonly adminUser: AdminUser | undefined;
+  /** The Celery workers and their broker (hybrid executors); undefined without `celery`. */
+  public readonly celery: CeleryWorkers | undefined;
+  /** `[core] executor`: `KubernetesExecutor`, or with `celery` both executors, the default first. */
+  public readonly executors: string[];
   /** The chart-wide pod options (every component's start from these). */
   public readonly podOptions: PodOptions;
   /** Whether a Job makes the static hostPath volumes writable for Airflow's user. */
@@ -182,7 +189,26 @@ export class KubernetesExecutorAirflow extends Construct {
     this.workerImage = this.image;
     [this.airflowVersion, this.generation] = this.resolveVersion(props.airflowVersion);
     const generation = this.generation;
-    const secrets = this.resolveSecrets(props.secrets);
+    if (props.celery !== undefined && !this.airflowVersion.supportsMultipleExecutors) {
+      invalid(
+        this,
+        'celery',
+        props.celery,
+        `no Celery workers on Airflow ${this.airflowVersion}: they run beside the KubernetesExecutor ` +
+          `([core] executor = KubernetesExecutor,CeleryExecutor), and Airflow runs several executors at once only ` +
+          `from ${MINIMUM_MULTIPLE_EXECUTORS_VERSION}`,
+        `Use an image of Airflow ${MINIMUM_MULTIPLE_EXECUTORS_VERSION} or newer (2.11, 3.x), or leave celery unset.`,
+      );
+    }
+    const inClusterBroker = props.celery !== undefined && props.celery.externalBroker === undefined;
+    if (inClusterBroker) requestAirflowSecret(this, 'brokerPassword'); // the generated Secret then holds it
+    this.executors =
+      props.celery === undefined
+        ? ['KubernetesExecutor']
+        : props.celery.defaultExecutor
+          ? ['CeleryExecutor', 'KubernetesExecutor']
+          : ['KubernetesExecutor', 'CeleryExecutor'];
+    const secrets = this.resolveSecrets(props.secrets, inClusterBroker);
     this.secrets = secrets;
     this.imagePullPolicy = validateChoice(this, 'imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', IMAGE_PULL_POLICIES);
     if (this.imagePullPolicy === 'Always') this.warnings.push(this.alwaysPullWarning());
@@ -291,7 +317,7 @@ export class KubernetesExecutorAirflow extends Construct {
     // The configuration (airflow.cfg), then the worker pod template it holds beside airflow.cfg.
     this.configuration = new AirflowConfiguration(this, 'configuration', {
       generation,
-      managed: this.managedConfig(namespace, volumes, `${uiName}.${namespace}.svc.${this.clusterDomain}`, remote),
+      managed: this.managedConfig(namespace, volumes, `${uiName}.${namespace}.svc.${this.clusterDomain}`, remote, props),
       managedByProp: {
         'core.dags_folder': 'gitSync',
         'logging.remote_logging': 'remoteLogging',
@@ -307,6 +333,8 @@ export class KubernetesExecutorAirflow extends Construct {
         'kubernetes_executor.worker_container_tag': 'image',
         'scheduler.standalone_dag_processor': 'standaloneDagProcessor',
         [generation.baseUrlKey]: 'ingress',
+        'core.executor': 'celery',
+        'celery.worker_concurrency': 'celery.concurrency',
       },
       refused: this.refusedConfig(),
       defaults: this.defaultConfig(volumes),
@@ -359,6 +387,43 @@ export class KubernetesExecutorAirflow extends Construct {
           : [],
     });
 
+    // The Celery workers run tasks as the task pods do, with their environment (on Airflow 3 no database
+    // credentials; remote logging's connection where task logs are uploaded); they and the scheduler get the
+    // broker's. Their pods take the chart-wide pod options merged with the celery ones, Redis the chart-wide
+    // placement (it is not an Airflow pod). In git-sync's sidecar mode they sync the DAGs themselves.
+    if (props.celery !== undefined) {
+      const { replicas, resources, concurrency, queues, terminationGracePeriodSeconds, defaultExecutor, externalBroker, redis, ...celeryPod } =
+        props.celery;
+      const celeryGitSync = gitSync?.sidecarParts();
+      this.celery = new CeleryWorkers(this, 'celery', {
+        replicas,
+        resources,
+        concurrency,
+        queues,
+        terminationGracePeriodSeconds,
+        externalBroker,
+        redis,
+        pod: resolvePodOptions(this, 'celery', this.podOptionsFor(celeryPod), [...reservedEnv, ...CeleryWorkers.RESERVED_ENV], reservedVolumes),
+        generation,
+        image: this.image,
+        imagePullPolicy: this.imagePullPolicy,
+        taskEnv: workerEnv,
+        airflowVolumes: podVolumes,
+        airflowVolumeMounts: volumeMounts,
+        sidecars: celeryGitSync?.containers,
+        sidecarVolumes: celeryGitSync?.volumes,
+        configChecksum: this.configuration.checksumAtSynth(),
+        brokerPassword: inClusterBroker ? secrets.brokerPassword : undefined,
+        brokerPlacement: pickPlacement(this.podOptions),
+        clusterDomain: this.clusterDomain,
+        defaultQueue: this.configuration.get('operators', 'default_queue'),
+      });
+      serviceAccounts[Components.CELERY_WORKER] = this.celery.serviceAccount;
+      if (this.celery.broker) serviceAccounts[Components.REDIS] = this.celery.broker.serviceAccount;
+    } else {
+      this.celery = undefined;
+    }
+
     const parts = (property: string, override?: PodOptions): AirflowPodParts => ({
       airflowVersion: this.airflowVersion,
       image: this.image,
@@ -376,11 +441,15 @@ export class KubernetesExecutorAirflow extends Construct {
       pod: podOptionsOf(property, override),
     });
 
-    this.components = this.createComponents(parts, props, volumes);
+    this.components = this.createComponents(parts, props, volumes, this.celery?.brokerEnv({ optionalPassword: true }) ?? []);
     this.deployments = Object.fromEntries(Object.entries(this.components).map(([name, c]) => [name, c.deployment]));
     for (const [name, c] of Object.entries(this.components)) serviceAccounts[name] = c.serviceAccount;
     // The cloud identity of remote logging: every ServiceAccount whose pods write or read task logs.
-    for (const account of [serviceAccounts[Components.WORKER], ...Object.values(this.components).map((c) => c.serviceAccount)]) {
+    for (const account of [
+      serviceAccounts[Components.WORKER],
+      ...(this.celery ? [this.celery.serviceAccount] : []),
+      ...Object.values(this.components).map((c) => c.serviceAccount),
+    ]) {
       for (const [key, value] of Object.entries(remote?.serviceAccountAnnotations ?? {})) {
         const set = account.metadata.toJson().annotations?.[key];
         if (set !== undefined && set !== value) {
@@ -441,11 +510,12 @@ export class KubernetesExecutorAirflow extends Construct {
     volumes: AirflowVolumes,
     uiServiceHost: string,
     remote: RemoteLoggingSettings | undefined,
+    props: AirflowOptions,
   ): AirflowConfigValues {
     const ref = parseImageReference(this.workerImage);
     const managed: Record<string, Record<string, string | number | boolean>> = {
       core: {
-        executor: 'KubernetesExecutor',
+        executor: this.executors.join(','),
         dags_folder: this.gitSync ? this.gitSync.dagsFolder : volumes.get('dags').mountPath,
         load_examples: false,
         parallelism: this.parallelism,
@@ -463,6 +533,10 @@ export class KubernetesExecutorAirflow extends Construct {
     };
     if (volumes.has('logs')) {
       managed.logging = { base_log_folder: volumes.get('logs').mountPath };
+    }
+    if (props.celery !== undefined) {
+      // The broker URL and the result backend hold the broker's password: they come from the environment.
+      managed.celery = { worker_concurrency: validateInteger(this, 'celery.concurrency', props.celery.concurrency ?? 2, 1, 256) };
     }
     if (this.statsd) {
       managed.metrics = { statsd_on: true, statsd_host: this.statsd.host, statsd_port: this.statsd.port, statsd_prefix: 'airflow' };
@@ -527,6 +601,7 @@ export class KubernetesExecutorAirflow extends Construct {
     parts: (property: string, override?: PodOptions) => AirflowPodParts,
     props: KubernetesExecutorAirflowProps,
     volumes: AirflowVolumes,
+    schedulerEnv: k8s.EnvVar[],
   ): Record<string, AirflowComponent> {
     const jobsCheck = (jobType: string): k8s.Probe => ({
       exec: {
@@ -568,6 +643,8 @@ export class KubernetesExecutorAirflow extends Construct {
     const groomer = this.logRetentionDays > 0;
     add('scheduler', Components.SCHEDULER, 'scheduler', props.scheduler, {
       automountServiceAccountToken: true,
+      // with celery: the broker's URL and the result backend (it sends Celery tasks and reads their results)
+      extraEnv: schedulerEnv,
       extraVolumeMounts: [this.configuration.podTemplateMount()],
       livenessProbe: jobsCheck('SchedulerJob'),
       sidecars: groomer
@@ -746,8 +823,11 @@ export class KubernetesExecutorAirflow extends Construct {
     return deepFreeze(this.renderWorkerPodTemplate());
   }
 
-  /** The secrets given, checked; or references to the chart's AirflowSecrets, resolved at synth. */
-  private resolveSecrets(secrets: IAirflowSecrets | undefined): IAirflowSecrets {
+  /**
+   * The secrets given, checked; or references to the chart's AirflowSecrets, resolved at synth. `broker`:
+   * whether the Celery broker's password is needed (Celery workers with the in-cluster broker).
+   */
+  private resolveSecrets(secrets: IAirflowSecrets | undefined, broker: boolean): IAirflowSecrets {
     if (secrets === undefined) {
       const fromChart = (field: keyof IAirflowSecrets) => chartSecretRef(this, field, `secrets.${field}`);
       return {
@@ -755,6 +835,7 @@ export class KubernetesExecutorAirflow extends Construct {
         apiSecretKey: fromChart('apiSecretKey'),
         adminPassword: fromChart('adminPassword'),
         ...(this.generation.usesJwtSecret ? { jwtSecret: fromChart('jwtSecret') } : {}),
+        ...(broker ? { brokerPassword: fromChart('brokerPassword') } : {}),
       };
     }
     if (typeof secrets !== 'object' || secrets === null) {
@@ -773,6 +854,18 @@ export class KubernetesExecutorAirflow extends Construct {
         );
       }
       validateSecretKeyRef(this, 'secrets.jwtSecret', secrets.jwtSecret);
+    }
+    if (broker) {
+      if (secrets.brokerPassword === undefined) {
+        invalid(
+          this,
+          'secrets.brokerPassword',
+          undefined,
+          "a Secret key reference { name, key } of the Celery broker's password, when Celery workers run with the in-cluster broker",
+          'Add brokerPassword to AirflowSecrets.fromExistingSecrets(...) / existingSecrets, or give celery an externalBroker.',
+        );
+      }
+      validateSecretKeyRef(this, 'secrets.brokerPassword', secrets.brokerPassword);
     }
     return secrets;
   }

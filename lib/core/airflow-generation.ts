@@ -24,6 +24,12 @@ export const DEFAULT_AIRFLOW_IMAGE = `apache/airflow:${DEFAULT_AIRFLOW_VERSION}`
  */
 export const MINIMUM_AIRFLOW_2_VERSION = '2.7.0';
 
+/**
+ * The first Airflow release that runs several executors at once (`[core] executor =
+ * KubernetesExecutor,CeleryExecutor`, a task choosing one with `executor=`): 2.10.0 (AIP-61).
+ */
+export const MINIMUM_MULTIPLE_EXECUTORS_VERSION = '2.10.0';
+
 const VERSION = /^(\d+)\.(\d+)\.(\d+)$/;
 
 // Tags of the official image: "3.1.3", "3.1.3-python3.12", "slim-3.1.3", "slim-3.1.3-python3.12".
@@ -93,6 +99,14 @@ export class AirflowVersion {
   /** Whether the library supports this version: 3.x, or 2.x from {@link MINIMUM_AIRFLOW_2_VERSION}. */
   public get isSupported(): boolean {
     return AirflowGeneration.of(this) !== undefined;
+  }
+
+  /**
+   * Whether this version runs several executors at once (hybrid executors: a `[core] executor` list, a task
+   * choosing one with `executor=`): from {@link MINIMUM_MULTIPLE_EXECUTORS_VERSION}.
+   */
+  public get supportsMultipleExecutors(): boolean {
+    return this.isAtLeast(AirflowVersion.of(MINIMUM_MULTIPLE_EXECUTORS_VERSION));
   }
 
   /** The version in a form usable in object names: `3-1-3`. */
@@ -369,6 +383,14 @@ export class AirflowGeneration {
    * and on Airflow 2 the task pods.
    */
   public get databaseClients(): string[] {
+    return this.databaseClientsWith({});
+  }
+
+  /**
+   * {@link databaseClients}, and on Airflow 2 the Celery workers when they run (they run tasks, and a task
+   * talks to the database there; on Airflow 3 they use the execution API like the task pods).
+   */
+  public databaseClientsWith(options: { readonly celeryWorkers?: boolean }): string[] {
     return [
       Components.SCHEDULER,
       this.uiComponent,
@@ -377,6 +399,7 @@ export class AirflowGeneration {
       Components.DB_MIGRATE,
       Components.CREATE_USER,
       ...(this.workersUseDatabase ? [Components.WORKER] : []),
+      ...(this.workersUseDatabase && options.celeryWorkers ? [Components.CELERY_WORKER] : []),
     ];
   }
 

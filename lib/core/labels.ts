@@ -29,6 +29,10 @@ export const Components = {
   TRIGGERER: 'triggerer',
   /** The KubernetesExecutor's task pods. */
   WORKER: 'worker',
+  /** `airflow celery worker`: the CeleryExecutor's long-running workers (hybrid executors). */
+  CELERY_WORKER: 'celery-worker',
+  /** The Celery broker inside the cluster (Redis). */
+  REDIS: 'redis',
   /** The `airflow db migrate` Job. */
   DB_MIGRATE: 'db-migrate',
   /** The Job that creates the first admin user. */

@@ -7,6 +7,9 @@ export const AIRFLOW_UI_PORT = 8080;
 /** The Postgres port. */
 export const POSTGRES_PORT = 5432;
 
+/** The Redis port (the Celery broker). */
+export const REDIS_PORT = 6379;
+
 /** The StatsD port Airflow sends its metrics to (UDP), served by the statsd-exporter. */
 export const STATSD_PORT = 9125;
 

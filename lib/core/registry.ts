@@ -26,6 +26,37 @@ export interface IAirflowSecrets {
    * @default - none: the database gets its password elsewhere (a connection URI Secret)
    */
   readonly databasePassword?: SecretKeyRef;
+  /**
+   * Where the password of the Celery broker inside the cluster (Redis) is; read only when Celery workers run
+   * with that broker.
+   * @default - none: no Celery broker in the cluster
+   */
+  readonly brokerPassword?: SecretKeyRef;
+}
+
+/**
+ * Secrets the chart's generated Secret holds only when a construct of the chart needs them (the other keys are
+ * always generated): the Celery broker's password.
+ */
+export const ON_DEMAND_SECRETS: ReadonlyArray<keyof IAirflowSecrets> = ['brokerPassword'];
+
+const REQUESTED = new WeakMap<IConstruct, Set<keyof IAirflowSecrets>>();
+
+/**
+ * Says that a construct of `scope`'s chart reads `field` of the chart's Airflow secrets, so that a generated
+ * Secret includes it (see {@link ON_DEMAND_SECRETS}). Call it when the construct is built: the generated
+ * Secret's content is decided at synth, whatever the order the constructs were added in.
+ */
+export function requestAirflowSecret(scope: IConstruct, field: keyof IAirflowSecrets): void {
+  const chart = Chart.of(scope);
+  const set = REQUESTED.get(chart) ?? new Set<keyof IAirflowSecrets>();
+  set.add(field);
+  REQUESTED.set(chart, set);
+}
+
+/** The on-demand secrets some construct of `scope`'s chart reads ({@link requestAirflowSecret}), sorted. */
+export function requestedAirflowSecrets(scope: IConstruct): Array<keyof IAirflowSecrets> {
+  return [...(REQUESTED.get(Chart.of(scope)) ?? [])].filter((f) => ON_DEMAND_SECRETS.includes(f)).sort();
 }
 
 const SECRETS = Symbol.for('airflow-cdk8s.AirflowSecrets');

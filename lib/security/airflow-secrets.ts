@@ -17,6 +17,7 @@ import {
   airflowLabels,
   registerAirflowSecrets,
   namespaceOf,
+  requestedAirflowSecrets,
   validateDnsSubdomain,
   validateImage,
   validateSecretKeyRef,
@@ -41,6 +42,11 @@ export const AIRFLOW_SECRET_KEYS = {
   databasePassword: 'db-password',
   /** The password of the Airflow admin user. */
   adminPassword: 'admin-password',
+  /**
+   * The password of the Celery broker inside the cluster (Redis). Generated only when the chart runs Celery
+   * workers with that broker (`celery` of KubernetesExecutorAirflow / AirflowChart).
+   */
+  brokerPassword: 'redis-password',
 } as const;
 
 /**
@@ -91,6 +97,13 @@ export interface ExistingAirflowSecretsProps {
    *   connection URI comes from a Secret)
    */
   readonly databasePassword?: SecretKeyRef;
+  /**
+   * Where the password of the Celery broker inside the cluster (Redis) is: letters and digits, or other
+   * URL-unreserved characters (`-._~`), since it is written into the broker URL as is. Required when Celery
+   * workers run with that broker.
+   * @default - none: no Celery broker in the cluster, or an external one (`celery.externalBroker`)
+   */
+  readonly brokerPassword?: SecretKeyRef;
 }
 
 const EXISTING = Symbol('existing');
@@ -128,6 +141,11 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
   public readonly adminPassword: SecretKeyRef;
   /** Where the metadata database password is (undefined when brought elsewhere). */
   public readonly databasePassword: SecretKeyRef | undefined;
+  /**
+   * Where the Celery broker's password is (undefined when brought Secrets do not have it). In the generated
+   * Secret it exists only when a construct of the chart reads it (Celery workers with the in-cluster broker).
+   */
+  public readonly brokerPassword: SecretKeyRef | undefined;
 
   /** Whether the values are generated in the cluster (false with {@link AirflowSecrets.fromExistingSecrets}). */
   public readonly generated: boolean;
@@ -160,6 +178,8 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
       this.adminPassword = validateSecretKeyRef(this, 'adminPassword', existing.adminPassword);
       this.databasePassword =
         existing.databasePassword === undefined ? undefined : validateSecretKeyRef(this, 'databasePassword', existing.databasePassword);
+      this.brokerPassword =
+        existing.brokerPassword === undefined ? undefined : validateSecretKeyRef(this, 'brokerPassword', existing.brokerPassword);
       return;
     }
 
@@ -176,6 +196,7 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
     this.jwtSecret = { name: secretName, key: AIRFLOW_SECRET_KEYS.jwtSecret };
     this.adminPassword = { name: secretName, key: AIRFLOW_SECRET_KEYS.adminPassword };
     this.databasePassword = { name: secretName, key: AIRFLOW_SECRET_KEYS.databasePassword };
+    this.brokerPassword = { name: secretName, key: AIRFLOW_SECRET_KEYS.brokerPassword };
 
     const labels = airflowLabels(Components.SECRETS_BOOTSTRAP);
 
@@ -209,7 +230,10 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
           name: 'bootstrap',
           image,
           imagePullPolicy,
-          command: ['python3', '-c', bootstrapScript()],
+          // Rendered at synth: the keys generated on demand (the Celery broker's password) are those the chart's
+          // constructs read, whatever the order they were added in. Without them the script is the same as
+          // ever, so the Job (whose pod template is immutable) does not change.
+          command: ['python3', '-c', atSynth(() => bootstrapScript(this.onDemandKeys))],
           env: [
             { name: 'SECRET_NAME', value: secretName },
             { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
@@ -259,16 +283,30 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
 
   /** The names of the Secrets the keys are in. */
   public get secretNames(): string[] {
-    const refs = [this.fernetKey, this.apiSecretKey, this.jwtSecret, this.adminPassword, this.databasePassword];
+    const refs = [this.fernetKey, this.apiSecretKey, this.jwtSecret, this.adminPassword, this.databasePassword, this.brokerPassword];
     return [...new Set(refs.filter((r): r is SecretKeyRef => r !== undefined).map((r) => r.name))].sort();
+  }
+
+  /**
+   * The keys the bootstrap Job generates besides the five it always does: those of the on-demand secrets some
+   * construct of the chart reads (`redis-password` when Celery workers run with the in-cluster broker).
+   * Empty when nothing is generated.
+   */
+  public get onDemandKeys(): string[] {
+    if (!this.generated) return [];
+    return requestedAirflowSecrets(this).map((field) => (AIRFLOW_SECRET_KEYS as Record<string, string>)[field]);
   }
 }
 
 /**
  * The bootstrap script: standard-library Python, so any image with python3 runs it. It POSTs the Secret
- * and treats 409 AlreadyExists as success: an existing Secret is never read, changed or deleted.
+ * and treats 409 AlreadyExists as success: an existing Secret is never read, changed or deleted. So a key
+ * added later (`onDemandKeys`, e.g. the Celery broker's password when Celery is turned on in an existing
+ * installation) is NOT added to a Secret that exists already: the script says so in its log, the pods that
+ * read the key fail with the kubelet's "couldn't find key", and docs/celery.md says how to add it.
+ * @param onDemandKeys keys generated besides the five of every deployment (random passwords)
  */
-export function bootstrapScript(): string {
+export function bootstrapScript(onDemandKeys: readonly string[] = []): string {
   const keys = AIRFLOW_SECRET_KEYS;
   return [
     'import base64, json, os, secrets, ssl, string, sys, urllib.error, urllib.request',
@@ -286,6 +324,7 @@ export function bootstrapScript(): string {
     `    ${JSON.stringify(keys.jwtSecret)}: secrets.token_urlsafe(32),`,
     `    ${JSON.stringify(keys.databasePassword)}: password(),`,
     `    ${JSON.stringify(keys.adminPassword)}: password(),`,
+    ...onDemandKeys.map((key) => `    ${JSON.stringify(key)}: password(),`),
     '}',
     'body = {',
     '    "apiVersion": "v1", "kind": "Secret", "type": "Opaque",',
@@ -309,6 +348,13 @@ export function bootstrapScript(): string {
     'except urllib.error.HTTPError as e:',
     '    if e.code == 409:',
     '        print("Secret %s/%s already exists: kept as it is, never overwritten" % (namespace, name))',
+    // A key added later is not added to a Secret created before: say so where the operator will look.
+    ...(onDemandKeys.length === 0
+      ? []
+      : [
+        `        print("If it was created before this Job generated ${onDemandKeys.join(', ')}, it lacks ${onDemandKeys.length > 1 ? 'them' : 'it'}: ` +
+          `the pods that read ${onDemandKeys.length > 1 ? 'them' : 'it'} report CreateContainerConfigError until ${onDemandKeys.length > 1 ? 'they are' : 'it is'} added (docs/celery.md).")`,
+      ]),
     '        sys.exit(0)',
     '    print("creating Secret %s/%s failed: HTTP %s %s" % (namespace, name, e.code, e.read().decode(errors="replace")), file=sys.stderr)',
     '    sys.exit(1)',

@@ -8,6 +8,7 @@ import {
   Components,
   PART_OF_LABEL,
   POSTGRES_PORT,
+  REDIS_PORT,
   invalid,
   validateDnsLabel,
   validatePort,
@@ -39,9 +40,24 @@ export interface AirflowNetworkPoliciesProps {
    * The `app.kubernetes.io/component` values of the Airflow pods allowed to reach the database (the pods must
    * also carry `app.kubernetes.io/part-of: airflow`).
    * @default - the generation's database clients: scheduler, the UI (api-server or webserver), dag-processor,
-   *   triggerer, db-migrate and create-user; plus worker on Airflow 2
+   *   triggerer, db-migrate and create-user; plus worker on Airflow 2, and celery-worker there when
+   *   `celeryWorkers` is true
    */
   readonly databaseClients?: string[];
+
+  /**
+   * Whether Celery workers run (`celery` of KubernetesExecutorAirflow): on Airflow 2 they are database
+   * clients (on Airflow 3 they use the execution API, like task pods, and are not).
+   * @default false
+   */
+  readonly celeryWorkers?: boolean;
+
+  /**
+   * Whether the Celery broker runs in the namespace (Redis, `celery` without `externalBroker`): adds the policy
+   * `airflow-redis`, which admits only the scheduler and the Celery workers to its port.
+   * @default false
+   */
+  readonly redisBroker?: boolean;
 
   /**
    * The labels that select the api-server's pods (the webserver's on Airflow 2).
@@ -74,7 +90,9 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
  * - `airflow-metadata-db`: the database pods accept connections only on the database port and only from the
  *   Airflow components that use the database (not from worker pods on Airflow 3, not from other namespaces);
  * - `airflow-api-server`: the api-server accepts its port from the namespace's Airflow pods (workers reach
- *   the execution API) and from `apiServerSources` (default: anyone, for the UI).
+ *   the execution API) and from `apiServerSources` (default: anyone, for the UI);
+ * - `airflow-redis` (with `redisBroker`): the Celery broker accepts its port only from the scheduler and the
+ *   Celery workers.
  *
  * They only take effect with a network plugin that enforces NetworkPolicy (Calico, Cilium, ...; minikube's
  * default does not: `minikube start --cni=calico`). Egress is not restricted.
@@ -96,6 +114,10 @@ export class AirflowNetworkPolicies extends Construct {
   public readonly databasePolicy: k8s.KubeNetworkPolicy;
   /** The policy that fences the api-server. */
   public readonly apiServerPolicy: k8s.KubeNetworkPolicy;
+  /** The components allowed to reach the Celery broker (empty without `redisBroker`). */
+  public readonly brokerClients: string[];
+  /** The policy that fences the Celery broker; undefined without `redisBroker`. */
+  public readonly brokerPolicy: k8s.KubeNetworkPolicy | undefined;
 
   constructor(scope: Construct, id: string, props: AirflowNetworkPoliciesProps = {}) {
     super(scope, id);
@@ -106,7 +128,7 @@ export class AirflowNetworkPolicies extends Construct {
     this.generation = generation;
     this.databaseSelector = this.validateSelector('databaseSelector', props.databaseSelector ?? { [COMPONENT]: Components.METADATA_DB });
     this.databasePort = validatePort(this, 'databasePort', props.databasePort ?? POSTGRES_PORT);
-    this.databaseClients = props.databaseClients ?? generation.databaseClients;
+    this.databaseClients = props.databaseClients ?? generation.databaseClientsWith({ celeryWorkers: props.celeryWorkers === true });
     if (!Array.isArray(this.databaseClients) || this.databaseClients.length === 0) {
       invalid(this, 'databaseClients', props.databaseClients, 'a non-empty list of app.kubernetes.io/component values');
     }
@@ -152,6 +174,32 @@ export class AirflowNetworkPolicies extends Construct {
             : [{ from: [...sources, ...props.apiServerSources], ports }],
       },
     });
+
+    // The broker: the scheduler sends tasks and reads their results, the Celery workers take them (their
+    // liveness probe pings them through it). Nothing else talks to Redis: not the UI, not the task pods.
+    this.brokerClients = props.redisBroker ? [Components.SCHEDULER, Components.CELERY_WORKER] : [];
+    this.brokerPolicy = props.redisBroker
+      ? new k8s.KubeNetworkPolicy(this, 'redis', {
+        metadata: { name: `airflow-${Components.REDIS}`, labels },
+        spec: {
+          podSelector: { matchLabels: { [COMPONENT]: Components.REDIS } },
+          policyTypes: ['Ingress'],
+          ingress: [
+            {
+              from: [
+                {
+                  podSelector: {
+                    matchLabels: { [PART_OF]: APP_NAME },
+                    matchExpressions: [{ key: COMPONENT, operator: 'In', values: [...this.brokerClients] }],
+                  },
+                },
+              ],
+              ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(REDIS_PORT) }],
+            },
+          ],
+        },
+      })
+      : undefined;
   }
 
   private validateSelector(property: string, selector: Record<string, string>): Record<string, string> {

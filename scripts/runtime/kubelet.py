@@ -73,6 +73,11 @@ IMAGES = [
         "env": {"PATH": AIRFLOW_PATH, "AIRFLOW_HOME": "/opt/airflow", "AIRFLOW_UID": "50000",
                 "AIRFLOW_USER_HOME_DIR": "/home/airflow", "HOME": "/home/airflow", "LANG": "C.UTF-8",
                 "LC_ALL": "C.UTF-8", "LC_CTYPE": "C.UTF-8", "PYTHONUNBUFFERED": "1"}}),
+    # The Celery broker (docs/celery.md): Debian's redis-server in the root. The chart runs redis-server itself
+    # (`command`), so the image's entrypoint (privilege drop, Redis 8 modules) is never needed.
+    (re.compile(r"^(docker\.io/)?(library/)?redis:"), {
+        "user": (0, 0), "workdir": "/data", "entrypoint": ["docker-entrypoint.sh"], "cmd": ["redis-server"],
+        "env": {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}}),
     (re.compile(r"^(docker\.io/)?(library/)?postgres:17"), {
         "user": (0, 0), "workdir": "/", "entrypoint": ["docker-entrypoint.sh"], "cmd": ["postgres"],
         "env": {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/postgresql/17/bin",
@@ -680,7 +685,7 @@ class Pod(threading.Thread):
     def start_container(self, c, vols):
         image = image_config(c.spec["image"])
         if image is None:
-            raise ContainerError("ErrImagePull", 'image "%s" is not served by the runtime root (apache/airflow:*, postgres:17*)'
+            raise ContainerError("ErrImagePull", 'image "%s" is not served by the runtime root (apache/airflow:*, postgres:17*, redis:*)'
                                  % c.spec["image"])
         env = dict(image["env"])
         env["HOSTNAME"] = self.hostname()

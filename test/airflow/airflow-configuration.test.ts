@@ -29,8 +29,9 @@ describe('configuration', () => {
       /property "config.core.parallelism" received 8; allowed: an option the library does not set itself; it sets core.parallelism = 4. Use the "parallelism" prop instead./,
     );
     expect(airflowError({ config: { core: { executor: 'LocalExecutor' } } }).message).toMatch(
-      /"config.core.executor".*cannot be changed here/,
+      /"config.core.executor" received "LocalExecutor"; allowed: an option the library does not set itself; it sets core.executor = KubernetesExecutor. Use the "celery" prop instead./,
     );
+    expect(airflowError({ config: { core: { load_examples: true } } }).message).toMatch(/"config.core.load_examples".*cannot be changed here/);
   });
 
   test('a secret in the config is rejected without echoing it', () => {

@@ -73,7 +73,11 @@ const EVERY_OPTION: Required<AirflowOptions> = {
   remoteLogging: RemoteLogging.gcs({ bucket: 'team-logs', connectionSecret: { name: 'gcp-logs', key: 'json' } }),
   logRetentionDays: 0, // the KubernetesExecutorAirflow below has no logs volume; 7 days: test/airflow/log-groomer.test.ts
   metrics: true,
+  celery: { replicas: 2, concurrency: 3, queues: ['default', 'api'], defaultExecutor: true },
 };
+
+/** The Celery broker's password (with `celery`, existing Secrets must have it). */
+const BROKER_PASSWORD = { name: 'redis-credentials', key: 'password' };
 
 const scheduler = ({ objects }: Built) => find(objects, 'Deployment', 'airflow-scheduler').spec.template.spec.containers[0];
 const workerPod = ({ airflow }: Built) => (airflow.workerPodTemplate as any).spec;
@@ -237,6 +241,18 @@ const OPTION_CHECKS: Checks<AirflowOptions> = {
     expect(cfgOf(b.objects).metrics).toMatchObject({ statsd_on: 'True', statsd_host: b.airflow.statsd!.host });
     find(b.objects, 'Deployment', 'airflow-statsd');
   },
+  celery: (b) => {
+    expect(b.airflow.executors).toEqual(['CeleryExecutor', 'KubernetesExecutor']);
+    expect(cfgOf(b.objects).core.executor).toBe('CeleryExecutor,KubernetesExecutor');
+    expect(cfgOf(b.objects).celery.worker_concurrency).toBe('3');
+    const worker = find(b.objects, 'Deployment', 'airflow-celery-worker');
+    expect(worker.spec.replicas).toBe(2);
+    expect(worker.spec.template.spec.containers[0].args[2]).toBe('exec airflow celery worker --concurrency 3 --queues default,api --skip-serve-logs');
+    // the broker's service name in the cluster's DNS domain
+    expect(envOf(worker.spec.template.spec.containers[0], 'AIRFLOW__CELERY__BROKER_URL').value).toMatch(/@airflow-redis\.[a-z-]+\.svc\.corp\.internal:6379\/0$/);
+    const redis = find(b.objects, 'StatefulSet', 'airflow-redis').spec.template.spec.containers[0];
+    expect(envOf(redis, 'REDIS_PASSWORD').valueFrom.secretKeyRef).toEqual(BROKER_PASSWORD);
+  },
 };
 
 /** Each check, run as its own test, so that a failure names the prop. */
@@ -254,7 +270,7 @@ describe('KubernetesExecutorAirflowProps: every prop set reaches the YAML and it
   const database = new ExternalMetadataDb(chart, 'db', {
     connection: DatabaseConnection.postgres({ host: 'pg.corp.internal', passwordSecret: EXISTING_SECRETS.databasePassword }),
   });
-  const secrets = AirflowSecrets.fromExistingSecrets(chart, 'secrets', EXISTING_SECRETS);
+  const secrets = AirflowSecrets.fromExistingSecrets(chart, 'secrets', { ...EXISTING_SECRETS, brokerPassword: BROKER_PASSWORD });
   const props: Required<KubernetesExecutorAirflowProps> = { ...EVERY_OPTION, volumes, database, secrets };
   const airflow = new KubernetesExecutorAirflow(chart, 'airflow', props);
   const built = (): Built => ({ airflow, objects: Testing.synth(chart) });
@@ -294,7 +310,7 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
     labels: { team: 'data' },
     disableResourceNameHashes: false,
     provisioning: StorageProvisioning.hostPath({ storageClassName: 'manual' }), // a StorageClass excludes hostRoot
-    existingSecrets: EXISTING_SECRETS,
+    existingSecrets: { ...EXISTING_SECRETS, brokerPassword: BROKER_PASSWORD },
     secretsBootstrapImage: 'registry.example.com/python:3.12',
     volumes: [{ name: 'dags' }, { name: 'logs', size: '20Gi' }, { name: 'plugins' }],
     namePrefix: 'team-a',
@@ -378,7 +394,8 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
       },
       networkPolicies: (b) => {
         expect(chart.networkPolicies).toBeDefined();
-        expect(byKind(b.objects, 'NetworkPolicy').map((p) => p.metadata.name).sort()).toEqual(['airflow-metadata-db', 'airflow-webserver']);
+        // with celery (EVERY_OPTION), the Redis broker's policy too
+        expect(byKind(b.objects, 'NetworkPolicy').map((p) => p.metadata.name).sort()).toEqual(['airflow-metadata-db', 'airflow-redis', 'airflow-webserver']);
       },
     },
     built,
@@ -465,6 +482,11 @@ describe('without props, each option resolves to its documented default', () => 
       metrics: (b) => {
         expect(b.airflow.statsd).toBeUndefined();
         expect(cfgOf(b.objects).metrics).toBeUndefined();
+      },
+      celery: (b) => {
+        expect(b.airflow.celery).toBeUndefined();
+        expect(cfgOf(b.objects).core.executor).toBe('KubernetesExecutor');
+        expect(b.objects.filter((o) => /celery|redis/.test(o.metadata.name))).toEqual([]);
       },
     },
     built,

@@ -51,6 +51,31 @@ export function airflowPodViolations(spec: any): string[] {
   return [...out, ...podSecurityViolations(spec, PodSecurityLevel.RESTRICTED)];
 }
 
+/** The Celery broker's pod: labelled `app.kubernetes.io/component: redis` or running a redis image. */
+export function isRedisPod(pod: FoundPod): boolean {
+  return (
+    pod.labels['app.kubernetes.io/component'] === 'redis' ||
+    (pod.spec?.containers ?? []).some((c: any) => /(^|\/)(redis|valkey)(:|@|$)/.test(c.image ?? ''))
+  );
+}
+
+/**
+ * The Celery broker (Redis) runs as the official image's own non-root user (uid 999), not Airflow's: restricted,
+ * non-root (never uid 0), no privilege escalation, ALL capabilities dropped and none added, seccomp RuntimeDefault.
+ */
+export function redisPodViolations(spec: any): string[] {
+  const out = hardeningViolations(spec);
+  const pod = spec.securityContext ?? {};
+  for (const [where, c] of containersOf(spec)) {
+    const sc = c.securityContext ?? {};
+    const uid = sc.runAsUser ?? pod.runAsUser;
+    if (uid === undefined || uid === 0) out.push(`${where}: runAsUser is ${uid ?? 'unset (the image\'s user)'}, not a non-root uid`);
+    if ((sc.runAsNonRoot ?? pod.runAsNonRoot) !== true) out.push(`${where}: runAsNonRoot is not true`);
+    if ((sc.capabilities?.add ?? []).length > 0) out.push(`${where}: adds capabilities ${sc.capabilities.add}`);
+  }
+  return [...out, ...podSecurityViolations(spec, PodSecurityLevel.RESTRICTED)];
+}
+
 /**
  * The documented exception for Postgres (see `MetadataDb.postgresContainerSecurityContext`): the official
  * image starts as root to own its data directory, then drops to uid 999 with gosu. It must still meet the

@@ -31,7 +31,7 @@ const URI_WITH_PASSWORD = /[a-z][a-z0-9+.-]*:\/\/[^\s/:@'"]*:([^\s/@'"]*)@/gi;
 /** Configuration keys whose value is a secret (airflow.cfg `key = value`, YAML `key: value`). */
 const SECRET_CONFIG_KEY = /^(fernet_key|secret_key|jwt_secret|password|passwd|[a-z0-9_]*_password|[a-z0-9_]*_token|api_key|[a-z0-9_]*_api_key)$/i;
 /** A command-line flag followed by a literal secret. */
-const SECRET_FLAG = /--(password|passwd|secret|secret-key|token|fernet-key)(?:=|\s+)(['"]?)([^\s'"]+)\2/gi;
+const SECRET_FLAG = /--(password|passwd|secret|secret-key|token|fernet-key|requirepass|masterauth)(?:=|\s+)(['"]?)([^\s'"]+)\2/gi;
 
 /** True when `value` is only run-time references (and whitespace/quotes). */
 function onlyReferences(value: string): boolean {
@@ -52,7 +52,7 @@ function describeObject(o: any): string {
  * - a `scheme://user:password@` URI with a literal password, in any string;
  * - a ConfigMap line `fernet_key = ...`, `secret_key = ...`, `jwt_secret = ...`, `password = ...` (or `key: value`)
  *   with a literal value;
- * - a command-line `--password <literal>` in a command or args.
+ * - a command-line `--password <literal>` (or `--secret`, `--token`, Redis' `--requirepass`, ...) in a command or args.
  *
  * YAML documents inside ConfigMaps (e.g. `pod_template_file.yaml`) are parsed and scanned too.
  */
@@ -105,7 +105,7 @@ function scanObject(object: any, name: string, prefix: string, out: SecretFindin
     }
     if (Array.isArray(value) && (parentKey === 'command' || parentKey === 'args')) {
       value.forEach((arg, i) => {
-        if (typeof arg === 'string' && /^--(password|passwd|secret|secret-key|token|fernet-key)$/i.test(arg)) {
+        if (typeof arg === 'string' && /^--(password|passwd|secret|secret-key|token|fernet-key|requirepass|masterauth)$/i.test(arg)) {
           const next = value[i + 1];
           if (typeof next === 'string' && !onlyReferences(next)) {
             out.push({ object: name, path: `${where}[${i + 1}]`, reason: `command-line ${arg} with a literal value` });

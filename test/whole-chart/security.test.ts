@@ -21,8 +21,10 @@ import { FoundPod, podsOf, synthIn } from '../support';
 import {
   airflowPodViolations,
   isPostgresPod,
+  isRedisPod,
   isVolumePermissionsPod,
   postgresPodViolations,
+  redisPodViolations,
   volumePermissionsPodViolations,
 } from '../support/pod-checks';
 import { findSecretMaterial } from '../support/secret-scan';
@@ -90,23 +92,28 @@ function tokenViolations(objects: any[], pods: FoundPod[]): string[] {
 
 /**
  * The securityContext rules: Airflow pods uid 50000 & restricted; Postgres and the volume-permissions Job per
- * their documented exceptions.
+ * their documented exceptions; the Celery broker (Redis) restricted as its image's non-root user.
  */
 function securityContextViolations(pods: FoundPod[]): string[] {
-  return pods.flatMap((pod) =>
-    (isPostgresPod(pod)
+  const rules = (pod: FoundPod) =>
+    isPostgresPod(pod)
       ? postgresPodViolations(pod.spec)
       : isVolumePermissionsPod(pod)
         ? volumePermissionsPodViolations(pod.spec)
-        : airflowPodViolations(pod.spec)
-    ).map((v) => `${pod.object}: ${v}`),
-  );
+        : isRedisPod(pod)
+          ? redisPodViolations(pod.spec)
+          : airflowPodViolations(pod.spec);
+  return pods.flatMap((pod) => rules(pod).map((v) => `${pod.object}: ${v}`));
 }
 
-/** Airflow 3 worker pods (the pod_template_file) must carry no database credentials. */
+/**
+ * Airflow 3 worker pods (the pod_template_file) and Celery workers (they run tasks the same way) must carry no
+ * database credentials.
+ */
 function workerCredentialViolations(pods: FoundPod[]): string[] {
   const out: string[] = [];
-  for (const pod of pods.filter((p) => p.object.includes('pod_template_file'))) {
+  const runsTasks = (p: FoundPod) => p.object.includes('pod_template_file') || p.labels['app.kubernetes.io/component'] === 'celery-worker';
+  for (const pod of pods.filter(runsTasks)) {
     const container = (pod.spec.containers ?? [])[0] ?? {};
     const major = /:(\d+)\./.exec(container.image ?? '')?.[1];
     if (major !== undefined && Number(major) < 3) continue; // Airflow 2 workers use the database
@@ -153,7 +160,7 @@ function wholeChartChecks(synth: () => any[]): void {
     expect(tokenViolations(objects, pods)).toEqual([]);
   });
 
-  test('Airflow 3 worker pods get no database credentials', () => {
+  test('Airflow 3 worker pods and Celery workers get no database credentials', () => {
     expect(workerCredentialViolations(pods)).toEqual([]);
   });
 
@@ -191,6 +198,32 @@ describe('the default AirflowChart', () => {
     expect(refs.size).toBeGreaterThan(0);
     const generated = Object.values(AIRFLOW_SECRET_KEYS).map((key) => `airflow-secrets/${key}`);
     expect([...refs].filter((ref) => !generated.includes(ref))).toEqual([]);
+  });
+});
+
+describe('the AirflowChart with Celery workers, their Redis broker and the network policies', () => {
+  wholeChartChecks(() => {
+    const objects = Testing.synth(new AirflowChart(Testing.app(), 'airflow', { celery: { replicas: 2 }, networkPolicies: true }));
+    // Guard: the new objects are really there, or the checks above prove nothing about them.
+    const names = objects.map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(names).toEqual(expect.arrayContaining(['StatefulSet/airflow-redis', 'Deployment/airflow-celery-worker', 'NetworkPolicy/airflow-redis']));
+    return objects;
+  });
+
+  test('every secretKeyRef names a key the bootstrap Job creates, the broker\'s password included', () => {
+    const objects = Testing.synth(new AirflowChart(Testing.app(), 'airflow', { celery: {} }));
+    const script = objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('airflow-secrets-bootstrap-')).spec.template.spec.containers[0].command[2];
+    const refs = new Set<string>();
+    const visit = (value: any): void => {
+      if (Array.isArray(value)) value.forEach(visit);
+      else if (value && typeof value === 'object') {
+        if (value.secretKeyRef) refs.add(value.secretKeyRef.key);
+        Object.values(value).forEach(visit);
+      }
+    };
+    visit(objects);
+    expect(refs).toContain('redis-password');
+    for (const key of refs) expect([key, script.includes(`"${key}": `)]).toEqual([key, true]);
   });
 });
 
@@ -334,6 +367,14 @@ describe('findSecretMaterial', () => {
     ]);
   });
 
+  test('flags Redis\' --requirepass with a literal value, not with a $(VAR) the kubelet expands', () => {
+    expect(reasons([deployment({ args: ['--port', '6379', '--requirepass', 'hunter2'] })])).toEqual(['command-line --requirepass with a literal value']);
+    expect(reasons([deployment({ command: ['sh', '-c', 'exec redis-server --requirepass hunter2'] })])).toEqual([
+      'command-line --requirepass with a literal value',
+    ]);
+    expect(reasons([deployment({ args: ['--requirepass', '$(REDIS_PASSWORD)'] })])).toEqual([]);
+  });
+
   test('flags --password with a literal value in commands, in both forms', () => {
     expect(reasons([deployment({ command: ['airflow', 'users', 'create', '--password', 'admin'] })])).toEqual([
       'command-line --password with a literal value',
@@ -378,6 +419,19 @@ describe('the pod and RBAC checks', () => {
   test('init containers and Jobs are checked too', () => {
     const job = { kind: 'Job', metadata: { name: 'j' }, spec: { template: { spec: { securityContext: airflowPodSecurityContext(), initContainers: [{ name: 'init', image: 'busybox' }], containers: [airflowContainer()] } } } };
     expect(securityContextViolations(pods(job)).join('\n')).toMatch(/Job\/j: initContainers\[init\]: allowPrivilegeEscalation is not false/);
+  });
+
+  test('the Redis pod runs restricted as its image\'s non-root user, never as root', () => {
+    const redis = (sc: any) => ({
+      kind: 'StatefulSet',
+      metadata: { name: 'airflow-redis' },
+      spec: { template: { metadata: { labels: { 'app.kubernetes.io/component': 'redis' } }, spec: { securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } }, containers: [{ name: 'redis', image: 'redis:8.6.7-alpine', securityContext: sc }] } } },
+    });
+    const ok = { runAsUser: 999, runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } };
+    expect(securityContextViolations(pods(redis(ok)))).toEqual([]);
+    expect(securityContextViolations(pods(redis({ ...ok, runAsUser: 0, runAsNonRoot: false }))).join()).toMatch(/runAsUser is 0, not a non-root uid/);
+    expect(securityContextViolations(pods(redis({ ...ok, runAsUser: undefined }))).join()).toMatch(/runAsUser is unset/);
+    expect(securityContextViolations(pods(redis({ ...ok, capabilities: { drop: ['ALL'], add: ['SYS_RESOURCE'] } }))).join()).toMatch(/adds capabilities SYS_RESOURCE/);
   });
 
   test('the Postgres pod may start as root with baseline capabilities, but not escalate or keep other capabilities', () => {
@@ -436,6 +490,15 @@ describe('the pod and RBAC checks', () => {
       'ConfigMap/airflow-config pod_template_file.yaml: container base gets database credentials (AIRFLOW__DATABASE__SQL_ALCHEMY_CONN)',
     ]);
     expect(workerCredentialViolations(podsOf([configMap({ 'pod_template_file.yaml': template('apache/airflow:2.11.0') })]))).toEqual([]);
+    const celeryWorker = (image: string) => ({
+      kind: 'Deployment',
+      metadata: { name: 'airflow-celery-worker' },
+      spec: { template: { metadata: { labels: { 'app.kubernetes.io/component': 'celery-worker' } }, spec: { containers: [{ name: 'celery-worker', image, env: [{ name: 'AIRFLOW_DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'airflow-secrets', key: 'db-password' } } }] }] } } },
+    });
+    expect(workerCredentialViolations(podsOf([celeryWorker('apache/airflow:3.1.3')]))).toEqual([
+      'Deployment/airflow-celery-worker: container celery-worker gets database credentials (AIRFLOW_DB_PASSWORD)',
+    ]);
+    expect(workerCredentialViolations(podsOf([celeryWorker('apache/airflow:2.11.0')]))).toEqual([]);
   });
 
   test('a pod below the level the namespace enforces is caught', () => {

@@ -38,3 +38,12 @@ export function teamAChart(): Variant {
     objects: Testing.synth(chart),
   };
 }
+
+/** The default chart with Celery workers and their Redis broker (hybrid executors, docs/celery.md). */
+export function celeryChart(props: AirflowChartProps = {}): Variant {
+  return {
+    id: 'celery',
+    title: 'the default chart with celery: {} (Redis, one Celery worker; KubernetesExecutor,CeleryExecutor)',
+    objects: Testing.synth(new AirflowChart(Testing.app(), 'airflow', { celery: {}, ...props })),
+  };
+}

@@ -1,0 +1,93 @@
+import { SecretKeyRef } from '../core';
+import type { ComponentOptions, ResourceOptions } from './airflow-options';
+
+/**
+ * A Celery broker outside the deployment (a managed Redis, RabbitMQ, ...): its URL, and where task results
+ * go, both read from Secrets.
+ */
+export interface ExternalCeleryBroker {
+  /**
+   * The Secret key holding the whole broker URL, e.g. `rediss://:<password>@redis.example.com:6380/0` or
+   * `amqp://airflow:<password>@rabbitmq.example.com:5672/airflow` (user and password percent-encoded).
+   */
+  readonly urlSecret: SecretKeyRef;
+
+  /**
+   * The Secret key holding the Celery result backend URL (`[celery] result_backend`), e.g.
+   * `db+postgresql://...` or `redis://...`. Needed for a broker that cannot also keep results (RabbitMQ) on
+   * Airflow 3, where the Celery workers have no database credentials.
+   * @default - the metadata database where the Celery workers use it (Airflow 2), the broker URL where they
+   *   do not (Airflow 3: fine for a Redis broker)
+   */
+  readonly resultBackendSecret?: SecretKeyRef;
+}
+
+/** The Redis that serves as the Celery broker inside the cluster. */
+export interface RedisBrokerOptions {
+  /**
+   * The Redis image: the official `redis` image or one built on it (runs `redis-server` as the non-root user
+   * 999 of the official image; its entrypoint is not run).
+   * @default RedisBroker.DEFAULT_IMAGE ("redis:8.6.7-alpine")
+   */
+  readonly image?: string;
+
+  /**
+   * CPU and memory of the Redis container. Redis is told to use at most 75% of the memory limit
+   * (`--maxmemory`) and to refuse writes beyond it rather than evict queued tasks (`noeviction`).
+   * @default RedisBroker.DEFAULT_RESOURCES - 25m / 32Mi requested, 250m / 128Mi limit
+   */
+  readonly resources?: ResourceOptions;
+}
+
+/**
+ * Celery workers beside the KubernetesExecutor (hybrid executors, Airflow 2.10+): `[core] executor` lists
+ * both, a task picks the CeleryExecutor with `executor="CeleryExecutor"`, and a small pool of always-running
+ * workers takes it from a Redis broker within a second instead of starting a pod for it. `replicas` is the
+ * number of worker pods (no PodDisruptionBudget: a stopping worker finishes its tasks), `resources` those of a
+ * worker container, in which its tasks run (default `CeleryWorkers.DEFAULT_RESOURCES`: 200m / 512Mi requested,
+ * 1 CPU / 2Gi limit); the worker pods get the chart-wide pod options merged with these, Redis the chart-wide
+ * placement.
+ */
+export interface CeleryOptions extends ComponentOptions {
+  /**
+   * How many tasks one worker pod runs at once (`airflow celery worker --concurrency`, `[celery]
+   * worker_concurrency`): each is a process of its own, so memory grows with it.
+   * @default 2
+   */
+  readonly concurrency?: number;
+
+  /**
+   * The Celery queues the workers take tasks from (`--queues`); a task picks one with `queue=`. Must include
+   * the default queue (`[operators] default_queue`, "default"): tasks sent to Celery without a `queue` go
+   * there, and no other worker would take them.
+   * @default ["default"]
+   */
+  readonly queues?: string[];
+
+  /**
+   * How long a stopping worker (rollout, scale-down, node drain) may finish its running tasks after SIGTERM
+   * before it is killed; it takes no new task meanwhile (Celery's warm shutdown). Set it above your longest
+   * Celery task.
+   * @default 600
+   */
+  readonly terminationGracePeriodSeconds?: number;
+
+  /**
+   * Whether the CeleryExecutor is the default executor (first in `[core] executor`): tasks without
+   * `executor=` then go to the Celery workers, and those that want a pod say `executor="KubernetesExecutor"`.
+   * @default false - the KubernetesExecutor stays the default
+   */
+  readonly defaultExecutor?: boolean;
+
+  /**
+   * A broker outside the deployment instead of Redis in the cluster.
+   * @default - Redis in the cluster (a one-replica StatefulSet), its password in the generated Secret
+   */
+  readonly externalBroker?: ExternalCeleryBroker;
+
+  /**
+   * The Redis in the cluster (unless `externalBroker`).
+   * @default - the official Redis image with RedisBroker.DEFAULT_RESOURCES
+   */
+  readonly redis?: RedisBrokerOptions;
+}

@@ -1,0 +1,336 @@
+import { Construct } from 'constructs';
+import * as k8s from '../../imports/k8s';
+import {
+  AirflowGeneration,
+  Components,
+  PodPlacementOptions,
+  REDIS_PORT,
+  SecretKeyRef,
+  airflowLabels,
+  atSynth,
+  invalid,
+  namespaceOf,
+  secretEnv,
+  selectorLabels,
+  validateByteQuantity,
+  validateCpuQuantity,
+  validateInteger,
+  validateSecretKeyRef,
+} from '../core';
+import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
+import { CONFIG_CHECKSUM_ANNOTATION } from './airflow-configuration';
+import { CeleryOptions } from './celery-options';
+import { ContainerResources, ResolvedPodOptions, airflowServiceAccount, resolvePodOptions, resourceRequirements } from './pod-parts';
+import { RedisBroker } from './redis-broker';
+
+/** Props for {@link CeleryWorkers}: the options, and what the workers are built from. */
+export interface CeleryWorkersProps extends CeleryOptions {
+  /** The Airflow generation: whether the workers use the database (Airflow 2) or the execution API (Airflow 3). */
+  readonly generation: AirflowGeneration;
+  /** The image (the control plane's, which has the celery provider). */
+  readonly image: string;
+  /** The image pull policy. */
+  readonly imagePullPolicy: string;
+  /**
+   * The environment of the task pods, which the workers share: `AIRFLOW_CONFIG`, and where tasks talk to the
+   * database (Airflow 2) its connection and the fernet key. The broker's URL and the result backend are added.
+   */
+  readonly taskEnv: k8s.EnvVar[];
+  /** The pod volumes of every Airflow pod (dags, logs, data, the configuration), read at synth. */
+  readonly airflowVolumes: () => k8s.Volume[];
+  /** Their mounts, read at synth. */
+  readonly airflowVolumeMounts: () => k8s.VolumeMount[];
+  /** sha256 of the configuration ConfigMap: a change of `airflow.cfg` rolls the workers. */
+  readonly configChecksum: string;
+  /**
+   * Where the password of the in-cluster broker is.
+   * @default - none; required without `externalBroker`
+   */
+  readonly brokerPassword?: SecretKeyRef;
+  /**
+   * The cluster's DNS domain, for the broker's in-cluster URL.
+   * @default "cluster.local"
+   */
+  readonly clusterDomain?: string;
+  /**
+   * Where the broker's pod runs and how it is labelled.
+   * @default - none
+   */
+  readonly brokerPlacement?: PodPlacementOptions;
+  /**
+   * `[operators] default_queue`: the queue of tasks that name none, which `queues` must include.
+   * @default "default"
+   */
+  readonly defaultQueue?: string;
+  /**
+   * Containers beside the worker's own (git-sync in its sidecar mode).
+   * @default - none
+   */
+  readonly sidecars?: k8s.Container[];
+  /**
+   * Pod volumes beside the Airflow ones, for the sidecars.
+   * @default - none
+   */
+  readonly sidecarVolumes?: k8s.Volume[];
+  /**
+   * The worker pods' options, resolved: KubernetesExecutorAirflow gives the chart-wide ones merged with the
+   * `celery` ones (`podOptionsFor`), checked against the variables and volumes it sets itself.
+   * @default - the pod options of these props, resolved here
+   */
+  readonly pod?: ResolvedPodOptions;
+}
+
+/** The environment variable that carries the broker's password into Airflow containers (from its Secret). */
+export const BROKER_PASSWORD_ENV = 'AIRFLOW_BROKER_PASSWORD';
+
+const QUEUE = /^[A-Za-z0-9_.-]{1,200}$/;
+
+/**
+ * The CeleryExecutor's side of hybrid executors: a Deployment of `airflow celery worker` pods
+ * (`airflow-celery-worker`) and, unless the broker is external, the Redis broker they and the scheduler share
+ * ({@link RedisBroker}). Built by `KubernetesExecutorAirflow` when its `celery` option is set, which also lists
+ * the CeleryExecutor in `[core] executor` and gives the scheduler the broker's environment.
+ *
+ * A worker runs tasks like a task pod does, with the task pods' environment: on Airflow 3 no database
+ * credentials and no fernet key (a task talks to the api-server's execution API with the token the scheduler
+ * gives it), on Airflow 2 the database connection and fernet key. It gets no Kubernetes API token, runs
+ * with the restricted security context as Airflow's user, and on SIGTERM stops taking tasks and finishes the
+ * running ones within `terminationGracePeriodSeconds` (Celery's warm shutdown; `DUMB_INIT_SETSID=0` so
+ * that the image's init passes SIGTERM to the worker only, not to the processes running tasks). Its liveness
+ * probe pings the worker through the broker (`celery inspect ping`), as the official Helm chart does.
+ */
+export class CeleryWorkers extends Construct {
+  /**
+   * The default resources of a worker container, sized like the other components' from the runtime stage's
+   * measurements on Airflow 3.1 (docs/celery.md): the request above the largest PSS seen (465 MiB, one task
+   * running) with room for the second pool slot's task, the limit keeping the largest RSS (1034 MiB) near half
+   * of it, for two real tasks and the liveness probe's Python. CPU is not measured.
+   */
+  public static readonly DEFAULT_RESOURCES: ContainerResources = {
+    cpuRequest: '200m',
+    memoryRequest: '512Mi',
+    cpuLimit: '1',
+    memoryLimit: '2Gi',
+  };
+
+  /** The environment variables the workers get from the library, which pod options cannot replace. */
+  public static readonly RESERVED_ENV: readonly string[] = [
+    BROKER_PASSWORD_ENV,
+    'AIRFLOW__CELERY__BROKER_URL',
+    'AIRFLOW__CELERY__RESULT_BACKEND',
+    'DUMB_INIT_SETSID',
+  ];
+
+  /** The name of the Deployment and its ServiceAccount. */
+  public readonly name: string;
+  /** How many worker pods. */
+  public readonly replicas: number;
+  /** Tasks per worker pod. */
+  public readonly concurrency: number;
+  /** The queues the workers take tasks from. */
+  public readonly queues: string[];
+  /** The worker container's resources. */
+  public readonly resources: ContainerResources;
+  /** Seconds a stopping worker may finish its tasks. */
+  public readonly terminationGracePeriodSeconds: number;
+  /** The worker's command, as the container runs it in `bash -c`. */
+  public readonly command: string;
+  /** The Redis broker; undefined with an external broker. */
+  public readonly broker: RedisBroker | undefined;
+  /** The ServiceAccount (no token). */
+  public readonly serviceAccount: k8s.KubeServiceAccount;
+  /** The Deployment. */
+  public readonly deployment: k8s.KubeDeployment;
+
+  private readonly brokerEnvOf: (optionalPassword: boolean) => k8s.EnvVar[];
+
+  constructor(scope: Construct, id: string, props: CeleryWorkersProps) {
+    super(scope, id);
+    this.name = `airflow-${Components.CELERY_WORKER}`;
+    this.replicas = validateInteger(this, 'replicas', props.replicas ?? 1, 1, 100);
+    this.concurrency = validateInteger(this, 'concurrency', props.concurrency ?? 2, 1, 256);
+    const defaultQueue = props.defaultQueue ?? 'default';
+    this.queues = this.validateQueues(props.queues ?? [defaultQueue], defaultQueue);
+    this.resources = this.resolveResources(props.resources);
+    this.terminationGracePeriodSeconds = validateInteger(
+      this,
+      'terminationGracePeriodSeconds',
+      props.terminationGracePeriodSeconds ?? 600,
+      30,
+      7 * 24 * 3600,
+    );
+    const pod = props.pod ?? resolvePodOptions(this, '', props, CeleryWorkers.RESERVED_ENV);
+
+    // The broker, and the environment its clients (the scheduler and the workers) read it from. URLs are built
+    // from references the kubelet expands ($(VAR) of an earlier entry): no password is ever in the YAML.
+    const clusterDomain = props.clusterDomain ?? 'cluster.local';
+    const namespace = namespaceOf(this);
+    if (props.externalBroker !== undefined) {
+      if (props.redis !== undefined) {
+        invalid(this, 'redis', props.redis, 'no redis options with an externalBroker: no Redis runs in the cluster then');
+      }
+      const url = validateSecretKeyRef(this, 'externalBroker.urlSecret', props.externalBroker.urlSecret);
+      const results =
+        props.externalBroker.resultBackendSecret === undefined
+          ? undefined
+          : validateSecretKeyRef(this, 'externalBroker.resultBackendSecret', props.externalBroker.resultBackendSecret);
+      this.broker = undefined;
+      // Your own Secret, there before Celery is turned on: required everywhere (optional, a missing URL would
+      // leave the scheduler on Airflow's default broker URL).
+      this.brokerEnvOf = () => [
+        secretEnv('AIRFLOW__CELERY__BROKER_URL', url),
+        results !== undefined
+          ? secretEnv('AIRFLOW__CELERY__RESULT_BACKEND', results)
+          : { name: 'AIRFLOW__CELERY__RESULT_BACKEND', value: this.defaultResultBackend(props.generation, '$(AIRFLOW__CELERY__BROKER_URL)') },
+      ];
+    } else {
+      if (props.brokerPassword === undefined) {
+        invalid(this, 'brokerPassword', undefined, 'a Secret key reference { name, key } of the in-cluster Redis password, or an externalBroker');
+      }
+      const password = validateSecretKeyRef(this, 'brokerPassword', props.brokerPassword);
+      this.broker = new RedisBroker(this, 'redis', { ...props.redis, passwordSecret: password, placement: props.brokerPlacement });
+      const host = this.broker.host(namespace, clusterDomain);
+      const redisUrl = (db: number) => `redis://:$(${BROKER_PASSWORD_ENV})@${host}:${REDIS_PORT}/${db}`;
+      this.brokerEnvOf = (optional) => [
+        optionalSecretEnv(BROKER_PASSWORD_ENV, password, optional),
+        // Tasks in database 0, their results in database 1.
+        { name: 'AIRFLOW__CELERY__BROKER_URL', value: redisUrl(0) },
+        { name: 'AIRFLOW__CELERY__RESULT_BACKEND', value: this.defaultResultBackend(props.generation, redisUrl(1)) },
+      ];
+    }
+
+    this.command = [
+      'airflow celery worker',
+      `--concurrency ${this.concurrency}`,
+      `--queues ${this.queues.join(',')}`,
+      // Task logs go to the shared logs volume, which the UI reads: the worker's own log server (a process of
+      // its own, and a port the UI could only reach with the pod's name in DNS) is not needed.
+      '--skip-serve-logs',
+    ].join(' ');
+
+    const labels = airflowLabels(Components.CELERY_WORKER);
+    this.serviceAccount = airflowServiceAccount(this, 'service-account', this.name, Components.CELERY_WORKER, false, pod.serviceAccountAnnotations);
+    this.deployment = new k8s.KubeDeployment(this, 'deployment', {
+      metadata: { name: this.name, labels },
+      spec: {
+        replicas: this.replicas,
+        revisionHistoryLimit: 2,
+        // One pod at a time, never one more than `replicas`: a rollout on a full node does not wait for room
+        // for a surge pod, and a stopping pod finishes its tasks while the others keep working.
+        strategy: {
+          type: 'RollingUpdate',
+          rollingUpdate: { maxSurge: k8s.IntOrString.fromNumber(0), maxUnavailable: k8s.IntOrString.fromNumber(1) },
+        },
+        selector: { matchLabels: selectorLabels(Components.CELERY_WORKER) },
+        template: {
+          metadata: {
+            labels: { ...pod.podLabels, ...labels },
+            annotations: { ...pod.podAnnotations, [CONFIG_CHECKSUM_ANNOTATION]: props.configChecksum },
+          },
+          spec: {
+            ...pod.placement,
+            serviceAccountName: this.name,
+            automountServiceAccountToken: false,
+            terminationGracePeriodSeconds: this.terminationGracePeriodSeconds,
+            securityContext: airflowPodSecurityContext(),
+            containers: [
+              {
+                name: Components.CELERY_WORKER,
+                image: props.image,
+                imagePullPolicy: props.imagePullPolicy,
+                args: ['bash', '-c', `exec ${this.command}`],
+                env: [
+                  ...props.taskEnv,
+                  ...this.brokerEnv(),
+                  // The official image's init (dumb-init) signals only the worker, not its process group: the
+                  // worker then shuts down warm instead of its pool processes dying with their tasks.
+                  { name: 'DUMB_INIT_SETSID', value: '0' },
+                  ...pod.env,
+                ],
+                ...(pod.envFrom.length ? { envFrom: pod.envFrom } : {}),
+                resources: resourceRequirements(this.resources),
+                livenessProbe: {
+                  // Celery's own ping through the broker, answered by the worker's main process. Celery with the
+                  // broker URL alone: no Airflow import, so the probe costs a fraction of a second and ~40 MiB.
+                  exec: {
+                    command: [
+                      'sh',
+                      '-c',
+                      'exec python -m celery --broker "$AIRFLOW__CELERY__BROKER_URL" inspect ping --destination "celery@$(hostname)" --timeout 10',
+                    ],
+                  },
+                  initialDelaySeconds: 60,
+                  periodSeconds: 60,
+                  timeoutSeconds: 30,
+                  failureThreshold: 5,
+                },
+                securityContext: airflowContainerSecurityContext(),
+                volumeMounts: atSynth(() => [...props.airflowVolumeMounts(), ...pod.volumeMounts]),
+              },
+              ...(props.sidecars ?? []),
+            ],
+            volumes: atSynth(() => [...props.airflowVolumes(), ...pod.volumes, ...(props.sidecarVolumes ?? [])]),
+          },
+        },
+      },
+    });
+  }
+
+  /**
+   * The environment of the broker's clients, in this order: the broker password (in-cluster broker),
+   * `AIRFLOW__CELERY__BROKER_URL`, `AIRFLOW__CELERY__RESULT_BACKEND`. For the scheduler with
+   * `optionalPassword` (in-cluster broker only): a generated Secret that lacks the broker's key (one created
+   * before Celery was turned on) then leaves the scheduler running its KubernetesExecutor tasks, while Redis and
+   * the workers report the missing key.
+   */
+  public brokerEnv(options: { readonly optionalPassword?: boolean } = {}): k8s.EnvVar[] {
+    return this.brokerEnvOf(options.optionalPassword === true);
+  }
+
+  /**
+   * Where the workers report task results: the metadata database where they use it anyway (Airflow 2: what
+   * Airflow recommends), the broker where they must not (Airflow 3: the workers have no database credentials;
+   * the executor only learns from it that a Celery task ended, the task's state goes through the execution API).
+   */
+  private defaultResultBackend(generation: AirflowGeneration, brokerResults: string): string {
+    return generation.workersUseDatabase ? 'db+$(AIRFLOW__DATABASE__SQL_ALCHEMY_CONN)' : brokerResults;
+  }
+
+  private validateQueues(queues: unknown, defaultQueue: string): string[] {
+    if (!Array.isArray(queues) || queues.length === 0) {
+      invalid(this, 'queues', queues, 'a non-empty list of Celery queue names, e.g. ["default", "sensors"]');
+    }
+    queues.forEach((q, i) => {
+      if (typeof q !== 'string' || !QUEUE.test(q)) {
+        invalid(this, `queues[${i}]`, q, "a queue name of letters, digits, '_', '.' and '-' (no commas)");
+      }
+    });
+    if (new Set(queues).size !== queues.length) invalid(this, 'queues', queues, 'queue names without repeats');
+    if (!queues.includes(defaultQueue)) {
+      invalid(
+        this,
+        'queues',
+        queues,
+        `a list that includes ${JSON.stringify(defaultQueue)} ([operators] default_queue): Celery tasks without a queue go there, and no other worker would take them`,
+        `Did you mean ${JSON.stringify([defaultQueue, ...queues])}?`,
+      );
+    }
+    return [...queues];
+  }
+
+  private resolveResources(given: CeleryWorkersProps['resources']): ContainerResources {
+    const r = { ...CeleryWorkers.DEFAULT_RESOURCES, ...Object.fromEntries(Object.entries(given ?? {}).filter(([, v]) => v !== undefined)) };
+    const cpuReq = validateCpuQuantity(this, 'resources.cpuRequest', r.cpuRequest);
+    const cpuLim = validateCpuQuantity(this, 'resources.cpuLimit', r.cpuLimit);
+    const memReq = validateByteQuantity(this, 'resources.memoryRequest', r.memoryRequest);
+    const memLim = validateByteQuantity(this, 'resources.memoryLimit', r.memoryLimit);
+    if (cpuReq > cpuLim) invalid(this, 'resources.cpuRequest', r.cpuRequest, `at most the CPU limit (${JSON.stringify(r.cpuLimit)})`);
+    if (memReq > memLim) invalid(this, 'resources.memoryRequest', r.memoryRequest, `at most the memory limit (${JSON.stringify(r.memoryLimit)})`);
+    return r as ContainerResources;
+  }
+}
+
+function optionalSecretEnv(name: string, ref: SecretKeyRef, optional: boolean): k8s.EnvVar {
+  const env = secretEnv(name, ref);
+  return optional ? { name, valueFrom: { secretKeyRef: { ...env.valueFrom!.secretKeyRef!, optional: true } } } : env;
+}

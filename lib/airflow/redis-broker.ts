@@ -1,0 +1,190 @@
+import { Construct } from 'constructs';
+import * as k8s from '../../imports/k8s';
+import {
+  Components,
+  PodPlacementOptions,
+  REDIS_PORT,
+  SecretKeyRef,
+  airflowLabels,
+  invalid,
+  podPlacementFields,
+  secretEnv,
+  selectorLabels,
+  validateByteQuantity,
+  validateCpuQuantity,
+  validateImage,
+  validateSecretKeyRef,
+} from '../core';
+import { RedisBrokerOptions } from './celery-options';
+import { ContainerResources, resourceRequirements } from './pod-parts';
+
+/** Props for {@link RedisBroker}. */
+export interface RedisBrokerProps extends RedisBrokerOptions {
+  /** Where Redis' password is (`--requirepass`); the Celery clients read the same key. */
+  readonly passwordSecret: SecretKeyRef;
+
+  /**
+   * Where the pod runs and how it is labelled (pull secrets, node selection, priority, pod labels and
+   * annotations); Redis is not an Airflow pod, so it takes no env or volumes.
+   * @default - none
+   */
+  readonly placement?: PodPlacementOptions;
+}
+
+/** The uid of the official Redis image's `redis` user (Debian and Alpine variants). */
+export const REDIS_UID = 999;
+/** The gid the Redis container runs with: the Alpine variant's `redis` group (any gid works: /data is an emptyDir). */
+export const REDIS_GID = 1000;
+
+/** The environment variable that carries the password into the Redis container (from its Secret). */
+export const REDIS_PASSWORD_ENV = 'REDIS_PASSWORD';
+
+/**
+ * The Celery broker inside the cluster: Redis in a one-replica StatefulSet (`airflow-redis`) and a ClusterIP
+ * Service of the same name on 6379. Password-protected (`--requirepass`, from a Secret; no value in the YAML),
+ * run as the image's non-root user 999 with the restricted security context, a read-only root file system
+ * and no ServiceAccount token. Redis keeps its queue in memory and snapshots it to an `emptyDir`, so it
+ * survives a container restart but not a new pod: tasks queued at that moment are re-queued by the scheduler
+ * (`[scheduler] task_queued_timeout`). Its memory is capped below the container limit with `noeviction`:
+ * full, Redis refuses new tasks instead of dropping queued ones.
+ */
+export class RedisBroker extends Construct {
+  /** The default image: the official Redis 8.6 image, Alpine variant, pinned by tag. */
+  public static readonly DEFAULT_IMAGE = 'redis:8.6.7-alpine';
+
+  /** The default resources: an idle broker uses a few MiB; the limit bounds a backlog of queued tasks. */
+  public static readonly DEFAULT_RESOURCES: ContainerResources = {
+    cpuRequest: '25m',
+    memoryRequest: '32Mi',
+    cpuLimit: '250m',
+    memoryLimit: '128Mi',
+  };
+
+  /** The name of the StatefulSet, its Service and its ServiceAccount. */
+  public readonly name: string;
+  /** The image. */
+  public readonly image: string;
+  /** The container's resources. */
+  public readonly resources: ContainerResources;
+  /** `--maxmemory`: 75% of the memory limit, in bytes. */
+  public readonly maxMemoryBytes: number;
+  /** The ServiceAccount (no token). */
+  public readonly serviceAccount: k8s.KubeServiceAccount;
+  /** The StatefulSet. */
+  public readonly statefulSet: k8s.KubeStatefulSet;
+  /** The Service (`airflow-redis:6379`). */
+  public readonly service: k8s.KubeService;
+
+  constructor(scope: Construct, id: string, props: RedisBrokerProps) {
+    super(scope, id);
+    this.name = `airflow-${Components.REDIS}`;
+    this.image = validateImage(this, 'image', props.image ?? RedisBroker.DEFAULT_IMAGE);
+    const passwordSecret = validateSecretKeyRef(this, 'passwordSecret', props.passwordSecret);
+    this.resources = this.resolveResources(props.resources);
+    this.maxMemoryBytes = Math.floor(validateByteQuantity(this, 'resources.memoryLimit', this.resources.memoryLimit) * 0.75);
+    const labels = airflowLabels(Components.REDIS);
+    const selector = selectorLabels(Components.REDIS);
+    const placement = props.placement ?? {};
+
+    this.serviceAccount = new k8s.KubeServiceAccount(this, 'service-account', {
+      metadata: { name: this.name, labels },
+      automountServiceAccountToken: false,
+    });
+
+    const ping: k8s.Probe = {
+      // redis-cli reads the password from REDISCLI_AUTH (not from its command line, where `ps` would show it).
+      exec: { command: ['sh', '-c', `REDISCLI_AUTH="$${REDIS_PASSWORD_ENV}" redis-cli -p ${REDIS_PORT} ping | grep -q PONG`] },
+      periodSeconds: 10,
+      timeoutSeconds: 5,
+      failureThreshold: 3,
+    };
+
+    this.statefulSet = new k8s.KubeStatefulSet(this, 'stateful-set', {
+      metadata: { name: this.name, labels },
+      spec: {
+        serviceName: this.name,
+        replicas: 1,
+        selector: { matchLabels: selector },
+        template: {
+          metadata: {
+            labels: { ...placement.podLabels, ...labels },
+            ...(placement.podAnnotations && Object.keys(placement.podAnnotations).length ? { annotations: { ...placement.podAnnotations } } : {}),
+          },
+          spec: {
+            ...podPlacementFields(placement),
+            serviceAccountName: this.name,
+            automountServiceAccountToken: false,
+            enableServiceLinks: false,
+            terminationGracePeriodSeconds: 30,
+            securityContext: {
+              runAsUser: REDIS_UID,
+              runAsGroup: REDIS_GID,
+              fsGroup: REDIS_GID,
+              runAsNonRoot: true,
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
+            containers: [
+              {
+                name: Components.REDIS,
+                image: this.image,
+                imagePullPolicy: 'IfNotPresent',
+                // redis-server itself, not the image's entrypoint (which would load the Redis 8 modules a
+                // broker does not use). The password is expanded by the kubelet from the Secret.
+                command: ['redis-server'],
+                args: [
+                  '--port', String(REDIS_PORT),
+                  '--requirepass', `$(${REDIS_PASSWORD_ENV})`,
+                  '--dir', '/data',
+                  '--maxmemory', String(this.maxMemoryBytes),
+                  '--maxmemory-policy', 'noeviction',
+                ],
+                env: [secretEnv(REDIS_PASSWORD_ENV, passwordSecret)],
+                ports: [{ name: 'redis', containerPort: REDIS_PORT, protocol: 'TCP' }],
+                readinessProbe: ping,
+                livenessProbe: { ...ping, initialDelaySeconds: 10, periodSeconds: 30 },
+                resources: resourceRequirements(this.resources),
+                securityContext: {
+                  runAsUser: REDIS_UID,
+                  runAsGroup: REDIS_GID,
+                  runAsNonRoot: true,
+                  allowPrivilegeEscalation: false,
+                  privileged: false,
+                  readOnlyRootFilesystem: true,
+                  capabilities: { drop: ['ALL'] },
+                  seccompProfile: { type: 'RuntimeDefault' },
+                },
+                volumeMounts: [{ name: 'data', mountPath: '/data' }],
+              },
+            ],
+            volumes: [{ name: 'data', emptyDir: { sizeLimit: k8s.Quantity.fromString(this.resources.memoryLimit) } }],
+          },
+        },
+      },
+    });
+
+    this.service = new k8s.KubeService(this, 'service', {
+      metadata: { name: this.name, labels },
+      spec: {
+        type: 'ClusterIP',
+        selector,
+        ports: [{ name: 'redis', port: REDIS_PORT, targetPort: k8s.IntOrString.fromString('redis'), protocol: 'TCP' }],
+      },
+    });
+  }
+
+  /** The in-cluster DNS name of the Service (`airflow-redis.<namespace>.svc.<clusterDomain>`). */
+  public host(namespace: string, clusterDomain: string): string {
+    return `${this.name}.${namespace}.svc.${clusterDomain}`;
+  }
+
+  private resolveResources(given: RedisBrokerOptions['resources']): ContainerResources {
+    const r = { ...RedisBroker.DEFAULT_RESOURCES, ...Object.fromEntries(Object.entries(given ?? {}).filter(([, v]) => v !== undefined)) };
+    const cpuReq = validateCpuQuantity(this, 'resources.cpuRequest', r.cpuRequest);
+    const cpuLim = validateCpuQuantity(this, 'resources.cpuLimit', r.cpuLimit);
+    const memReq = validateByteQuantity(this, 'resources.memoryRequest', r.memoryRequest);
+    const memLim = validateByteQuantity(this, 'resources.memoryLimit', r.memoryLimit);
+    if (cpuReq > cpuLim) invalid(this, 'resources.cpuRequest', r.cpuRequest, `at most the CPU limit (${JSON.stringify(r.cpuLimit)})`);
+    if (memReq > memLim) invalid(this, 'resources.memoryRequest', r.memoryRequest, `at most the memory limit (${JSON.stringify(r.memoryLimit)})`);
+    return r as ContainerResources;
+  }
+}
