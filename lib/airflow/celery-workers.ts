@@ -12,15 +12,13 @@ import {
   namespaceOf,
   secretEnv,
   selectorLabels,
-  validateByteQuantity,
-  validateCpuQuantity,
   validateInteger,
   validateSecretKeyRef,
 } from '../core';
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
 import { CONFIG_CHECKSUM_ANNOTATION } from './airflow-configuration';
 import { CeleryOptions } from './celery-options';
-import { ContainerResources, ResolvedPodOptions, airflowServiceAccount, resolvePodOptions, resourceRequirements } from './pod-parts';
+import { ContainerResources, resolveResources, ResolvedPodOptions, airflowServiceAccount, resolvePodOptions, resourceRequirements } from './pod-parts';
 import { RedisBroker } from './redis-broker';
 
 /** Props for {@link CeleryWorkers}: the options, and what the workers are built from. */
@@ -151,7 +149,7 @@ export class CeleryWorkers extends Construct {
     this.concurrency = validateInteger(this, 'concurrency', props.concurrency ?? 2, 1, 256);
     const defaultQueue = props.defaultQueue ?? 'default';
     this.queues = this.validateQueues(props.queues ?? [defaultQueue], defaultQueue);
-    this.resources = this.resolveResources(props.resources);
+    this.resources = resolveResources(this, 'resources', CeleryWorkers.DEFAULT_RESOURCES, props.resources);
     this.terminationGracePeriodSeconds = validateInteger(
       this,
       'terminationGracePeriodSeconds',
@@ -318,16 +316,6 @@ export class CeleryWorkers extends Construct {
     return [...queues];
   }
 
-  private resolveResources(given: CeleryWorkersProps['resources']): ContainerResources {
-    const r = { ...CeleryWorkers.DEFAULT_RESOURCES, ...Object.fromEntries(Object.entries(given ?? {}).filter(([, v]) => v !== undefined)) };
-    const cpuReq = validateCpuQuantity(this, 'resources.cpuRequest', r.cpuRequest);
-    const cpuLim = validateCpuQuantity(this, 'resources.cpuLimit', r.cpuLimit);
-    const memReq = validateByteQuantity(this, 'resources.memoryRequest', r.memoryRequest);
-    const memLim = validateByteQuantity(this, 'resources.memoryLimit', r.memoryLimit);
-    if (cpuReq > cpuLim) invalid(this, 'resources.cpuRequest', r.cpuRequest, `at most the CPU limit (${JSON.stringify(r.cpuLimit)})`);
-    if (memReq > memLim) invalid(this, 'resources.memoryRequest', r.memoryRequest, `at most the memory limit (${JSON.stringify(r.memoryLimit)})`);
-    return r as ContainerResources;
-  }
 }
 
 function optionalSecretEnv(name: string, ref: SecretKeyRef, optional: boolean): k8s.EnvVar {

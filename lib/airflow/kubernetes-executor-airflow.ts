@@ -19,10 +19,7 @@ import {
   namespaceOf,
   parseImageReference,
   requestAirflowSecret,
-  secretEnv,
-  validateByteQuantity,
   validateChoice,
-  validateCpuQuantity,
   validateDnsSubdomain,
   validateImage,
   validateInteger,
@@ -34,15 +31,17 @@ import { AirflowVolumes, StorageProvisioningMode } from '../storage';
 import { AdminUser } from './admin-user';
 import { AirflowComponent, AirflowComponentProps } from './airflow-component';
 import { AirflowConfigValues } from './airflow-config-keys';
-import { AIRFLOW_CFG_PATH, AIRFLOW_CONFIG_VOLUME_NAME, AirflowConfiguration, POD_TEMPLATE_FILE_PATH } from './airflow-configuration';
+import { AIRFLOW_CONFIG_VOLUME_NAME, AirflowConfiguration, POD_TEMPLATE_FILE_PATH } from './airflow-configuration';
+import { AirflowEnvironment, airflowEnvironment } from './airflow-environment';
 import { AirflowIngress } from './airflow-ingress';
-import { AirflowOptions, ComponentOptions, ResourceOptions } from './airflow-options';
+import { AirflowOptions, ComponentOptions } from './airflow-options';
+import { CeleryOptions } from './celery-options';
 import { CeleryWorkers } from './celery-workers';
 import { DbMigrations } from './db-migrations';
 import { GitSyncDags, GitSyncMode } from './git-sync-dags';
 import { logGroomerContainer, noTokenVolume } from './log-groomer';
 import { PodLauncherRbac } from './pod-launcher-rbac';
-import { AirflowPodParts, ContainerResources, ResolvedPodOptions, airflowServiceAccount, resolvePodOptions } from './pod-parts';
+import { AirflowPodParts, ContainerResources, ResolvedPodOptions, airflowServiceAccount, resolvePodOptions, resolveResources } from './pod-parts';
 import { RemoteLogging, RemoteLoggingSettings } from './remote-logging';
 import { StatsdExporter } from './statsd-exporter';
 import { VolumePermissions } from './volume-permissions';
@@ -138,6 +137,10 @@ export class KubernetesExecutorAirflow extends Construct {
   /** Where Airflow's secrets are (references resolved at synth when they come from the chart's AirflowSecrets). */
   public readonly secrets: IAirflowSecrets;
   private readonly renderWorkerPodTemplate: () => Record<string, unknown>;
+  private readonly volumes: AirflowVolumes;
+  private readonly database: IMetadataDatabase;
+  private readonly env: AirflowEnvironment;
+  private readonly reserved: { env: string[]; volumes: string[] };
 
   /** The long-running components, by component name (`scheduler`, `api-server`...). */
   public readonly components: Readonly<Record<string, AirflowComponent>>;
@@ -181,62 +184,27 @@ export class KubernetesExecutorAirflow extends Construct {
   constructor(scope: Construct, id: string, props: KubernetesExecutorAirflowProps) {
     super(scope, id);
     const namespace = namespaceOf(this);
-    const volumes = this.validateVolumes(props.volumes, props.gitSync);
+    this.volumes = this.validateVolumes(props.volumes, props.gitSync);
     if (!props.database) invalid(this, 'database', props.database, 'the metadata database (MetadataDb)');
+    this.database = props.database;
 
-    // Image, version and generation.
+    // What runs: the image, its Airflow version and generation, the executors, where the secrets are.
     this.image = this.validateAirflowImage(props.image ?? DEFAULT_AIRFLOW_IMAGE);
     this.workerImage = this.image;
     [this.airflowVersion, this.generation] = this.resolveVersion(props.airflowVersion);
-    const generation = this.generation;
-    if (props.celery !== undefined && !this.airflowVersion.supportsMultipleExecutors) {
-      invalid(
-        this,
-        'celery',
-        props.celery,
-        `no Celery workers on Airflow ${this.airflowVersion}: they run beside the KubernetesExecutor ` +
-          `([core] executor = KubernetesExecutor,CeleryExecutor), and Airflow runs several executors at once only ` +
-          `from ${MINIMUM_MULTIPLE_EXECUTORS_VERSION}`,
-        `Use an image of Airflow ${MINIMUM_MULTIPLE_EXECUTORS_VERSION} or newer (2.11, 3.x), or leave celery unset.`,
-      );
-    }
+    this.executors = this.resolveExecutors(props.celery);
     const inClusterBroker = props.celery !== undefined && props.celery.externalBroker === undefined;
     if (inClusterBroker) requestAirflowSecret(this, 'brokerPassword'); // the generated Secret then holds it
-    this.executors =
-      props.celery === undefined
-        ? ['KubernetesExecutor']
-        : props.celery.defaultExecutor
-          ? ['CeleryExecutor', 'KubernetesExecutor']
-          : ['KubernetesExecutor', 'CeleryExecutor'];
-    const secrets = this.resolveSecrets(props.secrets, inClusterBroker);
-    this.secrets = secrets;
+    this.secrets = this.resolveSecrets(props.secrets, inClusterBroker);
     this.imagePullPolicy = validateChoice(this, 'imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', IMAGE_PULL_POLICIES);
     if (this.imagePullPolicy === 'Always') this.warnings.push(this.alwaysPullWarning());
 
-    // Components and bounds.
-    this.standaloneDagProcessor = props.standaloneDagProcessor ?? generation.standaloneDagProcessorByDefault;
-    if (generation.requiresStandaloneDagProcessor && !this.standaloneDagProcessor) {
-      invalid(
-        this,
-        'standaloneDagProcessor',
-        false,
-        `true (or unset) on ${generation.name}: its scheduler no longer parses DAG files, the dag-processor does`,
-      );
-    }
-    if (props.dagProcessor !== undefined && !this.standaloneDagProcessor) {
-      invalid(this, 'dagProcessor', props.dagProcessor, 'nothing without a standalone dag-processor', 'Set standaloneDagProcessor: true.');
-    }
+    // Which components run, and the bounds of the executor: defaults resolved once.
+    this.standaloneDagProcessor = this.resolveStandaloneDagProcessor(props);
     this.triggerer = props.triggerer?.enabled ?? true;
-    this.uiComponent = generation.uiComponent;
+    this.uiComponent = this.generation.uiComponent;
     this.parallelism = validateInteger(this, 'parallelism', props.parallelism ?? 4, 1, 10_000);
-    this.defaultPoolSlots = validateInteger(this, 'defaultPoolSlots', props.defaultPoolSlots ?? this.parallelism, 1, 10_000);
-    if (this.defaultPoolSlots < this.parallelism) {
-      this.warnings.push(
-        `${this.constructor.name} at "${this.node.path}": defaultPoolSlots (${this.defaultPoolSlots}) is smaller than parallelism ` +
-          `(${this.parallelism}): at most ${this.defaultPoolSlots} tasks of default_pool run at once. Raise defaultPoolSlots, or ` +
-          'give tasks pools of their own.',
-      );
-    }
+    this.defaultPoolSlots = this.resolveDefaultPoolSlots(props.defaultPoolSlots);
     this.workerPodsCreationBatchSize = validateInteger(
       this,
       'workerPodsCreationBatchSize',
@@ -245,137 +213,264 @@ export class KubernetesExecutorAirflow extends Construct {
       10_000,
     );
     this.deleteFailedWorkerPods = props.deleteFailedWorkerPods ?? true;
-    this.workerResources = this.resolveResources('worker.resources', DEFAULT_WORKER_RESOURCES, props.worker?.resources);
+    this.workerResources = resolveResources(this, 'worker.resources', DEFAULT_WORKER_RESOURCES, props.worker?.resources);
     this.clusterDomain = validateDnsSubdomain(this, 'clusterDomain', props.clusterDomain ?? 'cluster.local');
     this.config = props.config ?? {};
     this.createAdminUser = props.createAdminUser ?? true;
     this.adminUsername = props.adminUsername ?? 'admin';
     this.adminEmail = props.adminEmail ?? 'admin@example.com';
     this.podOptions = pickPodOptions(props);
-    this.fixVolumePermissions = (props.fixVolumePermissions ?? true) && volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH;
+    this.fixVolumePermissions = (props.fixVolumePermissions ?? true) && this.volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH;
     this.node.addValidation({ validate: () => (this.warnings.forEach((w) => console.warn(`Warning: ${w}`)), []) });
 
     // DAGs from git, remote logging, log retention, metrics: each off unless asked for (retention: on when
-    // there is a logs volume). The pods added beside the control plane are placed like it (pickPlacement).
-    if (props.gitSync !== undefined && (typeof props.gitSync !== 'object' || props.gitSync === null)) {
-      invalid(this, 'gitSync', props.gitSync, "the git-sync options, e.g. { repository: 'https://github.com/org/dags.git', branch: 'main' }");
-    }
-    this.gitSync = props.gitSync
-      ? new GitSyncDags(this, 'git-sync', { ...props.gitSync, ...pickPlacement(this.podOptionsFor(pickPlacement(props.gitSync))), volumes })
-      : undefined;
-    if (props.remoteLogging !== undefined && !(props.remoteLogging instanceof RemoteLogging)) {
-      invalid(this, 'remoteLogging', props.remoteLogging, 'RemoteLogging.s3({ ... }), RemoteLogging.gcs({ ... }) or RemoteLogging.azureBlob({ ... })');
-    }
-    this.remoteLogging = props.remoteLogging;
+    // there is a logs volume); then the Ingress in front of the UI (its URL is [api] base_url).
+    this.gitSync = this.createGitSync(props.gitSync);
+    this.remoteLogging = this.validateRemoteLogging(props.remoteLogging);
     const remote = this.remoteLogging?.settings(this, 'remoteLogging');
-    this.logRetentionDays = this.resolveLogRetention(props.logRetentionDays, volumes);
-    if (props.metrics !== undefined && typeof props.metrics !== 'boolean') invalid(this, 'metrics', props.metrics, 'true or false');
-    this.statsd = props.metrics
-      ? new StatsdExporter(this, 'statsd', { clusterDomain: this.clusterDomain, ...pickPlacement(this.podOptions) })
-      : undefined;
-
-    // The UI's Service name, and the Ingress in front of it (its URL is [api] base_url).
-    const uiName = `airflow-${this.uiComponent}`;
+    this.logRetentionDays = this.resolveLogRetention(props.logRetentionDays, this.volumes);
+    this.statsd = this.createStatsd(props.metrics);
     this.ingress = props.ingress
-      ? new AirflowIngress(this, 'ingress', { ...props.ingress, component: this.uiComponent, serviceName: uiName, servicePort: AIRFLOW_UI_PORT })
+      ? new AirflowIngress(this, 'ingress', { ...props.ingress, component: this.uiComponent, serviceName: this.uiServiceName, servicePort: AIRFLOW_UI_PORT })
       : undefined;
 
-    // Environment: the path of airflow.cfg, and the secrets by reference (never in airflow.cfg). Task pods:
-    // on Airflow 2 a task talks to the database itself; on Airflow 3 it talks only to the api-server's
-    // Execution API (with a token the scheduler gives it), so its pod gets no database credentials and no
-    // fernet key (connections come back from the API already decrypted). CONNECTION_CHECK_MAX_COUNT=0: the
-    // image's entrypoint would otherwise run `airflow db check` (a whole Python start, seconds) before the
-    // command; control-plane pods wait for the database in their wait-for-db init container instead, and task
-    // start time is the KubernetesExecutor's weak point.
-    const noDbCheck: k8s.EnvVar = { name: 'CONNECTION_CHECK_MAX_COUNT', value: '0' };
-    const databaseEnv: k8s.EnvVar[] = [
-      { name: 'AIRFLOW_CONFIG', value: AIRFLOW_CFG_PATH },
-      ...props.database.airflowConnectionEnv(),
-      secretEnv('AIRFLOW__CORE__FERNET_KEY', secrets.fernetKey),
-    ];
-    // Remote logging's connection (by reference) and region go to every pod that writes or reads task logs.
-    const remoteEnv = remote?.env ?? [];
-    const controlPlaneEnv = [...databaseEnv, ...generation.keyEnv(secrets), noDbCheck, ...remoteEnv];
-    const workerEnv: k8s.EnvVar[] = [
-      ...(generation.workersUseDatabase ? databaseEnv : [{ name: 'AIRFLOW_CONFIG', value: AIRFLOW_CFG_PATH }]),
-      noDbCheck,
-      ...remoteEnv,
-    ];
-    const reservedEnv = [...new Set([...controlPlaneEnv, ...workerEnv].map((e) => e.name))];
-    const reservedVolumes = [
-      ...new Set([
-        ...volumes.names,
-        AIRFLOW_CONFIG_VOLUME_NAME,
-        ...(this.gitSync ? ['dags', ...this.gitSync.sidecarParts().volumes.map((v) => v.name)] : []),
-        ...(this.logRetentionDays > 0 ? [noTokenVolume().name] : []),
-      ]),
-    ];
-    const podOptionsOf = (property: string, override?: PodOptions): ResolvedPodOptions =>
-      resolvePodOptions(this, property, mergePodOptions(this.podOptions, override), reservedEnv, reservedVolumes);
-    resolvePodOptions(this, '', this.podOptions, reservedEnv, reservedVolumes); // the chart-wide ones, checked once
+    // The environment of the Airflow containers and of the task pods, and the names pod options cannot take.
+    this.env = airflowEnvironment(this.generation, this.database, this.secrets, remote);
+    this.reserved = this.reservedNames();
+    resolvePodOptions(this, '', this.podOptions, this.reserved.env, this.reserved.volumes); // the chart-wide ones, checked once
 
     // The configuration (airflow.cfg), then the worker pod template it holds beside airflow.cfg.
     this.configuration = new AirflowConfiguration(this, 'configuration', {
-      generation,
-      managed: this.managedConfig(namespace, volumes, `${uiName}.${namespace}.svc.${this.clusterDomain}`, remote, props),
-      managedByProp: {
-        'core.dags_folder': 'gitSync',
-        'logging.remote_logging': 'remoteLogging',
-        'logging.remote_base_log_folder': 'remoteLogging',
-        'logging.remote_log_conn_id': 'remoteLogging',
-        'metrics.statsd_on': 'metrics',
-        'metrics.statsd_host': 'metrics',
-        'core.parallelism': 'parallelism',
-        'core.default_pool_task_slot_count': 'defaultPoolSlots',
-        'kubernetes_executor.worker_pods_creation_batch_size': 'workerPodsCreationBatchSize',
-        'kubernetes_executor.delete_worker_pods_on_failure': 'deleteFailedWorkerPods',
-        'kubernetes_executor.worker_container_repository': 'image',
-        'kubernetes_executor.worker_container_tag': 'image',
-        'scheduler.standalone_dag_processor': 'standaloneDagProcessor',
-        [generation.baseUrlKey]: 'ingress',
-        'core.executor': 'celery',
-        'celery.worker_concurrency': 'celery.concurrency',
-      },
+      generation: this.generation,
+      managed: this.managedConfig(namespace, `${this.uiServiceName}.${namespace}.svc.${this.clusterDomain}`, remote, props),
+      managedByProp: managedByProp(this.generation),
       refused: this.refusedConfig(),
-      defaults: this.defaultConfig(volumes),
+      defaults: this.defaultConfig(),
       config: props.config,
     });
-    // Volumes are read at synth: a volume added to AirflowVolumes after this point is mounted everywhere.
-    // With git-sync, Airflow mounts the DAGs read-only: the dags claim (shared volume) or an emptyDir (sidecars).
+    const worker = this.createWorkerPodTemplate(props.worker);
+    this.renderWorkerPodTemplate = worker.render;
+    this.configuration.setWorkerPodTemplate(() => this.workerPodTemplate);
+    this.refuseLogsVolumeAddedLater();
+
+    // The Celery workers (and their broker), the long-running components, the one-shot Jobs.
+    this.celery = props.celery !== undefined ? this.createCeleryWorkers(props.celery, inClusterBroker) : undefined;
+    this.components = this.createComponents(props, this.celery?.brokerEnv({ optionalPassword: true }) ?? []);
+    this.deployments = Object.fromEntries(Object.entries(this.components).map(([name, c]) => [name, c.deployment]));
+    this.uiService = this.components[this.uiComponent].service!;
+    this.annotateForRemoteLogging(
+      [worker.serviceAccount, ...(this.celery ? [this.celery.serviceAccount] : []), ...Object.values(this.components).map((c) => c.serviceAccount)],
+      remote,
+    );
+    this.podLauncher = new PodLauncherRbac(this, 'pod-launcher', { serviceAccountName: this.components[Components.SCHEDULER].name });
+    this.migrations = new DbMigrations(this, 'db-migrations', {
+      parts: this.podParts('migrations', props.migrations),
+      resources: resolveResources(this, 'migrations.resources', DbMigrations.DEFAULT_RESOURCES, props.migrations?.resources),
+    });
+    this.adminUser = this.createAdminUser
+      ? new AdminUser(this, 'admin-user', {
+        parts: this.podParts(''),
+        passwordSecret: this.secrets.adminPassword,
+        username: this.adminUsername,
+        email: this.adminEmail,
+      })
+      : undefined;
+    this.volumePermissions = this.fixVolumePermissions
+      ? new VolumePermissions(this, 'volume-permissions', {
+        volumes: this.volumes,
+        image: this.image,
+        imagePullPolicy: this.imagePullPolicy,
+        pod: resolvePodOptions(this, '', pickPlacement(this.podOptions)),
+      })
+      : undefined;
+    this.serviceAccounts = {
+      [Components.WORKER]: worker.serviceAccount,
+      ...(this.celery ? { [Components.CELERY_WORKER]: this.celery.serviceAccount } : {}),
+      ...(this.celery?.broker ? { [Components.REDIS]: this.celery.broker.serviceAccount } : {}),
+      ...Object.fromEntries(Object.entries(this.components).map(([name, c]) => [name, c.serviceAccount])),
+      [Components.DB_MIGRATE]: this.migrations.serviceAccount,
+      ...(this.adminUser ? { [Components.CREATE_USER]: this.adminUser.serviceAccount } : {}),
+      ...(this.volumePermissions ? { [Components.VOLUME_PERMISSIONS]: this.volumePermissions.serviceAccount } : {}),
+    };
+  }
+
+  /**
+   * The chart-wide pod options merged with a component's (`scheduler`, `apiServer`, `dagProcessor`,
+   * `triggerer`, `worker`, `migrations`): maps merge key by key, lists are replaced. For pods added beside
+   * the control plane (git-sync, metrics, Celery workers) that should be placed and labelled like it.
+   */
+  public podOptionsFor(override?: PodOptions): PodOptions {
+    return mergePodOptions(this.podOptions, override);
+  }
+
+  /** The name of the UI's Service (and Deployment): `airflow-api-server` or `airflow-webserver`. */
+  private get uiServiceName(): string {
+    return `airflow-${this.uiComponent}`;
+  }
+
+  /**
+   * The executors of `[core] executor`, the default first: the KubernetesExecutor alone, or beside the
+   * CeleryExecutor (Airflow 2.10+ runs several at once).
+   */
+  private resolveExecutors(celery: CeleryOptions | undefined): string[] {
+    if (celery === undefined) return ['KubernetesExecutor'];
+    if (!this.airflowVersion.supportsMultipleExecutors) {
+      invalid(
+        this,
+        'celery',
+        celery,
+        `no Celery workers on Airflow ${this.airflowVersion}: they run beside the KubernetesExecutor ` +
+          `([core] executor = KubernetesExecutor,CeleryExecutor), and Airflow runs several executors at once only ` +
+          `from ${MINIMUM_MULTIPLE_EXECUTORS_VERSION}`,
+        `Use an image of Airflow ${MINIMUM_MULTIPLE_EXECUTORS_VERSION} or newer (2.11, 3.x), or leave celery unset.`,
+      );
+    }
+    return celery.defaultExecutor ? ['CeleryExecutor', 'KubernetesExecutor'] : ['KubernetesExecutor', 'CeleryExecutor'];
+  }
+
+  /** Whether DAG files are parsed by a dag-processor of their own (required on Airflow 3). */
+  private resolveStandaloneDagProcessor(props: KubernetesExecutorAirflowProps): boolean {
+    const standalone = props.standaloneDagProcessor ?? this.generation.standaloneDagProcessorByDefault;
+    if (this.generation.requiresStandaloneDagProcessor && !standalone) {
+      invalid(
+        this,
+        'standaloneDagProcessor',
+        false,
+        `true (or unset) on ${this.generation.name}: its scheduler no longer parses DAG files, the dag-processor does`,
+      );
+    }
+    if (props.dagProcessor !== undefined && !standalone) {
+      invalid(this, 'dagProcessor', props.dagProcessor, 'nothing without a standalone dag-processor', 'Set standaloneDagProcessor: true.');
+    }
+    return standalone;
+  }
+
+  /** The slots of default_pool: `parallelism` unless given; fewer is allowed, with a warning. */
+  private resolveDefaultPoolSlots(given: number | undefined): number {
+    const slots = validateInteger(this, 'defaultPoolSlots', given ?? this.parallelism, 1, 10_000);
+    if (slots < this.parallelism) {
+      this.warnings.push(
+        `${this.constructor.name} at "${this.node.path}": defaultPoolSlots (${slots}) is smaller than parallelism ` +
+          `(${this.parallelism}): at most ${slots} tasks of default_pool run at once. Raise defaultPoolSlots, or ` +
+          'give tasks pools of their own.',
+      );
+    }
+    return slots;
+  }
+
+  /** git-sync when asked for, its pods placed like the control plane's. */
+  private createGitSync(options: AirflowOptions['gitSync']): GitSyncDags | undefined {
+    if (options !== undefined && (typeof options !== 'object' || options === null)) {
+      invalid(this, 'gitSync', options, "the git-sync options, e.g. { repository: 'https://github.com/org/dags.git', branch: 'main' }");
+    }
+    return options
+      ? new GitSyncDags(this, 'git-sync', { ...options, ...pickPlacement(this.podOptionsFor(pickPlacement(options))), volumes: this.volumes })
+      : undefined;
+  }
+
+  private validateRemoteLogging(remoteLogging: RemoteLogging | undefined): RemoteLogging | undefined {
+    if (remoteLogging !== undefined && !(remoteLogging instanceof RemoteLogging)) {
+      invalid(this, 'remoteLogging', remoteLogging, 'RemoteLogging.s3({ ... }), RemoteLogging.gcs({ ... }) or RemoteLogging.azureBlob({ ... })');
+    }
+    return remoteLogging;
+  }
+
+  /** The StatsD exporter when `metrics` is on, placed like the control plane. */
+  private createStatsd(metrics: boolean | undefined): StatsdExporter | undefined {
+    if (metrics !== undefined && typeof metrics !== 'boolean') invalid(this, 'metrics', metrics, 'true or false');
+    return metrics ? new StatsdExporter(this, 'statsd', { clusterDomain: this.clusterDomain, ...pickPlacement(this.podOptions) }) : undefined;
+  }
+
+  /**
+   * The env and volume names the library sets in Airflow's pods: pod options (`env`, `extraVolumes`) may
+   * not take them.
+   */
+  private reservedNames(): { env: string[]; volumes: string[] } {
+    return {
+      env: [...new Set([...this.env.controlPlane, ...this.env.worker].map((e) => e.name))],
+      volumes: [
+        ...new Set([
+          ...this.volumes.names,
+          AIRFLOW_CONFIG_VOLUME_NAME,
+          ...(this.gitSync ? ['dags', ...this.gitSync.sidecarParts().volumes.map((v) => v.name)] : []),
+          ...(this.logRetentionDays > 0 ? [noTokenVolume().name] : []),
+        ]),
+      ],
+    };
+  }
+
+  /** A component's pod options (chart-wide merged with `override`), checked and made concrete. */
+  private resolvedPodOptions(property: string, override?: PodOptions): ResolvedPodOptions {
+    return resolvePodOptions(this, property, mergePodOptions(this.podOptions, override), this.reserved.env, this.reserved.volumes);
+  }
+
+  /**
+   * The volumes of every Airflow pod, read at synth (a volume added to AirflowVolumes later is mounted
+   * everywhere). With git-sync, Airflow mounts the DAGs read-only: the dags claim (shared volume) or an
+   * emptyDir (sidecars).
+   */
+  private airflowPodVolumes(): k8s.Volume[] {
+    return [...(this.gitSync?.airflowPodVolumes() ?? []), ...this.volumes.podVolumes(), this.configuration.podVolume()];
+  }
+
+  /** Their mounts in every Airflow container. */
+  private airflowVolumeMounts(): k8s.VolumeMount[] {
     const gitSync = this.gitSync;
-    const podVolumes = (): k8s.Volume[] => [...(gitSync?.airflowPodVolumes() ?? []), ...volumes.podVolumes(), this.configuration.podVolume()];
-    const volumeMounts = (): k8s.VolumeMount[] => [
+    return [
       ...(gitSync ? [gitSync.airflowVolumeMount()] : []),
-      ...volumes.volumeMounts().filter((m) => !gitSync || m.name !== gitSync.airflowVolumeMount().name),
+      ...this.volumes.volumeMounts().filter((m) => !gitSync || m.name !== gitSync.airflowVolumeMount().name),
       this.configuration.airflowCfgMount(),
     ];
-    const workerGitSync = gitSync?.workerParts();
-    const workerPod = podOptionsOf('worker', props.worker);
-    const serviceAccounts: Record<string, k8s.KubeServiceAccount> = {};
-    const workerServiceAccount = `airflow-${Components.WORKER}`;
-    serviceAccounts[Components.WORKER] = airflowServiceAccount(
-      this,
-      'worker-service-account',
-      workerServiceAccount,
-      Components.WORKER,
-      false,
-      workerPod.serviceAccountAnnotations,
-    );
-    this.renderWorkerPodTemplate = () =>
+  }
+
+  /** What every control-plane pod is built from: image, env, volumes, the database wait, pod options. */
+  private podParts(property: string, override?: PodOptions): AirflowPodParts {
+    return {
+      airflowVersion: this.airflowVersion,
+      image: this.image,
+      imagePullPolicy: this.imagePullPolicy,
+      env: this.env.controlPlane,
+      volumes: () => this.airflowPodVolumes(),
+      volumeMounts: () => this.airflowVolumeMounts(),
+      configChecksum: this.configuration.checksumAtSynth(),
+      // The database's wait-for-db runs in the Airflow image: give it the same pull policy (a local
+      // ":latest" image would otherwise default to Always and fail to pull).
+      waitForDatabase: {
+        ...this.database.waitForDatabaseContainer(this.image, airflowContainerSecurityContext()),
+        imagePullPolicy: this.imagePullPolicy,
+      },
+      pod: this.resolvedPodOptions(property, override),
+    };
+  }
+
+  /** The task pods' ServiceAccount, and their pod template rendered at synth. */
+  private createWorkerPodTemplate(options: ComponentOptions | undefined): {
+    serviceAccount: k8s.KubeServiceAccount;
+    render: () => Record<string, unknown>;
+  } {
+    const workerGitSync = this.gitSync?.workerParts();
+    const pod = this.resolvedPodOptions('worker', options);
+    const serviceAccountName = `airflow-${Components.WORKER}`;
+    const serviceAccount = airflowServiceAccount(this, 'worker-service-account', serviceAccountName, Components.WORKER, false, pod.serviceAccountAnnotations);
+    const render = () =>
       workerPodTemplate({
         image: this.workerImage,
         imagePullPolicy: this.imagePullPolicy,
-        env: workerEnv,
+        env: this.env.worker,
         initContainers: workerGitSync?.initContainers,
-        volumes: [...podVolumes(), ...(workerGitSync?.volumes ?? [])],
-        volumeMounts: volumeMounts(),
-        serviceAccountName: workerServiceAccount,
+        volumes: [...this.airflowPodVolumes(), ...(workerGitSync?.volumes ?? [])],
+        volumeMounts: this.airflowVolumeMounts(),
+        serviceAccountName,
         labels: airflowLabels(Components.WORKER),
         resources: this.workerResources,
-        pod: workerPod,
+        pod,
       });
-    this.configuration.setWorkerPodTemplate(() => this.workerPodTemplate);
-    // [logging] base_log_folder is set from the logs volume when the control plane is built.
+    return { serviceAccount, render };
+  }
+
+  /** [logging] base_log_folder is set from the logs volume when the control plane is built: a later one is an error. */
+  private refuseLogsVolumeAddedLater(): void {
+    const volumes = this.volumes;
     const hadLogs = volumes.has('logs');
     this.node.addValidation({
       validate: () =>
@@ -386,70 +481,45 @@ export class KubernetesExecutorAirflow extends Construct {
           ]
           : [],
     });
+  }
 
-    // The Celery workers run tasks as the task pods do, with their environment (on Airflow 3 no database
-    // credentials; remote logging's connection where task logs are uploaded); they and the scheduler get the
-    // broker's. Their pods take the chart-wide pod options merged with the celery ones, Redis the chart-wide
-    // placement (it is not an Airflow pod). In git-sync's sidecar mode they sync the DAGs themselves.
-    if (props.celery !== undefined) {
-      const { replicas, resources, concurrency, queues, terminationGracePeriodSeconds, defaultExecutor, externalBroker, redis, ...celeryPod } =
-        props.celery;
-      const celeryGitSync = gitSync?.sidecarParts();
-      this.celery = new CeleryWorkers(this, 'celery', {
-        replicas,
-        resources,
-        concurrency,
-        queues,
-        terminationGracePeriodSeconds,
-        externalBroker,
-        redis,
-        pod: resolvePodOptions(this, 'celery', this.podOptionsFor(celeryPod), [...reservedEnv, ...CeleryWorkers.RESERVED_ENV], reservedVolumes),
-        generation,
-        image: this.image,
-        imagePullPolicy: this.imagePullPolicy,
-        taskEnv: workerEnv,
-        airflowVolumes: podVolumes,
-        airflowVolumeMounts: volumeMounts,
-        sidecars: celeryGitSync?.containers,
-        sidecarVolumes: celeryGitSync?.volumes,
-        configChecksum: this.configuration.checksumAtSynth(),
-        brokerPassword: inClusterBroker ? secrets.brokerPassword : undefined,
-        brokerPlacement: pickPlacement(this.podOptions),
-        clusterDomain: this.clusterDomain,
-        defaultQueue: this.configuration.get('operators', 'default_queue'),
-      });
-      serviceAccounts[Components.CELERY_WORKER] = this.celery.serviceAccount;
-      if (this.celery.broker) serviceAccounts[Components.REDIS] = this.celery.broker.serviceAccount;
-    } else {
-      this.celery = undefined;
-    }
-
-    const parts = (property: string, override?: PodOptions): AirflowPodParts => ({
-      airflowVersion: this.airflowVersion,
+  /**
+   * The Celery workers run tasks as the task pods do, with their environment (on Airflow 3 no database
+   * credentials; remote logging's connection where task logs are uploaded); they and the scheduler get the
+   * broker's. Their pods take the chart-wide pod options merged with the celery ones, Redis the chart-wide
+   * placement (it is not an Airflow pod). In git-sync's sidecar mode they sync the DAGs themselves.
+   */
+  private createCeleryWorkers(celery: CeleryOptions, inClusterBroker: boolean): CeleryWorkers {
+    const { replicas, resources, concurrency, queues, terminationGracePeriodSeconds, defaultExecutor, externalBroker, redis, ...celeryPod } = celery;
+    const celeryGitSync = this.gitSync?.sidecarParts();
+    return new CeleryWorkers(this, 'celery', {
+      replicas,
+      resources,
+      concurrency,
+      queues,
+      terminationGracePeriodSeconds,
+      externalBroker,
+      redis,
+      pod: resolvePodOptions(this, 'celery', this.podOptionsFor(celeryPod), [...this.reserved.env, ...CeleryWorkers.RESERVED_ENV], this.reserved.volumes),
+      generation: this.generation,
       image: this.image,
       imagePullPolicy: this.imagePullPolicy,
-      env: controlPlaneEnv,
-      volumes: podVolumes,
-      volumeMounts,
+      taskEnv: this.env.worker,
+      airflowVolumes: () => this.airflowPodVolumes(),
+      airflowVolumeMounts: () => this.airflowVolumeMounts(),
+      sidecars: celeryGitSync?.containers,
+      sidecarVolumes: celeryGitSync?.volumes,
       configChecksum: this.configuration.checksumAtSynth(),
-      // The database's wait-for-db runs in the Airflow image: give it the same pull policy (a local
-      // ":latest" image would otherwise default to Always and fail to pull).
-      waitForDatabase: {
-        ...props.database.waitForDatabaseContainer(this.image, airflowContainerSecurityContext()),
-        imagePullPolicy: this.imagePullPolicy,
-      },
-      pod: podOptionsOf(property, override),
+      brokerPassword: inClusterBroker ? this.secrets.brokerPassword : undefined,
+      brokerPlacement: pickPlacement(this.podOptions),
+      clusterDomain: this.clusterDomain,
+      defaultQueue: this.configuration.get('operators', 'default_queue'),
     });
+  }
 
-    this.components = this.createComponents(parts, props, volumes, this.celery?.brokerEnv({ optionalPassword: true }) ?? []);
-    this.deployments = Object.fromEntries(Object.entries(this.components).map(([name, c]) => [name, c.deployment]));
-    for (const [name, c] of Object.entries(this.components)) serviceAccounts[name] = c.serviceAccount;
-    // The cloud identity of remote logging: every ServiceAccount whose pods write or read task logs.
-    for (const account of [
-      serviceAccounts[Components.WORKER],
-      ...(this.celery ? [this.celery.serviceAccount] : []),
-      ...Object.values(this.components).map((c) => c.serviceAccount),
-    ]) {
+  /** The cloud identity of remote logging, on every ServiceAccount whose pods write or read task logs. */
+  private annotateForRemoteLogging(accounts: k8s.KubeServiceAccount[], remote: RemoteLoggingSettings | undefined): void {
+    for (const account of accounts) {
       for (const [key, value] of Object.entries(remote?.serviceAccountAnnotations ?? {})) {
         const set = account.metadata.toJson().annotations?.[key];
         if (set !== undefined && set !== value) {
@@ -463,42 +533,6 @@ export class KubernetesExecutorAirflow extends Construct {
         account.metadata.addAnnotation(key, value);
       }
     }
-    this.uiService = this.components[this.uiComponent].service!;
-
-    this.podLauncher = new PodLauncherRbac(this, 'pod-launcher', { serviceAccountName: this.components[Components.SCHEDULER].name });
-    this.migrations = new DbMigrations(this, 'db-migrations', {
-      parts: parts('migrations', props.migrations),
-      resources: this.resolveResources('migrations.resources', DbMigrations.DEFAULT_RESOURCES, props.migrations?.resources),
-    });
-    serviceAccounts[Components.DB_MIGRATE] = this.migrations.serviceAccount;
-    this.adminUser = this.createAdminUser
-      ? new AdminUser(this, 'admin-user', {
-        parts: parts(''),
-        passwordSecret: secrets.adminPassword,
-        username: this.adminUsername,
-        email: this.adminEmail,
-      })
-      : undefined;
-    if (this.adminUser) serviceAccounts[Components.CREATE_USER] = this.adminUser.serviceAccount;
-    this.volumePermissions = this.fixVolumePermissions
-      ? new VolumePermissions(this, 'volume-permissions', {
-        volumes,
-        image: this.image,
-        imagePullPolicy: this.imagePullPolicy,
-        pod: resolvePodOptions(this, '', pickPlacement(this.podOptions)),
-      })
-      : undefined;
-    if (this.volumePermissions) serviceAccounts[Components.VOLUME_PERMISSIONS] = this.volumePermissions.serviceAccount;
-    this.serviceAccounts = serviceAccounts;
-  }
-
-  /**
-   * The chart-wide pod options merged with a component's (`scheduler`, `apiServer`, `dagProcessor`,
-   * `triggerer`, `worker`, `migrations`): maps merge key by key, lists are replaced. For pods added beside
-   * the control plane (git-sync, metrics, Celery workers) that should be placed and labelled like it.
-   */
-  public podOptionsFor(override?: PodOptions): PodOptions {
-    return mergePodOptions(this.podOptions, override);
   }
 
   /**
@@ -507,11 +541,11 @@ export class KubernetesExecutorAirflow extends Construct {
    */
   private managedConfig(
     namespace: string,
-    volumes: AirflowVolumes,
     uiServiceHost: string,
     remote: RemoteLoggingSettings | undefined,
     props: AirflowOptions,
   ): AirflowConfigValues {
+    const volumes = this.volumes;
     const ref = parseImageReference(this.workerImage);
     const managed: Record<string, Record<string, string | number | boolean>> = {
       core: {
@@ -581,12 +615,12 @@ export class KubernetesExecutorAirflow extends Construct {
    * (hostPath volumes, filled by `minikube mount`) or with git-sync (a new commit every period) a new DAG
    * file is picked up within 30 s instead of Airflow's default of 5 minutes.
    */
-  private defaultConfig(volumes: AirflowVolumes): AirflowConfigValues {
+  private defaultConfig(): AirflowConfigValues {
     const defaults: Record<string, Record<string, string | number | boolean>> = {
       ...this.generation.defaultConfig,
       logging: { colored_console_log: false },
     };
-    if (volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH || this.gitSync !== undefined) {
+    if (this.volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH || this.gitSync !== undefined) {
       const [section, key] = this.generation.dagListIntervalKey.split('.');
       defaults[section] = { ...(defaults[section] ?? {}), [key]: 30 };
     }
@@ -597,12 +631,8 @@ export class KubernetesExecutorAirflow extends Construct {
    * The UI, the scheduler, and the dag-processor and triggerer where they run; the scheduler with the log
    * groomer, and the pods that read DAG files with a git-sync sidecar in git-sync's sidecar mode.
    */
-  private createComponents(
-    parts: (property: string, override?: PodOptions) => AirflowPodParts,
-    props: KubernetesExecutorAirflowProps,
-    volumes: AirflowVolumes,
-    schedulerEnv: k8s.EnvVar[],
-  ): Record<string, AirflowComponent> {
+  private createComponents(props: KubernetesExecutorAirflowProps, schedulerEnv: k8s.EnvVar[]): Record<string, AirflowComponent> {
+    const volumes = this.volumes;
     const jobsCheck = (jobType: string): k8s.Probe => ({
       exec: {
         command: ['sh', '-c', `AIRFLOW__LOGGING__LOGGING_LEVEL=ERROR exec airflow jobs check --job-type ${jobType} --local`],
@@ -623,10 +653,10 @@ export class KubernetesExecutorAirflow extends Construct {
       const { replicas, resources, ...podOptions } = options ?? {};
       const gitSync = this.gitSync && readsDags.includes(component) ? this.gitSync.sidecarParts() : undefined;
       components[component] = new AirflowComponent(this, id, {
-        parts: parts(property, podOptions),
+        parts: this.podParts(property, podOptions),
         component,
         command: `airflow ${component}`,
-        resources: this.resolveResources(`${property}.resources`, COMPONENT_RESOURCES[component], resources),
+        resources: resolveResources(this, `${property}.resources`, COMPONENT_RESOURCES[component], resources),
         replicas,
         ...rest,
         sidecars: [...(rest.sidecars ?? []), ...(gitSync?.containers ?? [])],
@@ -684,17 +714,6 @@ export class KubernetesExecutorAirflow extends Construct {
     return components;
   }
 
-  /** `given` over `defaults`, each quantity checked, requests at most limits. */
-  private resolveResources(property: string, defaults: ContainerResources, given: ResourceOptions | undefined): ContainerResources {
-    const r = { ...defaults, ...withoutUndefined(given ?? {}) };
-    const cpuReq = validateCpuQuantity(this, `${property}.cpuRequest`, r.cpuRequest);
-    const cpuLim = validateCpuQuantity(this, `${property}.cpuLimit`, r.cpuLimit);
-    const memReq = validateByteQuantity(this, `${property}.memoryRequest`, r.memoryRequest);
-    const memLim = validateByteQuantity(this, `${property}.memoryLimit`, r.memoryLimit);
-    if (cpuReq > cpuLim) invalid(this, `${property}.cpuRequest`, r.cpuRequest, `at most the CPU limit (${JSON.stringify(r.cpuLimit)})`);
-    if (memReq > memLim) invalid(this, `${property}.memoryRequest`, r.memoryRequest, `at most the memory limit (${JSON.stringify(r.memoryLimit)})`);
-    return r;
-  }
 
   /**
    * `Always` makes the kubelet ask the registry before every container start: for the task pods, one
@@ -871,6 +890,28 @@ export class KubernetesExecutorAirflow extends Construct {
   }
 
 
+}
+
+/** The options of airflow.cfg set from a prop, by the prop: a user setting one in `config` is told to use the prop. */
+function managedByProp(generation: AirflowGeneration): Record<string, string> {
+  return {
+    'core.dags_folder': 'gitSync',
+    'logging.remote_logging': 'remoteLogging',
+    'logging.remote_base_log_folder': 'remoteLogging',
+    'logging.remote_log_conn_id': 'remoteLogging',
+    'metrics.statsd_on': 'metrics',
+    'metrics.statsd_host': 'metrics',
+    'core.parallelism': 'parallelism',
+    'core.default_pool_task_slot_count': 'defaultPoolSlots',
+    'kubernetes_executor.worker_pods_creation_batch_size': 'workerPodsCreationBatchSize',
+    'kubernetes_executor.delete_worker_pods_on_failure': 'deleteFailedWorkerPods',
+    'kubernetes_executor.worker_container_repository': 'image',
+    'kubernetes_executor.worker_container_tag': 'image',
+    'scheduler.standalone_dag_processor': 'standaloneDagProcessor',
+    [generation.baseUrlKey]: 'ingress',
+    'core.executor': 'celery',
+    'celery.worker_concurrency': 'celery.concurrency',
+  };
 }
 
 function deepFreeze<T>(value: T): T {

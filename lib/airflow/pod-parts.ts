@@ -13,6 +13,8 @@ import {
   podExtraVolumeMounts,
   podExtraVolumes,
   podPlacementFields,
+  validateByteQuantity,
+  validateCpuQuantity,
   validatePodOptions,
 } from '../core';
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
@@ -180,6 +182,27 @@ export function resourceRequirements(r: ContainerResources): k8s.ResourceRequire
     requests: { cpu: k8s.Quantity.fromString(r.cpuRequest), memory: k8s.Quantity.fromString(r.memoryRequest) },
     limits: { cpu: k8s.Quantity.fromString(r.cpuLimit), memory: k8s.Quantity.fromString(r.memoryLimit) },
   };
+}
+
+/**
+ * `given` over `defaults` (what is not given keeps its default), each quantity checked, requests at most
+ * limits. `property` names the prop in error messages, e.g. "scheduler.resources".
+ */
+export function resolveResources(
+  scope: IConstruct,
+  property: string,
+  defaults: ContainerResources,
+  given: Partial<ContainerResources> | undefined,
+): ContainerResources {
+  const set = Object.fromEntries(Object.entries(given ?? {}).filter(([, v]) => v !== undefined));
+  const r: ContainerResources = { ...defaults, ...set };
+  const cpuReq = validateCpuQuantity(scope, `${property}.cpuRequest`, r.cpuRequest);
+  const cpuLim = validateCpuQuantity(scope, `${property}.cpuLimit`, r.cpuLimit);
+  const memReq = validateByteQuantity(scope, `${property}.memoryRequest`, r.memoryRequest);
+  const memLim = validateByteQuantity(scope, `${property}.memoryLimit`, r.memoryLimit);
+  if (cpuReq > cpuLim) invalid(scope, `${property}.cpuRequest`, r.cpuRequest, `at most the CPU limit (${JSON.stringify(r.cpuLimit)})`);
+  if (memReq > memLim) invalid(scope, `${property}.memoryRequest`, r.memoryRequest, `at most the memory limit (${JSON.stringify(r.memoryLimit)})`);
+  return r;
 }
 
 /** A container of the control plane that is not given explicitly: name, resources, and what differs. */

@@ -6,17 +6,15 @@ import {
   REDIS_PORT,
   SecretKeyRef,
   airflowLabels,
-  invalid,
   podPlacementFields,
   secretEnv,
   selectorLabels,
   validateByteQuantity,
-  validateCpuQuantity,
   validateImage,
   validateSecretKeyRef,
 } from '../core';
 import { RedisBrokerOptions } from './celery-options';
-import { ContainerResources, resourceRequirements } from './pod-parts';
+import { ContainerResources, resolveResources, resourceRequirements } from './pod-parts';
 
 /** Props for {@link RedisBroker}. */
 export interface RedisBrokerProps extends RedisBrokerOptions {
@@ -80,7 +78,7 @@ export class RedisBroker extends Construct {
     this.name = `airflow-${Components.REDIS}`;
     this.image = validateImage(this, 'image', props.image ?? RedisBroker.DEFAULT_IMAGE);
     const passwordSecret = validateSecretKeyRef(this, 'passwordSecret', props.passwordSecret);
-    this.resources = this.resolveResources(props.resources);
+    this.resources = resolveResources(this, 'resources', RedisBroker.DEFAULT_RESOURCES, props.resources);
     this.maxMemoryBytes = Math.floor(validateByteQuantity(this, 'resources.memoryLimit', this.resources.memoryLimit) * 0.75);
     const labels = airflowLabels(Components.REDIS);
     const selector = selectorLabels(Components.REDIS);
@@ -177,14 +175,4 @@ export class RedisBroker extends Construct {
     return `${this.name}.${namespace}.svc.${clusterDomain}`;
   }
 
-  private resolveResources(given: RedisBrokerOptions['resources']): ContainerResources {
-    const r = { ...RedisBroker.DEFAULT_RESOURCES, ...Object.fromEntries(Object.entries(given ?? {}).filter(([, v]) => v !== undefined)) };
-    const cpuReq = validateCpuQuantity(this, 'resources.cpuRequest', r.cpuRequest);
-    const cpuLim = validateCpuQuantity(this, 'resources.cpuLimit', r.cpuLimit);
-    const memReq = validateByteQuantity(this, 'resources.memoryRequest', r.memoryRequest);
-    const memLim = validateByteQuantity(this, 'resources.memoryLimit', r.memoryLimit);
-    if (cpuReq > cpuLim) invalid(this, 'resources.cpuRequest', r.cpuRequest, `at most the CPU limit (${JSON.stringify(r.cpuLimit)})`);
-    if (memReq > memLim) invalid(this, 'resources.memoryRequest', r.memoryRequest, `at most the memory limit (${JSON.stringify(r.memoryLimit)})`);
-    return r as ContainerResources;
-  }
 }
