@@ -15,7 +15,7 @@ export interface IAirflowSecrets {
   /** Where `[api] secret_key` (Airflow 2: `[webserver] secret_key`) is. */
   readonly apiSecretKey: SecretKeyRef;
   /**
-   * Where `[api_auth] jwt_secret` is; read by Airflow 3 only.
+   * Where `[api_auth] jwt_secret` is. Required on Airflow 3; Airflow 2 does not read it.
    * @default - none: an Airflow 2 deployment
    */
   readonly jwtSecret?: SecretKeyRef;
@@ -23,13 +23,15 @@ export interface IAirflowSecrets {
   readonly adminPassword: SecretKeyRef;
   /**
    * Where the metadata database password is.
-   * @default - none: the database gets its password elsewhere (a connection URI Secret)
+   * @default - none: the database gets its password elsewhere (e.g. an external database whose whole
+   *   connection URI comes from a Secret)
    */
   readonly databasePassword?: SecretKeyRef;
   /**
-   * Where the password of the Celery broker inside the cluster (Redis) is; read only when Celery workers run
-   * with that broker.
-   * @default - none: no Celery broker in the cluster
+   * Where the password of the Celery broker inside the cluster (Redis) is: letters and digits, or other
+   * URL-unreserved characters (`-._~`), since it is written into the broker URL as is. Required when Celery
+   * workers run with that broker.
+   * @default - none: no Celery broker in the cluster, or an external one (`celery.externalBroker`)
    */
   readonly brokerPassword?: SecretKeyRef;
 }

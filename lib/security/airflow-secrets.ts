@@ -77,34 +77,10 @@ export interface AirflowSecretsProps extends PodPlacementOptions {
 
 /**
  * Props for {@link AirflowSecrets.fromExistingSecrets}: every value comes from a Secret you manage
- * (sealed-secrets, external-secrets, a vault); nothing is generated.
+ * (sealed-secrets, external-secrets, a vault); nothing is generated. The same fields as
+ * {@link IAirflowSecrets}, which the result provides.
  */
-export interface ExistingAirflowSecretsProps {
-  /** Where `[core] fernet_key` is. */
-  readonly fernetKey: SecretKeyRef;
-  /** Where `[api] secret_key` (Airflow 2: `[webserver] secret_key`) is. */
-  readonly apiSecretKey: SecretKeyRef;
-  /**
-   * Where `[api_auth] jwt_secret` is. Required on Airflow 3; Airflow 2 does not read it.
-   * @default - none (Airflow 2 only)
-   */
-  readonly jwtSecret?: SecretKeyRef;
-  /** Where the Airflow admin user's password is. */
-  readonly adminPassword: SecretKeyRef;
-  /**
-   * Where the metadata database password is.
-   * @default - none: the database gets its password elsewhere (e.g. an external database whose whole
-   *   connection URI comes from a Secret)
-   */
-  readonly databasePassword?: SecretKeyRef;
-  /**
-   * Where the password of the Celery broker inside the cluster (Redis) is: letters and digits, or other
-   * URL-unreserved characters (`-._~`), since it is written into the broker URL as is. Required when Celery
-   * workers run with that broker.
-   * @default - none: no Celery broker in the cluster, or an external one (`celery.externalBroker`)
-   */
-  readonly brokerPassword?: SecretKeyRef;
-}
+export type ExistingAirflowSecretsProps = IAirflowSecrets;
 
 const EXISTING = Symbol('existing');
 interface InternalProps extends AirflowSecretsProps {
