@@ -51,7 +51,8 @@ export interface AirflowChartProps extends ChartProps, AirflowOptions {
   readonly hostRoot?: string;
 
   /**
-   * The image of the Job that generates the secrets (any image with python3).
+   * The image of the Job that generates the secrets (any image with python3). Not with `existingSecrets`:
+   * nothing is generated then.
    * @default - the Airflow image (`image`), which the node pulls anyway
    */
   readonly secretsBootstrapImage?: string;
@@ -141,6 +142,14 @@ export class AirflowChart extends Chart {
         'existingSecrets.databasePassword',
         undefined,
         'a Secret key holding the password of the in-cluster Postgres, when existingSecrets is given',
+      );
+    }
+    if (existingSecrets && secretsBootstrapImage !== undefined) {
+      invalid(
+        this,
+        'secretsBootstrapImage',
+        secretsBootstrapImage,
+        'unset when existingSecrets is given: no Job generates the secrets then, so the image would run nowhere',
       );
     }
     this.airflowNamespace = new AirflowNamespace(this, 'namespace');

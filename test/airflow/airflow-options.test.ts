@@ -319,8 +319,16 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
     prePullImages: true, // off by default with hostPath provisioning
     prePullPauseImage: 'registry.example.com/mirror/pause:3.10',
   };
-  const chart = new AirflowChart(Testing.app(), 'airflow', props);
+  // secretsBootstrapImage goes with generated secrets only (existingSecrets above): it is checked on a chart of its own.
+  const { secretsBootstrapImage, ...withExistingSecrets } = props;
+  const chart = new AirflowChart(Testing.app(), 'airflow', withExistingSecrets);
   const built = (): Built => ({ airflow: chart.airflow, objects: Testing.synth(chart) });
+
+  test('secretsBootstrapImage with existingSecrets is refused: no Job would run it', () => {
+    expect(() => new AirflowChart(Testing.app(), 'airflow', { existingSecrets: EXISTING_SECRETS, secretsBootstrapImage })).toThrow(
+      'AirflowChart at "airflow": property "secretsBootstrapImage" received "registry.example.com/python:3.12"; allowed: unset when existingSecrets is given',
+    );
+  });
 
   runChecks<AirflowChartProps>(
     {
@@ -380,7 +388,7 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
       },
       secretsBootstrapImage: () => {
         // With existingSecrets (set above) there is no bootstrap Job: the image is seen without them.
-        const objects = Testing.synth(new AirflowChart(Testing.app(), 'airflow', { secretsBootstrapImage: 'registry.example.com/python:3.12' }));
+        const objects = Testing.synth(new AirflowChart(Testing.app(), 'airflow', { secretsBootstrapImage }));
         const job = byKind(objects, 'Job').find((j) => j.metadata.name.startsWith('airflow-secrets-bootstrap-'));
         expect(job.spec.template.spec.containers[0].image).toBe('registry.example.com/python:3.12');
       },
