@@ -89,7 +89,7 @@ afterAll(() => {
   if (!process.env.AIRFLOW_CDK8S_KEEP_PACKAGING) fs.rmSync(work, { recursive: true, force: true });
 });
 
-test('npm pack ships the compiled constructs, their declarations, the validation plugin and LICENSE, and no sources', () => {
+test('npm pack ships the compiled constructs, their declarations, the validation plugin, LICENSE and NOTICE, and no sources', () => {
   // `prepare` compiles the package (npm run build:package) before npm packs it.
   const { stdout } = run(root, 'npm', ['pack', '--json', '--pack-destination', work]);
   const packed = JSON.parse(stdout) as Array<{
@@ -102,6 +102,7 @@ test('npm pack ships the compiled constructs, their declarations, the validation
 
   for (const file of [
     'LICENSE',
+    'NOTICE',
     'package.json',
     'README.md',
     'build/lib/index.js',
@@ -121,10 +122,13 @@ test('npm pack ships the compiled constructs, their declarations, the validation
   for (const f of js) expect(packedFiles).toContain(f.replace(/\.js$/, '.d.ts'));
   expect(packedFiles.filter((f) => !/^build\/(lib|imports|validation)\/.+\.(js|d\.ts)$/.test(f))).toEqual([
     'LICENSE',
+    'NOTICE',
     'README.md',
     'package.json',
   ]);
   expect(fs.readFileSync(path.join(root, 'LICENSE'), 'utf8')).toContain('Apache License\n                           Version 2.0, January 2004');
+  // The Airflow-derived configuration data keeps Apache Airflow's attribution (Apache License 2.0, section 4(d)).
+  expect(fs.readFileSync(path.join(root, 'NOTICE'), 'utf8')).toContain('The Apache Software Foundation');
 
   // The example's own package.json names this very tarball (as `npm pack` writes it at the repository root).
   const examplePkg = JSON.parse(fs.readFileSync(path.join(example, 'package.json'), 'utf8'));
@@ -282,7 +286,7 @@ test('a git+file:// install of HEAD: npm runs prepare in a clone and installs th
 
   const pkg = JSON.parse(fs.readFileSync(path.join(consumer, 'package.json'), 'utf8'));
   expect(pkg.dependencies['airflow-cdk8s']).toBe(`git+file://${root}#${head}`);
-  for (const file of ['LICENSE', 'build/lib/index.js', 'build/lib/index.d.ts', 'build/validation/index.js']) {
+  for (const file of ['LICENSE', 'NOTICE', 'build/lib/index.js', 'build/lib/index.d.ts', 'build/validation/index.js']) {
     expect([file, fs.existsSync(path.join(installed, file))]).toEqual([file, true]);
   }
   expect(fs.existsSync(path.join(installed, 'lib'))).toBe(false); // the packed files, not the clone
