@@ -37,19 +37,13 @@ const step = (name: string, components: string[], run: () => Promise<void>, opts
   timeoutMs: opts.timeoutMs ?? 300_000,
 });
 
-beforeAll(async () => {
-  await chain.cleanUp();
-  await kubelet.start();
-  chain.prepareHostFolders();
-}, 300_000);
+beforeAll(() => chain.setUp(), 300_000);
 
 afterAll(async () => {
   taskSampler?.stop();
   chain.stopPhaseWatch();
   chain.recordTimings();
-  if (process.env.AIRFLOW_CDK8S_RUNTIME_KEEP === '1') return;
-  await chain.cleanUp();
-  kubelet.stop();
+  await chain.tearDown();
 }, 300_000);
 
 describe('runtime: the chart with Celery workers (hybrid executors)', () => {

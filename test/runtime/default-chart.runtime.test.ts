@@ -23,19 +23,13 @@ let taskSampler: MemorySampler | undefined;
 
 const register = (step: Step) => test(step.name, chain.jest(step), step.timeoutMs + 60_000);
 
-beforeAll(async () => {
-  await chain.cleanUp();
-  await kubelet.start();
-  chain.prepareHostFolders();
-}, 300_000);
+beforeAll(() => chain.setUp(), 300_000);
 
 afterAll(async () => {
   taskSampler?.stop();
   chain.stopPhaseWatch();
   chain.recordTimings();
-  if (process.env.AIRFLOW_CDK8S_RUNTIME_KEEP === '1') return;
-  await chain.cleanUp();
-  kubelet.stop();
+  await chain.tearDown();
 }, 300_000);
 
 describe('runtime: the default chart', () => {

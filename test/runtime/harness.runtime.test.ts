@@ -34,17 +34,11 @@ function chainWith(id: string, objects: any[]): { chain: RuntimeChain; task: Ste
   return { chain: c, task: n.slice(n.indexOf(TRIGGER), n.indexOf(DELETED) + 1).map((x) => s[x]) };
 }
 
-beforeAll(async () => {
-  await chain.cleanUp();
-  await kubelet.start();
-  chain.prepareHostFolders();
-}, 300_000);
+beforeAll(() => chain.setUp(), 300_000);
 
 afterAll(async () => {
   chain.stopPhaseWatch();
-  if (process.env.AIRFLOW_CDK8S_RUNTIME_KEEP === '1') return;
-  await chain.cleanUp();
-  kubelet.stop();
+  await chain.tearDown();
 }, 300_000);
 
 describe('runtime harness: a broken configuration makes a named step fail', () => {

@@ -297,6 +297,23 @@ export class RuntimeChain {
     );
   }
 
+  /**
+   * What every runtime file does before its steps: the chart of a crashed run deleted, the kubelet started, the
+   * host folders prepared.
+   */
+  async setUp(): Promise<void> {
+    await this.cleanUp();
+    await this.kubelet.start();
+    this.prepareHostFolders();
+  }
+
+  /** What every runtime file does last: unless AIRFLOW_CDK8S_RUNTIME_KEEP=1, the chart deleted and the kubelet stopped. */
+  async tearDown(): Promise<void> {
+    if (process.env.AIRFLOW_CDK8S_RUNTIME_KEEP === '1') return;
+    await this.cleanUp();
+    this.kubelet.stop();
+  }
+
   /** Starts a watch of the task pods' phases (kubectl get -w), so that Running and Succeeded are seen on the API. */
   startPhaseWatch(): void {
     this.watch = spawn(KUBECTL, [
