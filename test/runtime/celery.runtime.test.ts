@@ -33,14 +33,7 @@ const step = (name: string, components: string[], run: () => Promise<void>, opts
   timeoutMs: opts.timeoutMs ?? 300_000,
 });
 
-beforeAll(() => chain.setUp(), 300_000);
-
-afterAll(async () => {
-  taskSampler?.stop();
-  chain.stopPhaseWatch();
-  chain.recordTimings();
-  await chain.tearDown();
-}, 300_000);
+chain.hooks({ recordTimings: true, stop: () => taskSampler?.stop() });
 
 describe('runtime: the chart with Celery workers (hybrid executors)', () => {
   test('the chart has Redis, the Celery worker and both executors', () => {

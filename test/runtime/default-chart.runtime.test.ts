@@ -19,14 +19,7 @@ let taskSampler: MemorySampler | undefined;
 
 const register = (step: Step) => test(step.name, chain.jest(step), step.timeoutMs + 60_000);
 
-beforeAll(() => chain.setUp(), 300_000);
-
-afterAll(async () => {
-  taskSampler?.stop();
-  chain.stopPhaseWatch();
-  chain.recordTimings();
-  await chain.tearDown();
-}, 300_000);
+chain.hooks({ recordTimings: true, stop: () => taskSampler?.stop() });
 
 describe('runtime: the default chart', () => {
   for (const name of names.slice(0, names.indexOf(TRIGGER))) register(steps[name]);

@@ -12,13 +12,7 @@ describe('runtime: constructs composed in namespace team-a, Secret data-team-air
   const chain = new RuntimeChain(teamAChart(), kubelet);
   const steps = chain.steps();
 
-  beforeAll(() => chain.setUp(), 300_000);
-
-  afterAll(async () => {
-    chain.stopPhaseWatch();
-    chain.recordTimings();
-    await chain.tearDown();
-  }, 300_000);
+  chain.hooks({ recordTimings: true });
 
   test('the chart reads its Secret under the custom name only', () => {
     expect(chain.bootstrapSecretName()).toBe('data-team-airflow');
