@@ -131,6 +131,17 @@ export function errorOf(f: () => unknown): string {
   throw new Error('expected an error');
 }
 
+/** Synthesizes `chart` with console.warn caught: it must print `Warning: <warning>` (cdk8s's form of a construct warning). */
+export function expectSynthWarns(chart: Chart, warning: string): void {
+  const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+  try {
+    Testing.synth(chart);
+    expect(warn).toHaveBeenCalledWith(`Warning: ${warning}`);
+  } finally {
+    warn.mockRestore();
+  }
+}
+
 /** Builds {@link airflowChart} with `props` and returns the validation error it throws (or fails the test). */
 export function airflowError(props: Partial<KubernetesExecutorAirflowProps>): AirflowCdk8sValidationError {
   return validationError(() => airflowChart(props));
