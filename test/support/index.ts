@@ -261,6 +261,20 @@ export function airflowPodSpecs(manifests: Manifest[]): Map<string, any> {
   return out;
 }
 
+/** Every `secretKeyRef` (`{ name, key }`) anywhere inside `value` (objects and arrays, walked depth-first). */
+export function secretKeyRefs(value: unknown): Array<{ name: string; key: string }> {
+  const refs: Array<{ name: string; key: string }> = [];
+  const walk = (v: any): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      if (v.secretKeyRef) refs.push(v.secretKeyRef);
+      Object.values(v).forEach(walk);
+    }
+  };
+  walk(value);
+  return refs;
+}
+
 /** The init containers, then the containers, of a pod spec. */
 export function containersOf(spec: any): any[] {
   return [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])];
