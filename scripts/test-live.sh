@@ -16,6 +16,8 @@
 #   AIRFLOW_CDK8S_LIVE_KEEP=1           leave the applied chart in the cluster after the tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/kubectl-path.sh
+source scripts/kubectl-path.sh
 
 cp_script=scripts/local-control-plane.sh
 started=0
@@ -32,12 +34,7 @@ started=1
 env_lines="$(bash "$cp_script" start)"
 KUBECONFIG="$(bash "$cp_script" env)"
 export KUBECONFIG
-path_line="$(grep -E '^export PATH=' <<<"$env_lines" || true)"
-if [[ -n "$path_line" ]]; then
-  kubectl_dir="${path_line#export PATH=}"
-  kubectl_dir="${kubectl_dir%%:*}"
-  export PATH="${kubectl_dir}:${PATH}"
-fi
+use_cached_kubectl "$env_lines"
 echo "== cluster ready in $((SECONDS - t0)) s: KUBECONFIG=${KUBECONFIG}, $(command -v kubectl) ($(kubectl version --client --short 2>/dev/null || kubectl version --client | head -n1))"
 
 rc=0

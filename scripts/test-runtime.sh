@@ -25,6 +25,8 @@
 #                                  (npm run bench's start-latency run uses its own, so the tests' stay)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/kubectl-path.sh
+source scripts/kubectl-path.sh
 
 lock="${AIRFLOW_CDK8S_RUNTIME_LOCK:-/tmp/airflow-cdk8s-runtime.lock}"
 exec 6>"$lock"
@@ -89,12 +91,7 @@ started=1
 env_lines="$(bash scripts/local-control-plane.sh start 6>&-)"   # its daemons must not hold the runtime lock
 KUBECONFIG="$(bash scripts/local-control-plane.sh env)"
 export KUBECONFIG
-path_line="$(grep -E '^export PATH=' <<<"$env_lines" || true)"
-if [[ -n "$path_line" ]]; then
-  kubectl_dir="${path_line#export PATH=}"
-  kubectl_dir="${kubectl_dir%%:*}"
-  export PATH="${kubectl_dir}:${PATH}"
-fi
+use_cached_kubectl "$env_lines"
 cp_seconds=$((SECONDS - t_cp))
 echo "== cluster ready in ${cp_seconds} s: KUBECONFIG=${KUBECONFIG}, $(command -v kubectl)"
 

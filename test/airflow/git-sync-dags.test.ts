@@ -2,7 +2,6 @@
 // sidecars and a task-pod init container without shared storage. The shared-volume mode must add nothing to a
 // task pod's start; dags_folder must be the link git-sync publishes; no credential may reach the YAML.
 import { Chart, Duration, Testing } from 'cdk8s';
-import { parse } from 'yaml';
 import {
   AirflowChart,
   AirflowSecrets,
@@ -18,23 +17,11 @@ import {
   WORKER_CONTAINER_NAME,
 } from '../../lib';
 import { validationReport } from '../../validation';
-import { airflowPodSpecs, find, parseCfg, podsOf } from '../support';
+import { airflowPodSpecs, errorOf, find, podsOf, synthAirflowChart as synth } from '../support';
 import { airflowPodViolations, isPostgresPod, isVolumePermissionsPod } from '../support/pod-checks';
 import { findSecretMaterial } from '../support/secret-scan';
 
 const REPO = 'https://github.com/org/dags.git';
-
-function synth(props: ConstructorParameters<typeof AirflowChart>[2] = {}) {
-  const chart = new AirflowChart(Testing.app(), 'airflow', props);
-  const manifests = Testing.synth(chart);
-  const configMap = find(manifests, 'ConfigMap', 'airflow-config');
-  return {
-    chart,
-    manifests,
-    cfg: parseCfg(configMap.data['airflow.cfg']),
-    worker: parse(configMap.data['pod_template_file.yaml']),
-  };
-}
 
 /** The value of `--flag=value` among a container's args. */
 function flag(container: any, name: string): string | undefined {
@@ -46,16 +33,6 @@ function flag(container: any, name: string): string | undefined {
 function linkPath(container: any): string {
   const link = flag(container, 'link')!;
   return link.startsWith('/') ? link : `${flag(container, 'root')}/${link}`;
-}
-
-/** The error a function throws. */
-function errorOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error('expected an error');
 }
 
 describe('shared-volume mode (the default): one git-sync Deployment, nothing added to task pods', () => {

@@ -15,20 +15,11 @@ import {
   MetadataDb,
 } from '../../lib';
 import { logGroomerContainer } from '../../lib/airflow/log-groomer';
-import { find } from '../support';
+import { errorOf, find } from '../support';
 import { airflowPodViolations } from '../support/pod-checks';
 
 function scheduler(props: ConstructorParameters<typeof AirflowChart>[2] = {}) {
   return find(Testing.synth(new AirflowChart(Testing.app(), 'airflow', props)), 'Deployment', 'airflow-scheduler').spec.template.spec;
-}
-
-function errorOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error('expected an error');
 }
 
 describe('on by default: the log groomer beside the scheduler', () => {

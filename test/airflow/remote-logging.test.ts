@@ -1,27 +1,9 @@
 // Remote logging (issue #14): typed factories per object store, valid Airflow keys for the chosen version,
 // the connection by Secret reference or the pods' cloud identity, and a folder of another provider refused.
-import { Testing } from 'cdk8s';
-import { parse } from 'yaml';
-import { AirflowChart, RemoteLogging, RemoteLoggingProvider, airflowConfigKeyInfo } from '../../lib';
+import { RemoteLogging, RemoteLoggingProvider, airflowConfigKeyInfo } from '../../lib';
 import { validationReport } from '../../validation';
-import { airflowPodSpecs, find, parseCfg } from '../support';
+import { airflowPodSpecs, errorOf, find, synthAirflowChart as synth } from '../support';
 import { findSecretMaterial } from '../support/secret-scan';
-
-function synth(props: ConstructorParameters<typeof AirflowChart>[2] = {}) {
-  const chart = new AirflowChart(Testing.app(), 'airflow', props);
-  const manifests = Testing.synth(chart);
-  const configMap = find(manifests, 'ConfigMap', 'airflow-config');
-  return { chart, manifests, cfg: parseCfg(configMap.data['airflow.cfg']), worker: parse(configMap.data['pod_template_file.yaml']) };
-}
-
-function errorOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error('expected an error');
-}
 
 /** Every Airflow container (components, Jobs, the worker template), by `object/container`. */
 function airflowContainers(manifests: any[], worker: any): Array<[string, any]> {

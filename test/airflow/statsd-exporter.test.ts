@@ -1,20 +1,13 @@
 // Metrics (issue #14): off by default; on, Airflow sends StatsD to a statsd-exporter that Prometheus scrapes.
 import { Chart, Testing } from 'cdk8s';
 import {
-  AirflowChart,
   DEFAULT_STATSD_EXPORTER_IMAGE,
   StatsdExporter,
   airflowConfigKeyInfo,
 } from '../../lib';
 import { validationReport } from '../../validation';
-import { find, parseCfg } from '../support';
+import { find, synthAirflowChart as synth } from '../support';
 import { airflowPodViolations } from '../support/pod-checks';
-
-function synth(props: ConstructorParameters<typeof AirflowChart>[2] = {}) {
-  const chart = new AirflowChart(Testing.app(), 'airflow', props);
-  const manifests = Testing.synth(chart);
-  return { chart, manifests, cfg: parseCfg(find(manifests, 'ConfigMap', 'airflow-config').data['airflow.cfg']) };
-}
 
 test('off by default: no exporter, no [metrics] section', () => {
   const { manifests, cfg } = synth();

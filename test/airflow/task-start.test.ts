@@ -4,7 +4,7 @@
 import { Testing } from 'cdk8s';
 import { parse } from 'yaml';
 import { AirflowChart, AirflowChartProps, EnvFrom, EnvValue, GitSyncMode, PodVolume, StorageProvisioning } from '../../lib';
-import { parseCfg } from '../support';
+import { expectSynthWarns, parseCfg } from '../support';
 
 function synth(props: AirflowChartProps = {}): any[] {
   return Testing.synth(new AirflowChart(Testing.app(), 'airflow', props));
@@ -141,13 +141,7 @@ describe('what would slow every task down is refused or reported', () => {
     ]);
     const latest = new AirflowChart(Testing.app(), 'airflow', { imagePullPolicy: 'Always', image: 'registry.example.com/airflow:latest', airflowVersion: '3.1.3' });
     expect(latest.airflow.warnings[0]).toMatch(/Give the image a tag of its own per build instead of "latest", and use "IfNotPresent"\./);
-    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-    try {
-      Testing.synth(pinned);
-      expect(warn).toHaveBeenCalledWith(`Warning: ${pinned.airflow.warnings[0]}`);
-    } finally {
-      warn.mockRestore();
-    }
+    expectSynthWarns(pinned, pinned.airflow.warnings[0]);
     expect(new AirflowChart(Testing.app(), 'airflow').airflow.warnings).toEqual([]);
     expect(new AirflowChart(Testing.app(), 'airflow', { imagePullPolicy: 'Never' }).airflow.warnings).toEqual([]);
   });

@@ -6,22 +6,29 @@ import * as fs from 'fs';
 import { parse } from 'yaml';
 import { AirflowChartProps, GitSyncCredentials, GitSyncMode, RemoteLogging } from '../../lib';
 import {
+  clusterAccess,
   controlPlaneScript,
   deleteClusterObjects,
   deleteNamespace,
+  expectServerDryRun,
+  fillWithTaskPods,
   getObject,
-  isLocalControlPlane,
   kubectl,
   kubectlJson,
   kubectlKind,
   kubectlName,
   kubectlOk,
-  mayMutateCluster,
   objectKey,
+  podsOf,
   recordResult,
+  requestsOnNode,
+  rulesReview,
+  sumRequests,
   synthAirflow,
   tempDir,
+  unexpectedStderr,
   waitFor,
+  waitForWorkloadsOn,
   writeYaml,
 } from './support/cluster';
 import { executorLabels, executorWorkerPod } from './support/executor-pod';
@@ -61,23 +68,9 @@ function allFour(mode: GitSyncMode): AirflowChartProps {
  */
 const KNOWN_SKIPS: Readonly<Record<string, string>> = {};
 
-let LOCAL = false;
-let MUTATE = false;
-try {
-  LOCAL = isLocalControlPlane();
-  MUTATE = mayMutateCluster();
-} catch {
-  // no kubeconfig: every test fails in beforeAll with kubectl's own message
-}
+const { local: LOCAL, mutate: MUTATE } = clusterAccess();
 /** Tests that need the kubelet-less local control plane (a fake Node on which pods never start or finish). */
 const testLocal = LOCAL ? test : test.skip;
-/**
- * kubectl's stderr lines, less the Pod Security warnings a cluster from 1.23 on prints by design: the namespace
- * enforces baseline and only warns at restricted (Postgres starts as root). 1.20 prints none.
- */
-function unexpectedStderr(stderr: string): string[] {
-  return stderr.split('\n').filter((line) => line.trim() !== '' && !/^Warning: would violate PodSecurity "restricted/.test(line));
-}
 
 /** Tests that create cluster-wide objects of their own (see mayMutateCluster). */
 const testMutate = MUTATE ? test : test.skip;
@@ -156,17 +149,6 @@ describe('what Kubernetes 1.20 serves', () => {
   });
 });
 
-/** `kubectl apply --dry-run=server --validate=true` of `objects` succeeds, quietly, for every one of them. */
-function expectDryRunAccepts(file: string, objects: any[]): void {
-  const r = kubectl(['apply', '--dry-run=server', '--validate=true', '-f', writeYaml(dir, file, objects)]);
-  expect(unexpectedStderr(r.stderr)).toEqual([]);
-  expect(r.code).toBe(0);
-  const lines = r.stdout.trim().split('\n');
-  for (const o of objects) {
-    expect(lines).toContain(`${kubectlName(o)} created (server dry run)`);
-  }
-}
-
 describe('server-side dry run with field validation', () => {
   test('the server accepts every object of the chart', () => {
     // A server-side dry run of a namespaced object needs its namespace to exist (the namespace lifecycle
@@ -175,13 +157,7 @@ describe('server-side dry run with field validation', () => {
     const namespace = objects.filter((o) => o.kind === 'Namespace');
     const rest = objects.filter((o) => o.kind !== 'Namespace');
     kubectlOk(['apply', '-f', writeYaml(dir, 'namespace.yaml', namespace)]);
-    const r = kubectl(['apply', '--dry-run=server', '--validate=true', '-f', writeYaml(dir, 'rest.yaml', rest)]);
-    expect(unexpectedStderr(r.stderr)).toEqual([]);
-    expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split('\n');
-    for (const o of rest) {
-      expect(lines).toContain(`${kubectlName(o)} created (server dry run)`);
-    }
+    const lines = expectServerDryRun(dir, 'rest.yaml', rest);
     expect(lines).toHaveLength(rest.length);
     // ...and nothing was stored.
     expect(getObject('configmap', 'airflow-config', NS)).toBeUndefined();
@@ -195,7 +171,7 @@ describe('server-side dry run with field validation', () => {
     // The Namespace was applied for real by the test above; the variant is only dry-run.
     const variant = synthAirflow(props).filter((o) => o.kind !== 'Namespace');
     expect(variant.some((o) => o.kind === 'Deployment' && o.metadata.name === 'airflow-webserver')).toBe(true);
-    expectDryRunAccepts('variant.yaml', variant);
+    expectServerDryRun(dir, 'variant.yaml', variant);
   });
 
   test('the chart with every pod option is accepted too (PodDisruptionBudgets only where policy/v1 is served)', () => {
@@ -206,7 +182,7 @@ describe('server-side dry run with field validation', () => {
     if (!served) console.log(`LIVE: PodDisruptionBudgets not sent (policy/v1 is not served here): ${everything.length - sent.length}`);
     expect(everything.filter((o) => o.kind === 'PodDisruptionBudget')).toHaveLength(3);
     expect(sent.some((o) => o.kind === 'Ingress')).toBe(true);
-    expectDryRunAccepts('everything.yaml', sent);
+    expectServerDryRun(dir, 'everything.yaml', sent);
   });
 
   test.each([
@@ -217,7 +193,7 @@ describe('server-side dry run with field validation', () => {
     const names = variant.map((o) => `${o.kind}/${o.metadata.name}`);
     expect(names).toEqual(expect.arrayContaining(['Deployment/airflow-statsd', 'Service/airflow-statsd']));
     expect(names.includes('Deployment/airflow-git-sync')).toBe(mode === GitSyncMode.SHARED_VOLUME);
-    expectDryRunAccepts(`all-four-${mode}.yaml`, variant);
+    expectServerDryRun(dir, `all-four-${mode}.yaml`, variant);
   });
 
   test('field validation is on: a misspelled field is rejected', () => {
@@ -371,11 +347,7 @@ function canI(serviceAccount: string, verb: string, resource: string, namespace 
  * authenticated user has.
  */
 function grantedRules(serviceAccount: string): string[] {
-  const review = kubectlJson(
-    ['create', '-f', '-', `--as=system:serviceaccount:${NS}:${serviceAccount}`,
-      '--as-group=system:serviceaccounts', `--as-group=system:serviceaccounts:${NS}`, '--as-group=system:authenticated'],
-    JSON.stringify({ apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace: NS } }),
-  );
+  const review = rulesReview(NS, serviceAccount);
   const out = new Set<string>();
   for (const rule of review.status.resourceRules ?? []) {
     for (const group of rule.apiGroups ?? []) {
@@ -478,9 +450,6 @@ describe('the worker pod template', () => {
   });
 });
 
-/** Pods of the namespace, as the server has them. */
-const podsOf = (selector: string) => kubectlJson(['get', 'pods', '-n', NS, '-l', selector]).items as any[];
-
 /**
  * Adds the minikube-sized Node (once), waits until the real kube-scheduler has bound every control-plane pod
  * of `applied` to it, then creates worker pods from the stored template one at a time until one is
@@ -489,56 +458,22 @@ const podsOf = (selector: string) => kubectlJson(['get', 'pods', '-n', NS, '-l',
 async function placeControlPlaneAndCountWorkers(applied: any[]): Promise<{ fit: number; requested: { cpu: number; memoryMi: number }; unschedulable: any }> {
   if (!getObject('node', NODE)) controlPlaneScript(['add-node', NODE, '2', '4Gi']);
   const workloads = applied.filter((o) => ['Deployment', 'StatefulSet', 'Job'].includes(o.kind));
-  const selectorOf = (w: any) =>
-    w.kind === 'Job'
-      ? `job-name=${w.metadata.name}`
-      : Object.entries(w.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
-  const placement = () =>
-    workloads.map((w) => `${objectKey(w)}: ${podsOf(selectorOf(w)).map((p) => `${p.metadata.name}@${p.spec.nodeName ?? '-'}`).join(' ') || 'no pod'}`);
-  await waitFor(
-    'every control-plane pod to be bound to the node',
-    120_000,
-    () =>
-      workloads.every((w) => {
-        const pods = podsOf(selectorOf(w));
-        const want = w.kind === 'Job' ? (w.spec.parallelism ?? 1) : (w.spec.replicas ?? 1);
-        return pods.length >= want && pods.every((p) => p.spec.nodeName === NODE);
-      }),
-    () => placement().join('\n'),
-    1000,
-  );
+  await waitForWorkloadsOn(NODE, NS, workloads, 'every control-plane pod to be bound to the node');
   const controlPlanePods = kubectlJson(['get', 'pods', '-n', NS]).items as any[];
   console.log(`LIVE: control-plane pods on ${NODE}: ${controlPlanePods.map((p) => p.metadata.name).join(', ')}`);
 
   const template = podTemplateYaml();
-  let fit = 0;
-  let unschedulable: any;
-  for (let i = 1; i <= 40 && !unschedulable; i++) {
-    const name = `${WORKER_PREFIX}${i}`;
-    kubectlOk(['create', '-f', '-'], JSON.stringify(executorWorkerPod(template, { name, namespace: NS, airflowVersion: '3.1.3', taskId: `task_${i}` })));
-    const outcome = await waitFor(`worker pod ${name} to be scheduled or found unschedulable`, 60_000, () => {
-      const pod = getObject('pod', name, NS);
-      if (pod?.spec?.nodeName) return 'scheduled';
-      const condition = (pod?.status?.conditions ?? []).find((c: any) => c.type === 'PodScheduled');
-      return condition?.status === 'False' && condition.reason === 'Unschedulable' ? condition : undefined;
-    });
-    if (outcome === 'scheduled') {
-      expect(getObject('pod', name, NS).spec.nodeName).toBe(NODE);
-      fit++;
-    } else {
-      unschedulable = outcome;
-    }
-  }
+  const { fit, unschedulable } = await fillWithTaskPods({
+    namespace: NS,
+    prefix: WORKER_PREFIX,
+    noun: 'worker pod',
+    build: (name, i) => executorWorkerPod(template, { name, namespace: NS, airflowVersion: '3.1.3', taskId: `task_${i}` }),
+    onScheduled: (name) => expect(getObject('pod', name, NS).spec.nodeName).toBe(NODE),
+  });
   expect(unschedulable).toBeDefined();
   expect(unschedulable.message).toMatch(/Insufficient (cpu|memory)/);
 
-  const requested = { cpu: 0, memoryMi: 0 };
-  for (const pod of kubectlJson(['get', 'pods', '-n', NS, '--field-selector', `spec.nodeName=${NODE}`]).items) {
-    if (pod.metadata.name.startsWith(WORKER_PREFIX)) continue;
-    const r = effectiveRequests(pod.spec);
-    requested.cpu += r.cpu;
-    requested.memoryMi += r.memoryMi;
-  }
+  const requested = sumRequests(requestsOnNode(NS, NODE, WORKER_PREFIX));
   // The worker pods are gone again (force: no kubelet ever confirms a deletion).
   const workers = Array.from({ length: fit + 1 }, (_, i) => `${WORKER_PREFIX}${i + 1}`);
   kubectlOk(['delete', 'pod', '-n', NS, ...workers, '--grace-period=0', '--force', '--wait=false']);
@@ -564,7 +499,7 @@ describe('scheduling on a minikube-sized node (2 CPUs, 4 GiB)', () => {
   testLocal('the log groomer beside the scheduler gets no ServiceAccount token; the scheduler does', () => {
     // The ServiceAccount admission mounts the token into every container of a pod whose account has one,
     // except a container that already mounts something at the token path: the groomer's empty volume.
-    const [pod] = podsOf('app.kubernetes.io/component=scheduler');
+    const [pod] = podsOf(NS, 'app.kubernetes.io/component=scheduler');
     const tokenMount = (name: string) =>
       pod.spec.containers.find((c: any) => c.name === name).volumeMounts.find((m: any) => m.mountPath === '/var/run/secrets/kubernetes.io/serviceaccount');
     expect(tokenMount('scheduler')?.name).toMatch(/token|kube-api-access/);
@@ -572,19 +507,6 @@ describe('scheduling on a minikube-sized node (2 CPUs, 4 GiB)', () => {
     expect(pod.spec.containers.find((c: any) => c.name === 'log-groomer').volumeMounts.map((m: any) => m.name)).toEqual(['logs', 'no-service-account-token']);
   });
 });
-
-/** A pod's effective requests: the larger of the sum over its containers and its largest init container. */
-function effectiveRequests(spec: any): { cpu: number; memoryMi: number } {
-  const cpu = (q?: string) => (!q ? 0 : q.endsWith('m') ? Number(q.slice(0, -1)) : Number(q) * 1000);
-  const mi = (q?: string) => (!q ? 0 : q.endsWith('Gi') ? Number(q.slice(0, -2)) * 1024 : q.endsWith('Mi') ? Number(q.slice(0, -2)) : Number(q) / 2 ** 20);
-  const sum = (cs: any[] = []) => cs.reduce((a, c) => ({ cpu: a.cpu + cpu(c.resources?.requests?.cpu), memoryMi: a.memoryMi + mi(c.resources?.requests?.memory) }), { cpu: 0, memoryMi: 0 });
-  const main = sum(spec.containers);
-  for (const c of spec.initContainers ?? []) {
-    main.cpu = Math.max(main.cpu, cpu(c.resources?.requests?.cpu));
-    main.memoryMi = Math.max(main.memoryMi, mi(c.resources?.requests?.memory));
-  }
-  return main;
-}
 
 describe('upgrades re-applied over the running chart', () => {
   const CONFIG_CHANGE = { parallelism: 8, config: { core: { dagbag_import_timeout: 60 } } };
@@ -665,7 +587,7 @@ describe('scheduling with git-sync on (shared volume), from a fresh namespace', 
     expect(parse(podTemplateYaml()).spec.initContainers).toBeUndefined();
 
     const { fit, requested, unschedulable } = await placeControlPlaneAndCountWorkers(variant);
-    const [gitSync] = podsOf('app.kubernetes.io/component=git-sync');
+    const [gitSync] = podsOf(NS, 'app.kubernetes.io/component=git-sync');
     expect(gitSync.spec.nodeName).toBe(NODE);
     console.log(`LIVE: with git-sync on (shared volume), worker pods that fit on a 2 CPU / 4Gi node beside the control plane: ${fit}`);
     console.log(`LIVE: control plane with git-sync requests ${requested.cpu}m CPU, ${requested.memoryMi}Mi memory; the next worker: ${unschedulable.message}`);

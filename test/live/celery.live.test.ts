@@ -5,21 +5,23 @@
 // chart's file (docs/live-tests.md).
 import * as fs from 'fs';
 import {
+  clusterAccess,
   controlPlaneScript,
   deleteClusterObjects,
   deleteNamespace,
+  expectServerDryRun,
+  fillWithTaskPods,
   getObject,
-  isLocalControlPlane,
   kubectl,
-  kubectlJson,
-  kubectlName,
   kubectlOk,
-  mayMutateCluster,
-  objectKey,
   recordResult,
+  requestsOnNode,
+  rulesReview,
+  sumRequests,
   synthAirflow,
   tempDir,
-  waitFor,
+  unexpectedStderr,
+  waitForWorkloadsOn,
   writeYaml,
 } from './support/cluster';
 import { executorWorkerPod } from './support/executor-pod';
@@ -29,18 +31,8 @@ const NODE = 'airflow-cdk8s-live-celery-node';
 const WORKER_PREFIX = 'airflow-live-worker-';
 const PROPS = { celery: {}, networkPolicies: true };
 
-let LOCAL = false;
-let MUTATE = false;
-try {
-  LOCAL = isLocalControlPlane();
-  MUTATE = mayMutateCluster();
-} catch {
-  // no kubeconfig: every test fails in beforeAll with kubectl's own message
-}
+const { local: LOCAL, mutate: MUTATE } = clusterAccess();
 const testLocal = LOCAL ? test : test.skip;
-/** kubectl's stderr less the Pod Security warnings of clusters from 1.23 on (the namespace warns at restricted). */
-const unexpectedStderr = (stderr: string) =>
-  stderr.split('\n').filter((line) => line.trim() !== '' && !/^Warning: would violate PodSecurity "restricted/.test(line));
 
 const dir = tempDir('airflow-cdk8s-live-celery-');
 const objects = synthAirflow(PROPS);
@@ -81,11 +73,7 @@ describe('the chart with celery: server-side dry run with field validation', () 
     const variant = synthAirflow(props);
     kubectlOk(['apply', '-f', writeYaml(dir, 'namespace.yaml', variant.filter((o) => o.kind === 'Namespace'))]);
     const rest = variant.filter((o) => o.kind !== 'Namespace');
-    const r = kubectl(['apply', '--dry-run=server', '--validate=true', '-f', writeYaml(dir, 'rest.yaml', rest)]);
-    expect(unexpectedStderr(r.stderr)).toEqual([]);
-    expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split('\n');
-    for (const o of rest) expect(lines).toContain(`${kubectlName(o)} created (server dry run)`);
+    const lines = expectServerDryRun(dir, 'rest.yaml', rest);
     expect(lines).toHaveLength(rest.length);
     expect(getObject('deployment', 'airflow-celery-worker', NS)).toBeUndefined();
     if (!('externalBroker' in props.celery)) {
@@ -115,10 +103,7 @@ describe('applied', () => {
 
   test('the Celery workers\' and Redis\' service accounts may do nothing at all (SelfSubjectRulesReview)', () => {
     for (const sa of ['airflow-celery-worker', 'airflow-redis']) {
-      const review = kubectlJson(
-        ['create', '-f', '-', `--as=system:serviceaccount:${NS}:${sa}`, '--as-group=system:serviceaccounts', `--as-group=system:serviceaccounts:${NS}`, '--as-group=system:authenticated'],
-        JSON.stringify({ apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace: NS } }),
-      );
+      const review = rulesReview(NS, sa);
       const rules = (review.status.resourceRules ?? []).filter((r: any) => !(r.apiGroups ?? []).includes('authorization.k8s.io'));
       expect([sa, rules]).toEqual([sa, []]);
       expect(getObject('serviceaccount', sa, NS).automountServiceAccountToken).toBe(false);
@@ -126,73 +111,27 @@ describe('applied', () => {
   });
 });
 
-/** A pod's effective requests: the larger of the sum over its containers and its largest init container. */
-function effectiveRequests(spec: any): { cpu: number; memoryMi: number } {
-  const cpu = (q?: string) => (!q ? 0 : q.endsWith('m') ? Number(q.slice(0, -1)) : Number(q) * 1000);
-  const mi = (q?: string) => (!q ? 0 : q.endsWith('Gi') ? Number(q.slice(0, -2)) * 1024 : q.endsWith('Mi') ? Number(q.slice(0, -2)) : Number(q) / 2 ** 20);
-  const sum = (cs: any[] = []) => cs.reduce((a, c) => ({ cpu: a.cpu + cpu(c.resources?.requests?.cpu), memoryMi: a.memoryMi + mi(c.resources?.requests?.memory) }), { cpu: 0, memoryMi: 0 });
-  const main = sum(spec.containers);
-  for (const c of spec.initContainers ?? []) {
-    main.cpu = Math.max(main.cpu, cpu(c.resources?.requests?.cpu));
-    main.memoryMi = Math.max(main.memoryMi, mi(c.resources?.requests?.memory));
-  }
-  return main;
-}
-
-const podsOf = (selector: string) => kubectlJson(['get', 'pods', '-n', NS, '-l', selector]).items as any[];
-
 describe('scheduling on a minikube-sized node (2 CPUs, 4 GiB) with the Celery pool', () => {
   testLocal('the control plane, Redis and the Celery worker are placed, then as many task pods as fit', async () => {
     controlPlaneScript(['add-node', NODE, '2', '4Gi']);
     const workloads = objects.filter((o) => ['Deployment', 'StatefulSet', 'Job'].includes(o.kind));
     expect(workloads.map((w) => w.metadata.name)).toEqual(expect.arrayContaining(['airflow-redis', 'airflow-celery-worker']));
-    const selectorOf = (w: any) =>
-      w.kind === 'Job' ? `job-name=${w.metadata.name}` : Object.entries(w.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
-    await waitFor(
-      'every control-plane pod, Redis and the Celery worker to be bound to the node',
-      120_000,
-      () =>
-        workloads.every((w) => {
-          const pods = podsOf(selectorOf(w));
-          const want = w.kind === 'Job' ? (w.spec.parallelism ?? 1) : (w.spec.replicas ?? 1);
-          return pods.length >= want && pods.every((p) => p.spec.nodeName === NODE);
-        }),
-      () => workloads.map((w) => `${objectKey(w)}: ${podsOf(selectorOf(w)).map((p) => `${p.metadata.name}@${p.spec.nodeName ?? '-'}`).join(' ') || 'no pod'}`).join('\n'),
-      1000,
-    );
+    await waitForWorkloadsOn(NODE, NS, workloads, 'every control-plane pod, Redis and the Celery worker to be bound to the node');
 
     const template = getObject('configmap', 'airflow-config', NS).data['pod_template_file.yaml'];
-    let fit = 0;
-    let unschedulable: any;
-    for (let i = 1; i <= 40 && !unschedulable; i++) {
-      const name = `${WORKER_PREFIX}${i}`;
-      kubectlOk(['create', '-f', '-'], JSON.stringify(executorWorkerPod(template, { name, namespace: NS, airflowVersion: '3.1.3', taskId: `task_${i}` })));
-      const outcome = await waitFor(`task pod ${name} to be scheduled or found unschedulable`, 60_000, () => {
-        const pod = getObject('pod', name, NS);
-        if (pod?.spec?.nodeName) return 'scheduled';
-        const condition = (pod?.status?.conditions ?? []).find((c: any) => c.type === 'PodScheduled');
-        return condition?.status === 'False' && condition.reason === 'Unschedulable' ? condition : undefined;
-      });
-      if (outcome === 'scheduled') fit++;
-      else unschedulable = outcome;
-    }
+    const { fit, unschedulable } = await fillWithTaskPods({
+      namespace: NS,
+      prefix: WORKER_PREFIX,
+      noun: 'task pod',
+      build: (name, i) => executorWorkerPod(template, { name, namespace: NS, airflowVersion: '3.1.3', taskId: `task_${i}` }),
+    });
     expect(unschedulable?.message).toMatch(/Insufficient (cpu|memory)/);
 
-    const requested = { cpu: 0, memoryMi: 0 };
-    const celery = { cpu: 0, memoryMi: 0 };
-    const jobs = { cpu: 0, memoryMi: 0 };
-    for (const pod of kubectlJson(['get', 'pods', '-n', NS, '--field-selector', `spec.nodeName=${NODE}`]).items) {
-      if (pod.metadata.name.startsWith(WORKER_PREFIX)) continue;
-      const r = effectiveRequests(pod.spec);
-      requested.cpu += r.cpu;
-      requested.memoryMi += r.memoryMi;
-      const component = pod.metadata.labels?.['app.kubernetes.io/component'];
-      const into = ['redis', 'celery-worker'].includes(component) ? celery : pod.metadata.labels?.['job-name'] ? jobs : undefined;
-      if (into) {
-        into.cpu += r.cpu;
-        into.memoryMi += r.memoryMi;
-      }
-    }
+    const onNode = requestsOnNode(NS, NODE, WORKER_PREFIX);
+    const isCelery = ({ pod }: { pod: any }) => ['redis', 'celery-worker'].includes(pod.metadata.labels?.['app.kubernetes.io/component']);
+    const requested = sumRequests(onNode);
+    const celery = sumRequests(onNode.filter(isCelery));
+    const jobs = sumRequests(onNode.filter((p) => !isCelery(p) && p.pod.metadata.labels?.['job-name']));
     console.log(`LIVE: with celery, task pods that fit on a 2 CPU / 4Gi node beside the control plane and the Celery pool: ${fit}`);
     console.log(
       `LIVE: requests on the node: everything but task pods ${requested.cpu}m CPU, ${requested.memoryMi}Mi ` +

@@ -5,14 +5,14 @@
 import * as fs from 'fs';
 import { StorageProvisioning } from '../../lib';
 import {
+  clusterAccess,
   controlPlaneScript,
   deleteClusterObjects,
   deleteNamespace,
+  expectServerDryRun,
   getObject,
-  isLocalControlPlane,
   kubectl,
   kubectlJson,
-  kubectlName,
   kubectlOk,
   synthAirflow,
   tempDir,
@@ -30,12 +30,7 @@ const NODES: ReadonlyArray<{ name: string; labels: Record<string, string>; taint
   { name: 'prepull-live-web', labels: { 'node-pool': 'web' }, taskPods: false },
 ];
 
-let LOCAL = false;
-try {
-  LOCAL = isLocalControlPlane();
-} catch {
-  // no kubeconfig: beforeAll fails with kubectl's own message
-}
+const { local: LOCAL } = clusterAccess();
 const testLocal = LOCAL ? test : test.skip;
 
 const objects = synthAirflow({
@@ -85,11 +80,7 @@ describe('a chart for a real cluster, with the pre-pull DaemonSet', () => {
   test('the server-side dry run accepts every object, the DaemonSet and its ServiceAccount included', () => {
     kubectlOk(['apply', '-f', writeYaml(dir, 'namespace.yaml', objects.filter((o) => o.kind === 'Namespace'))]);
     const rest = objects.filter((o) => o.kind !== 'Namespace');
-    const r = kubectl(['apply', '--dry-run=server', '--validate=true', '-f', writeYaml(dir, 'rest.yaml', rest)]);
-    expect(r.stderr.split('\n').filter((l) => l.trim() && !/^Warning: would violate PodSecurity "restricted/.test(l))).toEqual([]);
-    expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split('\n');
-    for (const o of rest) expect(lines).toContain(`${kubectlName(o)} created (server dry run)`);
+    const lines = expectServerDryRun(dir, 'rest.yaml', rest);
     expect(lines).toContain('daemonset.apps/airflow-image-pre-pull created (server dry run)');
     expect(getObject('daemonset', 'airflow-image-pre-pull', NS)).toBeUndefined();
   });

@@ -9,13 +9,9 @@ import * as path from 'path';
 import { getObject, kubectl } from '../live/support/cluster';
 import { RuntimeChain, Step, waitForAsync } from './support/chain';
 import { Kubelet } from './support/kubelet';
-import { MemorySampler, memoryTable } from './support/memory';
+import { IDLE_SETTLE_MS, MemorySampler, memoryTable, SAMPLE_MS, sampleIdle } from './support/memory';
 import { recordRuntime } from './support/results';
 import { celeryChart } from './support/variants';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const IDLE_SETTLE_MS = Number(process.env.AIRFLOW_CDK8S_RUNTIME_IDLE_SETTLE_MS ?? 30_000);
-const SAMPLE_MS = Number(process.env.AIRFLOW_CDK8S_RUNTIME_SAMPLE_MS ?? 30_000);
 
 const kubelet = new Kubelet('celery');
 const chain = new RuntimeChain(celeryChart(), kubelet);
@@ -37,20 +33,7 @@ const step = (name: string, components: string[], run: () => Promise<void>, opts
   timeoutMs: opts.timeoutMs ?? 300_000,
 });
 
-beforeAll(async () => {
-  await chain.cleanUp();
-  await kubelet.start();
-  chain.prepareHostFolders();
-}, 300_000);
-
-afterAll(async () => {
-  taskSampler?.stop();
-  chain.stopPhaseWatch();
-  chain.recordTimings();
-  if (process.env.AIRFLOW_CDK8S_RUNTIME_KEEP === '1') return;
-  await chain.cleanUp();
-  kubelet.stop();
-}, 300_000);
+chain.hooks({ recordTimings: true, stop: () => taskSampler?.stop() });
 
 describe('runtime: the chart with Celery workers (hybrid executors)', () => {
   test('the chart has Redis, the Celery worker and both executors', () => {
@@ -124,10 +107,7 @@ describe('runtime: the chart with Celery workers (hybrid executors)', () => {
   }, { blocking: false }));
 
   register(step('memory at idle: Redis and the Celery worker measured from /proc', [], async () => {
-    await sleep(IDLE_SETTLE_MS);
-    const sampler = new MemorySampler(kubelet, chain.ns).start();
-    await sleep(SAMPLE_MS);
-    const m = sampler.stop();
+    const m = await sampleIdle(kubelet, chain.ns);
     console.log(memoryTable(`RUNTIME [celery]: memory at idle (peak of ${Math.round(SAMPLE_MS / 1000)} s of samples)`, m));
     recordRuntime(['celery', 'memory', 'idle'], m);
     expect(m['celery-worker']?.rssMiB).toBeGreaterThan(50);

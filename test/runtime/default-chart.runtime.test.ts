@@ -5,13 +5,9 @@
 import { getObject, kubectl } from '../live/support/cluster';
 import { RuntimeChain, Step, waitForAsync } from './support/chain';
 import { Kubelet } from './support/kubelet';
-import { lifetimePeaks, MemorySampler, memoryTable } from './support/memory';
+import { IDLE_SETTLE_MS, lifetimePeaks, MemorySampler, memoryTable, SAMPLE_MS, sampleIdle } from './support/memory';
 import { recordRuntime } from './support/results';
 import { defaultChart } from './support/variants';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const IDLE_SETTLE_MS = Number(process.env.AIRFLOW_CDK8S_RUNTIME_IDLE_SETTLE_MS ?? 30_000);
-const SAMPLE_MS = Number(process.env.AIRFLOW_CDK8S_RUNTIME_SAMPLE_MS ?? 30_000);
 
 const kubelet = new Kubelet('default');
 const chain = new RuntimeChain(defaultChart(), kubelet);
@@ -23,20 +19,7 @@ let taskSampler: MemorySampler | undefined;
 
 const register = (step: Step) => test(step.name, chain.jest(step), step.timeoutMs + 60_000);
 
-beforeAll(async () => {
-  await chain.cleanUp();
-  await kubelet.start();
-  chain.prepareHostFolders();
-}, 300_000);
-
-afterAll(async () => {
-  taskSampler?.stop();
-  chain.stopPhaseWatch();
-  chain.recordTimings();
-  if (process.env.AIRFLOW_CDK8S_RUNTIME_KEEP === '1') return;
-  await chain.cleanUp();
-  kubelet.stop();
-}, 300_000);
+chain.hooks({ recordTimings: true, stop: () => taskSampler?.stop() });
 
 describe('runtime: the default chart', () => {
   for (const name of names.slice(0, names.indexOf(TRIGGER))) register(steps[name]);
@@ -47,10 +30,7 @@ describe('runtime: the default chart', () => {
     blocking: false,
     timeoutMs: IDLE_SETTLE_MS + SAMPLE_MS + 30_000,
     run: async () => {
-      await sleep(IDLE_SETTLE_MS);
-      const idle = new MemorySampler(kubelet, chain.ns).start();
-      await sleep(SAMPLE_MS);
-      const m = idle.stop();
+      const m = await sampleIdle(kubelet, chain.ns);
       console.log(memoryTable(`RUNTIME [default]: memory at idle (peak of ${Math.round(SAMPLE_MS / 1000)} s of samples, api-server with the default [api] workers)`, m));
       recordRuntime(['memory', 'idle'], m);
       for (const c of chain.components()) {
@@ -119,10 +99,7 @@ describe('runtime: the default chart', () => {
         const pod = chain.podOf('api-server').metadata.name;
         expect(kubelet.log(chain.ns, pod, 'api-server')).toContain(`Workers: ${workers}`);
         // shorter windows than the first idle measurement: the api-server alone, and the stage's time is precious
-        await sleep(IDLE_SETTLE_MS / 2);
-        const idleSampler = new MemorySampler(kubelet, chain.ns).start();
-        await sleep(SAMPLE_MS / 2);
-        const idle = idleSampler.stop()['api-server'];
+        const idle = (await sampleIdle(kubelet, chain.ns, IDLE_SETTLE_MS / 2, SAMPLE_MS / 2))['api-server'];
         // and while a task runs: the task pod talks to the api-server's execution API all along
         const taskSampler = new MemorySampler(kubelet, chain.ns).start();
         await chain.trigger('write_to_data_volume');

@@ -222,9 +222,7 @@ async function measureSetting(id: string, title: string, config: Record<string, 
 beforeAll(async () => {
   kubelet = new Kubelet('start-latency');
   chain = new RuntimeChain(defaultChart(), kubelet);
-  await chain.cleanUp();
-  await kubelet.start();
-  chain.prepareHostFolders();
+  await chain.setUp();
   // the benchmark's DAGs beside the repository's, owned like them
   const dagsPv = chain.objectsOf('PersistentVolume').find((pv) => pv.metadata.labels?.['app.kubernetes.io/component'] === 'dags-storage');
   const dags = kubelet.hostPath(dagsPv.spec.hostPath.path);
@@ -237,9 +235,7 @@ beforeAll(async () => {
 afterAll(async () => {
   watch.stop();
   save();
-  if (process.env.AIRFLOW_CDK8S_RUNTIME_KEEP === '1') return;
-  await chain.cleanUp();
-  kubelet.stop();
+  await chain.tearDown();
 }, 300_000);
 
 describe('start latency: trigger -> task pod -> task done, on the real Airflow', () => {

@@ -12,19 +12,7 @@ describe('runtime: constructs composed in namespace team-a, Secret data-team-air
   const chain = new RuntimeChain(teamAChart(), kubelet);
   const steps = chain.steps();
 
-  beforeAll(async () => {
-    await chain.cleanUp();
-    await kubelet.start();
-    chain.prepareHostFolders();
-  }, 300_000);
-
-  afterAll(async () => {
-    chain.stopPhaseWatch();
-    chain.recordTimings();
-    if (process.env.AIRFLOW_CDK8S_RUNTIME_KEEP === '1') return;
-    await chain.cleanUp();
-    kubelet.stop();
-  }, 300_000);
+  chain.hooks({ recordTimings: true });
 
   test('the chart reads its Secret under the custom name only', () => {
     expect(chain.bootstrapSecretName()).toBe('data-team-airflow');

@@ -3,8 +3,11 @@
 // catcher. Every unit test imports from here (`../support`); the domain scanners stay beside it:
 // pod-checks.ts (the pod security rules) and secret-scan.ts (secret material in YAML).
 import { Chart, Testing } from 'cdk8s';
+import { parse } from 'yaml';
 import {
   AirflowCdk8sValidationError,
+  AirflowChart,
+  AirflowChartProps,
   AirflowSecrets,
   AirflowVolumes,
   KubernetesExecutorAirflow,
@@ -50,6 +53,22 @@ export function airflowChart(props: Partial<KubernetesExecutorAirflowProps> = {}
   const database = new MetadataDb(chart, 'db', { passwordSecret: secrets.databasePassword });
   const airflow = new KubernetesExecutorAirflow(chart, 'airflow', { volumes, database, secrets, ...props });
   return { chart, airflow, manifests: Testing.synth(chart) };
+}
+
+/**
+ * The whole AirflowChart (id `airflow`, as main.ts) with `props`, synthesized: the chart, its objects, the
+ * parsed airflow.cfg and the parsed worker pod template of ConfigMap `airflow-config`.
+ */
+export function synthAirflowChart(props: AirflowChartProps = {}): {
+  chart: AirflowChart;
+  manifests: Manifest[];
+  cfg: Record<string, Record<string, string>>;
+  worker: any;
+} {
+  const chart = new AirflowChart(Testing.app(), 'airflow', props);
+  const manifests = Testing.synth(chart);
+  const configMap = find(manifests, 'ConfigMap', 'airflow-config');
+  return { chart, manifests, cfg: parseCfg(configMap.data['airflow.cfg']), worker: parse(configMap.data['pod_template_file.yaml']) };
 }
 
 /**
@@ -100,6 +119,27 @@ export function validationError(fn: () => unknown, property?: string, message?: 
   if (property !== undefined) expect(v.property).toBe(property);
   if (message !== undefined) expect(v.message).toMatch(message);
   return v;
+}
+
+/** The message of the error `f` throws (any error, not only a validation error); fails the test when it throws nothing. */
+export function errorOf(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error('expected an error');
+}
+
+/** Synthesizes `chart` with console.warn caught: it must print `Warning: <warning>` (cdk8s's form of a construct warning). */
+export function expectSynthWarns(chart: Chart, warning: string): void {
+  const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+  try {
+    Testing.synth(chart);
+    expect(warn).toHaveBeenCalledWith(`Warning: ${warning}`);
+  } finally {
+    warn.mockRestore();
+  }
 }
 
 /** Builds {@link airflowChart} with `props` and returns the validation error it throws (or fails the test). */
@@ -219,6 +259,20 @@ export function airflowPodSpecs(manifests: Manifest[]): Map<string, any> {
     out.set(pod.object, pod.spec);
   }
   return out;
+}
+
+/** Every `secretKeyRef` (`{ name, key }`) anywhere inside `value` (objects and arrays, walked depth-first). */
+export function secretKeyRefs(value: unknown): Array<{ name: string; key: string }> {
+  const refs: Array<{ name: string; key: string }> = [];
+  const walk = (v: any): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      if (v.secretKeyRef) refs.push(v.secretKeyRef);
+      Object.values(v).forEach(walk);
+    }
+  };
+  walk(value);
+  return refs;
 }
 
 /** The init containers, then the containers, of a pod spec. */

@@ -16,7 +16,7 @@ import {
 } from '../../lib';
 import * as k8s from '../../imports/k8s';
 import { validationReport } from '../../validation';
-import { podsOf } from '../support';
+import { podsOf, secretKeyRefs } from '../support';
 
 function chart(namespace = 'airflow', app = Testing.app(), id = 'test'): Chart {
   return new Chart(app, id, { namespace, disableResourceNameHashes: true });
@@ -29,16 +29,7 @@ function podSpecs(objects: any[]): Map<string, any> {
 
 /** The names of the Secrets every `secretKeyRef` of `objects` reads, the worker pod template's included. */
 function secretRefNames(objects: any[]): Set<string> {
-  const names = new Set<string>();
-  const walk = (v: any): void => {
-    if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') {
-      if (v.secretKeyRef) names.add(v.secretKeyRef.name);
-      Object.values(v).forEach(walk);
-    }
-  };
-  walk([...objects, ...[...podSpecs(objects).values()]]);
-  return names;
+  return new Set(secretKeyRefs([...objects, ...[...podSpecs(objects).values()]]).map((ref) => ref.name));
 }
 
 /** The pieces of a deployment composed by hand, in a chart of one's own. */

@@ -11,7 +11,7 @@ import { AirflowChart, AirflowChartProps, EnvValue, PodVolume, StorageProvisioni
 import { validationReport } from '../../validation';
 import { EVERYTHING } from '../support/everything';
 import { findSecretMaterial } from '../support/secret-scan';
-import { cfgOf } from '../support';
+import { cfgOf, expectSynthWarns } from '../support';
 
 /** Every pod of the chart by a readable name, with its metadata and spec (the worker template's included). */
 function pods(objects: any[]): Map<string, { metadata: any; spec: any }> {
@@ -240,13 +240,7 @@ describe('the runtime traps of the review', () => {
     expect(chart.airflow.warnings).toEqual([
       'KubernetesExecutorAirflow at "airflow/airflow": defaultPoolSlots (2) is smaller than parallelism (32): at most 2 tasks of default_pool run at once. Raise defaultPoolSlots, or give tasks pools of their own.',
     ]);
-    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-    try {
-      Testing.synth(chart);
-      expect(warn).toHaveBeenCalledWith(`Warning: ${chart.airflow.warnings[0]}`);
-    } finally {
-      warn.mockRestore();
-    }
+    expectSynthWarns(chart, chart.airflow.warnings[0]);
   });
 
   test('the secrets bootstrap Job runs the Airflow image in use (no second pull), or the one given', () => {

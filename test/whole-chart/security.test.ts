@@ -17,7 +17,7 @@ import {
   airflowPodSecurityContext,
 } from '../../lib';
 import { podSecurityLevelOf, podSecurityViolations } from '../../lib/security/pod-security';
-import { FoundPod, podsOf, synthIn } from '../support';
+import { FoundPod, podsOf, secretKeyRefs, synthIn } from '../support';
 import {
   airflowPodViolations,
   isPostgresPod,
@@ -213,15 +213,7 @@ describe('the AirflowChart with Celery workers, their Redis broker and the netwo
   test('every secretKeyRef names a key the bootstrap Job creates, the broker\'s password included', () => {
     const objects = Testing.synth(new AirflowChart(Testing.app(), 'airflow', { celery: {} }));
     const script = objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('airflow-secrets-bootstrap-')).spec.template.spec.containers[0].command[2];
-    const refs = new Set<string>();
-    const visit = (value: any): void => {
-      if (Array.isArray(value)) value.forEach(visit);
-      else if (value && typeof value === 'object') {
-        if (value.secretKeyRef) refs.add(value.secretKeyRef.key);
-        Object.values(value).forEach(visit);
-      }
-    };
-    visit(objects);
+    const refs = new Set(secretKeyRefs(objects).map((ref) => ref.key));
     expect(refs).toContain('redis-password');
     for (const key of refs) expect([key, script.includes(`"${key}": `)]).toEqual([key, true]);
   });

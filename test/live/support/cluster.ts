@@ -195,3 +195,147 @@ export function recordResult(key: string, value: unknown): void {
   results[key] = value;
   fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
 }
+
+/**
+ * Which cluster kubectl talks to: `local`, the local control plane ({@link isLocalControlPlane}); `mutate`,
+ * whether the tests may create cluster-wide objects ({@link mayMutateCluster}). Both false without a kubeconfig:
+ * every test then fails in beforeAll with kubectl's own message.
+ */
+export function clusterAccess(): { local: boolean; mutate: boolean } {
+  let local = false;
+  let mutate = false;
+  try {
+    local = isLocalControlPlane();
+    mutate = mayMutateCluster();
+  } catch {
+    // no kubeconfig
+  }
+  return { local, mutate };
+}
+
+/**
+ * kubectl's stderr lines, less the Pod Security warnings a cluster from 1.23 on prints by design: the namespace
+ * enforces baseline and only warns at restricted (Postgres starts as root). 1.20 prints none.
+ */
+export function unexpectedStderr(stderr: string): string[] {
+  return stderr.split('\n').filter((line) => line.trim() !== '' && !/^Warning: would violate PodSecurity "restricted/.test(line));
+}
+
+/**
+ * `kubectl apply --dry-run=server --validate=true` of `objects` (written to `dir/file`) succeeds, quietly, for
+ * every one of them: no stderr but {@link unexpectedStderr}'s, exit 0, `<kind/name> created (server dry run)`
+ * for each. Returns the lines kubectl printed.
+ */
+export function expectServerDryRun(dir: string, file: string, objects: any[]): string[] {
+  const r = kubectl(['apply', '--dry-run=server', '--validate=true', '-f', writeYaml(dir, file, objects)]);
+  expect(unexpectedStderr(r.stderr)).toEqual([]);
+  expect(r.code).toBe(0);
+  const lines = r.stdout.trim().split('\n');
+  for (const o of objects) expect(lines).toContain(`${kubectlName(o)} created (server dry run)`);
+  return lines;
+}
+
+/** The SelfSubjectRulesReview of `namespace` as its service account `serviceAccount` (with the groups a pod's token carries). */
+export function rulesReview(namespace: string, serviceAccount: string): any {
+  return kubectlJson(
+    ['create', '-f', '-', `--as=system:serviceaccount:${namespace}:${serviceAccount}`,
+      '--as-group=system:serviceaccounts', `--as-group=system:serviceaccounts:${namespace}`, '--as-group=system:authenticated'],
+    JSON.stringify({ apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace } }),
+  );
+}
+
+/** Pods of `namespace` that `selector` selects, as the server has them. */
+export function podsOf(namespace: string, selector: string): any[] {
+  return kubectlJson(['get', 'pods', '-n', namespace, '-l', selector]).items as any[];
+}
+
+/**
+ * Waits (2 minutes) until the real kube-scheduler has bound every pod of `workloads` (Deployments,
+ * StatefulSets, Jobs: as many as their replicas or parallelism) to `node`; a timeout lists where each pod is.
+ */
+export async function waitForWorkloadsOn(node: string, namespace: string, workloads: any[], what: string): Promise<void> {
+  const selectorOf = (w: any) =>
+    w.kind === 'Job' ? `job-name=${w.metadata.name}` : Object.entries(w.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
+  await waitFor(
+    what,
+    120_000,
+    () =>
+      workloads.every((w) => {
+        const pods = podsOf(namespace, selectorOf(w));
+        const want = w.kind === 'Job' ? (w.spec.parallelism ?? 1) : (w.spec.replicas ?? 1);
+        return pods.length >= want && pods.every((p) => p.spec.nodeName === node);
+      }),
+    () => workloads.map((w) => `${objectKey(w)}: ${podsOf(namespace, selectorOf(w)).map((p) => `${p.metadata.name}@${p.spec.nodeName ?? '-'}`).join(' ') || 'no pod'}`).join('\n'),
+    1000,
+  );
+}
+
+/**
+ * Creates task pods (`<prefix>1`, `<prefix>2`, ...: at most 40), each as `build` makes it, one at a time, until the kube-scheduler finds one Unschedulable. `onScheduled` is called with the
+ * name of each pod that was scheduled. Returns how many were, and the Unschedulable condition (undefined after 40).
+ */
+export async function fillWithTaskPods(options: {
+  namespace: string;
+  prefix: string;
+  /** What the pods are called in the waits' messages ("worker pod", "task pod"). */
+  noun: string;
+  build: (name: string, i: number) => any;
+  onScheduled?: (name: string) => void;
+}): Promise<{ fit: number; unschedulable: any }> {
+  const { namespace, prefix } = options;
+  let fit = 0;
+  let unschedulable: any;
+  for (let i = 1; i <= 40 && !unschedulable; i++) {
+    const name = `${prefix}${i}`;
+    kubectlOk(['create', '-f', '-'], JSON.stringify(options.build(name, i)));
+    const outcome = await waitFor(`${options.noun} ${name} to be scheduled or found unschedulable`, 60_000, () => {
+      const pod = getObject('pod', name, namespace);
+      if (pod?.spec?.nodeName) return 'scheduled';
+      const condition = (pod?.status?.conditions ?? []).find((c: any) => c.type === 'PodScheduled');
+      return condition?.status === 'False' && condition.reason === 'Unschedulable' ? condition : undefined;
+    });
+    if (outcome === 'scheduled') {
+      options.onScheduled?.(name);
+      fit++;
+    } else {
+      unschedulable = outcome;
+    }
+  }
+  return { fit, unschedulable };
+}
+
+/** CPU (millicores) and memory (MiB) requests. */
+export interface Requests {
+  cpu: number;
+  memoryMi: number;
+}
+
+/** A pod's effective requests: the larger of the sum over its containers and its largest init container. */
+export function effectiveRequests(spec: any): Requests {
+  const cpu = (q?: string) => (!q ? 0 : q.endsWith('m') ? Number(q.slice(0, -1)) : Number(q) * 1000);
+  const mi = (q?: string) => (!q ? 0 : q.endsWith('Gi') ? Number(q.slice(0, -2)) * 1024 : q.endsWith('Mi') ? Number(q.slice(0, -2)) : Number(q) / 2 ** 20);
+  const sum = (cs: any[] = []) => cs.reduce((a, c) => ({ cpu: a.cpu + cpu(c.resources?.requests?.cpu), memoryMi: a.memoryMi + mi(c.resources?.requests?.memory) }), { cpu: 0, memoryMi: 0 });
+  const main = sum(spec.containers);
+  for (const c of spec.initContainers ?? []) {
+    main.cpu = Math.max(main.cpu, cpu(c.resources?.requests?.cpu));
+    main.memoryMi = Math.max(main.memoryMi, mi(c.resources?.requests?.memory));
+  }
+  return main;
+}
+
+/** Every pod of `namespace` bound to `node`, except those named `<exceptPrefix>...`, with its effective requests. */
+export function requestsOnNode(namespace: string, node: string, exceptPrefix: string): Array<{ pod: any; requests: Requests }> {
+  return (kubectlJson(['get', 'pods', '-n', namespace, '--field-selector', `spec.nodeName=${node}`]).items as any[])
+    .filter((pod) => !pod.metadata.name.startsWith(exceptPrefix))
+    .map((pod) => ({ pod, requests: effectiveRequests(pod.spec) }));
+}
+
+/** The sum of the requests of `pods`. */
+export function sumRequests(pods: Array<{ requests: Requests }>): Requests {
+  const total = { cpu: 0, memoryMi: 0 };
+  for (const { requests } of pods) {
+    total.cpu += requests.cpu;
+    total.memoryMi += requests.memoryMi;
+  }
+  return total;
+}

@@ -225,6 +225,21 @@ export class RuntimeChain {
     return (own.length > 0 ? own : recs)[(own.length > 0 ? own : recs).length - 1];
   }
 
+  /** Waits until `job` has a succeeded pod; fails at once when one failed. The pods of `component` explain a timeout. */
+  private async waitForJob(job: any, component: string, timeoutMs: number): Promise<void> {
+    await waitForAsync(
+      `Job ${job.metadata.name} to complete`,
+      timeoutMs,
+      () => {
+        const j = getObject('job', job.metadata.name, this.ns);
+        if ((j?.status?.failed ?? 0) > 0) throw new Error(`Job ${job.metadata.name} has ${j.status.failed} failed pod(s)`);
+        return (j?.status?.succeeded ?? 0) >= 1;
+      },
+      () => kubectl(['get', 'pods', '-n', this.ns, '-l', `app.kubernetes.io/component=${component}`, '-o', 'wide']).stdout,
+      2000,
+    );
+  }
+
   // ------------------------------------------------------------------------------------------ running steps
   /** A jest test body for a step: refuses to run after a failed blocking step, times the step, explains failures. */
   jest(step: Step): () => Promise<void> {
@@ -295,6 +310,37 @@ export class RuntimeChain {
       'persistentvolume',
       this.objectsOf('PersistentVolume').map((pv) => pv.metadata.name),
     );
+  }
+
+  /**
+   * What every runtime file does before its steps: the chart of a crashed run deleted, the kubelet started, the
+   * host folders prepared.
+   */
+  async setUp(): Promise<void> {
+    await this.cleanUp();
+    await this.kubelet.start();
+    this.prepareHostFolders();
+  }
+
+  /** What every runtime file does last: unless AIRFLOW_CDK8S_RUNTIME_KEEP=1, the chart deleted and the kubelet stopped. */
+  async tearDown(): Promise<void> {
+    if (process.env.AIRFLOW_CDK8S_RUNTIME_KEEP === '1') return;
+    await this.cleanUp();
+    this.kubelet.stop();
+  }
+
+  /**
+   * Registers a runtime file's beforeAll ({@link setUp}) and afterAll: `stop` (the file's own samplers), the
+   * phase watch stopped, the step timings recorded (unless `recordTimings` is false), then {@link tearDown}.
+   */
+  hooks(options: { recordTimings: boolean; stop?: () => void }): void {
+    beforeAll(() => this.setUp(), 300_000);
+    afterAll(async () => {
+      options.stop?.();
+      this.stopPhaseWatch();
+      if (options.recordTimings) this.recordTimings();
+      await this.tearDown();
+    }, 300_000);
   }
 
   /** Starts a watch of the task pods' phases (kubectl get -w), so that Running and Succeeded are seen on the API. */
@@ -469,17 +515,7 @@ export class RuntimeChain {
 
     const migrate = this.job('db-migrate');
     add('airflow db migrate: the migration Job runs its command and completes', ['db-migrate'], async () => {
-      await waitForAsync(
-        `Job ${migrate.metadata.name} to complete`,
-        600_000,
-        () => {
-          const j = getObject('job', migrate.metadata.name, this.ns);
-          if ((j?.status?.failed ?? 0) > 0) throw new Error(`Job ${migrate.metadata.name} has ${j.status.failed} failed pod(s)`);
-          return (j?.status?.succeeded ?? 0) >= 1;
-        },
-        () => kubectl(['get', 'pods', '-n', this.ns, '-l', 'app.kubernetes.io/component=db-migrate', '-o', 'wide']).stdout,
-        2000,
-      );
+      await this.waitForJob(migrate, 'db-migrate', 600_000);
       // what ran is the Job's own command, from the pod the Job controller created
       const c = migrate.spec.template.spec.containers[0];
       const rec = this.mainRecord('db-migrate')!;
@@ -508,17 +544,7 @@ export class RuntimeChain {
 
     const createUser = this.job('create-user');
     add('the admin user Job (FAB airflow users create) completes', ['create-user'], async () => {
-      await waitForAsync(
-        `Job ${createUser.metadata.name} to complete`,
-        300_000,
-        () => {
-          const j = getObject('job', createUser.metadata.name, this.ns);
-          if ((j?.status?.failed ?? 0) > 0) throw new Error(`Job ${createUser.metadata.name} has ${j.status.failed} failed pod(s)`);
-          return (j?.status?.succeeded ?? 0) >= 1;
-        },
-        () => kubectl(['get', 'pods', '-n', this.ns, '-l', 'app.kubernetes.io/component=create-user', '-o', 'wide']).stdout,
-        2000,
-      );
+      await this.waitForJob(createUser, 'create-user', 300_000);
       expect(this.kubelet.log(this.ns, this.mainRecord('create-user')!.pod, 'create-user')).toMatch(/User "?admin"? created with role "?Admin"?/);
     });
 

@@ -7,6 +7,13 @@ import { Kubelet } from './kubelet';
 
 const MiB = 1024;
 
+/** How long an idle measurement first lets the pods settle ($AIRFLOW_CDK8S_RUNTIME_IDLE_SETTLE_MS, 30 s). */
+export const IDLE_SETTLE_MS = Number(process.env.AIRFLOW_CDK8S_RUNTIME_IDLE_SETTLE_MS ?? 30_000);
+/** How long an idle measurement samples ($AIRFLOW_CDK8S_RUNTIME_SAMPLE_MS, 30 s). */
+export const SAMPLE_MS = Number(process.env.AIRFLOW_CDK8S_RUNTIME_SAMPLE_MS ?? 30_000);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** A memory quantity ("1536Mi", "1Gi", "512M") in MiB. */
 export function mebibytes(q: string | undefined): number | undefined {
   if (!q) return undefined;
@@ -128,6 +135,14 @@ export class MemorySampler {
     }
     return out;
   }
+}
+
+/** Memory at idle: waits `settleMs`, then samples for `sampleMs` with a {@link MemorySampler}; what it stops with. */
+export async function sampleIdle(kubelet: Kubelet, namespace: string, settleMs = IDLE_SETTLE_MS, sampleMs = SAMPLE_MS): Promise<ReturnType<MemorySampler['stop']>> {
+  await sleep(settleMs);
+  const sampler = new MemorySampler(kubelet, namespace).start();
+  await sleep(sampleMs);
+  return sampler.stop();
 }
 
 /** A table of component memory for the console. */
