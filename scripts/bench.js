@@ -494,7 +494,11 @@ function runtimeReport(results, objects) {
     out.push('| [api] workers | idle RSS (PSS) | while a task runs RSS (PSS) | processes |');
     out.push('| --- | --- | --- | --- |');
     const rows = { ...workers };
-    if (memory.idle?.['api-server']) rows['4 (default)'] = { idle: memory.idle['api-server'], task: memory.task?.['api-server'] };
+    // the chart's own setting ([api] workers in airflow.cfg as synthesized now; Airflow's default is 4)
+    const cfg = objects.find((o) => o.kind === 'ConfigMap' && o.data?.['airflow.cfg'])?.data['airflow.cfg'] ?? '';
+    const api = /^\[api\]$([\s\S]*?)(?=^\[|(?![\s\S]))/m.exec(cfg)?.[1] ?? '';
+    const chartWorkers = /^workers\s*=\s*(\d+)/m.exec(api)?.[1] ?? '4';
+    if (memory.idle?.['api-server']) rows[`${chartWorkers} (the chart's default)`] = { idle: memory.idle['api-server'], task: memory.task?.['api-server'] };
     for (const [n, w] of Object.entries(rows)) {
       const idle = w.idle ?? w;
       out.push(`| ${n} | ${idle.rssMiB} (${idle.pssMiB}) | ${w.task ? `${w.task.rssMiB} (${w.task.pssMiB})` : '-'} | ${idle.processes} |`);

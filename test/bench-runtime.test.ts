@@ -45,6 +45,8 @@ describe('runtimeReport', () => {
     expect(r.lines).toContain('Every component stays within 80% of its memory limit.');
     expect(r.lines).toContain('| 1 | 300 (150) | 320 (160) | 1 |');
     expect(r.lines).toContain('| 2 | 800 (400) | - | 4 |');
-    expect(r.lines.some((l) => l.startsWith('| 4 (default) |'))).toBe(true);
+    // the chart's own [api] workers (1, from airflow.cfg as synthesized), not Airflow's default of 4
+    expect(r.lines.some((l) => l.startsWith("| 1 (the chart's default) |"))).toBe(true);
+    expect(r.lines.some((l) => l.startsWith('| 4 '))).toBe(false);
   });
 });

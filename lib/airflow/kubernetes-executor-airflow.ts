@@ -54,15 +54,16 @@ import { workerPodTemplate } from './worker-pod-template';
  * the real Airflow 3.1 (docs/benchmark.md, docs/runtime-tests.md): the memory request is the largest PSS at
  * idle or while a task runs, rounded up to 32Mi; the limit keeps the largest RSS seen (liveness probes
  * included: `airflow jobs check` starts a second Python process in the container, about 200 MiB) at or below
- * 80% of it. The api-server's figure is with `[api] workers = 1` (the library's default; 4 workers use about
+ * about 70% of it, so that the runtime stage's rule (at most 80%) holds with a margin. Limits do not count
+ * when pods are placed: a higher one costs no task pod on the node. The api-server's figure is with `[api] workers = 1` (the library's default; 4 workers use about
  * 1.5 GiB). The webserver (Airflow 2) is not measured and keeps its earlier, larger size. CPU is not measured.
  */
 export const COMPONENT_RESOURCES: Readonly<Record<string, ContainerResources>> = {
-  [Components.SCHEDULER]: { cpuRequest: '150m', memoryRequest: '448Mi', cpuLimit: '1', memoryLimit: '1280Mi' },
+  [Components.SCHEDULER]: { cpuRequest: '150m', memoryRequest: '448Mi', cpuLimit: '1', memoryLimit: '1408Mi' },
   [Components.API_SERVER]: { cpuRequest: '150m', memoryRequest: '320Mi', cpuLimit: '1', memoryLimit: '768Mi' },
   [Components.WEBSERVER]: { cpuRequest: '150m', memoryRequest: '512Mi', cpuLimit: '1', memoryLimit: '1536Mi' },
   [Components.DAG_PROCESSOR]: { cpuRequest: '100m', memoryRequest: '384Mi', cpuLimit: '1', memoryLimit: '1Gi' },
-  [Components.TRIGGERER]: { cpuRequest: '50m', memoryRequest: '448Mi', cpuLimit: '500m', memoryLimit: '1Gi' },
+  [Components.TRIGGERER]: { cpuRequest: '50m', memoryRequest: '448Mi', cpuLimit: '500m', memoryLimit: '1152Mi' },
 };
 
 /** How many days task logs stay on the logs volume unless `logRetentionDays` says otherwise. */
