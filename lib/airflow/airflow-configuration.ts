@@ -131,6 +131,9 @@ export class AirflowConfiguration extends Construct implements IPodSpecSource {
   public readonly configMap: k8s.KubeConfigMap;
 
   private podTemplate: (() => Record<string, unknown>) | undefined;
+  // The last template rendered and its YAML and checksum: every pod's checksum annotation asks for them at
+  // synth, and YAML rendering is the costly part. Keyed by the template's JSON, so a change is never missed.
+  private rendered: { json: string; yaml: string; checksum: string } | undefined;
 
   constructor(scope: Construct, id: string, props: AirflowConfigurationProps) {
     super(scope, id);
@@ -208,15 +211,25 @@ export class AirflowConfiguration extends Construct implements IPodSpecSource {
 
   /** The worker pod template, rendered as YAML now. */
   public get podTemplateYaml(): string {
-    if (!this.podTemplate) {
-      invalid(this, 'podTemplate', undefined, 'a worker pod template (props.podTemplate or setWorkerPodTemplate)');
-    }
-    return Yaml.stringify(this.podTemplate());
+    return this.render().yaml;
   }
 
   /** sha256 of the ConfigMap's content as it is now, for the {@link CONFIG_CHECKSUM_ANNOTATION} of pod templates. */
   public get checksum(): string {
-    return sha256(`${AIRFLOW_CFG_KEY}\n${this.airflowCfg}\n${POD_TEMPLATE_FILE_KEY}\n${this.podTemplateYaml}`);
+    return this.render().checksum;
+  }
+
+  private render(): { yaml: string; checksum: string } {
+    if (!this.podTemplate) {
+      invalid(this, 'podTemplate', undefined, 'a worker pod template (props.podTemplate or setWorkerPodTemplate)');
+    }
+    const template = this.podTemplate();
+    const json = JSON.stringify(template);
+    if (this.rendered?.json !== json) {
+      const yaml = Yaml.stringify(template);
+      this.rendered = { json, yaml, checksum: sha256(`${AIRFLOW_CFG_KEY}\n${this.airflowCfg}\n${POD_TEMPLATE_FILE_KEY}\n${yaml}`) };
+    }
+    return this.rendered;
   }
 
   /** The checksum as a value resolved at synth, for pod template annotations built before the template is final. */

@@ -33,6 +33,8 @@ const POD_SPEC_PATHS: Readonly<Record<string, readonly string[]>> = {
   CronJob: ['spec', 'jobTemplate', 'spec', 'template', 'spec'],
 };
 
+const ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce';
+
 const LEVELS = [PodSecurityLevel.PRIVILEGED, PodSecurityLevel.BASELINE, PodSecurityLevel.RESTRICTED];
 
 /**
@@ -51,12 +53,11 @@ export class AirflowNamespace extends Construct {
     this.name = namespaceOf(this);
     const computed =
       props.podSecurityLabels ?? true
-        ? Object.fromEntries(
-          Object.keys(podSecurityLabels({ enforce: PodSecurityLevel.RESTRICTED })).map((key) => [
-            key,
-            atSynth(() => podSecurityLabels({ enforce: this.enforcedLevel })[key]),
-          ]),
-        )
+        ? {
+          ...podSecurityLabels({ enforce: PodSecurityLevel.RESTRICTED }),
+          // warn and audit are always restricted; only enforce depends on the pods, computed once per synth
+          [ENFORCE_LABEL]: atSynth(() => this.enforcedLevel),
+        }
         : {};
     this.namespace = clusterScoped(
       new k8s.KubeNamespace(this, 'resource', {
