@@ -30,8 +30,17 @@ const HEADER = [
   '',
 ];
 
+// Parsed files by path, reused while the text is the same: following re-exports asks for the same
+// index.ts files once per exported name.
+const parsed = new Map();
+
 function parse(file) {
-  return ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  const text = fs.readFileSync(file, 'utf8');
+  const hit = parsed.get(file);
+  if (hit && hit.text === text) return hit.sourceFile;
+  const sourceFile = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  parsed.set(file, { text, sourceFile });
+  return sourceFile;
 }
 
 function hasModifier(node, kind) {
