@@ -1,6 +1,6 @@
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
-import { AirflowOptions, GitSyncMode, ImagePrePull, KubernetesExecutorAirflow, pickPlacement } from './airflow';
+import { AirflowOptions, KubernetesExecutorAirflow, pickPlacement } from './airflow';
 import {
   DEFAULT_NAMESPACE,
   IMAGE_PULL_POLICIES,
@@ -10,6 +10,8 @@ import {
   validateDnsLabel,
   validateImage,
 } from './core';
+import { GitSyncMode } from './git-sync';
+import { ImagePrePull } from './image-pre-pull';
 import { MetadataDb } from './database';
 import { AirflowNamespace, AirflowNetworkPolicies, AirflowSecrets, ExistingAirflowSecretsProps } from './security';
 import { AirflowVolumeOptions, AirflowVolumes, StorageProvisioning, StorageProvisioningMode } from './storage';

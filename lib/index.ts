@@ -17,25 +17,44 @@ export {
   type AirflowConfigValues,
   AirflowConfiguration,
   type AirflowConfigurationProps,
+  type AirflowMajorVersion,
+  type AirflowOptions,
+  type AirflowPodParts,
+  COMPONENT_RESOURCES,
+  type ContainerResources,
+  DEFAULT_LOG_RETENTION_DAYS,
+  DbMigrations,
+  type DbMigrationsProps,
+  KubernetesExecutorAirflow,
+  type KubernetesExecutorAirflowProps,
+  POD_LAUNCHER_RULES,
+  PodLauncherRbac,
+  type PodLauncherRbacProps,
+  WORKER_CONTAINER_NAME,
+  airflowConfigDeprecatedAliases,
+  airflowConfigKeyInfo,
+  airflowConfigKeys,
+  airflowConfigSections,
+} from './airflow';
+
+// Celery workers beside the KubernetesExecutor, and their Redis broker (celery/).
+export {
   BROKER_PASSWORD_ENV,
   type CeleryOptions,
   CeleryWorkers,
   type CeleryWorkersProps,
-  type AirflowMajorVersion,
-  type AirflowOptions,
-  type AirflowPodParts,
-  type AzureBlobRemoteLoggingOptions,
-  COMPONENT_RESOURCES,
-  type ContainerResources,
-  DEFAULT_GIT_SYNC_IMAGE,
-  DEFAULT_LOG_RETENTION_DAYS,
-  DEFAULT_PAUSE_IMAGE,
-  DEFAULT_STATSD_EXPORTER_IMAGE,
-  DbMigrations,
-  type DbMigrationsProps,
   type ExternalCeleryBroker,
+  REDIS_GID,
+  REDIS_UID,
+  RedisBroker,
+  type RedisBrokerOptions,
+  type RedisBrokerProps,
+} from './celery';
+
+// DAGs from git (git-sync/).
+export {
+  DEFAULT_GIT_SYNC_IMAGE,
   GIT_SYNC_RESOURCES,
-  type GcsRemoteLoggingOptions,
   GitSyncCredentials,
   GitSyncCredentialsKind,
   GitSyncDags,
@@ -45,33 +64,34 @@ export {
   GitSyncMode,
   type GitSyncPodParts,
   type GitSyncSshCredentialsOptions,
-  ImagePrePull,
-  type ImagePrePullProps,
-  KubernetesExecutorAirflow,
-  type KubernetesExecutorAirflowProps,
+} from './git-sync';
+
+// Task logs: remote logging and the log groomer (logging/).
+export {
+  type AzureBlobRemoteLoggingOptions,
+  type GcsRemoteLoggingOptions,
   LOG_GROOMER_RESOURCES,
-  POD_LAUNCHER_RULES,
-  PodLauncherRbac,
-  type PodLauncherRbacProps,
-  REDIS_GID,
-  REDIS_UID,
-  RedisBroker,
-  type RedisBrokerOptions,
-  type RedisBrokerProps,
   RemoteLogging,
   type RemoteLoggingConnectionOptions,
   RemoteLoggingProvider,
   type RemoteLoggingSettings,
   type S3RemoteLoggingOptions,
+} from './logging';
+
+// Airflow's metrics for Prometheus (metrics/).
+export {
+  DEFAULT_STATSD_EXPORTER_IMAGE,
   STATSD_EXPORTER_RESOURCES,
   StatsdExporter,
   type StatsdExporterProps,
-  WORKER_CONTAINER_NAME,
-  airflowConfigDeprecatedAliases,
-  airflowConfigKeyInfo,
-  airflowConfigKeys,
-  airflowConfigSections,
-} from './airflow';
+} from './metrics';
+
+// Task start: the task pods' images kept on their nodes (image-pre-pull/).
+export {
+  DEFAULT_PAUSE_IMAGE,
+  ImagePrePull,
+  type ImagePrePullProps,
+} from './image-pre-pull';
 
 // The metadata database (database/).
 export {

@@ -2,7 +2,7 @@ import * as k8s from '../../imports/k8s';
 import { AirflowGeneration, IAirflowSecrets, secretEnv } from '../core';
 import { IMetadataDatabase } from '../database';
 import { AIRFLOW_CFG_PATH } from './airflow-configuration';
-import { RemoteLoggingSettings } from './remote-logging';
+import { RemoteLoggingSettings } from '../logging/remote-logging';
 
 /** The environment of Airflow's containers: the control plane's and the task pods'. */
 export interface AirflowEnvironment {

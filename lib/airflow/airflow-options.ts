@@ -1,8 +1,8 @@
 import { PodOptions } from '../core';
 import { AirflowConfigValues } from './airflow-config-keys';
-import { CeleryOptions } from './celery-options';
-import { GitSyncDagsOptions } from './git-sync-dags';
-import { RemoteLogging } from './remote-logging';
+import { CeleryOptions } from '../celery/celery-options';
+import { GitSyncDagsOptions } from '../git-sync/git-sync-dags';
+import { RemoteLogging } from '../logging/remote-logging';
 
 /** CPU and memory of a container, as Kubernetes quantities; what is not given keeps its default. */
 export interface ResourceOptions {

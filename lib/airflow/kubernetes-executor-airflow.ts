@@ -35,15 +35,15 @@ import { AIRFLOW_CONFIG_VOLUME_NAME, AirflowConfiguration, POD_TEMPLATE_FILE_PAT
 import { AirflowEnvironment, airflowEnvironment } from './airflow-environment';
 import { AirflowIngress } from './airflow-ingress';
 import { AirflowOptions, ComponentOptions } from './airflow-options';
-import { CeleryOptions } from './celery-options';
-import { CeleryWorkers } from './celery-workers';
+import { CeleryOptions } from '../celery/celery-options';
+import { CeleryWorkers } from '../celery/celery-workers';
 import { DbMigrations } from './db-migrations';
-import { GitSyncDags, GitSyncMode } from './git-sync-dags';
-import { logGroomerContainer, noTokenVolume } from './log-groomer';
+import { GitSyncDags, GitSyncMode } from '../git-sync/git-sync-dags';
+import { logGroomerContainer, noTokenVolume } from '../logging/log-groomer';
 import { PodLauncherRbac } from './pod-launcher-rbac';
 import { AirflowPodParts, ContainerResources, ResolvedPodOptions, airflowServiceAccount, resolvePodOptions, resolveResources } from './pod-parts';
-import { RemoteLogging, RemoteLoggingSettings } from './remote-logging';
-import { StatsdExporter } from './statsd-exporter';
+import { RemoteLogging, RemoteLoggingSettings } from '../logging/remote-logging';
+import { StatsdExporter } from '../metrics/statsd-exporter';
 import { VolumePermissions } from './volume-permissions';
 import { workerPodTemplate } from './worker-pod-template';
 

@@ -71,7 +71,7 @@ const EVERY_OPTION: Required<AirflowOptions> = {
   podAnnotations: { 'example.com/owner': 'data-team' },
   gitSync: { repository: 'https://git.example.com/team/dags.git', branch: 'release', subPath: 'dags' },
   remoteLogging: RemoteLogging.gcs({ bucket: 'team-logs', connectionSecret: { name: 'gcp-logs', key: 'json' } }),
-  logRetentionDays: 0, // the KubernetesExecutorAirflow below has no logs volume; 7 days: test/airflow/log-groomer.test.ts
+  logRetentionDays: 0, // the KubernetesExecutorAirflow below has no logs volume; 7 days: test/logging/log-groomer.test.ts
   metrics: true,
   celery: { replicas: 2, concurrency: 3, queues: ['default', 'api'], defaultExecutor: true },
 };

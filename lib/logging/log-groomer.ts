@@ -1,6 +1,6 @@
 import * as k8s from '../../imports/k8s';
 import { airflowContainerSecurityContext } from '../security';
-import { ContainerResources, resourceRequirements } from './pod-parts';
+import { ContainerResources, resourceRequirements } from '../airflow/pod-parts';
 
 /** The name of the scheduler's sidecar that removes old task logs from the logs volume. */
 export const LOG_GROOMER_CONTAINER_NAME = 'log-groomer';

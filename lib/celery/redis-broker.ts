@@ -14,7 +14,7 @@ import {
   validateSecretKeyRef,
 } from '../core';
 import { RedisBrokerOptions } from './celery-options';
-import { ContainerResources, resolveResources, resourceRequirements } from './pod-parts';
+import { ContainerResources, resolveResources, resourceRequirements } from '../airflow/pod-parts';
 
 /** Props for {@link RedisBroker}. */
 export interface RedisBrokerProps extends RedisBrokerOptions {

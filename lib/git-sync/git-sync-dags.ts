@@ -17,7 +17,7 @@ import {
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
 import { AirflowVolumes } from '../storage';
 import { GitSyncCredentials, GitSyncCredentialsKind } from './git-sync-credentials';
-import { ContainerResources, airflowServiceAccount, resourceRequirements } from './pod-parts';
+import { ContainerResources, airflowServiceAccount, resourceRequirements } from '../airflow/pod-parts';
 
 /**
  * The git-sync image: the official one (kubernetes/git-sync, v4), pinned by tag. v4.4.2 is the version the

@@ -16,9 +16,9 @@ import {
   validateSecretKeyRef,
 } from '../core';
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
-import { CONFIG_CHECKSUM_ANNOTATION } from './airflow-configuration';
+import { CONFIG_CHECKSUM_ANNOTATION } from '../airflow/airflow-configuration';
 import { CeleryOptions } from './celery-options';
-import { ContainerResources, resolveResources, ResolvedPodOptions, airflowServiceAccount, resolvePodOptions, resourceRequirements } from './pod-parts';
+import { ContainerResources, resolveResources, ResolvedPodOptions, airflowServiceAccount, resolvePodOptions, resourceRequirements } from '../airflow/pod-parts';
 import { RedisBroker } from './redis-broker';
 
 /** Props for {@link CeleryWorkers}: the options, and what the workers are built from. */

@@ -14,7 +14,7 @@ import {
   LOG_GROOMER_RESOURCES,
   MetadataDb,
 } from '../../lib';
-import { logGroomerContainer } from '../../lib/airflow/log-groomer';
+import { logGroomerContainer } from '../../lib/logging/log-groomer';
 import { errorOf, find } from '../support';
 import { airflowPodViolations } from '../support/pod-checks';
 

@@ -12,7 +12,7 @@ import {
   validateChoice,
   validateImage,
 } from '../core';
-import { airflowServiceAccount, resolvePodOptions } from './pod-parts';
+import { airflowServiceAccount, resolvePodOptions } from '../airflow/pod-parts';
 
 /**
  * The container that keeps a pre-pull pod alive: Kubernetes' own pause image (a static binary of ~300 KB that

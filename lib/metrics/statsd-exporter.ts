@@ -15,7 +15,7 @@ import {
   validatePodOptions,
 } from '../core';
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
-import { ContainerResources, airflowServiceAccount, resourceRequirements } from './pod-parts';
+import { ContainerResources, airflowServiceAccount, resourceRequirements } from '../airflow/pod-parts';
 
 /** The statsd-exporter image (prometheus/statsd_exporter), pinned by tag. */
 export const DEFAULT_STATSD_EXPORTER_IMAGE = 'prom/statsd-exporter:v0.28.0';

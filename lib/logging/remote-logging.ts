@@ -1,7 +1,7 @@
 import { IConstruct } from 'constructs';
 import * as k8s from '../../imports/k8s';
 import { SecretKeyRef, invalid, secretEnv, validatePodOptions, validateSecretKeyRef } from '../core';
-import { AirflowConfigValues } from './airflow-config-keys';
+import { AirflowConfigValues } from '../airflow/airflow-config-keys';
 
 /** Where the task logs go: the object stores Airflow's remote logging supports here. */
 export enum RemoteLoggingProvider {

@@ -1,5 +1,5 @@
 import { SecretKeyRef } from '../core';
-import type { ComponentOptions, ResourceOptions } from './airflow-options';
+import type { ComponentOptions, ResourceOptions } from '../airflow/airflow-options';
 
 /**
  * A Celery broker outside the deployment (a managed Redis, RabbitMQ, ...): its URL, and where task results

@@ -1,0 +1,5 @@
+// Celery workers beside the KubernetesExecutor (hybrid executors) and their Redis broker: a feature that plugs
+// into the control plane (lib/airflow). Imports from airflow/, security/ and core/.
+export * from './celery-options';
+export * from './redis-broker';
+export * from './celery-workers';
