@@ -1,6 +1,7 @@
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
-import { AirflowOptions, KubernetesExecutorAirflow, pickPlacement } from './airflow';
+import { KubernetesExecutorAirflow, pickPlacement } from './airflow';
+import { AirflowFeatures, AirflowOptions, addAirflowFeatures } from './airflow-options';
 import {
   DEFAULT_NAMESPACE,
   IMAGE_PULL_POLICIES,
@@ -107,6 +108,9 @@ export class AirflowChart extends Chart {
   /** The Airflow control plane. */
   public readonly airflow: KubernetesExecutorAirflow;
 
+  /** The features plugged into it (git-sync, remote logging, the log groomer, metrics, Celery workers). */
+  public readonly features: AirflowFeatures;
+
   /** The DaemonSet that keeps the images on the task pods' nodes; undefined unless `prePullImages` is on. */
   public readonly imagePrePull: ImagePrePull | undefined;
 
@@ -130,6 +134,11 @@ export class AirflowChart extends Chart {
       namespace,
       labels,
       disableResourceNameHashes,
+      gitSync,
+      remoteLogging,
+      logRetentionDays,
+      metrics,
+      celery,
       ...airflowOptions
     } = props;
     // Postgres and the secrets bootstrap Job are placed, pulled and labelled like Airflow's pods.
@@ -182,14 +191,10 @@ export class AirflowChart extends Chart {
       database: this.metadataDb,
       secrets: this.secrets,
     });
+    this.features = addAirflowFeatures(this.airflow, { gitSync, remoteLogging, logRetentionDays, metrics, celery });
 
     this.imagePrePull = this.resolvePrePullImages(prePullImages)
-      ? new ImagePrePull(this, 'image-pre-pull', {
-        images: [this.airflow.image, ...this.airflow.taskPodImages],
-        imagePullPolicy: this.airflow.imagePullPolicy,
-        placement: this.airflow.podOptionsFor(props.worker),
-        pauseImage: prePullPauseImage,
-      })
+      ? ImagePrePull.forAirflow(this, 'image-pre-pull', { airflow: this.airflow, placement: props.worker, pauseImage: prePullPauseImage })
       : undefined;
     if (prePullPauseImage !== undefined && !this.imagePrePull) {
       invalid(this, 'prePullPauseImage', prePullPauseImage, 'nothing unless prePullImages is on', 'Set prePullImages: true, or leave prePullPauseImage out.');
@@ -198,8 +203,8 @@ export class AirflowChart extends Chart {
     this.networkPolicies = networkPolicies
       ? new AirflowNetworkPolicies(this, 'network-policies', {
         generation: this.airflow.generation,
-        celeryWorkers: this.airflow.celery !== undefined,
-        redisBroker: this.airflow.celery?.broker !== undefined,
+        celeryWorkers: this.features.celery !== undefined,
+        redisBroker: this.features.celery?.broker !== undefined,
       })
       : undefined;
   }

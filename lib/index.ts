@@ -4,6 +4,7 @@
 
 // The whole deployment in one chart.
 export { AirflowChart, type AirflowChartProps } from './airflow-chart';
+export { type AirflowFeatures, type AirflowOptions, addAirflowFeatures } from './airflow-options';
 
 // The Airflow control plane (airflow/).
 export {
@@ -17,12 +18,16 @@ export {
   type AirflowConfigValues,
   AirflowConfiguration,
   type AirflowConfigurationProps,
+  type AirflowContribution,
+  AirflowPods,
+  type ControlPlaneOptions,
+  type DagsSource,
+  type IAirflowFeature,
+  type PodContributions,
   type AirflowMajorVersion,
-  type AirflowOptions,
   type AirflowPodParts,
   COMPONENT_RESOURCES,
   type ContainerResources,
-  DEFAULT_LOG_RETENTION_DAYS,
   DbMigrations,
   type DbMigrationsProps,
   KubernetesExecutorAirflow,
@@ -70,7 +75,9 @@ export {
 export {
   type AzureBlobRemoteLoggingOptions,
   type GcsRemoteLoggingOptions,
+  DEFAULT_LOG_RETENTION_DAYS,
   LOG_GROOMER_RESOURCES,
+  LogGroomer,
   RemoteLogging,
   type RemoteLoggingConnectionOptions,
   RemoteLoggingProvider,
@@ -90,6 +97,7 @@ export {
 export {
   DEFAULT_PAUSE_IMAGE,
   ImagePrePull,
+  type ImagePrePullForAirflowProps,
   type ImagePrePullProps,
 } from './image-pre-pull';
 

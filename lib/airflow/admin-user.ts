@@ -118,8 +118,7 @@ export class AdminUser extends Construct {
       container: airflowContainer(parts, {
         name: 'create-user',
         args: ['bash', '-c', CREATE_USER_SCRIPT],
-        env: [
-          ...parts.env,
+        extraEnv: [
           { name: 'AIRFLOW_ADMIN_USERNAME', value: this.username },
           { name: 'AIRFLOW_ADMIN_EMAIL', value: email },
           { name: 'AIRFLOW_ADMIN_FIRSTNAME', value: firstName },

@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { airflowLabels, selectorLabels, validateChoice, validateInteger } from '../core';
+import { airflowLabels, atSynth, selectorLabels, validateChoice, validateInteger } from '../core';
 import { CONFIG_CHECKSUM_ANNOTATION } from './airflow-configuration';
 import {
   AirflowContainerOptions,
@@ -97,19 +97,19 @@ export interface AirflowComponentProps {
    * the Celery broker's for the scheduler.
    * @default - none
    */
-  readonly extraEnv?: k8s.EnvVar[];
+  readonly extraEnv?: () => k8s.EnvVar[];
 
   /**
    * Containers beside the component's own (the scheduler's log groomer, git-sync in its sidecar mode).
    * @default - none
    */
-  readonly sidecars?: k8s.Container[];
+  readonly sidecars?: () => k8s.Container[];
 
   /**
    * Pod volumes beside the parts' volumes, for the sidecars.
    * @default - none
    */
-  readonly extraVolumes?: k8s.Volume[];
+  readonly extraVolumes?: () => k8s.Volume[];
 
   /**
    * Whether the Deployment rolls without downtime (a new pod first, then the old one goes). Otherwise the
@@ -169,7 +169,7 @@ export class AirflowComponent extends Construct {
 
     const container: Partial<AirflowContainerOptions> = {
       args: ['bash', '-c', `exec ${props.command}`],
-      ...(props.extraEnv?.length ? { env: [...parts.env, ...props.extraEnv] } : {}),
+      ...(props.extraEnv ? { extraEnv: props.extraEnv } : {}),
       ...(props.extraVolumeMounts ? { extraVolumeMounts: props.extraVolumeMounts } : {}),
       ...(props.port ? { ports: [{ name: 'http', containerPort: props.port.containerPort, protocol: 'TCP' }] } : {}),
       ...(props.startupProbe ? { startupProbe: props.startupProbe } : {}),
@@ -177,6 +177,7 @@ export class AirflowComponent extends Construct {
       ...(props.livenessProbe ? { livenessProbe: props.livenessProbe } : {}),
     };
 
+    const main = airflowContainer(parts, { name: props.component, resources: resourceRequirements(props.resources), ...container });
     this.deployment = new k8s.KubeDeployment(this, 'deployment', {
       metadata: { name: this.name, labels },
       spec: {
@@ -192,14 +193,7 @@ export class AirflowComponent extends Construct {
             serviceAccountName: this.name,
             automountServiceAccountToken: automount,
             initContainers: [parts.waitForDatabase, waitForMigrationsContainer(parts)],
-            containers: [
-              airflowContainer(parts, {
-                name: props.component,
-                resources: resourceRequirements(props.resources),
-                ...container,
-              }),
-              ...(props.sidecars ?? []),
-            ],
+            containers: atSynth(() => [main, ...(props.sidecars?.() ?? [])]),
           }, props.extraVolumes),
         },
       },

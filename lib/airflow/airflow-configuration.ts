@@ -121,19 +121,20 @@ export class AirflowConfiguration extends Construct implements IPodSpecSource {
   /** The ConfigMap's name. */
   public readonly name: string;
 
-  /** All options in `airflow.cfg`: the library's and the user's. */
-  public readonly values: AirflowConfigValues;
-
-  /** The rendered `airflow.cfg`. */
-  public readonly airflowCfg: string;
-
   /** The ConfigMap. */
   public readonly configMap: k8s.KubeConfigMap;
+
+  private readonly generation: AirflowGeneration;
+  private readonly property: string;
+  private readonly user: AirflowConfigValues;
+  private readonly managedByProp: Record<string, string>;
+  private managed: AirflowConfigValues;
+  private defaults: AirflowConfigValues;
 
   private podTemplate: (() => Record<string, unknown>) | undefined;
   // The last template rendered and its YAML and checksum: every pod's checksum annotation asks for them at
   // synth, and YAML rendering is the costly part. Keyed by the template's JSON, so a change is never missed.
-  private rendered: { json: string; yaml: string; checksum: string } | undefined;
+  private rendered: { json: string; cfg: string; yaml: string; checksum: string } | undefined;
 
   constructor(scope: Construct, id: string, props: AirflowConfigurationProps) {
     super(scope, id);
@@ -178,8 +179,12 @@ export class AirflowConfiguration extends Construct implements IPodSpecSource {
     validateAirflowConfig(this, 'managed', props.generation, props.managed);
     validateAirflowConfig(this, 'defaults', props.generation, props.defaults ?? {});
 
-    this.values = mergeConfig(mergeConfig(props.defaults ?? {}, user), props.managed);
-    this.airflowCfg = renderAirflowCfg(this.values);
+    this.generation = props.generation;
+    this.property = property;
+    this.user = user;
+    this.managedByProp = { ...props.managedByProp };
+    this.managed = props.managed;
+    this.defaults = props.defaults ?? {};
     const template = props.podTemplate;
     this.podTemplate = template === undefined ? undefined : () => template;
     registerPodSpecSource(this);
@@ -190,10 +195,65 @@ export class AirflowConfiguration extends Construct implements IPodSpecSource {
         labels: airflowLabels(Components.CONFIG),
       },
       data: {
-        [AIRFLOW_CFG_KEY]: this.airflowCfg,
+        [AIRFLOW_CFG_KEY]: Lazy.any({ produce: () => this.airflowCfg }),
         [POD_TEMPLATE_FILE_KEY]: Lazy.any({ produce: () => this.podTemplateYaml }),
       },
     });
+  }
+
+  /** All options in `airflow.cfg` as they are now: the library's (and its features') and the user's. */
+  public get values(): AirflowConfigValues {
+    return mergeConfig(mergeConfig(this.defaults, this.user), this.managed);
+  }
+
+  /** `airflow.cfg` as it is now, rendered. */
+  public get airflowCfg(): string {
+    return renderAirflowCfg(this.values);
+  }
+
+  /**
+   * Options a feature sets (`feature` names it in messages, e.g. "metrics"): checked against Airflow's keys,
+   * refused where the user's `config` or another feature sets the same option.
+   */
+  public addManaged(values: AirflowConfigValues, feature: string): void {
+    this.checkShape(feature, values);
+    validateAirflowConfig(this, feature, this.generation, values);
+    for (const [section, keys] of Object.entries(values)) {
+      for (const [key, value] of Object.entries(keys)) {
+        const name = `${section}.${key}`;
+        const user = this.user[section]?.[key];
+        if (user !== undefined) {
+          const prop = this.managedByProp[name] ?? feature;
+          invalid(
+            this,
+            `${this.property}.${name}`,
+            user,
+            `an option the library does not set itself; it sets ${name} = ${render(value)}`,
+            `Use the "${prop}" prop instead.`,
+          );
+        }
+        const set = this.managed[section]?.[key];
+        if (set !== undefined && set !== value) {
+          invalid(this, `${feature}.${name}`, value, `the value another part of the deployment sets (${render(set)}), or another option`);
+        }
+      }
+    }
+    this.managed = mergeConfig(this.managed, values);
+  }
+
+  /** Options a feature chooses and the user may change in `config`. */
+  public addDefaults(values: AirflowConfigValues, feature: string): void {
+    this.checkShape(feature, values);
+    validateAirflowConfig(this, feature, this.generation, values);
+    this.defaults = mergeConfig(this.defaults, values);
+  }
+
+  /**
+   * Sets an option the control plane itself manages to a new value (e.g. `[core] executor` when a feature adds
+   * an executor); the user could not set it anyway.
+   */
+  public setManaged(section: string, key: string, value: string | number | boolean): void {
+    this.managed = mergeConfig(this.managed, { [section]: { [key]: value } });
   }
 
   /**
@@ -224,10 +284,11 @@ export class AirflowConfiguration extends Construct implements IPodSpecSource {
       invalid(this, 'podTemplate', undefined, 'a worker pod template (props.podTemplate or setWorkerPodTemplate)');
     }
     const template = this.podTemplate();
+    const cfg = this.airflowCfg;
     const json = JSON.stringify(template);
-    if (this.rendered?.json !== json) {
+    if (this.rendered?.json !== json || this.rendered.cfg !== cfg) {
       const yaml = Yaml.stringify(template);
-      this.rendered = { json, yaml, checksum: sha256(`${AIRFLOW_CFG_KEY}\n${this.airflowCfg}\n${POD_TEMPLATE_FILE_KEY}\n${yaml}`) };
+      this.rendered = { json, cfg, yaml, checksum: sha256(`${AIRFLOW_CFG_KEY}\n${cfg}\n${POD_TEMPLATE_FILE_KEY}\n${yaml}`) };
     }
     return this.rendered;
   }

@@ -2,7 +2,6 @@ import * as k8s from '../../imports/k8s';
 import { AirflowGeneration, IAirflowSecrets, secretEnv } from '../core';
 import { IMetadataDatabase } from '../database';
 import { AIRFLOW_CFG_PATH } from './airflow-configuration';
-import { RemoteLoggingSettings } from '../logging/remote-logging';
 
 /** The environment of Airflow's containers: the control plane's and the task pods'. */
 export interface AirflowEnvironment {
@@ -19,20 +18,18 @@ export interface AirflowEnvironment {
  * back from the API already decrypted). CONNECTION_CHECK_MAX_COUNT=0: the image's entrypoint would otherwise
  * run `airflow db check` (a whole Python start, seconds) before the command; control-plane pods wait for the
  * database in their wait-for-db init container instead, and task start time is the KubernetesExecutor's weak
- * point. Remote logging's connection (by reference) and region go to every pod that writes or reads task logs.
+ * point.
  */
 export function airflowEnvironment(
   generation: AirflowGeneration,
   database: IMetadataDatabase,
   secrets: IAirflowSecrets,
-  remote: RemoteLoggingSettings | undefined,
 ): AirflowEnvironment {
   const airflowConfig: k8s.EnvVar = { name: 'AIRFLOW_CONFIG', value: AIRFLOW_CFG_PATH };
   const noDbCheck: k8s.EnvVar = { name: 'CONNECTION_CHECK_MAX_COUNT', value: '0' };
   const databaseEnv: k8s.EnvVar[] = [airflowConfig, ...database.airflowConnectionEnv(), secretEnv('AIRFLOW__CORE__FERNET_KEY', secrets.fernetKey)];
-  const remoteEnv = remote?.env ?? [];
   return {
-    controlPlane: [...databaseEnv, ...generation.keyEnv(secrets), noDbCheck, ...remoteEnv],
-    worker: [...(generation.workersUseDatabase ? databaseEnv : [airflowConfig]), noDbCheck, ...remoteEnv],
+    controlPlane: [...databaseEnv, ...generation.keyEnv(secrets), noDbCheck],
+    worker: [...(generation.workersUseDatabase ? databaseEnv : [airflowConfig]), noDbCheck],
   };
 }

@@ -1,8 +1,5 @@
 import { PodOptions } from '../core';
 import { AirflowConfigValues } from './airflow-config-keys';
-import { CeleryOptions } from '../celery/celery-options';
-import { GitSyncDagsOptions } from '../git-sync/git-sync-dags';
-import { RemoteLogging } from '../logging/remote-logging';
 
 /** CPU and memory of a container, as Kubernetes quantities; what is not given keeps its default. */
 export interface ResourceOptions {
@@ -123,11 +120,12 @@ export interface IngressOptions {
 }
 
 /**
- * How Airflow runs: image and version, which components, concurrency, task pods' defaults, your own
- * settings and the first admin user. Shared by `KubernetesExecutorAirflowProps` and `AirflowChartProps`, so
- * that every option is set the same way whether you compose the constructs yourself or use the chart.
+ * How the control plane runs: image and version, which components, concurrency, task pods' defaults, your
+ * own settings and the first admin user. Shared by `KubernetesExecutorAirflowProps` and `AirflowChartProps`
+ * (through `AirflowOptions`, which adds the features), so that every option is set the same way whether you
+ * compose the constructs yourself or use the chart.
  */
-export interface AirflowOptions extends PodOptions {
+export interface ControlPlaneOptions extends PodOptions {
   /**
    * The Airflow image of every component and every task pod: the official image, or your own built on it
    * (for example one built inside minikube's docker).
@@ -269,43 +267,4 @@ export interface AirflowOptions extends PodOptions {
    * @default true - with hostPath volumes; nothing is added with a StorageClass
    */
   readonly fixVolumePermissions?: boolean;
-
-  /**
-   * DAGs from a git repository, synced by git-sync (`{ repository: 'https://github.com/org/dags.git', branch: 'main' }`).
-   * By default one git-sync Deployment writes into the ReadWriteMany dags volume, which every pod mounts
-   * read-only, and `dags_folder` is the synced link: task pods get no init container and no sidecar. See
-   * docs/git-sync.md.
-   * @default - none: the dags volume is filled by other means (minikube mount, kubectl cp)
-   */
-  readonly gitSync?: GitSyncDagsOptions;
-
-  /**
-   * Task logs in object storage: `RemoteLogging.s3({ ... })`, `RemoteLogging.gcs({ ... })` or
-   * `RemoteLogging.azureBlob({ ... })`. See docs/remote-logging.md.
-   * @default - none: task logs stay on the logs volume only
-   */
-  readonly remoteLogging?: RemoteLogging;
-
-  /**
-   * Task logs older than this many days are removed from the logs volume, by a small sidecar of the scheduler
-   * (the log groomer); 0 keeps them forever. Needs a `logs` volume. See docs/log-retention.md.
-   * @default 15
-   */
-  readonly logRetentionDays?: number;
-
-  /**
-   * Whether Airflow sends StatsD metrics to a statsd-exporter (Deployment and Service `airflow-statsd`) that
-   * Prometheus scrapes. See docs/metrics.md.
-   * @default false
-   */
-  readonly metrics?: boolean;
-
-  /**
-   * Celery workers beside the KubernetesExecutor (hybrid executors, Airflow 2.10+): `[core] executor` becomes
-   * `KubernetesExecutor,CeleryExecutor`, a small pool of always-running workers takes the tasks that say
-   * `executor="CeleryExecutor"` from a Redis broker in the cluster, and every other task still gets a pod.
-   * See docs/celery.md for when to send which tasks where.
-   * @default - none: the KubernetesExecutor alone, no broker, no workers
-   */
-  readonly celery?: CeleryOptions;
 }

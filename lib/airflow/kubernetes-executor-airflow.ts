@@ -8,20 +8,17 @@ import {
   DEFAULT_AIRFLOW_IMAGE,
   IAirflowSecrets,
   IMAGE_PULL_POLICIES,
-  MINIMUM_AIRFLOW_2_VERSION,
   MINIMUM_MULTIPLE_EXECUTORS_VERSION,
   PodOptions,
-  PodPlacementOptions,
+  SecretKeyRef,
   airflowLabels,
-  mergePodOptions,
   chartSecretRef,
   invalid,
+  mergePodOptions,
   namespaceOf,
   parseImageReference,
-  requestAirflowSecret,
   validateChoice,
   validateDnsSubdomain,
-  validateImage,
   validateInteger,
   validateSecretKeyRef,
 } from '../core';
@@ -29,51 +26,37 @@ import { IMetadataDatabase } from '../database';
 import { airflowContainerSecurityContext } from '../security';
 import { AirflowVolumes, StorageProvisioningMode } from '../storage';
 import { AdminUser } from './admin-user';
-import { AirflowComponent, AirflowComponentProps } from './airflow-component';
+import { AirflowComponent } from './airflow-component';
 import { AirflowConfigValues } from './airflow-config-keys';
 import { AIRFLOW_CONFIG_VOLUME_NAME, AirflowConfiguration, POD_TEMPLATE_FILE_PATH } from './airflow-configuration';
 import { AirflowEnvironment, airflowEnvironment } from './airflow-environment';
+import { AirflowContribution, AirflowPods, DagsSource, IAirflowFeature, PodContributions } from './airflow-feature';
 import { AirflowIngress } from './airflow-ingress';
-import { AirflowOptions, ComponentOptions } from './airflow-options';
-import { CeleryOptions } from '../celery/celery-options';
-import { CeleryWorkers } from '../celery/celery-workers';
+import { ControlPlaneOptions } from './airflow-options';
+import { createControlPlaneComponents } from './control-plane-components';
+import { controlPlaneDefaults, managedByProp, refusedConfig } from './control-plane-config';
+import { resolveAirflowVersion, validateAirflowImage } from './control-plane-image';
 import { DbMigrations } from './db-migrations';
-import { GitSyncDags, GitSyncMode } from '../git-sync/git-sync-dags';
-import { logGroomerContainer, noTokenVolume } from '../logging/log-groomer';
 import { PodLauncherRbac } from './pod-launcher-rbac';
-import { AirflowPodParts, ContainerResources, ResolvedPodOptions, airflowServiceAccount, resolvePodOptions, resolveResources } from './pod-parts';
-import { RemoteLogging, RemoteLoggingSettings } from '../logging/remote-logging';
-import { StatsdExporter } from '../metrics/statsd-exporter';
+import {
+  AirflowPodParts,
+  ContainerResources,
+  ResolvedPodOptions,
+  airflowServiceAccount,
+  deepFreeze,
+  pickPlacement,
+  pickPodOptions,
+  resolvePodOptions,
+  resolveResources,
+} from './pod-parts';
 import { VolumePermissions } from './volume-permissions';
 import { workerPodTemplate } from './worker-pod-template';
 
-
-/**
- * The resources of the long-running components, sized for a 2 CPU / 4 GiB minikube node shared with the
- * metadata database, Kubernetes' own pods and the task pods, from the memory the runtime stage measured on
- * the real Airflow 3.1 (docs/benchmark.md, docs/runtime-tests.md): the memory request is the largest PSS at
- * idle or while a task runs, rounded up to 32Mi; the limit keeps the largest RSS seen (liveness probes
- * included: `airflow jobs check` starts a second Python process in the container, about 200 MiB) at or below
- * about 70% of it, so that the runtime stage's rule (at most 80%) holds with a margin. Limits do not count
- * when pods are placed: a higher one costs no task pod on the node. The api-server's figure is with `[api] workers = 1` (the library's default; 4 workers use about
- * 1.5 GiB). The webserver (Airflow 2) is not measured and keeps its earlier, larger size. CPU is not measured.
- */
-export const COMPONENT_RESOURCES: Readonly<Record<string, ContainerResources>> = {
-  [Components.SCHEDULER]: { cpuRequest: '150m', memoryRequest: '448Mi', cpuLimit: '1', memoryLimit: '1408Mi' },
-  [Components.API_SERVER]: { cpuRequest: '150m', memoryRequest: '320Mi', cpuLimit: '1', memoryLimit: '768Mi' },
-  [Components.WEBSERVER]: { cpuRequest: '150m', memoryRequest: '512Mi', cpuLimit: '1', memoryLimit: '1536Mi' },
-  [Components.DAG_PROCESSOR]: { cpuRequest: '100m', memoryRequest: '384Mi', cpuLimit: '1', memoryLimit: '1Gi' },
-  [Components.TRIGGERER]: { cpuRequest: '50m', memoryRequest: '448Mi', cpuLimit: '500m', memoryLimit: '1152Mi' },
-};
-
-/** How many days task logs stay on the logs volume unless `logRetentionDays` says otherwise. */
-export const DEFAULT_LOG_RETENTION_DAYS = 15;
-
-/** Props for {@link KubernetesExecutorAirflow}: what it runs on, and how Airflow runs ({@link AirflowOptions}). */
-export interface KubernetesExecutorAirflowProps extends AirflowOptions {
+/** Props for {@link KubernetesExecutorAirflow}: what it runs on, and how Airflow runs ({@link ControlPlaneOptions}). */
+export interface KubernetesExecutorAirflowProps extends ControlPlaneOptions {
   /**
-   * The dags, logs and data volumes, mounted into every Airflow container and every task pod. Must have `dags`,
-   * except with git-sync in sidecar mode (each pod then syncs the DAGs into its own emptyDir).
+   * The dags, logs and data volumes, mounted into every Airflow container and every task pod. Must have `dags`
+   * unless a feature delivers the DAGs (git-sync in sidecar mode syncs them into each pod's own emptyDir).
    */
   readonly volumes: AirflowVolumes;
 
@@ -88,11 +71,18 @@ export interface KubernetesExecutorAirflowProps extends AirflowOptions {
   readonly secrets?: IAirflowSecrets;
 }
 
+/** The one-shot Jobs and the long-running components: the pods of {@link AirflowPods.CONTROL_PLANE}. */
+const JOBS: readonly string[] = [Components.DB_MIGRATE, Components.CREATE_USER];
+
 /**
  * Apache Airflow with the KubernetesExecutor: the UI (`airflow api-server` on Airflow 3, `airflow webserver`
  * on Airflow 2) and its Service, the scheduler, the dag-processor, the triggerer, the database migrations,
  * the first admin user, the configuration, the worker pod template and the RBAC the executor needs to
  * create a pod for each task and delete it when the task ends.
+ *
+ * Features plug in through {@link addFeature} (docs/architecture.md): Celery workers, git-sync, remote
+ * logging, the log groomer, metrics, or your own. Each adds options, environment, volumes, sidecars and init
+ * containers to the pods it names; the control plane renders them at synth.
  */
 export class KubernetesExecutorAirflow extends Construct {
   /** The image. */
@@ -132,23 +122,18 @@ export class KubernetesExecutorAirflow extends Construct {
   public readonly adminEmail: string;
   /** The cluster's DNS domain. */
   public readonly clusterDomain: string;
-
+  /** The dags, logs and data volumes. */
+  public readonly volumes: AirflowVolumes;
+  /** The metadata database. */
+  public readonly database: IMetadataDatabase;
   /** The configuration: the ConfigMap with `airflow.cfg` and the worker pod template. */
   public readonly configuration: AirflowConfiguration;
   /** Where Airflow's secrets are (references resolved at synth when they come from the chart's AirflowSecrets). */
   public readonly secrets: IAirflowSecrets;
-  private readonly renderWorkerPodTemplate: () => Record<string, unknown>;
-  private readonly volumes: AirflowVolumes;
-  private readonly database: IMetadataDatabase;
-  private readonly env: AirflowEnvironment;
-  private readonly reserved: { env: string[]; volumes: string[] };
-
   /** The long-running components, by component name (`scheduler`, `api-server`...). */
   public readonly components: Readonly<Record<string, AirflowComponent>>;
   /** The components' Deployments, by component name. */
   public readonly deployments: Readonly<Record<string, k8s.KubeDeployment>>;
-  /** The ServiceAccounts, by component name (`scheduler`, `worker`, ...). */
-  public readonly serviceAccounts: Readonly<Record<string, k8s.KubeServiceAccount>>;
   /** The UI component: `api-server` (Airflow 3) or `webserver` (Airflow 2). */
   public readonly uiComponent: string;
   /** The UI's Service (`airflow-api-server` / `airflow-webserver`, port 8080). */
@@ -159,10 +144,6 @@ export class KubernetesExecutorAirflow extends Construct {
   public readonly migrations: DbMigrations;
   /** The create-user Job; undefined when `createAdminUser` is false. */
   public readonly adminUser: AdminUser | undefined;
-  /** The Celery workers and their broker (hybrid executors); undefined without `celery`. */
-  public readonly celery: CeleryWorkers | undefined;
-  /** `[core] executor`: `KubernetesExecutor`, or with `celery` both executors, the default first. */
-  public readonly executors: string[];
   /** The chart-wide pod options (every component's start from these). */
   public readonly podOptions: PodOptions;
   /** Whether a Job makes the static hostPath volumes writable for Airflow's user. */
@@ -173,30 +154,29 @@ export class KubernetesExecutorAirflow extends Construct {
   public readonly ingress: AirflowIngress | undefined;
   /** What is worth a warning at synth (printed then), e.g. a default pool smaller than `parallelism`. */
   public readonly warnings: string[] = [];
-  /** The git-sync of the DAGs; undefined without `gitSync`. */
-  public readonly gitSync: GitSyncDags | undefined;
-  /** Where task logs are uploaded; undefined without `remoteLogging`. */
-  public readonly remoteLogging: RemoteLogging | undefined;
-  /** How many days task logs stay on the logs volume; 0 when no log groomer runs. */
-  public readonly logRetentionDays: number;
-  /** The statsd-exporter that receives Airflow's metrics; undefined unless `metrics`. */
-  public readonly statsd: StatsdExporter | undefined;
+
+  private readonly env: AirflowEnvironment;
+  private readonly reserved: { env: string[]; volumes: string[] };
+  private readonly added: Array<{ feature: IAirflowFeature; contribution: AirflowContribution }> = [];
+  private readonly resolvedPods: Array<{ property: string; component: string; pod: ResolvedPodOptions }> = [];
+  private readonly ownServiceAccounts: Record<string, k8s.KubeServiceAccount> = {};
+  private readonly workerServiceAccount: k8s.KubeServiceAccount;
+  private readonly secretsFromChart: boolean;
+  private readonly renderWorker: () => Record<string, unknown>;
 
   constructor(scope: Construct, id: string, props: KubernetesExecutorAirflowProps) {
     super(scope, id);
     const namespace = namespaceOf(this);
-    this.volumes = this.validateVolumes(props.volumes, props.gitSync);
+    this.volumes = this.validateVolumes(props.volumes);
     if (!props.database) invalid(this, 'database', props.database, 'the metadata database (MetadataDb)');
     this.database = props.database;
 
-    // What runs: the image, its Airflow version and generation, the executors, where the secrets are.
-    this.image = this.validateAirflowImage(props.image ?? DEFAULT_AIRFLOW_IMAGE);
+    // What runs: the image, its Airflow version and generation, where the secrets are.
+    this.image = validateAirflowImage(this, props.image ?? DEFAULT_AIRFLOW_IMAGE);
     this.workerImage = this.image;
-    [this.airflowVersion, this.generation] = this.resolveVersion(props.airflowVersion);
-    this.executors = this.resolveExecutors(props.celery);
-    const inClusterBroker = props.celery !== undefined && props.celery.externalBroker === undefined;
-    if (inClusterBroker) requestAirflowSecret(this, 'brokerPassword'); // the generated Secret then holds it
-    this.secrets = this.resolveSecrets(props.secrets, inClusterBroker);
+    [this.airflowVersion, this.generation] = resolveAirflowVersion(this, this.image, props.airflowVersion);
+    this.secretsFromChart = props.secrets === undefined;
+    this.secrets = this.resolveSecrets(props.secrets);
     this.imagePullPolicy = validateChoice(this, 'imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', IMAGE_PULL_POLICIES);
     if (this.imagePullPolicy === 'Always') this.warnings.push(this.alwaysPullWarning());
 
@@ -206,13 +186,7 @@ export class KubernetesExecutorAirflow extends Construct {
     this.uiComponent = this.generation.uiComponent;
     this.parallelism = validateInteger(this, 'parallelism', props.parallelism ?? 4, 1, 10_000);
     this.defaultPoolSlots = this.resolveDefaultPoolSlots(props.defaultPoolSlots);
-    this.workerPodsCreationBatchSize = validateInteger(
-      this,
-      'workerPodsCreationBatchSize',
-      props.workerPodsCreationBatchSize ?? this.parallelism,
-      1,
-      10_000,
-    );
+    this.workerPodsCreationBatchSize = validateInteger(this, 'workerPodsCreationBatchSize', props.workerPodsCreationBatchSize ?? this.parallelism, 1, 10_000);
     this.deleteFailedWorkerPods = props.deleteFailedWorkerPods ?? true;
     this.workerResources = resolveResources(this, 'worker.resources', DEFAULT_WORKER_RESOURCES, props.worker?.resources);
     this.clusterDomain = validateDnsSubdomain(this, 'clusterDomain', props.clusterDomain ?? 'cluster.local');
@@ -223,54 +197,49 @@ export class KubernetesExecutorAirflow extends Construct {
     this.podOptions = pickPodOptions(props);
     this.fixVolumePermissions = (props.fixVolumePermissions ?? true) && this.volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH;
     this.node.addValidation({ validate: () => (this.warnings.forEach((w) => console.warn(`Warning: ${w}`)), []) });
-
-    // DAGs from git, remote logging, log retention, metrics: each off unless asked for (retention: on when
-    // there is a logs volume); then the Ingress in front of the UI (its URL is [api] base_url).
-    this.gitSync = this.createGitSync(props.gitSync);
-    this.remoteLogging = this.validateRemoteLogging(props.remoteLogging);
-    const remote = this.remoteLogging?.settings(this, 'remoteLogging');
-    this.logRetentionDays = this.resolveLogRetention(props.logRetentionDays, this.volumes);
-    this.statsd = this.createStatsd(props.metrics);
+    this.node.addValidation({ validate: () => this.missingDags() });
     this.ingress = props.ingress
       ? new AirflowIngress(this, 'ingress', { ...props.ingress, component: this.uiComponent, serviceName: this.uiServiceName, servicePort: AIRFLOW_UI_PORT })
       : undefined;
 
     // The environment of the Airflow containers and of the task pods, and the names pod options cannot take.
-    this.env = airflowEnvironment(this.generation, this.database, this.secrets, remote);
-    this.reserved = this.reservedNames();
+    this.env = airflowEnvironment(this.generation, this.database, this.secrets);
+    this.reserved = {
+      env: [...new Set([...this.env.controlPlane, ...this.env.worker].map((e) => e.name))],
+      volumes: [...new Set([...this.volumes.names, AIRFLOW_CONFIG_VOLUME_NAME])],
+    };
     resolvePodOptions(this, '', this.podOptions, this.reserved.env, this.reserved.volumes); // the chart-wide ones, checked once
 
     // The configuration (airflow.cfg), then the worker pod template it holds beside airflow.cfg.
     this.configuration = new AirflowConfiguration(this, 'configuration', {
       generation: this.generation,
-      managed: this.managedConfig(namespace, `${this.uiServiceName}.${namespace}.svc.${this.clusterDomain}`, remote, props),
+      managed: this.managedConfig(namespace, `${this.uiServiceName}.${namespace}.svc.${this.clusterDomain}`),
       managedByProp: managedByProp(this.generation),
-      refused: this.refusedConfig(),
-      defaults: this.defaultConfig(),
+      refused: refusedConfig(this.generation),
+      defaults: controlPlaneDefaults(this.generation, this.volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH),
       config: props.config,
     });
-    const worker = this.createWorkerPodTemplate(props.worker);
-    this.renderWorkerPodTemplate = worker.render;
-    this.configuration.setWorkerPodTemplate(() => this.workerPodTemplate);
+    const workerPod = this.resolvedPodOptions('worker', Components.WORKER, props.worker);
+    this.workerServiceAccount = airflowServiceAccount(this, 'worker-service-account', `airflow-${Components.WORKER}`, Components.WORKER, false, workerPod.serviceAccountAnnotations);
+    this.renderWorker = () => this.renderWorkerPodTemplate(workerPod);
+    this.configuration.setWorkerPodTemplate(this.renderWorker);
     this.refuseLogsVolumeAddedLater();
 
-    // The Celery workers (and their broker), the long-running components, the one-shot Jobs.
-    this.celery = props.celery !== undefined ? this.createCeleryWorkers(props.celery, inClusterBroker) : undefined;
-    this.components = this.createComponents(props, this.celery?.brokerEnv({ optionalPassword: true }) ?? []);
+    // The long-running components, the RBAC of the executor, the one-shot Jobs.
+    this.components = createControlPlaneComponents(this, props, {
+      podParts: (component, property, override) => this.podParts(component, property, override),
+      contributed: (kind, component) => this.contributed(kind, component),
+    });
     this.deployments = Object.fromEntries(Object.entries(this.components).map(([name, c]) => [name, c.deployment]));
     this.uiService = this.components[this.uiComponent].service!;
-    this.annotateForRemoteLogging(
-      [worker.serviceAccount, ...(this.celery ? [this.celery.serviceAccount] : []), ...Object.values(this.components).map((c) => c.serviceAccount)],
-      remote,
-    );
     this.podLauncher = new PodLauncherRbac(this, 'pod-launcher', { serviceAccountName: this.components[Components.SCHEDULER].name });
     this.migrations = new DbMigrations(this, 'db-migrations', {
-      parts: this.podParts('migrations', props.migrations),
+      parts: this.podParts(Components.DB_MIGRATE, 'migrations', props.migrations),
       resources: resolveResources(this, 'migrations.resources', DbMigrations.DEFAULT_RESOURCES, props.migrations?.resources),
     });
     this.adminUser = this.createAdminUser
       ? new AdminUser(this, 'admin-user', {
-        parts: this.podParts(''),
+        parts: this.podParts(Components.CREATE_USER, ''),
         passwordSecret: this.secrets.adminPassword,
         username: this.adminUsername,
         email: this.adminEmail,
@@ -284,11 +253,54 @@ export class KubernetesExecutorAirflow extends Construct {
         pod: resolvePodOptions(this, '', pickPlacement(this.podOptions)),
       })
       : undefined;
-    this.serviceAccounts = {
-      [Components.WORKER]: worker.serviceAccount,
-      ...(this.celery ? { [Components.CELERY_WORKER]: this.celery.serviceAccount } : {}),
-      ...(this.celery?.broker ? { [Components.REDIS]: this.celery.broker.serviceAccount } : {}),
-      ...Object.fromEntries(Object.entries(this.components).map(([name, c]) => [name, c.serviceAccount])),
+    this.ownServiceAccounts[Components.WORKER] = this.workerServiceAccount;
+    for (const [name, c] of Object.entries(this.components)) this.ownServiceAccounts[name] = c.serviceAccount;
+  }
+
+  /**
+   * Adds a feature (docs/architecture.md): its options go into airflow.cfg, its environment, volumes, sidecars
+   * and init containers into the pods it names, its ServiceAccount annotations onto theirs. Works at any point
+   * of the composition; a conflict with the user's `config`, the pod options or another feature is refused.
+   */
+  public addFeature(feature: IAirflowFeature): void {
+    if (!feature || typeof feature.contribute !== 'function') {
+      invalid(this, 'feature', feature, 'an IAirflowFeature: an object with featureName and contribute(airflow)');
+    }
+    const name = feature.featureName;
+    if (this.added.some((a) => a.feature === feature)) invalid(this, 'feature', name, 'a feature that was not added already');
+    const contribution = feature.contribute(this);
+    if (contribution.executor) this.checkExecutor(name, contribution.executor.name);
+    if (contribution.dags && this.dagsSource) {
+      invalid(this, `${name}.dags`, contribution.dags.folder, `one feature that delivers the DAGs: ${this.added.find((a) => a.contribution.dags)!.feature.featureName} does already`);
+    }
+    if (contribution.config) this.configuration.addManaged(contribution.config, name);
+    if (contribution.defaultConfig) this.configuration.addDefaults(contribution.defaultConfig, name);
+    this.checkNames(name, contribution);
+    if (contribution.dags) {
+      // The dags volume's folder is replaced; without one the user could have set it, which is refused.
+      if (this.volumes.has('dags')) this.configuration.setManaged('core', 'dags_folder', contribution.dags.folder);
+      else this.configuration.addManaged({ core: { dags_folder: contribution.dags.folder } }, name);
+    }
+    this.added.push({ feature, contribution });
+    if (contribution.executor) this.configuration.setManaged('core', 'executor', this.executors.join(','));
+    for (const [component, account] of Object.entries(this.ownServiceAccounts)) this.annotate(name, account, this.serviceAccountAnnotationsFor(component, [contribution]));
+  }
+
+  /** The features added, in order. */
+  public get features(): IAirflowFeature[] {
+    return this.added.map((a) => a.feature);
+  }
+
+  /** `[core] executor`: `KubernetesExecutor`, with the features' executors (the default first). */
+  public get executors(): string[] {
+    const extra = this.added.map((a) => a.contribution.executor).filter((e) => e !== undefined);
+    return [...extra.filter((e) => e.isDefault).map((e) => e.name), 'KubernetesExecutor', ...extra.filter((e) => !e.isDefault).map((e) => e.name)];
+  }
+
+  /** The ServiceAccounts, by component name (`scheduler`, `worker`, ...): the control plane's and its Jobs'. */
+  public get serviceAccounts(): Readonly<Record<string, k8s.KubeServiceAccount>> {
+    return {
+      ...this.ownServiceAccounts,
       [Components.DB_MIGRATE]: this.migrations.serviceAccount,
       ...(this.adminUser ? { [Components.CREATE_USER]: this.adminUser.serviceAccount } : {}),
       ...(this.volumePermissions ? { [Components.VOLUME_PERMISSIONS]: this.volumePermissions.serviceAccount } : {}),
@@ -304,41 +316,279 @@ export class KubernetesExecutorAirflow extends Construct {
     return mergePodOptions(this.podOptions, override);
   }
 
+  /**
+   * A Secret key of Airflow's secrets: the one given, or the chart's AirflowSecrets' (resolved at synth);
+   * refused when the secrets were given without it. For features that need one (the Celery broker's password).
+   */
+  public secretRef(field: keyof IAirflowSecrets, allowed: string, suggestion?: string): SecretKeyRef {
+    const given = this.secrets[field];
+    if (given !== undefined) return validateSecretKeyRef(this, `secrets.${field}`, given);
+    if (this.secretsFromChart) return chartSecretRef(this, field, `secrets.${field}`);
+    return invalid(this, `secrets.${field}`, undefined, allowed, suggestion);
+  }
+
+  /** The pods that read DAG files: the parser (the dag-processor, or the scheduler) and the triggerer when it runs. */
+  public get dagReaders(): string[] {
+    return [this.standaloneDagProcessor ? Components.DAG_PROCESSOR : Components.SCHEDULER, ...(this.triggerer ? [Components.TRIGGERER] : [])];
+  }
+
+  /** What the features add to the pods of `component`, in the order the features were added. */
+  public contributed<K extends 'env' | 'volumes' | 'volumeMounts' | 'sidecars' | 'initContainers'>(
+    kind: K,
+    component: string,
+  ): Array<NonNullable<AirflowContribution[K]> extends PodContributions<infer T> ? T : never> {
+    const selectors = this.selectorsOf(component);
+    return this.added.flatMap((a) => selectors.flatMap((s) => [...((a.contribution[kind] as PodContributions<never> | undefined)?.[s] ?? [])]));
+  }
+
+  /** The ServiceAccount annotations the features give the pods of `component`. */
+  public serviceAccountAnnotationsFor(component: string, contributions = this.added.map((a) => a.contribution)): Record<string, string> {
+    const selectors = this.selectorsOf(component);
+    return Object.assign({}, ...contributions.flatMap((c) => selectors.map((s) => c.serviceAccountAnnotations?.[s] ?? {})));
+  }
+
+  /** The environment of an Airflow container in a task-running pod (`worker`, `celery-worker`): the task pods' and the features'. */
+  public taskEnv(component: string): k8s.EnvVar[] {
+    return [...this.env.worker, ...this.contributed('env', component)];
+  }
+
+  /**
+   * The volumes of every Airflow pod, read at synth (a volume added to AirflowVolumes later is mounted
+   * everywhere): the DAGs from a feature, the volumes, the configuration. The features' volumes of a pod
+   * ({@link contributed}) come after its pod options' volumes.
+   */
+  public airflowPodVolumes(): k8s.Volume[] {
+    return [...(this.dagsSource?.volumes ?? []), ...this.volumes.podVolumes(), this.configuration.podVolume()];
+  }
+
+  /** Their mounts in an Airflow container (the DAGs from a feature in place of the dags volume's), and the features'. */
+  public airflowVolumeMounts(component: string): k8s.VolumeMount[] {
+    const dags = this.dagsSource?.mount;
+    return [
+      ...(dags ? [dags] : []),
+      ...this.volumes.volumeMounts().filter((m) => !dags || m.name !== dags.name),
+      this.configuration.airflowCfgMount(),
+      ...this.contributed('volumeMounts', component),
+    ];
+  }
+
+  /** The env and volume names the library sets in the pods of `component`: pod options may not take them. */
+  public reservedNames(component: string): { env: string[]; volumes: string[] } {
+    return {
+      env: [...new Set([...this.reserved.env, ...this.contributed('env', component).map((e) => e.name)])],
+      volumes: [
+        ...new Set([
+          ...this.reserved.volumes,
+          ...(this.dagsSource?.volumes ?? []).map((v) => v.name),
+          ...(this.dagsSource ? [this.dagsSource.mount.name] : []),
+          ...this.contributed('volumes', component).map((v) => v.name),
+        ]),
+      ],
+    };
+  }
+
+  /**
+   * Every image a task pod runs, each once: the task's image (`workerImage`) and the images of the pod
+   * template's other containers (git-sync's init container in `GitSyncMode.SIDECARS`). What `ImagePrePull`
+   * keeps on the nodes; images a task names in its own `executor_config` are not known here.
+   */
+  public get taskPodImages(): string[] {
+    const spec = (this.workerPodTemplate as { spec: k8s.PodSpec }).spec;
+    return [...new Set([this.workerImage, ...[...(spec.initContainers ?? []), ...spec.containers].map((c) => c.image!)])];
+  }
+
+  /**
+   * The worker pod template as it will be synthesized (the Pod manifest in the ConfigMap): a frozen copy, built
+   * from the volumes, image, options and features as they are now. Change those (e.g. add a volume), not the copy.
+   */
+  public get workerPodTemplate(): Record<string, unknown> {
+    return deepFreeze(this.renderWorker());
+  }
+
   /** The name of the UI's Service (and Deployment): `airflow-api-server` or `airflow-webserver`. */
   private get uiServiceName(): string {
     return `airflow-${this.uiComponent}`;
   }
 
-  /**
-   * The executors of `[core] executor`, the default first: the KubernetesExecutor alone, or beside the
-   * CeleryExecutor (Airflow 2.10+ runs several at once).
-   */
-  private resolveExecutors(celery: CeleryOptions | undefined): string[] {
-    if (celery === undefined) return ['KubernetesExecutor'];
+  private get dagsSource(): DagsSource | undefined {
+    return this.added.find((a) => a.contribution.dags)?.contribution.dags;
+  }
+
+  /** The selectors a pod of `component` answers to: its name and its groups. */
+  private selectorsOf(component: string): string[] {
+    const controlPlane = (this.components !== undefined && component in this.components) || JOBS.includes(component);
+    return [
+      component,
+      ...(controlPlane ? [AirflowPods.CONTROL_PLANE] : []),
+      ...(component === Components.WORKER || component === Components.CELERY_WORKER ? [AirflowPods.TASKS] : []),
+      ...(this.dagReaders.includes(component) ? [AirflowPods.DAG_READERS] : []),
+    ];
+  }
+
+  /** A feature's executor: only from the Airflow that runs several at once, each once. */
+  private checkExecutor(feature: string, executor: string): void {
     if (!this.airflowVersion.supportsMultipleExecutors) {
       invalid(
         this,
-        'celery',
-        celery,
-        `no Celery workers on Airflow ${this.airflowVersion}: they run beside the KubernetesExecutor ` +
-          `([core] executor = KubernetesExecutor,CeleryExecutor), and Airflow runs several executors at once only ` +
-          `from ${MINIMUM_MULTIPLE_EXECUTORS_VERSION}`,
-        `Use an image of Airflow ${MINIMUM_MULTIPLE_EXECUTORS_VERSION} or newer (2.11, 3.x), or leave celery unset.`,
+        feature,
+        executor,
+        `no ${executor} on Airflow ${this.airflowVersion}: it runs beside the KubernetesExecutor ([core] executor = ` +
+          `KubernetesExecutor,${executor}), and Airflow runs several executors at once only from ${MINIMUM_MULTIPLE_EXECUTORS_VERSION}`,
+        `Use an image of Airflow ${MINIMUM_MULTIPLE_EXECUTORS_VERSION} or newer (2.11, 3.x), or leave ${feature} unset.`,
       );
     }
-    return celery.defaultExecutor ? ['CeleryExecutor', 'KubernetesExecutor'] : ['KubernetesExecutor', 'CeleryExecutor'];
+    if (this.executors.includes(executor)) invalid(this, feature, executor, `an executor not in [core] executor already (${this.executors.join(',')})`);
+  }
+
+  /** A feature's env and volume names against the pod options of the pods they go to. */
+  private checkNames(feature: string, c: AirflowContribution): void {
+    for (const { property, component, pod } of this.resolvedPods) {
+      const selectors = this.selectorsOf(component);
+      const p = (s: string) => (property ? `${property}.${s}` : s);
+      for (const e of selectors.flatMap((s) => c.env?.[s] ?? [])) {
+        if (pod.env.some((o) => o.name === e.name)) invalid(this, p('env'), e.name, `an environment variable the ${feature} feature does not set (${e.name})`);
+      }
+      const volumes = [...selectors.flatMap((s) => c.volumes?.[s] ?? []), ...(c.dags?.volumes ?? []), ...(c.dags ? [c.dags.mount] : [])];
+      for (const v of volumes) {
+        if (pod.volumes.some((o) => o.name === v.name)) invalid(this, p('extraVolumes'), v.name, `a volume name the ${feature} feature does not use (${v.name})`);
+      }
+    }
+  }
+
+  /** Annotations of a feature on a ServiceAccount, refused where the pod options set the same key otherwise. */
+  private annotate(feature: string, account: k8s.KubeServiceAccount, annotations: Record<string, string>): void {
+    for (const [key, value] of Object.entries(annotations)) {
+      const set = account.metadata.toJson().annotations?.[key];
+      if (set !== undefined && set !== value) {
+        invalid(this, `${feature}.serviceAccountAnnotations["${key}"]`, value, `the value the pod options give ServiceAccount ${account.name} (${JSON.stringify(set)}), or another annotation`);
+      }
+      account.metadata.addAnnotation(key, value);
+    }
+  }
+
+  /** The worker pod template: the task pods' environment, volumes and options, with the features' init containers. */
+  private renderWorkerPodTemplate(pod: ResolvedPodOptions): Record<string, unknown> {
+    return workerPodTemplate({
+      image: this.workerImage,
+      imagePullPolicy: this.imagePullPolicy,
+      env: this.taskEnv(Components.WORKER),
+      initContainers: this.contributed('initContainers', Components.WORKER),
+      volumes: [...this.airflowPodVolumes(), ...this.contributed('volumes', Components.WORKER)],
+      volumeMounts: this.airflowVolumeMounts(Components.WORKER),
+      serviceAccountName: this.workerServiceAccount.name,
+      labels: airflowLabels(Components.WORKER),
+      resources: this.workerResources,
+      pod,
+    });
+  }
+
+  /** A component's pod options (chart-wide merged with `override`), checked and made concrete. */
+  private resolvedPodOptions(property: string, component: string, override?: PodOptions): ResolvedPodOptions {
+    const pod = resolvePodOptions(this, property, mergePodOptions(this.podOptions, override), this.reserved.env, this.reserved.volumes);
+    this.resolvedPods.push({ property, component, pod });
+    return pod;
+  }
+
+  /** What every control-plane pod is built from: image, env, volumes, the database wait, pod options. */
+  private podParts(component: string, property: string, override?: PodOptions): AirflowPodParts {
+    return {
+      airflowVersion: this.airflowVersion,
+      image: this.image,
+      imagePullPolicy: this.imagePullPolicy,
+      env: () => [...this.env.controlPlane, ...this.contributed('env', component)],
+      volumes: () => this.airflowPodVolumes(),
+      volumeMounts: () => this.airflowVolumeMounts(component),
+      configChecksum: this.configuration.checksumAtSynth(),
+      // The database's wait-for-db runs in the Airflow image: give it the same pull policy (a local
+      // ":latest" image would otherwise default to Always and fail to pull).
+      waitForDatabase: { ...this.database.waitForDatabaseContainer(this.image, airflowContainerSecurityContext()), imagePullPolicy: this.imagePullPolicy },
+      pod: this.resolvedPodOptions(property, component, override),
+    };
+  }
+
+  /** The secrets given, checked; or references to the chart's AirflowSecrets, resolved at synth. */
+  private resolveSecrets(secrets: IAirflowSecrets | undefined): IAirflowSecrets {
+    if (secrets === undefined) {
+      const fromChart = (field: keyof IAirflowSecrets) => chartSecretRef(this, field, `secrets.${field}`);
+      return {
+        fernetKey: fromChart('fernetKey'),
+        apiSecretKey: fromChart('apiSecretKey'),
+        adminPassword: fromChart('adminPassword'),
+        ...(this.generation.usesJwtSecret ? { jwtSecret: fromChart('jwtSecret') } : {}),
+      };
+    }
+    if (typeof secrets !== 'object' || secrets === null) {
+      invalid(this, 'secrets', secrets, 'the Secret keys of fernetKey, apiSecretKey, jwtSecret and adminPassword (AirflowSecrets)');
+    }
+    for (const field of ['fernetKey', 'apiSecretKey', 'adminPassword'] as const) validateSecretKeyRef(this, `secrets.${field}`, secrets[field]);
+    if (this.generation.usesJwtSecret) {
+      if (secrets.jwtSecret === undefined) {
+        invalid(
+          this,
+          'secrets.jwtSecret',
+          undefined,
+          `a Secret key reference { name, key } on ${this.generation.name}: [api_auth] jwt_secret signs the tokens of the API and the execution API`,
+        );
+      }
+      validateSecretKeyRef(this, 'secrets.jwtSecret', secrets.jwtSecret);
+    }
+    return secrets;
+  }
+
+  /** The options of `airflow.cfg` the control plane sets: executor, folders, concurrency, the pod template, the UI's URL. */
+  private managedConfig(namespace: string, uiServiceHost: string): AirflowConfigValues {
+    const ref = parseImageReference(this.workerImage);
+    const managed: Record<string, Record<string, string | number | boolean>> = {
+      core: {
+        executor: 'KubernetesExecutor',
+        ...(this.volumes.has('dags') ? { dags_folder: this.volumes.get('dags').mountPath } : {}),
+        load_examples: false,
+        parallelism: this.parallelism,
+        default_pool_task_slot_count: this.defaultPoolSlots,
+      },
+      kubernetes_executor: {
+        namespace,
+        pod_template_file: POD_TEMPLATE_FILE_PATH,
+        worker_container_repository: ref.repository,
+        worker_container_tag: ref.tag ?? 'latest',
+        delete_worker_pods: true,
+        delete_worker_pods_on_failure: this.deleteFailedWorkerPods,
+        worker_pods_creation_batch_size: this.workerPodsCreationBatchSize,
+      },
+      ...(this.volumes.has('logs') ? { logging: { base_log_folder: this.volumes.get('logs').mountPath } } : {}),
+    };
+    const generationManaged = this.generation.managedConfig({
+      uiServiceHost,
+      standaloneDagProcessor: this.standaloneDagProcessor,
+      baseUrl: this.ingress?.url,
+      basePath: this.ingress?.basePath,
+    });
+    for (const [section, keys] of Object.entries(generationManaged)) managed[section] = { ...(managed[section] ?? {}), ...keys };
+    return managed;
+  }
+
+  private validateVolumes(volumes: AirflowVolumes): AirflowVolumes {
+    if (!volumes || !(volumes instanceof AirflowVolumes)) invalid(this, 'volumes', volumes, 'the AirflowVolumes of the chart');
+    if (volumes.has(AIRFLOW_CONFIG_VOLUME_NAME)) {
+      invalid(this, 'volumes', volumes.names, `no volume named "${AIRFLOW_CONFIG_VOLUME_NAME}" (the configuration's volume)`);
+    }
+    return volumes;
+  }
+
+  /** At synth: the DAGs come from the `dags` volume or from a feature (git-sync in sidecar mode). */
+  private missingDags(): string[] {
+    if (this.volumes.has('dags') || this.dagsSource) return [];
+    return [
+      `${this.constructor.name} at "${this.node.path}": property "volumes" received ${JSON.stringify(this.volumes.names)}; allowed: volumes that ` +
+        'include "dags" (the DAGs folder of every component), unless a feature delivers the DAGs (git-sync in GitSyncMode.SIDECARS).',
+    ];
   }
 
   /** Whether DAG files are parsed by a dag-processor of their own (required on Airflow 3). */
   private resolveStandaloneDagProcessor(props: KubernetesExecutorAirflowProps): boolean {
     const standalone = props.standaloneDagProcessor ?? this.generation.standaloneDagProcessorByDefault;
     if (this.generation.requiresStandaloneDagProcessor && !standalone) {
-      invalid(
-        this,
-        'standaloneDagProcessor',
-        false,
-        `true (or unset) on ${this.generation.name}: its scheduler no longer parses DAG files, the dag-processor does`,
-      );
+      invalid(this, 'standaloneDagProcessor', false, `true (or unset) on ${this.generation.name}: its scheduler no longer parses DAG files, the dag-processor does`);
     }
     if (props.dagProcessor !== undefined && !standalone) {
       invalid(this, 'dagProcessor', props.dagProcessor, 'nothing without a standalone dag-processor', 'Set standaloneDagProcessor: true.');
@@ -359,116 +609,6 @@ export class KubernetesExecutorAirflow extends Construct {
     return slots;
   }
 
-  /** git-sync when asked for, its pods placed like the control plane's. */
-  private createGitSync(options: AirflowOptions['gitSync']): GitSyncDags | undefined {
-    if (options !== undefined && (typeof options !== 'object' || options === null)) {
-      invalid(this, 'gitSync', options, "the git-sync options, e.g. { repository: 'https://github.com/org/dags.git', branch: 'main' }");
-    }
-    return options
-      ? new GitSyncDags(this, 'git-sync', { ...options, ...pickPlacement(this.podOptionsFor(pickPlacement(options))), volumes: this.volumes })
-      : undefined;
-  }
-
-  private validateRemoteLogging(remoteLogging: RemoteLogging | undefined): RemoteLogging | undefined {
-    if (remoteLogging !== undefined && !(remoteLogging instanceof RemoteLogging)) {
-      invalid(this, 'remoteLogging', remoteLogging, 'RemoteLogging.s3({ ... }), RemoteLogging.gcs({ ... }) or RemoteLogging.azureBlob({ ... })');
-    }
-    return remoteLogging;
-  }
-
-  /** The StatsD exporter when `metrics` is on, placed like the control plane. */
-  private createStatsd(metrics: boolean | undefined): StatsdExporter | undefined {
-    if (metrics !== undefined && typeof metrics !== 'boolean') invalid(this, 'metrics', metrics, 'true or false');
-    return metrics ? new StatsdExporter(this, 'statsd', { clusterDomain: this.clusterDomain, ...pickPlacement(this.podOptions) }) : undefined;
-  }
-
-  /**
-   * The env and volume names the library sets in Airflow's pods: pod options (`env`, `extraVolumes`) may
-   * not take them.
-   */
-  private reservedNames(): { env: string[]; volumes: string[] } {
-    return {
-      env: [...new Set([...this.env.controlPlane, ...this.env.worker].map((e) => e.name))],
-      volumes: [
-        ...new Set([
-          ...this.volumes.names,
-          AIRFLOW_CONFIG_VOLUME_NAME,
-          ...(this.gitSync ? ['dags', ...this.gitSync.sidecarParts().volumes.map((v) => v.name)] : []),
-          ...(this.logRetentionDays > 0 ? [noTokenVolume().name] : []),
-        ]),
-      ],
-    };
-  }
-
-  /** A component's pod options (chart-wide merged with `override`), checked and made concrete. */
-  private resolvedPodOptions(property: string, override?: PodOptions): ResolvedPodOptions {
-    return resolvePodOptions(this, property, mergePodOptions(this.podOptions, override), this.reserved.env, this.reserved.volumes);
-  }
-
-  /**
-   * The volumes of every Airflow pod, read at synth (a volume added to AirflowVolumes later is mounted
-   * everywhere). With git-sync, Airflow mounts the DAGs read-only: the dags claim (shared volume) or an
-   * emptyDir (sidecars).
-   */
-  private airflowPodVolumes(): k8s.Volume[] {
-    return [...(this.gitSync?.airflowPodVolumes() ?? []), ...this.volumes.podVolumes(), this.configuration.podVolume()];
-  }
-
-  /** Their mounts in every Airflow container. */
-  private airflowVolumeMounts(): k8s.VolumeMount[] {
-    const gitSync = this.gitSync;
-    return [
-      ...(gitSync ? [gitSync.airflowVolumeMount()] : []),
-      ...this.volumes.volumeMounts().filter((m) => !gitSync || m.name !== gitSync.airflowVolumeMount().name),
-      this.configuration.airflowCfgMount(),
-    ];
-  }
-
-  /** What every control-plane pod is built from: image, env, volumes, the database wait, pod options. */
-  private podParts(property: string, override?: PodOptions): AirflowPodParts {
-    return {
-      airflowVersion: this.airflowVersion,
-      image: this.image,
-      imagePullPolicy: this.imagePullPolicy,
-      env: this.env.controlPlane,
-      volumes: () => this.airflowPodVolumes(),
-      volumeMounts: () => this.airflowVolumeMounts(),
-      configChecksum: this.configuration.checksumAtSynth(),
-      // The database's wait-for-db runs in the Airflow image: give it the same pull policy (a local
-      // ":latest" image would otherwise default to Always and fail to pull).
-      waitForDatabase: {
-        ...this.database.waitForDatabaseContainer(this.image, airflowContainerSecurityContext()),
-        imagePullPolicy: this.imagePullPolicy,
-      },
-      pod: this.resolvedPodOptions(property, override),
-    };
-  }
-
-  /** The task pods' ServiceAccount, and their pod template rendered at synth. */
-  private createWorkerPodTemplate(options: ComponentOptions | undefined): {
-    serviceAccount: k8s.KubeServiceAccount;
-    render: () => Record<string, unknown>;
-  } {
-    const workerGitSync = this.gitSync?.workerParts();
-    const pod = this.resolvedPodOptions('worker', options);
-    const serviceAccountName = `airflow-${Components.WORKER}`;
-    const serviceAccount = airflowServiceAccount(this, 'worker-service-account', serviceAccountName, Components.WORKER, false, pod.serviceAccountAnnotations);
-    const render = () =>
-      workerPodTemplate({
-        image: this.workerImage,
-        imagePullPolicy: this.imagePullPolicy,
-        env: this.env.worker,
-        initContainers: workerGitSync?.initContainers,
-        volumes: [...this.airflowPodVolumes(), ...(workerGitSync?.volumes ?? [])],
-        volumeMounts: this.airflowVolumeMounts(),
-        serviceAccountName,
-        labels: airflowLabels(Components.WORKER),
-        resources: this.workerResources,
-        pod,
-      });
-    return { serviceAccount, render };
-  }
-
   /** [logging] base_log_folder is set from the logs volume when the control plane is built: a later one is an error. */
   private refuseLogsVolumeAddedLater(): void {
     const volumes = this.volumes;
@@ -483,238 +623,6 @@ export class KubernetesExecutorAirflow extends Construct {
           : [],
     });
   }
-
-  /**
-   * The Celery workers run tasks as the task pods do, with their environment (on Airflow 3 no database
-   * credentials; remote logging's connection where task logs are uploaded); they and the scheduler get the
-   * broker's. Their pods take the chart-wide pod options merged with the celery ones, Redis the chart-wide
-   * placement (it is not an Airflow pod). In git-sync's sidecar mode they sync the DAGs themselves.
-   */
-  private createCeleryWorkers(celery: CeleryOptions, inClusterBroker: boolean): CeleryWorkers {
-    const { replicas, resources, concurrency, queues, terminationGracePeriodSeconds, defaultExecutor, externalBroker, redis, ...celeryPod } = celery;
-    const celeryGitSync = this.gitSync?.sidecarParts();
-    return new CeleryWorkers(this, 'celery', {
-      replicas,
-      resources,
-      concurrency,
-      queues,
-      terminationGracePeriodSeconds,
-      externalBroker,
-      redis,
-      pod: resolvePodOptions(this, 'celery', this.podOptionsFor(celeryPod), [...this.reserved.env, ...CeleryWorkers.RESERVED_ENV], this.reserved.volumes),
-      generation: this.generation,
-      image: this.image,
-      imagePullPolicy: this.imagePullPolicy,
-      taskEnv: this.env.worker,
-      airflowVolumes: () => this.airflowPodVolumes(),
-      airflowVolumeMounts: () => this.airflowVolumeMounts(),
-      sidecars: celeryGitSync?.containers,
-      sidecarVolumes: celeryGitSync?.volumes,
-      configChecksum: this.configuration.checksumAtSynth(),
-      brokerPassword: inClusterBroker ? this.secrets.brokerPassword : undefined,
-      brokerPlacement: pickPlacement(this.podOptions),
-      clusterDomain: this.clusterDomain,
-      defaultQueue: this.configuration.get('operators', 'default_queue'),
-    });
-  }
-
-  /** The cloud identity of remote logging, on every ServiceAccount whose pods write or read task logs. */
-  private annotateForRemoteLogging(accounts: k8s.KubeServiceAccount[], remote: RemoteLoggingSettings | undefined): void {
-    for (const account of accounts) {
-      for (const [key, value] of Object.entries(remote?.serviceAccountAnnotations ?? {})) {
-        const set = account.metadata.toJson().annotations?.[key];
-        if (set !== undefined && set !== value) {
-          invalid(
-            this,
-            `remoteLogging.serviceAccountAnnotations["${key}"]`,
-            value,
-            `the value the pod options give ServiceAccount ${account.name} (${JSON.stringify(set)}), or another annotation`,
-          );
-        }
-        account.metadata.addAnnotation(key, value);
-      }
-    }
-  }
-
-  /**
-   * The options of `airflow.cfg` the library sets: executor, folders, concurrency, the pod template, and
-   * remote logging and metrics when they are on.
-   */
-  private managedConfig(
-    namespace: string,
-    uiServiceHost: string,
-    remote: RemoteLoggingSettings | undefined,
-    props: AirflowOptions,
-  ): AirflowConfigValues {
-    const volumes = this.volumes;
-    const ref = parseImageReference(this.workerImage);
-    const managed: Record<string, Record<string, string | number | boolean>> = {
-      core: {
-        executor: this.executors.join(','),
-        dags_folder: this.gitSync ? this.gitSync.dagsFolder : volumes.get('dags').mountPath,
-        load_examples: false,
-        parallelism: this.parallelism,
-        default_pool_task_slot_count: this.defaultPoolSlots,
-      },
-      kubernetes_executor: {
-        namespace,
-        pod_template_file: POD_TEMPLATE_FILE_PATH,
-        worker_container_repository: ref.repository,
-        worker_container_tag: ref.tag ?? 'latest',
-        delete_worker_pods: true,
-        delete_worker_pods_on_failure: this.deleteFailedWorkerPods,
-        worker_pods_creation_batch_size: this.workerPodsCreationBatchSize,
-      },
-    };
-    if (volumes.has('logs')) {
-      managed.logging = { base_log_folder: volumes.get('logs').mountPath };
-    }
-    if (props.celery !== undefined) {
-      // The broker URL and the result backend hold the broker's password: they come from the environment.
-      managed.celery = { worker_concurrency: validateInteger(this, 'celery.concurrency', props.celery.concurrency ?? 2, 1, 256) };
-    }
-    if (this.statsd) {
-      managed.metrics = { statsd_on: true, statsd_host: this.statsd.host, statsd_port: this.statsd.port, statsd_prefix: 'airflow' };
-    }
-    for (const [section, keys] of Object.entries(remote?.config ?? {})) {
-      managed[section] = { ...(managed[section] ?? {}), ...keys };
-    }
-    const generationManaged = this.generation.managedConfig({
-      uiServiceHost,
-      standaloneDagProcessor: this.standaloneDagProcessor,
-      baseUrl: this.ingress?.url,
-      basePath: this.ingress?.basePath,
-    });
-    for (const [section, keys] of Object.entries(generationManaged)) {
-      managed[section] = { ...(managed[section] ?? {}), ...keys };
-    }
-    return managed;
-  }
-
-  /**
-   * Options of airflow.cfg the deployment cannot follow, each with what to do instead: the UI's port and
-   * address are what its probes, Service and the execution API URL are built on, and the executor works in
-   * the chart's namespace with the scheduler's in-cluster token.
-   */
-  private refusedConfig(): Record<string, string> {
-    const incluster = 'the scheduler runs in the cluster and launches task pods with its own ServiceAccount token';
-    const oneNamespace = "not supported: the scheduler's Role grants pods in the chart's namespace only; run one deployment per namespace";
-    return {
-      [this.generation.baseUrlKey]: 'set by the "ingress" prop, which also keeps the execution API URL under the same path',
-      [this.generation.uiPortKey]: `the UI listens on ${AIRFLOW_UI_PORT}: its container port, probes, Service and the execution API URL are built for it (expose it differently with apiServer.serviceType or ingress)`,
-      [this.generation.uiHostKey]: 'the UI must listen on every address (the default) for its probes and its Service',
-      'kubernetes_executor.multi_namespace_mode': oneNamespace,
-      'kubernetes_executor.multi_namespace_mode_namespace_list': oneNamespace,
-      'kubernetes_executor.in_cluster': incluster,
-      'kubernetes_executor.config_file': incluster,
-      'kubernetes_executor.cluster_context': incluster,
-    };
-  }
-
-  /**
-   * Options the library chooses and the user may change: no ANSI colours in `kubectl logs`, and on minikube
-   * (hostPath volumes, filled by `minikube mount`) or with git-sync (a new commit every period) a new DAG
-   * file is picked up within 30 s instead of Airflow's default of 5 minutes.
-   */
-  private defaultConfig(): AirflowConfigValues {
-    const defaults: Record<string, Record<string, string | number | boolean>> = {
-      ...this.generation.defaultConfig,
-      logging: { colored_console_log: false },
-    };
-    if (this.volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH || this.gitSync !== undefined) {
-      const [section, key] = this.generation.dagListIntervalKey.split('.');
-      defaults[section] = { ...(defaults[section] ?? {}), [key]: 30 };
-    }
-    return defaults;
-  }
-
-  /**
-   * The UI, the scheduler, and the dag-processor and triggerer where they run; the scheduler with the log
-   * groomer, and the pods that read DAG files with a git-sync sidecar in git-sync's sidecar mode.
-   */
-  private createComponents(props: KubernetesExecutorAirflowProps, schedulerEnv: k8s.EnvVar[]): Record<string, AirflowComponent> {
-    const volumes = this.volumes;
-    const jobsCheck = (jobType: string): k8s.Probe => ({
-      exec: {
-        command: ['sh', '-c', `AIRFLOW__LOGGING__LOGGING_LEVEL=ERROR exec airflow jobs check --job-type ${jobType} --local`],
-      },
-      initialDelaySeconds: 120,
-      periodSeconds: 60,
-      timeoutSeconds: 60,
-      failureThreshold: 5,
-    });
-    const components: Record<string, AirflowComponent> = {};
-    const add = (
-      id: string,
-      component: string,
-      property: string,
-      options: ComponentOptions | undefined,
-      rest: Omit<AirflowComponentProps, 'parts' | 'component' | 'command' | 'resources' | 'replicas'>,
-    ) => {
-      const { replicas, resources, ...podOptions } = options ?? {};
-      const gitSync = this.gitSync && readsDags.includes(component) ? this.gitSync.sidecarParts() : undefined;
-      components[component] = new AirflowComponent(this, id, {
-        parts: this.podParts(property, podOptions),
-        component,
-        command: `airflow ${component}`,
-        resources: resolveResources(this, `${property}.resources`, COMPONENT_RESOURCES[component], resources),
-        replicas,
-        ...rest,
-        sidecars: [...(rest.sidecars ?? []), ...(gitSync?.containers ?? [])],
-        extraVolumes: [...(rest.extraVolumes ?? []), ...(gitSync?.volumes ?? [])],
-      });
-    };
-    // Who reads DAG files: the parser (the dag-processor, or the scheduler when it parses them itself) and
-    // the triggerer. In git-sync's sidecar mode each of them syncs the DAGs itself.
-    const readsDags: string[] = [this.standaloneDagProcessor ? Components.DAG_PROCESSOR : Components.SCHEDULER, Components.TRIGGERER];
-
-    // The worker pod template is mounted where it is used: the scheduler creates pods from it, and the UI
-    // shows it in a task's "K8s Pod Spec" view. The scheduler's pod also runs the log groomer, which removes
-    // old task logs from the logs volume.
-    const groomer = this.logRetentionDays > 0;
-    add('scheduler', Components.SCHEDULER, 'scheduler', props.scheduler, {
-      automountServiceAccountToken: true,
-      // with celery: the broker's URL and the result backend (it sends Celery tasks and reads their results)
-      extraEnv: schedulerEnv,
-      extraVolumeMounts: [this.configuration.podTemplateMount()],
-      livenessProbe: jobsCheck('SchedulerJob'),
-      sidecars: groomer
-        ? [
-          logGroomerContainer({
-            image: this.image,
-            imagePullPolicy: this.imagePullPolicy,
-            logsVolume: volumes.get('logs').name,
-            logsPath: volumes.get('logs').mountPath,
-            retentionDays: this.logRetentionDays,
-          }),
-        ]
-        : [],
-      extraVolumes: groomer ? [noTokenVolume()] : [],
-    });
-    const { serviceType, serviceAnnotations, ...apiServer } = props.apiServer ?? {};
-    const probe = (path: string) => ({ path, port: k8s.IntOrString.fromString('http') });
-    add('ui', this.uiComponent, 'apiServer', apiServer, {
-      port: { containerPort: AIRFLOW_UI_PORT, servicePort: AIRFLOW_UI_PORT, serviceType, serviceAnnotations },
-      rollingUpdate: true,
-      extraVolumeMounts: [this.configuration.podTemplateMount()],
-      // Startup and readiness ask the health endpoint (the database and every component's heartbeat);
-      // liveness only whether the process answers, so that a slow database does not restart the UI.
-      startupProbe: { httpGet: probe(this.generation.uiHealthPath), periodSeconds: 10, timeoutSeconds: 10, failureThreshold: 60 },
-      readinessProbe: { httpGet: probe(this.generation.uiHealthPath), periodSeconds: 10, timeoutSeconds: 10, failureThreshold: 3 },
-      livenessProbe: { httpGet: probe(this.generation.uiLivenessPath), periodSeconds: 30, timeoutSeconds: 30, failureThreshold: 5 },
-    });
-    if (this.standaloneDagProcessor) {
-      add('dag-processor', Components.DAG_PROCESSOR, 'dagProcessor', props.dagProcessor, { livenessProbe: jobsCheck('DagProcessorJob') });
-    }
-    if (this.triggerer) {
-      const { enabled, ...triggerer } = props.triggerer ?? {};
-      add('triggerer', Components.TRIGGERER, 'triggerer', triggerer, { livenessProbe: jobsCheck('TriggererJob') });
-    } else if (props.triggerer && Object.keys(props.triggerer).some((k) => k !== 'enabled')) {
-      invalid(this, 'triggerer', props.triggerer, 'only { enabled: false } when the triggerer does not run');
-    }
-    return components;
-  }
-
 
   /**
    * `Always` makes the kubelet ask the registry before every container start: for the task pods, one
@@ -732,227 +640,7 @@ export class KubernetesExecutorAirflow extends Construct {
       ' See docs/task-start.md.'
     );
   }
-
-  /** A tagged image that has what the deployment needs (not a digest, not the official slim image). */
-  private validateAirflowImage(image: string): string {
-    validateImage(this, 'image', image);
-    const ref = parseImageReference(image);
-    if (ref.digest !== undefined) {
-      invalid(
-        this,
-        'image',
-        image,
-        'an image reference by tag: the KubernetesExecutor names the task image as ' +
-          '[kubernetes_executor] worker_container_repository:worker_container_tag, which cannot hold a digest',
-        `Did you mean ${JSON.stringify(`${ref.repository}:${ref.tag ?? '<tag>'}`)}?`,
-      );
-    }
-    if (AirflowVersion.isSlimImage(image)) {
-      invalid(
-        this,
-        'image',
-        image,
-        'an image with the apache-airflow-providers-cncf-kubernetes (the KubernetesExecutor), -postgres (the ' +
-          'metadata database) and -fab (the UI login) packages: the official slim image has none of them',
-        `Use ${JSON.stringify(`${ref.repository}:${ref.tag!.replace(/^slim-/, '')}`)}, or build your own image FROM the slim one with those providers and give it your own tag.`,
-      );
-    }
-    return image;
-  }
-
-  private validateVolumes(volumes: AirflowVolumes, gitSync: AirflowOptions['gitSync']): AirflowVolumes {
-    if (!volumes || !(volumes instanceof AirflowVolumes)) {
-      invalid(this, 'volumes', volumes, 'the AirflowVolumes of the chart');
-    }
-    if (!volumes.has('dags') && gitSync?.mode !== GitSyncMode.SIDECARS) {
-      invalid(this, 'volumes', volumes.names, 'volumes that include "dags": it is the DAGs folder of every component');
-    }
-    if (volumes.has(AIRFLOW_CONFIG_VOLUME_NAME)) {
-      invalid(this, 'volumes', volumes.names, `no volume named "${AIRFLOW_CONFIG_VOLUME_NAME}" (the configuration's volume)`);
-    }
-    return volumes;
-  }
-
-  /** The days of log retention: the given or default number with a logs volume, 0 without one. */
-  private resolveLogRetention(days: number | undefined, volumes: AirflowVolumes): number {
-    const value = validateInteger(this, 'logRetentionDays', days ?? DEFAULT_LOG_RETENTION_DAYS, 0, 3650);
-    if (volumes.has('logs')) return value;
-    if (days !== undefined && days > 0) {
-      invalid(this, 'logRetentionDays', days, `0 or unset: there is no "logs" volume (${volumes.names.join(', ')}) to remove task logs from`);
-    }
-    return 0;
-  }
-
-  private resolveVersion(explicit: string | undefined): [AirflowVersion, AirflowGeneration] {
-    const fromTag = AirflowVersion.fromImage(this.image);
-    let version: AirflowVersion;
-    if (explicit !== undefined) {
-      const parsed = AirflowVersion.tryParse(explicit);
-      if (!parsed) {
-        invalid(this, 'airflowVersion', explicit, 'an Airflow release as major.minor.patch, such as "3.1.3" or "2.11.0"');
-      }
-      if (fromTag && fromTag.toString() !== parsed.toString()) {
-        invalid(
-          this,
-          'airflowVersion',
-          explicit,
-          `the version the image's tag names (${fromTag}), or no airflowVersion at all`,
-          `The image "${this.image}" is Airflow ${fromTag}.`,
-        );
-      }
-      version = parsed;
-    } else if (fromTag) {
-      version = fromTag;
-    } else {
-      invalid(
-        this,
-        'airflowVersion',
-        undefined,
-        `the Airflow version inside the image, e.g. "3.1.3" or "2.11.0": it is required because the tag of ` +
-          `"${this.image}" does not name a version, and the version decides the components, commands and configuration`,
-        `Set airflowVersion to the version your image is built FROM (see "airflow version" inside it).`,
-      );
-    }
-    const generation = AirflowGeneration.of(version);
-    if (!generation) {
-      invalid(
-        this,
-        'airflowVersion',
-        version.toString(),
-        `Airflow 3.x, or Airflow 2.x from ${MINIMUM_AIRFLOW_2_VERSION} (the first with "airflow db migrate")`,
-      );
-    }
-    return [version, generation];
-  }
-
-  /**
-   * Every image a task pod runs, each once: the task's image (`workerImage`) and the images of the pod
-   * template's other containers (git-sync's init container in `GitSyncMode.SIDECARS`). What `ImagePrePull`
-   * keeps on the nodes; images a task names in its own `executor_config` are not known here.
-   */
-  public get taskPodImages(): string[] {
-    const spec = (this.renderWorkerPodTemplate() as { spec: k8s.PodSpec }).spec;
-    return [...new Set([this.workerImage, ...[...(spec.initContainers ?? []), ...spec.containers].map((c) => c.image!)])];
-  }
-
-  /**
-   * The worker pod template as it will be synthesized (the Pod manifest in the ConfigMap): a frozen copy, built
-   * from the volumes, image and options as they are now. Change those (e.g. add a volume), not the copy.
-   */
-  public get workerPodTemplate(): Record<string, unknown> {
-    return deepFreeze(this.renderWorkerPodTemplate());
-  }
-
-  /**
-   * The secrets given, checked; or references to the chart's AirflowSecrets, resolved at synth. `broker`:
-   * whether the Celery broker's password is needed (Celery workers with the in-cluster broker).
-   */
-  private resolveSecrets(secrets: IAirflowSecrets | undefined, broker: boolean): IAirflowSecrets {
-    if (secrets === undefined) {
-      const fromChart = (field: keyof IAirflowSecrets) => chartSecretRef(this, field, `secrets.${field}`);
-      return {
-        fernetKey: fromChart('fernetKey'),
-        apiSecretKey: fromChart('apiSecretKey'),
-        adminPassword: fromChart('adminPassword'),
-        ...(this.generation.usesJwtSecret ? { jwtSecret: fromChart('jwtSecret') } : {}),
-        ...(broker ? { brokerPassword: fromChart('brokerPassword') } : {}),
-      };
-    }
-    if (typeof secrets !== 'object' || secrets === null) {
-      invalid(this, 'secrets', secrets, 'the Secret keys of fernetKey, apiSecretKey, jwtSecret and adminPassword (AirflowSecrets)');
-    }
-    for (const field of ['fernetKey', 'apiSecretKey', 'adminPassword'] as const) {
-      validateSecretKeyRef(this, `secrets.${field}`, secrets[field]);
-    }
-    if (this.generation.usesJwtSecret) {
-      if (secrets.jwtSecret === undefined) {
-        invalid(
-          this,
-          'secrets.jwtSecret',
-          undefined,
-          `a Secret key reference { name, key } on ${this.generation.name}: [api_auth] jwt_secret signs the tokens of the API and the execution API`,
-        );
-      }
-      validateSecretKeyRef(this, 'secrets.jwtSecret', secrets.jwtSecret);
-    }
-    if (broker) {
-      if (secrets.brokerPassword === undefined) {
-        invalid(
-          this,
-          'secrets.brokerPassword',
-          undefined,
-          "a Secret key reference { name, key } of the Celery broker's password, when Celery workers run with the in-cluster broker",
-          'Add brokerPassword to AirflowSecrets.fromExistingSecrets(...) / existingSecrets, or give celery an externalBroker.',
-        );
-      }
-      validateSecretKeyRef(this, 'secrets.brokerPassword', secrets.brokerPassword);
-    }
-    return secrets;
-  }
-
-
-}
-
-/** The options of airflow.cfg set from a prop, by the prop: a user setting one in `config` is told to use the prop. */
-function managedByProp(generation: AirflowGeneration): Record<string, string> {
-  return {
-    'core.dags_folder': 'gitSync',
-    'logging.remote_logging': 'remoteLogging',
-    'logging.remote_base_log_folder': 'remoteLogging',
-    'logging.remote_log_conn_id': 'remoteLogging',
-    'metrics.statsd_on': 'metrics',
-    'metrics.statsd_host': 'metrics',
-    'core.parallelism': 'parallelism',
-    'core.default_pool_task_slot_count': 'defaultPoolSlots',
-    'kubernetes_executor.worker_pods_creation_batch_size': 'workerPodsCreationBatchSize',
-    'kubernetes_executor.delete_worker_pods_on_failure': 'deleteFailedWorkerPods',
-    'kubernetes_executor.worker_container_repository': 'image',
-    'kubernetes_executor.worker_container_tag': 'image',
-    'scheduler.standalone_dag_processor': 'standaloneDagProcessor',
-    [generation.baseUrlKey]: 'ingress',
-    'core.executor': 'celery',
-    'celery.worker_concurrency': 'celery.concurrency',
-  };
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object') {
-    for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
 }
 
 /** The default resources of a task pod. */
 export const DEFAULT_WORKER_RESOURCES: ContainerResources = { cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '1Gi' };
-
-const POD_OPTION_KEYS = [
-  'imagePullSecrets',
-  'nodeSelector',
-  'tolerations',
-  'affinity',
-  'topologySpreadConstraints',
-  'priorityClassName',
-  'podLabels',
-  'podAnnotations',
-  'env',
-  'envFrom',
-  'extraVolumes',
-  'serviceAccountAnnotations',
-] as const;
-
-const PLACEMENT_KEYS = ['imagePullSecrets', 'nodeSelector', 'tolerations', 'affinity', 'topologySpreadConstraints', 'priorityClassName', 'podLabels', 'podAnnotations'] as const;
-
-/** The pod options among the props (the chart-wide ones). */
-function pickPodOptions(props: PodOptions): PodOptions {
-  return withoutUndefined(Object.fromEntries(POD_OPTION_KEYS.map((k) => [k, props[k]]))) as PodOptions;
-}
-
-/** The placement and metadata options only (for pods that are not Airflow's: Postgres, the bootstrap Job). */
-export function pickPlacement(options: PodPlacementOptions): PodPlacementOptions {
-  return withoutUndefined(Object.fromEntries(PLACEMENT_KEYS.map((k) => [k, options[k]]))) as PodPlacementOptions;
-}
-
-function withoutUndefined<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-}

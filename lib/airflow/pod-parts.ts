@@ -3,6 +3,7 @@ import * as k8s from '../../imports/k8s';
 import {
   AirflowVersion,
   PodOptions,
+  PodPlacementOptions,
   airflowLabels,
   atSynth,
   invalid,
@@ -156,8 +157,11 @@ export interface AirflowPodParts {
   readonly image: string;
   /** The image pull policy. */
   readonly imagePullPolicy: string;
-  /** The environment of every control-plane container: `AIRFLOW_CONFIG` and the secrets, by reference. */
-  readonly env: k8s.EnvVar[];
+  /**
+   * The environment of the pod's Airflow containers: `AIRFLOW_CONFIG`, the secrets by reference, and what
+   * features add. Called at synth, so that features added after the control plane was built are in it.
+   */
+  readonly env: () => k8s.EnvVar[];
   /**
    * The pod volumes: dags, logs, data (...) and the configuration ConfigMap. Called at synth, so that volumes
    * added after the control plane was built are in every pod.
@@ -216,6 +220,11 @@ export interface AirflowContainerOptions extends Partial<k8s.Container> {
    * @default - none
    */
   readonly extraVolumeMounts?: k8s.VolumeMount[];
+  /**
+   * Environment variables after the parts' (and before the pod options').
+   * @default - none
+   */
+  readonly extraEnv?: k8s.EnvVar[] | (() => k8s.EnvVar[]);
 }
 
 /**
@@ -225,11 +234,11 @@ export interface AirflowContainerOptions extends Partial<k8s.Container> {
  */
 export function airflowContainer(parts: AirflowPodParts, options: AirflowContainerOptions): k8s.Container {
   const pod = parts.pod ?? NO_POD_OPTIONS;
-  const { extraVolumeMounts, env, ...rest } = options;
+  const { extraVolumeMounts, extraEnv, ...rest } = options;
   return {
     image: parts.image,
     imagePullPolicy: parts.imagePullPolicy,
-    env: [...(env ?? parts.env), ...pod.env],
+    env: atSynth(() => [...parts.env(), ...(typeof extraEnv === 'function' ? extraEnv() : (extraEnv ?? [])), ...pod.env]),
     ...(pod.envFrom.length ? { envFrom: pod.envFrom } : {}),
     volumeMounts: atSynth(() => [...parts.volumeMounts(), ...pod.volumeMounts, ...(extraVolumeMounts ?? [])]),
     securityContext: airflowContainerSecurityContext(),
@@ -244,14 +253,14 @@ export function airflowContainer(parts: AirflowPodParts, options: AirflowContain
 export function airflowPodSpec(
   parts: AirflowPodParts,
   spec: Pick<k8s.PodSpec, 'serviceAccountName' | 'automountServiceAccountToken' | 'restartPolicy' | 'initContainers' | 'containers'>,
-  extraVolumes: k8s.Volume[] = [],
+  extraVolumes: () => k8s.Volume[] = () => [],
 ): k8s.PodSpec {
   const pod = parts.pod ?? NO_POD_OPTIONS;
   return {
     ...spec,
     ...pod.placement,
     securityContext: airflowPodSecurityContext(),
-    volumes: atSynth(() => [...parts.volumes(), ...pod.volumes, ...extraVolumes]),
+    volumes: atSynth(() => [...parts.volumes(), ...pod.volumes, ...extraVolumes()]),
   };
 }
 
@@ -343,4 +352,44 @@ export function oneShotJob(scope: Construct, options: OneShotJobOptions): { serv
     spec: { backoffLimit: 6, template: { metadata: airflowPodMetadata(parts, labels), spec: podSpec } },
   });
   return { serviceAccount, job, jobName };
+}
+
+const POD_OPTION_KEYS = [
+  'imagePullSecrets',
+  'nodeSelector',
+  'tolerations',
+  'affinity',
+  'topologySpreadConstraints',
+  'priorityClassName',
+  'podLabels',
+  'podAnnotations',
+  'env',
+  'envFrom',
+  'extraVolumes',
+  'serviceAccountAnnotations',
+] as const;
+
+const PLACEMENT_KEYS = ['imagePullSecrets', 'nodeSelector', 'tolerations', 'affinity', 'topologySpreadConstraints', 'priorityClassName', 'podLabels', 'podAnnotations'] as const;
+
+/** The pod options among the props (the chart-wide ones). */
+export function pickPodOptions(props: PodOptions): PodOptions {
+  return withoutUndefined(Object.fromEntries(POD_OPTION_KEYS.map((k) => [k, props[k]]))) as PodOptions;
+}
+
+/** The placement and metadata options only (for pods that are not Airflow's: Postgres, the bootstrap Job). */
+export function pickPlacement(options: PodPlacementOptions): PodPlacementOptions {
+  return withoutUndefined(Object.fromEntries(PLACEMENT_KEYS.map((k) => [k, options[k]]))) as PodPlacementOptions;
+}
+
+function withoutUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** `value`, frozen all the way down (what a getter hands out that must not be changed in place). */
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
 }

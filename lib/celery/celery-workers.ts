@@ -3,13 +3,14 @@ import * as k8s from '../../imports/k8s';
 import {
   AirflowGeneration,
   Components,
-  PodPlacementOptions,
+  MINIMUM_MULTIPLE_EXECUTORS_VERSION,
   REDIS_PORT,
   SecretKeyRef,
   airflowLabels,
   atSynth,
   invalid,
   namespaceOf,
+  requestAirflowSecret,
   secretEnv,
   selectorLabels,
   validateInteger,
@@ -17,65 +18,16 @@ import {
 } from '../core';
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
 import { CONFIG_CHECKSUM_ANNOTATION } from '../airflow/airflow-configuration';
+import { AirflowContribution, IAirflowFeature } from '../airflow/airflow-feature';
+import type { KubernetesExecutorAirflow } from '../airflow/kubernetes-executor-airflow';
 import { CeleryOptions } from './celery-options';
-import { ContainerResources, resolveResources, ResolvedPodOptions, airflowServiceAccount, resolvePodOptions, resourceRequirements } from '../airflow/pod-parts';
+import { ContainerResources, airflowServiceAccount, pickPlacement, resolvePodOptions, resolveResources, resourceRequirements } from '../airflow/pod-parts';
 import { RedisBroker } from './redis-broker';
 
-/** Props for {@link CeleryWorkers}: the options, and what the workers are built from. */
+/** Props for {@link CeleryWorkers}: the control plane they plug into, and how they run. */
 export interface CeleryWorkersProps extends CeleryOptions {
-  /** The Airflow generation: whether the workers use the database (Airflow 2) or the execution API (Airflow 3). */
-  readonly generation: AirflowGeneration;
-  /** The image (the control plane's, which has the celery provider). */
-  readonly image: string;
-  /** The image pull policy. */
-  readonly imagePullPolicy: string;
-  /**
-   * The environment of the task pods, which the workers share: `AIRFLOW_CONFIG`, and where tasks talk to the
-   * database (Airflow 2) its connection and the fernet key. The broker's URL and the result backend are added.
-   */
-  readonly taskEnv: k8s.EnvVar[];
-  /** The pod volumes of every Airflow pod (dags, logs, data, the configuration), read at synth. */
-  readonly airflowVolumes: () => k8s.Volume[];
-  /** Their mounts, read at synth. */
-  readonly airflowVolumeMounts: () => k8s.VolumeMount[];
-  /** sha256 of the configuration ConfigMap: a change of `airflow.cfg` rolls the workers. */
-  readonly configChecksum: string;
-  /**
-   * Where the password of the in-cluster broker is.
-   * @default - none; required without `externalBroker`
-   */
-  readonly brokerPassword?: SecretKeyRef;
-  /**
-   * The cluster's DNS domain, for the broker's in-cluster URL.
-   * @default "cluster.local"
-   */
-  readonly clusterDomain?: string;
-  /**
-   * Where the broker's pod runs and how it is labelled.
-   * @default - none
-   */
-  readonly brokerPlacement?: PodPlacementOptions;
-  /**
-   * `[operators] default_queue`: the queue of tasks that name none, which `queues` must include.
-   * @default "default"
-   */
-  readonly defaultQueue?: string;
-  /**
-   * Containers beside the worker's own (git-sync in its sidecar mode).
-   * @default - none
-   */
-  readonly sidecars?: k8s.Container[];
-  /**
-   * Pod volumes beside the Airflow ones, for the sidecars.
-   * @default - none
-   */
-  readonly sidecarVolumes?: k8s.Volume[];
-  /**
-   * The worker pods' options, resolved: KubernetesExecutorAirflow gives the chart-wide ones merged with the
-   * `celery` ones (`podOptionsFor`), checked against the variables and volumes it sets itself.
-   * @default - the pod options of these props, resolved here
-   */
-  readonly pod?: ResolvedPodOptions;
+  /** The control plane: the workers run its image with the task pods' environment, volumes and features. */
+  readonly airflow: KubernetesExecutorAirflow;
 }
 
 /** The environment variable that carries the broker's password into Airflow containers (from its Secret). */
@@ -97,7 +49,7 @@ const QUEUE = /^[A-Za-z0-9_.-]{1,200}$/;
  * that the image's init passes SIGTERM to the worker only, not to the processes running tasks). Its liveness
  * probe pings the worker through the broker (`celery inspect ping`), as the official Helm chart does.
  */
-export class CeleryWorkers extends Construct {
+export class CeleryWorkers extends Construct implements IAirflowFeature {
   /**
    * The default resources of a worker container, sized like the other components' from the runtime stage's
    * measurements on Airflow 3.1 (docs/celery.md): the request above the largest PSS seen (465 MiB, one task
@@ -140,38 +92,56 @@ export class CeleryWorkers extends Construct {
   /** The Deployment. */
   public readonly deployment: k8s.KubeDeployment;
 
+  /** How messages name this feature: the AirflowChart prop. */
+  public readonly featureName = 'celery';
+  /** Whether the CeleryExecutor is the default executor (first in `[core] executor`). */
+  public readonly defaultExecutor: boolean;
+
   private readonly brokerEnvOf: (optionalPassword: boolean) => k8s.EnvVar[];
+  private readonly annotations: Record<string, string>;
 
   constructor(scope: Construct, id: string, props: CeleryWorkersProps) {
     super(scope, id);
+    const airflow = props.airflow;
+    const { replicas, resources, concurrency, queues, terminationGracePeriodSeconds, defaultExecutor, externalBroker, redis, ...celeryPod } = props;
+    delete (celeryPod as { airflow?: unknown }).airflow;
+    if (!airflow.airflowVersion.supportsMultipleExecutors) {
+      const { airflow: _, ...options } = props;
+      invalid(
+        airflow,
+        'celery',
+        options,
+        `no Celery workers on Airflow ${airflow.airflowVersion}: they run beside the KubernetesExecutor ` +
+          `([core] executor = KubernetesExecutor,CeleryExecutor), and Airflow runs several executors at once only ` +
+          `from ${MINIMUM_MULTIPLE_EXECUTORS_VERSION}`,
+        `Use an image of Airflow ${MINIMUM_MULTIPLE_EXECUTORS_VERSION} or newer (2.11, 3.x), or leave celery unset.`,
+      );
+    }
+    this.defaultExecutor = defaultExecutor ?? false;
     this.name = `airflow-${Components.CELERY_WORKER}`;
-    this.replicas = validateInteger(this, 'replicas', props.replicas ?? 1, 1, 100);
-    this.concurrency = validateInteger(this, 'concurrency', props.concurrency ?? 2, 1, 256);
-    const defaultQueue = props.defaultQueue ?? 'default';
-    this.queues = this.validateQueues(props.queues ?? [defaultQueue], defaultQueue);
-    this.resources = resolveResources(this, 'resources', CeleryWorkers.DEFAULT_RESOURCES, props.resources);
-    this.terminationGracePeriodSeconds = validateInteger(
-      this,
-      'terminationGracePeriodSeconds',
-      props.terminationGracePeriodSeconds ?? 600,
-      30,
-      7 * 24 * 3600,
-    );
-    const pod = props.pod ?? resolvePodOptions(this, '', props, CeleryWorkers.RESERVED_ENV);
+    this.replicas = validateInteger(this, 'replicas', replicas ?? 1, 1, 100);
+    this.concurrency = validateInteger(airflow, 'celery.concurrency', concurrency ?? 2, 1, 256);
+    const defaultQueue = airflow.configuration.get('operators', 'default_queue') ?? 'default';
+    this.queues = this.validateQueues(queues ?? [defaultQueue], defaultQueue);
+    this.resources = resolveResources(this, 'resources', CeleryWorkers.DEFAULT_RESOURCES, resources);
+    this.terminationGracePeriodSeconds = validateInteger(this, 'terminationGracePeriodSeconds', terminationGracePeriodSeconds ?? 600, 30, 7 * 24 * 3600);
+    const reserved = airflow.reservedNames(Components.CELERY_WORKER);
+    const pod = resolvePodOptions(airflow, 'celery', airflow.podOptionsFor(celeryPod), [...reserved.env, ...CeleryWorkers.RESERVED_ENV], reserved.volumes);
+    const generation = airflow.generation;
 
     // The broker, and the environment its clients (the scheduler and the workers) read it from. URLs are built
     // from references the kubelet expands ($(VAR) of an earlier entry): no password is ever in the YAML.
-    const clusterDomain = props.clusterDomain ?? 'cluster.local';
+    const clusterDomain = airflow.clusterDomain;
     const namespace = namespaceOf(this);
-    if (props.externalBroker !== undefined) {
-      if (props.redis !== undefined) {
-        invalid(this, 'redis', props.redis, 'no redis options with an externalBroker: no Redis runs in the cluster then');
+    if (externalBroker !== undefined) {
+      if (redis !== undefined) {
+        invalid(this, 'redis', redis, 'no redis options with an externalBroker: no Redis runs in the cluster then');
       }
-      const url = validateSecretKeyRef(this, 'externalBroker.urlSecret', props.externalBroker.urlSecret);
+      const url = validateSecretKeyRef(this, 'externalBroker.urlSecret', externalBroker.urlSecret);
       const results =
-        props.externalBroker.resultBackendSecret === undefined
+        externalBroker.resultBackendSecret === undefined
           ? undefined
-          : validateSecretKeyRef(this, 'externalBroker.resultBackendSecret', props.externalBroker.resultBackendSecret);
+          : validateSecretKeyRef(this, 'externalBroker.resultBackendSecret', externalBroker.resultBackendSecret);
       this.broker = undefined;
       // Your own Secret, there before Celery is turned on: required everywhere (optional, a missing URL would
       // leave the scheduler on Airflow's default broker URL).
@@ -179,21 +149,23 @@ export class CeleryWorkers extends Construct {
         secretEnv('AIRFLOW__CELERY__BROKER_URL', url),
         results !== undefined
           ? secretEnv('AIRFLOW__CELERY__RESULT_BACKEND', results)
-          : { name: 'AIRFLOW__CELERY__RESULT_BACKEND', value: this.defaultResultBackend(props.generation, '$(AIRFLOW__CELERY__BROKER_URL)') },
+          : { name: 'AIRFLOW__CELERY__RESULT_BACKEND', value: this.defaultResultBackend(generation, '$(AIRFLOW__CELERY__BROKER_URL)') },
       ];
     } else {
-      if (props.brokerPassword === undefined) {
-        invalid(this, 'brokerPassword', undefined, 'a Secret key reference { name, key } of the in-cluster Redis password, or an externalBroker');
-      }
-      const password = validateSecretKeyRef(this, 'brokerPassword', props.brokerPassword);
-      this.broker = new RedisBroker(this, 'redis', { ...props.redis, passwordSecret: password, placement: props.brokerPlacement });
+      requestAirflowSecret(airflow, 'brokerPassword'); // the generated Secret then holds it
+      const password = airflow.secretRef(
+        'brokerPassword',
+        "a Secret key reference { name, key } of the Celery broker's password, when Celery workers run with the in-cluster broker",
+        'Add brokerPassword to AirflowSecrets.fromExistingSecrets(...) / existingSecrets, or give celery an externalBroker.',
+      );
+      this.broker = new RedisBroker(this, 'redis', { ...redis, passwordSecret: password, placement: pickPlacement(airflow.podOptions) });
       const host = this.broker.host(namespace, clusterDomain);
       const redisUrl = (db: number) => `redis://:$(${BROKER_PASSWORD_ENV})@${host}:${REDIS_PORT}/${db}`;
       this.brokerEnvOf = (optional) => [
         optionalSecretEnv(BROKER_PASSWORD_ENV, password, optional),
         // Tasks in database 0, their results in database 1.
         { name: 'AIRFLOW__CELERY__BROKER_URL', value: redisUrl(0) },
-        { name: 'AIRFLOW__CELERY__RESULT_BACKEND', value: this.defaultResultBackend(props.generation, redisUrl(1)) },
+        { name: 'AIRFLOW__CELERY__RESULT_BACKEND', value: this.defaultResultBackend(generation, redisUrl(1)) },
       ];
     }
 
@@ -223,7 +195,7 @@ export class CeleryWorkers extends Construct {
         template: {
           metadata: {
             labels: { ...pod.podLabels, ...labels },
-            annotations: { ...pod.podAnnotations, [CONFIG_CHECKSUM_ANNOTATION]: props.configChecksum },
+            annotations: { ...pod.podAnnotations, [CONFIG_CHECKSUM_ANNOTATION]: airflow.configuration.checksumAtSynth() },
           },
           spec: {
             ...pod.placement,
@@ -231,20 +203,20 @@ export class CeleryWorkers extends Construct {
             automountServiceAccountToken: false,
             terminationGracePeriodSeconds: this.terminationGracePeriodSeconds,
             securityContext: airflowPodSecurityContext(),
-            containers: [
+            containers: atSynth(() => [
               {
                 name: Components.CELERY_WORKER,
-                image: props.image,
-                imagePullPolicy: props.imagePullPolicy,
+                image: airflow.image,
+                imagePullPolicy: airflow.imagePullPolicy,
                 args: ['bash', '-c', `exec ${this.command}`],
-                env: [
-                  ...props.taskEnv,
+                env: atSynth(() => [
+                  ...airflow.taskEnv(Components.CELERY_WORKER),
                   ...this.brokerEnv(),
                   // The official image's init (dumb-init) signals only the worker, not its process group: the
                   // worker then shuts down warm instead of its pool processes dying with their tasks.
                   { name: 'DUMB_INIT_SETSID', value: '0' },
                   ...pod.env,
-                ],
+                ]),
                 ...(pod.envFrom.length ? { envFrom: pod.envFrom } : {}),
                 resources: resourceRequirements(this.resources),
                 livenessProbe: {
@@ -263,15 +235,27 @@ export class CeleryWorkers extends Construct {
                   failureThreshold: 5,
                 },
                 securityContext: airflowContainerSecurityContext(),
-                volumeMounts: atSynth(() => [...props.airflowVolumeMounts(), ...pod.volumeMounts]),
+                volumeMounts: atSynth(() => [...airflow.airflowVolumeMounts(Components.CELERY_WORKER), ...pod.volumeMounts]),
               },
-              ...(props.sidecars ?? []),
-            ],
-            volumes: atSynth(() => [...props.airflowVolumes(), ...pod.volumes, ...(props.sidecarVolumes ?? [])]),
+              ...airflow.contributed('sidecars', Components.CELERY_WORKER),
+            ]),
+            volumes: atSynth(() => [...airflow.airflowPodVolumes(), ...pod.volumes, ...airflow.contributed('volumes', Components.CELERY_WORKER)]),
           },
         },
       },
     });
+    this.annotations = airflow.serviceAccountAnnotationsFor(Components.CELERY_WORKER);
+    for (const [key, value] of Object.entries(this.annotations)) this.serviceAccount.metadata.addAnnotation(key, value);
+    airflow.addFeature(this);
+  }
+
+  /** The CeleryExecutor beside the KubernetesExecutor, its concurrency, and the broker's environment for the scheduler. */
+  public contribute(): AirflowContribution {
+    return {
+      executor: { name: 'CeleryExecutor', isDefault: this.defaultExecutor },
+      config: { celery: { worker_concurrency: this.concurrency } },
+      env: { [Components.SCHEDULER]: this.brokerEnv({ optionalPassword: true }) },
+    };
   }
 
   /**

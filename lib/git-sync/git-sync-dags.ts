@@ -17,7 +17,10 @@ import {
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
 import { AirflowVolumes } from '../storage';
 import { GitSyncCredentials, GitSyncCredentialsKind } from './git-sync-credentials';
-import { ContainerResources, airflowServiceAccount, resourceRequirements } from '../airflow/pod-parts';
+import { AirflowContribution, AirflowPods, IAirflowFeature } from '../airflow/airflow-feature';
+import { dagListRefresh } from '../airflow/control-plane-config';
+import type { KubernetesExecutorAirflow } from '../airflow/kubernetes-executor-airflow';
+import { ContainerResources, airflowServiceAccount, pickPlacement, resourceRequirements } from '../airflow/pod-parts';
 
 /**
  * The git-sync image: the official one (kubernetes/git-sync, v4), pinned by tag. v4.4.2 is the version the
@@ -126,10 +129,11 @@ export interface GitSyncDagsOptions extends PodPlacementOptions {
 /** Props for {@link GitSyncDags}. */
 export interface GitSyncDagsProps extends GitSyncDagsOptions {
   /**
-   * The deployment's volumes. In shared-volume mode git-sync writes into their `dags` volume, which must be
-   * ReadWriteMany; in sidecar mode they must have no `dags` volume (each pod has its own).
+   * The control plane the DAGs are for. In shared-volume mode git-sync writes into its `dags` volume, which
+   * must be ReadWriteMany; in sidecar mode it must have no `dags` volume (each pod has its own). The git-sync
+   * Deployment is placed like the control plane, over which the placement options here win.
    */
-  readonly volumes: AirflowVolumes;
+  readonly airflow: KubernetesExecutorAirflow;
 
   /**
    * The pull policy of the git-sync image.
@@ -161,7 +165,9 @@ const SUB_PATH = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
  * read-only and get no init container and no sidecar. Sidecar mode, for storage without ReadWriteMany,
  * syncs inside the pods instead (see {@link GitSyncMode.SIDECARS}).
  */
-export class GitSyncDags extends Construct {
+export class GitSyncDags extends Construct implements IAirflowFeature {
+  /** How messages name this feature: the AirflowChart prop. */
+  public readonly featureName = 'gitSync';
   /** Shared volume or sidecars. */
   public readonly mode: GitSyncMode;
   /** The repository URL. */
@@ -192,8 +198,10 @@ export class GitSyncDags extends Construct {
 
   constructor(scope: Construct, id: string, props: GitSyncDagsProps) {
     super(scope, id);
-    const volumes = props.volumes;
+    const airflow = props.airflow;
+    const volumes = airflow.volumes;
     if (!(volumes instanceof AirflowVolumes)) invalid(this, 'volumes', volumes, 'the AirflowVolumes of the chart');
+    const placement = pickPlacement(airflow.podOptionsFor(pickPlacement(props)));
     this.mode = validateChoice(this, 'mode', props.mode ?? GitSyncMode.SHARED_VOLUME, Object.values(GitSyncMode));
     this.image = validateImage(this, 'image', props.image ?? DEFAULT_GIT_SYNC_IMAGE);
     this.imagePullPolicy = validateChoice(this, 'imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', ['Always', 'IfNotPresent', 'Never']);
@@ -226,12 +234,12 @@ export class GitSyncDags extends Construct {
     ];
 
     if (this.mode === GitSyncMode.SHARED_VOLUME) {
-      validatePodOptions(this, '', props);
+      validatePodOptions(this, '', placement);
       const name = `airflow-${Components.GIT_SYNC}`;
       const labels = airflowLabels(Components.GIT_SYNC);
       this.serviceAccount = airflowServiceAccount(this, 'service-account', name, Components.GIT_SYNC, false);
       const dags = volumes.get('dags');
-      const options: PodPlacementOptions = props;
+      const options: PodPlacementOptions = placement;
       this.deployment = new k8s.KubeDeployment(this, 'deployment', {
         metadata: { name, labels },
         spec: {
@@ -264,6 +272,25 @@ export class GitSyncDags extends Construct {
         },
       });
     }
+    airflow.addFeature(this);
+  }
+
+  /**
+   * What git-sync adds ({@link IAirflowFeature}): `dags_folder` and the read-only mount of the synced DAGs in
+   * every Airflow container, the DAG list refreshed every 30 s; in sidecar mode, the emptyDir every pod syncs
+   * into, a sidecar in the pods that read DAG files and in the Celery workers, and a one-time sync before each task.
+   */
+  public contribute(airflow: KubernetesExecutorAirflow): AirflowContribution {
+    const sidecar = this.sidecarParts();
+    const worker = this.workerParts();
+    const readers = [AirflowPods.DAG_READERS, Components.CELERY_WORKER];
+    return {
+      dags: { folder: this.dagsFolder, mount: this.airflowVolumeMount(), volumes: this.airflowPodVolumes() },
+      defaultConfig: dagListRefresh(airflow.generation),
+      sidecars: Object.fromEntries(readers.map((p) => [p, sidecar.containers])),
+      initContainers: { [Components.WORKER]: worker.initContainers },
+      volumes: { ...Object.fromEntries(readers.map((p) => [p, sidecar.volumes])), [Components.WORKER]: worker.volumes },
+    };
   }
 
   /** The pod volume every Airflow pod mounts the DAGs from: none in shared-volume mode (it is the `dags` claim), an emptyDir in sidecar mode. */

@@ -5,6 +5,7 @@ import {
   AIRFLOW_UID,
   Components,
   IMAGE_PULL_POLICIES,
+  PodOptions,
   PodPlacementOptions,
   airflowLabels,
   invalid,
@@ -12,6 +13,7 @@ import {
   validateChoice,
   validateImage,
 } from '../core';
+import type { KubernetesExecutorAirflow } from '../airflow/kubernetes-executor-airflow';
 import { airflowServiceAccount, resolvePodOptions } from '../airflow/pod-parts';
 
 /**
@@ -76,6 +78,17 @@ export interface ImagePrePullProps {
   readonly maxUnavailable?: string | number;
 }
 
+/** Props for {@link ImagePrePull.forAirflow}. */
+export interface ImagePrePullForAirflowProps extends Omit<ImagePrePullProps, 'images' | 'imagePullPolicy' | 'placement'> {
+  /** The control plane whose image and task pods' images are pre-pulled. */
+  readonly airflow: KubernetesExecutorAirflow;
+  /**
+   * The task pods' pod options (their nodeSelector, tolerations, node affinity), over the control plane's.
+   * @default - the control plane's chart-wide pod options
+   */
+  readonly placement?: PodOptions;
+}
+
 /**
  * A DaemonSet that keeps the Airflow image (and the task pods' image, when different) on every node that can
  * run task pods, so that a task pod never waits for a pull of a ~1 GB image: the KubernetesExecutor's known
@@ -95,6 +108,22 @@ export class ImagePrePull extends Construct {
   public readonly serviceAccount: k8s.KubeServiceAccount;
   /** The DaemonSet. */
   public readonly daemonSet: k8s.KubeDaemonSet;
+
+  /**
+   * The pre-pull of a control plane's images: its image and its task pods' (`taskPodImages`, git-sync's too in
+   * sidecar mode), with its pull policy, on the nodes that can run task pods (`placement`: the task pods'
+   * options, e.g. the `worker` prop, over the chart-wide ones). Add it after the features that add images to
+   * the task pods (git-sync): the images are read when it is built.
+   */
+  public static forAirflow(scope: Construct, id: string, props: ImagePrePullForAirflowProps): ImagePrePull {
+    const { airflow, placement, ...rest } = props;
+    return new ImagePrePull(scope, id, {
+      ...rest,
+      images: [airflow.image, ...airflow.taskPodImages],
+      imagePullPolicy: airflow.imagePullPolicy,
+      placement: airflow.podOptionsFor(placement),
+    });
+  }
 
   constructor(scope: Construct, id: string, props: ImagePrePullProps) {
     super(scope, id);

@@ -1,5 +1,8 @@
 import * as k8s from '../../imports/k8s';
 import { airflowContainerSecurityContext } from '../security';
+import { Components, invalid, validateInteger } from '../core';
+import { AirflowContribution, IAirflowFeature } from '../airflow/airflow-feature';
+import type { KubernetesExecutorAirflow } from '../airflow/kubernetes-executor-airflow';
 import { ContainerResources, resourceRequirements } from '../airflow/pod-parts';
 
 /** The name of the scheduler's sidecar that removes old task logs from the logs volume. */
@@ -76,4 +79,37 @@ export function noTokenVolume(): k8s.Volume {
 
 function shellQuote(value: string): string {
   return `'${value.replace(/'/g, "'\\''")}'`;
+}
+
+/** How many days task logs stay on the logs volume unless `logRetentionDays` says otherwise. */
+export const DEFAULT_LOG_RETENTION_DAYS = 15;
+
+/**
+ * Log retention as a feature of the control plane ({@link IAirflowFeature}): the log groomer in the scheduler's
+ * pod, removing task logs older than `retentionDays` from the logs volume. `airflow.addFeature(new LogGroomer(7))`;
+ * AirflowChart adds it from `logRetentionDays` (15 days by default).
+ */
+export class LogGroomer implements IAirflowFeature {
+  /** How messages name this feature: the AirflowChart prop. */
+  public readonly featureName = 'logRetentionDays';
+
+  /** @param retentionDays Task logs older than this many days are removed (1 to 3650). */
+  constructor(public readonly retentionDays: number = DEFAULT_LOG_RETENTION_DAYS) {}
+
+  /** The groomer beside the scheduler, with the logs volume and the empty volume over the token path. */
+  public contribute(airflow: KubernetesExecutorAirflow): AirflowContribution {
+    validateInteger(airflow, this.featureName, this.retentionDays, 1, 3650);
+    if (!airflow.volumes.has('logs')) {
+      invalid(airflow, this.featureName, this.retentionDays, `0 or unset: there is no "logs" volume (${airflow.volumes.names.join(', ')}) to remove task logs from`);
+    }
+    const logs = airflow.volumes.get('logs');
+    const container = logGroomerContainer({
+      image: airflow.image,
+      imagePullPolicy: airflow.imagePullPolicy,
+      logsVolume: logs.name,
+      logsPath: logs.mountPath,
+      retentionDays: this.retentionDays,
+    });
+    return { sidecars: { [Components.SCHEDULER]: [container] }, volumes: { [Components.SCHEDULER]: [noTokenVolume()] } };
+  }
 }

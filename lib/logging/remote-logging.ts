@@ -2,6 +2,7 @@ import { IConstruct } from 'constructs';
 import * as k8s from '../../imports/k8s';
 import { SecretKeyRef, invalid, secretEnv, validatePodOptions, validateSecretKeyRef } from '../core';
 import { AirflowConfigValues } from '../airflow/airflow-config-keys';
+import { AirflowContribution, AirflowPods, IAirflowFeature } from '../airflow/airflow-feature';
 
 /** Where the task logs go: the object stores Airflow's remote logging supports here. */
 export enum RemoteLoggingProvider {
@@ -141,7 +142,7 @@ const PREFIX = /^[A-Za-z0-9!_.*'()=-]+(\/[A-Za-z0-9!_.*'()=-]+)*$/;
  * (`AIRFLOW_CONN_<ID>` by `secretKeyRef`) or the cloud identity of the pods' ServiceAccounts. The Airflow image
  * must contain the provider package ({@link providerPackage}); the official image has all three.
  */
-export class RemoteLogging {
+export class RemoteLogging implements IAirflowFeature {
   /** Amazon S3: `s3://<bucket>/<prefix>`. */
   public static s3(options: S3RemoteLoggingOptions): RemoteLogging {
     return new RemoteLogging(RemoteLoggingProvider.S3, options);
@@ -166,6 +167,24 @@ export class RemoteLogging {
   /** The Python package the Airflow image must contain for this provider's log handler. */
   public get providerPackage(): string {
     return PROVIDERS[this.provider].providerPackage;
+  }
+
+  /** How messages name this feature: the AirflowChart prop. */
+  public readonly featureName = 'remoteLogging';
+
+  /**
+   * What remote logging adds to a deployment ({@link IAirflowFeature}): the `[logging]` options, the connection
+   * in every control-plane and task-running pod, and the cloud identity on their ServiceAccounts. Add it with
+   * `airflow.addFeature(RemoteLogging.s3({ ... }))`.
+   */
+  public contribute(airflow: IConstruct): AirflowContribution {
+    const settings = this.settings(airflow, this.featureName);
+    const pods = [AirflowPods.CONTROL_PLANE, AirflowPods.TASKS];
+    return {
+      config: settings.config,
+      env: Object.fromEntries(pods.map((p) => [p, settings.env])),
+      serviceAccountAnnotations: Object.fromEntries(pods.map((p) => [p, settings.serviceAccountAnnotations])),
+    };
   }
 
   /**

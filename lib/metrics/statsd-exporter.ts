@@ -15,7 +15,9 @@ import {
   validatePodOptions,
 } from '../core';
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
-import { ContainerResources, airflowServiceAccount, resourceRequirements } from '../airflow/pod-parts';
+import { AirflowContribution, IAirflowFeature } from '../airflow/airflow-feature';
+import type { KubernetesExecutorAirflow } from '../airflow/kubernetes-executor-airflow';
+import { ContainerResources, airflowServiceAccount, pickPlacement, resourceRequirements } from '../airflow/pod-parts';
 
 /** The statsd-exporter image (prometheus/statsd_exporter), pinned by tag. */
 export const DEFAULT_STATSD_EXPORTER_IMAGE = 'prom/statsd-exporter:v0.28.0';
@@ -25,6 +27,13 @@ export const STATSD_EXPORTER_RESOURCES: ContainerResources = { cpuRequest: '10m'
 
 /** Props for {@link StatsdExporter}; the placement options place its pod. */
 export interface StatsdExporterProps extends PodPlacementOptions {
+  /**
+   * The control plane whose metrics it receives: `[metrics] statsd_*` point at it, and its pod is placed like
+   * the control plane's unless placement options are given.
+   * @default - none: only the exporter (point Airflow at `host` yourself)
+   */
+  readonly airflow?: KubernetesExecutorAirflow;
+
   /**
    * The statsd-exporter image.
    * @default DEFAULT_STATSD_EXPORTER_IMAGE - "prom/statsd-exporter:v0.28.0"
@@ -50,7 +59,9 @@ export interface StatsdExporterProps extends PodPlacementOptions {
  * Prometheus' annotation-based discovery (`prometheus.io/scrape`, `port`, `path`). The exporter runs without a
  * ServiceAccount token, as a non-root user with the restricted security context.
  */
-export class StatsdExporter extends Construct {
+export class StatsdExporter extends Construct implements IAirflowFeature {
+  /** How messages name this feature: the AirflowChart prop. */
+  public readonly featureName = 'metrics';
   /** The name of the Deployment, its ServiceAccount and its Service. */
   public readonly name: string;
   /** The in-cluster DNS name Airflow sends its metrics to (`[metrics] statsd_host`). */
@@ -68,8 +79,10 @@ export class StatsdExporter extends Construct {
     super(scope, id);
     const image = validateImage(this, 'image', props.image ?? DEFAULT_STATSD_EXPORTER_IMAGE);
     const imagePullPolicy = validateChoice(this, 'imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', ['Always', 'IfNotPresent', 'Never']);
-    const clusterDomain = validateDnsSubdomain(this, 'clusterDomain', props.clusterDomain ?? 'cluster.local');
-    const options: PodPlacementOptions = props;
+    const airflow = props.airflow;
+    const clusterDomain = validateDnsSubdomain(this, 'clusterDomain', props.clusterDomain ?? airflow?.clusterDomain ?? 'cluster.local');
+    const given = pickPlacement(props);
+    const options: PodPlacementOptions = airflow && Object.keys(given).length === 0 ? pickPlacement(airflow.podOptions) : given;
     validatePodOptions(this, '', options);
     this.name = `airflow-${Components.STATSD}`;
     this.host = `${this.name}.${namespaceOf(this)}.svc.${clusterDomain}`;
@@ -139,5 +152,11 @@ export class StatsdExporter extends Construct {
         ],
       },
     });
+    airflow?.addFeature(this);
+  }
+
+  /** `[metrics] statsd_on`, `statsd_host`, `statsd_port` and `statsd_prefix`: Airflow sends its metrics here. */
+  public contribute(): AirflowContribution {
+    return { config: { metrics: { statsd_on: true, statsd_host: this.host, statsd_port: this.port, statsd_prefix: 'airflow' } } };
   }
 }

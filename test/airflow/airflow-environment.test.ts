@@ -8,7 +8,9 @@ function environment(version: string, remote = false) {
   const secrets = new AirflowSecrets(chart, 'secrets');
   const database = new MetadataDb(chart, 'db', { passwordSecret: secrets.databasePassword });
   const settings = remote ? RemoteLogging.s3({ bucket: 'logs', connectionSecret: { name: 'aws', key: 'uri' } }).settings(chart, 'remoteLogging') : undefined;
-  const env = airflowEnvironment(AirflowGeneration.of(AirflowVersion.of(version))!, database, secrets, settings);
+  const base = airflowEnvironment(AirflowGeneration.of(AirflowVersion.of(version))!, database, secrets);
+  // Remote logging is a feature: its env follows the control plane's in every control-plane and task pod.
+  const env = { controlPlane: [...base.controlPlane, ...(settings?.env ?? [])], worker: [...base.worker, ...(settings?.env ?? [])] };
   Testing.synth(chart); // references to the chart's Secret resolve at synth
   const names = (list: { name: string }[]) => list.map((e) => e.name);
   return { env, names };

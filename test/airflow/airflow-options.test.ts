@@ -5,6 +5,7 @@ import { Testing } from 'cdk8s';
 import {
   AirflowChart,
   AirflowChartProps,
+  AirflowFeatures,
   AirflowOptions,
   AirflowSecrets,
   AirflowVolumes,
@@ -19,12 +20,14 @@ import {
   PodVolume,
   RemoteLogging,
   StorageProvisioning,
+  addAirflowFeatures,
 } from '../../lib';
 import { airflowChart, airflowPodSpecs, byKind, cfgOf, containersOf, envOf, EXISTING_SECRETS, find, Manifest, testChart } from '../support';
 
 /** What a check sees: the construct (its resolved readonly fields) and the synthesized objects. */
 interface Built {
   readonly airflow: KubernetesExecutorAirflow;
+  readonly features: AirflowFeatures;
   readonly objects: Manifest[];
 }
 
@@ -221,24 +224,24 @@ const OPTION_CHECKS: Checks<AirflowOptions> = {
   podLabels: (b) => eachAirflowPodTemplate(b, (metadata) => expect(metadata.labels.team).toBe('data')),
   podAnnotations: (b) => eachAirflowPodTemplate(b, (metadata) => expect(metadata.annotations['example.com/owner']).toBe('data-team')),
   gitSync: (b) => {
-    expect(b.airflow.gitSync?.dagsFolder).toBe('/opt/airflow/dags/git-sync/repo/dags');
-    expect(cfgOf(b.objects).core.dags_folder).toBe(b.airflow.gitSync!.dagsFolder);
+    expect(b.features.gitSync?.dagsFolder).toBe('/opt/airflow/dags/git-sync/repo/dags');
+    expect(cfgOf(b.objects).core.dags_folder).toBe(b.features.gitSync!.dagsFolder);
     expect(find(b.objects, 'Deployment', 'airflow-git-sync').spec.template.spec.containers[0].args).toContain('--ref=release');
     expect(workerPod(b).initContainers).toBeUndefined();
   },
   remoteLogging: (b) => {
-    expect(b.airflow.remoteLogging).toBe(EVERY_OPTION.remoteLogging);
+    expect(b.features.remoteLogging).toBe(EVERY_OPTION.remoteLogging);
     expect(cfgOf(b.objects).logging).toMatchObject({ remote_logging: 'True', remote_base_log_folder: 'gs://team-logs', remote_log_conn_id: 'google_cloud_default' });
     const conn = { name: 'AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT', valueFrom: { secretKeyRef: { name: 'gcp-logs', key: 'json' } } };
     eachAirflowContainer(b, (c) => expect(envOf(c, conn.name)).toEqual(conn));
   },
   logRetentionDays: (b) => {
-    expect(b.airflow.logRetentionDays).toBe(0);
+    expect(b.features.logGroomer).toBeUndefined();
     expect(find(b.objects, 'Deployment', 'airflow-scheduler').spec.template.spec.containers.map((c: any) => c.name)).toEqual(['scheduler']);
   },
   metrics: (b) => {
-    expect(b.airflow.statsd?.host).toMatch(/^airflow-statsd\.[a-z-]+\.svc\.corp\.internal$/);
-    expect(cfgOf(b.objects).metrics).toMatchObject({ statsd_on: 'True', statsd_host: b.airflow.statsd!.host });
+    expect(b.features.statsd?.host).toMatch(/^airflow-statsd\.[a-z-]+\.svc\.corp\.internal$/);
+    expect(cfgOf(b.objects).metrics).toMatchObject({ statsd_on: 'True', statsd_host: b.features.statsd!.host });
     find(b.objects, 'Deployment', 'airflow-statsd');
   },
   celery: (b) => {
@@ -271,11 +274,13 @@ describe('KubernetesExecutorAirflowProps: every prop set reaches the YAML and it
     connection: DatabaseConnection.postgres({ host: 'pg.corp.internal', passwordSecret: EXISTING_SECRETS.databasePassword }),
   });
   const secrets = AirflowSecrets.fromExistingSecrets(chart, 'secrets', { ...EXISTING_SECRETS, brokerPassword: BROKER_PASSWORD });
-  const props: Required<KubernetesExecutorAirflowProps> = { ...EVERY_OPTION, volumes, database, secrets };
+  const props: Required<KubernetesExecutorAirflowProps & AirflowOptions> = { ...EVERY_OPTION, volumes, database, secrets };
+  // The control plane with its options, then the features with theirs, as AirflowChart composes them.
   const airflow = new KubernetesExecutorAirflow(chart, 'airflow', props);
-  const built = (): Built => ({ airflow, objects: Testing.synth(chart) });
+  const features = addAirflowFeatures(airflow, props);
+  const built = (): Built => ({ airflow, features, objects: Testing.synth(chart) });
 
-  runChecks<KubernetesExecutorAirflowProps>(
+  runChecks<KubernetesExecutorAirflowProps & AirflowOptions>(
     {
       ...OPTION_CHECKS,
       volumes: (b) => {
@@ -322,7 +327,7 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
   // secretsBootstrapImage goes with generated secrets only (existingSecrets above): it is checked on a chart of its own.
   const { secretsBootstrapImage, ...withExistingSecrets } = props;
   const chart = new AirflowChart(Testing.app(), 'airflow', withExistingSecrets);
-  const built = (): Built => ({ airflow: chart.airflow, objects: Testing.synth(chart) });
+  const built = (): Built => ({ airflow: chart.airflow, features: chart.features, objects: Testing.synth(chart) });
 
   test('secretsBootstrapImage with existingSecrets is refused: no Job would run it', () => {
     expect(() => new AirflowChart(Testing.app(), 'airflow', { existingSecrets: EXISTING_SECRETS, secretsBootstrapImage })).toThrow(
@@ -412,7 +417,7 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
 
 describe('without props, each option resolves to its documented default', () => {
   const chart = new AirflowChart(Testing.app(), 'airflow');
-  const built = (): Built => ({ airflow: chart.airflow, objects: Testing.synth(chart) });
+  const built = (): Built => ({ airflow: chart.airflow, features: chart.features, objects: Testing.synth(chart) });
   const component = (b: Built, name: string) => find(b.objects, 'Deployment', `airflow-${name}`);
   const resourcesOf = (r: { cpuRequest: string; memoryRequest: string; cpuLimit: string; memoryLimit: string }) => ({
     requests: { cpu: r.cpuRequest, memory: r.memoryRequest },
@@ -475,24 +480,24 @@ describe('without props, each option resolves to its documented default', () => 
       podLabels: (b) => eachAirflowPodTemplate(b, (metadata) => expect(Object.keys(metadata.labels).every((k) => k.startsWith('app.kubernetes.io/'))).toBe(true)),
       podAnnotations: (b) => eachAirflowPodTemplate(b, (metadata) => expect(Object.keys(metadata.annotations ?? {}).filter((k) => k !== 'checksum/airflow-config')).toEqual([])),
       gitSync: (b) => {
-        expect(b.airflow.gitSync).toBeUndefined();
+        expect(b.features.gitSync).toBeUndefined();
         expect(cfgOf(b.objects).core.dags_folder).toBe('/opt/airflow/dags');
         expect(b.objects.filter((o) => /git-sync/.test(o.metadata.name))).toEqual([]);
       },
       remoteLogging: (b) => {
-        expect(b.airflow.remoteLogging).toBeUndefined();
+        expect(b.features.remoteLogging).toBeUndefined();
         expect(cfgOf(b.objects).logging.remote_logging).toBeUndefined();
       },
       logRetentionDays: (b) => {
-        expect(b.airflow.logRetentionDays).toBe(15);
+        expect(b.features.logGroomer?.retentionDays).toBe(15);
         expect(component(b, 'scheduler').spec.template.spec.containers.map((c: any) => c.name)).toEqual(['scheduler', 'log-groomer']);
       },
       metrics: (b) => {
-        expect(b.airflow.statsd).toBeUndefined();
+        expect(b.features.statsd).toBeUndefined();
         expect(cfgOf(b.objects).metrics).toBeUndefined();
       },
       celery: (b) => {
-        expect(b.airflow.celery).toBeUndefined();
+        expect(b.features.celery).toBeUndefined();
         expect(cfgOf(b.objects).core.executor).toBe('KubernetesExecutor');
         expect(b.objects.filter((o) => /celery|redis/.test(o.metadata.name))).toEqual([]);
       },

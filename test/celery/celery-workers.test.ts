@@ -96,7 +96,7 @@ describe('the executors', () => {
 
   test('the executor and the workers\' settings are the library\'s: config cannot set them, nor the broker URL (a secret)', () => {
     expect(errorOf(() => synth({ celery: {}, config: { core: { executor: 'CeleryExecutor' } } }))).toMatch(
-      /property "config\.core\.executor" received "CeleryExecutor"; allowed: an option the library does not set itself; it sets core\.executor = KubernetesExecutor,CeleryExecutor\. Use the "celery" prop instead\./,
+      /property "config\.core\.executor" received "CeleryExecutor"; allowed: an option the library does not set itself; it sets core\.executor = KubernetesExecutor\. Use the "celery" prop instead\./,
     );
     expect(errorOf(() => synth({ celery: {}, config: { celery: { worker_concurrency: 8 } } }))).toMatch(/Use the "celery\.concurrency" prop instead/);
     expect(errorOf(() => synth({ config: { celery: { broker_url: 'redis://:pw@redis:6379/0' } } }))).toMatch(
@@ -345,7 +345,7 @@ describe('no secret value in the YAML', () => {
     walk(objects, '');
     expect(literals).toEqual([]);
     const refs = objects.flatMap((o) => JSON.stringify(o).match(/"secretKeyRef":\{[^}]*"key":"redis-password"[^}]*\}/g) ?? []);
-    expect(refs.length).toBe(3); // Redis, the scheduler's container (not its init containers), the workers
+    expect(refs.length).toBe(4); // Redis, the scheduler's Airflow containers (its own and the migration wait), the workers
     expect(cfgOf(objects).celery?.broker_url).toBeUndefined();
     expect(validationReport(new AirflowChart(Testing.app(), 'airflow', { celery: {} }))).toEqual([]);
   });
@@ -367,7 +367,8 @@ describe('the broker password: generated, or brought', () => {
   test('composed by hand in any order, the generated Secret gets the key, under its custom name', () => {
     const c = new Chart(Testing.app(), 'test', { namespace: 'team-a', disableResourceNameHashes: true });
     const volumes = new AirflowVolumes(c, 'volumes');
-    new KubernetesExecutorAirflow(c, 'airflow', { volumes, database: new MetadataDb(c, 'db'), celery: {} });
+    const airflow = new KubernetesExecutorAirflow(c, 'airflow', { volumes, database: new MetadataDb(c, 'db') });
+    new CeleryWorkers(c, 'celery', { airflow }); // a feature added from one's own chart
     new AirflowSecrets(c, 'secrets', { secretName: 'team-a-airflow' }); // added last
     const objects = Testing.synth(c);
     expect(bootstrapScriptOf(objects)).toContain('"redis-password": password(),');
@@ -467,11 +468,12 @@ describe('the namespace and the pods', () => {
   });
 
   test('the construct exposes what it made', () => {
-    const airflow = new AirflowChart(Testing.app(), 'airflow', { celery: { replicas: 2, queues: ['default', 'quick'] } }).airflow;
-    const workers = airflow.celery!;
+    const chart = new AirflowChart(Testing.app(), 'airflow', { celery: { replicas: 2, queues: ['default', 'quick'] } });
+    const workers = chart.features.celery!;
+    expect(chart.airflow.features).toContain(workers);
     expect(workers).toBeInstanceOf(CeleryWorkers);
     expect([workers.name, workers.replicas, workers.concurrency, workers.queues]).toEqual(['airflow-celery-worker', 2, 2, ['default', 'quick']]);
     expect(workers.broker?.name).toBe('airflow-redis');
-    expect(Object.keys(airflow.serviceAccounts)).toEqual(expect.arrayContaining(['celery-worker', 'redis']));
+    expect([workers.serviceAccount.name, workers.broker?.serviceAccount.name]).toEqual(['airflow-celery-worker', 'airflow-redis']);
   });
 });

@@ -15,6 +15,8 @@ import {
   MetadataDb,
   StorageProvisioning,
   WORKER_CONTAINER_NAME,
+  GitSyncDagsOptions,
+  addAirflowFeatures,
 } from '../../lib';
 import { validationReport } from '../../validation';
 import { airflowPodSpecs, errorOf, find, podsOf, synthAirflowChart as synth } from '../support';
@@ -273,10 +275,11 @@ describe('composed by hand', () => {
 
   test('KubernetesExecutorAirflow takes the same gitSync option, on a StorageClass with ReadWriteMany', () => {
     const { chart, volumes, database } = parts({ provisioning: StorageProvisioning.storageClass('efs-sc') });
-    const airflow = new KubernetesExecutorAirflow(chart, 'airflow', { volumes, database, gitSync: { repository: REPO, branch: 'main', subPath: 'dags' } });
-    expect(airflow.gitSync).toBeInstanceOf(GitSyncDags);
-    expect(airflow.configuration.get('core', 'dags_folder')).toBe(airflow.gitSync!.dagsFolder);
-    expect(airflow.gitSync!.dagsFolder).toBe('/opt/airflow/dags/git-sync/repo/dags');
+    const airflow = new KubernetesExecutorAirflow(chart, 'airflow', { volumes, database });
+    const gitSync = new GitSyncDags(chart, 'git-sync', { airflow, repository: REPO, branch: 'main', subPath: 'dags' });
+    expect(airflow.features).toEqual([gitSync]);
+    expect(airflow.configuration.get('core', 'dags_folder')).toBe(gitSync.dagsFolder);
+    expect(gitSync.dagsFolder).toBe('/opt/airflow/dags/git-sync/repo/dags');
     // A new DAG file of a new commit is listed within 30 s (Airflow's default is 5 minutes), as on minikube.
     expect(airflow.configuration.get('dag_processor', 'refresh_interval')).toBe('30');
     expect((airflow.workerPodTemplate as any).spec.initContainers).toBeUndefined();
@@ -285,17 +288,24 @@ describe('composed by hand', () => {
 
   test('shared-volume mode needs a ReadWriteMany dags volume; sidecar mode needs none', () => {
     const rwo = parts({ volumes: [{ name: 'dags', accessModes: ['ReadWriteOnce'] }, { name: 'logs' }] });
-    expect(errorOf(() => new KubernetesExecutorAirflow(rwo.chart, 'airflow', { ...rwo, gitSync: { repository: REPO } }))).toMatch(
+    const withGitSync = (p: ReturnType<typeof parts>, gitSync: GitSyncDagsOptions, id = 'airflow') => {
+      const airflow = new KubernetesExecutorAirflow(p.chart, id, p);
+      return addAirflowFeatures(airflow, { gitSync }).gitSync!;
+    };
+    expect(errorOf(() => withGitSync(rwo, { repository: REPO }))).toMatch(
       /GitSyncDags at "team\/airflow\/git-sync": property "mode" received "SharedVolume"; allowed: GitSyncMode.SIDECARS: the dags volume is ReadWriteOnce/,
     );
     const withDags = parts({});
     expect(
-      errorOf(() => new KubernetesExecutorAirflow(withDags.chart, 'airflow', { ...withDags, gitSync: { repository: REPO, mode: GitSyncMode.SIDECARS } })),
+      errorOf(() => withGitSync(withDags, { repository: REPO, mode: GitSyncMode.SIDECARS })),
     ).toMatch(/property "volumes" received \["dags","logs","data"\]; allowed: volumes without "dags" in GitSyncMode.SIDECARS/);
     const noDags = parts({ volumes: [{ name: 'logs' }] });
-    expect(errorOf(() => new KubernetesExecutorAirflow(noDags.chart, 'airflow', { ...noDags }))).toMatch(/volumes that include "dags"/);
-    const ok = new KubernetesExecutorAirflow(noDags.chart, 'airflow-2', { ...noDags, gitSync: { repository: REPO, mode: GitSyncMode.SIDECARS } });
-    expect(ok.gitSync!.mode).toBe(GitSyncMode.SIDECARS);
+    // Without dags and without a feature that delivers them, the synth says so (the feature may come later).
+    const alone = parts({ volumes: [{ name: 'logs' }] });
+    new KubernetesExecutorAirflow(alone.chart, 'airflow', alone);
+    expect(errorOf(() => Testing.synth(alone.chart))).toMatch(/volumes that include "dags"/);
+    const ok = withGitSync(noDags, { repository: REPO, mode: GitSyncMode.SIDECARS }, 'airflow-2');
+    expect(ok.mode).toBe(GitSyncMode.SIDECARS);
   });
 
   test('minikube (hostPath volumes): git-sync writes into the dags volume\'s own folder, never the whole volume', () => {

@@ -13,6 +13,7 @@ import {
   KubernetesExecutorAirflow,
   LOG_GROOMER_RESOURCES,
   MetadataDb,
+  addAirflowFeatures,
 } from '../../lib';
 import { logGroomerContainer } from '../../lib/logging/log-groomer';
 import { errorOf, find } from '../support';
@@ -95,9 +96,10 @@ describe('logRetentionDays', () => {
       const chart = new Chart(Testing.app(), id, { namespace: 'airflow', disableResourceNameHashes: true });
       const volumes = new AirflowVolumes(chart, 'volumes', { volumes: [{ name: 'dags' }] });
       new AirflowSecrets(chart, 'secrets');
-      return new KubernetesExecutorAirflow(chart, 'airflow', { volumes, database: new MetadataDb(chart, 'db'), logRetentionDays });
+      const airflow = new KubernetesExecutorAirflow(chart, 'airflow', { volumes, database: new MetadataDb(chart, 'db') });
+      return addAirflowFeatures(airflow, { logRetentionDays });
     };
-    expect(make('a').logRetentionDays).toBe(0);
+    expect(make('a').logGroomer).toBeUndefined();
     expect(errorOf(() => make('b', 5))).toMatch(
       /KubernetesExecutorAirflow at "b\/airflow": property "logRetentionDays" received 5; allowed: 0 or unset: there is no "logs" volume \(dags\)/,
     );

@@ -8,11 +8,14 @@ import {
   AirflowCdk8sValidationError,
   AirflowChart,
   AirflowChartProps,
+  AirflowFeatures,
+  AirflowOptions,
   AirflowSecrets,
   AirflowVolumes,
   KubernetesExecutorAirflow,
   KubernetesExecutorAirflowProps,
   MetadataDb,
+  addAirflowFeatures,
 } from '../../lib';
 import { parseYaml } from './secret-scan';
 
@@ -42,17 +45,20 @@ export function synthIn<T>(build: (chart: Chart) => T, options: { id?: string; n
 }
 
 /** A chart in namespace "airflow" with the real volumes, secrets and database, and Airflow on them. */
-export function airflowChart(props: Partial<KubernetesExecutorAirflowProps> = {}): {
+export function airflowChart(props: Partial<KubernetesExecutorAirflowProps & AirflowOptions> = {}): {
   chart: Chart;
   airflow: KubernetesExecutorAirflow;
+  features: AirflowFeatures;
   manifests: Manifest[];
 } {
   const chart = testChart();
   const volumes = new AirflowVolumes(chart, 'volumes');
   const secrets = new AirflowSecrets(chart, 'secrets');
   const database = new MetadataDb(chart, 'db', { passwordSecret: secrets.databasePassword });
-  const airflow = new KubernetesExecutorAirflow(chart, 'airflow', { volumes, database, secrets, ...props });
-  return { chart, airflow, manifests: Testing.synth(chart) };
+  const { gitSync, remoteLogging, logRetentionDays, metrics, celery, ...controlPlane } = props;
+  const airflow = new KubernetesExecutorAirflow(chart, 'airflow', { volumes, database, secrets, ...controlPlane });
+  const features = addAirflowFeatures(airflow, { gitSync, remoteLogging, logRetentionDays, metrics, celery });
+  return { chart, airflow, features, manifests: Testing.synth(chart) };
 }
 
 /**
@@ -143,7 +149,7 @@ export function expectSynthWarns(chart: Chart, warning: string): void {
 }
 
 /** Builds {@link airflowChart} with `props` and returns the validation error it throws (or fails the test). */
-export function airflowError(props: Partial<KubernetesExecutorAirflowProps>): AirflowCdk8sValidationError {
+export function airflowError(props: Partial<KubernetesExecutorAirflowProps & AirflowOptions>): AirflowCdk8sValidationError {
   return validationError(() => airflowChart(props));
 }
 

@@ -1,0 +1,113 @@
+import { ControlPlaneOptions, KubernetesExecutorAirflow } from './airflow';
+import { CeleryOptions, CeleryWorkers } from './celery';
+import { invalid, validateInteger } from './core';
+import { GitSyncDags, GitSyncDagsOptions } from './git-sync';
+import { DEFAULT_LOG_RETENTION_DAYS, LogGroomer, RemoteLogging } from './logging';
+import { StatsdExporter } from './metrics';
+
+/**
+ * How Airflow runs: the control plane's options ({@link ControlPlaneOptions}) and the features that plug into
+ * it (git-sync, remote logging, log retention, metrics, Celery workers). The props of `AirflowChart`; with
+ * your own chart, give the control plane's to `KubernetesExecutorAirflow` and these to
+ * {@link addAirflowFeatures}, or add each feature's construct yourself.
+ */
+export interface AirflowOptions extends ControlPlaneOptions {
+  /**
+   * DAGs from a git repository, synced by git-sync (`{ repository: 'https://github.com/org/dags.git', branch: 'main' }`).
+   * By default one git-sync Deployment writes into the ReadWriteMany dags volume, which every pod mounts
+   * read-only, and `dags_folder` is the synced link: task pods get no init container and no sidecar. See
+   * docs/git-sync.md.
+   * @default - none: the dags volume is filled by other means (minikube mount, kubectl cp)
+   */
+  readonly gitSync?: GitSyncDagsOptions;
+
+  /**
+   * Task logs in object storage: `RemoteLogging.s3({ ... })`, `RemoteLogging.gcs({ ... })` or
+   * `RemoteLogging.azureBlob({ ... })`. See docs/remote-logging.md.
+   * @default - none: task logs stay on the logs volume only
+   */
+  readonly remoteLogging?: RemoteLogging;
+
+  /**
+   * Task logs older than this many days are removed from the logs volume, by a small sidecar of the scheduler
+   * (the log groomer); 0 keeps them forever. Needs a `logs` volume. See docs/log-retention.md.
+   * @default 15
+   */
+  readonly logRetentionDays?: number;
+
+  /**
+   * Whether Airflow sends StatsD metrics to a statsd-exporter (Deployment and Service `airflow-statsd`) that
+   * Prometheus scrapes. See docs/metrics.md.
+   * @default false
+   */
+  readonly metrics?: boolean;
+
+  /**
+   * Celery workers beside the KubernetesExecutor (hybrid executors, Airflow 2.10+): `[core] executor` becomes
+   * `KubernetesExecutor,CeleryExecutor`, a small pool of always-running workers takes the tasks that say
+   * `executor="CeleryExecutor"` from a Redis broker in the cluster, and every other task still gets a pod.
+   * See docs/celery.md for when to send which tasks where.
+   * @default - none: the KubernetesExecutor alone, no broker, no workers
+   */
+  readonly celery?: CeleryOptions;
+}
+
+/** The features {@link addAirflowFeatures} added, each undefined when its option is off. */
+export interface AirflowFeatures {
+  /**
+   * The git-sync of the DAGs (`gitSync`).
+   * @default - none: the option is off
+   */
+  readonly gitSync?: GitSyncDags;
+  /**
+   * Where task logs are uploaded (`remoteLogging`).
+   * @default - none: the option is off
+   */
+  readonly remoteLogging?: RemoteLogging;
+  /**
+   * The log groomer (`logRetentionDays`; on by default with a logs volume).
+   * @default - none: the option is off
+   */
+  readonly logGroomer?: LogGroomer;
+  /**
+   * The statsd-exporter (`metrics`).
+   * @default - none: the option is off
+   */
+  readonly statsd?: StatsdExporter;
+  /**
+   * The Celery workers and their broker (`celery`).
+   * @default - none: the option is off
+   */
+  readonly celery?: CeleryWorkers;
+}
+
+/**
+ * Adds to `airflow` the features its options ask for, as AirflowChart does: remote logging, the log groomer
+ * (15 days unless `logRetentionDays` says otherwise, when there is a logs volume), git-sync, metrics, Celery
+ * workers. Each feature with objects of its own is a construct inside `airflow` (ids `git-sync`, `statsd`,
+ * `celery`).
+ */
+export function addAirflowFeatures(airflow: KubernetesExecutorAirflow, options: AirflowOptions): AirflowFeatures {
+  const { gitSync, remoteLogging, logRetentionDays, metrics, celery } = options;
+  if (remoteLogging !== undefined && !(remoteLogging instanceof RemoteLogging)) {
+    invalid(airflow, 'remoteLogging', remoteLogging, 'RemoteLogging.s3({ ... }), RemoteLogging.gcs({ ... }) or RemoteLogging.azureBlob({ ... })');
+  }
+  if (gitSync !== undefined && (typeof gitSync !== 'object' || gitSync === null)) {
+    invalid(airflow, 'gitSync', gitSync, "the git-sync options, e.g. { repository: 'https://github.com/org/dags.git', branch: 'main' }");
+  }
+  if (metrics !== undefined && typeof metrics !== 'boolean') invalid(airflow, 'metrics', metrics, 'true or false');
+  const days = validateInteger(airflow, 'logRetentionDays', logRetentionDays ?? DEFAULT_LOG_RETENTION_DAYS, 0, 3650);
+  if (!airflow.volumes.has('logs') && logRetentionDays !== undefined && logRetentionDays > 0) {
+    invalid(airflow, 'logRetentionDays', logRetentionDays, `0 or unset: there is no "logs" volume (${airflow.volumes.names.join(', ')}) to remove task logs from`);
+  }
+  if (remoteLogging) airflow.addFeature(remoteLogging);
+  const logGroomer = airflow.volumes.has('logs') && days > 0 ? new LogGroomer(days) : undefined;
+  if (logGroomer) airflow.addFeature(logGroomer);
+  return {
+    remoteLogging,
+    logGroomer,
+    gitSync: gitSync ? new GitSyncDags(airflow, 'git-sync', { ...gitSync, airflow }) : undefined,
+    statsd: metrics ? new StatsdExporter(airflow, 'statsd', { airflow }) : undefined,
+    celery: celery !== undefined ? new CeleryWorkers(airflow, 'celery', { ...celery, airflow }) : undefined,
+  };
+}

@@ -1,0 +1,77 @@
+import { AIRFLOW_UI_PORT, AirflowGeneration } from '../core';
+import { AirflowConfigValues } from './airflow-config-keys';
+
+/**
+ * The options of airflow.cfg set from a prop, by the prop: a user setting one in `config` is told to use the
+ * prop. The features' options (git-sync, remote logging, metrics, Celery) are named after the AirflowChart
+ * prop that adds the feature.
+ */
+export function managedByProp(generation: AirflowGeneration): Record<string, string> {
+  return {
+    'core.dags_folder': 'gitSync',
+    'logging.remote_logging': 'remoteLogging',
+    'logging.remote_base_log_folder': 'remoteLogging',
+    'logging.remote_log_conn_id': 'remoteLogging',
+    'metrics.statsd_on': 'metrics',
+    'metrics.statsd_host': 'metrics',
+    'core.parallelism': 'parallelism',
+    'core.default_pool_task_slot_count': 'defaultPoolSlots',
+    'kubernetes_executor.worker_pods_creation_batch_size': 'workerPodsCreationBatchSize',
+    'kubernetes_executor.delete_worker_pods_on_failure': 'deleteFailedWorkerPods',
+    'kubernetes_executor.worker_container_repository': 'image',
+    'kubernetes_executor.worker_container_tag': 'image',
+    'scheduler.standalone_dag_processor': 'standaloneDagProcessor',
+    [generation.baseUrlKey]: 'ingress',
+    'core.executor': 'celery',
+    'celery.worker_concurrency': 'celery.concurrency',
+  };
+}
+
+/**
+ * Options of airflow.cfg the deployment cannot follow, each with what to do instead: the UI's port and
+ * address are what its probes, Service and the execution API URL are built on, and the executor works in
+ * the chart's namespace with the scheduler's in-cluster token.
+ */
+export function refusedConfig(generation: AirflowGeneration): Record<string, string> {
+  const incluster = 'the scheduler runs in the cluster and launches task pods with its own ServiceAccount token';
+  const oneNamespace = "not supported: the scheduler's Role grants pods in the chart's namespace only; run one deployment per namespace";
+  return {
+    [generation.baseUrlKey]: 'set by the "ingress" prop, which also keeps the execution API URL under the same path',
+    [generation.uiPortKey]: `the UI listens on ${AIRFLOW_UI_PORT}: its container port, probes, Service and the execution API URL are built for it (expose it differently with apiServer.serviceType or ingress)`,
+    [generation.uiHostKey]: 'the UI must listen on every address (the default) for its probes and its Service',
+    'kubernetes_executor.multi_namespace_mode': oneNamespace,
+    'kubernetes_executor.multi_namespace_mode_namespace_list': oneNamespace,
+    'kubernetes_executor.in_cluster': incluster,
+    'kubernetes_executor.config_file': incluster,
+    'kubernetes_executor.cluster_context': incluster,
+  };
+}
+
+/**
+ * Options the library chooses and the user may change: no ANSI colours in `kubectl logs`, and on minikube
+ * (hostPath volumes, filled by `minikube mount`) a new DAG file is picked up within 30 s instead of Airflow's
+ * default of 5 minutes (git-sync asks for the same: a new commit every period).
+ */
+export function controlPlaneDefaults(generation: AirflowGeneration, hostPath: boolean): AirflowConfigValues {
+  const defaults: Record<string, Record<string, string | number | boolean>> = {
+    ...generation.defaultConfig,
+    logging: { colored_console_log: false },
+  };
+  if (hostPath) {
+    for (const [section, keys] of Object.entries(dagListRefresh(generation))) defaults[section] = { ...(defaults[section] ?? {}), ...keys };
+  }
+  return defaults;
+}
+
+/** The DAG list refreshed every 30 s instead of Airflow's 5 minutes (for DAGs that change often: minikube mounts, git). */
+export function dagListRefresh(generation: AirflowGeneration): AirflowConfigValues {
+  const [section, key] = generation.dagListIntervalKey.split('.');
+  return { [section]: { [key]: 30 } };
+}
+
+/** `b`'s sections merged into `a` (a copy; `b` wins). */
+export function mergeSections(a: AirflowConfigValues, b: AirflowConfigValues): Record<string, Record<string, string | number | boolean>> {
+  const out: Record<string, Record<string, string | number | boolean>> = { ...a };
+  for (const [section, keys] of Object.entries(b)) out[section] = { ...(out[section] ?? {}), ...keys };
+  return out;
+}

@@ -1,0 +1,72 @@
+import { IConstruct } from 'constructs';
+import { AirflowGeneration, AirflowVersion, MINIMUM_AIRFLOW_2_VERSION, invalid, parseImageReference, validateImage } from '../core';
+
+/** A tagged image that has what the deployment needs (not a digest, not the official slim image). */
+export function validateAirflowImage(scope: IConstruct, image: string): string {
+  validateImage(scope, 'image', image);
+  const ref = parseImageReference(image);
+  if (ref.digest !== undefined) {
+    invalid(
+      scope,
+      'image',
+      image,
+      'an image reference by tag: the KubernetesExecutor names the task image as ' +
+        '[kubernetes_executor] worker_container_repository:worker_container_tag, which cannot hold a digest',
+      `Did you mean ${JSON.stringify(`${ref.repository}:${ref.tag ?? '<tag>'}`)}?`,
+    );
+  }
+  if (AirflowVersion.isSlimImage(image)) {
+    invalid(
+      scope,
+      'image',
+      image,
+      'an image with the apache-airflow-providers-cncf-kubernetes (the KubernetesExecutor), -postgres (the ' +
+        'metadata database) and -fab (the UI login) packages: the official slim image has none of them',
+      `Use ${JSON.stringify(`${ref.repository}:${ref.tag!.replace(/^slim-/, '')}`)}, or build your own image FROM the slim one with those providers and give it your own tag.`,
+    );
+  }
+  return image;
+}
+
+/** The Airflow version of `image` (its tag, or `explicit`, which must agree with the tag) and its generation. */
+export function resolveAirflowVersion(scope: IConstruct, image: string, explicit: string | undefined): [AirflowVersion, AirflowGeneration] {
+  const fromTag = AirflowVersion.fromImage(image);
+  let version: AirflowVersion;
+  if (explicit !== undefined) {
+    const parsed = AirflowVersion.tryParse(explicit);
+    if (!parsed) {
+      invalid(scope, 'airflowVersion', explicit, 'an Airflow release as major.minor.patch, such as "3.1.3" or "2.11.0"');
+    }
+    if (fromTag && fromTag.toString() !== parsed.toString()) {
+      invalid(
+        scope,
+        'airflowVersion',
+        explicit,
+        `the version the image's tag names (${fromTag}), or no airflowVersion at all`,
+        `The image "${image}" is Airflow ${fromTag}.`,
+      );
+    }
+    version = parsed;
+  } else if (fromTag) {
+    version = fromTag;
+  } else {
+    invalid(
+      scope,
+      'airflowVersion',
+      undefined,
+      `the Airflow version inside the image, e.g. "3.1.3" or "2.11.0": it is required because the tag of ` +
+        `"${image}" does not name a version, and the version decides the components, commands and configuration`,
+      `Set airflowVersion to the version your image is built FROM (see "airflow version" inside it).`,
+    );
+  }
+  const generation = AirflowGeneration.of(version);
+  if (!generation) {
+    invalid(
+      scope,
+      'airflowVersion',
+      version.toString(),
+      `Airflow 3.x, or Airflow 2.x from ${MINIMUM_AIRFLOW_2_VERSION} (the first with "airflow db migrate")`,
+    );
+  }
+  return [version, generation];
+}
