@@ -2,13 +2,16 @@ import { Lazy, Yaml } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
 import {
+  AIRFLOW_CONFIG_DEPRECATED_ALIASES,
   AIRFLOW_HOME,
   AirflowGeneration,
   Components,
   IPodSpecSource,
   airflowLabels,
   invalid,
+  isSecretConfigKey,
   registerPodSpecSource,
+  secretConfigAdvice,
   sha256,
   validateDnsSubdomain,
 } from '../core';
@@ -33,18 +36,17 @@ export const AIRFLOW_CONFIG_VOLUME_NAME = 'airflow-config';
 export const CONFIG_CHECKSUM_ANNOTATION = 'checksum/airflow-config';
 
 /**
- * Options whose values are secrets. They never appear in `airflow.cfg` (a ConfigMap, readable by anyone who
- * can read ConfigMaps, and part of the reviewed YAML): they reach Airflow only as `AIRFLOW__SECTION__KEY`
- * environment variables read from Secrets.
+ * The secret options the library passes itself, as `AIRFLOW__SECTION__KEY` variables read from Secrets (the
+ * metadata database, the fernet key, the UI's secret key, the JWT secret, the Celery broker and result
+ * backend). Like every option Airflow marks sensitive ({@link isSecretConfigKey}), they never appear in
+ * `airflow.cfg`; a test checks that Airflow's flags cover each of them.
  */
-export const SECRET_CONFIG_KEYS: readonly string[] = [
+export const LIBRARY_SECRET_CONFIG_KEYS: readonly string[] = [
   'api.secret_key',
   'api_auth.jwt_secret',
   'celery.broker_url',
-  'celery.flower_basic_auth',
   'celery.result_backend',
   'core.fernet_key',
-  'core.sql_alchemy_conn',
   'database.sql_alchemy_conn',
   'database.sql_alchemy_conn_async',
   'webserver.secret_key',
@@ -148,14 +150,18 @@ export class AirflowConfiguration extends Construct implements IPodSpecSource {
     for (const [section, keys] of Object.entries(user)) {
       for (const key of Object.keys(keys)) {
         const name = `${section}.${key}`;
-        if (SECRET_CONFIG_KEYS.includes(name.toLowerCase())) {
+        if (isSecretConfigKey(name)) {
+          const option = name.toLowerCase();
+          const current = AIRFLOW_CONFIG_DEPRECATED_ALIASES.find((a) => a.old === option)?.new ?? option;
           invalid(
             this,
             `${property}.${name}`,
             '(value not shown)',
-            'an option that is not a secret: secrets never go into airflow.cfg (a ConfigMap in the reviewed YAML); ' +
-              'the library passes them as AIRFLOW__SECTION__KEY environment variables read from Secrets',
-            'Put the value in the Secret the library reads it from (see AirflowSecrets).',
+            `an option that is not a secret: Airflow marks ${option} sensitive, and airflow.cfg is a ConfigMap ` +
+              '(readable by anyone who can read ConfigMaps, and part of the reviewed YAML)',
+            LIBRARY_SECRET_CONFIG_KEYS.includes(current)
+              ? `The library passes ${current} itself from a Secret: put the value in that Secret (see AirflowSecrets).`
+              : secretConfigAdvice(current),
           );
         }
         const refusal = props.refused?.[name];

@@ -1,7 +1,9 @@
 import * as k8s from '../../imports/k8s';
 import {
   AIRFLOW_2_CONFIG_KEYS,
+  AIRFLOW_2_SENSITIVE_CONFIG_KEYS,
   AIRFLOW_3_CONFIG_KEYS,
+  AIRFLOW_3_SENSITIVE_CONFIG_KEYS,
   AirflowConfigKeyData,
 } from './data/airflow-config-keys';
 import { AirflowCdk8sValidationError } from './errors';
@@ -200,6 +202,7 @@ interface GenerationFacts {
   readonly requiresStandaloneDagProcessor: boolean;
   readonly workersUseDatabase: boolean;
   readonly configKeys: Readonly<Record<string, AirflowConfigKeyData>>;
+  readonly sensitiveConfigKeys: readonly string[];
   readonly secretKeyEnv: string;
   readonly jwtSecretEnv: string | undefined;
   readonly managedConfig: (context: ManagedConfigContext) => Record<string, Record<string, string | number | boolean>>;
@@ -226,6 +229,7 @@ const AIRFLOW_3: GenerationFacts = {
   // Task pods reach the metadata only through the execution API, with a token the scheduler gives them.
   workersUseDatabase: false,
   configKeys: AIRFLOW_3_CONFIG_KEYS,
+  sensitiveConfigKeys: AIRFLOW_3_SENSITIVE_CONFIG_KEYS,
   secretKeyEnv: 'AIRFLOW__API__SECRET_KEY',
   jwtSecretEnv: 'AIRFLOW__API_AUTH__JWT_SECRET',
   managedConfig: (context) => ({
@@ -263,6 +267,7 @@ const AIRFLOW_2: GenerationFacts = {
   // A task talks to the metadata database itself.
   workersUseDatabase: true,
   configKeys: AIRFLOW_2_CONFIG_KEYS,
+  sensitiveConfigKeys: AIRFLOW_2_SENSITIVE_CONFIG_KEYS,
   secretKeyEnv: 'AIRFLOW__WEBSERVER__SECRET_KEY',
   jwtSecretEnv: undefined,
   managedConfig: (context) => ({
@@ -340,6 +345,12 @@ export class AirflowGeneration {
   /** The configuration keys this generation of Airflow defines (`section.key` -> [version added, default]). */
   public readonly configKeys: Readonly<Record<string, AirflowConfigKeyData>>;
 
+  /**
+   * The options this generation of Airflow marks `sensitive: true` (its config.yml and the image's providers'
+   * provider.yaml): secrets, which never go into `airflow.cfg` nor into literal environment variables.
+   */
+  public readonly sensitiveConfigKeys: readonly string[];
+
   private readonly facts: GenerationFacts;
 
   private constructor(facts: GenerationFacts) {
@@ -356,6 +367,7 @@ export class AirflowGeneration {
     this.workersUseDatabase = facts.workersUseDatabase;
     this.usesJwtSecret = facts.jwtSecretEnv !== undefined;
     this.configKeys = facts.configKeys;
+    this.sensitiveConfigKeys = facts.sensitiveConfigKeys;
   }
 
   /** "Airflow 3". */

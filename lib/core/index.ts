@@ -12,4 +12,5 @@ export * from './registry';
 export * from './pod-options';
 export * from './scope';
 export * from './airflow-generation';
+export * from './sensitive-config';
 export * from './data/airflow-config-keys';

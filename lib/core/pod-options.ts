@@ -3,6 +3,7 @@ import * as k8s from '../../imports/k8s';
 import { invalid } from './errors';
 import { isAtSynth } from './lazy';
 import { SecretKeyRef, validateSecretKeyRef } from './secret-key-ref';
+import { checkLiteralEnvValue } from './sensitive-config';
 import { validateAbsolutePath, validateDnsLabel, validateDnsSubdomain } from './validators';
 
 /** A key of a ConfigMap. */
@@ -15,8 +16,10 @@ export interface ConfigMapKeyRef {
 
 /**
  * The value of an environment variable: a literal that is not a secret, or a reference to a key of a Secret
- * or a ConfigMap, or a field of the pod. Secret values never appear in the YAML: a literal whose variable name
- * looks like a secret (PASSWORD, SECRET, TOKEN, KEY, CONN, CREDENTIAL) is refused.
+ * or a ConfigMap, or a field of the pod. Secret values never appear in the YAML: a literal is refused when its
+ * variable name looks like a secret (PASSWORD, SECRET, TOKEN, KEY, CONN, CREDENTIAL), when it sets an option
+ * Airflow marks sensitive (`AIRFLOW__SECRETS__BACKEND_KWARGS`, `AIRFLOW__CELERY__BROKER_URL`...), and when it
+ * holds a URL with a password (`scheme://user:password@host`).
  */
 export class EnvValue {
   /** A literal value (not a secret). */
@@ -59,6 +62,7 @@ export class EnvValue {
     const s = this.source;
     if (s.value !== undefined) {
       if (typeof s.value !== 'string') invalid(scope, property, s.value, 'a string (EnvValue.fromValue takes text)');
+      checkLiteralEnvValue(scope, property, name, s.value);
       if (SECRET_ENV_NAME.test(name) && !HARMLESS_ENV_NAME.test(name)) {
         invalid(
           scope,
@@ -333,6 +337,8 @@ export function validatePodOptions(scope: IConstruct, property: string, options:
     if (!(value instanceof EnvValue)) {
       invalid(scope, p(`env["${name}"]`), value, 'an EnvValue: EnvValue.fromValue("..."), EnvValue.fromSecret({ name, key }), EnvValue.fromConfigMap(...)');
     }
+    // Secret literals first, so that a sensitive Airflow option hears how to pass it, not a generic refusal.
+    if (value.isLiteral) value.toEnvVar(scope, p(`env["${name}"]`), name);
   }
   (options.envFrom ?? []).forEach((e, i) => {
     if (!(e instanceof EnvFrom)) invalid(scope, p(`envFrom[${i}]`), e, 'EnvFrom.secret("name") or EnvFrom.configMap("name")');

@@ -1,4 +1,5 @@
 // AirflowConfiguration: airflow.cfg from the props and the user's settings, and its checksum on the pods.
+import { AirflowGeneration } from '../../lib';
 import { renderAirflowCfg } from '../../lib/airflow/airflow-configuration';
 import { airflowChart, airflowError, cfgOf, find, parseCfg } from '../support';
 
@@ -38,6 +39,43 @@ describe('configuration', () => {
     const error = airflowError({ config: { core: { fernet_key: 'c2VjcmV0' } } });
     expect(error.message).toMatch(/property "config.core.fernet_key" received "\(value not shown\)"; allowed: an option that is not a secret/);
     expect(error.message).not.toContain('c2VjcmV0');
+  });
+
+  test('every option Airflow marks sensitive is rejected, named by its property, with how to pass it instead', () => {
+    const error = airflowError({ config: { secrets: { backend_kwargs: '{"token": "t0ken"}' } } });
+    expect(error.message).toBe(
+      'AirflowConfiguration at "test/airflow/configuration": property "config.secrets.backend_kwargs" received "(value not shown)"; ' +
+        'allowed: an option that is not a secret: Airflow marks secrets.backend_kwargs sensitive, and airflow.cfg is a ConfigMap ' +
+        '(readable by anyone who can read ConfigMaps, and part of the reviewed YAML). ' +
+        'Pass it as the variable AIRFLOW__SECRETS__BACKEND_KWARGS read from a Secret: the pod options\' env ' +
+        '{ AIRFLOW__SECRETS__BACKEND_KWARGS: EnvValue.fromSecret({ name, key }) } (valueFrom.secretKeyRef); or have Airflow fetch it with ' +
+        'config { secrets: { backend_kwargs_cmd: "<command>" } } or { secrets: { backend_kwargs_secret: "<secrets backend key>" } } ' +
+        '(AIRFLOW__SECRETS__BACKEND_KWARGS_CMD / AIRFLOW__SECRETS__BACKEND_KWARGS_SECRET).',
+    );
+    for (const name of AirflowGeneration.AIRFLOW_3.sensitiveConfigKeys) {
+      const [section, key] = name.split('.');
+      const message = airflowError({ config: { [section]: { [key]: 'x-secret-x' } } }).message;
+      expect(message).toContain(`property "config.${name}" received "(value not shown)"; allowed: an option that is not a secret`);
+      expect(message).not.toContain('x-secret-x');
+    }
+  });
+
+  test('on Airflow 2 too, with its own flags (smtp_password, internal_api_secret_key) and the deprecated names', () => {
+    const airflow2 = { image: 'apache/airflow:2.11.0' };
+    for (const name of AirflowGeneration.AIRFLOW_2.sensitiveConfigKeys) {
+      const [section, key] = name.split('.');
+      expect(airflowError({ ...airflow2, config: { [section]: { [key]: 'x' } } }).message).toContain(
+        `property "config.${name}" received "(value not shown)"; allowed: an option that is not a secret`,
+      );
+    }
+    expect(airflowError({ ...airflow2, config: { core: { sql_alchemy_conn: 'postgresql://u:p@h/db' } } }).message).toMatch(
+      /"config\.core\.sql_alchemy_conn" received "\(value not shown\)".* The library passes database\.sql_alchemy_conn itself from a Secret/,
+    );
+  });
+
+  test('the _cmd and _secret indirections of a sensitive option are accepted: they hold no secret', () => {
+    const cfg = cfgOf(airflowChart({ config: { secrets: { backend_kwargs_cmd: 'cat /run/secrets/backend-kwargs' } } }).manifests);
+    expect(cfg.secrets.backend_kwargs_cmd).toBe('cat /run/secrets/backend-kwargs');
   });
 
   test('values on more than one line are rejected', () => {

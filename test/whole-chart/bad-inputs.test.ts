@@ -11,6 +11,7 @@ import {
   StorageProvisioning,
   AirflowGeneration,
   DatabaseConnection,
+  EnvValue,
 } from '../../lib';
 import { validateAirflowConfig } from '../../lib/airflow/airflow-config-keys';
 import { validatePort } from '../../lib/core/validators';
@@ -92,6 +93,12 @@ const rows: Array<[string, () => unknown, RegExp]> = [
   ['chart config with a 2.x section on Airflow 3', () => new AirflowChart(Testing.app(), 'airflow', { config: { webserver: { expose_config: true } } }),
     /at "airflow\/airflow[^"]*": property "[^"]*webserver" received "expose_config"; allowed: .* Use "api\.expose_config" instead\.$/],
 
+  ['chart config with an option Airflow marks sensitive', () => new AirflowChart(Testing.app(), 'airflow', { config: { secrets: { backend_kwargs: '{"token": "t0ken"}' } } }),
+    /^AirflowConfiguration at "airflow\/airflow\/configuration": property "config\.secrets\.backend_kwargs" received "\(value not shown\)"; allowed: an option that is not a secret: Airflow marks secrets\.backend_kwargs sensitive, and airflow\.cfg is a ConfigMap .* Pass it as the variable AIRFLOW__SECRETS__BACKEND_KWARGS read from a Secret: .*EnvValue\.fromSecret\(\{ name, key \}\) \} \(valueFrom\.secretKeyRef\); or have Airflow fetch it with config \{ secrets: \{ backend_kwargs_cmd: "<command>" \} \} or \{ secrets: \{ backend_kwargs_secret: "<secrets backend key>" \} \} \(AIRFLOW__SECRETS__BACKEND_KWARGS_CMD \/ AIRFLOW__SECRETS__BACKEND_KWARGS_SECRET\)\.$/],
+  ['env literal for an option Airflow marks sensitive', () => new AirflowChart(Testing.app(), 'airflow', { env: { AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: EnvValue.fromValue('postgresql://u:pass@h/db') } }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "env\["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"\]" received "\(value not shown\)"; allowed: a reference for "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": it sets database\.sql_alchemy_conn, which Airflow marks sensitive, and a literal puts the secret in the YAML\. Pass it as the variable AIRFLOW__DATABASE__SQL_ALCHEMY_CONN read from a Secret: .*\(valueFrom\.secretKeyRef\)/],
+  ['env literal holding a URL with a password', () => new AirflowChart(Testing.app(), 'airflow', { scheduler: { env: { WAREHOUSE_URL: EnvValue.fromValue('postgresql://etl:pass@warehouse/db') } } }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "scheduler\.env\["WAREHOUSE_URL"\]" received "\(value not shown\)"; allowed: a value without credentials: "WAREHOUSE_URL" holds a URL with a password \(scheme:\/\/user:password@host\), which would be in the YAML\. Read the whole value from a Secret with EnvValue\.fromSecret\(\{ name, key \}\) \(valueFrom\.secretKeyRef\), or read the password alone into another variable that way and write \$\(THAT_VARIABLE\) in its place\.$/],
   // MetadataDb
   ['database storage not a quantity', () => new MetadataDb(chart(), 'db', { storageSize: 'lots' }),
     /^MetadataDb at "test\/db": property "storageSize" received "lots"; allowed: a Kubernetes quantity of bytes/],
@@ -127,6 +134,6 @@ describe('bad inputs', () => {
   test.each(rows)('%s', (_name, build, message) => {
     const error = validationError(build, undefined, message);
     // Every message has the one shape: construct, path, property, received, allowed.
-    expect(error.message).toMatch(/^\w+ at "[^"]+": property "[^"]+" received .+; allowed: .+\./);
+    expect(error.message).toMatch(/^\w+ at "[^"]+": property "(?:[^"]|\["[^"]+"\])+" received .+; allowed: .+\./);
   });
 });

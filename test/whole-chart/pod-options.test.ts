@@ -10,6 +10,7 @@ import { parse } from 'yaml';
 import { AirflowChart, AirflowChartProps, EnvValue, PodVolume, StorageProvisioning } from '../../lib';
 import { validationReport } from '../../validation';
 import { EVERYTHING } from '../support/everything';
+import { validationError } from '../support';
 import { findSecretMaterial } from '../support/secret-scan';
 import { cfgOf, expectSynthWarns } from '../support';
 
@@ -179,6 +180,28 @@ describe('pod options: what is refused, with the message a user sees', () => {
     expect(chart({ env: { DB_PASSWORD: EnvValue.fromValue('hunter2') } })).toThrow(
       /^KubernetesExecutorAirflow at "airflow\/airflow": property "env\["DB_PASSWORD"\]" received "\(value not shown\)"; allowed: a reference for "DB_PASSWORD", whose name says it holds a secret: secrets never go into the YAML as literals\. Use EnvValue\.fromSecret/,
     );
+  });
+
+  test('a literal for an option Airflow marks sensitive, chart-wide or per component, with how to pass it', () => {
+    expect(chart({ env: { AIRFLOW__CELERY__BROKER_URL: EnvValue.fromValue('redis://redis:6379/0') } })).toThrow(
+      /^KubernetesExecutorAirflow at "airflow\/airflow": property "env\["AIRFLOW__CELERY__BROKER_URL"\]" received "\(value not shown\)"; allowed: a reference for "AIRFLOW__CELERY__BROKER_URL": it sets celery\.broker_url, which Airflow marks sensitive, and a literal puts the secret in the YAML\. Pass it as the variable AIRFLOW__CELERY__BROKER_URL read from a Secret: the pod options' env \{ AIRFLOW__CELERY__BROKER_URL: EnvValue\.fromSecret\(\{ name, key \}\) \} \(valueFrom\.secretKeyRef\)/,
+    );
+    expect(chart({ scheduler: { env: { AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__SENTINEL_KWARGS: EnvValue.fromValue('{"password": "x"}') } } })).toThrow(
+      /property "scheduler\.env\["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__SENTINEL_KWARGS"\]" received "\(value not shown\)"; allowed: a reference for .*celery_broker_transport_options\.sentinel_kwargs, which Airflow marks sensitive/,
+    );
+    expect(chart({ worker: { env: { AIRFLOW__DATABASE__SQL_ALCHEMY_ENGINE_ARGS: EnvValue.fromValue('{}') } } })).toThrow(
+      /property "worker\.env\["AIRFLOW__DATABASE__SQL_ALCHEMY_ENGINE_ARGS"\]" received "\(value not shown\)".*database\.sql_alchemy_engine_args, which Airflow marks sensitive/,
+    );
+  });
+
+  test('a literal holding a URL with a password, whatever the variable is called; a $(VAR) password is fine', () => {
+    const error = validationError(chart({ env: { TEAM_WAREHOUSE: EnvValue.fromValue('postgresql://etl:hunter2@warehouse/db') } }));
+    expect(error.message).toMatch(
+      /^KubernetesExecutorAirflow at "airflow\/airflow": property "env\["TEAM_WAREHOUSE"\]" received "\(value not shown\)"; allowed: a value without credentials: "TEAM_WAREHOUSE" holds a URL with a password \(scheme:\/\/user:password@host\), which would be in the YAML\. Read the whole value from a Secret with EnvValue\.fromSecret\(\{ name, key \}\) \(valueFrom\.secretKeyRef\)/,
+    );
+    expect(error.message).not.toContain('hunter2');
+    expect(chart({ triggerer: { env: { UPSTREAM: EnvValue.fromValue('https://bot:t0ken@git.example.com/repo.git') } } })).toThrow(/property "triggerer\.env\["UPSTREAM"\]".*holds a URL with a password/);
+    expect(chart({ env: { DB_PASS: EnvValue.fromSecret({ name: 'warehouse', key: 'password' }), TEAM_WAREHOUSE: EnvValue.fromValue('postgresql://etl:$(DB_PASS)@warehouse/db') } })).not.toThrow();
   });
 
   test('an Airflow setting as a literal env value, and a variable the library sets', () => {

@@ -20,6 +20,34 @@
 //   aliases: old (deprecated, still read with a warning) -> new, since_version
 //   aliases: 2.x: apache/airflow v2-10-stable e001b88f airflow/configuration.py AirflowConfigParser.deprecated_options; plus deprecated_sections kubernetes -> kubernetes_executor (2.5.0)
 //   aliases: 3.x: apache/airflow main dda8d278 shared/configuration/src/airflow_shared/configuration/parser.py deprecated_options
+//
+// The sensitive options (`sensitive: true` in config.yml / provider.yaml), from the extracts vendored under
+// scripts/data/airflow-config-flags/<major>/ (scripts/vendor-config-flags.js):
+//   Airflow 2: core.tsv (10 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/config_templates/config.yml: main of 2024-08-16, the day after 2.10.0; its options are exactly those of 2.10.0 (v2-10-stable e001b88f) in the shared key list. Read from jx2lee/airflow, a fork holding apache/airflow's history.
+//   Airflow 2: provider-amazon.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/amazon/provider.yaml: the amazon provider 8.27.0, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
+//   Airflow 2: provider-celery-3.17.1.tsv (5 sensitive): apache/airflow@003e1a188433de51846d03ec65397ed9ea8bd55a providers/celery/provider.yaml: the celery provider 3.17.1 (for Airflow 2.11 and 3), whose keys the shared key lists include; option names and sensitive flags transcribed from the code-search index (apache/airflow is too large to fetch here); its options equal the celery keys of the shared 3.x list
+//   Airflow 2: provider-celery.tsv (4 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/celery/provider.yaml: the celery provider 3.7.3, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
+//   Airflow 2: provider-cncf.kubernetes.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/cncf/kubernetes/provider.yaml: the cncf.kubernetes provider 8.3.4, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
+//   Airflow 2: provider-common.io.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/common/io/provider.yaml: the common.io provider 1.4.0, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
+//   Airflow 2: provider-elasticsearch.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/elasticsearch/provider.yaml: the elasticsearch provider 5.4.2, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
+//   Airflow 2: provider-fab.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/fab/provider.yaml: the fab provider 1.2.2, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
+//   Airflow 2: provider-imap.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/imap/provider.yaml: the imap provider 3.6.1, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
+//   Airflow 2: provider-microsoft.azure.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/microsoft/azure/provider.yaml: the microsoft.azure provider 10.3.0, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
+//   Airflow 2: provider-openlineage.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/openlineage/provider.yaml: the openlineage provider 1.10.0, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
+//   Airflow 2: provider-smtp.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/smtp/provider.yaml: the smtp provider 1.7.1, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
+//   Airflow 3: core.tsv (11 sensitive): Airflow 3.1.0 source bundle (/work/shared/airflow-runtime/airflow-src.tgz) airflow-core/src/airflow/config_templates/config.yml = apache/airflow@a6352d9fe4b5726439d7ae1555d764a5ae84d5fa (where v3-1 split from main)
+//   Airflow 3: provider-amazon.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/amazon/provider.yaml: the amazon provider 9.17.0 (main of 2025-11-15, the providers of the Airflow 3.1 source bundle; a provider of the official image)
+//   Airflow 3: provider-celery-3.17.1.tsv (5 sensitive): apache/airflow@003e1a188433de51846d03ec65397ed9ea8bd55a providers/celery/provider.yaml: the celery provider 3.17.1 (for Airflow 2.11 and 3), whose keys the shared key lists include; option names and sensitive flags transcribed from the code-search index (apache/airflow is too large to fetch here); its options equal the celery keys of the shared 3.x list
+//   Airflow 3: provider-celery.tsv (4 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/celery/provider.yaml: the celery provider 3.13.1 (main of 2025-11-15, the providers of the Airflow 3.1 source bundle; a provider of the official image); the same config as the source bundle's get_provider_info.py
+//   Airflow 3: provider-cncf.kubernetes.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/cncf/kubernetes/provider.yaml: the cncf.kubernetes provider 10.10.0 (main of 2025-11-15, the providers of the Airflow 3.1 source bundle; a provider of the official image); the same config as the source bundle's get_provider_info.py
+//   Airflow 3: provider-common.io.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/common/io/provider.yaml: the common.io provider 1.6.5 (main of 2025-11-15, the providers of the Airflow 3.1 source bundle; a provider of the official image); the same config as the source bundle's get_provider_info.py
+//   Airflow 3: provider-elasticsearch.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/elasticsearch/provider.yaml: the elasticsearch provider 6.3.5 (main of 2025-11-15, the providers of the Airflow 3.1 source bundle; a provider of the official image)
+//   Airflow 3: provider-fab.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/fab/provider.yaml: the fab provider 3.0.2 (main of 2025-11-15, the providers of the Airflow 3.1 source bundle; a provider of the official image); the same config as the source bundle's get_provider_info.py
+//   Airflow 3: provider-microsoft.azure.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/microsoft/azure/provider.yaml: the microsoft.azure provider 12.8.1 (main of 2025-11-15, the providers of the Airflow 3.1 source bundle; a provider of the official image)
+//   Airflow 3: provider-openlineage.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/openlineage/provider.yaml: the openlineage provider 2.8.0 (main of 2025-11-15, the providers of the Airflow 3.1 source bundle; a provider of the official image)
+//   Airflow 3: provider-postgres.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/postgres/provider.yaml: the postgres provider 6.4.1 (main of 2025-11-15, the providers of the Airflow 3.1 source bundle; a provider of the official image)
+//   Airflow 3: provider-snowflake.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/snowflake/provider.yaml: the snowflake provider 6.6.1 (main of 2025-11-15, the providers of the Airflow 3.1 source bundle; a provider of the official image)
+//   Airflow 3: provider-standard.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/standard/provider.yaml: the standard provider 1.9.2 (main of 2025-11-15, the providers of the Airflow 3.1 source bundle; a provider of the official image); the same config as the source bundle's get_provider_info.py
 /* eslint-disable */
 
 /** [version_added (null where config.yml gives none), default (null where there is none)] */
@@ -761,6 +789,51 @@ export const AIRFLOW_3_CONFIG_KEYS: Readonly<Record<string, AirflowConfigKeyData
   "workers.secrets_backend_kwargs":["3.0.0",""],
   "workers.socket_cleanup_timeout":["3.0.3","60.0"],
 };
+
+/**
+ * The options Airflow 2 marks `sensitive: true` (its config.yml and the official image's providers): secrets,
+ * which Airflow hides in the UI and reads through `_cmd` / `_secret`.
+ */
+export const AIRFLOW_2_SENSITIVE_CONFIG_KEYS: readonly string[] = [
+  "celery.broker_url",
+  "celery.flower_basic_auth",
+  "celery.result_backend",
+  "celery_broker_transport_options.sentinel_kwargs",
+  "celery_result_backend_transport_options.sentinel_kwargs",
+  "core.dataset_manager_kwargs",
+  "core.fernet_key",
+  "core.internal_api_secret_key",
+  "database.sql_alchemy_conn",
+  "database.sql_alchemy_engine_args",
+  "logging.remote_task_handler_kwargs",
+  "secrets.backend_kwargs",
+  "sentry.sentry_dsn",
+  "smtp.smtp_password",
+  "webserver.secret_key",
+];
+
+/**
+ * The options Airflow 3 marks `sensitive: true` (its config.yml and the official image's providers): secrets,
+ * which Airflow hides in the UI and reads through `_cmd` / `_secret`.
+ */
+export const AIRFLOW_3_SENSITIVE_CONFIG_KEYS: readonly string[] = [
+  "api.secret_key",
+  "api_auth.jwt_secret",
+  "celery.broker_url",
+  "celery.flower_basic_auth",
+  "celery.result_backend",
+  "celery_broker_transport_options.sentinel_kwargs",
+  "celery_result_backend_transport_options.sentinel_kwargs",
+  "core.asset_manager_kwargs",
+  "core.fernet_key",
+  "database.sql_alchemy_conn",
+  "database.sql_alchemy_conn_async",
+  "database.sql_alchemy_engine_args",
+  "logging.remote_task_handler_kwargs",
+  "secrets.backend_kwargs",
+  "sentry.sentry_dsn",
+  "workers.secrets_backend_kwargs",
+];
 
 /** A deprecated option Airflow still reads (with a warning) under its old name. `*` renames a whole section. */
 export interface AirflowConfigAliasData {
