@@ -68,7 +68,10 @@ test('each workload runs as its own ServiceAccount, and only two Roles exist, ea
     { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
     { apiGroups: [''], resources: ['events'], verbs: ['list'] },
   ]);
-  expect(find(manifests, 'Role', 'airflow-secrets-bootstrap').rules).toEqual([{ apiGroups: [''], resources: ['secrets'], verbs: ['create'] }]);
+  expect(find(manifests, 'Role', 'airflow-secrets-bootstrap').rules).toEqual([
+    { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+    { apiGroups: [''], resources: ['secrets'], resourceNames: ['airflow-secrets'], verbs: ['get', 'patch'] },
+  ]);
   const bindings = byKind(manifests, 'RoleBinding').map((b) => [b.roleRef.kind, b.roleRef.name, b.subjects]);
   expect(bindings.sort()).toEqual([
     ['Role', 'airflow-pod-launcher', [{ kind: 'ServiceAccount', name: 'airflow-scheduler', namespace: 'airflow' }]],
