@@ -137,6 +137,7 @@ export {
   EnvFrom,
   EnvValue,
   IMAGE_PULL_POLICIES,
+  ONE_SHOT_JOB_LABEL,
   PodVolume,
   type ConfigMapKeyRef,
   type PodOptions,

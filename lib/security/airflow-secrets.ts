@@ -17,6 +17,7 @@ import {
   airflowLabels,
   registerAirflowSecrets,
   namespaceOf,
+  oneShotJobLabels,
   requestedAirflowSecrets,
   validateDnsSubdomain,
   validateImage,
@@ -231,7 +232,7 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
     this.bootstrapJob = new k8s.KubeJob(this, 'job', {
       metadata: {
         name: atSynth(() => this.jobName!),
-        labels,
+        labels: { ...labels, ...oneShotJobLabels() },
         annotations: {
           [CREATES_SECRET_ANNOTATION]: secretName,
           'airflow-cdk8s/purpose':

@@ -9,6 +9,7 @@ import {
   airflowPodSecurityContext,
   AirflowGeneration,
   DEFAULT_SECRETS_BOOTSTRAP_IMAGE,
+  ONE_SHOT_JOB_LABEL,
   PodSecurityLevel,
 } from '../../lib';
 import { secretEnv } from '../../lib/core/secret-key-ref';
@@ -58,6 +59,11 @@ describe('AirflowSecrets, generated in the cluster (the default)', () => {
     ]);
     const custom = synthGenerated({ secretName: 'team-a-airflow' }).objects;
     expect(find(custom, 'Role', 'airflow-secrets-bootstrap').rules[1].resourceNames).toEqual(['team-a-airflow']);
+  });
+
+  test('the Job carries the one-shot Job label (for the prune of old Jobs), its pod template does not', () => {
+    expect(job.metadata.labels[ONE_SHOT_JOB_LABEL]).toBe('true');
+    expect(job.spec.template.metadata.labels[ONE_SHOT_JOB_LABEL]).toBeUndefined();
   });
 
   test('a new set of keys is a new Job (named after its pod spec), which adds the new keys to an existing Secret', () => {
