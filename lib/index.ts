@@ -165,6 +165,7 @@ export {
   EnvFrom,
   EnvValue,
   IMAGE_PULL_POLICIES,
+  ONE_SHOT_JOB_LABEL,
   PodVolume,
   type ConfigMapKeyRef,
   type PodOptions,

@@ -1,5 +1,5 @@
 import { Testing } from 'cdk8s';
-import { AirflowChart } from '../lib';
+import { AirflowChart, ONE_SHOT_JOB_LABEL } from '../lib';
 import { parseQuantity } from '../lib/core/validators';
 import { podSecurityViolations, PodSecurityLevel } from '../lib/security/pod-security';
 import { airflowPodSpecs, byKind, EXISTING_SECRETS, cfgOf, containersOf, find, podsOf, selects } from './support';
@@ -68,7 +68,10 @@ test('each workload runs as its own ServiceAccount, and only two Roles exist, ea
     { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
     { apiGroups: [''], resources: ['events'], verbs: ['list'] },
   ]);
-  expect(find(manifests, 'Role', 'airflow-secrets-bootstrap').rules).toEqual([{ apiGroups: [''], resources: ['secrets'], verbs: ['create'] }]);
+  expect(find(manifests, 'Role', 'airflow-secrets-bootstrap').rules).toEqual([
+    { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+    { apiGroups: [''], resources: ['secrets'], resourceNames: ['airflow-secrets'], verbs: ['get', 'patch'] },
+  ]);
   const bindings = byKind(manifests, 'RoleBinding').map((b) => [b.roleRef.kind, b.roleRef.name, b.subjects]);
   expect(bindings.sort()).toEqual([
     ['Role', 'airflow-pod-launcher', [{ kind: 'ServiceAccount', name: 'airflow-scheduler', namespace: 'airflow' }]],
@@ -139,6 +142,20 @@ test('the scheduler is bound to the pod-launcher Role in the chart namespace', (
   expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'airflow-scheduler', namespace: 'airflow' }]);
   expect(find(manifests, 'Deployment', 'airflow-scheduler').spec.template.spec.serviceAccountName).toBe('airflow-scheduler');
   expect(cfg.kubernetes_executor.namespace).toBe('airflow');
+});
+
+test('the one-shot Jobs are named after their pod spec and labelled for the prune of old ones, on the Job only', () => {
+  const jobs = byKind(manifests, 'Job');
+  expect(jobs.map((j) => j.metadata.name.replace(/-[0-9a-f]{8}$/, '')).sort()).toEqual([
+    'airflow-create-user', 'airflow-db-migrate-3-1-3', 'airflow-secrets-bootstrap', 'airflow-volume-permissions',
+  ]);
+  for (const job of jobs) {
+    expect([job.metadata.name, job.metadata.labels[ONE_SHOT_JOB_LABEL]]).toEqual([job.metadata.name, 'true']);
+    // not on the pod template: it is immutable, so a new label there would fail the apply over an existing Job
+    expect([job.metadata.name, job.spec.template.metadata.labels[ONE_SHOT_JOB_LABEL]]).toEqual([job.metadata.name, undefined]);
+  }
+  // nothing else carries it: `kubectl apply --prune -l` with it applies and prunes these Jobs only (docs/airflow.md)
+  expect(manifests.filter((o) => o.metadata.labels?.[ONE_SHOT_JOB_LABEL] !== undefined)).toEqual(jobs);
 });
 
 test('only Kubernetes 1.20 APIs', () => {

@@ -8,6 +8,7 @@ import {
   atSynth,
   invalid,
   resolveAtSynth,
+  oneShotJobLabels,
   shortHash,
   podEnv,
   podEnvFrom,
@@ -348,7 +349,7 @@ export function oneShotJob(scope: Construct, options: OneShotJobOptions): { serv
   });
   const jobName = () => `${options.namePrefix}-${shortHash(resolveAtSynth(podSpec))}`;
   const job = new k8s.KubeJob(scope, 'job', {
-    metadata: { name: atSynth(jobName), labels },
+    metadata: { name: atSynth(jobName), labels: { ...labels, ...oneShotJobLabels() } },
     spec: { backoffLimit: 6, template: { metadata: airflowPodMetadata(parts, labels), spec: podSpec } },
   });
   return { serviceAccount, job, jobName };

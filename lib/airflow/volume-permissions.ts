@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { AIRFLOW_GID, AIRFLOW_UID, Components, airflowLabels, atSynth, resolveAtSynth, shortHash } from '../core';
+import { AIRFLOW_GID, AIRFLOW_UID, Components, airflowLabels, atSynth, oneShotJobLabels, resolveAtSynth, shortHash } from '../core';
 import { AirflowVolumes } from '../storage';
 import { NO_POD_OPTIONS, ResolvedPodOptions, airflowServiceAccount } from './pod-parts';
 
@@ -93,7 +93,7 @@ export class VolumePermissions extends Construct {
       volumes: atSynth(() => hostPathVolumes().map((v) => v.podVolume())),
     };
     this.job = new k8s.KubeJob(this, 'job', {
-      metadata: { name: atSynth(() => this.jobName), labels },
+      metadata: { name: atSynth(() => this.jobName), labels: { ...labels, ...oneShotJobLabels() } },
       spec: {
         backoffLimit: 6,
         template: { metadata: { labels: { ...pod.podLabels, ...labels }, ...(Object.keys(pod.podAnnotations).length ? { annotations: pod.podAnnotations } : {}) }, spec: this.podSpec },

@@ -72,3 +72,17 @@ export function selectorLabels(component: string): Record<string, string> {
  * validation plugin then accepts references to that Secret although it is not in the YAML.
  */
 export const CREATES_SECRET_ANNOTATION = 'airflow-cdk8s/creates-secret';
+
+/**
+ * `airflow-cdk8s/one-shot-job: "true"`: the label of the Jobs named after their pod spec
+ * (`airflow-db-migrate-<version>-<hash>`, `airflow-create-user-<hash>`, `airflow-secrets-bootstrap-<hash>`,
+ * `airflow-volume-permissions-<hash>`), on the Job only (a Job's pod template is immutable). A changed pod spec
+ * is a new Job beside the old one; this label lets `kubectl apply --prune` delete the old ones (docs/airflow.md,
+ * "Old Jobs").
+ */
+export const ONE_SHOT_JOB_LABEL = 'airflow-cdk8s/one-shot-job';
+
+/** {@link ONE_SHOT_JOB_LABEL} as a label map, for a Job's metadata. */
+export function oneShotJobLabels(): Record<string, string> {
+  return { [ONE_SHOT_JOB_LABEL]: 'true' };
+}

@@ -17,6 +17,7 @@ import {
   airflowLabels,
   registerAirflowSecrets,
   namespaceOf,
+  oneShotJobLabels,
   requestedAirflowSecrets,
   validateDnsSubdomain,
   validateImage,
@@ -57,7 +58,7 @@ export interface AirflowSecretsProps extends PodPlacementOptions {
   /**
    * The image of the bootstrap Job: any image with `python3` on its PATH (only the standard library is used).
    * The Job is named after its pod spec, so a new image (an Airflow upgrade) makes a new Job instead of an
-   * "immutable field" error; it finds the Secret there and leaves it alone.
+   * "immutable field" error; it finds the Secret there with every key and leaves it alone.
    * @default DEFAULT_SECRETS_BOOTSTRAP_IMAGE - the default Airflow image ("apache/airflow:3.1.3")
    */
   readonly image?: string;
@@ -93,10 +94,11 @@ const NAME = 'airflow-secrets-bootstrap';
  * Airflow's own secrets (fernet key, API secret key, JWT secret, database and admin passwords), with no
  * value ever in the synthesized YAML.
  *
- * By default a Job (`airflow-secrets-bootstrap`) generates them inside the cluster and creates the Secret
- * `airflow-secrets` with them — only if it does not exist yet: the Job's Role grants `create` on Secrets and
- * nothing else, so it cannot read, overwrite or delete one. Re-applying the YAML, re-running the Job or
- * upgrading Airflow keeps the values. With {@link AirflowSecrets.fromExistingSecrets} the values come from
+ * By default a Job (`airflow-secrets-bootstrap-<hash>`) generates them inside the cluster and creates the
+ * Secret `airflow-secrets` with them when it does not exist; when it does, the Job adds the keys it lacks (e.g.
+ * `redis-password` when Celery is turned on later) and never changes a key that exists. Its Role grants `create`
+ * on Secrets, and `get` and `patch` on that one Secret only: it cannot read or change another Secret, nor
+ * delete any. Re-applying the YAML, re-running the Job or upgrading Airflow keeps the values. With {@link AirflowSecrets.fromExistingSecrets} the values come from
  * Secrets you manage and nothing is generated.
  *
  * Consumers read each value by reference (`valueFrom.secretKeyRef`), e.g. with {@link AirflowSecrets.secretEnv}.
@@ -133,7 +135,7 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
   public readonly bootstrapJob: k8s.KubeJob | undefined;
   /** The Job's ServiceAccount. */
   public readonly serviceAccount: k8s.KubeServiceAccount | undefined;
-  /** The Job's Role: `create` on `secrets`, nothing else. */
+  /** The Job's Role: `create` on `secrets`; `get` and `patch` on the generated Secret only. */
   public readonly role: k8s.KubeRole | undefined;
   /** Binds {@link role} to {@link serviceAccount}. */
   public readonly roleBinding: k8s.KubeRoleBinding | undefined;
@@ -185,8 +187,12 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
     this.role = new k8s.KubeRole(this, 'role', {
       metadata: { name: NAME, labels },
       // `create` cannot be limited by resourceNames (the name is not known to authorization before the
-      // object exists), but create alone cannot read, change or delete an existing Secret.
-      rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['create'] }],
+      // object exists), but create alone cannot read, change or delete an existing Secret. `get` and `patch`
+      // (to add the keys an existing Secret lacks) are limited to this one Secret; no list, watch, update or delete.
+      rules: [
+        { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+        { apiGroups: [''], resources: ['secrets'], resourceNames: [secretName], verbs: ['get', 'patch'] },
+      ],
     });
 
     this.roleBinding = new k8s.KubeRoleBinding(this, 'role-binding', {
@@ -207,8 +213,8 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
           image,
           imagePullPolicy,
           // Rendered at synth: the keys generated on demand (the Celery broker's password) are those the chart's
-          // constructs read, whatever the order they were added in. Without them the script is the same as
-          // ever, so the Job (whose pod template is immutable) does not change.
+          // constructs read, whatever the order they were added in. The Job is named after its pod spec, so a
+          // new set of keys is a new Job, which runs and adds the new keys to an existing Secret.
           command: ['python3', '-c', atSynth(() => bootstrapScript(this.onDemandKeys))],
           env: [
             { name: 'SECRET_NAME', value: secretName },
@@ -226,11 +232,12 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
     this.bootstrapJob = new k8s.KubeJob(this, 'job', {
       metadata: {
         name: atSynth(() => this.jobName!),
-        labels,
+        labels: { ...labels, ...oneShotJobLabels() },
         annotations: {
           [CREATES_SECRET_ANNOTATION]: secretName,
           'airflow-cdk8s/purpose':
-            `Creates Secret ${secretName} with generated values if it does not exist; never changes an existing one. ` +
+            `Creates Secret ${secretName} with generated values if it does not exist, else adds the keys it lacks; ` +
+            'never changes an existing key. ' +
             'Safe to delete once it has succeeded.',
         },
       },
@@ -274,12 +281,23 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
   }
 }
 
+/** How many times the bootstrap script reads the Secret again after a concurrent change (HTTP 409 Conflict). */
+export const BOOTSTRAP_ATTEMPTS = 5;
+
 /**
- * The bootstrap script: standard-library Python, so any image with python3 runs it. It POSTs the Secret
- * and treats 409 AlreadyExists as success: an existing Secret is never read, changed or deleted. So a key
- * added later (`onDemandKeys`, e.g. the Celery broker's password when Celery is turned on in an existing
- * installation) is NOT added to a Secret that exists already: the script says so in its log, the pods that
- * read the key fail with the kubelet's "couldn't find key", and docs/celery.md says how to add it.
+ * The bootstrap script: standard-library Python, so any image with python3 runs it.
+ *
+ * 1. It POSTs the Secret with every key; 201 Created: done.
+ * 2. 409 AlreadyExists: it GETs the Secret and lists the keys it lacks (a key added to the chart later, e.g. the
+ *    Celery broker's password when Celery is turned on in an existing installation). None: the Secret is kept
+ *    as it is.
+ * 3. Otherwise it PATCHes (JSON merge patch) only the missing keys, with the `resourceVersion` it read in the
+ *    patch's metadata: the API server applies the patch only if the Secret has not changed since (optimistic
+ *    concurrency), else answers 409 Conflict, and the script reads it again (at most {@link BOOTSTRAP_ATTEMPTS}
+ *    rounds). So a key that exists, or that someone wrote meanwhile, is never changed; keys are never removed.
+ *    A Secret deleted meanwhile (404) is created again.
+ *
+ * It never prints a value, only key names. Any other answer fails the Job (retried by its backoffLimit).
  * @param onDemandKeys keys generated besides the five of every deployment (random passwords)
  */
 export function bootstrapScript(onDemandKeys: readonly string[] = []): string {
@@ -302,38 +320,67 @@ export function bootstrapScript(onDemandKeys: readonly string[] = []): string {
     `    ${JSON.stringify(keys.adminPassword)}: password(),`,
     ...onDemandKeys.map((key) => `    ${JSON.stringify(key)}: password(),`),
     '}',
+    'data = {k: base64.b64encode(v.encode()).decode() for k, v in values.items()}',
     'body = {',
     '    "apiVersion": "v1", "kind": "Secret", "type": "Opaque",',
     '    "metadata": {"name": name, "namespace": namespace,',
     '        "labels": {"app.kubernetes.io/part-of": "airflow", "app.kubernetes.io/component": "secrets"},',
     '        "annotations": {"airflow-cdk8s/generated-by": "job/airflow-secrets-bootstrap",',
     '            "airflow-cdk8s/warning": "Generated once. Do not delete: a new fernet-key makes stored connections unreadable and the database keeps its password. See docs/secrets-and-security.md to rotate a value."}},',
-    '    "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},',
+    '    "data": data,',
     '}',
     'host = os.environ["KUBERNETES_SERVICE_HOST"]',
     'if ":" in host:',
     '    host = "[" + host + "]"',
-    'url = "https://%s:%s/api/v1/namespaces/%s/secrets" % (host, os.environ["KUBERNETES_SERVICE_PORT"], namespace)',
+    'collection = "https://%s:%s/api/v1/namespaces/%s/secrets" % (host, os.environ["KUBERNETES_SERVICE_PORT"], namespace)',
+    'item = collection + "/" + name',
     'with open(SA + "/token") as f:',
     '    token = f.read().strip()',
-    'request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",',
-    '    headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})',
-    'try:',
-    '    urllib.request.urlopen(request, context=ssl.create_default_context(cafile=SA + "/ca.crt"), timeout=30)',
-    '    print("created Secret %s/%s with keys %s" % (namespace, name, ", ".join(sorted(values))))',
-    'except urllib.error.HTTPError as e:',
-    '    if e.code == 409:',
-    '        print("Secret %s/%s already exists: kept as it is, never overwritten" % (namespace, name))',
-    // A key added later is not added to a Secret created before: say so where the operator will look.
-    ...(onDemandKeys.length === 0
-      ? []
-      : [
-        `        print("If it was created before this Job generated ${onDemandKeys.join(', ')}, it lacks ${onDemandKeys.length > 1 ? 'them' : 'it'}: ` +
-          `the pods that read ${onDemandKeys.length > 1 ? 'them' : 'it'} report CreateContainerConfigError until ${onDemandKeys.length > 1 ? 'they are' : 'it is'} added (docs/celery.md).")`,
-      ]),
-    '        sys.exit(0)',
-    '    print("creating Secret %s/%s failed: HTTP %s %s" % (namespace, name, e.code, e.read().decode(errors="replace")), file=sys.stderr)',
+    'context = ssl.create_default_context(cafile=SA + "/ca.crt")',
+    'def call(method, url, payload=None, content_type="application/json"):',
+    '    # (HTTP status, parsed answer); the answer of an error is the API server\'s Status, never a Secret',
+    '    request = urllib.request.Request(url, method=method, data=None if payload is None else json.dumps(payload).encode(),',
+    '        headers={"Authorization": "Bearer " + token, "Content-Type": content_type, "Accept": "application/json"})',
+    '    try:',
+    '        with urllib.request.urlopen(request, context=context, timeout=30) as response:',
+    '            return response.status, json.loads(response.read().decode() or "{}")',
+    '    except urllib.error.HTTPError as e:',
+    '        return e.code, e.read().decode(errors="replace")',
+    'def fail(what, status, answer):',
+    '    print("%s Secret %s/%s failed: HTTP %s %s" % (what, namespace, name, status, answer), file=sys.stderr)',
     '    sys.exit(1)',
+    'exists = False',
+    `for attempt in range(1, ${BOOTSTRAP_ATTEMPTS + 1}):`,
+    '    if not exists:',
+    '        status, answer = call("POST", collection, body)',
+    '        if status == 201:',
+    '            print("created Secret %s/%s with keys %s" % (namespace, name, ", ".join(sorted(values))))',
+    '            sys.exit(0)',
+    '        if status != 409:',
+    '            fail("creating", status, answer)',
+    '    # it exists: add the keys it lacks, never change one it has',
+    '    status, current = call("GET", item)',
+    '    if status == 404:',
+    '        exists = False',
+    '        continue',
+    '    if status != 200:',
+    '        fail("reading", status, current)',
+    '    exists = True',
+    '    missing = sorted(k for k in values if k not in (current.get("data") or {}))',
+    '    if not missing:',
+    '        print("Secret %s/%s already exists with every key: kept as it is, never overwritten" % (namespace, name))',
+    '        sys.exit(0)',
+    '    # the resourceVersion read: the API server applies the patch only to that version (else 409 Conflict)',
+    '    patch = {"metadata": {"resourceVersion": current["metadata"]["resourceVersion"]}, "data": {k: data[k] for k in missing}}',
+    '    status, answer = call("PATCH", item, patch, "application/merge-patch+json")',
+    '    if status == 200:',
+    '        print("Secret %s/%s already exists: added the missing keys %s, kept every other key as it is" % (namespace, name, ", ".join(missing)))',
+    '        sys.exit(0)',
+    '    if status not in (404, 409):',
+    '        fail("patching", status, answer)',
+    '    print("Secret %s/%s changed meanwhile (HTTP %s): reading it again (attempt %d)" % (namespace, name, status, attempt))',
+    `print("Secret %s/%s kept changing: gave up after ${BOOTSTRAP_ATTEMPTS} attempts" % (namespace, name), file=sys.stderr)`,
+    'sys.exit(1)',
     '',
   ].join('\n');
 }

@@ -126,13 +126,13 @@ describe('the Redis broker', () => {
     expect(c.readinessProbe.exec.command.join(' ')).toContain('REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -p 6379 ping');
   });
 
-  test('its password is a new key of the generated Secret, created by the bootstrap Job (which keeps an existing Secret)', () => {
+  test('its password is a new key of the generated Secret, created by the bootstrap Job (which adds it to an existing Secret)', () => {
     const job = bootstrapJob(celery);
     const script = bootstrapScriptOf(celery);
     expect(script).toContain('"redis-password": password(),');
-    expect(script).toContain('if e.code == 409:');
-    // An existing Secret is kept; the Job's log says what that means for the new key (docs/celery.md).
-    expect(script).toContain('it lacks it: the pods that read it report CreateContainerConfigError until it is added (docs/celery.md)');
+    // An existing Secret (Celery turned on in an installation) gets the keys it lacks, and keeps the others.
+    expect(script).toContain('missing = sorted(k for k in values if k not in (current.get("data") or {}))');
+    expect(script).toContain('call("PATCH", item, patch, "application/merge-patch+json")');
     expect(job.metadata.annotations['airflow-cdk8s/creates-secret']).toBe('airflow-secrets');
     // a new pod spec, so a new Job (the old one's pod template could not change)
     expect(job.metadata.name).not.toBe(bootstrapJob(synth()).metadata.name);

@@ -389,13 +389,17 @@ describe('RBAC: kubectl auth can-i as each service account', () => {
     }
   });
 
-  test('the secrets bootstrap Job may create Secrets and not read, change or delete them', () => {
+  test('the secrets bootstrap Job may create Secrets, get and patch airflow-secrets only, and not delete any', () => {
     const sa = 'airflow-secrets-bootstrap';
     expect(canI(sa, 'create', 'secrets')).toBe(true);
+    for (const verb of ['get', 'patch']) expect([verb, canI(sa, verb, 'secrets/airflow-secrets')]).toEqual([verb, true]);
+    for (const verb of ['update', 'delete']) expect([verb, canI(sa, verb, 'secrets/airflow-secrets')]).toEqual([verb, false]);
     for (const verb of ['get', 'list', 'watch', 'update', 'patch', 'delete']) {
       expect([verb, canI(sa, verb, 'secrets')]).toEqual([verb, false]);
+      expect([verb, canI(sa, verb, 'secrets/another-secret')]).toEqual([verb, false]);
     }
     expect(canI(sa, 'create', 'secrets', 'default')).toBe(false);
+    expect(canI(sa, 'get', 'secrets/airflow-secrets', 'default')).toBe(false);
     expect(canI(sa, 'create', 'pods')).toBe(false);
   });
 
@@ -406,7 +410,7 @@ describe('RBAC: kubectl auth can-i as each service account', () => {
         '/pods/log get',
         '/events list',
       ],
-      'airflow-secrets-bootstrap': ['/secrets create'],
+      'airflow-secrets-bootstrap': ['/secrets create', '/secrets get airflow-secrets', '/secrets patch airflow-secrets'],
     };
     const sas = objects.filter((o) => o.kind === 'ServiceAccount').map((o) => o.metadata.name).sort();
     expect(sas).toEqual(expect.arrayContaining(['airflow-scheduler', 'airflow-worker', 'airflow-api-server', 'airflow-secrets-bootstrap']));

@@ -9,10 +9,12 @@ import {
   airflowPodSecurityContext,
   AirflowGeneration,
   DEFAULT_SECRETS_BOOTSTRAP_IMAGE,
+  ONE_SHOT_JOB_LABEL,
   PodSecurityLevel,
 } from '../../lib';
 import { secretEnv } from '../../lib/core/secret-key-ref';
-import { bootstrapScript } from '../../lib/security/airflow-secrets';
+import { requestAirflowSecret } from '../../lib/core/registry';
+import { BOOTSTRAP_ATTEMPTS, bootstrapScript } from '../../lib/security/airflow-secrets';
 import { podSecurityViolations } from '../../lib/security/pod-security';
 import { EXISTING_SECRETS, find, Manifest, objectIds, synthIn, testChart } from '../support';
 import { findSecretMaterial } from '../support/secret-scan';
@@ -49,10 +51,33 @@ describe('AirflowSecrets, generated in the cluster (the default)', () => {
     for (const o of objects) expect(o.metadata.namespace).toBe('airflow');
   });
 
-  test('the Role grants create on secrets and nothing else', () => {
+  test('the Role grants create on secrets, and get and patch on the generated Secret only', () => {
+    // create cannot be limited by name; get and patch can, and are: no list, watch, update or delete at all
     expect(find(objects, 'Role', 'airflow-secrets-bootstrap').rules).toEqual([
       { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['airflow-secrets'], verbs: ['get', 'patch'] },
     ]);
+    const custom = synthGenerated({ secretName: 'team-a-airflow' }).objects;
+    expect(find(custom, 'Role', 'airflow-secrets-bootstrap').rules[1].resourceNames).toEqual(['team-a-airflow']);
+  });
+
+  test('the Job carries the one-shot Job label (for the prune of old Jobs), its pod template does not', () => {
+    expect(job.metadata.labels[ONE_SHOT_JOB_LABEL]).toBe('true');
+    expect(job.spec.template.metadata.labels[ONE_SHOT_JOB_LABEL]).toBeUndefined();
+  });
+
+  test('a new set of keys is a new Job (named after its pod spec), which adds the new keys to an existing Secret', () => {
+    const { built, objects: withBroker } = synthIn((c) => {
+      requestAirflowSecret(c, 'brokerPassword'); // what the Celery broker does
+      return new AirflowSecrets(c, 'secrets');
+    });
+    expect(built.onDemandKeys).toEqual(['redis-password']);
+    const newJob = find(withBroker, 'Job');
+    expect(newJob.spec.template.spec.containers[0].command[2]).toBe(bootstrapScript(['redis-password']));
+    expect(newJob.metadata.name).toBe(built.jobName);
+    expect(newJob.metadata.name).not.toBe(secrets.jobName);
+    // only the script differs
+    expect({ ...newJob.spec.template.spec, containers: [] }).toEqual({ ...pod, containers: [] });
   });
 
   test('the RoleBinding binds exactly that Role to exactly the Job\'s ServiceAccount', () => {
@@ -136,14 +161,41 @@ describe('AirflowSecrets, generated in the cluster (the default)', () => {
 describe('the bootstrap script', () => {
   const script = bootstrapScript();
 
-  test('creates the Secret with one POST and treats 409 AlreadyExists as success: it never overwrites', () => {
-    expect(script).toMatch(/method="POST"/);
-    expect(script).toMatch(/\/api\/v1\/namespaces\/%s\/secrets"/);
-    expect(script).toMatch(/if e\.code == 409:\n.*never overwritten.*\n\s+sys\.exit\(0\)/);
-    // Any other error fails the Job (so that it is retried and visible).
-    expect(script).toMatch(/sys\.exit\(1\)/);
-    for (const verb of ['PUT', 'PATCH', 'DELETE', 'GET']) expect(script).not.toMatch(new RegExp(`method="${verb}"`));
+  test('creates the Secret with one POST; on 409 AlreadyExists reads it and patches only the keys it lacks', () => {
+    expect(script).toMatch(/^collection = "https:\/\/%s:%s\/api\/v1\/namespaces\/%s\/secrets" % /m);
+    expect(script).toContain('item = collection + "/" + name');
+    expect(script).toContain('status, answer = call("POST", collection, body)');
+    expect(script).toMatch(/if status == 201:\n\s+print\("created Secret/);
+    expect(script).toContain('status, current = call("GET", item)');
+    expect(script).toContain('missing = sorted(k for k in values if k not in (current.get("data") or {}))');
+    expect(script).toMatch(/if not missing:\n\s+print\(.*already exists with every key: kept as it is, never overwritten.*\)\n\s+sys\.exit\(0\)/);
+    // the patch carries only the missing keys, and nothing but data and the resourceVersion
+    expect(script).toContain(
+      'patch = {"metadata": {"resourceVersion": current["metadata"]["resourceVersion"]}, "data": {k: data[k] for k in missing}}',
+    );
+    expect(script).toContain('status, answer = call("PATCH", item, patch, "application/merge-patch+json")');
+    // never an update, a delete or a list; one place that talks to the API server
+    expect(script.match(/call\("[A-Z]+"/g)).toEqual(['call("POST"', 'call("GET"', 'call("PATCH"']);
+    expect(script).not.toMatch(/"(PUT|DELETE)"/);
     expect(script.match(/urlopen\(/g)).toHaveLength(1);
+  });
+
+  test('optimistic concurrency: a 409 Conflict on the patch (the Secret changed since it was read) reads it again, a bounded number of times', () => {
+    expect(BOOTSTRAP_ATTEMPTS).toBe(5);
+    expect(script).toContain(`for attempt in range(1, ${BOOTSTRAP_ATTEMPTS + 1}):`);
+    expect(script).toMatch(/if status not in \(404, 409\):\n\s+fail\("patching", status, answer\)\n\s+print\(.*changed meanwhile/);
+    // deleted meanwhile: created again
+    expect(script).toMatch(/if status == 404:\n\s+exists = False\n\s+continue/);
+    expect(script).toMatch(/gave up after 5 attempts.*file=sys\.stderr\)\nsys\.exit\(1\)\n$/);
+    // any other answer fails the Job (retried by its backoffLimit, visible)
+    for (const what of ['creating', 'reading', 'patching']) expect(script).toContain(`fail("${what}", status, `);
+    expect(script).toMatch(/def fail\(what, status, answer\):\n.*\n\s+sys\.exit\(1\)/);
+  });
+
+  test('never prints a value: only key names, and the API server\'s error answers', () => {
+    const prints = script.split('\n').filter((l) => /\bprint\(/.test(l));
+    expect(prints.length).toBeGreaterThan(4);
+    for (const line of prints) expect(line).not.toMatch(/values\[|data\[|\bcurrent\b|\bpatch\b|\bbody\b/);
   });
 
   test('generates every key of the Secret; the Celery broker\'s password only when asked for', () => {
@@ -153,10 +205,8 @@ describe('the bootstrap script', () => {
     expect(Object.values(AIRFLOW_SECRET_KEYS).sort()).toEqual([...always, 'redis-password'].sort());
     const withBroker = bootstrapScript([AIRFLOW_SECRET_KEYS.brokerPassword]);
     expect(withBroker).toContain('    "admin-password": password(),\n    "redis-password": password(),\n}');
-    // the same script otherwise: the key, and on an existing Secret (kept as it is) a word about it
-    const note = /\n {8}print\("If it was created before this Job generated redis-password, it lacks it: .*\(docs\/celery\.md\)\."\)/;
-    expect(withBroker).toMatch(note);
-    expect(withBroker.replace('    "redis-password": password(),\n', '').replace(note, '')).toBe(script);
+    // the same script otherwise: an existing Secret gets the key by the same read-and-patch
+    expect(withBroker.replace('    "redis-password": password(),\n', '')).toBe(script);
   });
 
   test('uses a CSPRNG: a Fernet key of 32 random bytes, url-safe tokens, alphanumeric passwords', () => {

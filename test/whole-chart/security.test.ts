@@ -32,7 +32,7 @@ import { findSecretMaterial } from '../support/secret-scan';
 // ---------------------------------------------------------------------------------------------------------
 // Checks run over a whole chart.
 
-/** RBAC defects: cluster-wide objects, wildcards, secret access beyond create, foreign subjects. */
+/** RBAC defects: cluster-wide objects, wildcards, secret access beyond create and get/patch by name, foreign subjects. */
 function rbacViolations(objects: any[]): string[] {
   const out: string[] = [];
   const namespace = objects.find((o) => o.kind === 'Namespace')?.metadata.name;
@@ -47,8 +47,9 @@ function rbacViolations(objects: any[]): string[] {
         }
         if ((rule.resources ?? []).includes('secrets')) {
           const readsOrWrites = (rule.verbs ?? []).filter((v: string) => v !== 'create');
-          if (readsOrWrites.length > 0 && !(rule.resourceNames?.length > 0 && readsOrWrites.every((v: string) => v === 'get'))) {
-            out.push(`${id}: ${readsOrWrites.join(',')} on secrets (only create, or get limited by resourceNames)`);
+          // get and patch (the bootstrap Job adds the keys its Secret lacks) only on Secrets named in resourceNames
+          if (readsOrWrites.length > 0 && !(rule.resourceNames?.length > 0 && readsOrWrites.every((v: string) => v === 'get' || v === 'patch'))) {
+            out.push(`${id}: ${readsOrWrites.join(',')} on secrets (only create, or get/patch limited by resourceNames)`);
           }
         }
         for (const dangerous of ['escalate', 'bind', 'impersonate']) {
@@ -152,7 +153,7 @@ function wholeChartChecks(synth: () => any[]): void {
     expect(securityContextViolations(pods)).toEqual([]);
   });
 
-  test('RBAC: only namespaced Roles, no wildcards, secrets only created, bound to ServiceAccounts of the namespace', () => {
+  test('RBAC: only namespaced Roles, no wildcards, secrets only created or got/patched by name, bound to ServiceAccounts of the namespace', () => {
     expect(rbacViolations(objects)).toEqual([]);
   });
 
@@ -443,8 +444,15 @@ describe('the pod and RBAC checks', () => {
     const role = (rules: any[]) => ({ kind: 'Role', metadata: { name: 'r', namespace: 'airflow' }, rules });
     expect(rbacViolations([role([{ apiGroups: [''], resources: ['secrets'], verbs: ['create'] }])])).toEqual([]);
     expect(rbacViolations([role([{ apiGroups: [''], resources: ['secrets'], verbs: ['get'], resourceNames: ['airflow-secrets'] }])])).toEqual([]);
+    expect(rbacViolations([role([{ apiGroups: [''], resources: ['secrets'], verbs: ['get', 'patch'], resourceNames: ['airflow-secrets'] }])])).toEqual([]);
     expect(rbacViolations([role([{ apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list'] }])])).toEqual([
-      'Role/r: get,list on secrets (only create, or get limited by resourceNames)',
+      'Role/r: get,list on secrets (only create, or get/patch limited by resourceNames)',
+    ]);
+    expect(rbacViolations([role([{ apiGroups: [''], resources: ['secrets'], verbs: ['patch'] }])])).toEqual([
+      'Role/r: patch on secrets (only create, or get/patch limited by resourceNames)',
+    ]);
+    expect(rbacViolations([role([{ apiGroups: [''], resources: ['secrets'], verbs: ['get', 'update', 'delete'], resourceNames: ['airflow-secrets'] }])])).toEqual([
+      'Role/r: get,update,delete on secrets (only create, or get/patch limited by resourceNames)',
     ]);
     expect(rbacViolations([role([{ apiGroups: ['*'], resources: ['pods'], verbs: ['*'] }])])).toEqual([
       'Role/r: wildcard in apiGroups',
