@@ -8,6 +8,7 @@ import {
   validateAbsolutePath,
   validateChoice,
   validateDnsLabel,
+  validateHostFolder,
   validateImage,
 } from './core';
 import { MetadataDb } from './database';
@@ -45,7 +46,9 @@ export interface AirflowChartProps extends ChartProps, AirflowOptions {
 
   /**
    * The host folder under which the static hostPath volumes live (`<hostRoot>/dags`, ...); hostPath
-   * provisioning only. Two deployments in one cluster need different folders.
+   * provisioning only. Two deployments in one cluster need different folders. Never `/` nor a system folder
+   * of the node (`/etc`, `/var`, `/usr`, ...) nor inside one: the volumes' folders are given to Airflow's user
+   * and every task pod mounts them read-write.
    * @default - "/data" in namespace "airflow", "/data/<namespace>" in any other
    */
   readonly hostRoot?: string;
@@ -220,6 +223,7 @@ export class AirflowChart extends Chart {
   private resolveProvisioning(provisioning: StorageProvisioning | undefined, hostRoot: string | undefined): StorageProvisioning | undefined {
     if (hostRoot === undefined) return provisioning;
     validateAbsolutePath(this, 'hostRoot', hostRoot);
+    validateHostFolder(this, 'hostRoot', hostRoot);
     if (provisioning?.mode === StorageProvisioningMode.STORAGE_CLASS) {
       invalid(this, 'hostRoot', hostRoot, 'no hostRoot with StorageProvisioning.storageClass(...): a StorageClass provisions the volumes');
     }

@@ -314,7 +314,7 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
     secretsBootstrapImage: 'registry.example.com/python:3.12',
     volumes: [{ name: 'dags' }, { name: 'logs', size: '20Gi' }, { name: 'plugins' }],
     namePrefix: 'team-a',
-    hostRoot: '/srv/airflow',
+    hostRoot: '/mnt/airflow',
     networkPolicies: true,
     prePullImages: true, // off by default with hostPath provisioning
     prePullPauseImage: 'registry.example.com/mirror/pause:3.10',
@@ -371,7 +371,7 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
       },
       hostRoot: (b) => {
         expect(byKind(b.objects, 'PersistentVolume').map((v) => v.spec.hostPath.path)).toEqual(
-          ['dags', 'logs', 'plugins', 'postgres'].map((v) => `/srv/airflow/${v}`),
+          ['dags', 'logs', 'plugins', 'postgres'].map((v) => `/mnt/airflow/${v}`),
         );
       },
       volumes: (b) => {
