@@ -62,6 +62,16 @@ const rows: Array<[string, () => unknown, RegExp]> = [
     }),
     /^PersistentStorage at "nons\/storage": property "Chart\.namespace" received undefined; allowed: a namespace set on the Chart/],
 
+  // Reserved namespaces (issue #21): the chart's own, and any construct of the library placed in one
+  ['chart in kube-system', () => new AirflowChart(Testing.app(), 'airflow', { namespace: 'kube-system' }),
+    /^AirflowChart at "airflow": property "namespace" received "kube-system"; allowed: a namespace of your own: not "default" nor one of Kubernetes' own \("kube-system", "kube-public", "kube-node-lease", any name starting with "kube-"\), where the library would label the Pod Security level and grant a Role that creates pods\. Use a namespace of your own, such as "airflow"; to deploy into one you already manage, name it and set createNamespace: false\.$/],
+  ['chart in default, even without creating it', () => new AirflowChart(Testing.app(), 'airflow', { namespace: 'default', createNamespace: false }),
+    /^AirflowChart at "airflow": property "namespace" received "default"; allowed: a namespace of your own/],
+  ['a construct in a chart in kube-public', () => new AirflowSecrets(testChart({ namespace: 'kube-public' }), 'secrets'),
+    /^AirflowSecrets at "test\/secrets": property "Chart\.namespace" received "kube-public"; allowed: a namespace of your own: .* Use a namespace of your own, such as "airflow"\.$/],
+  ['createNamespace not a boolean', () => new AirflowChart(Testing.app(), 'airflow', { createNamespace: 'no' as any }),
+    /^AirflowChart at "airflow": property "createNamespace" received "no"; allowed: true or false\.$/],
+
   // Airflow configuration
   ['unknown airflow.cfg key', () => validateAirflowConfig(new Construct(chart(), 'cfg'), 'config', AirflowGeneration.AIRFLOW_3, { core: { paralelism: 8 } }),
     /^Construct at "test\/cfg": property "config\.core" received "paralelism"; allowed: a key of \[core\] that Airflow 3 defines.* Did you mean "core\.parallelism"\?$/],
