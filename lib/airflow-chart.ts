@@ -8,13 +8,21 @@ import {
   invalid,
   validateAbsolutePath,
   validateChoice,
-  validateDnsLabel,
+  validateHostFolder,
   validateImage,
+  validateNamespaceName,
 } from './core';
 import { GitSyncMode } from './git-sync';
 import { ImagePrePull } from './image-pre-pull';
 import { MetadataDb } from './database';
-import { AirflowNamespace, AirflowNetworkPolicies, AirflowSecrets, ExistingAirflowSecretsProps } from './security';
+import {
+  AirflowNamespace,
+  AirflowNetworkPolicies,
+  AirflowSecrets,
+  ExistingAirflowSecretsProps,
+  PodSecurityLevel,
+  podSecurityLevelIn,
+} from './security';
 import { AirflowVolumeOptions, AirflowVolumes, StorageProvisioning, StorageProvisioningMode } from './storage';
 
 /** Props for {@link AirflowChart}: where it runs, and how Airflow runs ({@link AirflowOptions}). */
@@ -48,10 +56,21 @@ export interface AirflowChartProps extends ChartProps, AirflowOptions {
 
   /**
    * The host folder under which the static hostPath volumes live (`<hostRoot>/dags`, ...); hostPath
-   * provisioning only. Two deployments in one cluster need different folders.
+   * provisioning only. Two deployments in one cluster need different folders. Never `/` nor a system folder
+   * of the node (`/etc`, `/var`, `/usr`, ...) nor inside one: the volumes' folders are given to Airflow's user
+   * and every task pod mounts them read-write.
    * @default - "/data" in namespace "airflow", "/data/<namespace>" in any other
    */
   readonly hostRoot?: string;
+
+  /**
+   * Whether the chart emits the Namespace (first, labelled with the Pod Security level its pods need). With
+   * false nothing creates or relabels the namespace: deploy into one you manage, which must exist before
+   * `kubectl apply` and allow the level of {@link AirflowChart.podSecurityLevel} (baseline with the in-cluster
+   * Postgres, restricted with an external database). See docs/secrets-and-security.md.
+   * @default true
+   */
+  readonly createNamespace?: boolean;
 
   /**
    * The image of the Job that generates the secrets (any image with python3). Not with `existingSecrets`:
@@ -93,8 +112,8 @@ export interface AirflowChartProps extends ChartProps, AirflowOptions {
  * entrypoint starts as root to own its data directory), and warns and audits at restricted.
  */
 export class AirflowChart extends Chart {
-  /** The Namespace. */
-  public readonly airflowNamespace: AirflowNamespace;
+  /** The Namespace; undefined with `createNamespace: false`. */
+  public readonly airflowNamespace: AirflowNamespace | undefined;
 
   /** The dags, logs and data volumes. */
   public readonly volumes: AirflowVolumes;
@@ -120,7 +139,12 @@ export class AirflowChart extends Chart {
   constructor(scope: Construct, id: string, props: AirflowChartProps = {}) {
     super(scope, id, { ...props, namespace: props.namespace ?? DEFAULT_NAMESPACE, disableResourceNameHashes: true });
     // The chart's own inputs first, so that a bad one is reported by the chart, not by a construct inside it.
-    validateDnsLabel(this, 'namespace', this.namespace);
+    validateNamespaceName(
+      this,
+      'namespace',
+      this.namespace,
+      'Use a namespace of your own, such as "airflow"; to deploy into one you already manage, name it and set createNamespace: false.',
+    );
     const {
       namePrefix,
       hostRoot,
@@ -130,6 +154,7 @@ export class AirflowChart extends Chart {
       prePullImages,
       prePullPauseImage,
       secretsBootstrapImage,
+      createNamespace,
       provisioning: given,
       namespace,
       labels,
@@ -163,7 +188,8 @@ export class AirflowChart extends Chart {
         'unset when existingSecrets is given: no Job generates the secrets then, so the image would run nowhere',
       );
     }
-    this.airflowNamespace = new AirflowNamespace(this, 'namespace');
+    if (createNamespace !== undefined && typeof createNamespace !== 'boolean') invalid(this, 'createNamespace', createNamespace, 'true or false');
+    this.airflowNamespace = createNamespace === false ? undefined : new AirflowNamespace(this, 'namespace');
     // git-sync's sidecar mode syncs the DAGs into each pod's own emptyDir: no dags claim by default then.
     const sidecars = props.gitSync?.mode === GitSyncMode.SIDECARS;
     this.volumes = new AirflowVolumes(this, 'volumes', {
@@ -209,6 +235,14 @@ export class AirflowChart extends Chart {
       : undefined;
   }
 
+  /**
+   * The strictest Pod Security Standard every pod of the chart meets: the level the Namespace enforces, and the
+   * least a namespace you manage (`createNamespace: false`) must allow. Baseline with the in-cluster Postgres.
+   */
+  public get podSecurityLevel(): PodSecurityLevel {
+    return podSecurityLevelIn(this, this.namespace!);
+  }
+
   /** On by default with a StorageClass (a real cluster); refused with "Never" (nothing is ever pulled). */
   private resolvePrePullImages(given: boolean | undefined): boolean {
     if (given !== undefined && typeof given !== 'boolean') invalid(this, 'prePullImages', given, 'true or false');
@@ -227,6 +261,7 @@ export class AirflowChart extends Chart {
   private resolveProvisioning(provisioning: StorageProvisioning | undefined, hostRoot: string | undefined): StorageProvisioning | undefined {
     if (hostRoot === undefined) return provisioning;
     validateAbsolutePath(this, 'hostRoot', hostRoot);
+    validateHostFolder(this, 'hostRoot', hostRoot);
     if (provisioning?.mode === StorageProvisioningMode.STORAGE_CLASS) {
       invalid(this, 'hostRoot', hostRoot, 'no hostRoot with StorageProvisioning.storageClass(...): a StorageClass provisions the volumes');
     }

@@ -178,5 +178,7 @@ export {
   PART_OF_LABEL,
   POSTGRES_PORT,
   REDIS_PORT,
+  RESERVED_NAMESPACES,
+  SYSTEM_HOST_FOLDERS,
   type SecretKeyRef,
 } from './core';

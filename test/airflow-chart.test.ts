@@ -3,6 +3,7 @@ import { AirflowChart, ONE_SHOT_JOB_LABEL } from '../lib';
 import { parseQuantity } from '../lib/core/validators';
 import { podSecurityViolations, PodSecurityLevel } from '../lib/security/pod-security';
 import { airflowPodSpecs, byKind, EXISTING_SECRETS, cfgOf, containersOf, find, podsOf, selects } from './support';
+import { validationReport } from '../validation';
 
 // The whole default chart. Its YAML is dist/airflow.k8s.yaml, the one golden copy: CI fails when dist/ differs
 // from a fresh synth, and reviewers read the diff there. These tests pin what the YAML means: the objects and
@@ -263,4 +264,34 @@ test('networkPolicies adds the policies, which admit exactly the pods that use t
   expect(admitted({ 'app.kubernetes.io/name': 'airflow', 'app.kubernetes.io/part-of': 'airflow', 'app.kubernetes.io/component': 'worker' })).toBe(false);
   expect(worker).toContain('app.kubernetes.io/component: worker');
   expect(Testing.synth(new AirflowChart(Testing.app(), 'airflow')).some((o) => o.kind === 'NetworkPolicy')).toBe(false);
+});
+
+describe('createNamespace: false, to deploy into a namespace you already manage (issue #21)', () => {
+  const mine = new AirflowChart(Testing.app(), 'airflow', { namespace: 'team-data', createNamespace: false });
+  const objects = Testing.synth(mine);
+
+  test('no Namespace object: nothing creates or relabels the namespace', () => {
+    expect(byKind(objects, 'Namespace')).toEqual([]);
+    expect(mine.airflowNamespace).toBeUndefined();
+    // Everything else is the chart in that namespace, object for object.
+    const created = Testing.synth(new AirflowChart(Testing.app(), 'airflow', { namespace: 'team-data' }));
+    const ids = (list: any[]) => list.map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(ids(objects)).toEqual(ids(created.filter((o) => o.kind !== 'Namespace')));
+    for (const o of objects.filter((x) => x.kind !== 'PersistentVolume')) expect([o.kind, o.metadata.namespace]).toEqual([o.kind, 'team-data']);
+  });
+
+  test('it validates (schema and cross-object checks), as the default chart does', () => {
+    expect(validationReport(mine)).toEqual([]);
+  });
+
+  test('the level the namespace must allow is the one the Namespace would enforce', () => {
+    expect(mine.podSecurityLevel).toBe(PodSecurityLevel.BASELINE);
+    const created = new AirflowChart(Testing.app(), 'airflow', { namespace: 'team-data' });
+    const ns = find(Testing.synth(created), 'Namespace');
+    expect(ns.metadata.labels['pod-security.kubernetes.io/enforce']).toBe(mine.podSecurityLevel);
+  });
+
+  test('true (the default) emits it', () => {
+    expect(byKind(Testing.synth(new AirflowChart(Testing.app(), 'airflow', { createNamespace: true })), 'Namespace')).toHaveLength(1);
+  });
 });

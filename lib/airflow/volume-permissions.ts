@@ -9,25 +9,49 @@ const VOLUME_PERMISSIONS_COMPONENT = Components.VOLUME_PERMISSIONS;
 /** Where the Job mounts each volume: `/volumes/<name>`. */
 const MOUNT_ROOT = '/volumes';
 
+/** The file the Job leaves in each folder it takes over: its mark that the folder is Airflow's. */
+export const VOLUME_PERMISSIONS_MARKER = '.airflow-cdk8s';
+
 /**
- * For each folder given: leave it alone if it is a network or host mount (`minikube mount` is 9p: its
- * owner is the mount's --uid/--gid, and chown there fails or lies), or if it is already uid:gid; otherwise
- * make it group-writable and give it to Airflow's user. Only the folder itself, never its contents: DAG
- * files and old logs keep their owners. No "$(": the kubelet expands that form in args itself.
+ * Arguments: pairs of the folder as mounted in the Job's container and as it is on the node (for the log).
+ * For each folder: leave it alone if it is a network or host mount (`minikube mount` is 9p: its owner is the
+ * mount's --uid/--gid, and chown there fails or lies), or if it is already uid:gid. Otherwise take it over only
+ * if it is empty or carries the marker (taken over before): make it group-writable, give it to Airflow's user,
+ * and leave the marker in it. A folder that holds files the Job did not create is never
+ * taken over: the Job says which and why, checks the other folders, and exits 1. Only the folder itself,
+ * never its contents. No "$(": the kubelet expands that form in args itself.
  */
 const SCRIPT = [
   'set -eu',
-  'for d in "$@"; do',
+  `marker=${VOLUME_PERMISSIONS_MARKER}`,
+  'refused=0',
+  'while [ $# -ge 2 ]; do',
+  '  d=$1; node=$2; shift 2',
   '  fs=`stat -f -c %T "$d"`',
   '  case "$fs" in',
-  '    v9fs|9p|fuse*|nfs*|cifs|smb*) echo "$d: a $fs mount, left alone"; continue ;;',
+  '    v9fs|9p|fuse*|nfs*|cifs|smb*) echo "$node: a $fs mount, left alone"; continue ;;',
   '  esac',
   '  owner=`stat -c %u:%g "$d"`',
-  `  if [ "$owner" = "${AIRFLOW_UID}:${AIRFLOW_GID}" ]; then echo "$d: already ${AIRFLOW_UID}:${AIRFLOW_GID}"; continue; fi`,
+  `  if [ "$owner" = "${AIRFLOW_UID}:${AIRFLOW_GID}" ]; then echo "$node: already ${AIRFLOW_UID}:${AIRFLOW_GID}"; continue; fi`,
+  '  if [ -f "$d/$marker" ]; then',
+  `    how="it carries $marker: taken over before"`,
+  '  else',
+  '    first=`ls -A "$d" | head -n 1`',
+  '    if [ -n "$first" ]; then',
+  `      echo "$node: NOT taken over: it belongs to $owner and holds files this Job did not create (such as $first) and no $marker file. ` +
+    `Give it to uid ${AIRFLOW_UID} gid ${AIRFLOW_GID} yourself (chown ${AIRFLOW_UID}:${AIRFLOW_GID} $node on the node), or create $node/$marker ` +
+    'if the folder is Airflow\'s, or use another hostRoot (docs/secrets-and-security.md)." >&2',
+  '      refused=1; continue',
+  '    fi',
+  '    how="it was empty: marked with $marker"',
+  '  fi',
   '  chmod 0775 "$d"',
   `  chown ${AIRFLOW_UID}:${AIRFLOW_GID} "$d"`,
-  `  echo "$d: was $owner, now ${AIRFLOW_UID}:${AIRFLOW_GID} mode 0775"`,
+  // After the chown: root has only CHOWN and FOWNER, no DAC_OVERRIDE, and may write here as gid 0.
+  `  [ -f "$d/$marker" ] || echo "Created by the airflow-cdk8s volume-permissions Job, which gave this folder to uid ${AIRFLOW_UID} gid ${AIRFLOW_GID}." > "$d/$marker"`,
+  `  echo "$node: was $owner, now ${AIRFLOW_UID}:${AIRFLOW_GID} mode 0775 ($how)"`,
   'done',
+  'exit $refused',
 ].join('\n');
 
 /** Props for {@link VolumePermissions}. */
@@ -51,7 +75,10 @@ export interface VolumePermissionsProps {
  * `fsGroup` does not apply to hostPath volumes, so without this Airflow could not write its logs or task data
  * unless the user ran `minikube mount --uid 50000 --gid 0`. The Job runs as root with only the CHOWN and
  * FOWNER capabilities (allowed by the Pod Security "baseline" level the namespace already enforces for
- * Postgres), no privilege escalation and no token, and changes only the folders themselves. Like the
+ * Postgres), no privilege escalation and no token, and changes only the folders themselves. It takes over only
+ * a folder that is empty or carries its marker file `.airflow-cdk8s` (left in each folder it took over): a
+ * folder that holds files it did not create keeps its owner and mode, and the Job fails, saying which folder
+ * and why (docs/secrets-and-security.md). Like the
  * migration Job it is named after its pod spec, so re-applying is a no-op and new volumes make a new Job.
  */
 export class VolumePermissions extends Construct {
@@ -81,7 +108,7 @@ export class VolumePermissions extends Construct {
           name: VOLUME_PERMISSIONS_COMPONENT,
           image: props.image,
           imagePullPolicy: props.imagePullPolicy,
-          command: atSynth(() => ['bash', '-c', SCRIPT, VOLUME_PERMISSIONS_COMPONENT, ...hostPathVolumes().map((v) => `${MOUNT_ROOT}/${v.name}`)]),
+          command: atSynth(() => ['bash', '-c', SCRIPT, VOLUME_PERMISSIONS_COMPONENT, ...hostPathVolumes().flatMap((v) => [`${MOUNT_ROOT}/${v.name}`, v.storage!.hostPath!])]),
           volumeMounts: atSynth(() => hostPathVolumes().map((v) => ({ name: v.name, mountPath: `${MOUNT_ROOT}/${v.name}` }))),
           resources: {
             requests: { cpu: k8s.Quantity.fromString('10m'), memory: k8s.Quantity.fromString('32Mi') },

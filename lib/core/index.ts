@@ -2,6 +2,7 @@
 // references, the Airflow image's facts and the Airflow generation (2 or 3). Imports nothing from lib/.
 export * from './errors';
 export * from './validators';
+export * from './host-folders';
 export * from './text';
 export * from './lazy';
 export * from './labels';

@@ -13,8 +13,38 @@ export const DEFAULT_NAMESPACE = 'airflow';
 export const DEFAULT_HOST_ROOT = '/data';
 
 /**
- * The namespace the objects of `scope` are created in: the one set on its Chart, a DNS-1123 label.
- * Claims, RBAC subjects and in-cluster DNS names depend on it, so a chart without one is an error.
+ * Namespaces no construct of the library may be placed in: `default`, and Kubernetes' own (`kube-system`,
+ * `kube-public`, `kube-node-lease`; every name that starts with `kube-` is reserved for them). The library
+ * labels its namespace's Pod Security level (baseline, for Postgres) and grants a Role that creates pods in
+ * it: in `kube-system` that would relax the cluster's own namespace.
+ */
+export const RESERVED_NAMESPACES: readonly string[] = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+/** Whether `namespace` is reserved: one of {@link RESERVED_NAMESPACES}, or any name starting with `kube-`. */
+export function isReservedNamespace(namespace: string): boolean {
+  return RESERVED_NAMESPACES.includes(namespace) || namespace.startsWith('kube-');
+}
+
+/** A namespace name (a DNS-1123 label) that is not reserved ({@link RESERVED_NAMESPACES}). */
+export function validateNamespaceName(scope: IConstruct, property: string, value: unknown, suggestion?: string): string {
+  const namespace = validateDnsLabel(scope, property, value);
+  if (isReservedNamespace(namespace)) {
+    invalid(
+      scope,
+      property,
+      namespace,
+      `a namespace of your own: not "default" nor one of Kubernetes' own (${RESERVED_NAMESPACES.slice(1).map((n) => `"${n}"`).join(', ')}, ` +
+        'any name starting with "kube-"), where the library would label the Pod Security level and grant a Role that creates pods',
+      suggestion ?? 'Use a namespace of your own, such as "airflow".',
+    );
+  }
+  return namespace;
+}
+
+/**
+ * The namespace the objects of `scope` are created in: the one set on its Chart, a DNS-1123 label that is not
+ * reserved ({@link RESERVED_NAMESPACES}). Claims, RBAC subjects and in-cluster DNS names depend on it, so a
+ * chart without one is an error.
  */
 export function namespaceOf(scope: IConstruct): string {
   const namespace = Chart.of(scope).namespace;
@@ -27,7 +57,7 @@ export function namespaceOf(scope: IConstruct): string {
         'claim references, RBAC subjects and in-cluster DNS names are derived from it',
     );
   }
-  return validateDnsLabel(scope, 'Chart.namespace', namespace);
+  return validateNamespaceName(scope, 'Chart.namespace', namespace);
 }
 
 /**

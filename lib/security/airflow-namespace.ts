@@ -1,5 +1,5 @@
 import { ApiObject, App } from 'cdk8s';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import * as k8s from '../../imports/k8s';
 import { APP_NAME, PART_OF_LABEL, atSynth, clusterScoped, namespaceOf, podSpecSourcesIn } from '../core';
 import { PodSecurityLevel, podSecurityLabels, podSecurityLevelOf } from './pod-security';
@@ -74,22 +74,31 @@ export class AirflowNamespace extends Construct {
    * (`restricted` when there are no pods).
    */
   public get enforcedLevel(): PodSecurityLevel {
-    return this.podSpecs()
-      .map((spec) => podSecurityLevelOf(spec))
-      .reduce((a, b) => (LEVELS.indexOf(a) <= LEVELS.indexOf(b) ? a : b), PodSecurityLevel.RESTRICTED);
+    return podSecurityLevelIn(this, this.name);
   }
+}
 
-  /** Every pod spec of the app in this namespace: workloads' and Jobs' templates, Pods, and pod templates. */
-  private podSpecs(): unknown[] {
-    const specs: unknown[] = [];
-    for (const c of App.of(this).node.findAll()) {
-      if (!(c instanceof ApiObject) || c.metadata.namespace !== this.name) continue;
-      const path = POD_SPEC_PATHS[c.kind];
-      if (!path) continue;
-      const spec = path.reduce<any>((v, key) => v?.[key], c.toJson());
-      if (spec) specs.push(spec);
-    }
-    for (const source of podSpecSourcesIn(this, this.name)) specs.push(...source.podSpecs());
-    return specs;
+/**
+ * The strictest Pod Security Standard every pod of the app in `namespace` meets, as the app is now
+ * (`restricted` when there are no pods): the level a namespace must allow for them to be admitted. Computed
+ * from every workload, Job, Pod and pod template (the worker pod template's included) of the app of `scope`.
+ */
+export function podSecurityLevelIn(scope: IConstruct, namespace: string): PodSecurityLevel {
+  return podSpecsIn(scope, namespace)
+    .map((spec) => podSecurityLevelOf(spec))
+    .reduce((a, b) => (LEVELS.indexOf(a) <= LEVELS.indexOf(b) ? a : b), PodSecurityLevel.RESTRICTED);
+}
+
+/** Every pod spec of the app in `namespace`: workloads' and Jobs' templates, Pods, and pod templates. */
+function podSpecsIn(scope: IConstruct, namespace: string): unknown[] {
+  const specs: unknown[] = [];
+  for (const c of App.of(scope).node.findAll()) {
+    if (!(c instanceof ApiObject) || c.metadata.namespace !== namespace) continue;
+    const path = POD_SPEC_PATHS[c.kind];
+    if (!path) continue;
+    const spec = path.reduce<any>((v, key) => v?.[key], c.toJson());
+    if (spec) specs.push(spec);
   }
+  for (const source of podSpecSourcesIn(scope, namespace)) specs.push(...source.podSpecs());
+  return specs;
 }

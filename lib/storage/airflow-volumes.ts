@@ -13,6 +13,7 @@ import {
   validateByteQuantity,
   validateDnsLabel,
   validateDnsSubdomain,
+  validateHostFolder,
   validateUnique,
 } from '../core';
 import { PersistentStorage } from './persistent-storage';
@@ -141,6 +142,7 @@ export class AirflowVolumes extends Construct {
     this.namePrefix = validateDnsLabel(this, 'namePrefix', props.namePrefix ?? defaultNamePrefix(namespaceOf(this)), 40);
     if (this.provisioning.mode === StorageProvisioningMode.HOST_PATH && this.provisioning.hostRoot !== undefined) {
       validateAbsolutePath(this, 'provisioning.hostRoot', this.provisioning.hostRoot);
+      validateHostFolder(this, 'provisioning.hostRoot', this.provisioning.hostRoot);
     }
     const volumes = props.volumes ?? AirflowVolumes.DEFAULT_VOLUMES.map((name) => ({ name }));
     if (volumes.length === 0) {

@@ -11,6 +11,7 @@ import {
   validateByteQuantity,
   validateDnsLabel,
   validateDnsSubdomain,
+  validateHostFolder,
 } from '../core';
 import { StorageProvisioning, StorageProvisioningMode } from './storage-provisioning';
 
@@ -117,8 +118,12 @@ export class PersistentStorage extends Construct {
 
     if (props.provisioning.mode === StorageProvisioningMode.HOST_PATH) {
       const root = validateAbsolutePath(this, 'provisioning.hostRoot', props.provisioning.hostRoot ?? defaultHostRoot(namespace));
+      // Every hostPath the library emits is made here (Postgres' too): never on "/" or a system folder of the
+      // node. The root is checked again (the factory checked it) for provisionings plain JavaScript made; the
+      // name is a DNS label, so `<root>/<name>` stays inside the root.
+      validateHostFolder(this, 'provisioning.hostRoot', root);
       this.volumeName = validateDnsSubdomain(this, 'volumeName', props.volumeName);
-      this.hostPath = root === '/' ? `/${props.name}` : `${root}/${props.name}`;
+      this.hostPath = `${root}/${props.name}`;
       this.persistentVolume = clusterScoped(
         new k8s.KubePersistentVolume(this, 'volume', {
           metadata: { name: this.volumeName, labels },

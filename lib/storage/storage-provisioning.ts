@@ -1,4 +1,4 @@
-import { DEFAULT_HOST_ROOT } from '../core';
+import { DEFAULT_HOST_ROOT, hostFolderError } from '../core';
 
 /** How persistent storage is provisioned: static hostPath volumes (minikube) or a StorageClass. */
 export enum StorageProvisioningMode {
@@ -12,7 +12,9 @@ export enum StorageProvisioningMode {
 export interface HostPathProvisioningOptions {
   /**
    * The directory on the node under which each volume gets its own folder (`<hostRoot>/<name>`).
-   * minikube keeps `/data` across restarts, and `minikube mount ./dags:/data/dags` fills it.
+   * minikube keeps `/data` across restarts, and `minikube mount ./dags:/data/dags` fills it. Never `/` nor a
+   * system folder of the node (`/etc`, `/var`, `/usr`, ...: {@link SYSTEM_HOST_FOLDERS}) nor inside one: the
+   * volumes' folders are given to Airflow's user and every task pod mounts them read-write.
    * @default - "/data" in namespace "airflow", "/data/<namespace>" in any other, so that two deployments never share a folder"
    */
   readonly hostRoot?: string;
@@ -38,8 +40,14 @@ export class StorageProvisioning {
   /** The host root on the node in namespace `airflow` (minikube keeps `/data` across restarts). */
   public static readonly DEFAULT_HOST_ROOT = DEFAULT_HOST_ROOT;
 
-  /** Static hostPath PersistentVolumes, each pinned to exactly one claim (minikube). */
+  /**
+   * Static hostPath PersistentVolumes, each pinned to exactly one claim (minikube).
+   * @throws AirflowCdk8sValidationError when `hostRoot` is `/` or a system folder of the node, or inside one
+   */
   public static hostPath(options: HostPathProvisioningOptions = {}): StorageProvisioning {
+    // Refused here, where the folder is written: the constructs that take the provisioning check the rest.
+    const error = hostFolderError('StorageProvisioning', 'StorageProvisioning.hostPath', 'hostRoot', options.hostRoot);
+    if (error) throw error;
     return new StorageProvisioning(
       StorageProvisioningMode.HOST_PATH,
       options.storageClassName ?? StorageProvisioning.DEFAULT_STATIC_STORAGE_CLASS,

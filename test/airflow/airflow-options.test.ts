@@ -319,7 +319,8 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
     secretsBootstrapImage: 'registry.example.com/python:3.12',
     volumes: [{ name: 'dags' }, { name: 'logs', size: '20Gi' }, { name: 'plugins' }],
     namePrefix: 'team-a',
-    hostRoot: '/srv/airflow',
+    hostRoot: '/mnt/airflow',
+    createNamespace: true, // the default; false (no Namespace) is checked on a chart of its own below
     networkPolicies: true,
     prePullImages: true, // off by default with hostPath provisioning
     prePullPauseImage: 'registry.example.com/mirror/pause:3.10',
@@ -374,9 +375,15 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
         find(b.objects, 'StatefulSet', 'team-a-postgres');
         find(b.objects, 'Service', 'team-a-postgres');
       },
+      createNamespace: (b) => {
+        expect(find(b.objects, 'Namespace').metadata.name).toBe('data-platform');
+        const without = Testing.synth(new AirflowChart(Testing.app(), 'airflow', { ...withExistingSecrets, createNamespace: false }));
+        expect(byKind(without, 'Namespace')).toEqual([]);
+        expect(without.length).toBe(b.objects.length - 1);
+      },
       hostRoot: (b) => {
         expect(byKind(b.objects, 'PersistentVolume').map((v) => v.spec.hostPath.path)).toEqual(
-          ['dags', 'logs', 'plugins', 'postgres'].map((v) => `/srv/airflow/${v}`),
+          ['dags', 'logs', 'plugins', 'postgres'].map((v) => `/mnt/airflow/${v}`),
         );
       },
       volumes: (b) => {

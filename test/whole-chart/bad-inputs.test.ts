@@ -43,6 +43,12 @@ const rows: Array<[string, () => unknown, RegExp]> = [
     /^AirflowVolumes at "test\/volumes": property "namePrefix" received "my_airflow"; allowed: a DNS-1123 label.* Did you mean "my-airflow"\?$/],
   ['relative host root', () => new AirflowVolumes(chart(), 'volumes', { provisioning: StorageProvisioning.hostPath({ hostRoot: 'data' }) }),
     /^AirflowVolumes at "test\/volumes": property "provisioning\.hostRoot" received "data"; allowed: an absolute path.* Did you mean "\/data"\?$/],
+  ['host root "/" (a volume "etc" would be the node\'s /etc)', () => new AirflowChart(Testing.app(), 'airflow', { hostRoot: '/' }),
+    /^AirflowChart at "airflow": property "hostRoot" received "\/"; allowed: a folder of the node that is neither "\/" nor one of its system folders \(\/bin, \/boot, \/dev, \/etc, \/home, \/lib, \/lib32, \/lib64, \/libx32, \/opt, \/proc, \/root, \/run, \/sbin, \/srv, \/sys, \/usr, \/var\) nor inside one, such as "\/data" or "\/data\/airflow"\. "\/" is the node's root folder: a hostPath volume there is given to Airflow's user \(uid 50000\) and mounted read-write by every task pod\. Use a folder under \/data, which minikube keeps across restarts\.$/],
+  ['host root inside a system folder', () => new AirflowChart(Testing.app(), 'airflow', { hostRoot: '/var/lib/airflow' }),
+    /^AirflowChart at "airflow": property "hostRoot" received "\/var\/lib\/airflow"; allowed: a folder of the node that is neither "\/".*"\/var\/lib\/airflow" is inside the node's system folder "\/var": /],
+  ['provisioning on a system folder', () => new AirflowVolumes(chart(), 'volumes', { provisioning: StorageProvisioning.hostPath({ hostRoot: '/data/../etc' }) }),
+    /^StorageProvisioning at "StorageProvisioning\.hostPath": property "hostRoot" received "\/data\/\.\.\/etc"; allowed: a folder of the node .* "\/data\/\.\.\/etc" resolves to "\/etc", the node's system folder "\/etc": /],
   ['storage class name with a space', () => new AirflowVolumes(chart(), 'volumes', { provisioning: StorageProvisioning.storageClass('Fast SSD') }),
     /^PersistentStorage at "test\/volumes\/dags": property "provisioning\.storageClassName" received "Fast SSD"; allowed: a DNS-1123 subdomain.* Did you mean "fast-ssd"\?$/],
   ['access mode that does not exist', () => new AirflowVolumes(chart(), 'volumes', { volumes: [{ name: 'dags', accessModes: ['ReadWriteAll'] }] }),
@@ -56,6 +62,16 @@ const rows: Array<[string, () => unknown, RegExp]> = [
       name: 'dags', claimName: 'c', volumeName: 'v', provisioning: StorageProvisioning.hostPath(), size: '1Gi', accessModes: ['ReadWriteMany'],
     }),
     /^PersistentStorage at "nons\/storage": property "Chart\.namespace" received undefined; allowed: a namespace set on the Chart/],
+
+  // Reserved namespaces (issue #21): the chart's own, and any construct of the library placed in one
+  ['chart in kube-system', () => new AirflowChart(Testing.app(), 'airflow', { namespace: 'kube-system' }),
+    /^AirflowChart at "airflow": property "namespace" received "kube-system"; allowed: a namespace of your own: not "default" nor one of Kubernetes' own \("kube-system", "kube-public", "kube-node-lease", any name starting with "kube-"\), where the library would label the Pod Security level and grant a Role that creates pods\. Use a namespace of your own, such as "airflow"; to deploy into one you already manage, name it and set createNamespace: false\.$/],
+  ['chart in default, even without creating it', () => new AirflowChart(Testing.app(), 'airflow', { namespace: 'default', createNamespace: false }),
+    /^AirflowChart at "airflow": property "namespace" received "default"; allowed: a namespace of your own/],
+  ['a construct in a chart in kube-public', () => new AirflowSecrets(testChart({ namespace: 'kube-public' }), 'secrets'),
+    /^AirflowSecrets at "test\/secrets": property "Chart\.namespace" received "kube-public"; allowed: a namespace of your own: .* Use a namespace of your own, such as "airflow"\.$/],
+  ['createNamespace not a boolean', () => new AirflowChart(Testing.app(), 'airflow', { createNamespace: 'no' as any }),
+    /^AirflowChart at "airflow": property "createNamespace" received "no"; allowed: true or false\.$/],
 
   // Airflow configuration
   ['unknown airflow.cfg key', () => validateAirflowConfig(new Construct(chart(), 'cfg'), 'config', AirflowGeneration.AIRFLOW_3, { core: { paralelism: 8 } }),

@@ -263,11 +263,11 @@ describe('the chart reports its own bad inputs', () => {
   });
 
   test('hostRoot is for hostPath volumes, and given once', () => {
-    expect(() => new AirflowChart(Testing.app(), 'x', { hostRoot: '/srv', provisioning: StorageProvisioning.storageClass('efs') })).toThrow(
-      /AirflowChart at "x": property "hostRoot" received "\/srv"; allowed: no hostRoot with StorageProvisioning\.storageClass/,
+    expect(() => new AirflowChart(Testing.app(), 'x', { hostRoot: '/mnt/team', provisioning: StorageProvisioning.storageClass('efs') })).toThrow(
+      /AirflowChart at "x": property "hostRoot" received "\/mnt\/team"; allowed: no hostRoot with StorageProvisioning\.storageClass/,
     );
     expect(() =>
-      new AirflowChart(Testing.app(), 'x', { hostRoot: '/srv', provisioning: StorageProvisioning.hostPath({ hostRoot: '/mnt' }) }),
-    ).toThrow(/property "hostRoot" received "\/srv"; allowed: either hostRoot or provisioning/);
+      new AirflowChart(Testing.app(), 'x', { hostRoot: '/mnt/team', provisioning: StorageProvisioning.hostPath({ hostRoot: '/mnt' }) }),
+    ).toThrow(/property "hostRoot" received "\/mnt\/team"; allowed: either hostRoot or provisioning/);
   });
 });

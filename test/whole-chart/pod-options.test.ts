@@ -307,7 +307,8 @@ describe('the static hostPath folders are made writable for uid 50000 / gid 0', 
   test('a Job mounting each static volume of Airflow, as root with only CHOWN and FOWNER, no token', () => {
     expect(spec.volumes.map((v: any) => v.persistentVolumeClaim.claimName)).toEqual(['airflow-dags-claim', 'airflow-logs-claim', 'airflow-data-claim']);
     expect(container.volumeMounts.map((m: any) => m.mountPath)).toEqual(['/volumes/dags', '/volumes/logs', '/volumes/data']);
-    expect(container.command.slice(3)).toEqual(['volume-permissions', '/volumes/dags', '/volumes/logs', '/volumes/data']);
+    // Pairs: the folder in the container, and on the node (for the Job's log).
+    expect(container.command.slice(3)).toEqual(['volume-permissions', '/volumes/dags', '/data/dags', '/volumes/logs', '/data/logs', '/volumes/data', '/data/data']);
     expect(container.securityContext).toMatchObject({ runAsUser: 0, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'], add: ['CHOWN', 'FOWNER'] } });
     expect(spec.automountServiceAccountToken).toBe(false);
     expect(container.image).toBe('apache/airflow:3.1.3');
@@ -334,7 +335,7 @@ describe('the static hostPath folders are made writable for uid 50000 / gid 0', 
       const [, flag, script] = container.command;
       const out = execFileSync(
         'setpriv',
-        ['--reuid=0', '--regid=0', '--clear-groups', '--inh-caps=-all,+chown,+fowner', '--bounding-set=-all,+chown,+fowner', '--no-new-privs', 'bash', flag, script, 'volume-permissions', fresh, owned],
+        ['--reuid=0', '--regid=0', '--clear-groups', '--inh-caps=-all,+chown,+fowner', '--bounding-set=-all,+chown,+fowner', '--no-new-privs', 'bash', flag, script, 'volume-permissions', fresh, fresh, owned, owned],
         { encoding: 'utf8' },
       );
       expect(out).toContain(`${fresh}: was 0:0, now 50000:0 mode 0775`);
