@@ -1,5 +1,7 @@
-import { AIRFLOW_UI_PORT, AirflowGeneration } from '../core';
+import { AIRFLOW_UI_PORT, AirflowGeneration, parseImageReference } from '../core';
 import { AirflowConfigValues } from './airflow-config-keys';
+import { POD_TEMPLATE_FILE_PATH } from './airflow-configuration';
+import type { KubernetesExecutorAirflow } from './kubernetes-executor-airflow';
 
 /**
  * The options of airflow.cfg set from a prop, by the prop: a user setting one in `config` is told to use the
@@ -74,4 +76,40 @@ export function mergeSections(a: AirflowConfigValues, b: AirflowConfigValues): R
   const out: Record<string, Record<string, string | number | boolean>> = { ...a };
   for (const [section, keys] of Object.entries(b)) out[section] = { ...(out[section] ?? {}), ...keys };
   return out;
+}
+
+/** The options of `airflow.cfg` the control plane sets: executor, folders, concurrency, the pod template, the UI's URL. */
+export function controlPlaneConfig(
+  airflow: Pick<KubernetesExecutorAirflow, 'workerImage' | 'volumes' | 'parallelism' | 'defaultPoolSlots' | 'deleteFailedWorkerPods' | 'workerPodsCreationBatchSize' | 'generation' | 'standaloneDagProcessor' | 'ingress'>,
+  namespace: string,
+  uiServiceHost: string,
+): AirflowConfigValues {
+  const ref = parseImageReference(airflow.workerImage);
+  const managed: Record<string, Record<string, string | number | boolean>> = {
+    core: {
+      executor: 'KubernetesExecutor',
+      ...(airflow.volumes.has('dags') ? { dags_folder: airflow.volumes.get('dags').mountPath } : {}),
+      load_examples: false,
+      parallelism: airflow.parallelism,
+      default_pool_task_slot_count: airflow.defaultPoolSlots,
+    },
+    kubernetes_executor: {
+      namespace,
+      pod_template_file: POD_TEMPLATE_FILE_PATH,
+      worker_container_repository: ref.repository,
+      worker_container_tag: ref.tag ?? 'latest',
+      delete_worker_pods: true,
+      delete_worker_pods_on_failure: airflow.deleteFailedWorkerPods,
+      worker_pods_creation_batch_size: airflow.workerPodsCreationBatchSize,
+    },
+    ...(airflow.volumes.has('logs') ? { logging: { base_log_folder: airflow.volumes.get('logs').mountPath } } : {}),
+  };
+  const generationManaged = airflow.generation.managedConfig({
+    uiServiceHost,
+    standaloneDagProcessor: airflow.standaloneDagProcessor,
+    baseUrl: airflow.ingress?.url,
+    basePath: airflow.ingress?.basePath,
+  });
+  for (const [section, keys] of Object.entries(generationManaged)) managed[section] = { ...(managed[section] ?? {}), ...keys };
+  return managed;
 }

@@ -8,15 +8,12 @@ import {
   DEFAULT_AIRFLOW_IMAGE,
   IAirflowSecrets,
   IMAGE_PULL_POLICIES,
-  MINIMUM_MULTIPLE_EXECUTORS_VERSION,
   PodOptions,
   SecretKeyRef,
-  airflowLabels,
   chartSecretRef,
   invalid,
   mergePodOptions,
   namespaceOf,
-  parseImageReference,
   validateChoice,
   validateDnsSubdomain,
   validateInteger,
@@ -28,13 +25,26 @@ import { AirflowVolumes, StorageProvisioningMode } from '../storage';
 import { AdminUser } from './admin-user';
 import { AirflowComponent } from './airflow-component';
 import { AirflowConfigValues } from './airflow-config-keys';
-import { AIRFLOW_CONFIG_VOLUME_NAME, AirflowConfiguration, POD_TEMPLATE_FILE_PATH } from './airflow-configuration';
+import { AIRFLOW_CONFIG_VOLUME_NAME, AirflowConfiguration } from './airflow-configuration';
 import { AirflowEnvironment, airflowEnvironment } from './airflow-environment';
-import { AirflowContribution, AirflowPods, DagsSource, IAirflowFeature, PodContributions } from './airflow-feature';
+import { AirflowPods, IAirflowFeature } from './airflow-feature';
+import { AirflowFeatureHost } from './airflow-feature-host';
 import { AirflowIngress } from './airflow-ingress';
 import { ControlPlaneOptions } from './airflow-options';
 import { createControlPlaneComponents } from './control-plane-components';
-import { controlPlaneDefaults, managedByProp, refusedConfig } from './control-plane-config';
+import {
+  alwaysPullWarning,
+  annotateServiceAccount,
+  checkFeatureExecutor,
+  checkFeatureNames,
+  missingDags,
+  refuseLogsVolumeAddedLater,
+  resolveControlPlaneSecrets,
+  resolveDefaultPoolSlots,
+  resolveStandaloneDagProcessor,
+  validateControlPlaneVolumes,
+} from './control-plane-checks';
+import { controlPlaneConfig, controlPlaneDefaults, managedByProp, refusedConfig } from './control-plane-config';
 import { resolveAirflowVersion, validateAirflowImage } from './control-plane-image';
 import { DbMigrations } from './db-migrations';
 import { PodLauncherRbac } from './pod-launcher-rbac';
@@ -50,7 +60,7 @@ import {
   resolveResources,
 } from './pod-parts';
 import { VolumePermissions } from './volume-permissions';
-import { workerPodTemplate } from './worker-pod-template';
+import { renderWorkerPodTemplate } from './worker-pod-template';
 
 /** Props for {@link KubernetesExecutorAirflow}: what it runs on, and how Airflow runs ({@link ControlPlaneOptions}). */
 export interface KubernetesExecutorAirflowProps extends ControlPlaneOptions {
@@ -84,7 +94,7 @@ const JOBS: readonly string[] = [Components.DB_MIGRATE, Components.CREATE_USER];
  * logging, the log groomer, metrics, or your own. Each adds options, environment, volumes, sidecars and init
  * containers to the pods it names; the control plane renders them at synth.
  */
-export class KubernetesExecutorAirflow extends Construct {
+export class KubernetesExecutorAirflow extends AirflowFeatureHost {
   /** The image. */
   public readonly image: string;
   /**
@@ -157,7 +167,6 @@ export class KubernetesExecutorAirflow extends Construct {
 
   private readonly env: AirflowEnvironment;
   private readonly reserved: { env: string[]; volumes: string[] };
-  private readonly added: Array<{ feature: IAirflowFeature; contribution: AirflowContribution }> = [];
   private readonly resolvedPods: Array<{ property: string; component: string; pod: ResolvedPodOptions }> = [];
   private readonly ownServiceAccounts: Record<string, k8s.KubeServiceAccount> = {};
   private readonly workerServiceAccount: k8s.KubeServiceAccount;
@@ -167,7 +176,7 @@ export class KubernetesExecutorAirflow extends Construct {
   constructor(scope: Construct, id: string, props: KubernetesExecutorAirflowProps) {
     super(scope, id);
     const namespace = namespaceOf(this);
-    this.volumes = this.validateVolumes(props.volumes);
+    this.volumes = validateControlPlaneVolumes(this, props.volumes);
     if (!props.database) invalid(this, 'database', props.database, 'the metadata database (MetadataDb)');
     this.database = props.database;
 
@@ -176,16 +185,16 @@ export class KubernetesExecutorAirflow extends Construct {
     this.workerImage = this.image;
     [this.airflowVersion, this.generation] = resolveAirflowVersion(this, this.image, props.airflowVersion);
     this.secretsFromChart = props.secrets === undefined;
-    this.secrets = this.resolveSecrets(props.secrets);
+    this.secrets = resolveControlPlaneSecrets(this, this.generation, props.secrets);
     this.imagePullPolicy = validateChoice(this, 'imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', IMAGE_PULL_POLICIES);
-    if (this.imagePullPolicy === 'Always') this.warnings.push(this.alwaysPullWarning());
+    if (this.imagePullPolicy === 'Always') this.warnings.push(alwaysPullWarning(this, this.image));
 
     // Which components run, and the bounds of the executor: defaults resolved once.
-    this.standaloneDagProcessor = this.resolveStandaloneDagProcessor(props);
+    this.standaloneDagProcessor = resolveStandaloneDagProcessor(this, this.generation, props);
     this.triggerer = props.triggerer?.enabled ?? true;
     this.uiComponent = this.generation.uiComponent;
     this.parallelism = validateInteger(this, 'parallelism', props.parallelism ?? 4, 1, 10_000);
-    this.defaultPoolSlots = this.resolveDefaultPoolSlots(props.defaultPoolSlots);
+    this.defaultPoolSlots = resolveDefaultPoolSlots(this, props.defaultPoolSlots, this.parallelism, this.warnings);
     this.workerPodsCreationBatchSize = validateInteger(this, 'workerPodsCreationBatchSize', props.workerPodsCreationBatchSize ?? this.parallelism, 1, 10_000);
     this.deleteFailedWorkerPods = props.deleteFailedWorkerPods ?? true;
     this.workerResources = resolveResources(this, 'worker.resources', DEFAULT_WORKER_RESOURCES, props.worker?.resources);
@@ -197,7 +206,7 @@ export class KubernetesExecutorAirflow extends Construct {
     this.podOptions = pickPodOptions(props);
     this.fixVolumePermissions = (props.fixVolumePermissions ?? true) && this.volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH;
     this.node.addValidation({ validate: () => (this.warnings.forEach((w) => console.warn(`Warning: ${w}`)), []) });
-    this.node.addValidation({ validate: () => this.missingDags() });
+    this.node.addValidation({ validate: () => missingDags(this, this.volumes, this.dagsSource !== undefined) });
     this.ingress = props.ingress
       ? new AirflowIngress(this, 'ingress', { ...props.ingress, component: this.uiComponent, serviceName: this.uiServiceName, servicePort: AIRFLOW_UI_PORT })
       : undefined;
@@ -213,7 +222,7 @@ export class KubernetesExecutorAirflow extends Construct {
     // The configuration (airflow.cfg), then the worker pod template it holds beside airflow.cfg.
     this.configuration = new AirflowConfiguration(this, 'configuration', {
       generation: this.generation,
-      managed: this.managedConfig(namespace, `${this.uiServiceName}.${namespace}.svc.${this.clusterDomain}`),
+      managed: controlPlaneConfig(this, namespace, `${this.uiServiceName}.${namespace}.svc.${this.clusterDomain}`),
       managedByProp: managedByProp(this.generation),
       refused: refusedConfig(this.generation),
       defaults: controlPlaneDefaults(this.generation, this.volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH),
@@ -221,9 +230,9 @@ export class KubernetesExecutorAirflow extends Construct {
     });
     const workerPod = this.resolvedPodOptions('worker', Components.WORKER, props.worker);
     this.workerServiceAccount = airflowServiceAccount(this, 'worker-service-account', `airflow-${Components.WORKER}`, Components.WORKER, false, workerPod.serviceAccountAnnotations);
-    this.renderWorker = () => this.renderWorkerPodTemplate(workerPod);
+    this.renderWorker = () => renderWorkerPodTemplate(this, this.workerServiceAccount.name, workerPod);
     this.configuration.setWorkerPodTemplate(this.renderWorker);
-    this.refuseLogsVolumeAddedLater();
+    refuseLogsVolumeAddedLater(this, this.volumes);
 
     // The long-running components, the RBAC of the executor, the one-shot Jobs.
     this.components = createControlPlaneComponents(this, props, {
@@ -269,13 +278,13 @@ export class KubernetesExecutorAirflow extends Construct {
     const name = feature.featureName;
     if (this.added.some((a) => a.feature === feature)) invalid(this, 'feature', name, 'a feature that was not added already');
     const contribution = feature.contribute(this);
-    if (contribution.executor) this.checkExecutor(name, contribution.executor.name);
+    if (contribution.executor) checkFeatureExecutor(this, this.airflowVersion, this.executors, name, contribution.executor.name);
     if (contribution.dags && this.dagsSource) {
       invalid(this, `${name}.dags`, contribution.dags.folder, `one feature that delivers the DAGs: ${this.added.find((a) => a.contribution.dags)!.feature.featureName} does already`);
     }
     if (contribution.config) this.configuration.addManaged(contribution.config, name);
     if (contribution.defaultConfig) this.configuration.addDefaults(contribution.defaultConfig, name);
-    this.checkNames(name, contribution);
+    checkFeatureNames(this, this.resolvedPods, (c) => this.selectorsOf(c), name, contribution);
     if (contribution.dags) {
       // The dags volume's folder is replaced; without one the user could have set it, which is refused.
       if (this.volumes.has('dags')) this.configuration.setManaged('core', 'dags_folder', contribution.dags.folder);
@@ -283,12 +292,9 @@ export class KubernetesExecutorAirflow extends Construct {
     }
     this.added.push({ feature, contribution });
     if (contribution.executor) this.configuration.setManaged('core', 'executor', this.executors.join(','));
-    for (const [component, account] of Object.entries(this.ownServiceAccounts)) this.annotate(name, account, this.serviceAccountAnnotationsFor(component, [contribution]));
-  }
-
-  /** The features added, in order. */
-  public get features(): IAirflowFeature[] {
-    return this.added.map((a) => a.feature);
+    for (const [component, account] of Object.entries(this.ownServiceAccounts)) {
+      annotateServiceAccount(this, name, account, this.serviceAccountAnnotationsFor(component, [contribution]));
+    }
   }
 
   /** `[core] executor`: `KubernetesExecutor`, with the features' executors (the default first). */
@@ -330,21 +336,6 @@ export class KubernetesExecutorAirflow extends Construct {
   /** The pods that read DAG files: the parser (the dag-processor, or the scheduler) and the triggerer when it runs. */
   public get dagReaders(): string[] {
     return [this.standaloneDagProcessor ? Components.DAG_PROCESSOR : Components.SCHEDULER, ...(this.triggerer ? [Components.TRIGGERER] : [])];
-  }
-
-  /** What the features add to the pods of `component`, in the order the features were added. */
-  public contributed<K extends 'env' | 'volumes' | 'volumeMounts' | 'sidecars' | 'initContainers'>(
-    kind: K,
-    component: string,
-  ): Array<NonNullable<AirflowContribution[K]> extends PodContributions<infer T> ? T : never> {
-    const selectors = this.selectorsOf(component);
-    return this.added.flatMap((a) => selectors.flatMap((s) => [...((a.contribution[kind] as PodContributions<never> | undefined)?.[s] ?? [])]));
-  }
-
-  /** The ServiceAccount annotations the features give the pods of `component`. */
-  public serviceAccountAnnotationsFor(component: string, contributions = this.added.map((a) => a.contribution)): Record<string, string> {
-    const selectors = this.selectorsOf(component);
-    return Object.assign({}, ...contributions.flatMap((c) => selectors.map((s) => c.serviceAccountAnnotations?.[s] ?? {})));
   }
 
   /** The environment of an Airflow container in a task-running pod (`worker`, `celery-worker`): the task pods' and the features'. */
@@ -410,12 +401,8 @@ export class KubernetesExecutorAirflow extends Construct {
     return `airflow-${this.uiComponent}`;
   }
 
-  private get dagsSource(): DagsSource | undefined {
-    return this.added.find((a) => a.contribution.dags)?.contribution.dags;
-  }
-
   /** The selectors a pod of `component` answers to: its name and its groups. */
-  private selectorsOf(component: string): string[] {
+  protected selectorsOf(component: string): string[] {
     const controlPlane = (this.components !== undefined && component in this.components) || JOBS.includes(component);
     return [
       component,
@@ -423,63 +410,6 @@ export class KubernetesExecutorAirflow extends Construct {
       ...(component === Components.WORKER || component === Components.CELERY_WORKER ? [AirflowPods.TASKS] : []),
       ...(this.dagReaders.includes(component) ? [AirflowPods.DAG_READERS] : []),
     ];
-  }
-
-  /** A feature's executor: only from the Airflow that runs several at once, each once. */
-  private checkExecutor(feature: string, executor: string): void {
-    if (!this.airflowVersion.supportsMultipleExecutors) {
-      invalid(
-        this,
-        feature,
-        executor,
-        `no ${executor} on Airflow ${this.airflowVersion}: it runs beside the KubernetesExecutor ([core] executor = ` +
-          `KubernetesExecutor,${executor}), and Airflow runs several executors at once only from ${MINIMUM_MULTIPLE_EXECUTORS_VERSION}`,
-        `Use an image of Airflow ${MINIMUM_MULTIPLE_EXECUTORS_VERSION} or newer (2.11, 3.x), or leave ${feature} unset.`,
-      );
-    }
-    if (this.executors.includes(executor)) invalid(this, feature, executor, `an executor not in [core] executor already (${this.executors.join(',')})`);
-  }
-
-  /** A feature's env and volume names against the pod options of the pods they go to. */
-  private checkNames(feature: string, c: AirflowContribution): void {
-    for (const { property, component, pod } of this.resolvedPods) {
-      const selectors = this.selectorsOf(component);
-      const p = (s: string) => (property ? `${property}.${s}` : s);
-      for (const e of selectors.flatMap((s) => c.env?.[s] ?? [])) {
-        if (pod.env.some((o) => o.name === e.name)) invalid(this, p('env'), e.name, `an environment variable the ${feature} feature does not set (${e.name})`);
-      }
-      const volumes = [...selectors.flatMap((s) => c.volumes?.[s] ?? []), ...(c.dags?.volumes ?? []), ...(c.dags ? [c.dags.mount] : [])];
-      for (const v of volumes) {
-        if (pod.volumes.some((o) => o.name === v.name)) invalid(this, p('extraVolumes'), v.name, `a volume name the ${feature} feature does not use (${v.name})`);
-      }
-    }
-  }
-
-  /** Annotations of a feature on a ServiceAccount, refused where the pod options set the same key otherwise. */
-  private annotate(feature: string, account: k8s.KubeServiceAccount, annotations: Record<string, string>): void {
-    for (const [key, value] of Object.entries(annotations)) {
-      const set = account.metadata.toJson().annotations?.[key];
-      if (set !== undefined && set !== value) {
-        invalid(this, `${feature}.serviceAccountAnnotations["${key}"]`, value, `the value the pod options give ServiceAccount ${account.name} (${JSON.stringify(set)}), or another annotation`);
-      }
-      account.metadata.addAnnotation(key, value);
-    }
-  }
-
-  /** The worker pod template: the task pods' environment, volumes and options, with the features' init containers. */
-  private renderWorkerPodTemplate(pod: ResolvedPodOptions): Record<string, unknown> {
-    return workerPodTemplate({
-      image: this.workerImage,
-      imagePullPolicy: this.imagePullPolicy,
-      env: this.taskEnv(Components.WORKER),
-      initContainers: this.contributed('initContainers', Components.WORKER),
-      volumes: [...this.airflowPodVolumes(), ...this.contributed('volumes', Components.WORKER)],
-      volumeMounts: this.airflowVolumeMounts(Components.WORKER),
-      serviceAccountName: this.workerServiceAccount.name,
-      labels: airflowLabels(Components.WORKER),
-      resources: this.workerResources,
-      pod,
-    });
   }
 
   /** A component's pod options (chart-wide merged with `override`), checked and made concrete. */
@@ -506,140 +436,6 @@ export class KubernetesExecutorAirflow extends Construct {
     };
   }
 
-  /** The secrets given, checked; or references to the chart's AirflowSecrets, resolved at synth. */
-  private resolveSecrets(secrets: IAirflowSecrets | undefined): IAirflowSecrets {
-    if (secrets === undefined) {
-      const fromChart = (field: keyof IAirflowSecrets) => chartSecretRef(this, field, `secrets.${field}`);
-      return {
-        fernetKey: fromChart('fernetKey'),
-        apiSecretKey: fromChart('apiSecretKey'),
-        adminPassword: fromChart('adminPassword'),
-        ...(this.generation.usesJwtSecret ? { jwtSecret: fromChart('jwtSecret') } : {}),
-      };
-    }
-    if (typeof secrets !== 'object' || secrets === null) {
-      invalid(this, 'secrets', secrets, 'the Secret keys of fernetKey, apiSecretKey, jwtSecret and adminPassword (AirflowSecrets)');
-    }
-    for (const field of ['fernetKey', 'apiSecretKey', 'adminPassword'] as const) validateSecretKeyRef(this, `secrets.${field}`, secrets[field]);
-    if (this.generation.usesJwtSecret) {
-      if (secrets.jwtSecret === undefined) {
-        invalid(
-          this,
-          'secrets.jwtSecret',
-          undefined,
-          `a Secret key reference { name, key } on ${this.generation.name}: [api_auth] jwt_secret signs the tokens of the API and the execution API`,
-        );
-      }
-      validateSecretKeyRef(this, 'secrets.jwtSecret', secrets.jwtSecret);
-    }
-    return secrets;
-  }
-
-  /** The options of `airflow.cfg` the control plane sets: executor, folders, concurrency, the pod template, the UI's URL. */
-  private managedConfig(namespace: string, uiServiceHost: string): AirflowConfigValues {
-    const ref = parseImageReference(this.workerImage);
-    const managed: Record<string, Record<string, string | number | boolean>> = {
-      core: {
-        executor: 'KubernetesExecutor',
-        ...(this.volumes.has('dags') ? { dags_folder: this.volumes.get('dags').mountPath } : {}),
-        load_examples: false,
-        parallelism: this.parallelism,
-        default_pool_task_slot_count: this.defaultPoolSlots,
-      },
-      kubernetes_executor: {
-        namespace,
-        pod_template_file: POD_TEMPLATE_FILE_PATH,
-        worker_container_repository: ref.repository,
-        worker_container_tag: ref.tag ?? 'latest',
-        delete_worker_pods: true,
-        delete_worker_pods_on_failure: this.deleteFailedWorkerPods,
-        worker_pods_creation_batch_size: this.workerPodsCreationBatchSize,
-      },
-      ...(this.volumes.has('logs') ? { logging: { base_log_folder: this.volumes.get('logs').mountPath } } : {}),
-    };
-    const generationManaged = this.generation.managedConfig({
-      uiServiceHost,
-      standaloneDagProcessor: this.standaloneDagProcessor,
-      baseUrl: this.ingress?.url,
-      basePath: this.ingress?.basePath,
-    });
-    for (const [section, keys] of Object.entries(generationManaged)) managed[section] = { ...(managed[section] ?? {}), ...keys };
-    return managed;
-  }
-
-  private validateVolumes(volumes: AirflowVolumes): AirflowVolumes {
-    if (!volumes || !(volumes instanceof AirflowVolumes)) invalid(this, 'volumes', volumes, 'the AirflowVolumes of the chart');
-    if (volumes.has(AIRFLOW_CONFIG_VOLUME_NAME)) {
-      invalid(this, 'volumes', volumes.names, `no volume named "${AIRFLOW_CONFIG_VOLUME_NAME}" (the configuration's volume)`);
-    }
-    return volumes;
-  }
-
-  /** At synth: the DAGs come from the `dags` volume or from a feature (git-sync in sidecar mode). */
-  private missingDags(): string[] {
-    if (this.volumes.has('dags') || this.dagsSource) return [];
-    return [
-      `${this.constructor.name} at "${this.node.path}": property "volumes" received ${JSON.stringify(this.volumes.names)}; allowed: volumes that ` +
-        'include "dags" (the DAGs folder of every component), unless a feature delivers the DAGs (git-sync in GitSyncMode.SIDECARS).',
-    ];
-  }
-
-  /** Whether DAG files are parsed by a dag-processor of their own (required on Airflow 3). */
-  private resolveStandaloneDagProcessor(props: KubernetesExecutorAirflowProps): boolean {
-    const standalone = props.standaloneDagProcessor ?? this.generation.standaloneDagProcessorByDefault;
-    if (this.generation.requiresStandaloneDagProcessor && !standalone) {
-      invalid(this, 'standaloneDagProcessor', false, `true (or unset) on ${this.generation.name}: its scheduler no longer parses DAG files, the dag-processor does`);
-    }
-    if (props.dagProcessor !== undefined && !standalone) {
-      invalid(this, 'dagProcessor', props.dagProcessor, 'nothing without a standalone dag-processor', 'Set standaloneDagProcessor: true.');
-    }
-    return standalone;
-  }
-
-  /** The slots of default_pool: `parallelism` unless given; fewer is allowed, with a warning. */
-  private resolveDefaultPoolSlots(given: number | undefined): number {
-    const slots = validateInteger(this, 'defaultPoolSlots', given ?? this.parallelism, 1, 10_000);
-    if (slots < this.parallelism) {
-      this.warnings.push(
-        `${this.constructor.name} at "${this.node.path}": defaultPoolSlots (${slots}) is smaller than parallelism ` +
-          `(${this.parallelism}): at most ${slots} tasks of default_pool run at once. Raise defaultPoolSlots, or ` +
-          'give tasks pools of their own.',
-      );
-    }
-    return slots;
-  }
-
-  /** [logging] base_log_folder is set from the logs volume when the control plane is built: a later one is an error. */
-  private refuseLogsVolumeAddedLater(): void {
-    const volumes = this.volumes;
-    const hadLogs = volumes.has('logs');
-    this.node.addValidation({
-      validate: () =>
-        !hadLogs && volumes.has('logs')
-          ? [
-            `${this.constructor.name} at "${this.node.path}": the "logs" volume was added to ${volumes.node.path} after ` +
-                'this construct was built, so [logging] base_log_folder does not point at it. Add it before (props.volumes of AirflowVolumes).',
-          ]
-          : [],
-    });
-  }
-
-  /**
-   * `Always` makes the kubelet ask the registry before every container start: for the task pods, one
-   * registry round trip (and, on Docker Hub, one pull counted against the rate limit) before each task.
-   */
-  private alwaysPullWarning(): string {
-    const tag = parseImageReference(this.image).tag;
-    return (
-      `${this.constructor.name} at "${this.node.path}": imagePullPolicy "Always" makes every task pod ask the registry ` +
-      'for the image before it starts (a round trip of its own per task, and on Docker Hub a pull counted against ' +
-      'the rate limit; a registry outage stops every task). ' +
-      (tag === undefined || tag === 'latest'
-        ? `Give the image a tag of its own per build instead of "${tag ?? 'latest'}", and use "IfNotPresent".`
-        : `The tag "${tag}" is pinned: "IfNotPresent" (the default) pulls it once per node.`) +
-      ' See docs/task-start.md.'
-    );
-  }
 }
 
 /** The default resources of a task pod. */

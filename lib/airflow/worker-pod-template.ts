@@ -1,4 +1,6 @@
 import * as k8s from '../../imports/k8s';
+import { Components, airflowLabels } from '../core';
+import type { KubernetesExecutorAirflow } from './kubernetes-executor-airflow';
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
 import { ContainerResources, NO_POD_OPTIONS, ResolvedPodOptions, resourceRequirements } from './pod-parts';
 
@@ -76,5 +78,25 @@ export function workerPodTemplate(options: WorkerPodTemplateOptions): Record<str
       ],
       volumes: [...options.volumes, ...pod.volumes],
     },
+  });
+}
+
+/** The worker pod template: the task pods' environment, volumes and options, with the features' init containers. */
+export function renderWorkerPodTemplate(
+  airflow: KubernetesExecutorAirflow,
+  serviceAccountName: string,
+  pod: ResolvedPodOptions,
+): Record<string, unknown> {
+  return workerPodTemplate({
+    image: airflow.workerImage,
+    imagePullPolicy: airflow.imagePullPolicy,
+    env: airflow.taskEnv(Components.WORKER),
+    initContainers: airflow.contributed('initContainers', Components.WORKER),
+    volumes: [...airflow.airflowPodVolumes(), ...airflow.contributed('volumes', Components.WORKER)],
+    volumeMounts: airflow.airflowVolumeMounts(Components.WORKER),
+    serviceAccountName,
+    labels: airflowLabels(Components.WORKER),
+    resources: airflow.workerResources,
+    pod,
   });
 }

@@ -1,0 +1,162 @@
+import { IConstruct } from 'constructs';
+import * as k8s from '../../imports/k8s';
+import { AirflowGeneration, AirflowVersion, IAirflowSecrets, MINIMUM_MULTIPLE_EXECUTORS_VERSION, chartSecretRef, invalid, parseImageReference, validateInteger, validateSecretKeyRef } from '../core';
+import { AirflowContribution } from './airflow-feature';
+import { ResolvedPodOptions } from './pod-parts';
+import { AirflowVolumes } from '../storage';
+import { ControlPlaneOptions } from './airflow-options';
+import { AIRFLOW_CONFIG_VOLUME_NAME } from './airflow-configuration';
+
+// The control plane's inputs that need more than a validator: each resolved once, in the name of `scope`.
+
+/** The secrets given, checked; or references to the chart's AirflowSecrets, resolved at synth. */
+export function resolveControlPlaneSecrets(scope: IConstruct, generation: AirflowGeneration, secrets: IAirflowSecrets | undefined): IAirflowSecrets {
+  if (secrets === undefined) {
+    const fromChart = (field: keyof IAirflowSecrets) => chartSecretRef(scope, field, `secrets.${field}`);
+    return {
+      fernetKey: fromChart('fernetKey'),
+      apiSecretKey: fromChart('apiSecretKey'),
+      adminPassword: fromChart('adminPassword'),
+      ...(generation.usesJwtSecret ? { jwtSecret: fromChart('jwtSecret') } : {}),
+    };
+  }
+  if (typeof secrets !== 'object' || secrets === null) {
+    invalid(scope, 'secrets', secrets, 'the Secret keys of fernetKey, apiSecretKey, jwtSecret and adminPassword (AirflowSecrets)');
+  }
+  for (const field of ['fernetKey', 'apiSecretKey', 'adminPassword'] as const) validateSecretKeyRef(scope, `secrets.${field}`, secrets[field]);
+  if (generation.usesJwtSecret) {
+    if (secrets.jwtSecret === undefined) {
+      invalid(
+        scope,
+        'secrets.jwtSecret',
+        undefined,
+        `a Secret key reference { name, key } on ${generation.name}: [api_auth] jwt_secret signs the tokens of the API and the execution API`,
+      );
+    }
+    validateSecretKeyRef(scope, 'secrets.jwtSecret', secrets.jwtSecret);
+  }
+  return secrets;
+}
+
+/** Whether DAG files are parsed by a dag-processor of their own (required on Airflow 3). */
+export function resolveStandaloneDagProcessor(scope: IConstruct, generation: AirflowGeneration, props: ControlPlaneOptions): boolean {
+  const standalone = props.standaloneDagProcessor ?? generation.standaloneDagProcessorByDefault;
+  if (generation.requiresStandaloneDagProcessor && !standalone) {
+    invalid(scope, 'standaloneDagProcessor', false, `true (or unset) on ${generation.name}: its scheduler no longer parses DAG files, the dag-processor does`);
+  }
+  if (props.dagProcessor !== undefined && !standalone) {
+    invalid(scope, 'dagProcessor', props.dagProcessor, 'nothing without a standalone dag-processor', 'Set standaloneDagProcessor: true.');
+  }
+  return standalone;
+}
+
+/** The slots of default_pool: `parallelism` unless given; fewer is allowed, with a warning. */
+export function resolveDefaultPoolSlots(scope: IConstruct, given: number | undefined, parallelism: number, warnings: string[]): number {
+  const slots = validateInteger(scope, 'defaultPoolSlots', given ?? parallelism, 1, 10_000);
+  if (slots < parallelism) {
+    warnings.push(
+      `${scope.constructor.name} at "${scope.node.path}": defaultPoolSlots (${slots}) is smaller than parallelism ` +
+        `(${parallelism}): at most ${slots} tasks of default_pool run at once. Raise defaultPoolSlots, or ` +
+        'give tasks pools of their own.',
+    );
+  }
+  return slots;
+}
+
+/** [logging] base_log_folder is set from the logs volume when the control plane is built: a later one is an error. */
+export function refuseLogsVolumeAddedLater(scope: IConstruct, volumes: AirflowVolumes): void {
+  const hadLogs = volumes.has('logs');
+  scope.node.addValidation({
+    validate: () =>
+      !hadLogs && volumes.has('logs')
+        ? [
+          `${scope.constructor.name} at "${scope.node.path}": the "logs" volume was added to ${volumes.node.path} after ` +
+              'this construct was built, so [logging] base_log_folder does not point at it. Add it before (props.volumes of AirflowVolumes).',
+        ]
+        : [],
+  });
+}
+
+/**
+ * `Always` makes the kubelet ask the registry before every container start: for the task pods, one
+ * registry round trip (and, on Docker Hub, one pull counted against the rate limit) before each task.
+ */
+export function alwaysPullWarning(scope: IConstruct, image: string): string {
+  const tag = parseImageReference(image).tag;
+  return (
+    `${scope.constructor.name} at "${scope.node.path}": imagePullPolicy "Always" makes every task pod ask the registry ` +
+    'for the image before it starts (a round trip of its own per task, and on Docker Hub a pull counted against ' +
+    'the rate limit; a registry outage stops every task). ' +
+    (tag === undefined || tag === 'latest'
+      ? `Give the image a tag of its own per build instead of "${tag ?? 'latest'}", and use "IfNotPresent".`
+      : `The tag "${tag}" is pinned: "IfNotPresent" (the default) pulls it once per node.`) +
+    ' See docs/task-start.md.'
+  );
+}
+
+/** A feature's executor: only from the Airflow that runs several at once, each once. */
+export function checkFeatureExecutor(scope: IConstruct, version: AirflowVersion, executors: string[], feature: string, executor: string): void {
+  if (!version.supportsMultipleExecutors) {
+    invalid(
+      scope,
+      feature,
+      executor,
+      `no ${executor} on Airflow ${version}: it runs beside the KubernetesExecutor ([core] executor = ` +
+        `KubernetesExecutor,${executor}), and Airflow runs several executors at once only from ${MINIMUM_MULTIPLE_EXECUTORS_VERSION}`,
+      `Use an image of Airflow ${MINIMUM_MULTIPLE_EXECUTORS_VERSION} or newer (2.11, 3.x), or leave ${feature} unset.`,
+    );
+  }
+  if (executors.includes(executor)) invalid(scope, feature, executor, `an executor not in [core] executor already (${executors.join(',')})`);
+}
+
+/** A feature's env and volume names against the pod options of the pods they go to. */
+export function checkFeatureNames(
+  scope: IConstruct,
+  pods: ReadonlyArray<{ property: string; component: string; pod: ResolvedPodOptions }>,
+  selectorsOf: (component: string) => string[],
+  feature: string,
+  c: AirflowContribution,
+): void {
+  for (const { property, component, pod } of pods) {
+    const selectors = selectorsOf(component);
+    const p = (s: string) => (property ? `${property}.${s}` : s);
+    for (const e of selectors.flatMap((s) => c.env?.[s] ?? [])) {
+      if (pod.env.some((o) => o.name === e.name)) invalid(scope, p('env'), e.name, `an environment variable the ${feature} feature does not set (${e.name})`);
+    }
+    const volumes = [...selectors.flatMap((s) => c.volumes?.[s] ?? []), ...(c.dags?.volumes ?? []), ...(c.dags ? [c.dags.mount] : [])];
+    for (const v of volumes) {
+      if (pod.volumes.some((o) => o.name === v.name)) invalid(scope, p('extraVolumes'), v.name, `a volume name the ${feature} feature does not use (${v.name})`);
+    }
+  }
+}
+
+/** Annotations of a feature on a ServiceAccount, refused where the pod options set the same key otherwise. */
+export function annotateServiceAccount(scope: IConstruct, feature: string, account: k8s.KubeServiceAccount, annotations: Record<string, string>): void {
+  for (const [key, value] of Object.entries(annotations)) {
+    const set = account.metadata.toJson().annotations?.[key];
+    if (set !== undefined && set !== value) {
+      invalid(scope, `${feature}.serviceAccountAnnotations["${key}"]`, value, `the value the pod options give ServiceAccount ${account.name} (${JSON.stringify(set)}), or another annotation`);
+    }
+    account.metadata.addAnnotation(key, value);
+  }
+}
+
+/**
+ *
+ */
+export function validateControlPlaneVolumes(scope: IConstruct, volumes: AirflowVolumes): AirflowVolumes {
+  if (!volumes || !(volumes instanceof AirflowVolumes)) invalid(scope, 'volumes', volumes, 'the AirflowVolumes of the chart');
+  if (volumes.has(AIRFLOW_CONFIG_VOLUME_NAME)) {
+    invalid(scope, 'volumes', volumes.names, `no volume named "${AIRFLOW_CONFIG_VOLUME_NAME}" (the configuration's volume)`);
+  }
+  return volumes;
+}
+
+/** At synth: the DAGs come from the `dags` volume or from a feature (git-sync in sidecar mode). */
+export function missingDags(scope: IConstruct, volumes: AirflowVolumes, dagsFromFeature: boolean): string[] {
+  if (volumes.has('dags') || dagsFromFeature) return [];
+  return [
+    `${scope.constructor.name} at "${scope.node.path}": property "volumes" received ${JSON.stringify(volumes.names)}; allowed: volumes that ` +
+      'include "dags" (the DAGs folder of every component), unless a feature delivers the DAGs (git-sync in GitSyncMode.SIDECARS).',
+  ];
+}
