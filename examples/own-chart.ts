@@ -3,7 +3,9 @@ import {
   AirflowNamespace,
   AirflowSecrets,
   AirflowVolumes,
+  CeleryWorkers,
   KubernetesExecutorAirflow,
+  LogGroomer,
   MetadataDb,
   PostgresSslMode,
   StorageProvisioning,
@@ -32,3 +34,6 @@ export const airflow = new KubernetesExecutorAirflow(chart, 'airflow', {
   parallelism: 32,
   config: { dag_processor: { refresh_interval: 60 } }, // checked against Airflow's own keys
 });
+// Features plug into the control plane, each from its folder of lib/ (docs/architecture.md):
+new CeleryWorkers(chart, 'celery', { airflow, concurrency: 8 }); // Celery workers beside the KubernetesExecutor
+airflow.addFeature(new LogGroomer(15)); // task logs older than 15 days removed from the logs volume

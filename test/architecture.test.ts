@@ -129,3 +129,48 @@ describe(`only ${GENERATION} tells Airflow 2 from Airflow 3`, () => {
     expect(versionViolations(GENERATION, 'if (version.major === 2) {}')).toEqual([]);
   });
 });
+
+/** The value imports of each lib/ file (type-only imports are erased by TypeScript), as lib/-relative paths. */
+function importGraph(): Map<string, string[]> {
+  const files = libFiles();
+  const resolve = (from: string, spec: string): string | undefined => {
+    const p = path.posix.normalize(path.posix.join(path.posix.dirname(from), spec));
+    return [`${p}.ts`, `${p}/index.ts`].find((c) => files.includes(c));
+  };
+  return new Map(
+    files.map((f) => {
+      const source = fs.readFileSync(path.join(LIB, f), 'utf8');
+      const targets = [...source.matchAll(/^(?:import|export)(?! type)[^;]*?from\s+'(\.[^']*)'/gm)].map((m) => resolve(f, m[1]));
+      return [f, targets.filter((t): t is string => t !== undefined)];
+    }),
+  );
+}
+
+/** Every cycle of `graph` found by a depth-first walk, each as the list of files around it. */
+function cycles(graph: Map<string, string[]>): string[][] {
+  const found: string[][] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const walk = (file: string, stack: string[]) => {
+    state.set(file, 'open');
+    stack.push(file);
+    for (const next of graph.get(file) ?? []) {
+      if (state.get(next) === 'open') found.push(stack.slice(stack.indexOf(next)));
+      else if (!state.has(next)) walk(next, stack);
+    }
+    stack.pop();
+    state.set(file, 'done');
+  };
+  for (const file of graph.keys()) if (!state.has(file)) walk(file, []);
+  return found;
+}
+
+describe('no import cycle (#25: airflow-options.ts and celery-options.ts used to import each other)', () => {
+  test('the value imports of lib/ form no cycle', () => {
+    expect(cycles(importGraph())).toEqual([]);
+  });
+
+  test('the walk finds a cycle', () => {
+    const graph = new Map([['a.ts', ['b.ts']], ['b.ts', ['c.ts']], ['c.ts', ['a.ts']], ['d.ts', ['a.ts']]]);
+    expect(cycles(graph)).toEqual([['a.ts', 'b.ts', 'c.ts']]);
+  });
+});

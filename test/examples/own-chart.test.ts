@@ -17,7 +17,8 @@ test('the example synthesizes: storage-class claims, no Postgres, the external h
   const objects: any[] = app.charts[0].toJson();
   const kinds = objects.map((o) => o.kind);
   expect(kinds).not.toContain('PersistentVolume');
-  expect(kinds).not.toContain('StatefulSet');
+  // no Postgres (the database is external); the one StatefulSet is the Celery broker's Redis
+  expect(objects.filter((o) => o.kind === 'StatefulSet').map((o) => o.metadata.name)).toEqual(['airflow-redis']);
   const claims = objects.filter((o) => o.kind === 'PersistentVolumeClaim');
   expect(claims.map((c) => [c.metadata.name, c.spec.storageClassName])).toEqual([
     ['airflow-dags-claim', 'efs-sc'],
@@ -25,6 +26,9 @@ test('the example synthesizes: storage-class claims, no Postgres, the external h
     ['airflow-plugins-claim', 'efs-sc'],
   ]);
   const scheduler = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'airflow-scheduler');
+  // The features added from the chart: Celery workers (and their executor), the log groomer beside the scheduler.
+  expect(objects.filter((o) => o.kind === 'Deployment').map((o) => o.metadata.name)).toContain('airflow-celery-worker');
+  expect(scheduler.spec.template.spec.containers.map((c: any) => c.name)).toEqual(['scheduler', 'log-groomer']);
   const conn = scheduler.spec.template.spec.containers[0].env.find((e: any) => e.name === 'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN');
   expect(conn.value).toBe(
     'postgresql://airflow:$(AIRFLOW_DB_PASSWORD)@airflow.abc123.eu-west-1.rds.amazonaws.com:5432/airflow?sslmode=require',
