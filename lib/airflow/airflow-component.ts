@@ -106,6 +106,12 @@ export interface AirflowComponentProps {
   readonly sidecars?: () => k8s.Container[];
 
   /**
+   * Init containers after the database and migration waits (e.g. a first git-sync), read at synth.
+   * @default - none
+   */
+  readonly extraInitContainers?: () => k8s.Container[];
+
+  /**
    * Pod volumes beside the parts' volumes, for the sidecars.
    * @default - none
    */
@@ -192,7 +198,7 @@ export class AirflowComponent extends Construct {
           spec: airflowPodSpec(parts, {
             serviceAccountName: this.name,
             automountServiceAccountToken: automount,
-            initContainers: [parts.waitForDatabase, waitForMigrationsContainer(parts)],
+            initContainers: atSynth(() => [parts.waitForDatabase, waitForMigrationsContainer(parts), ...(props.extraInitContainers?.() ?? [])]),
             containers: atSynth(() => [main, ...(props.sidecars?.() ?? [])]),
           }, props.extraVolumes),
         },

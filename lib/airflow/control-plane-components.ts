@@ -66,6 +66,7 @@ export function createControlPlaneComponents(
       replicas,
       ...rest,
       sidecars: () => parts.contributed('sidecars', component) as k8s.Container[],
+      extraInitContainers: () => parts.contributed('initContainers', component) as k8s.Container[],
       extraVolumes: () => parts.contributed('volumes', component) as k8s.Volume[],
     });
   };
