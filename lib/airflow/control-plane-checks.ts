@@ -82,12 +82,14 @@ export function refuseLogsVolumeAddedLater(scope: IConstruct, volumes: AirflowVo
  * registry round trip (and, on Docker Hub, one pull counted against the rate limit) before each task.
  */
 export function alwaysPullWarning(scope: IConstruct, image: string): string {
-  const tag = parseImageReference(image).tag;
+  const { tag, digest } = parseImageReference(image);
   return (
     `${scope.constructor.name} at "${scope.node.path}": imagePullPolicy "Always" makes every task pod ask the registry ` +
     'for the image before it starts (a round trip of its own per task, and on Docker Hub a pull counted against ' +
     'the rate limit; a registry outage stops every task). ' +
-    (tag === undefined || tag === 'latest'
+    (digest !== undefined
+      ? 'The image is pinned by digest: "IfNotPresent" (the default) pulls it once per node.'
+      : tag === undefined || tag === 'latest'
       ? `Give the image a tag of its own per build instead of "${tag ?? 'latest'}", and use "IfNotPresent".`
       : `The tag "${tag}" is pinned: "IfNotPresent" (the default) pulls it once per node.`) +
     ' See docs/task-start.md.'

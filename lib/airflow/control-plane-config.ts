@@ -96,8 +96,12 @@ export function controlPlaneConfig(
     kubernetes_executor: {
       namespace,
       pod_template_file: POD_TEMPLATE_FILE_PATH,
-      worker_container_repository: ref.repository,
-      worker_container_tag: ref.tag ?? 'latest',
+      // The task image as repository:tag, as the KubernetesExecutor has always read it. By digest these two stay
+      // unset: the executor's image is then None, and PodGenerator.construct_pod keeps the image of the pod
+      // template's `base` container, which holds the whole reference (cncf.kubernetes kube_config.py and
+      // pod_generator.py: kube_image only when both are set; reconcile_pods keeps the base's image where the
+      // executor's is empty).
+      ...(ref.digest === undefined ? { worker_container_repository: ref.repository, worker_container_tag: ref.tag! } : {}),
       delete_worker_pods: true,
       delete_worker_pods_on_failure: airflow.deleteFailedWorkerPods,
       worker_pods_creation_batch_size: airflow.workerPodsCreationBatchSize,

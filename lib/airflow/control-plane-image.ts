@@ -1,20 +1,15 @@
 import { IConstruct } from 'constructs';
 import { AirflowGeneration, AirflowVersion, MINIMUM_AIRFLOW_2_VERSION, invalid, parseImageReference, validateImage } from '../core';
 
-/** A tagged image that has what the deployment needs (not a digest, not the official slim image). */
+/**
+ * An image that has what the deployment needs (not the official slim image), by tag or by digest. A digest
+ * works for the task pods too: with an image by digest the control plane leaves `[kubernetes_executor]
+ * worker_container_repository` and `worker_container_tag` unset, and the KubernetesExecutor then keeps the
+ * image of the pod template's `base` container (see `controlPlaneConfig`).
+ */
 export function validateAirflowImage(scope: IConstruct, image: string): string {
   validateImage(scope, 'image', image);
   const ref = parseImageReference(image);
-  if (ref.digest !== undefined) {
-    invalid(
-      scope,
-      'image',
-      image,
-      'an image reference by tag: the KubernetesExecutor names the task image as ' +
-        '[kubernetes_executor] worker_container_repository:worker_container_tag, which cannot hold a digest',
-      `Did you mean ${JSON.stringify(`${ref.repository}:${ref.tag ?? '<tag>'}`)}?`,
-    );
-  }
   if (AirflowVersion.isSlimImage(image)) {
     invalid(
       scope,
@@ -54,8 +49,9 @@ export function resolveAirflowVersion(scope: IConstruct, image: string, explicit
       scope,
       'airflowVersion',
       undefined,
-      `the Airflow version inside the image, e.g. "3.1.3" or "2.11.0": it is required because the tag of ` +
-        `"${image}" does not name a version, and the version decides the components, commands and configuration`,
+      `the Airflow version inside the image, e.g. "3.1.3" or "2.11.0": it is required because ` +
+        (parseImageReference(image).digest !== undefined ? `"${image}" is pinned by digest, which names no version` : `the tag of "${image}" does not name a version`) +
+        ', and the version decides the components, commands and configuration',
       `Set airflowVersion to the version your image is built FROM (see "airflow version" inside it).`,
     );
   }

@@ -164,7 +164,13 @@ export function validateChoice<T extends string>(
 const IMAGE =
   /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 
-/** A container image reference ("apache/airflow:3.1.3", "registry:5000/team/airflow@sha256:..."). */
+/**
+ * A container image reference pinned by a tag or a digest ("apache/airflow:3.1.3",
+ * "registry:5000/team/airflow@sha256:..."). An image without either is refused: the container runtime would
+ * read it as `:latest`, whatever that names on the day a node pulls it (and with `IfNotPresent`, nodes that
+ * pulled on different days run different images). An explicit tag, `latest` included, is the user's choice
+ * (e.g. an image built into minikube's docker as `my-airflow:latest`).
+ */
 export function validateImage(scope: IConstruct, property: string, value: unknown): string {
   if (typeof value !== 'string' || value.length > 4096 || !IMAGE.test(value)) {
     invalid(
@@ -176,6 +182,19 @@ export function validateImage(scope: IConstruct, property: string, value: unknow
       typeof value === 'string' && value !== value.toLowerCase() && IMAGE.test(value.toLowerCase())
         ? `Did you mean ${JSON.stringify(value.toLowerCase())}?`
         : undefined,
+    );
+  }
+  const named = value.includes('@') ? value.slice(0, value.indexOf('@')) : value;
+  const hasTag = named.slice(named.lastIndexOf('/') + 1).includes(':');
+  if (!hasTag && !value.includes('@')) {
+    invalid(
+      scope,
+      property,
+      value,
+      'an image pinned by a tag or a digest, [registry[:port]/]name:tag or name@sha256:digest, such as ' +
+        '"apache/airflow:3.1.3": without either the container runtime pulls "latest", whatever it names on the day ' +
+        'a node pulls it',
+      `Add the tag (or the digest) of the build you tested: ${JSON.stringify(`${value}:<tag>`)}.`,
     );
   }
   return value;

@@ -356,10 +356,37 @@ describe('a custom image (built inside minikube)', () => {
     );
   });
 
-  test('an image by digest is rejected: the executor names the task image by repository and tag', () => {
-    const digest = `apache/airflow@sha256:${'a'.repeat(64)}`;
-    expect(airflowError({ image: digest, airflowVersion: '3.1.3' }).message).toMatch(
-      /property "image" received ".*"; allowed: an image reference by tag/,
+  test('an image by digest runs the task pods by that digest: the pod template holds it, worker_container_* stay unset', () => {
+    // The KubernetesExecutor (cncf.kubernetes kube_config.py) builds kube_image = repository:tag only when both
+    // options are set, else None; PodGenerator.construct_pod gives the dynamic "base" container that image, and
+    // reconcile_pods (merge_objects) keeps the template's image where the dynamic one is empty. So with both
+    // unset the task pod runs the template's image, digest included.
+    const digest = `registry.example.com/team/airflow@sha256:${'a'.repeat(64)}`;
+    const { manifests } = airflowChart({ image: digest, airflowVersion: '3.1.3' });
+    const cfg = cfgOf(manifests);
+    const worker = workerOf(manifests);
+    expect(cfg.kubernetes_executor.worker_container_repository).toBeUndefined();
+    expect(cfg.kubernetes_executor.worker_container_tag).toBeUndefined();
+    expect(worker.spec.containers.find((c: { name: string }) => c.name === 'base').image).toBe(digest);
+    expect(find(manifests, 'Deployment', 'airflow-scheduler').spec.template.spec.containers[0].image).toBe(digest);
+    // A tag and a digest: the digest is what runs, the tag is for people.
+    const both = `apache/airflow:3.1.3@sha256:${'b'.repeat(64)}`;
+    const tagged = airflowChart({ image: both, airflowVersion: '3.1.3' }).manifests;
+    expect(cfgOf(tagged).kubernetes_executor.worker_container_repository).toBeUndefined();
+    expect(workerOf(tagged).spec.containers[0].image).toBe(both);
+    // By tag, as before.
+    expect(cfgOf(airflowChart({}).manifests).kubernetes_executor).toMatchObject({ worker_container_repository: 'apache/airflow', worker_container_tag: '3.1.3' });
+  });
+
+  test('an image by digest needs airflowVersion: a digest names no version', () => {
+    expect(airflowError({ image: `apache/airflow@sha256:${'a'.repeat(64)}` }).message).toMatch(
+      /property "airflowVersion" received undefined; allowed: the Airflow version inside the image, .*: it is required because "apache\/airflow@sha256:a+" is pinned by digest, which names no version/,
+    );
+  });
+
+  test('an image without a tag or digest is refused', () => {
+    expect(airflowError({ image: 'registry.example.com/team/airflow', airflowVersion: '3.1.3' }).message).toMatch(
+      /property "image" received "registry.example.com\/team\/airflow"; allowed: an image pinned by a tag or a digest.* Add the tag \(or the digest\) of the build you tested: "registry.example.com\/team\/airflow:<tag>"\.$/,
     );
   });
 
@@ -369,6 +396,10 @@ describe('a custom image (built inside minikube)', () => {
     expect(airflowError({ imagePullPolicy: 'always' }).message).toMatch(/Did you mean "Always"\?/);
   });
 });
+
+function workerOf(manifests: Manifest[]): any {
+  return parseYaml(find(manifests, 'ConfigMap', 'airflow-config').data['pod_template_file.yaml'])[0];
+}
 
 describe('every Airflow container', () => {
   for (const [label, props] of [

@@ -41,6 +41,8 @@ describe('validators accept good values', () => {
     () => validateImage(scope(), 'p', 'apache/airflow:3.1.3'),
     () => validateImage(scope(), 'p', 'localhost:5000/team/airflow-custom:2.11.0-python3.12'),
     () => validateImage(scope(), 'p', `postgres@sha256:${'a'.repeat(64)}`),
+    () => validateImage(scope(), 'p', `postgres:17@sha256:${'a'.repeat(64)}`),
+    () => validateImage(scope(), 'p', 'my-airflow:latest'), // an explicit tag is the user's choice
   ])('case %#', (check) => expect(check).not.toThrow());
 });
 
@@ -58,6 +60,8 @@ describe('validators reject bad values with the one message format', () => {
     ['port string', () => validatePort(scope(), 'port', '5432'), /received "5432"/],
     ['choice case', () => validateChoice(scope(), 'imagePullPolicy', 'ifnotpresent', ['Always', 'IfNotPresent']), /Did you mean "IfNotPresent"\?/],
     ['image uppercase', () => validateImage(scope(), 'image', 'Apache/Airflow:3.1.3'), /Did you mean "apache\/airflow:3\.1\.3"\?/],
+    ['image without tag or digest', () => validateImage(scope(), 'image', 'redis'), /allowed: an image pinned by a tag or a digest.* Add the tag \(or the digest\) of the build you tested: "redis:<tag>"\.$/],
+    ['registry port is not a tag', () => validateImage(scope(), 'image', 'localhost:5000/team/airflow'), /allowed: an image pinned by a tag or a digest/],
     ['image spaces', () => validateImage(scope(), 'image', 'apache airflow'), /a container image reference/],
   ])('%s', (_label, check, message) => {
     expect(check).toThrow(AirflowCdk8sValidationError);

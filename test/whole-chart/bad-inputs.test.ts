@@ -12,6 +12,7 @@ import {
   AirflowGeneration,
   DatabaseConnection,
   EnvValue,
+  StatsdExporter,
 } from '../../lib';
 import { validateAirflowConfig } from '../../lib/airflow/airflow-config-keys';
 import { validatePort } from '../../lib/core/validators';
@@ -94,8 +95,21 @@ const rows: Array<[string, () => unknown, RegExp]> = [
     /^KubernetesExecutorAirflow at "airflow\/airflow": property "airflowVersion" received "3\.1"; allowed: an Airflow release as major\.minor\.patch/],
   ['Airflow version that contradicts the image tag', () => new AirflowChart(Testing.app(), 'airflow', { image: 'apache/airflow:3.1.3', airflowVersion: '2.11.0' }),
     /^KubernetesExecutorAirflow at "airflow\/airflow": property "airflowVersion" received "2\.11\.0"; allowed: the version the image's tag names \(3\.1\.3\)/],
-  ['untagged image without airflowVersion', () => new AirflowChart(Testing.app(), 'airflow', { image: 'registry.example.com/team/airflow' }),
+  ['image tag without a version, no airflowVersion', () => new AirflowChart(Testing.app(), 'airflow', { image: 'registry.example.com/team/airflow:dev' }),
     /^KubernetesExecutorAirflow at "airflow\/airflow": property "airflowVersion" received undefined; allowed: the Airflow version inside the image/],
+  // Every image the library emits is pinned by a tag or a digest (validateImage).
+  ['Airflow image without a tag or digest', () => new AirflowChart(Testing.app(), 'airflow', { image: 'registry.example.com/team/airflow', airflowVersion: '3.1.3' }),
+    /^AirflowChart at "airflow": property "image" received "registry\.example\.com\/team\/airflow"; allowed: an image pinned by a tag or a digest, \[registry\[:port\]\/\]name:tag or name@sha256:digest, such as "apache\/airflow:3\.1\.3": without either the container runtime pulls "latest", whatever it names on the day a node pulls it\. Add the tag \(or the digest\) of the build you tested: "registry\.example\.com\/team\/airflow:<tag>"\.$/],
+  ['secrets bootstrap image without a tag', () => new AirflowChart(Testing.app(), 'airflow', { secretsBootstrapImage: 'python' }),
+    /^AirflowSecrets at "airflow\/secrets": property "image" received "python"; allowed: an image pinned by a tag or a digest/],
+  ['Redis image without a tag', () => new AirflowChart(Testing.app(), 'airflow', { celery: { redis: { image: 'redis' } } }),
+    /^RedisBroker at "airflow\/airflow\/celery\/redis": property "image" received "redis"; allowed: an image pinned by a tag or a digest.* "redis:<tag>"\.$/],
+  ['git-sync image without a tag', () => new AirflowChart(Testing.app(), 'airflow', { gitSync: { repository: 'https://github.com/example/dags.git', image: 'registry.k8s.io/git-sync/git-sync' } }),
+    /^GitSyncDags at "[^"]+": property "image" received "registry\.k8s\.io\/git-sync\/git-sync"; allowed: an image pinned by a tag or a digest/],
+  ['pause image without a tag', () => new AirflowChart(Testing.app(), 'airflow', { prePullImages: true, prePullPauseImage: 'registry.k8s.io/pause' }),
+    /^ImagePrePull at "[^"]+": property "pauseImage" received "registry\.k8s\.io\/pause"; allowed: an image pinned by a tag or a digest/],
+  ['statsd-exporter image without a tag', () => new StatsdExporter(chart(), 'statsd', { image: 'prom/statsd-exporter' }),
+    /^StatsdExporter at "test\/statsd": property "image" received "prom\/statsd-exporter"; allowed: an image pinned by a tag or a digest/],
   ['Airflow version too old', () => new AirflowChart(Testing.app(), 'airflow', { image: 'apache/airflow:2.5.0' }),
     /^KubernetesExecutorAirflow at "airflow\/airflow": property "airflowVersion" received "2\.5\.0"; allowed: Airflow 3\.x, or Airflow 2\.x from /],
   ['image pull policy in lower case', () => new AirflowChart(Testing.app(), 'airflow', { imagePullPolicy: 'always' }),
@@ -124,6 +138,8 @@ const rows: Array<[string, () => unknown, RegExp]> = [
     /^MetadataDb at "test\/db": property "memoryRequest" received "1GB"; allowed: a Kubernetes quantity of bytes.* Did you mean "1Gi"\?$/],
   ['database name prefix starting with a digit', () => new MetadataDb(chart(), 'db', { namePrefix: '1airflow' }),
     /^MetadataDb at "test\/db": property "namePrefix" received "1airflow"; allowed: a DNS-1035 label that starts with a letter/],
+  ['database image without a tag', () => new MetadataDb(chart(), 'db', { image: 'postgres' }),
+    /^MetadataDb at "test\/db": property "image" received "postgres"; allowed: an image pinned by a tag or a digest.* "postgres:<tag>"\.$/],
   ['database image with a space', () => new MetadataDb(chart(), 'db', { image: 'postgres 16' }),
     /^MetadataDb at "test\/db": property "image" received "postgres 16"; allowed: a container image reference/],
 
