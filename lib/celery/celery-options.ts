@@ -32,11 +32,22 @@ export interface RedisBrokerOptions {
   readonly image?: string;
 
   /**
-   * CPU and memory of the Redis container. Redis is told to use at most 75% of the memory limit
-   * (`--maxmemory`) and to refuse writes beyond it rather than evict queued tasks (`noeviction`).
+   * CPU and memory of the Redis container. Redis is told to use at most 75% of the memory limit without
+   * persistence, 50% with it (`--maxmemory`: a snapshot's fork may copy every page written meanwhile), and to
+   * refuse writes beyond it rather than evict queued tasks (`noeviction`).
    * @default RedisBroker.DEFAULT_RESOURCES - 25m / 32Mi requested, 250m / 128Mi limit
    */
   readonly resources?: ResourceOptions;
+
+  /**
+   * Whether Redis snapshots its queue to its `emptyDir` (Redis' own `save` rules: after 3600 s and 1 change,
+   * 300 s and 100, 60 s and 10000), so that a container restart (not a new pod: the `emptyDir` goes with the
+   * pod) finds the tasks queued up to the last snapshot. Off, Redis keeps the queue in memory only
+   * (`--save '' --appendonly no`): it never forks, and what a restart loses the scheduler queues again
+   * (`[scheduler] task_queued_timeout`; docs/celery.md, "Redis and a backlog").
+   * @default false
+   */
+  readonly persistence?: boolean;
 }
 
 /**

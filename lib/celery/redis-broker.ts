@@ -9,6 +9,7 @@ import {
   podPlacementFields,
   secretEnv,
   selectorLabels,
+  invalid,
   validateByteQuantity,
   validateImage,
   validateSecretKeyRef,
@@ -41,10 +42,12 @@ export const REDIS_PASSWORD_ENV = 'REDIS_PASSWORD';
  * The Celery broker inside the cluster: Redis in a one-replica StatefulSet (`airflow-redis`) and a ClusterIP
  * Service of the same name on 6379. Password-protected (`--requirepass`, from a Secret; no value in the YAML),
  * run as the image's non-root user 999 with the restricted security context, a read-only root file system
- * and no ServiceAccount token. Redis keeps its queue in memory and snapshots it to an `emptyDir`, so it
- * survives a container restart but not a new pod: tasks queued at that moment are re-queued by the scheduler
- * (`[scheduler] task_queued_timeout`). Its memory is capped below the container limit with `noeviction`:
- * full, Redis refuses new tasks instead of dropping queued ones.
+ * and no ServiceAccount token. Redis keeps its queue in memory only (`--save '' --appendonly no`: it never
+ * forks for a snapshot), unless `persistence` is on: then it snapshots to an `emptyDir` with its own `save`
+ * rules, which a container restart finds (a new pod does not). Tasks a restart loses are queued again by the
+ * scheduler after `[scheduler] task_queued_timeout`. Its memory is capped below the container limit with
+ * `noeviction` (75% of it, 50% with persistence, for the snapshot fork's copy-on-write): full, Redis refuses
+ * new tasks instead of dropping queued ones.
  */
 export class RedisBroker extends Construct {
   /** The default image: the official Redis 8.6 image, Alpine variant, pinned by tag. */
@@ -64,8 +67,10 @@ export class RedisBroker extends Construct {
   public readonly image: string;
   /** The container's resources. */
   public readonly resources: ContainerResources;
-  /** `--maxmemory`: 75% of the memory limit, in bytes. */
+  /** `--maxmemory`: 75% of the memory limit without persistence, 50% with it, in bytes. */
   public readonly maxMemoryBytes: number;
+  /** Whether Redis snapshots its queue to its `emptyDir`. */
+  public readonly persistence: boolean;
   /** The ServiceAccount (no token). */
   public readonly serviceAccount: k8s.KubeServiceAccount;
   /** The StatefulSet. */
@@ -79,7 +84,14 @@ export class RedisBroker extends Construct {
     this.image = validateImage(this, 'image', props.image ?? RedisBroker.DEFAULT_IMAGE);
     const passwordSecret = validateSecretKeyRef(this, 'passwordSecret', props.passwordSecret);
     this.resources = resolveResources(this, 'resources', RedisBroker.DEFAULT_RESOURCES, props.resources);
-    this.maxMemoryBytes = Math.floor(validateByteQuantity(this, 'resources.memoryLimit', this.resources.memoryLimit) * 0.75);
+    if (props.persistence !== undefined && typeof props.persistence !== 'boolean') invalid(this, 'persistence', props.persistence, 'true or false');
+    this.persistence = props.persistence ?? false;
+    // A snapshot forks Redis: the child shares the parent's pages until the parent writes them, and each page
+    // written meanwhile is copied (and charged to the container). With persistence the dataset keeps half of the
+    // limit, so that a fork that copies all of it still fits; without, Redis never forks and keeps 25% for its
+    // own buffers (clients' input and output buffers).
+    const limitBytes = validateByteQuantity(this, 'resources.memoryLimit', this.resources.memoryLimit);
+    this.maxMemoryBytes = Math.floor(limitBytes * (this.persistence ? 0.5 : 0.75));
     const labels = airflowLabels(Components.REDIS);
     const selector = selectorLabels(Components.REDIS);
     const placement = props.placement ?? {};
@@ -135,6 +147,10 @@ export class RedisBroker extends Construct {
                   '--dir', '/data',
                   '--maxmemory', String(this.maxMemoryBytes),
                   '--maxmemory-policy', 'noeviction',
+                  ...(this.persistence
+                    ? // Redis' default save rules, written out (one --save per rule: a rule is two words).
+                      ['--save', '3600', '1', '--save', '300', '100', '--save', '60', '10000', '--appendonly', 'no']
+                    : ['--save', '', '--appendonly', 'no']),
                 ],
                 env: [secretEnv(REDIS_PASSWORD_ENV, passwordSecret)],
                 ports: [{ name: 'redis', containerPort: REDIS_PORT, protocol: 'TCP' }],
@@ -154,6 +170,9 @@ export class RedisBroker extends Construct {
                 volumeMounts: [{ name: 'data', mountPath: '/data' }],
               },
             ],
+            // Redis' working directory. With persistence it holds dump.rdb and, while a snapshot is written, its
+            // temporary successor: two files, each at most the dataset (maxmemory, half the limit), so the
+            // memory limit bounds both. Without, nothing is written there.
             volumes: [{ name: 'data', emptyDir: { sizeLimit: k8s.Quantity.fromString(this.resources.memoryLimit) } }],
           },
         },

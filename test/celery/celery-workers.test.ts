@@ -121,6 +121,8 @@ describe('the Redis broker', () => {
     expect(c.args).toEqual([
       '--port', '6379', '--requirepass', '$(REDIS_PASSWORD)', '--dir', '/data',
       '--maxmemory', String(Math.floor(128 * 2 ** 20 * 0.75)), '--maxmemory-policy', 'noeviction',
+      // No persistence by default: no snapshot, so no fork (docs/celery.md, "Redis and a backlog").
+      '--save', '', '--appendonly', 'no',
     ]);
     expect(c.env).toEqual([{ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'airflow-secrets', key: 'redis-password' } } }]);
     expect(c.readinessProbe.exec.command.join(' ')).toContain('REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -p 6379 ping');
@@ -162,6 +164,35 @@ describe('the Redis broker', () => {
     expect(c.args[c.args.indexOf('--maxmemory') + 1]).toBe(String(192 * 2 ** 20));
     expect(errorOf(() => synth({ celery: { redis: { resources: { memoryRequest: '1Gi' } } } }))).toMatch(
       /RedisBroker at "airflow\/airflow\/celery\/redis": property "resources\.memoryRequest" received "1Gi"; allowed: at most the memory limit \("128Mi"\)/,
+    );
+  });
+});
+
+describe('Redis and a backlog: persistence is a choice, and sized', () => {
+  test('off by default: --save "" and --appendonly no (Redis never forks), maxmemory 75% of the limit', () => {
+    const c = containerOf(synth({ celery: {} }), 'StatefulSet', 'airflow-redis');
+    expect(c.args.slice(c.args.indexOf('--save'))).toEqual(['--save', '', '--appendonly', 'no']);
+    expect(c.args.filter((a: string) => a === '--save')).toHaveLength(1);
+  });
+
+  test('persistence: Redis\' default save rules; maxmemory half the limit so a fork copying every page fits; the emptyDir holds two snapshots', () => {
+    const objects = synth({ celery: { redis: { persistence: true } } });
+    const sts = find(objects, 'StatefulSet', 'airflow-redis');
+    const c = sts.spec.template.spec.containers[0];
+    expect(c.args.slice(c.args.indexOf('--save'))).toEqual(['--save', '3600', '1', '--save', '300', '100', '--save', '60', '10000', '--appendonly', 'no']);
+    const maxmemory = Number(c.args[c.args.indexOf('--maxmemory') + 1]);
+    const limit = 128 * 2 ** 20;
+    expect(maxmemory).toBe(limit / 2);
+    // the fork's worst case: the dataset twice (parent + every page copied) within the container's limit
+    expect(2 * maxmemory).toBeLessThanOrEqual(limit);
+    // dump.rdb and its temporary successor, each at most the dataset, within the emptyDir
+    expect(sts.spec.template.spec.volumes).toEqual([{ name: 'data', emptyDir: { sizeLimit: '128Mi' } }]);
+    expect(2 * maxmemory).toBeLessThanOrEqual(limit);
+  });
+
+  test('persistence must be a boolean', () => {
+    expect(errorOf(() => synth({ celery: { redis: { persistence: 'yes' as unknown as boolean } } }))).toMatch(
+      /^RedisBroker at "airflow\/airflow\/celery\/redis": property "persistence" received "yes"; allowed: true or false\.$/,
     );
   });
 });
