@@ -87,10 +87,15 @@ export {
 
 // Airflow's metrics for Prometheus (metrics/).
 export {
+  AIRFLOW_STATSD_MAPPINGS,
   DEFAULT_STATSD_EXPORTER_IMAGE,
   STATSD_EXPORTER_RESOURCES,
+  STATSD_MAPPINGS_CHECKSUM_ANNOTATION,
+  STATSD_MAPPINGS_PATH,
   StatsdExporter,
+  statsdMappingsYaml,
   type StatsdExporterProps,
+  type StatsdMapping,
 } from './metrics';
 
 // Task start: the task pods' images kept on their nodes (image-pre-pull/).

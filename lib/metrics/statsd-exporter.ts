@@ -9,6 +9,7 @@ import {
   namespaceOf,
   podPlacementFields,
   selectorLabels,
+  sha256,
   validateChoice,
   validateDnsSubdomain,
   validateImage,
@@ -18,6 +19,12 @@ import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../s
 import { AirflowContribution, IAirflowFeature } from '../airflow/airflow-feature';
 import type { KubernetesExecutorAirflow } from '../airflow/kubernetes-executor-airflow';
 import { ContainerResources, airflowServiceAccount, pickPlacement, resourceRequirements } from '../airflow/pod-parts';
+import { statsdMappingsYaml } from './statsd-mappings';
+
+/** Where the exporter reads its mapping file (the ConfigMap's folder, mounted read-only). */
+export const STATSD_MAPPINGS_PATH = '/etc/statsd-exporter/mappings.yml';
+/** The pod template annotation that holds the sha256 of the mapping file: a new mapping rolls the exporter. */
+export const STATSD_MAPPINGS_CHECKSUM_ANNOTATION = 'checksum/statsd-mappings';
 
 /** The statsd-exporter image (prometheus/statsd_exporter), pinned by tag. */
 export const DEFAULT_STATSD_EXPORTER_IMAGE = 'prom/statsd-exporter:v0.28.0';
@@ -56,8 +63,10 @@ export interface StatsdExporterProps extends PodPlacementOptions {
 /**
  * Airflow's metrics for Prometheus: a `statsd-exporter` Deployment that receives Airflow's StatsD metrics on
  * UDP {@link STATSD_PORT} and serves them at `:9102/metrics`, and its Service `airflow-statsd`, annotated for
- * Prometheus' annotation-based discovery (`prometheus.io/scrape`, `port`, `path`). The exporter runs without a
- * ServiceAccount token, as a non-root user with the restricted security context.
+ * Prometheus' annotation-based discovery (`prometheus.io/scrape`, `port`, `path`). The exporter reads the
+ * mapping file of ConfigMap `airflow-statsd` ({@link AIRFLOW_STATSD_MAPPINGS}, as the official chart ships
+ * one), which turns the DAG, task, pool, executor and file in Airflow's metric names into labels. The
+ * exporter runs without a ServiceAccount token, as a non-root user with the restricted security context.
  */
 export class StatsdExporter extends Construct implements IAirflowFeature {
   /** How messages name this feature: the AirflowChart prop. */
@@ -74,6 +83,8 @@ export class StatsdExporter extends Construct implements IAirflowFeature {
   public readonly deployment: k8s.KubeDeployment;
   /** The Service: `statsd` 9125/UDP, `metrics` 9102/TCP. */
   public readonly service: k8s.KubeService;
+  /** The ConfigMap holding the mapping file (`mappings.yml`). */
+  public readonly mappings: k8s.KubeConfigMap;
 
   constructor(scope: Construct, id: string, props: StatsdExporterProps = {}) {
     super(scope, id);
@@ -92,6 +103,11 @@ export class StatsdExporter extends Construct implements IAirflowFeature {
     const probe = (path: string): k8s.Probe => ({ httpGet: { path, port: k8s.IntOrString.fromString('metrics') }, periodSeconds: 10, timeoutSeconds: 5 });
 
     this.serviceAccount = airflowServiceAccount(this, 'service-account', this.name, Components.STATSD, false);
+    const mappingsYaml = statsdMappingsYaml();
+    this.mappings = new k8s.KubeConfigMap(this, 'mappings', {
+      metadata: { name: this.name, labels },
+      data: { 'mappings.yml': mappingsYaml },
+    });
     this.deployment = new k8s.KubeDeployment(this, 'deployment', {
       metadata: { name: this.name, labels },
       spec: {
@@ -101,7 +117,7 @@ export class StatsdExporter extends Construct implements IAirflowFeature {
         template: {
           metadata: {
             labels: { ...options.podLabels, ...labels },
-            ...(options.podAnnotations && Object.keys(options.podAnnotations).length ? { annotations: { ...options.podAnnotations } } : {}),
+            annotations: { ...options.podAnnotations, [STATSD_MAPPINGS_CHECKSUM_ANNOTATION]: sha256(mappingsYaml) },
           },
           spec: {
             serviceAccountName: this.name,
@@ -117,6 +133,7 @@ export class StatsdExporter extends Construct implements IAirflowFeature {
                   `--statsd.listen-udp=:${STATSD_PORT}`,
                   `--statsd.listen-tcp=:${STATSD_PORT}`,
                   `--web.listen-address=:${STATSD_METRICS_PORT}`,
+                  `--statsd.mapping-config=${STATSD_MAPPINGS_PATH}`,
                 ],
                 ports: [
                   { name: 'statsd', containerPort: STATSD_PORT, protocol: 'UDP' },
@@ -126,8 +143,10 @@ export class StatsdExporter extends Construct implements IAirflowFeature {
                 livenessProbe: probe('/-/healthy'),
                 resources: resourceRequirements(STATSD_EXPORTER_RESOURCES),
                 securityContext: airflowContainerSecurityContext(),
+                volumeMounts: [{ name: 'mappings', mountPath: '/etc/statsd-exporter', readOnly: true }],
               },
             ],
+            volumes: [{ name: 'mappings', configMap: { name: this.name } }],
           },
         },
       },

@@ -42,7 +42,12 @@ describe('metrics: true', () => {
     expect(container.image).toMatch(/^prom\/statsd-exporter:v\d+\.\d+\.\d+$/);
     expect(service.metadata.annotations).toEqual({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '9102', 'prometheus.io/path': '/metrics' });
     expect(service.spec.ports).toContainEqual({ name: 'metrics', port: 9102, targetPort: 'metrics', protocol: 'TCP' });
-    expect(container.args).toEqual(['--statsd.listen-udp=:9125', '--statsd.listen-tcp=:9125', '--web.listen-address=:9102']);
+    expect(container.args).toEqual([
+      '--statsd.listen-udp=:9125',
+      '--statsd.listen-tcp=:9125',
+      '--web.listen-address=:9102',
+      '--statsd.mapping-config=/etc/statsd-exporter/mappings.yml', // test/metrics/statsd-mappings.test.ts
+    ]);
     expect(container.readinessProbe.httpGet).toEqual({ path: '/-/ready', port: 'metrics' });
   });
 
