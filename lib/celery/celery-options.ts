@@ -7,8 +7,13 @@ import type { ComponentOptions, ResourceOptions } from '../airflow/airflow-optio
  */
 export interface ExternalCeleryBroker {
   /**
-   * The Secret key holding the whole broker URL, e.g. `rediss://:<password>@redis.example.com:6380/0` or
-   * `amqp://airflow:<password>@rabbitmq.example.com:5672/airflow` (user and password percent-encoded).
+   * The Secret key holding the whole broker URL, e.g.
+   * `rediss://:<password>@redis.example.com:6380/0?ssl_cert_reqs=required` or
+   * `amqp://airflow:<password>@rabbitmq.example.com:5672/airflow` (user and password percent-encoded). A
+   * `rediss://` (TLS) URL must carry `ssl_cert_reqs` (`required`; `optional` and `none` are accepted but do not
+   * verify the server): without it Celery's Redis result backend refuses the URL (`A rediss:// URL must have
+   * parameter ssl_cert_reqs`), and on Airflow 3 the default result backend is this URL; kombu, the broker side,
+   * would connect without checking the certificate. The URL is in a Secret, so this is not checked at synth.
    */
   readonly urlSecret: SecretKeyRef;
 
@@ -17,7 +22,7 @@ export interface ExternalCeleryBroker {
    * `db+postgresql://...` or `redis://...`. Needed for a broker that cannot also keep results (RabbitMQ) on
    * Airflow 3, where the Celery workers have no database credentials.
    * @default - the metadata database where the Celery workers use it (Airflow 2), the broker URL where they
-   *   do not (Airflow 3: fine for a Redis broker)
+   *   do not (Airflow 3: fine for a Redis broker; a `rediss://` one with `ssl_cert_reqs` in it, see `urlSecret`)
    */
   readonly resultBackendSecret?: SecretKeyRef;
 }

@@ -133,6 +133,7 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
     // from references the kubelet expands ($(VAR) of an earlier entry): no password is ever in the YAML.
     const clusterDomain = airflow.clusterDomain;
     const namespace = namespaceOf(this);
+    this.checkBrokerTls(airflow, externalBroker !== undefined);
     if (externalBroker !== undefined) {
       if (redis !== undefined) {
         invalid(this, 'redis', redis, 'no redis options with an externalBroker: no Redis runs in the cluster then');
@@ -276,6 +277,42 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
    */
   private defaultResultBackend(generation: AirflowGeneration, brokerResults: string): string {
     return generation.workersUseDatabase ? 'db+$(AIRFLOW__DATABASE__SQL_ALCHEMY_CONN)' : brokerResults;
+  }
+
+  /**
+   * `[celery] ssl_active` where synth can tell it would not connect. With it, Airflow's celery provider
+   * (`default_celery.py`) hands the broker `broker_use_ssl` = { ssl_keyfile, ssl_certfile, ssl_ca_certs from
+   * `[celery] ssl_key`, `ssl_cert`, `ssl_cacert`, ssl_cert_reqs: CERT_REQUIRED } for any `redis://` or
+   * `rediss://` URL: the in-cluster Redis serves plain `redis://` only, and an empty `ssl_cacert` is passed to
+   * redis-py as the CA file "" (`load_verify_locations` raises FileNotFoundError at the first connection).
+   */
+  private checkBrokerTls(airflow: KubernetesExecutorAirflow, external: boolean): void {
+    const sslActive = airflow.configuration.get('celery', 'ssl_active');
+    if (sslActive === undefined || !['t', 'true', '1'].includes(sslActive.trim().toLowerCase())) return;
+    if (!external) {
+      invalid(
+        airflow,
+        'config.celery.ssl_active',
+        sslActive,
+        'false (or unset) with the in-cluster broker: its Redis serves plain redis:// without TLS, and with ' +
+          'ssl_active Airflow connects to it with TLS (broker_use_ssl), which fails',
+        'Remove config.celery.ssl_active, or give celery an externalBroker that serves TLS (rediss://).',
+      );
+    }
+    const caFile = airflow.configuration.get('celery', 'ssl_cacert');
+    if (caFile === undefined || caFile.trim() === '') {
+      invalid(
+        airflow,
+        'config.celery.ssl_cacert',
+        caFile,
+        'the path of a CA file mounted in the scheduler and the Celery workers, with config.celery.ssl_active: ' +
+          'Airflow passes ssl_cacert to the broker connection as its CA file, and an empty one fails at the first ' +
+          'connection (No such file or directory)',
+        'Mount the CA file (pod options volumes) and set config.celery.ssl_cacert to its path; or leave ' +
+          'ssl_active unset and end the rediss:// URL in your Secret with ?ssl_cert_reqs=required, which verifies ' +
+          "the broker's certificate against the image's CA store (docs/celery.md, \"A broker of your own\").",
+      );
+    }
   }
 
   private validateQueues(queues: unknown, defaultQueue: string): string[] {

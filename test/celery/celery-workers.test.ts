@@ -453,6 +453,34 @@ describe('the broker password: generated, or brought', () => {
   });
 });
 
+describe('a TLS broker (rediss://)', () => {
+  const externalBroker = { urlSecret: { name: 'broker', key: 'url' } };
+
+  test('docs/celery.md\'s and the prop\'s rediss:// examples carry ssl_cert_reqs (Celery\'s Redis result backend refuses one without)', () => {
+    const docs = fs.readFileSync(path.join(__dirname, '../../docs/celery.md'), 'utf8');
+    const examples = [...docs.matchAll(/rediss:\/\/[^\s`'"]+/g)].map((m) => m[0]).filter((url) => url.includes('@')); // URLs, not the scheme named in prose
+    expect(examples.length).toBeGreaterThan(0);
+    for (const url of examples) expect(url).toMatch(/[?&]ssl_cert_reqs=required\b/);
+    const options = fs.readFileSync(path.join(__dirname, '../../lib/celery/celery-options.ts'), 'utf8');
+    for (const [url] of options.matchAll(/rediss:\/\/[^\s`]+/g)) if (url.includes('@')) expect(url).toMatch(/\?ssl_cert_reqs=required$/);
+  });
+
+  test('[celery] ssl_active with the in-cluster Redis is refused: it serves plain redis://', () => {
+    expect(errorOf(() => synth({ celery: {}, config: { celery: { ssl_active: true } } }))).toMatch(
+      /^KubernetesExecutorAirflow at "airflow\/airflow": property "config\.celery\.ssl_active" received "True"; allowed: false \(or unset\) with the in-cluster broker: its Redis serves plain redis:\/\/ without TLS.* Remove config\.celery\.ssl_active, or give celery an externalBroker that serves TLS \(rediss:\/\/\)\.$/,
+    );
+    expect(() => synth({ celery: {}, config: { celery: { ssl_active: false } } })).not.toThrow();
+  });
+
+  test('[celery] ssl_active needs ssl_cacert: Airflow hands the empty path to redis-py as the CA file', () => {
+    expect(errorOf(() => synth({ celery: { externalBroker }, config: { celery: { ssl_active: 'true' } } }))).toMatch(
+      /^KubernetesExecutorAirflow at "airflow\/airflow": property "config\.celery\.ssl_cacert" received undefined; allowed: the path of a CA file mounted in the scheduler and the Celery workers.* end the rediss:\/\/ URL in your Secret with \?ssl_cert_reqs=required/,
+    );
+    const objects = synth({ celery: { externalBroker }, config: { celery: { ssl_active: true, ssl_cacert: '/etc/ssl/broker/ca.crt' } } });
+    expect(envOf(objects, 'Deployment', 'airflow-celery-worker')).toContainEqual({ name: 'AIRFLOW__CELERY__RESULT_BACKEND', value: '$(AIRFLOW__CELERY__BROKER_URL)' });
+  });
+});
+
 describe('network policies', () => {
   const policies = (objects: any[]) => Object.fromEntries(objects.filter((o) => o.kind === 'NetworkPolicy').map((o) => [o.metadata.name, o]));
 

@@ -108,6 +108,11 @@ const rows: Array<[string, () => unknown, RegExp]> = [
     /^GitSyncDags at "[^"]+": property "image" received "registry\.k8s\.io\/git-sync\/git-sync"; allowed: an image pinned by a tag or a digest/],
   ['pause image without a tag', () => new AirflowChart(Testing.app(), 'airflow', { prePullImages: true, prePullPauseImage: 'registry.k8s.io/pause' }),
     /^ImagePrePull at "[^"]+": property "pauseImage" received "registry\.k8s\.io\/pause"; allowed: an image pinned by a tag or a digest/],
+  // Celery's broker TLS, where synth can see it (docs/celery.md, "A broker of your own")
+  ['[celery] ssl_active with the in-cluster Redis', () => new AirflowChart(Testing.app(), 'airflow', { celery: {}, config: { celery: { ssl_active: true } } }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "config\.celery\.ssl_active" received "True"; allowed: false \(or unset\) with the in-cluster broker/],
+  ['[celery] ssl_active without ssl_cacert', () => new AirflowChart(Testing.app(), 'airflow', { celery: { externalBroker: { urlSecret: { name: 'broker', key: 'url' } } }, config: { celery: { ssl_active: true } } }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "config\.celery\.ssl_cacert" received undefined; allowed: the path of a CA file mounted in the scheduler and the Celery workers/],
   ['statsd-exporter image without a tag', () => new StatsdExporter(chart(), 'statsd', { image: 'prom/statsd-exporter' }),
     /^StatsdExporter at "test\/statsd": property "image" received "prom\/statsd-exporter"; allowed: an image pinned by a tag or a digest/],
   ['Airflow version too old', () => new AirflowChart(Testing.app(), 'airflow', { image: 'apache/airflow:2.5.0' }),
