@@ -165,6 +165,10 @@ describe('with a StorageClass: the claims\' roots, when asked for', () => {
     expect(volumePermissionsPodViolations(spec)).toEqual([]);
   });
 
+  test('not a boolean: refused', () => {
+    expect(errorOf(() => jobOf({ fixVolumePermissions: 'yes' as any }))).toMatch(/property "fixVolumePermissions" received "yes"; allowed: true or false\.$/);
+  });
+
   test('asked for with no claim created here: refused at synth', () => {
     const chart = new AirflowChart(Testing.app(), 'airflow', {
       provisioning: efs,

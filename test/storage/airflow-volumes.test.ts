@@ -219,7 +219,12 @@ describe('logs on an emptyDir of each pod', () => {
     ['requestSize', { requestSize: '1Gi' }],
     ['accessModes', { accessModes: ['ReadWriteMany'] }],
     ['existingClaim', { existingClaim: 'team-logs' }],
+    ['emptyDir', { emptyDir: 'yes' as any }],
   ])('%s does not apply to an emptyDir', (property, extra) => {
+    if (property === 'emptyDir') {
+      expect(() => new AirflowVolumes(chart(), 'v', { volumes: [{ name: 'logs', ...extra }] })).toThrow(/property "volumes\[0\]\.emptyDir" received "yes"; allowed: true or false\.$/);
+      return;
+    }
     expect(() => new AirflowVolumes(chart(), 'v', { volumes: [{ name: 'logs', emptyDir: true, ...extra }] })).toThrow(
       new RegExp(`property "volumes\\[0\\]\\.${property}" received .*; allowed: nothing with emptyDir: there is no claim \\(size is the emptyDir's sizeLimit\\)\\.$`),
     );
