@@ -42,8 +42,10 @@ export interface AirflowChartProps extends ChartProps, AirflowOptions {
 
   /**
    * The volumes: dags, logs and data by default. Give your own list to add `plugins`, drop `data`, size
-   * them, or use a claim that exists already (`{ name: 'dags', existingClaim: 'team-dags' }`).
-   * @default AirflowVolumes.DEFAULT_VOLUMES - dags, logs and data
+   * them, use a claim that exists already (`{ name: 'dags', existingClaim: 'team-dags' }`), or, without
+   * ReadWriteMany storage, put the logs on an emptyDir of each pod (`{ name: 'logs', emptyDir: true }`, with
+   * `remoteLogging`; docs/storage.md).
+   * @default AirflowVolumes.DEFAULT_VOLUMES - dags, logs and data (without dags in git-sync's sidecar mode)
    */
   readonly volumes?: AirflowVolumeOptions[];
 

@@ -261,10 +261,15 @@ export interface ControlPlaneOptions extends PodOptions {
   readonly ingress?: IngressOptions;
 
   /**
-   * Whether a one-shot Job makes the static hostPath volumes (minikube) writable for Airflow's user
-   * (uid 50000, gid 0): the kubelet creates their folders as root:root 0755, and `fsGroup` does not apply
-   * to hostPath. Folders mounted with `minikube mount` are left alone (their owner is the mount's --uid/--gid).
-   * @default true - with hostPath volumes; nothing is added with a StorageClass
+   * Whether a one-shot Job makes the volumes writable for Airflow's user (uid 50000, gid 0). With hostPath
+   * volumes (minikube) it fixes their folders: the kubelet creates them as root:root 0755, and `fsGroup` does
+   * not apply to hostPath; folders mounted with `minikube mount` are left alone (their owner is the mount's
+   * --uid/--gid). With a StorageClass, true makes it fix the roots of the ReadWriteMany claims the library
+   * creates, for shares whose root is root:root 0755 (static NFS, Filestore: `fsGroup` does not apply to most
+   * ReadWriteMany drivers); a root uid 50000 or gid 0 may already write is left alone. It runs as root with the
+   * CHOWN and FOWNER capabilities (Pod Security baseline), and takes over only an empty folder or its own.
+   * See docs/storage.md.
+   * @default - true with hostPath volumes, false with a StorageClass
    */
   readonly fixVolumePermissions?: boolean;
 }

@@ -1,9 +1,9 @@
 import { IConstruct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { AirflowGeneration, AirflowVersion, IAirflowSecrets, MINIMUM_MULTIPLE_EXECUTORS_VERSION, chartSecretRef, invalid, parseImageReference, validateInteger, validateSecretKeyRef } from '../core';
+import { AirflowCdk8sValidationError, AirflowGeneration, AirflowVersion, IAirflowSecrets, MINIMUM_MULTIPLE_EXECUTORS_VERSION, chartSecretRef, invalid, parseImageReference, validateInteger, validateSecretKeyRef } from '../core';
 import { AirflowContribution } from './airflow-feature';
 import { ResolvedPodOptions } from './pod-parts';
-import { AirflowVolumes } from '../storage';
+import { AirflowVolumes, StorageProvisioningMode } from '../storage';
 import { ControlPlaneOptions } from './airflow-options';
 import { AIRFLOW_CONFIG_VOLUME_NAME } from './airflow-configuration';
 
@@ -161,4 +161,58 @@ export function missingDags(scope: IConstruct, volumes: AirflowVolumes, dagsFrom
     `${scope.constructor.name} at "${scope.node.path}": property "volumes" received ${JSON.stringify(volumes.names)}; allowed: volumes that ` +
       'include "dags" (the DAGs folder of every component), unless a feature delivers the DAGs (git-sync in GitSyncMode.SIDECARS).',
   ];
+}
+
+/** Whether one of the contributions turns on `[logging] remote_logging` (RemoteLogging, or a feature of your own). */
+export function remoteLoggingOn(contributions: readonly AirflowContribution[]): boolean {
+  return contributions.some((c) => [true, 'true', 'True'].includes(c.config?.logging?.remote_logging as never));
+}
+
+/**
+ * At synth (features may be added after the control plane): a `logs` emptyDir needs remote logging. Each pod's
+ * emptyDir is deleted with the pod, so without an upload a task's log would be gone when its pod ends.
+ */
+export function logsEmptyDirWithoutRemoteLogging(scope: IConstruct, volumes: AirflowVolumes, remoteLogging: boolean): string[] {
+  if (remoteLogging || !volumes.has('logs') || !volumes.get('logs').emptyDir) return [];
+  return [
+    new AirflowCdk8sValidationError(
+      scope.constructor.name,
+      scope.node.path,
+      'volumes',
+      { name: 'logs', emptyDir: true },
+      'a "logs" emptyDir only with remote logging ([logging] remote_logging, set by RemoteLogging): each pod\'s emptyDir ' +
+        'is deleted with the pod, so without an upload the log of every task would be lost when its pod ends, and the UI ' +
+        '(another pod) could never read it',
+      'Add remoteLogging: RemoteLogging.s3({ ... }) / .gcs({ ... }) / .azureBlob({ ... }) (airflow.addFeature(...) in a chart of your own), ' +
+        'or give "logs" a ReadWriteMany claim (docs/storage.md).',
+    ).message,
+  ];
+}
+
+/**
+ * Whether the volume-permissions Job runs: by default with hostPath volumes (the kubelet makes their folders
+ * root:root 0755), not with a StorageClass, where it is asked for (a static NFS or Filestore share whose root
+ * is root:root 0755; docs/storage.md). Asked for, it needs claims created here to fix, checked at synth.
+ */
+export function resolveFixVolumePermissions(scope: IConstruct, volumes: AirflowVolumes, given: boolean | undefined): boolean {
+  if (given !== undefined && typeof given !== 'boolean') invalid(scope, 'fixVolumePermissions', given, 'true or false');
+  const hostPath = volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH;
+  if (given === true && !hostPath) {
+    scope.node.addValidation({
+      validate: () =>
+        volumes.all.some((v) => v.storage !== undefined)
+          ? []
+          : [
+            new AirflowCdk8sValidationError(
+              scope.constructor.name,
+              scope.node.path,
+              'fixVolumePermissions',
+              true,
+              `false (or unset) when no volume of ${volumes.node.path} is a claim created here (${volumes.all.map((v) => `${v.name}: ${v.emptyDir ? 'emptyDir' : `existing claim ${v.claimName}`}`).join(', ')}): ` +
+                'the Job fixes the roots of the claims the library creates, never an existing claim (its access modes are not known) nor an emptyDir',
+            ).message,
+          ],
+    });
+  }
+  return given ?? hostPath;
 }

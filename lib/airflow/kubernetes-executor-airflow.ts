@@ -37,8 +37,11 @@ import {
   annotateServiceAccount,
   checkFeatureExecutor,
   checkFeatureNames,
+  logsEmptyDirWithoutRemoteLogging,
   missingDags,
   refuseLogsVolumeAddedLater,
+  remoteLoggingOn,
+  resolveFixVolumePermissions,
   resolveControlPlaneSecrets,
   resolveDefaultPoolSlots,
   resolveStandaloneDagProcessor,
@@ -156,9 +159,9 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost {
   public readonly adminUser: AdminUser | undefined;
   /** The chart-wide pod options (every component's start from these). */
   public readonly podOptions: PodOptions;
-  /** Whether a Job makes the static hostPath volumes writable for Airflow's user. */
+  /** Whether a Job makes the volumes writable for Airflow's user (the hostPath folders, or the StorageClass claims' roots when asked). */
   public readonly fixVolumePermissions: boolean;
-  /** That Job; undefined without hostPath volumes or when `fixVolumePermissions` is false. */
+  /** That Job; undefined when `fixVolumePermissions` is false (the default with a StorageClass). */
   public readonly volumePermissions: VolumePermissions | undefined;
   /** The Ingress in front of the UI; undefined without `ingress`. */
   public readonly ingress: AirflowIngress | undefined;
@@ -204,9 +207,10 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost {
     this.adminUsername = props.adminUsername ?? 'admin';
     this.adminEmail = props.adminEmail ?? 'admin@example.com';
     this.podOptions = pickPodOptions(props);
-    this.fixVolumePermissions = (props.fixVolumePermissions ?? true) && this.volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH;
+    this.fixVolumePermissions = resolveFixVolumePermissions(this, this.volumes, props.fixVolumePermissions);
     this.node.addValidation({ validate: () => (this.warnings.forEach((w) => console.warn(`Warning: ${w}`)), []) });
     this.node.addValidation({ validate: () => missingDags(this, this.volumes, this.dagsSource !== undefined) });
+    this.node.addValidation({ validate: () => logsEmptyDirWithoutRemoteLogging(this, this.volumes, remoteLoggingOn(this.added.map((a) => a.contribution))) });
     this.ingress = props.ingress
       ? new AirflowIngress(this, 'ingress', { ...props.ingress, component: this.uiComponent, serviceName: this.uiServiceName, servicePort: AIRFLOW_UI_PORT })
       : undefined;

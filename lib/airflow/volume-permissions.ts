@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
 import { AIRFLOW_GID, AIRFLOW_UID, Components, airflowLabels, atSynth, oneShotJobLabels, resolveAtSynth, shortHash } from '../core';
-import { AirflowVolumes } from '../storage';
+import { AirflowVolumes, StorageProvisioningMode } from '../storage';
 import { NO_POD_OPTIONS, ResolvedPodOptions, airflowServiceAccount } from './pod-parts';
 
 const VOLUME_PERMISSIONS_COMPONENT = Components.VOLUME_PERMISSIONS;
@@ -54,9 +54,58 @@ const SCRIPT = [
   'exit $refused',
 ].join('\n');
 
+/**
+ * The same for the claims a StorageClass provisions (`fixVolumePermissions: true` with
+ * `StorageProvisioning.storageClass(...)`; ReadWriteMany, so the Job can mount them beside the pods). Arguments:
+ * pairs of the claim as mounted and its name. The claim's mount is the share itself, whatever its file system
+ * (NFS, EFS, Filestore, Azure Files), so no file system is skipped. For each: leave it alone if uid 50000 gid 0
+ * may already create files in it (the owner's, the group's or the others' write and search bits, as the kernel
+ * picks them: an EFS access point or a StorageClass that sets the owner, a share made group-writable); otherwise
+ * take it over as above (empty, `lost+found` aside, or carrying the marker), and say so when the share refuses
+ * the change (a root-squashing NFS export maps root to nobody), without stopping at the first claim.
+ */
+const CLAIM_SCRIPT = [
+  'set -eu',
+  `marker=${VOLUME_PERMISSIONS_MARKER}`,
+  'refused=0',
+  'wx() { case "$1" in w[xst]) return 0 ;; esac; return 1; }',
+  'while [ $# -ge 2 ]; do',
+  '  d=$1; claim="claim $2"; shift 2',
+  '  read -r uid gid perm <<< "`stat -c "%u %g %A" "$d"`"',
+  '  owner="$uid:$gid $perm"',
+  `  if [ "$uid" = ${AIRFLOW_UID} ]; then bits=\${perm:2:2}; elif [ "$gid" = ${AIRFLOW_GID} ]; then bits=\${perm:5:2}; else bits=\${perm:8:2}; fi`,
+  `  if wx "$bits"; then echo "$claim: already writable by uid ${AIRFLOW_UID} gid ${AIRFLOW_GID} ($owner), left alone"; continue; fi`,
+  '  if [ -f "$d/$marker" ]; then',
+  `    how="it carries $marker: taken over before"`,
+  '  else',
+  '    first=`ls -A "$d" | grep -vxF lost+found | head -n 1`',
+  '    if [ -n "$first" ]; then',
+  `      echo "$claim: NOT taken over: it is $owner, not writable by uid ${AIRFLOW_UID} gid ${AIRFLOW_GID}, and holds files this Job did not create ` +
+    `(such as $first) and no $marker file. Make the share's root writable for uid ${AIRFLOW_UID} or gid ${AIRFLOW_GID} yourself (on its server, or ` +
+    'in its StorageClass), or create $marker in it if the folder is Airflow\'s (docs/storage.md)." >&2',
+  '      refused=1; continue',
+  '    fi',
+  '    how="it was empty: marked with $marker"',
+  '  fi',
+  `  if ! chmod 0775 "$d" || ! chown ${AIRFLOW_UID}:${AIRFLOW_GID} "$d"; then`,
+  `    echo "$claim: NOT taken over: it is $owner, not writable by uid ${AIRFLOW_UID} gid ${AIRFLOW_GID}, and the share refused to change its ` +
+    `owner or mode (a root-squashing NFS export maps root to nobody). Make the share's root writable for uid ${AIRFLOW_UID} or gid ${AIRFLOW_GID} ` +
+    'yourself (on its server, or in its StorageClass) (docs/storage.md)." >&2',
+  '    refused=1; continue',
+  '  fi',
+  `  [ -f "$d/$marker" ] || echo "Created by the airflow-cdk8s volume-permissions Job, which gave this folder to uid ${AIRFLOW_UID} gid ${AIRFLOW_GID}." > "$d/$marker"`,
+  `  echo "$claim: was $owner, now ${AIRFLOW_UID}:${AIRFLOW_GID} mode 0775 ($how)"`,
+  'done',
+  'exit $refused',
+].join('\n');
+
 /** Props for {@link VolumePermissions}. */
 export interface VolumePermissionsProps {
-  /** The volumes whose static hostPath folders are fixed (read at synth: volumes added later count). */
+  /**
+   * The volumes whose folders are fixed (read at synth: volumes added later count): the static hostPath
+   * volumes' folders, or with a StorageClass the roots of the claims created here (never an existing claim,
+   * whose access modes are not known, nor an emptyDir).
+   */
   readonly volumes: AirflowVolumes;
   /** The image (with bash, coreutils' stat, chown and chmod): the Airflow image, already on the node. */
   readonly image: string;
@@ -78,7 +127,10 @@ export interface VolumePermissionsProps {
  * Postgres), no privilege escalation and no token, and changes only the folders themselves. It takes over only
  * a folder that is empty or carries its marker file `.airflow-cdk8s` (left in each folder it took over): a
  * folder that holds files it did not create keeps its owner and mode, and the Job fails, saying which folder
- * and why (docs/secrets-and-security.md). Like the
+ * and why (docs/secrets-and-security.md). With `fixVolumePermissions: true` and a StorageClass, it does the same
+ * for the roots of the ReadWriteMany claims (static NFS or Filestore shares are root:root 0755, and `fsGroup`
+ * does not apply to most ReadWriteMany drivers), leaving alone a root uid 50000 gid 0 may already write
+ * (docs/storage.md). Like the
  * migration Job it is named after its pod spec, so re-applying is a no-op and new volumes make a new Job.
  */
 export class VolumePermissions extends Construct {
@@ -95,7 +147,9 @@ export class VolumePermissions extends Construct {
     const pod = props.pod ?? NO_POD_OPTIONS;
     const name = `airflow-${VOLUME_PERMISSIONS_COMPONENT}`;
     const labels = airflowLabels(VOLUME_PERMISSIONS_COMPONENT);
-    const hostPathVolumes = () => props.volumes.all.filter((v) => v.storage?.hostPath !== undefined);
+    // The volumes of one AirflowVolumes share one provisioning: all hostPath folders, or all StorageClass claims.
+    const fixed = () => props.volumes.all.filter((v) => v.storage !== undefined);
+    const onHost = props.volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH;
     this.serviceAccount = airflowServiceAccount(this, 'service-account', name, VOLUME_PERMISSIONS_COMPONENT, false, pod.serviceAccountAnnotations);
     this.podSpec = {
       ...pod.placement,
@@ -108,8 +162,14 @@ export class VolumePermissions extends Construct {
           name: VOLUME_PERMISSIONS_COMPONENT,
           image: props.image,
           imagePullPolicy: props.imagePullPolicy,
-          command: atSynth(() => ['bash', '-c', SCRIPT, VOLUME_PERMISSIONS_COMPONENT, ...hostPathVolumes().flatMap((v) => [`${MOUNT_ROOT}/${v.name}`, v.storage!.hostPath!])]),
-          volumeMounts: atSynth(() => hostPathVolumes().map((v) => ({ name: v.name, mountPath: `${MOUNT_ROOT}/${v.name}` }))),
+          command: atSynth(() => [
+            'bash',
+            '-c',
+            onHost ? SCRIPT : CLAIM_SCRIPT,
+            VOLUME_PERMISSIONS_COMPONENT,
+            ...fixed().flatMap((v) => [`${MOUNT_ROOT}/${v.name}`, onHost ? v.storage!.hostPath! : v.claimName!]),
+          ]),
+          volumeMounts: atSynth(() => fixed().map((v) => ({ name: v.name, mountPath: `${MOUNT_ROOT}/${v.name}` }))),
           resources: {
             requests: { cpu: k8s.Quantity.fromString('10m'), memory: k8s.Quantity.fromString('32Mi') },
             limits: { cpu: k8s.Quantity.fromString('100m'), memory: k8s.Quantity.fromString('64Mi') },
@@ -117,7 +177,7 @@ export class VolumePermissions extends Construct {
           securityContext: VolumePermissions.containerSecurityContext(),
         },
       ],
-      volumes: atSynth(() => hostPathVolumes().map((v) => v.podVolume())),
+      volumes: atSynth(() => fixed().map((v) => v.podVolume())),
     };
     this.job = new k8s.KubeJob(this, 'job', {
       metadata: { name: atSynth(() => this.jobName), labels: { ...labels, ...oneShotJobLabels() } },

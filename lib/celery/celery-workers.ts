@@ -204,6 +204,11 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
             automountServiceAccountToken: false,
             terminationGracePeriodSeconds: this.terminationGracePeriodSeconds,
             securityContext: airflowPodSecurityContext(),
+            // The features' init containers (git-sync's one-time sync in sidecar mode), read at synth like the sidecars.
+            initContainers: atSynth(() => {
+              const init = airflow.contributed('initContainers', Components.CELERY_WORKER);
+              return init.length ? init : undefined;
+            }),
             containers: atSynth(() => [
               {
                 name: Components.CELERY_WORKER,

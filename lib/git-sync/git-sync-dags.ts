@@ -52,8 +52,10 @@ export enum GitSyncMode {
   SHARED_VOLUME = 'SharedVolume',
   /**
    * For storage without ReadWriteMany: a git-sync sidecar in the pods that parse DAGs (the dag-processor, or
-   * the scheduler when it parses them itself, and the triggerer), and a git-sync init container in every
-   * task pod, each syncing into the pod's own emptyDir. Every task then waits for a clone before it starts.
+   * the scheduler when it parses them itself, the triggerer, the Celery workers), each after a one-time sync
+   * in an init container, and a git-sync init container in every task pod, each syncing into the pod's own
+   * emptyDir. Every task then waits for a clone before it starts. The other volumes (logs, data) are still
+   * shared claims unless you drop them: see docs/storage.md for a deployment with no shared storage.
    */
   SIDECARS = 'Sidecars',
 }
@@ -278,7 +280,8 @@ export class GitSyncDags extends Construct implements IAirflowFeature {
   /**
    * What git-sync adds ({@link IAirflowFeature}): `dags_folder` and the read-only mount of the synced DAGs in
    * every Airflow container, the DAG list refreshed every 30 s; in sidecar mode, the emptyDir every pod syncs
-   * into, a sidecar in the pods that read DAG files and in the Celery workers, and a one-time sync before each task.
+   * into, a one-time sync then a sidecar in the pods that read DAG files and in the Celery workers, and a one-time
+   * sync before each task.
    */
   public contribute(airflow: KubernetesExecutorAirflow): AirflowContribution {
     const sidecar = this.sidecarParts();
@@ -288,7 +291,9 @@ export class GitSyncDags extends Construct implements IAirflowFeature {
       dags: { folder: this.dagsFolder, mount: this.airflowVolumeMount(), volumes: this.airflowPodVolumes() },
       defaultConfig: dagListRefresh(airflow.generation),
       sidecars: Object.fromEntries(readers.map((p) => [p, sidecar.containers])),
-      initContainers: { [Components.WORKER]: worker.initContainers },
+      // Where a sidecar syncs, a one-time sync first: the pod starts with the DAGs there (a Celery worker takes
+      // tasks at once), as the official chart's git-sync-init does. Task pods get only the one-time sync.
+      initContainers: { ...Object.fromEntries(readers.map((p) => [p, sidecar.initContainers])), [Components.WORKER]: worker.initContainers },
       volumes: { ...Object.fromEntries(readers.map((p) => [p, sidecar.volumes])), [Components.WORKER]: worker.volumes },
     };
   }
@@ -303,16 +308,24 @@ export class GitSyncDags extends Construct implements IAirflowFeature {
     return { name: 'dags', mountPath: this.mountPath, readOnly: true };
   }
 
-  /** What a control-plane pod that reads DAG files gets: a git-sync sidecar in sidecar mode, nothing otherwise. */
+  /**
+   * What a long-running pod that reads DAG files (the dag-processor or scheduler, the triggerer, a Celery worker)
+   * gets in sidecar mode: a one-time sync (`git-sync-init`) before Airflow starts, then the `git-sync` sidecar;
+   * nothing otherwise.
+   */
   public sidecarParts(): GitSyncPodParts {
     if (this.mode !== GitSyncMode.SIDECARS) return NO_PARTS;
-    return { containers: [this.container(Components.GIT_SYNC, [])], initContainers: [], volumes: this.credentialVolumes() };
+    return { containers: [this.container(Components.GIT_SYNC, [])], initContainers: [this.oneTimeSync()], volumes: this.credentialVolumes() };
   }
 
   /** What the worker pod template gets: a one-time git-sync init container in sidecar mode, nothing otherwise. */
   public workerParts(): GitSyncPodParts {
     if (this.mode !== GitSyncMode.SIDECARS) return NO_PARTS;
-    return { containers: [], initContainers: [this.container(`${Components.GIT_SYNC}-init`, ['--one-time'])], volumes: this.credentialVolumes() };
+    return { containers: [], initContainers: [this.oneTimeSync()], volumes: this.credentialVolumes() };
+  }
+
+  private oneTimeSync(): k8s.Container {
+    return this.container(`${Components.GIT_SYNC}-init`, ['--one-time']);
   }
 
   private credentialVolumes(): k8s.Volume[] {

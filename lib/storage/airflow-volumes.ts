@@ -1,3 +1,4 @@
+import { Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as kplus from 'cdk8s-plus-28';
 import * as k8s from '../../imports/k8s';
@@ -43,8 +44,10 @@ export interface AirflowVolumeOptions {
   readonly mountPath?: string;
 
   /**
-   * Access modes. Every Airflow component and every worker pod mounts these volumes at once, so the
-   * default is ReadWriteMany.
+   * Access modes. Every Airflow component, every task pod and every Celery worker mounts these volumes at
+   * once, on any node, so a claim a StorageClass provisions must include ReadWriteMany (one with only
+   * ReadWriteOnce is refused: it attaches to one node, and pods on the others fail with Multi-Attach). A
+   * hostPath volume is a folder of one node, where access modes are not enforced: any is accepted.
    * @default ["ReadWriteMany"]
    */
   readonly accessModes?: string[];
@@ -56,6 +59,17 @@ export interface AirflowVolumeOptions {
    * @default - a claim created here (pinned to its own volume with hostPath provisioning)
    */
   readonly existingClaim?: string;
+
+  /**
+   * An `emptyDir` of each pod's own instead of a claim: nothing is shared, and nothing outlives the pod.
+   * Only for `logs`, and only with remote logging (`remoteLogging`, or a feature that sets `[logging]
+   * remote_logging`), which uploads each task's log when it ends (refused at synth without it: the log would
+   * be lost with the pod). With git-sync's sidecar mode and no `data` volume, a deployment then needs no
+   * shared storage at all (docs/storage.md). `size` becomes the emptyDir's `sizeLimit` (the kubelet evicts a
+   * pod whose logs grow past it; rounded up to whole MiB); `requestSize`, `accessModes` and `existingClaim` do not apply.
+   * @default false - a claim
+   */
+  readonly emptyDir?: boolean;
 }
 
 /** Props for {@link AirflowVolumes}. */
@@ -87,16 +101,29 @@ export class AirflowVolume {
     public readonly name: string,
     /** Where Airflow containers mount it (`/opt/airflow/dags`). */
     public readonly mountPath: string,
-    /** The claim and, with hostPath provisioning, its pinned volume; undefined for an existing claim. */
+    /** The claim and, with hostPath provisioning, its pinned volume; undefined for an existing claim or an emptyDir. */
     public readonly storage: PersistentStorage | undefined,
-    /** The name of the claim the pods mount. */
-    public readonly claimName: string,
+    /** The name of the claim the pods mount; undefined for an emptyDir. */
+    public readonly claimName: string | undefined,
     /** The volume as cdk8s-plus sees it, for `container.mount(volume.mountPath, volume.plusVolume)`. */
     public readonly plusVolume: kplus.Volume,
+    /**
+     * The `sizeLimit` of an emptyDir volume.
+     * @default - no limit (or a claim)
+     */
+    public readonly emptyDirSizeLimit?: string,
   ) {}
+
+  /** Whether each pod has its own emptyDir instead of a claim ({@link AirflowVolumeOptions.emptyDir}). */
+  public get emptyDir(): boolean {
+    return this.claimName === undefined;
+  }
 
   /** The pod-spec volume entry for a plain pod spec (used by the worker pod template). */
   public podVolume(): k8s.Volume {
+    if (this.claimName === undefined) {
+      return { name: this.name, emptyDir: this.emptyDirSizeLimit ? { sizeLimit: k8s.Quantity.fromString(this.emptyDirSizeLimit) } : {} };
+    }
     return { name: this.name, persistentVolumeClaim: { claimName: this.claimName } };
   }
 
@@ -172,6 +199,11 @@ export class AirflowVolumes extends Construct {
     return [...this.byName.keys()];
   }
 
+  /** The volumes mounted from a claim (created here or existing), i.e. all but the emptyDir ones. */
+  public get claims(): AirflowVolume[] {
+    return this.all.filter((v) => !v.emptyDir);
+  }
+
   /** Whether a volume of that name exists. */
   public has(name: string): boolean {
     return this.byName.has(name);
@@ -214,6 +246,8 @@ export class AirflowVolumes extends Construct {
     if (clash) {
       invalid(this, `${property}.mountPath`, mountPath, `a path not already used by volume "${clash.name}"`);
     }
+    if (options.emptyDir !== undefined && typeof options.emptyDir !== 'boolean') invalid(this, `${property}.emptyDir`, options.emptyDir, 'true or false');
+    if (options.emptyDir) return this.addEmptyDir(options, property, mountPath);
     if (options.existingClaim !== undefined) return this.addExisting(options, property, mountPath);
     const size = options.size ?? AirflowVolumes.DEFAULT_SIZES[name] ?? '1Gi';
     const capacity = validateByteQuantity(this, `${property}.size`, size);
@@ -228,6 +262,20 @@ export class AirflowVolumes extends Construct {
         );
       }
     }
+    const accessModes = options.accessModes ?? ['ReadWriteMany'];
+    if (this.provisioning.mode === StorageProvisioningMode.STORAGE_CLASS && Array.isArray(accessModes) && !accessModes.includes('ReadWriteMany')) {
+      invalid(
+        this,
+        `${property}.accessModes`,
+        accessModes,
+        `access modes that include ReadWriteMany for the StorageClass claim "${name}": every Airflow pod (the UI, the scheduler, ` +
+          'the dag-processor, the triggerer, the Jobs), every task pod and every Celery worker mounts it at once, on any node, and a ' +
+          `${accessModes.join(', ')} claim attaches to one node only: pods on the others stay ContainerCreating (Multi-Attach error)`,
+        name === 'logs'
+          ? 'Use a StorageClass with ReadWriteMany (NFS, EFS, Filestore, Azure Files), or without shared storage { name: "logs", emptyDir: true } with remoteLogging (docs/storage.md).'
+          : `Use a StorageClass with ReadWriteMany (NFS, EFS, Filestore, Azure Files), or leave "${name}" out of volumes (docs/storage.md).`,
+      );
+    }
     const storage = new PersistentStorage(this, name, {
       name,
       claimName: `${this.namePrefix}-${name}-claim`,
@@ -235,7 +283,7 @@ export class AirflowVolumes extends Construct {
       provisioning: this.provisioning,
       size,
       requestSize: options.requestSize,
-      accessModes: options.accessModes ?? ['ReadWriteMany'],
+      accessModes,
       labels: { [NAME_LABEL]: APP_NAME, [COMPONENT_LABEL]: `${name}-storage` },
     });
     const claim = kplus.PersistentVolumeClaim.fromClaimName(storage, 'claim-ref', storage.claimName);
@@ -247,6 +295,38 @@ export class AirflowVolumes extends Construct {
       kplus.Volume.fromPersistentVolumeClaim(storage, 'pod-volume', claim, { name }),
     );
     this.byName.set(name, volume);
+    return volume;
+  }
+
+  private addEmptyDir(options: AirflowVolumeOptions, property: string, mountPath: string): AirflowVolume {
+    if (options.name !== 'logs') {
+      invalid(
+        this,
+        `${property}.emptyDir`,
+        true,
+        `emptyDir only for the "logs" volume (with remote logging), not for "${options.name}": an emptyDir is each pod's own and is deleted with it, so ` +
+          'nothing written there would reach another pod or outlive the task',
+        options.name === 'dags'
+          ? 'To give every pod its own copy of the DAGs, use gitSync with mode: GitSyncMode.SIDECARS and no "dags" volume.'
+          : `Leave "${options.name}" out of volumes, or give it a claim.`,
+      );
+    }
+    const notApplicable = (['requestSize', 'accessModes', 'existingClaim'] as const).filter((p) => options[p] !== undefined);
+    if (notApplicable.length > 0) {
+      invalid(this, `${property}.${notApplicable[0]}`, options[notApplicable[0]], 'nothing with emptyDir: there is no claim (size is the emptyDir\'s sizeLimit)');
+    }
+    // The sizeLimit in whole MiB (rounded up), as cdk8s-plus renders it, so that both renderings agree.
+    const mebibytes = options.size === undefined ? undefined : Math.ceil(validateByteQuantity(this, `${property}.size`, options.size) / 2 ** 20);
+    const scope = new Construct(this, options.name);
+    const volume = new AirflowVolume(
+      options.name,
+      mountPath,
+      undefined,
+      undefined,
+      kplus.Volume.fromEmptyDir(scope, 'pod-volume', options.name, mebibytes ? { sizeLimit: Size.mebibytes(mebibytes) } : {}),
+      mebibytes ? `${mebibytes}Mi` : undefined,
+    );
+    this.byName.set(options.name, volume);
     return volume;
   }
 

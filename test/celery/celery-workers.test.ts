@@ -335,8 +335,13 @@ describe('the Celery worker Deployment', () => {
     expect(spec.containers[1].args).not.toContain('--one-time'); // continuously, like the dag-processor's
     expect(spec.volumes.find((v: any) => v.name === 'dags')).toEqual({ name: 'dags', emptyDir: {} });
     expect(spec.containers[0].volumeMounts).toContainEqual({ name: 'dags', mountPath: '/opt/airflow/dags', readOnly: true });
+    // Issue #20: a worker takes tasks as soon as it starts, so it starts only once a one-time sync has put the DAGs there.
+    expect(spec.initContainers.map((c: any) => c.name)).toEqual(['git-sync-init']);
+    expect(spec.initContainers[0].args).toEqual([...spec.containers[1].args, '--one-time']);
+    expect(spec.initContainers[0].volumeMounts).toEqual(spec.containers[1].volumeMounts);
     const shared = find(synth({ celery: {}, gitSync: { repository: 'https://github.com/org/dags.git' } }), 'Deployment', 'airflow-celery-worker').spec.template.spec;
     expect(shared.containers.map((c: any) => c.name)).toEqual(['celery-worker']); // the shared volume, read-only
+    expect(shared.initContainers).toBeUndefined();
     expect(shared.containers[0].volumeMounts.find((m: any) => m.name === 'dags')).toMatchObject({ readOnly: true });
   });
 

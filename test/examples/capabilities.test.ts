@@ -40,6 +40,17 @@ const CASES: ReadonlyArray<[string, string, (objects: Manifest[]) => void, strin
     },
   ],
   [
+    'no-shared-storage',
+    'docs/storage.md',
+    (objects) => {
+      // Issue #20: no claim any two pods share; only Postgres' own.
+      expect(objects.filter((o) => o.kind === 'PersistentVolumeClaim').map((o) => o.metadata.name)).toEqual(['airflow-postgres-claim']);
+      expect(find(objects, 'Deployment', 'airflow-scheduler').spec.template.spec.volumes).toContainEqual({ name: 'logs', emptyDir: {} });
+      expect(cfgOf(objects).logging).toMatchObject({ base_log_folder: '/opt/airflow/logs', remote_logging: 'True' });
+      expect(find(objects, 'Deployment', 'airflow-dag-processor').spec.template.spec.initContainers.map((c: any) => c.name)).toContain('git-sync-init');
+    },
+  ],
+  [
     'metrics',
     'docs/metrics.md',
     (objects) => {

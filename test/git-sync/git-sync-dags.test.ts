@@ -246,9 +246,27 @@ describe('sidecar mode (no ReadWriteMany): git-sync in the DAG readers and in ev
     expect(find(manifests, 'Deployment', 'airflow-dag-processor').spec.template.spec.containers[1].args).not.toContain('--one-time');
   });
 
+  test('every pod with a sidecar starts only after a one-time sync (git-sync-init, --one-time), after the database waits', () => {
+    // Issue #20: without it the dag-processor and triggerer start on an empty folder, as the official chart's
+    // git-sync-init (scheduler, dag-processor, triggerer, workers) avoids.
+    for (const name of ['airflow-dag-processor', 'airflow-triggerer']) {
+      const spec = find(manifests, 'Deployment', name).spec.template.spec;
+      const init = spec.initContainers;
+      expect([name, init.map((c: any) => c.name)]).toEqual([name, ['wait-for-db', 'wait-for-airflow-migrations', 'git-sync-init']]);
+      const sidecar = spec.containers.find((c: any) => c.name === 'git-sync');
+      expect(init[2].args).toEqual([...sidecar.args, '--one-time']);
+      expect(init[2].volumeMounts).toEqual(sidecar.volumeMounts);
+      expect(linkPath(init[2])).toBe(cfg.core.dags_folder);
+    }
+    for (const name of ['airflow-scheduler', 'airflow-api-server']) {
+      expect(find(manifests, 'Deployment', name).spec.template.spec.initContainers.map((c: any) => c.name)).not.toContain('git-sync-init');
+    }
+  });
+
   test('Airflow 2 without a standalone dag-processor: the scheduler parses, so it syncs', () => {
     const { manifests: m } = synth({ image: 'apache/airflow:2.11.0', gitSync: { repository: REPO, mode: GitSyncMode.SIDECARS } });
     expect(find(m, 'Deployment', 'airflow-scheduler').spec.template.spec.containers.map((c: any) => c.name)).toEqual(['scheduler', 'log-groomer', 'git-sync']);
+    expect(find(m, 'Deployment', 'airflow-scheduler').spec.template.spec.initContainers.map((c: any) => c.name)).toContain('git-sync-init');
     expect(find(m, 'Deployment', 'airflow-webserver').spec.template.spec.containers.map((c: any) => c.name)).toEqual(['webserver']);
   });
 

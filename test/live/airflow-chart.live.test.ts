@@ -4,7 +4,7 @@
 // RBAC, the worker pod template, scheduling on a minikube-sized Node, then upgrades.
 import * as fs from 'fs';
 import { parse } from 'yaml';
-import { AirflowChartProps, GitSyncCredentials, GitSyncMode, RemoteLogging } from '../../lib';
+import { AirflowChartProps, GitSyncCredentials, GitSyncMode, RemoteLogging, StorageProvisioning } from '../../lib';
 import {
   clusterAccess,
   controlPlaneScript,
@@ -194,6 +194,19 @@ describe('server-side dry run with field validation', () => {
     expect(names).toEqual(expect.arrayContaining(['Deployment/airflow-statsd', 'Service/airflow-statsd']));
     expect(names.includes('Deployment/airflow-git-sync')).toBe(mode === GitSyncMode.SHARED_VOLUME);
     expectServerDryRun(dir, `all-four-${mode}.yaml`, variant);
+  });
+
+  test('no shared claims (issue #20): logs on an emptyDir with remote logging, git-sync sidecars, no data, Celery workers: accepted too', () => {
+    const variant = synthAirflow({
+      ...allFour(GitSyncMode.SIDECARS),
+      provisioning: StorageProvisioning.storageClass('gp3'),
+      volumes: [{ name: 'logs', emptyDir: true }],
+      celery: {},
+    }).filter((o) => o.kind !== 'Namespace');
+    expect(variant.filter((o) => o.kind === 'PersistentVolumeClaim').map((o) => o.metadata.name)).toEqual(['airflow-postgres-claim']);
+    const workers = variant.find((o) => o.kind === 'Deployment' && o.metadata.name === 'airflow-celery-worker');
+    expect(workers.spec.template.spec.initContainers.map((c: any) => c.name)).toEqual(['git-sync-init']);
+    expectServerDryRun(dir, 'no-shared-claims.yaml', variant);
   });
 
   test('field validation is on: a misspelled field is rejected', () => {

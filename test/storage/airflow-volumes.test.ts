@@ -158,3 +158,75 @@ describe('AirflowVolumes rejects bad input with a message naming construct, prop
     expect(build).toThrow(message);
   });
 });
+
+// Issue #20: every pod mounts every volume of AirflowVolumes, on any node. A StorageClass claim without
+// ReadWriteMany attaches to one node (the others fail with Multi-Attach), and was accepted silently.
+describe('access modes: every pod mounts every volume, on any node', () => {
+  const efs = StorageProvisioning.storageClass('efs-sc');
+
+  test.each([[['ReadWriteOnce']], [['ReadWriteOncePod']], [['ReadOnlyMany']]])('a StorageClass claim with %j is refused, naming the volume, its modes and what to do', (modes) => {
+    expect(() => new AirflowVolumes(chart(), 'v', { provisioning: efs, volumes: [{ name: 'dags' }, { name: 'data', accessModes: modes }] })).toThrow(
+      new RegExp(
+        `^AirflowVolumes at "test/v": property "volumes\\[1\\]\\.accessModes" received ${JSON.stringify(JSON.stringify(modes)).slice(1, -1).replace(/[[\]]/g, '\\$&')}; allowed: access modes that include ReadWriteMany for the StorageClass claim "data": ` +
+          `every Airflow pod \\(the UI, the scheduler, the dag-processor, the triggerer, the Jobs\\), every task pod and every Celery worker mounts it at once, on any node, and a ${modes[0]} claim attaches to one node only: ` +
+          'pods on the others stay ContainerCreating \\(Multi-Attach error\\)\\. Use a StorageClass with ReadWriteMany \\(NFS, EFS, Filestore, Azure Files\\), or leave "data" out of volumes \\(docs/storage\\.md\\)\\.$',
+      ),
+    );
+  });
+
+  test('for logs, the message points at the emptyDir with remote logging; addVolume is checked too', () => {
+    expect(() => new AirflowVolumes(chart(), 'v', { provisioning: efs, volumes: [{ name: 'logs', accessModes: ['ReadWriteOnce'] }] })).toThrow(
+      /received \["ReadWriteOnce"\]; allowed: .*\. Use a StorageClass with ReadWriteMany \(NFS, EFS, Filestore, Azure Files\), or without shared storage \{ name: "logs", emptyDir: true \} with remoteLogging \(docs\/storage\.md\)\.$/,
+    );
+    expect(() => new AirflowVolumes(chart(), 'v', { provisioning: efs }).addVolume({ name: 'plugins', accessModes: ['ReadWriteOnce'] })).toThrow(
+      /property "addVolume\.accessModes" received \["ReadWriteOnce"\]; allowed: access modes that include ReadWriteMany for the StorageClass claim "plugins"/,
+    );
+  });
+
+  test('ReadWriteMany beside other modes is accepted; hostPath (one node\'s folder, no attach) accepts any mode', () => {
+    const both = synthVolumes({ provisioning: efs, volumes: [{ name: 'logs', accessModes: ['ReadWriteOnce', 'ReadWriteMany'] }] });
+    expect(find(both, 'PersistentVolumeClaim', 'airflow-logs-claim').spec.accessModes).toEqual(['ReadWriteOnce', 'ReadWriteMany']);
+    const host = synthVolumes({ volumes: [{ name: 'logs', accessModes: ['ReadWriteOnce'] }] });
+    expect(find(host, 'PersistentVolumeClaim', 'airflow-logs-claim').spec.accessModes).toEqual(['ReadWriteOnce']);
+    expect(() => new AirflowVolumes(chart(), 'v', { provisioning: efs, volumes: [{ name: 'logs', existingClaim: 'team-logs' }] })).not.toThrow();
+  });
+});
+
+// Issue #20: a deployment with no shared claims at all: logs on an emptyDir per pod (remote logging required,
+// checked by the control plane at synth), no data, the DAGs from git-sync's sidecars.
+describe('logs on an emptyDir of each pod', () => {
+  test('no volume and no claim; the pod volume is an emptyDir, with size as its sizeLimit', () => {
+    const objects = synthVolumes({ provisioning: StorageProvisioning.storageClass('gp3'), volumes: [{ name: 'logs', emptyDir: true }] });
+    expect(objects.map((o) => o.kind)).toEqual(['Namespace']);
+    const volumes = new AirflowVolumes(chart(), 'v', { volumes: [{ name: 'logs', emptyDir: true }, { name: 'data' }] });
+    const logs = volumes.get('logs');
+    expect([logs.emptyDir, logs.storage, logs.claimName, logs.mountPath]).toEqual([true, undefined, undefined, '/opt/airflow/logs']);
+    expect(logs.podVolume()).toEqual({ name: 'logs', emptyDir: {} });
+    expect(volumes.claims.map((v) => v.name)).toEqual(['data']);
+    const limited = new AirflowVolumes(chart(), 'v', { volumes: [{ name: 'logs', emptyDir: true, size: '2Gi' }] }).get('logs');
+    expect(limited.podVolume().emptyDir!.sizeLimit!.value).toBe('2048Mi'); // whole MiB, as cdk8s-plus renders it too
+    expect(new AirflowVolumes(chart(), 'v', { volumes: [{ name: 'logs', emptyDir: false }] }).get('logs').claimName).toBe('airflow-logs-claim');
+  });
+
+  test.each([
+    ['data', /property "volumes\[0\]\.emptyDir" received true; allowed: emptyDir only for the "logs" volume \(with remote logging\), not for "data": .* Leave "data" out of volumes, or give it a claim\.$/],
+    ['dags', /property "volumes\[0\]\.emptyDir" received true; allowed: emptyDir only for the "logs" volume .* use gitSync with mode: GitSyncMode\.SIDECARS and no "dags" volume\.$/],
+  ])('an emptyDir %s is refused', (name, message) => {
+    expect(() => new AirflowVolumes(chart(), 'v', { volumes: [{ name, emptyDir: true }] })).toThrow(message);
+  });
+
+  test.each([
+    ['requestSize', { requestSize: '1Gi' }],
+    ['accessModes', { accessModes: ['ReadWriteMany'] }],
+    ['existingClaim', { existingClaim: 'team-logs' }],
+    ['emptyDir', { emptyDir: 'yes' as any }],
+  ])('%s does not apply to an emptyDir', (property, extra) => {
+    if (property === 'emptyDir') {
+      expect(() => new AirflowVolumes(chart(), 'v', { volumes: [{ name: 'logs', ...extra }] })).toThrow(/property "volumes\[0\]\.emptyDir" received "yes"; allowed: true or false\.$/);
+      return;
+    }
+    expect(() => new AirflowVolumes(chart(), 'v', { volumes: [{ name: 'logs', emptyDir: true, ...extra }] })).toThrow(
+      new RegExp(`property "volumes\\[0\\]\\.${property}" received .*; allowed: nothing with emptyDir: there is no claim \\(size is the emptyDir's sizeLimit\\)\\.$`),
+    );
+  });
+});

@@ -58,6 +58,13 @@ const rows: Array<[string, () => unknown, RegExp]> = [
     /^AirflowVolumes at "test\/volumes": property "volume name" received "plugins"; allowed: one of the declared volumes: "dags", "logs", "data"\.$/],
   ['addVolume with a name already used', () => new AirflowVolumes(chart(), 'volumes').addVolume({ name: 'logs' }),
     /^AirflowVolumes at "test\/volumes": property "addVolume\.name" received "logs"; allowed: a name not already used \(dags, logs, data\)\.$/],
+  // Issue #20: storage every pod mounts, on any node.
+  ['a StorageClass claim with only ReadWriteOnce', () => new AirflowVolumes(chart(), 'volumes', { provisioning: StorageProvisioning.storageClass('gp3'), volumes: [{ name: 'dags' }, { name: 'data', accessModes: ['ReadWriteOnce'] }] }),
+    /^AirflowVolumes at "test\/volumes": property "volumes\[1\]\.accessModes" received \["ReadWriteOnce"\]; allowed: access modes that include ReadWriteMany for the StorageClass claim "data": every Airflow pod .* attaches to one node only: pods on the others stay ContainerCreating \(Multi-Attach error\)\. Use a StorageClass with ReadWriteMany .*, or leave "data" out of volumes \(docs\/storage\.md\)\.$/],
+  ['an emptyDir that is not logs', () => new AirflowVolumes(chart(), 'volumes', { volumes: [{ name: 'dags' }, { name: 'data', emptyDir: true }] }),
+    /^AirflowVolumes at "test\/volumes": property "volumes\[1\]\.emptyDir" received true; allowed: emptyDir only for the "logs" volume \(with remote logging\), not for "data": an emptyDir is each pod's own and is deleted with it, so nothing written there would reach another pod or outlive the task\. Leave "data" out of volumes, or give it a claim\.$/],
+  ['a claim\'s option on an emptyDir', () => new AirflowVolumes(chart(), 'volumes', { volumes: [{ name: 'logs', emptyDir: true, accessModes: ['ReadWriteMany'] }] }),
+    /^AirflowVolumes at "test\/volumes": property "volumes\[0\]\.accessModes" received \["ReadWriteMany"\]; allowed: nothing with emptyDir: there is no claim \(size is the emptyDir's sizeLimit\)\.$/],
   ['storage outside a namespaced chart', () =>
     new PersistentStorage(testChart({ id: 'nons', namespace: null }), 'storage', {
       name: 'dags', claimName: 'c', volumeName: 'v', provisioning: StorageProvisioning.hostPath(), size: '1Gi', accessModes: ['ReadWriteMany'],
