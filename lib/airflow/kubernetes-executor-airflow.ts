@@ -8,12 +8,15 @@ import {
   DEFAULT_AIRFLOW_IMAGE,
   IAirflowSecrets,
   IMAGE_PULL_POLICIES,
+  IChartPodDefaults,
   PodOptions,
+  PodPlacementOptions,
   SecretKeyRef,
   chartSecretRef,
   invalid,
   mergePodOptions,
   namespaceOf,
+  registerControlPlane,
   validateChoice,
   validateDnsSubdomain,
   validateInteger,
@@ -94,7 +97,7 @@ const JOBS: readonly string[] = [Components.DB_MIGRATE, Components.CREATE_USER];
  * logging, the log groomer, metrics, or your own. Each adds options, environment, volumes, sidecars and init
  * containers to the pods it names; the control plane renders them at synth.
  */
-export class KubernetesExecutorAirflow extends AirflowFeatureHost {
+export class KubernetesExecutorAirflow extends AirflowFeatureHost implements IChartPodDefaults {
   /** The image. */
   public readonly image: string;
   /**
@@ -204,6 +207,9 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost {
     this.adminUsername = props.adminUsername ?? 'admin';
     this.adminEmail = props.adminEmail ?? 'admin@example.com';
     this.podOptions = pickPodOptions(props);
+    // The chart's other pods (the secrets bootstrap Job, Postgres) take the image and placement from here at
+    // synth; a second control plane in the namespace fails synth.
+    registerControlPlane(this);
     this.fixVolumePermissions = (props.fixVolumePermissions ?? true) && this.volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH;
     this.node.addValidation({ validate: () => (this.warnings.forEach((w) => console.warn(`Warning: ${w}`)), []) });
     this.node.addValidation({ validate: () => missingDags(this, this.volumes, this.dagsSource !== undefined) });
@@ -311,6 +317,14 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost {
       ...(this.adminUser ? { [Components.CREATE_USER]: this.adminUser.serviceAccount } : {}),
       ...(this.volumePermissions ? { [Components.VOLUME_PERMISSIONS]: this.volumePermissions.serviceAccount } : {}),
     };
+  }
+
+  /**
+   * The chart-wide pull secrets, node selection, priority, pod labels and annotations: what every pod of the
+   * chart gets, the secrets bootstrap Job and Postgres included (unless given their own).
+   */
+  public get placement(): PodPlacementOptions {
+    return pickPlacement(this.podOptions);
   }
 
   /**

@@ -7,7 +7,10 @@ import {
   IAirflowSecrets,
   NAME_LABEL,
   PodPlacementOptions,
-  podPlacementFields,
+  chartPodDefaults,
+  mergePodOptions,
+  podPlacementFieldsAtSynth,
+  podTemplateMetadataAtSynth,
   validatePodOptions,
   chartSecretRef,
   defaultNamePrefix,
@@ -34,7 +37,12 @@ import { ConnectionUriSecretOptions, ExternalMetadataDb, ExternalMetadataDbOptio
 import { IMetadataDatabase, markSoleMetadataDatabase, metadataDatabaseOf, validateWaitTimeout } from './metadata-database';
 import { DEFAULT_WAIT_FOR_DB_TIMEOUT_SECONDS } from './wait-for-db';
 
-/** Props for {@link MetadataDb}: Airflow's metadata database as a Postgres inside the cluster. */
+/**
+ * Props for {@link MetadataDb}: Airflow's metadata database as a Postgres inside the cluster. The placement
+ * options (pull secrets, nodeSelector, tolerations, pod labels...) place the Postgres pod; unset, they are the
+ * chart-wide ones of the chart's `KubernetesExecutorAirflow` (added before or after), merged like pod options:
+ * maps key by key, the database's own winning; its own lists replace the chart's.
+ */
 export interface MetadataDbProps extends PodPlacementOptions {
   /**
    * How the data volume is provisioned.
@@ -211,6 +219,8 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
     this.user = validatePostgresName(this, 'user', props.user ?? DEFAULT_METADATA_DATABASE_USER);
     this.passwordSecret = this.resolvePasswordSecret(props);
     validatePodOptions(this, '', props);
+    // Read at synth: the chart's control plane may be added after the database.
+    const placement = (): PodPlacementOptions => mergePodOptions(chartPodDefaults(this)?.placement ?? {}, props);
     this.waitTimeoutSeconds = validateWaitTimeout(
       this,
       'waitTimeoutSeconds',
@@ -291,12 +301,9 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
         updateStrategy: { type: 'RollingUpdate' },
         selector: { matchLabels: { ...this.podLabels } },
         template: {
-          metadata: {
-            labels: { ...props.podLabels, ...this.podLabels },
-            ...(props.podAnnotations && Object.keys(props.podAnnotations).length ? { annotations: { ...props.podAnnotations } } : {}),
-          },
+          metadata: podTemplateMetadataAtSynth(placement, this.podLabels),
           spec: {
-            ...podPlacementFields(props),
+            ...podPlacementFieldsAtSynth(placement),
             automountServiceAccountToken: false,
             enableServiceLinks: false,
             // Fast shutdown needs a moment to flush; the image's STOPSIGNAL is SIGINT.
