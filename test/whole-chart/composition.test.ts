@@ -330,6 +330,19 @@ describe('chart-wide pod settings reach every pod, whichever order the construct
     expect(postgres.spec.nodeSelector).toEqual(placement.nodeSelector);
   });
 
+  test("AirflowChart with every feature: the features' pods too (Celery workers, Redis, git-sync, statsd, image pre-pull)", () => {
+    const c = new AirflowChart(Testing.app(), 'airflow', {
+      imagePullSecrets: ['regcred'],
+      provisioning: StorageProvisioning.storageClass('efs-sc'),
+      celery: {},
+      metrics: true,
+      gitSync: { repository: 'https://example.com/dags.git' },
+    });
+    const pods = podsOf(Testing.synth(c));
+    expect(pods.length).toBe(14);
+    for (const pod of pods) expect([pod.object, pod.spec.imagePullSecrets]).toEqual([pod.object, [{ name: 'regcred' }]]);
+  });
+
   test('without a control plane in the chart: the defaults, as before', () => {
     const c = chart();
     new AirflowSecrets(c, 'secrets');
