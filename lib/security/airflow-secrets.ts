@@ -29,8 +29,9 @@ import {
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from './pod-security';
 
 /**
- * The image the bootstrap Job runs by default: the default Airflow image, which the node pulls for Airflow
- * anyway (AirflowChart passes the Airflow image it deploys). The script only needs Python's standard library.
+ * The image the bootstrap Job runs in a chart without a `KubernetesExecutorAirflow` (with one, it runs that one's
+ * image, which the node pulls for Airflow anyway): the default Airflow image. The script only needs Python's
+ * standard library.
  */
 export const DEFAULT_SECRETS_BOOTSTRAP_IMAGE = DEFAULT_AIRFLOW_IMAGE;
 
