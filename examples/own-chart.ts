@@ -30,7 +30,11 @@ export const airflow = new KubernetesExecutorAirflow(chart, 'airflow', {
   volumes,
   database,
   secrets,
+  // The image and the chart-wide pod settings reach every pod of the chart, the secrets bootstrap Job added
+  // above included (read at synth, so the order does not matter).
   image: 'registry.example.com/data/airflow:3.1.3',
+  imagePullSecrets: ['regcred'],
+  nodeSelector: { pool: 'airflow' },
   parallelism: 32,
   config: { dag_processor: { refresh_interval: 60 } }, // checked against Airflow's own keys
 });

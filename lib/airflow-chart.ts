@@ -1,6 +1,6 @@
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
-import { KubernetesExecutorAirflow, pickPlacement } from './airflow';
+import { KubernetesExecutorAirflow } from './airflow';
 import { AirflowFeatures, AirflowOptions, addAirflowFeatures } from './airflow-options';
 import {
   DEFAULT_NAMESPACE,
@@ -168,8 +168,6 @@ export class AirflowChart extends Chart {
       celery,
       ...airflowOptions
     } = props;
-    // Postgres and the secrets bootstrap Job are placed, pulled and labelled like Airflow's pods.
-    const placement = pickPlacement(props);
     const provisioning = this.resolveProvisioning(given, hostRoot);
     // The image and pull policy go to the secrets bootstrap Job too: report a bad one as the chart's.
     if (props.image !== undefined) validateImage(this, 'image', props.image);
@@ -201,17 +199,14 @@ export class AirflowChart extends Chart {
     });
     this.secrets = existingSecrets
       ? AirflowSecrets.fromExistingSecrets(this, 'secrets', existingSecrets)
-      : new AirflowSecrets(this, 'secrets', {
-        ...placement,
-        image: secretsBootstrapImage ?? props.image,
-        imagePullPolicy: props.imagePullPolicy,
-      });
+      : // The Job runs the control plane's image, pulled and placed like its pods (read from it at synth, as
+      // MetadataDb does for the Postgres pod), unless secretsBootstrapImage names another.
+      new AirflowSecrets(this, 'secrets', secretsBootstrapImage === undefined ? {} : { image: secretsBootstrapImage, imagePullPolicy: props.imagePullPolicy });
     this.metadataDb = new MetadataDb(this, 'metadata-db', {
       provisioning,
       namePrefix,
       secrets: this.secrets,
       clusterDomain: props.clusterDomain,
-      ...placement,
     });
     this.airflow = new KubernetesExecutorAirflow(this, 'airflow', {
       ...airflowOptions,

@@ -46,6 +46,10 @@ const RULES: Record<ValidationFinding['rule'], { title: string; fix: string }> =
     title: `Kubernetes ${SCHEMA_KUBERNETES_VERSION} schema`,
     fix: 'Correct the field in the construct that creates the object (the line names its path); unknown fields are typos or fields of another API version.',
   },
+  'duplicate-object': {
+    title: 'Two objects of the app are one object of the cluster',
+    fix: 'Give each object its own name or namespace: two Airflow deployments need a namespace each (the library refuses a second control plane in a namespace).',
+  },
   'claim-volume': {
     title: 'Claim pinned to a missing or incompatible PersistentVolume',
     fix: 'Give the claim and its volume the same storage class and volume mode, access modes the volume offers, and a request no larger than its capacity.',

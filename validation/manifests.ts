@@ -21,8 +21,11 @@ export interface LocatedManifest {
 
 /** One line of a validation report. */
 export interface ValidationFinding {
-  /** `schema` (Kubernetes' own schema and the unknown-field walk) or a cross-object rule. */
-  readonly rule: 'schema' | CrossObjectRule;
+  /**
+   * `schema` (Kubernetes' own schema and the unknown-field walk), `duplicate-object` (two objects of the set
+   * are one object of the cluster) or a cross-object rule.
+   */
+  readonly rule: 'schema' | 'duplicate-object' | CrossObjectRule;
   /** The object the finding is about. */
   readonly located: LocatedManifest;
   /** The field. */
@@ -74,10 +77,54 @@ function lineOf(located: LocatedManifest, field: string, message: string): strin
   return `${where}: ${field ? `${field}: ` : ''}${message}`;
 }
 
-/** Schema and cross-object findings for a synthesized set (embedded objects included). */
+/**
+ * Kinds whose objects belong to no namespace: two of them are one object of the cluster when kind and name
+ * are equal, whatever namespace the YAML gives them.
+ */
+export const CLUSTER_SCOPED_KINDS: ReadonlySet<string> = new Set([
+  'Namespace', 'Node', 'PersistentVolume', 'StorageClass', 'CSIDriver', 'CSINode', 'VolumeAttachment', 'ClusterRole',
+  'ClusterRoleBinding', 'PriorityClass', 'RuntimeClass', 'IngressClass', 'CustomResourceDefinition', 'APIService',
+  'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'CertificateSigningRequest', 'PodSecurityPolicy',
+  'FlowSchema', 'PriorityLevelConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
+]);
+
+/** `Kind namespace/name` (or `Kind name` for a cluster-scoped kind): what identifies an object in a cluster. */
+export function clusterIdentity(manifest: any): string {
+  const kind = String(manifest?.kind);
+  const name = String(manifest?.metadata?.name);
+  return CLUSTER_SCOPED_KINDS.has(kind) ? `${kind} ${name}` : `${kind} ${manifest?.metadata?.namespace ?? '(no namespace)'}/${name}`;
+}
+
+/**
+ * One finding for each object of the set (not the objects embedded in ConfigMaps) that is the same object of
+ * the cluster as an earlier one: same kind, namespace and name (kind and name for a cluster-scoped kind).
+ * Applied together, the later one overwrites the earlier; e.g. two Airflow deployments in one namespace.
+ */
+export function duplicateObjectFindings(list: readonly LocatedManifest[]): ValidationFinding[] {
+  const first = new Map<string, LocatedManifest>();
+  const findings: ValidationFinding[] = [];
+  for (const located of list) {
+    if (!located.manifest || typeof located.manifest !== 'object' || located.manifest.metadata?.name === undefined) continue;
+    const id = clusterIdentity(located.manifest);
+    const earlier = first.get(id);
+    if (earlier === undefined) {
+      first.set(id, located);
+      continue;
+    }
+    const where = earlier.constructPath ? `"${earlier.constructPath}"` : earlier.manifestPath ? `${earlier.manifestPath}` : 'an earlier object';
+    const message = `${id} is made twice: ${where} makes it too; applied to one cluster, one overwrites the other`;
+    findings.push({ rule: 'duplicate-object', located, field: 'metadata.name', message, line: lineOf(located, 'metadata.name', message) });
+  }
+  return findings;
+}
+
+/**
+ * Schema, duplicate-object and cross-object findings for a synthesized set (embedded objects included in
+ * the schema and cross-object checks).
+ */
 export function validateManifests(list: readonly LocatedManifest[], options: CrossObjectOptions = {}): ValidationFinding[] {
   const all = withEmbeddedManifests(list);
-  const findings: ValidationFinding[] = [];
+  const findings: ValidationFinding[] = [...duplicateObjectFindings(list)];
   for (const located of all) {
     for (const p of kubernetesSchemaProblems(located.manifest)) {
       findings.push({ rule: 'schema', located, field: p.field, message: p.message, line: lineOf(located, p.field, p.message) });

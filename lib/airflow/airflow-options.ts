@@ -74,7 +74,7 @@ export interface WorkerOptions extends PodOptions {
   /**
    * The default CPU and memory of a task pod; a task overrides them with
    * `executor_config={"pod_override": ...}`.
-   * @default - 100m / 384Mi requested, 1 CPU / 1Gi limit
+   * @default DEFAULT_WORKER_RESOURCES - 100m / 256Mi requested, 1 CPU / 1Gi limit
    */
   readonly resources?: ResourceOptions;
 }
@@ -83,7 +83,7 @@ export interface WorkerOptions extends PodOptions {
 export interface JobOptions extends PodOptions {
   /**
    * CPU and memory of the Job's container.
-   * @default - 100m / 384Mi requested, 1 CPU / 1Gi limit
+   * @default DbMigrations.DEFAULT_RESOURCES - 100m / 192Mi requested, 1 CPU / 1Gi limit
    */
   readonly resources?: ResourceOptions;
 }
@@ -243,7 +243,7 @@ export interface ControlPlaneOptions extends PodOptions {
 
   /**
    * The task pods: default resources and pod options.
-   * @default - 100m / 384Mi requested, 1 CPU / 1Gi limit, the chart-wide pod options
+   * @default DEFAULT_WORKER_RESOURCES - 100m / 256Mi requested, 1 CPU / 1Gi limit; the chart-wide pod options
    */
   readonly worker?: WorkerOptions;
 

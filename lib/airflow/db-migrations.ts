@@ -10,7 +10,7 @@ export interface DbMigrationsProps {
 
   /**
    * CPU and memory of the `airflow db migrate` container.
-   * @default DbMigrations.DEFAULT_RESOURCES - 100m / 384Mi requested, 1 CPU / 1Gi limit
+   * @default DbMigrations.DEFAULT_RESOURCES - 100m / 192Mi requested, 1 CPU / 1Gi limit
    */
   readonly resources?: ContainerResources;
 

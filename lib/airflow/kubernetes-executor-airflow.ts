@@ -8,12 +8,15 @@ import {
   DEFAULT_AIRFLOW_IMAGE,
   IAirflowSecrets,
   IMAGE_PULL_POLICIES,
+  IChartPodDefaults,
   PodOptions,
+  PodPlacementOptions,
   SecretKeyRef,
   chartSecretRef,
   invalid,
   mergePodOptions,
   namespaceOf,
+  registerControlPlane,
   validateChoice,
   validateDnsSubdomain,
   validateInteger,
@@ -97,7 +100,7 @@ const JOBS: readonly string[] = [Components.DB_MIGRATE, Components.CREATE_USER];
  * logging, the log groomer, metrics, or your own. Each adds options, environment, volumes, sidecars and init
  * containers to the pods it names; the control plane renders them at synth.
  */
-export class KubernetesExecutorAirflow extends AirflowFeatureHost {
+export class KubernetesExecutorAirflow extends AirflowFeatureHost implements IChartPodDefaults {
   /** The image. */
   public readonly image: string;
   /**
@@ -207,6 +210,9 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost {
     this.adminUsername = props.adminUsername ?? 'admin';
     this.adminEmail = props.adminEmail ?? 'admin@example.com';
     this.podOptions = pickPodOptions(props);
+    // The chart's other pods (the secrets bootstrap Job, Postgres) take the image and placement from here at
+    // synth; a second control plane in the namespace fails synth.
+    registerControlPlane(this);
     this.fixVolumePermissions = resolveFixVolumePermissions(this, this.volumes, props.fixVolumePermissions);
     this.node.addValidation({ validate: () => (this.warnings.forEach((w) => console.warn(`Warning: ${w}`)), []) });
     this.node.addValidation({ validate: () => missingDags(this, this.volumes, this.dagsSource !== undefined) });
@@ -276,16 +282,8 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost {
    * of the composition; a conflict with the user's `config`, the pod options or another feature is refused.
    */
   public addFeature(feature: IAirflowFeature): void {
-    if (!feature || typeof feature.contribute !== 'function') {
-      invalid(this, 'feature', feature, 'an IAirflowFeature: an object with featureName and contribute(airflow)');
-    }
-    const name = feature.featureName;
-    if (this.added.some((a) => a.feature === feature)) invalid(this, 'feature', name, 'a feature that was not added already');
-    const contribution = feature.contribute(this);
+    const { name, contribution } = this.contributionOf(feature);
     if (contribution.executor) checkFeatureExecutor(this, this.airflowVersion, this.executors, name, contribution.executor.name);
-    if (contribution.dags && this.dagsSource) {
-      invalid(this, `${name}.dags`, contribution.dags.folder, `one feature that delivers the DAGs: ${this.added.find((a) => a.contribution.dags)!.feature.featureName} does already`);
-    }
     if (contribution.config) this.configuration.addManaged(contribution.config, name);
     if (contribution.defaultConfig) this.configuration.addDefaults(contribution.defaultConfig, name);
     checkFeatureNames(this, this.resolvedPods, (c) => this.selectorsOf(c), name, contribution);
@@ -301,12 +299,6 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost {
     }
   }
 
-  /** `[core] executor`: `KubernetesExecutor`, with the features' executors (the default first). */
-  public get executors(): string[] {
-    const extra = this.added.map((a) => a.contribution.executor).filter((e) => e !== undefined);
-    return [...extra.filter((e) => e.isDefault).map((e) => e.name), 'KubernetesExecutor', ...extra.filter((e) => !e.isDefault).map((e) => e.name)];
-  }
-
   /** The ServiceAccounts, by component name (`scheduler`, `worker`, ...): the control plane's and its Jobs'. */
   public get serviceAccounts(): Readonly<Record<string, k8s.KubeServiceAccount>> {
     return {
@@ -315,6 +307,14 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost {
       ...(this.adminUser ? { [Components.CREATE_USER]: this.adminUser.serviceAccount } : {}),
       ...(this.volumePermissions ? { [Components.VOLUME_PERMISSIONS]: this.volumePermissions.serviceAccount } : {}),
     };
+  }
+
+  /**
+   * The chart-wide pull secrets, node selection, priority, pod labels and annotations: what every pod of the
+   * chart gets, the secrets bootstrap Job and Postgres included (unless given their own).
+   */
+  public get placement(): PodPlacementOptions {
+    return pickPlacement(this.podOptions);
   }
 
   /**

@@ -118,6 +118,12 @@ export interface VolumePermissionsProps {
   readonly pod?: ResolvedPodOptions;
 }
 
+/** The CPU and memory of the volume-permissions Job: 10m / 32Mi requested, 100m / 64Mi limit. */
+export const VOLUME_PERMISSIONS_RESOURCES = { cpuRequest: '10m', memoryRequest: '32Mi', cpuLimit: '100m', memoryLimit: '64Mi' } as const;
+
+/** The capabilities the volume-permissions Job keeps as root (every other one is dropped): CHOWN and FOWNER. */
+export const VOLUME_PERMISSIONS_CAPABILITIES: readonly string[] = ['CHOWN', 'FOWNER'];
+
 /**
  * A one-shot Job that makes the static hostPath volumes' folders writable for Airflow's user (uid 50000,
  * gid 0). The kubelet creates a missing hostPath folder (`DirectoryOrCreate`) as root:root 0755, and
@@ -171,8 +177,8 @@ export class VolumePermissions extends Construct {
           ]),
           volumeMounts: atSynth(() => fixed().map((v) => ({ name: v.name, mountPath: `${MOUNT_ROOT}/${v.name}` }))),
           resources: {
-            requests: { cpu: k8s.Quantity.fromString('10m'), memory: k8s.Quantity.fromString('32Mi') },
-            limits: { cpu: k8s.Quantity.fromString('100m'), memory: k8s.Quantity.fromString('64Mi') },
+            requests: { cpu: k8s.Quantity.fromString(VOLUME_PERMISSIONS_RESOURCES.cpuRequest), memory: k8s.Quantity.fromString(VOLUME_PERMISSIONS_RESOURCES.memoryRequest) },
+            limits: { cpu: k8s.Quantity.fromString(VOLUME_PERMISSIONS_RESOURCES.cpuLimit), memory: k8s.Quantity.fromString(VOLUME_PERMISSIONS_RESOURCES.memoryLimit) },
           },
           securityContext: VolumePermissions.containerSecurityContext(),
         },
@@ -205,7 +211,7 @@ export class VolumePermissions extends Construct {
       allowPrivilegeEscalation: false,
       privileged: false,
       readOnlyRootFilesystem: true,
-      capabilities: { drop: ['ALL'], add: ['CHOWN', 'FOWNER'] },
+      capabilities: { drop: ['ALL'], add: [...VOLUME_PERMISSIONS_CAPABILITIES] },
       seccompProfile: { type: 'RuntimeDefault' },
     };
   }

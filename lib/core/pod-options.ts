@@ -1,7 +1,7 @@
 import { IConstruct } from 'constructs';
 import * as k8s from '../../imports/k8s';
 import { invalid } from './errors';
-import { isAtSynth } from './lazy';
+import { atSynth, isAtSynth } from './lazy';
 import { SecretKeyRef, validateSecretKeyRef } from './secret-key-ref';
 import { checkLiteralEnvValue } from './sensitive-config';
 import { validateAbsolutePath, validateDnsLabel, validateDnsSubdomain } from './validators';
@@ -358,6 +358,36 @@ export function podPlacementFields(options: PodPlacementOptions): Partial<k8s.Po
     topologySpreadConstraints: options.topologySpreadConstraints?.length ? options.topologySpreadConstraints : undefined,
     priorityClassName: options.priorityClassName,
   });
+}
+
+/**
+ * {@link podPlacementFields} of what `placement` returns at synth: for pods placed like a construct that may be
+ * added after them (the chart's control plane, {@link chartPodDefaults}).
+ */
+export function podPlacementFieldsAtSynth(placement: () => PodPlacementOptions): Partial<k8s.PodSpec> {
+  const field = <K extends keyof k8s.PodSpec>(key: K): Partial<k8s.PodSpec>[K] => atSynth(() => podPlacementFields(placement())[key]);
+  return {
+    imagePullSecrets: field('imagePullSecrets'),
+    nodeSelector: field('nodeSelector'),
+    tolerations: field('tolerations'),
+    affinity: field('affinity'),
+    topologySpreadConstraints: field('topologySpreadConstraints'),
+    priorityClassName: field('priorityClassName'),
+  };
+}
+
+/**
+ * A pod template's metadata, read at synth: `labels` (the library's over the placement's `podLabels`, which
+ * cannot replace them) and the placement's `podAnnotations`.
+ */
+export function podTemplateMetadataAtSynth(placement: () => PodPlacementOptions, labels: Record<string, string>): k8s.ObjectMeta {
+  return {
+    labels: atSynth(() => ({ ...placement().podLabels, ...labels })),
+    annotations: atSynth(() => {
+      const annotations = placement().podAnnotations;
+      return annotations && Object.keys(annotations).length ? { ...annotations } : undefined;
+    }),
+  };
 }
 
 /** The env entries of `options.env`, checked (no secret literals) in the name of `scope`. */

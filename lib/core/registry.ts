@@ -1,7 +1,8 @@
 import { App, Chart } from 'cdk8s';
 import { IConstruct } from 'constructs';
-import { invalid } from './errors';
+import { AirflowCdk8sValidationError, invalid } from './errors';
 import { atSynth } from './lazy';
+import type { PodPlacementOptions } from './pod-options';
 import { SecretKeyRef } from './secret-key-ref';
 
 /**
@@ -124,4 +125,72 @@ export function chartSecretRef(scope: IConstruct, field: keyof IAirflowSecrets, 
     return value;
   };
   return { name: atSynth(() => ref().name), key: atSynth(() => ref().key) };
+}
+
+/**
+ * What a chart's Airflow control plane (`KubernetesExecutorAirflow`) tells the other pods of its chart: the
+ * image it runs and how its pods are pulled, placed and labelled. The pods the library makes beside it
+ * (the secrets bootstrap Job, Postgres) read it at synth, so they get the chart-wide settings whichever
+ * order the constructs were added in.
+ */
+export interface IChartPodDefaults extends IConstruct {
+  /** The Airflow image. */
+  readonly image: string;
+  /** Its pull policy. */
+  readonly imagePullPolicy: string;
+  /** The chart-wide pull secrets, node selection, priority, pod labels and annotations. */
+  readonly placement: PodPlacementOptions;
+}
+
+const CONTROL_PLANE = Symbol.for('airflow-cdk8s.ControlPlane');
+
+/**
+ * Marks `construct` as an Airflow control plane: its chart's pods take its image and placement
+ * ({@link chartPodDefaults}), and synth fails when another control plane of the app deploys into the same
+ * namespace: both would make the same namespaced objects (Deployments, the ConfigMap `airflow-config`, Roles...),
+ * and the one applied last would overwrite the other.
+ */
+export function registerControlPlane(construct: IChartPodDefaults): void {
+  Object.defineProperty(construct, CONTROL_PLANE, { value: true, enumerable: false });
+  construct.node.addValidation({ validate: () => secondControlPlane(construct) });
+}
+
+function isControlPlane(c: IConstruct): c is IChartPodDefaults {
+  return (c as unknown as Record<symbol, unknown>)[CONTROL_PLANE] === true;
+}
+
+/** The Airflow control planes of the app that holds `scope` deploying into `namespace`, in the app's tree order. */
+export function controlPlanesIn(scope: IConstruct, namespace: string): IChartPodDefaults[] {
+  return App.of(scope)
+    .node.findAll()
+    .filter((c): c is IChartPodDefaults => isControlPlane(c) && Chart.of(c).namespace === namespace);
+}
+
+/**
+ * The control plane of the chart that holds `scope`, whose image and placement the chart's other pods take;
+ * undefined when the chart has none. (A second one in the namespace fails synth: {@link registerControlPlane}.)
+ */
+export function chartPodDefaults(scope: IConstruct): IChartPodDefaults | undefined {
+  const chart = Chart.of(scope);
+  return chart.node.findAll().find((c): c is IChartPodDefaults => isControlPlane(c) && Chart.of(c) === chart);
+}
+
+function secondControlPlane(construct: IChartPodDefaults): string[] {
+  const namespace = Chart.of(construct).namespace;
+  if (namespace === undefined) return [];
+  const all = controlPlanesIn(construct, namespace);
+  const index = all.indexOf(construct);
+  if (index <= 0) return [];
+  return [
+    new AirflowCdk8sValidationError(
+      construct.constructor.name,
+      construct.node.path,
+      'Chart.namespace',
+      namespace,
+      `a namespace no other Airflow control plane of the app deploys into: "${all[0].node.path}" deploys one into ` +
+        `"${namespace}" already, and both would make the same namespaced objects (the Deployments airflow-scheduler..., ` +
+        'the ConfigMap airflow-config, the Roles), the one applied last overwriting the other',
+      'Give each deployment a namespace of its own: namePrefix and hostRoot rename the volumes, their claims and folders and Postgres, not the Airflow objects.',
+    ).message,
+  ];
 }

@@ -7,7 +7,10 @@ import {
   IAirflowSecrets,
   NAME_LABEL,
   PodPlacementOptions,
-  podPlacementFields,
+  chartPodDefaults,
+  mergePodOptions,
+  podPlacementFieldsAtSynth,
+  podTemplateMetadataAtSynth,
   validatePodOptions,
   chartSecretRef,
   defaultNamePrefix,
@@ -34,7 +37,12 @@ import { ConnectionUriSecretOptions, ExternalMetadataDb, ExternalMetadataDbOptio
 import { IMetadataDatabase, markSoleMetadataDatabase, metadataDatabaseOf, validateWaitTimeout } from './metadata-database';
 import { DEFAULT_WAIT_FOR_DB_TIMEOUT_SECONDS } from './wait-for-db';
 
-/** Props for {@link MetadataDb}: Airflow's metadata database as a Postgres inside the cluster. */
+/**
+ * Props for {@link MetadataDb}: Airflow's metadata database as a Postgres inside the cluster. The placement
+ * options (pull secrets, nodeSelector, tolerations, pod labels...) place the Postgres pod; unset, they are the
+ * chart-wide ones of the chart's `KubernetesExecutorAirflow` (added before or after), merged like pod options:
+ * maps key by key, the database's own winning; its own lists replace the chart's.
+ */
 export interface MetadataDbProps extends PodPlacementOptions {
   /**
    * How the data volume is provisioned.
@@ -99,26 +107,26 @@ export interface MetadataDbProps extends PodPlacementOptions {
 
   /**
    * The CPU the Postgres container requests.
-   * @default "100m"
+   * @default MetadataDb.DEFAULT_RESOURCES - 100m
    */
   readonly cpuRequest?: string;
 
   /**
    * The CPU limit of the Postgres container.
-   * @default "1"
+   * @default MetadataDb.DEFAULT_RESOURCES - 1 CPU
    */
   readonly cpuLimit?: string;
 
   /**
    * The memory the Postgres container requests (the runtime stage measured about 80 MiB PSS on an idle
    * deployment's database).
-   * @default "128Mi"
+   * @default MetadataDb.DEFAULT_RESOURCES - 128Mi
    */
   readonly memoryRequest?: string;
 
   /**
    * The memory limit of the Postgres container.
-   * @default "1Gi"
+   * @default MetadataDb.DEFAULT_RESOURCES - 1Gi
    */
   readonly memoryLimit?: string;
 
@@ -140,6 +148,18 @@ export interface MetadataDbProps extends PodPlacementOptions {
 export class MetadataDb extends Construct implements IMetadataDatabase {
   /** The default image: the official Postgres 17 image, Debian bookworm variant (uid 999). */
   public static readonly DEFAULT_IMAGE = 'postgres:17.10-bookworm';
+
+  /**
+   * The default CPU and memory of the Postgres container: 100m / 128Mi requested, 1 CPU / 1Gi limit (the
+   * runtime stage measured about 80 MiB PSS on an idle deployment's database).
+   */
+  public static readonly DEFAULT_RESOURCES = { cpuRequest: '100m', memoryRequest: '128Mi', cpuLimit: '1', memoryLimit: '1Gi' } as const;
+
+  /**
+   * The capabilities the Postgres container keeps (every other one is dropped): CHOWN, DAC_OVERRIDE, SETGID,
+   * SETUID. See {@link MetadataDb.postgresContainerSecurityContext}.
+   */
+  public static readonly CAPABILITIES: readonly string[] = ['CHOWN', 'DAC_OVERRIDE', 'SETGID', 'SETUID'];
 
   /** Where the data volume is mounted (the image's declared volume). */
   public static readonly DATA_MOUNT_PATH = '/var/lib/postgresql/data';
@@ -211,15 +231,18 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
     this.user = validatePostgresName(this, 'user', props.user ?? DEFAULT_METADATA_DATABASE_USER);
     this.passwordSecret = this.resolvePasswordSecret(props);
     validatePodOptions(this, '', props);
+    // Read at synth: the chart's control plane may be added after the database.
+    const placement = (): PodPlacementOptions => mergePodOptions(chartPodDefaults(this)?.placement ?? {}, props);
     this.waitTimeoutSeconds = validateWaitTimeout(
       this,
       'waitTimeoutSeconds',
       props.waitTimeoutSeconds ?? DEFAULT_WAIT_FOR_DB_TIMEOUT_SECONDS,
     );
-    const cpuRequest = props.cpuRequest ?? '100m';
-    const cpuLimit = props.cpuLimit ?? '1';
-    const memoryRequest = props.memoryRequest ?? '128Mi';
-    const memoryLimit = props.memoryLimit ?? '1Gi';
+    const defaults = MetadataDb.DEFAULT_RESOURCES;
+    const cpuRequest = props.cpuRequest ?? defaults.cpuRequest;
+    const cpuLimit = props.cpuLimit ?? defaults.cpuLimit;
+    const memoryRequest = props.memoryRequest ?? defaults.memoryRequest;
+    const memoryLimit = props.memoryLimit ?? defaults.memoryLimit;
     if (validateCpuQuantity(this, 'cpuRequest', cpuRequest) > validateCpuQuantity(this, 'cpuLimit', cpuLimit)) {
       invalid(this, 'cpuRequest', cpuRequest, `at most cpuLimit ${JSON.stringify(cpuLimit)}`);
     }
@@ -291,12 +314,9 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
         updateStrategy: { type: 'RollingUpdate' },
         selector: { matchLabels: { ...this.podLabels } },
         template: {
-          metadata: {
-            labels: { ...props.podLabels, ...this.podLabels },
-            ...(props.podAnnotations && Object.keys(props.podAnnotations).length ? { annotations: { ...props.podAnnotations } } : {}),
-          },
+          metadata: podTemplateMetadataAtSynth(placement, this.podLabels),
           spec: {
-            ...podPlacementFields(props),
+            ...podPlacementFieldsAtSynth(placement),
             automountServiceAccountToken: false,
             enableServiceLinks: false,
             // Fast shutdown needs a moment to flush; the image's STOPSIGNAL is SIGINT.
@@ -390,7 +410,7 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
       allowPrivilegeEscalation: false,
       privileged: false,
       readOnlyRootFilesystem: true,
-      capabilities: { drop: ['ALL'], add: ['CHOWN', 'DAC_OVERRIDE', 'SETGID', 'SETUID'] },
+      capabilities: { drop: ['ALL'], add: [...MetadataDb.CAPABILITIES] },
       seccompProfile: { type: 'RuntimeDefault' },
     };
   }

@@ -41,6 +41,9 @@ export const WAIT_FOR_DB_SCRIPT = [
   'echo "wait-for-db: ${DB_HOST}:${DB_PORT} accepts connections (after ${SECONDS}s)"',
 ].join('\n');
 
+
+/** The CPU and memory of the wait-for-db init container: 10m / 32Mi requested, 100m / 64Mi limit. */
+export const WAIT_FOR_DB_RESOURCES = { cpuRequest: '10m', memoryRequest: '32Mi', cpuLimit: '100m', memoryLimit: '64Mi' } as const;
 /** Options of {@link waitForDatabaseContainer}. */
 export interface WaitForDatabaseOptions {
   /** The image (with bash and `timeout`). */
@@ -84,8 +87,8 @@ export function waitForDatabaseContainer(options: WaitForDatabaseOptions): k8s.C
     command: ['bash', '-c', WAIT_FOR_DB_SCRIPT],
     env,
     resources: {
-      requests: { cpu: k8s.Quantity.fromString('10m'), memory: k8s.Quantity.fromString('32Mi') },
-      limits: { cpu: k8s.Quantity.fromString('100m'), memory: k8s.Quantity.fromString('64Mi') },
+      requests: { cpu: k8s.Quantity.fromString(WAIT_FOR_DB_RESOURCES.cpuRequest), memory: k8s.Quantity.fromString(WAIT_FOR_DB_RESOURCES.memoryRequest) },
+      limits: { cpu: k8s.Quantity.fromString(WAIT_FOR_DB_RESOURCES.cpuLimit), memory: k8s.Quantity.fromString(WAIT_FOR_DB_RESOURCES.memoryLimit) },
     },
     ...(options.securityContext ? { securityContext: options.securityContext } : {}),
   };

@@ -7,7 +7,10 @@ import {
   IMAGE_PULL_POLICIES,
   PodPlacementOptions,
   atSynth,
-  podPlacementFields,
+  chartPodDefaults,
+  mergePodOptions,
+  podPlacementFieldsAtSynth,
+  podTemplateMetadataAtSynth,
   resolveAtSynth,
   shortHash,
   validateChoice,
@@ -26,10 +29,14 @@ import {
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from './pod-security';
 
 /**
- * The image the bootstrap Job runs by default: the default Airflow image, which the node pulls for Airflow
- * anyway (AirflowChart passes the Airflow image it deploys). The script only needs Python's standard library.
+ * The image the bootstrap Job runs in a chart without a `KubernetesExecutorAirflow` (with one, it runs that one's
+ * image, which the node pulls for Airflow anyway): the default Airflow image. The script only needs Python's
+ * standard library.
  */
 export const DEFAULT_SECRETS_BOOTSTRAP_IMAGE = DEFAULT_AIRFLOW_IMAGE;
+
+/** The CPU and memory of the bootstrap Job: 50m / 64Mi requested, 500m / 256Mi limit (measured: 20 MiB RSS). */
+export const SECRETS_BOOTSTRAP_RESOURCES = { cpuRequest: '50m', memoryRequest: '64Mi', cpuLimit: '500m', memoryLimit: '256Mi' } as const;
 
 /** The keys of the generated Secret (also the default keys for {@link AirflowSecrets.fromExistingSecrets}). */
 export const AIRFLOW_SECRET_KEYS = {
@@ -52,20 +59,24 @@ export const AIRFLOW_SECRET_KEYS = {
 
 /**
  * Props for {@link AirflowSecrets}: the secrets are generated in the cluster, once. The placement options
- * place the bootstrap Job's pod (pull secrets, nodeSelector, tolerations...).
+ * place the bootstrap Job's pod (pull secrets, nodeSelector, tolerations...); unset, they are the chart-wide
+ * ones of the chart's `KubernetesExecutorAirflow` (added before or after), merged like pod options: the
+ * Job's own maps win key by key, its own lists replace the chart's.
  */
 export interface AirflowSecretsProps extends PodPlacementOptions {
   /**
    * The image of the bootstrap Job: any image with `python3` on its PATH (only the standard library is used).
    * The Job is named after its pod spec, so a new image (an Airflow upgrade) makes a new Job instead of an
    * "immutable field" error; it finds the Secret there with every key and leaves it alone.
-   * @default DEFAULT_SECRETS_BOOTSTRAP_IMAGE - the default Airflow image ("apache/airflow:3.1.3")
+   * @default - the image of the chart's KubernetesExecutorAirflow (added before or after), which the node pulls
+   *   anyway; DEFAULT_SECRETS_BOOTSTRAP_IMAGE ("apache/airflow:3.1.3") in a chart without one
    */
   readonly image?: string;
 
   /**
    * The image pull policy of the bootstrap Job.
-   * @default "IfNotPresent"
+   * @default - the pull policy of the chart's KubernetesExecutorAirflow when the Job runs its image (no `image`
+   *   given), else "IfNotPresent"
    */
   readonly imagePullPolicy?: string;
 
@@ -129,8 +140,13 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
   public readonly generated: boolean;
   /** The name of the generated Secret (undefined when the user brings the Secrets). */
   public readonly secretName: string | undefined;
-  /** The image of the bootstrap Job (undefined when nothing is generated). */
-  public readonly image: string | undefined;
+  /**
+   * The image of the bootstrap Job (undefined when nothing is generated): `image`, or the chart's Airflow
+   * image, read when asked (so a control plane added later counts).
+   */
+  public get image(): string | undefined {
+    return this.generated ? (this.givenImage ?? chartPodDefaults(this)?.image ?? DEFAULT_SECRETS_BOOTSTRAP_IMAGE) : undefined;
+  }
   /** The Job that creates the Secret, for ordering (undefined when nothing is generated). */
   public readonly bootstrapJob: k8s.KubeJob | undefined;
   /** The Job's ServiceAccount. */
@@ -141,6 +157,7 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
   public readonly roleBinding: k8s.KubeRoleBinding | undefined;
 
   private readonly jobPodSpec: k8s.PodSpec | undefined;
+  private readonly givenImage: string | undefined;
 
   constructor(scope: Construct, id: string, props: AirflowSecretsProps = {}) {
     super(scope, id);
@@ -150,6 +167,7 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
     if (existing !== undefined) {
       this.generated = false;
       this.jobPodSpec = undefined;
+      this.givenImage = undefined;
       this.fernetKey = validateSecretKeyRef(this, 'fernetKey', existing.fernetKey);
       this.apiSecretKey = validateSecretKeyRef(this, 'apiSecretKey', existing.apiSecretKey);
       this.jwtSecret = existing.jwtSecret === undefined ? undefined : validateSecretKeyRef(this, 'jwtSecret', existing.jwtSecret);
@@ -164,11 +182,16 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
     this.generated = true;
     const namespace = namespaceOf(this);
     const secretName = validateDnsSubdomain(this, 'secretName', props.secretName ?? 'airflow-secrets');
-    const image = validateImage(this, 'image', props.image ?? DEFAULT_SECRETS_BOOTSTRAP_IMAGE);
-    const imagePullPolicy = validateChoice(this, 'imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', IMAGE_PULL_POLICIES);
+    this.givenImage = props.image === undefined ? undefined : validateImage(this, 'image', props.image);
+    const givenPullPolicy =
+      props.imagePullPolicy === undefined ? undefined : validateChoice(this, 'imagePullPolicy', props.imagePullPolicy, IMAGE_PULL_POLICIES);
     validatePodOptions(this, '', props);
+    // The chart's image, pull policy and placement are read at synth: the control plane may come later. The
+    // pull policy follows the image: a Job given its own image does not take the policy of Airflow's.
+    const imagePullPolicy = (): string =>
+      givenPullPolicy ?? (this.givenImage === undefined ? chartPodDefaults(this)?.imagePullPolicy : undefined) ?? 'IfNotPresent';
+    const placement = (): PodPlacementOptions => mergePodOptions(chartPodDefaults(this)?.placement ?? {}, props);
     this.secretName = secretName;
-    this.image = image;
     this.fernetKey = { name: secretName, key: AIRFLOW_SECRET_KEYS.fernetKey };
     this.apiSecretKey = { name: secretName, key: AIRFLOW_SECRET_KEYS.apiSecretKey };
     this.jwtSecret = { name: secretName, key: AIRFLOW_SECRET_KEYS.jwtSecret };
@@ -202,7 +225,7 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
     });
 
     const podSpec: k8s.PodSpec = {
-      ...podPlacementFields(props),
+      ...podPlacementFieldsAtSynth(placement),
       serviceAccountName: NAME,
       automountServiceAccountToken: true,
       restartPolicy: 'Never',
@@ -210,8 +233,8 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
       containers: [
         {
           name: 'bootstrap',
-          image,
-          imagePullPolicy,
+          image: atSynth(() => this.image!),
+          imagePullPolicy: atSynth(imagePullPolicy),
           // Rendered at synth: the keys generated on demand (the Celery broker's password) are those the chart's
           // constructs read, whatever the order they were added in. The Job is named after its pod spec, so a
           // new set of keys is a new Job, which runs and adds the new keys to an existing Secret.
@@ -222,8 +245,8 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
           ],
           securityContext: airflowContainerSecurityContext(),
           resources: {
-            requests: { cpu: k8s.Quantity.fromString('50m'), memory: k8s.Quantity.fromString('64Mi') },
-            limits: { cpu: k8s.Quantity.fromString('500m'), memory: k8s.Quantity.fromString('256Mi') },
+            requests: { cpu: k8s.Quantity.fromString(SECRETS_BOOTSTRAP_RESOURCES.cpuRequest), memory: k8s.Quantity.fromString(SECRETS_BOOTSTRAP_RESOURCES.memoryRequest) },
+            limits: { cpu: k8s.Quantity.fromString(SECRETS_BOOTSTRAP_RESOURCES.cpuLimit), memory: k8s.Quantity.fromString(SECRETS_BOOTSTRAP_RESOURCES.memoryLimit) },
           },
         },
       ],
@@ -246,10 +269,7 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
         // re-created (and re-run, harmlessly) by the next apply.
         backoffLimit: 4,
         template: {
-          metadata: {
-            labels: { ...props.podLabels, ...labels },
-            ...(props.podAnnotations && Object.keys(props.podAnnotations).length ? { annotations: { ...props.podAnnotations } } : {}),
-          },
+          metadata: podTemplateMetadataAtSynth(placement, labels),
           spec: podSpec,
         },
       },

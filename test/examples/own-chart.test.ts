@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { podsOf } from '../support';
 
 /** The README's "own chart" example is examples/own-chart.ts, word for word, and it synthesizes. */
 const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
@@ -33,4 +34,19 @@ test('the example synthesizes: storage-class claims, no Postgres, the external h
   expect(conn.value).toBe(
     'postgresql://airflow:$(AIRFLOW_DB_PASSWORD)@airflow.abc123.eu-west-1.rds.amazonaws.com:5432/airflow?sslmode=require',
   );
+});
+
+test("the image and the chart-wide pod settings given to the control plane reach every pod, the bootstrap Job's included", () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { app } = require('../../examples/own-chart');
+  const objects: any[] = app.charts[0].toJson();
+  const pods = podsOf(objects);
+  expect(pods.map((p) => p.object)).toEqual(expect.arrayContaining([expect.stringMatching(/^Job\/airflow-secrets-bootstrap-/), 'StatefulSet/airflow-redis']));
+  for (const pod of pods) {
+    expect([pod.object, pod.spec.imagePullSecrets, pod.spec.nodeSelector]).toEqual([pod.object, [{ name: 'regcred' }], { pool: 'airflow' }]);
+  }
+  const images = new Set(pods.flatMap((p) => [...(p.spec.initContainers ?? []), ...p.spec.containers].map((c: any) => c.image)));
+  expect([...images].filter((i) => i.startsWith('apache/airflow'))).toEqual([]);
+  const bootstrap = objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('airflow-secrets-bootstrap-'));
+  expect(bootstrap.spec.template.spec.containers[0].image).toBe('registry.example.com/data/airflow:3.1.3');
 });

@@ -32,6 +32,15 @@ function secretRefNames(objects: any[]): Set<string> {
   return new Set(secretKeyRefs([...objects, ...[...podSpecs(objects).values()]]).map((ref) => ref.name));
 }
 
+/** A deployment composed by hand in `c` (volumes named after the chart, so that two charts share no PersistentVolume). */
+function composedIn(c: Chart): Chart {
+  const volumes = new AirflowVolumes(c, 'volumes', { namePrefix: c.node.id, provisioning: StorageProvisioning.hostPath({ hostRoot: `/data/${c.node.id}` }) });
+  new AirflowSecrets(c, 'secrets');
+  const database = new MetadataDb(c, 'db', { namePrefix: c.node.id, provisioning: StorageProvisioning.hostPath({ hostRoot: `/data/${c.node.id}` }) });
+  new KubernetesExecutorAirflow(c, 'airflow', { volumes, database });
+  return c;
+}
+
 /** The pieces of a deployment composed by hand, in a chart of one's own. */
 function composed(namespace = 'airflow', secretName?: string) {
   const c = chart(namespace);
@@ -246,6 +255,163 @@ describe('several deployments per cluster', () => {
       /PersistentStorage at "team-a\/volumes\/dags": property "PersistentVolume name" received "shared-dags-volume"; allowed: a name no other construct of the app gives a PersistentVolume: it is cluster-scoped, and "team-b\/volumes\/dags\/volume" makes one named the same/,
     );
     expect(message).toMatch(/PersistentStorage at "team-a\/volumes\/dags": property "hostPath" received "\/data\/shared\/dags"; allowed: a host folder no other volume of the app uses: "team-b\/volumes\/dags" uses it too/);
+  });
+});
+
+describe('chart-wide pod settings reach every pod, whichever order the constructs are composed in (issue #20 item 6)', () => {
+  const IMAGE = 'registry.example.com/data/airflow:3.1.3';
+  const placement = {
+    imagePullSecrets: ['regcred'],
+    nodeSelector: { pool: 'airflow' },
+    tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'airflow', effect: 'NoSchedule' }],
+    priorityClassName: 'airflow',
+    podLabels: { team: 'data' },
+    podAnnotations: { 'example.com/owner': 'data' },
+  };
+
+  /** The control plane before or after the secrets and the database. */
+  function build(order: 'control plane first' | 'control plane last', secretsProps = {}, dbProps = {}): any[] {
+    const c = chart();
+    new AirflowNamespace(c, 'namespace');
+    const volumes = new AirflowVolumes(c, 'volumes');
+    const database = new MetadataDb(c, 'db', dbProps);
+    const controlPlane = () => new KubernetesExecutorAirflow(c, 'airflow', { volumes, database, image: IMAGE, imagePullPolicy: 'Never', ...placement });
+    if (order === 'control plane first') controlPlane();
+    new AirflowSecrets(c, 'secrets', secretsProps);
+    if (order === 'control plane last') controlPlane();
+    return Testing.synth(c);
+  }
+
+  test.each(['control plane first', 'control plane last'] as const)('%s: every pod has the pull secret and the placement; Airflow pods run the private image', (order) => {
+    const objects = build(order);
+    const pods = podsOf(objects);
+    expect(pods.map((p) => p.object)).toEqual(
+      expect.arrayContaining(['StatefulSet/airflow-postgres', expect.stringMatching(/^Job\/airflow-secrets-bootstrap-/), 'ConfigMap/airflow-config pod_template_file.yaml']),
+    );
+    for (const pod of pods) {
+      expect([pod.object, pod.spec.imagePullSecrets]).toEqual([pod.object, [{ name: 'regcred' }]]);
+      expect([pod.object, pod.spec.nodeSelector, pod.spec.tolerations, pod.spec.priorityClassName]).toEqual([
+        pod.object, placement.nodeSelector, placement.tolerations, 'airflow',
+      ]);
+      expect([pod.object, pod.labels.team]).toEqual([pod.object, 'data']);
+      // Every image is the private one, but Postgres' own.
+      for (const container of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
+        expect([pod.object, container.name, container.image]).toEqual([
+          pod.object, container.name, pod.object === 'StatefulSet/airflow-postgres' ? MetadataDb.DEFAULT_IMAGE : IMAGE,
+        ]);
+      }
+    }
+    const templates = objects.filter((o) => ['StatefulSet', 'Job', 'Deployment'].includes(o.kind)).map((o) => o.spec.template.metadata);
+    for (const metadata of templates) expect(metadata.annotations).toMatchObject(placement.podAnnotations);
+    const bootstrap = objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('airflow-secrets-bootstrap-'));
+    expect(bootstrap.spec.template.spec.containers[0]).toMatchObject({ image: IMAGE, imagePullPolicy: 'Never' });
+  });
+
+  test('both orders give the same YAML, the bootstrap Job named after its pod spec with the image in it', () => {
+    const first = build('control plane first');
+    const last = build('control plane last');
+    const names = (objects: any[]) => objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+    expect(names(last)).toEqual(names(first));
+    const job = (objects: any[]) => objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('airflow-secrets-bootstrap-'));
+    expect(job(last)).toEqual(job(first));
+    const plain = Testing.synth(composed().chart);
+    expect(job(first).metadata.name).not.toBe(job(plain).metadata.name); // a new image: a new Job
+  });
+
+  test("explicit props keep winning: the Job's own image (with its own pull policy), the database's own pull secrets and labels", () => {
+    const objects = build('control plane last', { image: 'python:3.12-slim', nodeSelector: { pool: 'jobs' } }, { imagePullSecrets: ['db-regcred'], podLabels: { team: 'dba' } });
+    const bootstrap = objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('airflow-secrets-bootstrap-'));
+    // An image of its own is not Airflow's: the Airflow pull policy ("Never", a local image) does not follow it.
+    expect(bootstrap.spec.template.spec.containers[0]).toMatchObject({ image: 'python:3.12-slim', imagePullPolicy: 'IfNotPresent' });
+    expect(bootstrap.spec.template.spec).toMatchObject({ imagePullSecrets: [{ name: 'regcred' }], nodeSelector: { pool: 'jobs' } });
+    const postgres = objects.find((o) => o.kind === 'StatefulSet').spec.template;
+    expect(postgres.spec.imagePullSecrets).toEqual([{ name: 'db-regcred' }]);
+    expect(postgres.metadata.labels).toMatchObject({ team: 'dba', 'app.kubernetes.io/component': 'metadata-db' });
+    expect(postgres.spec.nodeSelector).toEqual(placement.nodeSelector);
+  });
+
+  test("AirflowChart with every feature: the features' pods too (Celery workers, Redis, git-sync, statsd, image pre-pull)", () => {
+    const c = new AirflowChart(Testing.app(), 'airflow', {
+      imagePullSecrets: ['regcred'],
+      provisioning: StorageProvisioning.storageClass('efs-sc'),
+      celery: {},
+      metrics: true,
+      gitSync: { repository: 'https://example.com/dags.git' },
+    });
+    const pods = podsOf(Testing.synth(c));
+    expect(pods.length).toBe(14);
+    for (const pod of pods) expect([pod.object, pod.spec.imagePullSecrets]).toEqual([pod.object, [{ name: 'regcred' }]]);
+  });
+
+  test('without a control plane in the chart: the defaults, as before', () => {
+    const c = chart();
+    new AirflowSecrets(c, 'secrets');
+    new MetadataDb(c, 'db');
+    const objects = Testing.synth(c);
+    const bootstrap = objects.find((o) => o.kind === 'Job');
+    expect(bootstrap.spec.template.spec.containers[0]).toMatchObject({ image: 'apache/airflow:3.1.3', imagePullPolicy: 'IfNotPresent' });
+    for (const pod of podsOf(objects)) expect(pod.spec.imagePullSecrets).toBeUndefined();
+  });
+
+  test("the control plane of another chart is not this chart's", () => {
+    const app = Testing.app();
+    const other = chart('team-b', app, 'other');
+    composedIn(other);
+    const mine = chart('team-a', app, 'mine');
+    new AirflowSecrets(mine, 'secrets');
+    const objects = Testing.synth(mine);
+    expect(objects.find((o) => o.kind === 'Job').spec.template.spec.containers[0].image).toBe('apache/airflow:3.1.3');
+  });
+});
+
+describe('two Airflow deployments in one namespace (issue #20 item 5)', () => {
+  function synthError(app: App): string {
+    try {
+      app.synth();
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return '';
+  }
+
+  test('two KubernetesExecutorAirflow in one chart: synth refuses the second, naming both', () => {
+    const app = new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'two-')) });
+    const c = chart('airflow', app);
+    const volumes = new AirflowVolumes(c, 'volumes');
+    new AirflowSecrets(c, 'secrets');
+    const database = new MetadataDb(c, 'db');
+    new KubernetesExecutorAirflow(c, 'airflow', { volumes, database });
+    new KubernetesExecutorAirflow(c, 'airflow-2', { volumes, database });
+    const message = synthError(app);
+    expect(message).toContain(
+      'KubernetesExecutorAirflow at "test/airflow-2": property "Chart.namespace" received "airflow"; allowed: a namespace no other ' +
+        'Airflow control plane of the app deploys into: "test/airflow" deploys one into "airflow" already, and both would make the same ' +
+        'namespaced objects (the Deployments airflow-scheduler..., the ConfigMap airflow-config, the Roles), the one applied last ' +
+        'overwriting the other. Give each deployment a namespace of its own: namePrefix and hostRoot rename the volumes, their claims and ' +
+        'folders and Postgres, not the Airflow objects.',
+    );
+    expect(message).not.toContain('[test/airflow] KubernetesExecutorAirflow'); // the first one is fine
+  });
+
+  test('two charts of one app with one namespace and their own namePrefix and hostRoot: refused, naming both', () => {
+    const app = new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'two-')) });
+    new AirflowChart(app, 'team-a', { namespace: 'team', createNamespace: false, namePrefix: 'a', hostRoot: '/data/a' });
+    new AirflowChart(app, 'team-b', { namespace: 'team', createNamespace: false, namePrefix: 'b', hostRoot: '/data/b' });
+    expect(synthError(app)).toMatch(
+      /KubernetesExecutorAirflow at "team-b\/airflow": property "Chart.namespace" received "team"; allowed: a namespace no other Airflow control plane of the app deploys into: "team-a\/airflow" deploys one into "team" already/,
+    );
+    // Charts of one's own too, and Testing.synth (chart.toJson) validates the whole app as well.
+    const app2 = Testing.app();
+    const [one, two] = ['one', 'two'].map((id) => composedIn(chart('team', app2, id)));
+    expect(() => Testing.synth(one)).toThrow(/KubernetesExecutorAirflow at "two\/airflow": .*"one\/airflow" deploys one into "team" already/);
+    expect(two).toBeDefined();
+  });
+
+  test('one per namespace is fine, in one app', () => {
+    const app = new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'two-')) });
+    new AirflowChart(app, 'team-a', { namespace: 'team-a' });
+    new AirflowChart(app, 'team-b', { namespace: 'team-b' });
+    expect(synthError(app)).toBe('');
   });
 });
 
