@@ -4,6 +4,11 @@
 //
 // - type check: `tsc -p tsconfig.json --noEmit` (incremental: build/.tsbuildinfo). jest does not type-check
 //   (ts-jest transpiles only: tsconfig.json has isolatedModules), so a test with a type error fails here.
+//   When tsc passes, a hash of what it read is kept in build/.typecheck-ok: the text of every .ts and .json
+//   file of the repository (package-lock.json, so the installed typings, and tsconfig.json included) and the
+//   names of all its files, outside node_modules/, build/, dist/ and .git. While that hash is unchanged the
+//   result cannot differ, and tsc is not started (it costs 2 s of CPU even when nothing changed); like ESLint's
+//   cache and scripts/app.js's, the key is the content, never a timestamp.
 // - ESLint: scripts/lint.js (the repository with a content-keyed cache, and the lib/ JSDoc rule probes).
 // - jest: jest.config.js.
 //
@@ -11,6 +16,8 @@
 // jest's report is not interleaved with it.
 'use strict';
 const { spawn } = require('child_process');
+const crypto = require('crypto');
+const fs = require('fs');
 const path = require('path');
 
 const ROOT = path.resolve(__dirname, '..');
@@ -30,9 +37,44 @@ function run(name, args, capture) {
   });
 }
 
+const STAMP = path.join(ROOT, 'build', '.typecheck-ok');
+const SKIP = new Set(['node_modules', 'build', 'dist', '.git']);
+
+/** sha256 of every file name of the repository (outside SKIP) and of the text of its .ts and .json files. */
+function sourcesHash() {
+  const hash = crypto.createHash('sha256');
+  const walk = (dir) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (SKIP.has(e.name)) continue;
+      const file = path.join(dir, e.name);
+      if (e.isDirectory()) walk(file);
+      else {
+        hash.update(`${path.relative(ROOT, file)}\0`);
+        if (/\.(ts|json)$/.test(e.name)) hash.update(fs.readFileSync(file)).update('\0');
+      }
+    }
+  };
+  walk(ROOT);
+  return hash.digest('hex');
+}
+
+/** tsc --noEmit, unless the sources are exactly those of the last clean type check. */
+async function typeCheck() {
+  const name = 'type check (tsc --noEmit)';
+  const hash = sourcesHash();
+  if (fs.existsSync(STAMP) && fs.readFileSync(STAMP, 'utf8') === hash) return { name, code: 0, output: 'unchanged since the last clean tsc --noEmit' };
+  const r = await run(name, [bin('typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmit'], true);
+  // the hash of the sources as they were when tsc started: an edit made while it ran is checked next time
+  if (r.code === 0) {
+    fs.mkdirSync(path.dirname(STAMP), { recursive: true });
+    fs.writeFileSync(STAMP, hash);
+  }
+  return r;
+}
+
 async function main() {
   const checks = [
-    run('type check (tsc --noEmit)', [bin('typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmit'], true),
+    typeCheck(),
     run('ESLint (scripts/lint.js)', [path.join(__dirname, 'lint.js')], true),
   ];
   const jest = run('jest', [bin('jest/bin/jest.js'), ...process.argv.slice(2)], false);
