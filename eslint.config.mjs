@@ -1,6 +1,6 @@
 // ESLint (flat config): typescript-eslint's recommended rules everywhere, and eslint-plugin-jsdoc's on lib/,
 // the public API: JSDoc on every exported declaration and public member, and a `@default` on every optional
-// interface property. Run by `npm test` (test/lint.test.ts); by hand: `npx eslint .`.
+// interface property. Run by `npm test` and `npm run lint` (scripts/lint.js); by hand: `npx eslint .`.
 import js from '@eslint/js';
 import { defineConfig } from 'eslint/config';
 import jsdoc from 'eslint-plugin-jsdoc';

@@ -9,6 +9,9 @@
 //   BENCH_START_LATENCY=0  do not measure the task start latency on the real Airflow (it needs root and takes
 //                       10-20 minutes, under the machine-wide runtime lock); print the last measurement instead
 //   BENCH_LATENCY_RUNS=5   measured runs per DAG and setting (after one warm-up run)
+//   BENCH_API_WORKERS=0    do not measure the api-server's memory with [api] workers = 2 and 1 on the real Airflow
+//                       (test/runtime/api-workers.bench.ts: root, about 10 minutes under the runtime lock); print
+//                       the last measurement instead
 //
 // Timings are wall-clock from this process (spawnSync), so they include node start-up, like a user's.
 'use strict';
@@ -332,14 +335,17 @@ function main() {
         return r.ms;
       };
       const tsc = repeat(TEST_RUNS, timed('tsc', [tscBin, '-p', 'tsconfig.json', '--noEmit']));
-      const jest = repeat(TEST_RUNS, timed('jest', [jestBin, '--silent']));
+      const lint = repeat(TEST_RUNS, timed('lint', [path.join(ROOT, 'scripts', 'lint.js')]));
+      const jest = repeat(TEST_RUNS, timed('jest', ['--no-opt', jestBin, '--silent']));
+      const all = repeat(TEST_RUNS, timed('npm test', [path.join(ROOT, 'scripts', 'test.js'), '--silent']));
       say('## Tests');
       say();
       say('| What | median (min, max) |');
       say('| --- | --- |');
-      say(`| type check \`tsc -p tsconfig.json --noEmit\` (incremental) | ${fmt(tsc, 's')} |`);
-      say(`| \`jest\` (unit and snapshot suite, ts-jest isolatedModules) | ${fmt(jest, 's')} |`);
-      say(`| \`npm test\` = both (sum of medians; the target is under 10 s) | ${((tsc.median + jest.median) / 1000).toFixed(2)} s |`);
+      say(`| type check \`tsc -p tsconfig.json --noEmit\` (incremental; nothing changed) | ${fmt(tsc, 's')} |`);
+      say(`| ESLint \`scripts/lint.js\` (content cache; nothing changed) | ${fmt(lint, 's')} |`);
+      say(`| \`jest\` (unit and snapshot suite, ts-jest isolatedModules, \`node --no-opt\` as in npm test) | ${fmt(jest, 's')} |`);
+      say(`| \`npm test\` (\`scripts/test.js\`: the three side by side; the target is at most 10 s) | ${fmt(all, 's')} |`);
       say();
       for (const f of failures) say(`Not green while measured: ${f}.`);
       if (failures.size) say();
@@ -409,12 +415,22 @@ function main() {
     say();
 
     const runtimeFile = path.join(ROOT, 'build', 'runtime-results.json');
+    const apiWorkersFile = path.join(ROOT, 'build', 'api-workers.json');
+    const apiWorkers = measureApiWorkers(apiWorkersFile);
     say('## Runtime: memory of the real Airflow');
     say();
     if (fs.existsSync(runtimeFile)) {
-      for (const l of runtimeReport(JSON.parse(fs.readFileSync(runtimeFile, 'utf8')), objects).lines) say(l);
+      const results = JSON.parse(fs.readFileSync(runtimeFile, 'utf8'));
+      // the [api] workers experiments are this benchmark's (test/runtime/api-workers.bench.ts), not the stage's
+      if (fs.existsSync(apiWorkersFile)) {
+        results.memory = { ...results.memory, apiWorkers: JSON.parse(fs.readFileSync(apiWorkersFile, 'utf8')).apiWorkers };
+      }
+      for (const l of runtimeReport(results, objects).lines) say(l);
     } else {
       say('No build/runtime-results.json: run `npm run test:runtime` (docs/runtime-tests.md) first.');
+    }
+    if (!apiWorkers.ok) {
+      say(fs.existsSync(apiWorkersFile) ? `The [api] workers rows: not measured now (${apiWorkers.why}), the last measurement.` : `The [api] workers experiments: not measured (${apiWorkers.why}), and no build/api-workers.json from an earlier run.`);
     }
     say();
 
@@ -532,6 +548,27 @@ function measureStartLatency(file) {
       // the stage's own results file stays the tests' (memory): this run writes beside it
       AIRFLOW_CDK8S_RUNTIME_RESULTS: path.join(ROOT, 'build', 'start-latency-stage.json'),
       BENCH_LATENCY_RESULTS: file,
+    },
+  });
+  return r.status === 0 ? { ok: true } : { ok: false, why: `scripts/test-runtime.sh exited ${r.status}` };
+}
+
+/**
+ * Runs the [api] workers benchmark (test/runtime/api-workers.bench.ts) through the runtime stage's own script, as
+ * {@link measureStartLatency} does; results: `file` (the api-server's memory per setting). Returns whether it ran.
+ */
+function measureApiWorkers(file) {
+  if (process.env.BENCH_API_WORKERS === '0') return { ok: false, why: 'BENCH_API_WORKERS=0' };
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) return { ok: false, why: 'the runtime stage needs root' };
+  console.log('\n== [api] workers: the runtime stage (scripts/test-runtime.sh), the default chart with [api] workers = 2, then 1');
+  const r = childProcess.spawnSync('bash', [path.join(ROOT, 'scripts', 'test-runtime.sh'), '--testMatch', '**/api-workers.bench.ts'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      // the stage's own results file stays the tests' (memory): this run writes beside it
+      AIRFLOW_CDK8S_RUNTIME_RESULTS: path.join(ROOT, 'build', 'api-workers-stage.json'),
+      BENCH_API_WORKERS_RESULTS: file,
     },
   });
   return r.status === 0 ? { ok: true } : { ok: false, why: `scripts/test-runtime.sh exited ${r.status}` };

@@ -21,9 +21,31 @@ import { parseCfg } from '../support';
 
 const CLUSTER: AirflowChartProps = { provisioning: StorageProvisioning.storageClass('efs-sc') };
 
-function synth(props: AirflowChartProps = {}): { chart: AirflowChart; objects: any[] } {
+function build(props: AirflowChartProps): { chart: AirflowChart; objects: any[] } {
   const chart = new AirflowChart(Testing.app(), 'airflow', { ...CLUSTER, ...props });
   return { chart, objects: Testing.synth(chart) };
+}
+
+/** Deep-freezes synthesized JSON, so that a test that changed a shared synth would throw instead of passing. */
+function frozen<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) frozen(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+// The default cluster chart, synthesized once for the file (a dozen tests read it; each synth is ~30-60 ms).
+let shared: { chart: AirflowChart; objects: any[] } | undefined;
+
+/** The cluster chart with `props`, synthesized; without props, the file's one shared (frozen) synth. */
+function synth(props?: AirflowChartProps): { chart: AirflowChart; objects: any[] } {
+  if (props !== undefined) return build(props);
+  if (!shared) {
+    const { chart, objects } = build({});
+    shared = { chart, objects: frozen(objects) };
+  }
+  return shared;
 }
 
 const daemonSetsOf = (objects: any[]) => objects.filter((o) => o.kind === 'DaemonSet');

@@ -6,7 +6,7 @@ import { API_MD, generateApiDocs } from '../../scripts/api-docs';
 const root = path.resolve(__dirname, '..', '..');
 
 // Whether the JSDoc is complete (every export and public member, @default on optional properties) is
-// checked by ESLint: test/lint.test.ts.
+// checked by ESLint: scripts/lint.js (run by npm test).
 describe('docs/API.md (generated from the JSDoc by scripts/api-docs.js)', () => {
   const { markdown } = generateApiDocs(root);
 
