@@ -150,6 +150,11 @@ describe('the chart\'s options', () => {
     expect(allowed(pod('worker'), pod('api-server'), 8080)).toBe(true);
   });
 
+  test('networkPolicies must be a boolean, and networkPolicyOptions needs it', () => {
+    expect(errorOf(() => synthAirflowChart({ networkPolicies: 'yes' as any }))).toBe('AirflowChart at "airflow": property "networkPolicies" received "yes"; allowed: true or false.');
+    expect(errorOf(() => synthAirflowChart({ networkPolicies: false, networkPolicyOptions: {} }))).toMatch(/property "networkPolicyOptions" received \{\}; allowed: unset unless networkPolicies is true/);
+  });
+
   test('taskEgress: [] leaves the task pods only what Airflow needs', () => {
     const { pod, allowed, names } = chartNetwork({ networkPolicyOptions: { taskEgress: [] } });
     expect(names).not.toContain('airflow-task-egress');
