@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { KubernetesExecutorAirflow } from './airflow';
 import { AirflowFeatures, AirflowOptions, addAirflowFeatures } from './airflow-options';
 import {
+  Components,
   DEFAULT_NAMESPACE,
   IMAGE_PULL_POLICIES,
   invalid,
@@ -18,6 +19,7 @@ import { MetadataDb } from './database';
 import {
   AirflowNamespace,
   AirflowNetworkPolicies,
+  AirflowNetworkPolicyOptions,
   AirflowSecrets,
   ExistingAirflowSecretsProps,
   PodSecurityLevel,
@@ -99,12 +101,24 @@ export interface AirflowChartProps extends ChartProps, AirflowOptions {
   readonly prePullPauseImage?: string;
 
   /**
-   * Whether to add NetworkPolicies: only Airflow components reach Postgres on 5432 (and, with `celery`, only
-   * the scheduler and the Celery workers reach Redis on 6379). They need a network plugin that enforces them
-   * (minikube's default does not: `minikube start --cni=calico`).
+   * Whether to add NetworkPolicies (`AirflowNetworkPolicies`): every pod of the deployment denied all traffic
+   * but what a running deployment needs (DNS, the Kubernetes API for the scheduler, the database from its
+   * clients, the execution API from the task pods, Redis, statsd, git, the object store), the UI closed to
+   * other namespaces unless `networkPolicyOptions.apiServerSources` opens it, the task pods' egress open. They
+   * need a network plugin that enforces them (minikube's default does not: `minikube start --cni=calico`). See
+   * docs/secrets-and-security.md.
    * @default false
    */
   readonly networkPolicies?: boolean;
+
+  /**
+   * The cluster's side of the NetworkPolicies: where the UI's users, Prometheus, DNS, the Kubernetes API, git and
+   * the object store are, and what task pods may reach. Only with `networkPolicies: true`.
+   * @default - the defaults of AirflowNetworkPolicyOptions: the UI open to no other namespace, metrics to every
+   *   namespace, kube-dns in kube-system, the API server on 443/6443/8443, git and the object store anywhere,
+   *   task pods' egress open
+   */
+  readonly networkPolicyOptions?: AirflowNetworkPolicyOptions;
 }
 
 /**
@@ -153,6 +167,7 @@ export class AirflowChart extends Chart {
       volumes,
       existingSecrets,
       networkPolicies,
+      networkPolicyOptions,
       prePullImages,
       prePullPauseImage,
       secretsBootstrapImage,
@@ -223,11 +238,19 @@ export class AirflowChart extends Chart {
       invalid(this, 'prePullPauseImage', prePullPauseImage, 'nothing unless prePullImages is on', 'Set prePullImages: true, or leave prePullPauseImage out.');
     }
 
+    if (networkPolicies !== undefined && typeof networkPolicies !== 'boolean') invalid(this, 'networkPolicies', networkPolicies, 'true or false');
+    if (networkPolicyOptions !== undefined && networkPolicies !== true) {
+      invalid(this, 'networkPolicyOptions', networkPolicyOptions, 'unset unless networkPolicies is true: there are no NetworkPolicies to shape', 'Set networkPolicies: true, or leave networkPolicyOptions out.');
+    }
     this.networkPolicies = networkPolicies
       ? new AirflowNetworkPolicies(this, 'network-policies', {
+        ...networkPolicyOptions,
         generation: this.airflow.generation,
         celeryWorkers: this.features.celery !== undefined,
         redisBroker: this.features.celery?.broker !== undefined,
+        statsd: this.features.statsd !== undefined,
+        remoteLogging: this.features.remoteLogging !== undefined,
+        gitSyncClients: this.gitSyncClients(),
       })
       : undefined;
   }
@@ -238,6 +261,14 @@ export class AirflowChart extends Chart {
    */
   public get podSecurityLevel(): PodSecurityLevel {
     return podSecurityLevelIn(this, this.namespace!);
+  }
+
+  /** The components that run git-sync: its own Deployment, or the pods that carry its sidecar or init container. */
+  private gitSyncClients(): string[] | undefined {
+    const gitSync = this.features.gitSync;
+    if (!gitSync) return undefined;
+    if (gitSync.mode === GitSyncMode.SHARED_VOLUME) return [Components.GIT_SYNC];
+    return [...this.airflow.dagReaders, ...(this.features.celery ? [Components.CELERY_WORKER] : []), Components.WORKER];
   }
 
   /** On by default with a StorageClass (a real cluster); refused with "Never" (nothing is ever pulled). */

@@ -246,7 +246,10 @@ describe('bring-your-own secrets', () => {
 test('networkPolicies adds the policies, which admit exactly the pods that use the database', () => {
   const objects = Testing.synth(new AirflowChart(Testing.app(), 'airflow', { networkPolicies: true }));
   const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
-  expect(policies.map((p) => p.metadata.name).sort()).toEqual(['airflow-api-server', 'airflow-metadata-db']);
+  expect(policies.map((p) => p.metadata.name).sort()).toEqual([
+    'airflow-api-server', 'airflow-default-deny', 'airflow-dns', 'airflow-execution-api-clients', 'airflow-kubernetes-api',
+    'airflow-metadata-db', 'airflow-metadata-db-clients', 'airflow-task-egress',
+  ]);
   const db = policies.find((p) => p.metadata.name === 'airflow-metadata-db');
   const postgres = objects.find((o) => o.kind === 'StatefulSet');
   expect(selects(db.spec.podSelector, postgres.spec.template.metadata.labels)).toBe(true);

@@ -321,6 +321,8 @@ class ServiceProxy(threading.Thread):
         self.stopping = False
         self.lock = threading.Lock()
         self.on_change = None  # called when the set of Services (name -> ClusterIP) changed
+        self.names = {}      # (ip, port) -> (namespace, name) of the Service
+        self.on_connect = None  # called with (client address, Service (ip, port), backend) for every connection
 
     def sync(self):
         with self.lock:
@@ -331,6 +333,7 @@ class ServiceProxy(threading.Thread):
         endpoints = {(e["metadata"]["namespace"], e["metadata"]["name"]): e
                      for e in self.api.get("/api/v1/endpoints")["items"]}
         wanted = {}
+        names = {}
         for s in services:
             ip = s["spec"].get("clusterIP")
             if not ip or ip == "None":
@@ -339,6 +342,7 @@ class ServiceProxy(threading.Thread):
             for p in s["spec"].get("ports", []):
                 if p.get("protocol", "TCP") != "TCP":
                     continue
+                names[(ip, p["port"])] = (ns, name)
                 if (ns, name) == ("default", "kubernetes"):
                     wanted[(ip, p["port"])] = [self.apiserver]
                     continue
@@ -352,6 +356,7 @@ class ServiceProxy(threading.Thread):
         after = {(x["metadata"]["namespace"], x["metadata"]["name"], x["spec"].get("clusterIP")) for x in services}
         self.services = services
         self.backends = wanted
+        self.names = names
         if before != after and self.on_change:
             self.on_change()
         # Like kube-proxy's REJECT rule for a Service without ready endpoints: nothing listens, so a connection is
@@ -376,7 +381,7 @@ class ServiceProxy(threading.Thread):
     def accept_loop(self, key, lsock):
         while not self.stopping:
             try:
-                c, _ = lsock.accept()
+                c, client = lsock.accept()
             except OSError:
                 return
             backs = self.backends.get(key) or []
@@ -384,7 +389,10 @@ class ServiceProxy(threading.Thread):
                 c.close()
                 continue
             self.rr += 1
-            threading.Thread(target=self.pump, args=(c, backs[self.rr % len(backs)]), daemon=True).start()
+            backend = backs[self.rr % len(backs)]
+            if self.on_connect:
+                self.on_connect(client, key, backend)
+            threading.Thread(target=self.pump, args=(c, backend), daemon=True).start()
 
     @staticmethod
     def pump(c, backend):
@@ -999,6 +1007,9 @@ class Kubelet:
         self.dns_ip = str(list(svc_net.hosts())[9])  # x.x.x.10 as kubeadm's cluster DNS; nothing answers on it
         self.proxy = ServiceProxy(self.api, (self.api.host, self.api.port))
         self.proxy.on_change = lambda: [w.write_hosts() for w in list(self.pods.values())]
+        self.proxy.on_connect = self.record_connection
+        self.connections = open(os.path.join(self.state, "connections.jsonl"), "a")
+        self.direct_seen = set()
         self.peaks = {}
         self.stopping = False
 
@@ -1006,6 +1017,59 @@ class Kubelet:
         with self.events_lock:
             self.events.write(json.dumps({"t": time.time(), "pod": "%s/%s" % (pod.ns, pod.name), "event": what, **kw}) + "\n")
             self.events.flush()
+
+    def pod_at(self, ip):
+        """The pod with this IP (namespace, name, labels), or None (the node, the API server, outside)."""
+        for w in list(self.pods.values()):
+            if w.ip == ip:
+                return {"namespace": w.ns, "name": w.name, "labels": w.obj["metadata"].get("labels") or {}}
+        return None
+
+    def record_connection(self, client, service, backend, via="service"):
+        """One line of connections.jsonl per connection a pod (or the node) opened: through a Service (the proxy
+        sees each one) or directly to an address outside the Service CIDR (seen by sampling the pods' sockets);
+        for the NetworkPolicy check of the runtime stage (test/runtime/network-policies.runtime.test.ts)."""
+        rec = {"t": time.time(), "via": via, "source": {"ip": client[0], "pod": self.pod_at(client[0])},
+               "destination": {"ip": backend[0], "port": backend[1], "protocol": "TCP", "pod": self.pod_at(backend[0])}}
+        if service:
+            ns, name = self.proxy.names.get(service, (None, None))
+            rec["service"] = {"namespace": ns, "name": name, "ip": service[0], "port": service[1]}
+        with self.events_lock:
+            self.connections.write(json.dumps(rec) + "\n")
+            self.connections.flush()
+
+    def sample_direct_connections(self):
+        """The pods' outgoing TCP connections that do not go through the Service proxy (to a pod IP, to outside):
+        /proc/PID/net/tcp of a process in each pod lists the sockets of the pod's network namespace."""
+        svc = ipaddress.ip_network(self.network.service_cidr)
+        for w in list(self.pods.values()):
+            c = next((c for c in w.inits + w.containers if c.proc and c.proc.poll() is None), None)
+            if not c or not w.ip:
+                continue
+            rows = []
+            for f in ("tcp", "tcp6"):
+                try:
+                    with open("/proc/%d/net/%s" % (c.proc.pid, f)) as fh:
+                        rows += [line.split() for line in fh.readlines()[1:]]
+                except OSError:
+                    pass
+            listening = {r[1].rsplit(":", 1)[1] for r in rows if r[3] == "0A"}
+            for r in rows:
+                if r[3] not in ("01", "02"):  # ESTABLISHED, SYN_SENT
+                    continue
+                lport, (rhex, rport) = r[1].rsplit(":", 1)[1], r[2].rsplit(":", 1)
+                if lport in listening:
+                    continue  # a connection to the pod (the node's probes), not from it
+                raw = bytes.fromhex(rhex)
+                ip = ipaddress.ip_address(b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4)))
+                if getattr(ip, "ipv4_mapped", None):
+                    ip = ip.ipv4_mapped
+                if ip.is_loopback or ip.is_unspecified or ip in svc:
+                    continue
+                key = (w.ip, str(ip), int(rport, 16), r[1])
+                if key not in self.direct_seen:
+                    self.direct_seen.add(key)
+                    self.record_connection((w.ip, 0), None, (str(ip), int(rport, 16)), via="direct")
 
     def service_env(self, namespace):
         """KUBERNETES_SERVICE_* and the Docker-link variables of every Service in the namespace (enableServiceLinks)."""
@@ -1125,6 +1189,7 @@ class Kubelet:
             if time.time() - last_stats >= 1:
                 try:
                     self.write_stats()
+                    self.sample_direct_connections()
                 except Exception as e:
                     log("stats failed:", e)
                 last_stats = time.time()

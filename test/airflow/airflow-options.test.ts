@@ -322,6 +322,18 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
     hostRoot: '/mnt/airflow',
     createNamespace: true, // the default; false (no Namespace) is checked on a chart of its own below
     networkPolicies: true,
+    networkPolicyOptions: {
+      apiServerSources: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }],
+      prometheusSources: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
+      dns: [{ ipBlock: { cidr: '169.254.20.10/32' } }],
+      kubernetesApiPorts: [443],
+      kubernetesApiCidrs: ['192.0.2.1/32'],
+      gitCidrs: ['198.51.100.0/24'],
+      gitPorts: [443],
+      objectStoreCidrs: ['203.0.113.0/24'],
+      objectStorePorts: [9000],
+      taskEgress: [],
+    },
     prePullImages: true, // off by default with hostPath provisioning
     prePullPauseImage: 'registry.example.com/mirror/pause:3.10',
   };
@@ -414,8 +426,22 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
       },
       networkPolicies: (b) => {
         expect(chart.networkPolicies).toBeDefined();
-        // with celery (EVERY_OPTION), the Redis broker's policy too
-        expect(byKind(b.objects, 'NetworkPolicy').map((p) => p.metadata.name).sort()).toEqual(['airflow-metadata-db', 'airflow-redis', 'airflow-webserver']);
+        // with celery, metrics, gitSync and remoteLogging (EVERY_OPTION), their policies too; taskEgress [] leaves no task-egress
+        expect(byKind(b.objects, 'NetworkPolicy').map((p) => p.metadata.name).sort()).toEqual([
+          'airflow-default-deny', 'airflow-dns', 'airflow-git-sync', 'airflow-kubernetes-api', 'airflow-metadata-db',
+          'airflow-metadata-db-clients', 'airflow-redis', 'airflow-redis-clients', 'airflow-remote-logging', 'airflow-statsd',
+          'airflow-statsd-clients', 'airflow-webserver',
+        ]);
+      },
+      networkPolicyOptions: (b) => {
+        const spec = (name: string) => find(b.objects, 'NetworkPolicy', name).spec;
+        expect(spec('airflow-webserver').ingress[0].from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }]);
+        expect(spec('airflow-statsd').ingress[1].from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }]);
+        expect(spec('airflow-dns').egress[0].to).toEqual([{ ipBlock: { cidr: '169.254.20.10/32' } }]);
+        expect(spec('airflow-kubernetes-api').egress).toEqual([{ to: [{ ipBlock: { cidr: '192.0.2.1/32' } }], ports: [{ protocol: 'TCP', port: 443 }] }]);
+        expect(spec('airflow-git-sync').egress).toEqual([{ to: [{ ipBlock: { cidr: '198.51.100.0/24' } }], ports: [{ protocol: 'TCP', port: 443 }] }]);
+        expect(spec('airflow-remote-logging').egress).toEqual([{ to: [{ ipBlock: { cidr: '203.0.113.0/24' } }], ports: [{ protocol: 'TCP', port: 9000 }] }]);
+        expect(b.objects.find((o) => o.metadata.name === 'airflow-task-egress')).toBeUndefined();
       },
     },
     built,

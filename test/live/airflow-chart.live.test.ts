@@ -209,6 +209,30 @@ describe('server-side dry run with field validation', () => {
     expectServerDryRun(dir, 'no-shared-claims.yaml', variant);
   });
 
+  test.each([
+    ['the defaults', {}],
+    ['every feature and every option', {
+      ...allFour(GitSyncMode.SIDECARS),
+      celery: {},
+      networkPolicyOptions: {
+        apiServerSources: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }, { ipBlock: { cidr: '192.0.2.0/24', except: ['192.0.2.128/25'] } }],
+        prometheusSources: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } }, podSelector: { matchLabels: { app: 'prometheus' } } }],
+        dns: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }, { ipBlock: { cidr: '169.254.20.10/32' } }],
+        kubernetesApiPorts: [443, 6443],
+        kubernetesApiCidrs: ['192.168.49.2/32'],
+        gitCidrs: ['140.82.112.0/20'],
+        gitPorts: [443],
+        objectStoreCidrs: ['203.0.113.0/24'],
+        objectStorePorts: [443, 9000],
+        taskEgress: [{ to: [{ ipBlock: { cidr: '10.20.0.0/16' } }], ports: [{ protocol: 'TCP', port: 5439 }] }],
+      },
+    }],
+  ])('the NetworkPolicies (%s) are accepted', (_label, props: any) => {
+    const policies = synthAirflow({ ...props, networkPolicies: true }).filter((o) => o.kind === 'NetworkPolicy');
+    expect(policies.length).toBeGreaterThanOrEqual(8);
+    expectServerDryRun(dir, 'network-policies.yaml', policies);
+  });
+
   test('field validation is on: a misspelled field is rejected', () => {
     const deployment = structuredClone(objects.find((o) => o.kind === 'Deployment'));
     deployment.spec.replicaz = 1;

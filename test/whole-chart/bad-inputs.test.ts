@@ -167,6 +167,14 @@ const rows: Array<[string, () => unknown, RegExp]> = [
     /^AirflowSecrets at "test\/secrets": property "secretName" received "Airflow_Secrets"; allowed: a DNS-1123 subdomain.* Did you mean "airflow-secrets"\?$/],
   ['database port out of range', () => new AirflowNetworkPolicies(chart(), 'net', { databasePort: 0 }),
     /^AirflowNetworkPolicies at "test\/net": property "databasePort" received 0; allowed: a whole number from 1 to 65535\.$/],
+  ['NetworkPolicy CIDR without a prefix length', () => new AirflowNetworkPolicies(chart(), 'net', { kubernetesApiCidrs: ['10.0.0.1'] }),
+    /^AirflowNetworkPolicies at "test\/net": property "kubernetesApiCidrs\[0\]" received "10\.0\.0\.1"; allowed: an IPv4 or IPv6 CIDR such as "10\.0\.0\.0\/16" or "192\.0\.2\.10\/32"\.$/],
+  ['NetworkPolicy peer without a selector or ipBlock', () => new AirflowNetworkPolicies(chart(), 'net', { apiServerSources: [{}] }),
+    /^AirflowNetworkPolicies at "test\/net": property "apiServerSources\[0\]" received \{\}; allowed: a NetworkPolicy peer with a podSelector, a namespaceSelector or an ipBlock \(\{ namespaceSelector: \{\} \} for every namespace\)\.$/],
+  ['git CIDRs without gitSync', () => new AirflowNetworkPolicies(chart(), 'net', { gitCidrs: ['10.0.0.0/8'] }),
+    /^AirflowNetworkPolicies at "test\/net": property "gitCidrs" received \["10\.0\.0\.0\/8"\]; allowed: unset without gitSync: nothing would use the rule\. Turn gitSync on, or leave gitCidrs out\.$/],
+  ['networkPolicyOptions without networkPolicies', () => new AirflowChart(Testing.app(), 'airflow', { networkPolicyOptions: { taskEgress: [] } }),
+    /^AirflowChart at "airflow": property "networkPolicyOptions" received \{"taskEgress":\[\]\}; allowed: unset unless networkPolicies is true: there are no NetworkPolicies to shape\. Set networkPolicies: true, or leave networkPolicyOptions out\.$/],
 ];
 
 describe('bad inputs', () => {
