@@ -128,8 +128,11 @@ export {
   AirflowVolumes,
   type AirflowVolumesProps,
   type HostPathProvisioningOptions,
+  type IPlusContainer,
+  type IPlusStorage,
   PersistentStorage,
   type PersistentStorageProps,
+  PlusVolume,
   StorageProvisioning,
   StorageProvisioningMode,
 } from './storage';
