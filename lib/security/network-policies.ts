@@ -12,6 +12,7 @@ import {
   invalid,
   validateDnsLabel,
   validatePort,
+  refuseUnknownProps,
 } from '../core';
 
 /** Props for {@link AirflowNetworkPolicies}. */
@@ -121,6 +122,7 @@ export class AirflowNetworkPolicies extends Construct {
 
   constructor(scope: Construct, id: string, props: AirflowNetworkPoliciesProps = {}) {
     super(scope, id);
+    refuseUnknownProps(this, '', props, 'AirflowNetworkPoliciesProps');
     const generation = props.generation ?? AirflowGeneration.AIRFLOW_3;
     if (!(generation instanceof AirflowGeneration)) {
       invalid(this, 'generation', generation, 'AirflowGeneration.AIRFLOW_3 or AirflowGeneration.AIRFLOW_2 (KubernetesExecutorAirflow.generation)');

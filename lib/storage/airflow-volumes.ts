@@ -14,6 +14,7 @@ import {
   validateDnsSubdomain,
   validateHostFolder,
   validateUnique,
+  refuseUnknownProps,
 } from '../core';
 import { PersistentStorage } from './persistent-storage';
 import { IPlusContainer, PlusVolume } from './plus-volume';
@@ -178,6 +179,7 @@ export class AirflowVolumes extends Construct {
 
   constructor(scope: Construct, id: string, props: AirflowVolumesProps = {}) {
     super(scope, id);
+    refuseUnknownProps(this, '', props, 'AirflowVolumesProps');
     this.provisioning = props.provisioning ?? StorageProvisioning.hostPath();
     this.namePrefix = validateDnsLabel(this, 'namePrefix', props.namePrefix ?? defaultNamePrefix(namespaceOf(this)), 40);
     if (this.provisioning.mode === StorageProvisioningMode.HOST_PATH && this.provisioning.hostRoot !== undefined) {

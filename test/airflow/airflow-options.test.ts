@@ -276,7 +276,9 @@ describe('KubernetesExecutorAirflowProps: every prop set reaches the YAML and it
   const secrets = AirflowSecrets.fromExistingSecrets(chart, 'secrets', { ...EXISTING_SECRETS, brokerPassword: BROKER_PASSWORD });
   const props: Required<KubernetesExecutorAirflowProps & AirflowOptions> = { ...EVERY_OPTION, volumes, database, secrets };
   // The control plane with its options, then the features with theirs, as AirflowChart composes them.
-  const airflow = new KubernetesExecutorAirflow(chart, 'airflow', props);
+  // (KubernetesExecutorAirflow refuses the features' options: they are addAirflowFeatures'.)
+  const { gitSync: _g, remoteLogging: _r, logRetentionDays: _l, metrics: _m, celery: _c, ...controlPlaneProps } = props;
+  const airflow = new KubernetesExecutorAirflow(chart, 'airflow', controlPlaneProps);
   const features = addAirflowFeatures(airflow, props);
   const built = (): Built => ({ airflow, features, objects: Testing.synth(chart) });
 
