@@ -12,6 +12,7 @@ import {
   validateHostFolder,
   validateImage,
   validateNamespaceName,
+  refuseUnknownProps,
 } from './core';
 import { GitSyncMode } from './git-sync';
 import { ImagePrePull } from './image-pre-pull';
@@ -154,6 +155,7 @@ export class AirflowChart extends Chart {
 
   constructor(scope: Construct, id: string, props: AirflowChartProps = {}) {
     super(scope, id, { ...props, namespace: props.namespace ?? DEFAULT_NAMESPACE, disableResourceNameHashes: true });
+    refuseUnknownProps(this, '', props, 'AirflowChartProps');
     // The chart's own inputs first, so that a bad one is reported by the chart, not by a construct inside it.
     validateNamespaceName(
       this,

@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { Components, SecretKeyRef, invalid, secretEnv, validateDnsSubdomain, validateSecretKeyRef } from '../core';
+import { Components, SecretKeyRef, invalid, secretEnv, validateDnsSubdomain, validateSecretKeyRef, refuseUnknownProps } from '../core';
 import {
   AirflowPodParts,
   CREATE_USER_RESOURCES,
@@ -93,6 +93,7 @@ export class AdminUser extends Construct {
 
   constructor(scope: Construct, id: string, props: AdminUserProps) {
     super(scope, id);
+    refuseUnknownProps(this, '', props, 'AdminUserProps');
     const parts = props.parts;
     this.username = props.username ?? 'admin';
     if (!USERNAME.test(this.username)) {

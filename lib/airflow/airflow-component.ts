@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { airflowLabels, atSynth, selectorLabels, validateChoice, validateInteger } from '../core';
+import { airflowLabels, atSynth, selectorLabels, validateChoice, validateInteger, refuseUnknownProps } from '../core';
 import { CONFIG_CHECKSUM_ANNOTATION } from './airflow-configuration';
 import {
   AirflowContainerOptions,
@@ -156,6 +156,7 @@ export class AirflowComponent extends Construct {
 
   constructor(scope: Construct, id: string, props: AirflowComponentProps) {
     super(scope, id);
+    refuseUnknownProps(this, '', props, 'AirflowComponentProps');
     const parts = props.parts;
     this.component = props.component;
     this.name = `airflow-${props.component}`;

@@ -14,6 +14,7 @@ import {
   secretConfigAdvice,
   sha256,
   validateDnsSubdomain,
+  refuseUnknownProps,
 } from '../core';
 import { AirflowConfigValues, validateAirflowConfig } from './airflow-config-keys';
 
@@ -140,6 +141,7 @@ export class AirflowConfiguration extends Construct implements IPodSpecSource {
 
   constructor(scope: Construct, id: string, props: AirflowConfigurationProps) {
     super(scope, id);
+    refuseUnknownProps(this, '', props, 'AirflowConfigurationProps');
     this.name = validateDnsSubdomain(this, 'name', props.name ?? AirflowConfiguration.DEFAULT_NAME);
     const property = props.configProperty ?? 'config';
     const user = props.config ?? {};

@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { airflowLabels, invalid, validateDnsSubdomain } from '../core';
+import { airflowLabels, invalid, validateDnsSubdomain, refuseUnknownProps } from '../core';
 import { IngressOptions } from './airflow-options';
 
 /** Props for {@link AirflowIngress}. */
@@ -33,6 +33,7 @@ export class AirflowIngress extends Construct {
 
   constructor(scope: Construct, id: string, props: AirflowIngressProps) {
     super(scope, id);
+    refuseUnknownProps(this, '', props, 'AirflowIngressProps');
     const host = validateDnsSubdomain(this, 'ingress.host', props.host);
     const path = props.path ?? '/';
     if (typeof path !== 'string' || !PATH.test(path)) {

@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { Components, VERSION_LABEL, validateDnsSubdomain } from '../core';
+import { Components, VERSION_LABEL, validateDnsSubdomain, refuseUnknownProps } from '../core';
 import { AirflowPodParts, ContainerResources, airflowContainer, oneShotJob, resourceRequirements } from './pod-parts';
 
 /** Props for {@link DbMigrations}. */
@@ -44,6 +44,7 @@ export class DbMigrations extends Construct {
 
   constructor(scope: Construct, id: string, props: DbMigrationsProps) {
     super(scope, id);
+    refuseUnknownProps(this, '', props, 'DbMigrationsProps');
     const parts = props.parts;
     const serviceAccountName = validateDnsSubdomain(this, 'serviceAccountName', props.serviceAccountName ?? 'airflow-db-migrate');
     const built = oneShotJob(this, {

@@ -21,6 +21,7 @@ import {
   validateDnsSubdomain,
   validateInteger,
   validateSecretKeyRef,
+  refuseUnknownProps,
 } from '../core';
 import { IMetadataDatabase } from '../database';
 import { airflowContainerSecurityContext } from '../security';
@@ -181,6 +182,7 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
 
   constructor(scope: Construct, id: string, props: KubernetesExecutorAirflowProps) {
     super(scope, id);
+    refuseUnknownProps(this, '', props, 'KubernetesExecutorAirflowProps');
     const namespace = namespaceOf(this);
     this.volumes = validateControlPlaneVolumes(this, props.volumes);
     if (!props.database) invalid(this, 'database', props.database, 'the metadata database (MetadataDb)');

@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { Components, airflowLabels, namespaceOf, validateDnsLabel, validateDnsSubdomain } from '../core';
+import { Components, airflowLabels, namespaceOf, validateDnsLabel, validateDnsSubdomain, refuseUnknownProps } from '../core';
 
 /**
  * What the KubernetesExecutor does through the Kubernetes API, in its namespace: create a pod per task,
@@ -44,6 +44,7 @@ export class PodLauncherRbac extends Construct {
 
   constructor(scope: Construct, id: string, props: PodLauncherRbacProps) {
     super(scope, id);
+    refuseUnknownProps(this, '', props, 'PodLauncherRbacProps');
     this.name = validateDnsSubdomain(this, 'name', props.name ?? 'airflow-pod-launcher');
     const serviceAccountName = validateDnsSubdomain(this, 'serviceAccountName', props.serviceAccountName);
     const namespace = validateDnsLabel(this, 'Chart.namespace', namespaceOf(this));

@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { AIRFLOW_GID, AIRFLOW_UID, Components, airflowLabels, atSynth, oneShotJobLabels, resolveAtSynth, shortHash } from '../core';
+import { AIRFLOW_GID, AIRFLOW_UID, Components, airflowLabels, atSynth, oneShotJobLabels, resolveAtSynth, shortHash, refuseUnknownProps } from '../core';
 import { AirflowVolumes, StorageProvisioningMode } from '../storage';
 import { NO_POD_OPTIONS, ResolvedPodOptions, airflowServiceAccount } from './pod-parts';
 
@@ -150,6 +150,7 @@ export class VolumePermissions extends Construct {
 
   constructor(scope: Construct, id: string, props: VolumePermissionsProps) {
     super(scope, id);
+    refuseUnknownProps(this, '', props, 'VolumePermissionsProps');
     const pod = props.pod ?? NO_POD_OPTIONS;
     const name = `airflow-${VOLUME_PERMISSIONS_COMPONENT}`;
     const labels = airflowLabels(VOLUME_PERMISSIONS_COMPONENT);

@@ -15,6 +15,7 @@ import {
   selectorLabels,
   validateInteger,
   validateSecretKeyRef,
+  refuseUnknownProps,
 } from '../core';
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
 import { CONFIG_CHECKSUM_ANNOTATION } from '../airflow/airflow-configuration';
@@ -102,6 +103,7 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
 
   constructor(scope: Construct, id: string, props: CeleryWorkersProps) {
     super(scope, id);
+    refuseUnknownProps(this, '', props, 'CeleryWorkersProps');
     const airflow = props.airflow;
     const { replicas, resources, concurrency, queues, terminationGracePeriodSeconds, defaultExecutor, externalBroker, redis, ...celeryPod } = props;
     delete (celeryPod as { airflow?: unknown }).airflow;

@@ -13,6 +13,7 @@ import {
   validateByteQuantity,
   validateImage,
   validateSecretKeyRef,
+  refuseUnknownProps,
 } from '../core';
 import { RedisBrokerOptions } from './celery-options';
 import { ContainerResources, resolveResources, resourceRequirements } from '../airflow/pod-parts';
@@ -80,6 +81,7 @@ export class RedisBroker extends Construct {
 
   constructor(scope: Construct, id: string, props: RedisBrokerProps) {
     super(scope, id);
+    refuseUnknownProps(this, '', props, 'RedisBrokerProps');
     this.name = `airflow-${Components.REDIS}`;
     this.image = validateImage(this, 'image', props.image ?? RedisBroker.DEFAULT_IMAGE);
     const passwordSecret = validateSecretKeyRef(this, 'passwordSecret', props.passwordSecret);

@@ -14,4 +14,5 @@ export * from './pod-options';
 export * from './scope';
 export * from './airflow-generation';
 export * from './sensitive-config';
+export * from './props';
 export * from './data/airflow-config-keys';

@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { invalid, SecretKeyRef } from '../core';
+import { invalid, SecretKeyRef, refuseUnknownProps } from '../core';
 import { DatabaseConnection, PostgresConnectionOptions, PostgresSslMode } from './database-connection';
 import { IMetadataDatabase, markSoleMetadataDatabase, metadataDatabaseOf, validateWaitTimeout } from './metadata-database';
 import { DEFAULT_WAIT_FOR_DB_TIMEOUT_SECONDS } from './wait-for-db';
@@ -47,6 +47,7 @@ export class ExternalMetadataDb extends Construct implements IMetadataDatabase {
 
   constructor(scope: Construct, id: string, props: ExternalMetadataDbProps) {
     super(scope, id);
+    refuseUnknownProps(this, '', props, 'ExternalMetadataDbProps');
     if (!(props?.connection instanceof DatabaseConnection)) {
       invalid(this, 'connection', props?.connection, 'DatabaseConnection.postgres({ host, ... }) or DatabaseConnection.fromUriSecret({ name, key })');
     }

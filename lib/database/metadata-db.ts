@@ -25,6 +25,7 @@ import {
   validateDnsSubdomain,
   validateImage,
   validateSecretKeyRef,
+  refuseUnknownProps,
 } from '../core';
 import { PersistentStorage, StorageProvisioning } from '../storage';
 import {
@@ -219,6 +220,7 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
 
   constructor(scope: Construct, id: string, props: MetadataDbProps = {}) {
     super(scope, id);
+    refuseUnknownProps(this, '', props, 'MetadataDbProps');
     const namespace = namespaceOf(this);
     const prefix = validateDnsLabel(this, 'namePrefix', props.namePrefix ?? defaultNamePrefix(namespace), 40);
     if (!/^[a-z]/.test(prefix)) {

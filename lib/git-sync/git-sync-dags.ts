@@ -13,6 +13,7 @@ import {
   validateImage,
   validateInteger,
   validatePodOptions,
+  refuseUnknownProps,
 } from '../core';
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
 import { AirflowVolumes } from '../storage';
@@ -200,6 +201,7 @@ export class GitSyncDags extends Construct implements IAirflowFeature {
 
   constructor(scope: Construct, id: string, props: GitSyncDagsProps) {
     super(scope, id);
+    refuseUnknownProps(this, '', props, 'GitSyncDagsProps');
     const airflow = props.airflow;
     const volumes = airflow.volumes;
     if (!(volumes instanceof AirflowVolumes)) invalid(this, 'volumes', volumes, 'the AirflowVolumes of the chart');

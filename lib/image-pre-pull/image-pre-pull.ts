@@ -12,9 +12,10 @@ import {
   selectorLabels,
   validateChoice,
   validateImage,
+  refuseUnknownProps,
 } from '../core';
 import type { KubernetesExecutorAirflow } from '../airflow/kubernetes-executor-airflow';
-import { airflowServiceAccount, resolvePodOptions } from '../airflow/pod-parts';
+import { airflowServiceAccount, pickPlacement, resolvePodOptions } from '../airflow/pod-parts';
 
 /**
  * The container that keeps a pre-pull pod alive: Kubernetes' own pause image (a static binary of ~300 KB that
@@ -121,12 +122,14 @@ export class ImagePrePull extends Construct {
       ...rest,
       images: [airflow.image, ...airflow.taskPodImages],
       imagePullPolicy: airflow.imagePullPolicy,
-      placement: airflow.podOptionsFor(placement),
+      // The placement fields of the task pods' options (a PodOptions holds env, resources... too).
+      placement: pickPlacement(airflow.podOptionsFor(placement)),
     });
   }
 
   constructor(scope: Construct, id: string, props: ImagePrePullProps) {
     super(scope, id);
+    refuseUnknownProps(this, '', props, 'ImagePrePullProps');
     if (!Array.isArray(props.images) || props.images.length === 0) {
       invalid(this, 'images', props.images, 'a non-empty list of images, e.g. ["apache/airflow:3.1.3"]');
     }

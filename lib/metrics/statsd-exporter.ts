@@ -14,6 +14,7 @@ import {
   validateDnsSubdomain,
   validateImage,
   validatePodOptions,
+  refuseUnknownProps,
 } from '../core';
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
 import { AirflowContribution, IAirflowFeature } from '../airflow/airflow-feature';
@@ -88,6 +89,7 @@ export class StatsdExporter extends Construct implements IAirflowFeature {
 
   constructor(scope: Construct, id: string, props: StatsdExporterProps = {}) {
     super(scope, id);
+    refuseUnknownProps(this, '', props, 'StatsdExporterProps');
     const image = validateImage(this, 'image', props.image ?? DEFAULT_STATSD_EXPORTER_IMAGE);
     const imagePullPolicy = validateChoice(this, 'imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', ['Always', 'IfNotPresent', 'Never']);
     const airflow = props.airflow;

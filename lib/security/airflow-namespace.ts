@@ -1,7 +1,7 @@
 import { ApiObject, App } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { APP_NAME, PART_OF_LABEL, atSynth, clusterScoped, namespaceOf, podSpecSourcesIn } from '../core';
+import { APP_NAME, PART_OF_LABEL, atSynth, clusterScoped, namespaceOf, podSpecSourcesIn, refuseUnknownProps } from '../core';
 import { PodSecurityLevel, podSecurityLabels, podSecurityLevelOf } from './pod-security';
 
 /** Props for {@link AirflowNamespace}. */
@@ -50,6 +50,7 @@ export class AirflowNamespace extends Construct {
 
   constructor(scope: Construct, id: string, props: AirflowNamespaceProps = {}) {
     super(scope, id);
+    refuseUnknownProps(this, '', props, 'AirflowNamespaceProps');
     this.name = namespaceOf(this);
     const computed =
       props.podSecurityLabels ?? true

@@ -25,6 +25,7 @@ import {
   validateDnsSubdomain,
   validateImage,
   validateSecretKeyRef,
+  refuseUnknownProps,
 } from '../core';
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from './pod-security';
 
@@ -161,6 +162,7 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
 
   constructor(scope: Construct, id: string, props: AirflowSecretsProps = {}) {
     super(scope, id);
+    refuseUnknownProps(this, '', props, 'AirflowSecretsProps');
     const existing = (props as InternalProps)[EXISTING];
     registerAirflowSecrets(this);
 

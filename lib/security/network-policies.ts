@@ -15,6 +15,7 @@ import {
   invalid,
   validateDnsLabel,
   validatePort,
+  refuseUnknownProps,
 } from '../core';
 
 /** The DNS port (kube-dns / CoreDNS), UDP and TCP. */
@@ -279,6 +280,7 @@ export class AirflowNetworkPolicies extends Construct {
 
   constructor(scope: Construct, id: string, props: AirflowNetworkPoliciesProps = {}) {
     super(scope, id);
+    refuseUnknownProps(this, '', props, 'AirflowNetworkPoliciesProps');
     const generation = props.generation ?? AirflowGeneration.AIRFLOW_3;
     if (!(generation instanceof AirflowGeneration)) {
       invalid(this, 'generation', generation, 'AirflowGeneration.AIRFLOW_3 or AirflowGeneration.AIRFLOW_2 (KubernetesExecutorAirflow.generation)');

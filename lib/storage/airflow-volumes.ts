@@ -1,6 +1,4 @@
-import { Size } from 'cdk8s';
 import { Construct } from 'constructs';
-import * as kplus from 'cdk8s-plus-28';
 import * as k8s from '../../imports/k8s';
 import {
   AIRFLOW_HOME,
@@ -16,8 +14,10 @@ import {
   validateDnsSubdomain,
   validateHostFolder,
   validateUnique,
+  refuseUnknownProps,
 } from '../core';
 import { PersistentStorage } from './persistent-storage';
+import { IPlusContainer, PlusVolume } from './plus-volume';
 import { StorageProvisioning, StorageProvisioningMode } from './storage-provisioning';
 
 /** One persistent folder shared by the Airflow components and the worker pods. */
@@ -105,14 +105,28 @@ export class AirflowVolume {
     public readonly storage: PersistentStorage | undefined,
     /** The name of the claim the pods mount; undefined for an emptyDir. */
     public readonly claimName: string | undefined,
-    /** The volume as cdk8s-plus sees it, for `container.mount(volume.mountPath, volume.plusVolume)`. */
-    public readonly plusVolume: kplus.Volume,
     /**
      * The `sizeLimit` of an emptyDir volume.
      * @default - no limit (or a claim)
      */
     public readonly emptyDirSizeLimit?: string,
   ) {}
+
+  private plus?: PlusVolume;
+
+  /**
+   * The volume as a cdk8s-plus pod sees it (any cdk8s-plus-NN from 28): one object per volume, so that
+   * mounting it into several containers of one pod adds it to the pod once. Use {@link mountInto}.
+   */
+  public get plusVolume(): PlusVolume {
+    this.plus ??= new PlusVolume(this.name, this.podVolume());
+    return this.plus;
+  }
+
+  /** Mounts this volume into a cdk8s-plus container (any cdk8s-plus-NN from 28) at its mount path. */
+  public mountInto(container: IPlusContainer): void {
+    container.mount(this.mountPath, this.plusVolume);
+  }
 
   /** Whether each pod has its own emptyDir instead of a claim ({@link AirflowVolumeOptions.emptyDir}). */
   public get emptyDir(): boolean {
@@ -165,6 +179,7 @@ export class AirflowVolumes extends Construct {
 
   constructor(scope: Construct, id: string, props: AirflowVolumesProps = {}) {
     super(scope, id);
+    refuseUnknownProps(this, '', props, 'AirflowVolumesProps');
     this.provisioning = props.provisioning ?? StorageProvisioning.hostPath();
     this.namePrefix = validateDnsLabel(this, 'namePrefix', props.namePrefix ?? defaultNamePrefix(namespaceOf(this)), 40);
     if (this.provisioning.mode === StorageProvisioningMode.HOST_PATH && this.provisioning.hostRoot !== undefined) {
@@ -228,11 +243,12 @@ export class AirflowVolumes extends Construct {
     return this.all.map((v) => v.volumeMount());
   }
 
-  /** Mounts every volume into a cdk8s-plus container at its mount path. */
-  public mountInto(container: kplus.Container): void {
-    for (const v of this.all) {
-      container.mount(v.mountPath, v.plusVolume);
-    }
+  /**
+   * Mounts every volume into a cdk8s-plus container (`kplus.Container` of any cdk8s-plus-NN from 28) at its
+   * mount path; the pod gets the volumes' entries.
+   */
+  public mountInto(container: IPlusContainer): void {
+    for (const v of this.all) v.mountInto(container);
   }
 
   private add(options: AirflowVolumeOptions, property: string): AirflowVolume {
@@ -286,14 +302,7 @@ export class AirflowVolumes extends Construct {
       accessModes,
       labels: { [NAME_LABEL]: APP_NAME, [COMPONENT_LABEL]: `${name}-storage` },
     });
-    const claim = kplus.PersistentVolumeClaim.fromClaimName(storage, 'claim-ref', storage.claimName);
-    const volume = new AirflowVolume(
-      name,
-      mountPath,
-      storage,
-      storage.claimName,
-      kplus.Volume.fromPersistentVolumeClaim(storage, 'pod-volume', claim, { name }),
-    );
+    const volume = new AirflowVolume(name, mountPath, storage, storage.claimName);
     this.byName.set(name, volume);
     return volume;
   }
@@ -317,15 +326,7 @@ export class AirflowVolumes extends Construct {
     }
     // The sizeLimit in whole MiB (rounded up), as cdk8s-plus renders it, so that both renderings agree.
     const mebibytes = options.size === undefined ? undefined : Math.ceil(validateByteQuantity(this, `${property}.size`, options.size) / 2 ** 20);
-    const scope = new Construct(this, options.name);
-    const volume = new AirflowVolume(
-      options.name,
-      mountPath,
-      undefined,
-      undefined,
-      kplus.Volume.fromEmptyDir(scope, 'pod-volume', options.name, mebibytes ? { sizeLimit: Size.mebibytes(mebibytes) } : {}),
-      mebibytes ? `${mebibytes}Mi` : undefined,
-    );
+    const volume = new AirflowVolume(options.name, mountPath, undefined, undefined, mebibytes ? `${mebibytes}Mi` : undefined);
     this.byName.set(options.name, volume);
     return volume;
   }
@@ -341,15 +342,7 @@ export class AirflowVolumes extends Construct {
         'nothing with existingClaim: the claim exists already, with its own size and access modes',
       );
     }
-    const scope = new Construct(this, options.name);
-    const claim = kplus.PersistentVolumeClaim.fromClaimName(scope, 'claim-ref', claimName);
-    const volume = new AirflowVolume(
-      options.name,
-      mountPath,
-      undefined,
-      claimName,
-      kplus.Volume.fromPersistentVolumeClaim(scope, 'pod-volume', claim, { name: options.name }),
-    );
+    const volume = new AirflowVolume(options.name, mountPath, undefined, claimName);
     this.byName.set(options.name, volume);
     return volume;
   }

@@ -3,3 +3,4 @@
 export * from './storage-provisioning';
 export * from './persistent-storage';
 export * from './airflow-volumes';
+export * from './plus-volume';

@@ -12,6 +12,7 @@ import {
   validateDnsLabel,
   validateDnsSubdomain,
   validateHostFolder,
+  refuseUnknownProps,
 } from '../core';
 import { StorageProvisioning, StorageProvisioningMode } from './storage-provisioning';
 
@@ -89,6 +90,7 @@ export class PersistentStorage extends Construct {
 
   constructor(scope: Construct, id: string, props: PersistentStorageProps) {
     super(scope, id);
+    refuseUnknownProps(this, '', props, 'PersistentStorageProps');
     const namespace = namespaceOf(this);
     validateDnsLabel(this, 'name', props.name);
     this.claimName = validateDnsSubdomain(this, 'claimName', props.claimName);

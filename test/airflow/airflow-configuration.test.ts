@@ -1,7 +1,7 @@
 // AirflowConfiguration: airflow.cfg from the props and the user's settings, and its checksum on the pods.
 import { AirflowGeneration } from '../../lib';
 import { renderAirflowCfg } from '../../lib/airflow/airflow-configuration';
-import { airflowChart, airflowError, cfgOf, find, parseCfg } from '../support';
+import { airflowChart, airflowError, cfgOf, expectWarns, find, parseCfg } from '../support';
 
 describe('configuration', () => {
   test('the user settings are added to airflow.cfg, checked and sorted', () => {
@@ -92,7 +92,9 @@ describe('configuration', () => {
   });
 
   test('parallelism, pool size and batch size come from props', () => {
-    const cfg = cfgOf(airflowChart({ parallelism: 16, defaultPoolSlots: 8, workerPodsCreationBatchSize: 5 }).manifests);
+    const cfg = cfgOf(
+      expectWarns(() => airflowChart({ parallelism: 16, defaultPoolSlots: 8, workerPodsCreationBatchSize: 5 }), /defaultPoolSlots \(8\) is smaller than parallelism \(16\)/).manifests,
+    );
     expect([cfg.core.parallelism, cfg.core.default_pool_task_slot_count, cfg.kubernetes_executor.worker_pods_creation_batch_size]).toEqual([
       '16',
       '8',

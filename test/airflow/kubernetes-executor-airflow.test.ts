@@ -20,6 +20,7 @@ import {
   cfgOf,
   containersOf,
   envOf,
+  expectWarns,
   find,
   leaves,
   Manifest,
@@ -391,7 +392,7 @@ describe('a custom image (built inside minikube)', () => {
   });
 
   test('the pull policy can be overridden, and is checked', () => {
-    const { manifests: m } = airflowChart({ imagePullPolicy: 'Always' });
+    const { manifests: m } = expectWarns(() => airflowChart({ imagePullPolicy: 'Always' }), /imagePullPolicy "Always" makes every task pod ask the registry/);
     expect(find(m, 'Deployment', 'airflow-scheduler').spec.template.spec.containers[0].imagePullPolicy).toBe('Always');
     expect(airflowError({ imagePullPolicy: 'always' }).message).toMatch(/Did you mean "Always"\?/);
   });

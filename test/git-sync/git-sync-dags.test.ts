@@ -307,7 +307,7 @@ describe('composed by hand', () => {
   test('shared-volume mode needs a ReadWriteMany dags volume; sidecar mode needs none', () => {
     const rwo = parts({ volumes: [{ name: 'dags', accessModes: ['ReadWriteOnce'] }, { name: 'logs' }] });
     const withGitSync = (p: ReturnType<typeof parts>, gitSync: GitSyncDagsOptions, id = 'airflow') => {
-      const airflow = new KubernetesExecutorAirflow(p.chart, id, p);
+      const airflow = new KubernetesExecutorAirflow(p.chart, id, { volumes: p.volumes, database: p.database });
       return addAirflowFeatures(airflow, { gitSync }).gitSync!;
     };
     expect(errorOf(() => withGitSync(rwo, { repository: REPO }))).toMatch(
@@ -320,7 +320,7 @@ describe('composed by hand', () => {
     const noDags = parts({ volumes: [{ name: 'logs' }] });
     // Without dags and without a feature that delivers them, the synth says so (the feature may come later).
     const alone = parts({ volumes: [{ name: 'logs' }] });
-    new KubernetesExecutorAirflow(alone.chart, 'airflow', alone);
+    new KubernetesExecutorAirflow(alone.chart, 'airflow', { volumes: alone.volumes, database: alone.database });
     expect(errorOf(() => Testing.synth(alone.chart))).toMatch(/volumes that include "dags"/);
     const ok = withGitSync(noDags, { repository: REPO, mode: GitSyncMode.SIDECARS }, 'airflow-2');
     expect(ok.mode).toBe(GitSyncMode.SIDECARS);

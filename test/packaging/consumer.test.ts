@@ -1,13 +1,17 @@
 /**
- * The package as a user gets it, end to end: `npm pack` on this repository, then a separate cdk8s app
- * (a fresh copy of examples/consumer) installs the tarball beside cdk8s, constructs, cdk8s-plus-28,
- * cdk8s-cli and TypeScript 5.9, compiles under --strict, and synthesizes with the validation plugin loaded
- * from the installed package. Last, the same app installs a git+file:// URL of this repository's HEAD,
- * which npm builds by running `prepare` in a clone.
+ * The package as a user gets it, end to end: `npm pack` on this repository, then two separate cdk8s apps
+ * install the tarball beside cdk8s, constructs, cdk8s-cli and TypeScript 5.9: a fresh copy of
+ * examples/consumer (cdk8s-plus-28) and the same app on cdk8s-plus-33, the cdk8s-plus `cdk8s init
+ * typescript-app` installs today (examples/consumer-plus33: its own package.json, ../consumer's sources).
+ * Each composes the constructs by hand, mounts the volumes into a cdk8s-plus container of its own
+ * cdk8s-plus, compiles under --strict, and synthesizes with the validation plugin loaded from the installed
+ * package. Last, the first app installs a git+file:// URL of this repository's HEAD, which npm builds by
+ * running `prepare` in a clone.
  *
- * Run by `npm run test:packaging` (and CI), not by `npm test`: the npm installs take about a minute. The
- * installs use npm's cache (`--prefer-offline`; `npm ci` of this repository filled it) and the registry
- * for whatever is missing. AIRFLOW_CDK8S_KEEP_PACKAGING=1 keeps the temporary folder (tarball, consumer copy).
+ * Run by `npm run test:packaging` (and CI), not by `npm test`: the npm installs take a minute or two. The
+ * installs use npm's cache (`--prefer-offline`; `npm ci` of this repository filled it, cdk8s-plus-33
+ * included: a devDependency) and the npm registry for whatever is missing; every version is pinned in the
+ * apps' package.json. AIRFLOW_CDK8S_KEEP_PACKAGING=1 keeps the temporary folder (tarball, consumer copy).
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -18,10 +22,28 @@ import { loadAll } from 'js-yaml';
 const root = path.resolve(__dirname, '..', '..');
 const example = path.join(root, 'examples', 'consumer');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'airflow-cdk8s-packaging-'));
-const consumer = path.join(work, 'consumer');
-const installed = path.join(consumer, 'node_modules', 'airflow-cdk8s');
+
+/** A consumer app: where its copy is, its cdk8s-plus, and its own package.json's folder. */
+interface ConsumerApp {
+  readonly plus: string;
+  readonly dir: string;
+  readonly installed: string;
+  /** The example folder whose package.json the app takes. */
+  readonly packageFrom: string;
+}
+const app = (folder: string, plus: string): ConsumerApp => ({
+  plus,
+  dir: path.join(work, folder),
+  installed: path.join(work, folder, 'node_modules', 'airflow-cdk8s'),
+  packageFrom: path.join(root, 'examples', folder),
+});
+const APPS: ConsumerApp[] = [app('consumer', 'cdk8s-plus-28'), app('consumer-plus33', 'cdk8s-plus-33')];
+const consumer = APPS[0].dir;
+const installed = APPS[0].installed;
 
 const NAMESPACE = 'data-team';
+/** The team's own cdk8s-plus Deployment in examples/consumer/chart.ts. */
+const TOOLBOX = 'data-team-toolbox';
 const DB_HOST = 'postgres.data-team.svc.example.internal';
 
 /**
@@ -135,135 +157,163 @@ test('npm pack ships the compiled constructs, their declarations, the validation
   expect(examplePkg.dependencies['airflow-cdk8s']).toBe(`file:../../${packed[0].filename}`);
 }, 120_000);
 
-test('a fresh copy of examples/consumer installs the tarball beside cdk8s, constructs, cdk8s-plus-28 and TypeScript 5.9', () => {
-  expect(tarball).not.toBe('');
-  // What a user would copy: the sources, not a local install of the example.
-  fs.cpSync(example, consumer, {
-    recursive: true,
-    filter: (src) => !/^(node_modules|build|dist.*|package-lock\.json|.*\.tgz)$/.test(path.basename(src)),
-  });
-  const pkgFile = path.join(consumer, 'package.json');
-  const pkg = JSON.parse(fs.readFileSync(pkgFile, 'utf8'));
-  pkg.dependencies['airflow-cdk8s'] = `file:${tarball}`;
-  fs.writeFileSync(pkgFile, JSON.stringify(pkg, null, 2));
-  fs.writeFileSync(path.join(consumer, 'broken.ts'), BROKEN_TS);
-  fs.writeFileSync(path.join(consumer, 'report.ts'), REPORT_TS);
+describe.each(APPS)('the $plus app', ({ plus, dir, installed: appInstalled, packageFrom }) => {
+  test(`a fresh copy of examples/consumer on ${plus} installs the tarball beside cdk8s, constructs, ${plus} and TypeScript 5.9`, () => {
+    expect(tarball).not.toBe('');
+    // What a user would copy: the sources, not a local install of the example.
+    fs.cpSync(example, dir, {
+      recursive: true,
+      filter: (src) => !/^(node_modules|build|dist.*|package-lock\.json|.*\.tgz)$/.test(path.basename(src)),
+    });
+    // The app's own package.json (its pinned cdk8s-plus), and chart.ts on that cdk8s-plus.
+    const pkg = JSON.parse(fs.readFileSync(path.join(packageFrom, 'package.json'), 'utf8'));
+    expect(pkg.dependencies[plus]).toMatch(/^\d+\.\d+\.\d+$/); // pinned
+    expect(Object.keys(pkg.dependencies).filter((d) => d.startsWith('cdk8s-plus'))).toEqual([plus]);
+    expect(pkg.dependencies['airflow-cdk8s']).toBe(`file:../../${path.basename(tarball)}`);
+    pkg.dependencies['airflow-cdk8s'] = `file:${tarball}`;
+    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
+    const chartFile = path.join(dir, 'chart.ts');
+    const chart = fs.readFileSync(chartFile, 'utf8');
+    expect(chart).toContain("import * as kplus from 'cdk8s-plus-28';");
+    fs.writeFileSync(chartFile, chart.replace("from 'cdk8s-plus-28'", `from '${plus}'`));
+    fs.writeFileSync(path.join(dir, 'broken.ts'), BROKEN_TS);
+    fs.writeFileSync(path.join(dir, 'report.ts'), REPORT_TS);
 
-  run(consumer, 'npm', npmInstall);
+    run(dir, 'npm', npmInstall);
 
-  // Exactly the packed files, and the versions the example pins.
-  const installedFiles = fs
-    .readdirSync(installed, { recursive: true, withFileTypes: true })
-    .filter((d) => d.isFile())
-    .map((d) => path.relative(installed, path.join(d.parentPath, d.name)))
-    .sort();
-  expect(installedFiles).toEqual(packedFiles);
-  const version = (p: string) => JSON.parse(fs.readFileSync(path.join(consumer, 'node_modules', p, 'package.json'), 'utf8')).version;
-  expect(version('typescript')).toMatch(/^5\.9\./);
-  // The plugin's run-time dependencies come with the package.
-  expect(version('kubernetes-models')).toBe('4.3.1');
-  expect(version('js-yaml')).toMatch(/^4\./);
-}, 300_000);
+    // Exactly the packed files, and the versions the example pins.
+    const installedFiles = fs
+      .readdirSync(appInstalled, { recursive: true, withFileTypes: true })
+      .filter((d) => d.isFile())
+      .map((d) => path.relative(appInstalled, path.join(d.parentPath, d.name)))
+      .sort();
+    expect(installedFiles).toEqual(packedFiles);
+    const version = (p: string) => JSON.parse(fs.readFileSync(path.join(dir, 'node_modules', p, 'package.json'), 'utf8')).version;
+    expect(version('typescript')).toMatch(/^5\.9\./);
+    expect(version(plus)).toBe(pkg.dependencies[plus]);
+    // The plugin's run-time dependencies come with the package.
+    expect(version('kubernetes-models')).toBe('4.3.1');
+    expect(version('js-yaml')).toMatch(/^4\./);
+  }, 300_000);
 
-test('the app compiles under --strict against the package declarations', () => {
-  expect(fs.existsSync(installed)).toBe(true);
-  // main.ts and chart.ts import 'airflow-cdk8s'; report.ts imports 'airflow-cdk8s/validation'. The
-  // example's tsconfig has no skipLibCheck, so the package's .d.ts files are checked too.
-  run(consumer, 'npx', ['tsc', '--strict', '--noEmit', '-p', '.']);
-}, 120_000);
-
-describe('cdk8s synth, with the validation plugin of the installed package', () => {
-  let output = '';
-  let objects: any[] = [];
-
-  test('synthesizes, and the plugin checks every object', () => {
-    expect(fs.existsSync(installed)).toBe(true);
-    output = run(consumer, 'npx', cdk8sSynth).output;
-    const pluginPath = path.join(installed, 'build', 'validation', 'index.js');
-    expect(output).toContain(pluginPath);
-    const checked = /airflow-cdk8s validation: (\d+) objects match the Kubernetes 1\.28 schemas and reference only objects that exist/.exec(output);
-    expect(checked).not.toBeNull();
-
-    const file = path.join(consumer, 'dist', `${NAMESPACE}.k8s.yaml`);
-    objects = loadAll(fs.readFileSync(file, 'utf8')).filter((o) => o !== null && o !== undefined);
-    expect(objects.length).toBe(Number(checked![1]));
-    // The plugin removes the construct metadata that the CLI makes the app write for it.
-    expect(fs.readdirSync(path.join(consumer, 'dist'))).toEqual([`${NAMESPACE}.k8s.yaml`]);
+  test('the app compiles under --strict against the package declarations', () => {
+    expect(fs.existsSync(appInstalled)).toBe(true);
+    // main.ts and chart.ts import 'airflow-cdk8s'; report.ts imports 'airflow-cdk8s/validation'. The
+    // example's tsconfig has no skipLibCheck, so the package's .d.ts files are checked too; chart.ts passes
+    // a container of the app's own cdk8s-plus to AirflowVolumes.mountInto.
+    run(dir, 'npx', ['tsc', '--strict', '--noEmit', '-p', '.']);
   }, 120_000);
 
-  test('the chart is in its own namespace, with no cluster-scoped objects but the Namespace', () => {
-    expect(objects.length).toBeGreaterThan(0);
-    const clusterScoped = objects.filter((o) => o.metadata.namespace === undefined);
-    expect(clusterScoped.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([`Namespace/${NAMESPACE}`]);
-    for (const o of objects.filter((x) => x.kind !== 'Namespace')) expect([o.kind, o.metadata.namespace]).toEqual([o.kind, NAMESPACE]);
-    // Storage-class claims: no PersistentVolumes.
-    expect(objects.filter((o) => o.kind === 'PersistentVolume')).toEqual([]);
-  });
+  describe('cdk8s synth, with the validation plugin of the installed package', () => {
+    let output = '';
+    let objects: any[] = [];
 
-  /** Pod specs of the control plane's Deployments, and of the worker pod template (YAML in the ConfigMap). */
-  function podSpecs(): Array<{ name: string; spec: any }> {
-    const deployments = objects
-      .filter((o) => o.kind === 'Deployment')
-      .map((d) => ({ name: `Deployment ${d.metadata.name}`, spec: d.spec.template.spec }));
-    const config = objects.find((o) => o.kind === 'ConfigMap' && o.data?.['pod_template_file.yaml']);
-    const template = loadAll(config.data['pod_template_file.yaml'])[0] as any;
-    return [...deployments, { name: 'worker pod template', spec: template.spec }];
-  }
+    test('synthesizes, and the plugin checks every object', () => {
+      expect(fs.existsSync(appInstalled)).toBe(true);
+      output = run(dir, 'npx', cdk8sSynth).output;
+      const pluginPath = path.join(appInstalled, 'build', 'validation', 'index.js');
+      expect(output).toContain(pluginPath);
+      const checked = /airflow-cdk8s validation: (\d+) objects match the Kubernetes 1\.28 schemas and reference only objects that exist/.exec(output);
+      expect(checked).not.toBeNull();
 
-  test('the extra plugins claim is mounted at /opt/airflow/plugins in every Airflow pod and the worker template', () => {
-    const claim = objects.find((o) => o.kind === 'PersistentVolumeClaim' && o.metadata.name.includes('plugins'));
-    expect(claim).toBeDefined();
-    expect(claim.spec.storageClassName).toBe('nfs-rwx');
-    const pods = podSpecs();
-    expect(pods.map((p) => p.name)).toEqual(
-      expect.arrayContaining(['Deployment airflow-scheduler', 'Deployment airflow-api-server', 'worker pod template']),
-    );
-    for (const { name, spec } of pods) {
-      const volume = spec.volumes.find((v: any) => v.persistentVolumeClaim?.claimName === claim.metadata.name);
-      expect([name, volume?.name]).toEqual([name, expect.any(String)]);
-      const mounts = spec.containers.flatMap((c: any) => c.volumeMounts ?? []).filter((m: any) => m.name === volume.name);
-      expect([name, mounts.map((m: any) => m.mountPath)]).toEqual([name, expect.arrayContaining(['/opt/airflow/plugins'])]);
+      const file = path.join(dir, 'dist', `${NAMESPACE}.k8s.yaml`);
+      objects = loadAll(fs.readFileSync(file, 'utf8')).filter((o) => o !== null && o !== undefined);
+      expect(objects.length).toBe(Number(checked![1]));
+      // The plugin removes the construct metadata that the CLI makes the app write for it.
+      expect(fs.readdirSync(path.join(dir, 'dist'))).toEqual([`${NAMESPACE}.k8s.yaml`]);
+    }, 120_000);
+
+    test('the chart is in its own namespace, with no cluster-scoped objects but the Namespace', () => {
+      expect(objects.length).toBeGreaterThan(0);
+      const clusterScoped = objects.filter((o) => o.metadata.namespace === undefined);
+      expect(clusterScoped.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([`Namespace/${NAMESPACE}`]);
+      for (const o of objects.filter((x) => x.kind !== 'Namespace')) expect([o.kind, o.metadata.namespace]).toEqual([o.kind, NAMESPACE]);
+      // Storage-class claims: no PersistentVolumes.
+      expect(objects.filter((o) => o.kind === 'PersistentVolume')).toEqual([]);
+    });
+
+    /** Pod specs of the control plane's Deployments, and of the worker pod template (YAML in the ConfigMap). */
+    function podSpecs(): Array<{ name: string; spec: any }> {
+      const deployments = objects
+        .filter((o) => o.kind === 'Deployment' && o.metadata.name !== TOOLBOX)
+        .map((d) => ({ name: `Deployment ${d.metadata.name}`, spec: d.spec.template.spec }));
+      const config = objects.find((o) => o.kind === 'ConfigMap' && o.data?.['pod_template_file.yaml']);
+      const template = loadAll(config.data['pod_template_file.yaml'])[0] as any;
+      return [...deployments, { name: 'worker pod template', spec: template.spec }];
     }
-  });
 
-  test('the external database: its host in the connection env, its password from the declared Secret, no Postgres', () => {
-    expect(objects.filter((o) => o.kind === 'StatefulSet')).toEqual([]);
-    for (const { name, spec } of podSpecs().filter((p) => p.name.startsWith('Deployment'))) {
-      const env = spec.containers.flatMap((c: any) => c.env ?? []);
-      const conn = env.find((e: any) => e.name === 'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN');
-      expect([name, conn?.value]).toEqual([
-        name,
-        `postgresql://airflow:$(AIRFLOW_DB_PASSWORD)@${DB_HOST}:5432/airflow_data_team?sslmode=require`,
+    test('the extra plugins claim is mounted at /opt/airflow/plugins in every Airflow pod and the worker template', () => {
+      const claim = objects.find((o) => o.kind === 'PersistentVolumeClaim' && o.metadata.name.includes('plugins'));
+      expect(claim).toBeDefined();
+      expect(claim.spec.storageClassName).toBe('nfs-rwx');
+      const pods = podSpecs();
+      expect(pods.map((p) => p.name)).toEqual(
+        expect.arrayContaining(['Deployment airflow-scheduler', 'Deployment airflow-api-server', 'worker pod template']),
+      );
+      for (const { name, spec } of pods) {
+        const volume = spec.volumes.find((v: any) => v.persistentVolumeClaim?.claimName === claim.metadata.name);
+        expect([name, volume?.name]).toEqual([name, expect.any(String)]);
+        const mounts = spec.containers.flatMap((c: any) => c.volumeMounts ?? []).filter((m: any) => m.name === volume.name);
+        expect([name, mounts.map((m: any) => m.mountPath)]).toEqual([name, expect.arrayContaining(['/opt/airflow/plugins'])]);
+      }
+    });
+
+    test(`the team's ${plus} Deployment mounts every claim where Airflow's pods mount it`, () => {
+      const toolbox = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === TOOLBOX);
+      expect(toolbox).toBeDefined();
+      const spec = toolbox.spec.template.spec;
+      const claims = objects.filter((o) => o.kind === 'PersistentVolumeClaim').map((o) => o.metadata.name);
+      expect(spec.volumes.map((v: any) => v.persistentVolumeClaim?.claimName).sort()).toEqual([...claims].sort());
+      expect(spec.containers[0].volumeMounts.map((m: any) => `${m.name} ${m.mountPath}`)).toEqual([
+        'dags /opt/airflow/dags',
+        'logs /opt/airflow/logs',
+        'data /opt/airflow/data',
+        'plugins /opt/airflow/plugins',
       ]);
-      const password = env.find((e: any) => e.name === 'AIRFLOW_DB_PASSWORD');
-      expect([name, password?.valueFrom?.secretKeyRef]).toEqual([name, { name: 'data-team-airflow-db', key: 'password' }]);
-    }
-  });
+      const scheduler = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'airflow-scheduler').spec.template.spec;
+      for (const v of spec.volumes) expect(scheduler.volumes).toContainEqual(v);
+      expect(spec.securityContext).toMatchObject({ runAsUser: 50000, runAsGroup: 0, runAsNonRoot: true });
+    });
 
-  test('the config override is in airflow.cfg, beside the settings the constructs manage', () => {
-    const config = objects.find((o) => o.kind === 'ConfigMap' && o.data?.['airflow.cfg']);
-    const cfg: string = config.data['airflow.cfg'];
-    const section = (name: string) => new RegExp(`^\\[${name}\\]\\n((?:.+\\n)*)`, 'm').exec(cfg)?.[1] ?? '';
-    expect(section('core')).toContain('max_active_tasks_per_dag = 8\n');
-    expect(section('core')).toContain('parallelism = 16\n');
-    expect(section('dag_processor')).toContain('refresh_interval = 60\n');
-    expect(section('kubernetes_executor')).toContain(`namespace = ${NAMESPACE}\n`);
-  });
+    test('the external database: its host in the connection env, its password from the declared Secret, no Postgres', () => {
+      expect(objects.filter((o) => o.kind === 'StatefulSet')).toEqual([]);
+      for (const { name, spec } of podSpecs().filter((p) => p.name.startsWith('Deployment'))) {
+        const env = spec.containers.flatMap((c: any) => c.env ?? []);
+        const conn = env.find((e: any) => e.name === 'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN');
+        expect([name, conn?.value]).toEqual([
+          name,
+          `postgresql://airflow:$(AIRFLOW_DB_PASSWORD)@${DB_HOST}:5432/airflow_data_team?sslmode=require`,
+        ]);
+        const password = env.find((e: any) => e.name === 'AIRFLOW_DB_PASSWORD');
+        expect([name, password?.valueFrom?.secretKeyRef]).toEqual([name, { name: 'data-team-airflow-db', key: 'password' }]);
+      }
+    });
 
-  test('the plugin rejects a broken variant: synth exits 2 with its report', () => {
-    expect(output).not.toBe('');
-    const broken = run(
-      consumer,
-      'npx',
-      // broken.ts was compiled with the rest by the synth above (the app command runs tsc first).
-      [...cdk8sSynth, '--app', 'node build/broken.js', '--output', 'dist-broken'],
-      2,
-    ).output;
-    expect(broken).toContain('airflow-cdk8s validation: 1 problem(s):');
-    expect(broken).toContain(
-      'data-team/scratch (PersistentVolumeClaim scratch): spec.volumName: unknown field (did you mean volumeName?)',
-    );
-  }, 120_000);
+    test('the config override is in airflow.cfg, beside the settings the constructs manage', () => {
+      const config = objects.find((o) => o.kind === 'ConfigMap' && o.data?.['airflow.cfg']);
+      const cfg: string = config.data['airflow.cfg'];
+      const section = (name: string) => new RegExp(`^\\[${name}\\]\\n((?:.+\\n)*)`, 'm').exec(cfg)?.[1] ?? '';
+      expect(section('core')).toContain('max_active_tasks_per_dag = 8\n');
+      expect(section('core')).toContain('parallelism = 16\n');
+      expect(section('dag_processor')).toContain('refresh_interval = 60\n');
+      expect(section('kubernetes_executor')).toContain(`namespace = ${NAMESPACE}\n`);
+    });
+
+    test('the plugin rejects a broken variant: synth exits 2 with its report', () => {
+      expect(output).not.toBe('');
+      const broken = run(
+        dir,
+        'npx',
+        // broken.ts was compiled with the rest by the synth above (the app command runs tsc first).
+        [...cdk8sSynth, '--app', 'node build/broken.js', '--output', 'dist-broken'],
+        2,
+      ).output;
+      expect(broken).toContain('airflow-cdk8s validation: 1 problem(s):');
+      expect(broken).toContain(
+        'data-team/scratch (PersistentVolumeClaim scratch): spec.volumName: unknown field (did you mean volumeName?)',
+      );
+    }, 120_000);
+  });
 });
 
 test("the plugin's checks from code: airflow-cdk8s/validation resolves, with its types", () => {

@@ -1,5 +1,6 @@
-import { Testing } from 'cdk8s';
+import { Chart, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
+import * as kplus33 from 'cdk8s-plus-33';
 import { AirflowNamespace, AirflowVolumes, StorageProvisioning } from '../../lib';
 import { byKind, find, Manifest, synthIn, testChart } from '../support';
 
@@ -75,22 +76,34 @@ describe('AirflowVolumes API', () => {
     ]);
   });
 
-  test('mounts every volume into a cdk8s-plus workload', () => {
+  // The library takes any cdk8s-plus-NN's container (a structural type): the classes of two cdk8s-plus
+  // versions are not assignable to each other, so typing it as cdk8s-plus-28's would not compile here.
+  test.each([
+    ['cdk8s-plus-28', (c: Chart) => new kplus.Deployment(c, 'web', { metadata: { name: 'web' } })],
+    ['cdk8s-plus-33', (c: Chart) => new kplus33.Deployment(c, 'web', { metadata: { name: 'web' } })],
+  ])('mounts every volume into a %s workload', (_plus, deploymentOf) => {
     const c = chart();
-    const volumes = new AirflowVolumes(c, 'volumes');
-    const deployment = new kplus.Deployment(c, 'web', { metadata: { name: 'web' } });
+    const volumes = new AirflowVolumes(c, 'volumes', {
+      volumes: [{ name: 'dags' }, { name: 'logs', emptyDir: true, size: '2Gi' }, { name: 'data', existingClaim: 'team-data' }],
+    });
+    const deployment = deploymentOf(c);
     const container = deployment.addContainer({ image: 'apache/airflow:3.1.3', name: 'web' });
+    const sidecar = deployment.addContainer({ image: 'apache/airflow:3.1.3', name: 'sidecar' });
     volumes.mountInto(container);
+    volumes.get('dags').mountInto(sidecar); // the same volume in a second container: one entry in the pod
     const dep = Testing.synth(c).find((o) => o.kind === 'Deployment');
     const spec = dep.spec.template.spec;
-    expect(spec.volumes).toEqual(
-      expect.arrayContaining([{ name: 'dags', persistentVolumeClaim: { claimName: 'airflow-dags-claim', readOnly: false } }]),
-    );
+    expect(spec.volumes).toEqual([
+      { name: 'dags', persistentVolumeClaim: { claimName: 'airflow-dags-claim' } },
+      { name: 'logs', emptyDir: { sizeLimit: '2048Mi' } },
+      { name: 'data', persistentVolumeClaim: { claimName: 'team-data' } },
+    ]);
     expect(spec.containers[0].volumeMounts.map((m: any) => [m.name, m.mountPath])).toEqual([
       ['dags', '/opt/airflow/dags'],
       ['logs', '/opt/airflow/logs'],
       ['data', '/opt/airflow/data'],
     ]);
+    expect(spec.containers[1].volumeMounts.map((m: any) => [m.name, m.mountPath])).toEqual([['dags', '/opt/airflow/dags']]);
   });
 
   test('users can drop data and add plugins', () => {

@@ -148,6 +148,23 @@ export function expectSynthWarns(chart: Chart, warning: string): void {
   }
 }
 
+/**
+ * Runs `build` with console.warn spied on (so a green run prints no warning), and checks what it warned:
+ * each of `expected` at least once, nothing else. Returns what `build` returned.
+ */
+export function expectWarns<T>(build: () => T, ...expected: RegExp[]): T {
+  const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+  try {
+    const result = build();
+    const said = warn.mock.calls.map((c) => String(c[0]));
+    for (const e of expected) expect([e, said.some((s) => e.test(s))]).toEqual([e, true]);
+    for (const s of said) expect([s, expected.some((e) => e.test(s))]).toEqual([s, true]);
+    return result;
+  } finally {
+    warn.mockRestore();
+  }
+}
+
 /** Builds {@link airflowChart} with `props` and returns the validation error it throws (or fails the test). */
 export function airflowError(props: Partial<KubernetesExecutorAirflowProps & AirflowOptions>): AirflowCdk8sValidationError {
   return validationError(() => airflowChart(props));
