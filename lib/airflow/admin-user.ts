@@ -23,6 +23,7 @@ export const ADMIN_PASSWORD_ENV = 'AIRFLOW_ADMIN_PASSWORD';
 // (they start together once the migrations are done), and the loser of that race fails on a duplicate key
 // (seen by the runtime tests: ab_permission_view_role_permission_view_id_role_id_key); a retry finds the rows
 // written. The script contains no "$(": Kubernetes would expand that itself.
+/** The create-user Job's script (`bash -c`): the password reaches FAB on stdin, never on a command line. */
 export const CREATE_USER_SCRIPT = [
   'for attempt in 1 2 3; do',
   `  printf '%s\\n%s\\n' "$${ADMIN_PASSWORD_ENV}" "$${ADMIN_PASSWORD_ENV}" | airflow users create --role Admin ` +

@@ -67,8 +67,8 @@ for (const [label, props] of variants) {
         expect(pod.spec.volumes).toContainEqual({ name: AIRFLOW_TMP_VOLUME_NAME, emptyDir: {} });
       }
       // (without: the secrets bootstrap, python3 on a script that only reads its token and calls the API, and
-      // wait-for-db, bash opening /dev/tcp, and the volume-permissions Job's chown: none writes a file)
-      for (const [where, c] of containers(objects).filter(([w, c]) => /^apache\/airflow/.test(c.image) && !/secrets-bootstrap|volume-permissions|wait-for-db$/.test(w))) {
+      // wait-for-db, bash opening /dev/tcp, the volume-permissions Job's chown and the pre-pull init containers, which only exit: none writes a file)
+      for (const [where, c] of containers(objects).filter(([w, c]) => /^apache\/airflow/.test(c.image) && !/secrets-bootstrap|volume-permissions|image-pre-pull|wait-for-db$/.test(w))) {
         const tmp = (c.volumeMounts ?? []).find((m: any) => m.mountPath === '/tmp');
         expect([where, tmp !== undefined]).toEqual([where, true]);
       }
