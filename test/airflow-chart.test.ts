@@ -2,7 +2,7 @@ import { Testing } from 'cdk8s';
 import { AirflowChart, ONE_SHOT_JOB_LABEL } from '../lib';
 import { parseQuantity } from '../lib/core/validators';
 import { podSecurityViolations, PodSecurityLevel } from '../lib/security/pod-security';
-import { airflowPodSpecs, byKind, EXISTING_SECRETS, cfgOf, containersOf, find, podsOf, selects } from './support';
+import { airflowPodSpecs, byKind, defaultVolumesOf, EXISTING_SECRETS, cfgOf, containersOf, find, podsOf, selects } from './support';
 import { validationReport } from '../validation';
 
 // The whole default chart. Its YAML is dist/airflow.k8s.yaml, the one golden copy: CI fails when dist/ differs
@@ -16,7 +16,7 @@ const cfg = cfgOf(manifests);
 test('the objects, by the names other components and the docs rely on, each once', () => {
   const names = manifests.map((o) => `${o.kind}/${o.metadata.name}`.replace(/-[0-9a-f]{8}$/, '-<hash>'));
   const components = ['api-server', 'dag-processor', 'scheduler', 'triggerer'];
-  const accounts = [...components, 'create-user', 'db-migrate', 'secrets-bootstrap', 'volume-permissions', 'worker'];
+  const accounts = [...components, 'create-user', 'db-migrate', 'postgres', 'secrets-bootstrap', 'volume-permissions', 'worker'];
   expect([...names].sort()).toEqual(
     [
       'Namespace/airflow',
@@ -60,7 +60,7 @@ test('every claim is bound to its own volume, both ways, on the unserved class, 
 test('each workload runs as its own ServiceAccount, and only two Roles exist, each bound to one account', () => {
   for (const pod of podsOf(manifests)) {
     const component = pod.labels['app.kubernetes.io/component'];
-    const expected = component === 'metadata-db' ? undefined : `airflow-${component}`;
+    const expected = component === 'metadata-db' ? 'airflow-postgres' : `airflow-${component}`;
     expect([pod.object, pod.spec.serviceAccountName]).toEqual([pod.object, expected]);
     if (expected) find(manifests, 'ServiceAccount', expected);
   }
@@ -126,14 +126,14 @@ test('Airflow talks to the in-cluster database with the generated password, by r
   });
 });
 
-test('every Airflow pod mounts the chart claims, and dags where dags_folder says', () => {
+test('every Airflow pod mounts the chart claims it uses, and dags (read-only) where dags_folder says', () => {
   const claims = manifests.filter((o) => o.kind === 'PersistentVolumeClaim').map((o) => o.metadata.name);
   for (const [name, spec] of airflowPodSpecs(manifests)) {
     const used = spec.volumes.filter((v: any) => v.persistentVolumeClaim).map((v: any) => v.persistentVolumeClaim.claimName);
-    expect([name, used]).toEqual([name, ['airflow-dags-claim', 'airflow-logs-claim', 'airflow-data-claim']]);
+    expect([name, used]).toEqual([name, defaultVolumesOf(name).map((v) => `airflow-${v}-claim`)]);
     for (const claim of used) expect(claims).toContain(claim);
     const dags = spec.containers[0].volumeMounts.find((m: any) => m.name === 'dags');
-    expect([name, dags.mountPath]).toEqual([name, cfg.core.dags_folder]);
+    if (used.includes('airflow-dags-claim')) expect([name, dags]).toEqual([name, { name: 'dags', mountPath: cfg.core.dags_folder, readOnly: true }]);
   }
 });
 

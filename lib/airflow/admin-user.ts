@@ -14,16 +14,21 @@ import {
 export const ADMIN_PASSWORD_ENV = 'AIRFLOW_ADMIN_PASSWORD';
 
 // `airflow users create` (FAB): the user's fields come from the environment, so that the password, read
-// from its Secret, never appears in the YAML. FAB's command prints "<user> already exist in the db" and
-// exits 0 when the user exists, so a re-run is harmless. It is tried three times, 10 s apart: on first start
-// the api-server and this command both write FAB's permission table (they start together once the
-// migrations are done), and the loser of that race fails on a duplicate key (seen by the runtime tests:
-// ab_permission_view_role_permission_view_id_role_id_key); a retry finds the rows written. The script
-// contains no "$(": Kubernetes would expand that itself.
-const CREATE_USER_SCRIPT = [
+// from its Secret, never appears in the YAML. Nor on a command line, where `ps` and /proc/<pid>/cmdline show
+// it to every process of the node's pid namespace: without --password the command asks for it twice with
+// getpass (providers/fab/auth_manager/cli_commands/user_command.py), which reads stdin when there is no
+// terminal, and bash's builtin printf writes it into the pipe without starting a process. FAB's command prints
+// "<user> already exist in the db" and exits 0 when the user exists, so a re-run is harmless. It is tried
+// three times, 10 s apart: on first start the api-server and this command both write FAB's permission table
+// (they start together once the migrations are done), and the loser of that race fails on a duplicate key
+// (seen by the runtime tests: ab_permission_view_role_permission_view_id_role_id_key); a retry finds the rows
+// written. The script contains no "$(": Kubernetes would expand that itself.
+/** The create-user Job's script (`bash -c`): the password reaches FAB on stdin, never on a command line. */
+export const CREATE_USER_SCRIPT = [
   'for attempt in 1 2 3; do',
-  '  airflow users create --role Admin --username "$AIRFLOW_ADMIN_USERNAME" --email "$AIRFLOW_ADMIN_EMAIL" ' +
-    `--firstname "$AIRFLOW_ADMIN_FIRSTNAME" --lastname "$AIRFLOW_ADMIN_LASTNAME" --password "$${ADMIN_PASSWORD_ENV}" && exit 0`,
+  `  printf '%s\\n%s\\n' "$${ADMIN_PASSWORD_ENV}" "$${ADMIN_PASSWORD_ENV}" | airflow users create --role Admin ` +
+    '--username "$AIRFLOW_ADMIN_USERNAME" --email "$AIRFLOW_ADMIN_EMAIL" ' +
+    '--firstname "$AIRFLOW_ADMIN_FIRSTNAME" --lastname "$AIRFLOW_ADMIN_LASTNAME" && exit 0',
   '  echo "create-user: attempt $attempt failed; FAB\'s permissions may be being written by the api-server: retrying in 10 s" >&2',
   '  sleep 10',
   'done',

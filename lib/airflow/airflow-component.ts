@@ -118,6 +118,12 @@ export interface AirflowComponentProps {
   readonly extraVolumes?: () => k8s.Volume[];
 
   /**
+   * How long Kubernetes waits after SIGTERM before it kills the pod (`terminationGracePeriodSeconds`).
+   * @default - Kubernetes' default, 30 s
+   */
+  readonly terminationGracePeriodSeconds?: number;
+
+  /**
    * Whether the Deployment rolls without downtime (a new pod first, then the old one goes). Otherwise the
    * old pod stops before the new one starts (`Recreate`): one scheduler, dag-processor or triggerer at a time
    * is enough on a small node, and a second one during a rollout would only compete for its CPU.
@@ -199,6 +205,7 @@ export class AirflowComponent extends Construct {
           spec: airflowPodSpec(parts, {
             serviceAccountName: this.name,
             automountServiceAccountToken: automount,
+            ...(props.terminationGracePeriodSeconds !== undefined ? { terminationGracePeriodSeconds: props.terminationGracePeriodSeconds } : {}),
             initContainers: atSynth(() => [parts.waitForDatabase, waitForMigrationsContainer(parts), ...(props.extraInitContainers?.() ?? [])]),
             containers: atSynth(() => [main, ...(props.sidecars?.() ?? [])]),
           }, props.extraVolumes),

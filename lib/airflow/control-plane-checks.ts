@@ -1,3 +1,4 @@
+import { AIRFLOW_TMP_PATH, AIRFLOW_TMP_VOLUME_NAME } from './volume-use';
 import { IConstruct } from 'constructs';
 import * as k8s from '../../imports/k8s';
 import { AirflowCdk8sValidationError, AirflowGeneration, AirflowVersion, IAirflowSecrets, MINIMUM_MULTIPLE_EXECUTORS_VERSION, chartSecretRef, invalid, parseImageReference, validateInteger, validateSecretKeyRef } from '../core';
@@ -150,6 +151,13 @@ export function validateControlPlaneVolumes(scope: IConstruct, volumes: AirflowV
   if (!volumes || !(volumes instanceof AirflowVolumes)) invalid(scope, 'volumes', volumes, 'the AirflowVolumes of the chart');
   if (volumes.has(AIRFLOW_CONFIG_VOLUME_NAME)) {
     invalid(scope, 'volumes', volumes.names, `no volume named "${AIRFLOW_CONFIG_VOLUME_NAME}" (the configuration's volume)`);
+  }
+  if (volumes.has(AIRFLOW_TMP_VOLUME_NAME)) {
+    invalid(scope, 'volumes', volumes.names, `no volume named "${AIRFLOW_TMP_VOLUME_NAME}" (the emptyDir of every Airflow pod's ${AIRFLOW_TMP_PATH})`);
+  }
+  const tmp = volumes.all.find((v) => v.mountPath === AIRFLOW_TMP_PATH);
+  if (tmp) {
+    invalid(scope, `volumes.${tmp.name}.mountPath`, tmp.mountPath, `a path other than ${AIRFLOW_TMP_PATH}: every Airflow pod mounts an emptyDir there (its root file system is read-only)`);
   }
   return volumes;
 }

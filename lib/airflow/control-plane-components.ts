@@ -23,6 +23,19 @@ export const COMPONENT_RESOURCES: Readonly<Record<string, ContainerResources>> =
   [Components.TRIGGERER]: { cpuRequest: '50m', memoryRequest: '448Mi', cpuLimit: '500m', memoryLimit: '1152Mi' },
 };
 
+/**
+ * How long each component gets between SIGTERM and SIGKILL, the official chart's values (chart/values.yaml
+ * `scheduler.terminationGracePeriodSeconds: 10`, `triggerer: 60`, `dagProcessor: 60`): the scheduler's state
+ * is in the database and another scheduler (or its next pod) adopts its task pods, so it need not linger; the
+ * triggerer gets a minute to cancel its triggers cleanly, which then run again on the next triggerer; the
+ * dag-processor a minute to finish the file it parses. The UI keeps Kubernetes' 30 s (uvicorn's graceful stop).
+ */
+export const COMPONENT_TERMINATION_GRACE_SECONDS: Readonly<Record<string, number>> = {
+  [Components.SCHEDULER]: 10,
+  [Components.TRIGGERER]: 60,
+  [Components.DAG_PROCESSOR]: 60,
+};
+
 /** What the components are built from: the control plane's parts and what its features add, at synth. */
 export interface ControlPlaneParts {
   /** The parts of a component's pod (`property` names its options in messages). */
@@ -64,6 +77,7 @@ export function createControlPlaneComponents(
       command: `airflow ${component}`,
       resources: resolveResources(airflow, `${property}.resources`, COMPONENT_RESOURCES[component], resources),
       replicas,
+      terminationGracePeriodSeconds: COMPONENT_TERMINATION_GRACE_SECONDS[component],
       ...rest,
       sidecars: () => parts.contributed('sidecars', component) as k8s.Container[],
       extraInitContainers: () => parts.contributed('initContainers', component) as k8s.Container[],

@@ -68,6 +68,7 @@ import {
 } from './pod-parts';
 import { VolumePermissions } from './volume-permissions';
 import { renderWorkerPodTemplate } from './worker-pod-template';
+import { AIRFLOW_TMP_VOLUME_NAME, VolumeUse, airflowTmpMount, airflowTmpVolume, volumeUse } from './volume-use';
 
 /** Props for {@link KubernetesExecutorAirflow}: what it runs on, and how Airflow runs ({@link ControlPlaneOptions}). */
 export interface KubernetesExecutorAirflowProps extends ControlPlaneOptions {
@@ -227,7 +228,7 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     this.env = airflowEnvironment(this.generation, this.database, this.secrets);
     this.reserved = {
       env: [...new Set([...this.env.controlPlane, ...this.env.worker].map((e) => e.name))],
-      volumes: [...new Set([...this.volumes.names, AIRFLOW_CONFIG_VOLUME_NAME])],
+      volumes: [...new Set([...this.volumes.names, AIRFLOW_CONFIG_VOLUME_NAME, AIRFLOW_TMP_VOLUME_NAME])],
     };
     resolvePodOptions(this, '', this.podOptions, this.reserved.env, this.reserved.volumes); // the chart-wide ones, checked once
 
@@ -350,23 +351,37 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
   }
 
   /**
-   * The volumes of every Airflow pod, read at synth (a volume added to AirflowVolumes later is mounted
-   * everywhere): the DAGs from a feature, the volumes, the configuration. The features' volumes of a pod
-   * ({@link contributed}) come after its pod options' volumes.
+   * The volumes of the Airflow pods of `component`, read at synth (a volume added to AirflowVolumes later is
+   * mounted where it is used): the DAGs from a feature, the volumes the component uses ({@link volumeUse}), the
+   * configuration, and `/tmp`'s emptyDir. The features' volumes of a pod ({@link contributed}) come after its pod
+   * options' volumes.
    */
-  public airflowPodVolumes(): k8s.Volume[] {
-    return [...(this.dagsSource?.volumes ?? []), ...this.volumes.podVolumes(), this.configuration.podVolume()];
+  public airflowPodVolumes(component: string): k8s.Volume[] {
+    const used = this.volumes.all.filter((v) => volumeUse(v.name, component, this) !== VolumeUse.NONE);
+    const dags = volumeUse('dags', component, this) !== VolumeUse.NONE ? (this.dagsSource?.volumes ?? []) : [];
+    return [...dags, ...used.map((v) => v.podVolume()), this.configuration.podVolume(), airflowTmpVolume()];
   }
 
-  /** Their mounts in an Airflow container (the DAGs from a feature in place of the dags volume's), and the features'. */
+  /**
+   * Their mounts in an Airflow container of `component` (the DAGs from a feature in place of the dags volume's;
+   * read-only where the component does not write them), `/tmp`, and the features' mounts.
+   */
   public airflowVolumeMounts(component: string): k8s.VolumeMount[] {
     const dags = this.dagsSource?.mount;
-    return [
-      ...(dags ? [dags] : []),
-      ...this.volumes.volumeMounts().filter((m) => !dags || m.name !== dags.name),
-      this.configuration.airflowCfgMount(),
-      ...this.contributed('volumeMounts', component),
-    ];
+    const mounts: k8s.VolumeMount[] = [];
+    if (dags && volumeUse('dags', component, this) !== VolumeUse.NONE) mounts.push({ ...dags, readOnly: true });
+    for (const v of this.volumes.all) {
+      if (dags && v.name === dags.name) continue;
+      const use = volumeUse(v.name, component, this);
+      if (use === VolumeUse.NONE) continue;
+      mounts.push({ ...v.volumeMount(), ...(use === VolumeUse.READ_ONLY ? { readOnly: true } : {}) });
+    }
+    return [...mounts, this.configuration.airflowCfgMount(), airflowTmpMount(), ...this.contributed('volumeMounts', component)];
+  }
+
+  /** The securityContext of an Airflow container: read-only root where the generation allows it. */
+  public airflowContainerSecurityContext(): k8s.SecurityContext {
+    return airflowContainerSecurityContext(this.generation.readOnlyRootFilesystem);
   }
 
   /** The env and volume names the library sets in the pods of `component`: pod options may not take them. */
@@ -432,12 +447,13 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
       image: this.image,
       imagePullPolicy: this.imagePullPolicy,
       env: () => [...this.env.controlPlane, ...this.contributed('env', component)],
-      volumes: () => this.airflowPodVolumes(),
+      volumes: () => this.airflowPodVolumes(component),
       volumeMounts: () => this.airflowVolumeMounts(component),
       configChecksum: this.configuration.checksumAtSynth(),
+      containerSecurityContext: this.airflowContainerSecurityContext(),
       // The database's wait-for-db runs in the Airflow image: give it the same pull policy (a local
       // ":latest" image would otherwise default to Always and fail to pull).
-      waitForDatabase: { ...this.database.waitForDatabaseContainer(this.image, airflowContainerSecurityContext()), imagePullPolicy: this.imagePullPolicy },
+      waitForDatabase: { ...this.database.waitForDatabaseContainer(this.image, this.airflowContainerSecurityContext()), imagePullPolicy: this.imagePullPolicy },
       pod: this.resolvedPodOptions(property, component, override),
     };
   }

@@ -172,6 +172,11 @@ export interface AirflowPodParts {
   readonly volumeMounts: () => k8s.VolumeMount[];
   /** sha256 of the configuration ConfigMap. */
   readonly configChecksum: string;
+  /**
+   * The securityContext of the Airflow containers.
+   * @default - airflowContainerSecurityContext(): read-only root file system
+   */
+  readonly containerSecurityContext?: k8s.SecurityContext;
   /** The init container that waits until the database accepts connections. */
   readonly waitForDatabase: k8s.Container;
   /**
@@ -242,7 +247,7 @@ export function airflowContainer(parts: AirflowPodParts, options: AirflowContain
     env: atSynth(() => [...parts.env(), ...(typeof extraEnv === 'function' ? extraEnv() : (extraEnv ?? [])), ...pod.env]),
     ...(pod.envFrom.length ? { envFrom: pod.envFrom } : {}),
     volumeMounts: atSynth(() => [...parts.volumeMounts(), ...pod.volumeMounts, ...(extraVolumeMounts ?? [])]),
-    securityContext: airflowContainerSecurityContext(),
+    securityContext: parts.containerSecurityContext ?? airflowContainerSecurityContext(),
     ...rest,
   };
 }
@@ -253,7 +258,7 @@ export function airflowContainer(parts: AirflowPodParts, options: AirflowContain
  */
 export function airflowPodSpec(
   parts: AirflowPodParts,
-  spec: Pick<k8s.PodSpec, 'serviceAccountName' | 'automountServiceAccountToken' | 'restartPolicy' | 'initContainers' | 'containers'>,
+  spec: Pick<k8s.PodSpec, 'serviceAccountName' | 'automountServiceAccountToken' | 'restartPolicy' | 'terminationGracePeriodSeconds' | 'initContainers' | 'containers'>,
   extraVolumes: () => k8s.Volume[] = () => [],
 ): k8s.PodSpec {
   const pod = parts.pod ?? NO_POD_OPTIONS;

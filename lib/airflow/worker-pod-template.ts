@@ -10,6 +10,25 @@ import { ContainerResources, NO_POD_OPTIONS, ResolvedPodOptions, resourceRequire
  */
 export const WORKER_CONTAINER_NAME = 'base';
 
+/** Airflow's default `[core] killed_task_cleanup_time`: how long a task has to clean up after SIGTERM before it is killed. */
+export const DEFAULT_KILLED_TASK_CLEANUP_TIME = 60;
+
+/**
+ * What a task pod needs after its cleanup time: the task runner reports the task's final state through the
+ * execution API and uploads its log (remote logging) after the task process has gone.
+ */
+export const TASK_POD_SHUTDOWN_MARGIN_SECONDS = 30;
+
+/**
+ * A task pod's `terminationGracePeriodSeconds` with Airflow's defaults: {@link DEFAULT_KILLED_TASK_CLEANUP_TIME}
+ * + {@link TASK_POD_SHUTDOWN_MARGIN_SECONDS}. The executor deletes a task pod once it has ended (nothing left to
+ * wait for), but also a running one (a task cleared or marked failed, a pod stuck in its start): then the task
+ * gets SIGTERM, its `on_kill()` runs, and Airflow kills it after `killed_task_cleanup_time`; the pod must outlive
+ * that, or SIGKILL cuts `on_kill()` (a remote job left running) and the last log lines. The official chart's
+ * 600 s (`workers.terminationGracePeriodSeconds`) is the Celery workers' drain time, which a task pod has no need of.
+ */
+export const TASK_POD_TERMINATION_GRACE_SECONDS = DEFAULT_KILLED_TASK_CLEANUP_TIME + TASK_POD_SHUTDOWN_MARGIN_SECONDS;
+
 /** Options for {@link workerPodTemplate}. */
 export interface WorkerPodTemplateOptions {
   /** The worker image (the same as the control plane's). */
@@ -26,6 +45,16 @@ export interface WorkerPodTemplateOptions {
   readonly serviceAccountName: string;
   /** The pod's labels. */
   readonly labels: Record<string, string>;
+  /**
+   * How long a deleted task pod gets between SIGTERM and SIGKILL.
+   * @default TASK_POD_TERMINATION_GRACE_SECONDS
+   */
+  readonly terminationGracePeriodSeconds?: number;
+  /**
+   * The `base` container's securityContext.
+   * @default - airflowContainerSecurityContext(): read-only root file system
+   */
+  readonly containerSecurityContext?: k8s.SecurityContext;
   /** The default CPU and memory of a task (override per task with `executor_config`). */
   readonly resources: ContainerResources;
   /**
@@ -62,6 +91,7 @@ export function workerPodTemplate(options: WorkerPodTemplateOptions): Record<str
       serviceAccountName: options.serviceAccountName,
       automountServiceAccountToken: false,
       restartPolicy: 'Never',
+      terminationGracePeriodSeconds: options.terminationGracePeriodSeconds ?? TASK_POD_TERMINATION_GRACE_SECONDS,
       securityContext: airflowPodSecurityContext(),
       ...(options.initContainers?.length ? { initContainers: options.initContainers } : {}),
       containers: [
@@ -72,7 +102,7 @@ export function workerPodTemplate(options: WorkerPodTemplateOptions): Record<str
           env: [...options.env, ...pod.env],
           ...(pod.envFrom.length ? { envFrom: pod.envFrom } : {}),
           resources: resourceRequirements(options.resources),
-          securityContext: airflowContainerSecurityContext(),
+          securityContext: options.containerSecurityContext ?? airflowContainerSecurityContext(),
           volumeMounts: [...options.volumeMounts, ...pod.volumeMounts],
         },
       ],
@@ -92,11 +122,19 @@ export function renderWorkerPodTemplate(
     imagePullPolicy: airflow.imagePullPolicy,
     env: airflow.taskEnv(Components.WORKER),
     initContainers: airflow.contributed('initContainers', Components.WORKER),
-    volumes: [...airflow.airflowPodVolumes(), ...airflow.contributed('volumes', Components.WORKER)],
+    volumes: [...airflow.airflowPodVolumes(Components.WORKER), ...airflow.contributed('volumes', Components.WORKER)],
     volumeMounts: airflow.airflowVolumeMounts(Components.WORKER),
     serviceAccountName,
     labels: airflowLabels(Components.WORKER),
+    containerSecurityContext: airflow.airflowContainerSecurityContext(),
+    terminationGracePeriodSeconds: killedTaskCleanupTime(airflow.config) + TASK_POD_SHUTDOWN_MARGIN_SECONDS,
     resources: airflow.workerResources,
     pod,
   });
+}
+
+/** `[core] killed_task_cleanup_time` as the user set it (a whole number of seconds), or Airflow's default. */
+function killedTaskCleanupTime(config: Readonly<Record<string, Readonly<Record<string, string | number | boolean>>>>): number {
+  const value = Number(config.core?.killed_task_cleanup_time ?? DEFAULT_KILLED_TASK_CLEANUP_TIME);
+  return Number.isInteger(value) && value >= 0 ? value : DEFAULT_KILLED_TASK_CLEANUP_TIME;
 }

@@ -17,7 +17,7 @@ import {
   validateSecretKeyRef,
   refuseUnknownProps,
 } from '../core';
-import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
+import { airflowPodSecurityContext } from '../security';
 import { CONFIG_CHECKSUM_ANNOTATION } from '../airflow/airflow-configuration';
 import { AirflowContribution, IAirflowFeature } from '../airflow/airflow-feature';
 import type { KubernetesExecutorAirflow } from '../airflow/kubernetes-executor-airflow';
@@ -242,12 +242,12 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
                   timeoutSeconds: 30,
                   failureThreshold: 5,
                 },
-                securityContext: airflowContainerSecurityContext(),
+                securityContext: airflow.airflowContainerSecurityContext(),
                 volumeMounts: atSynth(() => [...airflow.airflowVolumeMounts(Components.CELERY_WORKER), ...pod.volumeMounts]),
               },
               ...airflow.contributed('sidecars', Components.CELERY_WORKER),
             ]),
-            volumes: atSynth(() => [...airflow.airflowPodVolumes(), ...pod.volumes, ...airflow.contributed('volumes', Components.CELERY_WORKER)]),
+            volumes: atSynth(() => [...airflow.airflowPodVolumes(Components.CELERY_WORKER), ...pod.volumes, ...airflow.contributed('volumes', Components.CELERY_WORKER)]),
           },
         },
       },

@@ -201,6 +201,8 @@ interface GenerationFacts {
   readonly dagListIntervalKey: string;
   readonly requiresStandaloneDagProcessor: boolean;
   readonly workersUseDatabase: boolean;
+  readonly readOnlyRootFilesystem: boolean;
+  readonly dagFileReaders: readonly string[];
   readonly configKeys: Readonly<Record<string, AirflowConfigKeyData>>;
   readonly sensitiveConfigKeys: readonly string[];
   readonly secretKeyEnv: string;
@@ -228,6 +230,14 @@ const AIRFLOW_3: GenerationFacts = {
   requiresStandaloneDagProcessor: true,
   // Task pods reach the metadata only through the execution API, with a token the scheduler gives them.
   workersUseDatabase: false,
+  // Airflow 3 writes nothing into its image: airflow.cfg is given ([core] AIRFLOW_CONFIG exists, so
+  // write_default_airflow_configuration_if_needed leaves it), FAB reads webserver_config.py only if it exists
+  // (providers/fab/www/app.py: from_pyfile(silent=True)), the DAG bundles' locks go to tempfile.gettempdir()
+  // (dag_processing/bundles/base.py), task logs to the logs volume.
+  readOnlyRootFilesystem: true,
+  // Beside the DAG parser, the triggerer and the tasks, nothing reads DAG files: the scheduler and the
+  // api-server read the serialized DAGs and their source (dag_code) from the database.
+  dagFileReaders: [],
   configKeys: AIRFLOW_3_CONFIG_KEYS,
   sensitiveConfigKeys: AIRFLOW_3_SENSITIVE_CONFIG_KEYS,
   secretKeyEnv: 'AIRFLOW__API__SECRET_KEY',
@@ -266,6 +276,12 @@ const AIRFLOW_2: GenerationFacts = {
   requiresStandaloneDagProcessor: false,
   // A task talks to the metadata database itself.
   workersUseDatabase: true,
+  // Every Airflow 2 process copies default_webserver_config.py to [webserver] config_file (AIRFLOW_HOME) when
+  // it is missing (configuration.py write_webserver_configuration_if_needed), the official image has none.
+  readOnlyRootFilesystem: false,
+  // `airflow db migrate` re-serializes the DAGs from their files after a migration (utils/db.py
+  // _reserialize_dags); the scheduler runs the DAG callbacks and, without a standalone dag-processor, parses.
+  dagFileReaders: [Components.SCHEDULER, Components.DB_MIGRATE],
   configKeys: AIRFLOW_2_CONFIG_KEYS,
   sensitiveConfigKeys: AIRFLOW_2_SENSITIVE_CONFIG_KEYS,
   secretKeyEnv: 'AIRFLOW__WEBSERVER__SECRET_KEY',
@@ -339,6 +355,18 @@ export class AirflowGeneration {
    */
   public readonly workersUseDatabase: boolean;
 
+  /**
+   * Whether Airflow's containers run with a read-only root file system: Airflow 3 writes only to its volumes
+   * and `/tmp`; Airflow 2 writes `webserver_config.py` into AIRFLOW_HOME at every start.
+   */
+  public readonly readOnlyRootFilesystem: boolean;
+
+  /**
+   * The components, beside the DAG parser, the triggerer and the tasks, that read DAG files and mount the DAGs
+   * (read-only): none on Airflow 3; on Airflow 2 the scheduler and the migration Job (which re-serializes them).
+   */
+  public readonly dagFileReaders: readonly string[];
+
   /** Whether the control plane reads `[api_auth] jwt_secret` (Airflow 3). */
   public readonly usesJwtSecret: boolean;
 
@@ -365,6 +393,8 @@ export class AirflowGeneration {
     this.dagListIntervalKey = facts.dagListIntervalKey;
     this.requiresStandaloneDagProcessor = facts.requiresStandaloneDagProcessor;
     this.workersUseDatabase = facts.workersUseDatabase;
+    this.readOnlyRootFilesystem = facts.readOnlyRootFilesystem;
+    this.dagFileReaders = facts.dagFileReaders;
     this.usesJwtSecret = facts.jwtSecretEnv !== undefined;
     this.configKeys = facts.configKeys;
     this.sensitiveConfigKeys = facts.sensitiveConfigKeys;

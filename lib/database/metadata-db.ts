@@ -215,6 +215,11 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
   public readonly service: k8s.KubeService;
   /** The StatefulSet. */
   public readonly statefulSet: k8s.KubeStatefulSet;
+  /**
+   * Postgres' own ServiceAccount (named like the StatefulSet, no token): not the namespace's `default`, which
+   * other workloads share and to which a RoleBinding meant for them could give rights.
+   */
+  public readonly serviceAccount: k8s.KubeServiceAccount;
 
   private readonly database: IMetadataDatabase;
 
@@ -307,6 +312,10 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
       '--quiet',
     ];
 
+    this.serviceAccount = new k8s.KubeServiceAccount(this, 'service-account', {
+      metadata: { name: this.serviceName, labels: { ...this.podLabels } },
+      automountServiceAccountToken: false,
+    });
     this.statefulSet = new k8s.KubeStatefulSet(this, 'statefulset', {
       metadata: { name: this.serviceName, labels: { ...this.podLabels } },
       spec: {
@@ -319,6 +328,7 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
           metadata: podTemplateMetadataAtSynth(placement, this.podLabels),
           spec: {
             ...podPlacementFieldsAtSynth(placement),
+            serviceAccountName: this.serviceName,
             automountServiceAccountToken: false,
             enableServiceLinks: false,
             // Fast shutdown needs a moment to flush; the image's STOPSIGNAL is SIGINT.

@@ -44,6 +44,25 @@ export const GIT_SYNC_LINK = 'repo';
 /** The port of git-sync's HTTP endpoint in the shared-volume Deployment: 200 once the first sync is done. */
 export const GIT_SYNC_HTTP_PORT = 8000;
 
+/**
+ * git-sync's own emptyDir at `/tmp`, its HOME in the image (`ENV HOME=/tmp`: git's and ssh's files): its root
+ * file system is read-only.
+ */
+export const GIT_SYNC_TMP_VOLUME_NAME = 'git-sync-tmp';
+
+/**
+ * git-sync's probes on its HTTP endpoint (`--http-bind`), which answers 5xx until the first sync is done and
+ * 200 from then on: a startup probe that gives the first clone 10 minutes, then a liveness probe that restarts
+ * a git-sync whose loop no longer answers.
+ */
+function gitSyncProbes(port: number): Pick<k8s.Container, 'startupProbe' | 'livenessProbe'> {
+  const get = { path: '/', port: k8s.IntOrString.fromNumber(port) };
+  return {
+    startupProbe: { httpGet: get, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 60 },
+    livenessProbe: { httpGet: get, periodSeconds: 30, timeoutSeconds: 10, failureThreshold: 3 },
+  };
+}
+
 /** How the DAGs synced from git reach the Airflow pods. */
 export enum GitSyncMode {
   /**
@@ -268,9 +287,10 @@ export class GitSyncDags extends Construct implements IAirflowFeature {
                   ports: [{ name: 'http', containerPort: GIT_SYNC_HTTP_PORT, protocol: 'TCP' }],
                   // 5xx until the first sync has published the link, 200 from then on.
                   readinessProbe: { httpGet: { path: '/', port: k8s.IntOrString.fromString('http') }, periodSeconds: 10, failureThreshold: 3 },
+                  ...gitSyncProbes(GIT_SYNC_HTTP_PORT),
                 },
               ],
-              volumes: [dags.podVolume(), ...(this.credentials ? [this.credentials.volume()] : [])],
+              volumes: [dags.podVolume(), ...this.gitSyncPodVolumes()],
             },
           },
         },
@@ -317,21 +337,23 @@ export class GitSyncDags extends Construct implements IAirflowFeature {
    */
   public sidecarParts(): GitSyncPodParts {
     if (this.mode !== GitSyncMode.SIDECARS) return NO_PARTS;
-    return { containers: [this.container(Components.GIT_SYNC, [])], initContainers: [this.oneTimeSync()], volumes: this.credentialVolumes() };
+    const sidecar = { ...this.container(Components.GIT_SYNC, [`--http-bind=:${GIT_SYNC_HTTP_PORT}`]), ...gitSyncProbes(GIT_SYNC_HTTP_PORT) };
+    return { containers: [sidecar], initContainers: [this.oneTimeSync()], volumes: this.gitSyncPodVolumes() };
   }
 
   /** What the worker pod template gets: a one-time git-sync init container in sidecar mode, nothing otherwise. */
   public workerParts(): GitSyncPodParts {
     if (this.mode !== GitSyncMode.SIDECARS) return NO_PARTS;
-    return { containers: [], initContainers: [this.oneTimeSync()], volumes: this.credentialVolumes() };
+    return { containers: [], initContainers: [this.oneTimeSync()], volumes: this.gitSyncPodVolumes() };
   }
 
   private oneTimeSync(): k8s.Container {
     return this.container(`${Components.GIT_SYNC}-init`, ['--one-time']);
   }
 
-  private credentialVolumes(): k8s.Volume[] {
-    return this.credentials ? [this.credentials.volume()] : [];
+  /** The volumes of a pod with a git-sync container: its `/tmp`, and the credentials. */
+  private gitSyncPodVolumes(): k8s.Volume[] {
+    return [{ name: GIT_SYNC_TMP_VOLUME_NAME, emptyDir: { sizeLimit: k8s.Quantity.fromString('64Mi') } }, ...(this.credentials ? [this.credentials.volume()] : [])];
   }
 
   private container(name: string, extraArgs: string[], dagsMount: k8s.VolumeMount = { name: 'dags', mountPath: this.mountPath }): k8s.Container {
@@ -343,7 +365,7 @@ export class GitSyncDags extends Construct implements IAirflowFeature {
       ...(this.credentials && this.credentials.env().length > 0 ? { env: this.credentials.env() } : {}),
       resources: resourceRequirements(this.resources),
       securityContext: airflowContainerSecurityContext(),
-      volumeMounts: [dagsMount, ...(this.credentials ? [this.credentials.volumeMount()] : [])],
+      volumeMounts: [dagsMount, { name: GIT_SYNC_TMP_VOLUME_NAME, mountPath: '/tmp' }, ...(this.credentials ? [this.credentials.volumeMount()] : [])],
     };
   }
 

@@ -14,6 +14,18 @@ export const LOG_GROOMER_RESOURCES: ContainerResources = { cpuRequest: '10m', me
 /** How often the log groomer looks for old logs (the official chart's log groomer default). */
 export const LOG_GROOMER_INTERVAL_MINUTES = 15;
 
+/** The file the log groomer touches when it starts and after each round; its liveness probe checks its age. */
+export const LOG_GROOMER_HEARTBEAT = '/tmp/log-groomer-heartbeat';
+
+/** The log groomer's own emptyDir at `/tmp` (its root file system is read-only), where the heartbeat is. */
+export const LOG_GROOMER_TMP_VOLUME_NAME = 'log-groomer-tmp';
+
+/**
+ * A round that has not ended after this many minutes means the loop is stuck (a `find` hanging on the volume)
+ * or gone: two intervals, and 5 minutes for a long `find`.
+ */
+export const LOG_GROOMER_STALE_MINUTES = 2 * LOG_GROOMER_INTERVAL_MINUTES + 5;
+
 /** Where a pod's ServiceAccount token is mounted into each container, unless the container mounts something there itself. */
 export const SERVICE_ACCOUNT_TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
 
@@ -51,10 +63,12 @@ export function logGroomerContainer(options: LogGroomerOptions): k8s.Container {
   const script = [
     // On SIGTERM (bash is PID 1): stop the sleep and exit at once, not after the grace period.
     "trap 'kill $! 2>/dev/null; exit 0' TERM INT",
+    `touch ${LOG_GROOMER_HEARTBEAT}`,
     'while true; do',
     `  removed=$(find ${folder} -xdev -mindepth 1 -type f -name '*.log' -mmin +${minutes} -delete -print | wc -l)`,
     `  find ${folder} -xdev -mindepth 1 -type d -empty -mmin +60 -delete`,
     `  echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) log-groomer: removed $removed task log files older than ${options.retentionDays} days"`,
+    `  touch ${LOG_GROOMER_HEARTBEAT}`,
     `  sleep ${LOG_GROOMER_INTERVAL_MINUTES * 60} & wait $!`,
     'done',
   ].join('\n');
@@ -64,12 +78,25 @@ export function logGroomerContainer(options: LogGroomerOptions): k8s.Container {
     imagePullPolicy: options.imagePullPolicy,
     command: ['bash', '-c', script],
     resources: resourceRequirements(LOG_GROOMER_RESOURCES),
+    // The loop is alive while it ends a round now and then: a heartbeat older than two rounds restarts it.
+    livenessProbe: {
+      exec: { command: ['bash', '-c', `find ${LOG_GROOMER_HEARTBEAT} -mmin -${LOG_GROOMER_STALE_MINUTES} | grep -q .`] },
+      periodSeconds: 60,
+      timeoutSeconds: 10,
+      failureThreshold: 3,
+    },
     securityContext: airflowContainerSecurityContext(),
     volumeMounts: [
       { name: options.logsVolume, mountPath: options.logsPath },
+      { name: LOG_GROOMER_TMP_VOLUME_NAME, mountPath: '/tmp' },
       { name: NO_TOKEN_VOLUME_NAME, mountPath: SERVICE_ACCOUNT_TOKEN_PATH, readOnly: true },
     ],
   };
+}
+
+/** The groomer's `/tmp`: the heartbeat only. */
+export function logGroomerTmpVolume(): k8s.Volume {
+  return { name: LOG_GROOMER_TMP_VOLUME_NAME, emptyDir: { sizeLimit: k8s.Quantity.fromString('1Mi') } };
 }
 
 /** The empty volume the groomer mounts over the token path. */
@@ -110,6 +137,6 @@ export class LogGroomer implements IAirflowFeature {
       logsPath: logs.mountPath,
       retentionDays: this.retentionDays,
     });
-    return { sidecars: { [Components.SCHEDULER]: [container] }, volumes: { [Components.SCHEDULER]: [noTokenVolume()] } };
+    return { sidecars: { [Components.SCHEDULER]: [container] }, volumes: { [Components.SCHEDULER]: [noTokenVolume(), logGroomerTmpVolume()] } };
   }
 }

@@ -15,15 +15,21 @@ export function airflowPodSecurityContext(): k8s.PodSecurityContext {
   };
 }
 
-/** The container securityContext of every Airflow container: no privilege escalation, no capabilities. */
-export function airflowContainerSecurityContext(): k8s.SecurityContext {
+/**
+ * The container securityContext of every Airflow container (and of git-sync, the statsd-exporter and the log
+ * groomer): no privilege escalation, no capabilities, and a read-only root file system, so that a process
+ * cannot change the image's programs or leave files for the next one: what it may write is in its volumes (the
+ * Airflow pods' `/tmp` is an emptyDir). `readOnlyRootFilesystem` false only where the program writes into its
+ * image and cannot be told otherwise (Airflow 2 copies `webserver_config.py` into AIRFLOW_HOME at every start).
+ */
+export function airflowContainerSecurityContext(readOnlyRootFilesystem: boolean = true): k8s.SecurityContext {
   return {
     runAsUser: AIRFLOW_UID,
     runAsGroup: AIRFLOW_GID,
     runAsNonRoot: true,
     allowPrivilegeEscalation: false,
     privileged: false,
-    readOnlyRootFilesystem: false,
+    readOnlyRootFilesystem,
     capabilities: { drop: ['ALL'] },
     seccompProfile: { type: 'RuntimeDefault' },
   };

@@ -22,7 +22,7 @@ import {
   StorageProvisioning,
   addAirflowFeatures,
 } from '../../lib';
-import { airflowChart, airflowPodSpecs, byKind, cfgOf, containersOf, envOf, EXISTING_SECRETS, expectWarns, find, Manifest, testChart } from '../support';
+import { airflowChart, airflowPodSpecs, defaultVolumesOf, byKind, cfgOf, containersOf, envOf, EXISTING_SECRETS, expectWarns, find, Manifest, testChart } from '../support';
 
 /** What a check sees: the construct (its resolved readonly fields) and the synthesized objects. */
 interface Built {
@@ -94,8 +94,8 @@ function airflowPods(b: Built): Array<{ name: string; metadata: any; spec: any }
   const worker = b.airflow.workerPodTemplate as any;
   return [...out, { name: 'worker', metadata: worker.metadata, spec: worker.spec }];
 }
-const eachAirflowPod = (b: Built, check: (spec: any) => void) => {
-  for (const pod of airflowPods(b)) check(pod.spec);
+const eachAirflowPod = (b: Built, check: (spec: any, name: string) => void) => {
+  for (const pod of airflowPods(b)) check(pod.spec, pod.name);
   expect(airflowPods(b).length).toBeGreaterThan(4);
 };
 const eachAirflowPodTemplate = (b: Built, check: (metadata: any) => void) => airflowPods(b).forEach((pod) => check(pod.metadata));
@@ -288,7 +288,8 @@ describe('KubernetesExecutorAirflowProps: every prop set reaches the YAML and it
       volumes: (b) => {
         for (const [name, spec] of airflowPodSpecs(b.objects)) {
           const claims = spec.volumes.filter((v: any) => v.persistentVolumeClaim).map((v: any) => v.persistentVolumeClaim.claimName);
-          expect([name, claims]).toEqual([name, ['airflow-dags-claim', 'airflow-plugins-claim']]);
+          const dags = defaultVolumesOf(name, b.airflow.generation.major).includes('dags') ? ['airflow-dags-claim'] : [];
+          expect([name, claims]).toEqual([name, [...dags, 'airflow-plugins-claim']]);
         }
         expect(workerPod(b).containers[0].volumeMounts).toContainEqual({ name: 'plugins', mountPath: '/opt/airflow/plugins' });
       },
@@ -502,8 +503,12 @@ describe('without props, each option resolves to its documented default', () => 
       envFrom: (b) => eachAirflowContainer(b, (c) => expect(c.envFrom).toBeUndefined()),
       // (the scheduler's pod also has the log groomer's empty volume over the token path)
       extraVolumes: (b) =>
-        eachAirflowPod(b, (spec) =>
-          expect(spec.volumes.map((v: any) => v.name).filter((n: string) => n !== 'no-service-account-token')).toEqual(['dags', 'logs', 'data', 'airflow-config']),
+        eachAirflowPod(b, (spec, name) =>
+          expect(spec.volumes.map((v: any) => v.name).filter((n: string) => !['no-service-account-token', 'log-groomer-tmp'].includes(n))).toEqual([
+            ...defaultVolumesOf(name),
+            'airflow-config',
+            'airflow-tmp',
+          ]),
         ),
       serviceAccountAnnotations: (b) => expect(byKind(b.objects, 'ServiceAccount').filter((a) => a.metadata.annotations)).toEqual([]),
       imagePullSecrets: noneOnAnyPod('imagePullSecrets'),

@@ -18,6 +18,7 @@ import {
   airflowError,
   airflowPodSpecs,
   cfgOf,
+  defaultVolumesOf,
   containersOf,
   envOf,
   expectWarns,
@@ -416,7 +417,11 @@ describe('every Airflow container', () => {
       expect(containers.length).toBeGreaterThan(8);
       for (const [name, c] of containers) {
         const mounts = c.volumeMounts ?? [];
-        expect([name, mounts.find((m: any) => m.name === 'dags')?.mountPath]).toEqual([name, cfg.core.dags_folder]);
+        // dags only where DAG files are read, read-only everywhere
+        const pod = name.split('/').slice(0, 2).join('/');
+        const reads = pod === 'worker/base' || defaultVolumesOf(pod, label === 'Airflow 2' ? 2 : 3).includes('dags');
+        const dags = mounts.find((m: any) => m.name === 'dags');
+        expect([name, dags]).toEqual([name, reads ? { name: 'dags', mountPath: cfg.core.dags_folder, readOnly: true } : undefined]);
         const configEnv = c.env.find((e: any) => e.name === 'AIRFLOW_CONFIG')?.value;
         expect([name, configEnv]).toEqual([name, '/opt/airflow/airflow.cfg']);
         expect(mounts).toContainEqual({ name: 'airflow-config', mountPath: configEnv, subPath: 'airflow.cfg', readOnly: true });

@@ -45,11 +45,12 @@ describe('the worker pod template in the default deployment', () => {
     });
   });
 
-  test('mounts dags, logs and data at their paths, and airflow.cfg from the ConfigMap', () => {
+  test('mounts dags (read-only: a task cannot add a DAG file), logs and data at their paths, airflow.cfg from the ConfigMap, /tmp', () => {
     const mounts = pod.spec.containers[0].volumeMounts;
     expect(mounts).toEqual(
       expect.arrayContaining([
-        { name: 'dags', mountPath: '/opt/airflow/dags' },
+        { name: 'dags', mountPath: '/opt/airflow/dags', readOnly: true },
+        { name: 'airflow-tmp', mountPath: '/tmp' },
         { name: 'logs', mountPath: '/opt/airflow/logs' },
         { name: 'data', mountPath: '/opt/airflow/data' },
         { name: 'airflow-config', mountPath: '/opt/airflow/airflow.cfg', subPath: 'airflow.cfg', readOnly: true },

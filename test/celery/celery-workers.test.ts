@@ -211,9 +211,17 @@ describe('the Celery worker Deployment', () => {
     expect(d.spec.template.spec.containers[0].args[2]).toBe('exec airflow celery worker --concurrency 8 --queues default,sensors,api.calls --skip-serve-logs');
     // the same volumes and airflow.cfg as the scheduler; rolled when airflow.cfg changes
     const scheduler = find(celery, 'Deployment', 'airflow-scheduler').spec.template;
-    // (the scheduler's pod also has its log groomer's empty volume over the token path)
-    expect(spec.volumes).toEqual(scheduler.spec.volumes.filter((v: any) => v.name !== 'no-service-account-token'));
-    expect(worker.volumeMounts).toEqual(scheduler.spec.containers[0].volumeMounts.filter((m: any) => !m.mountPath.includes('pod_template')));
+    // (the scheduler's pod also has its log groomer's empty volumes; the scheduler mounts no dags nor data)
+    const claim = (name: string) => ({ name, persistentVolumeClaim: { claimName: `airflow-${name}-claim` } });
+    const [, ...schedulerRest] = scheduler.spec.volumes.filter((v: any) => !['no-service-account-token', 'log-groomer-tmp'].includes(v.name));
+    expect(spec.volumes).toEqual([claim('dags'), claim('logs'), claim('data'), ...schedulerRest]);
+    // dags read-only (a task cannot add a DAG file), logs and data read-write, airflow.cfg and /tmp as the scheduler's
+    expect(worker.volumeMounts).toEqual([
+      { name: 'dags', mountPath: '/opt/airflow/dags', readOnly: true },
+      { name: 'logs', mountPath: '/opt/airflow/logs' },
+      { name: 'data', mountPath: '/opt/airflow/data' },
+      ...scheduler.spec.containers[0].volumeMounts.filter((m: any) => !m.mountPath.includes('pod_template') && m.name !== 'logs'),
+    ]);
     expect(deployment.spec.template.metadata.annotations['checksum/airflow-config']).toBe(scheduler.metadata.annotations['checksum/airflow-config']);
   });
 
@@ -337,7 +345,7 @@ describe('the Celery worker Deployment', () => {
     expect(spec.containers[0].volumeMounts).toContainEqual({ name: 'dags', mountPath: '/opt/airflow/dags', readOnly: true });
     // Issue #20: a worker takes tasks as soon as it starts, so it starts only once a one-time sync has put the DAGs there.
     expect(spec.initContainers.map((c: any) => c.name)).toEqual(['git-sync-init']);
-    expect(spec.initContainers[0].args).toEqual([...spec.containers[1].args, '--one-time']);
+    expect(spec.initContainers[0].args).toEqual([...spec.containers[1].args.filter((a: string) => !a.startsWith('--http-bind')), '--one-time']);
     expect(spec.initContainers[0].volumeMounts).toEqual(spec.containers[1].volumeMounts);
     const shared = find(synth({ celery: {}, gitSync: { repository: 'https://github.com/org/dags.git' } }), 'Deployment', 'airflow-celery-worker').spec.template.spec;
     expect(shared.containers.map((c: any) => c.name)).toEqual(['celery-worker']); // the shared volume, read-only

@@ -49,6 +49,7 @@ describe('MetadataDb in the cluster, on minikube (hostPath, the default)', () =>
       'v1 PersistentVolume/airflow-postgres-volume',
       'v1 PersistentVolumeClaim/airflow-postgres-claim',
       'v1 Service/airflow-postgres',
+      'v1 ServiceAccount/airflow-postgres',
       'apps/v1 StatefulSet/airflow-postgres',
     ]);
     expect(find(objects, 'Service', 'airflow-postgres').metadata.namespace).toBe('airflow');

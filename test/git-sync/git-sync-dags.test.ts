@@ -19,7 +19,7 @@ import {
   addAirflowFeatures,
 } from '../../lib';
 import { validationReport } from '../../validation';
-import { airflowPodSpecs, errorOf, find, podsOf, synthAirflowChart as synth } from '../support';
+import { airflowPodSpecs, defaultVolumesOf, errorOf, find, podsOf, synthAirflowChart as synth } from '../support';
 import { airflowPodViolations, isPostgresPod, isVolumePermissionsPod } from '../support/pod-checks';
 import { findSecretMaterial } from '../support/secret-scan';
 
@@ -46,7 +46,7 @@ describe('shared-volume mode (the default): one git-sync Deployment, nothing add
     expect(worker.spec.initContainers).toBeUndefined();
     expect(worker.spec.containers.map((c: any) => c.name)).toEqual([WORKER_CONTAINER_NAME]);
     // ...and no volume of its own for git: the dags claim, read-only, is all it gets.
-    expect(worker.spec.volumes.map((v: any) => v.name)).toEqual(['dags', 'logs', 'data', 'airflow-config']);
+    expect(worker.spec.volumes.map((v: any) => v.name)).toEqual(['dags', 'logs', 'data', 'airflow-config', 'airflow-tmp']);
     expect(worker.spec.volumes[0]).toEqual({ name: 'dags', persistentVolumeClaim: { claimName: 'airflow-dags-claim' } });
     expect(worker.spec.containers[0].volumeMounts).toContainEqual({ name: 'dags', mountPath: '/opt/airflow/dags', readOnly: true });
   });
@@ -222,7 +222,9 @@ describe('sidecar mode (no ReadWriteMany): git-sync in the DAG readers and in ev
     expect(manifests.filter((o) => /dags/.test(o.metadata.name))).toEqual([]);
     expect(cfg.core.dags_folder).toBe('/opt/airflow/dags/git-sync/repo');
     for (const [name, spec] of airflowPodSpecs(manifests)) {
-      expect([name, spec.volumes.find((v: any) => v.name === 'dags')]).toEqual([name, { name: 'dags', emptyDir: {} }]);
+      // only in the pods that read DAG files
+      const expected = defaultVolumesOf(name).includes('dags') ? { name: 'dags', emptyDir: {} } : undefined;
+      expect([name, spec.volumes.find((v: any) => v.name === 'dags')]).toEqual([name, expected]);
     }
   });
 
@@ -231,7 +233,7 @@ describe('sidecar mode (no ReadWriteMany): git-sync in the DAG readers and in ev
     const init = worker.spec.initContainers[0];
     expect(init.args).toContain('--one-time');
     expect(linkPath(init)).toBe(cfg.core.dags_folder);
-    expect(init.volumeMounts).toEqual([{ name: 'dags', mountPath: '/opt/airflow/dags' }]);
+    expect(init.volumeMounts).toEqual([{ name: 'dags', mountPath: '/opt/airflow/dags' }, { name: 'git-sync-tmp', mountPath: '/tmp' }]);
     expect(worker.spec.containers.map((c: any) => c.name)).toEqual([WORKER_CONTAINER_NAME]);
     expect(worker.spec.containers[0].volumeMounts).toContainEqual({ name: 'dags', mountPath: '/opt/airflow/dags', readOnly: true });
     expect(airflowPodViolations(worker.spec)).toEqual([]);
@@ -254,7 +256,8 @@ describe('sidecar mode (no ReadWriteMany): git-sync in the DAG readers and in ev
       const init = spec.initContainers;
       expect([name, init.map((c: any) => c.name)]).toEqual([name, ['wait-for-db', 'wait-for-airflow-migrations', 'git-sync-init']]);
       const sidecar = spec.containers.find((c: any) => c.name === 'git-sync');
-      expect(init[2].args).toEqual([...sidecar.args, '--one-time']);
+      // the same sync as the sidecar's, once (the sidecar alone serves its health endpoint for its probes)
+      expect(init[2].args).toEqual([...sidecar.args.filter((a: string) => !a.startsWith('--http-bind')), '--one-time']);
       expect(init[2].volumeMounts).toEqual(sidecar.volumeMounts);
       expect(linkPath(init[2])).toBe(cfg.core.dags_folder);
     }
@@ -338,6 +341,6 @@ describe('composed by hand', () => {
     const { manifests, cfg, worker } = synth();
     expect(manifests.filter((o) => /git-sync/.test(JSON.stringify(o)))).toEqual([]);
     expect(cfg.core.dags_folder).toBe('/opt/airflow/dags');
-    expect(worker.spec.containers[0].volumeMounts).toContainEqual({ name: 'dags', mountPath: '/opt/airflow/dags' });
+    expect(worker.spec.containers[0].volumeMounts).toContainEqual({ name: 'dags', mountPath: '/opt/airflow/dags', readOnly: true });
   });
 });

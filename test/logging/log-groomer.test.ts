@@ -40,6 +40,7 @@ describe('on by default: the log groomer beside the scheduler', () => {
     expect([...script.matchAll(/'(\/[^']*)'/g)].map((m) => m[1])).toEqual(['/opt/airflow/logs', '/opt/airflow/logs']);
     expect(groomer.volumeMounts).toEqual([
       { name: 'logs', mountPath: '/opt/airflow/logs' },
+      { name: 'log-groomer-tmp', mountPath: '/tmp' }, // its heartbeat: the root file system is read-only
       { name: 'no-service-account-token', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true },
     ]);
     // The scheduler's pod has a token (it creates task pods); an empty volume over the token path keeps the
@@ -74,7 +75,7 @@ test('the default chart differs from the one without retention by the groomer an
   const withGroomer = structuredClone(on.find(isScheduler));
   const spec = withGroomer.spec.template.spec;
   spec.containers = spec.containers.filter((c: any) => c.name !== 'log-groomer');
-  spec.volumes = spec.volumes.filter((v: any) => v.name !== 'no-service-account-token');
+  spec.volumes = spec.volumes.filter((v: any) => !['no-service-account-token', 'log-groomer-tmp'].includes(v.name));
   expect(withGroomer).toEqual(off.find(isScheduler));
 });
 
@@ -83,7 +84,7 @@ describe('logRetentionDays', () => {
     expect(scheduler({ logRetentionDays: 7 }).containers[1].command[2]).toContain(`-mmin +${7 * 24 * 60}`);
     const off = scheduler({ logRetentionDays: 0 });
     expect(off.containers.map((c: any) => c.name)).toEqual(['scheduler']);
-    expect(off.volumes.map((v: any) => v.name)).toEqual(['dags', 'logs', 'data', 'airflow-config']);
+    expect(off.volumes.map((v: any) => v.name)).toEqual(['logs', 'airflow-config', 'airflow-tmp']);
   });
 
   test('a whole number of days up to 10 years', () => {

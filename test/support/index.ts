@@ -346,3 +346,18 @@ export function leaves(value: unknown, options: { arraysAsLeaves?: boolean } = {
   walk(value, prefix);
   return out;
 }
+
+/**
+ * The default volumes (dags, logs, data) the Airflow pod `object` ("Deployment/airflow-scheduler",
+ * "Job/airflow-db-migrate-...") mounts, in order (lib/airflow/volume-use.ts): each pod only what it uses.
+ */
+export function defaultVolumesOf(object: string, major: 2 | 3 = 3): string[] {
+  const name = object.replace(/^[A-Za-z]+\/airflow-/, '');
+  if (/^(api-server|webserver)$/.test(name)) return ['logs'];
+  if (name === 'scheduler') return major === 2 ? ['dags', 'logs'] : ['logs'];
+  if (name === 'dag-processor') return ['dags', 'logs'];
+  if (name === 'triggerer') return ['dags', 'logs', 'data'];
+  if (name.startsWith('db-migrate')) return major === 2 ? ['dags'] : [];
+  if (name.startsWith('create-user')) return [];
+  return ['dags', 'logs', 'data'];
+}

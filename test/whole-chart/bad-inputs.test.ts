@@ -77,6 +77,10 @@ const rows: Array<[string, () => unknown, RegExp]> = [
     /^PersistentStorage at "nons\/storage": property "Chart\.namespace" received undefined; allowed: a namespace set on the Chart/],
 
   // Reserved namespaces (issue #21): the chart's own, and any construct of the library placed in one
+  ['a volume named like the /tmp emptyDir', () => new AirflowChart(Testing.app(), 'airflow', { volumes: [{ name: 'dags' }, { name: 'airflow-tmp' }] }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "volumes" received \["dags","airflow-tmp"\]; allowed: no volume named "airflow-tmp" \(the emptyDir of every Airflow pod's \/tmp\)\.$/],
+  ['a volume mounted at /tmp', () => new AirflowChart(Testing.app(), 'airflow', { volumes: [{ name: 'dags' }, { name: 'scratch', mountPath: '/tmp' }] }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "volumes.scratch.mountPath" received "\/tmp"; allowed: a path other than \/tmp: every Airflow pod mounts an emptyDir there \(its root file system is read-only\)\.$/],
   ['chart in kube-system', () => new AirflowChart(Testing.app(), 'airflow', { namespace: 'kube-system' }),
     /^AirflowChart at "airflow": property "namespace" received "kube-system"; allowed: a namespace of your own: not "default" nor one of Kubernetes' own \("kube-system", "kube-public", "kube-node-lease", any name starting with "kube-"\), where the library would label the Pod Security level and grant a Role that creates pods\. Use a namespace of your own, such as "airflow"; to deploy into one you already manage, name it and set createNamespace: false\.$/],
   ['chart in default, even without creating it', () => new AirflowChart(Testing.app(), 'airflow', { namespace: 'default', createNamespace: false }),

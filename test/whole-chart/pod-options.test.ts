@@ -10,7 +10,7 @@ import { parse } from 'yaml';
 import { AirflowChart, AirflowChartProps, EnvValue, PodVolume, StorageProvisioning } from '../../lib';
 import { validationReport } from '../../validation';
 import { EVERYTHING } from '../support/everything';
-import { validationError } from '../support';
+import { defaultVolumesOf, validationError } from '../support';
 import { findSecretMaterial } from '../support/secret-scan';
 import { cfgOf, expectSynthWarns } from '../support';
 
@@ -161,7 +161,8 @@ describe('a volume from a claim that exists already', () => {
     for (const [name, pod] of pods(objects)) {
       if (['StatefulSet/airflow-postgres', 'Job/airflow-secrets-bootstrap'].includes(name)) continue;
       const dags = (pod.spec.volumes ?? []).find((v: any) => v.name === 'dags');
-      expect([name, dags?.persistentVolumeClaim?.claimName]).toEqual([name, name === 'Job/airflow-volume-permissions' ? undefined : 'team-dags']);
+      const readsDags = name === 'worker pod template' || defaultVolumesOf(name).includes('dags');
+      expect([name, dags?.persistentVolumeClaim?.claimName]).toEqual([name, readsDags && name !== 'Job/airflow-volume-permissions' ? 'team-dags' : undefined]);
     }
     expect(validationReport(chart, { existingClaims: ['team-dags'] })).toEqual([]);
   });

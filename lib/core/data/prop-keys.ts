@@ -42,7 +42,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {},
   },
   AirflowComponentProps: {
-    keys: ['automountServiceAccountToken', 'command', 'component', 'extraEnv', 'extraInitContainers', 'extraVolumeMounts', 'extraVolumes', 'livenessProbe', 'parts', 'port', 'readinessProbe', 'replicas', 'resources', 'rollingUpdate', 'sidecars', 'startupProbe'],
+    keys: ['automountServiceAccountToken', 'command', 'component', 'extraEnv', 'extraInitContainers', 'extraVolumeMounts', 'extraVolumes', 'livenessProbe', 'parts', 'port', 'readinessProbe', 'replicas', 'resources', 'rollingUpdate', 'sidecars', 'startupProbe', 'terminationGracePeriodSeconds'],
     nested: {
       parts: ['AirflowPodParts'],
       port: ['AirflowComponentPort'],
@@ -110,7 +110,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   AirflowPodParts: {
-    keys: ['airflowVersion', 'configChecksum', 'env', 'image', 'imagePullPolicy', 'pod', 'volumeMounts', 'volumes', 'waitForDatabase'],
+    keys: ['airflowVersion', 'configChecksum', 'containerSecurityContext', 'env', 'image', 'imagePullPolicy', 'pod', 'volumeMounts', 'volumes', 'waitForDatabase'],
     nested: {
       pod: ['ResolvedPodOptions'],
     },
