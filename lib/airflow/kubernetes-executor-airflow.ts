@@ -68,7 +68,7 @@ import {
 } from './pod-parts';
 import { VolumePermissions } from './volume-permissions';
 import { renderWorkerPodTemplate } from './worker-pod-template';
-import { AIRFLOW_TMP_VOLUME_NAME, VolumeUse, airflowTmpMount, airflowTmpVolume, volumeUse } from './volume-use';
+import { AIRFLOW_TMP_VOLUME_NAME, airflowPodVolumesOf, airflowVolumeMountsOf } from './volume-use';
 
 /** Props for {@link KubernetesExecutorAirflow}: what it runs on, and how Airflow runs ({@link ControlPlaneOptions}). */
 export interface KubernetesExecutorAirflowProps extends ControlPlaneOptions {
@@ -352,14 +352,12 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
 
   /**
    * The volumes of the Airflow pods of `component`, read at synth (a volume added to AirflowVolumes later is
-   * mounted where it is used): the DAGs from a feature, the volumes the component uses ({@link volumeUse}), the
+   * mounted where it is used): the DAGs from a feature, the volumes the component uses (`volumeUse`), the
    * configuration, and `/tmp`'s emptyDir. The features' volumes of a pod ({@link contributed}) come after its pod
    * options' volumes.
    */
   public airflowPodVolumes(component: string): k8s.Volume[] {
-    const used = this.volumes.all.filter((v) => volumeUse(v.name, component, this) !== VolumeUse.NONE);
-    const dags = volumeUse('dags', component, this) !== VolumeUse.NONE ? (this.dagsSource?.volumes ?? []) : [];
-    return [...dags, ...used.map((v) => v.podVolume()), this.configuration.podVolume(), airflowTmpVolume()];
+    return airflowPodVolumesOf(this, component, this.dagsSource);
   }
 
   /**
@@ -367,16 +365,7 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
    * read-only where the component does not write them), `/tmp`, and the features' mounts.
    */
   public airflowVolumeMounts(component: string): k8s.VolumeMount[] {
-    const dags = this.dagsSource?.mount;
-    const mounts: k8s.VolumeMount[] = [];
-    if (dags && volumeUse('dags', component, this) !== VolumeUse.NONE) mounts.push({ ...dags, readOnly: true });
-    for (const v of this.volumes.all) {
-      if (dags && v.name === dags.name) continue;
-      const use = volumeUse(v.name, component, this);
-      if (use === VolumeUse.NONE) continue;
-      mounts.push({ ...v.volumeMount(), ...(use === VolumeUse.READ_ONLY ? { readOnly: true } : {}) });
-    }
-    return [...mounts, this.configuration.airflowCfgMount(), airflowTmpMount(), ...this.contributed('volumeMounts', component)];
+    return [...airflowVolumeMountsOf(this, component, this.dagsSource), ...this.contributed('volumeMounts', component)];
   }
 
   /** The securityContext of an Airflow container: read-only root where the generation allows it. */
@@ -386,17 +375,9 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
 
   /** The env and volume names the library sets in the pods of `component`: pod options may not take them. */
   public reservedNames(component: string): { env: string[]; volumes: string[] } {
-    return {
-      env: [...new Set([...this.reserved.env, ...this.contributed('env', component).map((e) => e.name)])],
-      volumes: [
-        ...new Set([
-          ...this.reserved.volumes,
-          ...(this.dagsSource?.volumes ?? []).map((v) => v.name),
-          ...(this.dagsSource ? [this.dagsSource.mount.name] : []),
-          ...this.contributed('volumes', component).map((v) => v.name),
-        ]),
-      ],
-    };
+    const dags = this.dagsSource ? [...(this.dagsSource.volumes ?? []).map((v) => v.name), this.dagsSource.mount.name] : [];
+    const volumes = [...this.reserved.volumes, ...dags, ...this.contributed('volumes', component).map((v) => v.name)];
+    return { env: [...new Set([...this.reserved.env, ...this.contributed('env', component).map((e) => e.name)])], volumes: [...new Set(volumes)] };
   }
 
   /**

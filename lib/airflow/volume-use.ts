@@ -1,5 +1,7 @@
 import * as k8s from '../../imports/k8s';
 import { AirflowGeneration, Components } from '../core';
+import { DagsSource } from './airflow-feature';
+import type { KubernetesExecutorAirflow } from './kubernetes-executor-airflow';
 
 /** The pod volume every Airflow pod has for `/tmp`: the one place besides its volumes an Airflow container writes to. */
 export const AIRFLOW_TMP_VOLUME_NAME = 'airflow-tmp';
@@ -70,4 +72,25 @@ export function airflowTmpVolume(): k8s.Volume {
 /** Its mount. */
 export function airflowTmpMount(): k8s.VolumeMount {
   return { name: AIRFLOW_TMP_VOLUME_NAME, mountPath: AIRFLOW_TMP_PATH };
+}
+
+/** The pod volumes of an Airflow pod of `component` ({@link KubernetesExecutorAirflow.airflowPodVolumes}). */
+export function airflowPodVolumesOf(airflow: KubernetesExecutorAirflow, component: string, dagsSource: DagsSource | undefined): k8s.Volume[] {
+  const used = airflow.volumes.all.filter((v) => volumeUse(v.name, component, airflow) !== VolumeUse.NONE);
+  const dags = volumeUse('dags', component, airflow) !== VolumeUse.NONE ? (dagsSource?.volumes ?? []) : [];
+  return [...dags, ...used.map((v) => v.podVolume()), airflow.configuration.podVolume(), airflowTmpVolume()];
+}
+
+/** The mounts of an Airflow container of `component`, the features' aside ({@link KubernetesExecutorAirflow.airflowVolumeMounts}). */
+export function airflowVolumeMountsOf(airflow: KubernetesExecutorAirflow, component: string, dagsSource: DagsSource | undefined): k8s.VolumeMount[] {
+  const dags = dagsSource?.mount;
+  const mounts: k8s.VolumeMount[] = [];
+  if (dags && volumeUse('dags', component, airflow) !== VolumeUse.NONE) mounts.push({ ...dags, readOnly: true });
+  for (const v of airflow.volumes.all) {
+    if (dags && v.name === dags.name) continue;
+    const use = volumeUse(v.name, component, airflow);
+    if (use === VolumeUse.NONE) continue;
+    mounts.push({ ...v.volumeMount(), ...(use === VolumeUse.READ_ONLY ? { readOnly: true } : {}) });
+  }
+  return [...mounts, airflow.configuration.airflowCfgMount(), airflowTmpMount()];
 }
