@@ -43,7 +43,8 @@ export type CrossObjectRule =
   | 'key-ref'
   | 'service-selector'
   | 'role-binding'
-  | 'service-account';
+  | 'service-account'
+  | 'host-path';
 
 /** Kinds whose pod template is at spec.template. */
 const TEMPLATE_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'ReplicationController']);
@@ -202,9 +203,17 @@ export function crossObjectFindings(objects: readonly any[], options: CrossObjec
 
     for (const { field, container } of containersOf(t.spec)) {
       const at = `${t.at}.${field}`;
+      const mountedAt = new Map<string, string>();
       (Array.isArray(container?.volumeMounts) ? container.volumeMounts : []).forEach((m: any, i: number) => {
         if (!declared.has(m?.name)) {
           add('volume-mount', t.owner, `${at}.volumeMounts[${i}].name`, `mounts volume "${m?.name}", which the pod spec does not declare (declared: ${[...declared].join(', ') || 'none'})`);
+        }
+        // The API server refuses a container with two mounts at one path ("must be unique").
+        const first = typeof m?.mountPath === 'string' ? mountedAt.get(m.mountPath) : undefined;
+        if (first !== undefined) {
+          add('volume-mount', t.owner, `${at}.volumeMounts[${i}].mountPath`, `mounts volume "${m?.name}" at ${m.mountPath}, where volume "${first}" is mounted already: the API server refuses the pod (mountPath must be unique)`);
+        } else if (typeof m?.mountPath === 'string') {
+          mountedAt.set(m.mountPath, m?.name);
         }
       });
       (Array.isArray(container?.env) ? container.env : []).forEach((e: any, i: number) => {
@@ -265,7 +274,42 @@ export function crossObjectFindings(objects: readonly any[], options: CrossObjec
       });
     }
   }
+  // 6. No two PersistentVolumes on one folder of the node: a hostPath volume on the folder of another, or inside
+  //    it, gives the pods of one claim the files of the other (two deployments with one hostRoot share their DAGs,
+  //    logs and data; a volume on Postgres' folder gives task pods the database's files).
+  const hostPaths = (byKind.get('PersistentVolume') ?? [])
+    .filter((pv) => typeof pv?.spec?.hostPath?.path === 'string')
+    .map((pv) => ({ pv, path: normalizeHostPath(pv.spec.hostPath.path) }));
+  hostPaths.forEach(({ pv, path }, i) => {
+    const other = hostPaths.slice(0, i).find((o) => o.path === path || isInside(path, o.path) || isInside(o.path, path));
+    if (other) {
+      const how = other.path === path ? 'the same folder as' : isInside(path, other.path) ? 'inside the folder of' : 'the folder holding that of';
+      add(
+        'host-path',
+        pv,
+        'spec.hostPath.path',
+        `hostPath ${pv.spec.hostPath.path} is ${how} PersistentVolume "${nameOf(other.pv)}" (${other.pv.spec.hostPath.path}): ` +
+          'the pods of one claim would read and write the files of the other',
+      );
+    }
+  });
   return findings;
+}
+
+/** A node path without a trailing "/", "//" or "/./", and with ".." resolved. */
+function normalizeHostPath(path: string): string {
+  const parts: string[] = [];
+  for (const part of path.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') parts.pop();
+    else parts.push(part);
+  }
+  return `/${parts.join('/')}`;
+}
+
+/** Whether `path` is strictly inside `folder` (both normalized). */
+function isInside(path: string, folder: string): boolean {
+  return path.startsWith(folder === '/' ? '/' : `${folder}/`) && path !== folder;
 }
 
 /** Every broken reference in `objects`, one message per line: `<Kind> <name>: <field>: <what is wrong>`. */

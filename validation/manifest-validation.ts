@@ -78,6 +78,10 @@ const RULES: Record<ValidationFinding['rule'], { title: string; fix: string }> =
     title: 'Pod template with a missing ServiceAccount',
     fix: 'Create the ServiceAccount in the app, or list it under existingServiceAccounts in cdk8s.yaml.',
   },
+  'host-path': {
+    title: 'Two hostPath PersistentVolumes on one folder of the node',
+    fix: 'Give each deployment a hostRoot of its own (AirflowChart hostRoot, StorageProvisioning.hostPath({ hostRoot })), and no volume the name of another of the same root (postgres).',
+  },
 };
 
 /** The plugin class named in cdk8s.yaml. */

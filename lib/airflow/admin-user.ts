@@ -106,6 +106,13 @@ export class AdminUser extends Construct {
     }
     const email = props.email ?? 'admin@example.com';
     if (!EMAIL.test(email)) invalid(this, 'email', email, 'an e-mail address such as "admin@example.com"');
+    // The kubelet expands $(VAR) in an environment value from the variables before it, the secrets' included:
+    // "$(AIRFLOW_DB_PASSWORD)@example.com" would store the database password as the user's e-mail.
+    for (const [property, value] of [['email', email], ['firstName', props.firstName], ['lastName', props.lastName]] as const) {
+      if (typeof value === 'string' && value.includes('$(')) {
+        invalid(this, property, value, 'a value without "$(": the kubelet expands $(VAR) in environment values, so $(AIRFLOW_DB_PASSWORD) would put the database password in the user\'s record');
+      }
+    }
     const firstName = props.firstName ?? 'Admin';
     const lastName = props.lastName ?? 'User';
     for (const [property, value] of [['firstName', firstName], ['lastName', lastName]] as const) {

@@ -8,6 +8,7 @@ import {
   Components,
   IPodSpecSource,
   airflowLabels,
+  hasUrlCredentials,
   invalid,
   isSecretConfigKey,
   registerPodSpecSource,
@@ -20,6 +21,11 @@ import { AirflowConfigValues, validateAirflowConfig } from './airflow-config-key
 
 /** Where every Airflow container finds `airflow.cfg` (`$AIRFLOW_HOME/airflow.cfg` of the official image). */
 export const AIRFLOW_CFG_PATH = `${AIRFLOW_HOME}/airflow.cfg`;
+
+/** `expose_config` of the UI (`[api]` on Airflow 3, `[webserver]` on Airflow 2). */
+const EXPOSE_CONFIG_KEYS = ['api.expose_config', 'webserver.expose_config'];
+/** What Airflow's `getboolean` reads as true (airflow/configuration.py). */
+const TRUE_VALUES = ['t', 'true', '1'];
 
 /** Where the scheduler finds the worker pod template (`[kubernetes_executor] pod_template_file`). */
 export const POD_TEMPLATE_FILE_PATH = `${AIRFLOW_HOME}/pod_templates/pod_template_file.yaml`;
@@ -166,6 +172,17 @@ export class AirflowConfiguration extends Construct implements IPodSpecSource {
               : secretConfigAdvice(current),
           );
         }
+        const value = keys[key];
+        if (typeof value === 'string' && hasUrlCredentials(value)) {
+          invalid(
+            this,
+            `${property}.${name}`,
+            '(value not shown)',
+            `a value without credentials: it holds a URL with a password (scheme://user:password@host), and airflow.cfg is a ConfigMap ` +
+              '(readable by anyone who can read ConfigMaps, and part of the reviewed YAML)',
+            secretConfigAdvice(name.toLowerCase()),
+          );
+        }
         const refusal = props.refused?.[name];
         if (refusal !== undefined) {
           invalid(this, `${property}.${name}`, keys[key], `an option the deployment can follow; not ${name}: ${refusal}`);
@@ -184,6 +201,23 @@ export class AirflowConfiguration extends Construct implements IPodSpecSource {
     }
 
     validateAirflowConfig(this, property, props.generation, user);
+    // After the keys' check, so that [webserver] on Airflow 3 hears where the option moved.
+    for (const [section, keys] of Object.entries(user)) {
+      for (const [key, value] of Object.entries(keys)) {
+        const name = `${section}.${key}`;
+        if (EXPOSE_CONFIG_KEYS.includes(name.toLowerCase()) && TRUE_VALUES.includes(String(value).trim().toLowerCase())) {
+          invalid(
+            this,
+            `${property}.${name}`,
+            value,
+            'false (the default) or "non-sensitive-only": with true the UI and the REST API show every option with its ' +
+              "value to any user allowed to read the configuration, the secrets the library passes from Secrets included (Airflow's " +
+              'config route: conf.as_dict(display_sensitive=True)): the fernet key, the JWT secret, the database password',
+            `Set ${name} to "non-sensitive-only" to show the configuration without its secrets.`,
+          );
+        }
+      }
+    }
     validateAirflowConfig(this, 'managed', props.generation, props.managed);
     validateAirflowConfig(this, 'defaults', props.generation, props.defaults ?? {});
 

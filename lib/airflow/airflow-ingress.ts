@@ -35,9 +35,25 @@ export class AirflowIngress extends Construct {
     super(scope, id);
     refuseUnknownProps(this, '', props, 'AirflowIngressProps');
     const host = validateDnsSubdomain(this, 'ingress.host', props.host);
+    // The API server refuses an IP address as an Ingress host ("must be a DNS name, not an IP address").
+    if (/^[0-9.]+$/.test(host)) invalid(this, 'ingress.host', host, 'a DNS name, not an IP address: the API server refuses an IP as an Ingress host', 'Leave the Ingress out and use apiServer.serviceType "LoadBalancer" or "NodePort" to reach the UI by address.');
     const path = props.path ?? '/';
-    if (typeof path !== 'string' || !PATH.test(path)) {
-      invalid(this, 'ingress.path', path, 'an absolute URL path of unreserved characters without a trailing "/", such as "/" or "/airflow"');
+    if (typeof path !== 'string' || !PATH.test(path) || path.split('/').some((part) => part === '.' || part === '..')) {
+      invalid(this, 'ingress.path', path, 'an absolute URL path of unreserved characters without a trailing "/" nor "." or ".." segments, such as "/" or "/airflow"');
+    }
+    for (const key of Object.keys(props.annotations ?? {})) {
+      // ingress-nginx copies a *-snippet annotation into its nginx.conf verbatim: with it, whoever writes the
+      // Ingress runs configuration in the controller, which reads every Secret of the cluster (CVE-2021-25742);
+      // ingress-nginx turns them off by default since v1.9 (allow-snippet-annotations: false).
+      if (/^nginx\.ingress\.kubernetes\.io\/[a-z-]*snippet$/.test(key)) {
+        invalid(
+          this,
+          `ingress.annotations["${key}"]`,
+          '(value not shown)',
+          'no ingress-nginx snippet annotation: its text goes into the controller\'s nginx.conf as it is, and the controller can read every Secret of the cluster (CVE-2021-25742)',
+          'Use the dedicated annotations (nginx.ingress.kubernetes.io/proxy-body-size, ...) or a ConfigMap of the controller that its administrators review.',
+        );
+      }
     }
     if (props.className !== undefined) validateDnsSubdomain(this, 'ingress.className', props.className);
     if (props.tlsSecretName !== undefined) validateDnsSubdomain(this, 'ingress.tlsSecretName', props.tlsSecretName);

@@ -179,6 +179,19 @@ export class PodVolume {
     validateDnsLabel(scope, `${property}.name`, this.name);
     validateDnsSubdomain(scope, `${property}.${this.target[0]}`, this.target[1]);
     validateAbsolutePath(scope, `${property}.mountPath`, this.options.mountPath);
+    if (this.options.mountPath === '/') {
+      invalid(scope, `${property}.mountPath`, '/', 'a folder of the container other than "/": a volume over its root would hide the image, Airflow included');
+    }
+    const subPath = this.options.subPath;
+    // The API server refuses an absolute subPath or one with ".." (apimachinery validateSubPath).
+    if (subPath !== undefined && (typeof subPath !== 'string' || subPath === '' || subPath.startsWith('/') || subPath.split('/').includes('..'))) {
+      invalid(scope, `${property}.subPath`, subPath, 'a relative path inside the volume, without ".." and not starting with "/", such as "certs/ca.pem"');
+    }
+    const mode = (this.source() as { secret?: { defaultMode?: unknown } }).secret?.defaultMode;
+    // The API server takes 0 to 0777 (octal); 0o644 is the usual one, 0o400 keeps keys to their owner.
+    if (mode !== undefined && (typeof mode !== 'number' || !Number.isInteger(mode) || mode < 0 || mode > 0o777)) {
+      invalid(scope, `${property}.defaultMode`, mode, 'file permissions from 0 to 0o777 (511), such as 0o440');
+    }
     return { name: this.name, ...this.source() } as k8s.Volume;
   }
 
@@ -320,6 +333,28 @@ function checkMap(scope: IConstruct, property: string, map: Record<string, strin
   }
 }
 
+/**
+ * The annotations that set a pod's AppArmor or seccomp profile: the Pod Security baseline standard allows only
+ * the runtime's default profile or a profile of the node (`localhost/...`), never `unconfined`; the namespace
+ * refuses such a pod, and it would run without the confinement the library gives every container.
+ */
+const CONFINEMENT_ANNOTATION = /^(container\.apparmor\.security\.beta\.kubernetes\.io\/.+|seccomp\.security\.alpha\.kubernetes\.io\/pod|container\.seccomp\.security\.alpha\.kubernetes\.io\/.+)$/;
+const CONFINED_PROFILE = /^(runtime\/default|docker\/default|localhost\/.+)$/;
+
+function checkConfinementAnnotations(scope: IConstruct, property: string, annotations: Record<string, string> | undefined): void {
+  for (const [key, value] of Object.entries(annotations ?? {})) {
+    if (CONFINEMENT_ANNOTATION.test(key) && !(typeof value === 'string' && CONFINED_PROFILE.test(value))) {
+      invalid(
+        scope,
+        `${property}["${key}"]`,
+        value,
+        'an AppArmor or seccomp profile that confines the containers: "runtime/default" or "localhost/<profile>", never "unconfined" ' +
+          '(the Pod Security baseline standard refuses the pod, and the library already gives every container seccomp RuntimeDefault)',
+      );
+    }
+  }
+}
+
 /** Checks the shape of pod options in the name of `scope` (`property` is the options' prop, e.g. "scheduler"). */
 export function validatePodOptions(scope: IConstruct, property: string, options: PodOptions): void {
   const p = (name: string) => (property ? `${property}.${name}` : name);
@@ -330,6 +365,7 @@ export function validatePodOptions(scope: IConstruct, property: string, options:
   checkMap(scope, p('nodeSelector'), options.nodeSelector, 'label');
   checkMap(scope, p('podLabels'), options.podLabels, 'label');
   checkMap(scope, p('podAnnotations'), options.podAnnotations, 'any');
+  checkConfinementAnnotations(scope, p('podAnnotations'), options.podAnnotations);
   checkMap(scope, p('serviceAccountAnnotations'), options.serviceAccountAnnotations, 'any');
   if (options.priorityClassName !== undefined) validateDnsSubdomain(scope, p('priorityClassName'), options.priorityClassName);
   for (const [name, value] of Object.entries(options.env ?? {})) {

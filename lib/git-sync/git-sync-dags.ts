@@ -423,7 +423,7 @@ export class GitSyncDags extends Construct implements IAirflowFeature {
       );
     }
     if (!https && !ssh && !/^(git|file):\/\//.test(repository)) {
-      invalid(this, 'repository', repository, 'a git URL: https://..., ssh://..., git@host:org/repo.git, git:// or file://');
+      invalid(this, 'repository', repository, 'a git URL: https://..., ssh://... or git@host:org/repo.git');
     }
     const kind = this.credentials?.kind;
     if (kind === GitSyncCredentialsKind.SSH && !ssh) {
@@ -434,6 +434,19 @@ export class GitSyncDags extends Construct implements IAirflowFeature {
     }
     if (ssh && kind !== GitSyncCredentialsKind.SSH) {
       invalid(this, 'credentials', undefined, 'GitSyncCredentials.ssh({ keySecret, knownHostsSecret }) for an SSH repository URL');
+    }
+    // DAG files are code that every Airflow pod runs (the scheduler's may create pods): fetched over http:// or
+    // git://, anyone on the way can change them; file:// names a folder of git-sync's own container, which holds
+    // no repository (nothing can be mounted there).
+    const scheme = /^(file|git|http):\/\//.exec(repository)?.[1];
+    if (scheme !== undefined) {
+      invalid(
+        this,
+        'repository',
+        repository,
+        `an https:// or SSH URL: ${scheme === 'file' ? "a file:// URL names a folder of git-sync's own container, where there is no repository" : `${scheme}:// has no authentication of the server, so anyone on the way could change the DAGs, which every Airflow pod runs as code`}`,
+        scheme === 'file' ? undefined : `Use ${repository.replace(/^(git|http):/, 'https:')}, or an SSH URL with GitSyncCredentials.ssh.`,
+      );
     }
     return repository;
   }

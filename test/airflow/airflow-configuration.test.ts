@@ -5,10 +5,10 @@ import { airflowChart, airflowError, cfgOf, expectWarns, find, parseCfg } from '
 
 describe('configuration', () => {
   test('the user settings are added to airflow.cfg, checked and sorted', () => {
-    const { manifests } = airflowChart({ config: { webserver: {}, core: { default_task_retries: 2 }, api: { expose_config: true } } });
+    const { manifests } = airflowChart({ config: { webserver: {}, core: { default_task_retries: 2 }, api: { expose_config: 'non-sensitive-only' } } });
     const text = find(manifests, 'ConfigMap', 'airflow-config').data['airflow.cfg'];
     expect(parseCfg(text).core.default_task_retries).toBe('2');
-    expect(parseCfg(text).api.expose_config).toBe('True');
+    expect(parseCfg(text).api.expose_config).toBe('non-sensitive-only');
     const sections = text.split('\n').filter((l: string) => l.startsWith('[')).map((l: string) => l.slice(1, -1));
     expect(sections).toEqual([...sections].sort());
     expect(sections).not.toContain('webserver');
