@@ -191,6 +191,7 @@ export {
   Components,
   DEFAULT_AIRFLOW_IMAGE,
   DEFAULT_AIRFLOW_VERSION,
+  DeploymentStrategy,
   EnvFrom,
   EnvValue,
   IMAGE_PULL_POLICIES,
@@ -210,6 +211,7 @@ export {
   POSTGRES_PORT,
   REDIS_PORT,
   RESERVED_NAMESPACES,
+  type RollingUpdateOptions,
   SYSTEM_HOST_FOLDERS,
   type SecretKeyRef,
 } from './core';

@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { airflowLabels, atSynth, selectorLabels, validateChoice, validateInteger, refuseUnknownProps } from '../core';
+import { DeploymentStrategy, airflowLabels, atSynth, refuseUnknownProps, resolveDeploymentStrategy, selectorLabels, spreadOverNodes, validateChoice, validateInteger } from '../core';
 import { CONFIG_CHECKSUM_ANNOTATION } from './airflow-configuration';
 import {
   AirflowContainerOptions,
@@ -50,7 +50,8 @@ export interface AirflowComponentProps {
   readonly resources: ContainerResources;
 
   /**
-   * How many pods; more than one adds a PodDisruptionBudget (`minAvailable: 1`).
+   * How many pods. More than one adds a PodDisruptionBudget (`minAvailable: 1`), a preferred pod anti-affinity
+   * that spreads them over nodes, and a rolling update that keeps at least one running.
    * @default 1
    */
   readonly replicas?: number;
@@ -124,12 +125,26 @@ export interface AirflowComponentProps {
   readonly terminationGracePeriodSeconds?: number;
 
   /**
-   * Whether the Deployment rolls without downtime (a new pod first, then the old one goes). Otherwise the
-   * old pod stops before the new one starts (`Recreate`): one scheduler, dag-processor or triggerer at a time
-   * is enough on a small node, and a second one during a rollout would only compete for its CPU.
+   * Whether the Deployment rolls without downtime by default (a new pod first, then the old one goes: the UI).
+   * Otherwise, with one replica, the old pod stops before the new one starts (`Recreate`): one scheduler,
+   * dag-processor or triggerer at a time is enough on a small node, and a second one during a rollout would
+   * only compete for its CPU; with several, one pod at a time is replaced (`maxSurge: 0`, `maxUnavailable: 1`),
+   * the others keep running. `strategy` overrides both.
    * @default false
    */
   readonly rollingUpdate?: boolean;
+
+  /**
+   * How the Deployment replaces its pods on a rollout.
+   * @default - see `rollingUpdate`
+   */
+  readonly strategy?: DeploymentStrategy;
+
+  /**
+   * The option names of this component in messages (`scheduler`, `apiServer`...).
+   * @default - the component's name
+   */
+  readonly property?: string;
 }
 
 /**
@@ -191,24 +206,25 @@ export class AirflowComponent extends Construct {
     };
 
     const main = airflowContainer(parts, { name: props.component, resources: resourceRequirements(props.resources), ...container });
+    const spec = airflowPodSpec(parts, {
+      serviceAccountName: this.name,
+      automountServiceAccountToken: automount,
+      ...(props.terminationGracePeriodSeconds !== undefined ? { terminationGracePeriodSeconds: props.terminationGracePeriodSeconds } : {}),
+      initContainers: atSynth(() => [parts.waitForDatabase, waitForMigrationsContainer(parts), ...(props.extraInitContainers?.() ?? [])]),
+      containers: atSynth(() => [main, ...(props.sidecars?.() ?? [])]),
+    }, props.extraVolumes);
+    // Several replicas: spread over nodes, beside the pod options' own affinity (never instead of it).
+    const podSpec: k8s.PodSpec = this.replicas > 1 ? { ...spec, affinity: spreadOverNodes(spec.affinity, selector) } : spec;
     this.deployment = new k8s.KubeDeployment(this, 'deployment', {
       metadata: { name: this.name, labels },
       spec: {
         replicas: this.replicas,
         revisionHistoryLimit: 2,
-        strategy: props.rollingUpdate
-          ? { type: 'RollingUpdate', rollingUpdate: { maxSurge: k8s.IntOrString.fromNumber(1), maxUnavailable: k8s.IntOrString.fromNumber(0) } }
-          : { type: 'Recreate' },
+        strategy: this.strategy(props),
         selector: { matchLabels: selector },
         template: {
           metadata: airflowPodMetadata(parts, labels, { [CONFIG_CHECKSUM_ANNOTATION]: parts.configChecksum }),
-          spec: airflowPodSpec(parts, {
-            serviceAccountName: this.name,
-            automountServiceAccountToken: automount,
-            ...(props.terminationGracePeriodSeconds !== undefined ? { terminationGracePeriodSeconds: props.terminationGracePeriodSeconds } : {}),
-            initContainers: atSynth(() => [parts.waitForDatabase, waitForMigrationsContainer(parts), ...(props.extraInitContainers?.() ?? [])]),
-            containers: atSynth(() => [main, ...(props.sidecars?.() ?? [])]),
-          }, props.extraVolumes),
+          spec: podSpec,
         },
       },
     });
@@ -238,5 +254,18 @@ export class AirflowComponent extends Construct {
           spec: { minAvailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: selector } },
         })
         : undefined;
+  }
+
+  /** The Deployment's strategy: the one given, else by `rollingUpdate` and the replicas (see the props). */
+  private strategy(props: AirflowComponentProps): k8s.DeploymentStrategy {
+    // The UI: a new pod first, then an old one goes (the official chart's api-server and webserver default).
+    // Several schedulers, dag-processors or triggerers: one pod at a time, never one above `replicas` (a
+    // rollout on a full node does not wait for room for a surge pod), the others keep working. One: Recreate.
+    const fallback = props.rollingUpdate
+      ? DeploymentStrategy.rollingUpdate({ maxSurge: 1, maxUnavailable: 0 })
+      : this.replicas > 1
+        ? DeploymentStrategy.rollingUpdate({ maxSurge: 0, maxUnavailable: 1 })
+        : DeploymentStrategy.recreate();
+    return resolveDeploymentStrategy(this, `${props.property ?? props.component}.strategy`, props.strategy, fallback, this.replicas);
   }
 }

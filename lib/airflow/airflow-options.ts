@@ -1,4 +1,4 @@
-import { PodOptions } from '../core';
+import { DeploymentStrategy, PodOptions } from '../core';
 import { AirflowConfigValues } from './airflow-config-keys';
 
 /** CPU and memory of a container, as Kubernetes quantities; what is not given keeps its default. */
@@ -31,11 +31,22 @@ export interface ResourceOptions {
  */
 export interface ComponentOptions extends PodOptions {
   /**
-   * How many pods. Airflow runs several schedulers, api-servers and triggerers at once on Postgres (row
-   * locks); more than one adds a PodDisruptionBudget that keeps one running through node drains.
+   * How many pods. Airflow runs several schedulers, api-servers, dag-processors and triggerers at once on
+   * Postgres (row locks). More than one adds a PodDisruptionBudget that keeps one running through node drains,
+   * a preferred pod anti-affinity that spreads them over nodes (beside the pod options' `affinity`), and a
+   * rollout that replaces one pod at a time (see `strategy`).
    * @default 1
    */
   readonly replicas?: number;
+
+  /**
+   * How the component's Deployment replaces its pods on a rollout: `DeploymentStrategy.rollingUpdate({
+   * maxSurge, maxUnavailable })` or `DeploymentStrategy.recreate()`. A rolling update that may stop every
+   * replica at once is refused: with several replicas, only `recreate()` does that, and only when asked for.
+   * @default - the UI: a rolling update, a new pod first (maxSurge 1, maxUnavailable 0); the others: with one
+   * replica `Recreate`, with several a rolling update of one pod at a time (maxSurge 0, maxUnavailable 1)
+   */
+  readonly strategy?: DeploymentStrategy;
 
   /**
    * CPU and memory of the component's container.

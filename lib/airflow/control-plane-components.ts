@@ -68,16 +68,18 @@ export function createControlPlaneComponents(
     component: string,
     property: string,
     options: ComponentOptions | undefined,
-    rest: Omit<AirflowComponentProps, 'parts' | 'component' | 'command' | 'resources' | 'replicas'>,
+    rest: Omit<AirflowComponentProps, 'parts' | 'component' | 'command' | 'resources' | 'replicas' | 'strategy' | 'property'>,
   ) => {
-    const { replicas, resources, ...podOptions } = options ?? {};
+    const { replicas, resources, strategy, ...podOptions } = options ?? {};
     components[component] = new AirflowComponent(airflow, id, {
       parts: parts.podParts(component, property, podOptions),
       component,
+      property,
       command: `airflow ${component}`,
       resources: resolveResources(airflow, `${property}.resources`, COMPONENT_RESOURCES[component], resources),
       replicas,
       terminationGracePeriodSeconds: COMPONENT_TERMINATION_GRACE_SECONDS[component],
+      strategy,
       ...rest,
       sidecars: () => parts.contributed('sidecars', component) as k8s.Container[],
       extraInitContainers: () => parts.contributed('initContainers', component) as k8s.Container[],
@@ -93,6 +95,8 @@ export function createControlPlaneComponents(
     livenessProbe: jobsCheck('SchedulerJob'),
   });
   const { serviceType, serviceAnnotations, ...apiServer } = props.apiServer ?? {};
+  // Under the Ingress's path, where the UI is served (Airflow 2 answers 404 anywhere else).
+  const basePath = airflow.ingress?.basePath ?? '';
   const probe = (path: string) => ({ path, port: k8s.IntOrString.fromString('http') });
   add('ui', airflow.uiComponent, 'apiServer', apiServer, {
     port: { containerPort: AIRFLOW_UI_PORT, servicePort: AIRFLOW_UI_PORT, serviceType, serviceAnnotations },
@@ -100,9 +104,9 @@ export function createControlPlaneComponents(
     extraVolumeMounts: [airflow.configuration.podTemplateMount()],
     // Startup and readiness ask the health endpoint (the database and every component's heartbeat);
     // liveness only whether the process answers, so that a slow database does not restart the UI.
-    startupProbe: { httpGet: probe(airflow.generation.uiHealthPath), periodSeconds: 10, timeoutSeconds: 10, failureThreshold: 60 },
-    readinessProbe: { httpGet: probe(airflow.generation.uiHealthPath), periodSeconds: 10, timeoutSeconds: 10, failureThreshold: 3 },
-    livenessProbe: { httpGet: probe(airflow.generation.uiLivenessPath), periodSeconds: 30, timeoutSeconds: 30, failureThreshold: 5 },
+    startupProbe: { httpGet: probe(airflow.generation.uiHealthPathUnder(basePath)), periodSeconds: 10, timeoutSeconds: 10, failureThreshold: 60 },
+    readinessProbe: { httpGet: probe(airflow.generation.uiHealthPathUnder(basePath)), periodSeconds: 10, timeoutSeconds: 10, failureThreshold: 3 },
+    livenessProbe: { httpGet: probe(airflow.generation.uiLivenessPathUnder(basePath)), periodSeconds: 30, timeoutSeconds: 30, failureThreshold: 5 },
   });
   if (airflow.standaloneDagProcessor) {
     add('dag-processor', Components.DAG_PROCESSOR, 'dagProcessor', props.dagProcessor, { livenessProbe: jobsCheck('DagProcessorJob') });

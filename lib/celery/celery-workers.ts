@@ -3,6 +3,7 @@ import * as k8s from '../../imports/k8s';
 import {
   AirflowGeneration,
   Components,
+  DeploymentStrategy,
   MINIMUM_MULTIPLE_EXECUTORS_VERSION,
   REDIS_PORT,
   SecretKeyRef,
@@ -11,6 +12,7 @@ import {
   invalid,
   namespaceOf,
   requestAirflowSecret,
+  resolveDeploymentStrategy,
   secretEnv,
   selectorLabels,
   validateInteger,
@@ -105,7 +107,7 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
     super(scope, id);
     refuseUnknownProps(this, '', props, 'CeleryWorkersProps');
     const airflow = props.airflow;
-    const { replicas, resources, concurrency, queues, terminationGracePeriodSeconds, defaultExecutor, externalBroker, redis, ...celeryPod } = props;
+    const { replicas, resources, strategy, concurrency, queues, terminationGracePeriodSeconds, defaultExecutor, externalBroker, redis, ...celeryPod } = props;
     delete (celeryPod as { airflow?: unknown }).airflow;
     if (!airflow.airflowVersion.supportsMultipleExecutors) {
       const { airflow: _, ...options } = props;
@@ -190,10 +192,7 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
         revisionHistoryLimit: 2,
         // One pod at a time, never one more than `replicas`: a rollout on a full node does not wait for room
         // for a surge pod, and a stopping pod finishes its tasks while the others keep working.
-        strategy: {
-          type: 'RollingUpdate',
-          rollingUpdate: { maxSurge: k8s.IntOrString.fromNumber(0), maxUnavailable: k8s.IntOrString.fromNumber(1) },
-        },
+        strategy: resolveDeploymentStrategy(this, 'strategy', strategy, DeploymentStrategy.rollingUpdate({ maxSurge: 0, maxUnavailable: 1 }), this.replicas),
         selector: { matchLabels: selectorLabels(Components.CELERY_WORKER) },
         template: {
           metadata: {

@@ -195,6 +195,7 @@ interface GenerationFacts {
   readonly uiComponent: string;
   readonly uiHealthPath: string;
   readonly uiLivenessPath: string;
+  readonly uiAnswersOutsideBasePath: boolean;
   readonly uiPortKey: string;
   readonly uiHostKey: string;
   readonly baseUrlKey: string;
@@ -222,6 +223,12 @@ const AIRFLOW_3: GenerationFacts = {
   // __init__.py includes version_router outside the authenticated router): a slow database does not restart
   // the api-server. The official chart probes liveness there too.
   uiLivenessPath: '/api/v2/version',
+  // With [api] base_url http://host/airflow, api_fastapi/app.py gives the FastAPI app root_path "/airflow";
+  // Starlette routes /airflow/api/v2/... without the prefix and a path outside it unchanged
+  // (starlette._utils.get_route_path), so the api-server answers both (the runtime stage measures it). The
+  // official chart probes /api/v2/monitor/health whatever the base_url; the library probes under the path,
+  // where the Ingress, the REST API's users and the task pods' execution API reach it.
+  uiAnswersOutsideBasePath: true,
   uiPortKey: 'api.port',
   uiHostKey: 'api.host',
   baseUrlKey: 'api.base_url',
@@ -269,6 +276,10 @@ const AIRFLOW_2: GenerationFacts = {
   uiComponent: Components.WEBSERVER,
   uiHealthPath: '/health',
   uiLivenessPath: '/health',
+  // With [webserver] base_url http://host/airflow, www/extensions/init_wsgi_middlewares.py mounts the app
+  // under /airflow with a DispatcherMiddleware whose root answers 404 "Apache Airflow is not at this location":
+  // /health is /airflow/health. The official chart's webserver probes prefix the base_url's path the same way.
+  uiAnswersOutsideBasePath: false,
   uiPortKey: 'webserver.web_server_port',
   uiHostKey: 'webserver.web_server_host',
   baseUrlKey: 'webserver.base_url',
@@ -334,6 +345,13 @@ export class AirflowGeneration {
   /** The HTTP path that tells whether the UI process answers, without asking the database (`/api/v2/version`). */
   public readonly uiLivenessPath: string;
 
+  /**
+   * Whether the UI also answers outside the path of its base URL (`[api] base_url` / `[webserver] base_url`):
+   * Airflow 3's api-server does (Starlette routes a path outside its root_path unchanged), Airflow 2's webserver
+   * does not (404 outside it). The probes ask under the path on both ({@link uiHealthPathUnder}).
+   */
+  public readonly uiAnswersOutsideBasePath: boolean;
+
   /** The option of the UI's port (`api.port`, `webserver.web_server_port`). */
   public readonly uiPortKey: string;
 
@@ -387,6 +405,7 @@ export class AirflowGeneration {
     this.uiComponent = facts.uiComponent;
     this.uiHealthPath = facts.uiHealthPath;
     this.uiLivenessPath = facts.uiLivenessPath;
+    this.uiAnswersOutsideBasePath = facts.uiAnswersOutsideBasePath;
     this.uiPortKey = facts.uiPortKey;
     this.uiHostKey = facts.uiHostKey;
     this.baseUrlKey = facts.baseUrlKey;
@@ -413,6 +432,20 @@ export class AirflowGeneration {
   /** Whether the dag-processor runs standalone unless the user says otherwise. */
   public get standaloneDagProcessorByDefault(): boolean {
     return this.requiresStandaloneDagProcessor;
+  }
+
+  /**
+   * {@link uiHealthPath} under the path the UI is served at (`basePath`, "/airflow" for an Ingress on
+   * http://host/airflow, "" at the root): `/airflow/health` on Airflow 2, whose webserver serves nothing
+   * outside it; `/airflow/api/v2/monitor/health` on Airflow 3, where the Ingress and the task pods reach it.
+   */
+  public uiHealthPathUnder(basePath: string): string {
+    return `${basePath}${this.uiHealthPath}`;
+  }
+
+  /** {@link uiLivenessPath} under the path the UI is served at (see {@link uiHealthPathUnder}). */
+  public uiLivenessPathUnder(basePath: string): string {
+    return `${basePath}${this.uiLivenessPath}`;
   }
 
   /** The command of the UI container: `airflow api-server` / `airflow webserver`. */

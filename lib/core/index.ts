@@ -11,6 +11,7 @@ export * from './airflow-image';
 export * from './secret-key-ref';
 export * from './registry';
 export * from './pod-options';
+export * from './deployment-strategy';
 export * from './scope';
 export * from './airflow-generation';
 export * from './sensitive-config';

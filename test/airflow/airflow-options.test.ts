@@ -218,7 +218,13 @@ const OPTION_CHECKS: Checks<AirflowOptions> = {
   imagePullSecrets: (b) => eachAirflowPod(b, (spec) => expect(spec.imagePullSecrets).toEqual([{ name: 'regcred' }])),
   nodeSelector: (b) => eachAirflowPod(b, (spec) => expect(spec.nodeSelector).toEqual({ 'node-pool': 'airflow' })),
   tolerations: (b) => eachAirflowPod(b, (spec) => expect(spec.tolerations).toEqual(EVERY_OPTION.tolerations)),
-  affinity: (b) => eachAirflowPod(b, (spec) => expect(spec.affinity).toEqual(EVERY_OPTION.affinity)),
+  affinity: (b) => {
+    // kept as given on every pod; the scheduler (replicas: 2 above) adds its spread over nodes beside it
+    eachAirflowPod(b, (spec) => expect(spec.affinity).toMatchObject(EVERY_OPTION.affinity));
+    const scheduler = find(b.objects, 'Deployment', 'airflow-scheduler').spec.template.spec.affinity;
+    expect(Object.keys(scheduler).sort()).toEqual(['nodeAffinity', 'podAntiAffinity']);
+    expect(scheduler.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey).toBe('kubernetes.io/hostname');
+  },
   topologySpreadConstraints: (b) => eachAirflowPod(b, (spec) => expect(spec.topologySpreadConstraints).toEqual(EVERY_OPTION.topologySpreadConstraints)),
   priorityClassName: (b) => eachAirflowPod(b, (spec) => expect(spec.priorityClassName).toBe('airflow-high')),
   podLabels: (b) => eachAirflowPodTemplate(b, (metadata) => expect(metadata.labels.team).toBe('data')),

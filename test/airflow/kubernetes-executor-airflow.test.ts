@@ -8,6 +8,7 @@ import {
   AirflowVolumes,
   COMPONENT_RESOURCES,
   DEFAULT_AIRFLOW_IMAGE,
+  DeploymentStrategy,
   KubernetesExecutorAirflow,
   KubernetesExecutorAirflowProps,
   MetadataDb,
@@ -148,6 +149,77 @@ describe.each(GENERATIONS)('$label', (g) => {
     expect(service.spec.selector).toEqual({ 'app.kubernetes.io/name': 'airflow', 'app.kubernetes.io/component': g.ui });
     expect(deployment(g.ui).spec.template.metadata.labels).toMatchObject(service.spec.selector);
     expect(airflow.uiService.name).toBe(`airflow-${g.ui}`);
+  });
+
+  test('behind an Ingress on a sub-path, the UI is probed under the path it is served at', () => {
+    // Airflow 2's webserver answers 404 outside [webserver] base_url's path (DispatcherMiddleware); Airflow 3's
+    // api-server answers both, and is probed where the Ingress, the REST API's users and the task pods reach it.
+    const sub = airflowChart({ ...g.props, ingress: { host: 'airflow.local', path: '/airflow' } });
+    const cfg = cfgOf(sub.manifests);
+    const [section, key] = sub.airflow.generation.baseUrlKey.split('.');
+    expect(cfg[section][key]).toBe('http://airflow.local/airflow');
+    const ui = find(sub.manifests, 'Deployment', `airflow-${g.ui}`).spec.template.spec.containers[0];
+    expect([ui.startupProbe.httpGet, ui.readinessProbe.httpGet, ui.livenessProbe.httpGet]).toEqual([
+      { path: `/airflow${g.health}`, port: 'http' },
+      { path: `/airflow${g.health}`, port: 'http' },
+      { path: `/airflow${g.liveness}`, port: 'http' },
+    ]);
+    expect(sub.airflow.generation.uiAnswersOutsideBasePath).toBe(g.version.startsWith('3'));
+    // at the root ("/"), nothing changes
+    const root = airflowChart({ ...g.props, ingress: { host: 'airflow.local' } });
+    const rootUi = find(root.manifests, 'Deployment', `airflow-${g.ui}`).spec.template.spec.containers[0];
+    expect([rootUi.readinessProbe.httpGet.path, rootUi.livenessProbe.httpGet.path]).toEqual([g.health, g.liveness]);
+  });
+
+  test('several replicas: a rollout keeps one running, the pods spread over nodes beside the own affinity', () => {
+    const nodeAffinity = { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'pool', operator: 'In', values: ['airflow'] }] }] } };
+    const ownTerm = { weight: 10, podAffinityTerm: { labelSelector: { matchLabels: { team: 'data' } }, topologyKey: 'topology.kubernetes.io/zone' } };
+    const affinity = { nodeAffinity, podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [ownTerm] } };
+    const many = airflowChart({ ...g.props, affinity, scheduler: { replicas: 2 }, triggerer: { replicas: 3 }, apiServer: { replicas: 2 } });
+    const spec = (component: string) => find(many.manifests, 'Deployment', `airflow-${component}`).spec;
+    const spread = (component: string) => ({
+      weight: 100,
+      podAffinityTerm: { labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'airflow', 'app.kubernetes.io/component': component } }, topologyKey: 'kubernetes.io/hostname' },
+    });
+    for (const component of ['scheduler', 'triggerer']) {
+      // one pod at a time, never one above replicas: the others keep scheduling / running triggers
+      expect([component, spec(component).strategy]).toEqual([component, { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } }]);
+    }
+    expect(spec(g.ui).strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
+    for (const component of ['scheduler', 'triggerer', g.ui]) {
+      expect([component, spec(component).template.spec.affinity]).toEqual([
+        component,
+        { nodeAffinity, podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [ownTerm, spread(component)] } },
+      ]);
+      expect([component, find(many.manifests, 'PodDisruptionBudget', `airflow-${component}`).spec.minAvailable]).toEqual([component, 1]);
+    }
+    // the user's affinity object is not changed
+    expect(affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution).toEqual([ownTerm]);
+    // a component left at one replica is exactly as before: Recreate, the own affinity only
+    const single = g.components.find((c) => !['scheduler', 'triggerer', g.ui].includes(c));
+    if (single) {
+      expect(spec(single).strategy).toEqual({ type: 'Recreate' });
+      expect(spec(single).template.spec.affinity).toEqual(affinity);
+    }
+  });
+
+  test('the strategy is set per component, and recreate() stops several replicas at once only when asked for', () => {
+    const set = airflowChart({
+      ...g.props,
+      scheduler: { replicas: 2, strategy: DeploymentStrategy.rollingUpdate({ maxSurge: '100%', maxUnavailable: '50%' }) },
+      triggerer: { replicas: 2, strategy: DeploymentStrategy.recreate() },
+      apiServer: { strategy: DeploymentStrategy.recreate() },
+    });
+    const strategy = (component: string) => find(set.manifests, 'Deployment', `airflow-${component}`).spec.strategy;
+    expect(strategy('scheduler')).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: '100%', maxUnavailable: '50%' } });
+    expect(strategy('triggerer')).toEqual({ type: 'Recreate' });
+    expect(strategy(g.ui)).toEqual({ type: 'Recreate' });
+    // Kubernetes' defaults (25%) for what is not given
+    const defaults = airflowChart({ ...g.props, scheduler: { strategy: DeploymentStrategy.rollingUpdate() } });
+    expect(find(defaults.manifests, 'Deployment', 'airflow-scheduler').spec.strategy).toEqual({ type: 'RollingUpdate' });
+    expect(() => airflowChart({ ...g.props, scheduler: { replicas: 2, strategy: DeploymentStrategy.rollingUpdate({ maxUnavailable: 2 }) } })).toThrow(
+      /AirflowComponent at "test\/airflow\/scheduler": property "scheduler\.strategy\.maxUnavailable" received 2; allowed: at most 1 \(of replicas: 2\).*DeploymentStrategy\.recreate\(\)\.$/,
+    );
   });
 
   test('the other components are probed with airflow jobs check --local', () => {

@@ -15,7 +15,7 @@ import {
   RedisBroker,
   RemoteLogging,
 } from '../../lib';
-import { EnvValue } from '../../lib/core';
+import { DeploymentStrategy, EnvValue } from '../../lib/core';
 import { podSecurityLevelOf } from '../../lib/security/pod-security';
 import { validationReport } from '../../validation';
 import { find, parseCfg, podsOf } from '../support';
@@ -230,6 +230,14 @@ describe('the Celery worker Deployment', () => {
     expect(worker.env).toContainEqual({ name: 'DUMB_INIT_SETSID', value: '0' });
     expect(deployment.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } });
     expect(find(synth({ celery: { terminationGracePeriodSeconds: 3600 } }), 'Deployment', 'airflow-celery-worker').spec.template.spec.terminationGracePeriodSeconds).toBe(3600);
+  });
+
+  test('the strategy of ComponentOptions is taken, and checked against the replicas', () => {
+    const surge = synth({ celery: { replicas: 2, strategy: DeploymentStrategy.rollingUpdate({ maxSurge: 1, maxUnavailable: 1 }) } });
+    expect(find(surge, 'Deployment', 'airflow-celery-worker').spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 1 } });
+    expect(errorOf(() => synth({ celery: { replicas: 2, strategy: DeploymentStrategy.rollingUpdate({ maxUnavailable: 2 }) } }))).toMatch(
+      /^CeleryWorkers at "airflow\/airflow\/celery": property "strategy\.maxUnavailable" received 2; allowed: at most 1 \(of replicas: 2\)/,
+    );
   });
 
   test('its liveness probe pings the worker through the broker, as the official chart does', () => {

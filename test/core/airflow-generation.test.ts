@@ -1,5 +1,5 @@
-// AirflowVersion and image references (lib/core/airflow-generation.ts).
-import { AirflowVersion } from '../../lib';
+// AirflowVersion, image references and the UI's paths per generation (lib/core/airflow-generation.ts).
+import { AirflowGeneration, AirflowVersion } from '../../lib';
 import { parseImageReference } from '../../lib/core/airflow-generation';
 
 describe('AirflowVersion', () => {
@@ -24,5 +24,17 @@ describe('AirflowVersion', () => {
   test('parseImageReference splits registry ports from tags', () => {
     expect(parseImageReference('localhost:5000/airflow:3.1.3')).toEqual({ repository: 'localhost:5000/airflow', tag: '3.1.3', digest: undefined });
     expect(parseImageReference('localhost:5000/airflow')).toEqual({ repository: 'localhost:5000/airflow', tag: undefined, digest: undefined });
+  });
+});
+
+describe("the UI's health paths under the path it is served at", () => {
+  test.each([
+    [AirflowGeneration.AIRFLOW_3, '/api/v2/monitor/health', '/api/v2/version', true],
+    [AirflowGeneration.AIRFLOW_2, '/health', '/health', false],
+  ])('%s', (generation, health, liveness, outside) => {
+    expect([generation.uiHealthPathUnder(''), generation.uiLivenessPathUnder('')]).toEqual([health, liveness]);
+    expect([generation.uiHealthPathUnder('/airflow'), generation.uiLivenessPathUnder('/airflow')]).toEqual([`/airflow${health}`, `/airflow${liveness}`]);
+    // Airflow 2's webserver answers 404 outside [webserver] base_url's path; Airflow 3's api-server answers both
+    expect(generation.uiAnswersOutsideBasePath).toBe(outside);
   });
 });

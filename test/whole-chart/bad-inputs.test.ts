@@ -11,6 +11,7 @@ import {
   StorageProvisioning,
   AirflowGeneration,
   DatabaseConnection,
+  DeploymentStrategy,
   EnvValue,
   StatsdExporter,
 } from '../../lib';
@@ -170,6 +171,20 @@ const rows: Array<[string, () => unknown, RegExp]> = [
     /^ExternalMetadataDb at "test\/db": property "connection" received \{"host":"db\.example\.com"\}; allowed: DatabaseConnection\.postgres\(\{ host, \.\.\. \}\) or DatabaseConnection\.fromUriSecret\(\{ name, key \}\)\.$/],
   ['external database without a host', () => new ExternalMetadataDb(chart(), 'db', { connection: DatabaseConnection.postgres({} as any) }),
     /^ExternalMetadataDb at "test\/db": property "host" received undefined; allowed: the host of the external database, or a "connectionUriSecret" instead\. For a database inside the cluster, use new MetadataDb\(\.\.\.\)\.$/],
+
+  // A component's rollout (DeploymentStrategy)
+  ['rolling update that may stop every scheduler at once', () =>
+    new AirflowChart(Testing.app(), 'airflow', { scheduler: { replicas: 2, strategy: DeploymentStrategy.rollingUpdate({ maxUnavailable: '100%' }) } }),
+    /^AirflowComponent at "airflow\/airflow\/scheduler": property "scheduler\.strategy\.maxUnavailable" received "100%"; allowed: at most 1 \(of replicas: 2\) or a percentage below 100%: a rolling update that may stop every replica at once leaves none running during a rollout\. Keep one running \(maxUnavailable: 1\), or, to stop every replica at once on purpose, say so with DeploymentStrategy\.recreate\(\)\.$/],
+  ['rolling update that may neither add nor stop a pod', () =>
+    new AirflowChart(Testing.app(), 'airflow', { triggerer: { strategy: DeploymentStrategy.rollingUpdate({ maxSurge: 0, maxUnavailable: 0 }) } }),
+    /^AirflowComponent at "airflow\/airflow\/triggerer": property "triggerer\.strategy\.maxUnavailable" received 0; allowed: more than 0 when maxSurge is 0: a rollout that may neither add nor stop a pod never starts \(Kubernetes refuses it\)\. Set maxSurge: 1 \(a new pod first\) or maxUnavailable: 1 \(one old pod stops first\)\.$/],
+  ['maxSurge as a number in a string', () =>
+    new AirflowChart(Testing.app(), 'airflow', { apiServer: { strategy: DeploymentStrategy.rollingUpdate({ maxSurge: '1' }) } }),
+    /^AirflowComponent at "airflow\/airflow\/ui": property "apiServer\.strategy\.maxSurge" received "1"; allowed: a whole number of pods from 0, or a percentage of replicas from "0%" to "100%", such as 1 or "25%"\. Did you mean 1 \(pods\) or "1%"\?$/],
+  ['strategy as a plain object', () =>
+    new AirflowChart(Testing.app(), 'airflow', { dagProcessor: { strategy: { type: 'Recreate' } as any } }),
+    /^AirflowComponent at "airflow\/airflow\/dag-processor": property "dagProcessor\.strategy" received \{"type":"Recreate"\}; allowed: DeploymentStrategy\.rollingUpdate\(\{ maxSurge, maxUnavailable \}\) or DeploymentStrategy\.recreate\(\)\.$/],
 
   // AirflowSecrets, AirflowNetworkPolicies
   ['Secret name in upper case', () => new AirflowSecrets(chart(), 'secrets', { secretName: 'Airflow_Secrets' }),

@@ -28,6 +28,19 @@ function pods(objects: any[]): Map<string, { metadata: any; spec: any }> {
 
 
 
+/** The preferred pod anti-affinity a component with several replicas gets: its pods spread over nodes. */
+const spreadTerm = (component: string) => ({
+  preferredDuringSchedulingIgnoredDuringExecution: [
+    {
+      weight: 100,
+      podAffinityTerm: {
+        labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'airflow', 'app.kubernetes.io/component': component } },
+        topologyKey: 'kubernetes.io/hostname',
+      },
+    },
+  ],
+});
+
 describe('a chart with every pod option set', () => {
   const chart = new AirflowChart(Testing.app(), 'airflow', EVERYTHING);
   const objects = Testing.synth(chart);
@@ -44,7 +57,10 @@ describe('a chart with every pod option set', () => {
       const spec = pod.spec;
       expect([name, spec.imagePullSecrets]).toEqual([name, [{ name: 'regcred' }]]);
       expect([name, spec.priorityClassName]).toEqual([name, 'airflow-critical']);
-      expect([name, spec.affinity]).toEqual([name, EVERYTHING.affinity]);
+      // A component with several replicas keeps the chart-wide affinity and spreads over nodes beside it.
+      const component = /^Deployment\/airflow-(.*)$/.exec(name)?.[1];
+      const spread = ['scheduler', 'api-server', 'triggerer'].includes(component ?? '');
+      expect([name, spec.affinity]).toEqual([name, spread ? { ...EVERYTHING.affinity, podAntiAffinity: spreadTerm(component!) } : EVERYTHING.affinity]);
       expect([name, spec.topologySpreadConstraints]).toEqual([name, EVERYTHING.topologySpreadConstraints]);
       expect([name, spec.nodeSelector]).toEqual([name, { 'node-pool': name === 'Deployment/airflow-api-server' ? 'web' : 'airflow' }]);
       expect([name, spec.tolerations]).toEqual([name, name === 'worker' ? EVERYTHING.worker!.tolerations : EVERYTHING.tolerations]);

@@ -42,7 +42,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {},
   },
   AirflowComponentProps: {
-    keys: ['automountServiceAccountToken', 'command', 'component', 'extraEnv', 'extraInitContainers', 'extraVolumeMounts', 'extraVolumes', 'livenessProbe', 'parts', 'port', 'readinessProbe', 'replicas', 'resources', 'rollingUpdate', 'sidecars', 'startupProbe', 'terminationGracePeriodSeconds'],
+    keys: ['automountServiceAccountToken', 'command', 'component', 'extraEnv', 'extraInitContainers', 'extraVolumeMounts', 'extraVolumes', 'livenessProbe', 'parts', 'port', 'property', 'readinessProbe', 'replicas', 'resources', 'rollingUpdate', 'sidecars', 'startupProbe', 'strategy', 'terminationGracePeriodSeconds'],
     nested: {
       parts: ['AirflowPodParts'],
       port: ['AirflowComponentPort'],
@@ -130,7 +130,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   ApiServerOptions: {
-    keys: ['affinity', 'env', 'envFrom', 'extraVolumes', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'replicas', 'resources', 'serviceAccountAnnotations', 'serviceAnnotations', 'serviceType', 'tolerations', 'topologySpreadConstraints'],
+    keys: ['affinity', 'env', 'envFrom', 'extraVolumes', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'replicas', 'resources', 'serviceAccountAnnotations', 'serviceAnnotations', 'serviceType', 'strategy', 'tolerations', 'topologySpreadConstraints'],
     nested: {
       resources: ['ResourceOptions'],
     },
@@ -142,7 +142,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   CeleryOptions: {
-    keys: ['affinity', 'concurrency', 'defaultExecutor', 'env', 'envFrom', 'externalBroker', 'extraVolumes', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'queues', 'redis', 'replicas', 'resources', 'serviceAccountAnnotations', 'terminationGracePeriodSeconds', 'tolerations', 'topologySpreadConstraints'],
+    keys: ['affinity', 'concurrency', 'defaultExecutor', 'env', 'envFrom', 'externalBroker', 'extraVolumes', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'queues', 'redis', 'replicas', 'resources', 'serviceAccountAnnotations', 'strategy', 'terminationGracePeriodSeconds', 'tolerations', 'topologySpreadConstraints'],
     nested: {
       externalBroker: ['ExternalCeleryBroker'],
       redis: ['RedisBrokerOptions'],
@@ -150,7 +150,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   CeleryWorkersProps: {
-    keys: ['affinity', 'airflow', 'concurrency', 'defaultExecutor', 'env', 'envFrom', 'externalBroker', 'extraVolumes', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'queues', 'redis', 'replicas', 'resources', 'serviceAccountAnnotations', 'terminationGracePeriodSeconds', 'tolerations', 'topologySpreadConstraints'],
+    keys: ['affinity', 'airflow', 'concurrency', 'defaultExecutor', 'env', 'envFrom', 'externalBroker', 'extraVolumes', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'queues', 'redis', 'replicas', 'resources', 'serviceAccountAnnotations', 'strategy', 'terminationGracePeriodSeconds', 'tolerations', 'topologySpreadConstraints'],
     nested: {
       externalBroker: ['ExternalCeleryBroker'],
       redis: ['RedisBrokerOptions'],
@@ -158,7 +158,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   ComponentOptions: {
-    keys: ['affinity', 'env', 'envFrom', 'extraVolumes', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'replicas', 'resources', 'serviceAccountAnnotations', 'tolerations', 'topologySpreadConstraints'],
+    keys: ['affinity', 'env', 'envFrom', 'extraVolumes', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'replicas', 'resources', 'serviceAccountAnnotations', 'strategy', 'tolerations', 'topologySpreadConstraints'],
     nested: {
       resources: ['ResourceOptions'],
     },
@@ -391,6 +391,10 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     keys: ['cpuLimit', 'cpuRequest', 'memoryLimit', 'memoryRequest'],
     nested: {},
   },
+  RollingUpdateOptions: {
+    keys: ['maxSurge', 'maxUnavailable'],
+    nested: {},
+  },
   S3RemoteLoggingOptions: {
     keys: ['bucket', 'connectionId', 'connectionSecret', 'deleteLocalLogs', 'encrypt', 'prefix', 'region', 'serviceAccountAnnotations'],
     nested: {
@@ -410,7 +414,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {},
   },
   TriggererOptions: {
-    keys: ['affinity', 'enabled', 'env', 'envFrom', 'extraVolumes', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'replicas', 'resources', 'serviceAccountAnnotations', 'tolerations', 'topologySpreadConstraints'],
+    keys: ['affinity', 'enabled', 'env', 'envFrom', 'extraVolumes', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'replicas', 'resources', 'serviceAccountAnnotations', 'strategy', 'tolerations', 'topologySpreadConstraints'],
     nested: {
       resources: ['ResourceOptions'],
     },

@@ -381,10 +381,24 @@ export class RuntimeChain {
   }
 
   // ------------------------------------------------------------------------------------------ Airflow helpers
+  /** The UI's Service as a user in the cluster reaches it, under the path of `[api] base_url` (an Ingress's sub-path). */
   async apiBase(): Promise<string> {
+    return `${this.serviceRoot()}${this.basePath()}`;
+  }
+
+  /** The UI's Service's ClusterIP and port, without any path. */
+  serviceRoot(): string {
     const svc = this.objectsOf('Service').find((s) => componentOf(s) === 'api-server' || componentOf(s) === 'webserver');
     const live = kubectlJson(['get', 'service', svc.metadata.name, '-n', this.ns]);
     return `http://${live.spec.clusterIP}:${live.spec.ports[0].port}`;
+  }
+
+  /** The path of `[api] base_url` in the chart's airflow.cfg ("/airflow"), or "" without one. */
+  basePath(): string {
+    const cfg: string = this.configMap().data['airflow.cfg'];
+    const api = /^\[api\]\n((?:(?!\[).*\n)*)/m.exec(cfg)?.[1] ?? '';
+    const url = /^base_url\s*=\s*(.+)$/m.exec(api)?.[1]?.trim();
+    return url ? new URL(url).pathname.replace(/\/$/, '') : '';
   }
 
   async loggedIn(): Promise<AirflowApi> {

@@ -47,3 +47,16 @@ export function celeryChart(props: AirflowChartProps = {}): Variant {
     objects: Testing.synth(new AirflowChart(Testing.app(), 'airflow', { celery: {}, ...props })),
   };
 }
+
+/**
+ * The default chart behind an Ingress on a sub-path (`ingress: { host: 'airflow.local', path: '/airflow' }`):
+ * `[api] base_url` under /airflow, the api-server's probes and the execution API URL under it. The runtime stage
+ * has no Ingress controller: the tests reach the Service directly, under the path the Ingress would forward.
+ */
+export function ingressSubPathChart(): Variant {
+  return {
+    id: 'ingress-sub-path',
+    title: "the default chart with ingress: { host: 'airflow.local', path: '/airflow' } (reached through the Service, no Ingress controller)",
+    objects: Testing.synth(new AirflowChart(Testing.app(), 'airflow', { ingress: { host: 'airflow.local', path: '/airflow' } })),
+  };
+}
