@@ -212,4 +212,5 @@ export {
   RESERVED_NAMESPACES,
   SYSTEM_HOST_FOLDERS,
   type SecretKeyRef,
+  userErrorMessage,
 } from './core';
