@@ -115,7 +115,8 @@ export function tempDir(prefix = 'airflow-cdk8s-live-'): string {
 /** Writes objects as one multi-document YAML file and returns its path. */
 export function writeYaml(dir: string, file: string, objects: any[]): string {
   const target = path.join(dir, file);
-  fs.writeFileSync(target, objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n'));
+  // YAML 1.1, as cdk8s writes it: kubectl reads YAML 1.1, where an unquoted `no` (Redis' `--appendonly no`) is false.
+  fs.writeFileSync(target, objects.map((o) => stringify(o, { lineWidth: 0, version: '1.1' })).join('---\n'));
   return target;
 }
 
