@@ -214,4 +214,5 @@ export {
   type RollingUpdateOptions,
   SYSTEM_HOST_FOLDERS,
   type SecretKeyRef,
+  userErrorMessage,
 } from './core';

@@ -5,6 +5,7 @@
  */
 import { parseQuantity } from '../lib/core/validators';
 import { CREATES_SECRET_ANNOTATION } from '../lib/core/labels';
+import { closest, editDistance } from '../lib/core/text';
 import { describeManifest, formatProblem } from './k8s-schema';
 
 /** Objects the user says exist in the cluster already (created outside this app). */
@@ -33,18 +34,65 @@ export interface CrossObjectFinding {
   readonly field: string;
   /** What is wrong. */
   readonly message: string;
+  /**
+   * For `missing-object` and `key-ref`: the object or key read, e.g. `Secret "dags-repo" in namespace "airflow"`.
+   * The finding is reported once for it, whatever the number of readers.
+   */
+  readonly subject?: string;
+  /** For `missing-object` and `key-ref`: every object and field that reads it (the first is `manifest` and `field`). */
+  readonly readers?: readonly CrossObjectReader[];
+}
+
+/** An object that reads another by name, and the field that names it. */
+export interface CrossObjectReader {
+  /** The object holding the reference. */
+  readonly manifest: any;
+  /** The field holding the reference, e.g. `spec.template.spec.imagePullSecrets[0].name`. */
+  readonly field: string;
 }
 
 /** The rules, one per kind of reference. */
 export type CrossObjectRule =
   | 'claim-volume'
   | 'volume-mount'
-  | 'pod-volume-source'
+  | 'missing-object'
   | 'key-ref'
   | 'service-selector'
   | 'role-binding'
-  | 'service-account'
   | 'host-path';
+
+/** The kinds of object that pods and Ingresses read by name. */
+export type ReferencedKind = 'Secret' | 'ConfigMap' | 'PersistentVolumeClaim' | 'ServiceAccount';
+
+/** The option that declares objects of each kind as existing. */
+const DECLARED_OPTION: Readonly<Record<ReferencedKind, keyof CrossObjectOptions>> = {
+  Secret: 'existingSecrets',
+  ConfigMap: 'existingConfigMaps',
+  PersistentVolumeClaim: 'existingClaims',
+  ServiceAccount: 'existingServiceAccounts',
+};
+
+/** What "exists" means for each kind, after "is". */
+const MISSING_WHY: Readonly<Record<ReferencedKind, string>> = {
+  Secret:
+    'neither in the output, nor generated in the cluster by a Job of the output (the secrets bootstrap Job, whose ' +
+    `${CREATES_SECRET_ANNOTATION} annotation names it), nor declared as existing (existingSecrets)`,
+  ConfigMap: 'neither in the output nor declared as existing (existingConfigMaps)',
+  PersistentVolumeClaim: 'neither in the output nor declared as existing (existingClaims)',
+  ServiceAccount: 'neither in the output nor declared as existing (existingServiceAccounts)',
+};
+
+/** An object read by name: who reads it, where, and what happens when it is missing. */
+interface ObjectReference {
+  readonly kind: ReferencedKind;
+  readonly name: string;
+  readonly namespace: string;
+  /** The key read, for a key reference. */
+  readonly key?: string;
+  readonly manifest: any;
+  readonly field: string;
+  readonly effect: string;
+}
 
 /** Kinds whose pod template is at spec.template. */
 const TEMPLATE_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'ReplicationController']);
@@ -100,6 +148,68 @@ function containersOf(spec: any): Array<{ field: string; container: any }> {
     );
   }
   return out;
+}
+
+const EFFECT = {
+  env: 'the containers that read it do not start (CreateContainerConfigError)',
+  volume: 'the pods that mount it stay ContainerCreating',
+  claim: 'the pods that mount it stay Pending',
+  pullSecret: 'images of a private registry fail to pull (ErrImagePull)',
+  serviceAccount: 'the pods are never created',
+  tls: "the Ingress serves its controller's default certificate",
+};
+
+/**
+ * Every object the output reads by name, in the order of the objects: the pod specs' volumes (claims,
+ * ConfigMaps, Secrets, and the Secrets and ConfigMaps of projected volumes), env (secretKeyRef,
+ * configMapKeyRef) and envFrom, imagePullSecrets and ServiceAccount, and the Ingresses' TLS Secrets. A
+ * reference marked `optional: true` is left out: the pod starts without the object.
+ */
+function objectReferences(objects: readonly any[]): ObjectReference[] {
+  const refs: ObjectReference[] = [];
+  const items = (v: any): any[] => (Array.isArray(v) ? v : []);
+  const templates = new Map(podTemplates(objects).map((t) => [t.owner, t]));
+  for (const o of objects) {
+    if (o?.kind === 'Ingress') {
+      items(o.spec?.tls).forEach((tls: any, i: number) => {
+        if (typeof tls?.secretName === 'string' && tls.secretName !== '') {
+          refs.push({ kind: 'Secret', name: tls.secretName, namespace: ns(o), manifest: o, field: `spec.tls[${i}].secretName`, effect: EFFECT.tls });
+        }
+      });
+    }
+    const t = templates.get(o);
+    if (!t) continue;
+    const ref = (kind: ReferencedKind, name: unknown, field: string, effect: string, key?: unknown) => {
+      if (typeof name !== 'string' || name === '') return;
+      refs.push({ kind, name, namespace: t.namespace, manifest: t.owner, field: `${t.at}.${field}`, effect, ...(typeof key === 'string' ? { key } : {}) });
+    };
+    items(t.spec.volumes).forEach((v: any, i: number) => {
+      const at = `volumes[${i}]`;
+      ref('PersistentVolumeClaim', v?.persistentVolumeClaim?.claimName, `${at}.persistentVolumeClaim.claimName`, EFFECT.claim);
+      if (v?.configMap?.optional !== true) ref('ConfigMap', v?.configMap?.name, `${at}.configMap.name`, EFFECT.volume);
+      if (v?.secret?.optional !== true) ref('Secret', v?.secret?.secretName, `${at}.secret.secretName`, EFFECT.volume);
+      items(v?.projected?.sources).forEach((source: any, j: number) => {
+        if (source?.secret?.optional !== true) ref('Secret', source?.secret?.name, `${at}.projected.sources[${j}].secret.name`, EFFECT.volume);
+        if (source?.configMap?.optional !== true) ref('ConfigMap', source?.configMap?.name, `${at}.projected.sources[${j}].configMap.name`, EFFECT.volume);
+      });
+    });
+    for (const { field, container } of containersOf(t.spec)) {
+      items(container?.env).forEach((e: any, i: number) => {
+        const s = e?.valueFrom?.secretKeyRef;
+        if (s && s.optional !== true) ref('Secret', s.name, `${field}.env[${i}].valueFrom.secretKeyRef.name`, EFFECT.env, s.key);
+        const c = e?.valueFrom?.configMapKeyRef;
+        if (c && c.optional !== true) ref('ConfigMap', c.name, `${field}.env[${i}].valueFrom.configMapKeyRef.name`, EFFECT.env, c.key);
+      });
+      items(container?.envFrom).forEach((e: any, i: number) => {
+        if (e?.secretRef?.optional !== true) ref('Secret', e?.secretRef?.name, `${field}.envFrom[${i}].secretRef.name`, EFFECT.env);
+        if (e?.configMapRef?.optional !== true) ref('ConfigMap', e?.configMapRef?.name, `${field}.envFrom[${i}].configMapRef.name`, EFFECT.env);
+      });
+    }
+    items(t.spec.imagePullSecrets).forEach((s: any, i: number) => ref('Secret', s?.name, `imagePullSecrets[${i}].name`, EFFECT.pullSecret));
+    const sa = t.spec.serviceAccountName ?? t.spec.serviceAccount;
+    ref('ServiceAccount', sa, t.spec.serviceAccountName !== undefined ? 'serviceAccountName' : 'serviceAccount', EFFECT.serviceAccount);
+  }
+  return refs;
 }
 
 /** Every broken reference in `objects`, as structured findings. */
@@ -167,76 +277,68 @@ export function crossObjectFindings(objects: readonly any[], options: CrossObjec
     }
   }
 
-  // 2-3. Pod specs: mounts name declared volumes; volume sources and key refs name objects that exist.
+  // 2. Pod specs: mounts name declared volumes.
   for (const t of podTemplates(objects)) {
     const volumes: any[] = Array.isArray(t.spec.volumes) ? t.spec.volumes : [];
     const declared = new Set(volumes.map((v) => v?.name));
-    volumes.forEach((v, i) => {
-      const at = `${t.at}.volumes[${i}]`;
-      const claimName = v?.persistentVolumeClaim?.claimName;
-      if (claimName && !existing('PersistentVolumeClaim', claimName, t.namespace, options.existingClaims)) {
-        add('pod-volume-source', t.owner, `${at}.persistentVolumeClaim.claimName`, `names PersistentVolumeClaim "${claimName}", which is neither in the output nor declared as existing`);
-      }
-      const cm = v?.configMap;
-      if (cm?.name && cm.optional !== true && !existing('ConfigMap', cm.name, t.namespace, options.existingConfigMaps)) {
-        add('pod-volume-source', t.owner, `${at}.configMap.name`, `names ConfigMap "${cm.name}", which is neither in the output nor declared as existing`);
-      }
-      const secret = v?.secret;
-      if (secret?.secretName && secret.optional !== true && !existing('Secret', secret.secretName, t.namespace, options.existingSecrets)) {
-        add('pod-volume-source', t.owner, `${at}.secret.secretName`, `names Secret "${secret.secretName}", which is neither in the output nor declared as existing`);
-      }
-    });
-
-    const checkKeyRef = (kind: 'Secret' | 'ConfigMap', ref: any, field: string, declaredExisting: readonly string[] | undefined): void => {
-      const target = find(kind, ref.name, t.namespace);
-      if (!target) {
-        if (!existing(kind, ref.name, t.namespace, declaredExisting)) {
-          add('key-ref', t.owner, `${field}.name`, `names ${kind} "${ref.name}", which is neither in the output nor declared as existing`);
-        }
-        return;
-      }
-      const keys = new Set([...Object.keys(target.data ?? {}), ...Object.keys(target.stringData ?? {}), ...Object.keys(target.binaryData ?? {})]);
-      if (!keys.has(ref.key)) {
-        add('key-ref', t.owner, `${field}.key`, `names key "${ref.key}" of ${kind} "${ref.name}", which has ${[...keys].map((k) => `"${k}"`).join(', ') || 'no keys'}`);
-      }
-    };
-
     for (const { field, container } of containersOf(t.spec)) {
-      const at = `${t.at}.${field}`;
       const mountedAt = new Map<string, string>();
       (Array.isArray(container?.volumeMounts) ? container.volumeMounts : []).forEach((m: any, i: number) => {
         if (!declared.has(m?.name)) {
-          add('volume-mount', t.owner, `${at}.volumeMounts[${i}].name`, `mounts volume "${m?.name}", which the pod spec does not declare (declared: ${[...declared].join(', ') || 'none'})`);
+          add('volume-mount', t.owner, `${t.at}.${field}.volumeMounts[${i}].name`, `mounts volume "${m?.name}", which the pod spec does not declare (declared: ${[...declared].join(', ') || 'none'})`);
         }
         // The API server refuses a container with two mounts at one path ("must be unique").
         const first = typeof m?.mountPath === 'string' ? mountedAt.get(m.mountPath) : undefined;
         if (first !== undefined) {
-          add('volume-mount', t.owner, `${at}.volumeMounts[${i}].mountPath`, `mounts volume "${m?.name}" at ${m.mountPath}, where volume "${first}" is mounted already: the API server refuses the pod (mountPath must be unique)`);
+          add('volume-mount', t.owner, `${t.at}.${field}.volumeMounts[${i}].mountPath`, `mounts volume "${m?.name}" at ${m.mountPath}, where volume "${first}" is mounted already: the API server refuses the pod (mountPath must be unique)`);
         } else if (typeof m?.mountPath === 'string') {
           mountedAt.set(m.mountPath, m?.name);
         }
       });
-      (Array.isArray(container?.env) ? container.env : []).forEach((e: any, i: number) => {
-        const s = e?.valueFrom?.secretKeyRef;
-        if (s && s.optional !== true) checkKeyRef('Secret', s, `${at}.env[${i}].valueFrom.secretKeyRef`, options.existingSecrets);
-        const c = e?.valueFrom?.configMapKeyRef;
-        if (c && c.optional !== true) checkKeyRef('ConfigMap', c, `${at}.env[${i}].valueFrom.configMapKeyRef`, options.existingConfigMaps);
-      });
-      (Array.isArray(container?.envFrom) ? container.envFrom : []).forEach((e: any, i: number) => {
-        if (e?.secretRef?.name && e.secretRef.optional !== true && !existing('Secret', e.secretRef.name, t.namespace, options.existingSecrets)) {
-          add('key-ref', t.owner, `${at}.envFrom[${i}].secretRef.name`, `names Secret "${e.secretRef.name}", which is neither in the output nor declared as existing`);
-        }
-        if (e?.configMapRef?.name && e.configMapRef.optional !== true && !existing('ConfigMap', e.configMapRef.name, t.namespace, options.existingConfigMaps)) {
-          add('key-ref', t.owner, `${at}.envFrom[${i}].configMapRef.name`, `names ConfigMap "${e.configMapRef.name}", which is neither in the output nor declared as existing`);
-        }
-      });
     }
+  }
 
-    const sa = t.spec.serviceAccountName ?? t.spec.serviceAccount;
-    if (sa && sa !== 'default' && !existing('ServiceAccount', sa, t.namespace, options.existingServiceAccounts)) {
-      add('service-account', t.owner, `${t.at}.serviceAccountName`, `names ServiceAccount "${sa}", which is neither in the output nor declared as existing: the pod is never created`);
+  // 3. Every object read by name exists (in the output, generated by a Job of the output, or declared), and
+  //    every key read of an object of the output is in it: one finding per missing object (or key), listing
+  //    every object and field that reads it.
+  const known = (kind: ReferencedKind, namespace: string): string[] => [
+    ...(byKind.get(kind) ?? []).filter((o) => ns(o) === namespace).map(nameOf),
+    ...(options[DECLARED_OPTION[kind]] ?? []),
+    ...(kind === 'Secret' ? [...createdSecrets].filter((s) => s.startsWith(`${namespace}/`)).map((s) => s.slice(namespace.length + 1)) : []),
+    ...(kind === 'ServiceAccount' ? ['default'] : []),
+  ];
+  const missing = new Map<string, { subject: string; kind: ReferencedKind; name: string; namespace: string; readers: Array<CrossObjectReader & { effect: string }> }>();
+  const missingKeys = new Map<string, { subject: string; message: string; readers: CrossObjectReader[] }>();
+  for (const ref of objectReferences(objects)) {
+    const subject = `${ref.kind} "${ref.name}"${ref.namespace ? ` in namespace "${ref.namespace}"` : ''}`;
+    const reader = { manifest: ref.manifest, field: ref.field, effect: ref.effect };
+    if (ref.kind === 'ServiceAccount' && ref.name === 'default') continue;
+    if (!existing(ref.kind, ref.name, ref.namespace, options[DECLARED_OPTION[ref.kind]])) {
+      const id = `${ref.kind} ${ref.namespace}/${ref.name}`;
+      (missing.get(id) ?? missing.set(id, { subject, kind: ref.kind, name: ref.name, namespace: ref.namespace, readers: [] }).get(id)!).readers.push(reader);
+      continue;
     }
-
+    const target = ref.key === undefined ? undefined : find(ref.kind, ref.name, ref.namespace);
+    if (!target) continue; // no key read, or generated / declared: its keys are not known here
+    const keys = new Set([...Object.keys(target.data ?? {}), ...Object.keys(target.stringData ?? {}), ...Object.keys(target.binaryData ?? {})]);
+    if (keys.has(ref.key!)) continue;
+    const id = `${ref.kind} ${ref.namespace}/${ref.name} ${ref.key}`;
+    const message = `has no key "${ref.key}" (it has ${[...keys].map((k) => `"${k}"`).join(', ') || 'no keys'}): ${EFFECT.env}.`;
+    const field = ref.field.replace(/\.name$/, '.key');
+    (missingKeys.get(id) ?? missingKeys.set(id, { subject, message, readers: [] }).get(id)!).readers.push({ manifest: ref.manifest, field });
+  }
+  for (const m of missing.values()) {
+    const candidates = known(m.kind, m.namespace);
+    // A name one or two edits away from an existing one is a typo; farther, a suggestion would mislead.
+    const guess = closest(m.name, candidates);
+    const typo = guess !== undefined && editDistance(m.name, guess) <= 2 ? guess : undefined;
+    const effects = [...new Set(m.readers.map((r) => r.effect))].join('; ');
+    const message = `is ${MISSING_WHY[m.kind]}: ${effects}.` + (typo ? ` Did you mean "${typo}"?` : '');
+    const readers = m.readers.map(({ manifest, field }) => ({ manifest, field }));
+    findings.push({ rule: 'missing-object', manifest: readers[0].manifest, field: readers[0].field, message, subject: m.subject, readers });
+  }
+  for (const m of missingKeys.values()) {
+    findings.push({ rule: 'key-ref', manifest: m.readers[0].manifest, field: m.readers[0].field, message: m.message, subject: m.subject, readers: m.readers });
   }
 
   // 4. Every Service with a selector selects at least one pod template in its namespace.
@@ -274,9 +376,9 @@ export function crossObjectFindings(objects: readonly any[], options: CrossObjec
       });
     }
   }
-  // 6. No two PersistentVolumes on one folder of the node: a hostPath volume on the folder of another, or inside
-  //    it, gives the pods of one claim the files of the other (two deployments with one hostRoot share their DAGs,
-  //    logs and data; a volume on Postgres' folder gives task pods the database's files).
+  // No two PersistentVolumes on one folder of the node: a hostPath volume on the folder of another, or inside
+  // it, gives the pods of one claim the files of the other (two deployments with one hostRoot share their DAGs,
+  // logs and data; a volume on Postgres' folder gives task pods the database's files).
   const hostPaths = (byKind.get('PersistentVolume') ?? [])
     .filter((pv) => typeof pv?.spec?.hostPath?.path === 'string')
     .map((pv) => ({ pv, path: normalizeHostPath(pv.spec.hostPath.path) }));
@@ -312,9 +414,26 @@ function isInside(path: string, folder: string): boolean {
   return path.startsWith(folder === '/' ? '/' : `${folder}/`) && path !== folder;
 }
 
-/** Every broken reference in `objects`, one message per line: `<Kind> <name>: <field>: <what is wrong>`. */
+/**
+ * Every broken reference in `objects`, one message per line: `<Kind> <name>: <field>: <what is wrong>`, or for a
+ * missing object (or key) `<subject> <what is wrong> Read by <n> object(s): <Kind> <name> at <field>[, <field>]; ...`.
+ */
 export function crossObjectProblems(objects: readonly any[], options: CrossObjectOptions = {}): string[] {
-  return crossObjectFindings(objects, options).map((f) => formatProblem(f.manifest, f));
+  return crossObjectFindings(objects, options).map((f) =>
+    f.readers ? formatMissing(f, f.readers.map((r) => ({ where: describeManifest(r.manifest), manifest: r.manifest, field: r.field }))) : formatProblem(f.manifest, f),
+  );
+}
+
+/**
+ * The line of a missing object or key, once for all its readers: `<subject> <message> Read by <n> object(s):
+ * <where> at <field>[, <field>]; ...` (`where` is how the caller names an object: with its construct path, in
+ * the plugin).
+ */
+export function formatMissing(f: CrossObjectFinding, readers: ReadonlyArray<{ where: string; manifest: any; field: string }>): string {
+  const byObject = new Map<any, { where: string; fields: string[] }>();
+  for (const r of readers) (byObject.get(r.manifest) ?? byObject.set(r.manifest, { where: r.where, fields: [] }).get(r.manifest)!).fields.push(r.field);
+  const list = [...byObject.values()].map((o) => `${o.where} at ${o.fields.join(', ')}`);
+  return `${f.subject} ${f.message} Read by ${list.length} object${list.length === 1 ? '' : 's'}: ${list.join('; ')}`;
 }
 
 export { describeManifest };

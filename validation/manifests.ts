@@ -4,7 +4,7 @@
  * would otherwise only be parsed by the scheduler when it launches the first task.
  */
 import { loadAll } from 'js-yaml';
-import { crossObjectFindings, CrossObjectOptions, CrossObjectRule } from './cross-object';
+import { crossObjectFindings, CrossObjectOptions, CrossObjectRule, formatMissing } from './cross-object';
 import { describeManifest, kubernetesSchemaProblems } from './k8s-schema';
 
 /** An object of the synthesized set, and where it came from. */
@@ -32,8 +32,14 @@ export interface ValidationFinding {
   readonly field: string;
   /** What is wrong. */
   readonly message: string;
-  /** The whole line: `<construct path> (<Kind> <name>): <field>: <message>`. */
+  /**
+   * The whole line: `<construct path> (<Kind> <name>): <field>: <message>`; for a missing object (or key),
+   * reported once whatever the number of its readers, `<subject> <message> Read by <n> objects: <construct
+   * path> (<Kind> <name>) at <field>; ...`.
+   */
   readonly line: string;
+  /** For a missing object or key: every object and field that reads it (the first is `located` and `field`). */
+  readonly readers?: ReadonlyArray<{ readonly located: LocatedManifest; readonly field: string }>;
 }
 
 /** Adds the Kubernetes objects embedded as YAML (or JSON) documents in ConfigMaps' data. */
@@ -70,11 +76,15 @@ export function withEmbeddedManifests(list: readonly LocatedManifest[]): Located
   return out;
 }
 
-function lineOf(located: LocatedManifest, field: string, message: string): string {
+/** How a report names an object: `<construct path> (<Kind> <name>[ in <ConfigMap ... data[...]>])`. */
+function whereOf(located: LocatedManifest): string {
   const what = describeManifest(located.manifest);
   const inside = located.embeddedIn ? `${what} in ${located.embeddedIn}` : what;
-  const where = located.constructPath ? `${located.constructPath} (${inside})` : inside;
-  return `${where}: ${field ? `${field}: ` : ''}${message}`;
+  return located.constructPath ? `${located.constructPath} (${inside})` : inside;
+}
+
+function lineOf(located: LocatedManifest, field: string, message: string): string {
+  return `${whereOf(located)}: ${field ? `${field}: ` : ''}${message}`;
 }
 
 /**
@@ -133,7 +143,13 @@ export function validateManifests(list: readonly LocatedManifest[], options: Cro
   const byManifest = new Map(all.map((l) => [l.manifest, l]));
   for (const f of crossObjectFindings(all.map((l) => l.manifest), options)) {
     const located = byManifest.get(f.manifest)!;
-    findings.push({ rule: f.rule, located, field: f.field, message: f.message, line: lineOf(located, f.field, f.message) });
+    if (f.readers) {
+      const readers = f.readers.map((r) => ({ located: byManifest.get(r.manifest)!, field: r.field }));
+      const line = formatMissing(f, readers.map((r) => ({ where: whereOf(r.located), manifest: r.located.manifest, field: r.field })));
+      findings.push({ rule: f.rule, located, field: f.field, message: f.message, line, readers });
+    } else {
+      findings.push({ rule: f.rule, located, field: f.field, message: f.message, line: lineOf(located, f.field, f.message) });
+    }
   }
   return findings;
 }

@@ -3,6 +3,7 @@ import { ApiObject } from 'cdk8s';
 import { IConstruct } from 'constructs';
 import { CrossObjectOptions } from './cross-object';
 import { LocatedManifest, validateManifests } from './manifests';
+import { validationPropertiesProblems } from './manifest-validation';
 
 /** Every ApiObject under `scope` (an App or a Chart), rendered as it is synthesized, with its construct path. */
 export function synthesizedManifests(scope: IConstruct): LocatedManifest[] {
@@ -12,7 +13,12 @@ export function synthesizedManifests(scope: IConstruct): LocatedManifest[] {
     .map((o) => ({ manifest: o.toJson(), constructPath: o.node.path }));
 }
 
-/** The report lines for every ApiObject under `scope`: empty when the app is clean. */
+/**
+ * The report lines for every ApiObject under `scope`: empty when the app is clean. `options` are the plugin's
+ * properties; an unknown one (or a list of names that is not a list of strings) throws, as the plugin refuses it.
+ */
 export function validationReport(scope: IConstruct, options: CrossObjectOptions = {}): string[] {
+  const problems = validationPropertiesProblems(options);
+  if (problems.length > 0) throw new Error(`validationReport: ${problems.join(' ')}`);
   return validateManifests(synthesizedManifests(scope), options).map((f) => f.line);
 }

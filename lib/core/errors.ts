@@ -60,3 +60,32 @@ export function invalid(
     suggestion,
   );
 }
+
+/** How cdk8s starts the error it throws when node validations fail (`App.synth`, `Testing.synth`). */
+const CDK8S_VALIDATION_FAILED = 'Validation failed with the following errors:';
+
+/**
+ * The message of an error the user fixes in the app, for an app's entry point to print without a stack trace
+ * (which says nothing about a prop): an {@link AirflowCdk8sValidationError} (a refused prop), or the error cdk8s
+ * throws at synth when construct validations fail (`Validation failed with the following errors: [path] ...`,
+ * the checks that need the whole app). `undefined` for any other error: a bug, whose stack trace is wanted.
+ *
+ * ```ts
+ * try {
+ *   new AirflowChart(app, 'airflow', props);
+ *   app.synth();
+ * } catch (error) {
+ *   const message = userErrorMessage(error);
+ *   if (message === undefined) throw error;
+ *   console.error(`Error: ${message}`);
+ *   process.exitCode = 1;
+ * }
+ * ```
+ */
+export function userErrorMessage(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  // By name too: an app may load a second copy of the library (another node_modules), whose class differs.
+  if (error instanceof AirflowCdk8sValidationError || error.name === 'AirflowCdk8sValidationError') return error.message;
+  if (error.message.startsWith(CDK8S_VALIDATION_FAILED)) return error.message;
+  return undefined;
+}

@@ -92,17 +92,18 @@ export function clusterScoped<T extends ApiObject>(object: T): T {
 }
 
 function clusterNameClashes(object: ApiObject): string[] {
-  const others = App.of(object)
+  const same = App.of(object)
     .node.findAll()
     .filter(
       (c): c is ApiObject =>
-        c !== object &&
         c instanceof ApiObject &&
         (c as unknown as Record<symbol, unknown>)[CLUSTER_SCOPED] === true &&
         c.kind === object.kind &&
         c.name === object.name,
     );
-  if (others.length === 0) return [];
+  // One clash, one message: the first of them in the app's tree order reports it, naming the others.
+  if (same.length < 2 || same[0] !== object) return [];
+  const others = same.slice(1);
   const owner = object.node.scope ?? object;
   return [
     new AirflowCdk8sValidationError(

@@ -13,10 +13,10 @@ export interface AirflowNamespaceProps {
   readonly labels?: Record<string, string>;
 
   /**
-   * Whether to label the Namespace for Pod Security admission: enforce the strictest Pod Security Standard
-   * that every pod in the namespace meets (computed at synth from every workload, Job and pod template of the
-   * app in this namespace, including the worker pod template and pods added after this construct), and warn
-   * and audit at `restricted`.
+   * Whether to label the Namespace for Pod Security admission: enforce and warn at the strictest Pod Security
+   * Standard that every pod in the namespace meets (computed at synth from every workload, Job and pod template
+   * of the app in this namespace, including the worker pod template and pods added after this construct), so
+   * that the first `kubectl apply` prints no warning, and audit at `restricted` (docs/secrets-and-security.md).
    * @default true
    */
   readonly podSecurityLabels?: boolean;
@@ -34,6 +34,7 @@ const POD_SPEC_PATHS: Readonly<Record<string, readonly string[]>> = {
 };
 
 const ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce';
+const WARN_LABEL = 'pod-security.kubernetes.io/warn';
 
 const LEVELS = [PodSecurityLevel.PRIVILEGED, PodSecurityLevel.BASELINE, PodSecurityLevel.RESTRICTED];
 
@@ -56,8 +57,11 @@ export class AirflowNamespace extends Construct {
       props.podSecurityLabels ?? true
         ? {
           ...podSecurityLabels({ enforce: PodSecurityLevel.RESTRICTED }),
-          // warn and audit are always restricted; only enforce depends on the pods, computed once per synth
+          // enforce and warn at the level the pods meet, computed at synth: warning at restricted would make the
+          // first apply print a Pod Security warning for Postgres and the volume-permissions Job, which are
+          // baseline by design. Audit stays restricted: it records them in the audit log, and prints nothing.
           [ENFORCE_LABEL]: atSynth(() => this.enforcedLevel),
+          [WARN_LABEL]: atSynth(() => this.enforcedLevel),
         }
         : {};
     this.namespace = clusterScoped(

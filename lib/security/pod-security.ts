@@ -53,8 +53,10 @@ export interface PodSecurityLabelsOptions {
   /** The level the API server enforces: pods that violate it are rejected. */
   readonly enforce: PodSecurityLevel;
   /**
-   * The level `kubectl apply` warns about.
-   * @default PodSecurityLevel.RESTRICTED
+   * The level `kubectl apply` warns about (for Pods and for workloads, whose pods enforce alone would reject
+   * silently, after the apply).
+   * @default - the enforce level: a warning then means a pod would be rejected, and a namespace whose pods are
+   * meant to be baseline (Postgres) prints none
    */
   readonly warn?: PodSecurityLevel;
   /**
@@ -77,7 +79,7 @@ export interface PodSecurityLabelsOptions {
 export function podSecurityLabels(options: PodSecurityLabelsOptions): Record<string, string> {
   const modes: Array<[string, PodSecurityLevel]> = [
     ['enforce', options.enforce],
-    ['warn', options.warn ?? PodSecurityLevel.RESTRICTED],
+    ['warn', options.warn ?? options.enforce],
     ['audit', options.audit ?? PodSecurityLevel.RESTRICTED],
   ];
   const labels: Record<string, string> = {};

@@ -162,10 +162,12 @@ export class PersistentStorage extends Construct {
 
   /** Two static volumes of the app on one host folder would share (and overwrite) each other's files. */
   private hostPathClashes(): string[] {
-    const others = App.of(this)
+    const same = App.of(this)
       .node.findAll()
-      .filter((c): c is PersistentStorage => c instanceof PersistentStorage && c !== this && c.hostPath === this.hostPath);
-    if (others.length === 0) return [];
+      .filter((c): c is PersistentStorage => c instanceof PersistentStorage && c.hostPath === this.hostPath);
+    // One clash, one message: the first in the app's tree order reports it, naming the others.
+    if (same.length < 2 || same[0] !== this) return [];
+    const others = same.slice(1);
     return [
       new AirflowCdk8sValidationError(
         this.constructor.name,

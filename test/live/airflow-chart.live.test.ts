@@ -3,6 +3,7 @@
 // then the first apply (with look-alike volumes and a default StorageClass already there), the second apply,
 // RBAC, the worker pod template, scheduling on a minikube-sized Node, then upgrades.
 import * as fs from 'fs';
+import * as path from 'path';
 import { parse } from 'yaml';
 import { AirflowChartProps, GitSyncCredentials, GitSyncMode, RemoteLogging, StorageProvisioning } from '../../lib';
 import {
@@ -162,6 +163,16 @@ describe('server-side dry run with field validation', () => {
     // ...and nothing was stored.
     expect(getObject('configmap', 'airflow-config', NS)).toBeUndefined();
     expect(getObject('persistentvolume', pvs()[0].metadata.name)).toBeUndefined();
+  });
+
+  test('kubectl apply --dry-run=server of dist/ as committed prints no warning (issue #23 item 7)', () => {
+    // What the README's walkthrough applies. From Kubernetes 1.23 on this is where Pod Security admission would
+    // print "Warning: would violate PodSecurity ..."; 1.20 has none, so test/whole-chart/security.test.ts also
+    // computes them (each pod against the namespace's warn label). Any other warning (a deprecated API) fails too.
+    const r = kubectl(['apply', '--dry-run=server', '--validate=true', '-f', path.join(__dirname, '..', '..', 'dist', 'airflow.k8s.yaml')]);
+    expect(unexpectedStderr(r.stderr)).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n')).toHaveLength(objects.length);
   });
 
   test.each([

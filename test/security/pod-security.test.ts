@@ -7,10 +7,10 @@ import { isPostgresPod } from '../support/pod-checks';
 const airflowContainer = () => ({ name: 'scheduler', image: 'apache/airflow:3.1.3', securityContext: airflowContainerSecurityContext() });
 
 describe('Pod Security Standards helpers', () => {
-  test('podSecurityLabels: enforce the given level, warn and audit restricted by default', () => {
+  test('podSecurityLabels: enforce the given level, warn at it and audit restricted by default', () => {
     expect(podSecurityLabels({ enforce: PodSecurityLevel.BASELINE })).toEqual({
       'pod-security.kubernetes.io/enforce': 'baseline',
-      'pod-security.kubernetes.io/warn': 'restricted',
+      'pod-security.kubernetes.io/warn': 'baseline',
       'pod-security.kubernetes.io/audit': 'restricted',
     });
     expect(podSecurityLabels({ enforce: PodSecurityLevel.RESTRICTED, warn: PodSecurityLevel.BASELINE, version: 'v1.28' })).toEqual({

@@ -1,7 +1,7 @@
 // The chart's pod security rules, checked on pod specs found with podsOf() (./index.ts).
 import { AIRFLOW_GID, AIRFLOW_UID } from '../../lib/core/airflow-image';
 import { PodSecurityLevel, podSecurityViolations } from '../../lib/security/pod-security';
-import { FoundPod } from './index';
+import { FoundPod, podsOf } from './index';
 
 /** The metadata database's pod: labelled `app.kubernetes.io/component: metadata-db` or running a postgres image. */
 export function isPostgresPod(pod: FoundPod): boolean {
@@ -104,5 +104,30 @@ export function volumePermissionsPodViolations(spec: any): string[] {
     if (c.securityContext?.readOnlyRootFilesystem !== true) out.push(`${where}: root filesystem is writable`);
   }
   if (spec.automountServiceAccountToken !== false) out.push('mounts a ServiceAccount token');
+  return out;
+}
+
+/**
+ * The Pod Security warnings `kubectl apply` would print for `objects` (a whole synthesized set): for every pod
+ * spec (workloads, Jobs, Pods, and the pod templates embedded in ConfigMaps, which the scheduler creates later) in
+ * a namespace whose Namespace object in `objects` has a `pod-security.kubernetes.io/warn` label, what breaks that
+ * level, as `<object> in <namespace>: <violation> (warn: <level>)`. Computed, because the live stage's Kubernetes
+ * 1.20 has no Pod Security admission (it prints these warnings from 1.23): see docs/secrets-and-security.md.
+ */
+export function podSecurityWarnings(objects: any[]): string[] {
+  const warnLevel = new Map<string, PodSecurityLevel>();
+  for (const o of objects) {
+    const level = o?.kind === 'Namespace' ? o.metadata?.labels?.['pod-security.kubernetes.io/warn'] : undefined;
+    if (level) warnLevel.set(o.metadata.name, level as PodSecurityLevel);
+  }
+  const out: string[] = [];
+  for (const o of objects) {
+    const namespace = o?.metadata?.namespace;
+    const level = namespace === undefined ? undefined : warnLevel.get(namespace);
+    if (level === undefined) continue;
+    for (const pod of podsOf([o])) {
+      out.push(...podSecurityViolations(pod.spec, level).map((v) => `${pod.object} in ${namespace}: ${v} (warn: ${level})`));
+    }
+  }
   return out;
 }

@@ -64,4 +64,36 @@ describe('the cdk8s validation plugin', () => {
     ]);
     expect(fs.existsSync(path.join(outdir, 'construct-metadata.json'))).toBe(true);
   });
+
+  test('refuses a property it does not know, with "did you mean", and checks nothing then (issue #23 item 5)', async () => {
+    const outdir = synthTo((app) => new AirflowChart(app, 'airflow'));
+    // `existingSecret:` in cdk8s.yaml used to be ignored.
+    const { success, report, logs } = await run(outdir, { existingSecret: ['vault-db'], keepConstructMetadata: 'yes' });
+    expect(success).toBe(false);
+    const lines = [
+      'AirflowManifestValidation (its properties in cdk8s.yaml): property "existingSecret" received ["vault-db"]; allowed: a property of ' +
+        'AirflowManifestValidation (existingClaims, existingConfigMaps, existingSecrets, existingServiceAccounts, keepConstructMetadata). ' +
+        'Did you mean "existingSecrets"?',
+      'AirflowManifestValidation (its properties in cdk8s.yaml): property "keepConstructMetadata" received "yes"; allowed: true or false.',
+    ];
+    expect(logs.join('\n')).toBe(
+      ['airflow-cdk8s validation: 2 problem(s) in its own configuration; no object was checked:', ...lines.map((l) => `  ${l}`)].join('\n'),
+    );
+    expect(report.violations.map((v: any) => v.recommendation)).toEqual(lines);
+    expect(fs.existsSync(path.join(outdir, 'construct-metadata.json'))).toBe(false);
+  });
+
+  test('a missing Secret is one violation listing every object that reads it (issue #23 item 5)', async () => {
+    const outdir = synthTo((app) => new AirflowChart(app, 'airflow', { imagePullSecrets: ['regcred'] }));
+    const { success, report, logs } = await run(outdir, {});
+    expect(success).toBe(false);
+    expect(report.violations).toHaveLength(1);
+    const [violation] = report.violations;
+    expect(violation.ruleName).toMatch(/^A Secret, ConfigMap, claim or ServiceAccount that exists nowhere: Secret "regcred" in namespace "airflow" is neither in the output, .*\(ErrImagePull\)\.$/);
+    // One resource per object that reads it, each with its construct path and field.
+    const scheduler = violation.violatingConstructs.find((c: any) => c.resourceName === 'airflow-scheduler');
+    expect(scheduler).toEqual(expect.objectContaining({ locations: ['spec.template.spec.imagePullSecrets[0].name'] }));
+    expect(violation.violatingConstructs.length).toBeGreaterThanOrEqual(8);
+    expect(logs.join('\n')).toMatch(/^airflow-cdk8s validation: 1 problem\(s\):\n {2}Secret "regcred" in namespace "airflow" .* Read by 10 objects: .*; StatefulSet airflow-postgres at spec\.template\.spec\.imagePullSecrets\[0\]\.name; /);
+  });
 });

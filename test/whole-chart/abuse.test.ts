@@ -240,7 +240,7 @@ export const ROWS: readonly AbuseRow[] = [
       expect(find(o, 'Role', 'airflow-pod-launcher').rules).toEqual(POD_LAUNCHER_RULES);
       expect(JSON.stringify(o)).not.toMatch(/pods\/exec|"ClusterRole/);
       expect(find(o, 'RoleBinding', 'airflow-pod-launcher').subjects).toEqual([{ kind: 'ServiceAccount', name: 'airflow-scheduler', namespace: 'airflow' }]);
-    }, { existingSecrets: ['team-certs', 'team-api', 'regcred'], existingConfigMaps: ['team-env'] }) },
+    }, { existingSecrets: ['team-certs', 'team-api', 'regcred', 'airflow-tls'], existingConfigMaps: ['team-env'] }) },
   ...([
     ['multi_namespace_mode', true, /the scheduler's Role grants pods in the chart's namespace only/],
     ['multi_namespace_mode_namespace_list', 'team-a,team-b', /the scheduler's Role grants pods in the chart's namespace only/],

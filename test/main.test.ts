@@ -1,0 +1,73 @@
+// main.ts, the default app, run as `cdk8s synth` runs it (`node scripts/app.js`, cdk8s.yaml's `app`): a
+// configuration error is printed as its message alone, without a stack trace (issue #23 item 3).
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+const root = path.resolve(__dirname, '..');
+const MAIN = fs.readFileSync(path.join(root, 'main.ts'), 'utf8');
+const CHART_LINE = "  new AirflowChart(app, 'airflow');\n";
+
+const outdirs: string[] = [];
+afterAll(() => outdirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+/** A line of a JavaScript stack trace. */
+const STACK_LINE = /^\s+at\s/m;
+
+/** main.ts with its chart line replaced, written under build/ (so that its imports resolve), run by scripts/app.js. */
+function runMain(chartLines: string): { code: number | null; stdout: string; stderr: string; outdir: string } {
+  expect(MAIN).toContain(CHART_LINE);
+  const dir = fs.mkdtempSync(path.join(root, 'build', 'main-test-'));
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'main-test-out-'));
+  outdirs.push(outdir);
+  try {
+    const entry = path.join(dir, 'main.ts');
+    fs.writeFileSync(entry, MAIN.replace(CHART_LINE, chartLines).replace("from './lib'", "from '../../lib'"));
+    const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'app.js'), entry], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, CDK8S_OUTDIR: outdir },
+    });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr, outdir };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('main.ts as it is synthesizes, quietly', () => {
+  const r = runMain(CHART_LINE);
+  expect([r.code, r.stderr]).toEqual([0, '']);
+  expect(fs.readdirSync(r.outdir)).toEqual(['airflow.k8s.yaml']);
+});
+
+test('a refused prop: "Error: <message>" on stderr, exit 1, no stack trace (it used to be ~25 lines of one)', () => {
+  const r = runMain("  new AirflowChart(app, 'airflow', { paralelism: 8 } as never);\n");
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(
+    /^Error: AirflowChart at "airflow": property "paralelism" received 8; allowed: a prop of AirflowChartProps \(adminEmail, .*\)\. Did you mean "parallelism"\?\n$/,
+  );
+  expect(r.stderr).not.toMatch(STACK_LINE);
+  expect(fs.readdirSync(r.outdir)).toEqual([]);
+});
+
+test('a synth-time check (two deployments on the same volumes): each problem once, no stack trace', () => {
+  const r = runMain(
+    "  new AirflowChart(app, 'team-a', { namespace: 'team-a', namePrefix: 'shared', hostRoot: '/data/shared' });\n" +
+      "  new AirflowChart(app, 'team-b', { namespace: 'team-b', namePrefix: 'shared', hostRoot: '/data/shared' });\n",
+  );
+  expect(r.code).toBe(1);
+  const lines = r.stderr.trimEnd().split('\n');
+  expect(lines[0]).toBe('Error: Validation failed with the following errors:');
+  // dags, logs, data and Postgres: a PersistentVolume name and a host folder each, reported by team-a only.
+  expect(lines.slice(1)).toHaveLength(8);
+  for (const line of lines.slice(1)) expect(line).toMatch(/^ {2}\[team-a\/\S+\] PersistentStorage at "team-a\/.*"team-b\//);
+  expect(r.stderr).not.toMatch(STACK_LINE);
+});
+
+test('any other error is a bug: thrown as it is, with its stack trace', () => {
+  const r = runMain("  new AirflowChart(app, 'airflow');\n  (undefined as unknown as { x: number }).x;\n");
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(/TypeError: Cannot read properties of undefined/);
+  expect(r.stderr).toMatch(STACK_LINE);
+});
