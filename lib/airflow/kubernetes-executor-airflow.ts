@@ -234,6 +234,7 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     // The configuration (airflow.cfg), then the worker pod template it holds beside airflow.cfg.
     this.configuration = new AirflowConfiguration(this, 'configuration', {
       generation: this.generation,
+      airflowVersion: this.airflowVersion,
       managed: controlPlaneConfig(this, namespace, `${this.uiServiceName}.${namespace}.svc.${this.clusterDomain}`),
       managedByProp: managedByProp(this.generation),
       refused: refusedConfig(this.generation),

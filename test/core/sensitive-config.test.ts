@@ -18,11 +18,15 @@ import { testChart, validationError } from '../support';
 
 const FLAGS = path.resolve(__dirname, '..', '..', 'scripts', 'data', 'airflow-config-flags');
 
-/** The options the vendored extracts of `major` flag sensitive, read here independently of the generator. */
+/**
+ * The options the vendored extracts of `major` flag sensitive (Airflow 3: those of every minor line, 3.1 and
+ * 3.2), read here independently of the generator.
+ */
 function flagged(major: number): string[] {
   const keys = new Set<string>();
-  for (const file of fs.readdirSync(path.join(FLAGS, String(major)))) {
-    const lines = fs.readFileSync(path.join(FLAGS, String(major), file), 'utf8').split('\n');
+  const dirs = fs.readdirSync(FLAGS).filter((d) => d === String(major) || d.startsWith(`${major}.`));
+  for (const file of dirs.flatMap((d) => fs.readdirSync(path.join(FLAGS, d)).map((f) => path.join(d, f)))) {
+    const lines = fs.readFileSync(path.join(FLAGS, file), 'utf8').split('\n');
     expect(lines[0]).toMatch(/^# origin: \S/);
     for (const line of lines.filter((l) => l !== '' && !l.startsWith('#')).slice(1)) {
       const [key, flag] = line.split('\t');
