@@ -268,7 +268,7 @@ export function validateAirflowConfig(
         invalid(scope, sectionProperty, key, `a key of a section Airflow ${major} defines: ${otherMajor}`);
       }
       const at = generation.configKeyAt(option, version);
-      if (at.since !== undefined && !version.isAtLeast(AirflowVersion.of(at.since))) {
+      if (at.missing === 'added later') {
         invalid(
           scope,
           sectionProperty,
@@ -279,7 +279,7 @@ export function validateAirflowConfig(
           `Use an image of Airflow ${at.since} or newer, or leave the option out.`,
         );
       }
-      if (at.removedIn !== undefined && version.isAtLeast(AirflowVersion.of(at.removedIn))) {
+      if (at.missing === 'removed') {
         invalid(
           scope,
           sectionProperty,

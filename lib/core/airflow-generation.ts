@@ -138,6 +138,12 @@ export class AirflowVersion {
 export interface ConfigKeyAvailability extends AirflowConfigKeyVersions {
   /** Whether the release defines the option. */
   readonly defined: boolean;
+  /**
+   * Why the release lacks an option another release has: a later release added it (`since`), or an earlier
+   * one removed it (`removedIn`).
+   * @default - undefined: the release has it, or no release the library knows does
+   */
+  readonly missing?: 'added later' | 'removed';
 }
 
 /** The parts of an image reference: repository (with registry), tag and digest. */
@@ -414,8 +420,8 @@ export class AirflowGeneration {
   public configKeyAt(name: string, version: AirflowVersion): ConfigKeyAvailability {
     if (this.configKeys[name] === undefined) return { defined: false };
     const versions = this.configKeyVersions[name] ?? {};
-    if (versions.since !== undefined && !version.isAtLeast(AirflowVersion.of(versions.since))) return { defined: false, ...versions };
-    if (versions.removedIn !== undefined && version.isAtLeast(AirflowVersion.of(versions.removedIn))) return { defined: false, ...versions };
+    if (versions.since !== undefined && !version.isAtLeast(AirflowVersion.of(versions.since))) return { defined: false, missing: 'added later', ...versions };
+    if (versions.removedIn !== undefined && version.isAtLeast(AirflowVersion.of(versions.removedIn))) return { defined: false, missing: 'removed', ...versions };
     const deprecated = versions.deprecatedIn !== undefined && version.isAtLeast(AirflowVersion.of(versions.deprecatedIn));
     return { defined: true, ...versions, ...(deprecated ? {} : { deprecatedIn: undefined }) };
   }

@@ -168,7 +168,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   ConfigKeyAvailability: {
-    keys: ['defined', 'deprecatedIn', 'provider', 'removedIn', 'since'],
+    keys: ['defined', 'deprecatedIn', 'missing', 'provider', 'removedIn', 'since'],
     nested: {},
   },
   ConfigMapKeyRef: {
