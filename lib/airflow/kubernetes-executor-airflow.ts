@@ -38,6 +38,7 @@ import { ControlPlaneOptions } from './airflow-options';
 import { createControlPlaneComponents } from './control-plane-components';
 import {
   alwaysPullWarning,
+  endOfLifeWarning,
   annotateServiceAccount,
   checkFeatureExecutor,
   checkFeatureNames,
@@ -196,6 +197,8 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     this.secrets = resolveControlPlaneSecrets(this, this.generation, props.secrets);
     this.imagePullPolicy = validateChoice(this, 'imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', IMAGE_PULL_POLICIES);
     if (this.imagePullPolicy === 'Always') this.warnings.push(alwaysPullWarning(this, this.image));
+    const endOfLife = endOfLifeWarning(this, this.generation, this.airflowVersion);
+    if (endOfLife !== undefined) this.warnings.push(endOfLife);
 
     // Which components run, and the bounds of the executor: defaults resolved once.
     this.standaloneDagProcessor = resolveStandaloneDagProcessor(this, this.generation, props);

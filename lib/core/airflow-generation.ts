@@ -228,6 +228,7 @@ interface GenerationFacts {
   readonly configKeys: Readonly<Record<string, AirflowConfigKeyData>>;
   readonly configKeyVersions: Readonly<Record<string, AirflowConfigKeyVersions>>;
   readonly defaultVersion: string;
+  readonly endOfLife: string | undefined;
   readonly sensitiveConfigKeys: readonly string[];
   readonly secretKeyEnv: string;
   readonly jwtSecretEnv: string | undefined;
@@ -258,6 +259,7 @@ const AIRFLOW_3: GenerationFacts = {
   // 3.1 from the Airflow 3.1 source bundle, 3.2 from a 3.2.0 snapshot of apache/airflow (scripts/generate-config-keys.js).
   configKeyVersions: AIRFLOW_3_CONFIG_KEY_VERSIONS,
   defaultVersion: DEFAULT_AIRFLOW_VERSION,
+  endOfLife: undefined,
   sensitiveConfigKeys: AIRFLOW_3_SENSITIVE_CONFIG_KEYS,
   secretKeyEnv: 'AIRFLOW__API__SECRET_KEY',
   jwtSecretEnv: 'AIRFLOW__API_AUTH__JWT_SECRET',
@@ -299,6 +301,7 @@ const AIRFLOW_2: GenerationFacts = {
   // One key list for the whole 2.x line (2.10's, with what 2.11 added): no per-release data.
   configKeyVersions: {},
   defaultVersion: TESTED_AIRFLOW_2_VERSION,
+  endOfLife: AIRFLOW_2_END_OF_LIFE,
   sensitiveConfigKeys: AIRFLOW_2_SENSITIVE_CONFIG_KEYS,
   secretKeyEnv: 'AIRFLOW__WEBSERVER__SECRET_KEY',
   jwtSecretEnv: undefined,
@@ -387,6 +390,12 @@ export class AirflowGeneration {
   public readonly defaultVersion: AirflowVersion;
 
   /**
+   * The day this generation's support ended upstream (`YYYY-MM-DD`; Airflow 2: {@link AIRFLOW_2_END_OF_LIFE}),
+   * or undefined while it is supported.
+   */
+  public readonly endOfLife: string | undefined;
+
+  /**
    * The options this generation of Airflow marks `sensitive: true` (its config.yml and the image's providers'
    * provider.yaml): secrets, which never go into `airflow.cfg` nor into literal environment variables.
    */
@@ -410,6 +419,7 @@ export class AirflowGeneration {
     this.configKeys = facts.configKeys;
     this.configKeyVersions = facts.configKeyVersions;
     this.defaultVersion = AirflowVersion.of(facts.defaultVersion);
+    this.endOfLife = facts.endOfLife;
     this.sensitiveConfigKeys = facts.sensitiveConfigKeys;
   }
 

@@ -14,7 +14,7 @@ import {
   isSecretConfigKey,
   secretConfigKeys,
 } from '../../lib/core/sensitive-config';
-import { testChart, validationError } from '../support';
+import { isAirflow2, synthAirflow, testChart, validationError } from '../support';
 
 const FLAGS = path.resolve(__dirname, '..', '..', 'scripts', 'data', 'airflow-config-flags');
 
@@ -67,7 +67,7 @@ describe('sensitive options, from Airflow\'s own flags', () => {
   test('every AIRFLOW__ variable the library fills from a Secret sets an option Airflow flags', () => {
     const names = new Set<string>();
     for (const props of [{}, { celery: {} }, { image: 'apache/airflow:2.11.0' }]) {
-      const objects = Testing.synth(new AirflowChart(Testing.app(), 'airflow', props));
+      const objects = synthAirflow(new AirflowChart(Testing.app(), 'airflow', props), isAirflow2(props));
       const visit = (node: unknown): void => {
         if (Array.isArray(node)) node.forEach(visit);
         else if (node && typeof node === 'object') {
