@@ -10,11 +10,13 @@ import {
   PersistentStorage,
   StorageProvisioning,
   AirflowGeneration,
+  AirflowVersion,
   DatabaseConnection,
   EnvValue,
   StatsdExporter,
 } from '../../lib';
 import { validateAirflowConfig } from '../../lib/airflow/airflow-config-keys';
+import { AirflowConfiguration } from '../../lib/airflow/airflow-configuration';
 import { validatePort } from '../../lib/core/validators';
 import { testChart, validationError } from '../support';
 
@@ -99,6 +101,8 @@ const rows: Array<[string, () => unknown, RegExp]> = [
     /^AirflowConfiguration at "airflow\/airflow\/configuration": property "config\.core" received "mp_start_method"; allowed: a key Airflow 3\.2\.1 defines: "core\.mp_start_method" was removed in Airflow 3\.2\.0/],
   ['airflow.cfg key the release deprecates', () => new AirflowChart(Testing.app(), 'airflow', { image: 'apache/airflow:3.2.1', config: { metrics: { otel_host: 'collector' } } }),
     /^AirflowConfiguration at "airflow\/airflow\/configuration": property "config\.metrics" received "otel_host"; allowed: a current key of Airflow 3\.2\.1: "metrics\.otel_host" is deprecated since Airflow 3\.2\.0/],
+  ['AirflowConfiguration with a release of the other generation', () => new AirflowConfiguration(chart(), 'configuration', { generation: AirflowGeneration.AIRFLOW_3, airflowVersion: AirflowVersion.of('2.11.0'), managed: {} }),
+    /^AirflowConfiguration at "test\/configuration": property "airflowVersion" received "2\.11\.0"; allowed: a release of Airflow 3, the generation given\.$/],
   ['airflow.cfg value that is an object', () => validateAirflowConfig(new Construct(chart(), 'cfg'), 'config', AirflowGeneration.AIRFLOW_3, { core: { parallelism: [8] as unknown as number } }),
     /^Construct at "test\/cfg": property "config\.core\.parallelism" received \[8\]; allowed: a string, a finite number or a boolean/],
 
