@@ -184,6 +184,8 @@ export {
   AirflowCdk8sValidationError,
   AirflowGeneration,
   type AirflowConfigKeyData,
+  type AirflowConfigKeyVersions,
+  type ConfigKeyAvailability,
   type AirflowKeyRefs,
   type ManagedConfigContext,
   AirflowVersion,

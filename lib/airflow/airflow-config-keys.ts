@@ -1,5 +1,5 @@
 import { IConstruct } from 'constructs';
-import { AIRFLOW_CONFIG_DEPRECATED_ALIASES, AirflowGeneration, closest, invalid } from '../core';
+import { AIRFLOW_CONFIG_DEPRECATED_ALIASES, AirflowGeneration, AirflowVersion, closest, invalid } from '../core';
 
 /** Airflow configuration as `{ section: { key: value } }`, e.g. `{ core: { parallelism: 16 } }`. */
 export type AirflowConfigValues = Record<string, Record<string, string | number | boolean>>;
@@ -46,12 +46,19 @@ interface Index {
   readonly byKeyName: ReadonlyMap<string, string[]>;
 }
 
-const indexes = new Map<AirflowGeneration, Index>();
+const indexes = new Map<string, Index>();
 
-function indexFor(generation: AirflowGeneration): Index {
-  let index = indexes.get(generation);
+/**
+ * The keys of one release (`version`), or of every release of the generation when `version` is undefined
+ * (the sections of the other generation, the public listings by major version).
+ */
+function indexFor(generation: AirflowGeneration, version?: AirflowVersion): Index {
+  const cacheKey = `${generation.major}/${version ?? '*'}`;
+  let index = indexes.get(cacheKey);
   if (!index) {
-    const keys = new Map(Object.entries(generation.configKeys));
+    const keys = new Map(
+      Object.entries(generation.configKeys).filter(([name]) => version === undefined || generation.configKeyAt(name, version).defined),
+    );
     const sections = new Map<string, string[]>();
     const byKeyName = new Map<string, string[]>();
     for (const name of keys.keys()) {
@@ -60,7 +67,7 @@ function indexFor(generation: AirflowGeneration): Index {
       (byKeyName.get(key) ?? byKeyName.set(key, []).get(key)!).push(section);
     }
     index = { keys, sections, byKeyName };
-    indexes.set(generation, index);
+    indexes.set(cacheKey, index);
   }
   return index;
 }
@@ -83,9 +90,12 @@ export function airflowConfigSections(major: AirflowMajorVersion): string[] {
   return [...indexFor(generationOf(major)).sections.keys()].sort();
 }
 
-/** Every `section.key` Airflow `major` defines, sorted; with `section`, only that section's. */
-export function airflowConfigKeys(major: AirflowMajorVersion, section?: string): string[] {
-  const all = [...indexFor(generationOf(major)).keys.keys()];
+/**
+ * Every `section.key` Airflow `major` defines, sorted; with `section`, only that section's; with `version`
+ * (`"3.1.3"`), only those that release defines (without, those of any release of `major` the library knows).
+ */
+export function airflowConfigKeys(major: AirflowMajorVersion, section?: string, version?: string): string[] {
+  const all = [...indexFor(generationOf(major), version === undefined ? undefined : AirflowVersion.of(version)).keys.keys()];
   return (section === undefined ? all : all.filter((k) => k.startsWith(`${section}.`))).sort();
 }
 
@@ -114,7 +124,7 @@ export function airflowConfigDeprecatedAliases(major: AirflowMajorVersion): Airf
  * `major` and then at those of earlier majors (Airflow 3 no longer reads most 2.x aliases, but the new
  * name is still the right advice).
  */
-function renamedTo(generation: AirflowGeneration, name: string): { alias: AirflowConfigAlias; target: string } | undefined {
+function renamedTo(generation: AirflowGeneration, version: AirflowVersion, name: string): { alias: AirflowConfigAlias; target: string } | undefined {
   const [section, key] = splitName(name);
   const find = (n: string): AirflowConfigAlias | undefined => {
     const [s] = splitName(n);
@@ -131,7 +141,7 @@ function renamedTo(generation: AirflowGeneration, name: string): { alias: Airflo
   const rename = (alias: AirflowConfigAlias, n: string): string =>
     alias.old.endsWith('.*') ? `${splitName(alias.new)[0]}.${splitName(n)[1]}` : alias.new;
   let target = rename(first, `${section}.${key}`);
-  const keys = indexFor(generation).keys;
+  const keys = indexFor(generation, version).keys;
   for (let hops = 0; hops < 5 && !keys.has(target); hops++) {
     const next = find(target);
     if (!next) break;
@@ -154,8 +164,11 @@ function otherGenerationSection(generation: AirflowGeneration, section: string):
 }
 
 /**
- * Checks every `section.key` against the keys Airflow itself defines for that major version (Airflow's
- * `config.yml` plus the provider sections shipped in the official image: celery, cncf.kubernetes, fab).
+ * Checks every `section.key` against the keys Airflow itself defines for that release (Airflow's `config.yml`
+ * plus the provider sections shipped in the official image: celery, cncf.kubernetes, fab). On Airflow 3 the
+ * release counts: 3.1 has 3.1's keys (from the 3.1 source bundle), 3.2 has 3.2's, a patch release has the
+ * options backported to it (`version_added`); a release newer than the newest line the library knows is
+ * checked against that line's keys.
  *
  * Errors (all thrown with {@link invalid}, so they name the construct, its path and the property):
  * - a section or key Airflow does not define: with "did you mean" (a deprecated name, the same key in
@@ -164,6 +177,9 @@ function otherGenerationSection(generation: AirflowGeneration, section: string):
  *   a synth-time tool should not let a deprecation warning reach the pods' logs unseen;
  * - a section of the other major version, e.g. `[webserver]` on Airflow 3: says it was removed and where
  *   its options went;
+ * - an option of a later release (`[core] multi_team` on 3.1.3: "was added in Airflow 3.2.0"), or one the
+ *   release no longer has ("was removed in Airflow 3.2.0"), or one it deprecates (`version_deprecated`: read
+ *   with a warning, refused like a deprecated alias);
  * - names not in lowercase, values that are not a string, number or boolean.
  *
  * `<key>_cmd` and `<key>_secret` (Airflow's indirections for reading a value from a command or a secrets
@@ -174,9 +190,10 @@ export function validateAirflowConfig(
   property: string,
   generation: AirflowGeneration,
   config: AirflowConfigValues,
+  version: AirflowVersion = generation.defaultVersion,
 ): void {
   const major = generation.major;
-  const index = indexFor(generation);
+  const index = indexFor(generation, version);
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     invalid(scope, property, config, 'an object of sections, each an object of keys: { core: { parallelism: 16 } }');
   }
@@ -197,7 +214,9 @@ export function validateAirflowConfig(
     const sectionKnown = index.sections.has(section);
     const otherMajor = sectionKnown ? undefined : otherGenerationSection(generation, section);
     const sectionRenamed = sectionKnown ? undefined : AIRFLOW_CONFIG_DEPRECATED_ALIASES.find((a) => a.old === `${section}.*`);
-    if (!sectionKnown && !otherMajor && !sectionRenamed) {
+    // A section of another release of this generation (a provider's new section): its keys say which release.
+    const sectionOfAnotherRelease = !sectionKnown && indexFor(generation).sections.has(section);
+    if (!sectionKnown && !otherMajor && !sectionRenamed && !sectionOfAnotherRelease) {
       const guess = closest(section, index.sections.keys());
       invalid(
         scope,
@@ -216,11 +235,23 @@ export function validateAirflowConfig(
       if (!['string', 'number', 'boolean'].includes(typeof value) || (typeof value === 'number' && !Number.isFinite(value))) {
         invalid(scope, keyProperty, value, 'a string, a finite number or a boolean (airflow.cfg values are text)');
       }
-      if (index.keys.has(name)) continue;
       const indirection = /^(.*)_(cmd|secret)$/.exec(key);
-      if (indirection && index.keys.has(`${section}.${indirection[1]}`)) continue;
+      const option = generation.configKeys[name] !== undefined || !indirection ? name : `${section}.${indirection[1]}`;
+      if (index.keys.has(option)) {
+        const deprecatedIn = generation.configKeyAt(option, version).deprecatedIn;
+        if (deprecatedIn !== undefined) {
+          invalid(
+            scope,
+            sectionProperty,
+            key,
+            `a current key of Airflow ${version}: "${option}" is deprecated since Airflow ${deprecatedIn} (version_deprecated in Airflow's config.yml) and Airflow reads it with a warning`,
+            `Leave it out; Airflow's configuration reference for ${version} says what replaces it.`,
+          );
+        }
+        continue;
+      }
 
-      const renamed = renamedTo(generation, name);
+      const renamed = renamedTo(generation, version, name);
       if (renamed && index.keys.has(renamed.target)) {
         const stillRead = renamed.alias.major === generation.major;
         invalid(
@@ -236,6 +267,27 @@ export function validateAirflowConfig(
       if (otherMajor) {
         invalid(scope, sectionProperty, key, `a key of a section Airflow ${major} defines: ${otherMajor}`);
       }
+      const at = generation.configKeyAt(option, version);
+      if (at.missing === 'added later') {
+        invalid(
+          scope,
+          sectionProperty,
+          key,
+          `a key Airflow ${version} defines: "${option}" was added in Airflow ${at.since}` +
+            (at.provider ? ` (with the ${at.provider.replace(' ', ' provider ')} of its official image)` : '') +
+            `, and the image is Airflow ${version}`,
+          `Use an image of Airflow ${at.since} or newer, or leave the option out.`,
+        );
+      }
+      if (at.missing === 'removed') {
+        invalid(
+          scope,
+          sectionProperty,
+          key,
+          `a key Airflow ${version} defines: "${option}" was removed in Airflow ${at.removedIn}, and the image is Airflow ${version}`,
+          'Leave the option out; Airflow\'s release notes of that version say what replaces it.',
+        );
+      }
       const elsewhere = (index.byKeyName.get(key) ?? []).map((s) => `${s}.${key}`);
       const guess = elsewhere.length > 0 ? elsewhere.join('" or "') : closest(name, index.keys.keys());
       invalid(
@@ -243,7 +295,7 @@ export function validateAirflowConfig(
         sectionProperty,
         key,
         `a key of [${section}] that Airflow ${major} defines` +
-          (sectionKnown ? ` (${index.sections.get(section)!.length} keys; see airflowConfigKeys(${major}, ${JSON.stringify(section)}))` : ''),
+          (sectionKnown ? ` (${index.sections.get(section)!.length} keys in ${version}; see airflowConfigKeys(${major}, ${JSON.stringify(section)}, ${JSON.stringify(version.toString())}))` : ''),
         guess ? `Did you mean "${guess}"?` : undefined,
       );
     }

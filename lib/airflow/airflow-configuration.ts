@@ -5,6 +5,7 @@ import {
   AIRFLOW_CONFIG_DEPRECATED_ALIASES,
   AIRFLOW_HOME,
   AirflowGeneration,
+  AirflowVersion,
   Components,
   IPodSpecSource,
   airflowLabels,
@@ -65,6 +66,13 @@ const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 export interface AirflowConfigurationProps {
   /** The Airflow generation, whose configuration keys the values are checked against. */
   readonly generation: AirflowGeneration;
+
+  /**
+   * The Airflow release of the image: the values are checked against the keys that release defines (3.1.3
+   * refuses `[core] multi_team`, added in 3.2.0).
+   * @default - the generation's default release (`generation.defaultVersion`: 3.1.3, 2.11.0)
+   */
+  readonly airflowVersion?: AirflowVersion;
 
   /**
    * The options the library sets itself (executor, folders, the pod template...). The user may not set
@@ -134,6 +142,7 @@ export class AirflowConfiguration extends Construct implements IPodSpecSource {
   public readonly configMap: k8s.KubeConfigMap;
 
   private readonly generation: AirflowGeneration;
+  private readonly version: AirflowVersion;
   private readonly property: string;
   private readonly user: AirflowConfigValues;
   private readonly managedByProp: Record<string, string>;
@@ -200,7 +209,11 @@ export class AirflowConfiguration extends Construct implements IPodSpecSource {
       }
     }
 
-    validateAirflowConfig(this, property, props.generation, user);
+    const version = props.airflowVersion ?? props.generation.defaultVersion;
+    if (version.major !== props.generation.major) {
+      invalid(this, 'airflowVersion', version.toString(), `a release of ${props.generation.name}, the generation given`);
+    }
+    validateAirflowConfig(this, property, props.generation, user, version);
     // After the keys' check, so that [webserver] on Airflow 3 hears where the option moved.
     for (const [section, keys] of Object.entries(user)) {
       for (const [key, value] of Object.entries(keys)) {
@@ -218,10 +231,11 @@ export class AirflowConfiguration extends Construct implements IPodSpecSource {
         }
       }
     }
-    validateAirflowConfig(this, 'managed', props.generation, props.managed);
-    validateAirflowConfig(this, 'defaults', props.generation, props.defaults ?? {});
+    validateAirflowConfig(this, 'managed', props.generation, props.managed, version);
+    validateAirflowConfig(this, 'defaults', props.generation, props.defaults ?? {}, version);
 
     this.generation = props.generation;
+    this.version = version;
     this.property = property;
     this.user = user;
     this.managedByProp = { ...props.managedByProp };
@@ -259,7 +273,7 @@ export class AirflowConfiguration extends Construct implements IPodSpecSource {
    */
   public addManaged(values: AirflowConfigValues, feature: string): void {
     this.checkShape(feature, values);
-    validateAirflowConfig(this, feature, this.generation, values);
+    validateAirflowConfig(this, feature, this.generation, values, this.version);
     for (const [section, keys] of Object.entries(values)) {
       for (const [key, value] of Object.entries(keys)) {
         const name = `${section}.${key}`;
@@ -286,7 +300,7 @@ export class AirflowConfiguration extends Construct implements IPodSpecSource {
   /** Options a feature chooses and the user may change in `config`. */
   public addDefaults(values: AirflowConfigValues, feature: string): void {
     this.checkShape(feature, values);
-    validateAirflowConfig(this, feature, this.generation, values);
+    validateAirflowConfig(this, feature, this.generation, values, this.version);
     this.defaults = mergeConfig(this.defaults, values);
   }
 

@@ -79,6 +79,21 @@ export function refuseLogsVolumeAddedLater(scope: IConstruct, volumes: AirflowVo
 }
 
 /**
+ * The warning for an image of a generation past its end of life upstream (Airflow 2: 2026-04-22, apache/airflow
+ * README "Version Life Cycle"); undefined while the generation is supported. It still synthesizes: what works on
+ * 2.7–2.11 keeps working, but Airflow publishes no more fixes, security fixes included.
+ */
+export function endOfLifeWarning(scope: IConstruct, generation: AirflowGeneration, version: AirflowVersion): string | undefined {
+  if (generation.endOfLife === undefined) return undefined;
+  return (
+    `${scope.constructor.name} at "${scope.node.path}": Airflow ${version} is ${generation.name}, past its end of life upstream ` +
+    `(${generation.endOfLife}, apache/airflow README "Version Life Cycle"): Apache Airflow publishes no more releases of it, ` +
+    'security fixes included. It still deploys, but without what only Airflow 3 has here: task pods without database ' +
+    'credentials (the execution API), the per-release configuration check. Plan the move to Airflow 3: see docs/airflow.md, "Airflow 2".'
+  );
+}
+
+/**
  * `Always` makes the kubelet ask the registry before every container start: for the task pods, one
  * registry round trip (and, on Docker Hub, one pull counted against the rate limit) before each task.
  */

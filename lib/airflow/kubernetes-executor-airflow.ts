@@ -38,6 +38,7 @@ import { ControlPlaneOptions } from './airflow-options';
 import { createControlPlaneComponents } from './control-plane-components';
 import {
   alwaysPullWarning,
+  endOfLifeWarning,
   annotateServiceAccount,
   checkFeatureExecutor,
   checkFeatureNames,
@@ -197,6 +198,8 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     this.secrets = resolveControlPlaneSecrets(this, this.generation, props.secrets);
     this.imagePullPolicy = validateChoice(this, 'imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', IMAGE_PULL_POLICIES);
     if (this.imagePullPolicy === 'Always') this.warnings.push(alwaysPullWarning(this, this.image));
+    const endOfLife = endOfLifeWarning(this, this.generation, this.airflowVersion);
+    if (endOfLife !== undefined) this.warnings.push(endOfLife);
 
     // Which components run, and the bounds of the executor: defaults resolved once.
     this.standaloneDagProcessor = resolveStandaloneDagProcessor(this, this.generation, props);
@@ -235,6 +238,7 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     // The configuration (airflow.cfg), then the worker pod template it holds beside airflow.cfg.
     this.configuration = new AirflowConfiguration(this, 'configuration', {
       generation: this.generation,
+      airflowVersion: this.airflowVersion,
       managed: controlPlaneConfig(this, namespace, `${this.uiServiceName}.${namespace}.svc.${this.clusterDomain}`),
       managedByProp: managedByProp(this.generation),
       refused: refusedConfig(this.generation),

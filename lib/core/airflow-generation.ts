@@ -3,8 +3,10 @@ import {
   AIRFLOW_2_CONFIG_KEYS,
   AIRFLOW_2_SENSITIVE_CONFIG_KEYS,
   AIRFLOW_3_CONFIG_KEYS,
+  AIRFLOW_3_CONFIG_KEY_VERSIONS,
   AIRFLOW_3_SENSITIVE_CONFIG_KEYS,
   AirflowConfigKeyData,
+  AirflowConfigKeyVersions,
 } from './data/airflow-config-keys';
 import { AirflowCdk8sValidationError } from './errors';
 import { Components } from './labels';
@@ -25,6 +27,16 @@ export const DEFAULT_AIRFLOW_IMAGE = `apache/airflow:${DEFAULT_AIRFLOW_VERSION}`
  * (earlier releases only have `airflow db upgrade`). 2.11 is the Airflow 2 line the library is tested for.
  */
 export const MINIMUM_AIRFLOW_2_VERSION = '2.7.0';
+
+/** The Airflow 2 release the library is tested with (the last Airflow 2 line, 2.11). */
+export const TESTED_AIRFLOW_2_VERSION = '2.11.0';
+
+/**
+ * The day Airflow 2 reaches its end of life upstream: apache/airflow README.md, "Version Life Cycle" (main of
+ * 2026-02-15, 50e5fc05): `| 2 | 2.11.1 | Limited maintenance | Dec 17, 2020 | Oct 22, 2025 | Apr 22, 2026 |`
+ * (version, current patch, state, first release, limited maintenance, EOL/terminated).
+ */
+export const AIRFLOW_2_END_OF_LIFE = '2026-04-22';
 
 /**
  * The first Airflow release that runs several executors at once (`[core] executor =
@@ -122,6 +134,18 @@ export class AirflowVersion {
   }
 }
 
+/** What {@link AirflowGeneration.configKeyAt} says of one option in one release. */
+export interface ConfigKeyAvailability extends AirflowConfigKeyVersions {
+  /** Whether the release defines the option. */
+  readonly defined: boolean;
+  /**
+   * Why the release lacks an option another release has: a later release added it (`since`), or an earlier
+   * one removed it (`removedIn`).
+   * @default - undefined: the release has it, or no release the library knows does
+   */
+  readonly missing?: 'added later' | 'removed';
+}
+
 /** The parts of an image reference: repository (with registry), tag and digest. */
 export interface ImageReference {
   /** The repository, with registry and port when given: `apache/airflow`, `localhost:5000/team/airflow`. */
@@ -205,6 +229,9 @@ interface GenerationFacts {
   readonly readOnlyRootFilesystem: boolean;
   readonly dagFileReaders: readonly string[];
   readonly configKeys: Readonly<Record<string, AirflowConfigKeyData>>;
+  readonly configKeyVersions: Readonly<Record<string, AirflowConfigKeyVersions>>;
+  readonly defaultVersion: string;
+  readonly endOfLife: string | undefined;
   readonly sensitiveConfigKeys: readonly string[];
   readonly secretKeyEnv: string;
   readonly jwtSecretEnv: string | undefined;
@@ -246,6 +273,10 @@ const AIRFLOW_3: GenerationFacts = {
   // api-server read the serialized DAGs and their source (dag_code) from the database.
   dagFileReaders: [],
   configKeys: AIRFLOW_3_CONFIG_KEYS,
+  // 3.1 from the Airflow 3.1 source bundle, 3.2 from a 3.2.0 snapshot of apache/airflow (scripts/generate-config-keys.js).
+  configKeyVersions: AIRFLOW_3_CONFIG_KEY_VERSIONS,
+  defaultVersion: DEFAULT_AIRFLOW_VERSION,
+  endOfLife: undefined,
   sensitiveConfigKeys: AIRFLOW_3_SENSITIVE_CONFIG_KEYS,
   secretKeyEnv: 'AIRFLOW__API__SECRET_KEY',
   jwtSecretEnv: 'AIRFLOW__API_AUTH__JWT_SECRET',
@@ -294,6 +325,10 @@ const AIRFLOW_2: GenerationFacts = {
   // _reserialize_dags); the scheduler runs the DAG callbacks and, without a standalone dag-processor, parses.
   dagFileReaders: [Components.SCHEDULER, Components.DB_MIGRATE],
   configKeys: AIRFLOW_2_CONFIG_KEYS,
+  // One key list for the whole 2.x line (2.10's, with what 2.11 added): no per-release data.
+  configKeyVersions: {},
+  defaultVersion: TESTED_AIRFLOW_2_VERSION,
+  endOfLife: AIRFLOW_2_END_OF_LIFE,
   sensitiveConfigKeys: AIRFLOW_2_SENSITIVE_CONFIG_KEYS,
   secretKeyEnv: 'AIRFLOW__WEBSERVER__SECRET_KEY',
   jwtSecretEnv: undefined,
@@ -392,6 +427,21 @@ export class AirflowGeneration {
   public readonly configKeys: Readonly<Record<string, AirflowConfigKeyData>>;
 
   /**
+   * The keys of {@link configKeys} that not every release of this generation has, with the releases that have
+   * them (Airflow 3: from 3.1's and 3.2's own config.yml and provider.yaml files; none for Airflow 2).
+   */
+  public readonly configKeyVersions: Readonly<Record<string, AirflowConfigKeyVersions>>;
+
+  /** The release whose keys are checked where no version is given: 3.1.3 (the default image), 2.11.0. */
+  public readonly defaultVersion: AirflowVersion;
+
+  /**
+   * The day this generation's support ended upstream (`YYYY-MM-DD`; Airflow 2: {@link AIRFLOW_2_END_OF_LIFE}),
+   * or undefined while it is supported.
+   */
+  public readonly endOfLife: string | undefined;
+
+  /**
    * The options this generation of Airflow marks `sensitive: true` (its config.yml and the image's providers'
    * provider.yaml): secrets, which never go into `airflow.cfg` nor into literal environment variables.
    */
@@ -416,7 +466,23 @@ export class AirflowGeneration {
     this.dagFileReaders = facts.dagFileReaders;
     this.usesJwtSecret = facts.jwtSecretEnv !== undefined;
     this.configKeys = facts.configKeys;
+    this.configKeyVersions = facts.configKeyVersions;
+    this.defaultVersion = AirflowVersion.of(facts.defaultVersion);
+    this.endOfLife = facts.endOfLife;
     this.sensitiveConfigKeys = facts.sensitiveConfigKeys;
+  }
+
+  /**
+   * Whether Airflow `version` (of this generation) has the option `name`: `true`, or why not (it came later,
+   * or was removed), with the releases that have it. An option Airflow never defined is `false`.
+   */
+  public configKeyAt(name: string, version: AirflowVersion): ConfigKeyAvailability {
+    if (this.configKeys[name] === undefined) return { defined: false };
+    const versions = this.configKeyVersions[name] ?? {};
+    if (versions.since !== undefined && !version.isAtLeast(AirflowVersion.of(versions.since))) return { defined: false, missing: 'added later', ...versions };
+    if (versions.removedIn !== undefined && version.isAtLeast(AirflowVersion.of(versions.removedIn))) return { defined: false, missing: 'removed', ...versions };
+    const deprecated = versions.deprecatedIn !== undefined && version.isAtLeast(AirflowVersion.of(versions.deprecatedIn));
+    return { defined: true, ...versions, ...(deprecated ? {} : { deprecatedIn: undefined }) };
   }
 
   /** "Airflow 3". */

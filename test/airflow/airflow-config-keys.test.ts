@@ -1,6 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { Testing } from 'cdk8s';
 import { Construct } from 'constructs';
+import { AirflowChart } from '../../lib';
 import {
   airflowConfigDeprecatedAliases,
   airflowConfigKeyInfo,
@@ -9,7 +11,8 @@ import {
   AirflowConfigValues,
   validateAirflowConfig,
 } from '../../lib/airflow/airflow-config-keys';
-import { AirflowGeneration } from '../../lib/core/airflow-generation';
+import { AirflowConfiguration } from '../../lib/airflow/airflow-configuration';
+import { AirflowGeneration, AirflowVersion } from '../../lib/core/airflow-generation';
 import { AirflowCdk8sValidationError } from '../../lib/core/errors';
 import { testChart, validationError } from '../support';
 
@@ -39,19 +42,61 @@ function providerKeys(major: 2 | 3): string[] {
 }
 
 describe('the key data', () => {
-  test('is generated from the shared lists and matches them exactly', () => {
+  test('matches the shared lists exactly: 2.x, and 3.2.0 (the shared 3.x list is apache/airflow main dda8d278, 3.2.0)', () => {
     // The committed module must stay in step with scripts/generate-config-keys.js and its source lists: the
-    // shared key lists, plus the provider keys of scripts/provider-config-keys.tsv.
-    const shared = '/work/shared/airflow-config';
-    if (!fs.existsSync(shared)) return; // CI clones have shared/ beside the repo, not always at this path
-    for (const major of [2, 3] as const) {
+    // shared key lists, plus the provider keys of scripts/provider-config-keys.tsv. The 3.x list was taken at
+    // the commit the vendored 3.2 extracts come from, so it checks them independently.
+    const shared = [path.join(__dirname, '..', '..', '..', 'shared', 'airflow-config'), '/work/shared/airflow-config'].find((d) => fs.existsSync(d));
+    if (!shared) return; // a clone without shared/ beside it
+    for (const [major, version] of [[2, undefined], [3, '3.2.0']] as const) {
       const listed = fs
         .readFileSync(path.join(shared, `airflow-config-keys-${major}.txt`), 'utf8')
         .split('\n')
         .map((l) => l.trim())
         .filter(Boolean);
-      expect(airflowConfigKeys(major)).toEqual([...listed, ...providerKeys(major)].sort());
+      expect(airflowConfigKeys(major, undefined, version)).toEqual([...listed, ...providerKeys(major)].sort());
     }
+  });
+
+  test('Airflow 3.1 has exactly the keys of its own config.yml and providers (the vendored 3.1 extracts)', () => {
+    // Read here independently of the generator: the 3.1 extracts (the 3.1 source bundle's config.yml, the
+    // celery, cncf.kubernetes and fab providers of the day 3.1.3 was released), plus the Azure key.
+    const dir = path.join(__dirname, '..', '..', 'scripts', 'data', 'airflow-config-flags', '3.1');
+    const extracted = ['core', 'provider-celery', 'provider-cncf.kubernetes', 'provider-fab'].flatMap((f) =>
+      fs
+        .readFileSync(path.join(dir, `${f}.tsv`), 'utf8')
+        .split('\n')
+        .filter((l) => l !== '' && !l.startsWith('#'))
+        .slice(1)
+        .map((l) => l.split('\t')[0]),
+    );
+    const keys31 = [...extracted, ...providerKeys(3)].sort();
+    // 3.1.0: the bundle's keys (the 3.1.0 ones included, which 3.0 lacks).
+    expect(airflowConfigKeys(3, undefined, '3.1.0')).toEqual(keys31);
+    // 3.1.3: and the option backported to 3.1.1 (version_added 3.1.1 in 3.2's config.yml).
+    expect(airflowConfigKeys(3, undefined, '3.1.3')).toEqual([...keys31, 'workers.execution_api_timeout'].sort());
+    expect(airflowConfigKeys(3, undefined, '3.1.0')).toHaveLength(344);
+    expect(airflowConfigKeys(3, undefined, '3.2.0')).toHaveLength(362);
+  });
+
+  test('24 keys are new in Airflow 3.2 (21 of the core, 3 of its providers), 9 are gone', () => {
+    const at = (v: string) => new Set(airflowConfigKeys(3, undefined, v));
+    const [latest31, first32] = [at('3.1.8'), at('3.2.0')];
+    const added = [...first32].filter((k) => !latest31.has(k));
+    expect(added).toHaveLength(24);
+    expect(added).toEqual(expect.arrayContaining(['core.multi_team', 'logging.uvicorn_logging_level', 'fab.cache_ttl', 'celery_result_backend_transport_options.master_name']));
+    expect(added.filter((k) => AirflowGeneration.AIRFLOW_3.configKeyVersions[k].provider !== undefined)).toHaveLength(3);
+    expect([...latest31].filter((k) => !first32.has(k)).sort()).toEqual([
+      'api.page_size',
+      'core.max_num_rendered_ti_fields_per_task',
+      'core.min_serialized_dag_fetch_interval',
+      'core.mp_start_method',
+      'lineage.backend',
+      'logging.colored_formatter_class',
+      'logging.colored_log_format',
+      'scheduler.dag_stale_not_seen_duration',
+      'scheduler.running_metrics_interval',
+    ]);
   });
 
   test('has the provider keys transcribed from provider.yaml, with their version and default', () => {
@@ -187,5 +232,75 @@ describe('validateAirflowConfig rejects', () => {
 
   test('_cmd / _secret of an unknown key', () => {
     expect(errorOf(3, { database: { sql_alchemy_con_cmd: 'cat /x' } }).message).toMatch(/received "sql_alchemy_con_cmd".*Did you mean "database.sql_alchemy_conn"\?/);
+  });
+});
+
+describe('the keys of the image\'s own Airflow release', () => {
+  const synth = (image: string, config: AirflowConfigValues) => () => Testing.synth(new AirflowChart(Testing.app(), 'airflow', { image, config }));
+
+  test('a 3.1.3 image refuses [core] multi_team, naming the release that added it (3.2.0)', () => {
+    const e = validationError(synth('apache/airflow:3.1.3', { core: { multi_team: true } }), 'config.core');
+    expect(e.received).toBe('multi_team');
+    expect(e.message).toContain('allowed: a key Airflow 3.1.3 defines: "core.multi_team" was added in Airflow 3.2.0, and the image is Airflow 3.1.3.');
+    expect(e.message).toContain('Use an image of Airflow 3.2.0 or newer, or leave the option out.');
+    // The default image is 3.1.3: the same refusal, and for the other 3.2 options too.
+    expect(validationError(() => new AirflowChart(Testing.app(), 'airflow', { config: { logging: { uvicorn_logging_level: 'info' } } })).message).toMatch(
+      /"logging.uvicorn_logging_level" was added in Airflow 3.2.0/,
+    );
+  });
+
+  test('a 3.2 image accepts it, and the other 3.2 options', () => {
+    const objects = synth('apache/airflow:3.2.1', { core: { multi_team: true }, logging: { uvicorn_logging_level: 'info' }, fab: { cache_ttl: 60 } })();
+    const cfg = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'airflow-config').data['airflow.cfg'];
+    expect(cfg).toMatch(/\[core\][^[]*multi_team = True/);
+    expect(cfg).toMatch(/uvicorn_logging_level = info/);
+  });
+
+  test('a provider\'s option of a later image names the provider that added it', () => {
+    expect(validationError(synth('apache/airflow:3.1.3', { fab: { cache_ttl: 60 } })).message).toContain(
+      '"fab.cache_ttl" was added in Airflow 3.2.0 (with the fab provider 3.4.0 of its official image)',
+    );
+    // A whole section new in 3.2 (celery 3.17.0) is not "unknown": its keys say which release has them.
+    expect(validationError(synth('apache/airflow:3.1.3', { celery_result_backend_transport_options: { master_name: 'm' } })).message).toContain(
+      '"celery_result_backend_transport_options.master_name" was added in Airflow 3.2.0 (with the celery provider 3.17.0 of its official image)',
+    );
+  });
+
+  test('an option backported to a patch release counts from that release (version_added 3.1.1)', () => {
+    expect(() => synth('apache/airflow:3.1.3', { workers: { execution_api_timeout: 30 } })()).not.toThrow();
+    expect(validationError(synth('apache/airflow:3.1.0', { workers: { execution_api_timeout: 30 } })).message).toContain(
+      '"workers.execution_api_timeout" was added in Airflow 3.1.1, and the image is Airflow 3.1.0',
+    );
+    // The _cmd / _secret indirections follow their option.
+    expect(validationError(synth('apache/airflow:3.1.3', { core: { multi_team_cmd: 'echo true' } })).message).toContain('"core.multi_team" was added in Airflow 3.2.0');
+  });
+
+  test('a 3.2 image refuses what 3.2 removed, renamed or deprecated; 3.1 accepts it', () => {
+    const removed = { core: { mp_start_method: 'fork' } };
+    const renamed = { core: { max_num_rendered_ti_fields_per_task: 30 } };
+    const deprecated = { metrics: { otel_host: 'collector' } };
+    for (const config of [removed, renamed, deprecated]) expect(() => synth('apache/airflow:3.1.3', config)()).not.toThrow();
+    expect(validationError(synth('apache/airflow:3.2.1', removed)).message).toContain(
+      'allowed: a key Airflow 3.2.1 defines: "core.mp_start_method" was removed in Airflow 3.2.0, and the image is Airflow 3.2.1.',
+    );
+    expect(validationError(synth('apache/airflow:3.2.1', renamed)).message).toContain(
+      '"core.max_num_rendered_ti_fields_per_task" is a deprecated alias of "core.num_dag_runs_to_retain_rendered_fields" since Airflow 3.2.0',
+    );
+    expect(validationError(synth('apache/airflow:3.2.1', deprecated)).message).toContain(
+      'allowed: a current key of Airflow 3.2.1: "metrics.otel_host" is deprecated since Airflow 3.2.0 (version_deprecated in Airflow\'s config.yml)',
+    );
+  });
+
+  test('without a version, validateAirflowConfig checks the generation\'s default release (3.1.3)', () => {
+    expect(errorOf(3, { core: { multi_team: true } }).message).toContain('was added in Airflow 3.2.0, and the image is Airflow 3.1.3');
+    expect(() => validateAirflowConfig(scope(), 'config', AirflowGeneration.AIRFLOW_3, { core: { multi_team: true } }, AirflowVersion.of('3.2.0'))).not.toThrow();
+  });
+
+  test('an AirflowConfiguration refuses a release of the other generation', () => {
+    const e = validationError(
+      () => new AirflowConfiguration(testChart(), 'configuration', { generation: AirflowGeneration.AIRFLOW_3, airflowVersion: AirflowVersion.of('2.11.0'), managed: {} }),
+      'airflowVersion',
+    );
+    expect(e.message).toContain('received "2.11.0"; allowed: a release of Airflow 3, the generation given');
   });
 });

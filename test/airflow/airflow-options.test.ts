@@ -22,7 +22,7 @@ import {
   StorageProvisioning,
   addAirflowFeatures,
 } from '../../lib';
-import { airflowChart, airflowPodSpecs, defaultVolumesOf, byKind, cfgOf, containersOf, envOf, EXISTING_SECRETS, expectWarns, find, Manifest, testChart } from '../support';
+import { AIRFLOW_2_END_OF_LIFE_WARNING, airflowChart, airflowPodSpecs, defaultVolumesOf, byKind, cfgOf, containersOf, envOf, EXISTING_SECRETS, expectWarns, find, Manifest, testChart } from '../support';
 
 /** What a check sees: the construct (its resolved readonly fields) and the synthesized objects. */
 interface Built {
@@ -286,7 +286,7 @@ describe('KubernetesExecutorAirflowProps: every prop set reaches the YAML and it
   const { gitSync: _g, remoteLogging: _r, logRetentionDays: _l, metrics: _m, celery: _c, ...controlPlaneProps } = props;
   const airflow = new KubernetesExecutorAirflow(chart, 'airflow', controlPlaneProps);
   const features = addAirflowFeatures(airflow, props);
-  const built = (): Built => ({ airflow, features, objects: expectWarns(() => Testing.synth(chart), /imagePullPolicy "Always" makes every task pod ask the registry/) });
+  const built = (): Built => ({ airflow, features, objects: expectWarns(() => Testing.synth(chart), /imagePullPolicy "Always" makes every task pod ask the registry/, AIRFLOW_2_END_OF_LIFE_WARNING) });
 
   runChecks<KubernetesExecutorAirflowProps & AirflowOptions>(
     {
@@ -349,7 +349,7 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
   // secretsBootstrapImage goes with generated secrets only (existingSecrets above): it is checked on a chart of its own.
   const { secretsBootstrapImage, ...withExistingSecrets } = props;
   const chart = new AirflowChart(Testing.app(), 'airflow', withExistingSecrets);
-  const built = (): Built => ({ airflow: chart.airflow, features: chart.features, objects: expectWarns(() => Testing.synth(chart), /imagePullPolicy "Always" makes every task pod ask the registry/) });
+  const built = (): Built => ({ airflow: chart.airflow, features: chart.features, objects: expectWarns(() => Testing.synth(chart), /imagePullPolicy "Always" makes every task pod ask the registry/, AIRFLOW_2_END_OF_LIFE_WARNING) });
 
   test('secretsBootstrapImage with existingSecrets is refused: no Job would run it', () => {
     expect(() => new AirflowChart(Testing.app(), 'airflow', { existingSecrets: EXISTING_SECRETS, secretsBootstrapImage })).toThrow(
@@ -398,7 +398,7 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
       },
       createNamespace: (b) => {
         expect(find(b.objects, 'Namespace').metadata.name).toBe('data-platform');
-        const without = expectWarns(() => Testing.synth(new AirflowChart(Testing.app(), 'airflow', { ...withExistingSecrets, createNamespace: false })), /imagePullPolicy "Always" makes every task pod ask the registry/);
+        const without = expectWarns(() => Testing.synth(new AirflowChart(Testing.app(), 'airflow', { ...withExistingSecrets, createNamespace: false })), /imagePullPolicy "Always" makes every task pod ask the registry/, AIRFLOW_2_END_OF_LIFE_WARNING);
         expect(byKind(without, 'Namespace')).toEqual([]);
         expect(without.length).toBe(b.objects.length - 1);
       },

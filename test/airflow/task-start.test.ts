@@ -4,10 +4,10 @@
 import { Testing } from 'cdk8s';
 import { parse } from 'yaml';
 import { AirflowChart, AirflowChartProps, EnvFrom, EnvValue, GitSyncMode, PodVolume, StorageProvisioning } from '../../lib';
-import { expectSynthWarns, parseCfg } from '../support';
+import { expectSynthWarns, isAirflow2, parseCfg, synthAirflow } from '../support';
 
 function synth(props: AirflowChartProps = {}): any[] {
-  return Testing.synth(new AirflowChart(Testing.app(), 'airflow', props));
+  return synthAirflow(new AirflowChart(Testing.app(), 'airflow', props), isAirflow2(props));
 }
 const configMapOf = (objects: any[]) => objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'airflow-config');
 const taskPodOf = (objects: any[]) => parse(configMapOf(objects).data['pod_template_file.yaml']);

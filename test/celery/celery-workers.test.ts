@@ -18,10 +18,10 @@ import {
 import { DeploymentStrategy, EnvValue } from '../../lib/core';
 import { podSecurityLevelOf } from '../../lib/security/pod-security';
 import { validationReport } from '../../validation';
-import { find, parseCfg, podsOf } from '../support';
+import { find, isAirflow2, parseCfg, podsOf, synthAirflow } from '../support';
 import { findSecretMaterial } from '../support/secret-scan';
 
-const synth = (props: AirflowChartProps = {}) => Testing.synth(new AirflowChart(Testing.app(), 'airflow', props));
+const synth = (props: AirflowChartProps = {}) => synthAirflow(new AirflowChart(Testing.app(), 'airflow', props), isAirflow2(props));
 const cfgOf = (objects: any[]) => parseCfg(find(objects, 'ConfigMap', 'airflow-config').data['airflow.cfg']);
 const containerOf = (objects: any[], kind: string, name: string) => find(objects, kind, name).spec.template.spec.containers[0];
 const envOf = (objects: any[], kind: string, name: string): any[] => containerOf(objects, kind, name).env;

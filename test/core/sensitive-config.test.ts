@@ -14,15 +14,19 @@ import {
   isSecretConfigKey,
   secretConfigKeys,
 } from '../../lib/core/sensitive-config';
-import { testChart, validationError } from '../support';
+import { isAirflow2, synthAirflow, testChart, validationError } from '../support';
 
 const FLAGS = path.resolve(__dirname, '..', '..', 'scripts', 'data', 'airflow-config-flags');
 
-/** The options the vendored extracts of `major` flag sensitive, read here independently of the generator. */
+/**
+ * The options the vendored extracts of `major` flag sensitive (Airflow 3: those of every minor line, 3.1 and
+ * 3.2), read here independently of the generator.
+ */
 function flagged(major: number): string[] {
   const keys = new Set<string>();
-  for (const file of fs.readdirSync(path.join(FLAGS, String(major)))) {
-    const lines = fs.readFileSync(path.join(FLAGS, String(major), file), 'utf8').split('\n');
+  const dirs = fs.readdirSync(FLAGS).filter((d) => d === String(major) || d.startsWith(`${major}.`));
+  for (const file of dirs.flatMap((d) => fs.readdirSync(path.join(FLAGS, d)).map((f) => path.join(d, f)))) {
+    const lines = fs.readFileSync(path.join(FLAGS, file), 'utf8').split('\n');
     expect(lines[0]).toMatch(/^# origin: \S/);
     for (const line of lines.filter((l) => l !== '' && !l.startsWith('#')).slice(1)) {
       const [key, flag] = line.split('\t');
@@ -63,7 +67,7 @@ describe('sensitive options, from Airflow\'s own flags', () => {
   test('every AIRFLOW__ variable the library fills from a Secret sets an option Airflow flags', () => {
     const names = new Set<string>();
     for (const props of [{}, { celery: {} }, { image: 'apache/airflow:2.11.0' }]) {
-      const objects = Testing.synth(new AirflowChart(Testing.app(), 'airflow', props));
+      const objects = synthAirflow(new AirflowChart(Testing.app(), 'airflow', props), isAirflow2(props));
       const visit = (node: unknown): void => {
         if (Array.isArray(node)) node.forEach(visit);
         else if (node && typeof node === 'object') {

@@ -17,13 +17,13 @@ import {
 import { parseQuantity } from '../../lib/core';
 import { podSecurityViolations } from '../../lib/security/pod-security';
 import { validationReport } from '../../validation';
-import { parseCfg } from '../support';
+import { isAirflow2, parseCfg, synthAirflow } from '../support';
 
 const CLUSTER: AirflowChartProps = { provisioning: StorageProvisioning.storageClass('efs-sc') };
 
 function build(props: AirflowChartProps): { chart: AirflowChart; objects: any[] } {
   const chart = new AirflowChart(Testing.app(), 'airflow', { ...CLUSTER, ...props });
-  return { chart, objects: Testing.synth(chart) };
+  return { chart, objects: synthAirflow(chart, isAirflow2(props)) };
 }
 
 /** Deep-freezes synthesized JSON, so that a test that changed a shared synth would throw instead of passing. */

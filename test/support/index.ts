@@ -58,7 +58,26 @@ export function airflowChart(props: Partial<KubernetesExecutorAirflowProps & Air
   const { gitSync, remoteLogging, logRetentionDays, metrics, celery, ...controlPlane } = props;
   const airflow = new KubernetesExecutorAirflow(chart, 'airflow', { volumes, database, secrets, ...controlPlane });
   const features = addAirflowFeatures(airflow, { gitSync, remoteLogging, logRetentionDays, metrics, celery });
-  return { chart, airflow, features, manifests: Testing.synth(chart) };
+  return { chart, airflow, features, manifests: synthAirflow(chart, airflow.generation.endOfLife !== undefined) };
+}
+
+/**
+ * What synth warns for an Airflow 2 image: it is past its end of life upstream (the warning of
+ * `endOfLifeWarning`, lib/airflow/control-plane-checks.ts).
+ */
+export const AIRFLOW_2_END_OF_LIFE_WARNING = /^Warning: \w+ at "[^"]*": Airflow 2\.\d+\.\d+ is Airflow 2, past its end of life upstream \(2026-04-22, /;
+
+/**
+ * Synthesizes a chart with Airflow in it; for an Airflow 2 image (`endOfLife`), checks that synth warns that
+ * Airflow 2 is past its end of life, and nothing else, so that a green run prints no warning.
+ */
+export function synthAirflow(chart: Chart, endOfLife: boolean): Manifest[] {
+  return endOfLife ? expectWarns(() => Testing.synth(chart), AIRFLOW_2_END_OF_LIFE_WARNING) : Testing.synth(chart);
+}
+
+/** Whether `props` choose an Airflow 2 image (by its tag or `airflowVersion`), whose synth warns of its end of life. */
+export function isAirflow2(props: { image?: string; airflowVersion?: string }): boolean {
+  return /^2\./.test(props.airflowVersion ?? '') || /:(slim-)?2\.\d+\.\d+/.test(props.image ?? '');
 }
 
 /**
@@ -72,7 +91,7 @@ export function synthAirflowChart(props: AirflowChartProps = {}): {
   worker: any;
 } {
   const chart = new AirflowChart(Testing.app(), 'airflow', props);
-  const manifests = Testing.synth(chart);
+  const manifests = synthAirflow(chart, chart.airflow.generation.endOfLife !== undefined);
   const configMap = find(manifests, 'ConfigMap', 'airflow-config');
   return { chart, manifests, cfg: parseCfg(configMap.data['airflow.cfg']), worker: parse(configMap.data['pod_template_file.yaml']) };
 }

@@ -16,7 +16,7 @@ import {
 } from '../../lib';
 import * as k8s from '../../imports/k8s';
 import { validationReport } from '../../validation';
-import { podsOf, secretKeyRefs } from '../support';
+import { podsOf, secretKeyRefs, synthAirflow } from '../support';
 
 function chart(namespace = 'airflow', app = Testing.app(), id = 'test'): Chart {
   return new Chart(app, id, { namespace, disableResourceNameHashes: true });
@@ -201,7 +201,7 @@ describe('one secrets wiring: a custom Secret name is used everywhere', () => {
       adminPassword: { name: 's', key: 'p' },
       databasePassword: { name: 's', key: 'd' },
     };
-    const objects = Testing.synth(new AirflowChart(Testing.app(), 'a2', { image: 'apache/airflow:2.11.0', existingSecrets: existing }));
+    const objects = synthAirflow(new AirflowChart(Testing.app(), 'a2', { image: 'apache/airflow:2.11.0', existingSecrets: existing }), true);
     const env = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'airflow-webserver').spec.template.spec.containers[0].env;
     expect(env.map((e: any) => e.name)).toContain('AIRFLOW__WEBSERVER__SECRET_KEY');
     expect(env.map((e: any) => e.name)).not.toContain('AIRFLOW__API_AUTH__JWT_SECRET');

@@ -12,7 +12,7 @@ import { validationReport } from '../../validation';
 import { EVERYTHING } from '../support/everything';
 import { defaultVolumesOf, validationError } from '../support';
 import { findSecretMaterial } from '../support/secret-scan';
-import { cfgOf, expectSynthWarns } from '../support';
+import { cfgOf, expectSynthWarns, isAirflow2, synthAirflow } from '../support';
 
 /** Every pod of the chart by a readable name, with its metadata and spec (the worker template's included). */
 function pods(objects: any[]): Map<string, { metadata: any; spec: any }> {
@@ -243,7 +243,7 @@ describe('pod options: what is refused, with the message a user sees', () => {
 });
 
 describe('the runtime traps of the review', () => {
-  const synth = (props: AirflowChartProps = {}) => Testing.synth(new AirflowChart(Testing.app(), 'airflow', props));
+  const synth = (props: AirflowChartProps = {}) => synthAirflow(new AirflowChart(Testing.app(), 'airflow', props), isAirflow2(props));
 
   test("slim images lack the providers the deployment needs: refused, naming them", () => {
     expect(() => new AirflowChart(Testing.app(), 'airflow', { image: 'apache/airflow:slim-3.1.3' })).toThrow(

@@ -12,42 +12,58 @@
 //   Airflow 2: core airflow/config_templates/config.yml @ v2-10-stable e001b88f (2.10.0)
 //   Airflow 2: fab provider.yaml 1.2.2 (v2-10-stable tree)
 //   Airflow 2: microsoft.azure provider.yaml @ 01036421 (provider 14.0.0; version_added is the provider version, 8.0.0; Airflow 2.11 and 3.1 images ship 12.x)
-//   Airflow 3: celery provider.yaml 3.17.0 @ dda8d278
-//   Airflow 3: cncf.kubernetes provider.yaml 10.13.0 @ dda8d278
-//   Airflow 3: core airflow-core/src/airflow/config_templates/config.yml @ main dda8d278 (3.2.0.dev)
-//   Airflow 3: fab provider.yaml 3.4.0 @ dda8d278 (requires Airflow>=3.0.2)
-//   Airflow 3: microsoft.azure provider.yaml @ 01036421 (provider 14.0.0; version_added is the provider version, 8.0.0; Airflow 2.11 and 3.1 images ship 12.x)
+//   Airflow 3: 3.1 core.tsv: Airflow 3.1 source bundle (shared/airflow-runtime/airflow-src.tgz) airflow-core-3.1.0bp/airflow-core/src/airflow/config_templates/config.yml = apache/airflow@a6352d9fe4b5726439d7ae1555d764a5ae84d5fa airflow-core/src/airflow/config_templates/config.yml (2025-09-11, where v3-1 split from main; airflow version 3.1.0); the source of truth for Airflow 3.1's keys
+//   Airflow 3: 3.1 provider-celery.tsv: apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/celery/provider.yaml (main of 2025-11-15, the day Airflow 3.1.3 was released; the providers of the Airflow 3.1 source bundle): the celery provider 3.13.1, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.1 provider-cncf.kubernetes.tsv: apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/cncf/kubernetes/provider.yaml (main of 2025-11-15, the day Airflow 3.1.3 was released; the providers of the Airflow 3.1 source bundle): the cncf.kubernetes provider 10.10.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.1 provider-fab.tsv: apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/fab/provider.yaml (main of 2025-11-15, the day Airflow 3.1.3 was released; the providers of the Airflow 3.1 source bundle): the fab provider 3.0.2, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.2 core.tsv: apache/airflow@dda8d2786710c72791b821f70c8b6f43c19e0b1e airflow-core/src/airflow/config_templates/config.yml (main of 2026-03-01, airflow version 3.2.0; the newest 3.2 snapshot found). Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.2 provider-celery.tsv: apache/airflow@dda8d2786710c72791b821f70c8b6f43c19e0b1e providers/celery/provider.yaml (main of 2026-03-01, Airflow 3.2.0): the celery provider 3.17.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.2 provider-cncf.kubernetes.tsv: apache/airflow@dda8d2786710c72791b821f70c8b6f43c19e0b1e providers/cncf/kubernetes/provider.yaml (main of 2026-03-01, Airflow 3.2.0): the cncf.kubernetes provider 10.13.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.2 provider-fab.tsv: apache/airflow@dda8d2786710c72791b821f70c8b6f43c19e0b1e providers/fab/provider.yaml (main of 2026-03-01, Airflow 3.2.0): the fab provider 3.4.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: every 3.x line: azure_remote_logging.remote_wasb_log_container from microsoft.azure provider.yaml @ 01036421 (provider 14.0.0; version_added is the provider version, 8.0.0; Airflow 2.11 and 3.1 images ship 12.x)
 //   aliases: old (deprecated, still read with a warning) -> new, since_version
 //   aliases: 2.x: apache/airflow v2-10-stable e001b88f airflow/configuration.py AirflowConfigParser.deprecated_options; plus deprecated_sections kubernetes -> kubernetes_executor (2.5.0)
 //   aliases: 3.x: apache/airflow main dda8d278 shared/configuration/src/airflow_shared/configuration/parser.py deprecated_options
 //
 // The sensitive options (`sensitive: true` in config.yml / provider.yaml), from the extracts vendored under
 // scripts/data/airflow-config-flags/<major>/ (scripts/vendor-config-flags.js):
-//   Airflow 2: core.tsv (10 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/config_templates/config.yml: main of 2024-08-16, the day after 2.10.0; its options are exactly those of 2.10.0 (v2-10-stable e001b88f) in the shared key list. Read from jx2lee/airflow, a fork holding apache/airflow's history.
-//   Airflow 2: provider-amazon.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/amazon/provider.yaml: the amazon provider 8.27.0, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
-//   Airflow 2: provider-celery-3.17.1.tsv (5 sensitive): apache/airflow@003e1a188433de51846d03ec65397ed9ea8bd55a providers/celery/provider.yaml: the celery provider 3.17.1 (for Airflow 2.11 and 3), whose keys the shared key lists include; option names and sensitive flags transcribed from the code-search index (apache/airflow is too large to fetch here); its options equal the celery keys of the shared 3.x list
-//   Airflow 2: provider-celery.tsv (4 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/celery/provider.yaml: the celery provider 3.7.3, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
-//   Airflow 2: provider-cncf.kubernetes.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/cncf/kubernetes/provider.yaml: the cncf.kubernetes provider 8.3.4, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
-//   Airflow 2: provider-common.io.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/common/io/provider.yaml: the common.io provider 1.4.0, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
-//   Airflow 2: provider-elasticsearch.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/elasticsearch/provider.yaml: the elasticsearch provider 5.4.2, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
-//   Airflow 2: provider-fab.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/fab/provider.yaml: the fab provider 1.2.2, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
-//   Airflow 2: provider-imap.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/imap/provider.yaml: the imap provider 3.6.1, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
-//   Airflow 2: provider-microsoft.azure.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/microsoft/azure/provider.yaml: the microsoft.azure provider 10.3.0, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
-//   Airflow 2: provider-openlineage.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/openlineage/provider.yaml: the openlineage provider 1.10.0, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
-//   Airflow 2: provider-smtp.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/smtp/provider.yaml: the smtp provider 1.7.1, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
-//   Airflow 3: core.tsv (11 sensitive): Airflow 3.1.0 source bundle (/work/shared/airflow-runtime/airflow-src.tgz) airflow-core/src/airflow/config_templates/config.yml = apache/airflow@a6352d9fe4b5726439d7ae1555d764a5ae84d5fa (where v3-1 split from main)
-//   Airflow 3: provider-amazon.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/amazon/provider.yaml: the amazon provider 9.17.0 (main of 2025-11-15, the providers of the Airflow 3.1 source bundle; a provider of the official image)
-//   Airflow 3: provider-celery-3.17.1.tsv (5 sensitive): apache/airflow@003e1a188433de51846d03ec65397ed9ea8bd55a providers/celery/provider.yaml: the celery provider 3.17.1 (for Airflow 2.11 and 3), whose keys the shared key lists include; option names and sensitive flags transcribed from the code-search index (apache/airflow is too large to fetch here); its options equal the celery keys of the shared 3.x list
-//   Airflow 3: provider-celery.tsv (4 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/celery/provider.yaml: the celery provider 3.13.1 (main of 2025-11-15, the providers of the Airflow 3.1 source bundle; a provider of the official image); the same config as the source bundle's get_provider_info.py
-//   Airflow 3: provider-cncf.kubernetes.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/cncf/kubernetes/provider.yaml: the cncf.kubernetes provider 10.10.0 (main of 2025-11-15, the providers of the Airflow 3.1 source bundle; a provider of the official image); the same config as the source bundle's get_provider_info.py
-//   Airflow 3: provider-common.io.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/common/io/provider.yaml: the common.io provider 1.6.5 (main of 2025-11-15, the providers of the Airflow 3.1 source bundle; a provider of the official image); the same config as the source bundle's get_provider_info.py
-//   Airflow 3: provider-elasticsearch.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/elasticsearch/provider.yaml: the elasticsearch provider 6.3.5 (main of 2025-11-15, the providers of the Airflow 3.1 source bundle; a provider of the official image)
-//   Airflow 3: provider-fab.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/fab/provider.yaml: the fab provider 3.0.2 (main of 2025-11-15, the providers of the Airflow 3.1 source bundle; a provider of the official image); the same config as the source bundle's get_provider_info.py
-//   Airflow 3: provider-microsoft.azure.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/microsoft/azure/provider.yaml: the microsoft.azure provider 12.8.1 (main of 2025-11-15, the providers of the Airflow 3.1 source bundle; a provider of the official image)
-//   Airflow 3: provider-openlineage.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/openlineage/provider.yaml: the openlineage provider 2.8.0 (main of 2025-11-15, the providers of the Airflow 3.1 source bundle; a provider of the official image)
-//   Airflow 3: provider-postgres.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/postgres/provider.yaml: the postgres provider 6.4.1 (main of 2025-11-15, the providers of the Airflow 3.1 source bundle; a provider of the official image)
-//   Airflow 3: provider-snowflake.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/snowflake/provider.yaml: the snowflake provider 6.6.1 (main of 2025-11-15, the providers of the Airflow 3.1 source bundle; a provider of the official image)
-//   Airflow 3: provider-standard.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/standard/provider.yaml: the standard provider 1.9.2 (main of 2025-11-15, the providers of the Airflow 3.1 source bundle; a provider of the official image); the same config as the source bundle's get_provider_info.py
+//   Airflow 2: 2/core.tsv (10 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/config_templates/config.yml: main of 2024-08-16, the day after 2.10.0; its options are exactly those of 2.10.0 (v2-10-stable e001b88f) in the shared key list. Read from jx2lee/airflow, a fork holding apache/airflow's history.
+//   Airflow 2: 2/provider-amazon.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/amazon/provider.yaml: the amazon provider 8.27.0, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
+//   Airflow 2: 2/provider-celery-3.17.1.tsv (5 sensitive): apache/airflow@003e1a188433de51846d03ec65397ed9ea8bd55a providers/celery/provider.yaml: the celery provider 3.17.1 (for Airflow 2.11 and 3), whose keys the shared key lists include; option names and sensitive flags transcribed from the code-search index (apache/airflow is too large to fetch here); its options equal the celery keys of the shared 3.x list
+//   Airflow 2: 2/provider-celery.tsv (4 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/celery/provider.yaml: the celery provider 3.7.3, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
+//   Airflow 2: 2/provider-cncf.kubernetes.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/cncf/kubernetes/provider.yaml: the cncf.kubernetes provider 8.3.4, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
+//   Airflow 2: 2/provider-common.io.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/common/io/provider.yaml: the common.io provider 1.4.0, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
+//   Airflow 2: 2/provider-elasticsearch.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/elasticsearch/provider.yaml: the elasticsearch provider 5.4.2, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
+//   Airflow 2: 2/provider-fab.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/fab/provider.yaml: the fab provider 1.2.2, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
+//   Airflow 2: 2/provider-imap.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/imap/provider.yaml: the imap provider 3.6.1, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
+//   Airflow 2: 2/provider-microsoft.azure.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/microsoft/azure/provider.yaml: the microsoft.azure provider 10.3.0, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
+//   Airflow 2: 2/provider-openlineage.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/openlineage/provider.yaml: the openlineage provider 1.10.0, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
+//   Airflow 2: 2/provider-smtp.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/smtp/provider.yaml: the smtp provider 1.7.1, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
+//   Airflow 3: 3.1/core.tsv (11 sensitive): Airflow 3.1 source bundle (shared/airflow-runtime/airflow-src.tgz) airflow-core-3.1.0bp/airflow-core/src/airflow/config_templates/config.yml = apache/airflow@a6352d9fe4b5726439d7ae1555d764a5ae84d5fa airflow-core/src/airflow/config_templates/config.yml (2025-09-11, where v3-1 split from main; airflow version 3.1.0); the source of truth for Airflow 3.1's keys
+//   Airflow 3: 3.1/provider-amazon.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/amazon/provider.yaml (main of 2025-11-15, the day Airflow 3.1.3 was released; the providers of the Airflow 3.1 source bundle): the amazon provider 9.17.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.1/provider-celery.tsv (4 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/celery/provider.yaml (main of 2025-11-15, the day Airflow 3.1.3 was released; the providers of the Airflow 3.1 source bundle): the celery provider 3.13.1, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.1/provider-cncf.kubernetes.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/cncf/kubernetes/provider.yaml (main of 2025-11-15, the day Airflow 3.1.3 was released; the providers of the Airflow 3.1 source bundle): the cncf.kubernetes provider 10.10.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.1/provider-common.io.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/common/io/provider.yaml (main of 2025-11-15, the day Airflow 3.1.3 was released; the providers of the Airflow 3.1 source bundle): the common.io provider 1.6.5, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.1/provider-elasticsearch.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/elasticsearch/provider.yaml (main of 2025-11-15, the day Airflow 3.1.3 was released; the providers of the Airflow 3.1 source bundle): the elasticsearch provider 6.3.5, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.1/provider-fab.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/fab/provider.yaml (main of 2025-11-15, the day Airflow 3.1.3 was released; the providers of the Airflow 3.1 source bundle): the fab provider 3.0.2, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.1/provider-microsoft.azure.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/microsoft/azure/provider.yaml (main of 2025-11-15, the day Airflow 3.1.3 was released; the providers of the Airflow 3.1 source bundle): the microsoft.azure provider 12.8.1, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.1/provider-openlineage.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/openlineage/provider.yaml (main of 2025-11-15, the day Airflow 3.1.3 was released; the providers of the Airflow 3.1 source bundle): the openlineage provider 2.8.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.1/provider-postgres.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/postgres/provider.yaml (main of 2025-11-15, the day Airflow 3.1.3 was released; the providers of the Airflow 3.1 source bundle): the postgres provider 6.4.1, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.1/provider-snowflake.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/snowflake/provider.yaml (main of 2025-11-15, the day Airflow 3.1.3 was released; the providers of the Airflow 3.1 source bundle): the snowflake provider 6.6.1, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.1/provider-standard.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/standard/provider.yaml (main of 2025-11-15, the day Airflow 3.1.3 was released; the providers of the Airflow 3.1 source bundle): the standard provider 1.9.2, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.2/core.tsv (11 sensitive): apache/airflow@dda8d2786710c72791b821f70c8b6f43c19e0b1e airflow-core/src/airflow/config_templates/config.yml (main of 2026-03-01, airflow version 3.2.0; the newest 3.2 snapshot found). Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.2/provider-amazon.tsv (0 sensitive): apache/airflow@dda8d2786710c72791b821f70c8b6f43c19e0b1e providers/amazon/provider.yaml (main of 2026-03-01, Airflow 3.2.0): the amazon provider 9.22.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.2/provider-celery-3.17.1.tsv (5 sensitive): apache/airflow@003e1a188433de51846d03ec65397ed9ea8bd55a providers/celery/provider.yaml: the celery provider 3.17.1 (for Airflow 2.11 and 3), whose keys the shared key lists include; option names and sensitive flags transcribed from the code-search index (apache/airflow is too large to fetch here); its options equal the celery keys of the shared 3.x list
+//   Airflow 3: 3.2/provider-celery.tsv (5 sensitive): apache/airflow@dda8d2786710c72791b821f70c8b6f43c19e0b1e providers/celery/provider.yaml (main of 2026-03-01, Airflow 3.2.0): the celery provider 3.17.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.2/provider-cncf.kubernetes.tsv (0 sensitive): apache/airflow@dda8d2786710c72791b821f70c8b6f43c19e0b1e providers/cncf/kubernetes/provider.yaml (main of 2026-03-01, Airflow 3.2.0): the cncf.kubernetes provider 10.13.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.2/provider-common.io.tsv (0 sensitive): apache/airflow@dda8d2786710c72791b821f70c8b6f43c19e0b1e providers/common/io/provider.yaml (main of 2026-03-01, Airflow 3.2.0): the common.io provider 1.7.1, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.2/provider-elasticsearch.tsv (0 sensitive): apache/airflow@dda8d2786710c72791b821f70c8b6f43c19e0b1e providers/elasticsearch/provider.yaml (main of 2026-03-01, Airflow 3.2.0): the elasticsearch provider 6.5.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.2/provider-fab.tsv (0 sensitive): apache/airflow@dda8d2786710c72791b821f70c8b6f43c19e0b1e providers/fab/provider.yaml (main of 2026-03-01, Airflow 3.2.0): the fab provider 3.4.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.2/provider-microsoft.azure.tsv (0 sensitive): apache/airflow@dda8d2786710c72791b821f70c8b6f43c19e0b1e providers/microsoft/azure/provider.yaml (main of 2026-03-01, Airflow 3.2.0): the microsoft.azure provider 13.0.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.2/provider-openlineage.tsv (0 sensitive): apache/airflow@dda8d2786710c72791b821f70c8b6f43c19e0b1e providers/openlineage/provider.yaml (main of 2026-03-01, Airflow 3.2.0): the openlineage provider 2.11.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.2/provider-postgres.tsv (0 sensitive): apache/airflow@dda8d2786710c72791b821f70c8b6f43c19e0b1e providers/postgres/provider.yaml (main of 2026-03-01, Airflow 3.2.0): the postgres provider 6.6.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.2/provider-snowflake.tsv (0 sensitive): apache/airflow@dda8d2786710c72791b821f70c8b6f43c19e0b1e providers/snowflake/provider.yaml (main of 2026-03-01, Airflow 3.2.0): the snowflake provider 6.10.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: 3.2/provider-standard.tsv (0 sensitive): apache/airflow@dda8d2786710c72791b821f70c8b6f43c19e0b1e providers/standard/provider.yaml (main of 2026-03-01, Airflow 3.2.0): the standard provider 1.12.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
 /* eslint-disable */
 
 /** [version_added (null where config.yml gives none), default (null where there is none)] */
@@ -424,7 +440,10 @@ export const AIRFLOW_2_CONFIG_KEYS: Readonly<Record<string, AirflowConfigKeyData
   "webserver.x_frame_enabled":["1.10.8","True"],
 };
 
-/** The keys Airflow 3 defines, with the providers shipped in its image. */
+/**
+ * The keys Airflow 3 defines, with the providers shipped in its image: those of every minor line the library
+ * knows (3.1, 3.2); {@link AIRFLOW_3_CONFIG_KEY_VERSIONS} says which releases have which.
+ */
 export const AIRFLOW_3_CONFIG_KEYS: Readonly<Record<string, AirflowConfigKeyData>> = {
   "api.access_control_allow_headers":["2.1.0",""],
   "api.access_control_allow_methods":["2.1.0",""],
@@ -445,6 +464,7 @@ export const AIRFLOW_3_CONFIG_KEYS: Readonly<Record<string, AirflowConfigKeyData
   "api.log_config":[null,null],
   "api.log_fetch_timeout_sec":[null,"5"],
   "api.maximum_page_limit":["2.0.0","100"],
+  "api.page_size":[null,"50"],
   "api.port":[null,"8080"],
   "api.require_confirmation_dag_change":["2.9.0","False"],
   "api.secret_key":[null,"{SECRET_KEY}"],
@@ -533,10 +553,13 @@ export const AIRFLOW_3_CONFIG_KEYS: Readonly<Record<string, AirflowConfigKeyData
   "core.max_active_tasks_per_dag":["2.2.0","16"],
   "core.max_consecutive_failed_dag_runs_per_dag":["2.9.0","0"],
   "core.max_map_length":["2.3.0","1024"],
+  "core.max_num_rendered_ti_fields_per_task":["1.10.10","30"],
   "core.max_task_retry_delay":["2.6.0","86400"],
   "core.max_templated_field_length":["2.9.0","4096"],
   "core.might_contain_dag_callable":["2.6.0","airflow.utils.file.might_contain_dag_via_default_heuristic"],
+  "core.min_serialized_dag_fetch_interval":["1.10.12","10"],
   "core.min_serialized_dag_update_interval":["1.10.7","30"],
+  "core.mp_start_method":["2.0.0",null],
   "core.multi_team":["3.2.0","False"],
   "core.num_dag_runs_to_retain_rendered_fields":["3.2.0","30"],
   "core.parallelism":[null,"32"],
@@ -650,6 +673,7 @@ export const AIRFLOW_3_CONFIG_KEYS: Readonly<Record<string, AirflowConfigKeyData
   "kubernetes_executor.worker_container_tag":[null,""],
   "kubernetes_executor.worker_pod_pending_fatal_container_state_reasons":["8.1.0","CreateContainerConfigError,ErrImagePull,CreateContainerError,ImageInspectError,InvalidImageName"],
   "kubernetes_executor.worker_pods_creation_batch_size":[null,"1"],
+  "lineage.backend":[null,""],
   "lineage.max_assets_per_collector":["3.2.0","100"],
   "lineage.max_extras_per_collector":["3.2.0","200"],
   "local_kubernetes_executor.kubernetes_queue":[null,"kubernetes"],
@@ -660,6 +684,8 @@ export const AIRFLOW_3_CONFIG_KEYS: Readonly<Record<string, AirflowConfigKeyData
   "logging.color_log_error_keywords":["2.10.0","error,exception"],
   "logging.color_log_warning_keywords":["2.10.0","warn"],
   "logging.colored_console_log":["2.0.0","True"],
+  "logging.colored_formatter_class":["2.0.0","airflow.utils.log.colored_log.CustomTTYColoredFormatter"],
+  "logging.colored_log_format":["2.0.0","[%%(blue)s%%(asctime)s%%(reset)s] {{%%(blue)s%%(filename)s:%%(reset)s%%(lineno)d}} %%(log_color)s%%(levelname)s%%(reset)s - %%(log_color)s%%(message)s%%(reset)s"],
   "logging.dag_processor_child_process_log_directory":[null,"{AIRFLOW_HOME}/logs/dag_processor"],
   "logging.dag_processor_log_format":["2.4.0","[%%(asctime)s] [SOURCE:DAG_PROCESSOR] {{%%(filename)s:%%(lineno)d}} %%(levelname)s - %%(message)s"],
   "logging.dag_processor_log_target":["2.4.0","file"],
@@ -724,6 +750,7 @@ export const AIRFLOW_3_CONFIG_KEYS: Readonly<Record<string, AirflowConfigKeyData
   "scheduler.catchup_by_default":[null,"False"],
   "scheduler.create_cron_data_intervals":["2.9.0","False"],
   "scheduler.create_delta_data_intervals":["2.11.0","False"],
+  "scheduler.dag_stale_not_seen_duration":["2.4.0","600"],
   "scheduler.dagrun_metrics_interval":["3.1.0","30.0"],
   "scheduler.enable_health_check":["2.4.0","False"],
   "scheduler.enable_tracemalloc":["3.0.0","False"],
@@ -736,6 +763,7 @@ export const AIRFLOW_3_CONFIG_KEYS: Readonly<Record<string, AirflowConfigKeyData
   "scheduler.orphaned_tasks_check_interval":["2.0.0","300.0"],
   "scheduler.parsing_cleanup_interval":["2.5.0","60"],
   "scheduler.pool_metrics_interval":["2.0.0","5.0"],
+  "scheduler.running_metrics_interval":["3.0.0","30.0"],
   "scheduler.scheduler_health_check_server_host":["2.8.0","0.0.0.0"],
   "scheduler.scheduler_health_check_server_port":["2.4.0","8974"],
   "scheduler.scheduler_health_check_threshold":["1.10.2","30"],
@@ -788,6 +816,79 @@ export const AIRFLOW_3_CONFIG_KEYS: Readonly<Record<string, AirflowConfigKeyData
   "workers.secrets_backend":["3.0.0",""],
   "workers.secrets_backend_kwargs":["3.0.0",""],
   "workers.socket_cleanup_timeout":["3.0.3","60.0"],
+};
+
+/** The Airflow versions a configuration key exists in, where that is not every Airflow 3 release. */
+export interface AirflowConfigKeyVersions {
+  /**
+   * The first release that has the key: its `version_added` (a 3.x release, or a backport to a patch
+   * release), or the first release of the first minor line whose extract has it.
+   */
+  readonly since?: string;
+  /** The first release that no longer has it (the first minor line whose extract lacks it). */
+  readonly removedIn?: string;
+  /** The release that deprecated it (`version_deprecated`): Airflow still reads it, with a warning. */
+  readonly deprecatedIn?: string;
+  /** For a provider's key new in a minor line: the provider and version whose provider.yaml added it to that line's image. */
+  readonly provider?: string;
+}
+
+/** The Airflow 3 minor lines whose keys the library knows, oldest first (a newer release is checked against the newest). */
+export const AIRFLOW_3_CONFIG_LINES: readonly string[] = ["3.1","3.2"];
+
+/** The keys of {@link AIRFLOW_3_CONFIG_KEYS} that not every Airflow 3 release has, and the releases that have them. */
+export const AIRFLOW_3_CONFIG_KEY_VERSIONS: Readonly<Record<string, AirflowConfigKeyVersions>> = {
+  "api.client_ssl_cert": { since: "3.2.0" },
+  "api.client_ssl_key": { since: "3.2.0" },
+  "api.page_size": { removedIn: "3.2.0" },
+  "api.server_type": { since: "3.2.0" },
+  "api.theme": { since: "3.2.0" },
+  "api.worker_refresh_batch_size": { since: "3.2.0" },
+  "api.worker_refresh_interval": { since: "3.2.0" },
+  "celery_result_backend_transport_options.master_name": { since: "3.2.0", provider: "celery 3.17.0" },
+  "celery_result_backend_transport_options.sentinel_kwargs": { since: "3.2.0", provider: "celery 3.17.0" },
+  "core.max_num_rendered_ti_fields_per_task": { removedIn: "3.2.0" },
+  "core.min_serialized_dag_fetch_interval": { removedIn: "3.2.0" },
+  "core.mp_start_method": { removedIn: "3.2.0" },
+  "core.multi_team": { since: "3.2.0" },
+  "core.num_dag_runs_to_retain_rendered_fields": { since: "3.2.0" },
+  "dag_processor.dag_version_inflation_check_level": { since: "3.2.0" },
+  "dag_processor.health_check_threshold": { since: "3.2.0" },
+  "database.sql_alchemy_conn_async": { since: "3.1.0" },
+  "database.sql_alchemy_connect_args_async": { since: "3.1.0" },
+  "fab.cache_ttl": { since: "3.2.0", provider: "fab 3.4.0" },
+  "lineage.backend": { removedIn: "3.2.0" },
+  "lineage.max_assets_per_collector": { since: "3.2.0" },
+  "lineage.max_extras_per_collector": { since: "3.2.0" },
+  "logging.callsite_parameters": { since: "3.2.0" },
+  "logging.colored_formatter_class": { removedIn: "3.2.0" },
+  "logging.colored_log_format": { removedIn: "3.2.0" },
+  "logging.namespace_levels": { since: "3.2.0" },
+  "logging.uvicorn_logging_level": { since: "3.2.0" },
+  "metrics.legacy_names_on": { since: "3.2.0" },
+  "metrics.otel_debugging_on": { deprecatedIn: "3.2.0" },
+  "metrics.otel_host": { deprecatedIn: "3.2.0" },
+  "metrics.otel_interval_milliseconds": { deprecatedIn: "3.2.0" },
+  "metrics.otel_port": { deprecatedIn: "3.2.0" },
+  "metrics.otel_service": { deprecatedIn: "3.2.0" },
+  "metrics.otel_ssl_active": { deprecatedIn: "3.2.0" },
+  "profiling.memray_trace_components": { since: "3.2.0" },
+  "scheduler.dag_stale_not_seen_duration": { removedIn: "3.2.0" },
+  "scheduler.dagrun_metrics_interval": { since: "3.2.0" },
+  "scheduler.running_metrics_interval": { removedIn: "3.2.0" },
+  "scheduler.ti_metrics_interval": { since: "3.2.0" },
+  "traces.otel_debug_traces_on": { since: "3.1.0" },
+  "traces.otel_debugging_on": { deprecatedIn: "3.2.0" },
+  "traces.otel_host": { deprecatedIn: "3.2.0" },
+  "traces.otel_port": { deprecatedIn: "3.2.0" },
+  "traces.otel_service": { deprecatedIn: "3.2.0" },
+  "traces.otel_ssl_active": { deprecatedIn: "3.2.0" },
+  "triggerer.max_trigger_to_select_per_loop": { since: "3.2.0" },
+  "triggerer.queues_enabled": { since: "3.2.0" },
+  "workers.execution_api_timeout": { since: "3.1.1" },
+  "workers.missing_dag_retries": { since: "3.1.7" },
+  "workers.missing_dag_retry_delay": { since: "3.1.7" },
+  "workers.socket_cleanup_timeout": { since: "3.0.3" },
 };
 
 /**

@@ -57,8 +57,12 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     keys: ['default', 'key', 'name', 'section', 'versionAdded'],
     nested: {},
   },
+  AirflowConfigKeyVersions: {
+    keys: ['deprecatedIn', 'provider', 'removedIn', 'since'],
+    nested: {},
+  },
   AirflowConfigurationProps: {
-    keys: ['config', 'configProperty', 'defaults', 'generation', 'managed', 'managedByProp', 'name', 'podTemplate', 'refused'],
+    keys: ['airflowVersion', 'config', 'configProperty', 'defaults', 'generation', 'managed', 'managedByProp', 'name', 'podTemplate', 'refused'],
     nested: {},
   },
   AirflowContribution: {
@@ -162,6 +166,10 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {
       resources: ['ResourceOptions'],
     },
+  },
+  ConfigKeyAvailability: {
+    keys: ['defined', 'deprecatedIn', 'missing', 'provider', 'removedIn', 'since'],
+    nested: {},
   },
   ConfigMapKeyRef: {
     keys: ['key', 'name'],
