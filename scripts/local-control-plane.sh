@@ -412,7 +412,7 @@ launch() {
   # caller's job control doesn't take the control plane down half-way; the
   # non-interactive shell's child is not a group leader, so setsid execs in
   # place and $! is the component's own pid.
-  setsid "$bin" "$@" </dev/null >>"$(log_file "$name")" 2>&1 8>&- 9>&- &
+  setsid "$bin" "$@" </dev/null >>"$(log_file "$name")" 2>&1 5>&- 6>&- 8>&- 9>&- &
   echo $! >"$(pid_file "$name")"
   log "started ${name} (pid $!, log $(log_file "$name"))"
 }

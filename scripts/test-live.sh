@@ -19,6 +19,16 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/kubectl-path.sh
 source scripts/kubectl-path.sh
 
+# One test run per control plane: the live and the runtime stages start the local control plane on the same
+# ports and state directory (AIRFLOW_CDK8S_STATE) unless told otherwise, and each stops it when it ends; a second
+# run would share (and then stop) the first one's cluster. Wait for the other run instead.
+cp_lock="${AIRFLOW_CDK8S_STATE:-/tmp/airflow-cdk8s-k8s}.run.lock"
+exec 5>"$cp_lock"
+if ! flock -n 5; then
+  echo "== waiting for another test run on the control plane of ${AIRFLOW_CDK8S_STATE:-/tmp/airflow-cdk8s-k8s} (lock ${cp_lock})"
+  flock 5
+fi
+
 cp_script=scripts/local-control-plane.sh
 started=0
 cleanup() {
@@ -31,7 +41,7 @@ trap cleanup EXIT
 t0=$SECONDS
 # `start` prints the export lines to use (KUBECONFIG, and PATH with the cached kubectl 1.20.2).
 started=1
-env_lines="$(bash "$cp_script" start)"
+env_lines="$(bash "$cp_script" start 5>&-)"
 KUBECONFIG="$(bash "$cp_script" env)"
 export KUBECONFIG
 use_cached_kubectl "$env_lines"

@@ -40,6 +40,16 @@ if ! flock -n 6; then
   flock 6
 fi
 
+# One test run per control plane: the live and the runtime stages start the local control plane on the same
+# ports and state directory (AIRFLOW_CDK8S_STATE) unless told otherwise, and each stops it when it ends; a second
+# run would share (and then stop) the first one's cluster. Wait for the other run instead.
+cp_lock="${AIRFLOW_CDK8S_STATE:-/tmp/airflow-cdk8s-k8s}.run.lock"
+exec 5>"$cp_lock"
+if ! flock -n 5; then
+  echo "== waiting for another test run on the control plane of ${AIRFLOW_CDK8S_STATE:-/tmp/airflow-cdk8s-k8s} (lock ${cp_lock})"
+  flock 5
+fi
+
 [[ $(id -u) -eq 0 ]] || { echo "the runtime tests need root (network and mount namespaces, chroot, overlay mounts)" >&2; exit 1; }
 
 t0=$SECONDS
@@ -88,7 +98,7 @@ echo "== root ${AIRFLOW_CDK8S_RUNTIME_ROOT} ($([[ $root_cached == true ]] && ech
 unset KUBECONFIG
 t_cp=$SECONDS
 started=1
-env_lines="$(bash scripts/local-control-plane.sh start 6>&-)"   # its daemons must not hold the runtime lock
+env_lines="$(bash scripts/local-control-plane.sh start 5>&- 6>&-)"   # its daemons must not hold the runtime lock
 KUBECONFIG="$(bash scripts/local-control-plane.sh env)"
 export KUBECONFIG
 use_cached_kubectl "$env_lines"
