@@ -217,7 +217,8 @@ describe('several deployments per cluster', () => {
         'airflow-logs-volume /data/logs',
         'airflow-data-volume /data/data',
         'airflow-postgres-volume /data/postgres',
-        ...['team-a', 'team-b'].flatMap((ns) => ['dags', 'logs', 'data', 'postgres'].map((v) => `${ns}-${v}-volume /data/${ns}/${v}`)),
+        'airflow-postgres-keys-volume /data/postgres-keys',
+        ...['team-a', 'team-b'].flatMap((ns) => ['dags', 'logs', 'data', 'postgres', 'postgres-keys'].map((v) => `${ns}-${v}-volume /data/${ns}/${v}`)),
       ].sort(),
     );
     // Every cluster-scoped name is unique across the app, and each claim is pinned to its own namespace's volume.

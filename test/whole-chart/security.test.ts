@@ -22,9 +22,11 @@ import {
   airflowPodViolations,
   isPostgresPod,
   isRedisPod,
+  isSecretsBootstrapPod,
   isVolumePermissionsPod,
   postgresPodViolations,
   redisPodViolations,
+  secretsBootstrapPodViolations,
   volumePermissionsPodViolations,
 } from '../support/pod-checks';
 import { findSecretMaterial } from '../support/secret-scan';
@@ -92,8 +94,8 @@ function tokenViolations(objects: any[], pods: FoundPod[]): string[] {
 }
 
 /**
- * The securityContext rules: Airflow pods uid 50000 & restricted; Postgres and the volume-permissions Job per
- * their documented exceptions; the Celery broker (Redis) restricted as its image's non-root user.
+ * The securityContext rules: Airflow pods uid 50000 & restricted; Postgres, the volume-permissions Job and the
+ * secrets bootstrap Job's copy-folder init container per their documented exceptions; the Celery broker (Redis) restricted as its image's non-root user.
  */
 function securityContextViolations(pods: FoundPod[]): string[] {
   const rules = (pod: FoundPod) =>
@@ -103,7 +105,9 @@ function securityContextViolations(pods: FoundPod[]): string[] {
         ? volumePermissionsPodViolations(pod.spec)
         : isRedisPod(pod)
           ? redisPodViolations(pod.spec)
-          : airflowPodViolations(pod.spec);
+          : isSecretsBootstrapPod(pod)
+            ? secretsBootstrapPodViolations(pod.spec)
+            : airflowPodViolations(pod.spec);
   return pods.flatMap((pod) => rules(pod).map((v) => `${pod.object}: ${v}`));
 }
 
