@@ -195,7 +195,8 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
    * With hostPath provisioning, the volume beside the data (`<hostRoot>/postgres-keys`, claim
    * `<prefix>-postgres-keys-claim`, Retain) where the chart's generated secrets keep a copy of their values, so
    * that the keys outlive the namespace exactly as the data does (docs/secrets-and-security.md). Undefined with
-   * a StorageClass: the claim's volume goes with the namespace, and the data with it.
+   * a StorageClass (the claim's volume goes with the namespace, and the data with it), and when `secrets` are
+   * brought (`AirflowSecrets.fromExistingSecrets`: nothing is generated).
    */
   public readonly keysStorage: PersistentStorage | undefined;
   /** The Service. */
@@ -274,8 +275,11 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
     // the keys that open it must too: the password Postgres was initialised with, the fernet key of the stored
     // connections and variables, the admin user's password. The secrets bootstrap Job keeps a copy of them here
     // and restores the Secret from it when the namespace, and the Secret with it, was deleted.
+    // Secrets the user brings (`AirflowSecrets.fromExistingSecrets`, which says `generated: false`) are kept by
+    // the user: nothing to copy.
+    const broughtSecrets = (props.secrets as { generated?: boolean } | undefined)?.generated === false;
     this.keysStorage =
-      provisioning.mode !== StorageProvisioningMode.HOST_PATH
+      provisioning.mode !== StorageProvisioningMode.HOST_PATH || broughtSecrets
         ? undefined
         : new PersistentStorage(this, 'keys-storage', {
           name: 'postgres-keys',

@@ -324,3 +324,8 @@ describe('MetadataDb rejects bad input', () => {
     validationError(() => db.waitForDatabaseContainer('not an image'), 'waitForDatabaseContainer.image');
   });
 });
+
+test('no keys volume when the secrets are brought (AirflowSecrets.fromExistingSecrets): nothing is generated, nothing to copy', () => {
+  const { built } = synthIn((c) => new MetadataDb(c, 'metadata-db', { secrets: chartSecrets(c) }));
+  expect(built.keysStorage).toBeUndefined();
+});
