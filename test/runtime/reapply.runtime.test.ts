@@ -50,9 +50,10 @@ const keysPv = () => variant.objects.find((o) => o.kind === 'PersistentVolume' &
 const pgPv = () => variant.objects.find((o) => o.kind === 'PersistentVolume' && o.metadata.labels?.['app.kubernetes.io/component'] === 'metadata-db-storage');
 const schedulerExec = (c: RuntimeChain, argv: string[]) => kubelet.exec(c.ns, c.podOf('scheduler').metadata.name, 'scheduler', argv, 180);
 const connectionPassword = (c: RuntimeChain): string => {
-  const r = schedulerExec(c, ['airflow', 'connections', 'get', CONN_ID, '-o', 'json']);
+  // stdout only (Airflow's deprecation warnings go to stderr), the JSON array in it
+  const r = schedulerExec(c, ['sh', '-c', `airflow connections get ${CONN_ID} -o json 2>/dev/null`]);
   if (r.code !== 0) throw new Error(`airflow connections get ${CONN_ID} exited ${r.code}:\n${r.output.slice(-3000)}`);
-  const json = r.output.slice(r.output.indexOf('['));
+  const json = r.output.slice(r.output.indexOf('['), r.output.lastIndexOf(']') + 1);
   return JSON.parse(json)[0].password;
 };
 
