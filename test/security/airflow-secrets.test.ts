@@ -180,7 +180,8 @@ describe('the bootstrap script', () => {
     );
     expect(script).toContain('status, answer = call("PATCH", item, patch, "application/merge-patch+json")');
     // never an update, a delete or a list; one place that talks to the API server
-    expect(script.match(/call\("[A-Z]+"/g)).toEqual(['call("POST"', 'call("GET"', 'call("PATCH"']);
+    // (the first GET only when there is a copy folder but no copy yet: an installation from before the copy)
+    expect(script.match(/call\("[A-Z]+"/g)).toEqual(['call("GET"', 'call("POST"', 'call("GET"', 'call("PATCH"']);
     expect(script).not.toMatch(/"(PUT|DELETE)"/);
     expect(script.match(/urlopen\(/g)).toHaveLength(1);
   });
@@ -325,7 +326,10 @@ describe('the bootstrap script keeps a copy of the keys and restores the Secret 
     '    def __enter__(self): return self',
     '    def __exit__(self, *a): return False',
     'def error(url, code): return urllib.error.HTTPError(url, code, "", {}, io.BytesIO(b"{}"))',
+    'calls = []',
     'def urlopen(request, context=None, timeout=None):',
+    '    calls.append(request.get_method())',
+    '    if len(calls) > int(os.environ.get("FAKE_API_CALLS", "99")): raise urllib.error.URLError("the API server went away")',
     '    method, body, secret = request.get_method(), json.loads(request.data) if request.data else None, store.get("secret")',
     '    if method == "POST":',
     '        if secret: raise error(request.full_url, 409)',
@@ -339,7 +343,7 @@ describe('the bootstrap script keeps a copy of the keys and restores the Secret 
     'urllib.request.urlopen = urlopen',
   ].join('\n');
 
-  function run(copy: boolean, onDemand: string[] = []): string {
+  function run(copy: boolean, onDemand: string[] = [], calls?: number): string {
     const script = bootstrapScript(onDemand).replace('SA = "/var/run/secrets/kubernetes.io/serviceaccount"', `SA = ${JSON.stringify(dir)}`);
     fs.writeFileSync(path.join(dir, 'token'), 'token');
     const r = spawnSync('python3', ['-c', `${FAKE_API}\nexec(compile(${JSON.stringify(script)}, "bootstrap", "exec"))`], {
@@ -352,8 +356,10 @@ describe('the bootstrap script keeps a copy of the keys and restores the Secret 
         KUBERNETES_SERVICE_HOST: '10.0.0.1',
         KUBERNETES_SERVICE_PORT: '443',
         ...(copy ? { SECRETS_COPY_PATH: copyDir } : {}),
+        ...(calls !== undefined ? { FAKE_API_CALLS: String(calls) } : {}),
       },
     });
+    if (calls !== undefined) return `${r.status}`;
     expect([r.status, r.stderr]).toEqual([0, '']);
     return r.stdout.trim();
   }
@@ -397,6 +403,19 @@ describe('the bootstrap script keeps a copy of the keys and restores the Secret 
     expect(rest).toEqual(before);
     expect(redis).toBeDefined();
     expect(copied()).toEqual(secret());
+  });
+
+  test('an installation from before the copy: the copy is made from its Secret, never from values generated here', () => {
+    fs.rmSync(copyFile);
+    const before = secret();
+    // the API server gone after the first answer: no copy is written (a copy of generated values would be wrong)
+    expect(run(true, ['redis-password'], 1)).toBe('1');
+    expect(fs.existsSync(copyFile)).toBe(false);
+    expect(run(true, ['redis-password'])).toBe(
+      `Secret airflow/airflow-secrets already exists with every key: kept as it is, never overwritten; its copy ${copyFile} written`,
+    );
+    expect(secret()).toEqual(before);
+    expect(copied()).toEqual(before);
   });
 
   test('the Secret is what runs: a value rotated by hand replaces the copy\'s at the next run, never the reverse', () => {
