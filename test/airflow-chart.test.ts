@@ -20,7 +20,7 @@ test('the objects, by the names other components and the docs rely on, each once
   expect([...names].sort()).toEqual(
     [
       'Namespace/airflow',
-      ...['dags', 'logs', 'data', 'postgres'].flatMap((v) => [`PersistentVolume/airflow-${v}-volume`, `PersistentVolumeClaim/airflow-${v}-claim`]),
+      ...['dags', 'logs', 'data', 'postgres', 'postgres-keys'].flatMap((v) => [`PersistentVolume/airflow-${v}-volume`, `PersistentVolumeClaim/airflow-${v}-claim`]),
       ...accounts.map((a) => `ServiceAccount/airflow-${a}`),
       'Role/airflow-secrets-bootstrap',
       'RoleBinding/airflow-secrets-bootstrap',
@@ -54,7 +54,8 @@ test('every claim is bound to its own volume, both ways, on the unserved class, 
     expect(pv.spec.persistentVolumeReclaimPolicy).toBe('Retain');
     expect(pvc.spec.resources.requests.storage).toBe(pv.spec.capacity.storage);
   }
-  expect(byKind(manifests, 'PersistentVolume')).toHaveLength(4);
+  // dags, logs, data; Postgres' data and the copy of the generated keys beside it
+  expect(byKind(manifests, 'PersistentVolume')).toHaveLength(5);
 });
 
 test('each workload runs as its own ServiceAccount, and only two Roles exist, each bound to one account', () => {
@@ -178,7 +179,7 @@ test('no secret value anywhere in the YAML', () => {
     const spec = o.spec?.template?.spec;
     for (const c of [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])]) {
       for (const e of c.env ?? []) {
-        if (/PASSWORD|SECRET|FERNET/.test(e.name) && !e.name.endsWith('_NAME')) expect([o.metadata.name, e.name, e.value]).toEqual([o.metadata.name, e.name, undefined]);
+        if (/PASSWORD|SECRET|FERNET/.test(e.name) && !/_(NAME|PATH)$/.test(e.name)) expect([o.metadata.name, e.name, e.value]).toEqual([o.metadata.name, e.name, undefined]);
       }
     }
   }

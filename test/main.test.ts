@@ -59,8 +59,8 @@ test('a synth-time check (two deployments on the same volumes): each problem onc
   expect(r.code).toBe(1);
   const lines = r.stderr.trimEnd().split('\n');
   expect(lines[0]).toBe('Error: Validation failed with the following errors:');
-  // dags, logs, data and Postgres: a PersistentVolume name and a host folder each, reported by team-a only.
-  expect(lines.slice(1)).toHaveLength(8);
+  // dags, logs, data, Postgres and its keys: a PersistentVolume name and a host folder each, reported by team-a only.
+  expect(lines.slice(1)).toHaveLength(10);
   for (const line of lines.slice(1)) expect(line).toMatch(/^ {2}\[team-a\/\S+\] PersistentStorage at "team-a\/.*"team-b\//);
   expect(r.stderr).not.toMatch(STACK_LINE);
 });

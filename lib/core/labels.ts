@@ -51,6 +51,8 @@ export const Components = {
   METADATA_DB: 'metadata-db',
   /** The in-cluster Postgres's volume and claim. */
   METADATA_DB_STORAGE: 'metadata-db-storage',
+  /** The volume and claim where the generated secrets keep a copy of their values, beside Postgres' data. */
+  METADATA_DB_KEYS: 'metadata-db-keys',
   /** The git-sync Deployment that writes the DAGs from git into the dags volume. */
   GIT_SYNC: 'git-sync',
   /** The statsd-exporter that turns Airflow's StatsD metrics into Prometheus metrics. */

@@ -194,3 +194,31 @@ function secondControlPlane(construct: IChartPodDefaults): string[] {
     ).message,
   ];
 }
+
+/**
+ * A volume where the chart's generated Airflow secrets keep a copy of their values: the claim the secrets
+ * bootstrap Job mounts, and the node folder behind it. Registered by the construct whose data outlives the
+ * namespace (the in-cluster metadata database on a Retain hostPath volume), so the keys that unlock that data
+ * live exactly as long as it does.
+ */
+export interface SecretsCopyStore {
+  /** The PersistentVolumeClaim the bootstrap Job mounts. */
+  readonly claimName: string;
+  /** The node folder behind the claim (for messages and docs). */
+  readonly hostPath: string;
+  /** The path of the construct that registered it. */
+  readonly registeredBy: string;
+}
+
+const COPY_STORES = new WeakMap<IConstruct, SecretsCopyStore[]>();
+
+/** Registers a {@link SecretsCopyStore} in `scope`'s chart, for the chart's generated Airflow secrets. */
+export function registerSecretsCopyStore(scope: IConstruct, store: SecretsCopyStore): void {
+  const chart = Chart.of(scope);
+  COPY_STORES.set(chart, [...(COPY_STORES.get(chart) ?? []), store]);
+}
+
+/** The {@link SecretsCopyStore}s of `scope`'s chart, in the order they were registered. */
+export function secretsCopyStoresOf(scope: IConstruct): SecretsCopyStore[] {
+  return [...(COPY_STORES.get(Chart.of(scope)) ?? [])];
+}

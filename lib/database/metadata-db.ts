@@ -26,8 +26,9 @@ import {
   validateImage,
   validateSecretKeyRef,
   refuseUnknownProps,
+  registerSecretsCopyStore,
 } from '../core';
-import { PersistentStorage, StorageProvisioning } from '../storage';
+import { PersistentStorage, StorageProvisioning, StorageProvisioningMode } from '../storage';
 import {
   DEFAULT_METADATA_DATABASE_NAME,
   DEFAULT_METADATA_DATABASE_USER,
@@ -211,6 +212,14 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
 
   /** The data claim (and, with hostPath provisioning, its pinned volume). */
   public readonly storage: PersistentStorage;
+  /**
+   * With hostPath provisioning, the volume beside the data (`<hostRoot>/postgres-keys`, claim
+   * `<prefix>-postgres-keys-claim`, Retain) where the chart's generated secrets keep a copy of their values, so
+   * that the keys outlive the namespace exactly as the data does (docs/secrets-and-security.md). Undefined with
+   * a StorageClass (the claim's volume goes with the namespace, and the data with it), and when `secrets` are
+   * brought (`AirflowSecrets.fromExistingSecrets`: nothing is generated).
+   */
+  public readonly keysStorage: PersistentStorage | undefined;
   /** The Service. */
   public readonly service: k8s.KubeService;
   /** The StatefulSet. */
@@ -280,16 +289,45 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
       waitTimeoutSeconds: this.waitTimeoutSeconds,
     });
 
+    const provisioning = props.provisioning ?? StorageProvisioning.hostPath();
     this.storage = new PersistentStorage(this, 'storage', {
       name: 'postgres',
       claimName: `${prefix}-postgres-claim`,
       volumeName: `${prefix}-postgres-volume`,
-      provisioning: props.provisioning ?? StorageProvisioning.hostPath(),
+      provisioning,
       size: storageSize,
       // One Postgres writes its data directory: never share it.
       accessModes: ['ReadWriteOnce'],
       labels: { [NAME_LABEL]: APP_NAME, [COMPONENT_LABEL]: Components.METADATA_DB_STORAGE },
     });
+
+    // The data outlives the namespace (a Retain hostPath volume: `kubectl delete -f dist/` keeps the folder), so
+    // the keys that open it must too: the password Postgres was initialised with, the fernet key of the stored
+    // connections and variables, the admin user's password. The secrets bootstrap Job keeps a copy of them here
+    // and restores the Secret from it when the namespace, and the Secret with it, was deleted.
+    // Secrets the user brings (`AirflowSecrets.fromExistingSecrets`, which says `generated: false`) are kept by
+    // the user: nothing to copy.
+    const broughtSecrets = (props.secrets as { generated?: boolean } | undefined)?.generated === false;
+    this.keysStorage =
+      provisioning.mode !== StorageProvisioningMode.HOST_PATH || broughtSecrets
+        ? undefined
+        : new PersistentStorage(this, 'keys-storage', {
+          name: 'postgres-keys',
+          claimName: `${prefix}-postgres-keys-claim`,
+          volumeName: `${prefix}-postgres-keys-volume`,
+          provisioning,
+          // one small JSON file
+          size: '1Mi',
+          accessModes: ['ReadWriteOnce'],
+          labels: { [NAME_LABEL]: APP_NAME, [COMPONENT_LABEL]: Components.METADATA_DB_KEYS },
+        });
+    if (this.keysStorage) {
+      registerSecretsCopyStore(this, {
+        claimName: this.keysStorage.claimName,
+        hostPath: this.keysStorage.hostPath!,
+        registeredBy: this.node.path,
+      });
+    }
 
     this.service = new k8s.KubeService(this, 'service', {
       metadata: { name: this.serviceName, labels: { ...this.podLabels } },

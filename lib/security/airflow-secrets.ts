@@ -22,6 +22,10 @@ import {
   namespaceOf,
   oneShotJobLabels,
   requestedAirflowSecrets,
+  secretsCopyStoresOf,
+  SecretsCopyStore,
+  AIRFLOW_UID,
+  AIRFLOW_GID,
   validateDnsSubdomain,
   validateImage,
   validateSecretKeyRef,
@@ -102,6 +106,68 @@ interface InternalProps extends AirflowSecretsProps {
 
 const NAME = 'airflow-secrets-bootstrap';
 
+/** The bootstrap Job's volume holding the copy of the generated values (the copy store's claim). */
+export const SECRETS_COPY_VOLUME = 'secrets-copy';
+/** Where the bootstrap Job mounts it; the copy is the file `<secret name>.json` there. */
+export const SECRETS_COPY_MOUNT_PATH = '/secrets-copy';
+/** The init container of the bootstrap Job that gives the copy's folder to Airflow's user. */
+export const SECRETS_COPY_FOLDER_CONTAINER = 'secrets-copy-folder';
+
+/** The capabilities of the bootstrap Job's `secrets-copy-folder` init container: CHOWN only, to give the folder to uid 50000. */
+export const SECRETS_COPY_FOLDER_CAPABILITIES: readonly string[] = ['CHOWN'];
+
+/**
+ * The init container that gives the copy's folder to Airflow's user (mode 0700) before the script writes into
+ * it: the kubelet creates a missing hostPath folder as root:root 0755, and `fsGroup` does not apply to hostPath.
+ * Root with only CHOWN (it changes the mode while it still owns the folder), no privilege escalation, a
+ * read-only root: Pod Security "baseline", the level the namespace enforces for Postgres anyway. Like the
+ * volume-permissions Job it takes over only an empty folder; a folder that is Airflow's already is left alone,
+ * and any other is refused (the Job fails, naming the folder).
+ */
+function copyFolderContainer(image: string, imagePullPolicy: string): k8s.Container {
+  const script = [
+    'import os, sys',
+    'path, uid, gid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])',
+    'st = os.stat(path)',
+    'if (st.st_uid, st.st_gid) == (uid, gid):',
+    '    print("%s: belongs to %d:%d already, left as it is" % (path, uid, gid))',
+    '    sys.exit(0)',
+    'try:',
+    '    entries = sorted(os.listdir(path))',
+    'except OSError as e:',
+    '    entries = ["(unreadable: %s)" % e.strerror]',
+    'if entries:',
+    '    print("%s: NOT taken over: it belongs to %d:%d and holds %s. It is the folder of the copy of the generated secrets: give it to %d:%d if it is that (chown %d:%d on the node), or empty it (docs/secrets-and-security.md)." % (path, st.st_uid, st.st_gid, ", ".join(entries[:3]), uid, gid, uid, gid), file=sys.stderr)',
+    '    sys.exit(1)',
+    '# the mode first, while root still owns it (no FOWNER needed), then the owner',
+    'os.chmod(path, 0o700)',
+    'os.chown(path, uid, gid)',
+    'print("%s: was empty, given to %d:%d, mode 0700" % (path, uid, gid))',
+    '',
+  ].join('\n');
+  return {
+    name: SECRETS_COPY_FOLDER_CONTAINER,
+    image,
+    imagePullPolicy,
+    command: ['python3', '-c', script, SECRETS_COPY_MOUNT_PATH, String(AIRFLOW_UID), String(AIRFLOW_GID)],
+    volumeMounts: [{ name: SECRETS_COPY_VOLUME, mountPath: SECRETS_COPY_MOUNT_PATH }],
+    securityContext: {
+      runAsUser: 0,
+      runAsGroup: 0,
+      runAsNonRoot: false,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'], add: [...SECRETS_COPY_FOLDER_CAPABILITIES] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    resources: {
+      requests: { cpu: k8s.Quantity.fromString('10m'), memory: k8s.Quantity.fromString('32Mi') },
+      limits: { cpu: k8s.Quantity.fromString('100m'), memory: k8s.Quantity.fromString('64Mi') },
+    },
+  };
+}
+
 /**
  * Airflow's own secrets (fernet key, API secret key, JWT secret, database and admin passwords), with no
  * value ever in the synthesized YAML.
@@ -157,7 +223,7 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
   /** Binds {@link role} to {@link serviceAccount}. */
   public readonly roleBinding: k8s.KubeRoleBinding | undefined;
 
-  private readonly jobPodSpec: k8s.PodSpec | undefined;
+  private readonly jobPodSpec: (() => k8s.PodSpec) | undefined;
   private readonly givenImage: string | undefined;
 
   constructor(scope: Construct, id: string, props: AirflowSecretsProps = {}) {
@@ -226,32 +292,40 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
       subjects: [{ kind: 'ServiceAccount', name: NAME, namespace }],
     });
 
-    const podSpec: k8s.PodSpec = {
-      ...podPlacementFieldsAtSynth(placement),
-      serviceAccountName: NAME,
-      automountServiceAccountToken: true,
-      restartPolicy: 'Never',
-      securityContext: airflowPodSecurityContext(),
-      containers: [
-        {
-          name: 'bootstrap',
-          image: atSynth(() => this.image!),
-          imagePullPolicy: atSynth(imagePullPolicy),
-          // Rendered at synth: the keys generated on demand (the Celery broker's password) are those the chart's
-          // constructs read, whatever the order they were added in. The Job is named after its pod spec, so a
-          // new set of keys is a new Job, which runs and adds the new keys to an existing Secret.
-          command: ['python3', '-c', atSynth(() => bootstrapScript(this.onDemandKeys))],
-          env: [
-            { name: 'SECRET_NAME', value: secretName },
-            { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-          ],
-          securityContext: airflowContainerSecurityContext(),
-          resources: {
-            requests: { cpu: k8s.Quantity.fromString(SECRETS_BOOTSTRAP_RESOURCES.cpuRequest), memory: k8s.Quantity.fromString(SECRETS_BOOTSTRAP_RESOURCES.memoryRequest) },
-            limits: { cpu: k8s.Quantity.fromString(SECRETS_BOOTSTRAP_RESOURCES.cpuLimit), memory: k8s.Quantity.fromString(SECRETS_BOOTSTRAP_RESOURCES.memoryLimit) },
+    // Built at synth: the copy store (the in-cluster metadata database's keys volume) may be added after this.
+    const podSpec = (): k8s.PodSpec => {
+      const store = this.copyStore;
+      return {
+        ...podPlacementFieldsAtSynth(placement),
+        serviceAccountName: NAME,
+        automountServiceAccountToken: true,
+        restartPolicy: 'Never',
+        securityContext: airflowPodSecurityContext(),
+        ...(store ? { initContainers: [copyFolderContainer(this.image!, imagePullPolicy())] } : {}),
+        containers: [
+          {
+            name: 'bootstrap',
+            image: this.image!,
+            imagePullPolicy: imagePullPolicy(),
+            // Rendered at synth: the keys generated on demand (the Celery broker's password) are those the chart's
+            // constructs read, whatever the order they were added in. The Job is named after its pod spec, so a
+            // new set of keys is a new Job, which runs and adds the new keys to an existing Secret.
+            command: ['python3', '-c', bootstrapScript(this.onDemandKeys)],
+            env: [
+              { name: 'SECRET_NAME', value: secretName },
+              { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+              ...(store ? [{ name: 'SECRETS_COPY_PATH', value: SECRETS_COPY_MOUNT_PATH }] : []),
+            ],
+            ...(store ? { volumeMounts: [{ name: SECRETS_COPY_VOLUME, mountPath: SECRETS_COPY_MOUNT_PATH }] } : {}),
+            securityContext: airflowContainerSecurityContext(),
+            resources: {
+              requests: { cpu: k8s.Quantity.fromString(SECRETS_BOOTSTRAP_RESOURCES.cpuRequest), memory: k8s.Quantity.fromString(SECRETS_BOOTSTRAP_RESOURCES.memoryRequest) },
+              limits: { cpu: k8s.Quantity.fromString(SECRETS_BOOTSTRAP_RESOURCES.cpuLimit), memory: k8s.Quantity.fromString(SECRETS_BOOTSTRAP_RESOURCES.memoryLimit) },
+            },
           },
-        },
-      ],
+        ],
+        ...(store ? { volumes: [{ name: SECRETS_COPY_VOLUME, persistentVolumeClaim: { claimName: store.claimName } }] } : {}),
+      };
     };
     this.jobPodSpec = podSpec;
     this.bootstrapJob = new k8s.KubeJob(this, 'job', {
@@ -272,7 +346,7 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
         backoffLimit: 4,
         template: {
           metadata: podTemplateMetadataAtSynth(placement, labels),
-          spec: podSpec,
+          spec: atSynth(podSpec),
         },
       },
     });
@@ -283,7 +357,16 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
    * generated): a Job's pod template cannot change, so a changed one (a new image) is a new Job.
    */
   public get jobName(): string | undefined {
-    return this.jobPodSpec ? `${NAME}-${shortHash(resolveAtSynth(this.jobPodSpec))}` : undefined;
+    return this.jobPodSpec ? `${NAME}-${shortHash(resolveAtSynth(this.jobPodSpec()))}` : undefined;
+  }
+
+  /**
+   * Where the Job keeps a copy of the generated values (undefined when nothing is generated, or the chart has
+   * no such volume): the in-cluster metadata database's keys volume on hostPath provisioning
+   * ({@link SecretsCopyStore}). Read at synth.
+   */
+  public get copyStore(): SecretsCopyStore | undefined {
+    return this.generated ? secretsCopyStoresOf(this)[0] : undefined;
   }
 
   /** The names of the Secrets the keys are in. */
@@ -343,6 +426,32 @@ export function bootstrapScript(onDemandKeys: readonly string[] = []): string {
     ...onDemandKeys.map((key) => `    ${JSON.stringify(key)}: password(),`),
     '}',
     'data = {k: base64.b64encode(v.encode()).decode() for k, v in values.items()}',
+    '# The copy beside the data the keys protect (SECRETS_COPY_PATH, the metadata database\'s keys volume): it',
+    '# outlives the namespace as the data does, so a Secret deleted with the namespace comes back with its values.',
+    'copy_dir = os.environ.get("SECRETS_COPY_PATH")',
+    'copy_file = os.path.join(copy_dir, name + ".json") if copy_dir else None',
+    'def read_copy():',
+    '    if copy_file is None or not os.path.exists(copy_file):',
+    '        return {}',
+    '    with open(copy_file) as f:',
+    '        return json.load(f).get("data") or {}',
+    'def write_copy(d):',
+    '    # atomically (a temporary file flushed to disk, renamed over the copy), mode 0600; "" if nothing changed',
+    '    if copy_file is None or read_copy() == d:',
+    '        return ""',
+    '    tmp = copy_file + ".tmp"',
+    '    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:',
+    '        json.dump({"secret": name, "namespace": namespace, "data": d}, f, sort_keys=True, indent=1)',
+    '        f.flush()',
+    '        os.fsync(f.fileno())',
+    '    os.replace(tmp, copy_file)',
+    '    fd = os.open(copy_dir, os.O_RDONLY)',
+    '    os.fsync(fd)',
+    '    os.close(fd)',
+    '    return "; its copy %s written" % copy_file',
+    'kept = read_copy()',
+    '# values of the copy are restored, whatever the chart generates now (a key of a feature turned off is kept)',
+    'data.update(kept)',
     'body = {',
     '    "apiVersion": "v1", "kind": "Secret", "type": "Opaque",',
     '    "metadata": {"name": name, "namespace": namespace,',
@@ -372,11 +481,22 @@ export function bootstrapScript(onDemandKeys: readonly string[] = []): string {
     '    print("%s Secret %s/%s failed: HTTP %s %s" % (what, namespace, name, status, answer), file=sys.stderr)',
     '    sys.exit(1)',
     'exists = False',
+    'if copy_file is not None and not kept:',
+    '    # no copy yet: an installation from before the copy may have its Secret; if so, the copy is made from it',
+    '    # (below), never from values generated here',
+    '    status, answer = call("GET", item)',
+    '    exists = status == 200',
     `for attempt in range(1, ${BOOTSTRAP_ATTEMPTS + 1}):`,
     '    if not exists:',
+    '        # the copy first: a Secret whose values are nowhere else never exists',
+    '        written = write_copy(data)',
     '        status, answer = call("POST", collection, body)',
     '        if status == 201:',
-    '            print("created Secret %s/%s with keys %s" % (namespace, name, ", ".join(sorted(values))))',
+    '            if kept:',
+    '                print("restored Secret %s/%s from its copy %s: kept %s%s" % (namespace, name, copy_file, ", ".join(sorted(kept)),',
+    '                    "; generated " + ", ".join(sorted(set(data) - set(kept))) if set(data) - set(kept) else ""))',
+    '            else:',
+    '                print("created Secret %s/%s with keys %s%s" % (namespace, name, ", ".join(sorted(data)), written))',
     '            sys.exit(0)',
     '        if status != 409:',
     '            fail("creating", status, answer)',
@@ -388,15 +508,18 @@ export function bootstrapScript(onDemandKeys: readonly string[] = []): string {
     '    if status != 200:',
     '        fail("reading", status, current)',
     '    exists = True',
-    '    missing = sorted(k for k in values if k not in (current.get("data") or {}))',
+    '    have = current.get("data") or {}',
+    '    missing = sorted(k for k in values if k not in have)',
     '    if not missing:',
-    '        print("Secret %s/%s already exists with every key: kept as it is, never overwritten" % (namespace, name))',
+    '        # the Secret is what runs: its copy follows it (a value rotated by hand included)',
+    '        print("Secret %s/%s already exists with every key: kept as it is, never overwritten%s" % (namespace, name, write_copy(have)))',
     '        sys.exit(0)',
     '    # the resourceVersion read: the API server applies the patch only to that version (else 409 Conflict)',
     '    patch = {"metadata": {"resourceVersion": current["metadata"]["resourceVersion"]}, "data": {k: data[k] for k in missing}}',
     '    status, answer = call("PATCH", item, patch, "application/merge-patch+json")',
     '    if status == 200:',
-    '        print("Secret %s/%s already exists: added the missing keys %s, kept every other key as it is" % (namespace, name, ", ".join(missing)))',
+    '        written = write_copy(answer.get("data") or {})',
+    '        print("Secret %s/%s already exists: added the missing keys %s, kept every other key as it is%s" % (namespace, name, ", ".join(missing), written))',
     '        sys.exit(0)',
     '    if status not in (404, 409):',
     '        fail("patching", status, answer)',

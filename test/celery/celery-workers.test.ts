@@ -133,7 +133,7 @@ describe('the Redis broker', () => {
     const script = bootstrapScriptOf(celery);
     expect(script).toContain('"redis-password": password(),');
     // An existing Secret (Celery turned on in an installation) gets the keys it lacks, and keeps the others.
-    expect(script).toContain('missing = sorted(k for k in values if k not in (current.get("data") or {}))');
+    expect(script).toContain('missing = sorted(k for k in values if k not in have)');
     expect(script).toContain('call("PATCH", item, patch, "application/merge-patch+json")');
     expect(job.metadata.annotations['airflow-cdk8s/creates-secret']).toBe('airflow-secrets');
     // a new pod spec, so a new Job (the old one's pod template could not change)

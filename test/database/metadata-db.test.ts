@@ -48,6 +48,8 @@ describe('MetadataDb in the cluster, on minikube (hostPath, the default)', () =>
     expect(objectIds(objects)).toEqual([
       'v1 PersistentVolume/airflow-postgres-volume',
       'v1 PersistentVolumeClaim/airflow-postgres-claim',
+      'v1 PersistentVolume/airflow-postgres-keys-volume',
+      'v1 PersistentVolumeClaim/airflow-postgres-keys-claim',
       'v1 Service/airflow-postgres',
       'v1 ServiceAccount/airflow-postgres',
       'apps/v1 StatefulSet/airflow-postgres',
@@ -55,6 +57,29 @@ describe('MetadataDb in the cluster, on minikube (hostPath, the default)', () =>
     expect(find(objects, 'Service', 'airflow-postgres').metadata.namespace).toBe('airflow');
     expect(find(objects, 'StatefulSet', 'airflow-postgres').metadata.namespace).toBe('airflow');
     expect(find(objects, 'PersistentVolume', 'airflow-postgres-volume').metadata.namespace).toBeUndefined();
+  });
+
+  test('the keys volume beside the data: pinned, Retain, on <hostRoot>/postgres-keys, mounted by the secrets bootstrap Job only', () => {
+    const pv = find(objects, 'PersistentVolume', 'airflow-postgres-keys-volume');
+    expect(pv.spec).toMatchObject({
+      hostPath: { path: '/data/postgres-keys', type: 'DirectoryOrCreate' },
+      claimRef: { name: 'airflow-postgres-keys-claim', namespace: 'airflow' },
+      persistentVolumeReclaimPolicy: 'Retain',
+      storageClassName: 'airflow-static',
+      accessModes: ['ReadWriteOnce'],
+    });
+    expect(find(objects, 'PersistentVolumeClaim', 'airflow-postgres-keys-claim').spec.volumeName).toBe('airflow-postgres-keys-volume');
+    expect(db.keysStorage?.claimName).toBe('airflow-postgres-keys-claim');
+    // Postgres never mounts it; the bootstrap Job of the chart's AirflowSecrets does
+    expect(JSON.stringify(pod)).not.toContain('keys');
+    const job = objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('airflow-secrets-bootstrap-'));
+    if (job) expect(job.spec.template.spec.volumes).toEqual([{ name: 'secrets-copy', persistentVolumeClaim: { claimName: 'airflow-postgres-keys-claim' } }]);
+  });
+
+  test('no keys volume with a StorageClass: the claim, and the data, go with the namespace', () => {
+    const { db: sc, objects: scObjects } = synthDb({ provisioning: StorageProvisioning.storageClass('gp3') });
+    expect(sc.keysStorage).toBeUndefined();
+    expect(objectIds(scObjects).filter((id) => id.includes('keys'))).toEqual([]);
   });
 
   test('the claim is pinned to its hostPath volume both ways, and the pod mounts that claim', () => {
@@ -299,4 +324,9 @@ describe('MetadataDb rejects bad input', () => {
     const { db } = synthDb();
     validationError(() => db.waitForDatabaseContainer('not an image'), 'waitForDatabaseContainer.image');
   });
+});
+
+test('no keys volume when the secrets are brought (AirflowSecrets.fromExistingSecrets): nothing is generated, nothing to copy', () => {
+  const { built } = synthIn((c) => new MetadataDb(c, 'metadata-db', { secrets: chartSecrets(c) }));
+  expect(built.keysStorage).toBeUndefined();
 });

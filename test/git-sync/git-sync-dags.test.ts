@@ -20,7 +20,7 @@ import {
 } from '../../lib';
 import { validationReport } from '../../validation';
 import { airflowPodSpecs, defaultVolumesOf, errorOf, find, podsOf, synthAirflowChart as synth } from '../support';
-import { airflowPodViolations, isPostgresPod, isVolumePermissionsPod } from '../support/pod-checks';
+import { airflowPodViolations, isPostgresPod, isSecretsBootstrapPod, isVolumePermissionsPod, secretsBootstrapPodViolations } from '../support/pod-checks';
 import { findSecretMaterial } from '../support/secret-scan';
 
 const REPO = 'https://github.com/org/dags.git';
@@ -101,7 +101,7 @@ describe('shared-volume mode (the default): one git-sync Deployment, nothing add
     const chart = new AirflowChart(Testing.app(), 'airflow', { gitSync: { repository: REPO, branch: 'main' } });
     expect(validationReport(chart)).toEqual([]);
     for (const pod of podsOf(manifests).filter((p) => !isPostgresPod(p) && !isVolumePermissionsPod(p))) {
-      expect([pod.object, airflowPodViolations(pod.spec)]).toEqual([pod.object, []]);
+      expect([pod.object, (isSecretsBootstrapPod(pod) ? secretsBootstrapPodViolations : airflowPodViolations)(pod.spec)]).toEqual([pod.object, []]);
     }
   });
 
@@ -280,7 +280,7 @@ describe('sidecar mode (no ReadWriteMany): git-sync in the DAG readers and in ev
     expect(validationReport(chart, { existingSecrets: ['dags-repo'] })).toEqual([]);
     const m = Testing.synth(chart);
     for (const pod of podsOf(m).filter((p) => !isPostgresPod(p) && !isVolumePermissionsPod(p))) {
-      expect([pod.object, airflowPodViolations(pod.spec)]).toEqual([pod.object, []]);
+      expect([pod.object, (isSecretsBootstrapPod(pod) ? secretsBootstrapPodViolations : airflowPodViolations)(pod.spec)]).toEqual([pod.object, []]);
     }
     expect(findSecretMaterial(m)).toEqual([]);
   });

@@ -1,5 +1,9 @@
 // AirflowSecrets: keys and passwords generated once inside the cluster by a Job, never in the YAML; or
 // references to Secrets that already exist.
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { Testing, Yaml } from 'cdk8s';
 import {
   AIRFLOW_SECRET_KEYS,
@@ -165,17 +169,19 @@ describe('the bootstrap script', () => {
     expect(script).toMatch(/^collection = "https:\/\/%s:%s\/api\/v1\/namespaces\/%s\/secrets" % /m);
     expect(script).toContain('item = collection + "/" + name');
     expect(script).toContain('status, answer = call("POST", collection, body)');
-    expect(script).toMatch(/if status == 201:\n\s+print\("created Secret/);
+    expect(script).toMatch(/if status == 201:\n(\s+.*\n){0,4}\s+print\("created Secret/);
     expect(script).toContain('status, current = call("GET", item)');
-    expect(script).toContain('missing = sorted(k for k in values if k not in (current.get("data") or {}))');
-    expect(script).toMatch(/if not missing:\n\s+print\(.*already exists with every key: kept as it is, never overwritten.*\)\n\s+sys\.exit\(0\)/);
+    expect(script).toContain('have = current.get("data") or {}');
+    expect(script).toContain('missing = sorted(k for k in values if k not in have)');
+    expect(script).toMatch(/if not missing:\n(\s+#.*\n)?\s+print\(.*already exists with every key: kept as it is, never overwritten.*\)\n\s+sys\.exit\(0\)/);
     // the patch carries only the missing keys, and nothing but data and the resourceVersion
     expect(script).toContain(
       'patch = {"metadata": {"resourceVersion": current["metadata"]["resourceVersion"]}, "data": {k: data[k] for k in missing}}',
     );
     expect(script).toContain('status, answer = call("PATCH", item, patch, "application/merge-patch+json")');
     // never an update, a delete or a list; one place that talks to the API server
-    expect(script.match(/call\("[A-Z]+"/g)).toEqual(['call("POST"', 'call("GET"', 'call("PATCH"']);
+    // (the first GET only when there is a copy folder but no copy yet: an installation from before the copy)
+    expect(script.match(/call\("[A-Z]+"/g)).toEqual(['call("GET"', 'call("POST"', 'call("GET"', 'call("PATCH"']);
     expect(script).not.toMatch(/"(PUT|DELETE)"/);
     expect(script.match(/urlopen\(/g)).toHaveLength(1);
   });
@@ -297,5 +303,129 @@ describe('AirflowSecrets.fromExistingSecrets (bring your own)', () => {
     expect(() =>
       AirflowSecrets.fromExistingSecrets(chart(), 'secrets', { ...BYO, adminPassword: undefined as any }),
     ).toThrow(/property "adminPassword" received undefined/);
+  });
+});
+
+/**
+ * The script run by python3 against an in-memory API server (urlopen replaced; the Secret kept in a JSON file
+ * between runs), with the copy of the keys in a folder of its own, as the Job's volume beside Postgres' data.
+ */
+describe('the bootstrap script keeps a copy of the keys and restores the Secret from it (issue #21 item 5)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'airflow-cdk8s-bootstrap-'));
+  const copyDir = path.join(dir, 'copy');
+  const apiState = path.join(dir, 'api.json');
+  const FAKE_API = [
+    'import atexit, io, json, os, ssl, urllib.error, urllib.request',
+    'STATE = os.environ["FAKE_API_STATE"]',
+    'store = json.load(open(STATE)) if os.path.exists(STATE) else {}',
+    'atexit.register(lambda: json.dump(store, open(STATE, "w")))',
+    'ssl.create_default_context = lambda cafile=None: None',
+    'class Answer:',
+    '    def __init__(self, status, body): self.status, self.body = status, json.dumps(body).encode()',
+    '    def read(self): return self.body',
+    '    def __enter__(self): return self',
+    '    def __exit__(self, *a): return False',
+    'def error(url, code): return urllib.error.HTTPError(url, code, "", {}, io.BytesIO(b"{}"))',
+    'calls = []',
+    'def urlopen(request, context=None, timeout=None):',
+    '    calls.append(request.get_method())',
+    '    if len(calls) > int(os.environ.get("FAKE_API_CALLS", "99")): raise urllib.error.URLError("the API server went away")',
+    '    method, body, secret = request.get_method(), json.loads(request.data) if request.data else None, store.get("secret")',
+    '    if method == "POST":',
+    '        if secret: raise error(request.full_url, 409)',
+    '        body["metadata"]["resourceVersion"] = "1"',
+    '        store["secret"] = body',
+    '        return Answer(201, body)',
+    '    if secret is None: raise error(request.full_url, 404)',
+    '    if method == "GET": return Answer(200, secret)',
+    '    secret["data"].update(body["data"])',
+    '    return Answer(200, secret)',
+    'urllib.request.urlopen = urlopen',
+  ].join('\n');
+
+  function run(copy: boolean, onDemand: string[] = [], calls?: number): string {
+    const script = bootstrapScript(onDemand).replace('SA = "/var/run/secrets/kubernetes.io/serviceaccount"', `SA = ${JSON.stringify(dir)}`);
+    fs.writeFileSync(path.join(dir, 'token'), 'token');
+    const r = spawnSync('python3', ['-c', `${FAKE_API}\nexec(compile(${JSON.stringify(script)}, "bootstrap", "exec"))`], {
+      encoding: 'utf8',
+      env: {
+        PATH: process.env.PATH,
+        FAKE_API_STATE: apiState,
+        SECRET_NAME: 'airflow-secrets',
+        POD_NAMESPACE: 'airflow',
+        KUBERNETES_SERVICE_HOST: '10.0.0.1',
+        KUBERNETES_SERVICE_PORT: '443',
+        ...(copy ? { SECRETS_COPY_PATH: copyDir } : {}),
+        ...(calls !== undefined ? { FAKE_API_CALLS: String(calls) } : {}),
+      },
+    });
+    if (calls !== undefined) return `${r.status}`;
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    return r.stdout.trim();
+  }
+  const secret = (): Record<string, string> => JSON.parse(fs.readFileSync(apiState, 'utf8')).secret?.data;
+  const copyFile = path.join(copyDir, 'airflow-secrets.json');
+  const copied = (): Record<string, string> => JSON.parse(fs.readFileSync(copyFile, 'utf8')).data;
+  const deleteSecret = () => fs.writeFileSync(apiState, '{}');
+
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('without a copy folder: as before, the Secret is created and a deleted one comes back with new values', () => {
+    expect(run(false)).toBe('created Secret airflow/airflow-secrets with keys admin-password, api-secret-key, db-password, fernet-key, jwt-secret');
+    const first = secret();
+    deleteSecret();
+    run(false);
+    expect(secret()['fernet-key']).not.toBe(first['fernet-key']);
+    deleteSecret();
+  });
+
+  test('with it: the copy is written (mode 0600) before the Secret is created, with the same values', () => {
+    fs.mkdirSync(copyDir, { mode: 0o700 });
+    expect(run(true)).toBe(
+      `created Secret airflow/airflow-secrets with keys admin-password, api-secret-key, db-password, fernet-key, jwt-secret; its copy ${copyFile} written`,
+    );
+    expect(copied()).toEqual(secret());
+    expect(fs.statSync(copyFile).mode & 0o777).toBe(0o600);
+  });
+
+  test('the namespace deleted, and the Secret with it: the next run restores every value from the copy', () => {
+    const before = secret();
+    deleteSecret();
+    expect(run(true)).toBe(`restored Secret airflow/airflow-secrets from its copy ${copyFile}: kept admin-password, api-secret-key, db-password, fernet-key, jwt-secret`);
+    expect(secret()).toEqual(before);
+  });
+
+  test('a key the chart reads since (redis-password) is generated beside the restored ones, and copied', () => {
+    const before = secret();
+    deleteSecret();
+    expect(run(true, ['redis-password'])).toMatch(/: kept admin-password, api-secret-key, db-password, fernet-key, jwt-secret; generated redis-password$/);
+    const { 'redis-password': redis, ...rest } = secret();
+    expect(rest).toEqual(before);
+    expect(redis).toBeDefined();
+    expect(copied()).toEqual(secret());
+  });
+
+  test('an installation from before the copy: the copy is made from its Secret, never from values generated here', () => {
+    fs.rmSync(copyFile);
+    const before = secret();
+    // the API server gone after the first answer: no copy is written (a copy of generated values would be wrong)
+    expect(run(true, ['redis-password'], 1)).toBe('1');
+    expect(fs.existsSync(copyFile)).toBe(false);
+    expect(run(true, ['redis-password'])).toBe(
+      `Secret airflow/airflow-secrets already exists with every key: kept as it is, never overwritten; its copy ${copyFile} written`,
+    );
+    expect(secret()).toEqual(before);
+    expect(copied()).toEqual(before);
+  });
+
+  test('the Secret is what runs: a value rotated by hand replaces the copy\'s at the next run, never the reverse', () => {
+    const state = JSON.parse(fs.readFileSync(apiState, 'utf8'));
+    state.secret.data['db-password'] = Buffer.from('rotated').toString('base64');
+    fs.writeFileSync(apiState, JSON.stringify(state));
+    expect(run(true, ['redis-password'])).toBe(
+      `Secret airflow/airflow-secrets already exists with every key: kept as it is, never overwritten; its copy ${copyFile} written`,
+    );
+    expect(Buffer.from(copied()['db-password'], 'base64').toString()).toBe('rotated');
+    expect(run(true, ['redis-password'])).toBe('Secret airflow/airflow-secrets already exists with every key: kept as it is, never overwritten');
   });
 });

@@ -28,9 +28,9 @@ describe('PersistentStorage: no hostPath volume on "/" or a system folder of the
   });
 
   test('every hostPath the library emits goes through the check, the database\'s included', () => {
-    // The default chart's four volumes, Postgres' among them, are all under /data.
+    // The default chart's five volumes, Postgres' and its keys' among them, are all under /data.
     const objects = Testing.synth(new AirflowChart(Testing.app(), 'airflow'));
-    expect(byKind(objects, 'PersistentVolume').map((pv) => pv.spec.hostPath.path)).toEqual(['/data/dags', '/data/logs', '/data/data', '/data/postgres']);
+    expect(byKind(objects, 'PersistentVolume').map((pv) => pv.spec.hostPath.path)).toEqual(['/data/dags', '/data/logs', '/data/data', '/data/postgres', '/data/postgres-keys']);
     validationError(
       () => new MetadataDb(testChart(), 'db', { provisioning: unchecked('/') }),
       'provisioning.hostRoot',

@@ -131,3 +131,28 @@ export function podSecurityWarnings(objects: any[]): string[] {
   }
   return out;
 }
+
+/** The secrets bootstrap Job's pod (`AirflowSecrets`). */
+export function isSecretsBootstrapPod(pod: FoundPod): boolean {
+  return pod.labels['app.kubernetes.io/component'] === 'secrets-bootstrap';
+}
+
+/**
+ * The secrets bootstrap Job: its container follows the Airflow rule; its init container `secrets-copy-folder`
+ * (only with a copy of the keys beside Postgres' data, see `AirflowSecrets.copyStore`) is the documented
+ * exception: root, to give the root-owned hostPath folder to uid 50000, with ALL capabilities dropped but CHOWN,
+ * no privilege escalation, seccomp RuntimeDefault, a read-only root filesystem; the baseline Pod Security Standard.
+ */
+export function secretsBootstrapPodViolations(spec: any): string[] {
+  const copyFolder = (spec.initContainers ?? []).filter((c: any) => c.name === 'secrets-copy-folder');
+  const rest = { ...spec, initContainers: (spec.initContainers ?? []).filter((c: any) => c.name !== 'secrets-copy-folder') };
+  const out = airflowPodViolations(rest);
+  const init = { ...spec, containers: copyFolder, initContainers: [] };
+  out.push(...hardeningViolations(init), ...podSecurityViolations(init, PodSecurityLevel.BASELINE));
+  for (const [where, c] of containersOf(init)) {
+    const added = [...(c.securityContext?.capabilities?.add ?? [])].sort();
+    if (added.join(',') !== 'CHOWN') out.push(`${where}: adds capabilities ${added.join(',') || 'none'}, not exactly CHOWN`);
+    if (c.securityContext?.readOnlyRootFilesystem !== true) out.push(`${where}: root filesystem is writable`);
+  }
+  return out;
+}

@@ -91,7 +91,7 @@ export const ROWS: readonly AbuseRow[] = [
     outcome: refused('StorageProvisioning', 'hostRoot', SYSTEM_FOLDER) },
   { group: 'Host folders', label: 'a volume named "etc"', input: "volumes: [{ name: 'dags' }, { name: 'etc' }]", build: () => chart({ volumes: [{ name: 'dags' }, { name: 'etc' }] }),
     outcome: accepted('its folder is /data/etc, under hostRoot, never the node\'s /etc', (o) => {
-      expect(byKind(o, 'PersistentVolume').map((pv) => pv.spec.hostPath.path).sort()).toEqual(['/data/dags', '/data/etc', '/data/postgres']);
+      expect(byKind(o, 'PersistentVolume').map((pv) => pv.spec.hostPath.path).sort()).toEqual(['/data/dags', '/data/etc', '/data/postgres', '/data/postgres-keys']);
     }) },
   { group: 'Host folders', label: 'a volume named ".."', input: "volumes: [{ name: 'dags' }, { name: '..' }]", build: () => chart({ volumes: [{ name: 'dags' }, { name: '..' }] }),
     outcome: refused('AirflowVolumes', 'volumes[1].name', /a DNS-1123 label/) },

@@ -226,7 +226,8 @@ describe('several deployments per cluster', () => {
         'airflow-logs-volume /data/logs',
         'airflow-data-volume /data/data',
         'airflow-postgres-volume /data/postgres',
-        ...['team-a', 'team-b'].flatMap((ns) => ['dags', 'logs', 'data', 'postgres'].map((v) => `${ns}-${v}-volume /data/${ns}/${v}`)),
+        'airflow-postgres-keys-volume /data/postgres-keys',
+        ...['team-a', 'team-b'].flatMap((ns) => ['dags', 'logs', 'data', 'postgres', 'postgres-keys'].map((v) => `${ns}-${v}-volume /data/${ns}/${v}`)),
       ].sort(),
     );
     // Every cluster-scoped name is unique across the app, and each claim is pinned to its own namespace's volume.
@@ -255,8 +256,9 @@ describe('several deployments per cluster', () => {
       /PersistentStorage at "team-a\/volumes\/dags": property "PersistentVolume name" received "shared-dags-volume"; allowed: a name no other construct of the app gives a PersistentVolume: it is cluster-scoped, and "team-b\/volumes\/dags\/volume" makes one named the same/,
     );
     expect(message).toMatch(/PersistentStorage at "team-a\/volumes\/dags": property "hostPath" received "\/data\/shared\/dags"; allowed: a host folder no other volume of the app uses: "team-b\/volumes\/dags" uses it too/);
-    // Each clash once (issue #23): the four volumes' names and folders, 8 lines; both sides used to report it (16).
-    expect(message.split('\n').filter((l) => l.startsWith('  ['))).toHaveLength(8);
+    // Each clash once (issue #23): the five volumes' names and folders (dags, logs, data, Postgres' and its keys'),
+    // 10 lines; both sides used to report it.
+    expect(message.split('\n').filter((l) => l.startsWith('  ['))).toHaveLength(10);
     expect(message).not.toContain('PersistentStorage at "team-b/');
   });
 });

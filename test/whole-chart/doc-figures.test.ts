@@ -22,6 +22,7 @@ import {
 import { CREATE_USER_RESOURCES, ONE_SHOT_RESOURCES } from '../../lib/airflow/pod-parts';
 import { VOLUME_PERMISSIONS_CAPABILITIES, VOLUME_PERMISSIONS_RESOURCES } from '../../lib/airflow/volume-permissions';
 import { WAIT_FOR_DB_RESOURCES } from '../../lib/database/wait-for-db';
+import { SECRETS_COPY_FOLDER_CAPABILITIES } from '../../lib/security/airflow-secrets';
 import { PRE_PULL_RESOURCES } from '../../lib/image-pre-pull/image-pre-pull';
 import { parseQuantity } from '../../lib/core/validators';
 
@@ -50,6 +51,7 @@ export const RESOURCE_CONSTANTS: Record<string, object> = {
 };
 
 export const CAPABILITY_CONSTANTS: Record<string, readonly string[]> = {
+  SECRETS_COPY_FOLDER_CAPABILITIES,
   'MetadataDb.CAPABILITIES': MetadataDb.CAPABILITIES,
   VOLUME_PERMISSIONS_CAPABILITIES,
 };
@@ -175,6 +177,7 @@ const NOT_A_CONSTANT: Array<{ file: string; match: RegExp; why: string }> = [
   { file: '*', match: /\b\d+ CPUs?( \/ |, )\d+ ?GiB?|--cpus \d+|\d+ CPUs\b|\d+m CPU \/ \d+Mi node/g, why: "a node's size" },
   { file: '*', match: /"\d+(Mi|Gi|G)"|\d+Gi(?=' ?\})|storageSize: '\d+Gi'|memoryLimit: '\d+Gi'|emptyDir` of \d+Mi|<br\/>\d+Gi/g, why: 'a volume size, an example input or a message' },
   { file: '*', match: /--timeout=\d+m/g, why: 'a duration' },
+  { file: 'docs/secrets-and-security.md', match: /postgres-keys`, 1Mi,/g, why: "a volume size (the keys volume's)" },
   {
     file: '*',
     match: /\b(225m|770m|780m|960m|950m|995m)( CPU)?\b|\b(544Mi|2256Mi|2320Mi|2768Mi|2800Mi|3328Mi|3344Mi)\b|Jobs' (pods \()?512Mi|those 512Mi|\(\d+ - \d+ \+ \d+\) \/ \d+|\+10m CPU and \+16Mi/g,

@@ -25,10 +25,12 @@ import {
   airflowPodViolations,
   isPostgresPod,
   isRedisPod,
+  isSecretsBootstrapPod,
   isVolumePermissionsPod,
   podSecurityWarnings,
   postgresPodViolations,
   redisPodViolations,
+  secretsBootstrapPodViolations,
   volumePermissionsPodViolations,
 } from '../support/pod-checks';
 import { findSecretMaterial } from '../support/secret-scan';
@@ -96,8 +98,8 @@ function tokenViolations(objects: any[], pods: FoundPod[]): string[] {
 }
 
 /**
- * The securityContext rules: Airflow pods uid 50000 & restricted; Postgres and the volume-permissions Job per
- * their documented exceptions; the Celery broker (Redis) restricted as its image's non-root user.
+ * The securityContext rules: Airflow pods uid 50000 & restricted; Postgres, the volume-permissions Job and the
+ * secrets bootstrap Job's copy-folder init container per their documented exceptions; the Celery broker (Redis) restricted as its image's non-root user.
  */
 function securityContextViolations(pods: FoundPod[]): string[] {
   const rules = (pod: FoundPod) =>
@@ -107,7 +109,9 @@ function securityContextViolations(pods: FoundPod[]): string[] {
         ? volumePermissionsPodViolations(pod.spec)
         : isRedisPod(pod)
           ? redisPodViolations(pod.spec)
-          : airflowPodViolations(pod.spec);
+          : isSecretsBootstrapPod(pod)
+            ? secretsBootstrapPodViolations(pod.spec)
+            : airflowPodViolations(pod.spec);
   return pods.flatMap((pod) => rules(pod).map((v) => `${pod.object}: ${v}`));
 }
 
@@ -191,7 +195,7 @@ describe('the default AirflowChart', () => {
     // The check has teeth: at restricted, Postgres and the volume-permissions Job would be warned about.
     ns.metadata.labels['pod-security.kubernetes.io/warn'] = 'restricted';
     const warned = new Set(podSecurityWarnings(dist).map((w) => w.slice(0, w.indexOf(' in airflow:'))));
-    expect([...warned].map((w) => w.replace(/-[0-9a-f]{8}$/, ''))).toEqual(['StatefulSet/airflow-postgres', 'Job/airflow-volume-permissions']);
+    expect([...warned].map((w) => w.replace(/-[0-9a-f]{8}$/, ''))).toEqual(['Job/airflow-secrets-bootstrap', 'StatefulSet/airflow-postgres', 'Job/airflow-volume-permissions']);
   });
 
   test('the namespace enforces and warns at the strictest Pod Security level every pod meets, and audits at restricted', () => {

@@ -413,6 +413,10 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     keys: ['key', 'name'],
     nested: {},
   },
+  SecretsCopyStore: {
+    keys: ['claimName', 'hostPath', 'registeredBy'],
+    nested: {},
+  },
   StatsdExporterProps: {
     keys: ['affinity', 'airflow', 'clusterDomain', 'image', 'imagePullPolicy', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'tolerations', 'topologySpreadConstraints'],
     nested: {},

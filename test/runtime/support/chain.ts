@@ -290,7 +290,7 @@ export class RuntimeChain {
     for (const pv of this.objectsOf('PersistentVolume')) {
       const hp = pv.spec.hostPath?.path;
       const name = pv.metadata.labels?.['app.kubernetes.io/component'] ?? '';
-      if (!hp || name === 'metadata-db-storage') continue; // Postgres: the kubelet creates it (root, 0755)
+      if (!hp || name.startsWith('metadata-db')) continue; // Postgres' data and keys: the kubelet creates them (root, 0755)
       const dir = this.kubelet.hostPath(hp);
       fs.mkdirSync(dir, { recursive: true });
       if (name === 'dags-storage') {
