@@ -52,8 +52,7 @@ export const CREATE_USER_SCRIPT = [
  * `ab_permission_view_role`): only the user and its role.
  */
 export function createUserFabPermsEnv(version: AirflowVersion): k8s.EnvVar {
-  const section = version.major >= 3 || version.isAtLeast(AirflowVersion.of('2.9.0')) ? 'FAB' : 'WEBSERVER';
-  return { name: `AIRFLOW__${section}__UPDATE_FAB_PERMS`, value: 'False' };
+  return { name: version.updateFabPermsEnv, value: 'False' };
 }
 
 const USERNAME = /^[A-Za-z0-9_.@-]{1,64}$/;
