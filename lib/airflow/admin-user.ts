@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { Components, SecretKeyRef, invalid, secretEnv, validateDnsSubdomain, validateSecretKeyRef, refuseUnknownProps } from '../core';
+import { AirflowVersion, Components, SecretKeyRef, invalid, secretEnv, validateDnsSubdomain, validateSecretKeyRef, refuseUnknownProps } from '../core';
 import {
   AirflowPodParts,
   CREATE_USER_RESOURCES,
@@ -19,21 +19,41 @@ export const ADMIN_PASSWORD_ENV = 'AIRFLOW_ADMIN_PASSWORD';
 // getpass (providers/fab/auth_manager/cli_commands/user_command.py), which reads stdin when there is no
 // terminal, and bash's builtin printf writes it into the pipe without starting a process. FAB's command prints
 // "<user> already exist in the db" and exits 0 when the user exists, so a re-run is harmless. It is tried
-// three times, 10 s apart: on first start the api-server and this command both write FAB's permission table
-// (they start together once the migrations are done), and the loser of that race fails on a duplicate key
-// (seen by the runtime tests: ab_permission_view_role_permission_view_id_role_id_key); a retry finds the rows
-// written. The script contains no "$(": Kubernetes would expand that itself.
+// three times, 10 s apart, against a passing failure (the database restarting...). It does not sync FAB's
+// permissions ({@link createUserFabPermsEnv}), so it cannot race the UI, which does. The script contains no
+// "$(": Kubernetes would expand that itself.
 /** The create-user Job's script (`bash -c`): the password reaches FAB on stdin, never on a command line. */
 export const CREATE_USER_SCRIPT = [
   'for attempt in 1 2 3; do',
   `  printf '%s\\n%s\\n' "$${ADMIN_PASSWORD_ENV}" "$${ADMIN_PASSWORD_ENV}" | airflow users create --role Admin ` +
     '--username "$AIRFLOW_ADMIN_USERNAME" --email "$AIRFLOW_ADMIN_EMAIL" ' +
     '--firstname "$AIRFLOW_ADMIN_FIRSTNAME" --lastname "$AIRFLOW_ADMIN_LASTNAME" && exit 0',
-  '  echo "create-user: attempt $attempt failed; FAB\'s permissions may be being written by the api-server: retrying in 10 s" >&2',
+  '  echo "create-user: attempt $attempt of 3 failed: retrying in 10 s" >&2',
   '  sleep 10',
   'done',
   'exit 1',
 ].join('\n');
+
+/**
+ * The variable that turns off FAB's permission sync (`[fab] update_fab_perms`, `[webserver] update_fab_perms`
+ * before Airflow 2.9) in the create-user Job, with its value `False`.
+ *
+ * On a first install the UI (api-server, or webserver on Airflow 2) and the Job start together once the
+ * migrations are done, and both would sync: `airflow users create` builds FAB's app builder
+ * (providers/fab/auth_manager/cli_commands/utils.py, `get_application_builder`), whose `init_app` calls the auth
+ * manager's `init_flask_resources`, which runs `sync_roles` when `[fab] update_fab_perms` is true
+ * (providers/fab/auth_manager/fab_auth_manager.py, `_sync_appbuilder_roles`), as the UI does at its start.
+ * `sync_roles` commits the Admin role's permissions unguarded (`update_admin_permission`), so the loser of the
+ * two died on `ab_permission_view_role_permission_view_id_role_id_key`, and when the UI lost, its container
+ * restarted. The Job needs none of the sync: the Admin role it gives the user is created by the security
+ * manager's `create_db` whatever the option (security_manager/override.py: `add_role(self.auth_role_admin)`,
+ * which catches a concurrent insert), and the UI's sync gives that role its permissions. With the option
+ * off, the Job writes no permission table at all (`ab_permission`, `ab_view_menu`, `ab_permission_view`,
+ * `ab_permission_view_role`): only the user and its role.
+ */
+export function createUserFabPermsEnv(version: AirflowVersion): k8s.EnvVar {
+  return { name: version.updateFabPermsEnv, value: 'False' };
+}
 
 const USERNAME = /^[A-Za-z0-9_.@-]{1,64}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -137,6 +157,7 @@ export class AdminUser extends Construct {
           { name: 'AIRFLOW_ADMIN_FIRSTNAME', value: firstName },
           { name: 'AIRFLOW_ADMIN_LASTNAME', value: lastName },
           secretEnv(ADMIN_PASSWORD_ENV, props.passwordSecret),
+          createUserFabPermsEnv(parts.airflowVersion),
         ],
         resources: resourceRequirements(CREATE_USER_RESOURCES),
       }),

@@ -123,6 +123,14 @@ export class AirflowVersion {
     return this.isAtLeast(AirflowVersion.of(MINIMUM_MULTIPLE_EXECUTORS_VERSION));
   }
 
+  /**
+   * The variable that sets FAB's permission sync at start (`update_fab_perms`): `[fab]` from Airflow 2.9 (and on
+   * 3), `[webserver]` before (Airflow's deprecated options map the old name to the new from 2.9.0).
+   */
+  public get updateFabPermsEnv(): string {
+    return this.isAtLeast(AirflowVersion.of('2.9.0')) ? 'AIRFLOW__FAB__UPDATE_FAB_PERMS' : 'AIRFLOW__WEBSERVER__UPDATE_FAB_PERMS';
+  }
+
   /** The version in a form usable in object names: `3-1-3`. */
   public get slug(): string {
     return `${this.major}-${this.minor}-${this.patch}`;
