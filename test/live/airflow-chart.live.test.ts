@@ -556,7 +556,7 @@ describe('scheduling on a minikube-sized node (2 CPUs, 4 GiB)', () => {
       pod.spec.containers.find((c: any) => c.name === name).volumeMounts.find((m: any) => m.mountPath === '/var/run/secrets/kubernetes.io/serviceaccount');
     expect(tokenMount('scheduler')?.name).toMatch(/token|kube-api-access/);
     expect(tokenMount('log-groomer')).toEqual({ name: 'no-service-account-token', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true });
-    expect(pod.spec.containers.find((c: any) => c.name === 'log-groomer').volumeMounts.map((m: any) => m.name)).toEqual(['logs', 'no-service-account-token']);
+    expect(pod.spec.containers.find((c: any) => c.name === 'log-groomer').volumeMounts.map((m: any) => m.name)).toEqual(['logs', 'log-groomer-tmp', 'no-service-account-token']);
   });
 });
 
