@@ -4,6 +4,7 @@
  * in ContainerCreating or CreateContainerConfigError, a Service with no endpoints, or a 403 from the API.
  */
 import { parseQuantity } from '../lib/core/validators';
+import { normaliseHostPath } from '../lib/core/host-folders';
 import { CREATES_SECRET_ANNOTATION } from '../lib/core/labels';
 import { closest, editDistance } from '../lib/core/text';
 import { describeManifest, formatProblem } from './k8s-schema';
@@ -381,7 +382,7 @@ export function crossObjectFindings(objects: readonly any[], options: CrossObjec
   // logs and data; a volume on Postgres' folder gives task pods the database's files).
   const hostPaths = (byKind.get('PersistentVolume') ?? [])
     .filter((pv) => typeof pv?.spec?.hostPath?.path === 'string')
-    .map((pv) => ({ pv, path: normalizeHostPath(pv.spec.hostPath.path) }));
+    .map((pv) => ({ pv, path: normaliseHostPath(pv.spec.hostPath.path) }));
   hostPaths.forEach(({ pv, path }, i) => {
     const other = hostPaths.slice(0, i).find((o) => o.path === path || isInside(path, o.path) || isInside(o.path, path));
     if (other) {
@@ -396,17 +397,6 @@ export function crossObjectFindings(objects: readonly any[], options: CrossObjec
     }
   });
   return findings;
-}
-
-/** A node path without a trailing "/", "//" or "/./", and with ".." resolved. */
-function normalizeHostPath(path: string): string {
-  const parts: string[] = [];
-  for (const part of path.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') parts.pop();
-    else parts.push(part);
-  }
-  return `/${parts.join('/')}`;
 }
 
 /** Whether `path` is strictly inside `folder` (both normalized). */

@@ -71,13 +71,6 @@ export function dagListRefresh(generation: AirflowGeneration): AirflowConfigValu
   return { [section]: { [key]: 30 } };
 }
 
-/** `b`'s sections merged into `a` (a copy; `b` wins). */
-export function mergeSections(a: AirflowConfigValues, b: AirflowConfigValues): Record<string, Record<string, string | number | boolean>> {
-  const out: Record<string, Record<string, string | number | boolean>> = { ...a };
-  for (const [section, keys] of Object.entries(b)) out[section] = { ...(out[section] ?? {}), ...keys };
-  return out;
-}
-
 /** The options of `airflow.cfg` the control plane sets: executor, folders, concurrency, the pod template, the UI's URL. */
 export function controlPlaneConfig(
   airflow: Pick<KubernetesExecutorAirflow, 'workerImage' | 'volumes' | 'parallelism' | 'defaultPoolSlots' | 'deleteFailedWorkerPods' | 'workerPodsCreationBatchSize' | 'generation' | 'standaloneDagProcessor' | 'ingress'>,

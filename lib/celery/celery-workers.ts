@@ -101,7 +101,6 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
   public readonly defaultExecutor: boolean;
 
   private readonly brokerEnvOf: (optionalPassword: boolean) => k8s.EnvVar[];
-  private readonly annotations: Record<string, string>;
 
   constructor(scope: Construct, id: string, props: CeleryWorkersProps) {
     super(scope, id);
@@ -251,8 +250,10 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
         },
       },
     });
-    this.annotations = airflow.serviceAccountAnnotationsFor(Components.CELERY_WORKER);
-    for (const [key, value] of Object.entries(this.annotations)) this.serviceAccount.metadata.addAnnotation(key, value);
+    // The features' ServiceAccount annotations for task-running pods (remote logging's cloud identity).
+    for (const [key, value] of Object.entries(airflow.serviceAccountAnnotationsFor(Components.CELERY_WORKER))) {
+      this.serviceAccount.metadata.addAnnotation(key, value);
+    }
     airflow.addFeature(this);
   }
 
