@@ -1,5 +1,23 @@
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+// cdk8s's Testing.app() makes a new `cdk8s.outdir.*` folder in os.tmpdir() for every app and never removes it:
+// one npm test left ~1,000 of them in /tmp (114,445 had piled up on this machine). The test processes get a
+// scratch TMPDIR of their own, which test/support/remove-scratch-tmpdir.js removes when jest ends; jest's
+// transform cache stays where it was (its default, <tmpdir>/jest_<uid>), so runs stay warm.
+const machineTmp = os.tmpdir();
+if (!process.env.AIRFLOW_CDK8S_SCRATCH_TMPDIR) {
+  process.env.AIRFLOW_CDK8S_SCRATCH_TMPDIR = fs.mkdtempSync(path.join(machineTmp, 'airflow-cdk8s-jest-'));
+  // like /tmp itself: tests run scripts as Airflow's uid 50000 in folders they make here
+  fs.chmodSync(process.env.AIRFLOW_CDK8S_SCRATCH_TMPDIR, 0o1777);
+  process.env.TMPDIR = process.env.AIRFLOW_CDK8S_SCRATCH_TMPDIR;
+}
+
 /** @type {import('jest').Config} */
 module.exports = {
+  cacheDirectory: path.join(machineTmp, `jest_${(process.getuid ? process.getuid() : 0).toString(36)}`),
+  globalTeardown: '<rootDir>/test/support/remove-scratch-tmpdir.js',
   testEnvironment: 'node',
   // Jest's default is cores - 1: one worker on a 2-core machine. The suite is CPU-bound, use both.
   maxWorkers: 2,
