@@ -42,7 +42,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {},
   },
   AirflowComponentProps: {
-    keys: ['automountServiceAccountToken', 'command', 'component', 'extraEnv', 'extraInitContainers', 'extraVolumeMounts', 'extraVolumes', 'livenessProbe', 'parts', 'port', 'property', 'readinessProbe', 'replicas', 'resources', 'rollingUpdate', 'sidecars', 'startupProbe', 'strategy', 'terminationGracePeriodSeconds'],
+    keys: ['automountServiceAccountToken', 'command', 'component', 'existingServiceAccountName', 'extraContainers', 'extraEnv', 'extraInitContainers', 'extraVolumeMounts', 'extraVolumes', 'livenessProbe', 'parts', 'port', 'property', 'readinessProbe', 'replicas', 'resources', 'rollingUpdate', 'sidecars', 'startupProbe', 'strategy', 'terminationGracePeriodSeconds', 'userInitContainers'],
     nested: {
       parts: ['AirflowPodParts'],
       port: ['AirflowComponentPort'],
@@ -134,9 +134,12 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   ApiServerOptions: {
-    keys: ['affinity', 'env', 'envFrom', 'extraVolumes', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'replicas', 'resources', 'serviceAccountAnnotations', 'serviceAnnotations', 'serviceType', 'strategy', 'tolerations', 'topologySpreadConstraints'],
+    keys: ['affinity', 'env', 'envFrom', 'existingServiceAccountName', 'extraContainers', 'extraInitContainers', 'extraVolumes', 'imagePullSecrets', 'livenessProbe', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'readinessProbe', 'replicas', 'resources', 'serviceAccountAnnotations', 'serviceAnnotations', 'serviceType', 'startupProbe', 'strategy', 'tolerations', 'topologySpreadConstraints'],
     nested: {
+      livenessProbe: ['ProbeTimings'],
+      readinessProbe: ['ProbeTimings'],
       resources: ['ResourceOptions'],
+      startupProbe: ['ProbeTimings'],
     },
   },
   AzureBlobRemoteLoggingOptions: {
@@ -146,25 +149,34 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   CeleryOptions: {
-    keys: ['affinity', 'concurrency', 'defaultExecutor', 'env', 'envFrom', 'externalBroker', 'extraVolumes', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'queues', 'redis', 'replicas', 'resources', 'serviceAccountAnnotations', 'strategy', 'terminationGracePeriodSeconds', 'tolerations', 'topologySpreadConstraints'],
+    keys: ['affinity', 'concurrency', 'defaultExecutor', 'env', 'envFrom', 'existingServiceAccountName', 'externalBroker', 'extraContainers', 'extraInitContainers', 'extraVolumes', 'imagePullSecrets', 'livenessProbe', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'queues', 'readinessProbe', 'redis', 'replicas', 'resources', 'serviceAccountAnnotations', 'startupProbe', 'strategy', 'terminationGracePeriodSeconds', 'tolerations', 'topologySpreadConstraints'],
     nested: {
       externalBroker: ['ExternalCeleryBroker'],
+      livenessProbe: ['ProbeTimings'],
+      readinessProbe: ['ProbeTimings'],
       redis: ['RedisBrokerOptions'],
       resources: ['ResourceOptions'],
+      startupProbe: ['ProbeTimings'],
     },
   },
   CeleryWorkersProps: {
-    keys: ['affinity', 'airflow', 'concurrency', 'defaultExecutor', 'env', 'envFrom', 'externalBroker', 'extraVolumes', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'queues', 'redis', 'replicas', 'resources', 'serviceAccountAnnotations', 'strategy', 'terminationGracePeriodSeconds', 'tolerations', 'topologySpreadConstraints'],
+    keys: ['affinity', 'airflow', 'concurrency', 'defaultExecutor', 'env', 'envFrom', 'existingServiceAccountName', 'externalBroker', 'extraContainers', 'extraInitContainers', 'extraVolumes', 'imagePullSecrets', 'livenessProbe', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'queues', 'readinessProbe', 'redis', 'replicas', 'resources', 'serviceAccountAnnotations', 'startupProbe', 'strategy', 'terminationGracePeriodSeconds', 'tolerations', 'topologySpreadConstraints'],
     nested: {
       externalBroker: ['ExternalCeleryBroker'],
+      livenessProbe: ['ProbeTimings'],
+      readinessProbe: ['ProbeTimings'],
       redis: ['RedisBrokerOptions'],
       resources: ['ResourceOptions'],
+      startupProbe: ['ProbeTimings'],
     },
   },
   ComponentOptions: {
-    keys: ['affinity', 'env', 'envFrom', 'extraVolumes', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'replicas', 'resources', 'serviceAccountAnnotations', 'strategy', 'tolerations', 'topologySpreadConstraints'],
+    keys: ['affinity', 'env', 'envFrom', 'existingServiceAccountName', 'extraContainers', 'extraInitContainers', 'extraVolumes', 'imagePullSecrets', 'livenessProbe', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'readinessProbe', 'replicas', 'resources', 'serviceAccountAnnotations', 'startupProbe', 'strategy', 'tolerations', 'topologySpreadConstraints'],
     nested: {
+      livenessProbe: ['ProbeTimings'],
+      readinessProbe: ['ProbeTimings'],
       resources: ['ResourceOptions'],
+      startupProbe: ['ProbeTimings'],
     },
   },
   ConfigKeyAvailability: {
@@ -367,6 +379,10 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
       passwordSecret: ['SecretKeyRef'],
     },
   },
+  ProbeTimings: {
+    keys: ['failureThreshold', 'initialDelaySeconds', 'periodSeconds', 'timeoutSeconds'],
+    nested: {},
+  },
   RedisBrokerOptions: {
     keys: ['image', 'persistence', 'resources'],
     nested: {
@@ -426,9 +442,12 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {},
   },
   TriggererOptions: {
-    keys: ['affinity', 'enabled', 'env', 'envFrom', 'extraVolumes', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'replicas', 'resources', 'serviceAccountAnnotations', 'strategy', 'tolerations', 'topologySpreadConstraints'],
+    keys: ['affinity', 'enabled', 'env', 'envFrom', 'existingServiceAccountName', 'extraContainers', 'extraInitContainers', 'extraVolumes', 'imagePullSecrets', 'livenessProbe', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'readinessProbe', 'replicas', 'resources', 'serviceAccountAnnotations', 'startupProbe', 'strategy', 'tolerations', 'topologySpreadConstraints'],
     nested: {
+      livenessProbe: ['ProbeTimings'],
+      readinessProbe: ['ProbeTimings'],
       resources: ['ResourceOptions'],
+      startupProbe: ['ProbeTimings'],
     },
   },
   VolumePermissionsProps: {
@@ -438,7 +457,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   WorkerOptions: {
-    keys: ['affinity', 'env', 'envFrom', 'extraVolumes', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'resources', 'serviceAccountAnnotations', 'tolerations', 'topologySpreadConstraints'],
+    keys: ['affinity', 'env', 'envFrom', 'existingServiceAccountName', 'extraContainers', 'extraInitContainers', 'extraVolumes', 'image', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'resources', 'serviceAccountAnnotations', 'tolerations', 'topologySpreadConstraints'],
     nested: {
       resources: ['ResourceOptions'],
     },
