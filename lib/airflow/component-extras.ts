@@ -185,9 +185,8 @@ function refuseUnknownFields(scope: IConstruct, property: string, given: unknown
 
 function checkResources(scope: IConstruct, property: string, r: k8s.ResourceRequirements | undefined): k8s.ResourceRequirements {
   const allowed =
-    'requests and limits of cpu and memory, e.g. { requests: { cpu: k8s.Quantity.fromString("50m"), memory: ' +
-    'k8s.Quantity.fromString("64Mi") }, limits: { cpu: ..., memory: ... } }: without them the container is not counted ' +
-    "when the pod is placed, or may take the node's memory";
+    'requests and limits of cpu and memory (resources: { requests: { cpu, memory }, limits: { cpu, memory } }, each a ' +
+    "k8s.Quantity): without them the container is not counted when the pod is placed, or may take the node's memory";
   const value = (kind: 'requests' | 'limits', resource: 'cpu' | 'memory'): string => {
     const q: unknown = r?.[kind]?.[resource];
     if (q === undefined || q === null) invalid(scope, `${property}.${kind}.${resource}`, undefined, allowed);
