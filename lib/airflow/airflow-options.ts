@@ -371,4 +371,16 @@ export interface ControlPlaneOptions extends PodOptions {
    * @default - true with hostPath volumes, false with a StorageClass
    */
   readonly fixVolumePermissions?: boolean;
+
+  /**
+   * Run on OpenShift under its restricted SCC (`restricted-v2`): every pod of the chart runs under the uid the
+   * platform assigns from the namespace's range, in the root group (gid 0), with the fsGroup it assigns: no pod
+   * sets `runAsUser`, `runAsGroup` or `fsGroup` (the SCC refuses a uid outside the range), the official Airflow
+   * image's files are group-writable by gid 0, and Postgres, Redis and the image pre-pull run without a uid of
+   * their own too. Refused with hostPath volumes (the SCC allows none) and with `fixVolumePermissions` (a root
+   * Job); use a StorageClass whose volumes take the fsGroup, or make a share's root group-writable by gid 0.
+   * See docs/secrets-and-security.md.
+   * @default false
+   */
+  readonly openShift?: boolean;
 }

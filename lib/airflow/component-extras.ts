@@ -1,5 +1,6 @@
 import { IConstruct } from 'constructs';
 import * as k8s from '../../imports/k8s';
+import { AirflowVolumes, StorageProvisioningMode } from '../storage';
 import { invalid, validateByteQuantity, validateCpuQuantity, validateDnsLabel, validateDnsSubdomain, validateImage, validateInteger } from '../core';
 
 // What a component's options add to its pod beyond the pod options: probe timings, containers of the user's own,
@@ -219,7 +220,10 @@ export function noWeakerSecurityContext(scope: IConstruct, property: string, giv
   const refuse = (field: string, value: unknown, allowed: string) =>
     invalid(scope, `${property}.${field}`, value, `${allowed}: the component's own container has it, and an extra container may be no weaker`, 'Leave it out to take the component\'s value.');
   if (sc.runAsNonRoot !== true) refuse('runAsNonRoot', sc.runAsNonRoot, 'true');
-  if (given?.runAsUser !== undefined && (given.runAsUser === 0 || (base.runAsUser !== undefined && given.runAsUser !== base.runAsUser))) {
+  if (given?.runAsGroup !== undefined && given.runAsGroup !== base.runAsGroup) {
+    refuse('runAsGroup', given.runAsGroup, base.runAsGroup !== undefined ? `${base.runAsGroup} (Airflow's group) or unset` : 'unset (the platform runs it in the root group)');
+  }
+  if (given?.runAsUser !== undefined && (given.runAsUser === 0 || base.runAsUser === undefined || given.runAsUser !== base.runAsUser)) {
     refuse('runAsUser', given.runAsUser, base.runAsUser !== undefined ? `${base.runAsUser} (Airflow's user) or unset` : 'unset (the platform assigns the uid)');
   }
   if (sc.allowPrivilegeEscalation !== false) refuse('allowPrivilegeEscalation', sc.allowPrivilegeEscalation, 'false');
@@ -268,4 +272,35 @@ export function refuseAnnotationsOnExistingServiceAccount(scope: IConstruct, fea
       'no ServiceAccount to put them on',
     `Put ${Object.entries(annotations).map(([k, v]) => `${k}: ${v}`).join(', ')} on ServiceAccount "${account}" yourself, and leave the ${feature} feature's serviceAccountAnnotations out.`,
   );
+}
+
+/**
+ * Whether the pods run under OpenShift's restricted SCC (`openShift`), checked against what that SCC refuses:
+ * hostPath volumes (its `volumes` list has no hostPath) and the volume-permissions Job (it runs as root with
+ * CHOWN and FOWNER, which the SCC neither allows nor needs: volumes take the fsGroup it assigns).
+ */
+export function resolveOpenShift(scope: IConstruct, openShift: unknown, volumes: AirflowVolumes, fixVolumePermissions: boolean | undefined): boolean {
+  if (openShift === undefined) return false;
+  if (typeof openShift !== 'boolean') invalid(scope, 'openShift', openShift, 'true or false');
+  if (!openShift) return false;
+  if (volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH) {
+    invalid(
+      scope,
+      'openShift',
+      true,
+      'volumes from a StorageClass (provisioning: StorageProvisioning.storageClass(...)): OpenShift\'s restricted SCC allows no ' +
+        'hostPath volume, so no pod of the chart would be admitted',
+      'Give the chart a StorageClass whose volumes take the fsGroup the SCC assigns (most block and CSI ones), or a share whose root is group-writable by gid 0.',
+    );
+  }
+  if (fixVolumePermissions === true) {
+    invalid(
+      scope,
+      'fixVolumePermissions',
+      true,
+      'false or unset with openShift: the Job runs as root with the CHOWN and FOWNER capabilities, which the restricted SCC refuses',
+      'Make the root of a share that takes no fsGroup group-writable by gid 0 (chgrp 0, chmod g+rwx) where it is made; the pods run in the root group.',
+    );
+  }
+  return true;
 }

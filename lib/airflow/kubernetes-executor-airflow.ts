@@ -24,7 +24,7 @@ import {
   refuseUnknownProps,
 } from '../core';
 import { IMetadataDatabase } from '../database';
-import { airflowContainerSecurityContext } from '../security';
+import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
 import { AirflowVolumes, StorageProvisioningMode } from '../storage';
 import { AdminUser } from './admin-user';
 import { AirflowComponent, duplicateContainerNames } from './airflow-component';
@@ -54,7 +54,7 @@ import {
 } from './control-plane-checks';
 import { controlPlaneConfig, controlPlaneDefaults, managedByProp, refusedConfig } from './control-plane-config';
 import { resolveAirflowVersion, resolveWorkerImage, validateAirflowImage } from './control-plane-image';
-import { refuseAnnotationsOnExistingServiceAccount, resolveExistingServiceAccount } from './component-extras';
+import { refuseAnnotationsOnExistingServiceAccount, resolveExistingServiceAccount, resolveOpenShift } from './component-extras';
 import { DbMigrations } from './db-migrations';
 import { PodLauncherRbac } from './pod-launcher-rbac';
 import {
@@ -118,6 +118,8 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
   public readonly generation: AirflowGeneration;
   /** The image pull policy. */
   public readonly imagePullPolicy: string;
+  /** Whether the pods run under OpenShift's restricted SCC (no fixed uid, gid or fsGroup). */
+  public readonly openShift: boolean;
   /** Whether the triggerer runs. */
   public readonly triggerer: boolean;
   /** Whether DAG files are parsed by a standalone dag-processor. */
@@ -199,6 +201,7 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     this.secretsFromChart = props.secrets === undefined;
     this.secrets = resolveControlPlaneSecrets(this, this.generation, props.secrets);
     this.imagePullPolicy = validateChoice(this, 'imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', IMAGE_PULL_POLICIES);
+    this.openShift = resolveOpenShift(this, props.openShift, this.volumes, props.fixVolumePermissions);
     if (this.imagePullPolicy === 'Always') this.warnings.push(alwaysPullWarning(this, this.workerImage));
     const endOfLife = endOfLifeWarning(this, this.generation, this.airflowVersion);
     if (endOfLife !== undefined) this.warnings.push(endOfLife);
@@ -400,9 +403,14 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     return [...airflowVolumeMountsOf(this, component, this.dagsSource), ...this.contributed('volumeMounts', component)];
   }
 
-  /** The securityContext of an Airflow container: read-only root where the generation allows it. */
+  /** The securityContext of an Airflow container: read-only root where the generation allows it; no uid on OpenShift. */
   public airflowContainerSecurityContext(): k8s.SecurityContext {
-    return airflowContainerSecurityContext(this.generation.readOnlyRootFilesystem);
+    return airflowContainerSecurityContext(this.generation.readOnlyRootFilesystem, this.openShift);
+  }
+
+  /** The pod securityContext of an Airflow pod (and of the features' pods): uid 50000, gid 0; none fixed on OpenShift. */
+  public airflowPodSecurityContext(): k8s.PodSecurityContext {
+    return airflowPodSecurityContext(this.openShift);
   }
 
   /** The env and volume names the library sets in the pods of `component`: pod options may not take them. */
@@ -464,6 +472,7 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
       volumeMounts: () => this.airflowVolumeMounts(component),
       configChecksum: this.configuration.checksumAtSynth(),
       containerSecurityContext: this.airflowContainerSecurityContext(),
+      podSecurityContext: this.airflowPodSecurityContext(),
       // The database's wait-for-db runs in the Airflow image: give it the same pull policy (a local
       // ":latest" image would otherwise default to Always and fail to pull).
       waitForDatabase: { ...this.database.waitForDatabaseContainer(this.image, this.airflowContainerSecurityContext()), imagePullPolicy: this.imagePullPolicy },

@@ -57,6 +57,11 @@ export interface WorkerPodTemplateOptions {
    * @default - airflowContainerSecurityContext(): read-only root file system
    */
   readonly containerSecurityContext?: k8s.SecurityContext;
+  /**
+   * The pod's securityContext.
+   * @default - airflowPodSecurityContext(): uid 50000, gid 0, fsGroup 0
+   */
+  readonly podSecurityContext?: k8s.PodSecurityContext;
   /** The default CPU and memory of a task (override per task with `executor_config`). */
   readonly resources: ContainerResources;
   /**
@@ -94,7 +99,7 @@ export function workerPodTemplate(options: WorkerPodTemplateOptions): Record<str
       automountServiceAccountToken: false,
       restartPolicy: 'Never',
       terminationGracePeriodSeconds: options.terminationGracePeriodSeconds ?? TASK_POD_TERMINATION_GRACE_SECONDS,
-      securityContext: airflowPodSecurityContext(),
+      securityContext: options.podSecurityContext ?? airflowPodSecurityContext(),
       ...(options.initContainers?.length ? { initContainers: options.initContainers } : {}),
       containers: [
         {
@@ -130,6 +135,7 @@ export function renderWorkerPodTemplate(
     serviceAccountName,
     labels: airflowLabels(Components.WORKER),
     containerSecurityContext: airflow.airflowContainerSecurityContext(),
+    podSecurityContext: airflow.airflowPodSecurityContext(),
     terminationGracePeriodSeconds: killedTaskCleanupTime(airflow.config) + TASK_POD_SHUTDOWN_MARGIN_SECONDS,
     resources: airflow.workerResources,
     pod,

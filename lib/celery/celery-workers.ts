@@ -19,7 +19,6 @@ import {
   validateSecretKeyRef,
   refuseUnknownProps,
 } from '../core';
-import { airflowPodSecurityContext } from '../security';
 import { CONFIG_CHECKSUM_ANNOTATION } from '../airflow/airflow-configuration';
 import { AirflowContribution, IAirflowFeature } from '../airflow/airflow-feature';
 import type { KubernetesExecutorAirflow } from '../airflow/kubernetes-executor-airflow';
@@ -242,7 +241,7 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
             serviceAccountName: this.serviceAccountName,
             automountServiceAccountToken: false,
             terminationGracePeriodSeconds: this.terminationGracePeriodSeconds,
-            securityContext: airflowPodSecurityContext(),
+            securityContext: airflow.airflowPodSecurityContext(),
             // The features' init containers (git-sync's one-time sync in sidecar mode), read at synth like the sidecars.
             initContainers: atSynth(() => {
               const init = [...airflow.contributed('initContainers', Components.CELERY_WORKER), ...userInit];

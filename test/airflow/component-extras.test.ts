@@ -1,9 +1,10 @@
 import { Testing } from 'cdk8s';
 import { parse } from 'yaml';
 import * as k8s from '../../imports/k8s';
-import { AirflowChart, RemoteLogging } from '../../lib';
+import { AirflowChart, AirflowChartProps, PodSecurityLevel, RemoteLogging, StorageProvisioning } from '../../lib';
+import { podSecurityViolations } from '../../lib/security/pod-security';
 import { MIN_LIVENESS_WINDOW_SECONDS, MIN_STARTUP_WINDOW_SECONDS } from '../../lib/airflow/component-extras';
-import { airflowChart, airflowError, byKind, find, synthAirflowChart, validationError } from '../support';
+import { airflowChart, airflowError, byKind, find, podsOf, synthAirflowChart, validationError } from '../support';
 
 const q = (v: string) => k8s.Quantity.fromString(v);
 const RESOURCES = { requests: { cpu: q('10m'), memory: q('32Mi') }, limits: { cpu: q('100m'), memory: q('64Mi') } };
@@ -172,5 +173,60 @@ describe('existing ServiceAccounts', () => {
       /^KubernetesExecutorAirflow at "test\/airflow": property "remoteLogging\.serviceAccountAnnotations" received \{.*\}; allowed: none for the worker pods, which run as ServiceAccount "airflow-tasks" \(existingServiceAccountName\): .* Put eks\.amazonaws\.com\/role-arn: arn:aws:iam::1:role\/logs on ServiceAccount "airflow-tasks" yourself/,
     );
     expect(airflowError({ scheduler: { existingServiceAccountName: 'Airflow_SA' } }).property).toBe('scheduler.existingServiceAccountName');
+  });
+});
+
+describe('OpenShift (openShift: true)', () => {
+  /** Every feature with pods of its own on, on volumes from a StorageClass (OpenShift allows no hostPath). */
+  const OPENSHIFT: AirflowChartProps = {
+    openShift: true,
+    provisioning: StorageProvisioning.storageClass('gp3-csi'),
+    celery: {},
+    gitSync: { repository: 'https://github.com/org/dags.git' },
+    metrics: true,
+    logRetentionDays: 7,
+    scheduler: { extraContainers: [proxy()] },
+  };
+  const { manifests } = synthAirflowChart(OPENSHIFT);
+  const pods = podsOf(manifests);
+
+  test('no pod or container of the chart fixes a uid, a gid or an fsGroup, and every one runs as non-root', () => {
+    expect(pods.map((p) => p.object)).toEqual(expect.arrayContaining([
+      'Deployment/airflow-scheduler', 'StatefulSet/airflow-postgres', 'StatefulSet/airflow-redis', 'DaemonSet/airflow-image-pre-pull',
+      'Deployment/airflow-git-sync', 'Deployment/airflow-statsd', expect.stringMatching(/^Job\/airflow-secrets-bootstrap-/), 'Deployment/airflow-celery-worker', 'ConfigMap/airflow-config pod_template_file.yaml',
+    ]));
+    for (const pod of pods) {
+      expect([pod.object, pod.spec.securityContext?.runAsUser, pod.spec.securityContext?.runAsGroup, pod.spec.securityContext?.fsGroup]).toEqual([pod.object, undefined, undefined, undefined]);
+      for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
+        expect([pod.object, c.name, c.securityContext?.runAsUser, c.securityContext?.runAsGroup]).toEqual([pod.object, c.name, undefined, undefined]);
+        expect([pod.object, c.name, c.securityContext?.runAsNonRoot ?? pod.spec.securityContext?.runAsNonRoot]).toEqual([pod.object, c.name, true]);
+      }
+    }
+  });
+
+  test('every pod meets the restricted Pod Security Standard, Postgres included (no root, no capability)', () => {
+    for (const pod of pods) expect([pod.object, podSecurityViolations(pod.spec, PodSecurityLevel.RESTRICTED)]).toEqual([pod.object, []]);
+    const postgres = pods.find((p) => p.object === 'StatefulSet/airflow-postgres')!.spec.containers[0];
+    expect(postgres.securityContext).toEqual({
+      runAsNonRoot: true, allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+    });
+    // PGDATA is a folder below the claim's root, which the fsGroup makes group-writable: the entrypoint creates it.
+    expect(postgres.env).toContainEqual({ name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' });
+  });
+
+  test('the chart without it keeps uid 50000 / gid 0 and Postgres its capabilities', () => {
+    const plain = podsOf(synthAirflowChart({ provisioning: StorageProvisioning.storageClass('gp3-csi') }).manifests);
+    expect(plain.find((p) => p.object === 'Deployment/airflow-scheduler')!.spec.securityContext).toMatchObject({ runAsUser: 50000, runAsGroup: 0, fsGroup: 0 });
+    expect(plain.find((p) => p.object === 'StatefulSet/airflow-postgres')!.spec.containers[0].securityContext.capabilities.add).toEqual(['CHOWN', 'DAC_OVERRIDE', 'SETGID', 'SETUID']);
+  });
+
+  test('refused: hostPath volumes, the volume-permissions Job, a fixed uid in a container of your own', () => {
+    expect(validationError(() => new AirflowChart(Testing.app(), 'airflow', { openShift: true })).message).toMatch(
+      /^KubernetesExecutorAirflow at "airflow\/airflow": property "openShift" received true; allowed: volumes from a StorageClass \(provisioning: StorageProvisioning\.storageClass\(\.\.\.\)\): OpenShift's restricted SCC allows no hostPath volume/,
+    );
+    expect(validationError(() => new AirflowChart(Testing.app(), 'airflow', { ...OPENSHIFT, fixVolumePermissions: true })).property).toBe('fixVolumePermissions');
+    const uid = validationError(() => new AirflowChart(Testing.app(), 'airflow', { ...OPENSHIFT, scheduler: { extraContainers: [proxy({ securityContext: { runAsUser: 50000 } })] } }));
+    expect(uid.message).toMatch(/property "scheduler\.extraContainers\[0\]\.securityContext\.runAsUser" received 50000; allowed: unset \(the platform assigns the uid\)/);
+    expect(validationError(() => new AirflowChart(Testing.app(), 'airflow', { openShift: 'yes' as any })).property).toBe('openShift');
   });
 });

@@ -21,7 +21,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   AirflowChartProps: {
-    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'createNamespace', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'disableResourceNameHashes', 'env', 'envFrom', 'existingSecrets', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'hostRoot', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'labels', 'logRetentionDays', 'metrics', 'migrations', 'namePrefix', 'namespace', 'networkPolicies', 'networkPolicyOptions', 'nodeSelector', 'parallelism', 'podAnnotations', 'podLabels', 'prePullImages', 'prePullPauseImage', 'priorityClassName', 'provisioning', 'remoteLogging', 'scheduler', 'secretsBootstrapImage', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'volumes', 'worker', 'workerPodsCreationBatchSize'],
+    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'createNamespace', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'disableResourceNameHashes', 'env', 'envFrom', 'existingSecrets', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'hostRoot', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'labels', 'logRetentionDays', 'metrics', 'migrations', 'namePrefix', 'namespace', 'networkPolicies', 'networkPolicyOptions', 'nodeSelector', 'openShift', 'parallelism', 'podAnnotations', 'podLabels', 'prePullImages', 'prePullPauseImage', 'priorityClassName', 'provisioning', 'remoteLogging', 'scheduler', 'secretsBootstrapImage', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'volumes', 'worker', 'workerPodsCreationBatchSize'],
     nested: {
       apiServer: ['ApiServerOptions'],
       celery: ['CeleryOptions'],
@@ -100,7 +100,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {},
   },
   AirflowOptions: {
-    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'logRetentionDays', 'metrics', 'migrations', 'nodeSelector', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'remoteLogging', 'scheduler', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'worker', 'workerPodsCreationBatchSize'],
+    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'logRetentionDays', 'metrics', 'migrations', 'nodeSelector', 'openShift', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'remoteLogging', 'scheduler', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'worker', 'workerPodsCreationBatchSize'],
     nested: {
       apiServer: ['ApiServerOptions'],
       celery: ['CeleryOptions'],
@@ -114,7 +114,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   AirflowPodParts: {
-    keys: ['airflowVersion', 'configChecksum', 'containerSecurityContext', 'env', 'image', 'imagePullPolicy', 'pod', 'volumeMounts', 'volumes', 'waitForDatabase'],
+    keys: ['airflowVersion', 'configChecksum', 'containerSecurityContext', 'env', 'image', 'imagePullPolicy', 'pod', 'podSecurityContext', 'volumeMounts', 'volumes', 'waitForDatabase'],
     nested: {
       pod: ['ResolvedPodOptions'],
     },
@@ -198,7 +198,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {},
   },
   ControlPlaneOptions: {
-    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'migrations', 'nodeSelector', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'scheduler', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'worker', 'workerPodsCreationBatchSize'],
+    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'migrations', 'nodeSelector', 'openShift', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'scheduler', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'worker', 'workerPodsCreationBatchSize'],
     nested: {
       apiServer: ['ApiServerOptions'],
       dagProcessor: ['ComponentOptions'],
@@ -293,7 +293,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   IChartPodDefaults: {
-    keys: ['image', 'imagePullPolicy', 'node', 'placement'],
+    keys: ['image', 'imagePullPolicy', 'node', 'openShift', 'placement'],
     nested: {
       placement: ['PodPlacementOptions'],
     },
@@ -325,7 +325,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   KubernetesExecutorAirflowProps: {
-    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'database', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'migrations', 'nodeSelector', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'scheduler', 'secrets', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'volumes', 'worker', 'workerPodsCreationBatchSize'],
+    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'database', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'migrations', 'nodeSelector', 'openShift', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'scheduler', 'secrets', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'volumes', 'worker', 'workerPodsCreationBatchSize'],
     nested: {
       apiServer: ['ApiServerOptions'],
       dagProcessor: ['ComponentOptions'],
