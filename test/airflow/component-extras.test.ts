@@ -187,7 +187,7 @@ describe('OpenShift (openShift: true)', () => {
     logRetentionDays: 7,
     scheduler: { extraContainers: [proxy()] },
   };
-  const { manifests } = synthAirflowChart(OPENSHIFT);
+  const { manifests, chart } = synthAirflowChart(OPENSHIFT);
   const pods = podsOf(manifests);
 
   test('no pod or container of the chart fixes a uid, a gid or an fsGroup, and every one runs as non-root', () => {
@@ -210,6 +210,8 @@ describe('OpenShift (openShift: true)', () => {
     expect(postgres.securityContext).toEqual({
       runAsNonRoot: true, allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
     });
+    // So the namespace is labelled restricted (without openShift, Postgres makes it baseline).
+    expect(chart.podSecurityLevel).toBe(PodSecurityLevel.RESTRICTED);
     // PGDATA is a folder below the claim's root, which the fsGroup makes group-writable: the entrypoint creates it.
     expect(postgres.env).toContainEqual({ name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' });
   });

@@ -83,6 +83,18 @@ afterAll(async () => {
   await deleteNamespace(NS);
 });
 
+/** OpenShift mode (item 7) with every pod the chart can have: no fixed uid, gid or fsGroup anywhere. */
+const OPENSHIFT: AirflowChartProps = {
+  namespace: NS,
+  openShift: true,
+  provisioning: StorageProvisioning.storageClass('standard'),
+  celery: {},
+  gitSync: { repository: 'https://github.com/org/dags.git' },
+  metrics: true,
+  logRetentionDays: 7,
+  scheduler: { extraContainers: [own('proxy')] },
+};
+
 describe('issue #22: the task image, containers of your own, probe timings, your own ServiceAccounts', () => {
   test('server-side dry run with field validation: every object is accepted, none stored', () => {
     const rest = objects.filter((o) => o.kind !== 'Namespace');
@@ -126,5 +138,23 @@ describe('issue #22: the task image, containers of your own, probe timings, your
     const r = kubectl(['create', '--dry-run=server', '-f', '-'], JSON.stringify(pod));
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/serviceaccount "not-created" not found/);
+  });
+
+  test('OpenShift mode (item 7): every object is accepted, and so is the task pod, none with a fixed uid', () => {
+    const openShift = synthAirflow(OPENSHIFT).filter((o) => o.kind !== 'Namespace');
+    // The pod-launcher RBAC applied above would be "configured", not "created": the dry run starts from none.
+    kubectlOk(['delete', 'role,rolebinding', 'airflow-pod-launcher', '-n', NS]);
+    const lines = expectServerDryRun(dir, 'openshift.yaml', openShift);
+    expect(lines).toHaveLength(openShift.length);
+    const template = openShift.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'airflow-config').data['pod_template_file.yaml'];
+    const pod = executorWorkerPod(template, { name: 'pods-live-openshift-task', namespace: NS, airflowVersion: '3.1.3' });
+    // The library's airflow-worker ServiceAccount is in the dry run only: the task pod runs as one that exists.
+    pod.spec.serviceAccountName = ACCOUNTS.tasks;
+    const r = kubectl(['create', '--dry-run=server', '--validate=true', '-o', 'json', '-f', '-'], JSON.stringify(pod));
+    expect(unexpectedStderr(r.stderr)).toEqual([]);
+    expect(r.code).toBe(0);
+    const created = JSON.parse(r.stdout);
+    expect(created.spec.securityContext).toEqual({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(created.spec.containers[0].securityContext.runAsUser).toBeUndefined();
   });
 });

@@ -240,6 +240,12 @@ const rows: Array<[string, () => unknown, RegExp]> = [
     }),
     /^KubernetesExecutorAirflow at "airflow\/airflow": property "remoteLogging\.serviceAccountAnnotations" received \{.*\}; allowed: none for the worker pods, which run as ServiceAccount "airflow-tasks" \(existingServiceAccountName\): .* Put eks\.amazonaws\.com\/role-arn: arn:aws:iam::1:role\/logs on ServiceAccount "airflow-tasks" yourself, /],
 
+  ['OpenShift with hostPath volumes', () => new AirflowChart(Testing.app(), 'airflow', { openShift: true }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "openShift" received true; allowed: volumes from a StorageClass \(provisioning: StorageProvisioning\.storageClass\(\.\.\.\)\): OpenShift's restricted SCC allows no hostPath volume, so no pod of the chart would be admitted\. Give the chart a StorageClass/],
+  ['OpenShift with the root volume-permissions Job', () =>
+    new AirflowChart(Testing.app(), 'airflow', { openShift: true, provisioning: StorageProvisioning.storageClass('gp3-csi'), fixVolumePermissions: true }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "fixVolumePermissions" received true; allowed: false or unset with openShift: the Job runs as root with the CHOWN and FOWNER capabilities, which the restricted SCC refuses\. /],
+
   // AirflowSecrets, AirflowNetworkPolicies
   ['Secret name in upper case', () => new AirflowSecrets(chart(), 'secrets', { secretName: 'Airflow_Secrets' }),
     /^AirflowSecrets at "test\/secrets": property "secretName" received "Airflow_Secrets"; allowed: a DNS-1123 subdomain.* Did you mean "airflow-secrets"\?$/],
