@@ -145,6 +145,25 @@ export interface AirflowComponentProps {
    * @default - the component's name
    */
   readonly property?: string;
+
+  /**
+   * Containers of the user's own beside the component's and the features' sidecars, already checked
+   * (`resolveExtraContainers`).
+   * @default - none
+   */
+  readonly extraContainers?: k8s.Container[];
+
+  /**
+   * Init containers of the user's own, after the library's and the features', already checked.
+   * @default - none
+   */
+  readonly userInitContainers?: k8s.Container[];
+
+  /**
+   * A ServiceAccount the user manages: the pods run as it, and none is created.
+   * @default - a ServiceAccount named like the Deployment, created here
+   */
+  readonly existingServiceAccountName?: string;
 }
 
 /**
@@ -160,8 +179,11 @@ export class AirflowComponent extends Construct {
   /** The name of the Deployment, its ServiceAccount and its Service: `airflow-<component>`. */
   public readonly name: string;
 
-  /** The ServiceAccount. */
-  public readonly serviceAccount: k8s.KubeServiceAccount;
+  /** The ServiceAccount; undefined when the pods run as a ServiceAccount the user manages. */
+  public readonly serviceAccount: k8s.KubeServiceAccount | undefined;
+
+  /** The name of the ServiceAccount the pods run as: the library's (`name`) or the user's own. */
+  public readonly serviceAccountName: string;
 
   /** The Deployment. */
   public readonly deployment: k8s.KubeDeployment;
@@ -186,14 +208,10 @@ export class AirflowComponent extends Construct {
     const automount = props.automountServiceAccountToken ?? false;
     this.replicas = validateInteger(this, 'replicas', props.replicas ?? 1, 1, 100);
 
-    this.serviceAccount = airflowServiceAccount(
-      this,
-      'service-account',
-      this.name,
-      props.component,
-      automount,
-      parts.pod?.serviceAccountAnnotations,
-    );
+    this.serviceAccountName = props.existingServiceAccountName ?? this.name;
+    this.serviceAccount = props.existingServiceAccountName === undefined
+      ? airflowServiceAccount(this, 'service-account', this.name, props.component, automount, parts.pod?.serviceAccountAnnotations)
+      : undefined;
 
     const container: Partial<AirflowContainerOptions> = {
       args: ['bash', '-c', `exec ${props.command}`],
@@ -207,12 +225,17 @@ export class AirflowComponent extends Construct {
 
     const main = airflowContainer(parts, { name: props.component, resources: resourceRequirements(props.resources), ...container });
     const spec = airflowPodSpec(parts, {
-      serviceAccountName: this.name,
+      serviceAccountName: this.serviceAccountName,
       automountServiceAccountToken: automount,
       ...(props.terminationGracePeriodSeconds !== undefined ? { terminationGracePeriodSeconds: props.terminationGracePeriodSeconds } : {}),
-      initContainers: atSynth(() => [parts.waitForDatabase, waitForMigrationsContainer(parts), ...(props.extraInitContainers?.() ?? [])]),
-      containers: atSynth(() => [main, ...(props.sidecars?.() ?? [])]),
+      initContainers: atSynth(() => [parts.waitForDatabase, waitForMigrationsContainer(parts), ...(props.extraInitContainers?.() ?? []), ...(props.userInitContainers ?? [])]),
+      containers: atSynth(() => [main, ...(props.sidecars?.() ?? []), ...(props.extraContainers ?? [])]),
     }, props.extraVolumes);
+    // The features' containers are known at synth only: one name twice in the pod is reported then.
+    this.node.addValidation({ validate: () => duplicateContainerNames(this, `${props.property ?? props.component}.extraContainers`, [
+      ...[parts.waitForDatabase, waitForMigrationsContainer(parts), ...(props.extraInitContainers?.() ?? []), ...(props.userInitContainers ?? [])],
+      ...[main, ...(props.sidecars?.() ?? []), ...(props.extraContainers ?? [])],
+    ]) });
     // Several replicas: spread over nodes, beside the pod options' own affinity (never instead of it).
     const podSpec: k8s.PodSpec = this.replicas > 1 ? { ...spec, affinity: spreadOverNodes(spec.affinity, selector) } : spec;
     this.deployment = new k8s.KubeDeployment(this, 'deployment', {
@@ -268,4 +291,17 @@ export class AirflowComponent extends Construct {
         : DeploymentStrategy.recreate();
     return resolveDeploymentStrategy(this, `${props.property ?? props.component}.strategy`, props.strategy, fallback, this.replicas);
   }
+}
+
+/** The container names that appear twice in a pod (init containers included), as messages of a construct validation. */
+export function duplicateContainerNames(scope: Construct, property: string, containers: readonly k8s.Container[]): string[] {
+  const seen = new Set<string>();
+  const twice = new Set<string>();
+  for (const c of containers) (seen.has(c.name) ? twice : seen).add(c.name);
+  return [...twice].map(
+    (name) =>
+      `${scope.constructor.name} at "${scope.node.path}": property "${property}" received a container named ` +
+      `"${name}"; allowed: a name no other container of the pod has (a feature's sidecar or init container has it too): ` +
+      'Kubernetes refuses two containers of one name.',
+  );
 }

@@ -1,5 +1,7 @@
+import * as k8s from '../../imports/k8s';
 import { DeploymentStrategy, PodOptions } from '../core';
 import { AirflowConfigValues } from './airflow-config-keys';
+import { ProbeTimings } from './component-extras';
 
 /** CPU and memory of a container, as Kubernetes quantities; what is not given keeps its default. */
 export interface ResourceOptions {
@@ -53,6 +55,56 @@ export interface ComponentOptions extends PodOptions {
    * @default - COMPONENT_RESOURCES for the component
    */
   readonly resources?: ResourceOptions;
+
+  /**
+   * Containers of your own beside the component's (a proxy, an agent). Each needs a name no other container of
+   * the pod has, a pinned image, CPU and memory requests and limits, and a securityContext no weaker than the
+   * component's: what it leaves out takes the component's values (non-root, no privilege escalation, every
+   * capability dropped, a read-only root file system), and what would weaken them is refused. A volume it mounts
+   * must be in the pod (`extraVolumes`).
+   * @default - none
+   */
+  readonly extraContainers?: k8s.Container[];
+
+  /**
+   * Init containers of your own, run after the library's (the waits for the database and its migrations) and
+   * before the component starts; checked like `extraContainers`.
+   * @default - none
+   */
+  readonly extraInitContainers?: k8s.Container[];
+
+  /**
+   * The timings of the liveness probe (the command stays `airflow jobs check` for the scheduler, dag-processor
+   * and triggerer, the health endpoint for the UI). Refused where it could restart a healthy component: a timeout
+   * under `MIN_PROBE_TIMEOUT_SECONDS` (20 s for `airflow jobs check`, 5 s over HTTP), fewer than
+   * `MIN_LIVENESS_FAILURE_THRESHOLD` (3) failures, or fewer than `MIN_LIVENESS_WINDOW_SECONDS` (30) seconds of
+   * failing (periodSeconds x failureThreshold).
+   * @default - the component's: `airflow jobs check` every 60 s, 60 s timeout, 5 failures, after 120 s; the UI's
+   * every 30 s, 30 s timeout, 5 failures
+   */
+  readonly livenessProbe?: ProbeTimings;
+
+  /**
+   * The timings of the readiness probe, where the component has one (the UI).
+   * @default - the UI's: every 10 s, 10 s timeout, 3 failures
+   */
+  readonly readinessProbe?: ProbeTimings;
+
+  /**
+   * The timings of the startup probe, where the component has one (the UI). Refused when it gives the UI less
+   * than `MIN_STARTUP_WINDOW_SECONDS` (60) to start, or a timeout under 5 s.
+   * @default - the UI's: every 10 s, 10 s timeout, 60 failures (10 minutes to start)
+   */
+  readonly startupProbe?: ProbeTimings;
+
+  /**
+   * A ServiceAccount you manage (e.g. one with an IAM role for IRSA or a workload identity set up elsewhere), in
+   * the chart's namespace: the component's pods run as it and the library creates none for the component (the
+   * scheduler's RoleBinding then grants it the pod-launcher Role). Annotations the library or a feature would put
+   * on the ServiceAccount (`serviceAccountAnnotations`, remote logging's) are refused: put them on yours.
+   * @default - a ServiceAccount `airflow-<component>` created by the library
+   */
+  readonly existingServiceAccountName?: string;
 }
 
 /** Options of the UI component (`airflow api-server`; `airflow webserver` on Airflow 2) and its Service. */
@@ -80,8 +132,44 @@ export interface TriggererOptions extends ComponentOptions {
   readonly enabled?: boolean;
 }
 
-/** Options of the task pods (the worker pod template): default resources and pod options. */
+/** Options of the task pods (the worker pod template): image, default resources, pod options, ServiceAccount. */
 export interface WorkerOptions extends PodOptions {
+  /**
+   * The image of the task pods, e.g. your own built FROM the control plane's image with the Python packages
+   * your tasks need: the pod template's `base` container and `[kubernetes_executor]
+   * worker_container_repository`/`worker_container_tag` follow it, and `ImagePrePull` keeps it on the nodes.
+   * It must hold the same Airflow as the control plane: a tag naming another Airflow version is refused; an
+   * image whose tag names none (`my-tasks:2024-06-01`, `latest`, a digest) is taken as the same version. The
+   * Celery workers, which run tasks too, run it as well.
+   * @default - the control plane's `image`
+   */
+  readonly image?: string;
+
+  /**
+   * Init containers of your own in every task pod, after the features' (git-sync's first sync in its sidecar
+   * mode); checked like `ComponentOptions.extraContainers`. Each runs before every task: its start is added to
+   * every task's (see docs/task-start.md).
+   * @default - none
+   */
+  readonly extraInitContainers?: k8s.Container[];
+
+  /**
+   * Containers beside the task's `base` container: refused. The KubernetesExecutor learns that a task ended
+   * from its pod's phase (Succeeded or Failed), and a pod whose sidecar keeps running stays Running after the
+   * task: the executor would hold its slot of `parallelism` for ever. Use `extraInitContainers`, with
+   * `restartPolicy: "Always"` for one that runs beside the task (a sidecar, which Kubernetes stops when the task's
+   * container ends; Kubernetes 1.29 and later).
+   * @default - none
+   */
+  readonly extraContainers?: k8s.Container[];
+
+  /**
+   * A ServiceAccount you manage for the task pods (the pod template's `serviceAccountName`), e.g. with the
+   * cloud identity your tasks use; the library creates none for them.
+   * @default - a ServiceAccount `airflow-worker` created by the library
+   */
+  readonly existingServiceAccountName?: string;
+
   /**
    * The default CPU and memory of a task pod; a task overrides them with
    * `executor_config={"pod_override": ...}`.
@@ -283,4 +371,16 @@ export interface ControlPlaneOptions extends PodOptions {
    * @default - true with hostPath volumes, false with a StorageClass
    */
   readonly fixVolumePermissions?: boolean;
+
+  /**
+   * Run on OpenShift under its restricted SCC (`restricted-v2`): every pod of the chart runs under the uid the
+   * platform assigns from the namespace's range, in the root group (gid 0), with the fsGroup it assigns: no pod
+   * sets `runAsUser`, `runAsGroup` or `fsGroup` (the SCC refuses a uid outside the range), the official Airflow
+   * image's files are group-writable by gid 0, and Postgres, Redis and the image pre-pull run without a uid of
+   * their own too. Refused with hostPath volumes (the SCC allows none) and with `fixVolumePermissions` (a root
+   * Job); use a StorageClass whose volumes take the fsGroup, or make a share's root group-writable by gid 0.
+   * See docs/secrets-and-security.md.
+   * @default false
+   */
+  readonly openShift?: boolean;
 }

@@ -3,7 +3,8 @@ import { AIRFLOW_UI_PORT, Components, PodOptions, invalid } from '../core';
 import { AirflowComponent, AirflowComponentProps } from './airflow-component';
 import { ComponentOptions } from './airflow-options';
 import type { KubernetesExecutorAirflow, KubernetesExecutorAirflowProps } from './kubernetes-executor-airflow';
-import { AirflowPodParts, ContainerResources, resolveResources } from './pod-parts';
+import { resolveExistingServiceAccount, resolveExtraContainers, resolveProbe } from './component-extras';
+import { AirflowPodParts, ContainerResources, WAIT_FOR_MIGRATIONS_CONTAINER_NAME, resolveResources } from './pod-parts';
 
 /**
  * The resources of the long-running components, sized for a 2 CPU / 4 GiB minikube node shared with the
@@ -70,9 +71,22 @@ export function createControlPlaneComponents(
     options: ComponentOptions | undefined,
     rest: Omit<AirflowComponentProps, 'parts' | 'component' | 'command' | 'resources' | 'replicas' | 'strategy' | 'property'>,
   ) => {
-    const { replicas, resources, strategy, ...podOptions } = options ?? {};
+    const {
+      replicas, resources, strategy, extraContainers, extraInitContainers, livenessProbe, readinessProbe, startupProbe, existingServiceAccountName,
+      ...podOptions
+    } = options ?? {};
+    const podParts = parts.podParts(component, property, podOptions);
+    const context = {
+      reservedNames: [component, podParts.waitForDatabase.name, WAIT_FOR_MIGRATIONS_CONTAINER_NAME],
+      securityContext: podParts.containerSecurityContext ?? airflow.airflowContainerSecurityContext(),
+    };
+    const userContainers = resolveExtraContainers(airflow, `${property}.extraContainers`, extraContainers, context);
+    const userInitContainers = resolveExtraContainers(airflow, `${property}.extraInitContainers`, extraInitContainers, {
+      ...context,
+      reservedNames: [...context.reservedNames, ...userContainers.map((c) => c.name)],
+    });
     components[component] = new AirflowComponent(airflow, id, {
-      parts: parts.podParts(component, property, podOptions),
+      parts: podParts,
       component,
       property,
       command: `airflow ${component}`,
@@ -81,9 +95,15 @@ export function createControlPlaneComponents(
       terminationGracePeriodSeconds: COMPONENT_TERMINATION_GRACE_SECONDS[component],
       strategy,
       ...rest,
+      livenessProbe: resolveProbe(airflow, property, 'livenessProbe', rest.livenessProbe, livenessProbe),
+      readinessProbe: resolveProbe(airflow, property, 'readinessProbe', rest.readinessProbe, readinessProbe),
+      startupProbe: resolveProbe(airflow, property, 'startupProbe', rest.startupProbe, startupProbe),
       sidecars: () => parts.contributed('sidecars', component) as k8s.Container[],
       extraInitContainers: () => parts.contributed('initContainers', component) as k8s.Container[],
       extraVolumes: () => parts.contributed('volumes', component) as k8s.Volume[],
+      extraContainers: userContainers,
+      userInitContainers,
+      existingServiceAccountName: resolveExistingServiceAccount(airflow, property, existingServiceAccountName, podParts.pod?.serviceAccountAnnotations ?? {}),
     });
   };
 

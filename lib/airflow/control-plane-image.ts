@@ -7,13 +7,13 @@ import { AirflowGeneration, AirflowVersion, MINIMUM_AIRFLOW_2_VERSION, invalid, 
  * worker_container_repository` and `worker_container_tag` unset, and the KubernetesExecutor then keeps the
  * image of the pod template's `base` container (see `controlPlaneConfig`).
  */
-export function validateAirflowImage(scope: IConstruct, image: string): string {
-  validateImage(scope, 'image', image);
+export function validateAirflowImage(scope: IConstruct, image: string, property: string = 'image'): string {
+  validateImage(scope, property, image);
   const ref = parseImageReference(image);
   if (AirflowVersion.isSlimImage(image)) {
     invalid(
       scope,
-      'image',
+      property,
       image,
       'an image with the apache-airflow-providers-cncf-kubernetes (the KubernetesExecutor), -postgres (the ' +
         'metadata database) and -fab (the UI login) packages: the official slim image has none of them',
@@ -65,4 +65,27 @@ export function resolveAirflowVersion(scope: IConstruct, image: string, explicit
     );
   }
   return [version, generation];
+}
+
+/**
+ * The task pods' image (`worker.image`), checked like `image`; a tag that names another Airflow version than the
+ * control plane's is refused (the task runner and the scheduler, dag-processor and API server must be one Airflow:
+ * Airflow 3's execution API is versioned with it, and on Airflow 2 tasks write to the same database schema). A tag
+ * that names no version (`latest`, a build tag) or a digest is the user's choice, taken as the same version.
+ */
+export function resolveWorkerImage(scope: IConstruct, given: string | undefined, image: string, version: AirflowVersion): string {
+  if (given === undefined) return image;
+  validateAirflowImage(scope, given, 'worker.image');
+  const fromTag = AirflowVersion.fromImage(given);
+  if (fromTag !== undefined && fromTag.toString() !== version.toString()) {
+    invalid(
+      scope,
+      'worker.image',
+      given,
+      `an image of the control plane's Airflow, ${version} (the tag names ${fromTag}): the task pods run the same Airflow as ` +
+        'the scheduler, dag-processor and API server, whose execution API and database schema are versioned with it',
+      `Build the task image FROM apache/airflow:${version} (or change image to Airflow ${fromTag} too).`,
+    );
+  }
+  return given;
 }

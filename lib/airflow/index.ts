@@ -11,6 +11,7 @@ export * from './control-plane-checks';
 export * from './control-plane-components';
 export * from './control-plane-image';
 export * from './pod-parts';
+export * from './component-extras';
 export * from './airflow-component';
 export * from './airflow-ingress';
 export * from './volume-permissions';

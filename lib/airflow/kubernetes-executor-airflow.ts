@@ -24,10 +24,10 @@ import {
   refuseUnknownProps,
 } from '../core';
 import { IMetadataDatabase } from '../database';
-import { airflowContainerSecurityContext } from '../security';
+import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
 import { AirflowVolumes, StorageProvisioningMode } from '../storage';
 import { AdminUser } from './admin-user';
-import { AirflowComponent } from './airflow-component';
+import { AirflowComponent, duplicateContainerNames } from './airflow-component';
 import { AirflowConfigValues } from './airflow-config-keys';
 import { AIRFLOW_CONFIG_VOLUME_NAME, AirflowConfiguration } from './airflow-configuration';
 import { AirflowEnvironment, airflowEnvironment } from './airflow-environment';
@@ -53,7 +53,8 @@ import {
   validateControlPlaneVolumes,
 } from './control-plane-checks';
 import { controlPlaneConfig, controlPlaneDefaults, managedByProp, refusedConfig } from './control-plane-config';
-import { resolveAirflowVersion, validateAirflowImage } from './control-plane-image';
+import { resolveAirflowVersion, resolveWorkerImage, validateAirflowImage } from './control-plane-image';
+import { refuseAnnotationsOnExistingServiceAccount, resolveExistingServiceAccount, resolveOpenShift } from './component-extras';
 import { DbMigrations } from './db-migrations';
 import { PodLauncherRbac } from './pod-launcher-rbac';
 import {
@@ -68,7 +69,7 @@ import {
   resolveResources,
 } from './pod-parts';
 import { VolumePermissions } from './volume-permissions';
-import { renderWorkerPodTemplate } from './worker-pod-template';
+import { renderWorkerPodTemplate, resolveWorkerExtraContainers } from './worker-pod-template';
 import { AIRFLOW_TMP_VOLUME_NAME, airflowPodVolumesOf, airflowVolumeMountsOf } from './volume-use';
 
 /** Props for {@link KubernetesExecutorAirflow}: what it runs on, and how Airflow runs ({@link ControlPlaneOptions}). */
@@ -108,7 +109,7 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
   public readonly image: string;
   /**
    * The image of the task pods (the pod template's `base` container and `[kubernetes_executor]
-   * worker_container_repository`/`worker_container_tag`): today the same as `image`.
+   * worker_container_repository`/`worker_container_tag`) and of the Celery workers: `worker.image`, else `image`.
    */
   public readonly workerImage: string;
   /** The Airflow version. */
@@ -117,6 +118,8 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
   public readonly generation: AirflowGeneration;
   /** The image pull policy. */
   public readonly imagePullPolicy: string;
+  /** Whether the pods run under OpenShift's restricted SCC (no fixed uid, gid or fsGroup). */
+  public readonly openShift: boolean;
   /** Whether the triggerer runs. */
   public readonly triggerer: boolean;
   /** Whether DAG files are parsed by a standalone dag-processor. */
@@ -178,7 +181,8 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
   private readonly reserved: { env: string[]; volumes: string[] };
   private readonly resolvedPods: Array<{ property: string; component: string; pod: ResolvedPodOptions }> = [];
   private readonly ownServiceAccounts: Record<string, k8s.KubeServiceAccount> = {};
-  private readonly workerServiceAccount: k8s.KubeServiceAccount;
+  private readonly existingServiceAccounts: Record<string, string> = {};
+  private readonly workerServiceAccount: k8s.KubeServiceAccount | undefined;
   private readonly secretsFromChart: boolean;
   private readonly renderWorker: () => Record<string, unknown>;
 
@@ -192,12 +196,13 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
 
     // What runs: the image, its Airflow version and generation, where the secrets are.
     this.image = validateAirflowImage(this, props.image ?? DEFAULT_AIRFLOW_IMAGE);
-    this.workerImage = this.image;
     [this.airflowVersion, this.generation] = resolveAirflowVersion(this, this.image, props.airflowVersion);
+    this.workerImage = resolveWorkerImage(this, props.worker?.image, this.image, this.airflowVersion);
     this.secretsFromChart = props.secrets === undefined;
     this.secrets = resolveControlPlaneSecrets(this, this.generation, props.secrets);
     this.imagePullPolicy = validateChoice(this, 'imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', IMAGE_PULL_POLICIES);
-    if (this.imagePullPolicy === 'Always') this.warnings.push(alwaysPullWarning(this, this.image));
+    this.openShift = resolveOpenShift(this, props.openShift, this.volumes, props.fixVolumePermissions);
+    if (this.imagePullPolicy === 'Always') this.warnings.push(alwaysPullWarning(this, this.workerImage));
     const endOfLife = endOfLifeWarning(this, this.generation, this.airflowVersion);
     if (endOfLife !== undefined) this.warnings.push(endOfLife);
 
@@ -245,10 +250,22 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
       defaults: controlPlaneDefaults(this.generation, this.volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH),
       config: props.config,
     });
-    const workerPod = this.resolvedPodOptions('worker', Components.WORKER, props.worker);
-    this.workerServiceAccount = airflowServiceAccount(this, 'worker-service-account', `airflow-${Components.WORKER}`, Components.WORKER, false, workerPod.serviceAccountAnnotations);
-    this.renderWorker = () => renderWorkerPodTemplate(this, this.workerServiceAccount.name, workerPod);
+    const { image: _image, extraInitContainers, extraContainers, existingServiceAccountName, ...workerPodOptions } = props.worker ?? {};
+    const workerPod = this.resolvedPodOptions('worker', Components.WORKER, workerPodOptions);
+    const workerAccount = resolveExistingServiceAccount(this, 'worker', existingServiceAccountName, workerPod.serviceAccountAnnotations);
+    this.workerServiceAccount = workerAccount === undefined
+      ? airflowServiceAccount(this, 'worker-service-account', `airflow-${Components.WORKER}`, Components.WORKER, false, workerPod.serviceAccountAnnotations)
+      : undefined;
+    if (workerAccount !== undefined) this.existingServiceAccounts[Components.WORKER] = workerAccount;
+    const workerInit = resolveWorkerExtraContainers(this, extraContainers, extraInitContainers);
+    this.renderWorker = () => renderWorkerPodTemplate(this, workerAccount ?? this.workerServiceAccount!.name, workerPod, workerInit);
     this.configuration.setWorkerPodTemplate(this.renderWorker);
+    this.node.addValidation({
+      validate: () => {
+        const spec = (this.renderWorker() as { spec: k8s.PodSpec }).spec;
+        return duplicateContainerNames(this, 'worker.extraInitContainers', [...(spec.initContainers ?? []), ...spec.containers]);
+      },
+    });
     refuseLogsVolumeAddedLater(this, this.volumes);
 
     // The long-running components, the RBAC of the executor, the one-shot Jobs.
@@ -258,7 +275,7 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     });
     this.deployments = Object.fromEntries(Object.entries(this.components).map(([name, c]) => [name, c.deployment]));
     this.uiService = this.components[this.uiComponent].service!;
-    this.podLauncher = new PodLauncherRbac(this, 'pod-launcher', { serviceAccountName: this.components[Components.SCHEDULER].name });
+    this.podLauncher = new PodLauncherRbac(this, 'pod-launcher', { serviceAccountName: this.components[Components.SCHEDULER].serviceAccountName });
     this.migrations = new DbMigrations(this, 'db-migrations', {
       parts: this.podParts(Components.DB_MIGRATE, 'migrations', props.migrations),
       resources: resolveResources(this, 'migrations.resources', DbMigrations.DEFAULT_RESOURCES, props.migrations?.resources),
@@ -279,8 +296,11 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
         pod: resolvePodOptions(this, '', pickPlacement(this.podOptions)),
       })
       : undefined;
-    this.ownServiceAccounts[Components.WORKER] = this.workerServiceAccount;
-    for (const [name, c] of Object.entries(this.components)) this.ownServiceAccounts[name] = c.serviceAccount;
+    if (this.workerServiceAccount) this.ownServiceAccounts[Components.WORKER] = this.workerServiceAccount;
+    for (const [name, c] of Object.entries(this.components)) {
+      if (c.serviceAccount) this.ownServiceAccounts[name] = c.serviceAccount;
+      else this.existingServiceAccounts[name] = c.serviceAccountName;
+    }
   }
 
   /**
@@ -304,6 +324,17 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     for (const [component, account] of Object.entries(this.ownServiceAccounts)) {
       annotateServiceAccount(this, name, account, this.serviceAccountAnnotationsFor(component, [contribution]));
     }
+    for (const [component, account] of Object.entries(this.existingServiceAccounts)) {
+      refuseAnnotationsOnExistingServiceAccount(this, name, component, account, this.serviceAccountAnnotationsFor(component, [contribution]));
+    }
+  }
+
+  /**
+   * The ServiceAccounts the user manages, by component name (`existingServiceAccountName`): the library creates
+   * none of them, and a feature that would annotate one is refused.
+   */
+  public get userServiceAccounts(): Readonly<Record<string, string>> {
+    return { ...this.existingServiceAccounts };
   }
 
   /** The ServiceAccounts, by component name (`scheduler`, `worker`, ...): the control plane's and its Jobs'. */
@@ -372,9 +403,14 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     return [...airflowVolumeMountsOf(this, component, this.dagsSource), ...this.contributed('volumeMounts', component)];
   }
 
-  /** The securityContext of an Airflow container: read-only root where the generation allows it. */
+  /** The securityContext of an Airflow container: read-only root where the generation allows it; no uid on OpenShift. */
   public airflowContainerSecurityContext(): k8s.SecurityContext {
-    return airflowContainerSecurityContext(this.generation.readOnlyRootFilesystem);
+    return airflowContainerSecurityContext(this.generation.readOnlyRootFilesystem, this.openShift);
+  }
+
+  /** The pod securityContext of an Airflow pod (and of the features' pods): uid 50000, gid 0; none fixed on OpenShift. */
+  public airflowPodSecurityContext(): k8s.PodSecurityContext {
+    return airflowPodSecurityContext(this.openShift);
   }
 
   /** The env and volume names the library sets in the pods of `component`: pod options may not take them. */
@@ -436,6 +472,7 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
       volumeMounts: () => this.airflowVolumeMounts(component),
       configChecksum: this.configuration.checksumAtSynth(),
       containerSecurityContext: this.airflowContainerSecurityContext(),
+      podSecurityContext: this.airflowPodSecurityContext(),
       // The database's wait-for-db runs in the Airflow image: give it the same pull policy (a local
       // ":latest" image would otherwise default to Always and fail to pull).
       waitForDatabase: { ...this.database.waitForDatabaseContainer(this.image, this.airflowContainerSecurityContext()), imagePullPolicy: this.imagePullPolicy },

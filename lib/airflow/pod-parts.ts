@@ -177,6 +177,11 @@ export interface AirflowPodParts {
    * @default - airflowContainerSecurityContext(): read-only root file system
    */
   readonly containerSecurityContext?: k8s.SecurityContext;
+  /**
+   * The pod securityContext.
+   * @default - airflowPodSecurityContext(): uid 50000, gid 0, fsGroup 0
+   */
+  readonly podSecurityContext?: k8s.PodSecurityContext;
   /** The init container that waits until the database accepts connections. */
   readonly waitForDatabase: k8s.Container;
   /**
@@ -265,7 +270,7 @@ export function airflowPodSpec(
   return {
     ...spec,
     ...pod.placement,
-    securityContext: airflowPodSecurityContext(),
+    securityContext: parts.podSecurityContext ?? airflowPodSecurityContext(),
     volumes: atSynth(() => [...parts.volumes(), ...pod.volumes, ...extraVolumes()]),
   };
 }

@@ -3,6 +3,8 @@ import { Components, airflowLabels } from '../core';
 import type { KubernetesExecutorAirflow } from './kubernetes-executor-airflow';
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
 import { ContainerResources, NO_POD_OPTIONS, ResolvedPodOptions, resourceRequirements } from './pod-parts';
+import { resolveExtraContainers } from './component-extras';
+import { invalid } from '../core';
 
 /**
  * The name of the worker pod's container. The KubernetesExecutor fills in its `args` (the task command) and
@@ -55,6 +57,11 @@ export interface WorkerPodTemplateOptions {
    * @default - airflowContainerSecurityContext(): read-only root file system
    */
   readonly containerSecurityContext?: k8s.SecurityContext;
+  /**
+   * The pod's securityContext.
+   * @default - airflowPodSecurityContext(): uid 50000, gid 0, fsGroup 0
+   */
+  readonly podSecurityContext?: k8s.PodSecurityContext;
   /** The default CPU and memory of a task (override per task with `executor_config`). */
   readonly resources: ContainerResources;
   /**
@@ -92,7 +99,7 @@ export function workerPodTemplate(options: WorkerPodTemplateOptions): Record<str
       automountServiceAccountToken: false,
       restartPolicy: 'Never',
       terminationGracePeriodSeconds: options.terminationGracePeriodSeconds ?? TASK_POD_TERMINATION_GRACE_SECONDS,
-      securityContext: airflowPodSecurityContext(),
+      securityContext: options.podSecurityContext ?? airflowPodSecurityContext(),
       ...(options.initContainers?.length ? { initContainers: options.initContainers } : {}),
       containers: [
         {
@@ -116,17 +123,19 @@ export function renderWorkerPodTemplate(
   airflow: KubernetesExecutorAirflow,
   serviceAccountName: string,
   pod: ResolvedPodOptions,
+  userInitContainers: readonly k8s.Container[] = [],
 ): Record<string, unknown> {
   return workerPodTemplate({
     image: airflow.workerImage,
     imagePullPolicy: airflow.imagePullPolicy,
     env: airflow.taskEnv(Components.WORKER),
-    initContainers: airflow.contributed('initContainers', Components.WORKER),
+    initContainers: [...airflow.contributed('initContainers', Components.WORKER), ...userInitContainers],
     volumes: [...airflow.airflowPodVolumes(Components.WORKER), ...airflow.contributed('volumes', Components.WORKER)],
     volumeMounts: airflow.airflowVolumeMounts(Components.WORKER),
     serviceAccountName,
     labels: airflowLabels(Components.WORKER),
     containerSecurityContext: airflow.airflowContainerSecurityContext(),
+    podSecurityContext: airflow.airflowPodSecurityContext(),
     terminationGracePeriodSeconds: killedTaskCleanupTime(airflow.config) + TASK_POD_SHUTDOWN_MARGIN_SECONDS,
     resources: airflow.workerResources,
     pod,
@@ -137,4 +146,30 @@ export function renderWorkerPodTemplate(
 function killedTaskCleanupTime(config: Readonly<Record<string, Readonly<Record<string, string | number | boolean>>>>): number {
   const value = Number(config.core?.killed_task_cleanup_time ?? DEFAULT_KILLED_TASK_CLEANUP_TIME);
   return Number.isInteger(value) && value >= 0 ? value : DEFAULT_KILLED_TASK_CLEANUP_TIME;
+}
+
+/**
+ * The task pods' own init containers (`worker.extraInitContainers`), checked like a component's; `worker.extraContainers`
+ * is refused: the KubernetesExecutor learns that a task ended from its pod's phase, which a sidecar still running
+ * keeps at Running (cncf.kubernetes `KubernetesJobWatcher.process_status` acts on Succeeded and Failed only).
+ */
+export function resolveWorkerExtraContainers(
+  airflow: KubernetesExecutorAirflow,
+  extraContainers: readonly k8s.Container[] | undefined,
+  extraInitContainers: readonly k8s.Container[] | undefined,
+): k8s.Container[] {
+  if (extraContainers !== undefined && extraContainers.length > 0) {
+    invalid(
+      airflow,
+      'worker.extraContainers',
+      extraContainers.map((c) => c?.name),
+      'none: the KubernetesExecutor learns that a task ended from its pod\'s phase (Succeeded or Failed), and a container ' +
+        "still running beside the task's keeps the pod Running: the executor would hold its slot of parallelism for ever",
+      'Run it in worker.extraInitContainers: before the task, or beside it with restartPolicy: "Always" (a sidecar Kubernetes stops when the task\'s container ends, from Kubernetes 1.29 on).',
+    );
+  }
+  return resolveExtraContainers(airflow, 'worker.extraInitContainers', extraInitContainers, {
+    reservedNames: [WORKER_CONTAINER_NAME],
+    securityContext: airflow.airflowContainerSecurityContext(),
+  });
 }

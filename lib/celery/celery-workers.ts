@@ -19,13 +19,13 @@ import {
   validateSecretKeyRef,
   refuseUnknownProps,
 } from '../core';
-import { airflowPodSecurityContext } from '../security';
 import { CONFIG_CHECKSUM_ANNOTATION } from '../airflow/airflow-configuration';
 import { AirflowContribution, IAirflowFeature } from '../airflow/airflow-feature';
 import type { KubernetesExecutorAirflow } from '../airflow/kubernetes-executor-airflow';
 import { CeleryOptions } from './celery-options';
 import { ContainerResources, airflowServiceAccount, pickPlacement, resolvePodOptions, resolveResources, resourceRequirements } from '../airflow/pod-parts';
 import { RedisBroker } from './redis-broker';
+import { refuseAnnotationsOnExistingServiceAccount, resolveExistingServiceAccount, resolveExtraContainers, resolveProbe } from '../airflow/component-extras';
 
 /** Props for {@link CeleryWorkers}: the control plane they plug into, and how they run. */
 export interface CeleryWorkersProps extends CeleryOptions {
@@ -35,6 +35,25 @@ export interface CeleryWorkersProps extends CeleryOptions {
 
 /** The environment variable that carries the broker's password into Airflow containers (from its Secret). */
 export const BROKER_PASSWORD_ENV = 'AIRFLOW_BROKER_PASSWORD';
+
+/**
+ * The Celery workers' liveness probe: Celery's own ping through the broker, answered by the worker's main process.
+ * Celery with the broker URL alone: no Airflow import, so the probe costs a fraction of a second and ~40 MiB.
+ * Its timings may be changed with `livenessProbe` (within the limits of `resolveProbe`).
+ */
+export const CELERY_LIVENESS_PROBE: k8s.Probe = {
+  exec: {
+    command: [
+      'sh',
+      '-c',
+      'exec python -m celery --broker "$AIRFLOW__CELERY__BROKER_URL" inspect ping --destination "celery@$(hostname)" --timeout 10',
+    ],
+  },
+  initialDelaySeconds: 60,
+  periodSeconds: 60,
+  timeoutSeconds: 30,
+  failureThreshold: 5,
+};
 
 const QUEUE = /^[A-Za-z0-9_.-]{1,200}$/;
 
@@ -90,8 +109,10 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
   public readonly command: string;
   /** The Redis broker; undefined with an external broker. */
   public readonly broker: RedisBroker | undefined;
-  /** The ServiceAccount (no token). */
-  public readonly serviceAccount: k8s.KubeServiceAccount;
+  /** The ServiceAccount (no token); undefined when the workers run as one the user manages (`existingServiceAccountName`). */
+  public readonly serviceAccount: k8s.KubeServiceAccount | undefined;
+  /** The name of the ServiceAccount the workers run as. */
+  public readonly serviceAccountName: string;
   /** The Deployment. */
   public readonly deployment: k8s.KubeDeployment;
 
@@ -106,7 +127,11 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
     super(scope, id);
     refuseUnknownProps(this, '', props, 'CeleryWorkersProps');
     const airflow = props.airflow;
-    const { replicas, resources, strategy, concurrency, queues, terminationGracePeriodSeconds, defaultExecutor, externalBroker, redis, ...celeryPod } = props;
+    const {
+      replicas, resources, strategy, concurrency, queues, terminationGracePeriodSeconds, defaultExecutor, externalBroker, redis,
+      extraContainers, extraInitContainers, livenessProbe, readinessProbe, startupProbe, existingServiceAccountName,
+      ...celeryPod
+    } = props;
     delete (celeryPod as { airflow?: unknown }).airflow;
     if (!airflow.airflowVersion.supportsMultipleExecutors) {
       const { airflow: _, ...options } = props;
@@ -183,7 +208,20 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
     ].join(' ');
 
     const labels = airflowLabels(Components.CELERY_WORKER);
-    this.serviceAccount = airflowServiceAccount(this, 'service-account', this.name, Components.CELERY_WORKER, false, pod.serviceAccountAnnotations);
+    const existingAccount = resolveExistingServiceAccount(airflow, 'celery', existingServiceAccountName, pod.serviceAccountAnnotations);
+    this.serviceAccountName = existingAccount ?? this.name;
+    this.serviceAccount = existingAccount === undefined
+      ? airflowServiceAccount(this, 'service-account', this.name, Components.CELERY_WORKER, false, pod.serviceAccountAnnotations)
+      : undefined;
+    const context = { reservedNames: [Components.CELERY_WORKER], securityContext: airflow.airflowContainerSecurityContext() };
+    const userContainers = resolveExtraContainers(airflow, 'celery.extraContainers', extraContainers, context);
+    const userInit = resolveExtraContainers(airflow, 'celery.extraInitContainers', extraInitContainers, {
+      ...context,
+      reservedNames: [...context.reservedNames, ...userContainers.map((c) => c.name)],
+    });
+    const probe = resolveProbe(airflow, 'celery', 'livenessProbe', CELERY_LIVENESS_PROBE, livenessProbe);
+    resolveProbe(airflow, 'celery', 'readinessProbe', undefined, readinessProbe);
+    resolveProbe(airflow, 'celery', 'startupProbe', undefined, startupProbe);
     this.deployment = new k8s.KubeDeployment(this, 'deployment', {
       metadata: { name: this.name, labels },
       spec: {
@@ -200,19 +238,19 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
           },
           spec: {
             ...pod.placement,
-            serviceAccountName: this.name,
+            serviceAccountName: this.serviceAccountName,
             automountServiceAccountToken: false,
             terminationGracePeriodSeconds: this.terminationGracePeriodSeconds,
-            securityContext: airflowPodSecurityContext(),
+            securityContext: airflow.airflowPodSecurityContext(),
             // The features' init containers (git-sync's one-time sync in sidecar mode), read at synth like the sidecars.
             initContainers: atSynth(() => {
-              const init = airflow.contributed('initContainers', Components.CELERY_WORKER);
+              const init = [...airflow.contributed('initContainers', Components.CELERY_WORKER), ...userInit];
               return init.length ? init : undefined;
             }),
             containers: atSynth(() => [
               {
                 name: Components.CELERY_WORKER,
-                image: airflow.image,
+                image: airflow.workerImage,
                 imagePullPolicy: airflow.imagePullPolicy,
                 args: ['bash', '-c', `exec ${this.command}`],
                 env: atSynth(() => [
@@ -225,25 +263,12 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
                 ]),
                 ...(pod.envFrom.length ? { envFrom: pod.envFrom } : {}),
                 resources: resourceRequirements(this.resources),
-                livenessProbe: {
-                  // Celery's own ping through the broker, answered by the worker's main process. Celery with the
-                  // broker URL alone: no Airflow import, so the probe costs a fraction of a second and ~40 MiB.
-                  exec: {
-                    command: [
-                      'sh',
-                      '-c',
-                      'exec python -m celery --broker "$AIRFLOW__CELERY__BROKER_URL" inspect ping --destination "celery@$(hostname)" --timeout 10',
-                    ],
-                  },
-                  initialDelaySeconds: 60,
-                  periodSeconds: 60,
-                  timeoutSeconds: 30,
-                  failureThreshold: 5,
-                },
+                livenessProbe: probe,
                 securityContext: airflow.airflowContainerSecurityContext(),
                 volumeMounts: atSynth(() => [...airflow.airflowVolumeMounts(Components.CELERY_WORKER), ...pod.volumeMounts]),
               },
               ...airflow.contributed('sidecars', Components.CELERY_WORKER),
+              ...userContainers,
             ]),
             volumes: atSynth(() => [...airflow.airflowPodVolumes(Components.CELERY_WORKER), ...pod.volumes, ...airflow.contributed('volumes', Components.CELERY_WORKER)]),
           },
@@ -251,9 +276,9 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
       },
     });
     // The features' ServiceAccount annotations for task-running pods (remote logging's cloud identity).
-    for (const [key, value] of Object.entries(airflow.serviceAccountAnnotationsFor(Components.CELERY_WORKER))) {
-      this.serviceAccount.metadata.addAnnotation(key, value);
-    }
+    const annotations = airflow.serviceAccountAnnotationsFor(Components.CELERY_WORKER);
+    if (existingAccount !== undefined) refuseAnnotationsOnExistingServiceAccount(airflow, 'a feature', Components.CELERY_WORKER, existingAccount, annotations);
+    for (const [key, value] of Object.entries(annotations)) this.serviceAccount?.metadata.addAnnotation(key, value);
     airflow.addFeature(this);
   }
 

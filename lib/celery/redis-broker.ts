@@ -2,6 +2,8 @@ import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
 import {
   Components,
+  atSynth,
+  chartPodDefaults,
   PodPlacementOptions,
   REDIS_PORT,
   SecretKeyRef,
@@ -128,13 +130,12 @@ export class RedisBroker extends Construct {
             automountServiceAccountToken: false,
             enableServiceLinks: false,
             terminationGracePeriodSeconds: 30,
-            securityContext: {
-              runAsUser: REDIS_UID,
-              runAsGroup: REDIS_GID,
-              fsGroup: REDIS_GID,
+            // On OpenShift (the control plane's openShift) no uid, gid or fsGroup: the restricted SCC assigns them.
+            securityContext: atSynth(() => ({
+              ...(chartPodDefaults(this)?.openShift ? {} : { runAsUser: REDIS_UID, runAsGroup: REDIS_GID, fsGroup: REDIS_GID }),
               runAsNonRoot: true,
               seccompProfile: { type: 'RuntimeDefault' },
-            },
+            })),
             containers: [
               {
                 name: Components.REDIS,
@@ -160,8 +161,8 @@ export class RedisBroker extends Construct {
                 livenessProbe: { ...ping, initialDelaySeconds: 10, periodSeconds: 30 },
                 resources: resourceRequirements(this.resources),
                 securityContext: {
-                  runAsUser: REDIS_UID,
-                  runAsGroup: REDIS_GID,
+                  runAsUser: atSynth(() => (chartPodDefaults(this)?.openShift ? undefined : REDIS_UID)),
+                  runAsGroup: atSynth(() => (chartPodDefaults(this)?.openShift ? undefined : REDIS_GID)),
                   runAsNonRoot: true,
                   allowPrivilegeEscalation: false,
                   privileged: false,

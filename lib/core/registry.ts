@@ -140,6 +140,11 @@ export interface IChartPodDefaults extends IConstruct {
   readonly imagePullPolicy: string;
   /** The chart-wide pull secrets, node selection, priority, pod labels and annotations. */
   readonly placement: PodPlacementOptions;
+  /**
+   * Whether the pods run under OpenShift's restricted SCC: no fixed uid, gid or fsGroup (the platform assigns them).
+   * @default false
+   */
+  readonly openShift?: boolean;
 }
 
 const CONTROL_PLANE = Symbol.for('airflow-cdk8s.ControlPlane');

@@ -7,6 +7,7 @@ import {
   IAirflowSecrets,
   NAME_LABEL,
   PodPlacementOptions,
+  atSynth,
   chartPodDefaults,
   mergePodOptions,
   podPlacementFieldsAtSynth,
@@ -416,7 +417,10 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
                   requests: { cpu: k8s.Quantity.fromString(cpuRequest), memory: k8s.Quantity.fromString(memoryRequest) },
                   limits: { cpu: k8s.Quantity.fromString(cpuLimit), memory: k8s.Quantity.fromString(memoryLimit) },
                 },
-                securityContext: MetadataDb.postgresContainerSecurityContext(),
+                // On OpenShift (the control plane's openShift), no root: the restricted SCC assigns the uid.
+                securityContext: atSynth(() =>
+                  chartPodDefaults(this)?.openShift ? MetadataDb.postgresOpenShiftSecurityContext() : MetadataDb.postgresContainerSecurityContext(),
+                ),
               },
             ],
             volumes: [
@@ -461,6 +465,24 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
       privileged: false,
       readOnlyRootFilesystem: true,
       capabilities: { drop: ['ALL'], add: [...MetadataDb.CAPABILITIES] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    };
+  }
+
+  /**
+   * The Postgres container's securityContext on OpenShift (`openShift`, Pod Security "restricted"): no root and no
+   * capability. The restricted SCC runs it under a uid of the namespace's range, in the root group, with the fsGroup
+   * it assigns, which makes the claim's root group-writable: the official image's entrypoint, as a user other than
+   * root, skips its chown and gosu step, creates PGDATA (a folder below the mount, `pgdata`) as that user, and gives
+   * initdb a passwd entry for the uid through nss_wrapper (docker-library/postgres `docker-entrypoint.sh`).
+   */
+  public static postgresOpenShiftSecurityContext(): k8s.SecurityContext {
+    return {
+      runAsNonRoot: true,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
       seccompProfile: { type: 'RuntimeDefault' },
     };
   }

@@ -192,6 +192,8 @@ export class GitSyncDags extends Construct implements IAirflowFeature {
   public readonly featureName = 'gitSync';
   /** Shared volume or sidecars. */
   public readonly mode: GitSyncMode;
+  /** Whether the pods run under OpenShift's restricted SCC (the control plane's `openShift`): no fixed uid or gid. */
+  public readonly openShift: boolean;
   /** The repository URL. */
   public readonly repository: string;
   /** The revision git-sync checks out (`--ref`): a branch, tag or commit, or HEAD. */
@@ -222,6 +224,7 @@ export class GitSyncDags extends Construct implements IAirflowFeature {
     super(scope, id);
     refuseUnknownProps(this, '', props, 'GitSyncDagsProps');
     const airflow = props.airflow;
+    this.openShift = airflow.openShift;
     const volumes = airflow.volumes;
     if (!(volumes instanceof AirflowVolumes)) invalid(this, 'volumes', volumes, 'the AirflowVolumes of the chart');
     const placement = pickPlacement(airflow.podOptionsFor(pickPlacement(props)));
@@ -279,7 +282,7 @@ export class GitSyncDags extends Construct implements IAirflowFeature {
             spec: {
               serviceAccountName: name,
               automountServiceAccountToken: false,
-              securityContext: airflowPodSecurityContext(),
+              securityContext: airflowPodSecurityContext(this.openShift),
               ...podPlacementFields(options),
               containers: [
                 {
@@ -364,7 +367,7 @@ export class GitSyncDags extends Construct implements IAirflowFeature {
       args: [...this.args, ...extraArgs],
       ...(this.credentials && this.credentials.env().length > 0 ? { env: this.credentials.env() } : {}),
       resources: resourceRequirements(this.resources),
-      securityContext: airflowContainerSecurityContext(),
+      securityContext: airflowContainerSecurityContext(true, this.openShift),
       volumeMounts: [dagsMount, { name: GIT_SYNC_TMP_VOLUME_NAME, mountPath: '/tmp' }, ...(this.credentials ? [this.credentials.volumeMount()] : [])],
     };
   }

@@ -4,6 +4,8 @@ import {
   AIRFLOW_GID,
   AIRFLOW_UID,
   Components,
+  atSynth,
+  chartPodDefaults,
   IMAGE_PULL_POLICIES,
   PodOptions,
   PodPlacementOptions,
@@ -178,6 +180,12 @@ export class ImagePrePull extends Construct {
       capabilities: { drop: ['ALL'] },
       seccompProfile: { type: 'RuntimeDefault' },
     };
+    // On OpenShift (the control plane's openShift) no uid or gid: the restricted SCC assigns them (/bin/true and
+    // pause run as any user).
+    const fixedIds = (uid: number, gid: number) => ({
+      runAsUser: atSynth(() => (chartPodDefaults(this)?.openShift ? undefined : uid)),
+      runAsGroup: atSynth(() => (chartPodDefaults(this)?.openShift ? undefined : gid)),
+    });
     this.daemonSet = new k8s.KubeDaemonSet(this, 'daemon-set', {
       metadata: { name, labels },
       spec: {
@@ -202,7 +210,7 @@ export class ImagePrePull extends Construct {
               // database with `airflow db check`): only /bin/true runs, in a few milliseconds.
               command: [...PRE_PULL_COMMAND],
               resources: resources(PRE_PULL_RESOURCES.pull),
-              securityContext: { runAsUser: AIRFLOW_UID, runAsGroup: AIRFLOW_GID, runAsNonRoot: true, ...hardened },
+              securityContext: { ...fixedIds(AIRFLOW_UID, AIRFLOW_GID), runAsNonRoot: true, ...hardened },
             })),
             containers: [
               {
@@ -210,7 +218,7 @@ export class ImagePrePull extends Construct {
                 image: pauseImage,
                 imagePullPolicy: 'IfNotPresent',
                 resources: resources(PRE_PULL_RESOURCES.pause),
-                securityContext: { runAsUser: PAUSE_UID, runAsGroup: PAUSE_UID, runAsNonRoot: true, ...hardened },
+                securityContext: { ...fixedIds(PAUSE_UID, PAUSE_UID), runAsNonRoot: true, ...hardened },
               },
             ],
           },

@@ -48,6 +48,11 @@ export interface LogGroomerOptions {
   readonly logsPath: string;
   /** Task logs older than this many days are removed. */
   readonly retentionDays: number;
+  /**
+   * Whether the pod runs under OpenShift's restricted SCC: no fixed uid or gid.
+   * @default false
+   */
+  readonly openShift?: boolean;
 }
 
 /**
@@ -85,7 +90,7 @@ export function logGroomerContainer(options: LogGroomerOptions): k8s.Container {
       timeoutSeconds: 10,
       failureThreshold: 3,
     },
-    securityContext: airflowContainerSecurityContext(),
+    securityContext: airflowContainerSecurityContext(true, options.openShift ?? false),
     volumeMounts: [
       { name: options.logsVolume, mountPath: options.logsPath },
       { name: LOG_GROOMER_TMP_VOLUME_NAME, mountPath: '/tmp' },
@@ -136,6 +141,7 @@ export class LogGroomer implements IAirflowFeature {
       logsVolume: logs.name,
       logsPath: logs.mountPath,
       retentionDays: this.retentionDays,
+      openShift: airflow.openShift,
     });
     return { sidecars: { [Components.SCHEDULER]: [container] }, volumes: { [Components.SCHEDULER]: [noTokenVolume(), logGroomerTmpVolume()] } };
   }

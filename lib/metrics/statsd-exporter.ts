@@ -93,6 +93,7 @@ export class StatsdExporter extends Construct implements IAirflowFeature {
     const image = validateImage(this, 'image', props.image ?? DEFAULT_STATSD_EXPORTER_IMAGE);
     const imagePullPolicy = validateChoice(this, 'imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', ['Always', 'IfNotPresent', 'Never']);
     const airflow = props.airflow;
+    const openShift = airflow?.openShift ?? false;
     const clusterDomain = validateDnsSubdomain(this, 'clusterDomain', props.clusterDomain ?? airflow?.clusterDomain ?? 'cluster.local');
     const given = pickPlacement(props);
     const options: PodPlacementOptions = airflow && Object.keys(given).length === 0 ? pickPlacement(airflow.podOptions) : given;
@@ -124,7 +125,7 @@ export class StatsdExporter extends Construct implements IAirflowFeature {
           spec: {
             serviceAccountName: this.name,
             automountServiceAccountToken: false,
-            securityContext: airflowPodSecurityContext(),
+            securityContext: airflowPodSecurityContext(openShift),
             ...podPlacementFields(options),
             containers: [
               {
@@ -144,7 +145,7 @@ export class StatsdExporter extends Construct implements IAirflowFeature {
                 readinessProbe: probe('/-/ready'),
                 livenessProbe: probe('/-/healthy'),
                 resources: resourceRequirements(STATSD_EXPORTER_RESOURCES),
-                securityContext: airflowContainerSecurityContext(),
+                securityContext: airflowContainerSecurityContext(true, openShift),
                 volumeMounts: [{ name: 'mappings', mountPath: '/etc/statsd-exporter', readOnly: true }],
               },
             ],

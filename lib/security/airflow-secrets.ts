@@ -300,7 +300,7 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
         serviceAccountName: NAME,
         automountServiceAccountToken: true,
         restartPolicy: 'Never',
-        securityContext: airflowPodSecurityContext(),
+        securityContext: airflowPodSecurityContext(chartPodDefaults(this)?.openShift ?? false),
         ...(store ? { initContainers: [copyFolderContainer(this.image!, imagePullPolicy())] } : {}),
         containers: [
           {
@@ -317,7 +317,7 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
               ...(store ? [{ name: 'SECRETS_COPY_PATH', value: SECRETS_COPY_MOUNT_PATH }] : []),
             ],
             ...(store ? { volumeMounts: [{ name: SECRETS_COPY_VOLUME, mountPath: SECRETS_COPY_MOUNT_PATH }] } : {}),
-            securityContext: airflowContainerSecurityContext(),
+            securityContext: airflowContainerSecurityContext(true, chartPodDefaults(this)?.openShift ?? false),
             resources: {
               requests: { cpu: k8s.Quantity.fromString(SECRETS_BOOTSTRAP_RESOURCES.cpuRequest), memory: k8s.Quantity.fromString(SECRETS_BOOTSTRAP_RESOURCES.memoryRequest) },
               limits: { cpu: k8s.Quantity.fromString(SECRETS_BOOTSTRAP_RESOURCES.cpuLimit), memory: k8s.Quantity.fromString(SECRETS_BOOTSTRAP_RESOURCES.memoryLimit) },

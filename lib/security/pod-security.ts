@@ -3,13 +3,13 @@ import { AIRFLOW_GID, AIRFLOW_UID } from '../core';
 
 /**
  * The pod securityContext of every Airflow pod: non-root uid 50000 / gid 0, seccomp RuntimeDefault.
- * Meets the Pod Security Standard "restricted" level.
+ * Meets the Pod Security Standard "restricted" level. With `openShift`, no uid, gid or fsGroup: OpenShift's
+ * restricted SCC assigns a uid of the namespace's range (refusing any other) and an fsGroup, and runs the
+ * process in the root group (gid 0), which the official image's files are group-writable by.
  */
-export function airflowPodSecurityContext(): k8s.PodSecurityContext {
+export function airflowPodSecurityContext(openShift: boolean = false): k8s.PodSecurityContext {
   return {
-    runAsUser: AIRFLOW_UID,
-    runAsGroup: AIRFLOW_GID,
-    fsGroup: AIRFLOW_GID,
+    ...(openShift ? {} : { runAsUser: AIRFLOW_UID, runAsGroup: AIRFLOW_GID, fsGroup: AIRFLOW_GID }),
     runAsNonRoot: true,
     seccompProfile: { type: 'RuntimeDefault' },
   };
@@ -22,10 +22,9 @@ export function airflowPodSecurityContext(): k8s.PodSecurityContext {
  * Airflow pods' `/tmp` is an emptyDir). `readOnlyRootFilesystem` false only where the program writes into its
  * image and cannot be told otherwise (Airflow 2 copies `webserver_config.py` into AIRFLOW_HOME at every start).
  */
-export function airflowContainerSecurityContext(readOnlyRootFilesystem: boolean = true): k8s.SecurityContext {
+export function airflowContainerSecurityContext(readOnlyRootFilesystem: boolean = true, openShift: boolean = false): k8s.SecurityContext {
   return {
-    runAsUser: AIRFLOW_UID,
-    runAsGroup: AIRFLOW_GID,
+    ...(openShift ? {} : { runAsUser: AIRFLOW_UID, runAsGroup: AIRFLOW_GID }),
     runAsNonRoot: true,
     allowPrivilegeEscalation: false,
     privileged: false,

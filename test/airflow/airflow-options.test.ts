@@ -60,6 +60,7 @@ const EVERY_OPTION: Required<AirflowOptions> = {
   migrations: { resources: { memoryLimit: '2Gi' } },
   ingress: { host: 'airflow.example.com' },
   fixVolumePermissions: false,
+  openShift: false, // true needs volumes from a StorageClass: test/airflow/component-extras.test.ts
   env: { TZ: EnvValue.fromValue('Europe/Paris') },
   envFrom: [EnvFrom.configMap('team-env')],
   extraVolumes: [PodVolume.configMap('team-config', { configMapName: 'team-config', mountPath: '/opt/team' })],
@@ -204,6 +205,10 @@ const OPTION_CHECKS: Checks<AirflowOptions> = {
   fixVolumePermissions: (b) => {
     expect(b.airflow.fixVolumePermissions).toBe(false);
     expect(b.objects.filter((o) => /volume-permissions/.test(o.metadata.name))).toEqual([]);
+  },
+  openShift: (b) => {
+    expect(b.airflow.openShift).toBe(false);
+    eachAirflowPod(b, (spec) => expect(spec.securityContext.runAsUser).toBe(50000));
   },
   env: (b) => eachAirflowContainer(b, (c) => expect(envOf(c, 'TZ')).toEqual({ name: 'TZ', value: 'Europe/Paris' })),
   envFrom: (b) => eachAirflowContainer(b, (c) => expect(c.envFrom).toEqual([{ configMapRef: { name: 'team-env' } }])),
@@ -504,6 +509,10 @@ describe('without props, each option resolves to its documented default', () => 
       fixVolumePermissions: (b) => {
         expect(b.airflow.fixVolumePermissions).toBe(true);
         expect(byKind(b.objects, 'Job').map((j) => j.metadata.name)).toContainEqual(expect.stringMatching(/^airflow-volume-permissions/));
+      },
+      openShift: (b) => {
+        expect(b.airflow.openShift).toBe(false);
+        eachAirflowPod(b, (spec) => expect(spec.securityContext).toMatchObject({ runAsUser: 50000, runAsGroup: 0, fsGroup: 0 }));
       },
       env: (b) => eachAirflowContainer(b, (c) => expect(envOf(c, 'TZ')).toBeUndefined()),
       envFrom: (b) => eachAirflowContainer(b, (c) => expect(c.envFrom).toBeUndefined()),

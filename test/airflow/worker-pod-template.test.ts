@@ -1,8 +1,9 @@
 import { parse } from 'yaml';
-import { WORKER_CONTAINER_NAME } from '../../lib';
+import * as k8s from '../../imports/k8s';
+import { GitSyncMode, StorageProvisioning, WORKER_CONTAINER_NAME } from '../../lib';
 import { workerPodTemplate } from '../../lib/airflow/worker-pod-template';
 import { podSecurityViolations, PodSecurityLevel } from '../../lib/security/pod-security';
-import { airflowChart, find, parseCfg } from '../support';
+import { airflowChart, airflowError, find, parseCfg, synthAirflowChart } from '../support';
 
 describe('the worker pod template in the default deployment', () => {
   const { airflow, manifests } = airflowChart();
@@ -157,4 +158,64 @@ test('workerPodTemplate renders quantities as strings', () => {
     resources: { cpuRequest: '1', memoryRequest: '1Gi', cpuLimit: '2', memoryLimit: '2Gi' },
   });
   expect(pod.spec.containers[0].resources.requests).toEqual({ cpu: '1', memory: '1Gi' });
+});
+
+describe('the task image (worker.image)', () => {
+  const image = 'registry.example.com/team/airflow-tasks:3.1.3-extras';
+
+  test('the pod template, [kubernetes_executor] worker_container_*, the pre-pull and the Celery workers follow it; the control plane keeps its own', () => {
+    const { manifests, cfg, worker, chart } = synthAirflowChart({
+      worker: { image },
+      celery: {},
+      provisioning: StorageProvisioning.storageClass('efs-sc'),
+    });
+    expect(worker.spec.containers[0].image).toBe(image);
+    expect(cfg.kubernetes_executor.worker_container_repository).toBe('registry.example.com/team/airflow-tasks');
+    expect(cfg.kubernetes_executor.worker_container_tag).toBe('3.1.3-extras');
+    expect(find(manifests, 'Deployment', 'airflow-scheduler').spec.template.spec.containers[0].image).toBe('apache/airflow:3.1.3');
+    expect(find(manifests, 'Deployment', 'airflow-celery-worker').spec.template.spec.containers[0].image).toBe(image);
+    expect(chart.imagePrePull?.images).toEqual(['apache/airflow:3.1.3', image]);
+    const prePull = find(manifests, 'DaemonSet').spec.template.spec.initContainers.map((c: any) => c.image);
+    expect(prePull).toEqual(['apache/airflow:3.1.3', image]);
+  });
+
+  test('an image whose tag names no version (latest, a build tag) is taken as the control plane\'s Airflow', () => {
+    const { worker, cfg } = synthAirflowChart({ worker: { image: 'my-tasks:latest' } });
+    expect(worker.spec.containers[0].image).toBe('my-tasks:latest');
+    expect(cfg.kubernetes_executor.worker_container_tag).toBe('latest');
+  });
+
+  test('another Airflow version, an untagged image and the slim image are refused', () => {
+    expect(airflowError({ worker: { image: 'apache/airflow:3.0.6' } }).message).toBe(
+      'KubernetesExecutorAirflow at "test/airflow": property "worker.image" received "apache/airflow:3.0.6"; allowed: an image of the control ' +
+        "plane's Airflow, 3.1.3 (the tag names 3.0.6): the task pods run the same Airflow as the scheduler, dag-processor and API server, whose " +
+        'execution API and database schema are versioned with it. Build the task image FROM apache/airflow:3.1.3 (or change image to Airflow 3.0.6 too).',
+    );
+    expect(airflowError({ worker: { image: 'my-tasks' } }).message).toMatch(/property "worker\.image" received "my-tasks"; allowed: an image pinned by a tag or a digest/);
+    expect(airflowError({ worker: { image: 'apache/airflow:slim-3.1.3' } }).property).toBe('worker.image');
+  });
+});
+
+describe('the task pods\' own init containers', () => {
+  const q = (v: string) => k8s.Quantity.fromString(v);
+  const resources = { requests: { cpu: q('10m'), memory: q('32Mi') }, limits: { cpu: q('100m'), memory: q('64Mi') } };
+
+  test('come after the features\' init containers, with the task container\'s securityContext', () => {
+    const { worker, chart } = synthAirflowChart({ worker: { extraInitContainers: [{ name: 'fetch-model', image: 'busybox:1.36', command: ['true'], resources }] } });
+    expect(worker.spec.initContainers.map((c: any) => c.name)).toEqual(['fetch-model']);
+    expect(worker.spec.initContainers[0].securityContext).toEqual(worker.spec.containers[0].securityContext);
+    // Their images are task pod images: the pre-pull keeps them too.
+    expect(chart.airflow.taskPodImages).toEqual(['apache/airflow:3.1.3', 'busybox:1.36']);
+  });
+
+  test('a name git-sync\'s init container has is refused at synth; a container beside base is refused', () => {
+    const init = { name: 'git-sync-init', image: 'busybox:1.36', resources };
+    expect(() =>
+      synthAirflowChart({ worker: { extraInitContainers: [init] }, gitSync: { repository: 'https://github.com/org/dags.git', mode: GitSyncMode.SIDECARS } }),
+    ).toThrow(/property "worker\.extraInitContainers" received a container named "git-sync-init"/);
+    expect(airflowError({ worker: { extraInitContainers: [{ ...init, name: 'base' }] } }).property).toBe('worker.extraInitContainers[0].name');
+    expect(airflowError({ worker: { extraContainers: [{ ...init, name: 'proxy' }] } }).message).toMatch(
+      /property "worker\.extraContainers" received \["proxy"\]; allowed: none: the KubernetesExecutor learns that a task ended from its pod's phase/,
+    );
+  });
 });

@@ -554,6 +554,6 @@ describe('the namespace and the pods', () => {
     expect(workers).toBeInstanceOf(CeleryWorkers);
     expect([workers.name, workers.replicas, workers.concurrency, workers.queues]).toEqual(['airflow-celery-worker', 2, 2, ['default', 'quick']]);
     expect(workers.broker?.name).toBe('airflow-redis');
-    expect([workers.serviceAccount.name, workers.broker?.serviceAccount.name]).toEqual(['airflow-celery-worker', 'airflow-redis']);
+    expect([workers.serviceAccount?.name, workers.broker?.serviceAccount.name]).toEqual(['airflow-celery-worker', 'airflow-redis']);
   });
 });

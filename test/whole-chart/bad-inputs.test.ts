@@ -15,13 +15,25 @@ import {
   DeploymentStrategy,
   EnvValue,
   StatsdExporter,
+  RemoteLogging,
 } from '../../lib';
+import * as k8s from '../../imports/k8s';
 import { validateAirflowConfig } from '../../lib/airflow/airflow-config-keys';
 import { AirflowConfiguration } from '../../lib/airflow/airflow-configuration';
 import { validatePort } from '../../lib/core/validators';
 import { testChart, validationError } from '../support';
 
 const chart = () => testChart();
+
+/** A container of the user's own with what the checks require (issue #22). */
+const SMALL_CONTAINER = {
+  name: 'proxy',
+  image: 'envoyproxy/envoy:v1.31.0',
+  resources: {
+    requests: { cpu: k8s.Quantity.fromString('10m'), memory: k8s.Quantity.fromString('32Mi') },
+    limits: { cpu: k8s.Quantity.fromString('100m'), memory: k8s.Quantity.fromString('64Mi') },
+  },
+};
 
 /**
  * One bad input per row: how to build it, and the message it must produce. Each message names the construct
@@ -195,6 +207,44 @@ const rows: Array<[string, () => unknown, RegExp]> = [
   ['strategy as a plain object', () =>
     new AirflowChart(Testing.app(), 'airflow', { dagProcessor: { strategy: { type: 'Recreate' } as any } }),
     /^AirflowComponent at "airflow\/airflow\/dag-processor": property "dagProcessor\.strategy" received \{"type":"Recreate"\}; allowed: DeploymentStrategy\.rollingUpdate\(\{ maxSurge, maxUnavailable \}\) or DeploymentStrategy\.recreate\(\)\.$/],
+
+  // Per component: the task image, probe timings, containers of your own, your own ServiceAccount (issue #22)
+  ['a task image of another Airflow version', () => new AirflowChart(Testing.app(), 'airflow', { worker: { image: 'apache/airflow:3.0.6' } }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "worker\.image" received "apache\/airflow:3\.0\.6"; allowed: an image of the control plane's Airflow, 3\.1\.3 \(the tag names 3\.0\.6\): .* Build the task image FROM apache\/airflow:3\.1\.3 \(or change image to Airflow 3\.0\.6 too\)\.$/],
+  ['a probe the component does not have', () => new AirflowChart(Testing.app(), 'airflow', { scheduler: { readinessProbe: { periodSeconds: 10 } } }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "scheduler\.readinessProbe" received \{"periodSeconds":10\}; allowed: nothing: this component has no readiness probe\.$/],
+  ['a liveness probe timeout shorter than airflow jobs check takes', () => new AirflowChart(Testing.app(), 'airflow', { triggerer: { livenessProbe: { timeoutSeconds: 5 } } }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "triggerer\.livenessProbe\.timeoutSeconds" received 5; allowed: at least 20: the probe starts a Python process \("airflow jobs check", Celery's ping\); the official chart gives it 20 s, and a probe cut shorter restarts a healthy container\.$/],
+  ['a liveness probe that gives up within 30 s', () => new AirflowChart(Testing.app(), 'airflow', { apiServer: { livenessProbe: { periodSeconds: 5, failureThreshold: 3, timeoutSeconds: 5 } } }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "apiServer\.livenessProbe" received \{"periodSeconds":5,"failureThreshold":3\}; allowed: periodSeconds x failureThreshold of at least 30 s \(here 15 s\): /],
+  ['a startup probe that gives the UI less than a minute', () => new AirflowChart(Testing.app(), 'airflow', { apiServer: { startupProbe: { periodSeconds: 5, failureThreshold: 6 } } }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "apiServer\.startupProbe" received \{"initialDelaySeconds":0,"periodSeconds":5,"failureThreshold":6\}; allowed: initialDelaySeconds \+ periodSeconds x failureThreshold of at least 60 s \(here 30 s\)/],
+  ['an extra container without resources', () =>
+    new AirflowChart(Testing.app(), 'airflow', { scheduler: { extraContainers: [{ name: 'proxy', image: 'envoyproxy/envoy:v1.31.0' }] } }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "scheduler\.extraContainers\[0\]\.resources\.requests\.cpu" received undefined; allowed: requests and limits of cpu and memory \(resources: /],
+  ['an extra container that may escalate privileges', () =>
+    new AirflowChart(Testing.app(), 'airflow', { dagProcessor: { extraInitContainers: [{ ...SMALL_CONTAINER, securityContext: { allowPrivilegeEscalation: true } }] } }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "dagProcessor\.extraInitContainers\[0\]\.securityContext\.allowPrivilegeEscalation" received true; allowed: false: the component's own container has it, and an extra container may be no weaker\. Leave it out to take the component's value\.$/],
+  ['an extra container named like the component', () =>
+    new AirflowChart(Testing.app(), 'airflow', { triggerer: { extraContainers: [{ ...SMALL_CONTAINER, name: 'triggerer' }] } }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "triggerer\.extraContainers\[0\]\.name" received "triggerer"; allowed: a container name not used in the pod already \(triggerer, wait-for-db, wait-for-airflow-migrations\): Kubernetes refuses two containers of one name\.$/],
+  ['a sidecar in the task pods', () => new AirflowChart(Testing.app(), 'airflow', { worker: { extraContainers: [SMALL_CONTAINER] } }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "worker\.extraContainers" received \["proxy"\]; allowed: none: the KubernetesExecutor learns that a task ended from its pod's phase/],
+  ['ServiceAccount annotations with a ServiceAccount of your own', () =>
+    new AirflowChart(Testing.app(), 'airflow', { scheduler: { existingServiceAccountName: 'airflow-irsa', serviceAccountAnnotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::1:role/a' } } }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "scheduler\.serviceAccountAnnotations" received \{.*\}; allowed: none with existingServiceAccountName "airflow-irsa": .* Put them on ServiceAccount "airflow-irsa" yourself, and leave serviceAccountAnnotations out for this component\.$/],
+  ['a feature that would annotate a ServiceAccount of your own', () =>
+    new AirflowChart(Testing.app(), 'airflow', {
+      worker: { existingServiceAccountName: 'airflow-tasks' },
+      remoteLogging: RemoteLogging.s3({ bucket: 'logs', region: 'eu-west-1', serviceAccountAnnotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::1:role/logs' } }),
+    }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "remoteLogging\.serviceAccountAnnotations" received \{.*\}; allowed: none for the worker pods, which run as ServiceAccount "airflow-tasks" \(existingServiceAccountName\): .* Put eks\.amazonaws\.com\/role-arn: arn:aws:iam::1:role\/logs on ServiceAccount "airflow-tasks" yourself, /],
+
+  ['OpenShift with hostPath volumes', () => new AirflowChart(Testing.app(), 'airflow', { openShift: true }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "openShift" received true; allowed: volumes from a StorageClass \(provisioning: StorageProvisioning\.storageClass\(\.\.\.\)\): OpenShift's restricted SCC allows no hostPath volume, so no pod of the chart would be admitted\. Give the chart a StorageClass/],
+  ['OpenShift with the root volume-permissions Job', () =>
+    new AirflowChart(Testing.app(), 'airflow', { openShift: true, provisioning: StorageProvisioning.storageClass('gp3-csi'), fixVolumePermissions: true }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "fixVolumePermissions" received true; allowed: false or unset with openShift: the Job runs as root with the CHOWN and FOWNER capabilities, which the restricted SCC refuses\. /],
 
   // AirflowSecrets, AirflowNetworkPolicies
   ['Secret name in upper case', () => new AirflowSecrets(chart(), 'secrets', { secretName: 'Airflow_Secrets' }),

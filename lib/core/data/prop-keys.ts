@@ -21,7 +21,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   AirflowChartProps: {
-    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'createNamespace', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'disableResourceNameHashes', 'env', 'envFrom', 'existingSecrets', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'hostRoot', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'labels', 'logRetentionDays', 'metrics', 'migrations', 'namePrefix', 'namespace', 'networkPolicies', 'networkPolicyOptions', 'nodeSelector', 'parallelism', 'podAnnotations', 'podLabels', 'prePullImages', 'prePullPauseImage', 'priorityClassName', 'provisioning', 'remoteLogging', 'scheduler', 'secretsBootstrapImage', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'volumes', 'worker', 'workerPodsCreationBatchSize'],
+    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'createNamespace', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'disableResourceNameHashes', 'env', 'envFrom', 'existingSecrets', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'hostRoot', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'labels', 'logRetentionDays', 'metrics', 'migrations', 'namePrefix', 'namespace', 'networkPolicies', 'networkPolicyOptions', 'nodeSelector', 'openShift', 'parallelism', 'podAnnotations', 'podLabels', 'prePullImages', 'prePullPauseImage', 'priorityClassName', 'provisioning', 'remoteLogging', 'scheduler', 'secretsBootstrapImage', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'volumes', 'worker', 'workerPodsCreationBatchSize'],
     nested: {
       apiServer: ['ApiServerOptions'],
       celery: ['CeleryOptions'],
@@ -42,7 +42,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {},
   },
   AirflowComponentProps: {
-    keys: ['automountServiceAccountToken', 'command', 'component', 'extraEnv', 'extraInitContainers', 'extraVolumeMounts', 'extraVolumes', 'livenessProbe', 'parts', 'port', 'property', 'readinessProbe', 'replicas', 'resources', 'rollingUpdate', 'sidecars', 'startupProbe', 'strategy', 'terminationGracePeriodSeconds'],
+    keys: ['automountServiceAccountToken', 'command', 'component', 'existingServiceAccountName', 'extraContainers', 'extraEnv', 'extraInitContainers', 'extraVolumeMounts', 'extraVolumes', 'livenessProbe', 'parts', 'port', 'property', 'readinessProbe', 'replicas', 'resources', 'rollingUpdate', 'sidecars', 'startupProbe', 'strategy', 'terminationGracePeriodSeconds', 'userInitContainers'],
     nested: {
       parts: ['AirflowPodParts'],
       port: ['AirflowComponentPort'],
@@ -100,7 +100,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {},
   },
   AirflowOptions: {
-    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'logRetentionDays', 'metrics', 'migrations', 'nodeSelector', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'remoteLogging', 'scheduler', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'worker', 'workerPodsCreationBatchSize'],
+    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'logRetentionDays', 'metrics', 'migrations', 'nodeSelector', 'openShift', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'remoteLogging', 'scheduler', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'worker', 'workerPodsCreationBatchSize'],
     nested: {
       apiServer: ['ApiServerOptions'],
       celery: ['CeleryOptions'],
@@ -114,7 +114,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   AirflowPodParts: {
-    keys: ['airflowVersion', 'configChecksum', 'containerSecurityContext', 'env', 'image', 'imagePullPolicy', 'pod', 'volumeMounts', 'volumes', 'waitForDatabase'],
+    keys: ['airflowVersion', 'configChecksum', 'containerSecurityContext', 'env', 'image', 'imagePullPolicy', 'pod', 'podSecurityContext', 'volumeMounts', 'volumes', 'waitForDatabase'],
     nested: {
       pod: ['ResolvedPodOptions'],
     },
@@ -134,9 +134,12 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   ApiServerOptions: {
-    keys: ['affinity', 'env', 'envFrom', 'extraVolumes', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'replicas', 'resources', 'serviceAccountAnnotations', 'serviceAnnotations', 'serviceType', 'strategy', 'tolerations', 'topologySpreadConstraints'],
+    keys: ['affinity', 'env', 'envFrom', 'existingServiceAccountName', 'extraContainers', 'extraInitContainers', 'extraVolumes', 'imagePullSecrets', 'livenessProbe', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'readinessProbe', 'replicas', 'resources', 'serviceAccountAnnotations', 'serviceAnnotations', 'serviceType', 'startupProbe', 'strategy', 'tolerations', 'topologySpreadConstraints'],
     nested: {
+      livenessProbe: ['ProbeTimings'],
+      readinessProbe: ['ProbeTimings'],
       resources: ['ResourceOptions'],
+      startupProbe: ['ProbeTimings'],
     },
   },
   AzureBlobRemoteLoggingOptions: {
@@ -146,25 +149,34 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   CeleryOptions: {
-    keys: ['affinity', 'concurrency', 'defaultExecutor', 'env', 'envFrom', 'externalBroker', 'extraVolumes', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'queues', 'redis', 'replicas', 'resources', 'serviceAccountAnnotations', 'strategy', 'terminationGracePeriodSeconds', 'tolerations', 'topologySpreadConstraints'],
+    keys: ['affinity', 'concurrency', 'defaultExecutor', 'env', 'envFrom', 'existingServiceAccountName', 'externalBroker', 'extraContainers', 'extraInitContainers', 'extraVolumes', 'imagePullSecrets', 'livenessProbe', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'queues', 'readinessProbe', 'redis', 'replicas', 'resources', 'serviceAccountAnnotations', 'startupProbe', 'strategy', 'terminationGracePeriodSeconds', 'tolerations', 'topologySpreadConstraints'],
     nested: {
       externalBroker: ['ExternalCeleryBroker'],
+      livenessProbe: ['ProbeTimings'],
+      readinessProbe: ['ProbeTimings'],
       redis: ['RedisBrokerOptions'],
       resources: ['ResourceOptions'],
+      startupProbe: ['ProbeTimings'],
     },
   },
   CeleryWorkersProps: {
-    keys: ['affinity', 'airflow', 'concurrency', 'defaultExecutor', 'env', 'envFrom', 'externalBroker', 'extraVolumes', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'queues', 'redis', 'replicas', 'resources', 'serviceAccountAnnotations', 'strategy', 'terminationGracePeriodSeconds', 'tolerations', 'topologySpreadConstraints'],
+    keys: ['affinity', 'airflow', 'concurrency', 'defaultExecutor', 'env', 'envFrom', 'existingServiceAccountName', 'externalBroker', 'extraContainers', 'extraInitContainers', 'extraVolumes', 'imagePullSecrets', 'livenessProbe', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'queues', 'readinessProbe', 'redis', 'replicas', 'resources', 'serviceAccountAnnotations', 'startupProbe', 'strategy', 'terminationGracePeriodSeconds', 'tolerations', 'topologySpreadConstraints'],
     nested: {
       externalBroker: ['ExternalCeleryBroker'],
+      livenessProbe: ['ProbeTimings'],
+      readinessProbe: ['ProbeTimings'],
       redis: ['RedisBrokerOptions'],
       resources: ['ResourceOptions'],
+      startupProbe: ['ProbeTimings'],
     },
   },
   ComponentOptions: {
-    keys: ['affinity', 'env', 'envFrom', 'extraVolumes', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'replicas', 'resources', 'serviceAccountAnnotations', 'strategy', 'tolerations', 'topologySpreadConstraints'],
+    keys: ['affinity', 'env', 'envFrom', 'existingServiceAccountName', 'extraContainers', 'extraInitContainers', 'extraVolumes', 'imagePullSecrets', 'livenessProbe', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'readinessProbe', 'replicas', 'resources', 'serviceAccountAnnotations', 'startupProbe', 'strategy', 'tolerations', 'topologySpreadConstraints'],
     nested: {
+      livenessProbe: ['ProbeTimings'],
+      readinessProbe: ['ProbeTimings'],
       resources: ['ResourceOptions'],
+      startupProbe: ['ProbeTimings'],
     },
   },
   ConfigKeyAvailability: {
@@ -186,7 +198,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {},
   },
   ControlPlaneOptions: {
-    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'migrations', 'nodeSelector', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'scheduler', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'worker', 'workerPodsCreationBatchSize'],
+    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'migrations', 'nodeSelector', 'openShift', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'scheduler', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'worker', 'workerPodsCreationBatchSize'],
     nested: {
       apiServer: ['ApiServerOptions'],
       dagProcessor: ['ComponentOptions'],
@@ -281,7 +293,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   IChartPodDefaults: {
-    keys: ['image', 'imagePullPolicy', 'node', 'placement'],
+    keys: ['image', 'imagePullPolicy', 'node', 'openShift', 'placement'],
     nested: {
       placement: ['PodPlacementOptions'],
     },
@@ -313,7 +325,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   KubernetesExecutorAirflowProps: {
-    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'database', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'migrations', 'nodeSelector', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'scheduler', 'secrets', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'volumes', 'worker', 'workerPodsCreationBatchSize'],
+    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'database', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'migrations', 'nodeSelector', 'openShift', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'scheduler', 'secrets', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'volumes', 'worker', 'workerPodsCreationBatchSize'],
     nested: {
       apiServer: ['ApiServerOptions'],
       dagProcessor: ['ComponentOptions'],
@@ -366,6 +378,10 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {
       passwordSecret: ['SecretKeyRef'],
     },
+  },
+  ProbeTimings: {
+    keys: ['failureThreshold', 'initialDelaySeconds', 'periodSeconds', 'timeoutSeconds'],
+    nested: {},
   },
   RedisBrokerOptions: {
     keys: ['image', 'persistence', 'resources'],
@@ -426,9 +442,12 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {},
   },
   TriggererOptions: {
-    keys: ['affinity', 'enabled', 'env', 'envFrom', 'extraVolumes', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'replicas', 'resources', 'serviceAccountAnnotations', 'strategy', 'tolerations', 'topologySpreadConstraints'],
+    keys: ['affinity', 'enabled', 'env', 'envFrom', 'existingServiceAccountName', 'extraContainers', 'extraInitContainers', 'extraVolumes', 'imagePullSecrets', 'livenessProbe', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'readinessProbe', 'replicas', 'resources', 'serviceAccountAnnotations', 'startupProbe', 'strategy', 'tolerations', 'topologySpreadConstraints'],
     nested: {
+      livenessProbe: ['ProbeTimings'],
+      readinessProbe: ['ProbeTimings'],
       resources: ['ResourceOptions'],
+      startupProbe: ['ProbeTimings'],
     },
   },
   VolumePermissionsProps: {
@@ -438,7 +457,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   WorkerOptions: {
-    keys: ['affinity', 'env', 'envFrom', 'extraVolumes', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'resources', 'serviceAccountAnnotations', 'tolerations', 'topologySpreadConstraints'],
+    keys: ['affinity', 'env', 'envFrom', 'existingServiceAccountName', 'extraContainers', 'extraInitContainers', 'extraVolumes', 'image', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'resources', 'serviceAccountAnnotations', 'tolerations', 'topologySpreadConstraints'],
     nested: {
       resources: ['ResourceOptions'],
     },
