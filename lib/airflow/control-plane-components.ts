@@ -1,5 +1,5 @@
 import * as k8s from '../../imports/k8s';
-import { AIRFLOW_UI_PORT, Components, PodOptions, invalid } from '../core';
+import { AIRFLOW_UI_PORT, Components, PodOptions, buildPart, invalid } from '../core';
 import { AirflowComponent, AirflowComponentProps } from './airflow-component';
 import { ComponentOptions } from './airflow-options';
 import type { KubernetesExecutorAirflow, KubernetesExecutorAirflowProps } from './kubernetes-executor-airflow';
@@ -71,7 +71,8 @@ export function createControlPlaneComponents(
     rest: Omit<AirflowComponentProps, 'parts' | 'component' | 'command' | 'resources' | 'replicas' | 'strategy' | 'property'>,
   ) => {
     const { replicas, resources, strategy, ...podOptions } = options ?? {};
-    components[component] = new AirflowComponent(airflow, id, {
+    // A component that refuses its options is recorded, and the next one is built (docs/validation.md).
+    components[component] = buildPart(airflow, id, () => new AirflowComponent(airflow, id, {
       parts: parts.podParts(component, property, podOptions),
       component,
       property,
@@ -84,7 +85,7 @@ export function createControlPlaneComponents(
       sidecars: () => parts.contributed('sidecars', component) as k8s.Container[],
       extraInitContainers: () => parts.contributed('initContainers', component) as k8s.Container[],
       extraVolumes: () => parts.contributed('volumes', component) as k8s.Volume[],
-    });
+    }));
   };
 
   // The worker pod template is mounted where it is used: the scheduler creates pods from it, and the UI
