@@ -190,14 +190,16 @@ export class AirflowChart extends Chart {
     // Each check below records its problem and goes on (with the default in place of the refused value), and
     // each part is built with buildPart: synth reports every problem of the chart at once (docs/validation.md).
     const provisioning = recover(this, () => this.resolveProvisioning(given, hostRoot), given);
-    // The image and pull policy go to the secrets bootstrap Job too: report a bad one as the chart's (once: the
-    // parts get the default in its place).
-    const image = recover(this, () => (props.image === undefined ? undefined : validateImage(this, 'image', props.image)), undefined);
-    const imagePullPolicy = recover(
+    // The image and pull policy go to the secrets bootstrap Job too: report a bad one as the chart's. The parts
+    // still get it as given, and refuse it too (one problem: the same value of the same property), so that the
+    // control plane does not go on with another image than the user's.
+    recover(this, () => (props.image === undefined ? undefined : validateImage(this, 'image', props.image)), undefined);
+    recover(
       this,
       () => (props.imagePullPolicy === undefined ? undefined : validateChoice(this, 'imagePullPolicy', props.imagePullPolicy, IMAGE_PULL_POLICIES)),
       undefined,
     );
+    const { image, imagePullPolicy } = props;
     if (existingSecrets && !existingSecrets.databasePassword) {
       invalid(
         this,

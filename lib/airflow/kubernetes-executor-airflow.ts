@@ -190,14 +190,13 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     super(scope, id);
     refuseUnknownProps(this, '', props, 'KubernetesExecutorAirflowProps');
     const namespace = namespaceOf(this);
-    this.volumes = validateControlPlaneVolumes(this, props.volumes);
-    if (!props.database) invalid(this, 'database', props.database, 'the metadata database (MetadataDb)');
-    this.database = props.database;
-
     // What runs: the image, its Airflow version and generation, where the secrets are.
     // Each check that has a default records its problem and goes on with the default (recover), and each part
     // is built with buildPart, so that synth reports every problem at once (docs/validation.md).
-    this.image = recover(this, () => validateAirflowImage(this, props.image ?? DEFAULT_AIRFLOW_IMAGE), DEFAULT_AIRFLOW_IMAGE);
+    // The image is not one of them: the version and generation are read from it, and every part depends on those.
+    // The checks that read nothing of the other constructs come first, so that one a refused volume stopped
+    // (an incomplete AirflowVolumes, read below) does not hide them.
+    this.image = validateAirflowImage(this, props.image ?? DEFAULT_AIRFLOW_IMAGE);
     this.workerImage = this.image;
     [this.airflowVersion, this.generation] = resolveAirflowVersion(this, this.image, props.airflowVersion);
     this.secretsFromChart = props.secrets === undefined;
@@ -226,6 +225,9 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     this.adminUsername = props.adminUsername ?? 'admin';
     this.adminEmail = props.adminEmail ?? 'admin@example.com';
     this.podOptions = pickPodOptions(props);
+    this.volumes = validateControlPlaneVolumes(this, props.volumes);
+    if (!props.database) invalid(this, 'database', props.database, 'the metadata database (MetadataDb)');
+    this.database = props.database;
     // The chart's other pods (the secrets bootstrap Job, Postgres) take the image and placement from here at
     // synth; a second control plane in the namespace fails synth.
     registerControlPlane(this);

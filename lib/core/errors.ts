@@ -1,7 +1,9 @@
 import { IConstruct } from 'constructs';
 
 /**
- * The one error every construct of this library throws for bad input, at synth time.
+ * One refused input: what every construct of this library makes for bad input. The library's constructs record
+ * it and `cdk8s synth` reports every one of the app at once ({@link AirflowCdk8sValidationErrors}); a factory,
+ * or a construct your code builds that cannot go on, throws it.
  *
  * Its message always has the same shape, so users learn to read it once:
  *
@@ -236,9 +238,10 @@ export function problemsWith(error: AirflowCdk8sValidationError): AirflowCdk8sVa
 
 /**
  * The message of an error the user fixes in the app, for an app's entry point to print without a stack trace
- * (which says nothing about a prop): an {@link AirflowCdk8sValidationError} (a refused prop), or the error cdk8s
- * throws at synth when construct validations fail (`Validation failed with the following errors: [path] ...`,
- * the checks that need the whole app). `undefined` for any other error: a bug, whose stack trace is wanted.
+ * (which says nothing about a prop): {@link AirflowCdk8sValidationErrors} (every problem of the synth), the error
+ * cdk8s throws at synth when construct validations fail (`Validation failed with the following errors: [path]
+ * ...`), or an {@link AirflowCdk8sValidationError} thrown at once (with the problems recorded before it, in the
+ * same form). `undefined` for any other error: a bug, whose stack trace is wanted.
  *
  * ```ts
  * try {

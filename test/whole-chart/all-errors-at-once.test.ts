@@ -122,6 +122,25 @@ describe('every problem of a synth at once', () => {
     ]);
   });
 
+  test('no second message caused by the first: a refused image is not replaced by the default (whose version would differ)', () => {
+    const lines = (props: object) =>
+      (synthError((app) => new AirflowChart(app, 'airflow', props as AirflowChartProps)) as AirflowCdk8sValidationErrors).problems.map(
+        (p) => `${p.constructPath} ${p.property}`,
+      );
+    // Before the fix of this test, the first two also said 'airflowVersion "2.11.0" is not the version the image names (3.1.3)'.
+    expect(lines({ image: 'Apache/Airflow:2.11.0', airflowVersion: '2.11.0' })).toEqual(['airflow image']);
+    expect(lines({ image: 'apache/airflow:slim-2.11.0', airflowVersion: '2.11.0' })).toEqual(['airflow/airflow image']);
+    expect(lines({ imagePullPolicy: 'always', prePullImages: true })).toEqual(['airflow imagePullPolicy']);
+  });
+
+  test('a refused volume does not hide the control plane\'s own checks, made before it reads the volumes', () => {
+    const error = synthError((app) => new AirflowChart(app, 'airflow', { volumes: [{ name: 'dags', size: '5GB' }], parallelism: 0 }));
+    expect((error as AirflowCdk8sValidationErrors).problems.map((p) => `${p.constructPath} ${p.property}`)).toEqual([
+      'airflow/volumes volumes[0].size',
+      'airflow/airflow parallelism',
+    ]);
+  });
+
   test('a construct that could not be built is not read: what reads it stops without a second message', () => {
     // A refused scheduler replica count leaves the scheduler incomplete; what reads it (the pod launcher's Role
     // binding, the features) stops, silently: one problem, reported once.
