@@ -234,8 +234,13 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     this.fixVolumePermissions = recover(this, () => resolveFixVolumePermissions(this, this.volumes, props.fixVolumePermissions), false);
     // Printed by a synth that succeeds; one that fails prints its problems only.
     addCheck(this, () => (problemsOf(this).length === 0 && this.warnings.forEach((w) => console.warn(`Warning: ${w}`)), []));
-    addCheck(this, () => missingDags(this, this.volumes, this.dagsSource !== undefined));
-    addCheck(this, () => logsEmptyDirWithoutRemoteLogging(this, this.volumes, remoteLoggingOn(this.added.map((a) => a.contribution))));
+    // What the features supply (the DAGs, remote logging) is not known when one of them was refused (its problem
+    // is recorded in this control plane or in a construct inside it): these two say nothing then, rather than
+    // blame the volumes for the refused feature.
+    addCheck(this, () => (this.hasProblemWithin() ? [] : missingDags(this, this.volumes, this.dagsSource !== undefined)));
+    addCheck(this, () =>
+      this.hasProblemWithin() ? [] : logsEmptyDirWithoutRemoteLogging(this, this.volumes, remoteLoggingOn(this.added.map((a) => a.contribution))),
+    );
     const ingress = props.ingress;
     this.ingress = ingress
       ? buildPart(this, 'ingress', () =>
@@ -415,6 +420,12 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
    */
   public get workerPodTemplate(): Record<string, unknown> {
     return deepFreeze(this.renderWorker());
+  }
+
+  /** Whether a refusal was recorded for this control plane or a construct inside it (a feature's included). */
+  private hasProblemWithin(): boolean {
+    const path = this.node.path;
+    return problemsOf(this).some((p) => p.constructPath === path || p.constructPath.startsWith(`${path}/`));
   }
 
   /** The name of the UI's Service (and Deployment): `airflow-api-server` or `airflow-webserver`. */

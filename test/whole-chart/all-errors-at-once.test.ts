@@ -9,6 +9,7 @@ import {
   AirflowVolumes,
   KubernetesExecutorAirflow,
   MetadataDb,
+  RemoteLogging,
   addAirflowFeatures,
   userErrorMessage,
 } from '../../lib';
@@ -131,6 +132,21 @@ describe('every problem of a synth at once', () => {
     expect(lines({ image: 'Apache/Airflow:2.11.0', airflowVersion: '2.11.0' })).toEqual(['airflow image']);
     expect(lines({ image: 'apache/airflow:slim-2.11.0', airflowVersion: '2.11.0' })).toEqual(['airflow/airflow image']);
     expect(lines({ imagePullPolicy: 'always', prePullImages: true })).toEqual(['airflow imagePullPolicy']);
+  });
+
+  test('a refused feature does not make the checks of what it supplies blame the volumes', () => {
+    const lines = (props: object) =>
+      (synthError((app) => new AirflowChart(app, 'airflow', props as AirflowChartProps)) as AirflowCdk8sValidationErrors).message
+        .split('\n')
+        .slice(1)
+        .map((l) => l.replace(/ received .*/, ''));
+    // Before, each also said that the volumes lack what the feature would have supplied ("volumes" received ...).
+    expect(lines({ volumes: [{ name: 'dags' }, { name: 'logs', emptyDir: true }], remoteLogging: RemoteLogging.s3({ bucket: 'AKIAEXAMPLE:secret@logs' }) })).toEqual([
+      '  [airflow/airflow] KubernetesExecutorAirflow at "airflow/airflow": property "remoteLogging.bucket"',
+    ]);
+    expect(lines({ gitSync: { repository: 'git://example.com/dags.git' }, volumes: [{ name: 'logs' }] })).toEqual([
+      '  [airflow/airflow/git-sync] GitSyncDags at "airflow/airflow/git-sync": property "repository"',
+    ]);
   });
 
   test('a refused volume does not hide the control plane\'s own checks, made before it reads the volumes', () => {
