@@ -6,7 +6,9 @@ import {
   Components,
   DEFAULT_NAMESPACE,
   IMAGE_PULL_POLICIES,
+  buildPart,
   invalid,
+  recover,
   validateAbsolutePath,
   validateChoice,
   validateHostFolder,
@@ -185,10 +187,19 @@ export class AirflowChart extends Chart {
       celery,
       ...airflowOptions
     } = props;
-    const provisioning = this.resolveProvisioning(given, hostRoot);
-    // The image and pull policy go to the secrets bootstrap Job too: report a bad one as the chart's.
-    if (props.image !== undefined) validateImage(this, 'image', props.image);
-    if (props.imagePullPolicy !== undefined) validateChoice(this, 'imagePullPolicy', props.imagePullPolicy, IMAGE_PULL_POLICIES);
+    // Each check below records its problem and goes on (with the default in place of the refused value), and
+    // each part is built with buildPart: synth reports every problem of the chart at once (docs/validation.md).
+    const provisioning = recover(this, () => this.resolveProvisioning(given, hostRoot), given);
+    // The image and pull policy go to the secrets bootstrap Job too: report a bad one as the chart's. The parts
+    // still get it as given, and refuse it too (one problem: the same value of the same property), so that the
+    // control plane does not go on with another image than the user's.
+    recover(this, () => (props.image === undefined ? undefined : validateImage(this, 'image', props.image)), undefined);
+    recover(
+      this,
+      () => (props.imagePullPolicy === undefined ? undefined : validateChoice(this, 'imagePullPolicy', props.imagePullPolicy, IMAGE_PULL_POLICIES)),
+      undefined,
+    );
+    const { image, imagePullPolicy } = props;
     if (existingSecrets && !existingSecrets.databasePassword) {
       invalid(
         this,
@@ -197,64 +208,90 @@ export class AirflowChart extends Chart {
         'a Secret key holding the password of the in-cluster Postgres, when existingSecrets is given',
       );
     }
-    if (existingSecrets && secretsBootstrapImage !== undefined) {
-      invalid(
-        this,
-        'secretsBootstrapImage',
-        secretsBootstrapImage,
-        'unset when existingSecrets is given: no Job generates the secrets then, so the image would run nowhere',
-      );
-    }
-    if (createNamespace !== undefined && typeof createNamespace !== 'boolean') invalid(this, 'createNamespace', createNamespace, 'true or false');
-    this.airflowNamespace = createNamespace === false ? undefined : new AirflowNamespace(this, 'namespace');
+    const bootstrapImage = recover(
+      this,
+      () =>
+        existingSecrets && secretsBootstrapImage !== undefined
+          ? invalid(
+            this,
+            'secretsBootstrapImage',
+            secretsBootstrapImage,
+            'unset when existingSecrets is given: no Job generates the secrets then, so the image would run nowhere',
+          )
+          : secretsBootstrapImage,
+      undefined,
+    );
+    const created = recover(
+      this,
+      () => (createNamespace !== undefined && typeof createNamespace !== 'boolean' ? invalid(this, 'createNamespace', createNamespace, 'true or false') : createNamespace),
+      undefined,
+    );
+    this.airflowNamespace = created === false ? undefined : buildPart(this, 'namespace', () => new AirflowNamespace(this, 'namespace'));
     // git-sync's sidecar mode syncs the DAGs into each pod's own emptyDir: no dags claim by default then.
     const sidecars = props.gitSync?.mode === GitSyncMode.SIDECARS;
-    this.volumes = new AirflowVolumes(this, 'volumes', {
+    this.volumes = buildPart(this, 'volumes', () => new AirflowVolumes(this, 'volumes', {
       provisioning,
       namePrefix,
       volumes: volumes ?? (sidecars ? AirflowVolumes.DEFAULT_VOLUMES.filter((name) => name !== 'dags').map((name) => ({ name })) : undefined),
-    });
-    this.secrets = existingSecrets
+    }));
+    this.secrets = buildPart(this, 'secrets', () => existingSecrets
       ? AirflowSecrets.fromExistingSecrets(this, 'secrets', existingSecrets)
       : // The Job runs the control plane's image, pulled and placed like its pods (read from it at synth, as
       // MetadataDb does for the Postgres pod), unless secretsBootstrapImage names another.
-      new AirflowSecrets(this, 'secrets', secretsBootstrapImage === undefined ? {} : { image: secretsBootstrapImage, imagePullPolicy: props.imagePullPolicy });
-    this.metadataDb = new MetadataDb(this, 'metadata-db', {
+      new AirflowSecrets(this, 'secrets', bootstrapImage === undefined ? {} : { image: bootstrapImage, imagePullPolicy }));
+    this.metadataDb = buildPart(this, 'metadata-db', () => new MetadataDb(this, 'metadata-db', {
       provisioning,
       namePrefix,
       secrets: this.secrets,
       clusterDomain: props.clusterDomain,
-    });
-    this.airflow = new KubernetesExecutorAirflow(this, 'airflow', {
+    }));
+    this.airflow = buildPart(this, 'airflow', () => new KubernetesExecutorAirflow(this, 'airflow', {
       ...airflowOptions,
+      image,
+      imagePullPolicy,
       volumes: this.volumes,
       database: this.metadataDb,
       secrets: this.secrets,
-    });
-    this.features = addAirflowFeatures(this.airflow, { gitSync, remoteLogging, logRetentionDays, metrics, celery });
+    }));
+    // Reading a part that could not be built stops what reads it, silently (its problem is recorded): {} then.
+    this.features = recover(this, () => addAirflowFeatures(this.airflow, { gitSync, remoteLogging, logRetentionDays, metrics, celery }), {});
 
-    this.imagePrePull = this.resolvePrePullImages(prePullImages)
-      ? ImagePrePull.forAirflow(this, 'image-pre-pull', { airflow: this.airflow, placement: props.worker, pauseImage: prePullPauseImage })
+    const prePull = recover(this, () => this.resolvePrePullImages(prePullImages), undefined);
+    this.imagePrePull = prePull
+      ? buildPart(this, 'image-pre-pull', () =>
+        ImagePrePull.forAirflow(this, 'image-pre-pull', { airflow: this.airflow, placement: props.worker, pauseImage: prePullPauseImage }))
       : undefined;
-    if (prePullPauseImage !== undefined && !this.imagePrePull) {
-      invalid(this, 'prePullPauseImage', prePullPauseImage, 'nothing unless prePullImages is on', 'Set prePullImages: true, or leave prePullPauseImage out.');
+    if (prePull === false && prePullPauseImage !== undefined) {
+      recover(this, () => invalid(this, 'prePullPauseImage', prePullPauseImage, 'nothing unless prePullImages is on', 'Set prePullImages: true, or leave prePullPauseImage out.'), undefined);
     }
 
-    if (networkPolicies !== undefined && typeof networkPolicies !== 'boolean') invalid(this, 'networkPolicies', networkPolicies, 'true or false');
-    if (networkPolicyOptions !== undefined && networkPolicies !== true) {
-      invalid(this, 'networkPolicyOptions', networkPolicyOptions, 'unset unless networkPolicies is true: there are no NetworkPolicies to shape', 'Set networkPolicies: true, or leave networkPolicyOptions out.');
-    }
-    this.networkPolicies = networkPolicies
-      ? new AirflowNetworkPolicies(this, 'network-policies', {
-        ...networkPolicyOptions,
-        generation: this.airflow.generation,
-        celeryWorkers: this.features.celery !== undefined,
-        redisBroker: this.features.celery?.broker !== undefined,
-        statsd: this.features.statsd !== undefined,
-        remoteLogging: this.features.remoteLogging !== undefined,
-        gitSyncClients: this.gitSyncClients(),
-      })
-      : undefined;
+    const policies = recover(
+      this,
+      () => {
+        if (networkPolicies !== undefined && typeof networkPolicies !== 'boolean') invalid(this, 'networkPolicies', networkPolicies, 'true or false');
+        if (networkPolicyOptions !== undefined && networkPolicies !== true) {
+          invalid(this, 'networkPolicyOptions', networkPolicyOptions, 'unset unless networkPolicies is true: there are no NetworkPolicies to shape', 'Set networkPolicies: true, or leave networkPolicyOptions out.');
+        }
+        return networkPolicies;
+      },
+      false,
+    );
+    this.networkPolicies = recover(
+      this,
+      () =>
+        policies
+          ? buildPart(this, 'network-policies', () => new AirflowNetworkPolicies(this, 'network-policies', {
+            ...networkPolicyOptions,
+            generation: this.airflow.generation,
+            celeryWorkers: this.features.celery !== undefined,
+            redisBroker: this.features.celery?.broker !== undefined,
+            statsd: this.features.statsd !== undefined,
+            remoteLogging: this.features.remoteLogging !== undefined,
+            gitSyncClients: this.gitSyncClients(),
+          }))
+          : undefined,
+      undefined,
+    );
   }
 
   /**

@@ -1,6 +1,6 @@
 import { ControlPlaneOptions, KubernetesExecutorAirflow } from './airflow';
 import { CeleryOptions, CeleryWorkers } from './celery';
-import { invalid, validateInteger } from './core';
+import { buildPart, invalid, recover, validateInteger } from './core';
 import { GitSyncDags, GitSyncDagsOptions } from './git-sync';
 import { DEFAULT_LOG_RETENTION_DAYS, LogGroomer, RemoteLogging } from './logging';
 import { StatsdExporter } from './metrics';
@@ -89,25 +89,50 @@ export interface AirflowFeatures {
  */
 export function addAirflowFeatures(airflow: KubernetesExecutorAirflow, options: AirflowOptions): AirflowFeatures {
   const { gitSync, remoteLogging, logRetentionDays, metrics, celery } = options;
-  if (remoteLogging !== undefined && !(remoteLogging instanceof RemoteLogging)) {
-    invalid(airflow, 'remoteLogging', remoteLogging, 'RemoteLogging.s3({ ... }), RemoteLogging.gcs({ ... }) or RemoteLogging.azureBlob({ ... })');
-  }
-  if (gitSync !== undefined && (typeof gitSync !== 'object' || gitSync === null)) {
-    invalid(airflow, 'gitSync', gitSync, "the git-sync options, e.g. { repository: 'https://github.com/org/dags.git', branch: 'main' }");
-  }
-  if (metrics !== undefined && typeof metrics !== 'boolean') invalid(airflow, 'metrics', metrics, 'true or false');
-  const days = validateInteger(airflow, 'logRetentionDays', logRetentionDays ?? DEFAULT_LOG_RETENTION_DAYS, 0, 3650);
-  if (!airflow.volumes.has('logs') && logRetentionDays !== undefined && logRetentionDays > 0) {
-    invalid(airflow, 'logRetentionDays', logRetentionDays, `0 or unset: there is no "logs" volume (${airflow.volumes.names.join(', ')}) to remove task logs from`);
-  }
-  if (remoteLogging) airflow.addFeature(remoteLogging);
-  const logGroomer = airflow.volumes.has('logs') && days > 0 ? new LogGroomer(days) : undefined;
-  if (logGroomer) airflow.addFeature(logGroomer);
+  // Each check records its problem and goes on, each feature is built with buildPart: one synth reports all.
+  const logging = recover(
+    airflow,
+    () =>
+      remoteLogging !== undefined && !(remoteLogging instanceof RemoteLogging)
+        ? invalid(airflow, 'remoteLogging', remoteLogging, 'RemoteLogging.s3({ ... }), RemoteLogging.gcs({ ... }) or RemoteLogging.azureBlob({ ... })')
+        : remoteLogging,
+    undefined,
+  );
+  const git = recover(
+    airflow,
+    () =>
+      gitSync !== undefined && (typeof gitSync !== 'object' || gitSync === null)
+        ? invalid(airflow, 'gitSync', gitSync, "the git-sync options, e.g. { repository: 'https://github.com/org/dags.git', branch: 'main' }")
+        : gitSync,
+    undefined,
+  );
+  const statsd = recover(airflow, () => (metrics !== undefined && typeof metrics !== 'boolean' ? invalid(airflow, 'metrics', metrics, 'true or false') : metrics), undefined);
+  const days = recover(
+    airflow,
+    () => {
+      const checked = validateInteger(airflow, 'logRetentionDays', logRetentionDays ?? DEFAULT_LOG_RETENTION_DAYS, 0, 3650);
+      if (!airflow.volumes.has('logs') && logRetentionDays !== undefined && logRetentionDays > 0) {
+        invalid(airflow, 'logRetentionDays', logRetentionDays, `0 or unset: there is no "logs" volume (${airflow.volumes.names.join(', ')}) to remove task logs from`);
+      }
+      return checked;
+    },
+    0,
+  );
+  const added = recover(airflow, () => (logging ? (airflow.addFeature(logging), logging) : undefined), undefined);
+  const logGroomer = recover(
+    airflow,
+    () => {
+      const groomer = airflow.volumes.has('logs') && days > 0 ? new LogGroomer(days) : undefined;
+      if (groomer) airflow.addFeature(groomer);
+      return groomer;
+    },
+    undefined,
+  );
   return {
-    remoteLogging,
+    remoteLogging: added,
     logGroomer,
-    gitSync: gitSync ? new GitSyncDags(airflow, 'git-sync', { ...gitSync, airflow }) : undefined,
-    statsd: metrics ? new StatsdExporter(airflow, 'statsd', { airflow }) : undefined,
-    celery: celery !== undefined ? new CeleryWorkers(airflow, 'celery', { ...celery, airflow }) : undefined,
+    gitSync: git ? buildPart(airflow, 'git-sync', () => new GitSyncDags(airflow, 'git-sync', { ...git, airflow })) : undefined,
+    statsd: statsd ? buildPart(airflow, 'statsd', () => new StatsdExporter(airflow, 'statsd', { airflow })) : undefined,
+    celery: celery !== undefined ? buildPart(airflow, 'celery', () => new CeleryWorkers(airflow, 'celery', { ...celery, airflow })) : undefined,
   };
 }

@@ -188,6 +188,7 @@ export {
   AIRFLOW_UID,
   AIRFLOW_UI_PORT,
   AirflowCdk8sValidationError,
+  AirflowCdk8sValidationErrors,
   AirflowGeneration,
   type AirflowConfigKeyData,
   type AirflowConfigKeyVersions,

@@ -238,7 +238,7 @@ describe('bring-your-own secrets', () => {
 
   test('the in-cluster Postgres needs its password named', () => {
     const { databasePassword: _omitted, ...withoutDb } = existingSecrets;
-    expect(() => new AirflowChart(Testing.app(), 'airflow', { existingSecrets: withoutDb })).toThrow(
+    expect(() => Testing.synth(new AirflowChart(Testing.app(), 'airflow', { existingSecrets: withoutDb }))).toThrow(
       /AirflowChart at "airflow": property "existingSecrets\.databasePassword" received undefined; allowed: a Secret key holding the password/,
     );
   });

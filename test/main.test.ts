@@ -45,9 +45,26 @@ test('a refused prop: "Error: <message>" on stderr, exit 1, no stack trace (it u
   const r = runMain("  new AirflowChart(app, 'airflow', { paralelism: 8 } as never);\n");
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(
-    /^Error: AirflowChart at "airflow": property "paralelism" received 8; allowed: a prop of AirflowChartProps \(adminEmail, .*\)\. Did you mean "parallelism"\?\n$/,
+    /^Error: Validation failed with the following errors:\n {2}\[airflow\] AirflowChart at "airflow": property "paralelism" received 8; allowed: a prop of AirflowChartProps \(adminEmail, .*\)\. Did you mean "parallelism"\?\n$/,
   );
   expect(r.stderr).not.toMatch(STACK_LINE);
+  expect(fs.readdirSync(r.outdir)).toEqual([]);
+});
+
+test('five mistakes in five constructs: every one in one error, one line each, no stack trace (issue #23 item 3)', () => {
+  const r = runMain(
+    "  new AirflowChart(app, 'airflow', { paralelism: 8, parallelism: 0, adminUsername: 'admin user', " +
+      "gitSync: { repository: 'git://example.com/dags.git' }, celery: { queues: ['a,b'] } } as never);\n",
+  );
+  expect(r.code).toBe(1);
+  expect(r.stderr.trimEnd().split('\n')).toEqual([
+    'Error: Validation failed with the following errors:',
+    expect.stringMatching(/^ {2}\[airflow\] AirflowChart at "airflow": property "paralelism" received 8; allowed: a prop of AirflowChartProps/),
+    expect.stringMatching(/^ {2}\[airflow\/airflow\] KubernetesExecutorAirflow at "airflow\/airflow": property "parallelism" received 0; allowed: a whole number from 1 to 10000\.$/),
+    expect.stringMatching(/^ {2}\[airflow\/airflow\/admin-user\] AdminUser at "airflow\/airflow\/admin-user": property "username" received "admin user"/),
+    expect.stringMatching(/^ {2}\[airflow\/airflow\/git-sync\] GitSyncDags at "airflow\/airflow\/git-sync": property "repository" received "git:\/\/example.com\/dags.git"/),
+    expect.stringMatching(/^ {2}\[airflow\/airflow\/celery\] CeleryWorkers at "airflow\/airflow\/celery": property "queues\[0\]" received "a,b"/),
+  ]);
   expect(fs.readdirSync(r.outdir)).toEqual([]);
 });
 

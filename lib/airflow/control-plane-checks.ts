@@ -1,7 +1,7 @@
 import { AIRFLOW_TMP_PATH, AIRFLOW_TMP_VOLUME_NAME } from './volume-use';
 import { IConstruct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { AirflowCdk8sValidationError, AirflowGeneration, AirflowVersion, IAirflowSecrets, MINIMUM_MULTIPLE_EXECUTORS_VERSION, chartSecretRef, invalid, parseImageReference, validateInteger, validateSecretKeyRef } from '../core';
+import { AirflowCdk8sValidationError, AirflowGeneration, addCheck, AirflowVersion, IAirflowSecrets, MINIMUM_MULTIPLE_EXECUTORS_VERSION, chartSecretRef, invalid, parseImageReference, validateInteger, validateSecretKeyRef } from '../core';
 import { AirflowContribution } from './airflow-feature';
 import { ResolvedPodOptions } from './pod-parts';
 import { AirflowVolumes, StorageProvisioningMode } from '../storage';
@@ -67,15 +67,14 @@ export function resolveDefaultPoolSlots(scope: IConstruct, given: number | undef
 /** [logging] base_log_folder is set from the logs volume when the control plane is built: a later one is an error. */
 export function refuseLogsVolumeAddedLater(scope: IConstruct, volumes: AirflowVolumes): void {
   const hadLogs = volumes.has('logs');
-  scope.node.addValidation({
-    validate: () =>
-      !hadLogs && volumes.has('logs')
-        ? [
-          `${scope.constructor.name} at "${scope.node.path}": the "logs" volume was added to ${volumes.node.path} after ` +
-              'this construct was built, so [logging] base_log_folder does not point at it. Add it before (props.volumes of AirflowVolumes).',
-        ]
-        : [],
-  });
+  addCheck(scope, () =>
+    !hadLogs && volumes.has('logs')
+      ? [
+        `${scope.constructor.name} at "${scope.node.path}": the "logs" volume was added to ${volumes.node.path} after ` +
+            'this construct was built, so [logging] base_log_folder does not point at it. Add it before (props.volumes of AirflowVolumes).',
+      ]
+      : [],
+  );
 }
 
 /**
@@ -221,8 +220,7 @@ export function resolveFixVolumePermissions(scope: IConstruct, volumes: AirflowV
   if (given !== undefined && typeof given !== 'boolean') invalid(scope, 'fixVolumePermissions', given, 'true or false');
   const hostPath = volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH;
   if (given === true && !hostPath) {
-    scope.node.addValidation({
-      validate: () =>
+    addCheck(scope, () =>
         volumes.all.some((v) => v.storage !== undefined)
           ? []
           : [
@@ -235,7 +233,7 @@ export function resolveFixVolumePermissions(scope: IConstruct, volumes: AirflowV
                 'the Job fixes the roots of the claims the library creates, never an existing claim (its access modes are not known) nor an emptyDir',
             ).message,
           ],
-    });
+    );
   }
   return given ?? hostPath;
 }

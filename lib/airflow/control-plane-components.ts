@@ -1,5 +1,5 @@
 import * as k8s from '../../imports/k8s';
-import { AIRFLOW_UI_PORT, Components, PodOptions, invalid } from '../core';
+import { AIRFLOW_UI_PORT, Components, PodOptions, buildPart, invalid, recover } from '../core';
 import { AirflowComponent, AirflowComponentProps } from './airflow-component';
 import { ComponentOptions } from './airflow-options';
 import type { KubernetesExecutorAirflow, KubernetesExecutorAirflowProps } from './kubernetes-executor-airflow';
@@ -75,35 +75,43 @@ export function createControlPlaneComponents(
       replicas, resources, strategy, extraContainers, extraInitContainers, livenessProbe, readinessProbe, startupProbe, existingServiceAccountName,
       ...podOptions
     } = options ?? {};
-    const podParts = parts.podParts(component, property, podOptions);
-    const context = {
-      reservedNames: [component, podParts.waitForDatabase.name, WAIT_FOR_MIGRATIONS_CONTAINER_NAME],
-      securityContext: podParts.containerSecurityContext ?? airflow.airflowContainerSecurityContext(),
-    };
-    const userContainers = resolveExtraContainers(airflow, `${property}.extraContainers`, extraContainers, context);
-    const userInitContainers = resolveExtraContainers(airflow, `${property}.extraInitContainers`, extraInitContainers, {
-      ...context,
-      reservedNames: [...context.reservedNames, ...userContainers.map((c) => c.name)],
-    });
-    components[component] = new AirflowComponent(airflow, id, {
-      parts: podParts,
-      component,
-      property,
-      command: `airflow ${component}`,
-      resources: resolveResources(airflow, `${property}.resources`, COMPONENT_RESOURCES[component], resources),
-      replicas,
-      terminationGracePeriodSeconds: COMPONENT_TERMINATION_GRACE_SECONDS[component],
-      strategy,
-      ...rest,
-      livenessProbe: resolveProbe(airflow, property, 'livenessProbe', rest.livenessProbe, livenessProbe),
-      readinessProbe: resolveProbe(airflow, property, 'readinessProbe', rest.readinessProbe, readinessProbe),
-      startupProbe: resolveProbe(airflow, property, 'startupProbe', rest.startupProbe, startupProbe),
-      sidecars: () => parts.contributed('sidecars', component) as k8s.Container[],
-      extraInitContainers: () => parts.contributed('initContainers', component) as k8s.Container[],
-      extraVolumes: () => parts.contributed('volumes', component) as k8s.Volume[],
-      extraContainers: userContainers,
-      userInitContainers,
-      existingServiceAccountName: resolveExistingServiceAccount(airflow, property, existingServiceAccountName, podParts.pod?.serviceAccountAnnotations ?? {}),
+    // A component that refuses its options is recorded, and the next one is built (docs/validation.md).
+    components[component] = buildPart(airflow, id, () => {
+      const podParts = parts.podParts(component, property, podOptions);
+      const context = {
+        reservedNames: [component, podParts.waitForDatabase.name, WAIT_FOR_MIGRATIONS_CONTAINER_NAME],
+        securityContext: podParts.containerSecurityContext ?? airflow.airflowContainerSecurityContext(),
+      };
+      const userContainers = recover(airflow, () => resolveExtraContainers(airflow, `${property}.extraContainers`, extraContainers, context), []);
+      const userInitContainers = recover(airflow, () => resolveExtraContainers(airflow, `${property}.extraInitContainers`, extraInitContainers, {
+        ...context,
+        reservedNames: [...context.reservedNames, ...userContainers.map((c) => c.name)],
+      }), []);
+      const existingAccount = recover(
+        airflow,
+        () => resolveExistingServiceAccount(airflow, property, existingServiceAccountName, podParts.pod?.serviceAccountAnnotations ?? {}),
+        undefined,
+      );
+      return new AirflowComponent(airflow, id, {
+        parts: podParts,
+        component,
+        property,
+        command: `airflow ${component}`,
+        resources: resolveResources(airflow, `${property}.resources`, COMPONENT_RESOURCES[component], resources),
+        replicas,
+        terminationGracePeriodSeconds: COMPONENT_TERMINATION_GRACE_SECONDS[component],
+        strategy,
+        ...rest,
+        livenessProbe: resolveProbe(airflow, property, 'livenessProbe', rest.livenessProbe, livenessProbe),
+        readinessProbe: resolveProbe(airflow, property, 'readinessProbe', rest.readinessProbe, readinessProbe),
+        startupProbe: resolveProbe(airflow, property, 'startupProbe', rest.startupProbe, startupProbe),
+        sidecars: () => parts.contributed('sidecars', component) as k8s.Container[],
+        extraInitContainers: () => parts.contributed('initContainers', component) as k8s.Container[],
+        extraVolumes: () => parts.contributed('volumes', component) as k8s.Volume[],
+        extraContainers: userContainers,
+        userInitContainers,
+        existingServiceAccountName: existingAccount,
+      });
     });
   };
 

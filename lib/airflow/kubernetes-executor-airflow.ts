@@ -12,10 +12,14 @@ import {
   PodOptions,
   PodPlacementOptions,
   SecretKeyRef,
+  addCheck,
+  buildPart,
   chartSecretRef,
   invalid,
+  recover,
   mergePodOptions,
   namespaceOf,
+  problemsOf,
   registerControlPlane,
   validateChoice,
   validateDnsSubdomain,
@@ -190,18 +194,18 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     super(scope, id);
     refuseUnknownProps(this, '', props, 'KubernetesExecutorAirflowProps');
     const namespace = namespaceOf(this);
-    this.volumes = validateControlPlaneVolumes(this, props.volumes);
-    if (!props.database) invalid(this, 'database', props.database, 'the metadata database (MetadataDb)');
-    this.database = props.database;
-
     // What runs: the image, its Airflow version and generation, where the secrets are.
+    // Each check that has a default records its problem and goes on with the default (recover), and each part
+    // is built with buildPart, so that synth reports every problem at once (docs/validation.md).
+    // The image is not one of them: the version and generation are read from it, and every part depends on those.
+    // The checks that read nothing of the other constructs come first, so that one a refused volume stopped
+    // (an incomplete AirflowVolumes, read below) does not hide them.
     this.image = validateAirflowImage(this, props.image ?? DEFAULT_AIRFLOW_IMAGE);
     [this.airflowVersion, this.generation] = resolveAirflowVersion(this, this.image, props.airflowVersion);
-    this.workerImage = resolveWorkerImage(this, props.worker?.image, this.image, this.airflowVersion);
+    this.workerImage = recover(this, () => resolveWorkerImage(this, props.worker?.image, this.image, this.airflowVersion), this.image);
     this.secretsFromChart = props.secrets === undefined;
     this.secrets = resolveControlPlaneSecrets(this, this.generation, props.secrets);
-    this.imagePullPolicy = validateChoice(this, 'imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', IMAGE_PULL_POLICIES);
-    this.openShift = resolveOpenShift(this, props.openShift, this.volumes, props.fixVolumePermissions);
+    this.imagePullPolicy = recover(this, () => validateChoice(this, 'imagePullPolicy', props.imagePullPolicy ?? 'IfNotPresent', IMAGE_PULL_POLICIES), 'IfNotPresent');
     if (this.imagePullPolicy === 'Always') this.warnings.push(alwaysPullWarning(this, this.workerImage));
     const endOfLife = endOfLifeWarning(this, this.generation, this.airflowVersion);
     if (endOfLife !== undefined) this.warnings.push(endOfLife);
@@ -210,26 +214,42 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     this.standaloneDagProcessor = resolveStandaloneDagProcessor(this, this.generation, props);
     this.triggerer = props.triggerer?.enabled ?? true;
     this.uiComponent = this.generation.uiComponent;
-    this.parallelism = validateInteger(this, 'parallelism', props.parallelism ?? 4, 1, 10_000);
-    this.defaultPoolSlots = resolveDefaultPoolSlots(this, props.defaultPoolSlots, this.parallelism, this.warnings);
-    this.workerPodsCreationBatchSize = validateInteger(this, 'workerPodsCreationBatchSize', props.workerPodsCreationBatchSize ?? this.parallelism, 1, 10_000);
+    this.parallelism = recover(this, () => validateInteger(this, 'parallelism', props.parallelism ?? 4, 1, 10_000), 4);
+    this.defaultPoolSlots = recover(this, () => resolveDefaultPoolSlots(this, props.defaultPoolSlots, this.parallelism, this.warnings), this.parallelism);
+    this.workerPodsCreationBatchSize = recover(
+      this,
+      () => validateInteger(this, 'workerPodsCreationBatchSize', props.workerPodsCreationBatchSize ?? this.parallelism, 1, 10_000),
+      this.parallelism,
+    );
     this.deleteFailedWorkerPods = props.deleteFailedWorkerPods ?? true;
-    this.workerResources = resolveResources(this, 'worker.resources', DEFAULT_WORKER_RESOURCES, props.worker?.resources);
-    this.clusterDomain = validateDnsSubdomain(this, 'clusterDomain', props.clusterDomain ?? 'cluster.local');
+    this.workerResources = recover(this, () => resolveResources(this, 'worker.resources', DEFAULT_WORKER_RESOURCES, props.worker?.resources), DEFAULT_WORKER_RESOURCES);
+    this.clusterDomain = recover(this, () => validateDnsSubdomain(this, 'clusterDomain', props.clusterDomain ?? 'cluster.local'), 'cluster.local');
     this.config = props.config ?? {};
     this.createAdminUser = props.createAdminUser ?? true;
     this.adminUsername = props.adminUsername ?? 'admin';
     this.adminEmail = props.adminEmail ?? 'admin@example.com';
     this.podOptions = pickPodOptions(props);
+    this.volumes = validateControlPlaneVolumes(this, props.volumes);
+    if (!props.database) invalid(this, 'database', props.database, 'the metadata database (MetadataDb)');
+    this.database = props.database;
     // The chart's other pods (the secrets bootstrap Job, Postgres) take the image and placement from here at
     // synth; a second control plane in the namespace fails synth.
     registerControlPlane(this);
-    this.fixVolumePermissions = resolveFixVolumePermissions(this, this.volumes, props.fixVolumePermissions);
-    this.node.addValidation({ validate: () => (this.warnings.forEach((w) => console.warn(`Warning: ${w}`)), []) });
-    this.node.addValidation({ validate: () => missingDags(this, this.volumes, this.dagsSource !== undefined) });
-    this.node.addValidation({ validate: () => logsEmptyDirWithoutRemoteLogging(this, this.volumes, remoteLoggingOn(this.added.map((a) => a.contribution))) });
-    this.ingress = props.ingress
-      ? new AirflowIngress(this, 'ingress', { ...props.ingress, component: this.uiComponent, serviceName: this.uiServiceName, servicePort: AIRFLOW_UI_PORT })
+    this.fixVolumePermissions = recover(this, () => resolveFixVolumePermissions(this, this.volumes, props.fixVolumePermissions), false);
+    this.openShift = recover(this, () => resolveOpenShift(this, props.openShift, this.volumes, props.fixVolumePermissions), false);
+    // Printed by a synth that succeeds; one that fails prints its problems only.
+    addCheck(this, () => (problemsOf(this).length === 0 && this.warnings.forEach((w) => console.warn(`Warning: ${w}`)), []));
+    // What the features supply (the DAGs, remote logging) is not known when one of them was refused (its problem
+    // is recorded in this control plane or in a construct inside it): these two say nothing then, rather than
+    // blame the volumes for the refused feature.
+    addCheck(this, () => (this.hasProblemWithin() ? [] : missingDags(this, this.volumes, this.dagsSource !== undefined)));
+    addCheck(this, () =>
+      this.hasProblemWithin() ? [] : logsEmptyDirWithoutRemoteLogging(this, this.volumes, remoteLoggingOn(this.added.map((a) => a.contribution))),
+    );
+    const ingress = props.ingress;
+    this.ingress = ingress
+      ? buildPart(this, 'ingress', () =>
+        new AirflowIngress(this, 'ingress', { ...ingress, component: this.uiComponent, serviceName: this.uiServiceName, servicePort: AIRFLOW_UI_PORT }))
       : undefined;
 
     // The environment of the Airflow containers and of the task pods, and the names pod options cannot take.
@@ -241,7 +261,7 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     resolvePodOptions(this, '', this.podOptions, this.reserved.env, this.reserved.volumes); // the chart-wide ones, checked once
 
     // The configuration (airflow.cfg), then the worker pod template it holds beside airflow.cfg.
-    this.configuration = new AirflowConfiguration(this, 'configuration', {
+    this.configuration = buildPart(this, 'configuration', () => new AirflowConfiguration(this, 'configuration', {
       generation: this.generation,
       airflowVersion: this.airflowVersion,
       managed: controlPlaneConfig(this, namespace, `${this.uiServiceName}.${namespace}.svc.${this.clusterDomain}`),
@@ -249,15 +269,15 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
       refused: refusedConfig(this.generation),
       defaults: controlPlaneDefaults(this.generation, this.volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH),
       config: props.config,
-    });
+    }));
     const { image: _image, extraInitContainers, extraContainers, existingServiceAccountName, ...workerPodOptions } = props.worker ?? {};
     const workerPod = this.resolvedPodOptions('worker', Components.WORKER, workerPodOptions);
-    const workerAccount = resolveExistingServiceAccount(this, 'worker', existingServiceAccountName, workerPod.serviceAccountAnnotations);
+    const workerAccount = recover(this, () => resolveExistingServiceAccount(this, 'worker', existingServiceAccountName, workerPod.serviceAccountAnnotations), undefined);
     this.workerServiceAccount = workerAccount === undefined
       ? airflowServiceAccount(this, 'worker-service-account', `airflow-${Components.WORKER}`, Components.WORKER, false, workerPod.serviceAccountAnnotations)
       : undefined;
     if (workerAccount !== undefined) this.existingServiceAccounts[Components.WORKER] = workerAccount;
-    const workerInit = resolveWorkerExtraContainers(this, extraContainers, extraInitContainers);
+    const workerInit = recover(this, () => resolveWorkerExtraContainers(this, extraContainers, extraInitContainers), []);
     this.renderWorker = () => renderWorkerPodTemplate(this, workerAccount ?? this.workerServiceAccount!.name, workerPod, workerInit);
     this.configuration.setWorkerPodTemplate(this.renderWorker);
     this.node.addValidation({
@@ -275,26 +295,27 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     });
     this.deployments = Object.fromEntries(Object.entries(this.components).map(([name, c]) => [name, c.deployment]));
     this.uiService = this.components[this.uiComponent].service!;
-    this.podLauncher = new PodLauncherRbac(this, 'pod-launcher', { serviceAccountName: this.components[Components.SCHEDULER].serviceAccountName });
-    this.migrations = new DbMigrations(this, 'db-migrations', {
+    this.podLauncher = buildPart(this, 'pod-launcher', () =>
+      new PodLauncherRbac(this, 'pod-launcher', { serviceAccountName: this.components[Components.SCHEDULER].serviceAccountName }));
+    this.migrations = buildPart(this, 'db-migrations', () => new DbMigrations(this, 'db-migrations', {
       parts: this.podParts(Components.DB_MIGRATE, 'migrations', props.migrations),
       resources: resolveResources(this, 'migrations.resources', DbMigrations.DEFAULT_RESOURCES, props.migrations?.resources),
-    });
+    }));
     this.adminUser = this.createAdminUser
-      ? new AdminUser(this, 'admin-user', {
+      ? buildPart(this, 'admin-user', () => new AdminUser(this, 'admin-user', {
         parts: this.podParts(Components.CREATE_USER, ''),
         passwordSecret: this.secrets.adminPassword,
         username: this.adminUsername,
         email: this.adminEmail,
-      })
+      }))
       : undefined;
     this.volumePermissions = this.fixVolumePermissions
-      ? new VolumePermissions(this, 'volume-permissions', {
+      ? buildPart(this, 'volume-permissions', () => new VolumePermissions(this, 'volume-permissions', {
         volumes: this.volumes,
         image: this.image,
         imagePullPolicy: this.imagePullPolicy,
         pod: resolvePodOptions(this, '', pickPlacement(this.podOptions)),
-      })
+      }))
       : undefined;
     if (this.workerServiceAccount) this.ownServiceAccounts[Components.WORKER] = this.workerServiceAccount;
     for (const [name, c] of Object.entries(this.components)) {
@@ -436,6 +457,12 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
    */
   public get workerPodTemplate(): Record<string, unknown> {
     return deepFreeze(this.renderWorker());
+  }
+
+  /** Whether a refusal was recorded for this control plane or a construct inside it (a feature's included). */
+  private hasProblemWithin(): boolean {
+    const path = this.node.path;
+    return problemsOf(this).some((p) => p.constructPath === path || p.constructPath.startsWith(`${path}/`));
   }
 
   /** The name of the UI's Service (and Deployment): `airflow-api-server` or `airflow-webserver`. */

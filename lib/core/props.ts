@@ -1,6 +1,6 @@
 import { IConstruct } from 'constructs';
 import { PROP_KEYS } from './data/prop-keys';
-import { invalid } from './errors';
+import { invalid, recover } from './errors';
 import { closest } from './text';
 
 /** A plain object (a literal, or parsed from JSON or YAML), not a class instance such as a construct. */
@@ -34,13 +34,13 @@ function check(scope: IConstruct, property: string, value: unknown, interfaceNam
     if (v === undefined) continue;
     if (!allowed.includes(key)) {
       const guess = closest(key, allowed);
-      invalid(
+      // Recorded, not thrown: the construct ignores the key and goes on, so that its other problems are reported too.
+      recover(
         scope,
-        at(key),
-        v,
-        `a prop of ${interfaceNames.join(' or ')} (${allowed.join(', ')})`,
-        guess ? `Did you mean "${guess}"?` : undefined,
+        () => invalid(scope, at(key), v, `a prop of ${interfaceNames.join(' or ')} (${allowed.join(', ')})`, guess ? `Did you mean "${guess}"?` : undefined),
+        undefined,
       );
+      continue;
     }
     // Nested option objects, when the value's interface is known (one interface, or the one of a union that declares the key).
     const nested = tables.length === 1 ? tables[0].nested[key] : undefined;

@@ -1,6 +1,6 @@
 import { App, Chart } from 'cdk8s';
 import { IConstruct } from 'constructs';
-import { AirflowCdk8sValidationError, invalid } from './errors';
+import { AirflowCdk8sValidationError, addCheck, invalid } from './errors';
 import { atSynth } from './lazy';
 import type { PodPlacementOptions } from './pod-options';
 import { SecretKeyRef } from './secret-key-ref';
@@ -157,7 +157,7 @@ const CONTROL_PLANE = Symbol.for('airflow-cdk8s.ControlPlane');
  */
 export function registerControlPlane(construct: IChartPodDefaults): void {
   Object.defineProperty(construct, CONTROL_PLANE, { value: true, enumerable: false });
-  construct.node.addValidation({ validate: () => secondControlPlane(construct) });
+  addCheck(construct, () => secondControlPlane(construct));
 }
 
 function isControlPlane(c: IConstruct): c is IChartPodDefaults {

@@ -1,6 +1,6 @@
 import { ApiObject, App, Chart, JsonPatch } from 'cdk8s';
 import { IConstruct } from 'constructs';
-import { AirflowCdk8sValidationError, invalid } from './errors';
+import { AirflowCdk8sValidationError, addCheck, invalid } from './errors';
 import { validateDnsLabel } from './validators';
 
 /**
@@ -87,7 +87,7 @@ export function clusterScoped<T extends ApiObject>(object: T): T {
     object.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
   }
   Object.defineProperty(object, CLUSTER_SCOPED, { value: true, enumerable: false });
-  object.node.addValidation({ validate: () => clusterNameClashes(object) });
+  addCheck(object, () => clusterNameClashes(object));
   return object;
 }
 

@@ -3,6 +3,7 @@ import * as k8s from '../../imports/k8s';
 import { App } from 'cdk8s';
 import {
   AirflowCdk8sValidationError,
+  addCheck,
   clusterScoped,
   defaultHostRoot,
   invalid,
@@ -141,7 +142,7 @@ export class PersistentStorage extends Construct {
           },
         }),
       );
-      this.node.addValidation({ validate: () => this.hostPathClashes() });
+      addCheck(this, () => this.hostPathClashes());
     } else {
       this.volumeName = undefined;
       this.hostPath = undefined;

@@ -357,7 +357,7 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
   const built = (): Built => ({ airflow: chart.airflow, features: chart.features, objects: expectWarns(() => Testing.synth(chart), /imagePullPolicy "Always" makes every task pod ask the registry/, AIRFLOW_2_END_OF_LIFE_WARNING) });
 
   test('secretsBootstrapImage with existingSecrets is refused: no Job would run it', () => {
-    expect(() => new AirflowChart(Testing.app(), 'airflow', { existingSecrets: EXISTING_SECRETS, secretsBootstrapImage })).toThrow(
+    expect(() => Testing.synth(new AirflowChart(Testing.app(), 'airflow', { existingSecrets: EXISTING_SECRETS, secretsBootstrapImage }))).toThrow(
       'AirflowChart at "airflow": property "secretsBootstrapImage" received "registry.example.com/python:3.12"; allowed: unset when existingSecrets is given',
     );
   });

@@ -18,7 +18,7 @@ import {
 import { DeploymentStrategy, EnvValue } from '../../lib/core';
 import { podSecurityLevelOf } from '../../lib/security/pod-security';
 import { validationReport } from '../../validation';
-import { find, isAirflow2, parseCfg, podsOf, synthAirflow } from '../support';
+import { errorOf, find, isAirflow2, parseCfg, podsOf, synthAirflow } from '../support';
 import { findSecretMaterial } from '../support/secret-scan';
 
 const synth = (props: AirflowChartProps = {}) => synthAirflow(new AirflowChart(Testing.app(), 'airflow', props), isAirflow2(props));
@@ -33,14 +33,6 @@ const bootstrapJob = (objects: any[]) => {
   return jobs[0];
 };
 const bootstrapScriptOf = (objects: any[]): string => bootstrapJob(objects).spec.template.spec.containers[0].command[2];
-const errorOf = (f: () => unknown): string => {
-  try {
-    f();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error('expected an error');
-};
 
 const celery = synth({ celery: {} });
 const celery2 = synth({ image: 'apache/airflow:2.11.0', celery: {} });

@@ -19,7 +19,7 @@ import {
   addAirflowFeatures,
 } from '../../lib';
 import { validationReport } from '../../validation';
-import { airflowPodSpecs, defaultVolumesOf, errorOf, find, podsOf, synthAirflowChart as synth } from '../support';
+import { airflowPodSpecs, defaultVolumesOf, errorOf, find, synthesizing, podsOf, synthAirflowChart as synth } from '../support';
 import { airflowPodViolations, isPostgresPod, isSecretsBootstrapPod, isVolumePermissionsPod, secretsBootstrapPodViolations } from '../support/pod-checks';
 import { findSecretMaterial } from '../support/secret-scan';
 
@@ -313,12 +313,12 @@ describe('composed by hand', () => {
       const airflow = new KubernetesExecutorAirflow(p.chart, id, { volumes: p.volumes, database: p.database });
       return addAirflowFeatures(airflow, { gitSync }).gitSync!;
     };
-    expect(errorOf(() => withGitSync(rwo, { repository: REPO }))).toMatch(
+    expect(errorOf(synthesizing(() => withGitSync(rwo, { repository: REPO })))).toMatch(
       /GitSyncDags at "team\/airflow\/git-sync": property "mode" received "SharedVolume"; allowed: GitSyncMode.SIDECARS: the dags volume is ReadWriteOnce/,
     );
     const withDags = parts({});
     expect(
-      errorOf(() => withGitSync(withDags, { repository: REPO, mode: GitSyncMode.SIDECARS })),
+      errorOf(synthesizing(() => withGitSync(withDags, { repository: REPO, mode: GitSyncMode.SIDECARS }))),
     ).toMatch(/property "volumes" received \["dags","logs","data"\]; allowed: volumes without "dags" in GitSyncMode.SIDECARS/);
     const noDags = parts({ volumes: [{ name: 'logs' }] });
     // Without dags and without a feature that delivers them, the synth says so (the feature may come later).

@@ -16,7 +16,7 @@ import {
   addAirflowFeatures,
 } from '../../lib';
 import { logGroomerContainer } from '../../lib/logging/log-groomer';
-import { errorOf, find } from '../support';
+import { errorOf, find, synthesizing } from '../support';
 import { airflowPodViolations } from '../support/pod-checks';
 
 function scheduler(props: ConstructorParameters<typeof AirflowChart>[2] = {}) {
@@ -98,10 +98,10 @@ describe('logRetentionDays', () => {
       const volumes = new AirflowVolumes(chart, 'volumes', { volumes: [{ name: 'dags' }] });
       new AirflowSecrets(chart, 'secrets');
       const airflow = new KubernetesExecutorAirflow(chart, 'airflow', { volumes, database: new MetadataDb(chart, 'db') });
-      return addAirflowFeatures(airflow, { logRetentionDays });
+      return { chart, features: addAirflowFeatures(airflow, { logRetentionDays }) };
     };
-    expect(make('a').logGroomer).toBeUndefined();
-    expect(errorOf(() => make('b', 5))).toMatch(
+    expect(make('a').features.logGroomer).toBeUndefined();
+    expect(errorOf(synthesizing(() => make('b', 5).chart))).toMatch(
       /KubernetesExecutorAirflow at "b\/airflow": property "logRetentionDays" received 5; allowed: 0 or unset: there is no "logs" volume \(dags\)/,
     );
   });

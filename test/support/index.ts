@@ -2,10 +2,12 @@
 // containers in synthesized YAML, airflow.cfg parsing, label-selector evaluation and the validation-error
 // catcher. Every unit test imports from here (`../support`); the domain scanners stay beside it:
 // pod-checks.ts (the pod security rules) and secret-scan.ts (secret material in YAML).
-import { Chart, Testing } from 'cdk8s';
+import { App, Chart, Testing } from 'cdk8s';
+import { Construct } from 'constructs';
 import { parse } from 'yaml';
 import {
   AirflowCdk8sValidationError,
+  AirflowCdk8sValidationErrors,
   AirflowChart,
   AirflowChartProps,
   AirflowFeatures,
@@ -17,6 +19,7 @@ import {
   MetadataDb,
   addAirflowFeatures,
 } from '../../lib';
+import { problemsWith } from '../../lib/core';
 import { parseYaml } from './secret-scan';
 
 /** A synthesized Kubernetes object (plain JSON). */
@@ -128,29 +131,69 @@ export function chartSecrets(chart: Chart): AirflowSecrets {
 // Errors
 
 /**
- * The {@link AirflowCdk8sValidationError} that `fn` throws; fails the test when it throws nothing or
- * something else. With `property`, the error must name it; with `message`, match it.
+ * The first refusal of what `fn` builds: the {@link AirflowCdk8sValidationError} it throws (a factory, or a
+ * construct built outside the library's constructs), or the first problem of the
+ * {@link AirflowCdk8sValidationErrors} that it throws or that synthesizing what it returns throws (a construct,
+ * or `{ chart }`): the library's constructs record a refusal and synth reports them all at once. Fails the test
+ * when there is no refusal, or another error.
  */
-export function validationError(fn: () => unknown, property?: string, message?: RegExp): AirflowCdk8sValidationError {
+export function refusalsOf(fn: () => unknown): { first: AirflowCdk8sValidationError; all: readonly AirflowCdk8sValidationError[] } {
   let error: unknown;
   try {
-    fn();
+    const built = fn();
+    const scope = Construct.isConstruct(built) ? built : Construct.isConstruct((built as { chart?: unknown } | undefined)?.chart) ? (built as { chart: Construct }).chart : undefined;
+    if (scope !== undefined) App.of(scope).synthYaml();
   } catch (e) {
     error = e;
   }
-  if (error === undefined) throw new Error('expected an AirflowCdk8sValidationError, but nothing was thrown');
+  if (error === undefined) throw new Error('expected an AirflowCdk8sValidationError, but nothing was thrown, at construction or at synth');
+  if (error instanceof AirflowCdk8sValidationErrors) {
+    expect(error.problems.length).toBeGreaterThan(0);
+    return { first: error.problems[0], all: error.problems };
+  }
   expect(error).toBeInstanceOf(AirflowCdk8sValidationError);
-  const v = error as AirflowCdk8sValidationError;
+  // Thrown out of a constructor: after the problems its app recorded before it.
+  const all = problemsWith(error as AirflowCdk8sValidationError);
+  return { first: all[0], all };
+}
+
+/**
+ * `build` and the synth of its app, as one function for `expect(...).toThrow(...)`: what it throws is the first
+ * refusal ({@link refusalsOf}) where the synth reports the library's problems, so that a message can be matched
+ * from its start; anything else as it is. `.not.toThrow()` on it means the whole app synthesizes.
+ */
+export function synthesizing(build: () => Construct): () => void {
+  return () => {
+    try {
+      App.of(build()).synthYaml();
+    } catch (error) {
+      if (error instanceof AirflowCdk8sValidationErrors) throw error.problems[0];
+      throw error instanceof AirflowCdk8sValidationError ? problemsWith(error)[0] : error;
+    }
+  };
+}
+
+/**
+ * The {@link AirflowCdk8sValidationError} that `fn` gets ({@link refusalsOf}: thrown at construction, or the
+ * first problem reported at synth); fails the test when there is none, or another error. With `property`, the
+ * error must name it; with `message`, match it.
+ */
+export function validationError(fn: () => unknown, property?: string, message?: RegExp): AirflowCdk8sValidationError {
+  const v = refusalsOf(fn).first;
   if (property !== undefined) expect(v.property).toBe(property);
   if (message !== undefined) expect(v.message).toMatch(message);
   return v;
 }
 
-/** The message of the error `f` throws (any error, not only a validation error); fails the test when it throws nothing. */
+/**
+ * The message of the error `f` throws (any error, not only a validation error); fails the test when it throws
+ * nothing. A synth that fails with one problem of the library and nothing else gives that problem's message.
+ */
 export function errorOf(f: () => unknown): string {
   try {
     f();
   } catch (e) {
+    if (e instanceof AirflowCdk8sValidationErrors && e.problems.length === 1 && e.others.length === 0) return e.problems[0].message;
     return (e as Error).message;
   }
   throw new Error('expected an error');

@@ -205,7 +205,7 @@ describe('one secrets wiring: a custom Secret name is used everywhere', () => {
     const env = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'airflow-webserver').spec.template.spec.containers[0].env;
     expect(env.map((e: any) => e.name)).toContain('AIRFLOW__WEBSERVER__SECRET_KEY');
     expect(env.map((e: any) => e.name)).not.toContain('AIRFLOW__API_AUTH__JWT_SECRET');
-    expect(() => new AirflowChart(Testing.app(), 'a3', { existingSecrets: existing })).toThrow(
+    expect(() => Testing.synth(new AirflowChart(Testing.app(), 'a3', { existingSecrets: existing }))).toThrow(
       /KubernetesExecutorAirflow at "a3\/airflow": property "secrets\.jwtSecret" received undefined; allowed: a Secret key reference \{ name, key \} on Airflow 3/,
     );
   });
@@ -422,7 +422,7 @@ describe('two Airflow deployments in one namespace (issue #20 item 5)', () => {
 
 describe('the chart reports its own bad inputs', () => {
   test('a bad namespace is reported by AirflowChart, as its "namespace" property', () => {
-    expect(() => new AirflowChart(Testing.app(), 'x', { namespace: 'Team_A' })).toThrow(
+    expect(() => Testing.synth(new AirflowChart(Testing.app(), 'x', { namespace: 'Team_A' }))).toThrow(
       /^AirflowChart at "x": property "namespace" received "Team_A"; allowed: a DNS-1123 label.* Did you mean "team-a"\?$/,
     );
   });
@@ -434,11 +434,11 @@ describe('the chart reports its own bad inputs', () => {
   });
 
   test('hostRoot is for hostPath volumes, and given once', () => {
-    expect(() => new AirflowChart(Testing.app(), 'x', { hostRoot: '/mnt/team', provisioning: StorageProvisioning.storageClass('efs') })).toThrow(
+    expect(() => Testing.synth(new AirflowChart(Testing.app(), 'x', { hostRoot: '/mnt/team', provisioning: StorageProvisioning.storageClass('efs') }))).toThrow(
       /AirflowChart at "x": property "hostRoot" received "\/mnt\/team"; allowed: no hostRoot with StorageProvisioning\.storageClass/,
     );
     expect(() =>
-      new AirflowChart(Testing.app(), 'x', { hostRoot: '/mnt/team', provisioning: StorageProvisioning.hostPath({ hostRoot: '/mnt' }) }),
+      Testing.synth(new AirflowChart(Testing.app(), 'x', { hostRoot: '/mnt/team', provisioning: StorageProvisioning.hostPath({ hostRoot: '/mnt' }) })),
     ).toThrow(/property "hostRoot" received "\/mnt\/team"; allowed: either hostRoot or provisioning/);
   });
 });

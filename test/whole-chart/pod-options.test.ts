@@ -10,7 +10,7 @@ import { parse } from 'yaml';
 import { AirflowChart, AirflowChartProps, EnvValue, PodVolume, StorageProvisioning } from '../../lib';
 import { validationReport } from '../../validation';
 import { EVERYTHING } from '../support/everything';
-import { defaultVolumesOf, validationError } from '../support';
+import { defaultVolumesOf, synthesizing, validationError } from '../support';
 import { findSecretMaterial } from '../support/secret-scan';
 import { cfgOf, expectSynthWarns, isAirflow2, synthAirflow } from '../support';
 
@@ -184,14 +184,14 @@ describe('a volume from a claim that exists already', () => {
   });
 
   test('size and access modes do not apply to it', () => {
-    expect(() => new AirflowChart(Testing.app(), 'x', { volumes: [{ name: 'dags', existingClaim: 'team-dags', size: '10Gi' }] })).toThrow(
+    expect(synthesizing(() => new AirflowChart(Testing.app(), 'x', { volumes: [{ name: 'dags', existingClaim: 'team-dags', size: '10Gi' }] }))).toThrow(
       /^AirflowVolumes at "x\/volumes": property "volumes\[0\]\.size" received "10Gi"; allowed: nothing with existingClaim/,
     );
   });
 });
 
 describe('pod options: what is refused, with the message a user sees', () => {
-  const chart = (props: AirflowChartProps) => () => new AirflowChart(Testing.app(), 'airflow', props);
+  const chart = (props: AirflowChartProps) => synthesizing(() => new AirflowChart(Testing.app(), 'airflow', props));
 
   test('a secret as a literal env value', () => {
     expect(chart({ env: { DB_PASSWORD: EnvValue.fromValue('hunter2') } })).toThrow(
@@ -246,10 +246,10 @@ describe('the runtime traps of the review', () => {
   const synth = (props: AirflowChartProps = {}) => synthAirflow(new AirflowChart(Testing.app(), 'airflow', props), isAirflow2(props));
 
   test("slim images lack the providers the deployment needs: refused, naming them", () => {
-    expect(() => new AirflowChart(Testing.app(), 'airflow', { image: 'apache/airflow:slim-3.1.3' })).toThrow(
+    expect(synthesizing(() => new AirflowChart(Testing.app(), 'airflow', { image: 'apache/airflow:slim-3.1.3' }))).toThrow(
       /^KubernetesExecutorAirflow at "airflow\/airflow": property "image" received "apache\/airflow:slim-3\.1\.3"; allowed: an image with the apache-airflow-providers-cncf-kubernetes \(the KubernetesExecutor\), -postgres \(the metadata database\) and -fab \(the UI login\) packages.* Use "apache\/airflow:3\.1\.3"/,
     );
-    expect(() => new AirflowChart(Testing.app(), 'airflow', { image: 'apache/airflow:slim-2.11.0-python3.12' })).toThrow(/Use "apache\/airflow:2\.11\.0-python3\.12"/);
+    expect(synthesizing(() => new AirflowChart(Testing.app(), 'airflow', { image: 'apache/airflow:slim-2.11.0-python3.12' }))).toThrow(/Use "apache\/airflow:2\.11\.0-python3\.12"/);
   });
 
   test.each([
@@ -260,14 +260,14 @@ describe('the runtime traps of the review', () => {
     [{ kubernetes_executor: { in_cluster: false } }, 'config.kubernetes_executor.in_cluster', /launches task pods with its own ServiceAccount token/],
     [{ kubernetes_executor: { config_file: '/kube/config' } }, 'config.kubernetes_executor.config_file', /launches task pods with its own ServiceAccount token/],
   ])('config %j is refused', (config, property, reason) => {
-    expect(() => new AirflowChart(Testing.app(), 'airflow', { config: config as any })).toThrow(
+    expect(synthesizing(() => new AirflowChart(Testing.app(), 'airflow', { config: config as any }))).toThrow(
       new RegExp(`^AirflowConfiguration at "airflow/airflow/configuration": property "${property.replace(/\./g, '\\.')}" received .*; allowed: an option the deployment can follow; not`),
     );
-    expect(() => new AirflowChart(Testing.app(), 'airflow', { config: config as any })).toThrow(reason);
+    expect(synthesizing(() => new AirflowChart(Testing.app(), 'airflow', { config: config as any }))).toThrow(reason);
   });
 
   test('Airflow 2: the webserver port and base_url are refused the same way', () => {
-    expect(() => new AirflowChart(Testing.app(), 'airflow', { image: 'apache/airflow:2.11.0', config: { webserver: { web_server_port: 9090 } } })).toThrow(
+    expect(synthesizing(() => new AirflowChart(Testing.app(), 'airflow', { image: 'apache/airflow:2.11.0', config: { webserver: { web_server_port: 9090 } } }))).toThrow(
       /property "config\.webserver\.web_server_port" received 9090; allowed: an option the deployment can follow/,
     );
     const cfg = cfgOf(synth({ image: 'apache/airflow:2.11.0', ingress: { host: 'airflow.example.com' } }));
