@@ -250,6 +250,7 @@ export class AirflowChart extends Chart {
         generation: this.airflow.generation,
         celeryWorkers: this.features.celery !== undefined,
         redisBroker: this.features.celery?.broker !== undefined,
+        kedaOperatorNamespace: this.features.celery?.autoscaler?.kedaOperatorNamespace,
         statsd: this.features.statsd !== undefined,
         remoteLogging: this.features.remoteLogging !== undefined,
         gitSyncClients: this.gitSyncClients(),

@@ -59,6 +59,15 @@ export {
 // Celery workers beside the KubernetesExecutor, and their Redis broker (celery/).
 export {
   BROKER_PASSWORD_ENV,
+  CELERY_EXECUTOR_NAMES,
+  CeleryAutoscaler,
+  type CeleryAutoscalerProps,
+  type CeleryHpaOptions,
+  type CeleryKedaOptions,
+  type CeleryKedaQueryOptions,
+  celeryKedaQuery,
+  DEFAULT_HPA,
+  DEFAULT_KEDA,
   type CeleryOptions,
   CeleryWorkers,
   type CeleryWorkersProps,

@@ -180,6 +180,14 @@ export interface AirflowNetworkPoliciesProps extends AirflowNetworkPolicyOptions
   readonly redisBroker?: boolean;
 
   /**
+   * The namespace of KEDA's operator when KEDA scales the Celery workers (`celery.keda`): the operator runs
+   * their ScaledObject's query on the metadata database, so the in-cluster database also accepts connections
+   * from that namespace's pods (selected by its `kubernetes.io/metadata.name` label).
+   * @default - none: no KEDA
+   */
+  readonly kedaOperatorNamespace?: string;
+
+  /**
    * Whether the statsd-exporter runs (`metrics`): adds `airflow-statsd` (StatsD from the Airflow pods, the
    * metrics port from `prometheusSources`) and `airflow-statsd-clients`.
    * @default false
@@ -341,7 +349,17 @@ export class AirflowNetworkPolicies extends Construct {
       : add(Components.METADATA_DB, {
         podSelector: { matchLabels: this.databaseSelector },
         policyTypes: ['Ingress'],
-        ingress: [{ from: [{ podSelector: components(this.databaseClients) }], ports: tcp([this.databasePort]) }],
+        ingress: [
+          {
+            from: [
+              { podSelector: components(this.databaseClients) },
+              ...(props.kedaOperatorNamespace === undefined
+                ? []
+                : [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': validateDnsLabel(this, 'kedaOperatorNamespace', props.kedaOperatorNamespace) } } }]),
+            ],
+            ports: tcp([this.databasePort]),
+          },
+        ],
       });
     add(`${Components.METADATA_DB}-clients`, {
       podSelector: components(this.databaseClients),

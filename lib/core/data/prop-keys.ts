@@ -92,7 +92,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {},
   },
   AirflowNetworkPoliciesProps: {
-    keys: ['apiServerPort', 'apiServerSelector', 'apiServerSources', 'celeryWorkers', 'databaseClients', 'databasePort', 'databaseSelector', 'dns', 'externalDatabaseCidrs', 'generation', 'gitCidrs', 'gitPorts', 'gitSyncClients', 'kubernetesApiCidrs', 'kubernetesApiClients', 'kubernetesApiPorts', 'objectStoreCidrs', 'objectStorePorts', 'prometheusSources', 'redisBroker', 'remoteLogging', 'statsd', 'taskEgress'],
+    keys: ['apiServerPort', 'apiServerSelector', 'apiServerSources', 'celeryWorkers', 'databaseClients', 'databasePort', 'databaseSelector', 'dns', 'externalDatabaseCidrs', 'generation', 'gitCidrs', 'gitPorts', 'gitSyncClients', 'kedaOperatorNamespace', 'kubernetesApiCidrs', 'kubernetesApiClients', 'kubernetesApiPorts', 'objectStoreCidrs', 'objectStorePorts', 'prometheusSources', 'redisBroker', 'remoteLogging', 'statsd', 'taskEgress'],
     nested: {},
   },
   AirflowNetworkPolicyOptions: {
@@ -145,18 +145,43 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
       connectionSecret: ['SecretKeyRef'],
     },
   },
+  CeleryAutoscalerProps: {
+    keys: ['database', 'deploymentName', 'hpa', 'keda', 'query'],
+    nested: {
+      database: ['IMetadataDatabase'],
+      hpa: ['CeleryHpaOptions'],
+      keda: ['CeleryKedaOptions'],
+      query: ['CeleryKedaQueryOptions'],
+    },
+  },
+  CeleryHpaOptions: {
+    keys: ['maxReplicas', 'minReplicas', 'targetCpuUtilization'],
+    nested: {},
+  },
+  CeleryKedaOptions: {
+    keys: ['cooldownSeconds', 'maxReplicas', 'minReplicas', 'operatorNamespace', 'pollingIntervalSeconds'],
+    nested: {},
+  },
+  CeleryKedaQueryOptions: {
+    keys: ['celeryIsDefault', 'concurrency', 'queues'],
+    nested: {},
+  },
   CeleryOptions: {
-    keys: ['affinity', 'concurrency', 'defaultExecutor', 'env', 'envFrom', 'externalBroker', 'extraVolumes', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'queues', 'redis', 'replicas', 'resources', 'serviceAccountAnnotations', 'strategy', 'terminationGracePeriodSeconds', 'tolerations', 'topologySpreadConstraints'],
+    keys: ['affinity', 'concurrency', 'defaultExecutor', 'env', 'envFrom', 'externalBroker', 'extraVolumes', 'hpa', 'imagePullSecrets', 'keda', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'queues', 'redis', 'replicas', 'resources', 'serviceAccountAnnotations', 'strategy', 'terminationGracePeriodSeconds', 'tolerations', 'topologySpreadConstraints'],
     nested: {
       externalBroker: ['ExternalCeleryBroker'],
+      hpa: ['CeleryHpaOptions'],
+      keda: ['CeleryKedaOptions'],
       redis: ['RedisBrokerOptions'],
       resources: ['ResourceOptions'],
     },
   },
   CeleryWorkersProps: {
-    keys: ['affinity', 'airflow', 'concurrency', 'defaultExecutor', 'env', 'envFrom', 'externalBroker', 'extraVolumes', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'queues', 'redis', 'replicas', 'resources', 'serviceAccountAnnotations', 'strategy', 'terminationGracePeriodSeconds', 'tolerations', 'topologySpreadConstraints'],
+    keys: ['affinity', 'airflow', 'concurrency', 'defaultExecutor', 'env', 'envFrom', 'externalBroker', 'extraVolumes', 'hpa', 'imagePullSecrets', 'keda', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'queues', 'redis', 'replicas', 'resources', 'serviceAccountAnnotations', 'strategy', 'terminationGracePeriodSeconds', 'tolerations', 'topologySpreadConstraints'],
     nested: {
       externalBroker: ['ExternalCeleryBroker'],
+      hpa: ['CeleryHpaOptions'],
+      keda: ['CeleryKedaOptions'],
       redis: ['RedisBrokerOptions'],
       resources: ['ResourceOptions'],
     },
