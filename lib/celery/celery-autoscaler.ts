@@ -138,6 +138,15 @@ export class CeleryAutoscaler extends Construct {
       this.hpa = undefined;
     } else if (props.hpa !== undefined) {
       const o = checkObject(scope, 'hpa', props.hpa, ['minReplicas', 'maxReplicas', 'targetCpuUtilization']);
+      if (o.minReplicas === 0) {
+        invalid(
+          scope,
+          'hpa.minReplicas',
+          0,
+          'a whole number from 1 to 100: an HPA scales to 0 only on clusters with the HPAScaleToZero feature gate (alpha), and elsewhere the API server refuses minReplicas 0',
+          'Use keda for workers that stop when no Celery task waits (keda.minReplicas 0).',
+        );
+      }
       this.minReplicas = validateInteger(scope, 'hpa.minReplicas', o.minReplicas ?? DEFAULT_HPA.minReplicas, 1, 100);
       this.maxReplicas = validateInteger(scope, 'hpa.maxReplicas', o.maxReplicas ?? DEFAULT_HPA.maxReplicas, 1, 100);
       checkMinMax(scope, 'hpa', this.minReplicas, this.maxReplicas);

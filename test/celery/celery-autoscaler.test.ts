@@ -139,7 +139,7 @@ describe('refused', () => {
     [{ hpa: {}, replicas: 2 }, 'replicas', /nothing with hpa/],
     [{ keda: { minReplicas: 5, maxReplicas: 2 } }, 'keda.minReplicas', /at most keda.maxReplicas \(2\)/],
     [{ hpa: { minReplicas: 6 } }, 'hpa.minReplicas', /at most hpa.maxReplicas \(5\)/],
-    [{ hpa: { minReplicas: 0 } }, 'hpa.minReplicas', /a whole number from 1 to 100/],
+    [{ hpa: { minReplicas: 0 } }, 'hpa.minReplicas', /HPAScaleToZero feature gate .* Use keda for workers that stop/],
     [{ keda: { maxReplicas: 0 } }, 'keda.maxReplicas', /a whole number from 1 to 100/],
     [{ keda: { pollingIntervalSeconds: 0 } }, 'keda.pollingIntervalSeconds', /a whole number from 1 to 3600/],
     [{ keda: { operatorNamespace: 'KEDA' } }, 'keda.operatorNamespace', /a DNS-1123 label/],
@@ -147,6 +147,15 @@ describe('refused', () => {
     [{ keda: 'on' }, 'keda', /an object of minReplicas/],
   ])('%j', (celery, property, message) => {
     validationError(() => chartOf({ celery: celery as any }), property, message);
+  });
+
+  test('keda with a metadata database of your own kind, whose connection KEDA cannot be given', () => {
+    const chart = testChart();
+    const real = new ExternalMetadataDb(chart, 'db', { connection: DatabaseConnection.postgres({ host: 'db.example.com', passwordSecret: { name: 'pg', key: 'pw' } }) });
+    const database = { airflowConnectionEnv: () => real.airflowConnectionEnv(), waitForDatabaseContainer: (image: string) => real.waitForDatabaseContainer(image) };
+    const airflow = new KubernetesExecutorAirflow(chart, 'airflow', { volumes: new AirflowVolumes(chart, 'volumes'), database, secrets: new AirflowSecrets(chart, 'secrets') });
+    validationError(() => new CeleryWorkers(airflow, 'celery', { airflow, keda: {} }), 'keda', /a metadata database whose connection KEDA can be given: MetadataDb, .*Use hpa instead/);
+    expect(() => new CeleryWorkers(airflow, 'celery-hpa', { airflow, hpa: {} })).not.toThrow();
   });
 
   test('an unknown option of keda, by name', () => {
