@@ -16,7 +16,8 @@ import {
 } from './core';
 import { GitSyncMode } from './git-sync';
 import { ImagePrePull } from './image-pre-pull';
-import { MetadataDb } from './database';
+import { IMetadataDatabase, MetadataDb } from './database';
+import { PgBouncer, PgBouncerOptions } from './pgbouncer';
 import {
   AirflowNamespace,
   AirflowNetworkPolicies,
@@ -120,6 +121,14 @@ export interface AirflowChartProps extends ChartProps, AirflowOptions {
    *   task pods' egress open
    */
   readonly networkPolicyOptions?: AirflowNetworkPolicyOptions;
+
+  /**
+   * PgBouncer between Airflow and the metadata database (the official Helm chart's `pgbouncer`): every Airflow
+   * container connects to it, and it opens at most `metadataPoolSize` connections to Postgres. `{}` for the
+   * official chart's sizes (100 clients, a pool of 10). See docs/metadata-db.md.
+   * @default - none: Airflow connects to the database itself
+   */
+  readonly pgbouncer?: PgBouncerOptions;
 }
 
 /**
@@ -140,6 +149,9 @@ export class AirflowChart extends Chart {
 
   /** The metadata database. */
   public readonly metadataDb: MetadataDb;
+
+  /** PgBouncer in front of the metadata database; undefined unless `pgbouncer` is set. */
+  public readonly pgbouncer: PgBouncer | undefined;
 
   /** The Airflow control plane. */
   public readonly airflow: KubernetesExecutorAirflow;
@@ -183,6 +195,7 @@ export class AirflowChart extends Chart {
       logRetentionDays,
       metrics,
       celery,
+      pgbouncer,
       ...airflowOptions
     } = props;
     const provisioning = this.resolveProvisioning(given, hostRoot);
@@ -225,10 +238,12 @@ export class AirflowChart extends Chart {
       secrets: this.secrets,
       clusterDomain: props.clusterDomain,
     });
+    this.pgbouncer = pgbouncer === undefined ? undefined : new PgBouncer(this, 'pgbouncer', { ...pgbouncer, database: this.metadataDb, clusterDomain: props.clusterDomain });
+    const database: IMetadataDatabase = this.pgbouncer ?? this.metadataDb;
     this.airflow = new KubernetesExecutorAirflow(this, 'airflow', {
       ...airflowOptions,
       volumes: this.volumes,
-      database: this.metadataDb,
+      database,
       secrets: this.secrets,
     });
     this.features = addAirflowFeatures(this.airflow, { gitSync, remoteLogging, logRetentionDays, metrics, celery });
@@ -251,6 +266,7 @@ export class AirflowChart extends Chart {
         celeryWorkers: this.features.celery !== undefined,
         redisBroker: this.features.celery?.broker !== undefined,
         kedaOperatorNamespace: this.features.celery?.autoscaler?.kedaOperatorNamespace,
+        pgbouncer: this.pgbouncer !== undefined,
         statsd: this.features.statsd !== undefined,
         remoteLogging: this.features.remoteLogging !== undefined,
         gitSyncClients: this.gitSyncClients(),

@@ -79,6 +79,9 @@ export {
   type RedisBrokerProps,
 } from './celery';
 
+// PgBouncer in front of the metadata database (pgbouncer/).
+export { PgBouncer, type PgBouncerOptions, type PgBouncerProps } from './pgbouncer';
+
 // DAGs from git (git-sync/).
 export {
   DEFAULT_GIT_SYNC_IMAGE,
@@ -221,6 +224,7 @@ export {
   MINIMUM_MULTIPLE_EXECUTORS_VERSION,
   NAME_LABEL,
   PART_OF_LABEL,
+  PGBOUNCER_PORT,
   POSTGRES_PORT,
   REDIS_PORT,
   RESERVED_NAMESPACES,

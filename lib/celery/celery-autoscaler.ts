@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
 import * as keda from '../../imports/keda.sh';
 import { Components, airflowLabels, invalid, refuseUnknownProps, validateDnsLabel, validateInteger } from '../core';
-import { ExternalMetadataDb, IMetadataDatabase, MetadataDb } from '../database';
+import { ExternalMetadataDb, IMetadataDatabase, MetadataDb, directDatabaseOf } from '../database';
 import { CeleryHpaOptions, CeleryKedaOptions } from './celery-options';
 
 /**
@@ -189,7 +189,10 @@ function checkMinMax(scope: Construct, property: string, min: number, max: numbe
  * trigger's metadata, the password from its Secret (or the whole connection URI from its Secret) through the
  * TriggerAuthentication. KEDA's operator runs in its own namespace, so the host is the database's full DNS name.
  */
-function kedaConnection(scope: Construct, database: IMetadataDatabase): { metadata: Record<string, string>; secrets: keda.TriggerAuthenticationSpecSecretTargetRef[] } {
+function kedaConnection(scope: Construct, pooled: IMetadataDatabase): { metadata: Record<string, string>; secrets: keda.TriggerAuthenticationSpecSecretTargetRef[] } {
+  // Behind PgBouncer, KEDA connects to the database itself (the official chart's workers.keda.usePgbouncer false):
+  // one more connection every polling interval, outside the pool.
+  const database = directDatabaseOf(pooled);
   if (database instanceof ExternalMetadataDb && database.connectionUriSecret !== undefined) {
     const uri = database.connectionUriSecret;
     return { metadata: {}, secrets: [{ parameter: 'connection', name: uri.name, key: uri.key }] };

@@ -21,7 +21,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   AirflowChartProps: {
-    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'createNamespace', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'disableResourceNameHashes', 'env', 'envFrom', 'existingSecrets', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'hostRoot', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'labels', 'logRetentionDays', 'metrics', 'migrations', 'namePrefix', 'namespace', 'networkPolicies', 'networkPolicyOptions', 'nodeSelector', 'parallelism', 'podAnnotations', 'podLabels', 'prePullImages', 'prePullPauseImage', 'priorityClassName', 'provisioning', 'remoteLogging', 'scheduler', 'secretsBootstrapImage', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'volumes', 'worker', 'workerPodsCreationBatchSize'],
+    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'createNamespace', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'disableResourceNameHashes', 'env', 'envFrom', 'existingSecrets', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'hostRoot', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'labels', 'logRetentionDays', 'metrics', 'migrations', 'namePrefix', 'namespace', 'networkPolicies', 'networkPolicyOptions', 'nodeSelector', 'parallelism', 'pgbouncer', 'podAnnotations', 'podLabels', 'prePullImages', 'prePullPauseImage', 'priorityClassName', 'provisioning', 'remoteLogging', 'scheduler', 'secretsBootstrapImage', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'volumes', 'worker', 'workerPodsCreationBatchSize'],
     nested: {
       apiServer: ['ApiServerOptions'],
       celery: ['CeleryOptions'],
@@ -31,6 +31,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
       ingress: ['IngressOptions'],
       migrations: ['JobOptions'],
       networkPolicyOptions: ['AirflowNetworkPolicyOptions'],
+      pgbouncer: ['PgBouncerOptions'],
       scheduler: ['ComponentOptions'],
       triggerer: ['TriggererOptions'],
       volumes: ['AirflowVolumeOptions[]'],
@@ -92,7 +93,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {},
   },
   AirflowNetworkPoliciesProps: {
-    keys: ['apiServerPort', 'apiServerSelector', 'apiServerSources', 'celeryWorkers', 'databaseClients', 'databasePort', 'databaseSelector', 'dns', 'externalDatabaseCidrs', 'generation', 'gitCidrs', 'gitPorts', 'gitSyncClients', 'kedaOperatorNamespace', 'kubernetesApiCidrs', 'kubernetesApiClients', 'kubernetesApiPorts', 'objectStoreCidrs', 'objectStorePorts', 'prometheusSources', 'redisBroker', 'remoteLogging', 'statsd', 'taskEgress'],
+    keys: ['apiServerPort', 'apiServerSelector', 'apiServerSources', 'celeryWorkers', 'databaseClients', 'databasePort', 'databaseSelector', 'dns', 'externalDatabaseCidrs', 'generation', 'gitCidrs', 'gitPorts', 'gitSyncClients', 'kedaOperatorNamespace', 'kubernetesApiCidrs', 'kubernetesApiClients', 'kubernetesApiPorts', 'objectStoreCidrs', 'objectStorePorts', 'pgbouncer', 'prometheusSources', 'redisBroker', 'remoteLogging', 'statsd', 'taskEgress'],
     nested: {},
   },
   AirflowNetworkPolicyOptions: {
@@ -365,6 +366,19 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
   PersistentStorageProps: {
     keys: ['accessModes', 'claimName', 'labels', 'name', 'provisioning', 'requestSize', 'size', 'volumeName'],
     nested: {},
+  },
+  PgBouncerOptions: {
+    keys: ['image', 'maxClientConn', 'metadataPoolSize', 'resources'],
+    nested: {
+      resources: ['ResourceOptions'],
+    },
+  },
+  PgBouncerProps: {
+    keys: ['clusterDomain', 'database', 'image', 'maxClientConn', 'metadataPoolSize', 'resources'],
+    nested: {
+      database: ['IMetadataDatabase'],
+      resources: ['ResourceOptions'],
+    },
   },
   PodLauncherRbacProps: {
     keys: ['name', 'serviceAccountName'],
