@@ -140,6 +140,8 @@ export {
   type ExternalMetadataDbOptions,
   type ExternalMetadataDbProps,
   type IMetadataDatabase,
+  type IPooledMetadataDatabase,
+  directDatabaseOf,
   MetadataDb,
   type MetadataDbProps,
   type PostgresConnectionOptions,

@@ -316,6 +316,12 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     keys: ['node'],
     nested: {},
   },
+  IPooledMetadataDatabase: {
+    keys: ['pooledDatabase'],
+    nested: {
+      pooledDatabase: ['IMetadataDatabase'],
+    },
+  },
   ImagePrePullForAirflowProps: {
     keys: ['airflow', 'maxUnavailable', 'pauseImage', 'placement'],
     nested: {
