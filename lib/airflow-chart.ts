@@ -246,6 +246,8 @@ export class AirflowChart extends Chart {
       database,
       secrets: this.secrets,
     });
+    // PgBouncer starts once the database accepts connections (its wait-for-db runs the control plane's image).
+    this.pgbouncer?.waitForDatabase(this.airflow.image, this.airflow.airflowContainerSecurityContext());
     this.features = addAirflowFeatures(this.airflow, { gitSync, remoteLogging, logRetentionDays, metrics, celery });
 
     this.imagePrePull = this.resolvePrePullImages(prePullImages)

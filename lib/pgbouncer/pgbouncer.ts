@@ -1,3 +1,4 @@
+import { JsonPatch } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
 import {
@@ -132,6 +133,7 @@ export class PgBouncer extends Construct implements IPooledMetadataDatabase {
   /** The ServiceAccount (no token). */
   public readonly serviceAccount: k8s.KubeServiceAccount;
 
+  private waitsForDatabase = false;
   private readonly backend: { host: string; port: number; databaseName: string; user: string; passwordSecret: SecretKeyRef; sslMode: PostgresSslMode | undefined; waitTimeoutSeconds: number };
 
   constructor(scope: Construct, id: string, props: PgBouncerProps) {
@@ -283,6 +285,20 @@ export class PgBouncer extends Construct implements IPooledMetadataDatabase {
         ports: [{ name: 'pgbouncer', port: PGBOUNCER_PORT, targetPort: k8s.IntOrString.fromString('pgbouncer'), protocol: 'TCP' }],
       },
     });
+  }
+
+  /**
+   * Adds the database's own `wait-for-db` init container (see {@link IMetadataDatabase.waitForDatabaseContainer})
+   * to PgBouncer's pod, run by `image` (one with bash and coreutils' `timeout`: the Airflow image): PgBouncer
+   * then starts, and its Service gets an endpoint, only once the database accepts connections, so that the
+   * Airflow pods' own `wait-for-db`, which waits for PgBouncer, means the database too. AirflowChart calls it
+   * with the control plane's image.
+   */
+  public waitForDatabase(image: string, securityContext?: k8s.SecurityContext): void {
+    if (this.waitsForDatabase) return;
+    this.waitsForDatabase = true;
+    const wait = this.pooledDatabase.waitForDatabaseContainer(image, securityContext);
+    this.deployment.addJsonPatch(JsonPatch.add('/spec/template/spec/initContainers', [wait]));
   }
 
   /**

@@ -63,6 +63,14 @@ describe('the chart with pgbouncer: {}', () => {
     }
   });
 
+  test("PgBouncer's pod waits for the database itself (the Airflow image's wait-for-db), so that waiting for PgBouncer means the database", () => {
+    const init = deployment.spec.template.spec.initContainers;
+    expect(init.map((c: any) => c.name)).toEqual(['wait-for-db']);
+    expect(init[0].image).toBe(find(objects, 'Deployment', 'airflow-scheduler').spec.template.spec.containers[0].image);
+    expect([envOf(init[0], 'DB_HOST').value, envOf(init[0], 'DB_PORT').value]).toEqual(['airflow-postgres.airflow.svc.cluster.local', '5432']);
+    expect(init[0].securityContext).toMatchObject({ runAsUser: 50000, runAsNonRoot: true, readOnlyRootFilesystem: true });
+  });
+
   test('runs as nobody, read-only root, no token; a Service on 6543', () => {
     expect(deployment.spec.template.spec.securityContext).toMatchObject({ runAsUser: 65534, runAsNonRoot: true });
     expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
