@@ -18,7 +18,8 @@ import {
 } from './core';
 import { GitSyncMode } from './git-sync';
 import { ImagePrePull } from './image-pre-pull';
-import { MetadataDb } from './database';
+import { IMetadataDatabase, MetadataDb } from './database';
+import { PgBouncer, PgBouncerOptions } from './pgbouncer';
 import {
   AirflowNamespace,
   AirflowNetworkPolicies,
@@ -122,6 +123,14 @@ export interface AirflowChartProps extends ChartProps, AirflowOptions {
    *   task pods' egress open
    */
   readonly networkPolicyOptions?: AirflowNetworkPolicyOptions;
+
+  /**
+   * PgBouncer between Airflow and the metadata database (the official Helm chart's `pgbouncer`): every Airflow
+   * container connects to it, and it opens at most `metadataPoolSize` connections to Postgres. `{}` for the
+   * official chart's sizes (100 clients, a pool of 10). See docs/metadata-db.md.
+   * @default - none: Airflow connects to the database itself
+   */
+  readonly pgbouncer?: PgBouncerOptions;
 }
 
 /**
@@ -142,6 +151,9 @@ export class AirflowChart extends Chart {
 
   /** The metadata database. */
   public readonly metadataDb: MetadataDb;
+
+  /** PgBouncer in front of the metadata database; undefined unless `pgbouncer` is set. */
+  public readonly pgbouncer: PgBouncer | undefined;
 
   /** The Airflow control plane. */
   public readonly airflow: KubernetesExecutorAirflow;
@@ -185,6 +197,7 @@ export class AirflowChart extends Chart {
       logRetentionDays,
       metrics,
       celery,
+      pgbouncer,
       ...airflowOptions
     } = props;
     // Each check below records its problem and goes on (with the default in place of the refused value), and
@@ -245,14 +258,20 @@ export class AirflowChart extends Chart {
       secrets: this.secrets,
       clusterDomain: props.clusterDomain,
     }));
+    this.pgbouncer = pgbouncer === undefined
+      ? undefined
+      : buildPart(this, 'pgbouncer', () => new PgBouncer(this, 'pgbouncer', { ...pgbouncer, database: this.metadataDb, clusterDomain: props.clusterDomain }));
+    const database: IMetadataDatabase = this.pgbouncer ?? this.metadataDb;
     this.airflow = buildPart(this, 'airflow', () => new KubernetesExecutorAirflow(this, 'airflow', {
       ...airflowOptions,
       image,
       imagePullPolicy,
       volumes: this.volumes,
-      database: this.metadataDb,
+      database,
       secrets: this.secrets,
     }));
+    // PgBouncer starts once the database accepts connections (its wait-for-db runs the control plane's image).
+    recover(this, () => this.pgbouncer?.waitForDatabase(this.airflow.image, this.airflow.airflowContainerSecurityContext()), undefined);
     // Reading a part that could not be built stops what reads it, silently (its problem is recorded): {} then.
     this.features = recover(this, () => addAirflowFeatures(this.airflow, { gitSync, remoteLogging, logRetentionDays, metrics, celery }), {});
 
@@ -285,6 +304,8 @@ export class AirflowChart extends Chart {
             generation: this.airflow.generation,
             celeryWorkers: this.features.celery !== undefined,
             redisBroker: this.features.celery?.broker !== undefined,
+            kedaOperatorNamespace: this.features.celery?.autoscaler?.kedaOperatorNamespace,
+            pgbouncer: this.pgbouncer !== undefined,
             statsd: this.features.statsd !== undefined,
             remoteLogging: this.features.remoteLogging !== undefined,
             gitSyncClients: this.gitSyncClients(),

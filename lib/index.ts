@@ -64,6 +64,15 @@ export {
 // Celery workers beside the KubernetesExecutor, and their Redis broker (celery/).
 export {
   BROKER_PASSWORD_ENV,
+  CELERY_EXECUTOR_NAMES,
+  CeleryAutoscaler,
+  type CeleryAutoscalerProps,
+  type CeleryHpaOptions,
+  type CeleryKedaOptions,
+  type CeleryKedaQueryOptions,
+  celeryKedaQuery,
+  DEFAULT_HPA,
+  DEFAULT_KEDA,
   type CeleryOptions,
   CeleryWorkers,
   type CeleryWorkersProps,
@@ -74,6 +83,9 @@ export {
   type RedisBrokerOptions,
   type RedisBrokerProps,
 } from './celery';
+
+// PgBouncer in front of the metadata database (pgbouncer/).
+export { PgBouncer, type PgBouncerOptions, type PgBouncerProps } from './pgbouncer';
 
 // DAGs from git (git-sync/).
 export {
@@ -133,6 +145,8 @@ export {
   type ExternalMetadataDbOptions,
   type ExternalMetadataDbProps,
   type IMetadataDatabase,
+  type IPooledMetadataDatabase,
+  directDatabaseOf,
   MetadataDb,
   type MetadataDbProps,
   type PostgresConnectionOptions,
@@ -218,6 +232,7 @@ export {
   MINIMUM_MULTIPLE_EXECUTORS_VERSION,
   NAME_LABEL,
   PART_OF_LABEL,
+  PGBOUNCER_PORT,
   POSTGRES_PORT,
   REDIS_PORT,
   RESERVED_NAMESPACES,

@@ -11,6 +11,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { closest } from '../lib/core/text';
+import { KEDA_SCHEMAS } from '../imports/keda.sh.schemas';
 
 /**
  * The Kubernetes version whose schemas `kubernetes-models@4.3.1` carries (it has admissionregistration
@@ -283,6 +284,14 @@ export function kubernetesSchemaProblems(manifest: unknown): SchemaProblem[] {
   const { apiVersion, kind } = manifest as { apiVersion?: unknown; kind?: unknown };
   if (typeof apiVersion !== 'string' || typeof kind !== 'string') {
     return [{ field: '', message: 'apiVersion and kind must both be set (strings)' }];
+  }
+  // KEDA's custom resources (the Celery workers' autoscaler), against the openAPIV3Schema of the CRDs the
+  // library vendors (imports/vendor/keda/): what the API server checks once KEDA's CRDs are installed.
+  const crd = KEDA_SCHEMAS[`${apiVersion}/${kind}`];
+  if (crd !== undefined) {
+    const problems: SchemaProblem[] = [];
+    check(manifest, crd, '', problems, true);
+    return problems;
   }
   const id = rootSchemaId(apiVersion, kind);
   if (!id) {

@@ -56,6 +56,74 @@ export interface RedisBrokerOptions {
 }
 
 /**
+ * KEDA scales the Celery workers with the tasks waiting for them, as the official Helm chart's
+ * `workers.keda` does: a ScaledObject whose PostgreSQL trigger runs, every `pollingIntervalSeconds`, a query on
+ * the metadata database counting the Celery tasks `queued` or `running` on the workers' queues, divided by
+ * the concurrency (rounded up): the number of worker pods those tasks fill. KEDA (v2, its operator and CRDs)
+ * must be installed in the cluster; its operator connects to the database with the credentials of a
+ * TriggerAuthentication that reads them from the database's Secret (nothing of them is in the YAML).
+ */
+export interface CeleryKedaOptions {
+  /**
+   * The fewest worker pods (KEDA's `minReplicaCount`). 0 lets KEDA stop every worker when no Celery task is
+   * queued or running; the first one then waits for a worker pod to start (the official chart's default).
+   * @default 0
+   */
+  readonly minReplicas?: number;
+
+  /**
+   * The most worker pods (KEDA's `maxReplicaCount`).
+   * @default 10
+   */
+  readonly maxReplicas?: number;
+
+  /**
+   * How often KEDA runs the query, in seconds (`pollingInterval`).
+   * @default 5
+   */
+  readonly pollingIntervalSeconds?: number;
+
+  /**
+   * How long KEDA waits after the last count above zero before scaling to `minReplicas` 0, in seconds
+   * (`cooldownPeriod`; scaling between other counts follows the HPA's own scale-down window).
+   * @default 30
+   */
+  readonly cooldownSeconds?: number;
+
+  /**
+   * The namespace KEDA's operator runs in (where KEDA's Helm chart installs it): with the chart's
+   * `networkPolicies`, the in-cluster database accepts the operator's connections from there.
+   * @default "keda"
+   */
+  readonly operatorNamespace?: string;
+}
+
+/**
+ * A HorizontalPodAutoscaler (autoscaling/v2) scales the Celery workers on their CPU use, as the official Helm
+ * chart's `workers.hpa` does. Needs the metrics API (metrics-server) in the cluster. CPU follows the tasks
+ * only for tasks that compute in the worker; tasks that wait on other systems are better scaled by `keda`.
+ */
+export interface CeleryHpaOptions {
+  /**
+   * The fewest worker pods. At least 1: an HPA scales to 0 only with the HPAScaleToZero feature gate.
+   * @default 1
+   */
+  readonly minReplicas?: number;
+
+  /**
+   * The most worker pods.
+   * @default 5
+   */
+  readonly maxReplicas?: number;
+
+  /**
+   * The average CPU use of the worker pods, in percent of their CPU request, that the HPA keeps them at.
+   * @default 80
+   */
+  readonly targetCpuUtilization?: number;
+}
+
+/**
  * Celery workers beside the KubernetesExecutor (hybrid executors, Airflow 2.10+): `[core] executor` lists
  * both, a task picks the CeleryExecutor with `executor="CeleryExecutor"`, and a small pool of always-running
  * workers takes it from a Redis broker within a second instead of starting a pod for it. `replicas` is the
@@ -94,6 +162,20 @@ export interface CeleryOptions extends ComponentOptions {
    * @default false - the KubernetesExecutor stays the default
    */
   readonly defaultExecutor?: boolean;
+
+  /**
+   * Scale the workers with the queued and running Celery tasks, by KEDA (instead of a fixed `replicas`; not
+   * with `hpa`). See docs/celery.md, "Autoscaling".
+   * @default - none: `replicas` worker pods
+   */
+  readonly keda?: CeleryKedaOptions;
+
+  /**
+   * Scale the workers on their CPU use, by a HorizontalPodAutoscaler (instead of a fixed `replicas`; not with
+   * `keda`). See docs/celery.md, "Autoscaling".
+   * @default - none: `replicas` worker pods
+   */
+  readonly hpa?: CeleryHpaOptions;
 
   /**
    * A broker outside the deployment instead of Redis in the cluster.

@@ -26,6 +26,7 @@ import { CeleryOptions } from './celery-options';
 import { ContainerResources, airflowServiceAccount, pickPlacement, resolvePodOptions, resolveResources, resourceRequirements } from '../airflow/pod-parts';
 import { RedisBroker } from './redis-broker';
 import { refuseAnnotationsOnExistingServiceAccount, resolveExistingServiceAccount, resolveExtraContainers, resolveProbe } from '../airflow/component-extras';
+import { CeleryAutoscaler } from './celery-autoscaler';
 
 /** Props for {@link CeleryWorkers}: the control plane they plug into, and how they run. */
 export interface CeleryWorkersProps extends CeleryOptions {
@@ -95,7 +96,7 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
 
   /** The name of the Deployment and its ServiceAccount. */
   public readonly name: string;
-  /** How many worker pods. */
+  /** How many worker pods (1 when unset; the autoscaler's minimum and maximum rule instead when there is one). */
   public readonly replicas: number;
   /** Tasks per worker pod. */
   public readonly concurrency: number;
@@ -107,6 +108,8 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
   public readonly terminationGracePeriodSeconds: number;
   /** The worker's command, as the container runs it in `bash -c`. */
   public readonly command: string;
+  /** What scales the workers (`keda` or `hpa`); undefined with a fixed `replicas`. */
+  public readonly autoscaler: CeleryAutoscaler | undefined;
   /** The Redis broker; undefined with an external broker. */
   public readonly broker: RedisBroker | undefined;
   /** The ServiceAccount (no token); undefined when the workers run as one the user manages (`existingServiceAccountName`). */
@@ -128,7 +131,7 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
     refuseUnknownProps(this, '', props, 'CeleryWorkersProps');
     const airflow = props.airflow;
     const {
-      replicas, resources, strategy, concurrency, queues, terminationGracePeriodSeconds, defaultExecutor, externalBroker, redis,
+      replicas, resources, strategy, concurrency, queues, terminationGracePeriodSeconds, defaultExecutor, externalBroker, redis, keda, hpa,
       extraContainers, extraInitContainers, livenessProbe, readinessProbe, startupProbe, existingServiceAccountName,
       ...celeryPod
     } = props;
@@ -147,6 +150,16 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
     }
     this.defaultExecutor = defaultExecutor ?? false;
     this.name = `airflow-${Components.CELERY_WORKER}`;
+    const autoscaled = keda !== undefined || hpa !== undefined;
+    if (autoscaled && replicas !== undefined) {
+      invalid(
+        this,
+        'replicas',
+        replicas,
+        `nothing with ${keda !== undefined ? 'keda' : 'hpa'}: the autoscaler sets the number of worker pods, and a fixed replicas would reset it at every kubectl apply`,
+        `Remove replicas and give ${keda !== undefined ? 'keda' : 'hpa'} its minReplicas and maxReplicas.`,
+      );
+    }
     this.replicas = validateInteger(this, 'replicas', replicas ?? 1, 1, 100);
     this.concurrency = validateInteger(airflow, 'celery.concurrency', concurrency ?? 2, 1, 256);
     const defaultQueue = airflow.configuration.get('operators', 'default_queue') ?? 'default';
@@ -207,6 +220,19 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
       '--skip-serve-logs',
     ].join(' ');
 
+    this.autoscaler = autoscaled
+      ? new CeleryAutoscaler(this, 'autoscaler', {
+          deploymentName: this.name,
+          database: airflow.database,
+          query: { concurrency: this.concurrency, queues: this.queues, celeryIsDefault: this.defaultExecutor },
+          keda,
+          hpa,
+        })
+      : undefined;
+    // With an autoscaler the Deployment leaves `replicas` to it (as the official chart does): a fixed count
+    // would put the workers back to it at every apply.
+    const rolloutReplicas = this.autoscaler !== undefined ? Math.max(1, this.autoscaler.minReplicas) : this.replicas;
+
     const labels = airflowLabels(Components.CELERY_WORKER);
     const existingAccount = resolveExistingServiceAccount(airflow, 'celery', existingServiceAccountName, pod.serviceAccountAnnotations);
     this.serviceAccountName = existingAccount ?? this.name;
@@ -225,11 +251,11 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
     this.deployment = new k8s.KubeDeployment(this, 'deployment', {
       metadata: { name: this.name, labels },
       spec: {
-        replicas: this.replicas,
+        ...(this.autoscaler === undefined ? { replicas: this.replicas } : {}),
         revisionHistoryLimit: 2,
         // One pod at a time, never one more than `replicas`: a rollout on a full node does not wait for room
         // for a surge pod, and a stopping pod finishes its tasks while the others keep working.
-        strategy: resolveDeploymentStrategy(this, 'strategy', strategy, DeploymentStrategy.rollingUpdate({ maxSurge: 0, maxUnavailable: 1 }), this.replicas),
+        strategy: resolveDeploymentStrategy(this, 'strategy', strategy, DeploymentStrategy.rollingUpdate({ maxSurge: 0, maxUnavailable: 1 }), rolloutReplicas),
         selector: { matchLabels: selectorLabels(Components.CELERY_WORKER) },
         template: {
           metadata: {
@@ -279,6 +305,22 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
     const annotations = airflow.serviceAccountAnnotationsFor(Components.CELERY_WORKER);
     if (existingAccount !== undefined) refuseAnnotationsOnExistingServiceAccount(airflow, 'a feature', Components.CELERY_WORKER, existingAccount, annotations);
     for (const [key, value] of Object.entries(annotations)) this.serviceAccount?.metadata.addAnnotation(key, value);
+    if (this.autoscaler?.hpa !== undefined) {
+      // The HPA computes CPU use against the pod's request: a container without one (a feature's sidecar) leaves
+      // it without a figure ("missing request for cpu"), and the workers are never scaled.
+      this.node.addValidation({
+        validate: () =>
+          airflow
+            .contributed('sidecars', Components.CELERY_WORKER)
+            .filter((c) => (c as k8s.Container).resources?.requests?.cpu === undefined)
+            .map(
+              (c) =>
+                `CeleryWorkers at "${this.node.path}": property "hpa" received ${JSON.stringify(hpa)}; allowed: only with a CPU request on every ` +
+                `container of the worker pods: the sidecar "${(c as k8s.Container).name}" has none, and the HPA cannot compute the pods' CPU use ` +
+                '(missing request for cpu). Use keda, or give that sidecar a CPU request.',
+            ),
+      });
+    }
     airflow.addFeature(this);
   }
 

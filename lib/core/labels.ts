@@ -33,6 +33,8 @@ export const Components = {
   CELERY_WORKER: 'celery-worker',
   /** The Celery broker inside the cluster (Redis). */
   REDIS: 'redis',
+  /** PgBouncer in front of the metadata database (`PgBouncer`). */
+  PGBOUNCER: 'pgbouncer',
   /** The `airflow db migrate` Job. */
   DB_MIGRATE: 'db-migrate',
   /** The Job that creates the first admin user. */

@@ -7,6 +7,9 @@ export const AIRFLOW_UI_PORT = 8080;
 /** The Postgres port. */
 export const POSTGRES_PORT = 5432;
 
+/** The port PgBouncer listens on (`PgBouncer`): the official Helm chart's `ports.pgbouncer`. */
+export const PGBOUNCER_PORT = 6543;
+
 /** The Redis port (the Celery broker). */
 export const REDIS_PORT = 6379;
 

@@ -28,6 +28,20 @@ export interface IMetadataDatabase {
   waitForDatabaseContainer(image: string, securityContext?: k8s.SecurityContext): k8s.Container;
 }
 
+/**
+ * A connection pooler in front of a metadata database (`PgBouncer`): Airflow connects to it, and it knows the
+ * database behind it.
+ */
+export interface IPooledMetadataDatabase extends IMetadataDatabase {
+  /** The database behind the pooler, for a client outside Airflow's pods that connects to it itself (KEDA's operator). */
+  readonly pooledDatabase: IMetadataDatabase;
+}
+
+/** The database behind `database` when it is a pooler ({@link IPooledMetadataDatabase}); `database` itself otherwise. */
+export function directDatabaseOf(database: IMetadataDatabase): IMetadataDatabase {
+  return (database as Partial<IPooledMetadataDatabase>).pooledDatabase ?? database;
+}
+
 /** How long `wait-for-db` may wait: 1 second to 1 hour. */
 export function validateWaitTimeout(scope: IConstruct, property: string, value: unknown): number {
   return validateInteger(scope, property, value, 1, 3600);

@@ -8,6 +8,7 @@ import {
   Components,
   NAME_LABEL,
   PART_OF_LABEL,
+  PGBOUNCER_PORT,
   POSTGRES_PORT,
   REDIS_PORT,
   STATSD_METRICS_PORT,
@@ -180,6 +181,22 @@ export interface AirflowNetworkPoliciesProps extends AirflowNetworkPolicyOptions
   readonly redisBroker?: boolean;
 
   /**
+   * The namespace of KEDA's operator when KEDA scales the Celery workers (`celery.keda`): the operator runs
+   * their ScaledObject's query on the metadata database, so the in-cluster database also accepts connections
+   * from that namespace's pods (selected by its `kubernetes.io/metadata.name` label).
+   * @default - none: no KEDA
+   */
+  readonly kedaOperatorNamespace?: string;
+
+  /**
+   * Whether PgBouncer (`pgbouncer` of AirflowChart) stands between the database clients and the database: the
+   * clients then reach PgBouncer's pods on its port, and only PgBouncer reaches the database (policy
+   * `airflow-pgbouncer`).
+   * @default false
+   */
+  readonly pgbouncer?: boolean;
+
+  /**
    * Whether the statsd-exporter runs (`metrics`): adds `airflow-statsd` (StatsD from the Airflow pods, the
    * metrics port from `prometheusSources`) and `airflow-statsd-clients`.
    * @default false
@@ -336,18 +353,41 @@ export class AirflowNetworkPolicies extends Construct {
       egress: [{ to: cidrPeers(this.validateCidrs('kubernetesApiCidrs', props.kubernetesApiCidrs)), ports: tcp(this.kubernetesApiPorts) }],
     });
 
+    // With PgBouncer the clients reach it, and it the database.
+    const pgbouncer: k8s.LabelSelector = { matchLabels: { [COMPONENT]: Components.PGBOUNCER } };
+    const databaseTo = external ? cidrPeers(external) : [{ podSelector: { matchLabels: this.databaseSelector } }];
     this.databasePolicy = external
       ? undefined
       : add(Components.METADATA_DB, {
         podSelector: { matchLabels: this.databaseSelector },
         policyTypes: ['Ingress'],
-        ingress: [{ from: [{ podSelector: components(this.databaseClients) }], ports: tcp([this.databasePort]) }],
+        ingress: [
+          {
+            from: [
+              { podSelector: props.pgbouncer ? pgbouncer : components(this.databaseClients) },
+              ...(props.kedaOperatorNamespace === undefined
+                ? []
+                : [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': validateDnsLabel(this, 'kedaOperatorNamespace', props.kedaOperatorNamespace) } } }]),
+            ],
+            ports: tcp([this.databasePort]),
+          },
+        ],
       });
     add(`${Components.METADATA_DB}-clients`, {
       podSelector: components(this.databaseClients),
       policyTypes: ['Egress'],
-      egress: [{ to: external ? cidrPeers(external) : [{ podSelector: { matchLabels: this.databaseSelector } }], ports: tcp([this.databasePort]) }],
+      egress: props.pgbouncer
+        ? [{ to: [{ podSelector: pgbouncer }], ports: tcp([PGBOUNCER_PORT]) }]
+        : [{ to: databaseTo, ports: tcp([this.databasePort]) }],
     });
+    if (props.pgbouncer) {
+      add(Components.PGBOUNCER, {
+        podSelector: pgbouncer,
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: [{ from: [{ podSelector: components(this.databaseClients) }], ports: tcp([PGBOUNCER_PORT]) }],
+        egress: [{ to: databaseTo, ports: tcp([this.databasePort]) }],
+      });
+    }
 
     const apiServerPeers = [...(this.executionApiClients.length > 0 ? [{ podSelector: components(this.executionApiClients) }] : []), ...apiServerSources];
     this.apiServerPolicy = apiServerPeers.length === 0

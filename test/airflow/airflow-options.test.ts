@@ -350,6 +350,7 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
     },
     prePullImages: true, // off by default with hostPath provisioning
     prePullPauseImage: 'registry.example.com/mirror/pause:3.10',
+    pgbouncer: { maxClientConn: 200, metadataPoolSize: 20 },
   };
   // secretsBootstrapImage goes with generated secrets only (existingSecrets above): it is checked on a chart of its own.
   const { secretsBootstrapImage, ...withExistingSecrets } = props;
@@ -367,8 +368,9 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
       ...OPTION_CHECKS,
       clusterDomain: (b) => {
         OPTION_CHECKS.clusterDomain(b);
-        // The chart's own database is found by it too.
-        expect(envOf(scheduler(b), 'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN').value).toContain('@team-a-postgres.data-platform.svc.corp.internal:5432/');
+        // The chart's own database is found by it too (here by PgBouncer, which Airflow reaches by the same domain).
+        expect(find(b.objects, 'ConfigMap', 'airflow-pgbouncer').data['pgbouncer.ini']).toContain('host=team-a-postgres.data-platform.svc.corp.internal port=5432 ');
+        expect(envOf(scheduler(b), 'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN').value).toContain('@airflow-pgbouncer.data-platform.svc.corp.internal:6543/');
       },
       namespace: (b) => {
         expect(find(b.objects, 'Namespace').metadata.name).toBe('data-platform');
@@ -383,7 +385,7 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
       disableResourceNameHashes: (b) => {
         // AirflowChart always disables the hashes (every name is fixed: the docs, the claims and the
         // network policies rely on it), so false changes nothing.
-        expect(find(b.objects, 'ConfigMap').metadata.name).toBe('airflow-config');
+        expect(find(b.objects, 'ConfigMap', 'airflow-config').metadata.name).toBe('airflow-config');
         expect(b.objects.filter((o) => o.kind !== 'Job' && /-c8[0-9a-f]{6}$/.test(o.metadata.name))).toEqual([]); // cdk8s' hash
       },
       provisioning: (b) => {
@@ -443,9 +445,15 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
         // with celery, metrics, gitSync and remoteLogging (EVERY_OPTION), their policies too; taskEgress [] leaves no task-egress
         expect(byKind(b.objects, 'NetworkPolicy').map((p) => p.metadata.name).sort()).toEqual([
           'airflow-default-deny', 'airflow-dns', 'airflow-git-sync', 'airflow-kubernetes-api', 'airflow-metadata-db',
-          'airflow-metadata-db-clients', 'airflow-redis', 'airflow-redis-clients', 'airflow-remote-logging', 'airflow-statsd',
+          'airflow-metadata-db-clients', 'airflow-pgbouncer', 'airflow-redis', 'airflow-redis-clients', 'airflow-remote-logging', 'airflow-statsd',
           'airflow-statsd-clients', 'airflow-webserver',
         ]);
+      },
+      pgbouncer: (b) => {
+        const ini = find(b.objects, 'ConfigMap', 'airflow-pgbouncer').data['pgbouncer.ini'];
+        expect(ini).toMatch(/^max_client_conn = 200$/m);
+        expect(ini).toMatch(/pool_size=20$/m);
+        expect(envOf(scheduler(b), 'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN').value).toMatch(/@airflow-pgbouncer\.data-platform\.svc\.[a-z.]+:6543\/airflow$/);
       },
       networkPolicyOptions: (b) => {
         const spec = (name: string) => find(b.objects, 'NetworkPolicy', name).spec;

@@ -4,6 +4,7 @@
 // always-on Celery pool. Its own namespace state and Node: it cleans up before and after, like the default
 // chart's file (docs/live-tests.md).
 import * as fs from 'fs';
+import * as path from 'path';
 import {
   clusterAccess,
   controlPlaneScript,
@@ -21,6 +22,7 @@ import {
   synthAirflow,
   tempDir,
   unexpectedStderr,
+  waitFor,
   waitForWorkloadsOn,
   writeYaml,
 } from './support/cluster';
@@ -40,8 +42,13 @@ const pvs = () => objects.filter((o) => o.kind === 'PersistentVolume').map((o) =
 let chartFile = '';
 let mayCleanUp = false;
 
+/** KEDA's CRDs as the library vendors them (imports/vendor/keda/, KEDA v2.20.2). */
+const KEDA_CRD_DIR = path.join(__dirname, '..', '..', 'imports', 'vendor', 'keda');
+const KEDA_CRDS = ['scaledobjects.keda.sh', 'triggerauthentications.keda.sh'];
+
 async function cleanUp(): Promise<void> {
   await deleteNamespace(NS);
+  await deleteClusterObjects('customresourcedefinition', KEDA_CRDS);
   await deleteClusterObjects('persistentvolume', pvs());
   if (LOCAL) await deleteClusterObjects('node', [NODE]);
 }
@@ -85,6 +92,54 @@ describe('the chart with celery: server-side dry run with field validation', () 
           'networkpolicy.networking.k8s.io/airflow-redis created (server dry run)',
         ]),
       );
+    }
+  });
+});
+
+describe('autoscaling (celery.keda, celery.hpa): server-side dry run', () => {
+  test("KEDA's vendored CRDs apply; then the ScaledObject and its TriggerAuthentication are accepted, none stored", async () => {
+    // The CRD of ScaledObject has one CEL rule (x-kubernetes-validations, Kubernetes 1.25+: minReplicaCount <=
+    // maxReplicaCount), a field kubectl's client-side validation for 1.20 does not know: applied without it, and
+    // the 1.20 server drops the rule. The library refuses min > max at synth anyway.
+    for (const file of fs.readdirSync(KEDA_CRD_DIR).filter((f) => f.endsWith('.yaml'))) {
+      kubectlOk(['apply', '--validate=false', '-f', path.join(KEDA_CRD_DIR, file)]);
+    }
+    for (const crd of KEDA_CRDS) {
+      await waitFor(`CRD ${crd} to be established`, 60_000, () =>
+        (getObject('customresourcedefinition', crd)?.status?.conditions ?? []).some((c: any) => c.type === 'Established' && c.status === 'True'),
+      );
+    }
+    const variant = synthAirflow({ celery: { keda: { maxReplicas: 4 } }, networkPolicies: true });
+    kubectlOk(['apply', '-f', writeYaml(dir, 'namespace.yaml', variant.filter((o) => o.kind === 'Namespace'))]);
+    const rest = variant.filter((o) => o.kind !== 'Namespace');
+    const lines = expectServerDryRun(dir, 'keda.yaml', rest);
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        'scaledobject.keda.sh/airflow-celery-worker created (server dry run)',
+        'triggerauthentication.keda.sh/airflow-celery-worker-keda created (server dry run)',
+      ]),
+    );
+    // The server checks the custom resources against the CRD's schema: a wrong type is refused.
+    const scaled = rest.find((o) => o.kind === 'ScaledObject');
+    const bad = kubectl(['apply', '--dry-run=server', '-f', writeYaml(dir, 'bad-keda.yaml', [{ ...scaled, spec: { ...scaled.spec, minReplicaCount: 'zero' } }])]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/minReplicaCount.*integer/);
+    expect(getObject('scaledobject.keda.sh', 'airflow-celery-worker', NS)).toBeUndefined();
+  });
+
+  test('the HPA: autoscaling/v2 is not served by Kubernetes 1.20; the same spec as autoscaling/v2beta2 is accepted', () => {
+    const versions = kubectlOk(['api-versions']).split('\n');
+    const variant = synthAirflow({ celery: { hpa: {} } });
+    const hpa = variant.find((o) => o.kind === 'HorizontalPodAutoscaler');
+    expect(hpa.apiVersion).toBe('autoscaling/v2');
+    console.log(`LIVE: autoscaling versions served: ${versions.filter((v) => v.startsWith('autoscaling/')).join(', ')}`);
+    if (versions.includes('autoscaling/v2')) {
+      expectServerDryRun(dir, 'hpa.yaml', [hpa]);
+    } else {
+      // autoscaling/v2 is GA from Kubernetes 1.23 (v2beta2 is removed in 1.26); its fields the library sets are
+      // v2beta2's, unchanged.
+      expect(versions).toContain('autoscaling/v2beta2');
+      expectServerDryRun(dir, 'hpa.yaml', [{ ...hpa, apiVersion: 'autoscaling/v2beta2' }]);
     }
   });
 });

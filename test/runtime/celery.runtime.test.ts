@@ -6,6 +6,8 @@
 // while the DAG runs, and each task's wait from queued to running (build/runtime-results.json).
 import * as fs from 'fs';
 import * as path from 'path';
+import { Testing } from 'cdk8s';
+import { AirflowChart } from '../../lib';
 import { getObject, kubectl } from '../live/support/cluster';
 import { RuntimeChain, Step, waitForAsync } from './support/chain';
 import { Kubelet } from './support/kubelet';
@@ -162,6 +164,53 @@ describe('runtime: the chart with Celery workers (hybrid executors)', () => {
     expect(m['celery-worker']?.rssMiB).toBeGreaterThan(50);
     expect(waits.quick_check.queuedToRunning).toBeLessThan(waits.in_its_own_pod.queuedToRunning!);
   }, { blocking: false, timeoutMs: 60_000 }));
+
+  register(step("the KEDA query, as celery.keda renders it, counts the Celery tasks queued or running on the workers' queues / concurrency, in Airflow's own schema", ['metadata-db'], async () => {
+    // The same chart with celery.keda (the API server here has no KEDA CRDs, so the ScaledObject is not applied):
+    // its trigger's query and connection, run with psql from the Postgres pod as KEDA's operator would connect.
+    const kedaObjects = Testing.synth(new AirflowChart(Testing.app(), 'airflow', { celery: { keda: {} } }));
+    const trigger = kedaObjects.find((o: any) => o.kind === 'ScaledObject').spec.triggers[0];
+    const auth = kedaObjects.find((o: any) => o.kind === 'TriggerAuthentication').spec.secretTargetRef[0];
+    const celeryDefault = Testing.synth(new AirflowChart(Testing.app(), 'airflow', { celery: { keda: {}, defaultExecutor: true } }))
+      .find((o: any) => o.kind === 'ScaledObject').spec.triggers[0].metadata.query;
+    const m = trigger.metadata;
+    expect(auth).toEqual({ parameter: 'password', name: 'airflow-secrets', key: 'db-password' });
+    const conninfo = `host=${m.host} port=${m.port} user=${m.userName} dbname=${m.dbName} sslmode=${m.sslmode}`;
+    const pod = chain.podOf('metadata-db').metadata.name;
+    const psql = (...commands: string[]) =>
+      kubelet.exec(chain.ns, pod, 'postgres', ['env', `PGPASSWORD=${chain.secretValues[auth.key]}`, 'psql', '-X', '-qtA', '-v', 'ON_ERROR_STOP=1', conninfo, ...commands.flatMap((c) => ['-c', c])], 60);
+    // A known queue state, in one transaction that is rolled back: rows copied from a finished task instance of
+    // hybrid_executors (so every foreign key and NOT NULL column holds), each with its own id, task_id, state, queue, executor.
+    const rows: Array<[state: string, queue: string, executor: string | null, times: number]> = [
+      ['queued', 'default', 'CeleryExecutor', 4], // counted
+      ['running', 'default', 'CeleryExecutor', 2], // counted
+      ['queued', 'default', 'airflow.providers.celery.executors.celery_executor.CeleryExecutor', 1], // counted
+      ['queued', 'sensors', 'CeleryExecutor', 1], // another queue: no worker of these takes it
+      ['queued', 'default', null, 2], // no executor: the KubernetesExecutor's (the default); Celery's with defaultExecutor
+      ['running', 'default', 'KubernetesExecutor', 1],
+      ['scheduled', 'default', 'CeleryExecutor', 1],
+      ['deferred', 'default', 'CeleryExecutor', 1],
+      ['success', 'default', 'CeleryExecutor', 1],
+    ];
+    const inserts: string[] = ["CREATE TEMP TABLE keda_seed AS SELECT * FROM task_instance WHERE dag_id = 'hybrid_executors' LIMIT 1"];
+    let n = 0;
+    for (const [state, queue, executor, times] of rows) {
+      for (let i = 0; i < times; i++) {
+        inserts.push(
+          `UPDATE keda_seed SET id = gen_random_uuid(), task_id = 'keda_probe_${n++}', state = '${state}', queue = '${queue}', executor = ${executor === null ? 'NULL' : `'${executor}'`}`,
+          'INSERT INTO task_instance SELECT * FROM keda_seed',
+        );
+      }
+    }
+    const r = psql('BEGIN', m.query, ...inserts, m.query, celeryDefault, 'ROLLBACK');
+    console.log(`RUNTIME [celery]: KEDA query before and after ${n} rows (${rows.map(([s, q, e, t]) => `${t}x ${s}/${q}/${e ?? 'NULL'}`).join(', ')}), then with defaultExecutor: ${JSON.stringify(r.output)}`);
+    expect(r.code).toBe(0);
+    // Before: 0 (every task of the chain has ended). After: 7 Celery tasks queued or running on "default" / 2 -> 4;
+    // with the CeleryExecutor as default, the 2 without an executor too: 9 / 2 -> 5.
+    expect(r.output.trim().split('\n')).toEqual(['0', '4', '5']);
+    // Rolled back: nothing of it stays.
+    expect(psql("SELECT count(*) FROM task_instance WHERE task_id LIKE 'keda_probe_%'").output.trim()).toBe('0');
+  }, { blocking: false, timeoutMs: 120_000 }));
 
   register(steps['no container restarted, and the scheduler log has no RBAC denial']);
 });

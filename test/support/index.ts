@@ -333,14 +333,14 @@ export function podsOf(objects: Manifest[]): FoundPod[] {
 /**
  * The pod specs of the Airflow control plane (Deployments and Jobs labelled part-of airflow, not the
  * database's, the secrets bootstrap's or the volume-permissions Job's, nor the pods beside Airflow that run
- * no Airflow: git-sync and the statsd-exporter), by `Kind/name`.
+ * no Airflow: git-sync, the statsd-exporter and PgBouncer), by `Kind/name`.
  */
 export function airflowPodSpecs(manifests: Manifest[]): Map<string, any> {
   const out = new Map<string, any>();
   for (const pod of podsOf(manifests)) {
     if (!/^(Deployment|Job)\//.test(pod.object)) continue;
     const component = pod.labels['app.kubernetes.io/component'];
-    if (pod.labels['app.kubernetes.io/part-of'] !== 'airflow' || ['metadata-db', 'secrets-bootstrap', 'volume-permissions', 'git-sync', 'statsd'].includes(component)) continue;
+    if (pod.labels['app.kubernetes.io/part-of'] !== 'airflow' || ['metadata-db', 'secrets-bootstrap', 'volume-permissions', 'git-sync', 'statsd', 'pgbouncer'].includes(component)) continue;
     out.set(pod.object, pod.spec);
   }
   return out;

@@ -152,6 +152,18 @@ const rows: Array<[string, () => unknown, RegExp]> = [
     /^KubernetesExecutorAirflow at "airflow\/airflow": property "config\.celery\.ssl_active" received "True"; allowed: false \(or unset\) with the in-cluster broker/],
   ['[celery] ssl_active without ssl_cacert', () => new AirflowChart(Testing.app(), 'airflow', { celery: { externalBroker: { urlSecret: { name: 'broker', key: 'url' } } }, config: { celery: { ssl_active: true } } }),
     /^KubernetesExecutorAirflow at "airflow\/airflow": property "config\.celery\.ssl_cacert" received undefined; allowed: the path of a CA file mounted in the scheduler and the Celery workers/],
+  // Celery autoscaling (docs/celery.md, "Autoscaling")
+  ['[celery] keda and hpa at once', () => new AirflowChart(Testing.app(), 'airflow', { celery: { keda: {}, hpa: {} } }),
+    /^CeleryWorkers at "airflow\/airflow\/celery": property "hpa" received \{\}; allowed: nothing when "keda" is set: KEDA scales the workers through an HPA of its own/],
+  ['[celery] replicas with keda', () => new AirflowChart(Testing.app(), 'airflow', { celery: { keda: {}, replicas: 3 } }),
+    /^CeleryWorkers at "airflow\/airflow\/celery": property "replicas" received 3; allowed: nothing with keda: the autoscaler sets the number of worker pods/],
+  ['[celery] keda minReplicas above maxReplicas', () => new AirflowChart(Testing.app(), 'airflow', { celery: { keda: { minReplicas: 8, maxReplicas: 4 } } }),
+    /^CeleryWorkers at "airflow\/airflow\/celery": property "keda\.minReplicas" received 8; allowed: at most keda\.maxReplicas \(4\)\.$/],
+  // PgBouncer (docs/metadata-db.md, "PgBouncer")
+  ['[pgbouncer] a pool larger than maxClientConn', () => new AirflowChart(Testing.app(), 'airflow', { pgbouncer: { metadataPoolSize: 50, maxClientConn: 20 } }),
+    /^PgBouncer at "airflow\/pgbouncer": property "metadataPoolSize" received 50; allowed: at most maxClientConn \(20\): PgBouncer opens a server connection only for a client/],
+  ['[pgbouncer] image without a tag', () => new AirflowChart(Testing.app(), 'airflow', { pgbouncer: { image: 'apache/airflow' } }),
+    /^PgBouncer at "airflow\/pgbouncer": property "image" received "apache\/airflow"; allowed: an image pinned by a tag or a digest/],
   ['statsd-exporter image without a tag', () => new StatsdExporter(chart(), 'statsd', { image: 'prom/statsd-exporter' }),
     /^StatsdExporter at "test\/statsd": property "image" received "prom\/statsd-exporter"; allowed: an image pinned by a tag or a digest/],
   ['Airflow version too old', () => new AirflowChart(Testing.app(), 'airflow', { image: 'apache/airflow:2.5.0' }),

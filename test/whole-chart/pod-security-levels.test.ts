@@ -20,14 +20,15 @@ import {
 import { podSecurityLevelOf, podSecurityViolations } from '../../lib/security/pod-security';
 import { Manifest, podsOf } from '../support';
 
-/** Every feature of the chart on: git-sync's sidecars, Celery with its Redis, metrics, remote logging, NetworkPolicies, image pre-pull. */
+/** Every feature of the chart on: git-sync's sidecars, Celery with its Redis and KEDA, metrics, remote logging, NetworkPolicies, image pre-pull, PgBouncer. */
 const EVERY_FEATURE = {
   gitSync: { repository: 'https://github.com/example-org/airflow-dags.git', branch: 'main', mode: GitSyncMode.SIDECARS },
-  celery: {},
+  celery: { keda: {} },
   metrics: true,
   remoteLogging: RemoteLogging.s3({ bucket: 'airflow-logs', region: 'eu-west-1' }),
   networkPolicies: true,
   prePullImages: true,
+  pgbouncer: {},
 };
 
 /** The control plane on an external Postgres (MetadataDb.external), in a chart of its own with the default volumes. */

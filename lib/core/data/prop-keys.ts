@@ -21,7 +21,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   AirflowChartProps: {
-    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'createNamespace', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'disableResourceNameHashes', 'env', 'envFrom', 'existingSecrets', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'hostRoot', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'labels', 'logRetentionDays', 'metrics', 'migrations', 'namePrefix', 'namespace', 'networkPolicies', 'networkPolicyOptions', 'nodeSelector', 'openShift', 'parallelism', 'podAnnotations', 'podLabels', 'prePullImages', 'prePullPauseImage', 'priorityClassName', 'provisioning', 'remoteLogging', 'scheduler', 'secretsBootstrapImage', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'volumes', 'worker', 'workerPodsCreationBatchSize'],
+    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'createNamespace', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'disableResourceNameHashes', 'env', 'envFrom', 'existingSecrets', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'hostRoot', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'labels', 'logRetentionDays', 'metrics', 'migrations', 'namePrefix', 'namespace', 'networkPolicies', 'networkPolicyOptions', 'nodeSelector', 'openShift', 'parallelism', 'pgbouncer', 'podAnnotations', 'podLabels', 'prePullImages', 'prePullPauseImage', 'priorityClassName', 'provisioning', 'remoteLogging', 'scheduler', 'secretsBootstrapImage', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'volumes', 'worker', 'workerPodsCreationBatchSize'],
     nested: {
       apiServer: ['ApiServerOptions'],
       celery: ['CeleryOptions'],
@@ -31,6 +31,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
       ingress: ['IngressOptions'],
       migrations: ['JobOptions'],
       networkPolicyOptions: ['AirflowNetworkPolicyOptions'],
+      pgbouncer: ['PgBouncerOptions'],
       scheduler: ['ComponentOptions'],
       triggerer: ['TriggererOptions'],
       volumes: ['AirflowVolumeOptions[]'],
@@ -92,7 +93,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {},
   },
   AirflowNetworkPoliciesProps: {
-    keys: ['apiServerPort', 'apiServerSelector', 'apiServerSources', 'celeryWorkers', 'databaseClients', 'databasePort', 'databaseSelector', 'dns', 'externalDatabaseCidrs', 'generation', 'gitCidrs', 'gitPorts', 'gitSyncClients', 'kubernetesApiCidrs', 'kubernetesApiClients', 'kubernetesApiPorts', 'objectStoreCidrs', 'objectStorePorts', 'prometheusSources', 'redisBroker', 'remoteLogging', 'statsd', 'taskEgress'],
+    keys: ['apiServerPort', 'apiServerSelector', 'apiServerSources', 'celeryWorkers', 'databaseClients', 'databasePort', 'databaseSelector', 'dns', 'externalDatabaseCidrs', 'generation', 'gitCidrs', 'gitPorts', 'gitSyncClients', 'kedaOperatorNamespace', 'kubernetesApiCidrs', 'kubernetesApiClients', 'kubernetesApiPorts', 'objectStoreCidrs', 'objectStorePorts', 'pgbouncer', 'prometheusSources', 'redisBroker', 'remoteLogging', 'statsd', 'taskEgress'],
     nested: {},
   },
   AirflowNetworkPolicyOptions: {
@@ -148,10 +149,33 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
       connectionSecret: ['SecretKeyRef'],
     },
   },
+  CeleryAutoscalerProps: {
+    keys: ['database', 'deploymentName', 'hpa', 'keda', 'query'],
+    nested: {
+      database: ['IMetadataDatabase'],
+      hpa: ['CeleryHpaOptions'],
+      keda: ['CeleryKedaOptions'],
+      query: ['CeleryKedaQueryOptions'],
+    },
+  },
+  CeleryHpaOptions: {
+    keys: ['maxReplicas', 'minReplicas', 'targetCpuUtilization'],
+    nested: {},
+  },
+  CeleryKedaOptions: {
+    keys: ['cooldownSeconds', 'maxReplicas', 'minReplicas', 'operatorNamespace', 'pollingIntervalSeconds'],
+    nested: {},
+  },
+  CeleryKedaQueryOptions: {
+    keys: ['celeryIsDefault', 'concurrency', 'queues'],
+    nested: {},
+  },
   CeleryOptions: {
-    keys: ['affinity', 'concurrency', 'defaultExecutor', 'env', 'envFrom', 'existingServiceAccountName', 'externalBroker', 'extraContainers', 'extraInitContainers', 'extraVolumes', 'imagePullSecrets', 'livenessProbe', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'queues', 'readinessProbe', 'redis', 'replicas', 'resources', 'serviceAccountAnnotations', 'startupProbe', 'strategy', 'terminationGracePeriodSeconds', 'tolerations', 'topologySpreadConstraints'],
+    keys: ['affinity', 'concurrency', 'defaultExecutor', 'env', 'envFrom', 'existingServiceAccountName', 'externalBroker', 'extraContainers', 'extraInitContainers', 'extraVolumes', 'hpa', 'imagePullSecrets', 'keda', 'livenessProbe', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'queues', 'readinessProbe', 'redis', 'replicas', 'resources', 'serviceAccountAnnotations', 'startupProbe', 'strategy', 'terminationGracePeriodSeconds', 'tolerations', 'topologySpreadConstraints'],
     nested: {
       externalBroker: ['ExternalCeleryBroker'],
+      hpa: ['CeleryHpaOptions'],
+      keda: ['CeleryKedaOptions'],
       livenessProbe: ['ProbeTimings'],
       readinessProbe: ['ProbeTimings'],
       redis: ['RedisBrokerOptions'],
@@ -160,9 +184,11 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   CeleryWorkersProps: {
-    keys: ['affinity', 'airflow', 'concurrency', 'defaultExecutor', 'env', 'envFrom', 'existingServiceAccountName', 'externalBroker', 'extraContainers', 'extraInitContainers', 'extraVolumes', 'imagePullSecrets', 'livenessProbe', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'queues', 'readinessProbe', 'redis', 'replicas', 'resources', 'serviceAccountAnnotations', 'startupProbe', 'strategy', 'terminationGracePeriodSeconds', 'tolerations', 'topologySpreadConstraints'],
+    keys: ['affinity', 'airflow', 'concurrency', 'defaultExecutor', 'env', 'envFrom', 'existingServiceAccountName', 'externalBroker', 'extraContainers', 'extraInitContainers', 'extraVolumes', 'hpa', 'imagePullSecrets', 'keda', 'livenessProbe', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'queues', 'readinessProbe', 'redis', 'replicas', 'resources', 'serviceAccountAnnotations', 'startupProbe', 'strategy', 'terminationGracePeriodSeconds', 'tolerations', 'topologySpreadConstraints'],
     nested: {
       externalBroker: ['ExternalCeleryBroker'],
+      hpa: ['CeleryHpaOptions'],
+      keda: ['CeleryKedaOptions'],
       livenessProbe: ['ProbeTimings'],
       readinessProbe: ['ProbeTimings'],
       redis: ['RedisBrokerOptions'],
@@ -302,6 +328,12 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     keys: ['node'],
     nested: {},
   },
+  IPooledMetadataDatabase: {
+    keys: ['pooledDatabase'],
+    nested: {
+      pooledDatabase: ['IMetadataDatabase'],
+    },
+  },
   ImagePrePullForAirflowProps: {
     keys: ['airflow', 'maxUnavailable', 'pauseImage', 'placement'],
     nested: {
@@ -352,6 +384,19 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
   PersistentStorageProps: {
     keys: ['accessModes', 'claimName', 'labels', 'name', 'provisioning', 'requestSize', 'size', 'volumeName'],
     nested: {},
+  },
+  PgBouncerOptions: {
+    keys: ['image', 'maxClientConn', 'metadataPoolSize', 'resources'],
+    nested: {
+      resources: ['ResourceOptions'],
+    },
+  },
+  PgBouncerProps: {
+    keys: ['clusterDomain', 'database', 'image', 'maxClientConn', 'metadataPoolSize', 'resources'],
+    nested: {
+      database: ['IMetadataDatabase'],
+      resources: ['ResourceOptions'],
+    },
   },
   PodLauncherRbacProps: {
     keys: ['name', 'serviceAccountName'],
