@@ -183,6 +183,7 @@ export class AirflowChart extends Chart {
       logRetentionDays,
       metrics,
       celery,
+      databaseCleanup,
       ...airflowOptions
     } = props;
     const provisioning = this.resolveProvisioning(given, hostRoot);
@@ -231,7 +232,7 @@ export class AirflowChart extends Chart {
       database: this.metadataDb,
       secrets: this.secrets,
     });
-    this.features = addAirflowFeatures(this.airflow, { gitSync, remoteLogging, logRetentionDays, metrics, celery });
+    this.features = addAirflowFeatures(this.airflow, { gitSync, remoteLogging, logRetentionDays, metrics, celery, databaseCleanup });
 
     this.imagePrePull = this.resolvePrePullImages(prePullImages)
       ? ImagePrePull.forAirflow(this, 'image-pre-pull', { airflow: this.airflow, placement: props.worker, pauseImage: prePullPauseImage })

@@ -1,6 +1,7 @@
 import { ControlPlaneOptions, KubernetesExecutorAirflow } from './airflow';
 import { CeleryOptions, CeleryWorkers } from './celery';
 import { invalid, validateInteger } from './core';
+import { DatabaseCleanup, DatabaseCleanupOptions } from './database-cleanup';
 import { GitSyncDags, GitSyncDagsOptions } from './git-sync';
 import { DEFAULT_LOG_RETENTION_DAYS, LogGroomer, RemoteLogging } from './logging';
 import { StatsdExporter } from './metrics';
@@ -50,6 +51,14 @@ export interface AirflowOptions extends ControlPlaneOptions {
    * @default - none: the KubernetesExecutor alone, no broker, no workers
    */
   readonly celery?: CeleryOptions;
+
+  /**
+   * `airflow db clean` on a schedule (the official chart's `databaseCleanup`): a CronJob removes the metadata
+   * database's rows older than `retentionDays` (`{}`: 90 days, Sundays at midnight). See docs/metadata-db.md,
+   * "Database cleanup".
+   * @default - none: the metadata database keeps every row
+   */
+  readonly databaseCleanup?: DatabaseCleanupOptions;
 }
 
 /** The features {@link addAirflowFeatures} added, each undefined when its option is off. */
@@ -79,6 +88,11 @@ export interface AirflowFeatures {
    * @default - none: the option is off
    */
   readonly celery?: CeleryWorkers;
+  /**
+   * The `airflow db clean` CronJob (`databaseCleanup`).
+   * @default - none: the option is off
+   */
+  readonly databaseCleanup?: DatabaseCleanup;
 }
 
 /**
@@ -88,7 +102,7 @@ export interface AirflowFeatures {
  * `celery`).
  */
 export function addAirflowFeatures(airflow: KubernetesExecutorAirflow, options: AirflowOptions): AirflowFeatures {
-  const { gitSync, remoteLogging, logRetentionDays, metrics, celery } = options;
+  const { gitSync, remoteLogging, logRetentionDays, metrics, celery, databaseCleanup } = options;
   if (remoteLogging !== undefined && !(remoteLogging instanceof RemoteLogging)) {
     invalid(airflow, 'remoteLogging', remoteLogging, 'RemoteLogging.s3({ ... }), RemoteLogging.gcs({ ... }) or RemoteLogging.azureBlob({ ... })');
   }
@@ -96,6 +110,9 @@ export function addAirflowFeatures(airflow: KubernetesExecutorAirflow, options: 
     invalid(airflow, 'gitSync', gitSync, "the git-sync options, e.g. { repository: 'https://github.com/org/dags.git', branch: 'main' }");
   }
   if (metrics !== undefined && typeof metrics !== 'boolean') invalid(airflow, 'metrics', metrics, 'true or false');
+  if (databaseCleanup !== undefined && (typeof databaseCleanup !== 'object' || databaseCleanup === null || Array.isArray(databaseCleanup))) {
+    invalid(airflow, 'databaseCleanup', databaseCleanup, 'the cleanup options, e.g. { retentionDays: 30 } ({} for the defaults)');
+  }
   const days = validateInteger(airflow, 'logRetentionDays', logRetentionDays ?? DEFAULT_LOG_RETENTION_DAYS, 0, 3650);
   if (!airflow.volumes.has('logs') && logRetentionDays !== undefined && logRetentionDays > 0) {
     invalid(airflow, 'logRetentionDays', logRetentionDays, `0 or unset: there is no "logs" volume (${airflow.volumes.names.join(', ')}) to remove task logs from`);
@@ -109,5 +126,6 @@ export function addAirflowFeatures(airflow: KubernetesExecutorAirflow, options: 
     gitSync: gitSync ? new GitSyncDags(airflow, 'git-sync', { ...gitSync, airflow }) : undefined,
     statsd: metrics ? new StatsdExporter(airflow, 'statsd', { airflow }) : undefined,
     celery: celery !== undefined ? new CeleryWorkers(airflow, 'celery', { ...celery, airflow }) : undefined,
+    databaseCleanup: databaseCleanup !== undefined ? new DatabaseCleanup(airflow, 'database-cleanup', { ...databaseCleanup, airflow }) : undefined,
   };
 }

@@ -120,6 +120,16 @@ export {
   type ImagePrePullProps,
 } from './image-pre-pull';
 
+// The metadata database's cleanup: `airflow db clean` on a schedule (database-cleanup/).
+export {
+  DB_CLEAN_BATCH_SIZE_VERSION,
+  DB_CLEAN_TABLES,
+  DatabaseCleanup,
+  cronScheduleProblem,
+  type DatabaseCleanupOptions,
+  type DatabaseCleanupProps,
+} from './database-cleanup';
+
 // The metadata database (database/).
 export {
   type ConnectionUriSecretOptions,

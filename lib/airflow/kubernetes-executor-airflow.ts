@@ -91,7 +91,7 @@ export interface KubernetesExecutorAirflowProps extends ControlPlaneOptions {
 }
 
 /** The one-shot Jobs and the long-running components: the pods of {@link AirflowPods.CONTROL_PLANE}. */
-const JOBS: readonly string[] = [Components.DB_MIGRATE, Components.CREATE_USER];
+const JOBS: readonly string[] = [Components.DB_MIGRATE, Components.CREATE_USER, Components.DATABASE_CLEANUP];
 
 /**
  * Apache Airflow with the KubernetesExecutor: the UI (`airflow api-server` on Airflow 3, `airflow webserver`
@@ -400,6 +400,16 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
    */
   public get workerPodTemplate(): Record<string, unknown> {
     return deepFreeze(this.renderWorker());
+  }
+
+  /**
+   * What an Airflow pod of `component` beside the control plane's own is built from, like its Jobs': the image,
+   * the control plane's environment (the database by reference), volumes, security context, the database wait,
+   * the chart-wide pod options merged with `override` (checked in the name of `property`). For features with
+   * Airflow pods of their own (the database cleanup CronJob).
+   */
+  public airflowPodPartsFor(component: string, property: string, override?: PodOptions): AirflowPodParts {
+    return this.podParts(component, property, override);
   }
 
   /** The name of the UI's Service (and Deployment): `airflow-api-server` or `airflow-webserver`. */

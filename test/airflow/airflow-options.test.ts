@@ -77,6 +77,7 @@ const EVERY_OPTION: Required<AirflowOptions> = {
   logRetentionDays: 0, // the KubernetesExecutorAirflow below has no logs volume; 7 days: test/logging/log-groomer.test.ts
   metrics: true,
   celery: { replicas: 2, concurrency: 3, queues: ['default', 'api'], defaultExecutor: true },
+  databaseCleanup: { retentionDays: 30, schedule: '0 3 * * *', tables: ['task_fail', 'log'] },
 };
 
 /** The Celery broker's password (with `celery`, existing Secrets must have it). */
@@ -262,6 +263,13 @@ const OPTION_CHECKS: Checks<AirflowOptions> = {
     const redis = find(b.objects, 'StatefulSet', 'airflow-redis').spec.template.spec.containers[0];
     expect(envOf(redis, 'REDIS_PASSWORD').valueFrom.secretKeyRef).toEqual(BROKER_PASSWORD);
   },
+  databaseCleanup: (b) => {
+    const cron = find(b.objects, 'CronJob', 'airflow-database-cleanup');
+    expect(cron.spec.schedule).toBe('0 3 * * *');
+    const args = cron.spec.jobTemplate.spec.template.spec.containers[0].args;
+    expect(args[2]).toContain('date -d "-30 days"');
+    expect(args[2]).toMatch(/--tables task_fail,log$/);
+  },
 };
 
 /** Each check, run as its own test, so that a failure names the prop. */
@@ -283,7 +291,7 @@ describe('KubernetesExecutorAirflowProps: every prop set reaches the YAML and it
   const props: Required<KubernetesExecutorAirflowProps & AirflowOptions> = { ...EVERY_OPTION, volumes, database, secrets };
   // The control plane with its options, then the features with theirs, as AirflowChart composes them.
   // (KubernetesExecutorAirflow refuses the features' options: they are addAirflowFeatures'.)
-  const { gitSync: _g, remoteLogging: _r, logRetentionDays: _l, metrics: _m, celery: _c, ...controlPlaneProps } = props;
+  const { gitSync: _g, remoteLogging: _r, logRetentionDays: _l, metrics: _m, celery: _c, databaseCleanup: _d, ...controlPlaneProps } = props;
   const airflow = new KubernetesExecutorAirflow(chart, 'airflow', controlPlaneProps);
   const features = addAirflowFeatures(airflow, props);
   const built = (): Built => ({ airflow, features, objects: expectWarns(() => Testing.synth(chart), /imagePullPolicy "Always" makes every task pod ask the registry/, AIRFLOW_2_END_OF_LIFE_WARNING) });
@@ -541,6 +549,10 @@ describe('without props, each option resolves to its documented default', () => 
       metrics: (b) => {
         expect(b.features.statsd).toBeUndefined();
         expect(cfgOf(b.objects).metrics).toBeUndefined();
+      },
+      databaseCleanup: (b) => {
+        expect(b.features.databaseCleanup).toBeUndefined();
+        expect(b.objects.filter((o) => o.kind === 'CronJob')).toEqual([]);
       },
       celery: (b) => {
         expect(b.features.celery).toBeUndefined();

@@ -55,9 +55,9 @@ export function airflowChart(props: Partial<KubernetesExecutorAirflowProps & Air
   const volumes = new AirflowVolumes(chart, 'volumes');
   const secrets = new AirflowSecrets(chart, 'secrets');
   const database = new MetadataDb(chart, 'db', { passwordSecret: secrets.databasePassword });
-  const { gitSync, remoteLogging, logRetentionDays, metrics, celery, ...controlPlane } = props;
+  const { gitSync, remoteLogging, logRetentionDays, metrics, celery, databaseCleanup, ...controlPlane } = props;
   const airflow = new KubernetesExecutorAirflow(chart, 'airflow', { volumes, database, secrets, ...controlPlane });
-  const features = addAirflowFeatures(airflow, { gitSync, remoteLogging, logRetentionDays, metrics, celery });
+  const features = addAirflowFeatures(airflow, { gitSync, remoteLogging, logRetentionDays, metrics, celery, databaseCleanup });
   return { chart, airflow, features, manifests: synthAirflow(chart, airflow.generation.endOfLife !== undefined) };
 }
 

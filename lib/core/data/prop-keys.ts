@@ -21,11 +21,12 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   AirflowChartProps: {
-    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'createNamespace', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'disableResourceNameHashes', 'env', 'envFrom', 'existingSecrets', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'hostRoot', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'labels', 'logRetentionDays', 'metrics', 'migrations', 'namePrefix', 'namespace', 'networkPolicies', 'networkPolicyOptions', 'nodeSelector', 'parallelism', 'podAnnotations', 'podLabels', 'prePullImages', 'prePullPauseImage', 'priorityClassName', 'provisioning', 'remoteLogging', 'scheduler', 'secretsBootstrapImage', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'volumes', 'worker', 'workerPodsCreationBatchSize'],
+    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'createNamespace', 'dagProcessor', 'databaseCleanup', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'disableResourceNameHashes', 'env', 'envFrom', 'existingSecrets', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'hostRoot', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'labels', 'logRetentionDays', 'metrics', 'migrations', 'namePrefix', 'namespace', 'networkPolicies', 'networkPolicyOptions', 'nodeSelector', 'parallelism', 'podAnnotations', 'podLabels', 'prePullImages', 'prePullPauseImage', 'priorityClassName', 'provisioning', 'remoteLogging', 'scheduler', 'secretsBootstrapImage', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'volumes', 'worker', 'workerPodsCreationBatchSize'],
     nested: {
       apiServer: ['ApiServerOptions'],
       celery: ['CeleryOptions'],
       dagProcessor: ['ComponentOptions'],
+      databaseCleanup: ['DatabaseCleanupOptions'],
       existingSecrets: ['IAirflowSecrets'],
       gitSync: ['GitSyncDagsOptions'],
       ingress: ['IngressOptions'],
@@ -72,7 +73,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   AirflowFeatures: {
-    keys: ['celery', 'gitSync', 'logGroomer', 'remoteLogging', 'statsd'],
+    keys: ['celery', 'databaseCleanup', 'gitSync', 'logGroomer', 'remoteLogging', 'statsd'],
     nested: {},
   },
   AirflowIngressProps: {
@@ -100,11 +101,12 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {},
   },
   AirflowOptions: {
-    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'logRetentionDays', 'metrics', 'migrations', 'nodeSelector', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'remoteLogging', 'scheduler', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'worker', 'workerPodsCreationBatchSize'],
+    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'databaseCleanup', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'logRetentionDays', 'metrics', 'migrations', 'nodeSelector', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'remoteLogging', 'scheduler', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'worker', 'workerPodsCreationBatchSize'],
     nested: {
       apiServer: ['ApiServerOptions'],
       celery: ['CeleryOptions'],
       dagProcessor: ['ComponentOptions'],
+      databaseCleanup: ['DatabaseCleanupOptions'],
       gitSync: ['GitSyncDagsOptions'],
       ingress: ['IngressOptions'],
       migrations: ['JobOptions'],
@@ -200,6 +202,18 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
   DagsSource: {
     keys: ['folder', 'mount', 'volumes'],
     nested: {},
+  },
+  DatabaseCleanupOptions: {
+    keys: ['batchSize', 'historyLimit', 'pod', 'resources', 'retentionDays', 'schedule', 'skipArchive', 'tables', 'verbose'],
+    nested: {
+      pod: ['PodOptions'],
+    },
+  },
+  DatabaseCleanupProps: {
+    keys: ['airflow', 'batchSize', 'historyLimit', 'pod', 'resources', 'retentionDays', 'schedule', 'skipArchive', 'tables', 'verbose'],
+    nested: {
+      pod: ['PodOptions'],
+    },
   },
   DbMigrationsProps: {
     keys: ['parts', 'resources', 'serviceAccountName'],
