@@ -209,8 +209,13 @@ const rows: Array<[string, () => unknown, RegExp]> = [
     /^AirflowNetworkPolicies at "test\/net": property "gitCidrs" received \["10\.0\.0\.0\/8"\]; allowed: unset without gitSync: nothing would use the rule\. Turn gitSync on, or leave gitCidrs out\.$/],
   ['networkPolicyOptions without networkPolicies', () => new AirflowChart(Testing.app(), 'airflow', { networkPolicyOptions: { taskEgress: [] } }),
     /^AirflowChart at "airflow": property "networkPolicyOptions" received \{"taskEgress":\[\]\}; allowed: unset unless networkPolicies is true: there are no NetworkPolicies to shape\. Set networkPolicies: true, or leave networkPolicyOptions out\.$/],
+  ['databaseCleanup schedule of 4 fields', () => new AirflowChart(Testing.app(), 'airflow', { databaseCleanup: { schedule: '0 0 * *' } }),
+    /^DatabaseCleanup at "airflow\/airflow\/database-cleanup": property "databaseCleanup\.schedule" received "0 0 \* \*"; allowed: a cron expression of 5 fields .*; this one has 4 field\(s\) instead of 5/],
+  ['databaseCleanup table of Airflow 2 on Airflow 3', () => new AirflowChart(Testing.app(), 'airflow', { databaseCleanup: { tables: ['task_fail'] } }),
+    /^DatabaseCleanup at "airflow\/airflow\/database-cleanup": property "databaseCleanup\.tables\[0\]" received "task_fail"; allowed: a table "airflow db clean" knows on Airflow 3\.1\.3: job, dag, dag_run, asset_event/],
+  ['databaseCleanup retention of 0 days', () => new AirflowChart(Testing.app(), 'airflow', { databaseCleanup: { retentionDays: 0 } }),
+    /^DatabaseCleanup at "airflow\/airflow\/database-cleanup": property "databaseCleanup\.retentionDays" received 0; allowed: a whole number from 1 to 36500/],
 ];
-
 describe('bad inputs', () => {
   test('the table has at least 30 rows, each a different message', () => {
     expect(rows.length).toBeGreaterThanOrEqual(30);
