@@ -23,8 +23,9 @@ export interface AirflowOptions extends ControlPlaneOptions {
   readonly gitSync?: GitSyncDagsOptions;
 
   /**
-   * Task logs in object storage: `RemoteLogging.s3({ ... })`, `RemoteLogging.gcs({ ... })` or
-   * `RemoteLogging.azureBlob({ ... })`. See docs/remote-logging.md.
+   * Task logs in object storage or a search engine: `RemoteLogging.s3({ ... })`, `RemoteLogging.gcs({ ... })`,
+   * `RemoteLogging.azureBlob({ ... })`, `RemoteLogging.elasticsearch({ ... })` or `RemoteLogging.opensearch({ ... })`.
+   * See docs/remote-logging.md.
    * @default - none: task logs stay on the logs volume only
    */
   readonly remoteLogging?: RemoteLogging;
@@ -104,7 +105,7 @@ export interface AirflowFeatures {
 export function addAirflowFeatures(airflow: KubernetesExecutorAirflow, options: AirflowOptions): AirflowFeatures {
   const { gitSync, remoteLogging, logRetentionDays, metrics, celery, databaseCleanup } = options;
   if (remoteLogging !== undefined && !(remoteLogging instanceof RemoteLogging)) {
-    invalid(airflow, 'remoteLogging', remoteLogging, 'RemoteLogging.s3({ ... }), RemoteLogging.gcs({ ... }) or RemoteLogging.azureBlob({ ... })');
+    invalid(airflow, 'remoteLogging', remoteLogging, 'RemoteLogging.s3({ ... }), RemoteLogging.gcs({ ... }), RemoteLogging.azureBlob({ ... }), RemoteLogging.elasticsearch({ ... }) or RemoteLogging.opensearch({ ... })');
   }
   if (gitSync !== undefined && (typeof gitSync !== 'object' || gitSync === null)) {
     invalid(airflow, 'gitSync', gitSync, "the git-sync options, e.g. { repository: 'https://github.com/org/dags.git', branch: 'main' }");

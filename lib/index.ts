@@ -88,7 +88,9 @@ export {
 // Task logs: remote logging and the log groomer (logging/).
 export {
   type AzureBlobRemoteLoggingOptions,
+  type ElasticsearchRemoteLoggingOptions,
   type GcsRemoteLoggingOptions,
+  type OpensearchRemoteLoggingOptions,
   DEFAULT_LOG_RETENTION_DAYS,
   LOG_GROOMER_RESOURCES,
   LogGroomer,
@@ -97,6 +99,7 @@ export {
   RemoteLoggingProvider,
   type RemoteLoggingSettings,
   type S3RemoteLoggingOptions,
+  type SearchRemoteLoggingOptions,
 } from './logging';
 
 // Airflow's metrics for Prometheus (metrics/).

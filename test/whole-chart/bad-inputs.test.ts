@@ -14,6 +14,7 @@ import {
   DatabaseConnection,
   DeploymentStrategy,
   EnvValue,
+  RemoteLogging,
   StatsdExporter,
 } from '../../lib';
 import { validateAirflowConfig } from '../../lib/airflow/airflow-config-keys';
@@ -215,7 +216,10 @@ const rows: Array<[string, () => unknown, RegExp]> = [
     /^DatabaseCleanup at "airflow\/airflow\/database-cleanup": property "databaseCleanup\.tables\[0\]" received "task_fail"; allowed: a table "airflow db clean" knows on Airflow 3\.1\.3: job, dag, dag_run, asset_event/],
   ['databaseCleanup retention of 0 days', () => new AirflowChart(Testing.app(), 'airflow', { databaseCleanup: { retentionDays: 0 } }),
     /^DatabaseCleanup at "airflow\/airflow\/database-cleanup": property "databaseCleanup\.retentionDays" received 0; allowed: a whole number from 1 to 36500/],
+  ['Elasticsearch URL with credentials as a literal', () => new AirflowChart(Testing.app(), 'airflow', { remoteLogging: RemoteLogging.elasticsearch({ host: 'https://elastic:pw@es.example.com:9200' }) }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "remoteLogging\.host" received "\(a URL with credentials\)"; allowed: a URL without credentials: the host is written into airflow\.cfg, a ConfigMap\. Put the URL with its credentials in a Secret and give hostSecret: \{ name, key \}\.$/],
 ];
+
 describe('bad inputs', () => {
   test('the table has at least 30 rows, each a different message', () => {
     expect(rows.length).toBeGreaterThanOrEqual(30);

@@ -222,6 +222,12 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
       resources: ['ContainerResources'],
     },
   },
+  ElasticsearchRemoteLoggingOptions: {
+    keys: ['frontend', 'host', 'hostSecret', 'indexPatterns', 'jsonFields', 'jsonFormat', 'verifyCerts', 'writeStdout'],
+    nested: {
+      hostSecret: ['SecretKeyRef'],
+    },
+  },
   ExternalCeleryBroker: {
     keys: ['resultBackendSecret', 'urlSecret'],
     nested: {
@@ -351,6 +357,13 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
       secrets: ['IAirflowSecrets'],
     },
   },
+  OpensearchRemoteLoggingOptions: {
+    keys: ['host', 'indexPatterns', 'jsonFields', 'jsonFormat', 'passwordSecret', 'port', 'useSsl', 'usernameSecret', 'verifyCerts', 'writeStdout'],
+    nested: {
+      passwordSecret: ['SecretKeyRef'],
+      usernameSecret: ['SecretKeyRef'],
+    },
+  },
   PersistentStorageProps: {
     keys: ['accessModes', 'claimName', 'labels', 'name', 'provisioning', 'requestSize', 'size', 'volumeName'],
     nested: {},
@@ -422,6 +435,10 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {
       connectionSecret: ['SecretKeyRef'],
     },
+  },
+  SearchRemoteLoggingOptions: {
+    keys: ['indexPatterns', 'jsonFields', 'jsonFormat', 'verifyCerts', 'writeStdout'],
+    nested: {},
   },
   SecretKeyRef: {
     keys: ['key', 'name'],
