@@ -15,6 +15,7 @@ import {
   refuseUnknownProps,
 } from './core';
 import { GitSyncMode } from './git-sync';
+import { GitDagBundleOptions, GitDagBundles } from './dag-bundles';
 import { ImagePrePull } from './image-pre-pull';
 import { MetadataDb } from './database';
 import {
@@ -85,6 +86,16 @@ export interface AirflowChartProps extends ChartProps, AirflowOptions {
   readonly secretsBootstrapImage?: string;
 
   /**
+   * Airflow 3's DAG bundles from Git (`[dag_processor] dag_bundle_config_list`, the official chart's
+   * `dagProcessor.dagBundleConfigList` with GitDagBundle): `[{ name: 'team', repoUrl: 'https://github.com/org/dags.git',
+   * trackingRef: 'main' }]`. Each DAG run keeps the commit it started with; each task pod clones the repository at
+   * start. An alternative to `gitSync` (refused together); Airflow 3 only. See docs/git-sync.md, "DAG bundles".
+   * In a chart of your own: `airflow.addFeature(new GitDagBundles([...]))`.
+   * @default - none: the dags folder (the dags volume, or git-sync's checkout)
+   */
+  readonly dagBundles?: GitDagBundleOptions[];
+
+  /**
    * Whether a DaemonSet (`ImagePrePull`) keeps the Airflow image and the task pods' images (`taskPodImages`:
    * git-sync's too in sidecar mode) on every node that can run task pods (their nodeSelector, tolerations and
    * node affinity), so that no task waits for a pull:
@@ -147,6 +158,9 @@ export class AirflowChart extends Chart {
   /** The features plugged into it (git-sync, remote logging, the log groomer, metrics, Celery workers). */
   public readonly features: AirflowFeatures;
 
+  /** The Git DAG bundles; undefined unless `dagBundles` is given. */
+  public readonly dagBundles: GitDagBundles | undefined;
+
   /** The DaemonSet that keeps the images on the task pods' nodes; undefined unless `prePullImages` is on. */
   public readonly imagePrePull: ImagePrePull | undefined;
 
@@ -184,6 +198,7 @@ export class AirflowChart extends Chart {
       metrics,
       celery,
       databaseCleanup,
+      dagBundles,
       ...airflowOptions
     } = props;
     const provisioning = this.resolveProvisioning(given, hostRoot);
@@ -233,6 +248,8 @@ export class AirflowChart extends Chart {
       secrets: this.secrets,
     });
     this.features = addAirflowFeatures(this.airflow, { gitSync, remoteLogging, logRetentionDays, metrics, celery, databaseCleanup });
+    this.dagBundles = dagBundles !== undefined ? new GitDagBundles(dagBundles) : undefined;
+    if (this.dagBundles) this.airflow.addFeature(this.dagBundles);
 
     this.imagePrePull = this.resolvePrePullImages(prePullImages)
       ? ImagePrePull.forAirflow(this, 'image-pre-pull', { airflow: this.airflow, placement: props.worker, pauseImage: prePullPauseImage })

@@ -123,6 +123,9 @@ export {
   type ImagePrePullProps,
 } from './image-pre-pull';
 
+// Airflow 3's DAG bundles from Git (dag-bundles/).
+export { GitDagBundles, refuseWithGitSync, type GitDagBundleOptions } from './dag-bundles';
+
 // The metadata database's cleanup: `airflow db clean` on a schedule (database-cleanup/).
 export {
   DB_CLEAN_BATCH_SIZE_VERSION,

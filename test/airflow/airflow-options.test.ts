@@ -353,9 +353,11 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
     },
     prePullImages: true, // off by default with hostPath provisioning
     prePullPauseImage: 'registry.example.com/mirror/pause:3.10',
+    dagBundles: [{ name: 'team', repoUrl: 'https://git.example.com/team/dags.git', trackingRef: 'release' }],
   };
   // secretsBootstrapImage goes with generated secrets only (existingSecrets above): it is checked on a chart of its own.
-  const { secretsBootstrapImage, ...withExistingSecrets } = props;
+  // dagBundles too: they are Airflow 3's and exclude gitSync (both set above).
+  const { secretsBootstrapImage, dagBundles, ...withExistingSecrets } = props;
   const chart = new AirflowChart(Testing.app(), 'airflow', withExistingSecrets);
   const built = (): Built => ({ airflow: chart.airflow, features: chart.features, objects: expectWarns(() => Testing.synth(chart), /imagePullPolicy "Always" makes every task pod ask the registry/, AIRFLOW_2_END_OF_LIFE_WARNING) });
 
@@ -365,9 +367,17 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
     );
   });
 
+  test('dagBundles with gitSync and Airflow 2 is refused: they are checked on a chart of their own', () => {
+    expect(() => new AirflowChart(Testing.app(), 'airflow', { ...withExistingSecrets, dagBundles })).toThrow(/property "dagBundles" received \["team"\]; allowed: unset on Airflow 2\.11\.0/);
+  });
+
   runChecks<AirflowChartProps>(
     {
       ...OPTION_CHECKS,
+      dagBundles: () => {
+        const own = new AirflowChart(Testing.app(), 'airflow', { dagBundles });
+        expect(cfgOf(Testing.synth(own)).dag_processor.dag_bundle_config_list).toContain('"repo_url":"https://git.example.com/team/dags.git"');
+      },
       clusterDomain: (b) => {
         OPTION_CHECKS.clusterDomain(b);
         // The chart's own database is found by it too.

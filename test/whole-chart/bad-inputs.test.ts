@@ -218,6 +218,8 @@ const rows: Array<[string, () => unknown, RegExp]> = [
     /^DatabaseCleanup at "airflow\/airflow\/database-cleanup": property "databaseCleanup\.retentionDays" received 0; allowed: a whole number from 1 to 36500/],
   ['Elasticsearch URL with credentials as a literal', () => new AirflowChart(Testing.app(), 'airflow', { remoteLogging: RemoteLogging.elasticsearch({ host: 'https://elastic:pw@es.example.com:9200' }) }),
     /^KubernetesExecutorAirflow at "airflow\/airflow": property "remoteLogging\.host" received "\(a URL with credentials\)"; allowed: a URL without credentials: the host is written into airflow\.cfg, a ConfigMap\. Put the URL with its credentials in a Secret and give hostSecret: \{ name, key \}\.$/],
+  ['dagBundles on Airflow 2', () => new AirflowChart(Testing.app(), 'airflow', { image: 'apache/airflow:2.11.0', dagBundles: [{ name: 'team-dags', repoUrl: 'https://github.com/example-org/dags.git', trackingRef: 'main' }] }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "dagBundles" received \["team-dags"\]; allowed: unset on Airflow 2\.11\.0: DAG bundles \(\[dag_processor\] dag_bundle_config_list\) exist from Airflow 3\.0\. Use gitSync on Airflow 2\.$/],
 ];
 
 describe('bad inputs', () => {

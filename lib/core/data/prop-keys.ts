@@ -21,10 +21,11 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   AirflowChartProps: {
-    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'createNamespace', 'dagProcessor', 'databaseCleanup', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'disableResourceNameHashes', 'env', 'envFrom', 'existingSecrets', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'hostRoot', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'labels', 'logRetentionDays', 'metrics', 'migrations', 'namePrefix', 'namespace', 'networkPolicies', 'networkPolicyOptions', 'nodeSelector', 'parallelism', 'podAnnotations', 'podLabels', 'prePullImages', 'prePullPauseImage', 'priorityClassName', 'provisioning', 'remoteLogging', 'scheduler', 'secretsBootstrapImage', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'volumes', 'worker', 'workerPodsCreationBatchSize'],
+    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'createNamespace', 'dagBundles', 'dagProcessor', 'databaseCleanup', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'disableResourceNameHashes', 'env', 'envFrom', 'existingSecrets', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'hostRoot', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'labels', 'logRetentionDays', 'metrics', 'migrations', 'namePrefix', 'namespace', 'networkPolicies', 'networkPolicyOptions', 'nodeSelector', 'parallelism', 'podAnnotations', 'podLabels', 'prePullImages', 'prePullPauseImage', 'priorityClassName', 'provisioning', 'remoteLogging', 'scheduler', 'secretsBootstrapImage', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'volumes', 'worker', 'workerPodsCreationBatchSize'],
     nested: {
       apiServer: ['ApiServerOptions'],
       celery: ['CeleryOptions'],
+      dagBundles: ['GitDagBundleOptions[]'],
       dagProcessor: ['ComponentOptions'],
       databaseCleanup: ['DatabaseCleanupOptions'],
       existingSecrets: ['IAirflowSecrets'],
@@ -247,6 +248,12 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
   },
   GcsRemoteLoggingOptions: {
     keys: ['bucket', 'connectionId', 'connectionSecret', 'deleteLocalLogs', 'prefix', 'serviceAccountAnnotations'],
+    nested: {
+      connectionSecret: ['SecretKeyRef'],
+    },
+  },
+  GitDagBundleOptions: {
+    keys: ['connectionId', 'connectionSecret', 'name', 'refreshInterval', 'repoUrl', 'subdir', 'trackingRef'],
     nested: {
       connectionSecret: ['SecretKeyRef'],
     },
