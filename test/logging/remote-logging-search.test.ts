@@ -103,3 +103,11 @@ describe('refused at synth', () => {
     expect(errorOf(() => new AirflowChart(Testing.app(), 'airflow', { remoteLogging: { host: 'x' } as never }))).toMatch(/RemoteLogging.elasticsearch\(\{ \.\.\. \}\) or RemoteLogging.opensearch\(\{ \.\.\. \}\)/);
   });
 });
+
+describe('the OpenSearch credentials are secrets for the configuration check too', () => {
+  test('config.opensearch.password as a literal is refused, as every option Airflow marks sensitive', () => {
+    const message = errorOf(() => new AirflowChart(Testing.app(), 'airflow', { config: { opensearch: { password: 'hunter2' } } }));
+    expect(message).toMatch(/property "config.opensearch.password"/);
+    expect(message).not.toContain('hunter2');
+  });
+});

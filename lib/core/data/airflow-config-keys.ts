@@ -58,6 +58,7 @@
 //   Airflow 2: 2/provider-microsoft.azure.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/microsoft/azure/provider.yaml: the microsoft.azure provider 10.3.0, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
 //   Airflow 2: 2/provider-openlineage.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/openlineage/provider.yaml: the openlineage provider 1.10.0, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
 //   Airflow 2: 2/provider-smtp.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/smtp/provider.yaml: the smtp provider 1.7.1, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
+//   Airflow 2: provider-config-keys.tsv (2 sensitive): the providers' provider.yaml, as transcribed there
 //   Airflow 3: 3.1/core.tsv (11 sensitive): Airflow 3.1 source bundle (shared/airflow-runtime/airflow-src.tgz) airflow-core-3.1.0bp/airflow-core/src/airflow/config_templates/config.yml = apache/airflow@a6352d9fe4b5726439d7ae1555d764a5ae84d5fa airflow-core/src/airflow/config_templates/config.yml (2025-09-11, where v3-1 split from main; airflow version 3.1.0); the source of truth for Airflow 3.1's keys
 //   Airflow 3: 3.1/provider-amazon.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/amazon/provider.yaml (main of 2025-11-15, the day Airflow 3.1.3 was released; the providers of the Airflow 3.1 source bundle): the amazon provider 9.17.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
 //   Airflow 3: 3.1/provider-celery.tsv (4 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/celery/provider.yaml (main of 2025-11-15, the day Airflow 3.1.3 was released; the providers of the Airflow 3.1 source bundle): the celery provider 3.13.1, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
@@ -83,6 +84,7 @@
 //   Airflow 3: 3.2/provider-postgres.tsv (0 sensitive): apache/airflow@dda8d2786710c72791b821f70c8b6f43c19e0b1e providers/postgres/provider.yaml (main of 2026-03-01, Airflow 3.2.0): the postgres provider 6.6.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
 //   Airflow 3: 3.2/provider-snowflake.tsv (0 sensitive): apache/airflow@dda8d2786710c72791b821f70c8b6f43c19e0b1e providers/snowflake/provider.yaml (main of 2026-03-01, Airflow 3.2.0): the snowflake provider 6.10.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
 //   Airflow 3: 3.2/provider-standard.tsv (0 sensitive): apache/airflow@dda8d2786710c72791b821f70c8b6f43c19e0b1e providers/standard/provider.yaml (main of 2026-03-01, Airflow 3.2.0): the standard provider 1.12.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: provider-config-keys.tsv (2 sensitive): the providers' provider.yaml, as transcribed there
 /* eslint-disable */
 
 /** [version_added (null where config.yml gives none), default (null where there is none)] */
@@ -960,6 +962,8 @@ export const AIRFLOW_2_SENSITIVE_CONFIG_KEYS: readonly string[] = [
   "database.sql_alchemy_conn",
   "database.sql_alchemy_engine_args",
   "logging.remote_task_handler_kwargs",
+  "opensearch.password",
+  "opensearch.username",
   "secrets.backend_kwargs",
   "sentry.sentry_dsn",
   "smtp.smtp_password",
@@ -984,6 +988,8 @@ export const AIRFLOW_3_SENSITIVE_CONFIG_KEYS: readonly string[] = [
   "database.sql_alchemy_conn_async",
   "database.sql_alchemy_engine_args",
   "logging.remote_task_handler_kwargs",
+  "opensearch.password",
+  "opensearch.username",
   "secrets.backend_kwargs",
   "sentry.sentry_dsn",
   "workers.secrets_backend_kwargs",
