@@ -4,11 +4,10 @@
 // plugin, test/database-cleanup/), shown here to be the one object 1.20 cannot take, and its jobTemplate passes the
 // dry run as the Job the CronJob controller would create (the runtime stage runs it: database-cleanup.runtime.test.ts).
 import * as fs from 'fs';
-import { RemoteLogging } from '../../lib';
-import { validationReport } from '../../validation';
-import { deleteNamespace, expectServerDryRun, getObject, kubectl, kubectlOk, synthAirflow, tempDir, writeYaml, clusterAccess } from './support/cluster';
-import { AirflowChart } from '../../lib';
 import { Testing } from 'cdk8s';
+import { AirflowChart, RemoteLogging } from '../../lib';
+import { validationReport } from '../../validation';
+import { clusterAccess, deleteNamespace, expectServerDryRun, getObject, kubectl, kubectlOk, synthAirflow, tempDir, writeYaml } from './support/cluster';
 
 const NS = 'airflow-parity';
 const dir = tempDir();
