@@ -17,6 +17,7 @@ import {
 import { GitSyncMode } from './git-sync';
 import { GitDagBundleOptions, GitDagBundles } from './dag-bundles';
 import { ImagePrePull } from './image-pre-pull';
+import { RemoteLoggingProvider } from './logging';
 import { MetadataDb } from './database';
 import {
   AirflowNamespace,
@@ -271,8 +272,31 @@ export class AirflowChart extends Chart {
         statsd: this.features.statsd !== undefined,
         remoteLogging: this.features.remoteLogging !== undefined,
         gitSyncClients: this.gitSyncClients(),
+        ...this.networkPolicyReach(networkPolicyOptions),
       })
       : undefined;
+  }
+
+  /**
+   * What the opt-in features of issue #22 need the NetworkPolicies to let through: the database cleanup's pod to
+   * Postgres, and the search engine's port for task logs (given, or refused when it cannot be known at synth:
+   * the reads would fail on the default-deny).
+   */
+  private networkPolicyReach(options: AirflowNetworkPolicyOptions | undefined): { databaseClients?: string[]; objectStorePorts?: number[] } {
+    const reach: { databaseClients?: string[]; objectStorePorts?: number[] } = {};
+    if (this.features.databaseCleanup) {
+      reach.databaseClients = [...this.airflow.generation.databaseClientsWith({ celeryWorkers: this.features.celery !== undefined }), Components.DATABASE_CLEANUP];
+    }
+    const logging = this.features.remoteLogging;
+    if (logging && (logging.provider === RemoteLoggingProvider.ELASTICSEARCH || logging.provider === RemoteLoggingProvider.OPENSEARCH) && options?.objectStorePorts === undefined) {
+      const config = logging.settings(this.airflow, 'remoteLogging').config;
+      const port = logging.provider === RemoteLoggingProvider.OPENSEARCH ? Number(config.opensearch?.port) : elasticsearchPort(config.elasticsearch?.host);
+      if (port === undefined) {
+        invalid(this, 'networkPolicyOptions.objectStorePorts', undefined, 'the port of the Elasticsearch host (e.g. [9200] or [443]) with networkPolicies: the host is in a Secret (hostSecret), so its port is not known at synth');
+      }
+      reach.objectStorePorts = [port];
+    }
+    return reach;
   }
 
   /**
@@ -286,6 +310,8 @@ export class AirflowChart extends Chart {
   /** The components that run git-sync: its own Deployment, or the pods that carry its sidecar or init container. */
   private gitSyncClients(): string[] | undefined {
     const gitSync = this.features.gitSync;
+    // Git DAG bundles: the DAG readers clone and fetch, and each task pod clones at start (gitCidrs, gitPorts).
+    if (this.dagBundles) return [...this.airflow.dagReaders, ...(this.features.celery ? [Components.CELERY_WORKER] : []), Components.WORKER];
     if (!gitSync) return undefined;
     if (gitSync.mode === GitSyncMode.SHARED_VOLUME) return [Components.GIT_SYNC];
     return [...this.airflow.dagReaders, ...(this.features.celery ? [Components.CELERY_WORKER] : []), Components.WORKER];
@@ -318,4 +344,11 @@ export class AirflowChart extends Chart {
     }
     return StorageProvisioning.hostPath({ hostRoot, storageClassName: provisioning?.storageClassName });
   }
+}
+
+/** The port of an Elasticsearch URL given as a literal (its scheme's default without one); undefined without a literal. */
+function elasticsearchPort(host: unknown): number | undefined {
+  if (typeof host !== 'string') return undefined;
+  const url = new URL(host);
+  return url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
 }

@@ -91,3 +91,12 @@ describe('refused at synth', () => {
     expect(error(bundles)).toMatch(message);
   });
 });
+
+describe('with networkPolicies: the pods that clone reach the Git server', () => {
+  test('the DAG readers and the task pods get the git egress (gitPorts, gitCidrs)', () => {
+    const { manifests } = synthAirflowChart({ dagBundles: [TEAM], networkPolicies: true, networkPolicyOptions: { gitPorts: [443] } });
+    const git = find(manifests, 'NetworkPolicy', 'airflow-git-sync');
+    expect(git.spec.podSelector.matchExpressions[0].values).toEqual(['dag-processor', 'triggerer', 'worker']);
+    expect(git.spec.egress[0].ports).toEqual([{ protocol: 'TCP', port: 443 }]);
+  });
+});

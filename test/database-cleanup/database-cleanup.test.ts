@@ -165,3 +165,13 @@ describe('the schedule checker', () => {
     expect(cronScheduleProblem(s)).toBeDefined();
   });
 });
+
+describe('with networkPolicies: the cleanup pod reaches the database', () => {
+  test('database-cleanup is among the database clients of both policies', () => {
+    const { manifests } = synthAirflowChart({ databaseCleanup: {}, networkPolicies: true });
+    const clients = find(manifests, 'NetworkPolicy', 'airflow-metadata-db-clients');
+    expect(clients.spec.podSelector.matchExpressions[0].values).toContain('database-cleanup');
+    const db = find(manifests, 'NetworkPolicy', 'airflow-metadata-db');
+    expect(JSON.stringify(db.spec.ingress)).toContain('database-cleanup');
+  });
+});

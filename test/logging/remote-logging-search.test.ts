@@ -111,3 +111,20 @@ describe('the OpenSearch credentials are secrets for the configuration check too
     expect(message).not.toContain('hunter2');
   });
 });
+
+describe('with networkPolicies: the pods that write or read task logs reach the search engine\'s port', () => {
+  const ports = (props: object) => find(synth({ networkPolicies: true, ...props }).manifests, 'NetworkPolicy', 'airflow-remote-logging').spec.egress[0].ports.map((p: any) => p.port);
+
+  test('OpenSearch: its port; Elasticsearch: the URL\'s port, or its scheme\'s', () => {
+    expect(ports({ remoteLogging: RemoteLogging.opensearch({ host: 'opensearch.logging.svc', port: 9201 }) })).toEqual([9201]);
+    expect(ports({ remoteLogging: RemoteLogging.elasticsearch({ host: 'http://es.logging.svc:9200' }) })).toEqual([9200]);
+    expect(ports({ remoteLogging: RemoteLogging.elasticsearch({ host: 'https://es.example.com' }) })).toEqual([443]);
+    expect(ports({ remoteLogging: RemoteLogging.elasticsearch({ hostSecret: ES_SECRET }), networkPolicyOptions: { objectStorePorts: [9243] } })).toEqual([9243]);
+  });
+
+  test('Elasticsearch from a Secret without objectStorePorts is refused: the port is not known at synth', () => {
+    expect(errorOf(() => new AirflowChart(Testing.app(), 'airflow', { networkPolicies: true, remoteLogging: RemoteLogging.elasticsearch({ hostSecret: ES_SECRET }) }))).toMatch(
+      /AirflowChart at "airflow": property "networkPolicyOptions.objectStorePorts" received undefined; allowed: the port of the Elasticsearch host \(e\.g\. \[9200\] or \[443\]\) with networkPolicies/,
+    );
+  });
+});
