@@ -80,8 +80,10 @@ export interface DatabaseCleanupProps extends DatabaseCleanupOptions {
 }
 
 /**
- * The tables `airflow db clean --tables` accepts (`config_list` of airflow/utils/db_cleanup.py): Airflow 3.1, and
- * Airflow 2.10 (`dataset_event` and `task_fail` before Airflow 3 renamed or dropped them).
+ * The tables `airflow db clean --tables` accepts (`config_list` of airflow/utils/db_cleanup.py): Airflow 3.1
+ * (apache/airflow 1d805cc1, September 2025, airflow-core/src/airflow/utils/db_cleanup.py) and Airflow 2.10
+ * (apache/airflow 89b32e63, June 2024, airflow/utils/db_cleanup.py: `dataset_event` and `task_fail`, which
+ * Airflow 3 renamed or dropped; no `_xcom_archive` or `dag_version`, which Airflow 3 added).
  */
 export const DB_CLEAN_TABLES: Readonly<Record<2 | 3, readonly string[]>> = {
   3: [
@@ -90,7 +92,7 @@ export const DB_CLEAN_TABLES: Readonly<Record<2 | 3, readonly string[]>> = {
   ],
   2: [
     'job', 'dag', 'dag_run', 'dataset_event', 'import_error', 'log', 'sla_miss', 'task_fail', 'task_instance', 'task_instance_history',
-    'task_reschedule', 'xcom', '_xcom_archive', 'callback_request', 'celery_taskmeta', 'celery_tasksetmeta', 'trigger', 'session',
+    'task_reschedule', 'xcom', 'callback_request', 'celery_taskmeta', 'celery_tasksetmeta', 'trigger', 'session',
   ],
 };
 

@@ -107,6 +107,7 @@ describe('options', () => {
     expect(DB_CLEAN_TABLES[3]).toContain('asset_event');
     expect(DB_CLEAN_TABLES[3]).not.toContain('task_fail');
     expect(DB_CLEAN_TABLES[2]).toContain('dataset_event');
+    expect(DB_CLEAN_TABLES[2]).not.toContain('_xcom_archive');
   });
 });
 
