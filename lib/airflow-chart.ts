@@ -17,7 +17,9 @@ import {
   refuseUnknownProps,
 } from './core';
 import { GitSyncMode } from './git-sync';
+import { GitDagBundleOptions, GitDagBundles } from './dag-bundles';
 import { ImagePrePull } from './image-pre-pull';
+import { RemoteLoggingProvider } from './logging';
 import { IMetadataDatabase, MetadataDb } from './database';
 import { PgBouncer, PgBouncerOptions } from './pgbouncer';
 import {
@@ -86,6 +88,16 @@ export interface AirflowChartProps extends ChartProps, AirflowOptions {
    * @default - the Airflow image (`image`), which the node pulls anyway
    */
   readonly secretsBootstrapImage?: string;
+
+  /**
+   * Airflow 3's DAG bundles from Git (`[dag_processor] dag_bundle_config_list`, the official chart's
+   * `dagProcessor.dagBundleConfigList` with GitDagBundle): `[{ name: 'team', repoUrl: 'https://github.com/org/dags.git',
+   * trackingRef: 'main' }]`. Each DAG run keeps the commit it started with; each task pod clones the repository at
+   * start. An alternative to `gitSync` (refused together); Airflow 3 only. See docs/git-sync.md, "DAG bundles".
+   * In a chart of your own: `airflow.addFeature(new GitDagBundles([...]))`.
+   * @default - none: the dags folder (the dags volume, or git-sync's checkout)
+   */
+  readonly dagBundles?: GitDagBundleOptions[];
 
   /**
    * Whether a DaemonSet (`ImagePrePull`) keeps the Airflow image and the task pods' images (`taskPodImages`:
@@ -161,6 +173,9 @@ export class AirflowChart extends Chart {
   /** The features plugged into it (git-sync, remote logging, the log groomer, metrics, Celery workers). */
   public readonly features: AirflowFeatures;
 
+  /** The Git DAG bundles; undefined unless `dagBundles` is given. */
+  public readonly dagBundles: GitDagBundles | undefined;
+
   /** The DaemonSet that keeps the images on the task pods' nodes; undefined unless `prePullImages` is on. */
   public readonly imagePrePull: ImagePrePull | undefined;
 
@@ -198,6 +213,8 @@ export class AirflowChart extends Chart {
       metrics,
       celery,
       pgbouncer,
+      databaseCleanup,
+      dagBundles,
       ...airflowOptions
     } = props;
     // Each check below records its problem and goes on (with the default in place of the refused value), and
@@ -273,7 +290,14 @@ export class AirflowChart extends Chart {
     // PgBouncer starts once the database accepts connections (its wait-for-db runs the control plane's image).
     recover(this, () => this.pgbouncer?.waitForDatabase(this.airflow.image, this.airflow.airflowContainerSecurityContext()), undefined);
     // Reading a part that could not be built stops what reads it, silently (its problem is recorded): {} then.
-    this.features = recover(this, () => addAirflowFeatures(this.airflow, { gitSync, remoteLogging, logRetentionDays, metrics, celery }), {});
+    this.features = recover(this, () => addAirflowFeatures(this.airflow, { gitSync, remoteLogging, logRetentionDays, metrics, celery, databaseCleanup }), {});
+    this.dagBundles = dagBundles === undefined
+      ? undefined
+      : recover(this, () => {
+        const bundles = new GitDagBundles(dagBundles);
+        this.airflow.addFeature(bundles);
+        return bundles;
+      }, undefined);
 
     const prePull = recover(this, () => this.resolvePrePullImages(prePullImages), undefined);
     this.imagePrePull = prePull
@@ -309,10 +333,33 @@ export class AirflowChart extends Chart {
             statsd: this.features.statsd !== undefined,
             remoteLogging: this.features.remoteLogging !== undefined,
             gitSyncClients: this.gitSyncClients(),
+            ...this.networkPolicyReach(networkPolicyOptions),
           }))
           : undefined,
       undefined,
     );
+  }
+
+  /**
+   * What the opt-in features of issue #22 need the NetworkPolicies to let through: the database cleanup's pod to
+   * Postgres, and the search engine's port for task logs (given, or refused when it cannot be known at synth:
+   * the reads would fail on the default-deny).
+   */
+  private networkPolicyReach(options: AirflowNetworkPolicyOptions | undefined): { databaseClients?: string[]; objectStorePorts?: number[] } {
+    const reach: { databaseClients?: string[]; objectStorePorts?: number[] } = {};
+    if (this.features.databaseCleanup) {
+      reach.databaseClients = [...this.airflow.generation.databaseClientsWith({ celeryWorkers: this.features.celery !== undefined }), Components.DATABASE_CLEANUP];
+    }
+    const logging = this.features.remoteLogging;
+    if (logging && (logging.provider === RemoteLoggingProvider.ELASTICSEARCH || logging.provider === RemoteLoggingProvider.OPENSEARCH) && options?.objectStorePorts === undefined) {
+      const config = logging.settings(this.airflow, 'remoteLogging').config;
+      const port = logging.provider === RemoteLoggingProvider.OPENSEARCH ? Number(config.opensearch?.port) : elasticsearchPort(config.elasticsearch?.host);
+      if (port === undefined) {
+        invalid(this, 'networkPolicyOptions.objectStorePorts', undefined, 'the port of the Elasticsearch host (e.g. [9200] or [443]) with networkPolicies: the host is in a Secret (hostSecret), so its port is not known at synth');
+      }
+      reach.objectStorePorts = [port];
+    }
+    return reach;
   }
 
   /**
@@ -326,6 +373,8 @@ export class AirflowChart extends Chart {
   /** The components that run git-sync: its own Deployment, or the pods that carry its sidecar or init container. */
   private gitSyncClients(): string[] | undefined {
     const gitSync = this.features.gitSync;
+    // Git DAG bundles: the DAG readers clone and fetch, and each task pod clones at start (gitCidrs, gitPorts).
+    if (this.dagBundles) return [...this.airflow.dagReaders, ...(this.features.celery ? [Components.CELERY_WORKER] : []), Components.WORKER];
     if (!gitSync) return undefined;
     if (gitSync.mode === GitSyncMode.SHARED_VOLUME) return [Components.GIT_SYNC];
     return [...this.airflow.dagReaders, ...(this.features.celery ? [Components.CELERY_WORKER] : []), Components.WORKER];
@@ -358,4 +407,11 @@ export class AirflowChart extends Chart {
     }
     return StorageProvisioning.hostPath({ hostRoot, storageClassName: provisioning?.storageClassName });
   }
+}
+
+/** The port of an Elasticsearch URL given as a literal (its scheme's default without one); undefined without a literal. */
+function elasticsearchPort(host: unknown): number | undefined {
+  if (typeof host !== 'string') return undefined;
+  const url = new URL(host);
+  return url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
 }

@@ -1,6 +1,7 @@
 import { ControlPlaneOptions, KubernetesExecutorAirflow } from './airflow';
 import { CeleryOptions, CeleryWorkers } from './celery';
 import { buildPart, invalid, recover, validateInteger } from './core';
+import { DatabaseCleanup, DatabaseCleanupOptions } from './database-cleanup';
 import { GitSyncDags, GitSyncDagsOptions } from './git-sync';
 import { DEFAULT_LOG_RETENTION_DAYS, LogGroomer, RemoteLogging } from './logging';
 import { StatsdExporter } from './metrics';
@@ -22,8 +23,9 @@ export interface AirflowOptions extends ControlPlaneOptions {
   readonly gitSync?: GitSyncDagsOptions;
 
   /**
-   * Task logs in object storage: `RemoteLogging.s3({ ... })`, `RemoteLogging.gcs({ ... })` or
-   * `RemoteLogging.azureBlob({ ... })`. See docs/remote-logging.md.
+   * Task logs in object storage or a search engine: `RemoteLogging.s3({ ... })`, `RemoteLogging.gcs({ ... })`,
+   * `RemoteLogging.azureBlob({ ... })`, `RemoteLogging.elasticsearch({ ... })` or `RemoteLogging.opensearch({ ... })`.
+   * See docs/remote-logging.md.
    * @default - none: task logs stay on the logs volume only
    */
   readonly remoteLogging?: RemoteLogging;
@@ -50,6 +52,14 @@ export interface AirflowOptions extends ControlPlaneOptions {
    * @default - none: the KubernetesExecutor alone, no broker, no workers
    */
   readonly celery?: CeleryOptions;
+
+  /**
+   * `airflow db clean` on a schedule (the official chart's `databaseCleanup`): a CronJob removes the metadata
+   * database's rows older than `retentionDays` (`{}`: 90 days, Sundays at midnight). See docs/metadata-db.md,
+   * "Database cleanup".
+   * @default - none: the metadata database keeps every row
+   */
+  readonly databaseCleanup?: DatabaseCleanupOptions;
 }
 
 /** The features {@link addAirflowFeatures} added, each undefined when its option is off. */
@@ -79,6 +89,11 @@ export interface AirflowFeatures {
    * @default - none: the option is off
    */
   readonly celery?: CeleryWorkers;
+  /**
+   * The `airflow db clean` CronJob (`databaseCleanup`).
+   * @default - none: the option is off
+   */
+  readonly databaseCleanup?: DatabaseCleanup;
 }
 
 /**
@@ -88,13 +103,13 @@ export interface AirflowFeatures {
  * `celery`).
  */
 export function addAirflowFeatures(airflow: KubernetesExecutorAirflow, options: AirflowOptions): AirflowFeatures {
-  const { gitSync, remoteLogging, logRetentionDays, metrics, celery } = options;
+  const { gitSync, remoteLogging, logRetentionDays, metrics, celery, databaseCleanup } = options;
   // Each check records its problem and goes on, each feature is built with buildPart: one synth reports all.
   const logging = recover(
     airflow,
     () =>
       remoteLogging !== undefined && !(remoteLogging instanceof RemoteLogging)
-        ? invalid(airflow, 'remoteLogging', remoteLogging, 'RemoteLogging.s3({ ... }), RemoteLogging.gcs({ ... }) or RemoteLogging.azureBlob({ ... })')
+        ? invalid(airflow, 'remoteLogging', remoteLogging, 'RemoteLogging.s3({ ... }), RemoteLogging.gcs({ ... }), RemoteLogging.azureBlob({ ... }), RemoteLogging.elasticsearch({ ... }) or RemoteLogging.opensearch({ ... })')
         : remoteLogging,
     undefined,
   );
@@ -107,6 +122,14 @@ export function addAirflowFeatures(airflow: KubernetesExecutorAirflow, options: 
     undefined,
   );
   const statsd = recover(airflow, () => (metrics !== undefined && typeof metrics !== 'boolean' ? invalid(airflow, 'metrics', metrics, 'true or false') : metrics), undefined);
+  const cleanup = recover(
+    airflow,
+    () =>
+      databaseCleanup !== undefined && (typeof databaseCleanup !== 'object' || databaseCleanup === null || Array.isArray(databaseCleanup))
+        ? invalid(airflow, 'databaseCleanup', databaseCleanup, 'the cleanup options, e.g. { retentionDays: 30 } ({} for the defaults)')
+        : databaseCleanup,
+    undefined,
+  );
   const days = recover(
     airflow,
     () => {
@@ -134,5 +157,6 @@ export function addAirflowFeatures(airflow: KubernetesExecutorAirflow, options: 
     gitSync: git ? buildPart(airflow, 'git-sync', () => new GitSyncDags(airflow, 'git-sync', { ...git, airflow })) : undefined,
     statsd: statsd ? buildPart(airflow, 'statsd', () => new StatsdExporter(airflow, 'statsd', { airflow })) : undefined,
     celery: celery !== undefined ? buildPart(airflow, 'celery', () => new CeleryWorkers(airflow, 'celery', { ...celery, airflow })) : undefined,
+    databaseCleanup: cleanup !== undefined ? buildPart(airflow, 'database-cleanup', () => new DatabaseCleanup(airflow, 'database-cleanup', { ...cleanup, airflow })) : undefined,
   };
 }

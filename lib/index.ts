@@ -105,7 +105,9 @@ export {
 // Task logs: remote logging and the log groomer (logging/).
 export {
   type AzureBlobRemoteLoggingOptions,
+  type ElasticsearchRemoteLoggingOptions,
   type GcsRemoteLoggingOptions,
+  type OpensearchRemoteLoggingOptions,
   DEFAULT_LOG_RETENTION_DAYS,
   LOG_GROOMER_RESOURCES,
   LogGroomer,
@@ -114,6 +116,7 @@ export {
   RemoteLoggingProvider,
   type RemoteLoggingSettings,
   type S3RemoteLoggingOptions,
+  type SearchRemoteLoggingOptions,
 } from './logging';
 
 // Airflow's metrics for Prometheus (metrics/).
@@ -136,6 +139,19 @@ export {
   type ImagePrePullForAirflowProps,
   type ImagePrePullProps,
 } from './image-pre-pull';
+
+// Airflow 3's DAG bundles from Git (dag-bundles/).
+export { GitDagBundles, refuseWithGitSync, type GitDagBundleOptions } from './dag-bundles';
+
+// The metadata database's cleanup: `airflow db clean` on a schedule (database-cleanup/).
+export {
+  DB_CLEAN_BATCH_SIZE_VERSION,
+  DB_CLEAN_TABLES,
+  DatabaseCleanup,
+  cronScheduleProblem,
+  type DatabaseCleanupOptions,
+  type DatabaseCleanupProps,
+} from './database-cleanup';
 
 // The metadata database (database/).
 export {

@@ -68,12 +68,17 @@ function keys(major) {
   return { keys: sorted, provenance: [...provenance].sort() };
 }
 
+/** The provider keys the tsv marks sensitive (a sixth column "sensitive", as their provider.yaml does), by `major/key`. */
+const providerSensitive = new Set();
+
 /** The keys of scripts/provider-config-keys.tsv for `major`, added to `result`. */
 function addProviderKeys(major, result, provenance) {
   for (const line of fs.readFileSync(providerFile, 'utf8').split('\n')) {
     if (line.trim() === '' || line.startsWith('#')) continue;
-    const [majors, key, versionAdded, def, src] = line.split('\t');
+    const [majors, key, versionAdded, def, src, flag] = line.split('\t');
     if (!majors.split(',').includes(String(major))) continue;
+    if (flag === 'sensitive') providerSensitive.add(`${major}/${key}`);
+    else if (flag !== undefined) throw new Error(`${key} of ${path.basename(providerFile)}: a sixth column other than "sensitive"`);
     if (key in result) throw new Error(`${key} of ${path.basename(providerFile)} is already defined for Airflow ${major}`);
     result[key] = [versionAdded === '' ? null : versionAdded, parseDefault(def)];
     provenance.add(src.trim());
@@ -214,6 +219,9 @@ function sensitive(major, known) {
     }
     origins.push(`${file} (${flagged} sensitive): ${origin.slice('# origin: '.length)}`);
   }
+  const fromTsv = [...providerSensitive].filter((k) => k.startsWith(`${major}/`)).map((k) => k.slice(2));
+  for (const key of fromTsv) result.add(key);
+  if (fromTsv.length) origins.push(`${path.basename(providerFile)} (${fromTsv.length} sensitive): the providers' provider.yaml, as transcribed there`);
   return { keys: [...result].sort(), origins };
 }
 

@@ -96,7 +96,7 @@ export interface KubernetesExecutorAirflowProps extends ControlPlaneOptions {
 }
 
 /** The one-shot Jobs and the long-running components: the pods of {@link AirflowPods.CONTROL_PLANE}. */
-const JOBS: readonly string[] = [Components.DB_MIGRATE, Components.CREATE_USER];
+const JOBS: readonly string[] = [Components.DB_MIGRATE, Components.CREATE_USER, Components.DATABASE_CLEANUP];
 
 /**
  * Apache Airflow with the KubernetesExecutor: the UI (`airflow api-server` on Airflow 3, `airflow webserver`
@@ -463,6 +463,16 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
   private hasProblemWithin(): boolean {
     const path = this.node.path;
     return problemsOf(this).some((p) => p.constructPath === path || p.constructPath.startsWith(`${path}/`));
+  }
+
+  /**
+   * What an Airflow pod of `component` beside the control plane's own is built from, like its Jobs': the image,
+   * the control plane's environment (the database by reference), volumes, security context, the database wait,
+   * the chart-wide pod options merged with `override` (checked in the name of `property`). For features with
+   * Airflow pods of their own (the database cleanup CronJob).
+   */
+  public airflowPodPartsFor(component: string, property: string, override?: PodOptions): AirflowPodParts {
+    return this.podParts(component, property, override);
   }
 
   /** The name of the UI's Service (and Deployment): `airflow-api-server` or `airflow-webserver`. */

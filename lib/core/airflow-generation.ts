@@ -131,6 +131,11 @@ export class AirflowVersion {
     return this.isAtLeast(AirflowVersion.of('2.9.0')) ? 'AIRFLOW__FAB__UPDATE_FAB_PERMS' : 'AIRFLOW__WEBSERVER__UPDATE_FAB_PERMS';
   }
 
+  /** Whether `airflow db clean` has `--batch-size`: from Airflow 3.1.0 (apache/airflow#51510). */
+  public get dbCleanHasBatchSize(): boolean {
+    return this.isAtLeast(AirflowVersion.of('3.1.0'));
+  }
+
   /** The version in a form usable in object names: `3-1-3`. */
   public get slug(): string {
     return `${this.major}-${this.minor}-${this.patch}`;

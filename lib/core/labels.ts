@@ -39,6 +39,8 @@ export const Components = {
   DB_MIGRATE: 'db-migrate',
   /** The Job that creates the first admin user. */
   CREATE_USER: 'create-user',
+  /** The CronJob that runs `airflow db clean` (`DatabaseCleanup`). */
+  DATABASE_CLEANUP: 'database-cleanup',
   /** The Job that makes the static hostPath volumes writable for Airflow's user. */
   VOLUME_PERMISSIONS: 'volume-permissions',
   /** The Job that generates the Secret. */

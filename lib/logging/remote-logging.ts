@@ -1,10 +1,10 @@
 import { IConstruct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { SecretKeyRef, invalid, secretEnv, validatePodOptions, validateSecretKeyRef } from '../core';
+import { SecretKeyRef, hasUrlCredentials, invalid, secretEnv, validateInteger, validatePodOptions, validateSecretKeyRef } from '../core';
 import { AirflowConfigValues } from '../airflow/airflow-config-keys';
 import { AirflowContribution, AirflowPods, IAirflowFeature } from '../airflow/airflow-feature';
 
-/** Where the task logs go: the object stores Airflow's remote logging supports here. */
+/** Where the task logs go: the object stores and search engines Airflow's remote logging supports here. */
 export enum RemoteLoggingProvider {
   /** Amazon S3 (`s3://`), with the amazon provider. */
   S3 = 's3',
@@ -12,6 +12,10 @@ export enum RemoteLoggingProvider {
   GCS = 'gcs',
   /** Azure Blob Storage (`wasb...`), with the microsoft.azure provider. */
   AZURE_BLOB = 'azure-blob',
+  /** Elasticsearch (`[elasticsearch]`), with the elasticsearch provider. */
+  ELASTICSEARCH = 'elasticsearch',
+  /** OpenSearch (`[opensearch]`), with the opensearch provider. */
+  OPENSEARCH = 'opensearch',
 }
 
 /** How Airflow reaches the object store: common to every {@link RemoteLogging} factory. */
@@ -96,6 +100,96 @@ export interface AzureBlobRemoteLoggingOptions extends RemoteLoggingConnectionOp
   readonly prefix?: string;
 }
 
+/** What {@link RemoteLogging.elasticsearch} and {@link RemoteLogging.opensearch} share: the providers' own settings. */
+export interface SearchRemoteLoggingOptions {
+  /**
+   * Whether a task writes its log lines to its stdout (`write_stdout`), where a log shipper (Fluent Bit,
+   * Filebeat, ...) collects them into the index, instead of the local log file.
+   * @default false - the provider's default
+   */
+  readonly writeStdout?: boolean;
+
+  /**
+   * Whether log lines are JSON documents (`json_format`) with `jsonFields` and the `log_id` the UI searches by.
+   * The official chart sets it.
+   * @default true
+   */
+  readonly jsonFormat?: boolean;
+
+  /**
+   * The fields of a JSON log line (`json_fields`), comma-separated.
+   * @default "asctime, filename, lineno, levelname, message" - the provider's default
+   */
+  readonly jsonFields?: string;
+
+  /**
+   * The index patterns searched for a task's log (`index_patterns`), comma-separated.
+   * @default "_all" - the provider's default
+   */
+  readonly indexPatterns?: string;
+
+  /**
+   * Whether the server's TLS certificate is verified (`[elasticsearch_configs]` / `[opensearch_configs]` `verify_certs`).
+   * @default - the provider's default: true for Elasticsearch, false for OpenSearch
+   */
+  readonly verifyCerts?: boolean;
+}
+
+/** Options for {@link RemoteLogging.elasticsearch}: give the host as `host` or, with credentials in it, as `hostSecret`. */
+export interface ElasticsearchRemoteLoggingOptions extends SearchRemoteLoggingOptions {
+  /**
+   * The Elasticsearch URL without credentials (`[elasticsearch] host`), e.g. "https://es.example.com:9200".
+   * @default - none: give hostSecret
+   */
+  readonly host?: string;
+
+  /**
+   * The Secret key holding the URL with its credentials (`https://user:password@es.example.com:9200`), read as
+   * `AIRFLOW__ELASTICSEARCH__HOST` by every Airflow container and task pod (the official chart's
+   * `elasticsearch.secretName`, key "connection").
+   * @default - none: give host
+   */
+  readonly hostSecret?: SecretKeyRef;
+
+  /**
+   * A link to the logs in Kibana or another UI (`frontend`), with `{log_id}` in it, e.g.
+   * "kibana.example.com/app/discover?_a=(query:(language:kuery,query:'log_id: \"{log_id}\"'))".
+   * @default - none: the UI shows the log from Elasticsearch itself
+   */
+  readonly frontend?: string;
+}
+
+/** Options for {@link RemoteLogging.opensearch}. */
+export interface OpensearchRemoteLoggingOptions extends SearchRemoteLoggingOptions {
+  /** The OpenSearch host name (`[opensearch] host`), without scheme or credentials, e.g. "opensearch.logging.svc". */
+  readonly host: string;
+
+  /**
+   * The port (`[opensearch] port`).
+   * @default 9200
+   */
+  readonly port?: number;
+
+  /**
+   * The Secret key holding the user name (`[opensearch] username`, which the provider marks sensitive), read as
+   * `AIRFLOW__OPENSEARCH__USERNAME`.
+   * @default - none: no authentication
+   */
+  readonly usernameSecret?: SecretKeyRef;
+
+  /**
+   * The Secret key holding the password (`[opensearch] password`), read as `AIRFLOW__OPENSEARCH__PASSWORD`.
+   * @default - none: no authentication
+   */
+  readonly passwordSecret?: SecretKeyRef;
+
+  /**
+   * Whether the client talks TLS (`[opensearch_configs] use_ssl`).
+   * @default false - the provider's default
+   */
+  readonly useSsl?: boolean;
+}
+
 /** What a {@link RemoteLogging} adds to the deployment, checked. */
 export interface RemoteLoggingSettings {
   /** The options of `airflow.cfg`. */
@@ -122,6 +216,8 @@ const PROVIDERS: Readonly<Record<RemoteLoggingProvider, ProviderFacts>> = {
     providerPackage: 'apache-airflow-providers-microsoft-azure',
     defaultConnectionId: 'wasb_default',
   },
+  [RemoteLoggingProvider.ELASTICSEARCH]: { factory: 'elasticsearch', scheme: '', providerPackage: 'apache-airflow-providers-elasticsearch', defaultConnectionId: '' },
+  [RemoteLoggingProvider.OPENSEARCH]: { factory: 'opensearch', scheme: '', providerPackage: 'apache-airflow-providers-opensearch', defaultConnectionId: '' },
 };
 
 /** URL schemes of remote log folders, and the factory each belongs to (for the error when one is given to another). */
@@ -133,6 +229,7 @@ const SCHEMES: ReadonlyArray<[RegExp, string]> = [
 ];
 
 const CONNECTION_ID = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
 const PREFIX = /^[A-Za-z0-9!_.*'()=-]+(\/[A-Za-z0-9!_.*'()=-]+)*$/;
 
 /**
@@ -158,10 +255,31 @@ export class RemoteLogging implements IAirflowFeature {
     return new RemoteLogging(RemoteLoggingProvider.AZURE_BLOB, options);
   }
 
+  /**
+   * Elasticsearch (the elasticsearch provider's `[elasticsearch]` settings): the UI reads a task's log from the
+   * index by its `log_id`; the lines get there from the pods' stdout or files by a log shipper of yours.
+   */
+  public static elasticsearch(options: ElasticsearchRemoteLoggingOptions): RemoteLogging {
+    return new RemoteLogging(RemoteLoggingProvider.ELASTICSEARCH, options);
+  }
+
+  /**
+   * OpenSearch (the opensearch provider's `[opensearch]` settings), like {@link elasticsearch}; the credentials
+   * from a Secret. The official image does not contain the opensearch provider: use an image that does.
+   */
+  public static opensearch(options: OpensearchRemoteLoggingOptions): RemoteLogging {
+    return new RemoteLogging(RemoteLoggingProvider.OPENSEARCH, options);
+  }
+
   private constructor(
-    /** Which object store. */
+    /** Which object store or search engine. */
     public readonly provider: RemoteLoggingProvider,
-    private readonly options: S3RemoteLoggingOptions | GcsRemoteLoggingOptions | AzureBlobRemoteLoggingOptions,
+    private readonly options:
+      | S3RemoteLoggingOptions
+      | GcsRemoteLoggingOptions
+      | AzureBlobRemoteLoggingOptions
+      | ElasticsearchRemoteLoggingOptions
+      | OpensearchRemoteLoggingOptions,
   ) {}
 
   /** The Python package the Airflow image must contain for this provider's log handler. */
@@ -194,8 +312,11 @@ export class RemoteLogging implements IAirflowFeature {
    */
   public settings(scope: IConstruct, property: string): RemoteLoggingSettings {
     const facts = PROVIDERS[this.provider];
-    const o = this.options;
+    const o = this.options as S3RemoteLoggingOptions | GcsRemoteLoggingOptions | AzureBlobRemoteLoggingOptions;
     if (typeof o !== 'object' || o === null) invalid(scope, property, o, `the options of RemoteLogging.${facts.factory}({ ... })`);
+    if (this.provider === RemoteLoggingProvider.ELASTICSEARCH || this.provider === RemoteLoggingProvider.OPENSEARCH) {
+      return this.searchSettings(scope, property);
+    }
     const logging: Record<string, string | boolean> = { remote_logging: true };
     const config: Record<string, Record<string, string | boolean>> = { logging };
     const env: k8s.EnvVar[] = [];
@@ -261,6 +382,77 @@ export class RemoteLogging implements IAirflowFeature {
     const annotations = o.serviceAccountAnnotations ?? {};
     validatePodOptions(scope, property, { serviceAccountAnnotations: annotations });
     return { config, env, serviceAccountAnnotations: { ...annotations } };
+  }
+
+  /**
+   * The `[elasticsearch]` / `[opensearch]` settings (the providers' `config:` in provider.yaml): Airflow's logging
+   * config picks the search engine's task handler when `[logging] remote_logging` is on, `remote_base_log_folder`
+   * is empty and `[elasticsearch] host` (else `[opensearch] host`) is set (config_templates/airflow_local_settings.py).
+   * Credentials only by `secretKeyRef`; a URL with credentials as a literal is refused.
+   */
+  private searchSettings(scope: IConstruct, property: string): RemoteLoggingSettings {
+    const es = this.provider === RemoteLoggingProvider.ELASTICSEARCH;
+    const section = es ? 'elasticsearch' : 'opensearch';
+    const o = this.options as ElasticsearchRemoteLoggingOptions & OpensearchRemoteLoggingOptions;
+    const known = es
+      ? ['host', 'hostSecret', 'frontend', 'writeStdout', 'jsonFormat', 'jsonFields', 'indexPatterns', 'verifyCerts']
+      : ['host', 'port', 'usernameSecret', 'passwordSecret', 'useSsl', 'writeStdout', 'jsonFormat', 'jsonFields', 'indexPatterns', 'verifyCerts'];
+    for (const key of Object.keys(o)) {
+      if (!known.includes(key)) invalid(scope, `${property}.${key}`, (o as unknown as Record<string, unknown>)[key], `an option of RemoteLogging.${section}: ${known.join(', ')}`);
+    }
+    const settings: Record<string, string | boolean | number> = {};
+    const clientConfig: Record<string, string | boolean | number> = {};
+    const env: k8s.EnvVar[] = [];
+    if (es) {
+      if ((o.host === undefined) === (o.hostSecret === undefined)) {
+        invalid(scope, `${property}.host`, o.host, 'either host (a URL without credentials) or hostSecret (a Secret key holding the URL with them), not both and not neither');
+      }
+      if (o.host !== undefined) settings.host = this.searchUrl(scope, `${property}.host`, o.host);
+      else env.push(secretEnv('AIRFLOW__ELASTICSEARCH__HOST', validateSecretKeyRef(scope, `${property}.hostSecret`, o.hostSecret)));
+      if (o.frontend !== undefined) {
+        if (typeof o.frontend !== 'string' || !o.frontend.includes('{log_id}') || /\s/.test(o.frontend) || hasUrlCredentials(`https://${o.frontend.replace(/^https?:\/\//, '')}`)) {
+          invalid(scope, `${property}.frontend`, o.frontend, 'a link without spaces or credentials with {log_id} in it, e.g. "kibana.example.com/app/discover?_a=(query:(query:\'log_id: \\"{log_id}\\"\'))"');
+        }
+        settings.frontend = o.frontend;
+      }
+    } else {
+      if (typeof o.host !== 'string' || !HOST_NAME.test(o.host)) {
+        invalid(scope, `${property}.host`, o.host, 'a host name or IP address alone (no scheme, port or credentials), e.g. "opensearch.logging.svc"', 'The port is port; TLS is useSsl; the credentials are usernameSecret and passwordSecret.');
+      }
+      settings.host = o.host;
+      settings.port = validateInteger(scope, `${property}.port`, o.port ?? 9200, 1, 65535);
+      if ((o.usernameSecret === undefined) !== (o.passwordSecret === undefined)) {
+        invalid(scope, `${property}.${o.usernameSecret === undefined ? 'usernameSecret' : 'passwordSecret'}`, undefined, 'both usernameSecret and passwordSecret, or neither (no authentication)');
+      }
+      if (o.usernameSecret !== undefined) {
+        env.push(secretEnv('AIRFLOW__OPENSEARCH__USERNAME', validateSecretKeyRef(scope, `${property}.usernameSecret`, o.usernameSecret)));
+        env.push(secretEnv('AIRFLOW__OPENSEARCH__PASSWORD', validateSecretKeyRef(scope, `${property}.passwordSecret`, o.passwordSecret)));
+      }
+      if (o.useSsl !== undefined) clientConfig.use_ssl = this.flag(scope, `${property}.useSsl`, o.useSsl);
+    }
+    if (o.writeStdout !== undefined) settings.write_stdout = this.flag(scope, `${property}.writeStdout`, o.writeStdout);
+    settings.json_format = this.flag(scope, `${property}.jsonFormat`, o.jsonFormat ?? true);
+    if (o.jsonFields !== undefined) settings.json_fields = this.list(scope, `${property}.jsonFields`, o.jsonFields, /^[A-Za-z_][A-Za-z0-9_.]*$/, 'log record fields such as "asctime, levelname, message"');
+    if (o.indexPatterns !== undefined) settings.index_patterns = this.list(scope, `${property}.indexPatterns`, o.indexPatterns, /^[a-z0-9_*.+-]+$/, 'index patterns such as "airflow-logs-*"');
+    if (o.verifyCerts !== undefined) clientConfig.verify_certs = this.flag(scope, `${property}.verifyCerts`, o.verifyCerts);
+    const config: Record<string, Record<string, string | boolean | number>> = { logging: { remote_logging: true }, [section]: settings };
+    if (Object.keys(clientConfig).length) config[`${section}_configs`] = clientConfig;
+    return { config, env, serviceAccountAnnotations: {} };
+  }
+
+  private searchUrl(scope: IConstruct, property: string, value: unknown): string {
+    if (typeof value === 'string' && hasUrlCredentials(value.replace(/^(?![a-z]+:\/\/)/, 'http://'))) {
+      invalid(scope, property, '(a URL with credentials)', 'a URL without credentials: the host is written into airflow.cfg, a ConfigMap', 'Put the URL with its credentials in a Secret and give hostSecret: { name, key }.');
+    }
+    if (typeof value !== 'string' || !/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?\/?$/.test(value)) {
+      invalid(scope, property, value, 'an http:// or https:// URL of the Elasticsearch host, with an optional port, e.g. "https://es.example.com:9200"');
+    }
+    return value;
+  }
+
+  private list(scope: IConstruct, property: string, value: unknown, item: RegExp, allowed: string): string {
+    if (typeof value !== 'string' || value.split(',').some((p) => !item.test(p.trim()))) invalid(scope, property, value, `a comma-separated list of ${allowed}`);
+    return value;
   }
 
   private name(scope: IConstruct, property: string, value: unknown, pattern: RegExp, allowed: string): string {

@@ -75,8 +75,9 @@ describe('the key data', () => {
     expect(airflowConfigKeys(3, undefined, '3.1.0')).toEqual(keys31);
     // 3.1.3: and the option backported to 3.1.1 (version_added 3.1.1 in 3.2's config.yml).
     expect(airflowConfigKeys(3, undefined, '3.1.3')).toEqual([...keys31, 'workers.execution_api_timeout'].sort());
-    expect(airflowConfigKeys(3, undefined, '3.1.0')).toHaveLength(344);
-    expect(airflowConfigKeys(3, undefined, '3.2.0')).toHaveLength(362);
+    // + 17 [elasticsearch]/[opensearch] keys of scripts/provider-config-keys.tsv (RemoteLogging.elasticsearch / .opensearch)
+    expect(airflowConfigKeys(3, undefined, '3.1.0')).toHaveLength(344 + 17);
+    expect(airflowConfigKeys(3, undefined, '3.2.0')).toHaveLength(362 + 17);
   });
 
   test('24 keys are new in Airflow 3.2 (21 of the core, 3 of its providers), 9 are gone', () => {
@@ -100,8 +101,17 @@ describe('the key data', () => {
   });
 
   test('has the provider keys transcribed from provider.yaml, with their version and default', () => {
-    expect(providerKeys(2)).toEqual(['azure_remote_logging.remote_wasb_log_container']);
-    expect(providerKeys(3)).toEqual(['azure_remote_logging.remote_wasb_log_container']);
+    const search = [
+      'elasticsearch.host', 'elasticsearch.frontend', 'elasticsearch.write_stdout', 'elasticsearch.json_format', 'elasticsearch.json_fields',
+      'elasticsearch.index_patterns', 'elasticsearch_configs.verify_certs', 'opensearch.host', 'opensearch.port', 'opensearch.username',
+      'opensearch.password', 'opensearch.write_stdout', 'opensearch.json_format', 'opensearch.json_fields', 'opensearch.index_patterns',
+      'opensearch_configs.use_ssl', 'opensearch_configs.verify_certs',
+    ];
+    expect(providerKeys(2)).toEqual(['azure_remote_logging.remote_wasb_log_container', ...search]);
+    expect(providerKeys(3)).toEqual(['azure_remote_logging.remote_wasb_log_container', ...search]);
+    expect(airflowConfigKeyInfo(3, 'elasticsearch.index_patterns')).toEqual({
+      name: 'elasticsearch.index_patterns', section: 'elasticsearch', key: 'index_patterns', versionAdded: '2.6.0', default: '_all',
+    });
     for (const major of [2, 3] as const) {
       expect(airflowConfigKeyInfo(major, 'azure_remote_logging.remote_wasb_log_container')).toEqual({
         name: 'azure_remote_logging.remote_wasb_log_container',

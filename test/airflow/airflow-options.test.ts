@@ -22,7 +22,7 @@ import {
   StorageProvisioning,
   addAirflowFeatures,
 } from '../../lib';
-import { AIRFLOW_2_END_OF_LIFE_WARNING, airflowChart, airflowPodSpecs, defaultVolumesOf, byKind, cfgOf, containersOf, envOf, EXISTING_SECRETS, expectWarns, find, Manifest, testChart } from '../support';
+import { AIRFLOW_2_END_OF_LIFE_WARNING, airflowChart, airflowPodSpecs, defaultVolumesOf, byKind, cfgOf, containersOf, envOf, errorOf, EXISTING_SECRETS, expectWarns, find, Manifest, testChart } from '../support';
 
 /** What a check sees: the construct (its resolved readonly fields) and the synthesized objects. */
 interface Built {
@@ -78,6 +78,7 @@ const EVERY_OPTION: Required<AirflowOptions> = {
   logRetentionDays: 0, // the KubernetesExecutorAirflow below has no logs volume; 7 days: test/logging/log-groomer.test.ts
   metrics: true,
   celery: { replicas: 2, concurrency: 3, queues: ['default', 'api'], defaultExecutor: true },
+  databaseCleanup: { retentionDays: 30, schedule: '0 3 * * *', tables: ['task_fail', 'log'] },
 };
 
 /** The Celery broker's password (with `celery`, existing Secrets must have it). */
@@ -267,6 +268,13 @@ const OPTION_CHECKS: Checks<AirflowOptions> = {
     const redis = find(b.objects, 'StatefulSet', 'airflow-redis').spec.template.spec.containers[0];
     expect(envOf(redis, 'REDIS_PASSWORD').valueFrom.secretKeyRef).toEqual(BROKER_PASSWORD);
   },
+  databaseCleanup: (b) => {
+    const cron = find(b.objects, 'CronJob', 'airflow-database-cleanup');
+    expect(cron.spec.schedule).toBe('0 3 * * *');
+    const args = cron.spec.jobTemplate.spec.template.spec.containers[0].args;
+    expect(args[2]).toContain('date -d "-30 days"');
+    expect(args[2]).toMatch(/--tables task_fail,log$/);
+  },
 };
 
 /** Each check, run as its own test, so that a failure names the prop. */
@@ -288,7 +296,7 @@ describe('KubernetesExecutorAirflowProps: every prop set reaches the YAML and it
   const props: Required<KubernetesExecutorAirflowProps & AirflowOptions> = { ...EVERY_OPTION, volumes, database, secrets };
   // The control plane with its options, then the features with theirs, as AirflowChart composes them.
   // (KubernetesExecutorAirflow refuses the features' options: they are addAirflowFeatures'.)
-  const { gitSync: _g, remoteLogging: _r, logRetentionDays: _l, metrics: _m, celery: _c, ...controlPlaneProps } = props;
+  const { gitSync: _g, remoteLogging: _r, logRetentionDays: _l, metrics: _m, celery: _c, databaseCleanup: _d, ...controlPlaneProps } = props;
   const airflow = new KubernetesExecutorAirflow(chart, 'airflow', controlPlaneProps);
   const features = addAirflowFeatures(airflow, props);
   const built = (): Built => ({ airflow, features, objects: expectWarns(() => Testing.synth(chart), /imagePullPolicy "Always" makes every task pod ask the registry/, AIRFLOW_2_END_OF_LIFE_WARNING) });
@@ -351,9 +359,11 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
     prePullImages: true, // off by default with hostPath provisioning
     prePullPauseImage: 'registry.example.com/mirror/pause:3.10',
     pgbouncer: { maxClientConn: 200, metadataPoolSize: 20 },
+    dagBundles: [{ name: 'team', repoUrl: 'https://git.example.com/team/dags.git', trackingRef: 'release' }],
   };
   // secretsBootstrapImage goes with generated secrets only (existingSecrets above): it is checked on a chart of its own.
-  const { secretsBootstrapImage, ...withExistingSecrets } = props;
+  // dagBundles too: they are Airflow 3's and exclude gitSync (both set above).
+  const { secretsBootstrapImage, dagBundles, ...withExistingSecrets } = props;
   const chart = new AirflowChart(Testing.app(), 'airflow', withExistingSecrets);
   const built = (): Built => ({ airflow: chart.airflow, features: chart.features, objects: expectWarns(() => Testing.synth(chart), /imagePullPolicy "Always" makes every task pod ask the registry/, AIRFLOW_2_END_OF_LIFE_WARNING) });
 
@@ -363,9 +373,17 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
     );
   });
 
+  test('dagBundles with gitSync and Airflow 2 is refused: they are checked on a chart of their own', () => {
+    expect(errorOf(() => new AirflowChart(Testing.app(), 'airflow', { ...withExistingSecrets, dagBundles }))).toMatch(/property "dagBundles" received \["team"\]; allowed: unset on Airflow 2\.11\.0/);
+  });
+
   runChecks<AirflowChartProps>(
     {
       ...OPTION_CHECKS,
+      dagBundles: () => {
+        const own = new AirflowChart(Testing.app(), 'airflow', { dagBundles });
+        expect(cfgOf(Testing.synth(own)).dag_processor.dag_bundle_config_list).toContain('"repo_url":"https://git.example.com/team/dags.git"');
+      },
       clusterDomain: (b) => {
         OPTION_CHECKS.clusterDomain(b);
         // The chart's own database is found by it too (here by PgBouncer, which Airflow reaches by the same domain).
@@ -558,6 +576,10 @@ describe('without props, each option resolves to its documented default', () => 
       metrics: (b) => {
         expect(b.features.statsd).toBeUndefined();
         expect(cfgOf(b.objects).metrics).toBeUndefined();
+      },
+      databaseCleanup: (b) => {
+        expect(b.features.databaseCleanup).toBeUndefined();
+        expect(b.objects.filter((o) => o.kind === 'CronJob')).toEqual([]);
       },
       celery: (b) => {
         expect(b.features.celery).toBeUndefined();

@@ -33,15 +33,21 @@ function flagged(major: number): string[] {
       if (flag === 'true') keys.add(key);
     }
   }
+  // and the provider keys scripts/provider-config-keys.tsv marks sensitive (the opensearch provider's credentials)
+  const tsv = fs.readFileSync(path.join(FLAGS, '..', '..', 'provider-config-keys.tsv'), 'utf8').split('\n');
+  for (const [majors, key, , , , flag] of tsv.filter((l) => l !== '' && !l.startsWith('#')).map((l) => l.split('\t'))) {
+    if (flag === 'sensitive' && majors.split(',').includes(String(major))) keys.add(key);
+  }
   return [...keys].sort();
 }
 
 describe('sensitive options, from Airflow\'s own flags', () => {
-  test('the generated lists are the flags of the vendored extracts: 15 on Airflow 2, 16 on Airflow 3', () => {
+  test('the generated lists are the flags of the vendored extracts: 15 on Airflow 2, 16 on Airflow 3, and the 2 of the opensearch provider', () => {
     expect(AirflowGeneration.AIRFLOW_2.sensitiveConfigKeys).toEqual(flagged(2));
     expect(AirflowGeneration.AIRFLOW_3.sensitiveConfigKeys).toEqual(flagged(3));
-    expect(AirflowGeneration.AIRFLOW_2.sensitiveConfigKeys).toHaveLength(15);
-    expect(AirflowGeneration.AIRFLOW_3.sensitiveConfigKeys).toHaveLength(16);
+    expect(AirflowGeneration.AIRFLOW_2.sensitiveConfigKeys).toHaveLength(15 + 2);
+    expect(AirflowGeneration.AIRFLOW_3.sensitiveConfigKeys).toHaveLength(16 + 2);
+    expect(AirflowGeneration.AIRFLOW_3.sensitiveConfigKeys).toEqual(expect.arrayContaining(['opensearch.password', 'opensearch.username']));
   });
 
   test('they include what a hand-written list missed, from the core and from the providers', () => {

@@ -58,9 +58,9 @@ export function airflowChart(props: Partial<KubernetesExecutorAirflowProps & Air
   const volumes = new AirflowVolumes(chart, 'volumes');
   const secrets = new AirflowSecrets(chart, 'secrets');
   const database = new MetadataDb(chart, 'db', { passwordSecret: secrets.databasePassword });
-  const { gitSync, remoteLogging, logRetentionDays, metrics, celery, ...controlPlane } = props;
+  const { gitSync, remoteLogging, logRetentionDays, metrics, celery, databaseCleanup, ...controlPlane } = props;
   const airflow = new KubernetesExecutorAirflow(chart, 'airflow', { volumes, database, secrets, ...controlPlane });
-  const features = addAirflowFeatures(airflow, { gitSync, remoteLogging, logRetentionDays, metrics, celery });
+  const features = addAirflowFeatures(airflow, { gitSync, remoteLogging, logRetentionDays, metrics, celery, databaseCleanup });
   return { chart, airflow, features, manifests: synthAirflow(chart, airflow.generation.endOfLife !== undefined) };
 }
 
@@ -186,12 +186,15 @@ export function validationError(fn: () => unknown, property?: string, message?: 
 }
 
 /**
- * The message of the error `f` throws (any error, not only a validation error); fails the test when it throws
- * nothing. A synth that fails with one problem of the library and nothing else gives that problem's message.
+ * The message of the error `f` throws (any error, not only a validation error), or, when `f` returns a construct,
+ * the error its app's synth throws; fails the test when there is none. A synth that fails with one problem of the library and nothing else gives that problem's message.
  */
 export function errorOf(f: () => unknown): string {
   try {
-    f();
+    // A construct (or something with its chart) that `f` builds is synthesized: refusals are reported there.
+    const built = f();
+    const scope = Construct.isConstruct(built) ? built : Construct.isConstruct((built as { chart?: unknown } | undefined)?.chart) ? (built as { chart: Construct }).chart : undefined;
+    if (scope !== undefined) App.of(scope).synthYaml();
   } catch (e) {
     if (e instanceof AirflowCdk8sValidationErrors && e.problems.length === 1 && e.others.length === 0) return e.problems[0].message;
     return (e as Error).message;

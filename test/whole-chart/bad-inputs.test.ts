@@ -14,8 +14,8 @@ import {
   DatabaseConnection,
   DeploymentStrategy,
   EnvValue,
-  StatsdExporter,
   RemoteLogging,
+  StatsdExporter,
 } from '../../lib';
 import * as k8s from '../../imports/k8s';
 import { validateAirflowConfig } from '../../lib/airflow/airflow-config-keys';
@@ -271,6 +271,16 @@ const rows: Array<[string, () => unknown, RegExp]> = [
     /^AirflowNetworkPolicies at "test\/net": property "gitCidrs" received \["10\.0\.0\.0\/8"\]; allowed: unset without gitSync: nothing would use the rule\. Turn gitSync on, or leave gitCidrs out\.$/],
   ['networkPolicyOptions without networkPolicies', () => new AirflowChart(Testing.app(), 'airflow', { networkPolicyOptions: { taskEgress: [] } }),
     /^AirflowChart at "airflow": property "networkPolicyOptions" received \{"taskEgress":\[\]\}; allowed: unset unless networkPolicies is true: there are no NetworkPolicies to shape\. Set networkPolicies: true, or leave networkPolicyOptions out\.$/],
+  ['databaseCleanup schedule of 4 fields', () => new AirflowChart(Testing.app(), 'airflow', { databaseCleanup: { schedule: '0 0 * *' } }),
+    /^DatabaseCleanup at "airflow\/airflow\/database-cleanup": property "databaseCleanup\.schedule" received "0 0 \* \*"; allowed: a cron expression of 5 fields .*; this one has 4 field\(s\) instead of 5/],
+  ['databaseCleanup table of Airflow 2 on Airflow 3', () => new AirflowChart(Testing.app(), 'airflow', { databaseCleanup: { tables: ['task_fail'] } }),
+    /^DatabaseCleanup at "airflow\/airflow\/database-cleanup": property "databaseCleanup\.tables\[0\]" received "task_fail"; allowed: a table "airflow db clean" knows on Airflow 3\.1\.3: job, dag, dag_run, asset_event/],
+  ['databaseCleanup retention of 0 days', () => new AirflowChart(Testing.app(), 'airflow', { databaseCleanup: { retentionDays: 0 } }),
+    /^DatabaseCleanup at "airflow\/airflow\/database-cleanup": property "databaseCleanup\.retentionDays" received 0; allowed: a whole number from 1 to 36500/],
+  ['Elasticsearch URL with credentials as a literal', () => new AirflowChart(Testing.app(), 'airflow', { remoteLogging: RemoteLogging.elasticsearch({ host: 'https://elastic:pw@es.example.com:9200' }) }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "remoteLogging\.host" received "\(a URL with credentials\)"; allowed: a URL without credentials: the host is written into airflow\.cfg, a ConfigMap\. Put the URL with its credentials in a Secret and give hostSecret: \{ name, key \}\.$/],
+  ['dagBundles on Airflow 2', () => new AirflowChart(Testing.app(), 'airflow', { image: 'apache/airflow:2.11.0', dagBundles: [{ name: 'team-dags', repoUrl: 'https://github.com/example-org/dags.git', trackingRef: 'main' }] }),
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "dagBundles" received \["team-dags"\]; allowed: unset on Airflow 2\.11\.0: DAG bundles \(\[dag_processor\] dag_bundle_config_list\) exist from Airflow 3\.0\. Use gitSync on Airflow 2\.$/],
 ];
 
 describe('bad inputs', () => {

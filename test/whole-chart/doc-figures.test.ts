@@ -25,6 +25,7 @@ import { VOLUME_PERMISSIONS_CAPABILITIES, VOLUME_PERMISSIONS_RESOURCES } from '.
 import { WAIT_FOR_DB_RESOURCES } from '../../lib/database/wait-for-db';
 import { SECRETS_COPY_FOLDER_CAPABILITIES } from '../../lib/security/airflow-secrets';
 import { PRE_PULL_RESOURCES } from '../../lib/image-pre-pull/image-pre-pull';
+import { DatabaseCleanup } from '../../lib/database-cleanup/database-cleanup';
 import { parseQuantity } from '../../lib/core/validators';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -47,6 +48,7 @@ export const RESOURCE_CONSTANTS: Record<string, object> = {
   'RedisBroker.DEFAULT_RESOURCES': RedisBroker.DEFAULT_RESOURCES,
   'CeleryWorkers.DEFAULT_RESOURCES': CeleryWorkers.DEFAULT_RESOURCES,
   'PgBouncer.DEFAULT_RESOURCES': PgBouncer.DEFAULT_RESOURCES,
+  'DatabaseCleanup.DEFAULT_RESOURCES': DatabaseCleanup.DEFAULT_RESOURCES,
   PRE_PULL_RESOURCES,
   'PRE_PULL_RESOURCES.pull': PRE_PULL_RESOURCES.pull,
   'PRE_PULL_RESOURCES.pause': PRE_PULL_RESOURCES.pause,

@@ -10,8 +10,10 @@
 //   Airflow 2: cncf.kubernetes provider.yaml 8.3.4 (v2-10-stable tree)
 //   Airflow 2: cncf.kubernetes provider.yaml 8.3.4 (v2-10-stable tree) | cncf.kubernetes provider.yaml 10.13.0 @ dda8d278 [supports Airflow>=2.11]
 //   Airflow 2: core airflow/config_templates/config.yml @ v2-10-stable e001b88f (2.10.0)
+//   Airflow 2: elasticsearch provider.yaml @ dda8d27867 (provider 6.5.0; version_added is the provider version; the official Airflow 2.11 and 3.1 images ship the provider)
 //   Airflow 2: fab provider.yaml 1.2.2 (v2-10-stable tree)
 //   Airflow 2: microsoft.azure provider.yaml @ 01036421 (provider 14.0.0; version_added is the provider version, 8.0.0; Airflow 2.11 and 3.1 images ship 12.x)
+//   Airflow 2: opensearch provider.yaml @ dda8d27867 (provider 1.8.4; version_added is the provider version; not in the official image)
 //   Airflow 3: 3.1 core.tsv: Airflow 3.1 source bundle (shared/airflow-runtime/airflow-src.tgz) airflow-core-3.1.0bp/airflow-core/src/airflow/config_templates/config.yml = apache/airflow@a6352d9fe4b5726439d7ae1555d764a5ae84d5fa airflow-core/src/airflow/config_templates/config.yml (2025-09-11, where v3-1 split from main; airflow version 3.1.0); the source of truth for Airflow 3.1's keys
 //   Airflow 3: 3.1 provider-celery.tsv: apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/celery/provider.yaml (main of 2025-11-15, the day Airflow 3.1.3 was released; the providers of the Airflow 3.1 source bundle): the celery provider 3.13.1, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
 //   Airflow 3: 3.1 provider-cncf.kubernetes.tsv: apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/cncf/kubernetes/provider.yaml (main of 2025-11-15, the day Airflow 3.1.3 was released; the providers of the Airflow 3.1 source bundle): the cncf.kubernetes provider 10.10.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
@@ -21,6 +23,23 @@
 //   Airflow 3: 3.2 provider-cncf.kubernetes.tsv: apache/airflow@dda8d2786710c72791b821f70c8b6f43c19e0b1e providers/cncf/kubernetes/provider.yaml (main of 2026-03-01, Airflow 3.2.0): the cncf.kubernetes provider 10.13.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
 //   Airflow 3: 3.2 provider-fab.tsv: apache/airflow@dda8d2786710c72791b821f70c8b6f43c19e0b1e providers/fab/provider.yaml (main of 2026-03-01, Airflow 3.2.0): the fab provider 3.4.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
 //   Airflow 3: every 3.x line: azure_remote_logging.remote_wasb_log_container from microsoft.azure provider.yaml @ 01036421 (provider 14.0.0; version_added is the provider version, 8.0.0; Airflow 2.11 and 3.1 images ship 12.x)
+//   Airflow 3: every 3.x line: elasticsearch.host from elasticsearch provider.yaml @ dda8d27867 (provider 6.5.0; version_added is the provider version; the official Airflow 2.11 and 3.1 images ship the provider)
+//   Airflow 3: every 3.x line: elasticsearch.frontend from elasticsearch provider.yaml @ dda8d27867 (provider 6.5.0; version_added is the provider version; the official Airflow 2.11 and 3.1 images ship the provider)
+//   Airflow 3: every 3.x line: elasticsearch.write_stdout from elasticsearch provider.yaml @ dda8d27867 (provider 6.5.0; version_added is the provider version; the official Airflow 2.11 and 3.1 images ship the provider)
+//   Airflow 3: every 3.x line: elasticsearch.json_format from elasticsearch provider.yaml @ dda8d27867 (provider 6.5.0; version_added is the provider version; the official Airflow 2.11 and 3.1 images ship the provider)
+//   Airflow 3: every 3.x line: elasticsearch.json_fields from elasticsearch provider.yaml @ dda8d27867 (provider 6.5.0; version_added is the provider version; the official Airflow 2.11 and 3.1 images ship the provider)
+//   Airflow 3: every 3.x line: elasticsearch.index_patterns from elasticsearch provider.yaml @ dda8d27867 (provider 6.5.0; version_added is the provider version; the official Airflow 2.11 and 3.1 images ship the provider)
+//   Airflow 3: every 3.x line: elasticsearch_configs.verify_certs from elasticsearch provider.yaml @ dda8d27867 (provider 6.5.0; version_added is the provider version; the official Airflow 2.11 and 3.1 images ship the provider)
+//   Airflow 3: every 3.x line: opensearch.host from opensearch provider.yaml @ dda8d27867 (provider 1.8.4; version_added is the provider version; not in the official image)
+//   Airflow 3: every 3.x line: opensearch.port from opensearch provider.yaml @ dda8d27867 (provider 1.8.4; version_added is the provider version; not in the official image)
+//   Airflow 3: every 3.x line: opensearch.username from opensearch provider.yaml @ dda8d27867 (provider 1.8.4; version_added is the provider version; not in the official image)
+//   Airflow 3: every 3.x line: opensearch.password from opensearch provider.yaml @ dda8d27867 (provider 1.8.4; version_added is the provider version; not in the official image)
+//   Airflow 3: every 3.x line: opensearch.write_stdout from opensearch provider.yaml @ dda8d27867 (provider 1.8.4; version_added is the provider version; not in the official image)
+//   Airflow 3: every 3.x line: opensearch.json_format from opensearch provider.yaml @ dda8d27867 (provider 1.8.4; version_added is the provider version; not in the official image)
+//   Airflow 3: every 3.x line: opensearch.json_fields from opensearch provider.yaml @ dda8d27867 (provider 1.8.4; version_added is the provider version; not in the official image)
+//   Airflow 3: every 3.x line: opensearch.index_patterns from opensearch provider.yaml @ dda8d27867 (provider 1.8.4; version_added is the provider version; not in the official image)
+//   Airflow 3: every 3.x line: opensearch_configs.use_ssl from opensearch provider.yaml @ dda8d27867 (provider 1.8.4; version_added is the provider version; not in the official image)
+//   Airflow 3: every 3.x line: opensearch_configs.verify_certs from opensearch provider.yaml @ dda8d27867 (provider 1.8.4; version_added is the provider version; not in the official image)
 //   aliases: old (deprecated, still read with a warning) -> new, since_version
 //   aliases: 2.x: apache/airflow v2-10-stable e001b88f airflow/configuration.py AirflowConfigParser.deprecated_options; plus deprecated_sections kubernetes -> kubernetes_executor (2.5.0)
 //   aliases: 3.x: apache/airflow main dda8d278 shared/configuration/src/airflow_shared/configuration/parser.py deprecated_options
@@ -39,6 +58,7 @@
 //   Airflow 2: 2/provider-microsoft.azure.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/microsoft/azure/provider.yaml: the microsoft.azure provider 10.3.0, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
 //   Airflow 2: 2/provider-openlineage.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/openlineage/provider.yaml: the openlineage provider 1.10.0, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
 //   Airflow 2: 2/provider-smtp.tsv (0 sensitive): apache/airflow@e35ae2db7c56a23b2f7abbd7c4269221ed98ead6 airflow/providers/smtp/provider.yaml: the smtp provider 1.7.1, in the tree Airflow 2.10 was released from (a provider of the official image, prod_image_installed_providers.txt)
+//   Airflow 2: provider-config-keys.tsv (2 sensitive): the providers' provider.yaml, as transcribed there
 //   Airflow 3: 3.1/core.tsv (11 sensitive): Airflow 3.1 source bundle (shared/airflow-runtime/airflow-src.tgz) airflow-core-3.1.0bp/airflow-core/src/airflow/config_templates/config.yml = apache/airflow@a6352d9fe4b5726439d7ae1555d764a5ae84d5fa airflow-core/src/airflow/config_templates/config.yml (2025-09-11, where v3-1 split from main; airflow version 3.1.0); the source of truth for Airflow 3.1's keys
 //   Airflow 3: 3.1/provider-amazon.tsv (0 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/amazon/provider.yaml (main of 2025-11-15, the day Airflow 3.1.3 was released; the providers of the Airflow 3.1 source bundle): the amazon provider 9.17.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
 //   Airflow 3: 3.1/provider-celery.tsv (4 sensitive): apache/airflow@95a9db7627531bd91863a4d63101de348ae82d17 providers/celery/provider.yaml (main of 2025-11-15, the day Airflow 3.1.3 was released; the providers of the Airflow 3.1 source bundle): the celery provider 3.13.1, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
@@ -64,6 +84,7 @@
 //   Airflow 3: 3.2/provider-postgres.tsv (0 sensitive): apache/airflow@dda8d2786710c72791b821f70c8b6f43c19e0b1e providers/postgres/provider.yaml (main of 2026-03-01, Airflow 3.2.0): the postgres provider 6.6.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
 //   Airflow 3: 3.2/provider-snowflake.tsv (0 sensitive): apache/airflow@dda8d2786710c72791b821f70c8b6f43c19e0b1e providers/snowflake/provider.yaml (main of 2026-03-01, Airflow 3.2.0): the snowflake provider 6.10.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
 //   Airflow 3: 3.2/provider-standard.tsv (0 sensitive): apache/airflow@dda8d2786710c72791b821f70c8b6f43c19e0b1e providers/standard/provider.yaml (main of 2026-03-01, Airflow 3.2.0): the standard provider 1.12.0, a provider of the official image. Read from Miretpl/airflow, a fork holding apache/airflow's history
+//   Airflow 3: provider-config-keys.tsv (2 sensitive): the providers' provider.yaml, as transcribed there
 /* eslint-disable */
 
 /** [version_added (null where config.yml gives none), default (null where there is none)] */
@@ -191,6 +212,13 @@ export const AIRFLOW_2_CONFIG_KEYS: Readonly<Record<string, AirflowConfigKeyData
   "database.sql_engine_collation_for_ids":["2.3.0",null],
   "database.sql_engine_encoding":["2.3.0","utf-8"],
   "debug.fail_fast":["1.10.8","False"],
+  "elasticsearch.frontend":["1.10.4",""],
+  "elasticsearch.host":["1.10.4",""],
+  "elasticsearch.index_patterns":["2.6.0","_all"],
+  "elasticsearch.json_fields":["1.10.4","asctime, filename, lineno, levelname, message"],
+  "elasticsearch.json_format":["1.10.4","False"],
+  "elasticsearch.write_stdout":["1.10.4","False"],
+  "elasticsearch_configs.verify_certs":["1.10.5","True"],
   "email.default_email_on_failure":["2.0.0","True"],
   "email.default_email_on_retry":["2.0.0","True"],
   "email.email_backend":[null,"airflow.utils.email.send_email_smtp"],
@@ -295,6 +323,16 @@ export const AIRFLOW_2_CONFIG_KEYS: Readonly<Record<string, AirflowConfigKeyData
   "metrics.statsd_on":["2.0.0","False"],
   "metrics.statsd_port":["2.0.0","8125"],
   "metrics.statsd_prefix":["2.0.0","airflow"],
+  "opensearch.host":["1.5.0",""],
+  "opensearch.index_patterns":["1.5.0","_all"],
+  "opensearch.json_fields":["1.5.0","asctime, filename, lineno, levelname, message"],
+  "opensearch.json_format":["1.5.0","False"],
+  "opensearch.password":["1.5.0",""],
+  "opensearch.port":["1.5.0",""],
+  "opensearch.username":["1.5.0",""],
+  "opensearch.write_stdout":["1.5.0","False"],
+  "opensearch_configs.use_ssl":["1.5.0","False"],
+  "opensearch_configs.verify_certs":["1.5.0","False"],
   "operators.allow_illegal_arguments":["2.0.0","False"],
   "operators.default_cpus":[null,"1"],
   "operators.default_deferrable":["2.7.0","false"],
@@ -610,6 +648,13 @@ export const AIRFLOW_3_CONFIG_KEYS: Readonly<Record<string, AirflowConfigKeyData
   "database.sql_alchemy_session_maker":["2.10.0",null],
   "database.sql_engine_collation_for_ids":["2.3.0",null],
   "database.sql_engine_encoding":["2.3.0","utf-8"],
+  "elasticsearch.frontend":["1.10.4",""],
+  "elasticsearch.host":["1.10.4",""],
+  "elasticsearch.index_patterns":["2.6.0","_all"],
+  "elasticsearch.json_fields":["1.10.4","asctime, filename, lineno, levelname, message"],
+  "elasticsearch.json_format":["1.10.4","False"],
+  "elasticsearch.write_stdout":["1.10.4","False"],
+  "elasticsearch_configs.verify_certs":["1.10.5","True"],
   "email.default_email_on_failure":["2.0.0","True"],
   "email.default_email_on_retry":["2.0.0","True"],
   "email.email_backend":[null,"airflow.utils.email.send_email_smtp"],
@@ -738,6 +783,16 @@ export const AIRFLOW_3_CONFIG_KEYS: Readonly<Record<string, AirflowConfigKeyData
   "metrics.statsd_on":["2.0.0","False"],
   "metrics.statsd_port":["2.0.0","8125"],
   "metrics.statsd_prefix":["2.0.0","airflow"],
+  "opensearch.host":["1.5.0",""],
+  "opensearch.index_patterns":["1.5.0","_all"],
+  "opensearch.json_fields":["1.5.0","asctime, filename, lineno, levelname, message"],
+  "opensearch.json_format":["1.5.0","False"],
+  "opensearch.password":["1.5.0",""],
+  "opensearch.port":["1.5.0",""],
+  "opensearch.username":["1.5.0",""],
+  "opensearch.write_stdout":["1.5.0","False"],
+  "opensearch_configs.use_ssl":["1.5.0","False"],
+  "opensearch_configs.verify_certs":["1.5.0","False"],
   "operators.default_cpus":[null,"1"],
   "operators.default_deferrable":["2.7.0","false"],
   "operators.default_disk":[null,"512"],
@@ -907,6 +962,8 @@ export const AIRFLOW_2_SENSITIVE_CONFIG_KEYS: readonly string[] = [
   "database.sql_alchemy_conn",
   "database.sql_alchemy_engine_args",
   "logging.remote_task_handler_kwargs",
+  "opensearch.password",
+  "opensearch.username",
   "secrets.backend_kwargs",
   "sentry.sentry_dsn",
   "smtp.smtp_password",
@@ -931,6 +988,8 @@ export const AIRFLOW_3_SENSITIVE_CONFIG_KEYS: readonly string[] = [
   "database.sql_alchemy_conn_async",
   "database.sql_alchemy_engine_args",
   "logging.remote_task_handler_kwargs",
+  "opensearch.password",
+  "opensearch.username",
   "secrets.backend_kwargs",
   "sentry.sentry_dsn",
   "workers.secrets_backend_kwargs",

@@ -21,11 +21,13 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   AirflowChartProps: {
-    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'createNamespace', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'disableResourceNameHashes', 'env', 'envFrom', 'existingSecrets', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'hostRoot', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'labels', 'logRetentionDays', 'metrics', 'migrations', 'namePrefix', 'namespace', 'networkPolicies', 'networkPolicyOptions', 'nodeSelector', 'openShift', 'parallelism', 'pgbouncer', 'podAnnotations', 'podLabels', 'prePullImages', 'prePullPauseImage', 'priorityClassName', 'provisioning', 'remoteLogging', 'scheduler', 'secretsBootstrapImage', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'volumes', 'worker', 'workerPodsCreationBatchSize'],
+    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'createNamespace', 'dagBundles', 'dagProcessor', 'databaseCleanup', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'disableResourceNameHashes', 'env', 'envFrom', 'existingSecrets', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'hostRoot', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'labels', 'logRetentionDays', 'metrics', 'migrations', 'namePrefix', 'namespace', 'networkPolicies', 'networkPolicyOptions', 'nodeSelector', 'openShift', 'parallelism', 'pgbouncer', 'podAnnotations', 'podLabels', 'prePullImages', 'prePullPauseImage', 'priorityClassName', 'provisioning', 'remoteLogging', 'scheduler', 'secretsBootstrapImage', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'volumes', 'worker', 'workerPodsCreationBatchSize'],
     nested: {
       apiServer: ['ApiServerOptions'],
       celery: ['CeleryOptions'],
+      dagBundles: ['GitDagBundleOptions[]'],
       dagProcessor: ['ComponentOptions'],
+      databaseCleanup: ['DatabaseCleanupOptions'],
       existingSecrets: ['IAirflowSecrets'],
       gitSync: ['GitSyncDagsOptions'],
       ingress: ['IngressOptions'],
@@ -73,7 +75,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   AirflowFeatures: {
-    keys: ['celery', 'gitSync', 'logGroomer', 'remoteLogging', 'statsd'],
+    keys: ['celery', 'databaseCleanup', 'gitSync', 'logGroomer', 'remoteLogging', 'statsd'],
     nested: {},
   },
   AirflowIngressProps: {
@@ -101,11 +103,12 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {},
   },
   AirflowOptions: {
-    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'logRetentionDays', 'metrics', 'migrations', 'nodeSelector', 'openShift', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'remoteLogging', 'scheduler', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'worker', 'workerPodsCreationBatchSize'],
+    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'databaseCleanup', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'logRetentionDays', 'metrics', 'migrations', 'nodeSelector', 'openShift', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'remoteLogging', 'scheduler', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'worker', 'workerPodsCreationBatchSize'],
     nested: {
       apiServer: ['ApiServerOptions'],
       celery: ['CeleryOptions'],
       dagProcessor: ['ComponentOptions'],
+      databaseCleanup: ['DatabaseCleanupOptions'],
       gitSync: ['GitSyncDagsOptions'],
       ingress: ['IngressOptions'],
       migrations: ['JobOptions'],
@@ -239,11 +242,29 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     keys: ['folder', 'mount', 'volumes'],
     nested: {},
   },
+  DatabaseCleanupOptions: {
+    keys: ['batchSize', 'historyLimit', 'pod', 'resources', 'retentionDays', 'schedule', 'skipArchive', 'tables', 'verbose'],
+    nested: {
+      pod: ['PodOptions'],
+    },
+  },
+  DatabaseCleanupProps: {
+    keys: ['airflow', 'batchSize', 'historyLimit', 'pod', 'resources', 'retentionDays', 'schedule', 'skipArchive', 'tables', 'verbose'],
+    nested: {
+      pod: ['PodOptions'],
+    },
+  },
   DbMigrationsProps: {
     keys: ['parts', 'resources', 'serviceAccountName'],
     nested: {
       parts: ['AirflowPodParts'],
       resources: ['ContainerResources'],
+    },
+  },
+  ElasticsearchRemoteLoggingOptions: {
+    keys: ['frontend', 'host', 'hostSecret', 'indexPatterns', 'jsonFields', 'jsonFormat', 'verifyCerts', 'writeStdout'],
+    nested: {
+      hostSecret: ['SecretKeyRef'],
     },
   },
   ExternalCeleryBroker: {
@@ -265,6 +286,12 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
   },
   GcsRemoteLoggingOptions: {
     keys: ['bucket', 'connectionId', 'connectionSecret', 'deleteLocalLogs', 'prefix', 'serviceAccountAnnotations'],
+    nested: {
+      connectionSecret: ['SecretKeyRef'],
+    },
+  },
+  GitDagBundleOptions: {
+    keys: ['connectionId', 'connectionSecret', 'name', 'refreshInterval', 'repoUrl', 'subdir', 'trackingRef'],
     nested: {
       connectionSecret: ['SecretKeyRef'],
     },
@@ -381,6 +408,13 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
       secrets: ['IAirflowSecrets'],
     },
   },
+  OpensearchRemoteLoggingOptions: {
+    keys: ['host', 'indexPatterns', 'jsonFields', 'jsonFormat', 'passwordSecret', 'port', 'useSsl', 'usernameSecret', 'verifyCerts', 'writeStdout'],
+    nested: {
+      passwordSecret: ['SecretKeyRef'],
+      usernameSecret: ['SecretKeyRef'],
+    },
+  },
   PersistentStorageProps: {
     keys: ['accessModes', 'claimName', 'labels', 'name', 'provisioning', 'requestSize', 'size', 'volumeName'],
     nested: {},
@@ -469,6 +503,10 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {
       connectionSecret: ['SecretKeyRef'],
     },
+  },
+  SearchRemoteLoggingOptions: {
+    keys: ['indexPatterns', 'jsonFields', 'jsonFormat', 'verifyCerts', 'writeStdout'],
+    nested: {},
   },
   SecretKeyRef: {
     keys: ['key', 'name'],
