@@ -183,6 +183,8 @@ export class AirflowChart extends Chart {
       logRetentionDays,
       metrics,
       celery,
+      auth,
+      airflowLocalSettings,
       ...airflowOptions
     } = props;
     const provisioning = this.resolveProvisioning(given, hostRoot);
@@ -231,7 +233,7 @@ export class AirflowChart extends Chart {
       database: this.metadataDb,
       secrets: this.secrets,
     });
-    this.features = addAirflowFeatures(this.airflow, { gitSync, remoteLogging, logRetentionDays, metrics, celery });
+    this.features = addAirflowFeatures(this.airflow, { gitSync, remoteLogging, logRetentionDays, metrics, celery, auth, airflowLocalSettings });
 
     this.imagePrePull = this.resolvePrePullImages(prePullImages)
       ? ImagePrePull.forAirflow(this, 'image-pre-pull', { airflow: this.airflow, placement: props.worker, pauseImage: prePullPauseImage })

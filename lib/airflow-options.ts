@@ -1,7 +1,9 @@
 import { ControlPlaneOptions, KubernetesExecutorAirflow } from './airflow';
+import { AirflowAuth, AuthOptions } from './auth';
 import { CeleryOptions, CeleryWorkers } from './celery';
 import { invalid, validateInteger } from './core';
 import { GitSyncDags, GitSyncDagsOptions } from './git-sync';
+import { AirflowLocalSettings } from './local-settings';
 import { DEFAULT_LOG_RETENTION_DAYS, LogGroomer, RemoteLogging } from './logging';
 import { StatsdExporter } from './metrics';
 
@@ -50,6 +52,21 @@ export interface AirflowOptions extends ControlPlaneOptions {
    * @default - none: the KubernetesExecutor alone, no broker, no workers
    */
   readonly celery?: CeleryOptions;
+
+  /**
+   * The UI's login through Airflow's FAB auth manager: OAuth / OpenID Connect providers
+   * (`OAuthProvider.google(...)`, `.github`, `.okta`, `.azureAd`, `.keycloak`, `.generic`) or LDAP, with role
+   * mapping, rendered into `webserver_config.py`. Secrets by Secret reference only. See docs/auth.md.
+   * @default - FAB's database login: users and passwords kept by Airflow (the first admin user's among them)
+   */
+  readonly auth?: AuthOptions;
+
+  /**
+   * The Python source of `airflow_local_settings.py` (`pod_mutation_hook`, cluster policies), mounted where
+   * Airflow imports it in every Airflow container and every task pod. See docs/auth.md, "Local settings".
+   * @default - none: Airflow's own settings
+   */
+  readonly airflowLocalSettings?: string;
 }
 
 /** The features {@link addAirflowFeatures} added, each undefined when its option is off. */
@@ -79,16 +96,26 @@ export interface AirflowFeatures {
    * @default - none: the option is off
    */
   readonly celery?: CeleryWorkers;
+  /**
+   * The UI's login (`auth`).
+   * @default - none: the option is off
+   */
+  readonly auth?: AirflowAuth;
+  /**
+   * `airflow_local_settings.py` (`airflowLocalSettings`).
+   * @default - none: the option is off
+   */
+  readonly localSettings?: AirflowLocalSettings;
 }
 
 /**
  * Adds to `airflow` the features its options ask for, as AirflowChart does: remote logging, the log groomer
  * (15 days unless `logRetentionDays` says otherwise, when there is a logs volume), git-sync, metrics, Celery
- * workers. Each feature with objects of its own is a construct inside `airflow` (ids `git-sync`, `statsd`,
- * `celery`).
+ * workers, the login (`auth`), `airflow_local_settings.py`. Each feature with objects of its own is a construct
+ * inside `airflow` (ids `git-sync`, `statsd`, `celery`, `auth`, `local-settings`).
  */
 export function addAirflowFeatures(airflow: KubernetesExecutorAirflow, options: AirflowOptions): AirflowFeatures {
-  const { gitSync, remoteLogging, logRetentionDays, metrics, celery } = options;
+  const { gitSync, remoteLogging, logRetentionDays, metrics, celery, auth, airflowLocalSettings } = options;
   if (remoteLogging !== undefined && !(remoteLogging instanceof RemoteLogging)) {
     invalid(airflow, 'remoteLogging', remoteLogging, 'RemoteLogging.s3({ ... }), RemoteLogging.gcs({ ... }) or RemoteLogging.azureBlob({ ... })');
   }
@@ -96,6 +123,9 @@ export function addAirflowFeatures(airflow: KubernetesExecutorAirflow, options: 
     invalid(airflow, 'gitSync', gitSync, "the git-sync options, e.g. { repository: 'https://github.com/org/dags.git', branch: 'main' }");
   }
   if (metrics !== undefined && typeof metrics !== 'boolean') invalid(airflow, 'metrics', metrics, 'true or false');
+  if (auth !== undefined && (typeof auth !== 'object' || auth === null || Array.isArray(auth))) {
+    invalid(airflow, 'auth', auth, "the login's options, e.g. { oauth: [OAuthProvider.google({ clientId, clientSecret: { name, key } })] }");
+  }
   const days = validateInteger(airflow, 'logRetentionDays', logRetentionDays ?? DEFAULT_LOG_RETENTION_DAYS, 0, 3650);
   if (!airflow.volumes.has('logs') && logRetentionDays !== undefined && logRetentionDays > 0) {
     invalid(airflow, 'logRetentionDays', logRetentionDays, `0 or unset: there is no "logs" volume (${airflow.volumes.names.join(', ')}) to remove task logs from`);
@@ -109,5 +139,7 @@ export function addAirflowFeatures(airflow: KubernetesExecutorAirflow, options: 
     gitSync: gitSync ? new GitSyncDags(airflow, 'git-sync', { ...gitSync, airflow }) : undefined,
     statsd: metrics ? new StatsdExporter(airflow, 'statsd', { airflow }) : undefined,
     celery: celery !== undefined ? new CeleryWorkers(airflow, 'celery', { ...celery, airflow }) : undefined,
+    auth: auth !== undefined ? new AirflowAuth(airflow, 'auth', { ...auth, airflow }) : undefined,
+    localSettings: airflowLocalSettings !== undefined ? new AirflowLocalSettings(airflow, 'local-settings', { source: airflowLocalSettings, airflow }) : undefined,
   };
 }

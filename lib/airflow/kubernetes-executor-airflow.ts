@@ -139,6 +139,12 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
   public readonly adminUsername: string;
   /** The admin user's e-mail address. */
   public readonly adminEmail: string;
+  /** The admin user's first name. */
+  public readonly adminFirstName: string;
+  /** The admin user's last name. */
+  public readonly adminLastName: string;
+  /** The admin user's FAB role. */
+  public readonly adminRole: string;
   /** The cluster's DNS domain. */
   public readonly clusterDomain: string;
   /** The dags, logs and data volumes. */
@@ -215,6 +221,9 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     this.createAdminUser = props.createAdminUser ?? true;
     this.adminUsername = props.adminUsername ?? 'admin';
     this.adminEmail = props.adminEmail ?? 'admin@example.com';
+    this.adminFirstName = props.adminFirstName ?? 'Admin';
+    this.adminLastName = props.adminLastName ?? 'User';
+    this.adminRole = props.adminRole ?? 'Admin';
     this.podOptions = pickPodOptions(props);
     // The chart's other pods (the secrets bootstrap Job, Postgres) take the image and placement from here at
     // synth; a second control plane in the namespace fails synth.
@@ -269,6 +278,9 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
         passwordSecret: this.secrets.adminPassword,
         username: this.adminUsername,
         email: this.adminEmail,
+        firstName: this.adminFirstName,
+        lastName: this.adminLastName,
+        role: this.adminRole,
       })
       : undefined;
     this.volumePermissions = this.fixVolumePermissions

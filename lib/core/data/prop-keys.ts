@@ -14,16 +14,23 @@ export interface PropKeys {
 /** Interface name -> its keys. */
 export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
   AdminUserProps: {
-    keys: ['email', 'firstName', 'lastName', 'parts', 'passwordSecret', 'serviceAccountName', 'username'],
+    keys: ['email', 'firstName', 'lastName', 'parts', 'passwordSecret', 'role', 'serviceAccountName', 'username'],
     nested: {
       parts: ['AirflowPodParts'],
       passwordSecret: ['SecretKeyRef'],
     },
   },
+  AirflowAuthProps: {
+    keys: ['airflow', 'customRoles', 'ldap', 'oauth', 'rolesMapping', 'rolesSyncAtLogin', 'userRegistration', 'userRegistrationRole'],
+    nested: {
+      ldap: ['LdapOptions'],
+    },
+  },
   AirflowChartProps: {
-    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'createNamespace', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'disableResourceNameHashes', 'env', 'envFrom', 'existingSecrets', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'hostRoot', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'labels', 'logRetentionDays', 'metrics', 'migrations', 'namePrefix', 'namespace', 'networkPolicies', 'networkPolicyOptions', 'nodeSelector', 'parallelism', 'podAnnotations', 'podLabels', 'prePullImages', 'prePullPauseImage', 'priorityClassName', 'provisioning', 'remoteLogging', 'scheduler', 'secretsBootstrapImage', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'volumes', 'worker', 'workerPodsCreationBatchSize'],
+    keys: ['adminEmail', 'adminFirstName', 'adminLastName', 'adminRole', 'adminUsername', 'affinity', 'airflowLocalSettings', 'airflowVersion', 'apiServer', 'auth', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'createNamespace', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'disableResourceNameHashes', 'env', 'envFrom', 'existingSecrets', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'hostRoot', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'labels', 'logRetentionDays', 'metrics', 'migrations', 'namePrefix', 'namespace', 'networkPolicies', 'networkPolicyOptions', 'nodeSelector', 'parallelism', 'podAnnotations', 'podLabels', 'prePullImages', 'prePullPauseImage', 'priorityClassName', 'provisioning', 'remoteLogging', 'scheduler', 'secretsBootstrapImage', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'volumes', 'worker', 'workerPodsCreationBatchSize'],
     nested: {
       apiServer: ['ApiServerOptions'],
+      auth: ['AuthOptions'],
       celery: ['CeleryOptions'],
       dagProcessor: ['ComponentOptions'],
       existingSecrets: ['IAirflowSecrets'],
@@ -72,7 +79,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   AirflowFeatures: {
-    keys: ['celery', 'gitSync', 'logGroomer', 'remoteLogging', 'statsd'],
+    keys: ['auth', 'celery', 'gitSync', 'localSettings', 'logGroomer', 'remoteLogging', 'statsd'],
     nested: {},
   },
   AirflowIngressProps: {
@@ -87,6 +94,10 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
       jwtSecret: ['SecretKeyRef'],
     },
   },
+  AirflowLocalSettingsProps: {
+    keys: ['airflow', 'source'],
+    nested: {},
+  },
   AirflowNamespaceProps: {
     keys: ['labels', 'podSecurityLabels'],
     nested: {},
@@ -100,9 +111,10 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {},
   },
   AirflowOptions: {
-    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'logRetentionDays', 'metrics', 'migrations', 'nodeSelector', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'remoteLogging', 'scheduler', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'worker', 'workerPodsCreationBatchSize'],
+    keys: ['adminEmail', 'adminFirstName', 'adminLastName', 'adminRole', 'adminUsername', 'affinity', 'airflowLocalSettings', 'airflowVersion', 'apiServer', 'auth', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'logRetentionDays', 'metrics', 'migrations', 'nodeSelector', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'remoteLogging', 'scheduler', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'worker', 'workerPodsCreationBatchSize'],
     nested: {
       apiServer: ['ApiServerOptions'],
+      auth: ['AuthOptions'],
       celery: ['CeleryOptions'],
       dagProcessor: ['ComponentOptions'],
       gitSync: ['GitSyncDagsOptions'],
@@ -137,6 +149,18 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     keys: ['affinity', 'env', 'envFrom', 'extraVolumes', 'imagePullSecrets', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'replicas', 'resources', 'serviceAccountAnnotations', 'serviceAnnotations', 'serviceType', 'strategy', 'tolerations', 'topologySpreadConstraints'],
     nested: {
       resources: ['ResourceOptions'],
+    },
+  },
+  AuthOptions: {
+    keys: ['customRoles', 'ldap', 'oauth', 'rolesMapping', 'rolesSyncAtLogin', 'userRegistration', 'userRegistrationRole'],
+    nested: {
+      ldap: ['LdapOptions'],
+    },
+  },
+  AzureAdOAuthOptions: {
+    keys: ['clientId', 'clientSecret', 'scopes', 'tenantId'],
+    nested: {
+      clientSecret: ['SecretKeyRef'],
     },
   },
   AzureBlobRemoteLoggingOptions: {
@@ -186,7 +210,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {},
   },
   ControlPlaneOptions: {
-    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'migrations', 'nodeSelector', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'scheduler', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'worker', 'workerPodsCreationBatchSize'],
+    keys: ['adminEmail', 'adminFirstName', 'adminLastName', 'adminRole', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'migrations', 'nodeSelector', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'scheduler', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'worker', 'workerPodsCreationBatchSize'],
     nested: {
       apiServer: ['ApiServerOptions'],
       dagProcessor: ['ComponentOptions'],
@@ -229,6 +253,12 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     keys: ['bucket', 'connectionId', 'connectionSecret', 'deleteLocalLogs', 'prefix', 'serviceAccountAnnotations'],
     nested: {
       connectionSecret: ['SecretKeyRef'],
+    },
+  },
+  GenericOAuthOptions: {
+    keys: ['clientId', 'clientSecret', 'icon', 'issuerUrl', 'name', 'scopes'],
+    nested: {
+      clientSecret: ['SecretKeyRef'],
     },
   },
   GitSyncDagsOptions: {
@@ -312,8 +342,14 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
       resources: ['ResourceOptions'],
     },
   },
+  KeycloakOAuthOptions: {
+    keys: ['clientId', 'clientSecret', 'realm', 'scopes', 'url'],
+    nested: {
+      clientSecret: ['SecretKeyRef'],
+    },
+  },
   KubernetesExecutorAirflowProps: {
-    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'database', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'migrations', 'nodeSelector', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'scheduler', 'secrets', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'volumes', 'worker', 'workerPodsCreationBatchSize'],
+    keys: ['adminEmail', 'adminFirstName', 'adminLastName', 'adminRole', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'database', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'migrations', 'nodeSelector', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'scheduler', 'secrets', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'volumes', 'worker', 'workerPodsCreationBatchSize'],
     nested: {
       apiServer: ['ApiServerOptions'],
       dagProcessor: ['ComponentOptions'],
@@ -326,6 +362,12 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
       worker: ['WorkerOptions'],
     },
   },
+  LdapOptions: {
+    keys: ['allowSelfSigned', 'bindPassword', 'bindUser', 'groupField', 'searchBase', 'searchFilter', 'startTls', 'uidField', 'uri'],
+    nested: {
+      bindPassword: ['SecretKeyRef'],
+    },
+  },
   ManagedConfigContext: {
     keys: ['basePath', 'baseUrl', 'standaloneDagProcessor', 'uiServiceHost'],
     nested: {},
@@ -335,6 +377,18 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {
       passwordSecret: ['SecretKeyRef'],
       secrets: ['IAirflowSecrets'],
+    },
+  },
+  OAuthClientOptions: {
+    keys: ['clientId', 'clientSecret', 'scopes'],
+    nested: {
+      clientSecret: ['SecretKeyRef'],
+    },
+  },
+  OktaOAuthOptions: {
+    keys: ['clientId', 'clientSecret', 'domain', 'scopes'],
+    nested: {
+      clientSecret: ['SecretKeyRef'],
     },
   },
   PersistentStorageProps: {
