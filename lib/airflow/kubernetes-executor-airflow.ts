@@ -446,6 +446,7 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
       env: () => [...this.env.controlPlane, ...this.contributed('env', component)],
       volumes: () => this.airflowPodVolumes(component),
       volumeMounts: () => this.airflowVolumeMounts(component),
+      contributedVolumes: () => this.contributed('volumes', component),
       configChecksum: this.configuration.checksumAtSynth(),
       containerSecurityContext: this.airflowContainerSecurityContext(),
       // The database's wait-for-db runs in the Airflow image: give it the same pull policy (a local

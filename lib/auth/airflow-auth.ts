@@ -219,7 +219,9 @@ export class AirflowAuth extends Construct implements IAirflowFeature {
       if (typeof r !== 'string' || !ROLE.test(r)) invalid(this, `customRoles[${i}]`, r, "a role name: a letter, then up to 63 letters, digits, ' ', '_' and '-'");
       if (FAB_BUILTIN_ROLES.includes(r)) invalid(this, `customRoles[${i}]`, r, `a role other than FAB's own (${FAB_BUILTIN_ROLES.join(', ')}), which exist already`);
     });
-    validateUnique(this, 'customRoles', customRoles);
+    customRoles.forEach((r, i) => {
+      if (customRoles.indexOf(r) !== i) invalid(this, `customRoles[${i}]`, r, 'a role not listed before');
+    });
     this.knownRoles = [...FAB_BUILTIN_ROLES, ...customRoles];
     const role = (property: string, value: unknown): string => {
       if (typeof value !== 'string' || !this.knownRoles.includes(value)) {
@@ -234,7 +236,7 @@ export class AirflowAuth extends Construct implements IAirflowFeature {
       this.authType = 'AUTH_OAUTH';
       if (!Array.isArray(oauth) || oauth.length === 0) invalid(this, 'oauth', oauth, 'a non-empty list of providers, such as [OAuthProvider.google({ clientId, clientSecret: { name, key } })]');
       providers = oauth.map((p, i) => this.provider(`oauth[${i}]`, p));
-      validateUnique(this, 'oauth[].name', providers.map((p) => p.name));
+      validateUnique(this, 'oauth', providers.map((p) => p.name));
       groupsKnown = providers.some((p) => p.reportsGroups);
     } else {
       this.authType = 'AUTH_LDAP';

@@ -126,7 +126,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   AirflowPodParts: {
-    keys: ['airflowVersion', 'configChecksum', 'containerSecurityContext', 'env', 'image', 'imagePullPolicy', 'pod', 'volumeMounts', 'volumes', 'waitForDatabase'],
+    keys: ['airflowVersion', 'configChecksum', 'containerSecurityContext', 'contributedVolumes', 'env', 'image', 'imagePullPolicy', 'pod', 'volumeMounts', 'volumes', 'waitForDatabase'],
     nested: {
       pod: ['ResolvedPodOptions'],
     },
