@@ -3,7 +3,7 @@
 import { Testing } from 'cdk8s';
 import { AirflowChart, AirflowChartProps, LOCAL_SETTINGS_PATH } from '../../lib';
 import { validationReport } from '../../validation';
-import { airflowPodSpecs, cfgOf, containersOf, find, Manifest } from '../support';
+import { airflowPodSpecs, cfgOf, find, Manifest } from '../support';
 
 const HOOK = [
   'def pod_mutation_hook(pod):',
