@@ -254,6 +254,7 @@ export class AirflowChart extends Chart {
         redisBroker: this.features.celery?.broker !== undefined,
         statsd: this.features.statsd !== undefined,
         remoteLogging: this.features.remoteLogging !== undefined,
+        identityProviderPorts: this.features.auth?.identityProviderPorts,
         gitSyncClients: this.gitSyncClients(),
       })
       : undefined;

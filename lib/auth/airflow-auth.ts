@@ -200,6 +200,11 @@ export class AirflowAuth extends Construct implements IAirflowFeature {
   public readonly userRegistrationRole: string;
   /** Whether roles are synced at every login. */
   public readonly rolesSyncAtLogin: boolean;
+  /**
+   * The TCP ports the UI reaches the identity provider on: the ports of the OAuth endpoints (443 unless a URL
+   * says otherwise), or the LDAP server's (636 for ldaps://, 389 for ldap:// unless the URI says otherwise).
+   */
+  public readonly identityProviderPorts: number[];
 
   private readonly env: k8s.EnvVar[] = [];
 
@@ -277,6 +282,9 @@ export class AirflowAuth extends Construct implements IAirflowFeature {
       invalid(this, 'rolesSyncAtLogin', true, 'false or unset without rolesMapping: the sync would set every user back to the registration role at each login, dropping the roles an admin gave');
     }
     this.providerNames = providers.map((p) => p.name);
+    const urlPorts = providers.flatMap((p) => Object.values(p.remote).filter((v): v is string => typeof v === 'string' && v.startsWith('https://')).map((u) => Number(new URL(u).port || 443)));
+    const ldapPort = ldapSettings ? [Number(LDAP_URI.exec(ldapSettings.server)![3]?.slice(1) ?? (ldapSettings.server.startsWith('ldaps') ? 636 : 389))] : [];
+    this.identityProviderPorts = [...new Set([...urlPorts, ...ldapPort])].sort((a, b) => a - b);
     this.webserverConfig = renderWebserverConfig({
       authType: this.authType,
       providers,

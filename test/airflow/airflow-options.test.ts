@@ -474,9 +474,9 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
       },
       networkPolicies: (b) => {
         expect(chart.networkPolicies).toBeDefined();
-        // with celery, metrics, gitSync and remoteLogging (EVERY_OPTION), their policies too; taskEgress [] leaves no task-egress
+        // with celery, metrics, gitSync, remoteLogging and auth (EVERY_OPTION), their policies too; taskEgress [] leaves no task-egress
         expect(byKind(b.objects, 'NetworkPolicy').map((p) => p.metadata.name).sort()).toEqual([
-          'airflow-default-deny', 'airflow-dns', 'airflow-git-sync', 'airflow-kubernetes-api', 'airflow-metadata-db',
+          'airflow-default-deny', 'airflow-dns', 'airflow-git-sync', 'airflow-identity-provider', 'airflow-kubernetes-api', 'airflow-metadata-db',
           'airflow-metadata-db-clients', 'airflow-redis', 'airflow-redis-clients', 'airflow-remote-logging', 'airflow-statsd',
           'airflow-statsd-clients', 'airflow-webserver',
         ]);

@@ -286,3 +286,30 @@ describe('refused', () => {
     expect(() => new AirflowChart(Testing.app(), 'airflow', { auth: { oauth: [google] }, config: { fab: { config_file: '/tmp/mine.py' } } })).toThrow(/property "config\.fab\.config_file".*auth/);
   });
 });
+
+describe('with networkPolicies, the UI may reach the identity provider (and only the UI)', () => {
+  const policy = (props: AirflowChartProps) => synth({ networkPolicies: true, ...props }).objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'airflow-identity-provider');
+
+  test('OAuth: 443 (and a port an https URL names), to any address unless identityProviderCidrs says', () => {
+    const keycloak = OAuthProvider.keycloak({ clientId: 'airflow', clientSecret: SECRET, url: 'https://sso.example.com:8443', realm: 'data' });
+    const p = policy({ auth: { oauth: [google, keycloak] }, networkPolicyOptions: { identityProviderCidrs: ['192.0.2.0/24'] } })!;
+    expect(p.spec).toEqual({
+      podSelector: { matchLabels: { 'app.kubernetes.io/part-of': 'airflow' }, matchExpressions: [{ key: 'app.kubernetes.io/component', operator: 'In', values: ['api-server'] }] },
+      policyTypes: ['Egress'],
+      egress: [{ to: [{ ipBlock: { cidr: '192.0.2.0/24' } }], ports: [{ protocol: 'TCP', port: 443 }, { protocol: 'TCP', port: 8443 }] }],
+    });
+  });
+
+  test('LDAP: the server\'s port (636 for ldaps://, 389 for ldap://, or the URI\'s)', () => {
+    expect(policy({ auth: { ldap: { uri: 'ldaps://ldap.example.com' } } })!.spec.egress).toEqual([{ ports: [{ protocol: 'TCP', port: 636 }] }]);
+    expect(policy({ auth: { ldap: { uri: 'ldap://ldap.example.com', startTls: true } } })!.spec.egress[0].ports).toEqual([{ protocol: 'TCP', port: 389 }]);
+    expect(policy({ auth: { ldap: { uri: 'ldaps://ldap.example.com:3269' } } })!.spec.egress[0].ports).toEqual([{ protocol: 'TCP', port: 3269 }]);
+  });
+
+  test('without auth there is no such policy, and identityProviderCidrs is refused', () => {
+    expect(policy({})).toBeUndefined();
+    expect(() => synth({ networkPolicies: true, networkPolicyOptions: { identityProviderCidrs: ['192.0.2.0/24'] } })).toThrow(
+      'AirflowNetworkPolicies at "airflow/network-policies": property "identityProviderCidrs" received ["192.0.2.0/24"]; allowed: unset without auth: nothing would use the rule. Turn auth on, or leave identityProviderCidrs out.',
+    );
+  });
+});

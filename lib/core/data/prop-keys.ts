@@ -103,11 +103,11 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {},
   },
   AirflowNetworkPoliciesProps: {
-    keys: ['apiServerPort', 'apiServerSelector', 'apiServerSources', 'celeryWorkers', 'databaseClients', 'databasePort', 'databaseSelector', 'dns', 'externalDatabaseCidrs', 'generation', 'gitCidrs', 'gitPorts', 'gitSyncClients', 'kubernetesApiCidrs', 'kubernetesApiClients', 'kubernetesApiPorts', 'objectStoreCidrs', 'objectStorePorts', 'prometheusSources', 'redisBroker', 'remoteLogging', 'statsd', 'taskEgress'],
+    keys: ['apiServerPort', 'apiServerSelector', 'apiServerSources', 'celeryWorkers', 'databaseClients', 'databasePort', 'databaseSelector', 'dns', 'externalDatabaseCidrs', 'generation', 'gitCidrs', 'gitPorts', 'gitSyncClients', 'identityProviderCidrs', 'identityProviderPorts', 'kubernetesApiCidrs', 'kubernetesApiClients', 'kubernetesApiPorts', 'objectStoreCidrs', 'objectStorePorts', 'prometheusSources', 'redisBroker', 'remoteLogging', 'statsd', 'taskEgress'],
     nested: {},
   },
   AirflowNetworkPolicyOptions: {
-    keys: ['apiServerSources', 'dns', 'gitCidrs', 'gitPorts', 'kubernetesApiCidrs', 'kubernetesApiPorts', 'objectStoreCidrs', 'objectStorePorts', 'prometheusSources', 'taskEgress'],
+    keys: ['apiServerSources', 'dns', 'gitCidrs', 'gitPorts', 'identityProviderCidrs', 'kubernetesApiCidrs', 'kubernetesApiPorts', 'objectStoreCidrs', 'objectStorePorts', 'prometheusSources', 'taskEgress'],
     nested: {},
   },
   AirflowOptions: {
