@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Testing } from 'cdk8s';
-import { AirflowChart, AirflowChartProps, AuthOptions, OAuthProvider, WEBSERVER_CONFIG_PATH } from '../../lib';
+import { AirflowChart, AirflowChartProps, AirflowGeneration, AirflowVersion, AuthOptions, OAuthProvider, WEBSERVER_CONFIG_PATH } from '../../lib';
 import { validationReport } from '../../validation';
 import { AIRFLOW_2_END_OF_LIFE_WARNING, byKind, cfgOf, envOf, expectWarns, find, leaves, Manifest } from '../support';
 
@@ -123,6 +123,13 @@ describe('auth with OAuth on Airflow 3: the api-server reads webserver_config.py
   test('snapshot of the file (beside the assertions above)', () => {
     expect(auth.webserverConfig).toMatchSnapshot();
   });
+});
+
+test('the option naming the file is one Airflow defines, in every release of its generation the library knows', () => {
+  for (const v of ['3.0.0', '3.1.0', '3.1.3', '3.2.0']) expect([v, AirflowGeneration.AIRFLOW_3.configKeyAt('fab.config_file', AirflowVersion.of(v)).defined]).toEqual([v, true]);
+  expect(AirflowGeneration.AIRFLOW_3.webserverConfigKey).toBe('fab.config_file');
+  expect(AirflowGeneration.AIRFLOW_2.configKeyAt('webserver.config_file', AirflowVersion.of('2.7.0')).defined).toBe(true);
+  expect(AirflowGeneration.AIRFLOW_2.webserverConfigKey).toBe('webserver.config_file');
 });
 
 describe('auth on Airflow 2: the webserver reads [webserver] config_file', () => {
