@@ -128,7 +128,10 @@ export {
   OAuthProvider,
   type OAuthProviderKind,
   type OktaOAuthOptions,
+  type RenderedLdap,
+  type RenderedProvider,
   WEBSERVER_CONFIG_PATH,
+  type WebserverConfigInput,
   renderWebserverConfig,
 } from './auth';
 

@@ -40,7 +40,7 @@ function runWebserverConfig(source: string, env: Record<string, string>): Record
     const out = execFileSync(
       'python3',
       ['-c', 'import json, webserver_config as c; print(json.dumps({k: v for k, v in vars(c).items() if k.isupper()}))'],
-      { cwd: dir, env: { PATH: process.env.PATH, PYTHONPATH: dir, PYTHONDONTWRITEBYTECODE: '1', ...env }, encoding: 'utf8' },
+      { cwd: dir, env: { PATH: process.env.PATH, PYTHONPATH: dir, PYTHONDONTWRITEBYTECODE: '1', ...env }, encoding: 'utf8', stdio: 'pipe' },
     );
     return JSON.parse(out);
   } finally {

@@ -445,6 +445,14 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     keys: ['config', 'env', 'serviceAccountAnnotations'],
     nested: {},
   },
+  RenderedLdap: {
+    keys: ['allowSelfSigned', 'bindPasswordEnv', 'bindUser', 'groupField', 'searchBase', 'searchFilter', 'server', 'startTls', 'uidField'],
+    nested: {},
+  },
+  RenderedProvider: {
+    keys: ['clientId', 'icon', 'name', 'remote', 'reportsGroups', 'secretEnv'],
+    nested: {},
+  },
   ResolvedPodOptions: {
     keys: ['env', 'envFrom', 'placement', 'podAnnotations', 'podLabels', 'serviceAccountAnnotations', 'volumeMounts', 'volumes'],
     nested: {},
@@ -489,6 +497,13 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     keys: ['image', 'imagePullPolicy', 'pod', 'volumes'],
     nested: {
       pod: ['ResolvedPodOptions'],
+    },
+  },
+  WebserverConfigInput: {
+    keys: ['authType', 'ldap', 'providers', 'rolesMapping', 'rolesSyncAtLogin', 'userRegistration', 'userRegistrationRole'],
+    nested: {
+      ldap: ['RenderedLdap'],
+      providers: ['RenderedProvider[]'],
     },
   },
   WorkerOptions: {
