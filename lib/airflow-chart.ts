@@ -215,6 +215,8 @@ export class AirflowChart extends Chart {
       pgbouncer,
       databaseCleanup,
       dagBundles,
+      auth,
+      airflowLocalSettings,
       ...airflowOptions
     } = props;
     // Each check below records its problem and goes on (with the default in place of the refused value), and
@@ -290,7 +292,7 @@ export class AirflowChart extends Chart {
     // PgBouncer starts once the database accepts connections (its wait-for-db runs the control plane's image).
     recover(this, () => this.pgbouncer?.waitForDatabase(this.airflow.image, this.airflow.airflowContainerSecurityContext()), undefined);
     // Reading a part that could not be built stops what reads it, silently (its problem is recorded): {} then.
-    this.features = recover(this, () => addAirflowFeatures(this.airflow, { gitSync, remoteLogging, logRetentionDays, metrics, celery, databaseCleanup }), {});
+    this.features = recover(this, () => addAirflowFeatures(this.airflow, { gitSync, remoteLogging, logRetentionDays, metrics, celery, databaseCleanup, auth, airflowLocalSettings }), {});
     this.dagBundles = dagBundles === undefined
       ? undefined
       : recover(this, () => {
@@ -332,6 +334,7 @@ export class AirflowChart extends Chart {
             pgbouncer: this.pgbouncer !== undefined,
             statsd: this.features.statsd !== undefined,
             remoteLogging: this.features.remoteLogging !== undefined,
+            identityProviderPorts: this.features.auth?.identityProviderPorts,
             gitSyncClients: this.gitSyncClients(),
             ...this.networkPolicyReach(networkPolicyOptions),
           }))

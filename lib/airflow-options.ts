@@ -1,8 +1,10 @@
 import { ControlPlaneOptions, KubernetesExecutorAirflow } from './airflow';
+import { AirflowAuth, AuthOptions } from './auth';
 import { CeleryOptions, CeleryWorkers } from './celery';
 import { buildPart, invalid, recover, validateInteger } from './core';
 import { DatabaseCleanup, DatabaseCleanupOptions } from './database-cleanup';
 import { GitSyncDags, GitSyncDagsOptions } from './git-sync';
+import { AirflowLocalSettings } from './local-settings';
 import { DEFAULT_LOG_RETENTION_DAYS, LogGroomer, RemoteLogging } from './logging';
 import { StatsdExporter } from './metrics';
 
@@ -60,6 +62,21 @@ export interface AirflowOptions extends ControlPlaneOptions {
    * @default - none: the metadata database keeps every row
    */
   readonly databaseCleanup?: DatabaseCleanupOptions;
+
+  /**
+   * The UI's login through Airflow's FAB auth manager: OAuth / OpenID Connect providers
+   * (`OAuthProvider.google(...)`, `.github`, `.okta`, `.azureAd`, `.keycloak`, `.generic`) or LDAP, with role
+   * mapping, rendered into `webserver_config.py`. Secrets by Secret reference only. See docs/auth.md.
+   * @default - FAB's database login: users and passwords kept by Airflow (the first admin user's among them)
+   */
+  readonly auth?: AuthOptions;
+
+  /**
+   * The Python source of `airflow_local_settings.py` (`pod_mutation_hook`, cluster policies), mounted where
+   * Airflow imports it in every Airflow container and every task pod. See docs/auth.md, "Local settings".
+   * @default - none: Airflow's own settings
+   */
+  readonly airflowLocalSettings?: string;
 }
 
 /** The features {@link addAirflowFeatures} added, each undefined when its option is off. */
@@ -94,16 +111,26 @@ export interface AirflowFeatures {
    * @default - none: the option is off
    */
   readonly databaseCleanup?: DatabaseCleanup;
+  /**
+   * The UI's login (`auth`).
+   * @default - none: the option is off
+   */
+  readonly auth?: AirflowAuth;
+  /**
+   * `airflow_local_settings.py` (`airflowLocalSettings`).
+   * @default - none: the option is off
+   */
+  readonly localSettings?: AirflowLocalSettings;
 }
 
 /**
  * Adds to `airflow` the features its options ask for, as AirflowChart does: remote logging, the log groomer
  * (15 days unless `logRetentionDays` says otherwise, when there is a logs volume), git-sync, metrics, Celery
- * workers. Each feature with objects of its own is a construct inside `airflow` (ids `git-sync`, `statsd`,
- * `celery`).
+ * workers, the login (`auth`), `airflow_local_settings.py`. Each feature with objects of its own is a construct
+ * inside `airflow` (ids `git-sync`, `statsd`, `celery`, `auth`, `local-settings`).
  */
 export function addAirflowFeatures(airflow: KubernetesExecutorAirflow, options: AirflowOptions): AirflowFeatures {
-  const { gitSync, remoteLogging, logRetentionDays, metrics, celery, databaseCleanup } = options;
+  const { gitSync, remoteLogging, logRetentionDays, metrics, celery, databaseCleanup, auth, airflowLocalSettings } = options;
   // Each check records its problem and goes on, each feature is built with buildPart: one synth reports all.
   const logging = recover(
     airflow,
@@ -128,6 +155,14 @@ export function addAirflowFeatures(airflow: KubernetesExecutorAirflow, options: 
       databaseCleanup !== undefined && (typeof databaseCleanup !== 'object' || databaseCleanup === null || Array.isArray(databaseCleanup))
         ? invalid(airflow, 'databaseCleanup', databaseCleanup, 'the cleanup options, e.g. { retentionDays: 30 } ({} for the defaults)')
         : databaseCleanup,
+    undefined,
+  );
+  const login = recover(
+    airflow,
+    () =>
+      auth !== undefined && (typeof auth !== 'object' || auth === null || Array.isArray(auth))
+        ? invalid(airflow, 'auth', auth, "the login's options, e.g. { oauth: [OAuthProvider.google({ clientId, clientSecret: { name, key } })] }")
+        : auth,
     undefined,
   );
   const days = recover(
@@ -158,5 +193,9 @@ export function addAirflowFeatures(airflow: KubernetesExecutorAirflow, options: 
     statsd: statsd ? buildPart(airflow, 'statsd', () => new StatsdExporter(airflow, 'statsd', { airflow })) : undefined,
     celery: celery !== undefined ? buildPart(airflow, 'celery', () => new CeleryWorkers(airflow, 'celery', { ...celery, airflow })) : undefined,
     databaseCleanup: cleanup !== undefined ? buildPart(airflow, 'database-cleanup', () => new DatabaseCleanup(airflow, 'database-cleanup', { ...cleanup, airflow })) : undefined,
+    auth: login !== undefined ? buildPart(airflow, 'auth', () => new AirflowAuth(airflow, 'auth', { ...login, airflow })) : undefined,
+    localSettings: airflowLocalSettings !== undefined
+      ? buildPart(airflow, 'local-settings', () => new AirflowLocalSettings(airflow, 'local-settings', { source: airflowLocalSettings, airflow }))
+      : undefined,
   };
 }

@@ -10,6 +10,8 @@ export { type AirflowFeatures, type AirflowOptions, addAirflowFeatures } from '.
 export {
   AdminUser,
   type AdminUserProps,
+  FAB_BUILTIN_ROLES,
+  createUserScript,
   AirflowComponent,
   type AirflowComponentPort,
   type AirflowComponentProps,
@@ -131,6 +133,36 @@ export {
   type StatsdExporterProps,
   type StatsdMapping,
 } from './metrics';
+
+// The UI's login: FAB's webserver_config.py for OAuth / OpenID Connect or LDAP (auth/).
+export {
+  AirflowAuth,
+  type AirflowAuthProps,
+  type AuthOptions,
+  type AzureAdOAuthOptions,
+  type GenericOAuthOptions,
+  type KeycloakOAuthOptions,
+  LDAP_BIND_PASSWORD_ENV,
+  type LdapOptions,
+  type OAuthClientOptions,
+  OAuthProvider,
+  type OAuthProviderKind,
+  type OktaOAuthOptions,
+  type RenderedLdap,
+  type RenderedProvider,
+  WEBSERVER_CONFIG_PATH,
+  type WebserverConfigInput,
+  renderWebserverConfig,
+} from './auth';
+
+// airflow_local_settings.py in every Airflow container and task pod (local-settings/).
+export {
+  AirflowLocalSettings,
+  type AirflowLocalSettingsProps,
+  LOCAL_SETTINGS_FOLDER,
+  LOCAL_SETTINGS_PATH,
+  MAX_LOCAL_SETTINGS_BYTES,
+} from './local-settings';
 
 // Task start: the task pods' images kept on their nodes (image-pre-pull/).
 export {

@@ -9,7 +9,7 @@ const LIB = path.resolve(__dirname, '..', 'lib');
 const GENERATION = 'core/airflow-generation.ts';
 
 /** Which boxes each box may import from (besides itself). `.` is the top: lib/airflow-chart.ts and lib/index.ts. */
-const FEATURES = ['celery', 'git-sync', 'logging', 'metrics', 'image-pre-pull', 'pgbouncer', 'database-cleanup', 'dag-bundles'] as const;
+const FEATURES = ['celery', 'git-sync', 'logging', 'metrics', 'image-pre-pull', 'pgbouncer', 'database-cleanup', 'dag-bundles', 'auth', 'local-settings'] as const;
 const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   '.': [...FEATURES, 'airflow', 'database', 'storage', 'security', 'core'],
   // The features plug into the control plane: they may import it, it never imports them.

@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { AirflowVersion, Components, SecretKeyRef, invalid, secretEnv, validateDnsSubdomain, validateSecretKeyRef, refuseUnknownProps } from '../core';
+import { AirflowVersion, Components, SecretKeyRef, invalid, secretEnv, validateChoice, validateDnsSubdomain, validateSecretKeyRef, refuseUnknownProps } from '../core';
 import {
   AirflowPodParts,
   CREATE_USER_RESOURCES,
@@ -22,17 +22,29 @@ export const ADMIN_PASSWORD_ENV = 'AIRFLOW_ADMIN_PASSWORD';
 // three times, 10 s apart, against a passing failure (the database restarting...). It does not sync FAB's
 // permissions ({@link createUserFabPermsEnv}), so it cannot race the UI, which does. The script contains no
 // "$(": Kubernetes would expand that itself.
-/** The create-user Job's script (`bash -c`): the password reaches FAB on stdin, never on a command line. */
-export const CREATE_USER_SCRIPT = [
-  'for attempt in 1 2 3; do',
-  `  printf '%s\\n%s\\n' "$${ADMIN_PASSWORD_ENV}" "$${ADMIN_PASSWORD_ENV}" | airflow users create --role Admin ` +
-    '--username "$AIRFLOW_ADMIN_USERNAME" --email "$AIRFLOW_ADMIN_EMAIL" ' +
-    '--firstname "$AIRFLOW_ADMIN_FIRSTNAME" --lastname "$AIRFLOW_ADMIN_LASTNAME" && exit 0',
-  '  echo "create-user: attempt $attempt of 3 failed: retrying in 10 s" >&2',
-  '  sleep 10',
-  'done',
-  'exit 1',
-].join('\n');
+/**
+ * The roles the FAB auth manager of Airflow creates itself: `Admin` and `Public` (FAB's AUTH_ROLE_ADMIN,
+ * AUTH_ROLE_PUBLIC) and `Viewer`, `User`, `Op` (ROLE_CONFIGS of
+ * providers/fab/auth_manager/security_manager/override.py). The first user may have one of them.
+ */
+export const FAB_BUILTIN_ROLES: readonly string[] = ['Admin', 'Op', 'User', 'Viewer', 'Public'];
+
+/** The create-user Job's script (`bash -c`) for a user of `role`: the password reaches FAB on stdin, never on a command line. */
+export function createUserScript(role: string): string {
+  return [
+    'for attempt in 1 2 3; do',
+    `  printf '%s\\n%s\\n' "$${ADMIN_PASSWORD_ENV}" "$${ADMIN_PASSWORD_ENV}" | airflow users create --role ${role} ` +
+      '--username "$AIRFLOW_ADMIN_USERNAME" --email "$AIRFLOW_ADMIN_EMAIL" ' +
+      '--firstname "$AIRFLOW_ADMIN_FIRSTNAME" --lastname "$AIRFLOW_ADMIN_LASTNAME" && exit 0',
+    '  echo "create-user: attempt $attempt of 3 failed: retrying in 10 s" >&2',
+    '  sleep 10',
+    'done',
+    'exit 1',
+  ].join('\n');
+}
+
+/** The create-user Job's script for the Admin role (the default). */
+export const CREATE_USER_SCRIPT = createUserScript('Admin');
 
 /**
  * The variable that turns off FAB's permission sync (`[fab] update_fab_perms`, `[webserver] update_fab_perms`
@@ -91,6 +103,13 @@ export interface AdminUserProps {
   readonly lastName?: string;
 
   /**
+   * The user's FAB role, one of {@link FAB_BUILTIN_ROLES} (FAB's own roles: the only ones that exist when the
+   * Job runs).
+   * @default "Admin"
+   */
+  readonly role?: string;
+
+  /**
    * The ServiceAccount the Job runs as (created here, without a token).
    * @default "airflow-create-user"
    */
@@ -98,7 +117,7 @@ export interface AdminUserProps {
 }
 
 /**
- * The first user of the UI, with the Admin role, created by a Job with FAB's `airflow users create` once the
+ * The first user of the UI, with the Admin role (or the one given), created by a Job with FAB's `airflow users create` once the
  * migrations have run. The password is read from a Secret through the environment: it is never in the YAML.
  * When the user already exists, the command leaves it (and its password) alone and succeeds. Like the
  * migration Job, the Job is named after a hash of its pod spec, so that applying the same YAML again is a
@@ -140,6 +159,7 @@ export class AdminUser extends Construct {
         invalid(this, property, value, '1 to 64 characters on one line');
       }
     }
+    const role = validateChoice(this, 'role', props.role ?? 'Admin', FAB_BUILTIN_ROLES);
     validateSecretKeyRef(this, 'passwordSecret', props.passwordSecret);
     const serviceAccountName = validateDnsSubdomain(this, 'serviceAccountName', props.serviceAccountName ?? 'airflow-create-user');
     const built = oneShotJob(this, {
@@ -150,7 +170,7 @@ export class AdminUser extends Construct {
       initContainers: [parts.waitForDatabase, waitForMigrationsContainer(parts)],
       container: airflowContainer(parts, {
         name: 'create-user',
-        args: ['bash', '-c', CREATE_USER_SCRIPT],
+        args: ['bash', '-c', createUserScript(role)],
         extraEnv: [
           { name: 'AIRFLOW_ADMIN_USERNAME', value: this.username },
           { name: 'AIRFLOW_ADMIN_EMAIL', value: email },

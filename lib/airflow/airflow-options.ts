@@ -311,6 +311,24 @@ export interface ControlPlaneOptions extends PodOptions {
   readonly adminEmail?: string;
 
   /**
+   * The admin user's first name.
+   * @default "Admin"
+   */
+  readonly adminFirstName?: string;
+
+  /**
+   * The admin user's last name.
+   * @default "User"
+   */
+  readonly adminLastName?: string;
+
+  /**
+   * The admin user's FAB role: "Admin", "Op", "User", "Viewer" or "Public".
+   * @default "Admin"
+   */
+  readonly adminRole?: string;
+
+  /**
    * The cluster's DNS domain, for the in-cluster URLs of the Services (the execution API, the database).
    * @default "cluster.local"
    */

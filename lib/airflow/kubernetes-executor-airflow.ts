@@ -146,6 +146,12 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
   public readonly adminUsername: string;
   /** The admin user's e-mail address. */
   public readonly adminEmail: string;
+  /** The admin user's first name. */
+  public readonly adminFirstName: string;
+  /** The admin user's last name. */
+  public readonly adminLastName: string;
+  /** The admin user's FAB role. */
+  public readonly adminRole: string;
   /** The cluster's DNS domain. */
   public readonly clusterDomain: string;
   /** The dags, logs and data volumes. */
@@ -228,6 +234,9 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     this.createAdminUser = props.createAdminUser ?? true;
     this.adminUsername = props.adminUsername ?? 'admin';
     this.adminEmail = props.adminEmail ?? 'admin@example.com';
+    this.adminFirstName = props.adminFirstName ?? 'Admin';
+    this.adminLastName = props.adminLastName ?? 'User';
+    this.adminRole = props.adminRole ?? 'Admin';
     this.podOptions = pickPodOptions(props);
     this.volumes = validateControlPlaneVolumes(this, props.volumes);
     if (!props.database) invalid(this, 'database', props.database, 'the metadata database (MetadataDb)');
@@ -307,6 +316,9 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
         passwordSecret: this.secrets.adminPassword,
         username: this.adminUsername,
         email: this.adminEmail,
+        firstName: this.adminFirstName,
+        lastName: this.adminLastName,
+        role: this.adminRole,
       }))
       : undefined;
     this.volumePermissions = this.fixVolumePermissions
@@ -507,6 +519,7 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
       env: () => [...this.env.controlPlane, ...this.contributed('env', component)],
       volumes: () => this.airflowPodVolumes(component),
       volumeMounts: () => this.airflowVolumeMounts(component),
+      contributedVolumes: () => this.contributed('volumes', component),
       configChecksum: this.configuration.checksumAtSynth(),
       containerSecurityContext: this.airflowContainerSecurityContext(),
       podSecurityContext: this.airflowPodSecurityContext(),

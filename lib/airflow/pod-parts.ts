@@ -168,8 +168,14 @@ export interface AirflowPodParts {
    * added after the control plane was built are in every pod.
    */
   readonly volumes: () => k8s.Volume[];
-  /** The container mounts: every volume at its path, and `airflow.cfg`. */
+  /** The container mounts: every volume at its path, and `airflow.cfg`, and what features add. */
   readonly volumeMounts: () => k8s.VolumeMount[];
+  /**
+   * The pod volumes features add (for their mounts above), for the one-shot Jobs; a Deployment's component adds
+   * them with its sidecars' (control-plane-components.ts). Called at synth.
+   * @default - none
+   */
+  readonly contributedVolumes?: () => k8s.Volume[];
   /** sha256 of the configuration ConfigMap. */
   readonly configChecksum: string;
   /**
@@ -356,7 +362,7 @@ export function oneShotJob(scope: Construct, options: OneShotJobOptions): { serv
     restartPolicy: 'OnFailure',
     initContainers: options.initContainers,
     containers: [options.container],
-  });
+  }, () => parts.contributedVolumes?.() ?? []);
   const jobName = () => `${options.namePrefix}-${shortHash(resolveAtSynth(podSpec))}`;
   const job = new k8s.KubeJob(scope, 'job', {
     metadata: { name: atSynth(jobName), labels: { ...labels, ...oneShotJobLabels() } },

@@ -236,6 +236,7 @@ interface GenerationFacts {
   readonly uiPortKey: string;
   readonly uiHostKey: string;
   readonly baseUrlKey: string;
+  readonly webserverConfigKey: string;
   readonly dagListIntervalKey: string;
   readonly requiresStandaloneDagProcessor: boolean;
   readonly workersUseDatabase: boolean;
@@ -272,6 +273,8 @@ const AIRFLOW_3: GenerationFacts = {
   uiPortKey: 'api.port',
   uiHostKey: 'api.host',
   baseUrlKey: 'api.base_url',
+  // The FAB auth manager's Flask app reads webserver_config.py from [fab] config_file (providers/fab/www/app.py).
+  webserverConfigKey: 'fab.config_file',
   dagListIntervalKey: 'dag_processor.refresh_interval',
   // Airflow 3's scheduler no longer parses DAG files: `airflow dag-processor` always does.
   requiresStandaloneDagProcessor: true,
@@ -327,6 +330,8 @@ const AIRFLOW_2: GenerationFacts = {
   uiPortKey: 'webserver.web_server_port',
   uiHostKey: 'webserver.web_server_host',
   baseUrlKey: 'webserver.base_url',
+  // The webserver's Flask app reads webserver_config.py from [webserver] config_file (airflow/www/app.py).
+  webserverConfigKey: 'webserver.config_file',
   dagListIntervalKey: 'scheduler.dag_dir_list_interval',
   requiresStandaloneDagProcessor: false,
   // A task talks to the metadata database itself.
@@ -409,6 +414,12 @@ export class AirflowGeneration {
   /** The option of the UI's public URL (`api.base_url`, `webserver.base_url`). */
   public readonly baseUrlKey: string;
 
+  /**
+   * The option naming the FAB `webserver_config.py` the UI reads (`fab.config_file` on Airflow 3, read by the FAB
+   * auth manager; `webserver.config_file` on Airflow 2).
+   */
+  public readonly webserverConfigKey: string;
+
   /** The option of how often new DAG files are looked for (`dag_processor.refresh_interval`, `scheduler.dag_dir_list_interval`). */
   public readonly dagListIntervalKey: string;
 
@@ -472,6 +483,7 @@ export class AirflowGeneration {
     this.uiPortKey = facts.uiPortKey;
     this.uiHostKey = facts.uiHostKey;
     this.baseUrlKey = facts.baseUrlKey;
+    this.webserverConfigKey = facts.webserverConfigKey;
     this.dagListIntervalKey = facts.dagListIntervalKey;
     this.requiresStandaloneDagProcessor = facts.requiresStandaloneDagProcessor;
     this.workersUseDatabase = facts.workersUseDatabase;

@@ -118,6 +118,13 @@ export interface AirflowNetworkPolicyOptions {
   readonly objectStorePorts?: number[];
 
   /**
+   * The addresses of the identity provider the UI's login reaches (with `auth`: the OAuth provider's token,
+   * userinfo and discovery endpoints, or the LDAP server), as CIDRs.
+   * @default - any address on the login's ports
+   */
+  readonly identityProviderCidrs?: string[];
+
+  /**
    * What the pods that run tasks (task pods and Celery workers) may reach beyond what Airflow itself needs (DNS,
    * the execution API, the database on Airflow 2, the broker, statsd, git, the object store, which other policies
    * allow). A task calls whatever its DAG's author calls, so this is open unless you restrict it: `[]` allows
@@ -216,6 +223,13 @@ export interface AirflowNetworkPoliciesProps extends AirflowNetworkPolicyOptions
    * @default false
    */
   readonly remoteLogging?: boolean;
+
+  /**
+   * The ports the UI reaches the identity provider of its login on (`auth`: 443 for OAuth, the LDAP server's
+   * port): the UI may reach them at `identityProviderCidrs`.
+   * @default - none: no login provider
+   */
+  readonly identityProviderPorts?: number[];
 
   /**
    * The components that call the Kubernetes API.
@@ -462,6 +476,19 @@ export class AirflowNetworkPolicies extends Construct {
         egress: [{
           to: cidrPeers(this.validateCidrs('objectStoreCidrs', props.objectStoreCidrs)),
           ports: tcp(this.validatePorts('objectStorePorts', props.objectStorePorts, DEFAULT_OBJECT_STORE_PORTS)),
+        }],
+      });
+    }
+
+    const idpPorts = props.identityProviderPorts ?? [];
+    this.onlyWith('identityProviderCidrs', props.identityProviderCidrs, idpPorts.length > 0, 'auth');
+    if (idpPorts.length > 0) {
+      add('identity-provider', {
+        podSelector: components([generation.uiComponent]),
+        policyTypes: ['Egress'],
+        egress: [{
+          to: cidrPeers(this.validateCidrs('identityProviderCidrs', props.identityProviderCidrs)),
+          ports: tcp(this.validatePorts('identityProviderPorts', idpPorts, [])),
         }],
       });
     }

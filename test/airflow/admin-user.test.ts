@@ -3,7 +3,7 @@ import { execFileSync } from 'child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { CREATE_USER_SCRIPT } from '../../lib/airflow/admin-user';
+import { CREATE_USER_SCRIPT, FAB_BUILTIN_ROLES, createUserScript } from '../../lib/airflow/admin-user';
 import { airflowChart, airflowError } from '../support';
 
 describe('the admin password never is on a command line (ps, /proc/<pid>/cmdline)', () => {
@@ -88,5 +88,41 @@ describe('admin user', () => {
     expect(airflow.adminUser).toBeUndefined();
     expect(manifests.filter((o) => o.metadata.name.startsWith('airflow-create-user'))).toEqual([]);
     expect(airflowError({ adminEmail: 'nope' }).message).toMatch(/AdminUser at "test\/airflow\/admin-user": property "email" received "nope"/);
+  });
+});
+
+describe('the first user\'s names and role (adminFirstName, adminLastName, adminRole)', () => {
+  test('reach the Job: names as variables, the role in the command', () => {
+    const { manifests, airflow } = airflowChart({ adminFirstName: 'Data', adminLastName: 'Platform', adminRole: 'Viewer' });
+    const c = manifests.find((o) => o.kind === 'Job' && o.metadata.name === airflow.adminUser!.jobName).spec.template.spec.containers[0];
+    expect(c.env).toContainEqual({ name: 'AIRFLOW_ADMIN_FIRSTNAME', value: 'Data' });
+    expect(c.env).toContainEqual({ name: 'AIRFLOW_ADMIN_LASTNAME', value: 'Platform' });
+    expect(c.args[2]).toBe(createUserScript('Viewer'));
+    expect(c.args[2]).toContain('| airflow users create --role Viewer --username "$AIRFLOW_ADMIN_USERNAME"');
+  });
+
+  test('the default script is the Admin one, unchanged', () => {
+    expect(createUserScript('Admin')).toBe(CREATE_USER_SCRIPT);
+    expect(FAB_BUILTIN_ROLES).toEqual(['Admin', 'Op', 'User', 'Viewer', 'Public']);
+  });
+
+  test('FAB\'s command gets the role as one argument', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'create-user-role-'));
+    try {
+      writeFileSync(join(dir, 'airflow'), '#!/bin/bash\nprintf "%s\\n" "$@" > "$RECORD/argv"\ncat > /dev/null\n');
+      chmodSync(join(dir, 'airflow'), 0o755);
+      execFileSync('bash', ['-c', createUserScript('Op')], { env: { PATH: `${dir}:/usr/bin:/bin`, RECORD: dir, AIRFLOW_ADMIN_PASSWORD: 'x' } });
+      expect(readFileSync(join(dir, 'argv'), 'utf8').split('\n').slice(0, 4)).toEqual(['users', 'create', '--role', 'Op']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a role FAB does not create, or a name over two lines, is refused', () => {
+    expect(airflowError({ adminRole: 'Superuser' }).message).toBe(
+      'AdminUser at "test/airflow/admin-user": property "role" received "Superuser"; allowed: one of "Admin", "Op", "User", "Viewer", "Public".',
+    );
+    expect(airflowError({ adminRole: 'admin' }).message).toMatch(/property "role" received "admin"; allowed: one of .*Did you mean "Admin"\?$/);
+    expect(airflowError({ adminFirstName: 'a\nb' }).message).toMatch(/property "firstName" received "a\\nb"; allowed: 1 to 64 characters on one line/);
   });
 });

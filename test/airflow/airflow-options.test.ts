@@ -17,6 +17,7 @@ import {
   KubernetesExecutorAirflowProps,
   EnvFrom,
   EnvValue,
+  OAuthProvider,
   PodVolume,
   RemoteLogging,
   StorageProvisioning,
@@ -51,6 +52,9 @@ const EVERY_OPTION: Required<AirflowOptions> = {
   createAdminUser: true, // false is the only other value; it drops the Job (test/airflow/admin-user.test.ts)
   adminUsername: 'ops-admin',
   adminEmail: 'ops@example.org',
+  adminFirstName: 'Ops',
+  adminLastName: 'Team',
+  adminRole: 'Op',
   clusterDomain: 'corp.internal',
   scheduler: { replicas: 2 },
   apiServer: { serviceType: 'NodePort' },
@@ -79,6 +83,11 @@ const EVERY_OPTION: Required<AirflowOptions> = {
   metrics: true,
   celery: { replicas: 2, concurrency: 3, queues: ['default', 'api'], defaultExecutor: true },
   databaseCleanup: { retentionDays: 30, schedule: '0 3 * * *', tables: ['task_fail', 'log'] },
+  auth: {
+    oauth: [OAuthProvider.keycloak({ clientId: 'airflow', clientSecret: { name: 'keycloak-airflow', key: 'client-secret' }, url: 'https://sso.example.com', realm: 'data' })],
+    rolesMapping: { 'airflow-admins': ['Admin'] },
+  },
+  airflowLocalSettings: 'def pod_mutation_hook(pod):\n    pod.metadata.labels["team"] = "data"\n',
 };
 
 /** The Celery broker's password (with `celery`, existing Secrets must have it). */
@@ -106,6 +115,24 @@ const eachAirflowContainer = (b: Built, check: (container: any) => void) =>
 const adminJob = ({ objects }: Built) => byKind(objects, 'Job').find((j) => j.metadata.name.startsWith('airflow-create-user-'));
 
 const OPTION_CHECKS: Checks<AirflowOptions> = {
+  auth: (b) => {
+    // Airflow 2 (EVERY_OPTION): the webserver reads [webserver] config_file.
+    const auth = b.features.auth!;
+    expect(auth.providerNames).toEqual(['keycloak']);
+    expect(cfgOf(b.objects).webserver.config_file).toBe('/opt/airflow/webserver_config.py');
+    const ui = find(b.objects, 'Deployment', 'airflow-webserver').spec.template.spec;
+    expect(ui.volumes).toContainEqual({ name: 'webserver-config', configMap: { name: auth.configMap.name } });
+    expect(ui.containers[0].volumeMounts).toContainEqual({ name: 'webserver-config', mountPath: '/opt/airflow/webserver_config.py', subPath: 'webserver_config.py', readOnly: true });
+    expect(envOf(ui.containers[0], 'AIRFLOW_AUTH_KEYCLOAK_CLIENT_SECRET').valueFrom.secretKeyRef).toEqual({ name: 'keycloak-airflow', key: 'client-secret' });
+    expect(find(b.objects, 'ConfigMap', auth.configMap.name).data['webserver_config.py']).toContain('AUTH_ROLES_MAPPING = {\n    "airflow-admins": ["Admin"],\n}');
+    // The UI alone reads it.
+    expect(envOf(scheduler(b), 'AIRFLOW_AUTH_KEYCLOAK_CLIENT_SECRET')).toBeUndefined();
+  },
+  airflowLocalSettings: (b) => {
+    const settings = b.features.localSettings!;
+    expect(find(b.objects, 'ConfigMap', settings.configMap.name).data['airflow_local_settings.py']).toBe(EVERY_OPTION.airflowLocalSettings);
+    eachAirflowContainer(b, (c) => expect(c.volumeMounts).toContainEqual({ name: 'airflow-local-settings', mountPath: '/opt/airflow/config/airflow_local_settings.py', subPath: 'airflow_local_settings.py', readOnly: true }));
+  },
   image: (b) => {
     expect(b.airflow.image).toBe(EVERY_OPTION.image);
     for (const [name, spec] of airflowPodSpecs(b.objects)) {
@@ -170,6 +197,18 @@ const OPTION_CHECKS: Checks<AirflowOptions> = {
   adminEmail: (b) => {
     expect(b.airflow.adminEmail).toBe('ops@example.org');
     expect(envOf(adminJob(b).spec.template.spec.containers[0], 'AIRFLOW_ADMIN_EMAIL')).toEqual({ name: 'AIRFLOW_ADMIN_EMAIL', value: 'ops@example.org' });
+  },
+  adminFirstName: (b) => {
+    expect(b.airflow.adminFirstName).toBe('Ops');
+    expect(envOf(adminJob(b).spec.template.spec.containers[0], 'AIRFLOW_ADMIN_FIRSTNAME')).toEqual({ name: 'AIRFLOW_ADMIN_FIRSTNAME', value: 'Ops' });
+  },
+  adminLastName: (b) => {
+    expect(b.airflow.adminLastName).toBe('Team');
+    expect(envOf(adminJob(b).spec.template.spec.containers[0], 'AIRFLOW_ADMIN_LASTNAME')).toEqual({ name: 'AIRFLOW_ADMIN_LASTNAME', value: 'Team' });
+  },
+  adminRole: (b) => {
+    expect(b.airflow.adminRole).toBe('Op');
+    expect(adminJob(b).spec.template.spec.containers[0].args[2]).toContain('airflow users create --role Op --username');
   },
   clusterDomain: (b) => {
     expect(b.airflow.clusterDomain).toBe('corp.internal');
@@ -296,7 +335,7 @@ describe('KubernetesExecutorAirflowProps: every prop set reaches the YAML and it
   const props: Required<KubernetesExecutorAirflowProps & AirflowOptions> = { ...EVERY_OPTION, volumes, database, secrets };
   // The control plane with its options, then the features with theirs, as AirflowChart composes them.
   // (KubernetesExecutorAirflow refuses the features' options: they are addAirflowFeatures'.)
-  const { gitSync: _g, remoteLogging: _r, logRetentionDays: _l, metrics: _m, celery: _c, databaseCleanup: _d, ...controlPlaneProps } = props;
+  const { gitSync: _g, remoteLogging: _r, logRetentionDays: _l, metrics: _m, celery: _c, databaseCleanup: _d, auth: _a, airflowLocalSettings: _s, ...controlPlaneProps } = props;
   const airflow = new KubernetesExecutorAirflow(chart, 'airflow', controlPlaneProps);
   const features = addAirflowFeatures(airflow, props);
   const built = (): Built => ({ airflow, features, objects: expectWarns(() => Testing.synth(chart), /imagePullPolicy "Always" makes every task pod ask the registry/, AIRFLOW_2_END_OF_LIFE_WARNING) });
@@ -460,9 +499,9 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
       },
       networkPolicies: (b) => {
         expect(chart.networkPolicies).toBeDefined();
-        // with celery, metrics, gitSync and remoteLogging (EVERY_OPTION), their policies too; taskEgress [] leaves no task-egress
+        // with celery, metrics, gitSync, remoteLogging and auth (EVERY_OPTION), their policies too; taskEgress [] leaves no task-egress
         expect(byKind(b.objects, 'NetworkPolicy').map((p) => p.metadata.name).sort()).toEqual([
-          'airflow-default-deny', 'airflow-dns', 'airflow-git-sync', 'airflow-kubernetes-api', 'airflow-metadata-db',
+          'airflow-default-deny', 'airflow-dns', 'airflow-git-sync', 'airflow-identity-provider', 'airflow-kubernetes-api', 'airflow-metadata-db',
           'airflow-metadata-db-clients', 'airflow-pgbouncer', 'airflow-redis', 'airflow-redis-clients', 'airflow-remote-logging', 'airflow-statsd',
           'airflow-statsd-clients', 'airflow-webserver',
         ]);
@@ -512,6 +551,18 @@ describe('without props, each option resolves to its documented default', () => 
       createAdminUser: (b) => expect(b.airflow.createAdminUser).toBe(true),
       adminUsername: (b) => expect(b.airflow.adminUsername).toBe('admin'),
       adminEmail: (b) => expect(b.airflow.adminEmail).toBe('admin@example.com'),
+      adminFirstName: (b) => expect(b.airflow.adminFirstName).toBe('Admin'),
+      adminLastName: (b) => expect(b.airflow.adminLastName).toBe('User'),
+      adminRole: (b) => expect(b.airflow.adminRole).toBe('Admin'),
+      auth: (b) => {
+        expect(b.features.auth).toBeUndefined();
+        expect(cfgOf(b.objects).fab?.config_file).toBeUndefined();
+        expect(cfgOf(b.objects).core.auth_manager).toBe('airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager');
+      },
+      airflowLocalSettings: (b) => {
+        expect(b.features.localSettings).toBeUndefined();
+        eachAirflowContainer(b, (c) => expect(c.volumeMounts ?? []).not.toContainEqual(expect.objectContaining({ name: 'airflow-local-settings' })));
+      },
       clusterDomain: (b) => expect(b.airflow.clusterDomain).toBe('cluster.local'),
       scheduler: (b) => {
         expect(component(b, 'scheduler').spec.replicas).toBe(1);

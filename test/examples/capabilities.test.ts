@@ -58,6 +58,28 @@ const CASES: ReadonlyArray<[string, string, (objects: Manifest[]) => void, strin
       expect(cfgOf(objects).metrics.statsd_host).toBe('airflow-statsd.airflow.svc.cluster.local');
     },
   ],
+  [
+    'auth',
+    'docs/auth.md',
+    (objects) => {
+      expect(cfgOf(objects).fab.config_file).toBe('/opt/airflow/webserver_config.py');
+      const config = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('airflow-api-server-config-'))!.data['webserver_config.py'];
+      expect(config).toContain('AUTH_TYPE = AUTH_OAUTH');
+      expect(config).toContain('"client_secret": os.environ["AIRFLOW_AUTH_KEYCLOAK_CLIENT_SECRET"],');
+      expect(config).toContain('AUTH_ROLES_MAPPING = {\n    "airflow-admins": ["Admin"],\n    "data-team": ["User"],\n}');
+      expect(objects.filter((o) => o.kind === 'Job').map((j) => j.metadata.name)).not.toContainEqual(expect.stringMatching(/create-user/));
+    },
+    ['keycloak-airflow'],
+  ],
+  [
+    'local-settings',
+    'docs/auth.md',
+    (objects) => {
+      const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('airflow-local-settings-'))!;
+      expect(cm.data['airflow_local_settings.py']).toContain('def pod_mutation_hook(pod):');
+      expect(find(objects, 'ConfigMap', 'airflow-config').data['pod_template_file.yaml']).toContain(`name: ${cm.metadata.name}`);
+    },
+  ],
 ];
 
 describe.each(CASES)('examples/%s.ts', (name, doc, check, existingSecrets = []) => {

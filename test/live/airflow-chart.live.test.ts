@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { parse } from 'yaml';
-import { AirflowChartProps, GitSyncCredentials, GitSyncMode, RemoteLogging, StorageProvisioning } from '../../lib';
+import { AirflowChartProps, GitSyncCredentials, GitSyncMode, OAuthProvider, RemoteLogging, StorageProvisioning } from '../../lib';
 import {
   clusterAccess,
   controlPlaneScript,
@@ -218,6 +218,28 @@ describe('server-side dry run with field validation', () => {
     const workers = variant.find((o) => o.kind === 'Deployment' && o.metadata.name === 'airflow-celery-worker');
     expect(workers.spec.template.spec.initContainers.map((c: any) => c.name)).toEqual(['git-sync-init']);
     expectServerDryRun(dir, 'no-shared-claims.yaml', variant);
+  });
+
+  test.each([
+    ['OAuth (every provider factory), role mapping', { auth: {
+      oauth: [
+        OAuthProvider.google({ clientId: 'id.apps.googleusercontent.com', clientSecret: { name: 'sso', key: 'google' } }),
+        OAuthProvider.github({ clientId: 'Iv1.abc', clientSecret: { name: 'sso', key: 'github' } }),
+        OAuthProvider.okta({ clientId: '0oa1', clientSecret: { name: 'sso', key: 'okta' }, domain: 'example.okta.com' }),
+        OAuthProvider.azureAd({ clientId: '11111111-2222-3333-4444-555555555555', clientSecret: { name: 'sso', key: 'azure' }, tenantId: 'contoso.onmicrosoft.com' }),
+        OAuthProvider.keycloak({ clientId: 'airflow', clientSecret: { name: 'sso', key: 'keycloak' }, url: 'https://sso.example.com', realm: 'data' }),
+        OAuthProvider.generic({ name: 'dex', clientId: 'airflow', clientSecret: { name: 'sso', key: 'dex' }, issuerUrl: 'https://dex.example.com' }),
+      ],
+      rolesMapping: { admins: ['Admin'] },
+    } }],
+    ['LDAP with a bind user', { auth: { ldap: { uri: 'ldaps://ldap.example.com', searchBase: 'dc=example,dc=com', bindUser: 'cn=airflow', bindPassword: { name: 'ldap', key: 'password' } } } }],
+  ])('auth (%s) and airflowLocalSettings, with their NetworkPolicy: accepted too', (_label, props: any) => {
+    const variant = synthAirflow({ ...props, airflowLocalSettings: 'def pod_mutation_hook(pod):\n    pass\n', networkPolicies: true }).filter((o) => o.kind !== 'Namespace');
+    const names = variant.map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(names).toContainEqual(expect.stringMatching(/^ConfigMap\/airflow-api-server-config-[0-9a-f]+$/));
+    expect(names).toContainEqual(expect.stringMatching(/^ConfigMap\/airflow-local-settings-[0-9a-f]+$/));
+    expect(names).toContain('NetworkPolicy/airflow-identity-provider');
+    expectServerDryRun(dir, 'auth-local-settings.yaml', variant);
   });
 
   test.each([
@@ -484,6 +506,17 @@ describe('the worker pod template', () => {
     expect(created.spec.serviceAccountName).toBe('airflow-worker');
     expect(created.spec.containers[0].resources.requests).toEqual({ cpu: '100m', memory: '256Mi' });
     expect(getObject('pod', 'exampledagexampletask-3f2a1b', NS)).toBeUndefined();
+  });
+
+  test('with airflowLocalSettings, the task pod (the file mounted from its ConfigMap) is accepted too', () => {
+    const variant = synthAirflow({ airflowLocalSettings: 'def pod_mutation_hook(pod):\n    pass\n' });
+    const template = variant.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'airflow-config').data['pod_template_file.yaml'];
+    const pod = executorWorkerPod(template, { name: 'local-settings-task', namespace: NS, airflowVersion: '3.1.3' });
+    const r = kubectl(['create', '--dry-run=server', '--validate=true', '-o', 'json', '-f', '-'], JSON.stringify(pod));
+    expect(unexpectedStderr(r.stderr)).toEqual([]);
+    expect(r.code).toBe(0);
+    const created = JSON.parse(r.stdout);
+    expect(created.spec.containers[0].volumeMounts).toContainEqual({ name: 'airflow-local-settings', mountPath: '/opt/airflow/config/airflow_local_settings.py', subPath: 'airflow_local_settings.py', readOnly: true });
   });
 
   test.each([

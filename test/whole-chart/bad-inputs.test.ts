@@ -16,6 +16,7 @@ import {
   EnvValue,
   RemoteLogging,
   StatsdExporter,
+  OAuthProvider,
 } from '../../lib';
 import * as k8s from '../../imports/k8s';
 import { validateAirflowConfig } from '../../lib/airflow/airflow-config-keys';
@@ -281,6 +282,23 @@ const rows: Array<[string, () => unknown, RegExp]> = [
     /^KubernetesExecutorAirflow at "airflow\/airflow": property "remoteLogging\.host" received "\(a URL with credentials\)"; allowed: a URL without credentials: the host is written into airflow\.cfg, a ConfigMap\. Put the URL with its credentials in a Secret and give hostSecret: \{ name, key \}\.$/],
   ['dagBundles on Airflow 2', () => new AirflowChart(Testing.app(), 'airflow', { image: 'apache/airflow:2.11.0', dagBundles: [{ name: 'team-dags', repoUrl: 'https://github.com/example-org/dags.git', trackingRef: 'main' }] }),
     /^KubernetesExecutorAirflow at "airflow\/airflow": property "dagBundles" received \["team-dags"\]; allowed: unset on Airflow 2\.11\.0: DAG bundles \(\[dag_processor\] dag_bundle_config_list\) exist from Airflow 3\.0\. Use gitSync on Airflow 2\.$/],
+  // Login and local settings (issue #22)
+  ['an OAuth provider without its client secret', () => new AirflowChart(Testing.app(), 'airflow', { auth: { oauth: [OAuthProvider.google({ clientId: 'airflow' } as any)] } }),
+    /^AirflowAuth at "airflow\/airflow\/auth": property "oauth\[0\]\.clientSecret" received undefined; allowed: a reference to the Secret key holding the client secret: \{ name: "my-secret", key: "client-secret" \}\.$/],
+  ['an OAuth client secret as a value', () => new AirflowChart(Testing.app(), 'airflow', { auth: { oauth: [OAuthProvider.github({ clientId: 'Iv1.abc', clientSecret: 'ghs_secret' } as any)] } }),
+    /^AirflowAuth at "airflow\/airflow\/auth": property "oauth\[0\]\.clientSecret" received "ghs_secret"; allowed: a reference to a Secret key: \{ name: "my-secret", key: "my-key" \}\.$/],
+  ['LDAP without TLS', () => new AirflowChart(Testing.app(), 'airflow', { auth: { ldap: { uri: 'ldap://ldap.example.com' } } }),
+    /^AirflowAuth at "airflow\/airflow\/auth": property "ldap\.uri" received "ldap:\/\/ldap\.example\.com"; allowed: ldaps:\/\/, or ldap:\/\/ with startTls: true: every login sends the user's password to the server, in clear over plain ldap:\/\/\. Use "ldaps:\/\/ldap\.example\.com" or set startTls: true\.$/],
+  ['a role FAB does not know in the role mapping', () => new AirflowChart(Testing.app(), 'airflow', { auth: { oauth: [OAuthProvider.okta({ clientId: 'airflow', clientSecret: { name: 'sso', key: 'okta' }, domain: 'example.okta.com' })], rolesMapping: { admins: ['Administrator'] } } }),
+    /^AirflowAuth at "airflow\/airflow\/auth": property "rolesMapping\["admins"\]\[0\]" received "Administrator"; allowed: a role FAB knows: "Admin", "Op", "User", "Viewer", "Public"\. Declare a role created in the UI in customRoles\.$/],
+  ['a role mapping Google never applies', () => new AirflowChart(Testing.app(), 'airflow', { auth: { oauth: [OAuthProvider.google({ clientId: 'airflow', clientSecret: { name: 'sso', key: 'google' } })], rolesMapping: { admins: ['Admin'] } } }),
+    /^AirflowAuth at "airflow\/airflow\/auth": property "rolesMapping" received \{"admins":\["Admin"\]\}; allowed: unset with only Google and GitHub: FAB reads no groups from them \(no role keys\), so the mapping would never apply\. .*$/],
+  ['identity provider CIDRs without auth', () => new AirflowNetworkPolicies(chart(), 'net', { identityProviderCidrs: ['192.0.2.0/24'] }),
+    /^AirflowNetworkPolicies at "test\/net": property "identityProviderCidrs" received \["192\.0\.2\.0\/24"\]; allowed: unset without auth: nothing would use the rule\. Turn auth on, or leave identityProviderCidrs out\.$/],
+  ['empty local settings', () => new AirflowChart(Testing.app(), 'airflow', { airflowLocalSettings: '' }),
+    /^AirflowLocalSettings at "airflow\/airflow\/local-settings": property "airflowLocalSettings" received ""; allowed: the Python source of airflow_local_settings\.py, such as .*$/],
+  ['a first user with a role FAB does not create', () => new AirflowChart(Testing.app(), 'airflow', { adminRole: 'Superuser' }),
+    /^AdminUser at "airflow\/airflow\/admin-user": property "role" received "Superuser"; allowed: one of "Admin", "Op", "User", "Viewer", "Public"\.$/],
 ];
 
 describe('bad inputs', () => {

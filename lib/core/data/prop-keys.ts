@@ -14,16 +14,23 @@ export interface PropKeys {
 /** Interface name -> its keys. */
 export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
   AdminUserProps: {
-    keys: ['email', 'firstName', 'lastName', 'parts', 'passwordSecret', 'serviceAccountName', 'username'],
+    keys: ['email', 'firstName', 'lastName', 'parts', 'passwordSecret', 'role', 'serviceAccountName', 'username'],
     nested: {
       parts: ['AirflowPodParts'],
       passwordSecret: ['SecretKeyRef'],
     },
   },
+  AirflowAuthProps: {
+    keys: ['airflow', 'customRoles', 'ldap', 'oauth', 'rolesMapping', 'rolesSyncAtLogin', 'userRegistration', 'userRegistrationRole'],
+    nested: {
+      ldap: ['LdapOptions'],
+    },
+  },
   AirflowChartProps: {
-    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'createNamespace', 'dagBundles', 'dagProcessor', 'databaseCleanup', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'disableResourceNameHashes', 'env', 'envFrom', 'existingSecrets', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'hostRoot', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'labels', 'logRetentionDays', 'metrics', 'migrations', 'namePrefix', 'namespace', 'networkPolicies', 'networkPolicyOptions', 'nodeSelector', 'openShift', 'parallelism', 'pgbouncer', 'podAnnotations', 'podLabels', 'prePullImages', 'prePullPauseImage', 'priorityClassName', 'provisioning', 'remoteLogging', 'scheduler', 'secretsBootstrapImage', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'volumes', 'worker', 'workerPodsCreationBatchSize'],
+    keys: ['adminEmail', 'adminFirstName', 'adminLastName', 'adminRole', 'adminUsername', 'affinity', 'airflowLocalSettings', 'airflowVersion', 'apiServer', 'auth', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'createNamespace', 'dagBundles', 'dagProcessor', 'databaseCleanup', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'disableResourceNameHashes', 'env', 'envFrom', 'existingSecrets', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'hostRoot', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'labels', 'logRetentionDays', 'metrics', 'migrations', 'namePrefix', 'namespace', 'networkPolicies', 'networkPolicyOptions', 'nodeSelector', 'openShift', 'parallelism', 'pgbouncer', 'podAnnotations', 'podLabels', 'prePullImages', 'prePullPauseImage', 'priorityClassName', 'provisioning', 'remoteLogging', 'scheduler', 'secretsBootstrapImage', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'volumes', 'worker', 'workerPodsCreationBatchSize'],
     nested: {
       apiServer: ['ApiServerOptions'],
+      auth: ['AuthOptions'],
       celery: ['CeleryOptions'],
       dagBundles: ['GitDagBundleOptions[]'],
       dagProcessor: ['ComponentOptions'],
@@ -75,7 +82,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   AirflowFeatures: {
-    keys: ['celery', 'databaseCleanup', 'gitSync', 'logGroomer', 'remoteLogging', 'statsd'],
+    keys: ['auth', 'celery', 'databaseCleanup', 'gitSync', 'localSettings', 'logGroomer', 'remoteLogging', 'statsd'],
     nested: {},
   },
   AirflowIngressProps: {
@@ -90,22 +97,27 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
       jwtSecret: ['SecretKeyRef'],
     },
   },
+  AirflowLocalSettingsProps: {
+    keys: ['airflow', 'source'],
+    nested: {},
+  },
   AirflowNamespaceProps: {
     keys: ['labels', 'podSecurityLabels'],
     nested: {},
   },
   AirflowNetworkPoliciesProps: {
-    keys: ['apiServerPort', 'apiServerSelector', 'apiServerSources', 'celeryWorkers', 'databaseClients', 'databasePort', 'databaseSelector', 'dns', 'externalDatabaseCidrs', 'generation', 'gitCidrs', 'gitPorts', 'gitSyncClients', 'kedaOperatorNamespace', 'kubernetesApiCidrs', 'kubernetesApiClients', 'kubernetesApiPorts', 'objectStoreCidrs', 'objectStorePorts', 'pgbouncer', 'prometheusSources', 'redisBroker', 'remoteLogging', 'statsd', 'taskEgress'],
+    keys: ['apiServerPort', 'apiServerSelector', 'apiServerSources', 'celeryWorkers', 'databaseClients', 'databasePort', 'databaseSelector', 'dns', 'externalDatabaseCidrs', 'generation', 'gitCidrs', 'gitPorts', 'gitSyncClients', 'identityProviderCidrs', 'identityProviderPorts', 'kedaOperatorNamespace', 'kubernetesApiCidrs', 'kubernetesApiClients', 'kubernetesApiPorts', 'objectStoreCidrs', 'objectStorePorts', 'pgbouncer', 'prometheusSources', 'redisBroker', 'remoteLogging', 'statsd', 'taskEgress'],
     nested: {},
   },
   AirflowNetworkPolicyOptions: {
-    keys: ['apiServerSources', 'dns', 'gitCidrs', 'gitPorts', 'kubernetesApiCidrs', 'kubernetesApiPorts', 'objectStoreCidrs', 'objectStorePorts', 'prometheusSources', 'taskEgress'],
+    keys: ['apiServerSources', 'dns', 'gitCidrs', 'gitPorts', 'identityProviderCidrs', 'kubernetesApiCidrs', 'kubernetesApiPorts', 'objectStoreCidrs', 'objectStorePorts', 'prometheusSources', 'taskEgress'],
     nested: {},
   },
   AirflowOptions: {
-    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'databaseCleanup', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'logRetentionDays', 'metrics', 'migrations', 'nodeSelector', 'openShift', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'remoteLogging', 'scheduler', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'worker', 'workerPodsCreationBatchSize'],
+    keys: ['adminEmail', 'adminFirstName', 'adminLastName', 'adminRole', 'adminUsername', 'affinity', 'airflowLocalSettings', 'airflowVersion', 'apiServer', 'auth', 'celery', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'databaseCleanup', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'gitSync', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'logRetentionDays', 'metrics', 'migrations', 'nodeSelector', 'openShift', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'remoteLogging', 'scheduler', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'worker', 'workerPodsCreationBatchSize'],
     nested: {
       apiServer: ['ApiServerOptions'],
+      auth: ['AuthOptions'],
       celery: ['CeleryOptions'],
       dagProcessor: ['ComponentOptions'],
       databaseCleanup: ['DatabaseCleanupOptions'],
@@ -118,7 +130,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   AirflowPodParts: {
-    keys: ['airflowVersion', 'configChecksum', 'containerSecurityContext', 'env', 'image', 'imagePullPolicy', 'pod', 'podSecurityContext', 'volumeMounts', 'volumes', 'waitForDatabase'],
+    keys: ['airflowVersion', 'configChecksum', 'containerSecurityContext', 'contributedVolumes', 'env', 'image', 'imagePullPolicy', 'pod', 'podSecurityContext', 'volumeMounts', 'volumes', 'waitForDatabase'],
     nested: {
       pod: ['ResolvedPodOptions'],
     },
@@ -144,6 +156,18 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
       readinessProbe: ['ProbeTimings'],
       resources: ['ResourceOptions'],
       startupProbe: ['ProbeTimings'],
+    },
+  },
+  AuthOptions: {
+    keys: ['customRoles', 'ldap', 'oauth', 'rolesMapping', 'rolesSyncAtLogin', 'userRegistration', 'userRegistrationRole'],
+    nested: {
+      ldap: ['LdapOptions'],
+    },
+  },
+  AzureAdOAuthOptions: {
+    keys: ['clientId', 'clientSecret', 'scopes', 'tenantId'],
+    nested: {
+      clientSecret: ['SecretKeyRef'],
     },
   },
   AzureBlobRemoteLoggingOptions: {
@@ -227,7 +251,7 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {},
   },
   ControlPlaneOptions: {
-    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'migrations', 'nodeSelector', 'openShift', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'scheduler', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'worker', 'workerPodsCreationBatchSize'],
+    keys: ['adminEmail', 'adminFirstName', 'adminLastName', 'adminRole', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'migrations', 'nodeSelector', 'openShift', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'scheduler', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'worker', 'workerPodsCreationBatchSize'],
     nested: {
       apiServer: ['ApiServerOptions'],
       dagProcessor: ['ComponentOptions'],
@@ -288,6 +312,12 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     keys: ['bucket', 'connectionId', 'connectionSecret', 'deleteLocalLogs', 'prefix', 'serviceAccountAnnotations'],
     nested: {
       connectionSecret: ['SecretKeyRef'],
+    },
+  },
+  GenericOAuthOptions: {
+    keys: ['clientId', 'clientSecret', 'icon', 'issuerUrl', 'name', 'scopes'],
+    nested: {
+      clientSecret: ['SecretKeyRef'],
     },
   },
   GitDagBundleOptions: {
@@ -383,8 +413,14 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
       resources: ['ResourceOptions'],
     },
   },
+  KeycloakOAuthOptions: {
+    keys: ['clientId', 'clientSecret', 'realm', 'scopes', 'url'],
+    nested: {
+      clientSecret: ['SecretKeyRef'],
+    },
+  },
   KubernetesExecutorAirflowProps: {
-    keys: ['adminEmail', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'database', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'migrations', 'nodeSelector', 'openShift', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'scheduler', 'secrets', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'volumes', 'worker', 'workerPodsCreationBatchSize'],
+    keys: ['adminEmail', 'adminFirstName', 'adminLastName', 'adminRole', 'adminUsername', 'affinity', 'airflowVersion', 'apiServer', 'clusterDomain', 'config', 'createAdminUser', 'dagProcessor', 'database', 'defaultPoolSlots', 'deleteFailedWorkerPods', 'env', 'envFrom', 'extraVolumes', 'fixVolumePermissions', 'image', 'imagePullPolicy', 'imagePullSecrets', 'ingress', 'migrations', 'nodeSelector', 'openShift', 'parallelism', 'podAnnotations', 'podLabels', 'priorityClassName', 'scheduler', 'secrets', 'serviceAccountAnnotations', 'standaloneDagProcessor', 'tolerations', 'topologySpreadConstraints', 'triggerer', 'volumes', 'worker', 'workerPodsCreationBatchSize'],
     nested: {
       apiServer: ['ApiServerOptions'],
       dagProcessor: ['ComponentOptions'],
@@ -397,6 +433,12 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
       worker: ['WorkerOptions'],
     },
   },
+  LdapOptions: {
+    keys: ['allowSelfSigned', 'bindPassword', 'bindUser', 'groupField', 'searchBase', 'searchFilter', 'startTls', 'uidField', 'uri'],
+    nested: {
+      bindPassword: ['SecretKeyRef'],
+    },
+  },
   ManagedConfigContext: {
     keys: ['basePath', 'baseUrl', 'standaloneDagProcessor', 'uiServiceHost'],
     nested: {},
@@ -406,6 +448,18 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {
       passwordSecret: ['SecretKeyRef'],
       secrets: ['IAirflowSecrets'],
+    },
+  },
+  OAuthClientOptions: {
+    keys: ['clientId', 'clientSecret', 'scopes'],
+    nested: {
+      clientSecret: ['SecretKeyRef'],
+    },
+  },
+  OktaOAuthOptions: {
+    keys: ['clientId', 'clientSecret', 'domain', 'scopes'],
+    nested: {
+      clientSecret: ['SecretKeyRef'],
     },
   },
   OpensearchRemoteLoggingOptions: {
@@ -486,6 +540,14 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     keys: ['config', 'env', 'serviceAccountAnnotations'],
     nested: {},
   },
+  RenderedLdap: {
+    keys: ['allowSelfSigned', 'bindPasswordEnv', 'bindUser', 'groupField', 'searchBase', 'searchFilter', 'server', 'startTls', 'uidField'],
+    nested: {},
+  },
+  RenderedProvider: {
+    keys: ['clientId', 'icon', 'name', 'remote', 'reportsGroups', 'secretEnv'],
+    nested: {},
+  },
   ResolvedPodOptions: {
     keys: ['env', 'envFrom', 'placement', 'podAnnotations', 'podLabels', 'serviceAccountAnnotations', 'volumeMounts', 'volumes'],
     nested: {},
@@ -537,6 +599,13 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     keys: ['image', 'imagePullPolicy', 'pod', 'volumes'],
     nested: {
       pod: ['ResolvedPodOptions'],
+    },
+  },
+  WebserverConfigInput: {
+    keys: ['authType', 'ldap', 'providers', 'rolesMapping', 'rolesSyncAtLogin', 'userRegistration', 'userRegistrationRole'],
+    nested: {
+      ldap: ['RenderedLdap'],
+      providers: ['RenderedProvider[]'],
     },
   },
   WorkerOptions: {

@@ -6,9 +6,13 @@ import {
   AirflowNamespace,
   AirflowSecrets,
   AirflowVolumes,
+  EnvValue,
   KubernetesExecutorAirflow,
   MetadataDb,
+  OAuthProvider,
+  PodVolume,
 } from '../../../lib';
+import * as k8s from '../../../imports/k8s';
 import { Variant } from './chain';
 
 /** The default chart, as main.ts synthesizes it (id `airflow`, namespace `airflow`), with optional props. */
@@ -58,5 +62,72 @@ export function ingressSubPathChart(): Variant {
     id: 'ingress-sub-path',
     title: "the default chart with ingress: { host: 'airflow.local', path: '/airflow' } (reached through the Service, no Ingress controller)",
     objects: Testing.synth(new AirflowChart(Testing.app(), 'airflow', { ingress: { host: 'airflow.local', path: '/airflow' } })),
+  };
+}
+
+/** The label and annotation the runtime's `pod_mutation_hook` puts on every task pod (authLocalSettingsChart). */
+export const MUTATION_LABEL = 'airflow-cdk8s/mutated-by';
+export const MUTATION_ANNOTATION = 'airflow-cdk8s/pod-mutation-hook';
+
+/**
+ * Where the api-server of authLocalSettingsChart finds Authlib, which FAB's OAuth login imports and the trixie
+ * root lacks: Debian's python3-authlib, unpacked under the kubelet's node folder (the claim's hostPath), as an
+ * image that ships it would have it (the official image's OAuth extras do).
+ */
+export const AUTHLIB_HOST_PATH = '/authlib';
+export const AUTHLIB_PYTHONPATH = '/opt/authlib/usr/lib/python3/dist-packages';
+
+/**
+ * The default chart with `airflowLocalSettings` (a pod_mutation_hook that labels and annotates every task pod)
+ * and `auth` (OAuth: GitHub and a generic OpenID Connect provider), the client secret in a Secret of the test's
+ * own (a dummy value: the stage has no identity provider), and Authlib given to the api-server through a claim.
+ */
+export function authLocalSettingsChart(): Variant {
+  const chart = new AirflowChart(Testing.app(), 'airflow', {
+    airflowLocalSettings: [
+      'def pod_mutation_hook(pod):',
+      `    pod.metadata.labels = {**(pod.metadata.labels or {}), "${MUTATION_LABEL}": "airflow-local-settings"}`,
+      `    pod.metadata.annotations = {**(pod.metadata.annotations or {}), "${MUTATION_ANNOTATION}": "ran in " + __name__}`,
+      '',
+    ].join('\n'),
+    auth: {
+      oauth: [
+        OAuthProvider.github({ clientId: 'Iv1.runtime0client', clientSecret: { name: 'oauth-client', key: 'github' } }),
+        OAuthProvider.generic({ name: 'corp-sso', clientId: 'airflow', clientSecret: { name: 'oauth-client', key: 'corp-sso' }, issuerUrl: 'https://sso.example.com/realms/corp' }),
+      ],
+    },
+    apiServer: {
+      extraVolumes: [PodVolume.existingClaim('authlib', { claimName: 'authlib-claim', mountPath: '/opt/authlib', readOnly: true })],
+      env: { PYTHONPATH: EnvValue.fromValue(AUTHLIB_PYTHONPATH) },
+    },
+  });
+  new k8s.KubeSecret(chart, 'oauth-client', {
+    metadata: { name: 'oauth-client' },
+    stringData: { 'github': 'runtime-dummy-github-secret', 'corp-sso': 'runtime-dummy-sso-secret' },
+  });
+  new k8s.KubePersistentVolume(chart, 'authlib-volume', {
+    metadata: { name: 'authlib-volume' },
+    spec: {
+      capacity: { storage: k8s.Quantity.fromString('1Mi') },
+      accessModes: ['ReadOnlyMany'],
+      storageClassName: 'authlib-static',
+      persistentVolumeReclaimPolicy: 'Retain',
+      hostPath: { path: AUTHLIB_HOST_PATH, type: 'Directory' },
+      claimRef: { name: 'authlib-claim', namespace: 'airflow' },
+    },
+  });
+  new k8s.KubePersistentVolumeClaim(chart, 'authlib-claim', {
+    metadata: { name: 'authlib-claim' },
+    spec: {
+      accessModes: ['ReadOnlyMany'],
+      storageClassName: 'authlib-static',
+      volumeName: 'authlib-volume',
+      resources: { requests: { storage: k8s.Quantity.fromString('1Mi') } },
+    },
+  });
+  return {
+    id: 'auth-local-settings',
+    title: 'the default chart with airflowLocalSettings (a pod_mutation_hook) and auth (OAuth: GitHub, a generic OpenID Connect provider)',
+    objects: Testing.synth(chart),
   };
 }
