@@ -3,8 +3,15 @@ import { Construct } from 'constructs';
 import { KubernetesExecutorAirflow } from './airflow';
 import { AirflowFeatures, AirflowOptions, addAirflowFeatures } from './airflow-options';
 import {
+  APP_NAME,
   Components,
   DEFAULT_NAMESPACE,
+  INSTANCE_LABEL,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  NAME_LABEL,
+  PART_OF_LABEL,
+  VERSION_LABEL,
   IMAGE_PULL_POLICIES,
   buildPart,
   invalid,
@@ -58,8 +65,9 @@ export interface AirflowChartProps extends ChartProps, AirflowOptions {
   readonly volumes?: AirflowVolumeOptions[];
 
   /**
-   * The prefix of the names of the PersistentVolumes (cluster-scoped) and of the objects named after them
-   * (claims, the Postgres StatefulSet and Service). Two deployments in one cluster need different prefixes.
+   * The prefix of the names of the PersistentVolumes (cluster-scoped: `<namePrefix>-dags-volume`). Two deployments
+   * in one cluster need different prefixes. Namespaced objects (claims, Postgres, the Airflow objects) are
+   * `airflow-*` in every namespace: the namespace tells deployments apart.
    * @default - "airflow" in namespace "airflow" (the course's names), the namespace's name in any other
    */
   readonly namePrefix?: string;
@@ -363,6 +371,33 @@ export class AirflowChart extends Chart {
       reach.objectStorePorts = [port];
     }
     return reach;
+  }
+
+  /**
+   * The recommended labels (kubernetes.io/docs/concepts/overview/working-with-objects/common-labels) every object
+   * of the chart carries besides its own `app.kubernetes.io/component`: `name` and `part-of` "airflow",
+   * `instance` the namespace (one deployment per namespace), `version` the Airflow version, `managed-by`
+   * "airflow-cdk8s". An object's own labels (and the chart's `labels`) win. On the objects' metadata only: pod
+   * templates keep theirs, and no selector (immutable once applied) includes `version`.
+   */
+  public get recommendedLabels(): Record<string, string> {
+    return {
+      [NAME_LABEL]: APP_NAME,
+      [INSTANCE_LABEL]: this.namespace!,
+      [VERSION_LABEL]: this.airflow.airflowVersion.toString(),
+      [PART_OF_LABEL]: APP_NAME,
+      [MANAGED_BY_LABEL]: MANAGED_BY,
+    };
+  }
+
+  /** The chart's objects, each with the {@link recommendedLabels} it does not set itself. */
+  public override toJson(): any[] {
+    const recommended = this.recommendedLabels;
+    return super.toJson().map((o) => {
+      const labels: Record<string, string> = { ...recommended, ...o.metadata?.labels };
+      const sorted = Object.fromEntries(Object.keys(labels).sort().map((k) => [k, labels[k]]));
+      return { ...o, metadata: { ...o.metadata, labels: sorted } };
+    });
   }
 
   /**

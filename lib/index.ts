@@ -4,6 +4,7 @@
 
 // The whole deployment in one chart.
 export { AirflowChart, type AirflowChartProps } from './airflow-chart';
+export { AirflowApp, AirflowChartFile, airflowChartFileOf } from './airflow-app';
 export { type AirflowFeatures, type AirflowOptions, addAirflowFeatures } from './airflow-options';
 
 // The Airflow control plane (airflow/).

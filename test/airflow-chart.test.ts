@@ -5,7 +5,7 @@ import { podSecurityViolations, PodSecurityLevel } from '../lib/security/pod-sec
 import { airflowPodSpecs, byKind, defaultVolumesOf, EXISTING_SECRETS, cfgOf, containersOf, find, podsOf, selects } from './support';
 import { validationReport } from '../validation';
 
-// The whole default chart. Its YAML is dist/airflow.k8s.yaml, the one golden copy: CI fails when dist/ differs
+// The whole default chart. Its YAML is dist/ (main.ts's AirflowApp writes it as three files by box), the one golden copy: CI fails when dist/ differs
 // from a fresh synth, and reviewers read the diff there. These tests pin what the YAML means: the objects and
 // their names, how claims bind volumes, who runs as which ServiceAccount with which rules, what each pod mounts
 // and reads, and how each component is probed.
@@ -297,5 +297,55 @@ describe('createNamespace: false, to deploy into a namespace you already manage 
 
   test('true (the default) emits it', () => {
     expect(byKind(Testing.synth(new AirflowChart(Testing.app(), 'airflow', { createNamespace: true })), 'Namespace')).toHaveLength(1);
+  });
+});
+
+describe('the recommended labels and one naming rule (issue #23 item 6)', () => {
+  const RECOMMENDED = ['name', 'instance', 'version', 'component', 'part-of', 'managed-by'].map((l) => `app.kubernetes.io/${l}`);
+
+  test('every object carries the six recommended labels, the Namespace, the volumes, the claims and Postgres included', () => {
+    for (const o of manifests) {
+      const labels = o.metadata.labels ?? {};
+      expect({ object: `${o.kind}/${o.metadata.name}`, missing: RECOMMENDED.filter((l) => !labels[l]) }).toEqual({ object: `${o.kind}/${o.metadata.name}`, missing: [] });
+      expect([labels['app.kubernetes.io/name'], labels['app.kubernetes.io/part-of']]).toEqual(['airflow', 'airflow']);
+      expect(labels['app.kubernetes.io/instance']).toBe('airflow');
+      expect(labels['app.kubernetes.io/version']).toBe('3.1.3');
+      expect(labels['app.kubernetes.io/managed-by']).toBe('airflow-cdk8s');
+    }
+    expect(find(manifests, 'Namespace').metadata.labels['app.kubernetes.io/component']).toBe('namespace');
+    expect(find(manifests, 'StatefulSet', 'airflow-postgres').metadata.labels['app.kubernetes.io/component']).toBe('metadata-db');
+  });
+
+  test('no selector holds version, instance or managed-by (selectors are immutable), and pod templates keep their labels', () => {
+    const selectors = manifests.flatMap((o) => [o.spec?.selector?.matchLabels, o.kind === 'Service' ? o.spec.selector : undefined]).filter(Boolean);
+    expect(selectors.length).toBeGreaterThan(0);
+    for (const s of selectors) {
+      expect(Object.keys(s).filter((k) => /version|instance|managed-by/.test(k))).toEqual([]);
+    }
+    // pod templates are left as they were: only the migration Job's pods had (and have) the version they migrate to
+    for (const pod of podsOf(manifests)) {
+      const allowed = pod.object.startsWith('Job/airflow-db-migrate-') ? /instance|managed-by/ : /version|instance|managed-by/;
+      expect({ pod: pod.object, labels: Object.keys(pod.labels).filter((k) => allowed.test(k)) }).toEqual({ pod: pod.object, labels: [] });
+    }
+  });
+
+  test("an object's own labels and the chart's labels win over the recommended ones", () => {
+    const objects = Testing.synth(new AirflowChart(Testing.app(), 'airflow', { labels: { 'app.kubernetes.io/instance': 'prod', team: 'data' } }));
+    for (const o of objects) expect([o.metadata.labels['app.kubernetes.io/instance'], o.metadata.labels.team]).toEqual(['prod', 'data']);
+    // the migration Job's version is the one it ran for: the same one here
+    const migrate = byKind(objects, 'Job').find((j) => j.metadata.name.startsWith('airflow-db-migrate-'))!;
+    expect(migrate.metadata.labels['app.kubernetes.io/version']).toBe('3.1.3');
+  });
+
+  test('namespaced objects are airflow-* in every namespace; only the cluster-scoped volumes take the namespace as prefix', () => {
+    const objects = Testing.synth(new AirflowChart(Testing.app(), 'team-a', { namespace: 'team-a' }));
+    for (const o of objects) {
+      const expected = o.kind === 'PersistentVolume' ? /^team-a-[a-z-]+-volume$/ : o.kind === 'Namespace' ? /^team-a$/ : /^airflow-/;
+      expect(`${o.kind}/${o.metadata.name}`).toMatch(new RegExp(`^${o.kind}/${expected.source.slice(1)}`));
+    }
+    expect(find(objects, 'StatefulSet', 'airflow-postgres').metadata.namespace).toBe('team-a');
+    expect(find(objects, 'PersistentVolume', 'team-a-postgres-volume').spec.claimRef).toEqual({ name: 'airflow-postgres-claim', namespace: 'team-a' });
+    expect(find(objects, 'PersistentVolumeClaim', 'airflow-dags-claim').spec.volumeName).toBe('team-a-dags-volume');
+    expect(find(objects, 'Namespace').metadata.labels['app.kubernetes.io/instance']).toBe('team-a');
   });
 });

@@ -38,7 +38,8 @@ function runMain(chartLines: string): { code: number | null; stdout: string; std
 test('main.ts as it is synthesizes, quietly', () => {
   const r = runMain(CHART_LINE);
   expect([r.code, r.stderr]).toEqual([0, '']);
-  expect(fs.readdirSync(r.outdir)).toEqual(['airflow.k8s.yaml']);
+  // one file per box, in apply order (issue #23 item 6): AirflowApp splits the chart
+  expect(fs.readdirSync(r.outdir).sort()).toEqual(['airflow-0-storage.k8s.yaml', 'airflow-1-database.k8s.yaml', 'airflow-2-airflow.k8s.yaml']);
 });
 
 test('a refused prop: "Error: <message>" on stderr, exit 1, no stack trace (it used to be ~25 lines of one)', () => {

@@ -7,8 +7,14 @@ export const NAME_LABEL = 'app.kubernetes.io/name';
 export const PART_OF_LABEL = 'app.kubernetes.io/part-of';
 /** `app.kubernetes.io/component`: which part of the deployment an object belongs to. */
 export const COMPONENT_LABEL = 'app.kubernetes.io/component';
-/** `app.kubernetes.io/version`: the Airflow version a migration Job ran for. */
+/** `app.kubernetes.io/version`: the Airflow version the deployment runs (a migration Job: the one it ran for). */
 export const VERSION_LABEL = 'app.kubernetes.io/version';
+/** `app.kubernetes.io/instance`: which deployment an object belongs to (the namespace's name: one per namespace). */
+export const INSTANCE_LABEL = 'app.kubernetes.io/instance';
+/** `app.kubernetes.io/managed-by`: the tool that makes the objects ({@link MANAGED_BY}). */
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+/** The value of {@link MANAGED_BY_LABEL}. */
+export const MANAGED_BY = 'airflow-cdk8s';
 /** The value of {@link NAME_LABEL} and {@link PART_OF_LABEL}. */
 export const APP_NAME = 'airflow';
 
@@ -51,6 +57,8 @@ export const Components = {
   SECRETS: 'secrets',
   /** The ConfigMap with `airflow.cfg` and the pod template. */
   CONFIG: 'config',
+  /** The Namespace. */
+  NAMESPACE: 'namespace',
   /** The in-cluster Postgres. */
   METADATA_DB: 'metadata-db',
   /** The in-cluster Postgres's volume and claim. */

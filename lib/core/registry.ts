@@ -195,7 +195,7 @@ function secondControlPlane(construct: IChartPodDefaults): string[] {
       `a namespace no other Airflow control plane of the app deploys into: "${all[0].node.path}" deploys one into ` +
         `"${namespace}" already, and both would make the same namespaced objects (the Deployments airflow-scheduler..., ` +
         'the ConfigMap airflow-config, the Roles), the one applied last overwriting the other',
-      'Give each deployment a namespace of its own: namePrefix and hostRoot rename the volumes, their claims and folders and Postgres, not the Airflow objects.',
+      'Give each deployment a namespace of its own: namePrefix and hostRoot rename the PersistentVolumes and their folders only: namespaced objects are airflow-* in every namespace.',
     ).message,
   ];
 }

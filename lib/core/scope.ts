@@ -61,9 +61,16 @@ export function namespaceOf(scope: IConstruct): string {
 }
 
 /**
- * The prefix of the names of cluster-scoped objects (PersistentVolumes) and of the objects named after them,
- * for a deployment in `namespace`: `airflow` in namespace `airflow` (the course's names), the namespace
- * itself elsewhere, so that two deployments in one cluster never share a PersistentVolume.
+ * The one naming rule: every namespaced object is `airflow-<what>` (`airflow-scheduler`, `airflow-postgres`,
+ * `airflow-dags-claim`) in every namespace, since the namespace tells deployments apart; only cluster-scoped
+ * objects (the PersistentVolumes) carry a per-deployment prefix ({@link defaultNamePrefix}).
+ */
+export const NAMESPACED_NAME_PREFIX = 'airflow';
+
+/**
+ * The prefix of the names of cluster-scoped objects (PersistentVolumes: `<prefix>-dags-volume`) for a deployment
+ * in `namespace`: `airflow` in namespace `airflow` (the course's names), the namespace itself elsewhere, so that
+ * two deployments in one cluster never share a PersistentVolume. Namespaced objects: {@link NAMESPACED_NAME_PREFIX}.
  */
 export function defaultNamePrefix(namespace: string): string {
   return namespace === DEFAULT_NAMESPACE ? 'airflow' : namespace;

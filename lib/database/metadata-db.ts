@@ -15,6 +15,7 @@ import {
   validatePodOptions,
   chartSecretRef,
   defaultNamePrefix,
+  NAMESPACED_NAME_PREFIX,
   POSTGRES_PORT,
   SecretKeyRef,
   invalid,
@@ -95,9 +96,10 @@ export interface MetadataDbProps extends PodPlacementOptions {
   readonly secrets?: IAirflowSecrets;
 
   /**
-   * The prefix of object names: StatefulSet and Service `<prefix>-postgres`, volume
-   * `<prefix>-postgres-volume`, claim `<prefix>-postgres-claim`. The PersistentVolume is cluster-scoped, so
-   * two deployments in one cluster need different prefixes.
+   * The prefix of the PersistentVolumes' names (`<prefix>-postgres-volume`, `<prefix>-postgres-keys-volume`):
+   * they are cluster-scoped, so two deployments in one cluster need different prefixes. Namespaced objects are
+   * `airflow-*` in every namespace (StatefulSet and Service `airflow-postgres`, claim `airflow-postgres-claim`):
+   * the namespace tells deployments apart.
    * @default - "airflow" in namespace "airflow", the namespace's name in any other
    */
   readonly namePrefix?: string;
@@ -273,7 +275,7 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
     const storageSize = props.storageSize ?? '5Gi';
     validateByteQuantity(this, 'storageSize', storageSize);
 
-    this.serviceName = `${prefix}-postgres`;
+    this.serviceName = `${NAMESPACED_NAME_PREFIX}-postgres`;
     this.host = `${this.serviceName}.${namespace}.svc.${clusterDomain}`;
     this.podLabels = { [NAME_LABEL]: APP_NAME, [COMPONENT_LABEL]: Components.METADATA_DB };
     markSoleMetadataDatabase(this);
@@ -293,7 +295,7 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
     const provisioning = props.provisioning ?? StorageProvisioning.hostPath();
     this.storage = new PersistentStorage(this, 'storage', {
       name: 'postgres',
-      claimName: `${prefix}-postgres-claim`,
+      claimName: `${NAMESPACED_NAME_PREFIX}-postgres-claim`,
       volumeName: `${prefix}-postgres-volume`,
       provisioning,
       size: storageSize,
@@ -314,7 +316,7 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
         ? undefined
         : new PersistentStorage(this, 'keys-storage', {
           name: 'postgres-keys',
-          claimName: `${prefix}-postgres-keys-claim`,
+          claimName: `${NAMESPACED_NAME_PREFIX}-postgres-keys-claim`,
           volumeName: `${prefix}-postgres-keys-volume`,
           provisioning,
           // one small JSON file

@@ -8,34 +8,37 @@ export const WAIT_FOR_DB_CONTAINER_NAME = 'wait-for-db';
 export const DEFAULT_WAIT_FOR_DB_TIMEOUT_SECONDS = 300;
 
 /**
- * The `wait-for-db` script. It reads `DB_HOST`/`DB_PORT`, or parses them out of `DB_URI` (never printed),
- * and retries a TCP connect through bash's `/dev/tcp` every 2 seconds until `WAIT_TIMEOUT_SECONDS`.
- * It contains no `$(`: Kubernetes would try to expand that in a container's command.
+ * The part of the `wait-for-db` script that finds `DB_HOST` and `DB_PORT` in `DB_URI` (never printed), and
+ * checks them: only for a database known by a connection URI in a Secret (`MetadataDb.fromConnectionUriSecret`),
+ * since a host and port given at synth are validated there.
  */
-export const WAIT_FOR_DB_SCRIPT = [
-  'set -u',
-  'if [ -n "${DB_URI:-}" ]; then',
-  '  authority="${DB_URI#*://}"',
-  '  authority="${authority%%/*}"',
-  '  authority="${authority%%\\?*}"',
-  '  authority="${authority##*@}"',
-  '  case "$authority" in',
-  '    *:*) DB_HOST="${authority%:*}"; DB_PORT="${authority##*:}" ;;',
-  `    *) DB_HOST="$authority"; DB_PORT=${POSTGRES_PORT} ;;`,
-  '  esac',
-  'fi',
+export const WAIT_FOR_DB_URI_SCRIPT = [
+  'authority="${DB_URI#*://}"',
+  'authority="${authority%%/*}"',
+  'authority="${authority%%\\?*}"',
+  'authority="${authority##*@}"',
+  'case "$authority" in',
+  '  *:*) DB_HOST="${authority%:*}"; DB_PORT="${authority##*:}" ;;',
+  `  *) DB_HOST="$authority"; DB_PORT=${POSTGRES_PORT} ;;`,
+  'esac',
   'case "${DB_HOST:-}" in',
   '  ""|*[!A-Za-z0-9.-]*) echo "wait-for-db: cannot find a host name in the database connection settings" >&2; exit 1 ;;',
   'esac',
   'case "${DB_PORT:-}" in',
   '  ""|*[!0-9]*) echo "wait-for-db: cannot find a port number in the database connection settings" >&2; exit 1 ;;',
   'esac',
+].join('\n');
+
+/**
+ * The `wait-for-db` script: a TCP connect to `DB_HOST`:`DB_PORT` through bash's `/dev/tcp` every 2 seconds
+ * until `WAIT_TIMEOUT_SECONDS`. Six lines, so that the half a dozen pods that carry it stay readable; with a
+ * connection URI, {@link WAIT_FOR_DB_URI_SCRIPT} comes first. It contains no `$(`: Kubernetes would try to
+ * expand that in a container's command.
+ */
+export const WAIT_FOR_DB_SCRIPT = [
   'echo "wait-for-db: waiting up to ${WAIT_TIMEOUT_SECONDS}s for the metadata database at ${DB_HOST}:${DB_PORT} to accept TCP connections"',
   'until timeout 5 bash -c \'exec 3<>"/dev/tcp/$0/$1"\' "$DB_HOST" "$DB_PORT" 2>/dev/null; do',
-  '  if [ "$SECONDS" -ge "$WAIT_TIMEOUT_SECONDS" ]; then',
-  '    echo "wait-for-db: gave up after ${SECONDS}s: ${DB_HOST}:${DB_PORT} does not accept TCP connections (is the database running, and do the host, port and network policies allow it?)" >&2',
-  '    exit 1',
-  '  fi',
+  '  [ "$SECONDS" -lt "$WAIT_TIMEOUT_SECONDS" ] || { echo "wait-for-db: gave up after ${SECONDS}s: ${DB_HOST}:${DB_PORT} does not accept TCP connections (is the database running, and do the host, port and network policies allow it?)" >&2; exit 1; }',
   '  sleep 2',
   'done',
   'echo "wait-for-db: ${DB_HOST}:${DB_PORT} accepts connections (after ${SECONDS}s)"',
@@ -84,7 +87,7 @@ export function waitForDatabaseContainer(options: WaitForDatabaseOptions): k8s.C
   return {
     name: WAIT_FOR_DB_CONTAINER_NAME,
     image: options.image,
-    command: ['bash', '-c', WAIT_FOR_DB_SCRIPT],
+    command: ['bash', '-c', options.uriSecret ? `${WAIT_FOR_DB_URI_SCRIPT}\n${WAIT_FOR_DB_SCRIPT}` : WAIT_FOR_DB_SCRIPT],
     env,
     resources: {
       requests: { cpu: k8s.Quantity.fromString(WAIT_FOR_DB_RESOURCES.cpuRequest), memory: k8s.Quantity.fromString(WAIT_FOR_DB_RESOURCES.memoryRequest) },

@@ -1,7 +1,7 @@
 import { ApiObject, App } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { APP_NAME, PART_OF_LABEL, atSynth, clusterScoped, namespaceOf, podSpecSourcesIn, refuseUnknownProps } from '../core';
+import { APP_NAME, COMPONENT_LABEL, Components, NAME_LABEL, PART_OF_LABEL, atSynth, clusterScoped, namespaceOf, podSpecSourcesIn, refuseUnknownProps } from '../core';
 import { PodSecurityLevel, podSecurityLabels, podSecurityLevelOf } from './pod-security';
 
 /** Props for {@link AirflowNamespace}. */
@@ -68,7 +68,7 @@ export class AirflowNamespace extends Construct {
       new k8s.KubeNamespace(this, 'resource', {
         metadata: {
           name: this.name,
-          labels: { [PART_OF_LABEL]: APP_NAME, ...computed, ...props.labels },
+          labels: { [NAME_LABEL]: APP_NAME, [PART_OF_LABEL]: APP_NAME, [COMPONENT_LABEL]: Components.NAMESPACE, ...computed, ...props.labels },
         },
       }),
     );

@@ -6,6 +6,7 @@ import {
   COMPONENT_LABEL,
   NAME_LABEL,
   defaultNamePrefix,
+  NAMESPACED_NAME_PREFIX,
   invalid,
   namespaceOf,
   validateAbsolutePath,
@@ -87,8 +88,9 @@ export interface AirflowVolumesProps {
   readonly volumes?: AirflowVolumeOptions[];
 
   /**
-   * The prefix of object names: volume `<prefix>-<name>-volume`, claim `<prefix>-<name>-claim`.
-   * PersistentVolumes are cluster-scoped, so two deployments in one cluster need different prefixes.
+   * The prefix of the PersistentVolumes' names (`<prefix>-<name>-volume`): they are cluster-scoped, so two
+   * deployments in one cluster need different prefixes. Claims are namespaced, named `airflow-<name>-claim` in
+   * every namespace.
    * @default - "airflow" in namespace "airflow" (the course's names), the namespace's name in any other
    */
   readonly namePrefix?: string;
@@ -294,7 +296,7 @@ export class AirflowVolumes extends Construct {
     }
     const storage = new PersistentStorage(this, name, {
       name,
-      claimName: `${this.namePrefix}-${name}-claim`,
+      claimName: `${NAMESPACED_NAME_PREFIX}-${name}-claim`,
       volumeName: `${this.namePrefix}-${name}-volume`,
       provisioning: this.provisioning,
       size,

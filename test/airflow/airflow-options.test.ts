@@ -426,7 +426,7 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
       clusterDomain: (b) => {
         OPTION_CHECKS.clusterDomain(b);
         // The chart's own database is found by it too (here by PgBouncer, which Airflow reaches by the same domain).
-        expect(find(b.objects, 'ConfigMap', 'airflow-pgbouncer').data['pgbouncer.ini']).toContain('host=team-a-postgres.data-platform.svc.corp.internal port=5432 ');
+        expect(find(b.objects, 'ConfigMap', 'airflow-pgbouncer').data['pgbouncer.ini']).toContain('host=airflow-postgres.data-platform.svc.corp.internal port=5432 ');
         expect(envOf(scheduler(b), 'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN').value).toContain('@airflow-pgbouncer.data-platform.svc.corp.internal:6543/');
       },
       namespace: (b) => {
@@ -455,10 +455,11 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
           ['dags', 'logs', 'plugins', 'postgres'].map((v) => `team-a-${v}-volume`),
         );
         expect(byKind(b.objects, 'PersistentVolumeClaim').map((v) => v.metadata.name)).toEqual(
-          ['dags', 'logs', 'plugins', 'postgres'].map((v) => `team-a-${v}-claim`),
+          // one naming rule: only the cluster-scoped volumes take the prefix; namespaced objects are airflow-*
+          ['dags', 'logs', 'plugins', 'postgres'].map((v) => `airflow-${v}-claim`),
         );
-        find(b.objects, 'StatefulSet', 'team-a-postgres');
-        find(b.objects, 'Service', 'team-a-postgres');
+        find(b.objects, 'StatefulSet', 'airflow-postgres');
+        find(b.objects, 'Service', 'airflow-postgres');
       },
       createNamespace: (b) => {
         expect(find(b.objects, 'Namespace').metadata.name).toBe('data-platform');
@@ -480,7 +481,7 @@ describe('AirflowChartProps: every prop set reaches the YAML', () => {
       existingSecrets: (b) => {
         expect(b.objects.filter((o) => /secrets-bootstrap/.test(o.metadata.name))).toEqual([]);
         expect(envOf(scheduler(b), 'AIRFLOW__CORE__FERNET_KEY').valueFrom.secretKeyRef).toEqual(EXISTING_SECRETS.fernetKey);
-        const postgres = find(b.objects, 'StatefulSet', 'team-a-postgres').spec.template.spec.containers[0];
+        const postgres = find(b.objects, 'StatefulSet', 'airflow-postgres').spec.template.spec.containers[0];
         expect(envOf(postgres, 'POSTGRES_PASSWORD').valueFrom.secretKeyRef).toEqual(EXISTING_SECRETS.databasePassword);
       },
       secretsBootstrapImage: () => {

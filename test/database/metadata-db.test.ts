@@ -270,11 +270,12 @@ describe('MetadataDb options', () => {
       waitTimeoutSeconds: 60,
     });
     const objects = Testing.synth(c);
-    const sts = find(objects, 'StatefulSet', 'team-a-postgres');
+    // namePrefix names the cluster-scoped volume only: namespaced objects are airflow-* in every namespace
+    const sts = find(objects, 'StatefulSet', 'airflow-postgres');
     const container = sts.spec.template.spec.containers[0];
-    expect(find(objects, 'Service', 'team-a-postgres')).toBeDefined();
-    expect(find(objects, 'PersistentVolumeClaim', 'team-a-postgres-claim')).toBeDefined();
-    expect(find(objects, 'PersistentVolume', 'team-a-postgres-volume').spec.claimRef.namespace).toBe('data');
+    expect(find(objects, 'Service', 'airflow-postgres')).toBeDefined();
+    expect(find(objects, 'PersistentVolumeClaim', 'airflow-postgres-claim')).toBeDefined();
+    expect(find(objects, 'PersistentVolume', 'team-a-postgres-volume').spec.claimRef).toEqual({ name: 'airflow-postgres-claim', namespace: 'data' });
     expect(container.image).toBe('registry.example.com:5000/postgres:16.9-bookworm');
     expect(container.env).toContainEqual({ name: 'POSTGRES_USER', value: 'scheduler_user' });
     expect(container.env).toContainEqual({ name: 'POSTGRES_DB', value: 'airflow_meta' });
@@ -285,9 +286,9 @@ describe('MetadataDb options', () => {
     expect(container.readinessProbe.exec.command).toContain('--username=scheduler_user');
     expect(container.readinessProbe.exec.command).toContain('--dbname=airflow_meta');
     expect(container.resources.limits.memory).toBe('2Gi');
-    expect(db.host).toBe('team-a-postgres.data.svc.corp.internal');
+    expect(db.host).toBe('airflow-postgres.data.svc.corp.internal');
     expect(db.airflowConnectionEnv()[1].value).toBe(
-      'postgresql://scheduler_user:$(AIRFLOW_DB_PASSWORD)@team-a-postgres.data.svc.corp.internal:5432/airflow_meta',
+      'postgresql://scheduler_user:$(AIRFLOW_DB_PASSWORD)@airflow-postgres.data.svc.corp.internal:5432/airflow_meta',
     );
     expect(db.waitForDatabaseContainer('apache/airflow:3.1.3').env).toContainEqual({
       name: 'WAIT_TIMEOUT_SECONDS',

@@ -76,3 +76,20 @@ describe('wait-for-db really waits (bash against a real TCP socket)', () => {
     expect(result.stdout + result.stderr).not.toContain('s3cret');
   });
 });
+
+describe('said once, and short (issue #23 item 6)', () => {
+  test('with a host and port known at synth: six lines, no URI parsing (it was 33 lines in each of six pods)', () => {
+    const db = MetadataDb.external(chart(), 'db', { host: 'db.example.com', port: 5432 });
+    const script = db.waitForDatabaseContainer('apache/airflow:3.1.3').command![2];
+    expect(script.split('\n')).toHaveLength(6);
+    expect(script).not.toContain('DB_URI');
+  });
+
+  test('with a connection URI: the URI parsing comes first, then the same six lines', () => {
+    const db = MetadataDb.fromConnectionUriSecret(chart(), 'db', { uriSecret: { name: 'airflow-db', key: 'uri' } });
+    const script = db.waitForDatabaseContainer('apache/airflow:3.1.3').command![2];
+    const known = MetadataDb.external(chart(), 'db', { host: 'db.example.com', port: 5432 }).waitForDatabaseContainer('apache/airflow:3.1.3').command![2];
+    expect(script.startsWith('authority="${DB_URI#*://}"')).toBe(true);
+    expect(script.endsWith(known)).toBe(true);
+  });
+});

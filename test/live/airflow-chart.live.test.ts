@@ -78,6 +78,8 @@ const testMutate = MUTATE ? test : test.skip;
 
 const dir = tempDir();
 const chartObjects = synthAirflow();
+/** dist/ as committed: the default app's files by box (what the README applies with `kubectl apply -f dist/`). */
+const DIST = path.join(__dirname, '..', '..', 'dist');
 /** The default chart's objects the server takes (all of them unless KNOWN_SKIPS names some). */
 let objects: any[] = chartObjects;
 let chartFile = '';
@@ -169,7 +171,7 @@ describe('server-side dry run with field validation', () => {
     // What the README's walkthrough applies. From Kubernetes 1.23 on this is where Pod Security admission would
     // print "Warning: would violate PodSecurity ..."; 1.20 has none, so test/whole-chart/security.test.ts also
     // computes them (each pod against the namespace's warn label). Any other warning (a deprecated API) fails too.
-    const r = kubectl(['apply', '--dry-run=server', '--validate=true', '-f', path.join(__dirname, '..', '..', 'dist', 'airflow.k8s.yaml')]);
+    const r = kubectl(['apply', '--dry-run=server', '--validate=true', '-f', DIST]);
     expect(unexpectedStderr(r.stderr)).toEqual([]);
     expect(r.code).toBe(0);
     expect(r.stdout.trim().split('\n')).toHaveLength(objects.length);
@@ -685,5 +687,23 @@ describe('scheduling with git-sync on (shared volume), from a fresh namespace', 
       measuredAt: new Date().toISOString(),
     });
     expect(fit).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('kubectl apply -f dist/ from nothing, as the README does (issue #23 item 6)', () => {
+  test('one pass, in the order of the file names: the Namespace first, then every object, no error and no warning', async () => {
+    await deleteNamespace(NS);
+    await deleteClusterObjects('persistentvolume', pvs().map((pv) => pv.metadata.name));
+    expect(getObject('namespace', NS)).toBeUndefined();
+    const files = fs.readdirSync(DIST).sort();
+    expect(files).toEqual(['airflow-0-storage.k8s.yaml', 'airflow-1-database.k8s.yaml', 'airflow-2-airflow.k8s.yaml']);
+    const r = kubectl(['apply', '-f', DIST]);
+    expect(unexpectedStderr(r.stderr)).toEqual([]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toBe(`namespace/${NS} created`);
+    expect(lines).toHaveLength(chartObjects.length);
+    expect(lines.filter((l) => !l.endsWith(' created'))).toEqual([]);
+    console.log(`LIVE: kubectl apply -f dist/ (${files.length} files) from nothing: ${lines.length} objects created in one pass`);
   });
 });

@@ -60,7 +60,10 @@ describe('duplicate objects', () => {
     new AirflowChart(app, 'a', { namespace: 'team', createNamespace: false, namePrefix: 'a', hostRoot: '/data/a' });
     new AirflowChart(app, 'b', { namespace: 'team', createNamespace: false, namePrefix: 'b', hostRoot: '/data/b' });
     const report = validationReport(app);
-    expect(report.length).toBe(19); // 4 Deployments, 1 Service, 9 ServiceAccounts, 2 Roles, 2 RoleBindings, the ConfigMap (the bootstrap Jobs differ: each mounts its own keys claim)
+    // 4 Deployments, 2 Services, 9 ServiceAccounts, 2 Roles, 2 RoleBindings, the ConfigMap, the StatefulSet, the secrets
+    // bootstrap Job and 5 claims: every namespaced object is airflow-* in every namespace (one naming rule), so namePrefix,
+    // which names the cluster-scoped volumes only, tells none of them apart
+    expect(report.length).toBe(30);
     expect(report).toEqual(
       expect.arrayContaining([
         'b/airflow/configuration/config-map (ConfigMap airflow-config): metadata.name: ConfigMap team/airflow-config is made twice: ' +
@@ -69,8 +72,10 @@ describe('duplicate objects', () => {
         expect.stringMatching(/^b\/airflow\/pod-launcher\/role \(Role airflow-pod-launcher\): /),
       ]),
     );
-    // The names namePrefix changes are not among them.
-    expect(report.join('\n')).not.toMatch(/postgres|claim|PersistentVolume /);
+    expect(report.join('\n')).toMatch(/StatefulSet airflow-postgres\)/);
+    expect(report.join('\n')).toMatch(/PersistentVolumeClaim airflow-dags-claim\)/);
+    // The names namePrefix changes (the volumes) are not among them.
+    expect(report.join('\n')).not.toMatch(/PersistentVolume /);
   });
 
   test('the cdk8s plugin fails on them, across the manifest files of the app', async () => {

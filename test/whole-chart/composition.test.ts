@@ -392,8 +392,8 @@ describe('two Airflow deployments in one namespace (issue #20 item 5)', () => {
       'KubernetesExecutorAirflow at "test/airflow-2": property "Chart.namespace" received "airflow"; allowed: a namespace no other ' +
         'Airflow control plane of the app deploys into: "test/airflow" deploys one into "airflow" already, and both would make the same ' +
         'namespaced objects (the Deployments airflow-scheduler..., the ConfigMap airflow-config, the Roles), the one applied last ' +
-        'overwriting the other. Give each deployment a namespace of its own: namePrefix and hostRoot rename the volumes, their claims and ' +
-        'folders and Postgres, not the Airflow objects.',
+        'overwriting the other. Give each deployment a namespace of its own: namePrefix and hostRoot rename the ' +
+        'PersistentVolumes and their folders only: namespaced objects are airflow-* in every namespace.',
     );
     expect(message).not.toContain('[test/airflow] KubernetesExecutorAirflow'); // the first one is fine
   });

@@ -71,3 +71,17 @@ describe.each(course.map((o) => [key(o), o]))('%s', (_name, expected: any) => {
     }
   });
 });
+
+describe("dist/'s storage file, read on its own (issue #23 item 6)", () => {
+  const file = path.join(__dirname, '..', '..', 'dist', 'airflow-0-storage.k8s.yaml');
+  const stored: any[] = parseAllDocuments(fs.readFileSync(file, 'utf8')).map((d) => d.toJSON());
+
+  test('holds exactly the objects of the course file, the Namespace first', () => {
+    expect(stored.map(key)).toEqual(['Namespace/airflow', ...stored.slice(1).map(key)]);
+    expect(stored.map(key).sort()).toEqual(course.map(key).sort());
+  });
+
+  test('each one as the chart synthesizes it (so the field-by-field comparison above is about this file)', () => {
+    for (const o of stored) expect(o).toEqual(ours.find((x) => key(x) === key(o)));
+  });
+});

@@ -188,7 +188,8 @@ describe('the default AirflowChart', () => {
   test('the first kubectl apply of dist/ prints no Pod Security warning (issue #23 item 7)', () => {
     // dist/ as committed, what the README's walkthrough applies. Kubernetes 1.20 (the live stage) has no Pod
     // Security admission to print them, so they are computed: each pod against the namespace's warn label.
-    const dist = loadAll(fs.readFileSync(path.join(__dirname, '..', '..', 'dist', 'airflow.k8s.yaml'), 'utf8')) as any[];
+    const distDir = path.join(__dirname, '..', '..', 'dist');
+    const dist = fs.readdirSync(distDir).sort().flatMap((f) => loadAll(fs.readFileSync(path.join(distDir, f), 'utf8')) as any[]);
     const ns = dist.find((o) => o.kind === 'Namespace');
     expect(ns.metadata.labels).toMatchObject({ 'pod-security.kubernetes.io/warn': 'baseline', 'pod-security.kubernetes.io/enforce': 'baseline' });
     expect(podSecurityWarnings(dist)).toEqual([]);
