@@ -69,8 +69,9 @@ else
   PP="/opt/src/airflow-core-3.2/airflow-core/src /opt/src/airflow-core-3.2/task-sdk/src"
 fi
 for p in cncf/kubernetes celery standard common/sql common/compat common/io fab smtp; do PP="$PP /opt/src/airflow-providers/providers/$p/src"; done
-# 3.2: FastAPI 0.129 (Debian: 0.115), cadwyn 6, universal_pathlib 0.3 (+ pathlib_abc), greenback (+ outcome) ahead of Debian's
-[[ "$AIRFLOW_MINOR" == 3.1 ]] || PP="$PP /opt/src/deps/fastapi /opt/src/deps/annotated_doc /opt/src/deps/pathlib_abc /opt/src/deps/greenback /opt/src/deps/outcome"
+# 3.2: FastAPI 0.129 (Debian: 0.115), uvicorn 0.41 (Debian: 0.32), cadwyn 6, universal_pathlib 0.3 (+ pathlib_abc),
+# greenback (+ outcome) ahead of Debian's
+[[ "$AIRFLOW_MINOR" == 3.1 ]] || PP="$PP /opt/src/deps/fastapi /opt/src/deps/uvicorn /opt/src/deps/annotated_doc /opt/src/deps/pathlib_abc /opt/src/deps/greenback /opt/src/deps/outcome"
 PP="$PP /opt/src/deps/cadwyn /opt/src/deps/svcs/src /opt/src/deps/uuid6/src /opt/src/deps/methodtools /opt/src/deps/wirerope
  /opt/src/deps/upath /opt/src/deps/sajsonfield /opt/src/deps/retryhttp /opt/src/deps/k8sasync /opt/src/deps/otel/opentelemetry-api/src
  /opt/src/deps/fab /opt/src/deps/fjwt /opt/src/deps/fwtf/src /opt/src/metadata /opt/src/deps/connexion /opt/src/deps/typing_inspection/src"

@@ -46,6 +46,7 @@ DEPS=(
   "pathlib_abc    barneygale+pathlib-abc         0.5.1        .    pathlib_abc        0.5.1"
   "greenback      oremanj+greenback              v1.2.1       .    greenback          1.2.1"
   "outcome        python-trio+outcome            v1.3.0.post0 src  outcome            1.3.0.post0"
+  "uvicorn        Kludex+uvicorn                 0.41.0       .    uvicorn            0.41.0"
 )
 # The 3.1 bundle's libraries 3.2 takes as they are (deps/<dir>, and their metadata)
 REUSED=(svcs uuid6 methodtools wirerope sajsonfield retryhttp k8sasync otel fab fjwt fwtf connexion typing_inspection pygtrie-compat)
