@@ -21,6 +21,7 @@
 #   AIRFLOW_CDK8S_RUNTIME_STATE    the kubelets' state: host paths, pod logs   [/tmp/airflow-cdk8s-runtime]
 #   AIRFLOW_CDK8S_RUNTIME_LOCK     the machine-wide lock file                  [/tmp/airflow-cdk8s-runtime.lock]
 #   AIRFLOW_CDK8S_RUNTIME_KEEP=1   leave the charts and kubelets running after the tests (to look at them)
+#   AIRFLOW_CDK8S_RUNTIME_AIRFLOWS the Airflow minor versions whose roots to build [3.1 3.2]
 #   AIRFLOW_CDK8S_RUNTIME_POD_CIDR the pod network                             [10.244.0.0/24]
 #   AIRFLOW_CDK8S_RUNTIME_RESULTS  where the run's results go                  [build/runtime-results.json]
 #                                  (npm run bench's start-latency run uses its own, so the tests' stay)
@@ -85,7 +86,19 @@ trap cleanup EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
-# The root: cached, or built now (the time of a cold build goes into the results)
+# The roots: cached, or built now (the time of a cold build goes into the results). AIRFLOW_CDK8S_RUNTIME_AIRFLOWS
+# names the Airflow minor versions whose roots are needed [3.1 3.2]: `=3.2` for files whose charts run 3.2 only.
+want_roots=" ${AIRFLOW_CDK8S_RUNTIME_AIRFLOWS:-3.1 3.2} "
+if [[ "$want_roots" != *" 3.1 "* ]]; then
+  root_path="$(AIRFLOW_CDK8S_RUNTIME_AIRFLOW=3.2 bash scripts/runtime/build-root.sh --path)"
+  root_cached=false
+  [[ -f "$root_path/.airflow-cdk8s-root" ]] && root_cached=true
+  t_root=$SECONDS
+  AIRFLOW_CDK8S_RUNTIME_ROOT="$(AIRFLOW_CDK8S_RUNTIME_AIRFLOW=3.2 bash scripts/runtime/build-root.sh)"
+  export AIRFLOW_CDK8S_RUNTIME_ROOT AIRFLOW_CDK8S_RUNTIME_ROOT_3_2="$AIRFLOW_CDK8S_RUNTIME_ROOT"
+  root_seconds=$((SECONDS - t_root))
+  echo "== root ${AIRFLOW_CDK8S_RUNTIME_ROOT} (Airflow 3.2 only): $(tr '\n' ' ' <"$AIRFLOW_CDK8S_RUNTIME_ROOT/.airflow-cdk8s-root")"
+else
 root_path="$(bash scripts/runtime/build-root.sh --path)"
 root_cached=false
 [[ -f "$root_path/.airflow-cdk8s-root" ]] && root_cached=true
@@ -97,13 +110,16 @@ echo "== root ${AIRFLOW_CDK8S_RUNTIME_ROOT} ($([[ $root_cached == true ]] && ech
 export AIRFLOW_CDK8S_RUNTIME_ROOT_3_1="$AIRFLOW_CDK8S_RUNTIME_ROOT"
 # The Airflow 3.2 root (the same root with the 3.2 bundle, docs/runtime-tests.md "Airflow 3.2"): charts whose image is
 # apache/airflow:3.2.* run on it. Without its bundle (scripts/runtime/make-bundle-3.2.sh) those tests fail and say so.
-if AIRFLOW_CDK8S_RUNTIME_AIRFLOW=3.2 bash scripts/runtime/build-root.sh --path >/dev/null 2>&1; then
+if [[ "$want_roots" != *" 3.2 "* ]]; then
+  echo "== no Airflow 3.2 root (AIRFLOW_CDK8S_RUNTIME_AIRFLOWS=${AIRFLOW_CDK8S_RUNTIME_AIRFLOWS})"
+elif AIRFLOW_CDK8S_RUNTIME_AIRFLOW=3.2 bash scripts/runtime/build-root.sh --path >/dev/null 2>&1; then
   t_root32=$SECONDS
   AIRFLOW_CDK8S_RUNTIME_ROOT_3_2="$(AIRFLOW_CDK8S_RUNTIME_AIRFLOW=3.2 bash scripts/runtime/build-root.sh)"
   export AIRFLOW_CDK8S_RUNTIME_ROOT_3_2
   echo "== root ${AIRFLOW_CDK8S_RUNTIME_ROOT_3_2} ($((SECONDS - t_root32)) s): $(tr '\n' ' ' <"$AIRFLOW_CDK8S_RUNTIME_ROOT_3_2/.airflow-cdk8s-root")"
 else
   echo "== no Airflow 3.2 root: $(AIRFLOW_CDK8S_RUNTIME_AIRFLOW=3.2 bash scripts/runtime/build-root.sh --path 2>&1 | tail -n1)"
+fi
 fi
 
 # The local control plane only: the runtime kubelet runs pods on this machine, so never an external cluster.
