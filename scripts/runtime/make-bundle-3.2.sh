@@ -74,6 +74,9 @@ for l in $(find "$S/airflow-core-3.2" -type l); do
   [[ "$l" == */_shared/* ]] && die "dangling symlink $l"
   rm "$l"
 done
+# The image ships the built UI in airflow/ui/dist; the source has none, and the api-server (read-only root) would
+# mkdir it on start (api_fastapi/core_api/app.py init_views): an empty folder, as in the 3.1 bundle.
+mkdir -p "$S/airflow-core-3.2/airflow-core/src/airflow/ui/dist"
 ver() { sed -n 's/^__version__ = "\(.*\)"/\1/p' "$1" | head -n1; }
 core_v="$(ver "$S/airflow-core-3.2/airflow-core/src/airflow/__init__.py")"
 sdk_v="$(ver "$S/airflow-core-3.2/task-sdk/src/airflow/sdk/__init__.py")"
