@@ -33,7 +33,7 @@ test('the objects, by the names other components and the docs rely on, each once
       'Service/airflow-api-server',
       'Role/airflow-pod-launcher',
       'RoleBinding/airflow-pod-launcher',
-      'Job/airflow-db-migrate-3-1-3-<hash>',
+      'Job/airflow-db-migrate-3-2-2-<hash>',
       'Job/airflow-create-user-<hash>',
     ].sort(),
   );
@@ -149,7 +149,7 @@ test('the scheduler is bound to the pod-launcher Role in the chart namespace', (
 test('the one-shot Jobs are named after their pod spec and labelled for the prune of old ones, on the Job only', () => {
   const jobs = byKind(manifests, 'Job');
   expect(jobs.map((j) => j.metadata.name.replace(/-[0-9a-f]{8}$/, '')).sort()).toEqual([
-    'airflow-create-user', 'airflow-db-migrate-3-1-3', 'airflow-secrets-bootstrap', 'airflow-volume-permissions',
+    'airflow-create-user', 'airflow-db-migrate-3-2-2', 'airflow-secrets-bootstrap', 'airflow-volume-permissions',
   ]);
   for (const job of jobs) {
     expect([job.metadata.name, job.metadata.labels[ONE_SHOT_JOB_LABEL]]).toEqual([job.metadata.name, 'true']);

@@ -100,7 +100,7 @@ const rows: Array<[string, () => unknown, RegExp]> = [
     /^Construct at "test\/cfg": property "config\.scheduler" received "dag_dir_list_interval"; allowed: .*deprecated alias of "dag_processor\.refresh_interval".* Use "dag_processor\.refresh_interval" instead\.$/],
   ['[webserver] on Airflow 3', () => validateAirflowConfig(new Construct(chart(), 'cfg'), 'config', AirflowGeneration.AIRFLOW_3, { webserver: { web_server_port: 8080 } }),
     /^Construct at "test\/cfg": property "config\.webserver" received "web_server_port"; allowed: .* Use "api\.port" instead\.$/],
-  ['airflow.cfg key of a later release (3.2.0 on the default 3.1.3)', () => new AirflowChart(Testing.app(), 'airflow', { config: { core: { multi_team: true } } }),
+  ['airflow.cfg key of a later release (3.2.0 on 3.1.3)', () => new AirflowChart(Testing.app(), 'airflow', { image: 'apache/airflow:3.1.3', config: { core: { multi_team: true } } }),
     /^AirflowConfiguration at "airflow\/airflow\/configuration": property "config\.core" received "multi_team"; allowed: a key Airflow 3\.1\.3 defines: "core\.multi_team" was added in Airflow 3\.2\.0, and the image is Airflow 3\.1\.3\. Use an image of Airflow 3\.2\.0 or newer, or leave the option out\.$/],
   ['airflow.cfg key a later release removed', () => new AirflowChart(Testing.app(), 'airflow', { image: 'apache/airflow:3.2.1', config: { core: { mp_start_method: 'fork' } } }),
     /^AirflowConfiguration at "airflow\/airflow\/configuration": property "config\.core" received "mp_start_method"; allowed: a key Airflow 3\.2\.1 defines: "core\.mp_start_method" was removed in Airflow 3\.2\.0/],
