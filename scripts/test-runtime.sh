@@ -5,8 +5,9 @@
 # 1. Takes the machine-wide runtime lock (one runtime run at a time: the pod network 10.244.0.0/24, the bridge
 #    acdk8s0 and the local route of the Service CIDR are the machine's).
 # 2. Installs what the host needs (python3, iproute2, util-linux; debootstrap when the root must be built).
-# 3. Builds or reuses the Debian trixie root with Airflow 3.1 and PostgreSQL 17 (scripts/runtime/build-root.sh,
-#    cached under /var/cache/airflow-cdk8s/runtime; 3-5 min cold, instant when cached).
+# 3. Builds or reuses the Debian trixie roots with Airflow 3.1 and with Airflow 3.2, PostgreSQL 17 in each
+#    (scripts/runtime/build-root.sh, cached under /var/cache/airflow-cdk8s/runtime; 3-5 min cold, instant when cached);
+#    each test file's kubelet serves its chart's apache/airflow:X.Y.* image from the root of X.Y.
 # 4. Starts the local Kubernetes 1.20 control plane (scripts/local-control-plane.sh start; never an external
 #    cluster: the runtime kubelet is this machine) — KUBECONFIG is ignored.
 # 5. Runs jest with jest.runtime.config.js, in band; each test file starts its own runtime kubelet
@@ -20,6 +21,7 @@
 #   AIRFLOW_CDK8S_RUNTIME_STATE    the kubelets' state: host paths, pod logs   [/tmp/airflow-cdk8s-runtime]
 #   AIRFLOW_CDK8S_RUNTIME_LOCK     the machine-wide lock file                  [/tmp/airflow-cdk8s-runtime.lock]
 #   AIRFLOW_CDK8S_RUNTIME_KEEP=1   leave the charts and kubelets running after the tests (to look at them)
+#   AIRFLOW_CDK8S_RUNTIME_AIRFLOWS the Airflow minor versions whose roots to build [3.1 3.2]
 #   AIRFLOW_CDK8S_RUNTIME_POD_CIDR the pod network                             [10.244.0.0/24]
 #   AIRFLOW_CDK8S_RUNTIME_RESULTS  where the run's results go                  [build/runtime-results.json]
 #                                  (npm run bench's start-latency run uses its own, so the tests' stay)
@@ -84,7 +86,19 @@ trap cleanup EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
-# The root: cached, or built now (the time of a cold build goes into the results)
+# The roots: cached, or built now (the time of a cold build goes into the results). AIRFLOW_CDK8S_RUNTIME_AIRFLOWS
+# names the Airflow minor versions whose roots are needed [3.1 3.2]: `=3.2` for files whose charts run 3.2 only.
+want_roots=" ${AIRFLOW_CDK8S_RUNTIME_AIRFLOWS:-3.1 3.2} "
+if [[ "$want_roots" != *" 3.1 "* ]]; then
+  root_path="$(AIRFLOW_CDK8S_RUNTIME_AIRFLOW=3.2 bash scripts/runtime/build-root.sh --path)"
+  root_cached=false
+  [[ -f "$root_path/.airflow-cdk8s-root" ]] && root_cached=true
+  t_root=$SECONDS
+  AIRFLOW_CDK8S_RUNTIME_ROOT="$(AIRFLOW_CDK8S_RUNTIME_AIRFLOW=3.2 bash scripts/runtime/build-root.sh)"
+  export AIRFLOW_CDK8S_RUNTIME_ROOT AIRFLOW_CDK8S_RUNTIME_ROOT_3_2="$AIRFLOW_CDK8S_RUNTIME_ROOT"
+  root_seconds=$((SECONDS - t_root))
+  echo "== root ${AIRFLOW_CDK8S_RUNTIME_ROOT} (Airflow 3.2 only): $(tr '\n' ' ' <"$AIRFLOW_CDK8S_RUNTIME_ROOT/.airflow-cdk8s-root")"
+else
 root_path="$(bash scripts/runtime/build-root.sh --path)"
 root_cached=false
 [[ -f "$root_path/.airflow-cdk8s-root" ]] && root_cached=true
@@ -93,6 +107,20 @@ AIRFLOW_CDK8S_RUNTIME_ROOT="$(bash scripts/runtime/build-root.sh)"
 export AIRFLOW_CDK8S_RUNTIME_ROOT
 root_seconds=$((SECONDS - t_root))
 echo "== root ${AIRFLOW_CDK8S_RUNTIME_ROOT} ($([[ $root_cached == true ]] && echo cached || echo "built in ${root_seconds} s")): $(tr '\n' ' ' <"$AIRFLOW_CDK8S_RUNTIME_ROOT/.airflow-cdk8s-root")"
+export AIRFLOW_CDK8S_RUNTIME_ROOT_3_1="$AIRFLOW_CDK8S_RUNTIME_ROOT"
+# The Airflow 3.2 root (the same root with the 3.2 bundle, docs/runtime-tests.md "Airflow 3.2"): charts whose image is
+# apache/airflow:3.2.* run on it. Without its bundle (scripts/runtime/make-bundle-3.2.sh) those tests fail and say so.
+if [[ "$want_roots" != *" 3.2 "* ]]; then
+  echo "== no Airflow 3.2 root (AIRFLOW_CDK8S_RUNTIME_AIRFLOWS=${AIRFLOW_CDK8S_RUNTIME_AIRFLOWS})"
+elif AIRFLOW_CDK8S_RUNTIME_AIRFLOW=3.2 bash scripts/runtime/build-root.sh --path >/dev/null 2>&1; then
+  t_root32=$SECONDS
+  AIRFLOW_CDK8S_RUNTIME_ROOT_3_2="$(AIRFLOW_CDK8S_RUNTIME_AIRFLOW=3.2 bash scripts/runtime/build-root.sh)"
+  export AIRFLOW_CDK8S_RUNTIME_ROOT_3_2
+  echo "== root ${AIRFLOW_CDK8S_RUNTIME_ROOT_3_2} ($((SECONDS - t_root32)) s): $(tr '\n' ' ' <"$AIRFLOW_CDK8S_RUNTIME_ROOT_3_2/.airflow-cdk8s-root")"
+else
+  echo "== no Airflow 3.2 root: $(AIRFLOW_CDK8S_RUNTIME_AIRFLOW=3.2 bash scripts/runtime/build-root.sh --path 2>&1 | tail -n1)"
+fi
+fi
 
 # The local control plane only: the runtime kubelet runs pods on this machine, so never an external cluster.
 unset KUBECONFIG

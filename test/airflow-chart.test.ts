@@ -33,7 +33,7 @@ test('the objects, by the names other components and the docs rely on, each once
       'Service/airflow-api-server',
       'Role/airflow-pod-launcher',
       'RoleBinding/airflow-pod-launcher',
-      'Job/airflow-db-migrate-3-1-3-<hash>',
+      'Job/airflow-db-migrate-3-2-2-<hash>',
       'Job/airflow-create-user-<hash>',
     ].sort(),
   );
@@ -149,7 +149,7 @@ test('the scheduler is bound to the pod-launcher Role in the chart namespace', (
 test('the one-shot Jobs are named after their pod spec and labelled for the prune of old ones, on the Job only', () => {
   const jobs = byKind(manifests, 'Job');
   expect(jobs.map((j) => j.metadata.name.replace(/-[0-9a-f]{8}$/, '')).sort()).toEqual([
-    'airflow-create-user', 'airflow-db-migrate-3-1-3', 'airflow-secrets-bootstrap', 'airflow-volume-permissions',
+    'airflow-create-user', 'airflow-db-migrate-3-2-2', 'airflow-secrets-bootstrap', 'airflow-volume-permissions',
   ]);
   for (const job of jobs) {
     expect([job.metadata.name, job.metadata.labels[ONE_SHOT_JOB_LABEL]]).toEqual([job.metadata.name, 'true']);
@@ -309,7 +309,7 @@ describe('the recommended labels and one naming rule (issue #23 item 6)', () => 
       expect({ object: `${o.kind}/${o.metadata.name}`, missing: RECOMMENDED.filter((l) => !labels[l]) }).toEqual({ object: `${o.kind}/${o.metadata.name}`, missing: [] });
       expect([labels['app.kubernetes.io/name'], labels['app.kubernetes.io/part-of']]).toEqual(['airflow', 'airflow']);
       expect(labels['app.kubernetes.io/instance']).toBe('airflow');
-      expect(labels['app.kubernetes.io/version']).toBe('3.1.3');
+      expect(labels['app.kubernetes.io/version']).toBe('3.2.2');
       expect(labels['app.kubernetes.io/managed-by']).toBe('airflow-cdk8s');
     }
     expect(find(manifests, 'Namespace').metadata.labels['app.kubernetes.io/component']).toBe('namespace');
@@ -334,7 +334,7 @@ describe('the recommended labels and one naming rule (issue #23 item 6)', () => 
     for (const o of objects) expect([o.metadata.labels['app.kubernetes.io/instance'], o.metadata.labels.team]).toEqual(['prod', 'data']);
     // the migration Job's version is the one it ran for: the same one here
     const migrate = byKind(objects, 'Job').find((j) => j.metadata.name.startsWith('airflow-db-migrate-'))!;
-    expect(migrate.metadata.labels['app.kubernetes.io/version']).toBe('3.1.3');
+    expect(migrate.metadata.labels['app.kubernetes.io/version']).toBe('3.2.2');
   });
 
   test('namespaced objects are airflow-* in every namespace; only the cluster-scoped volumes take the namespace as prefix', () => {

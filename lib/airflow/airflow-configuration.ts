@@ -70,7 +70,7 @@ export interface AirflowConfigurationProps {
   /**
    * The Airflow release of the image: the values are checked against the keys that release defines (3.1.3
    * refuses `[core] multi_team`, added in 3.2.0).
-   * @default - the generation's default release (`generation.defaultVersion`: 3.1.3, 2.11.0)
+   * @default - the generation's default release (`generation.defaultVersion`: 3.2.2, 2.11.0)
    */
   readonly airflowVersion?: AirflowVersion;
 

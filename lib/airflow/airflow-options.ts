@@ -228,7 +228,7 @@ export interface ControlPlaneOptions extends PodOptions {
   /**
    * The Airflow image of every component and every task pod: the official image, or your own built on it
    * (for example one built inside minikube's docker).
-   * @default DEFAULT_AIRFLOW_IMAGE - "apache/airflow:3.1.3"
+   * @default DEFAULT_AIRFLOW_IMAGE - "apache/airflow:3.2.2"
    */
   readonly image?: string;
 

@@ -14,10 +14,14 @@ import { AIRFLOW_UI_PORT } from './ports';
 import { SecretKeyRef, secretEnv } from './secret-key-ref';
 
 /**
- * The Airflow 3 release the library pins by default: the version the official Helm chart pinned when this
- * library was written (chart/values.yaml `airflowVersion: "3.1.3"`).
+ * The Airflow 3 release the library pins by default: the newest 3.2 patch release whose tag public sources
+ * confirm, 3.2.2 (the official Helm chart 1.22.0, `helm-chart/1.22.0`, declares `appVersion: 3.2.2`; the image
+ * `apache/airflow:3.2.2` is built on in public Dockerfiles; 3.2.1 was released on 2026-04-22, 3.2.2 after its
+ * release candidates of May 2026; no 3.2.3 was found). Until December 2026 it was 3.1.3, what the official chart
+ * pinned when the library was written (chart/values.yaml `airflowVersion: "3.1.3"`). The runtime stage runs it
+ * (docs/runtime-tests.md, "Airflow 3.2").
  */
-export const DEFAULT_AIRFLOW_VERSION = '3.1.3';
+export const DEFAULT_AIRFLOW_VERSION = '3.2.2';
 
 /** The default image: the official image of {@link DEFAULT_AIRFLOW_VERSION}, pinned by tag. */
 export const DEFAULT_AIRFLOW_IMAGE = `apache/airflow:${DEFAULT_AIRFLOW_VERSION}`;
@@ -456,7 +460,7 @@ export class AirflowGeneration {
    */
   public readonly configKeyVersions: Readonly<Record<string, AirflowConfigKeyVersions>>;
 
-  /** The release whose keys are checked where no version is given: 3.1.3 (the default image), 2.11.0. */
+  /** The release whose keys are checked where no version is given: 3.2.2 (the default image), 2.11.0. */
   public readonly defaultVersion: AirflowVersion;
 
   /**

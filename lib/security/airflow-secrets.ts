@@ -74,7 +74,7 @@ export interface AirflowSecretsProps extends PodPlacementOptions {
    * The Job is named after its pod spec, so a new image (an Airflow upgrade) makes a new Job instead of an
    * "immutable field" error; it finds the Secret there with every key and leaves it alone.
    * @default - the image of the chart's KubernetesExecutorAirflow (added before or after), which the node pulls
-   *   anyway; DEFAULT_SECRETS_BOOTSTRAP_IMAGE ("apache/airflow:3.1.3") in a chart without one
+   *   anyway; DEFAULT_SECRETS_BOOTSTRAP_IMAGE ("apache/airflow:3.2.2") in a chart without one
    */
   readonly image?: string;
 

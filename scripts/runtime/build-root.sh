@@ -4,6 +4,7 @@
 # USAGE
 #   scripts/runtime/build-root.sh          build the root if it is not cached; print its path on stdout
 #   scripts/runtime/build-root.sh --path   print the path the root has (or will have), build nothing
+#   AIRFLOW_CDK8S_RUNTIME_AIRFLOW=3.2 scripts/runtime/build-root.sh [--path]   the same for the Airflow 3.2 root
 #
 # What the root holds: debootstrap'ed trixie (from the Debian mirror this machine already uses) with Debian's
 # Python 3.13 libraries for Airflow, Debian's PostgreSQL 17, Apache Airflow 3.1 core + task SDK + the providers
@@ -21,7 +22,13 @@
 #
 # ENVIRONMENT
 #   AIRFLOW_CDK8S_CACHE          cache root                          [/var/cache/airflow-cdk8s]
-#   AIRFLOW_CDK8S_AIRFLOW_SRC    the Airflow source bundle           [<repo>/../shared/airflow-runtime/airflow-src.tgz]
+#   AIRFLOW_CDK8S_RUNTIME_AIRFLOW  which Airflow: 3.1 or 3.2           [3.1]
+#   AIRFLOW_CDK8S_AIRFLOW_SRC    the Airflow 3.1 source bundle       [<repo>/../shared/airflow-runtime/airflow-src.tgz]
+#   AIRFLOW_CDK8S_AIRFLOW_SRC_3_2  the Airflow 3.2 source bundle     [$AIRFLOW_CDK8S_CACHE/airflow-src-3.2.tgz, made by
+#                                make-bundle-3.2.sh]
+#
+# The 3.2 root is the same root with the 3.2 bundle (docs/runtime-tests.md, "Airflow 3.2"), cached as
+# airflow3.2-trixie-<key> beside the 3.1 root's trixie-<key>: each has its own key and removes only its own old roots.
 #   AIRFLOW_CDK8S_DEBIAN_MIRROR  Debian mirror                       [derived from /etc/apt, see local-control-plane.sh]
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -29,12 +36,19 @@ REPO="$(cd "$HERE/../.." && pwd)"
 CACHE_ROOT="${AIRFLOW_CDK8S_CACHE:-/var/cache/airflow-cdk8s}"
 RUNTIME_CACHE="${CACHE_ROOT}/runtime"
 SUITE=trixie
+AIRFLOW_MINOR="${AIRFLOW_CDK8S_RUNTIME_AIRFLOW:-3.1}"
 
 log() { printf '[build-root] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 bundle_path() {
   local b
+  if [[ "$AIRFLOW_MINOR" == 3.2 ]]; then
+    b="${AIRFLOW_CDK8S_AIRFLOW_SRC_3_2:-$CACHE_ROOT/airflow-src-3.2.tgz}"
+    [[ -r "$b" ]] && { readlink -f "$b"; return 0; }
+    die "the Airflow 3.2 source bundle $b is missing: scripts/runtime/make-bundle-3.2.sh makes it (see docs/runtime-tests.md)"
+  fi
+  [[ "$AIRFLOW_MINOR" == 3.1 ]] || die "AIRFLOW_CDK8S_RUNTIME_AIRFLOW=$AIRFLOW_MINOR: the runtime roots are 3.1 and 3.2"
   for b in "${AIRFLOW_CDK8S_AIRFLOW_SRC:-}" "$REPO/../shared/airflow-runtime/airflow-src.tgz" /work/shared/airflow-runtime/airflow-src.tgz; do
     [[ -n "$b" && -r "$b" ]] && { readlink -f "$b"; return 0; }
   done
@@ -44,8 +58,23 @@ bundle_path() {
 BUNDLE="$(bundle_path)"
 # The key: what makes a different root (this script's commands, not its comments; the entrypoint installed into
 # the root, comments included; the bundle).
-KEY="$( { grep -Ev '^[[:space:]]*#( |$)' "$HERE/build-root.sh"; cat "$HERE/postgres-entrypoint.sh"; sha256sum <"$BUNDLE"; } | sha256sum | cut -c1-12)"
-ROOT="${RUNTIME_CACHE}/${SUITE}-${KEY}"
+KEY="$( { grep -Ev '^[[:space:]]*#( |$)' "$HERE/build-root.sh"; cat "$HERE/postgres-entrypoint.sh"; sha256sum <"$BUNDLE"; echo "$AIRFLOW_MINOR"; } | sha256sum | cut -c1-12)"
+# 3.1 keeps the name it always had; 3.2's root has its own prefix (so neither removes the other as an old root)
+PREFIX="$SUITE"; [[ "$AIRFLOW_MINOR" == 3.1 ]] || PREFIX="airflow${AIRFLOW_MINOR}-${SUITE}"
+ROOT="${RUNTIME_CACHE}/${PREFIX}-${KEY}"
+# Where the bundle's code goes on sys.path (the bundle's layout differs between 3.1 and 3.2)
+if [[ "$AIRFLOW_MINOR" == 3.1 ]]; then
+  PP="/opt/src/airflow-core-3.1.0bp/airflow-core/src /opt/src/airflow-core-3.1.0bp/task-sdk/src"
+else
+  PP="/opt/src/airflow-core-3.2/airflow-core/src /opt/src/airflow-core-3.2/task-sdk/src"
+fi
+for p in cncf/kubernetes celery standard common/sql common/compat common/io fab smtp; do PP="$PP /opt/src/airflow-providers/providers/$p/src"; done
+# 3.2: FastAPI 0.129 (Debian: 0.115), uvicorn 0.41 (Debian: 0.32), cadwyn 6, universal_pathlib 0.3 (+ pathlib_abc),
+# greenback (+ outcome) ahead of Debian's
+[[ "$AIRFLOW_MINOR" == 3.1 ]] || PP="$PP /opt/src/deps/fastapi /opt/src/deps/uvicorn /opt/src/deps/annotated_doc /opt/src/deps/pathlib_abc /opt/src/deps/greenback /opt/src/deps/outcome"
+PP="$PP /opt/src/deps/cadwyn /opt/src/deps/svcs/src /opt/src/deps/uuid6/src /opt/src/deps/methodtools /opt/src/deps/wirerope
+ /opt/src/deps/upath /opt/src/deps/sajsonfield /opt/src/deps/retryhttp /opt/src/deps/k8sasync /opt/src/deps/otel/opentelemetry-api/src
+ /opt/src/deps/fab /opt/src/deps/fjwt /opt/src/deps/fwtf/src /opt/src/metadata /opt/src/deps/connexion /opt/src/deps/typing_inspection/src"
 
 if [[ "${1:-}" == --path ]]; then echo "$ROOT"; exit 0; fi
 [[ -x "$ROOT/usr/local/bin/airflow" && -f "$ROOT/.airflow-cdk8s-root" ]] && { log "cached: $ROOT"; echo "$ROOT"; exit 0; }
@@ -105,9 +134,9 @@ PKGS=(
 # Everything that needs the chroot runs in a private mount namespace: its /proc, /dev and /sys mounts vanish with
 # it, whatever happens, and never show up in the machine's mount table.
 t1=$SECONDS
-unshare --mount --propagation private -- bash -euo pipefail -s "$TMP" "$BUNDLE" "$HERE" "${PKGS[@]}" <<'INROOT' \
+unshare --mount --propagation private -- bash -euo pipefail -s "$TMP" "$BUNDLE" "$HERE" "$PP" "${PKGS[@]}" <<'INROOT' \
   >>"${RUNTIME_CACHE}/.build-${KEY}.log" 2>&1 || { tail -n 40 "${RUNTIME_CACHE}/.build-${KEY}.log" >&2; die "root setup failed (log ${RUNTIME_CACHE}/.build-${KEY}.log)"; }
-R=$1; BUNDLE=$2; HERE=$3; shift 3
+R=$1; BUNDLE=$2; HERE=$3; PP=$4; shift 4
 mount -t proc proc "$R/proc"; mount --rbind /dev "$R/dev"; mount -t sysfs sysfs "$R/sys" || mount --rbind /sys "$R/sys"
 cp /etc/resolv.conf "$R/etc/resolv.conf"
 # No daemon may start inside the chroot while packages are configured (redis-server, postgresql).
@@ -121,11 +150,6 @@ chroot "$R" apt-get clean
 rm -f "$R/usr/sbin/policy-rc.d"
 # Airflow core, task SDK, providers and the pure-Python libraries Debian lacks (provenance: the bundle's README)
 mkdir -p "$R/opt/src"; tar xzf "$BUNDLE" -C "$R/opt/src"
-PP="/opt/src/airflow-core-3.1.0bp/airflow-core/src /opt/src/airflow-core-3.1.0bp/task-sdk/src"
-for p in cncf/kubernetes celery standard common/sql common/compat common/io fab smtp; do PP="$PP /opt/src/airflow-providers/providers/$p/src"; done
-PP="$PP /opt/src/deps/cadwyn /opt/src/deps/svcs/src /opt/src/deps/uuid6/src /opt/src/deps/methodtools /opt/src/deps/wirerope
- /opt/src/deps/upath /opt/src/deps/sajsonfield /opt/src/deps/retryhttp /opt/src/deps/k8sasync /opt/src/deps/otel/opentelemetry-api/src
- /opt/src/deps/fab /opt/src/deps/fjwt /opt/src/deps/fwtf/src /opt/src/metadata /opt/src/deps/connexion /opt/src/deps/typing_inspection/src"
 for d in $PP; do [ -d "$R$d" ] || { echo "bundle lacks $d" >&2; exit 1; }; done
 SP="$R/usr/local/lib/python3.13/dist-packages"; mkdir -p "$SP"
 printf '%s\n' $PP >"$SP/zz-airflow-src.pth"
@@ -167,7 +191,7 @@ mv "$TMP/.airflow-cdk8s-root.tmp" "$TMP/.airflow-cdk8s-root"
 mv "$TMP" "$ROOT"
 TMP=""
 # Older roots (other keys) are dead weight: remove them (we hold the lock, nobody builds them).
-for old in "$RUNTIME_CACHE/$SUITE"-*; do
+for old in "$RUNTIME_CACHE/$PREFIX"-*; do
   [[ "$old" == "$ROOT" || ! -d "$old" ]] && continue
   if awk -v r="$old" 'index($2, r) == 1 { found = 1 } END { exit !found }' /proc/mounts; then continue; fi
   log "removing the old root $old"; rm -rf --one-file-system "$old"

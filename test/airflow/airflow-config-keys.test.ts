@@ -253,8 +253,8 @@ describe('the keys of the image\'s own Airflow release', () => {
     expect(e.received).toBe('multi_team');
     expect(e.message).toContain('allowed: a key Airflow 3.1.3 defines: "core.multi_team" was added in Airflow 3.2.0, and the image is Airflow 3.1.3.');
     expect(e.message).toContain('Use an image of Airflow 3.2.0 or newer, or leave the option out.');
-    // The default image is 3.1.3: the same refusal, and for the other 3.2 options too.
-    expect(validationError(() => new AirflowChart(Testing.app(), 'airflow', { config: { logging: { uvicorn_logging_level: 'info' } } })).message).toMatch(
+    // The same refusal for the other 3.2 options too.
+    expect(validationError(() => new AirflowChart(Testing.app(), 'airflow', { image: 'apache/airflow:3.1.3', config: { logging: { uvicorn_logging_level: 'info' } } })).message).toMatch(
       /"logging.uvicorn_logging_level" was added in Airflow 3.2.0/,
     );
   });
@@ -301,9 +301,12 @@ describe('the keys of the image\'s own Airflow release', () => {
     );
   });
 
-  test('without a version, validateAirflowConfig checks the generation\'s default release (3.1.3)', () => {
-    expect(errorOf(3, { core: { multi_team: true } }).message).toContain('was added in Airflow 3.2.0, and the image is Airflow 3.1.3');
-    expect(() => validateAirflowConfig(scope(), 'config', AirflowGeneration.AIRFLOW_3, { core: { multi_team: true } }, AirflowVersion.of('3.2.0'))).not.toThrow();
+  test('without a version, validateAirflowConfig checks the generation\'s default release (3.2.2)', () => {
+    expect(errorOf(3, { core: { mp_start_method: 'fork' } }).message).toContain('was removed in Airflow 3.2.0, and the image is Airflow 3.2.2');
+    expect(() => validateAirflowConfig(scope(), 'config', AirflowGeneration.AIRFLOW_3, { core: { multi_team: true } })).not.toThrow();
+    expect(validationError(() => validateAirflowConfig(scope(), 'config', AirflowGeneration.AIRFLOW_3, { core: { multi_team: true } }, AirflowVersion.of('3.1.3'))).message).toContain(
+      'was added in Airflow 3.2.0, and the image is Airflow 3.1.3',
+    );
   });
 
   test('an AirflowConfiguration refuses a release of the other generation', () => {

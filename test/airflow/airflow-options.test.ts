@@ -541,7 +541,7 @@ describe('without props, each option resolves to its documented default', () => 
   runChecks<AirflowOptions>(
     {
       image: (b) => expect(b.airflow.image).toBe(DEFAULT_AIRFLOW_IMAGE),
-      airflowVersion: (b) => expect(b.airflow.airflowVersion.toString()).toBe('3.1.3'),
+      airflowVersion: (b) => expect(b.airflow.airflowVersion.toString()).toBe('3.2.2'),
       imagePullPolicy: (b) => expect(b.airflow.imagePullPolicy).toBe('IfNotPresent'),
       standaloneDagProcessor: (b) => expect(b.airflow.standaloneDagProcessor).toBe(true),
       parallelism: (b) => expect(b.airflow.parallelism).toBe(4),
@@ -579,7 +579,7 @@ describe('without props, each option resolves to its documented default', () => 
         expect(component(b, 'triggerer').spec.replicas).toBe(1);
       },
       worker: (b) => expect(b.airflow.workerResources).toEqual({ cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '1Gi' }),
-      migrations: (b) => expect(b.airflow.migrations.jobName).toMatch(/^airflow-db-migrate-3-1-3-/),
+      migrations: (b) => expect(b.airflow.migrations.jobName).toMatch(/^airflow-db-migrate-3-2-2-/),
       ingress: (b) => {
         expect(b.airflow.ingress).toBeUndefined();
         expect(byKind(b.objects, 'Ingress')).toEqual([]);

@@ -7,7 +7,7 @@ describe('database migrations Job', () => {
   test('is named from the Airflow version and a hash of its pod spec, runs airflow db migrate, no TTL', () => {
     const { manifests } = airflowChart();
     const j = job(manifests);
-    expect(j.metadata.name).toMatch(/^airflow-db-migrate-3-1-3-[0-9a-f]{8}$/);
+    expect(j.metadata.name).toMatch(/^airflow-db-migrate-3-2-2-[0-9a-f]{8}$/);
     expect(j.spec.ttlSecondsAfterFinished).toBeUndefined();
     expect(j.metadata.annotations?.['helm.sh/hook']).toBeUndefined();
     const spec = j.spec.template.spec;

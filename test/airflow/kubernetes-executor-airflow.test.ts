@@ -65,7 +65,7 @@ const GENERATIONS = [
   {
     label: 'Airflow 3 (the default)',
     props: {} as Partial<KubernetesExecutorAirflowProps>,
-    version: '3.1.3',
+    version: '3.2.2',
     ui: 'api-server',
     health: '/api/v2/monitor/health',
     liveness: '/api/v2/version', // answers without the database: a database outage does not restart the UI
@@ -303,7 +303,7 @@ describe('Airflow 3 only', () => {
 
   test('pins the default image', () => {
     expect(airflow.image).toBe(DEFAULT_AIRFLOW_IMAGE);
-    expect(DEFAULT_AIRFLOW_IMAGE).toBe('apache/airflow:3.1.3');
+    expect(DEFAULT_AIRFLOW_IMAGE).toBe('apache/airflow:3.2.2');
   });
 
   test('the execution API URL names the api-server Service, and the JWT secret is shared by every component', () => {
@@ -449,7 +449,7 @@ describe('a custom image (built inside minikube)', () => {
     expect(cfgOf(tagged).kubernetes_executor.worker_container_repository).toBeUndefined();
     expect(workerOf(tagged).spec.containers[0].image).toBe(both);
     // By tag, as before.
-    expect(cfgOf(airflowChart({}).manifests).kubernetes_executor).toMatchObject({ worker_container_repository: 'apache/airflow', worker_container_tag: '3.1.3' });
+    expect(cfgOf(airflowChart({}).manifests).kubernetes_executor).toMatchObject({ worker_container_repository: 'apache/airflow', worker_container_tag: '3.2.2' });
   });
 
   test('an image by digest needs airflowVersion: a digest names no version', () => {

@@ -137,7 +137,7 @@ describe('what would slow every task down is refused or reported', () => {
     expect(pinned.airflow.warnings).toEqual([
       'KubernetesExecutorAirflow at "airflow/airflow": imagePullPolicy "Always" makes every task pod ask the registry for the image before it ' +
         'starts (a round trip of its own per task, and on Docker Hub a pull counted against the rate limit; a registry outage stops every ' +
-        'task). The tag "3.1.3" is pinned: "IfNotPresent" (the default) pulls it once per node. See docs/task-start.md.',
+        'task). The tag "3.2.2" is pinned: "IfNotPresent" (the default) pulls it once per node. See docs/task-start.md.',
     ]);
     const latest = new AirflowChart(Testing.app(), 'airflow', { imagePullPolicy: 'Always', image: 'registry.example.com/airflow:latest', airflowVersion: '3.1.3' });
     expect(latest.airflow.warnings[0]).toMatch(/Give the image a tag of its own per build instead of "latest", and use "IfNotPresent"\./);

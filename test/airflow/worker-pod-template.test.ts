@@ -161,7 +161,7 @@ test('workerPodTemplate renders quantities as strings', () => {
 });
 
 describe('the task image (worker.image)', () => {
-  const image = 'registry.example.com/team/airflow-tasks:3.1.3-extras';
+  const image = 'registry.example.com/team/airflow-tasks:3.2.2-extras';
 
   test('the pod template, [kubernetes_executor] worker_container_*, the pre-pull and the Celery workers follow it; the control plane keeps its own', () => {
     const { manifests, cfg, worker, chart } = synthAirflowChart({
@@ -171,12 +171,12 @@ describe('the task image (worker.image)', () => {
     });
     expect(worker.spec.containers[0].image).toBe(image);
     expect(cfg.kubernetes_executor.worker_container_repository).toBe('registry.example.com/team/airflow-tasks');
-    expect(cfg.kubernetes_executor.worker_container_tag).toBe('3.1.3-extras');
-    expect(find(manifests, 'Deployment', 'airflow-scheduler').spec.template.spec.containers[0].image).toBe('apache/airflow:3.1.3');
+    expect(cfg.kubernetes_executor.worker_container_tag).toBe('3.2.2-extras');
+    expect(find(manifests, 'Deployment', 'airflow-scheduler').spec.template.spec.containers[0].image).toBe('apache/airflow:3.2.2');
     expect(find(manifests, 'Deployment', 'airflow-celery-worker').spec.template.spec.containers[0].image).toBe(image);
-    expect(chart.imagePrePull?.images).toEqual(['apache/airflow:3.1.3', image]);
+    expect(chart.imagePrePull?.images).toEqual(['apache/airflow:3.2.2', image]);
     const prePull = find(manifests, 'DaemonSet').spec.template.spec.initContainers.map((c: any) => c.image);
-    expect(prePull).toEqual(['apache/airflow:3.1.3', image]);
+    expect(prePull).toEqual(['apache/airflow:3.2.2', image]);
   });
 
   test('an image whose tag names no version (latest, a build tag) is taken as the control plane\'s Airflow', () => {
@@ -188,11 +188,11 @@ describe('the task image (worker.image)', () => {
   test('another Airflow version, an untagged image and the slim image are refused', () => {
     expect(airflowError({ worker: { image: 'apache/airflow:3.0.6' } }).message).toBe(
       'KubernetesExecutorAirflow at "test/airflow": property "worker.image" received "apache/airflow:3.0.6"; allowed: an image of the control ' +
-        "plane's Airflow, 3.1.3 (the tag names 3.0.6): the task pods run the same Airflow as the scheduler, dag-processor and API server, whose " +
-        'execution API and database schema are versioned with it. Build the task image FROM apache/airflow:3.1.3 (or change image to Airflow 3.0.6 too).',
+        "plane's Airflow, 3.2.2 (the tag names 3.0.6): the task pods run the same Airflow as the scheduler, dag-processor and API server, whose " +
+        'execution API and database schema are versioned with it. Build the task image FROM apache/airflow:3.2.2 (or change image to Airflow 3.0.6 too).',
     );
     expect(airflowError({ worker: { image: 'my-tasks' } }).message).toMatch(/property "worker\.image" received "my-tasks"; allowed: an image pinned by a tag or a digest/);
-    expect(airflowError({ worker: { image: 'apache/airflow:slim-3.1.3' } }).property).toBe('worker.image');
+    expect(airflowError({ worker: { image: 'apache/airflow:slim-3.2.2' } }).property).toBe('worker.image');
   });
 });
 
@@ -205,7 +205,7 @@ describe('the task pods\' own init containers', () => {
     expect(worker.spec.initContainers.map((c: any) => c.name)).toEqual(['fetch-model']);
     expect(worker.spec.initContainers[0].securityContext).toEqual(worker.spec.containers[0].securityContext);
     // Their images are task pod images: the pre-pull keeps them too.
-    expect(chart.airflow.taskPodImages).toEqual(['apache/airflow:3.1.3', 'busybox:1.36']);
+    expect(chart.airflow.taskPodImages).toEqual(['apache/airflow:3.2.2', 'busybox:1.36']);
   });
 
   test('a name git-sync\'s init container has is refused at synth; a container beside base is refused', () => {

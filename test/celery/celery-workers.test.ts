@@ -199,7 +199,7 @@ describe('the Celery worker Deployment', () => {
 
   test('runs `airflow celery worker` with its concurrency and queues, from the control plane\'s image and configuration', () => {
     expect(worker.args).toEqual(['bash', '-c', 'exec airflow celery worker --concurrency 2 --queues default --skip-serve-logs']);
-    expect(worker.image).toBe('apache/airflow:3.1.3');
+    expect(worker.image).toBe('apache/airflow:3.2.2');
     const objects = synth({ celery: { replicas: 3, concurrency: 8, queues: ['default', 'sensors', 'api.calls'] } });
     const d = find(objects, 'Deployment', 'airflow-celery-worker');
     expect(d.spec.replicas).toBe(3);

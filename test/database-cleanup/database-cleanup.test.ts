@@ -130,7 +130,7 @@ describe('refused at synth', () => {
   test('a table airflow db clean does not know, named with the version and the list', () => {
     const e = error({ tables: ['task_fail'] });
     expect(e.property).toBe('databaseCleanup.tables[0]');
-    expect(e.message).toContain('allowed: a table "airflow db clean" knows on Airflow 3.1.3: job, dag, dag_run, asset_event');
+    expect(e.message).toContain('allowed: a table "airflow db clean" knows on Airflow 3.2.2: job, dag, dag_run, asset_event');
     expect(error({ tables: ['log', 'log'] }).message).toMatch(/each table once/);
     expect(error({ tables: [] }).property).toBe('databaseCleanup.tables');
   });

@@ -130,8 +130,8 @@ describe('the images: exactly those of the task pods', () => {
     const { objects } = synth();
     const spec = daemonSetOf(objects).spec.template.spec;
     expect(spec.initContainers.map((c: any) => c.image)).toEqual(taskImages(objects));
-    expect(taskImages(objects)).toEqual(['apache/airflow:3.1.3']);
-    expect(controlPlaneImages(objects)).toEqual(['apache/airflow:3.1.3']);
+    expect(taskImages(objects)).toEqual(['apache/airflow:3.2.2']);
+    expect(controlPlaneImages(objects)).toEqual(['apache/airflow:3.2.2']);
     expect(spec.containers.map((c: any) => c.image)).toEqual([DEFAULT_PAUSE_IMAGE]);
     expect(DEFAULT_PAUSE_IMAGE).toMatch(/^registry\.k8s\.io\/pause:3\.\d+$/); // pinned by tag
   });
@@ -160,11 +160,11 @@ describe('the images: exactly those of the task pods', () => {
     const spec = daemonSetOf(sidecars.objects).spec.template.spec;
     expect(podTemplateOf(sidecars.objects).spec.initContainers.map((c: any) => c.image)).toEqual([DEFAULT_GIT_SYNC_IMAGE]);
     expect(spec.initContainers.map((c: any) => c.image)).toEqual(taskImages(sidecars.objects));
-    expect(spec.initContainers.map((c: any) => c.image)).toEqual(['apache/airflow:3.1.3', DEFAULT_GIT_SYNC_IMAGE]);
+    expect(spec.initContainers.map((c: any) => c.image)).toEqual(['apache/airflow:3.2.2', DEFAULT_GIT_SYNC_IMAGE]);
     expect(effectiveRequests(spec)).toEqual(effectiveRequests(daemonSetOf(synth().objects).spec.template.spec));
     // the default mode syncs beside the pods: nothing more in a task pod, nothing more to pull
     const shared = synth({ gitSync }).objects;
-    expect(daemonSetOf(shared).spec.template.spec.initContainers.map((c: any) => c.image)).toEqual(['apache/airflow:3.1.3']);
+    expect(daemonSetOf(shared).spec.template.spec.initContainers.map((c: any) => c.image)).toEqual(['apache/airflow:3.2.2']);
   });
 
   test('a worker image other than the control plane image gets an init container of its own, in order', () => {

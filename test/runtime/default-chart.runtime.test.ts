@@ -3,14 +3,20 @@
 // `kubectl apply` to a task pod the KubernetesExecutor created, ran and deleted; plus the memory of every
 // component at idle and while tasks run, with the sizing rule on it (build/runtime-results.json). The api-server's
 // memory with other [api] workers settings is a benchmark: test/runtime/api-workers.bench.ts (`npm run bench`).
+//
+// It runs the default image, the version dist/ names (DEFAULT_AIRFLOW_IMAGE), on the root of that Airflow minor
+// version. AIRFLOW_CDK8S_RUNTIME_AIRFLOW_IMAGE=apache/airflow:3.1.3 runs the same chain on another release (the
+// chart's `image`), e.g. the previous minor version, whose root test-runtime.sh builds too.
+import { DEFAULT_AIRFLOW_IMAGE } from '../../lib';
 import { RuntimeChain, Step } from './support/chain';
-import { Kubelet } from './support/kubelet';
+import { airflowMinorOf, Kubelet, rootInfo } from './support/kubelet';
 import { IDLE_SETTLE_MS, lifetimePeaks, MemorySampler, memoryTable, SAMPLE_MS, sampleIdle } from './support/memory';
 import { recordRuntime } from './support/results';
 import { defaultChart } from './support/variants';
 
+const image = process.env.AIRFLOW_CDK8S_RUNTIME_AIRFLOW_IMAGE;
 const kubelet = new Kubelet('default');
-const chain = new RuntimeChain(defaultChart(), kubelet);
+const chain = new RuntimeChain(defaultChart(image ? { image } : {}), kubelet);
 const steps = chain.steps();
 const names = Object.keys(steps);
 const TRIGGER = 'trigger write_to_data_volume through the REST API';
@@ -21,7 +27,22 @@ const register = (step: Step) => test(step.name, chain.jest(step), step.timeoutM
 
 chain.hooks({ recordTimings: true, stop: () => taskSampler?.stop() });
 
-describe('runtime: the default chart', () => {
+describe(`runtime: the default chart (${image ?? DEFAULT_AIRFLOW_IMAGE})`, () => {
+  register({
+    name: 'the chart runs the image dist/ names, served from the root of its Airflow minor version',
+    components: [],
+    blocking: true,
+    timeoutMs: 10_000,
+    run: async () => {
+      const want = image ?? DEFAULT_AIRFLOW_IMAGE;
+      expect(chain.airflowImage()).toBe(want);
+      const info = rootInfo(kubelet.root);
+      console.log(`RUNTIME [default]: ${want} served from ${kubelet.root} (airflow ${info.airflow}, python ${info.python})`);
+      recordRuntime(['default', 'image'], { image: want, root: kubelet.root, ...info });
+      // the root's `airflow version` is of the image's minor version (3.2.0 for apache/airflow:3.2.2)
+      expect(airflowMinorOf(`apache/airflow:${info.airflow}`)).toBe(airflowMinorOf(want));
+    },
+  });
   for (const name of names.slice(0, names.indexOf(TRIGGER))) register(steps[name]);
 
   register({

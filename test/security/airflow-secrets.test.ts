@@ -106,7 +106,7 @@ describe('AirflowSecrets, generated in the cluster (the default)', () => {
     expect(pod.containers).toHaveLength(1);
     const container = pod.containers[0];
     expect(container.image).toBe(DEFAULT_SECRETS_BOOTSTRAP_IMAGE);
-    expect(DEFAULT_SECRETS_BOOTSTRAP_IMAGE).toBe('apache/airflow:3.1.3');
+    expect(DEFAULT_SECRETS_BOOTSTRAP_IMAGE).toBe('apache/airflow:3.2.2');
     expect(container.command).toEqual(['python3', '-c', bootstrapScript()]);
     expect(container.env).toEqual([
       { name: 'SECRET_NAME', value: 'airflow-secrets' },

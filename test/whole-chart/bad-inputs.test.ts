@@ -113,7 +113,7 @@ const rows: Array<[string, () => unknown, RegExp]> = [
     /^Construct at "test\/cfg": property "config\.scheduler" received "dag_dir_list_interval"; allowed: .*deprecated alias of "dag_processor\.refresh_interval".* Use "dag_processor\.refresh_interval" instead\.$/],
   ['[webserver] on Airflow 3', () => validateAirflowConfig(new Construct(chart(), 'cfg'), 'config', AirflowGeneration.AIRFLOW_3, { webserver: { web_server_port: 8080 } }),
     /^Construct at "test\/cfg": property "config\.webserver" received "web_server_port"; allowed: .* Use "api\.port" instead\.$/],
-  ['airflow.cfg key of a later release (3.2.0 on the default 3.1.3)', () => new AirflowChart(Testing.app(), 'airflow', { config: { core: { multi_team: true } } }),
+  ['airflow.cfg key of a later release (3.2.0 on 3.1.3)', () => new AirflowChart(Testing.app(), 'airflow', { image: 'apache/airflow:3.1.3', config: { core: { multi_team: true } } }),
     /^AirflowConfiguration at "airflow\/airflow\/configuration": property "config\.core" received "multi_team"; allowed: a key Airflow 3\.1\.3 defines: "core\.multi_team" was added in Airflow 3\.2\.0, and the image is Airflow 3\.1\.3\. Use an image of Airflow 3\.2\.0 or newer, or leave the option out\.$/],
   ['airflow.cfg key a later release removed', () => new AirflowChart(Testing.app(), 'airflow', { image: 'apache/airflow:3.2.1', config: { core: { mp_start_method: 'fork' } } }),
     /^AirflowConfiguration at "airflow\/airflow\/configuration": property "config\.core" received "mp_start_method"; allowed: a key Airflow 3\.2\.1 defines: "core\.mp_start_method" was removed in Airflow 3\.2\.0/],
@@ -223,7 +223,7 @@ const rows: Array<[string, () => unknown, RegExp]> = [
 
   // Per component: the task image, probe timings, containers of your own, your own ServiceAccount (issue #22)
   ['a task image of another Airflow version', () => new AirflowChart(Testing.app(), 'airflow', { worker: { image: 'apache/airflow:3.0.6' } }),
-    /^KubernetesExecutorAirflow at "airflow\/airflow": property "worker\.image" received "apache\/airflow:3\.0\.6"; allowed: an image of the control plane's Airflow, 3\.1\.3 \(the tag names 3\.0\.6\): .* Build the task image FROM apache\/airflow:3\.1\.3 \(or change image to Airflow 3\.0\.6 too\)\.$/],
+    /^KubernetesExecutorAirflow at "airflow\/airflow": property "worker\.image" received "apache\/airflow:3\.0\.6"; allowed: an image of the control plane's Airflow, 3\.2\.2 \(the tag names 3\.0\.6\): .* Build the task image FROM apache\/airflow:3\.2\.2 \(or change image to Airflow 3\.0\.6 too\)\.$/],
   ['a probe the component does not have', () => new AirflowChart(Testing.app(), 'airflow', { scheduler: { readinessProbe: { periodSeconds: 10 } } }),
     /^KubernetesExecutorAirflow at "airflow\/airflow": property "scheduler\.readinessProbe" received \{"periodSeconds":10\}; allowed: nothing: this component has no readiness probe\.$/],
   ['a liveness probe timeout shorter than airflow jobs check takes', () => new AirflowChart(Testing.app(), 'airflow', { triggerer: { livenessProbe: { timeoutSeconds: 5 } } }),
@@ -275,7 +275,7 @@ const rows: Array<[string, () => unknown, RegExp]> = [
   ['databaseCleanup schedule of 4 fields', () => new AirflowChart(Testing.app(), 'airflow', { databaseCleanup: { schedule: '0 0 * *' } }),
     /^DatabaseCleanup at "airflow\/airflow\/database-cleanup": property "databaseCleanup\.schedule" received "0 0 \* \*"; allowed: a cron expression of 5 fields .*; this one has 4 field\(s\) instead of 5/],
   ['databaseCleanup table of Airflow 2 on Airflow 3', () => new AirflowChart(Testing.app(), 'airflow', { databaseCleanup: { tables: ['task_fail'] } }),
-    /^DatabaseCleanup at "airflow\/airflow\/database-cleanup": property "databaseCleanup\.tables\[0\]" received "task_fail"; allowed: a table "airflow db clean" knows on Airflow 3\.1\.3: job, dag, dag_run, asset_event/],
+    /^DatabaseCleanup at "airflow\/airflow\/database-cleanup": property "databaseCleanup\.tables\[0\]" received "task_fail"; allowed: a table "airflow db clean" knows on Airflow 3\.2\.2: job, dag, dag_run, asset_event/],
   ['databaseCleanup retention of 0 days', () => new AirflowChart(Testing.app(), 'airflow', { databaseCleanup: { retentionDays: 0 } }),
     /^DatabaseCleanup at "airflow\/airflow\/database-cleanup": property "databaseCleanup\.retentionDays" received 0; allowed: a whole number from 1 to 36500/],
   ['Elasticsearch URL with credentials as a literal', () => new AirflowChart(Testing.app(), 'airflow', { remoteLogging: RemoteLogging.elasticsearch({ host: 'https://elastic:pw@es.example.com:9200' }) }),

@@ -354,7 +354,7 @@ describe('chart-wide pod settings reach every pod, whichever order the construct
     new MetadataDb(c, 'db');
     const objects = Testing.synth(c);
     const bootstrap = objects.find((o) => o.kind === 'Job');
-    expect(bootstrap.spec.template.spec.containers[0]).toMatchObject({ image: 'apache/airflow:3.1.3', imagePullPolicy: 'IfNotPresent' });
+    expect(bootstrap.spec.template.spec.containers[0]).toMatchObject({ image: 'apache/airflow:3.2.2', imagePullPolicy: 'IfNotPresent' });
     for (const pod of podsOf(objects)) expect(pod.spec.imagePullSecrets).toBeUndefined();
   });
 
@@ -365,7 +365,7 @@ describe('chart-wide pod settings reach every pod, whichever order the construct
     const mine = chart('team-a', app, 'mine');
     new AirflowSecrets(mine, 'secrets');
     const objects = Testing.synth(mine);
-    expect(objects.find((o) => o.kind === 'Job').spec.template.spec.containers[0].image).toBe('apache/airflow:3.1.3');
+    expect(objects.find((o) => o.kind === 'Job').spec.template.spec.containers[0].image).toBe('apache/airflow:3.2.2');
   });
 });
 

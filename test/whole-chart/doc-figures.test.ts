@@ -10,6 +10,8 @@ import * as path from 'path';
 import {
   COMPONENT_RESOURCES,
   CeleryWorkers,
+  DEFAULT_AIRFLOW_IMAGE,
+  DEFAULT_AIRFLOW_VERSION,
   DEFAULT_WORKER_RESOURCES,
   DbMigrations,
   GIT_SYNC_RESOURCES,
@@ -236,4 +238,24 @@ test('the check catches a wrong figure, as the 384Mi of the task pods was', () =
     'COMPONENT_RESOURCES["dag-processor"]',
     'MetadataDb.CAPABILITIES',
   ]);
+});
+
+// The default Airflow version (issue #26 item 1): where the docs name DEFAULT_AIRFLOW_VERSION or
+// DEFAULT_AIRFLOW_IMAGE, the version written beside it is the constant's, and the README's first statement of the
+// default is too; docs/airflow.md says where the number comes from.
+test('the default Airflow version written in the docs is DEFAULT_AIRFLOW_VERSION, with its source', () => {
+  const airflowMd = fs.readFileSync(path.join(ROOT, 'docs', 'airflow.md'), 'utf8');
+  const section = airflowMd.slice(airflowMd.indexOf('## The default version'), airflowMd.indexOf('## Components per Airflow version'));
+  expect(section).toContain(`\`DEFAULT_AIRFLOW_VERSION\` is ${DEFAULT_AIRFLOW_VERSION} (\`DEFAULT_AIRFLOW_IMAGE\` = \`${DEFAULT_AIRFLOW_IMAGE}\`)`);
+  expect(section).toContain(`\`appVersion: ${DEFAULT_AIRFLOW_VERSION}\``);
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  expect(readme).toMatch(new RegExp(`Airflow versions: 3\\.x \\(${DEFAULT_AIRFLOW_VERSION.replace(/\./g, '\\.')} is the default`));
+  // every "default: apache/airflow:X" in the docs is the default image
+  const wrong: string[] = [];
+  for (const f of ['README.md', ...fs.readdirSync(path.join(ROOT, 'docs')).filter((n) => n.endsWith('.md')).map((n) => `docs/${n}`)]) {
+    for (const m of fs.readFileSync(path.join(ROOT, f), 'utf8').matchAll(/default:? `?(apache\/airflow:[0-9][^`\s)|,]*)/g)) {
+      if (m[1] !== DEFAULT_AIRFLOW_IMAGE) wrong.push(`${f}: ${m[0]}`);
+    }
+  }
+  expect(wrong).toEqual([]);
 });

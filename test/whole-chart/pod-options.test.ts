@@ -19,7 +19,7 @@ function pods(objects: any[]): Map<string, { metadata: any; spec: any }> {
   const out = new Map<string, { metadata: any; spec: any }>();
   for (const o of objects) {
     if (['Deployment', 'StatefulSet', 'Job'].includes(o.kind)) {
-      out.set(`${o.kind}/${o.metadata.name.replace(/-[0-9a-f]{8}$/, '').replace(/-3-1-3$/, '')}`, o.spec.template);
+      out.set(`${o.kind}/${o.metadata.name.replace(/-[0-9a-f]{8}$/, '').replace(/-\d+-\d+-\d+$/, '')}`, o.spec.template);
     }
     if (o.kind === 'ConfigMap' && o.data?.['pod_template_file.yaml']) out.set('worker', parse(o.data['pod_template_file.yaml']));
   }
@@ -328,7 +328,7 @@ describe('the static hostPath folders are made writable for uid 50000 / gid 0', 
     expect(container.command.slice(3)).toEqual(['volume-permissions', '/volumes/dags', '/data/dags', '/volumes/logs', '/data/logs', '/volumes/data', '/data/data']);
     expect(container.securityContext).toMatchObject({ runAsUser: 0, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'], add: ['CHOWN', 'FOWNER'] } });
     expect(spec.automountServiceAccountToken).toBe(false);
-    expect(container.image).toBe('apache/airflow:3.1.3');
+    expect(container.image).toBe('apache/airflow:3.2.2');
   });
 
   test('none with a StorageClass, or when turned off', () => {

@@ -116,6 +116,12 @@ export class RuntimeChain {
     return this.objectsOf('Job').find((j) => componentOf(j) === component);
   }
 
+  /** The chart's Airflow image (the scheduler's container): the kubelet serves it from the root of its minor version. */
+  airflowImage(): string | undefined {
+    const d = this.deployment('scheduler');
+    return d?.spec.template.spec.containers[0]?.image;
+  }
+
   /** The Airflow components the chart runs (a chart may leave out the triggerer). */
   components(): Component[] {
     return COMPONENTS.filter((c) => this.deployment(c));
@@ -318,7 +324,7 @@ export class RuntimeChain {
    */
   async setUp(): Promise<void> {
     await this.cleanUp();
-    await this.kubelet.start();
+    await this.kubelet.start(this.airflowImage());
     this.prepareHostFolders();
   }
 

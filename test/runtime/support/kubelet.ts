@@ -13,11 +13,33 @@ export const HOST_PYTHON = process.env.AIRFLOW_CDK8S_RUNTIME_PYTHON ?? '/usr/bin
 /** Where the runtime stage keeps its state (scripts/test-runtime.sh sets it; one directory per test file below). */
 export const STATE_ROOT = process.env.AIRFLOW_CDK8S_RUNTIME_STATE ?? '/tmp/airflow-cdk8s-runtime';
 
-/** The trixie root (scripts/runtime/build-root.sh), as scripts/test-runtime.sh found or built it. */
-export function runtimeRoot(): string {
-  if (process.env.AIRFLOW_CDK8S_RUNTIME_ROOT) return process.env.AIRFLOW_CDK8S_RUNTIME_ROOT;
-  const r = spawnSync('bash', [path.join(REPO_ROOT, 'scripts', 'runtime', 'build-root.sh'), '--path'], { encoding: 'utf8' });
+/** The Airflow minor version (`3.2`) of an `apache/airflow:3.2.2[-python3.12]` image; undefined for other images. */
+export function airflowMinorOf(image: string | undefined): string | undefined {
+  return /^(?:docker\.io\/)?apache\/airflow:(\d+\.\d+)\.\d+/.exec(image ?? '')?.[1];
+}
+
+/**
+ * The trixie root (scripts/runtime/build-root.sh) that serves `image`, as scripts/test-runtime.sh found or built it:
+ * the root of the image's Airflow minor version (AIRFLOW_CDK8S_RUNTIME_ROOT_3_1, AIRFLOW_CDK8S_RUNTIME_ROOT_3_2), else
+ * AIRFLOW_CDK8S_RUNTIME_ROOT, else the path build-root.sh gives for that minor version.
+ */
+export function runtimeRoot(image?: string): string {
+  const minor = airflowMinorOf(image);
+  const byMinor = minor ? process.env[`AIRFLOW_CDK8S_RUNTIME_ROOT_${minor.replace('.', '_')}`] : undefined;
+  if (byMinor) return byMinor;
+  if (!minor && process.env.AIRFLOW_CDK8S_RUNTIME_ROOT) return process.env.AIRFLOW_CDK8S_RUNTIME_ROOT;
+  const r = spawnSync('bash', [path.join(REPO_ROOT, 'scripts', 'runtime', 'build-root.sh'), '--path'], {
+    encoding: 'utf8',
+    env: { ...process.env, ...(minor ? { AIRFLOW_CDK8S_RUNTIME_AIRFLOW: minor } : {}) },
+  });
   return r.stdout.trim();
+}
+
+/** What a root says it holds (its .airflow-cdk8s-root: suite, python, airflow, postgres). */
+export function rootInfo(root: string): Record<string, string> {
+  const f = path.join(root, '.airflow-cdk8s-root');
+  if (!fs.existsSync(f)) return {};
+  return Object.fromEntries(fs.readFileSync(f, 'utf8').split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
 }
 
 /** What the kubelet recorded when it started a container (scripts/runtime/kubelet.py, Pod.start_container). */
@@ -75,6 +97,8 @@ export interface ExecResult {
 export class Kubelet {
   public readonly state: string;
   private proc: ChildProcess | undefined;
+  /** The root the kubelet serves the images from (set by {@link start}: the root of the chart's Airflow version). */
+  public root = '';
 
   constructor(public readonly id: string, public readonly node = 'airflow-cdk8s-runtime-node') {
     this.state = path.join(STATE_ROOT, id);
@@ -89,14 +113,19 @@ export class Kubelet {
    * Starts the kubelet on a fresh state directory and registers its Node (2 CPUs / 4Gi, like minikube's default,
    * unless AIRFLOW_CDK8S_RUNTIME_NODE_CPU/_MEMORY say otherwise).
    */
-  async start(): Promise<void> {
+  async start(image?: string): Promise<void> {
+    this.root = runtimeRoot(image);
+    if (!fs.existsSync(path.join(this.root, '.airflow-cdk8s-root'))) {
+      throw new Error(`no runtime root for ${image ?? 'the default image'} at ${this.root}: scripts/test-runtime.sh builds it ` +
+        `(for Airflow 3.2 from the bundle scripts/runtime/make-bundle-3.2.sh makes, docs/runtime-tests.md)`);
+    }
     this.stopSync(); // leftovers of a crashed run of the same file
     fs.rmSync(this.state, { recursive: true, force: true });
     fs.mkdirSync(this.state, { recursive: true, mode: 0o700 });
     const log = fs.openSync(path.join(this.state, 'kubelet.log'), 'a');
     this.proc = spawn(
       HOST_PYTHON,
-      [KUBELET_SCRIPT, 'run', '--state', this.state, '--root', runtimeRoot(), '--node', this.node],
+      [KUBELET_SCRIPT, 'run', '--state', this.state, '--root', this.root, '--node', this.node],
       { stdio: ['ignore', log, log], detached: true, env: process.env },
     );
     fs.closeSync(log);
