@@ -465,6 +465,17 @@ cmd_stop_quiet() {
   for c in registry apiserver-link; do
     pid="$(pid_of "$c")" && kill_wait "$pid"
   done
+  # The pods' logs: the kubelet 1.20 writes them to the machine's /var/log/pods/<ns>_<pod>_<uid> (with symlinks in
+  # /var/log/containers), whatever --root-dir says: remove those of this node's pods.
+  local uid link
+  for uid in "${STATE}"/kubelet/pods/*/; do
+    [[ -d "$uid" ]] || continue
+    uid="$(basename "$uid")"
+    rm -rf /var/log/pods/*_"${uid}"
+  done
+  for link in /var/log/containers/*.log; do
+    [[ -L "$link" && ! -e "$link" && "$(readlink "$link")" == /var/log/pods/* ]] && rm -f "$link"
+  done
   # Mounts below the state directory (rootfs overlays, secrets' tmpfs, netns pins), deepest first.
   local m
   while read -r m; do umount -l "$m" 2>/dev/null || true; done < <(
