@@ -444,6 +444,7 @@ cmd_stop_quiet() {
   if [[ -d "$STATE" && ! -f "${STATE}/.airflow-cdk8s-node-state" && -n "$(ls -A "$STATE")" ]]; then
     die "${STATE} exists but is not a node state directory (no .airflow-cdk8s-node-state): not touching it"
   fi
+  local t0=$SECONDS
   # The node's agents first (kubelet would restart what we stop), then the containers, then containerd.
   for c in dns-sync dnsmasq kube-proxy kubelet; do
     pid="$(pid_of "$c")" && kill_wait "$pid"
@@ -456,6 +457,7 @@ cmd_stop_quiet() {
     for t in $("${ctr[@]}" tasks ls -q 2>/dev/null); do "${ctr[@]}" tasks delete -f "$t" >/dev/null 2>&1 || true; done
     kill_wait "$pid"
   fi
+  log "agents and containerd stopped ($((SECONDS - t0)) s)"
   # Shims of our containerd that outlived it (their command line names our state directory).
   local shims=() p
   for p in /proc/[0-9]*; do
@@ -484,6 +486,7 @@ cmd_stop_quiet() {
   if [[ -d "/sys/fs/cgroup/memory${CGROUP_ROOT}" ]]; then
     find /sys/fs/cgroup/*"${CGROUP_ROOT}" -depth -type d -exec rmdir {} + 2>/dev/null || true
   fi
+  log "mounts and cgroups removed ($((SECONDS - t0)) s)"
   # The network namespace: its bridge, veths, routes and iptables rules go with it.
   if ip netns list | grep -qw "$NETNS"; then
     for p in $(ip netns pids "$NETNS"); do log "process ${p} still in ${NETNS}: killing it"; kill -KILL "$p" || true; done
