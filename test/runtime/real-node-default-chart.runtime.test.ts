@@ -158,7 +158,7 @@ d('runtime: the default chart on the real node', () => {
 
   test('memory: every running container under its cgroup limit (largest usage, page cache included, at most 80%); no OOM kill', () => {
     const m = cgroupMemory();
-    console.log(`RUNTIME [real node, default chart]: memory from the cgroups\n${Object.entries(m).map(([k, v]) => `${k.padEnd(28)} limit ${String(v.limitMiB).padStart(5)} MiB  largest ${String(v.maxUsageMiB).padStart(5)} MiB (${Math.round((100 * v.maxUsageMiB) / v.limitMiB)}%)  rss ${v.rssMiB} MiB  failcnt ${v.failcnt}`).join('\n')}`);
+    console.log(`RUNTIME [real node, default chart]: memory from the cgroups\n${Object.entries(m).map(([k, v]) => `${k.padEnd(28)} limit ${String(v.limitMiB).padStart(5)} MiB  largest ${String(v.maxUsageMiB).padStart(5)} MiB (${Math.round((100 * v.maxUsageMiB) / v.limitMiB)}%)  rss ${v.rssMiB} MiB  failcnt ${v.failcnt}  restarts ${v.restarts}`).join('\n')}`);
     recordRuntime(['realNode', 'defaultChart', 'memory'], m);
     for (const c of COMPONENTS) expect(m[c]).toBeDefined();
     const over = Object.entries(m).filter(([, v]) => v.maxUsageMiB > 0.8 * v.limitMiB).map(([k, v]) => `${k}: ${v.maxUsageMiB}/${v.limitMiB} MiB`);
