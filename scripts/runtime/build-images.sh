@@ -70,7 +70,7 @@ cmd_build() {
   gcc -static -Os -Wall -o "$tmp/pause/pause" "$HERE/images/pause.c"
   strip "$tmp/pause/pause"
   log "building the images from $root into $out"
-  python3 - "$root" "$tmp" <<'PY'
+  /usr/bin/python3 - "$root" "$tmp" <<'PY'
 import gzip, hashlib, json, os, subprocess, sys
 
 root, tmp = sys.argv[1], sys.argv[2]
