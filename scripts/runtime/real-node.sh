@@ -176,6 +176,9 @@ cmd_start() {
   mkdir -p "${STATE}"/{pids,logs,pki,cni/net.d,cni/ipam,containerd/root,containerd/state,kubelet,kubelet-pki,volume-plugins}
   touch "${STATE}/.airflow-cdk8s-node-state"
   chmod 700 "${STATE}/pki"
+  # What /var/log/pods held before this node: stop removes everything else (the pods of a namespace deleted just
+  # before stop are gone from the kubelet's root-dir while their logs are still there).
+  ls -A /var/log/pods 2>/dev/null >"${STATE}/var-log-pods.before" || true
   trap 'rc=$?; if ((rc)); then log "start failed: stopping what started"; tail_logs; cmd_stop_quiet; fi' EXIT
 
   # 1. The node's network namespace and its link to the machine.
@@ -475,6 +478,13 @@ cmd_stop_quiet() {
     uid="$(basename "$uid")"
     rm -rf /var/log/pods/*_"${uid}"
   done
+  if [[ -f "${STATE}/var-log-pods.before" ]]; then
+    local entry
+    for entry in /var/log/pods/*; do
+      [[ -e "$entry" ]] || continue
+      grep -qxF -- "$(basename "$entry")" "${STATE}/var-log-pods.before" || rm -rf "$entry"
+    done
+  fi
   for link in /var/log/containers/*.log; do
     [[ -L "$link" && ! -e "$link" && "$(readlink "$link")" == /var/log/pods/* ]] && rm -f "$link"
   done
