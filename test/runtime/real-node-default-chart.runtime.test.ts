@@ -26,6 +26,21 @@ const mark = (step: string) => {
   timings[step] = Math.round((Date.now() - started) / 1000);
 };
 
+/**
+ * Deletes what dist/ created and waits until the namespace and the PersistentVolumes are gone, in short kubectl
+ * calls (one `kubectl delete --wait` may take longer than the kubectl helper's 90 s).
+ */
+async function deleteChart(): Promise<void> {
+  kubectl(['delete', '-f', DIST, '--ignore-not-found', '--wait=false']);
+  await waitFor(
+    'the namespace and the PersistentVolumes of dist/ to be gone',
+    300_000,
+    () => kubectl(['get', 'namespace', NS]).code !== 0 && !/airflow-/.test(kubectl(['get', 'pv', '-o', 'name']).stdout),
+    () => kubectl(['-n', NS, 'get', 'all,pvc']).stdout,
+    2000,
+  );
+}
+
 function pods(): any[] {
   return kubectlJson(['-n', NS, 'get', 'pods', '-o', 'json']).items;
 }
@@ -74,9 +89,9 @@ function cgroupMemory(): Record<string, { limitMiB: number; maxUsageMiB: number;
 }
 
 d('runtime: the default chart on the real node', () => {
-  beforeAll(() => {
+  beforeAll(async () => {
     if (fs.existsSync(DATA) && !fs.existsSync(MARKER)) throw new Error(`${DATA} exists and is not this test's (no ${MARKER}): not touching it`);
-    kubectl(['delete', '-f', DIST, '--ignore-not-found', '--wait=true', '--timeout=300s']);
+    await deleteChart();
     fs.rmSync(DATA, { recursive: true, force: true });
     for (const dir of ['dags', 'logs', 'data']) {
       fs.mkdirSync(path.join(DATA, dir), { recursive: true });
@@ -90,11 +105,14 @@ d('runtime: the default chart on the real node', () => {
     }
   }, 360_000);
 
-  afterAll(() => {
+  afterAll(async () => {
     recordRuntime(['realNode', 'defaultChart', 'timingsSeconds'], timings);
     if (process.env.AIRFLOW_CDK8S_RUNTIME_KEEP === '1') return;
-    kubectl(['delete', '-f', DIST, '--ignore-not-found', '--wait=true', '--timeout=300s']);
-    if (fs.existsSync(MARKER)) fs.rmSync(DATA, { recursive: true, force: true });
+    try {
+      await deleteChart();
+    } finally {
+      if (fs.existsSync(MARKER)) fs.rmSync(DATA, { recursive: true, force: true });
+    }
   }, 360_000);
 
   test('kubectl apply -f dist/ is accepted', () => {
