@@ -13,6 +13,11 @@
 #       A cold run takes ~6-10 min on 2 cores, peaks at ~2.8 GB of disk and
 #       leaves ~330 MB (binaries + private apt lists). Concurrent callers
 #       wait on a lock instead of clobbering each other's build.
+#   scripts/local-control-plane.sh install-node
+#       Build kubelet and kube-proxy 1.20.2 the same way (same source, same
+#       Go 1.15) and cache them beside the others, for the real node
+#       (scripts/runtime/real-node.sh). ~217 s for both on 2 cores; a no-op
+#       when cached.
 #   scripts/local-control-plane.sh start
 #       If $KUBECONFIG already points to a reachable cluster (minikube, kind,
 #       ...), use it and start nothing. Otherwise run `install` if needed, then
@@ -281,8 +286,11 @@ install_kubectl() {
   rm -rf "$dl"
 }
 
+# build_k8s [BINARY...]: build the named cmd/ binaries (default: the control
+# plane's three) from the source and install them into $BIN_DIR.
 build_k8s() {
-  local want=(kube-apiserver kube-controller-manager kube-scheduler) b missing=0
+  local want=("$@") b missing=0
+  ((${#want[@]})) || want=(kube-apiserver kube-controller-manager kube-scheduler)
   for b in "${want[@]}"; do [[ -x "${BIN_DIR}/$b" ]] || missing=1; done
   ((missing)) || return 0
   local src="${BUILD_DIR}/kubernetes"
@@ -321,7 +329,7 @@ EOF
     export GO111MODULE=on CGO_ENABLED=0
     export KUBE_GIT_VERSION_FILE="${BUILD_DIR}/version.env"
     unset GOBIN GOOS GOARCH
-    make WHAT="cmd/kube-apiserver cmd/kube-controller-manager cmd/kube-scheduler"
+    make WHAT="${want[*]/#/cmd/}"
   ) >"$buildlog" 2>&1; then
     tail -n 40 "$buildlog" >&2 || true
     die "kubernetes build failed; full log: ${buildlog}"
@@ -334,7 +342,7 @@ EOF
     install -m 0755 "${src}/_output/bin/${b}" "${BIN_DIR}/.${b}.tmp"
     mv -f "${BIN_DIR}/.${b}.tmp" "${BIN_DIR}/${b}"
   done
-  "${BIN_DIR}/kube-apiserver" --version >&2
+  "${BIN_DIR}/${want[0]}" --version >&2
   if [[ "${AIRFLOW_CDK8S_KEEP_BUILD:-0}" != 1 ]]; then
     # Source tree + Go build cache (~2 GB) and the Go toolchain (~370 MB)
     # are only needed to build; the binaries are what we cache.
@@ -359,6 +367,21 @@ cmd_install() {
   build_k8s
   binaries_cached || die "install finished but binaries are missing in ${BIN_DIR}"
   log "installed: ${BIN_DIR}"
+}
+
+# install-node: kubelet and kube-proxy 1.20.2 for the real node
+# (scripts/runtime/real-node.sh), built like the control plane's binaries.
+cmd_install_node() {
+  lock_install
+  if [[ -x "${BIN_DIR}/kubelet" && -x "${BIN_DIR}/kube-proxy" ]]; then
+    log "cached: ${BIN_DIR}/kubelet, ${BIN_DIR}/kube-proxy"
+    return 0
+  fi
+  install_apt_packages
+  mkdir -p "$CACHE_ROOT"
+  setup_private_apt
+  install_go115
+  build_k8s kubelet kube-proxy
 }
 
 # ---------------------------------------------------------------------------
@@ -599,6 +622,9 @@ cmd_start() {
   #    hold a loopback IP, so the default reconciler would log an error every
   #    10 s; the `kubernetes` Service itself is still created.
   #  - --enable-admission-plugins adds to 1.20's defaults (listed for clarity).
+  #  - --kubelet-preferred-address-types InternalIP first: logs/exec reach a real
+  #    node's kubelet (scripts/runtime/real-node.sh) at its IP; its name resolves
+  #    nowhere on this machine.
   CURRENT_COMPONENT=kube-apiserver
   launch kube-apiserver "${BIN_DIR}/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:${ETCD_PORT}" \
@@ -619,6 +645,7 @@ cmd_start() {
     --enable-admission-plugins NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,DefaultTolerationSeconds,NodeRestriction,ResourceQuota,StorageObjectInUseProtection,Priority,TaintNodesByCondition,PersistentVolumeClaimResize,RuntimeClass,MutatingAdmissionWebhook,ValidatingAdmissionWebhook \
     --allow-privileged=true \
     --endpoint-reconciler-type none \
+    --kubelet-preferred-address-types InternalIP,Hostname,InternalDNS,ExternalDNS,ExternalIP \
     --profiling=false \
     --v=1
   wait_for "kube-apiserver /readyz" 90 kube-apiserver \
@@ -864,6 +891,7 @@ main() {
   [[ $# -gt 0 ]] && shift
   case "$cmd" in
     install) cmd_install "$@" ;;
+    install-node) cmd_install_node "$@" ;;
     start) lock_state; cmd_start "$@" ;;
     stop) lock_state; cmd_stop "$@" ;;
     env) cmd_env ;;

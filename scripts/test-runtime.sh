@@ -23,6 +23,10 @@
 #   AIRFLOW_CDK8S_RUNTIME_KEEP=1   leave the charts and kubelets running after the tests (to look at them)
 #   AIRFLOW_CDK8S_RUNTIME_AIRFLOWS the Airflow minor versions whose roots to build [3.1 3.2]
 #   AIRFLOW_CDK8S_RUNTIME_POD_CIDR the pod network                             [10.244.0.0/24]
+#   AIRFLOW_CDK8S_RUNTIME_NODE     emulated: scripts/runtime/kubelet.py per test file [emulated]
+#                                  real: the real node (scripts/runtime/real-node.sh: kubelet, containerd, runc,
+#                                  kube-proxy, dnsmasq) and its images (scripts/runtime/build-images.sh push),
+#                                  started once for the run (`npm run test:runtime:real`; issue #27)
 #   AIRFLOW_CDK8S_RUNTIME_RESULTS  where the run's results go                  [build/runtime-results.json]
 #                                  (npm run bench's start-latency run uses its own, so the tests' stay)
 set -euo pipefail
@@ -71,6 +75,8 @@ export AIRFLOW_CDK8S_RUNTIME_PYTHON=/usr/bin/python3
 kubelet_script=scripts/runtime/kubelet.py
 
 started=0
+real_started=0
+export AIRFLOW_CDK8S_RUNTIME_NODE="${AIRFLOW_CDK8S_RUNTIME_NODE:-emulated}"
 cleanup() {
   local rc=$?
   if [[ "${AIRFLOW_CDK8S_RUNTIME_KEEP:-0}" != 1 ]]; then
@@ -78,6 +84,7 @@ cleanup() {
     for d in "$AIRFLOW_CDK8S_RUNTIME_STATE"/*/; do
       [[ -f "$d/kubelet.pid" || -d "$d/pods" ]] && /usr/bin/python3 "$kubelet_script" stop --state "$d" || true
     done
+    if ((real_started)); then bash scripts/runtime/real-node.sh stop || true; fi
     if ((started)); then bash scripts/local-control-plane.sh stop || true; fi
   fi
   exit "$rc"
@@ -133,18 +140,34 @@ use_cached_kubectl "$env_lines"
 cp_seconds=$((SECONDS - t_cp))
 echo "== cluster ready in ${cp_seconds} s: KUBECONFIG=${KUBECONFIG}, $(command -v kubectl)"
 
+# The real node and its images (issue #27): started once, stopped by cleanup.
+node_seconds=0 images_seconds=0
+if [[ "$AIRFLOW_CDK8S_RUNTIME_NODE" == real ]]; then
+  t_node=$SECONDS
+  real_started=1
+  bash scripts/runtime/real-node.sh start 5>&- 6>&-
+  node_seconds=$((SECONDS - t_node))
+  t_images=$SECONDS
+  bash scripts/runtime/build-images.sh push 5>&- 6>&-
+  images_seconds=$((SECONDS - t_images))
+  echo "== real node ready in ${node_seconds} s, images built/pushed in ${images_seconds} s"
+fi
+
 # build/runtime-results.json starts over with this run's machine and set-up times; the tests add theirs.
 export AIRFLOW_CDK8S_RUNTIME_RESULTS="${AIRFLOW_CDK8S_RUNTIME_RESULTS:-$PWD/build/runtime-results.json}"
 mkdir -p "$(dirname "$AIRFLOW_CDK8S_RUNTIME_RESULTS")"
-/usr/bin/python3 - "$root_cached" "$root_seconds" "$cp_seconds" "$AIRFLOW_CDK8S_RUNTIME_ROOT" "$AIRFLOW_CDK8S_RUNTIME_RESULTS" <<'PY'
+/usr/bin/python3 - "$root_cached" "$root_seconds" "$cp_seconds" "$AIRFLOW_CDK8S_RUNTIME_ROOT" "$AIRFLOW_CDK8S_RUNTIME_RESULTS" "$AIRFLOW_CDK8S_RUNTIME_NODE" "$node_seconds" "$images_seconds" <<'PY'
 import json, os, sys, time
 cached, root_s, cp_s, root, results = sys.argv[1] == "true", int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+node, node_s, images_s = sys.argv[6], int(sys.argv[7]), int(sys.argv[8])
 mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal:"))
 info = dict(l.strip().split("=", 1) for l in open(os.path.join(root, ".airflow-cdk8s-root")) if "=" in l)
 json.dump({"startedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "machine": {"cpus": os.cpu_count(), "memoryMiB": mem // 1024, "loadAverage": os.getloadavg()},
            "root": {"path": root, "cached": cached, "seconds": root_s, **info},
-           "controlPlaneSeconds": cp_s}, open(results, "w"), indent=2)
+           "controlPlaneSeconds": cp_s, "node": node,
+           **({"realNodeSeconds": node_s, "imagesSeconds": images_s} if node == "real" else {})},
+          open(results, "w"), indent=2)
 PY
 
 rc=0
