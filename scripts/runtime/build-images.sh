@@ -45,8 +45,11 @@ need() {  # need PACKAGE...: apt-get install what is missing
 
 cmd_build() {
   need gcc libc6-dev skopeo dpkg-dev
-  local root
-  root="$(bash "$HERE/build-root.sh")"
+  # The root of the Airflow minor version the default app's YAML runs (build-root.sh: 3.1 or 3.2), so that the
+  # image pushed as apache/airflow:<tag> holds that Airflow.
+  local root minor
+  minor="$(airflow_minor)"
+  root="$(AIRFLOW_CDK8S_RUNTIME_AIRFLOW="$minor" bash "$HERE/build-root.sh")"
   mkdir -p "$IMAGES_CACHE"
   exec 7>"${IMAGES_CACHE}/.build.lock"
   flock -n 7 || { log "waiting for another build (lock ${IMAGES_CACHE}/.build.lock) ..."; flock 7; }
@@ -157,6 +160,14 @@ PY
   echo "$out"
 }
 
+# The Airflow minor version (3.1, 3.2) of the apache/airflow image the default app's YAML names.
+airflow_minor() {
+  local tag
+  tag="$(sed -n 's/^ *image: *["'"'"']\{0,1\}apache\/airflow:\([0-9][0-9.]*\).*/\1/p' "$REPO"/dist/*.yaml | sort -u | head -n1)"
+  [[ -n "$tag" ]] || die "no apache/airflow image in dist/: run npm run synth"
+  echo "${tag%.*}"
+}
+
 # The registry path and the layout tag of an image name as the YAML writes it.
 registry_ref() {
   local img="$1" name tag
@@ -166,7 +177,7 @@ registry_ref() {
   [[ "$name" == */* ]] || { [[ "$img" == registry.k8s.io/* ]] || name="library/${name}"; }
   local src
   case "$name" in
-    apache/airflow) src=airflow ;;
+    apache/airflow) [[ "${tag%.*}" == "$(airflow_minor)" ]] || return 1; src=airflow ;;  # only the root's Airflow
     library/postgres) src=postgres ;;
     pause) src=pause ;;
     *) return 1 ;;

@@ -5,11 +5,13 @@
 import * as fs from 'fs';
 import { kubectl, kubectlJson, kubectlOk, waitFor } from '../live/support/cluster';
 import { recordRuntime } from './support/results';
+import { DEFAULT_AIRFLOW_IMAGE } from '../../lib';
 
 const REAL = process.env.AIRFLOW_CDK8S_RUNTIME_NODE === 'real';
 const NODE = process.env.AIRFLOW_CDK8S_NODE_NAME ?? 'airflow-cdk8s-real-node';
 const NS = 'real-node-smoke';
-const AIRFLOW_IMAGE = 'apache/airflow:3.1.3';
+// The image the default app's YAML names: build-images.sh builds it from the root of that Airflow's minor version.
+const AIRFLOW_IMAGE = DEFAULT_AIRFLOW_IMAGE;
 const POSTGRES_IMAGE = 'postgres:17.10-bookworm';
 
 const d = REAL ? describe : describe.skip;
