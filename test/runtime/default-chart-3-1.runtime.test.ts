@@ -1,0 +1,24 @@
+// The default chain on the previous Airflow minor version (issue #26: 3.2 is the default, 3.1 still runs for real):
+// the default chart with `image: apache/airflow:3.1.3`, every pod served from the 3.1 root (test-runtime.sh builds
+// both roots). The same steps as default-chart.runtime.test.ts, without its memory figures (the docs quote the
+// default's).
+import { RuntimeChain } from './support/chain';
+import { airflowMinorOf, Kubelet, rootInfo } from './support/kubelet';
+import { defaultChart } from './support/variants';
+
+/** The newest 3.1 release: the last default before 3.2.2 (docs/airflow.md, "The default version"). */
+const IMAGE = 'apache/airflow:3.1.3';
+const kubelet = new Kubelet('default-3-1');
+const chain = new RuntimeChain(defaultChart({ image: IMAGE }), kubelet);
+
+chain.hooks({ recordTimings: false });
+
+describe(`runtime: the default chart on ${IMAGE}`, () => {
+  test('the chart runs apache/airflow:3.1.3, served from the 3.1 root', () => {
+    expect(chain.airflowImage()).toBe(IMAGE);
+    const info = rootInfo(kubelet.root);
+    console.log(`RUNTIME [default 3.1]: ${IMAGE} served from ${kubelet.root} (airflow ${info.airflow}, python ${info.python})`);
+    expect(airflowMinorOf(`apache/airflow:${info.airflow}`)).toBe('3.1');
+  });
+  for (const step of Object.values(chain.steps())) test(step.name, chain.jest(step), step.timeoutMs + 60_000);
+});
