@@ -165,7 +165,7 @@ describe('celery.flower with networkPolicies: true', () => {
     expect(policy(narrowed, 'airflow-broker-clients').spec.egress).toEqual([{ to: [{ ipBlock: { cidr: '10.1.2.3/32' } }], ports: [{ protocol: 'TCP', port: 6380 }] }]);
     expect(policy(narrowed, 'airflow-broker-clients').spec.podSelector.matchExpressions[0].values).toEqual(['scheduler', 'celery-worker']);
     expect(errorOf(() => synth({ celery: {}, networkPolicies: true, networkPolicyOptions: { externalBrokerPorts: [6380] } }))).toMatch(
-      /property "externalBrokerPorts" received \[6380\]; allowed: unset without celery\.externalBroker/,
+      /AirflowNetworkPolicies at "airflow\/network-policies": property "externalBrokerPorts" received \[6380\]; allowed: unset without celery\.externalBroker: nothing would use the rule\. Turn celery\.externalBroker on, or leave externalBrokerPorts out\./,
     );
   });
 });

@@ -10,6 +10,7 @@ import * as path from 'path';
 import {
   COMPONENT_RESOURCES,
   CeleryWorkers,
+  Flower,
   DEFAULT_WORKER_RESOURCES,
   DbMigrations,
   GIT_SYNC_RESOURCES,
@@ -47,6 +48,7 @@ export const RESOURCE_CONSTANTS: Record<string, object> = {
   STATSD_EXPORTER_RESOURCES,
   'RedisBroker.DEFAULT_RESOURCES': RedisBroker.DEFAULT_RESOURCES,
   'CeleryWorkers.DEFAULT_RESOURCES': CeleryWorkers.DEFAULT_RESOURCES,
+  'Flower.DEFAULT_RESOURCES': Flower.DEFAULT_RESOURCES,
   'PgBouncer.DEFAULT_RESOURCES': PgBouncer.DEFAULT_RESOURCES,
   'DatabaseCleanup.DEFAULT_RESOURCES': DatabaseCleanup.DEFAULT_RESOURCES,
   PRE_PULL_RESOURCES,
