@@ -54,9 +54,8 @@ export class Flower extends Construct {
 
   constructor(scope: Construct, id: string, props: FlowerProps) {
     super(scope, id);
-    const { airflow, brokerEnv, ...options } = props;
-    refuseUnknownProps(this, '', options, 'FlowerOptions');
-    const { basicAuthSecret, unauthenticated, resources } = options;
+    refuseUnknownProps(this, '', props, 'FlowerProps');
+    const { airflow, brokerEnv, basicAuthSecret, unauthenticated, resources } = props;
     if (unauthenticated !== undefined && typeof unauthenticated !== 'boolean') invalid(this, 'unauthenticated', unauthenticated, 'true or false');
     if (typeof basicAuthSecret === 'string') {
       invalid(
