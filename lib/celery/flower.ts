@@ -23,7 +23,10 @@ export const FLOWER_BASIC_AUTH_ENV = 'AIRFLOW__CELERY__FLOWER_BASIC_AUTH';
  * control plane's image with its `airflow.cfg`, the broker's environment, the port `[celery] flower_port` 5555,
  * and a ClusterIP Service `airflow-flower` on it (port `flower-ui`). Its login is `[celery] flower_basic_auth`
  * from a Secret key (`AIRFLOW__CELERY__FLOWER_BASIC_AUTH`); without one it is refused unless
- * `unauthenticated: true`: Flower can revoke and kill running tasks and shut down the workers. The pod runs as
+ * `unauthenticated: true`: Flower can revoke and kill running tasks and shut down the workers. The celery
+ * provider's `flower` command (cli/celery_command.py, `action_cli(check_db=False)`) passes `[celery] flower_host`,
+ * `flower_port`, `flower_url_prefix` and `flower_basic_auth` to Flower and never opens the metadata database: Flower
+ * gets the Celery workers' environment (no database credentials on Airflow 3). The pod runs as
  * Airflow's user with the restricted security context and no Kubernetes API token; its probes are the chart's
  * (curl on the UI, with the login), timings included.
  */
