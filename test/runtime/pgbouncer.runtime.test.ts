@@ -17,6 +17,7 @@ import { getObject, kubectl, REPO_ROOT } from '../live/support/cluster';
 import { RuntimeChain, Step, waitForAsync } from './support/chain';
 import { RecordedConnection, RecordedPod, readConnections } from './support/connections';
 import { Kubelet } from './support/kubelet';
+import { lifetimePeaks } from './support/memory';
 import { defaultChart } from './support/variants';
 
 const kubelet = new Kubelet('pgbouncer');
@@ -115,6 +116,13 @@ describe('runtime: the default chart with pgbouncer: {}', () => {
       return rows.length === server && server >= 1 && server <= POOL_SIZE && clients.length >= 1 ? true : undefined;
     }, () => last, 3000);
     console.log(`RUNTIME [pgbouncer]: ${last}`);
+  }), blocking: false });
+
+  register({ ...step("PgBouncer's largest memory sample (the kubelet's 1 s samples, over the whole run)", ['pgbouncer'], async () => {
+    const m = lifetimePeaks(kubelet, chain.ns).pgbouncer;
+    console.log(`RUNTIME [pgbouncer]: PgBouncer's largest sample: RSS ${m?.rssMiB} MiB, PSS ${m?.pssMiB} MiB, limit ${m?.limitMiB} MiB`);
+    expect(m?.rssMiB).toBeGreaterThan(0);
+    expect(m.rssOfLimitPercent).toBeLessThanOrEqual(80);
   }), blocking: false });
 
   register(steps[LAST]);
