@@ -338,6 +338,8 @@ export class AirflowChart extends Chart {
             generation: this.airflow.generation,
             celeryWorkers: this.features.celery !== undefined,
             redisBroker: this.features.celery?.broker !== undefined,
+            externalBroker: this.features.celery !== undefined && this.features.celery.broker === undefined,
+            flower: this.features.celery?.flower !== undefined,
             kedaOperatorNamespace: this.features.celery?.autoscaler?.kedaOperatorNamespace,
             pgbouncer: this.pgbouncer !== undefined,
             statsd: this.features.statsd !== undefined,

@@ -124,6 +124,35 @@ export interface CeleryHpaOptions {
 }
 
 /**
+ * Flower, the Celery workers' web UI (`airflow celery flower`, as the official Helm chart's `flower` runs it): a
+ * Deployment `airflow-flower` and a ClusterIP Service on `[celery] flower_port` 5555. Flower can revoke and
+ * terminate running tasks and shut workers down (its REST API, `/api/task/revoke`, `/api/worker/shutdown`), so it
+ * is never served without a login unless `unauthenticated` says so.
+ */
+export interface FlowerOptions {
+  /**
+   * The Secret key holding Flower's basic auth (`[celery] flower_basic_auth`, given to Flower as
+   * `AIRFLOW__CELERY__FLOWER_BASIC_AUTH`): `user:password`, or several separated by commas
+   * (`alice:pw1,bob:pw2`). A reference only: the value is never in the YAML.
+   * @default - none: refused unless `unauthenticated` is true
+   */
+  readonly basicAuthSecret?: SecretKeyRef;
+
+  /**
+   * Serve Flower without a login: anyone who reaches its port can revoke and kill tasks and shut workers down.
+   * Only with no `basicAuthSecret`; for a Flower behind an authenticating proxy.
+   * @default false
+   */
+  readonly unauthenticated?: boolean;
+
+  /**
+   * CPU and memory of the Flower container.
+   * @default Flower.DEFAULT_RESOURCES - 50m / 256Mi requested, 500m / 512Mi limit
+   */
+  readonly resources?: ResourceOptions;
+}
+
+/**
  * Celery workers beside the KubernetesExecutor (hybrid executors, Airflow 2.10+): `[core] executor` lists
  * both, a task picks the CeleryExecutor with `executor="CeleryExecutor"`, and a small pool of always-running
  * workers takes it from a Redis broker within a second instead of starting a pod for it. `replicas` is the
@@ -182,6 +211,13 @@ export interface CeleryOptions extends ComponentOptions {
    * @default - Redis in the cluster (a one-replica StatefulSet), its password in the generated Secret
    */
   readonly externalBroker?: ExternalCeleryBroker;
+
+  /**
+   * Flower, the Celery workers' web UI, with its login from a Secret (see FlowerOptions and docs/celery.md,
+   * "Flower").
+   * @default - no Flower
+   */
+  readonly flower?: FlowerOptions;
 
   /**
    * The Redis in the cluster (unless `externalBroker`).

@@ -5,10 +5,12 @@ import {
   Components,
   DeploymentStrategy,
   MINIMUM_MULTIPLE_EXECUTORS_VERSION,
+  FLOWER_PORT,
   REDIS_PORT,
   SecretKeyRef,
   airflowLabels,
   atSynth,
+  buildPart,
   invalid,
   namespaceOf,
   requestAirflowSecret,
@@ -27,6 +29,7 @@ import { ContainerResources, airflowServiceAccount, pickPlacement, resolvePodOpt
 import { RedisBroker } from './redis-broker';
 import { refuseAnnotationsOnExistingServiceAccount, resolveExistingServiceAccount, resolveExtraContainers, resolveProbe } from '../airflow/component-extras';
 import { CeleryAutoscaler } from './celery-autoscaler';
+import { Flower } from './flower';
 
 /** Props for {@link CeleryWorkers}: the control plane they plug into, and how they run. */
 export interface CeleryWorkersProps extends CeleryOptions {
@@ -110,6 +113,8 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
   public readonly command: string;
   /** What scales the workers (`keda` or `hpa`); undefined with a fixed `replicas`. */
   public readonly autoscaler: CeleryAutoscaler | undefined;
+  /** Flower, the workers' web UI (`flower`); undefined without it. */
+  public readonly flower: Flower | undefined;
   /** The Redis broker; undefined with an external broker. */
   public readonly broker: RedisBroker | undefined;
   /** The ServiceAccount (no token); undefined when the workers run as one the user manages (`existingServiceAccountName`). */
@@ -131,7 +136,7 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
     refuseUnknownProps(this, '', props, 'CeleryWorkersProps');
     const airflow = props.airflow;
     const {
-      replicas, resources, strategy, concurrency, queues, terminationGracePeriodSeconds, defaultExecutor, externalBroker, redis, keda, hpa,
+      replicas, resources, strategy, concurrency, queues, terminationGracePeriodSeconds, defaultExecutor, externalBroker, redis, keda, hpa, flower,
       extraContainers, extraInitContainers, livenessProbe, readinessProbe, startupProbe, existingServiceAccountName,
       ...celeryPod
     } = props;
@@ -210,6 +215,10 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
         { name: 'AIRFLOW__CELERY__RESULT_BACKEND', value: this.defaultResultBackend(generation, redisUrl(1)) },
       ];
     }
+
+    this.flower = flower === undefined
+      ? undefined
+      : buildPart(this, 'flower', () => new Flower(this, 'flower', { ...flower, airflow, brokerEnv: () => this.brokerEnv() }));
 
     this.command = [
       'airflow celery worker',
@@ -328,7 +337,8 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
   public contribute(): AirflowContribution {
     return {
       executor: { name: 'CeleryExecutor', isDefault: this.defaultExecutor },
-      config: { celery: { worker_concurrency: this.concurrency } },
+      // Flower's port, which its Service and NetworkPolicy name: set, so that a config of another is refused.
+      config: { celery: { worker_concurrency: this.concurrency, ...(this.flower !== undefined ? { flower_port: FLOWER_PORT } : {}) } },
       env: { [Components.SCHEDULER]: this.brokerEnv({ optionalPassword: true }) },
     };
   }

@@ -5,3 +5,4 @@ export * from './celery-options';
 export * from './redis-broker';
 export * from './celery-workers';
 export * from './celery-autoscaler';
+export * from './flower';

@@ -39,6 +39,8 @@ export const Components = {
   CELERY_WORKER: 'celery-worker',
   /** The Celery broker inside the cluster (Redis). */
   REDIS: 'redis',
+  /** `airflow celery flower`: Flower, the Celery workers' web UI (`celery.flower`). */
+  FLOWER: 'flower',
   /** PgBouncer in front of the metadata database (`PgBouncer`). */
   PGBOUNCER: 'pgbouncer',
   /** The `airflow db migrate` Job. */

@@ -13,6 +13,9 @@ export const PGBOUNCER_PORT = 6543;
 /** The Redis port (the Celery broker). */
 export const REDIS_PORT = 6379;
 
+/** The port of Flower's UI: `[celery] flower_port`'s default, the official Helm chart's `ports.flowerUI`. */
+export const FLOWER_PORT = 5555;
+
 /** The StatsD port Airflow sends its metrics to (UDP), served by the statsd-exporter. */
 export const STATSD_PORT = 9125;
 

@@ -2,6 +2,7 @@ import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
 import {
   AIRFLOW_UI_PORT,
+  FLOWER_PORT,
   APP_NAME,
   AirflowGeneration,
   COMPONENT_LABEL,
@@ -34,6 +35,12 @@ export const DEFAULT_GIT_PORTS: readonly number[] = [443, 22];
 
 /** The port an object store (S3, GCS, Azure Blob) is reached on by default: HTTPS. */
 export const DEFAULT_OBJECT_STORE_PORTS: readonly number[] = [443];
+
+/**
+ * The ports a broker outside the deployment (`celery.externalBroker`) listens on, unless `externalBrokerPorts`
+ * says: Redis (6379), Redis with TLS as Azure Cache for Redis serves it (6380), RabbitMQ's AMQP (5672) and AMQPS (5671).
+ */
+export const DEFAULT_EXTERNAL_BROKER_PORTS: readonly number[] = [5671, 5672, 6379, 6380];
 
 /**
  * The peer of the cluster DNS: the `kube-dns` pods (CoreDNS keeps that label) in namespace `kube-system`, selected by
@@ -118,6 +125,19 @@ export interface AirflowNetworkPolicyOptions {
   readonly objectStorePorts?: number[];
 
   /**
+   * Where the Celery broker outside the deployment is (`celery.externalBroker`): its clients (the scheduler, the
+   * Celery workers and Flower) may reach `externalBrokerPorts` there (policy `airflow-broker-clients`).
+   * @default - any address on `externalBrokerPorts`
+   */
+  readonly externalBrokerCidrs?: string[];
+
+  /**
+   * The ports of the Celery broker outside the deployment.
+   * @default DEFAULT_EXTERNAL_BROKER_PORTS - 5671, 5672 (RabbitMQ), 6379, 6380 (Redis)
+   */
+  readonly externalBrokerPorts?: number[];
+
+  /**
    * The addresses of the identity provider the UI's login reaches (with `auth`: the OAuth provider's token,
    * userinfo and discovery endpoints, or the LDAP server), as CIDRs.
    * @default - any address on the login's ports
@@ -186,6 +206,20 @@ export interface AirflowNetworkPoliciesProps extends AirflowNetworkPolicyOptions
    * @default false
    */
   readonly redisBroker?: boolean;
+
+  /**
+   * Whether the Celery broker is outside the deployment (`celery.externalBroker`): adds `airflow-broker-clients`,
+   * the scheduler's, Celery workers' and Flower's way to `externalBrokerPorts` at `externalBrokerCidrs`.
+   * @default false
+   */
+  readonly externalBroker?: boolean;
+
+  /**
+   * Whether Flower runs (`celery.flower`): it reaches the broker like the Celery workers, and `apiServerSources`
+   * reach its UI port, 5555 (policy `airflow-flower`).
+   * @default false
+   */
+  readonly flower?: boolean;
 
   /**
    * The namespace of KEDA's operator when KEDA scales the Celery workers (`celery.keda`): the operator runs
@@ -269,7 +303,8 @@ const IPV6_CIDR = /^[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*\/(12[0-8]|1[01]\d|[1-9]?\d)$/;
  * - `airflow-api-server` (`airflow-webserver`) / `airflow-execution-api-clients`: the task pods and Celery
  *   workers reach the execution API (Airflow 3); people reach the UI from `apiServerSources`;
  * - with the Celery broker, statsd, git-sync and remote logging: `airflow-redis`, `airflow-redis-clients`,
- *   `airflow-statsd`, `airflow-statsd-clients`, `airflow-git-sync`, `airflow-remote-logging`;
+ *   `airflow-statsd`, `airflow-statsd-clients`, `airflow-git-sync`, `airflow-remote-logging`; with a broker of
+ *   your own `airflow-broker-clients`; with Flower `airflow-flower` (its UI from `apiServerSources`);
  * - `airflow-task-egress`: what task pods and Celery workers may reach besides (anywhere by default).
  *
  * Connections from the node (the kubelet's probes, `kubectl port-forward` and `exec`) are not subject to
@@ -421,7 +456,9 @@ export class AirflowNetworkPolicies extends Construct {
 
     // The broker: the scheduler sends tasks and reads their results, the Celery workers take them (their
     // liveness probe pings them through it). Nothing else talks to Redis: not the UI, not the task pods.
-    this.brokerClients = props.redisBroker ? [Components.SCHEDULER, Components.CELERY_WORKER] : [];
+    // Flower is a Celery client too: it reads the workers' events and sends them its commands through the broker.
+    const celeryClients = [Components.SCHEDULER, Components.CELERY_WORKER, ...(props.flower ? [Components.FLOWER] : [])];
+    this.brokerClients = props.redisBroker ? celeryClients : [];
     this.brokerPolicy = props.redisBroker
       ? add(Components.REDIS, {
         podSelector: { matchLabels: { [COMPONENT]: Components.REDIS } },
@@ -434,6 +471,27 @@ export class AirflowNetworkPolicies extends Construct {
         podSelector: components(this.brokerClients),
         policyTypes: ['Egress'],
         egress: [{ to: [{ podSelector: { matchLabels: { [COMPONENT]: Components.REDIS } } }], ports: tcp([REDIS_PORT]) }],
+      });
+    }
+
+    this.onlyWith('externalBrokerCidrs', props.externalBrokerCidrs, props.externalBroker === true, 'celery.externalBroker');
+    this.onlyWith('externalBrokerPorts', props.externalBrokerPorts, props.externalBroker === true, 'celery.externalBroker');
+    if (props.externalBroker) {
+      add('broker-clients', {
+        podSelector: components(celeryClients),
+        policyTypes: ['Egress'],
+        egress: [{
+          to: cidrPeers(this.validateCidrs('externalBrokerCidrs', props.externalBrokerCidrs)),
+          ports: tcp(this.validatePorts('externalBrokerPorts', props.externalBrokerPorts, DEFAULT_EXTERNAL_BROKER_PORTS)),
+        }],
+      });
+    }
+    // Flower's UI: for people, like the api-server's, from apiServerSources (and kubectl port-forward).
+    if (props.flower && apiServerSources.length > 0) {
+      add(Components.FLOWER, {
+        podSelector: { matchLabels: { [COMPONENT]: Components.FLOWER } },
+        policyTypes: ['Ingress'],
+        ingress: [{ from: apiServerSources, ports: tcp([FLOWER_PORT]) }],
       });
     }
 

@@ -67,6 +67,12 @@ DEFAULT_CAPS = ["chown", "dac_override", "fsetid", "fowner", "mknod", "net_raw",
 # run: a container with args and no command runs its args directly (docs/runtime-tests.md).
 AIRFLOW_PATH = "/home/airflow/.local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 IMAGES = [
+    # The official chart's PgBouncer image (apache/airflow:airflow-pgbouncer-*: Alpine, /usr/bin/pgbouncer): Debian
+    # trixie's pgbouncer in a layer above the root (scripts/runtime/build-layer.sh pgbouncer), which links
+    # /usr/bin/pgbouncer as the image has it. The chart's pod runs it with a command and its own user (65534).
+    (re.compile(r"^(docker\.io/)?apache/airflow:airflow-pgbouncer-"), {
+        "user": (65534, 65534), "workdir": "/", "entrypoint": [], "cmd": [], "layer": "pgbouncer",
+        "env": {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}}),
     (re.compile(r"^(docker\.io/)?apache/airflow:"), {
         "user": (50000, 0), "workdir": "/opt/airflow", "entrypoint": [], "cmd": [],
         "entrypointNotRun": ["/usr/bin/dumb-init", "--", "/entrypoint"],
@@ -693,8 +699,15 @@ class Pod(threading.Thread):
     def start_container(self, c, vols):
         image = image_config(c.spec["image"])
         if image is None:
-            raise ContainerError("ErrImagePull", 'image "%s" is not served by the runtime root (apache/airflow:*, postgres:17*, redis:*)'
+            raise ContainerError("ErrImagePull", 'image "%s" is not served by the runtime root (apache/airflow:*, apache/airflow:airflow-pgbouncer-*, postgres:17*, redis:*)'
                                  % c.spec["image"])
+        layers = []
+        if image.get("layer"):
+            layer = "%s.layer-%s" % (self.k.root, image["layer"])
+            if not os.path.isfile(os.path.join(layer, ".airflow-cdk8s-layer")):
+                raise ContainerError("ErrImagePull", 'image "%s" needs the %s layer: run scripts/runtime/build-layer.sh %s'
+                                     % (c.spec["image"], image["layer"], image["layer"]))
+            layers.append(layer)
         env = dict(image["env"])
         env["HOSTNAME"] = self.hostname()
         env.update(self.k.service_env(self.ns))
@@ -718,7 +731,7 @@ class Pod(threading.Thread):
                     os.makedirs(src)  # the kubelet creates a missing subPath as a directory
             mounts.append({"source": src, "target": vm["mountPath"], "readOnly": bool(vm.get("readOnly"))})
         workdir = c.spec.get("workingDir") or image["workdir"]
-        spec = {"root": self.k.root, "dir": cdir, "hostname": self.hostname(), "podDir": self.dir, "mounts": mounts,
+        spec = {"root": self.k.root, "layers": layers, "dir": cdir, "hostname": self.hostname(), "podDir": self.dir, "mounts": mounts,
                 "env": env, "argv": argv, "workdir": workdir, **sec}
         with open(os.path.join(cdir, "spec.json"), "w") as f:
             json.dump(spec, f)
@@ -1224,7 +1237,9 @@ def container_main(spec_file):
             sys.stderr.write("runtime kubelet: mount %s failed: %s\n" % (" ".join(args), r.stdout))
             sys.exit(128)
 
-    mount("-t", "overlay", "overlay", "-o", "lowerdir=%s,upperdir=%s/upper,workdir=%s/work" % (root, d, d), rootfs)
+    # The image's layers (build-layer.sh) above the root, the container's writable layer above both.
+    lower = ":".join(spec.get("layers", []) + [root])
+    mount("-t", "overlay", "overlay", "-o", "lowerdir=%s,upperdir=%s/upper,workdir=%s/work" % (lower, d, d), rootfs)
     mount("-t", "proc", "proc", rootfs + "/proc")
     mount("--rbind", "/sys", rootfs + "/sys")
     mount("-o", "remount,bind,ro", rootfs + "/sys")

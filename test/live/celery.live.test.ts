@@ -27,6 +27,7 @@ import {
   writeYaml,
 } from './support/cluster';
 import { executorWorkerPod } from './support/executor-pod';
+import type { AirflowChartProps } from '../../lib';
 
 const NS = 'airflow';
 const NODE = 'airflow-cdk8s-live-celery-node';
@@ -92,6 +93,36 @@ describe('the chart with celery: server-side dry run with field validation', () 
           'networkpolicy.networking.k8s.io/airflow-redis created (server dry run)',
         ]),
       );
+    }
+  });
+});
+
+describe('Flower (celery.flower): server-side dry run', () => {
+  const FLOWER = { basicAuthSecret: { name: 'flower-auth', key: 'basic-auth' } };
+  test.each([
+    ['with the in-cluster Redis, network policies and the UI open to an ingress namespace', {
+      celery: { flower: FLOWER },
+      networkPolicies: true,
+      networkPolicyOptions: { apiServerSources: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }] },
+    }],
+    ['with an external broker and network policies', { celery: { externalBroker: { urlSecret: { name: 'broker', key: 'url' } }, flower: FLOWER }, networkPolicies: true }],
+    ['Airflow 2.11, unauthenticated', { image: 'apache/airflow:2.11.0', celery: { flower: { unauthenticated: true } } }],
+  ] as Array<[string, AirflowChartProps]>)('%s: every object is accepted, none stored', (_label, props) => {
+    const variant = synthAirflow(props);
+    kubectlOk(['apply', '-f', writeYaml(dir, 'namespace.yaml', variant.filter((o) => o.kind === 'Namespace'))]);
+    const rest = variant.filter((o) => o.kind !== 'Namespace');
+    const lines = expectServerDryRun(dir, 'rest.yaml', rest);
+    expect(lines).toHaveLength(rest.length);
+    expect(getObject('deployment', 'airflow-flower', NS)).toBeUndefined();
+    expect(lines).toEqual(expect.arrayContaining([
+      'deployment.apps/airflow-flower created (server dry run)',
+      'service/airflow-flower created (server dry run)',
+      'serviceaccount/airflow-flower created (server dry run)',
+    ]));
+    if (props.networkPolicies) {
+      expect(lines).toContain(props.celery?.externalBroker
+        ? 'networkpolicy.networking.k8s.io/airflow-broker-clients created (server dry run)'
+        : 'networkpolicy.networking.k8s.io/airflow-flower created (server dry run)');
     }
   });
 });

@@ -160,6 +160,13 @@ const rows: Array<[string, () => unknown, RegExp]> = [
     /^CeleryWorkers at "airflow\/airflow\/celery": property "replicas" received 3; allowed: nothing with keda: the autoscaler sets the number of worker pods/],
   ['[celery] keda minReplicas above maxReplicas', () => new AirflowChart(Testing.app(), 'airflow', { celery: { keda: { minReplicas: 8, maxReplicas: 4 } } }),
     /^CeleryWorkers at "airflow\/airflow\/celery": property "keda\.minReplicas" received 8; allowed: at most keda\.maxReplicas \(4\)\.$/],
+  // Flower (docs/celery.md, "Flower")
+  ['[celery] flower without a login', () => new AirflowChart(Testing.app(), 'airflow', { celery: { flower: {} } }),
+    /^Flower at "airflow\/airflow\/celery\/flower": property "basicAuthSecret" received undefined; allowed: a Secret key reference \{ name, key \} holding Flower's login "user:password": without one, whoever reaches Flower's port can revoke and kill running tasks/],
+  ['[celery] flower login as a value', () => new AirflowChart(Testing.app(), 'airflow', { celery: { flower: { basicAuthSecret: 'admin:hunter2' as never } } }),
+    /^Flower at "airflow\/airflow\/celery\/flower": property "basicAuthSecret" received "\(value not shown\)"; allowed: a reference to the Secret key holding "user:password" \(\{ name, key \}\), never the value: it would be in the YAML\./],
+  ['[celery] flower login and unauthenticated', () => new AirflowChart(Testing.app(), 'airflow', { celery: { flower: { basicAuthSecret: { name: 'flower', key: 'auth' }, unauthenticated: true } } }),
+    /^Flower at "airflow\/airflow\/celery\/flower": property "unauthenticated" received true; allowed: false \(or unset\) with a basicAuthSecret/],
   // PgBouncer (docs/metadata-db.md, "PgBouncer")
   ['[pgbouncer] a pool larger than maxClientConn', () => new AirflowChart(Testing.app(), 'airflow', { pgbouncer: { metadataPoolSize: 50, maxClientConn: 20 } }),
     /^PgBouncer at "airflow\/pgbouncer": property "metadataPoolSize" received 50; allowed: at most maxClientConn \(20\): PgBouncer opens a server connection only for a client/],

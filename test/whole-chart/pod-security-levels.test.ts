@@ -20,10 +20,10 @@ import {
 import { podSecurityLevelOf, podSecurityViolations } from '../../lib/security/pod-security';
 import { Manifest, podsOf } from '../support';
 
-/** Every feature of the chart on: git-sync's sidecars, Celery with its Redis and KEDA, metrics, remote logging, NetworkPolicies, image pre-pull, PgBouncer. */
+/** Every feature of the chart on: git-sync's sidecars, Celery with its Redis, KEDA and Flower, metrics, remote logging, NetworkPolicies, image pre-pull, PgBouncer. */
 const EVERY_FEATURE = {
   gitSync: { repository: 'https://github.com/example-org/airflow-dags.git', branch: 'main', mode: GitSyncMode.SIDECARS },
-  celery: { keda: {} },
+  celery: { keda: {}, flower: { basicAuthSecret: { name: 'flower-auth', key: 'basic-auth' } } },
   metrics: true,
   remoteLogging: RemoteLogging.s3({ bucket: 'airflow-logs', region: 'eu-west-1' }),
   networkPolicies: true,

@@ -106,11 +106,11 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {},
   },
   AirflowNetworkPoliciesProps: {
-    keys: ['apiServerPort', 'apiServerSelector', 'apiServerSources', 'celeryWorkers', 'databaseClients', 'databasePort', 'databaseSelector', 'dns', 'externalDatabaseCidrs', 'generation', 'gitCidrs', 'gitPorts', 'gitSyncClients', 'identityProviderCidrs', 'identityProviderPorts', 'kedaOperatorNamespace', 'kubernetesApiCidrs', 'kubernetesApiClients', 'kubernetesApiPorts', 'objectStoreCidrs', 'objectStorePorts', 'pgbouncer', 'prometheusSources', 'redisBroker', 'remoteLogging', 'statsd', 'taskEgress'],
+    keys: ['apiServerPort', 'apiServerSelector', 'apiServerSources', 'celeryWorkers', 'databaseClients', 'databasePort', 'databaseSelector', 'dns', 'externalBroker', 'externalBrokerCidrs', 'externalBrokerPorts', 'externalDatabaseCidrs', 'flower', 'generation', 'gitCidrs', 'gitPorts', 'gitSyncClients', 'identityProviderCidrs', 'identityProviderPorts', 'kedaOperatorNamespace', 'kubernetesApiCidrs', 'kubernetesApiClients', 'kubernetesApiPorts', 'objectStoreCidrs', 'objectStorePorts', 'pgbouncer', 'prometheusSources', 'redisBroker', 'remoteLogging', 'statsd', 'taskEgress'],
     nested: {},
   },
   AirflowNetworkPolicyOptions: {
-    keys: ['apiServerSources', 'dns', 'gitCidrs', 'gitPorts', 'identityProviderCidrs', 'kubernetesApiCidrs', 'kubernetesApiPorts', 'objectStoreCidrs', 'objectStorePorts', 'prometheusSources', 'taskEgress'],
+    keys: ['apiServerSources', 'dns', 'externalBrokerCidrs', 'externalBrokerPorts', 'gitCidrs', 'gitPorts', 'identityProviderCidrs', 'kubernetesApiCidrs', 'kubernetesApiPorts', 'objectStoreCidrs', 'objectStorePorts', 'prometheusSources', 'taskEgress'],
     nested: {},
   },
   AirflowOptions: {
@@ -198,9 +198,10 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     nested: {},
   },
   CeleryOptions: {
-    keys: ['affinity', 'concurrency', 'defaultExecutor', 'env', 'envFrom', 'existingServiceAccountName', 'externalBroker', 'extraContainers', 'extraInitContainers', 'extraVolumes', 'hpa', 'imagePullSecrets', 'keda', 'livenessProbe', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'queues', 'readinessProbe', 'redis', 'replicas', 'resources', 'serviceAccountAnnotations', 'startupProbe', 'strategy', 'terminationGracePeriodSeconds', 'tolerations', 'topologySpreadConstraints'],
+    keys: ['affinity', 'concurrency', 'defaultExecutor', 'env', 'envFrom', 'existingServiceAccountName', 'externalBroker', 'extraContainers', 'extraInitContainers', 'extraVolumes', 'flower', 'hpa', 'imagePullSecrets', 'keda', 'livenessProbe', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'queues', 'readinessProbe', 'redis', 'replicas', 'resources', 'serviceAccountAnnotations', 'startupProbe', 'strategy', 'terminationGracePeriodSeconds', 'tolerations', 'topologySpreadConstraints'],
     nested: {
       externalBroker: ['ExternalCeleryBroker'],
+      flower: ['FlowerOptions'],
       hpa: ['CeleryHpaOptions'],
       keda: ['CeleryKedaOptions'],
       livenessProbe: ['ProbeTimings'],
@@ -211,9 +212,10 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
     },
   },
   CeleryWorkersProps: {
-    keys: ['affinity', 'airflow', 'concurrency', 'defaultExecutor', 'env', 'envFrom', 'existingServiceAccountName', 'externalBroker', 'extraContainers', 'extraInitContainers', 'extraVolumes', 'hpa', 'imagePullSecrets', 'keda', 'livenessProbe', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'queues', 'readinessProbe', 'redis', 'replicas', 'resources', 'serviceAccountAnnotations', 'startupProbe', 'strategy', 'terminationGracePeriodSeconds', 'tolerations', 'topologySpreadConstraints'],
+    keys: ['affinity', 'airflow', 'concurrency', 'defaultExecutor', 'env', 'envFrom', 'existingServiceAccountName', 'externalBroker', 'extraContainers', 'extraInitContainers', 'extraVolumes', 'flower', 'hpa', 'imagePullSecrets', 'keda', 'livenessProbe', 'nodeSelector', 'podAnnotations', 'podLabels', 'priorityClassName', 'queues', 'readinessProbe', 'redis', 'replicas', 'resources', 'serviceAccountAnnotations', 'startupProbe', 'strategy', 'terminationGracePeriodSeconds', 'tolerations', 'topologySpreadConstraints'],
     nested: {
       externalBroker: ['ExternalCeleryBroker'],
+      flower: ['FlowerOptions'],
       hpa: ['CeleryHpaOptions'],
       keda: ['CeleryKedaOptions'],
       livenessProbe: ['ProbeTimings'],
@@ -307,6 +309,20 @@ export const PROP_KEYS: Readonly<Record<string, PropKeys>> = {
   ExternalMetadataDbProps: {
     keys: ['connection', 'waitTimeoutSeconds'],
     nested: {},
+  },
+  FlowerOptions: {
+    keys: ['basicAuthSecret', 'resources', 'unauthenticated'],
+    nested: {
+      basicAuthSecret: ['SecretKeyRef'],
+      resources: ['ResourceOptions'],
+    },
+  },
+  FlowerProps: {
+    keys: ['airflow', 'basicAuthSecret', 'brokerEnv', 'resources', 'unauthenticated'],
+    nested: {
+      basicAuthSecret: ['SecretKeyRef'],
+      resources: ['ResourceOptions'],
+    },
   },
   GcsRemoteLoggingOptions: {
     keys: ['bucket', 'connectionId', 'connectionSecret', 'deleteLocalLogs', 'prefix', 'serviceAccountAnnotations'],

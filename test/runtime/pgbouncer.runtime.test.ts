@@ -1,0 +1,129 @@
+// PgBouncer (issue #22 item 9, "Proof") on the real Airflow: the default chart with `pgbouncer: {}`, every
+// Airflow pod connecting to the metadata database through PgBouncer (transaction pooling), run as the default
+// chain runs it: migrations, the admin user, the components healthy, a DAG run's task in its pod.
+//
+// The PgBouncer pod's image (apache/airflow:airflow-pgbouncer-*, Alpine's /usr/bin/pgbouncer 1.23.1) is served
+// by Debian trixie's pgbouncer 1.24 in a layer above the runtime root (scripts/runtime/build-layer.sh pgbouncer,
+// mounted by the kubelet for that image), with the Deployment's own command, user, ConfigMap and users file.
+//
+// What proves the path: the components' env names PgBouncer's Service; the kubelet's connection log (every
+// connection through its Service proxy, with the source and destination pods) has every connection to Postgres
+// coming from the PgBouncer pod, and every component and Job connecting to PgBouncer; Postgres holds at most
+// `metadataPoolSize` connections of Airflow (pg_stat_activity), fewer than PgBouncer's clients (SHOW CLIENTS).
+// (pg_stat_activity's client addresses are the userspace proxy's, the same for every client: not a proof here.)
+import { execFileSync } from 'child_process';
+import * as path from 'path';
+import { getObject, kubectl, REPO_ROOT } from '../live/support/cluster';
+import { RuntimeChain, Step, waitForAsync } from './support/chain';
+import { RecordedConnection, RecordedPod, readConnections } from './support/connections';
+import { Kubelet } from './support/kubelet';
+import { lifetimePeaks } from './support/memory';
+import { defaultChart } from './support/variants';
+
+const kubelet = new Kubelet('pgbouncer');
+const variant = { ...defaultChart({ pgbouncer: {} }), id: 'pgbouncer', title: 'the default chart with pgbouncer: {} (every Airflow pod through PgBouncer)' };
+const chain = new RuntimeChain(variant, kubelet);
+const steps = chain.steps();
+const names = Object.keys(steps);
+const DELETED = 'the executor deletes the task pod';
+const LAST = 'no container restarted, and the scheduler log has no RBAC denial';
+const pgbouncer = variant.objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'airflow-pgbouncer');
+const POOL_SIZE = 10; // PgBouncer's default metadataPoolSize
+
+const step = (name: string, components: string[], run: () => Promise<void>, timeoutMs = 300_000): Step => ({ name, components, run, blocking: true, timeoutMs });
+const register = (s: Step) => test(s.name, chain.jest(s), s.timeoutMs + 60_000);
+/** psql in the Postgres container, as the database's user with the Secret's password, to `host`:`port`/`database`. */
+const psql = (sql: string, target: { host: string; port: number; database: string } = { host: '127.0.0.1', port: 5432, database: 'airflow' }, tuplesOnly = true) => {
+  const pod = chain.podOf('metadata-db').metadata.name;
+  const r = kubelet.exec(chain.ns, pod, 'postgres', [
+    'env', `PGPASSWORD=${chain.secretValues['db-password']}`, 'psql', '-h', target.host, '-p', String(target.port), '-U', 'airflow', '-d', target.database, tuplesOnly ? '-tAc' : '-Ac', sql,
+  ], 60);
+  if (r.code !== 0) throw new Error(`psql to ${target.host}:${target.port}/${target.database} exited ${r.code}: ${sql}\n${r.output.slice(-2000)}`);
+  return r.output.trim();
+};
+const podIP = (component: string): string => {
+  const ip = chain.podOf(component)?.status?.podIP;
+  if (!ip) throw new Error(`no pod IP for ${component}`);
+  return ip;
+};
+
+// The layer before the kubelet starts (registered before the chain's hooks: jest runs beforeAll in order).
+beforeAll(() => {
+  const layer = execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'runtime', 'build-layer.sh'), 'pgbouncer'], { encoding: 'utf8', timeout: 600_000 }).trim();
+  console.log(`RUNTIME [pgbouncer]: the PgBouncer image from ${layer}`);
+}, 660_000);
+chain.hooks({ recordTimings: false });
+
+describe('runtime: the default chart with pgbouncer: {}', () => {
+  test('every Airflow component and Job connects to PgBouncer\'s Service, not to Postgres', () => {
+    const host = `airflow-pgbouncer.${chain.ns}.svc.cluster.local`;
+    const pods = variant.objects.filter((o) => ['Deployment', 'Job'].includes(o.kind) && o.metadata.name !== 'airflow-pgbouncer');
+    const clients = pods.filter((o) => (o.spec.template.spec.containers[0].env ?? []).some((e: any) => e.name === 'AIRFLOW_DB_HOST' || e.name === 'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN'));
+    expect(clients.length).toBeGreaterThanOrEqual(5);
+    for (const o of clients) {
+      const env = o.spec.template.spec.containers[0].env;
+      const conn = env.find((e: any) => e.name === 'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN')?.value ?? '';
+      expect({ name: o.metadata.name, conn }).toEqual({ name: o.metadata.name, conn: expect.stringContaining(`@${host}:6543/`) });
+    }
+  });
+
+  for (const name of names.slice(0, names.indexOf(DELETED) + 1)) register(steps[name]);
+
+  register(step("PgBouncer runs its Deployment's command as 65534 from the layer, and its pod is Ready", ['pgbouncer'], async () => {
+    await waitForAsync(
+      'Deployment airflow-pgbouncer to be available',
+      120_000,
+      () => (getObject('deployment', 'airflow-pgbouncer', chain.ns)?.status?.availableReplicas ?? 0) >= 1,
+      () => kubectl(['get', 'pods', '-n', chain.ns, '-l', 'app.kubernetes.io/component=pgbouncer', '-o', 'wide']).stdout,
+    );
+    const rec = chain.mainRecord('pgbouncer')!;
+    const c = pgbouncer.spec.template.spec.containers[0];
+    expect(rec.argv).toEqual([...c.command, ...(c.args ?? [])]);
+    expect([rec.uid, rec.gid]).toEqual([65534, 65534]);
+    const pod = chain.podOf('pgbouncer').metadata.name;
+    const version = kubelet.exec(chain.ns, pod, 'pgbouncer', ['/usr/bin/pgbouncer', '--version'], 30);
+    console.log(`RUNTIME [pgbouncer]: ${version.output.split('\n')[0]}`);
+    expect(version.output).toMatch(/^PgBouncer 1\.\d+/);
+  }));
+
+  register(step('every connection to Postgres comes from the PgBouncer pod; the components connect to PgBouncer (the kubelet\'s connection log)', ['metadata-db', 'pgbouncer'], async () => {
+    const records = readConnections(kubelet.state).filter((r) => r.source.pod?.namespace === chain.ns);
+    const component = (pod: RecordedPod | null) => pod?.labels['app.kubernetes.io/component'] ?? 'the node';
+    const toDb = records.filter((r) => component(r.destination.pod) === 'metadata-db');
+    const toBouncer = records.filter((r) => component(r.destination.pod) === 'pgbouncer');
+    const count = (rs: RecordedConnection[]) => Object.entries(rs.reduce<Record<string, number>>((m, r) => ({ ...m, [component(r.source.pod)]: (m[component(r.source.pod)] ?? 0) + 1 }), {})).map(([k, v]) => `${k}: ${v}`).join(', ');
+    console.log(`RUNTIME [pgbouncer]: connections to Postgres by source: ${count(toDb)}; to PgBouncer by source: ${count(toBouncer)}`);
+    expect(toDb.length).toBeGreaterThan(0);
+    expect([...new Set(toDb.map((r) => component(r.source.pod)))]).toEqual(['pgbouncer']);
+    const clients = new Set(toBouncer.map((r) => component(r.source.pod)));
+    for (const c of [...chain.components(), 'db-migrate', 'create-user']) expect({ c, client: clients.has(c) }).toEqual({ c, client: true });
+    expect(toBouncer.every((r) => r.destination.port === 6543)).toBe(true);
+  }));
+
+  register({ ...step("Postgres' connections of Airflow are PgBouncer's server connections, at most metadataPoolSize (pg_stat_activity, SHOW POOLS, SHOW CLIENTS)", ['metadata-db', 'pgbouncer'], async () => {
+    const console_ = { host: podIP('pgbouncer'), port: 6543, database: 'pgbouncer' };
+    let last = '';
+    // The two sides are read one after the other: retried until they agree (a pool changes only when a client waits).
+    await waitForAsync('Postgres and PgBouncer to agree on the number of server connections', 60_000, () => {
+      const rows = psql("select coalesce(host(client_addr), 'local') || ' ' || usename || ' ' || state from pg_stat_activity where datname = 'airflow' and backend_type = 'client backend' and pid <> pg_backend_pid()")
+        .split('\n').filter(Boolean);
+      const [header, ...lines] = psql('SHOW POOLS', console_, false).split('\n');
+      const columns = header.split('|');
+      const pool = lines.map((l) => l.split('|')).find((f) => f[0] === 'airflow')!;
+      const server = columns.reduce((n, c, i) => (c.startsWith('sv_') ? n + Number(pool[i]) : n), 0);
+      const clients = psql('SHOW CLIENTS', console_).split('\n').filter((l) => l.split('|')[2] === 'airflow');
+      last = `pg_stat_activity: ${rows.length} connection(s) of Airflow\n${rows.join('\n')}\nSHOW POOLS:\n${header}\n${lines.join('\n')}\nSHOW CLIENTS (database airflow): ${clients.length}`;
+      return rows.length === server && server >= 1 && server <= POOL_SIZE && clients.length >= 1 ? true : undefined;
+    }, () => last, 3000);
+    console.log(`RUNTIME [pgbouncer]: ${last}`);
+  }), blocking: false });
+
+  register({ ...step("PgBouncer's largest memory sample (the kubelet's 1 s samples, over the whole run)", ['pgbouncer'], async () => {
+    const m = lifetimePeaks(kubelet, chain.ns).pgbouncer;
+    console.log(`RUNTIME [pgbouncer]: PgBouncer's largest sample: RSS ${m?.rssMiB} MiB, PSS ${m?.pssMiB} MiB, limit ${m?.limitMiB} MiB`);
+    expect(m?.rssMiB).toBeGreaterThan(0);
+    expect(m.rssOfLimitPercent).toBeLessThanOrEqual(80);
+  }), blocking: false });
+
+  register(steps[LAST]);
+});
