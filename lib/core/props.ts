@@ -10,6 +10,22 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+/** Whether `value` holds a string anywhere (itself, an element, a field). */
+function holdsString(value: unknown): boolean {
+  if (typeof value === 'string') return true;
+  if (typeof value !== 'object' || value === null) return false;
+  return Object.values(value).some(holdsString);
+}
+
+/**
+ * What the refusal of an unknown key shows of its value: numbers, booleans and their lists and maps as they are
+ * (`paralelism: 8`), anything with a string in it not at all. An unknown key is unchecked by definition, and its
+ * value may be a password (`flower: { basicAuth: "admin:..." }`): the message goes to terminals and CI logs.
+ */
+function shownValue(value: unknown): unknown {
+  return holdsString(value) ? '(value not shown: an unknown prop may hold a secret)' : value;
+}
+
 /**
  * Refuses a key that `interfaceName` does not declare, in `value` and in the option objects nested in it
  * (`ingress`, `scheduler`, `volumes[i]`...), with the closest allowed key as "did you mean". TypeScript checks
@@ -37,7 +53,7 @@ function check(scope: IConstruct, property: string, value: unknown, interfaceNam
       // Recorded, not thrown: the construct ignores the key and goes on, so that its other problems are reported too.
       recover(
         scope,
-        () => invalid(scope, at(key), v, `a prop of ${interfaceNames.join(' or ')} (${allowed.join(', ')})`, guess ? `Did you mean "${guess}"?` : undefined),
+        () => invalid(scope, at(key), shownValue(v), `a prop of ${interfaceNames.join(' or ')} (${allowed.join(', ')})`, guess ? `Did you mean "${guess}"?` : undefined),
         undefined,
       );
       continue;

@@ -85,7 +85,7 @@ describe('refused at synth', () => {
     [[{ ...TEAM, name: 'a b' }], /"dagBundles\[0\].name"/],
     [[{ ...TEAM, connectionId: 'git-team' }], /"dagBundles\[0\].connectionId"/],
     [[{ ...TEAM, refreshInterval: 0 }], /"dagBundles\[0\].refreshInterval"/],
-    [[{ ...TEAM, branch: 'main' }], /"dagBundles\[0\].branch" received "main"; allowed: a prop of GitDagBundleOptions/],
+    [[{ ...TEAM, branch: 'main' }], /"dagBundles\[0\].branch" received "\(value not shown: an unknown prop may hold a secret\)"; allowed: a prop of GitDagBundleOptions/],
     [[TEAM, { ...TEAM, name: 'other', connectionId: 'git_team_dags', connectionSecret: { name: 'other', key: 'c' } }], /"dagBundles\[1\].connectionId" received "git_team_dags"; allowed: an id no other bundle takes from another Secret key/],
   ])('%#', (bundles, message) => {
     expect(error(bundles)).toMatch(message);
