@@ -24,6 +24,8 @@ class CodeCacheRuntime extends Runtime {
   constructor(...args) {
     super(...args);
     const executor = this.executor;
+    // jest-runtime's internals as of jest 30.5: on another shape, jest's own compile, unchanged
+    if (!executor || typeof executor.compile !== 'function' || !Array.isArray(executor.injectedModuleParameters)) return;
     const jestCompile = executor.compile.bind(executor);
     executor.compile = (source, filename) => {
       const context = executor.environment.getVmContext();
