@@ -22,6 +22,8 @@ module.exports = {
   // Jest's default is cores - 1: one worker on a 2-core machine. The suite is CPU-bound, use both.
   maxWorkers: 2,
   roots: ['<rootDir>/test'],
+  // jest's runtime with V8's code cache: each module is parsed and compiled once per worker, not once per test file
+  runtime: '<rootDir>/test/support/code-cache-runtime.js',
   testMatch: ['**/*.test.ts'],
   // test/live: npm run test:live; test/packaging: npm run test:packaging; test/runtime: npm run test:runtime (all run by .ci/run).
   testPathIgnorePatterns: ['/node_modules/', '/test/live/', '/test/packaging/', '/test/runtime/'],

@@ -11,11 +11,13 @@
 //   cache and scripts/app.js's, the key is the content, never a timestamp.
 // - ESLint: scripts/lint.js (the repository with a content-keyed cache, and the lib/ JSDoc rule probes).
 // - jest: jest.config.js, in a node started with V8's --no-opt (its workers inherit it). Jest gives every test
-//   file a fresh module registry, so cdk8s, cdk8s-plus and lib/ are new functions in each of the ~40 files and
+//   file a fresh module registry, so cdk8s, cdk8s-plus and lib/ are new functions in each of the ~75 files and
 //   V8's optimizing compiler (TurboFan) optimizes the same synth code again and again, on its background
 //   threads, for code that then runs for a second or less: without it the suite takes about a quarter less
 //   CPU (A/B, interleaved: 15.9 -> 12.0 s at load 4, 18.5 -> 14.6 s at load 15-22). Semantics are unchanged
-//   (interpreter and baseline compiler only); `npx jest` alone still works, just slower.
+//   (interpreter and baseline compiler only); `npx jest` alone still works, just slower. Their parse and first
+//   compile are done once per worker, not once per file: jest.config.js's runtime keeps V8's code cache
+//   (test/support/code-cache-runtime.js; with --no-opt, measured again with ~75 files: still the faster).
 //
 // tsc and ESLint print when they are done, after jest's report; their output is held until then so that
 // jest's report is not interleaved with it.

@@ -53,6 +53,11 @@ export class AirflowNamespace extends Construct {
     super(scope, id);
     refuseUnknownProps(this, '', props, 'AirflowNamespaceProps');
     this.name = namespaceOf(this);
+    // Enforce and warn are one level: a walk that synthesizes every pod of the app, computed once while the
+    // Namespace is synthesized (below) and never kept between synths, so pods added later still count.
+    let synthesizing = false;
+    let level: PodSecurityLevel | undefined;
+    const levelAtSynth = (): PodSecurityLevel => (synthesizing ? (level ??= this.enforcedLevel) : this.enforcedLevel);
     const computed =
       props.podSecurityLabels ?? true
         ? {
@@ -60,8 +65,8 @@ export class AirflowNamespace extends Construct {
           // enforce and warn at the level the pods meet, computed at synth: warning at restricted would make the
           // first apply print a Pod Security warning for Postgres and the volume-permissions Job, which are
           // baseline by design. Audit stays restricted: it records them in the audit log, and prints nothing.
-          [ENFORCE_LABEL]: atSynth(() => this.enforcedLevel),
-          [WARN_LABEL]: atSynth(() => this.enforcedLevel),
+          [ENFORCE_LABEL]: atSynth(levelAtSynth),
+          [WARN_LABEL]: atSynth(levelAtSynth),
         }
         : {};
     this.namespace = clusterScoped(
@@ -72,6 +77,17 @@ export class AirflowNamespace extends Construct {
         },
       }),
     );
+    const toJson = this.namespace.toJson.bind(this.namespace);
+    this.namespace.toJson = () => {
+      synthesizing = true;
+      level = undefined;
+      try {
+        return toJson();
+      } finally {
+        synthesizing = false;
+        level = undefined;
+      }
+    };
   }
 
   /**

@@ -2,13 +2,15 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { API_MD, generateApiDocs } from '../../scripts/api-docs';
+import { cachedByContent } from '../support/content-cache';
 
 const root = path.resolve(__dirname, '..', '..');
 
 // Whether the JSDoc is complete (every export and public member, @default on optional properties) is
 // checked by ESLint: scripts/lint.js (run by npm test).
 describe('docs/API.md (generated from the JSDoc by scripts/api-docs.js)', () => {
-  const { markdown } = generateApiDocs(root);
+  // A function of lib/ and the script: kept, keyed by their content (test/support/content-cache.ts).
+  const { markdown } = cachedByContent('api-docs', ['lib', 'scripts/api-docs.js'], () => generateApiDocs(root));
 
   test('is current: run npm run docs', () => {
     const committed = fs.existsSync(path.join(root, API_MD)) ? fs.readFileSync(path.join(root, API_MD), 'utf8') : '';

@@ -1,4 +1,4 @@
-import { Testing } from 'cdk8s';
+import { ApiObject, Testing } from 'cdk8s';
 import { AirflowChart, AirflowNamespace, AirflowVolumes, MetadataDb, PodSecurityLevel, RESERVED_NAMESPACES } from '../../lib';
 import { isReservedNamespace } from '../../lib/core/scope';
 import { podSecurityLevelIn } from '../../lib/security/airflow-namespace';
@@ -44,5 +44,36 @@ describe('the Pod Security level the namespace needs, with or without the Namesp
 
   test('no pods: restricted', () => {
     expect(podSecurityLevelIn(testChart(), 'airflow')).toBe(PodSecurityLevel.RESTRICTED);
+  });
+});
+
+describe('the Pod Security labels cost one walk of the pods per synth', () => {
+  // The walk synthesizes every pod of the app (toJson): it was done once for each of the two labels, a sixth of
+  // the unit tests' CPU. Enforce and warn are one level, computed once while the Namespace is synthesized.
+  test('each workload is synthesized twice per synth (once for the YAML, once for the level), not three times', () => {
+    const chart = new AirflowChart(Testing.app(), 'airflow');
+    const scheduler = chart.node.findAll().find((c) => c instanceof ApiObject && c.kind === 'Deployment' && c.name === 'airflow-scheduler') as ApiObject;
+    const toJson = jest.spyOn(scheduler, 'toJson');
+    const objects = Testing.synth(chart);
+    expect(toJson).toHaveBeenCalledTimes(2);
+    const labels = byKind(objects, 'Namespace')[0].metadata.labels;
+    expect([labels['pod-security.kubernetes.io/enforce'], labels['pod-security.kubernetes.io/warn']]).toEqual(['baseline', 'baseline']);
+  });
+
+  test('never kept between synths: a privileged pod added after a synth is seen by the next one', () => {
+    const chart = new AirflowChart(Testing.app(), 'airflow');
+    const levels = () => {
+      const labels = byKind(Testing.synth(chart), 'Namespace')[0].metadata.labels;
+      return [labels['pod-security.kubernetes.io/enforce'], labels['pod-security.kubernetes.io/warn']];
+    };
+    expect(levels()).toEqual(['baseline', 'baseline']);
+    new ApiObject(chart, 'privileged', {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'privileged' },
+      spec: { containers: [{ name: 'c', image: 'busybox:1.36', securityContext: { privileged: true } }] },
+    });
+    expect(levels()).toEqual(['privileged', 'privileged']);
+    expect(chart.airflowNamespace!.enforcedLevel).toBe(PodSecurityLevel.PRIVILEGED);
   });
 });

@@ -172,10 +172,36 @@ function redact(uri: string): string {
   return uri.replace(/:([^:@]*)@$/, ':***@');
 }
 
-/** Parses a YAML string (one or more documents); throws on a syntax error. */
+/** Texts parsed in this test file: the text -> its documents, or the message of its syntax error. */
+const parsed = new Map<string, { docs: any[] } | { error: string }>();
+
+/**
+ * Parses a YAML string (one or more documents); throws on a syntax error. A text is parsed once per test file
+ * (podsOf reads the worker pod template of every chart it is given, often the same text: 2% of the suite's
+ * CPU), and each call gets its own copy of the documents.
+ */
 export function parseYaml(text: string): any[] {
-  return parseAllDocuments(text).map((doc) => {
-    if (doc.errors.length > 0) throw new Error(doc.errors.map((e) => e.message).join('; '));
-    return doc.toJSON();
-  });
+  let result = parsed.get(text);
+  if (!result) {
+    try {
+      result = {
+        docs: parseAllDocuments(text).map((doc) => {
+          if (doc.errors.length > 0) throw new Error(doc.errors.map((e) => e.message).join('; '));
+          return doc.toJSON();
+        }),
+      };
+    } catch (e) {
+      result = { error: (e as Error).message };
+    }
+    parsed.set(text, result);
+  }
+  if ('error' in result) throw new Error(result.error);
+  return copy(result.docs);
+}
+
+/** A deep copy of parsed YAML (plain arrays, objects and scalars), made in this realm as the parser's are. */
+function copy(value: any): any {
+  if (Array.isArray(value)) return value.map(copy);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, copy(v)]));
+  return value;
 }
