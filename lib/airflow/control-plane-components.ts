@@ -4,7 +4,10 @@ import { AirflowComponent, AirflowComponentProps } from './airflow-component';
 import { ComponentOptions } from './airflow-options';
 import type { KubernetesExecutorAirflow, KubernetesExecutorAirflowProps } from './kubernetes-executor-airflow';
 import { resolveExistingServiceAccount, resolveExtraContainers, resolveProbe } from './component-extras';
-import { AirflowPodParts, ContainerResources, WAIT_FOR_MIGRATIONS_CONTAINER_NAME, resolveResources } from './pod-parts';
+import { AdminUser } from './admin-user';
+import { DbMigrations } from './db-migrations';
+import { AirflowPodParts, ContainerResources, WAIT_FOR_MIGRATIONS_CONTAINER_NAME, pickPlacement, resolvePodOptions, resolveResources } from './pod-parts';
+import { VolumePermissions } from './volume-permissions';
 
 /**
  * The resources of the long-running components, sized for a 2 CPU / 4 GiB minikube node shared with the
@@ -146,4 +149,36 @@ export function createControlPlaneComponents(
     invalid(airflow, 'triggerer', props.triggerer, 'only { enabled: false } when the triggerer does not run');
   }
   return components;
+}
+
+/** The control plane's one-shot Jobs: the database migrations, the first admin user, the volumes' permissions. */
+export function createControlPlaneJobs(
+  airflow: KubernetesExecutorAirflow,
+  props: KubernetesExecutorAirflowProps,
+  parts: ControlPlaneParts,
+): { migrations: DbMigrations; adminUser: AdminUser | undefined; volumePermissions: VolumePermissions | undefined } {
+  const migrations = buildPart(airflow, 'db-migrations', () => new DbMigrations(airflow, 'db-migrations', {
+    parts: parts.podParts(Components.DB_MIGRATE, 'migrations', props.migrations),
+    resources: resolveResources(airflow, 'migrations.resources', DbMigrations.DEFAULT_RESOURCES, props.migrations?.resources),
+  }));
+  const adminUser = airflow.createAdminUser
+    ? buildPart(airflow, 'admin-user', () => new AdminUser(airflow, 'admin-user', {
+      parts: parts.podParts(Components.CREATE_USER, ''),
+      passwordSecret: airflow.secrets.adminPassword,
+      username: airflow.adminUsername,
+      email: airflow.adminEmail,
+      firstName: airflow.adminFirstName,
+      lastName: airflow.adminLastName,
+      role: airflow.adminRole,
+    }))
+    : undefined;
+  const volumePermissions = airflow.fixVolumePermissions
+    ? buildPart(airflow, 'volume-permissions', () => new VolumePermissions(airflow, 'volume-permissions', {
+      volumes: airflow.volumes,
+      image: airflow.image,
+      imagePullPolicy: airflow.imagePullPolicy,
+      pod: resolvePodOptions(airflow, '', pickPlacement(airflow.podOptions)),
+    }))
+    : undefined;
+  return { migrations, adminUser, volumePermissions };
 }

@@ -39,7 +39,7 @@ import { AirflowPods, IAirflowFeature } from './airflow-feature';
 import { AirflowFeatureHost } from './airflow-feature-host';
 import { AirflowIngress } from './airflow-ingress';
 import { ControlPlaneOptions } from './airflow-options';
-import { createControlPlaneComponents } from './control-plane-components';
+import { createControlPlaneComponents, createControlPlaneJobs } from './control-plane-components';
 import {
   alwaysPullWarning,
   endOfLifeWarning,
@@ -306,29 +306,10 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     this.uiService = this.components[this.uiComponent].service!;
     this.podLauncher = buildPart(this, 'pod-launcher', () =>
       new PodLauncherRbac(this, 'pod-launcher', { serviceAccountName: this.components[Components.SCHEDULER].serviceAccountName }));
-    this.migrations = buildPart(this, 'db-migrations', () => new DbMigrations(this, 'db-migrations', {
-      parts: this.podParts(Components.DB_MIGRATE, 'migrations', props.migrations),
-      resources: resolveResources(this, 'migrations.resources', DbMigrations.DEFAULT_RESOURCES, props.migrations?.resources),
+    ({ migrations: this.migrations, adminUser: this.adminUser, volumePermissions: this.volumePermissions } = createControlPlaneJobs(this, props, {
+      podParts: (component, property, override) => this.podParts(component, property, override),
+      contributed: (kind, component) => this.contributed(kind, component),
     }));
-    this.adminUser = this.createAdminUser
-      ? buildPart(this, 'admin-user', () => new AdminUser(this, 'admin-user', {
-        parts: this.podParts(Components.CREATE_USER, ''),
-        passwordSecret: this.secrets.adminPassword,
-        username: this.adminUsername,
-        email: this.adminEmail,
-        firstName: this.adminFirstName,
-        lastName: this.adminLastName,
-        role: this.adminRole,
-      }))
-      : undefined;
-    this.volumePermissions = this.fixVolumePermissions
-      ? buildPart(this, 'volume-permissions', () => new VolumePermissions(this, 'volume-permissions', {
-        volumes: this.volumes,
-        image: this.image,
-        imagePullPolicy: this.imagePullPolicy,
-        pod: resolvePodOptions(this, '', pickPlacement(this.podOptions)),
-      }))
-      : undefined;
     if (this.workerServiceAccount) this.ownServiceAccounts[Components.WORKER] = this.workerServiceAccount;
     for (const [name, c] of Object.entries(this.components)) {
       if (c.serviceAccount) this.ownServiceAccounts[name] = c.serviceAccount;
