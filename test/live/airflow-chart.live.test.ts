@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { parse } from 'yaml';
-import { AirflowChartProps, GitSyncCredentials, GitSyncMode, OAuthProvider, RemoteLogging, StorageProvisioning } from '../../lib';
+import { AirflowChartProps, DEFAULT_AIRFLOW_VERSION, GitSyncCredentials, GitSyncMode, OAuthProvider, RemoteLogging, StorageProvisioning } from '../../lib';
 import {
   clusterAccess,
   controlPlaneScript,
@@ -34,6 +34,9 @@ import {
 } from './support/cluster';
 import { executorLabels, executorWorkerPod } from './support/executor-pod';
 import { EVERYTHING } from '../support/everything';
+
+/** The next patch release after the default image: what an upgrade of the image applies. */
+const UPGRADED_IMAGE = `apache/airflow:${DEFAULT_AIRFLOW_VERSION.replace(/\d+$/, (p) => String(Number(p) + 1))}`;
 
 const NS = 'airflow';
 const NODE = 'airflow-cdk8s-live-node';
@@ -499,12 +502,12 @@ function podTemplateYaml(): string {
 
 describe('the worker pod template', () => {
   test('with the labels the KubernetesExecutor adds, a server-side dry-run create accepts it', () => {
-    const pod = executorWorkerPod(podTemplateYaml(), { name: 'exampledagexampletask-3f2a1b', namespace: NS, airflowVersion: '3.1.3' });
+    const pod = executorWorkerPod(podTemplateYaml(), { name: 'exampledagexampletask-3f2a1b', namespace: NS, airflowVersion: DEFAULT_AIRFLOW_VERSION });
     const r = kubectl(['create', '--dry-run=server', '--validate=true', '-o', 'json', '-f', '-'], JSON.stringify(pod));
     expect(unexpectedStderr(r.stderr)).toEqual([]);
     expect(r.code).toBe(0);
     const created = JSON.parse(r.stdout);
-    expect(created.metadata.labels).toMatchObject(executorLabels({ name: '', namespace: NS, airflowVersion: '3.1.3' }));
+    expect(created.metadata.labels).toMatchObject(executorLabels({ name: '', namespace: NS, airflowVersion: DEFAULT_AIRFLOW_VERSION }));
     expect(created.spec.serviceAccountName).toBe('airflow-worker');
     expect(created.spec.containers[0].resources.requests).toEqual({ cpu: '100m', memory: '256Mi' });
     expect(getObject('pod', 'exampledagexampletask-3f2a1b', NS)).toBeUndefined();
@@ -513,7 +516,7 @@ describe('the worker pod template', () => {
   test('with airflowLocalSettings, the task pod (the file mounted from its ConfigMap) is accepted too', () => {
     const variant = synthAirflow({ airflowLocalSettings: 'def pod_mutation_hook(pod):\n    pass\n' });
     const template = variant.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'airflow-config').data['pod_template_file.yaml'];
-    const pod = executorWorkerPod(template, { name: 'local-settings-task', namespace: NS, airflowVersion: '3.1.3' });
+    const pod = executorWorkerPod(template, { name: 'local-settings-task', namespace: NS, airflowVersion: DEFAULT_AIRFLOW_VERSION });
     const r = kubectl(['create', '--dry-run=server', '--validate=true', '-o', 'json', '-f', '-'], JSON.stringify(pod));
     expect(unexpectedStderr(r.stderr)).toEqual([]);
     expect(r.code).toBe(0);
@@ -527,7 +530,7 @@ describe('the worker pod template', () => {
   ])('with git-sync (%s) and the other three on, the task pod is accepted too (an init container only in sidecar mode)', (_label, mode) => {
     const variant = synthAirflow(allFour(mode));
     const template = variant.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'airflow-config').data['pod_template_file.yaml'];
-    const pod = executorWorkerPod(template, { name: `all-four-${mode.toLowerCase()}-task`, namespace: NS, airflowVersion: '3.1.3' });
+    const pod = executorWorkerPod(template, { name: `all-four-${mode.toLowerCase()}-task`, namespace: NS, airflowVersion: DEFAULT_AIRFLOW_VERSION });
     const r = kubectl(['create', '--dry-run=server', '--validate=true', '-o', 'json', '-f', '-'], JSON.stringify(pod));
     expect(unexpectedStderr(r.stderr)).toEqual([]);
     expect(r.code).toBe(0);
@@ -554,7 +557,7 @@ async function placeControlPlaneAndCountWorkers(applied: any[]): Promise<{ fit: 
     namespace: NS,
     prefix: WORKER_PREFIX,
     noun: 'worker pod',
-    build: (name, i) => executorWorkerPod(template, { name, namespace: NS, airflowVersion: '3.1.3', taskId: `task_${i}` }),
+    build: (name, i) => executorWorkerPod(template, { name, namespace: NS, airflowVersion: DEFAULT_AIRFLOW_VERSION, taskId: `task_${i}` }),
     onScheduled: (name) => expect(getObject('pod', name, NS).spec.nodeName).toBe(NODE),
   });
   expect(unschedulable).toBeDefined();
@@ -634,11 +637,11 @@ describe('upgrades re-applied over the running chart', () => {
 
   test('a new Airflow version', () => {
     const oldJobs = objects.filter((o) => o.kind === 'Job').map((o) => o.metadata.name);
-    const upgraded = synthAirflow({ ...CONFIG_CHANGE, image: 'apache/airflow:3.1.5' });
+    const upgraded = synthAirflow({ ...CONFIG_CHANGE, image: UPGRADED_IMAGE });
     const lines = applyOver(writeYaml(dir, 'upgrade.yaml', upgraded));
 
     const newMigration = upgraded.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('airflow-db-migrate-'));
-    expect(newMigration.metadata.name).toMatch(/^airflow-db-migrate-3-1-5-/);
+    expect(newMigration.metadata.name).toMatch(new RegExp(`^airflow-db-migrate-${UPGRADED_IMAGE.split(':')[1].replace(/\./g, '-')}-`));
     expect(lines).toContain(`job.batch/${newMigration.metadata.name} created`);
     // the old version's migration Job is still there, beside the new one
     for (const name of oldJobs) expect(getObject('job', name, NS)).toBeDefined();
@@ -648,15 +651,15 @@ describe('upgrades re-applied over the running chart', () => {
     const oldBootstrap = oldJobs.find((n) => n.startsWith('airflow-secrets-bootstrap-'))!;
     const newBootstrap = upgraded.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('airflow-secrets-bootstrap-'));
     expect(newBootstrap.metadata.name).not.toBe(oldBootstrap);
-    expect(newBootstrap.spec.template.spec.containers[0].image).toBe('apache/airflow:3.1.5');
+    expect(newBootstrap.spec.template.spec.containers[0].image).toBe(UPGRADED_IMAGE);
     expect(lines).toContain(`job.batch/${newBootstrap.metadata.name} created`);
 
     for (const deployment of upgraded.filter((o) => o.kind === 'Deployment')) {
       const live = getObject(kubectlKind(deployment), deployment.metadata.name, NS);
       const images = live.spec.template.spec.containers.map((c: any) => c.image);
-      expect([deployment.metadata.name, images]).toEqual([deployment.metadata.name, images.map(() => 'apache/airflow:3.1.5')]); // the log groomer too
+      expect([deployment.metadata.name, images]).toEqual([deployment.metadata.name, images.map(() => UPGRADED_IMAGE)]); // the log groomer too
     }
-    expect(parse(podTemplateYaml()).spec.containers[0].image).toBe('apache/airflow:3.1.5');
+    expect(parse(podTemplateYaml()).spec.containers[0].image).toBe(UPGRADED_IMAGE);
   });
 });
 

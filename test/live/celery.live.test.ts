@@ -27,6 +27,7 @@ import {
   writeYaml,
 } from './support/cluster';
 import { executorWorkerPod } from './support/executor-pod';
+import { DEFAULT_AIRFLOW_VERSION } from '../../lib';
 import type { AirflowChartProps } from '../../lib';
 
 const NS = 'airflow';
@@ -209,7 +210,7 @@ describe('scheduling on a minikube-sized node (2 CPUs, 4 GiB) with the Celery po
       namespace: NS,
       prefix: WORKER_PREFIX,
       noun: 'task pod',
-      build: (name, i) => executorWorkerPod(template, { name, namespace: NS, airflowVersion: '3.1.3', taskId: `task_${i}` }),
+      build: (name, i) => executorWorkerPod(template, { name, namespace: NS, airflowVersion: DEFAULT_AIRFLOW_VERSION, taskId: `task_${i}` }),
     });
     expect(unschedulable?.message).toMatch(/Insufficient (cpu|memory)/);
 

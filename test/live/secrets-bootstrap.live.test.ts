@@ -22,7 +22,7 @@ import {
   waitFor,
   writeYaml,
 } from './support/cluster';
-import { ONE_SHOT_JOB_LABEL } from '../../lib';
+import { DEFAULT_AIRFLOW_VERSION, ONE_SHOT_JOB_LABEL } from '../../lib';
 
 const NS = 'airflow';
 const SECRET = 'airflow-secrets';
@@ -39,7 +39,9 @@ const dir = tempDir('airflow-cdk8s-live-secrets-');
 const saDir = path.join(dir, 'serviceaccount');
 const defaultChart = synthAirflow();
 const celeryChart = synthAirflow({ celery: {} });
-const upgradedChart = synthAirflow({ celery: {}, image: 'apache/airflow:3.1.5' });
+// The next patch release after the default: an upgrade of the image (every one-shot Job is named after its pod spec).
+const [MAJOR, MINOR, PATCH] = DEFAULT_AIRFLOW_VERSION.split('.').map(Number);
+const upgradedChart = synthAirflow({ celery: {}, image: `apache/airflow:${MAJOR}.${MINOR}.${PATCH + 1}` });
 const allCharts = [defaultChart, celeryChart, upgradedChart];
 const pvs = () => [...new Set(allCharts.flat().filter((o) => o.kind === 'PersistentVolume').map((o) => o.metadata.name))];
 let mayCleanUp = false;
@@ -272,7 +274,7 @@ describe('old Jobs: the documented prune command', () => {
     const old = [...new Set([...jobs(defaultChart), ...jobs(celeryChart)].map((j) => j.metadata.name))].filter((n) => !current.has(n)).sort();
     // every kind of one-shot Job changed with the image: four old ones of the default chart, the celery chart's bootstrap
     expect(old.map((n) => n.replace(/-[0-9a-f]{8}$/, ''))).toEqual([
-      'airflow-create-user', 'airflow-db-migrate-3-1-3', 'airflow-secrets-bootstrap', 'airflow-secrets-bootstrap', 'airflow-volume-permissions',
+      'airflow-create-user', `airflow-db-migrate-${DEFAULT_AIRFLOW_VERSION.replace(/\./g, '-')}`, 'airflow-secrets-bootstrap', 'airflow-secrets-bootstrap', 'airflow-volume-permissions',
     ]);
     const listed = () => (kubectlJson(['get', 'jobs', '-n', NS]).items as any[]).map((j) => j.metadata.name).sort();
     expect(listed()).toEqual([...old, ...current, FOREIGN_JOB].sort());
