@@ -13,10 +13,11 @@
 // (pg_stat_activity's client addresses are the userspace proxy's, the same for every client: not a proof here.)
 import { execFileSync } from 'child_process';
 import * as path from 'path';
+import { DEFAULT_AIRFLOW_IMAGE } from '../../lib';
 import { getObject, kubectl, REPO_ROOT } from '../live/support/cluster';
 import { RuntimeChain, Step, waitForAsync } from './support/chain';
 import { RecordedConnection, RecordedPod, readConnections } from './support/connections';
-import { Kubelet } from './support/kubelet';
+import { airflowMinorOf, Kubelet } from './support/kubelet';
 import { lifetimePeaks } from './support/memory';
 import { defaultChart } from './support/variants';
 
@@ -49,7 +50,13 @@ const podIP = (component: string): string => {
 
 // The layer before the kubelet starts (registered before the chain's hooks: jest runs beforeAll in order).
 beforeAll(() => {
-  const layer = execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'runtime', 'build-layer.sh'), 'pgbouncer'], { encoding: 'utf8', timeout: 600_000 }).trim();
+  // Above the root the kubelet serves the chart's image from: that of the default image's Airflow minor version (3.2
+  // for apache/airflow:3.2.2; build-layer.sh's root is build-root.sh's, which takes AIRFLOW_CDK8S_RUNTIME_AIRFLOW).
+  const layer = execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'runtime', 'build-layer.sh'), 'pgbouncer'], {
+    encoding: 'utf8',
+    timeout: 600_000,
+    env: { ...process.env, AIRFLOW_CDK8S_RUNTIME_AIRFLOW: airflowMinorOf(DEFAULT_AIRFLOW_IMAGE) },
+  }).trim();
   console.log(`RUNTIME [pgbouncer]: the PgBouncer image from ${layer}`);
 }, 660_000);
 chain.hooks({ recordTimings: false });
