@@ -76,7 +76,11 @@ export function resolveAirflowVersion(scope: IConstruct, image: string, explicit
 export function resolveWorkerImage(scope: IConstruct, given: string | undefined, image: string, version: AirflowVersion): string {
   if (given === undefined) return image;
   validateAirflowImage(scope, given, 'worker.image');
-  const fromTag = AirflowVersion.fromImage(given);
+  // An official tag ("3.2.2-python3.12"), or a build of one's own tagged after the Airflow it is built FROM
+  // ("3.1.3-extras"): a leading release the library supports names that Airflow (a tag such as "1.0.0" does not).
+  const leading = /^(\d+\.\d+\.\d+)[-_.+]/.exec(parseImageReference(given).tag ?? '');
+  const leadingVersion = leading ? AirflowVersion.tryParse(leading[1]) : undefined;
+  const fromTag = AirflowVersion.fromImage(given) ?? (leadingVersion?.isSupported ? leadingVersion : undefined);
   if (fromTag !== undefined && fromTag.toString() !== version.toString()) {
     invalid(
       scope,

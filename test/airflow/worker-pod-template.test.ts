@@ -191,6 +191,11 @@ describe('the task image (worker.image)', () => {
         "plane's Airflow, 3.2.2 (the tag names 3.0.6): the task pods run the same Airflow as the scheduler, dag-processor and API server, whose " +
         'execution API and database schema are versioned with it. Build the task image FROM apache/airflow:3.2.2 (or change image to Airflow 3.0.6 too).',
     );
+    // a build of one's own tagged after the Airflow it is built FROM names that Airflow too
+    expect(airflowError({ worker: { image: 'registry.example.com/team/airflow-tasks:3.1.3-extras' } }).message).toMatch(
+      /received "registry\.example\.com\/team\/airflow-tasks:3\.1\.3-extras"; allowed: an image of the control plane's Airflow, 3\.2\.2 \(the tag names 3\.1\.3\)/,
+    );
+    expect(() => synthAirflowChart({ worker: { image: 'registry.example.com/team/airflow-tasks:1.0.0-gpu' } })).not.toThrow();
     expect(airflowError({ worker: { image: 'my-tasks' } }).message).toMatch(/property "worker\.image" received "my-tasks"; allowed: an image pinned by a tag or a digest/);
     expect(airflowError({ worker: { image: 'apache/airflow:slim-3.2.2' } }).property).toBe('worker.image');
   });
