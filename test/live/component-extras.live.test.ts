@@ -7,12 +7,13 @@
 // deleted before and after (docs/live-tests.md).
 import * as fs from 'fs';
 import * as k8s from '../../imports/k8s';
-import { AirflowChartProps, StorageProvisioning } from '../../lib';
+import { AirflowChartProps, DEFAULT_AIRFLOW_VERSION, StorageProvisioning } from '../../lib';
 import { deleteNamespace, expectServerDryRun, getObject, kubectl, kubectlOk, synthAirflow, tempDir, unexpectedStderr, writeYaml } from './support/cluster';
 import { executorWorkerPod } from './support/executor-pod';
 
 const NS = 'airflow-cdk8s-live-pods';
-const TASK_IMAGE = 'registry.example.com/team/airflow-tasks:3.1.3-extras';
+/** A task image of the team's own, built FROM the control plane's Airflow (the default): its tag names that release. */
+const TASK_IMAGE = `registry.example.com/team/airflow-tasks:${DEFAULT_AIRFLOW_VERSION}-extras`;
 const ACCOUNTS = { scheduler: 'scheduler-identity', ui: 'ui-identity', tasks: 'tasks-identity', celery: 'celery-identity' };
 
 const q = (v: string) => k8s.Quantity.fromString(v);
@@ -119,7 +120,7 @@ describe('issue #22: the task image, containers of your own, probe timings, your
 
   test('the task pod the executor creates from the template is accepted: the task image, the init container, the user\'s ServiceAccount', () => {
     const template = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'airflow-config').data['pod_template_file.yaml'];
-    const pod = executorWorkerPod(template, { name: 'pods-live-task', namespace: NS, airflowVersion: '3.1.3' });
+    const pod = executorWorkerPod(template, { name: 'pods-live-task', namespace: NS, airflowVersion: DEFAULT_AIRFLOW_VERSION });
     const r = kubectl(['create', '--dry-run=server', '--validate=true', '-o', 'json', '-f', '-'], JSON.stringify(pod));
     expect(unexpectedStderr(r.stderr)).toEqual([]);
     expect(r.code).toBe(0);
@@ -133,7 +134,7 @@ describe('issue #22: the task image, containers of your own, probe timings, your
 
   test('a task pod under a ServiceAccount that does not exist is refused by the server (why the user must create it first)', () => {
     const template = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'airflow-config').data['pod_template_file.yaml'];
-    const pod = executorWorkerPod(template, { name: 'pods-live-task-2', namespace: NS, airflowVersion: '3.1.3' });
+    const pod = executorWorkerPod(template, { name: 'pods-live-task-2', namespace: NS, airflowVersion: DEFAULT_AIRFLOW_VERSION });
     pod.spec.serviceAccountName = 'not-created';
     const r = kubectl(['create', '--dry-run=server', '-f', '-'], JSON.stringify(pod));
     expect(r.code).not.toBe(0);
@@ -147,7 +148,7 @@ describe('issue #22: the task image, containers of your own, probe timings, your
     const lines = expectServerDryRun(dir, 'openshift.yaml', openShift);
     expect(lines).toHaveLength(openShift.length);
     const template = openShift.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'airflow-config').data['pod_template_file.yaml'];
-    const pod = executorWorkerPod(template, { name: 'pods-live-openshift-task', namespace: NS, airflowVersion: '3.1.3' });
+    const pod = executorWorkerPod(template, { name: 'pods-live-openshift-task', namespace: NS, airflowVersion: DEFAULT_AIRFLOW_VERSION });
     // The library's airflow-worker ServiceAccount is in the dry run only: the task pod runs as one that exists.
     pod.spec.serviceAccountName = ACCOUNTS.tasks;
     const r = kubectl(['create', '--dry-run=server', '--validate=true', '-o', 'json', '-f', '-'], JSON.stringify(pod));

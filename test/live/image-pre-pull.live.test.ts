@@ -3,7 +3,7 @@
 // the real DaemonSet controller and kube-scheduler put a pre-pull pod on exactly the nodes where a task pod from
 // the chart's own pod template can be scheduled, asked node by node.
 import * as fs from 'fs';
-import { StorageProvisioning } from '../../lib';
+import { DEFAULT_AIRFLOW_VERSION, StorageProvisioning } from '../../lib';
 import {
   clusterAccess,
   controlPlaneScript,
@@ -100,7 +100,7 @@ describe('on the local control plane: the pre-pull pods cover exactly the nodes 
     // The kube-scheduler's verdict, node by node: a task pod from the pod template, pinned to one node. Its
     // volumes are left out (their claims would have to be bound first); its node selection is the template's.
     for (const n of NODES) {
-      const pod = executorWorkerPod(podTemplate, { name: `task-on-${n.name}`, namespace: NS, airflowVersion: '3.1.3' });
+      const pod = executorWorkerPod(podTemplate, { name: `task-on-${n.name}`, namespace: NS, airflowVersion: DEFAULT_AIRFLOW_VERSION });
       delete pod.spec.volumes;
       for (const c of pod.spec.containers) delete c.volumeMounts;
       const pin = { matchFields: [{ key: 'metadata.name', operator: 'In', values: [n.name] }] };
