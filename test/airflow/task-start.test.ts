@@ -1,6 +1,8 @@
 // The task pod's start path (issue #17, docs/task-start.md): nothing in the worker pod template delays a task
 // beyond pulling the image and starting Python, whatever the pod options, and the scheduler settings that decide
 // how fast pods are created are the ones documented.
+import * as fs from 'fs';
+import * as path from 'path';
 import { Testing } from 'cdk8s';
 import { parse } from 'yaml';
 import { AirflowChart, AirflowChartProps, EnvFrom, EnvValue, GitSyncMode, PodVolume, StorageProvisioning } from '../../lib';
@@ -144,5 +146,43 @@ describe('what would slow every task down is refused or reported', () => {
     expectSynthWarns(pinned, pinned.airflow.warnings[0]);
     expect(new AirflowChart(Testing.app(), 'airflow').airflow.warnings).toEqual([]);
     expect(new AirflowChart(Testing.app(), 'airflow', { imagePullPolicy: 'Never' }).airflow.warnings).toEqual([]);
+  });
+});
+
+describe('docs/task-start.md "Past one node, on paper": the settings it gives for 1,000 task pods', () => {
+  // The section's table and paragraphs, as one chart: each option must be accepted (Airflow's own keys of the
+  // default version) and reach airflow.cfg as written there.
+  const doc = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'task-start.md'), 'utf8');
+  const RETRY = /api_client_retry_configuration: '(\{[^']*\})'/.exec(doc)![1];
+  const objects = synth({
+    parallelism: 1000,
+    defaultPoolSlots: 1000,
+    workerPodsCreationBatchSize: 100,
+    apiServer: { replicas: 3 },
+    config: {
+      core: { max_active_tasks_per_dag: 1000 },
+      scheduler: { task_queued_timeout: 1800 },
+      api: { workers: 2 },
+      kubernetes_executor: { api_client_retry_configuration: RETRY, task_publish_max_retries: 3 },
+    },
+  });
+  const cfg = cfgOf(objects);
+
+  test('every option is accepted and rendered into airflow.cfg', () => {
+    expect(cfg.core).toMatchObject({ parallelism: '1000', default_pool_task_slot_count: '1000', max_active_tasks_per_dag: '1000' });
+    expect(cfg.kubernetes_executor).toMatchObject({ worker_pods_creation_batch_size: '100', api_client_retry_configuration: RETRY, task_publish_max_retries: '3' });
+    expect(cfg.scheduler.task_queued_timeout).toBe('1800');
+    expect(cfg.api.workers).toBe('2');
+  });
+
+  test('the retry configuration is JSON that urllib3.Retry takes as keyword arguments: no retry of a read, 429 retried on every verb', () => {
+    expect(JSON.parse(cfg.kubernetes_executor.api_client_retry_configuration)).toEqual({
+      total: 5, status: 5, read: 0, status_forcelist: [429], allowed_methods: null, backoff_factor: 0.5,
+    });
+  });
+
+  test('the api-server runs the replicas asked for', () => {
+    const api = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'airflow-api-server');
+    expect(api.spec.replicas).toBe(3);
   });
 });
