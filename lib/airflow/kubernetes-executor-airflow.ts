@@ -31,7 +31,7 @@ import { IMetadataDatabase } from '../database';
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
 import { AirflowVolumes, StorageProvisioningMode } from '../storage';
 import { AdminUser } from './admin-user';
-import { AirflowComponent, duplicateContainerNames } from './airflow-component';
+import { AirflowComponent } from './airflow-component';
 import { AirflowConfigValues } from './airflow-config-keys';
 import { AIRFLOW_CONFIG_VOLUME_NAME, AirflowConfiguration } from './airflow-configuration';
 import { AirflowEnvironment, airflowEnvironment } from './airflow-environment';
@@ -58,14 +58,13 @@ import {
 } from './control-plane-checks';
 import { controlPlaneConfig, controlPlaneDefaults, managedByProp, refusedConfig } from './control-plane-config';
 import { resolveAirflowVersion, resolveWorkerImage, validateAirflowImage } from './control-plane-image';
-import { refuseAnnotationsOnExistingServiceAccount, resolveExistingServiceAccount, resolveOpenShift } from './component-extras';
+import { refuseAnnotationsOnExistingServiceAccount, resolveOpenShift } from './component-extras';
 import { DbMigrations } from './db-migrations';
 import { PodLauncherRbac } from './pod-launcher-rbac';
 import {
   AirflowPodParts,
   ContainerResources,
   ResolvedPodOptions,
-  airflowServiceAccount,
   deepFreeze,
   pickPlacement,
   pickPodOptions,
@@ -73,7 +72,7 @@ import {
   resolveResources,
 } from './pod-parts';
 import { VolumePermissions } from './volume-permissions';
-import { renderWorkerPodTemplate, resolveWorkerExtraContainers } from './worker-pod-template';
+import { createWorkerPodTemplate } from './worker-pod-template';
 import { AIRFLOW_TMP_VOLUME_NAME, airflowPodVolumesOf, airflowVolumeMountsOf } from './volume-use';
 
 /** Props for {@link KubernetesExecutorAirflow}: what it runs on, and how Airflow runs ({@link ControlPlaneOptions}). */
@@ -279,22 +278,10 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
       defaults: controlPlaneDefaults(this.generation, this.volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH),
       config: props.config,
     }));
-    const { image: _image, extraInitContainers, extraContainers, existingServiceAccountName, ...workerPodOptions } = props.worker ?? {};
-    const workerPod = this.resolvedPodOptions('worker', Components.WORKER, workerPodOptions);
-    const workerAccount = recover(this, () => resolveExistingServiceAccount(this, 'worker', existingServiceAccountName, workerPod.serviceAccountAnnotations), undefined);
-    this.workerServiceAccount = workerAccount === undefined
-      ? airflowServiceAccount(this, 'worker-service-account', `airflow-${Components.WORKER}`, Components.WORKER, false, workerPod.serviceAccountAnnotations)
-      : undefined;
-    if (workerAccount !== undefined) this.existingServiceAccounts[Components.WORKER] = workerAccount;
-    const workerInit = recover(this, () => resolveWorkerExtraContainers(this, extraContainers, extraInitContainers), []);
-    this.renderWorker = () => renderWorkerPodTemplate(this, workerAccount ?? this.workerServiceAccount!.name, workerPod, workerInit);
-    this.configuration.setWorkerPodTemplate(this.renderWorker);
-    this.node.addValidation({
-      validate: () => {
-        const spec = (this.renderWorker() as { spec: k8s.PodSpec }).spec;
-        return duplicateContainerNames(this, 'worker.extraInitContainers', [...(spec.initContainers ?? []), ...spec.containers]);
-      },
-    });
+    const worker = createWorkerPodTemplate(this, props.worker, (podOptions) => this.resolvedPodOptions('worker', Components.WORKER, podOptions));
+    this.workerServiceAccount = worker.serviceAccount;
+    if (worker.existingServiceAccountName !== undefined) this.existingServiceAccounts[Components.WORKER] = worker.existingServiceAccountName;
+    this.renderWorker = worker.render;
     refuseLogsVolumeAddedLater(this, this.volumes);
 
     // The long-running components, the RBAC of the executor, the one-shot Jobs.
