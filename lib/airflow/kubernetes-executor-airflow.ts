@@ -65,6 +65,7 @@ import {
   AirflowPodParts,
   ContainerResources,
   ResolvedPodOptions,
+  controlPlanePodParts,
   deepFreeze,
   pickPlacement,
   pickPodOptions,
@@ -480,22 +481,7 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
 
   /** What every control-plane pod is built from: image, env, volumes, the database wait, pod options. */
   private podParts(component: string, property: string, override?: PodOptions): AirflowPodParts {
-    return {
-      airflowVersion: this.airflowVersion,
-      image: this.image,
-      imagePullPolicy: this.imagePullPolicy,
-      env: () => [...this.env.controlPlane, ...this.contributed('env', component)],
-      volumes: () => this.airflowPodVolumes(component),
-      volumeMounts: () => this.airflowVolumeMounts(component),
-      contributedVolumes: () => this.contributed('volumes', component),
-      configChecksum: this.configuration.checksumAtSynth(),
-      containerSecurityContext: this.airflowContainerSecurityContext(),
-      podSecurityContext: this.airflowPodSecurityContext(),
-      // The database's wait-for-db runs in the Airflow image: give it the same pull policy (a local
-      // ":latest" image would otherwise default to Always and fail to pull).
-      waitForDatabase: { ...this.database.waitForDatabaseContainer(this.image, this.airflowContainerSecurityContext()), imagePullPolicy: this.imagePullPolicy },
-      pod: this.resolvedPodOptions(property, component, override),
-    };
+    return controlPlanePodParts(this, this.env.controlPlane, component, () => this.resolvedPodOptions(property, component, override));
   }
 
 }
