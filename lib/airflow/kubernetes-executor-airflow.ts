@@ -43,7 +43,6 @@ import { createControlPlaneComponents, createControlPlaneJobs } from './control-
 import {
   alwaysPullWarning,
   endOfLifeWarning,
-  annotateServiceAccount,
   checkFeatureExecutor,
   checkFeatureNames,
   logsEmptyDirWithoutRemoteLogging,
@@ -58,7 +57,8 @@ import {
 } from './control-plane-checks';
 import { controlPlaneConfig, controlPlaneDefaults, managedByProp, refusedConfig } from './control-plane-config';
 import { resolveAirflowVersion, resolveWorkerImage, validateAirflowImage } from './control-plane-image';
-import { refuseAnnotationsOnExistingServiceAccount, resolveOpenShift } from './component-extras';
+import { resolveOpenShift } from './component-extras';
+import { ControlPlaneServiceAccounts } from './control-plane-service-accounts';
 import { DbMigrations } from './db-migrations';
 import { PodLauncherRbac } from './pod-launcher-rbac';
 import {
@@ -190,9 +190,7 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
   private readonly env: AirflowEnvironment;
   private readonly reserved: { env: string[]; volumes: string[] };
   private readonly resolvedPods: Array<{ property: string; component: string; pod: ResolvedPodOptions }> = [];
-  private readonly ownServiceAccounts: Record<string, k8s.KubeServiceAccount> = {};
-  private readonly existingServiceAccounts: Record<string, string> = {};
-  private readonly workerServiceAccount: k8s.KubeServiceAccount | undefined;
+  private readonly accounts = new ControlPlaneServiceAccounts();
   private readonly secretsFromChart: boolean;
   private readonly renderWorker: () => Record<string, unknown>;
 
@@ -280,8 +278,6 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
       config: props.config,
     }));
     const worker = createWorkerPodTemplate(this, props.worker, (podOptions) => this.resolvedPodOptions('worker', Components.WORKER, podOptions));
-    this.workerServiceAccount = worker.serviceAccount;
-    if (worker.existingServiceAccountName !== undefined) this.existingServiceAccounts[Components.WORKER] = worker.existingServiceAccountName;
     this.renderWorker = worker.render;
     refuseLogsVolumeAddedLater(this, this.volumes);
 
@@ -298,11 +294,8 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
       podParts: (component, property, override) => this.podParts(component, property, override),
       contributed: (kind, component) => this.contributed(kind, component),
     }));
-    if (this.workerServiceAccount) this.ownServiceAccounts[Components.WORKER] = this.workerServiceAccount;
-    for (const [name, c] of Object.entries(this.components)) {
-      if (c.serviceAccount) this.ownServiceAccounts[name] = c.serviceAccount;
-      else this.existingServiceAccounts[name] = c.serviceAccountName;
-    }
+    this.accounts.add(Components.WORKER, worker.serviceAccount, worker.existingServiceAccountName);
+    for (const [name, c] of Object.entries(this.components)) this.accounts.add(name, c.serviceAccount, c.serviceAccountName);
   }
 
   /**
@@ -323,12 +316,7 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     }
     this.added.push({ feature, contribution });
     if (contribution.executor) this.configuration.setManaged('core', 'executor', this.executors.join(','));
-    for (const [component, account] of Object.entries(this.ownServiceAccounts)) {
-      annotateServiceAccount(this, name, account, this.serviceAccountAnnotationsFor(component, [contribution]));
-    }
-    for (const [component, account] of Object.entries(this.existingServiceAccounts)) {
-      refuseAnnotationsOnExistingServiceAccount(this, name, component, account, this.serviceAccountAnnotationsFor(component, [contribution]));
-    }
+    this.accounts.annotate(this, name, (component) => this.serviceAccountAnnotationsFor(component, [contribution]));
   }
 
   /**
@@ -336,13 +324,13 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
    * none of them, and a feature that would annotate one is refused.
    */
   public get userServiceAccounts(): Readonly<Record<string, string>> {
-    return { ...this.existingServiceAccounts };
+    return { ...this.accounts.existing };
   }
 
   /** The ServiceAccounts, by component name (`scheduler`, `worker`, ...): the control plane's and its Jobs'. */
   public get serviceAccounts(): Readonly<Record<string, k8s.KubeServiceAccount>> {
     return {
-      ...this.ownServiceAccounts,
+      ...this.accounts.own,
       [Components.DB_MIGRATE]: this.migrations.serviceAccount,
       ...(this.adminUser ? { [Components.CREATE_USER]: this.adminUser.serviceAccount } : {}),
       ...(this.volumePermissions ? { [Components.VOLUME_PERMISSIONS]: this.volumePermissions.serviceAccount } : {}),
