@@ -12,14 +12,12 @@ import {
   PodOptions,
   PodPlacementOptions,
   SecretKeyRef,
-  addCheck,
   buildPart,
   chartSecretRef,
   invalid,
   recover,
   mergePodOptions,
   namespaceOf,
-  problemsOf,
   registerControlPlane,
   validateChoice,
   validateDnsSubdomain,
@@ -41,14 +39,12 @@ import { AirflowIngress } from './airflow-ingress';
 import { ControlPlaneOptions } from './airflow-options';
 import { createControlPlaneComponents, createControlPlaneJobs } from './control-plane-components';
 import {
+  addControlPlaneChecks,
   alwaysPullWarning,
   endOfLifeWarning,
   checkFeatureExecutor,
   checkFeatureNames,
-  logsEmptyDirWithoutRemoteLogging,
-  missingDags,
   refuseLogsVolumeAddedLater,
-  remoteLoggingOn,
   resolveFixVolumePermissions,
   resolveControlPlaneSecrets,
   resolveDefaultPoolSlots,
@@ -244,15 +240,7 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     registerControlPlane(this);
     this.fixVolumePermissions = recover(this, () => resolveFixVolumePermissions(this, this.volumes, props.fixVolumePermissions), false);
     this.openShift = recover(this, () => resolveOpenShift(this, props.openShift, this.volumes, props.fixVolumePermissions), false);
-    // Printed by a synth that succeeds; one that fails prints its problems only.
-    addCheck(this, () => (problemsOf(this).length === 0 && this.warnings.forEach((w) => console.warn(`Warning: ${w}`)), []));
-    // What the features supply (the DAGs, remote logging) is not known when one of them was refused (its problem
-    // is recorded in this control plane or in a construct inside it): these two say nothing then, rather than
-    // blame the volumes for the refused feature.
-    addCheck(this, () => (this.hasProblemWithin() ? [] : missingDags(this, this.volumes, this.dagsSource !== undefined)));
-    addCheck(this, () =>
-      this.hasProblemWithin() ? [] : logsEmptyDirWithoutRemoteLogging(this, this.volumes, remoteLoggingOn(this.added.map((a) => a.contribution))),
-    );
+    addControlPlaneChecks(this, () => this.dagsSource !== undefined, () => this.added.map((a) => a.contribution));
     const ingress = props.ingress;
     this.ingress = ingress
       ? buildPart(this, 'ingress', () =>
@@ -426,12 +414,6 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
    */
   public get workerPodTemplate(): Record<string, unknown> {
     return deepFreeze(this.renderWorker());
-  }
-
-  /** Whether a refusal was recorded for this control plane or a construct inside it (a feature's included). */
-  private hasProblemWithin(): boolean {
-    const path = this.node.path;
-    return problemsOf(this).some((p) => p.constructPath === path || p.constructPath.startsWith(`${path}/`));
   }
 
   /**
