@@ -27,7 +27,7 @@ import {
 } from '../core';
 import { IMetadataDatabase } from '../database';
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
-import { AirflowVolumes, StorageProvisioningMode } from '../storage';
+import { AirflowVolumes } from '../storage';
 import { AdminUser } from './admin-user';
 import { AirflowComponent } from './airflow-component';
 import { AirflowConfigValues } from './airflow-config-keys';
@@ -51,7 +51,7 @@ import {
   resolveStandaloneDagProcessor,
   validateControlPlaneVolumes,
 } from './control-plane-checks';
-import { controlPlaneConfig, controlPlaneDefaults, managedByProp, refusedConfig } from './control-plane-config';
+import { controlPlaneConfigurationProps } from './control-plane-config';
 import { resolveAirflowVersion, resolveWorkerImage, validateAirflowImage } from './control-plane-image';
 import { resolveOpenShift } from './component-extras';
 import { ControlPlaneServiceAccounts } from './control-plane-service-accounts';
@@ -256,15 +256,9 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     resolvePodOptions(this, '', this.podOptions, this.reserved.env, this.reserved.volumes); // the chart-wide ones, checked once
 
     // The configuration (airflow.cfg), then the worker pod template it holds beside airflow.cfg.
-    this.configuration = buildPart(this, 'configuration', () => new AirflowConfiguration(this, 'configuration', {
-      generation: this.generation,
-      airflowVersion: this.airflowVersion,
-      managed: controlPlaneConfig(this, namespace, `${this.uiServiceName}.${namespace}.svc.${this.clusterDomain}`),
-      managedByProp: managedByProp(this.generation),
-      refused: refusedConfig(this.generation),
-      defaults: controlPlaneDefaults(this.generation, this.volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH),
-      config: props.config,
-    }));
+    const uiServiceHost = `${this.uiServiceName}.${namespace}.svc.${this.clusterDomain}`;
+    this.configuration = buildPart(this, 'configuration', () =>
+      new AirflowConfiguration(this, 'configuration', controlPlaneConfigurationProps(this, namespace, uiServiceHost, props.config)));
     const worker = createWorkerPodTemplate(this, props.worker, (podOptions) => this.resolvedPodOptions('worker', Components.WORKER, podOptions));
     this.renderWorker = worker.render;
     refuseLogsVolumeAddedLater(this, this.volumes);
