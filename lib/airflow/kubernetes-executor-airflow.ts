@@ -28,7 +28,7 @@ import {
 import { IMetadataDatabase } from '../database';
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
 import { AirflowVolumes } from '../storage';
-import { AdminUser } from './admin-user';
+import { AdminUser, resolveAdminUserOptions } from './admin-user';
 import { AirflowComponent } from './airflow-component';
 import { AirflowConfigValues } from './airflow-config-keys';
 import { AIRFLOW_CONFIG_VOLUME_NAME, AirflowConfiguration } from './airflow-configuration';
@@ -225,12 +225,8 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     this.workerResources = recover(this, () => resolveResources(this, 'worker.resources', DEFAULT_WORKER_RESOURCES, props.worker?.resources), DEFAULT_WORKER_RESOURCES);
     this.clusterDomain = recover(this, () => validateDnsSubdomain(this, 'clusterDomain', props.clusterDomain ?? 'cluster.local'), 'cluster.local');
     this.config = props.config ?? {};
-    this.createAdminUser = props.createAdminUser ?? true;
-    this.adminUsername = props.adminUsername ?? 'admin';
-    this.adminEmail = props.adminEmail ?? 'admin@example.com';
-    this.adminFirstName = props.adminFirstName ?? 'Admin';
-    this.adminLastName = props.adminLastName ?? 'User';
-    this.adminRole = props.adminRole ?? 'Admin';
+    ({ createAdminUser: this.createAdminUser, adminUsername: this.adminUsername, adminEmail: this.adminEmail, adminFirstName: this.adminFirstName,
+      adminLastName: this.adminLastName, adminRole: this.adminRole } = resolveAdminUserOptions(props));
     this.podOptions = pickPodOptions(props);
     this.volumes = validateControlPlaneVolumes(this, props.volumes);
     if (!props.database) invalid(this, 'database', props.database, 'the metadata database (MetadataDb)');
