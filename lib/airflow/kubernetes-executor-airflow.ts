@@ -31,8 +31,8 @@ import { AirflowVolumes } from '../storage';
 import { AdminUser, resolveAdminUserOptions } from './admin-user';
 import { AirflowComponent } from './airflow-component';
 import { AirflowConfigValues } from './airflow-config-keys';
-import { AIRFLOW_CONFIG_VOLUME_NAME, AirflowConfiguration } from './airflow-configuration';
-import { AirflowEnvironment, airflowEnvironment } from './airflow-environment';
+import { AirflowConfiguration } from './airflow-configuration';
+import { AirflowEnvironment, airflowEnvironment, airflowReservedNames } from './airflow-environment';
 import { AirflowPods, IAirflowFeature } from './airflow-feature';
 import { AirflowFeatureHost } from './airflow-feature-host';
 import { AirflowIngress } from './airflow-ingress';
@@ -70,7 +70,7 @@ import {
 } from './pod-parts';
 import { VolumePermissions } from './volume-permissions';
 import { createWorkerPodTemplate } from './worker-pod-template';
-import { AIRFLOW_TMP_VOLUME_NAME, airflowPodVolumesOf, airflowVolumeMountsOf } from './volume-use';
+import { airflowPodVolumesOf, airflowVolumeMountsOf } from './volume-use';
 
 /** Props for {@link KubernetesExecutorAirflow}: what it runs on, and how Airflow runs ({@link ControlPlaneOptions}). */
 export interface KubernetesExecutorAirflowProps extends ControlPlaneOptions {
@@ -245,10 +245,7 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
 
     // The environment of the Airflow containers and of the task pods, and the names pod options cannot take.
     this.env = airflowEnvironment(this.generation, this.database, this.secrets);
-    this.reserved = {
-      env: [...new Set([...this.env.controlPlane, ...this.env.worker].map((e) => e.name))],
-      volumes: [...new Set([...this.volumes.names, AIRFLOW_CONFIG_VOLUME_NAME, AIRFLOW_TMP_VOLUME_NAME])],
-    };
+    this.reserved = airflowReservedNames(this.env, this.volumes.names);
     resolvePodOptions(this, '', this.podOptions, this.reserved.env, this.reserved.volumes); // the chart-wide ones, checked once
 
     // The configuration (airflow.cfg), then the worker pod template it holds beside airflow.cfg.
