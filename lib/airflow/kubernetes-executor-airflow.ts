@@ -37,7 +37,7 @@ import { AirflowPods, IAirflowFeature } from './airflow-feature';
 import { AirflowFeatureHost } from './airflow-feature-host';
 import { AirflowIngress } from './airflow-ingress';
 import { ControlPlaneOptions } from './airflow-options';
-import { createControlPlaneComponents, createControlPlaneJobs } from './control-plane-components';
+import { ControlPlaneParts, createControlPlaneComponents, createControlPlaneJobs } from './control-plane-components';
 import {
   addControlPlaneChecks,
   alwaysPullWarning,
@@ -257,18 +257,16 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     refuseLogsVolumeAddedLater(this, this.volumes);
 
     // The long-running components, the RBAC of the executor, the one-shot Jobs.
-    this.components = createControlPlaneComponents(this, props, {
+    const parts: ControlPlaneParts = {
       podParts: (component, property, override) => this.podParts(component, property, override),
       contributed: (kind, component) => this.contributed(kind, component),
-    });
+    };
+    this.components = createControlPlaneComponents(this, props, parts);
     this.deployments = Object.fromEntries(Object.entries(this.components).map(([name, c]) => [name, c.deployment]));
     this.uiService = this.components[this.uiComponent].service!;
     this.podLauncher = buildPart(this, 'pod-launcher', () =>
       new PodLauncherRbac(this, 'pod-launcher', { serviceAccountName: this.components[Components.SCHEDULER].serviceAccountName }));
-    ({ migrations: this.migrations, adminUser: this.adminUser, volumePermissions: this.volumePermissions } = createControlPlaneJobs(this, props, {
-      podParts: (component, property, override) => this.podParts(component, property, override),
-      contributed: (kind, component) => this.contributed(kind, component),
-    }));
+    ({ migrations: this.migrations, adminUser: this.adminUser, volumePermissions: this.volumePermissions } = createControlPlaneJobs(this, props, parts));
     this.accounts.add(Components.WORKER, worker.serviceAccount, worker.existingServiceAccountName);
     for (const [name, c] of Object.entries(this.components)) this.accounts.add(name, c.serviceAccount, c.serviceAccountName);
   }
