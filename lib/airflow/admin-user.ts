@@ -9,6 +9,7 @@ import {
   resourceRequirements,
   waitForMigrationsContainer,
 } from './pod-parts';
+import { ControlPlaneOptions } from './airflow-options';
 
 /** The environment variable the create-user Job reads the admin password from (from its Secret). */
 export const ADMIN_PASSWORD_ENV = 'AIRFLOW_ADMIN_PASSWORD';
@@ -65,6 +66,21 @@ export const CREATE_USER_SCRIPT = createUserScript('Admin');
  */
 export function createUserFabPermsEnv(version: AirflowVersion): k8s.EnvVar {
   return { name: version.updateFabPermsEnv, value: 'False' };
+}
+
+/** The control plane's options of the first admin user. */
+export type AdminUserOptions = Required<Pick<ControlPlaneOptions, 'createAdminUser' | 'adminUsername' | 'adminEmail' | 'adminFirstName' | 'adminLastName' | 'adminRole'>>;
+
+/** The control plane's options of the first admin user with their defaults (the user `admin`, role Admin), resolved once. */
+export function resolveAdminUserOptions(props: ControlPlaneOptions): AdminUserOptions {
+  return {
+    createAdminUser: props.createAdminUser ?? true,
+    adminUsername: props.adminUsername ?? 'admin',
+    adminEmail: props.adminEmail ?? 'admin@example.com',
+    adminFirstName: props.adminFirstName ?? 'Admin',
+    adminLastName: props.adminLastName ?? 'User',
+    adminRole: props.adminRole ?? 'Admin',
+  };
 }
 
 const USERNAME = /^[A-Za-z0-9_.@-]{1,64}$/;

@@ -1,7 +1,8 @@
 import * as k8s from '../../imports/k8s';
 import { AirflowGeneration, IAirflowSecrets, secretEnv } from '../core';
 import { IMetadataDatabase } from '../database';
-import { AIRFLOW_CFG_PATH } from './airflow-configuration';
+import { AIRFLOW_CFG_PATH, AIRFLOW_CONFIG_VOLUME_NAME } from './airflow-configuration';
+import { AIRFLOW_TMP_VOLUME_NAME } from './volume-use';
 
 /** The environment of Airflow's containers: the control plane's and the task pods'. */
 export interface AirflowEnvironment {
@@ -31,5 +32,16 @@ export function airflowEnvironment(
   return {
     controlPlane: [...databaseEnv, ...generation.keyEnv(secrets), noDbCheck],
     worker: [...(generation.workersUseDatabase ? databaseEnv : [airflowConfig]), noDbCheck],
+  };
+}
+
+/**
+ * The env and volume names the library sets in every Airflow pod, which pod options may not take: the
+ * environment's (`env`), the dags, logs and data volumes (`volumeNames`), the configuration's and `/tmp`'s.
+ */
+export function airflowReservedNames(env: AirflowEnvironment, volumeNames: readonly string[]): { env: string[]; volumes: string[] } {
+  return {
+    env: [...new Set([...env.controlPlane, ...env.worker].map((e) => e.name))],
+    volumes: [...new Set([...volumeNames, AIRFLOW_CONFIG_VOLUME_NAME, AIRFLOW_TMP_VOLUME_NAME])],
   };
 }

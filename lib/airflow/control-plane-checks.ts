@@ -1,7 +1,8 @@
 import { AIRFLOW_TMP_PATH, AIRFLOW_TMP_VOLUME_NAME } from './volume-use';
 import { IConstruct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { AirflowCdk8sValidationError, AirflowGeneration, addCheck, AirflowVersion, IAirflowSecrets, MINIMUM_MULTIPLE_EXECUTORS_VERSION, chartSecretRef, invalid, parseImageReference, validateInteger, validateSecretKeyRef } from '../core';
+import { AirflowCdk8sValidationError, AirflowGeneration, addCheck, AirflowVersion, IAirflowSecrets, MINIMUM_MULTIPLE_EXECUTORS_VERSION, chartSecretRef, invalid, parseImageReference, problemsOf, validateInteger, validateSecretKeyRef } from '../core';
+import type { KubernetesExecutorAirflow } from './kubernetes-executor-airflow';
 import { AirflowContribution } from './airflow-feature';
 import { ResolvedPodOptions } from './pod-parts';
 import { AirflowVolumes, StorageProvisioningMode } from '../storage';
@@ -209,6 +210,28 @@ export function logsEmptyDirWithoutRemoteLogging(scope: IConstruct, volumes: Air
         'or give "logs" a ReadWriteMany claim (docs/storage.md).',
     ).message,
   ];
+}
+
+/**
+ * The control plane's checks at synth: its warnings, printed by a synth that succeeds (one that fails prints its
+ * problems only); the DAGs ({@link missingDags}) and a `logs` emptyDir ({@link logsEmptyDirWithoutRemoteLogging})
+ * against what the features supply (`dagsFromFeature`, `contributions`), read at synth. What the features supply
+ * is not known when one of them was refused (its problem is recorded in the control plane or in a construct
+ * inside it): these two say nothing then, rather than blame the volumes for the refused feature.
+ */
+export function addControlPlaneChecks(
+  airflow: KubernetesExecutorAirflow,
+  dagsFromFeature: () => boolean,
+  contributions: () => readonly AirflowContribution[],
+): void {
+  // Whether a refusal was recorded for the control plane or a construct inside it (a feature's included).
+  const hasProblemWithin = (): boolean => {
+    const path = airflow.node.path;
+    return problemsOf(airflow).some((p) => p.constructPath === path || p.constructPath.startsWith(`${path}/`));
+  };
+  addCheck(airflow, () => (problemsOf(airflow).length === 0 && airflow.warnings.forEach((w) => console.warn(`Warning: ${w}`)), []));
+  addCheck(airflow, () => (hasProblemWithin() ? [] : missingDags(airflow, airflow.volumes, dagsFromFeature())));
+  addCheck(airflow, () => (hasProblemWithin() ? [] : logsEmptyDirWithoutRemoteLogging(airflow, airflow.volumes, remoteLoggingOn(contributions()))));
 }
 
 /**

@@ -1,6 +1,7 @@
 import { AIRFLOW_UI_PORT, AirflowGeneration, parseImageReference } from '../core';
+import { StorageProvisioningMode } from '../storage';
 import { AirflowConfigValues } from './airflow-config-keys';
-import { POD_TEMPLATE_FILE_PATH } from './airflow-configuration';
+import { AirflowConfigurationProps, POD_TEMPLATE_FILE_PATH } from './airflow-configuration';
 import type { KubernetesExecutorAirflow } from './kubernetes-executor-airflow';
 
 /**
@@ -109,4 +110,26 @@ export function controlPlaneConfig(
   });
   for (const [section, keys] of Object.entries(generationManaged)) managed[section] = { ...(managed[section] ?? {}), ...keys };
   return managed;
+}
+
+/**
+ * The props of the control plane's `AirflowConfiguration`: the options it sets ({@link controlPlaneConfig}) and the
+ * prop that decides each, those it refuses and those it chooses for the user, checked against the image's release,
+ * and the user's own `config`.
+ */
+export function controlPlaneConfigurationProps(
+  airflow: KubernetesExecutorAirflow,
+  namespace: string,
+  uiServiceHost: string,
+  config: AirflowConfigValues | undefined,
+): AirflowConfigurationProps {
+  return {
+    generation: airflow.generation,
+    airflowVersion: airflow.airflowVersion,
+    managed: controlPlaneConfig(airflow, namespace, uiServiceHost),
+    managedByProp: managedByProp(airflow.generation),
+    refused: refusedConfig(airflow.generation),
+    defaults: controlPlaneDefaults(airflow.generation, airflow.volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH),
+    config,
+  };
 }

@@ -12,14 +12,12 @@ import {
   PodOptions,
   PodPlacementOptions,
   SecretKeyRef,
-  addCheck,
   buildPart,
   chartSecretRef,
   invalid,
   recover,
   mergePodOptions,
   namespaceOf,
-  problemsOf,
   registerControlPlane,
   validateChoice,
   validateDnsSubdomain,
@@ -29,43 +27,41 @@ import {
 } from '../core';
 import { IMetadataDatabase } from '../database';
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
-import { AirflowVolumes, StorageProvisioningMode } from '../storage';
-import { AdminUser } from './admin-user';
-import { AirflowComponent, duplicateContainerNames } from './airflow-component';
+import { AirflowVolumes } from '../storage';
+import { AdminUser, resolveAdminUserOptions } from './admin-user';
+import { AirflowComponent } from './airflow-component';
 import { AirflowConfigValues } from './airflow-config-keys';
-import { AIRFLOW_CONFIG_VOLUME_NAME, AirflowConfiguration } from './airflow-configuration';
-import { AirflowEnvironment, airflowEnvironment } from './airflow-environment';
+import { AirflowConfiguration } from './airflow-configuration';
+import { AirflowEnvironment, airflowEnvironment, airflowReservedNames } from './airflow-environment';
 import { AirflowPods, IAirflowFeature } from './airflow-feature';
 import { AirflowFeatureHost } from './airflow-feature-host';
 import { AirflowIngress } from './airflow-ingress';
 import { ControlPlaneOptions } from './airflow-options';
-import { createControlPlaneComponents, createControlPlaneJobs } from './control-plane-components';
+import { ControlPlaneParts, createControlPlaneComponents, createControlPlaneJobs } from './control-plane-components';
 import {
+  addControlPlaneChecks,
   alwaysPullWarning,
   endOfLifeWarning,
-  annotateServiceAccount,
   checkFeatureExecutor,
   checkFeatureNames,
-  logsEmptyDirWithoutRemoteLogging,
-  missingDags,
   refuseLogsVolumeAddedLater,
-  remoteLoggingOn,
   resolveFixVolumePermissions,
   resolveControlPlaneSecrets,
   resolveDefaultPoolSlots,
   resolveStandaloneDagProcessor,
   validateControlPlaneVolumes,
 } from './control-plane-checks';
-import { controlPlaneConfig, controlPlaneDefaults, managedByProp, refusedConfig } from './control-plane-config';
+import { controlPlaneConfigurationProps } from './control-plane-config';
 import { resolveAirflowVersion, resolveWorkerImage, validateAirflowImage } from './control-plane-image';
-import { refuseAnnotationsOnExistingServiceAccount, resolveExistingServiceAccount, resolveOpenShift } from './component-extras';
+import { resolveOpenShift } from './component-extras';
+import { ControlPlaneServiceAccounts } from './control-plane-service-accounts';
 import { DbMigrations } from './db-migrations';
 import { PodLauncherRbac } from './pod-launcher-rbac';
 import {
   AirflowPodParts,
   ContainerResources,
   ResolvedPodOptions,
-  airflowServiceAccount,
+  controlPlanePodParts,
   deepFreeze,
   pickPlacement,
   pickPodOptions,
@@ -73,8 +69,8 @@ import {
   resolveResources,
 } from './pod-parts';
 import { VolumePermissions } from './volume-permissions';
-import { renderWorkerPodTemplate, resolveWorkerExtraContainers } from './worker-pod-template';
-import { AIRFLOW_TMP_VOLUME_NAME, airflowPodVolumesOf, airflowVolumeMountsOf } from './volume-use';
+import { createWorkerPodTemplate } from './worker-pod-template';
+import { airflowPodVolumesOf, airflowVolumeMountsOf } from './volume-use';
 
 /** Props for {@link KubernetesExecutorAirflow}: what it runs on, and how Airflow runs ({@link ControlPlaneOptions}). */
 export interface KubernetesExecutorAirflowProps extends ControlPlaneOptions {
@@ -190,9 +186,7 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
   private readonly env: AirflowEnvironment;
   private readonly reserved: { env: string[]; volumes: string[] };
   private readonly resolvedPods: Array<{ property: string; component: string; pod: ResolvedPodOptions }> = [];
-  private readonly ownServiceAccounts: Record<string, k8s.KubeServiceAccount> = {};
-  private readonly existingServiceAccounts: Record<string, string> = {};
-  private readonly workerServiceAccount: k8s.KubeServiceAccount | undefined;
+  private readonly accounts = new ControlPlaneServiceAccounts();
   private readonly secretsFromChart: boolean;
   private readonly renderWorker: () => Record<string, unknown>;
 
@@ -231,12 +225,8 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     this.workerResources = recover(this, () => resolveResources(this, 'worker.resources', DEFAULT_WORKER_RESOURCES, props.worker?.resources), DEFAULT_WORKER_RESOURCES);
     this.clusterDomain = recover(this, () => validateDnsSubdomain(this, 'clusterDomain', props.clusterDomain ?? 'cluster.local'), 'cluster.local');
     this.config = props.config ?? {};
-    this.createAdminUser = props.createAdminUser ?? true;
-    this.adminUsername = props.adminUsername ?? 'admin';
-    this.adminEmail = props.adminEmail ?? 'admin@example.com';
-    this.adminFirstName = props.adminFirstName ?? 'Admin';
-    this.adminLastName = props.adminLastName ?? 'User';
-    this.adminRole = props.adminRole ?? 'Admin';
+    ({ createAdminUser: this.createAdminUser, adminUsername: this.adminUsername, adminEmail: this.adminEmail, adminFirstName: this.adminFirstName,
+      adminLastName: this.adminLastName, adminRole: this.adminRole } = resolveAdminUserOptions(props));
     this.podOptions = pickPodOptions(props);
     this.volumes = validateControlPlaneVolumes(this, props.volumes);
     if (!props.database) invalid(this, 'database', props.database, 'the metadata database (MetadataDb)');
@@ -246,15 +236,7 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     registerControlPlane(this);
     this.fixVolumePermissions = recover(this, () => resolveFixVolumePermissions(this, this.volumes, props.fixVolumePermissions), false);
     this.openShift = recover(this, () => resolveOpenShift(this, props.openShift, this.volumes, props.fixVolumePermissions), false);
-    // Printed by a synth that succeeds; one that fails prints its problems only.
-    addCheck(this, () => (problemsOf(this).length === 0 && this.warnings.forEach((w) => console.warn(`Warning: ${w}`)), []));
-    // What the features supply (the DAGs, remote logging) is not known when one of them was refused (its problem
-    // is recorded in this control plane or in a construct inside it): these two say nothing then, rather than
-    // blame the volumes for the refused feature.
-    addCheck(this, () => (this.hasProblemWithin() ? [] : missingDags(this, this.volumes, this.dagsSource !== undefined)));
-    addCheck(this, () =>
-      this.hasProblemWithin() ? [] : logsEmptyDirWithoutRemoteLogging(this, this.volumes, remoteLoggingOn(this.added.map((a) => a.contribution))),
-    );
+    addControlPlaneChecks(this, () => this.dagsSource !== undefined, () => this.added.map((a) => a.contribution));
     const ingress = props.ingress;
     this.ingress = ingress
       ? buildPart(this, 'ingress', () =>
@@ -263,58 +245,30 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
 
     // The environment of the Airflow containers and of the task pods, and the names pod options cannot take.
     this.env = airflowEnvironment(this.generation, this.database, this.secrets);
-    this.reserved = {
-      env: [...new Set([...this.env.controlPlane, ...this.env.worker].map((e) => e.name))],
-      volumes: [...new Set([...this.volumes.names, AIRFLOW_CONFIG_VOLUME_NAME, AIRFLOW_TMP_VOLUME_NAME])],
-    };
+    this.reserved = airflowReservedNames(this.env, this.volumes.names);
     resolvePodOptions(this, '', this.podOptions, this.reserved.env, this.reserved.volumes); // the chart-wide ones, checked once
 
     // The configuration (airflow.cfg), then the worker pod template it holds beside airflow.cfg.
-    this.configuration = buildPart(this, 'configuration', () => new AirflowConfiguration(this, 'configuration', {
-      generation: this.generation,
-      airflowVersion: this.airflowVersion,
-      managed: controlPlaneConfig(this, namespace, `${this.uiServiceName}.${namespace}.svc.${this.clusterDomain}`),
-      managedByProp: managedByProp(this.generation),
-      refused: refusedConfig(this.generation),
-      defaults: controlPlaneDefaults(this.generation, this.volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH),
-      config: props.config,
-    }));
-    const { image: _image, extraInitContainers, extraContainers, existingServiceAccountName, ...workerPodOptions } = props.worker ?? {};
-    const workerPod = this.resolvedPodOptions('worker', Components.WORKER, workerPodOptions);
-    const workerAccount = recover(this, () => resolveExistingServiceAccount(this, 'worker', existingServiceAccountName, workerPod.serviceAccountAnnotations), undefined);
-    this.workerServiceAccount = workerAccount === undefined
-      ? airflowServiceAccount(this, 'worker-service-account', `airflow-${Components.WORKER}`, Components.WORKER, false, workerPod.serviceAccountAnnotations)
-      : undefined;
-    if (workerAccount !== undefined) this.existingServiceAccounts[Components.WORKER] = workerAccount;
-    const workerInit = recover(this, () => resolveWorkerExtraContainers(this, extraContainers, extraInitContainers), []);
-    this.renderWorker = () => renderWorkerPodTemplate(this, workerAccount ?? this.workerServiceAccount!.name, workerPod, workerInit);
-    this.configuration.setWorkerPodTemplate(this.renderWorker);
-    this.node.addValidation({
-      validate: () => {
-        const spec = (this.renderWorker() as { spec: k8s.PodSpec }).spec;
-        return duplicateContainerNames(this, 'worker.extraInitContainers', [...(spec.initContainers ?? []), ...spec.containers]);
-      },
-    });
+    const uiServiceHost = `${this.uiServiceName}.${namespace}.svc.${this.clusterDomain}`;
+    this.configuration = buildPart(this, 'configuration', () =>
+      new AirflowConfiguration(this, 'configuration', controlPlaneConfigurationProps(this, namespace, uiServiceHost, props.config)));
+    const worker = createWorkerPodTemplate(this, props.worker, (podOptions) => this.resolvedPodOptions('worker', Components.WORKER, podOptions));
+    this.renderWorker = worker.render;
     refuseLogsVolumeAddedLater(this, this.volumes);
 
     // The long-running components, the RBAC of the executor, the one-shot Jobs.
-    this.components = createControlPlaneComponents(this, props, {
+    const parts: ControlPlaneParts = {
       podParts: (component, property, override) => this.podParts(component, property, override),
       contributed: (kind, component) => this.contributed(kind, component),
-    });
+    };
+    this.components = createControlPlaneComponents(this, props, parts);
     this.deployments = Object.fromEntries(Object.entries(this.components).map(([name, c]) => [name, c.deployment]));
     this.uiService = this.components[this.uiComponent].service!;
     this.podLauncher = buildPart(this, 'pod-launcher', () =>
       new PodLauncherRbac(this, 'pod-launcher', { serviceAccountName: this.components[Components.SCHEDULER].serviceAccountName }));
-    ({ migrations: this.migrations, adminUser: this.adminUser, volumePermissions: this.volumePermissions } = createControlPlaneJobs(this, props, {
-      podParts: (component, property, override) => this.podParts(component, property, override),
-      contributed: (kind, component) => this.contributed(kind, component),
-    }));
-    if (this.workerServiceAccount) this.ownServiceAccounts[Components.WORKER] = this.workerServiceAccount;
-    for (const [name, c] of Object.entries(this.components)) {
-      if (c.serviceAccount) this.ownServiceAccounts[name] = c.serviceAccount;
-      else this.existingServiceAccounts[name] = c.serviceAccountName;
-    }
+    ({ migrations: this.migrations, adminUser: this.adminUser, volumePermissions: this.volumePermissions } = createControlPlaneJobs(this, props, parts));
+    this.accounts.add(Components.WORKER, worker.serviceAccount, worker.existingServiceAccountName);
+    for (const [name, c] of Object.entries(this.components)) this.accounts.add(name, c.serviceAccount, c.serviceAccountName);
   }
 
   /**
@@ -335,12 +289,7 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     }
     this.added.push({ feature, contribution });
     if (contribution.executor) this.configuration.setManaged('core', 'executor', this.executors.join(','));
-    for (const [component, account] of Object.entries(this.ownServiceAccounts)) {
-      annotateServiceAccount(this, name, account, this.serviceAccountAnnotationsFor(component, [contribution]));
-    }
-    for (const [component, account] of Object.entries(this.existingServiceAccounts)) {
-      refuseAnnotationsOnExistingServiceAccount(this, name, component, account, this.serviceAccountAnnotationsFor(component, [contribution]));
-    }
+    this.accounts.annotate(this, name, (component) => this.serviceAccountAnnotationsFor(component, [contribution]));
   }
 
   /**
@@ -348,13 +297,13 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
    * none of them, and a feature that would annotate one is refused.
    */
   public get userServiceAccounts(): Readonly<Record<string, string>> {
-    return { ...this.existingServiceAccounts };
+    return { ...this.accounts.existing };
   }
 
   /** The ServiceAccounts, by component name (`scheduler`, `worker`, ...): the control plane's and its Jobs'. */
   public get serviceAccounts(): Readonly<Record<string, k8s.KubeServiceAccount>> {
     return {
-      ...this.ownServiceAccounts,
+      ...this.accounts.own,
       [Components.DB_MIGRATE]: this.migrations.serviceAccount,
       ...(this.adminUser ? { [Components.CREATE_USER]: this.adminUser.serviceAccount } : {}),
       ...(this.volumePermissions ? { [Components.VOLUME_PERMISSIONS]: this.volumePermissions.serviceAccount } : {}),
@@ -452,12 +401,6 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
     return deepFreeze(this.renderWorker());
   }
 
-  /** Whether a refusal was recorded for this control plane or a construct inside it (a feature's included). */
-  private hasProblemWithin(): boolean {
-    const path = this.node.path;
-    return problemsOf(this).some((p) => p.constructPath === path || p.constructPath.startsWith(`${path}/`));
-  }
-
   /**
    * What an Airflow pod of `component` beside the control plane's own is built from, like its Jobs': the image,
    * the control plane's environment (the database by reference), volumes, security context, the database wait,
@@ -493,22 +436,7 @@ export class KubernetesExecutorAirflow extends AirflowFeatureHost implements ICh
 
   /** What every control-plane pod is built from: image, env, volumes, the database wait, pod options. */
   private podParts(component: string, property: string, override?: PodOptions): AirflowPodParts {
-    return {
-      airflowVersion: this.airflowVersion,
-      image: this.image,
-      imagePullPolicy: this.imagePullPolicy,
-      env: () => [...this.env.controlPlane, ...this.contributed('env', component)],
-      volumes: () => this.airflowPodVolumes(component),
-      volumeMounts: () => this.airflowVolumeMounts(component),
-      contributedVolumes: () => this.contributed('volumes', component),
-      configChecksum: this.configuration.checksumAtSynth(),
-      containerSecurityContext: this.airflowContainerSecurityContext(),
-      podSecurityContext: this.airflowPodSecurityContext(),
-      // The database's wait-for-db runs in the Airflow image: give it the same pull policy (a local
-      // ":latest" image would otherwise default to Always and fail to pull).
-      waitForDatabase: { ...this.database.waitForDatabaseContainer(this.image, this.airflowContainerSecurityContext()), imagePullPolicy: this.imagePullPolicy },
-      pod: this.resolvedPodOptions(property, component, override),
-    };
+    return controlPlanePodParts(this, this.env.controlPlane, component, () => this.resolvedPodOptions(property, component, override));
   }
 
 }

@@ -20,6 +20,7 @@ import {
   validatePodOptions,
 } from '../core';
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
+import type { KubernetesExecutorAirflow } from './kubernetes-executor-airflow';
 
 /** The name of the init container that waits for `airflow db migrate` to have run. */
 export const WAIT_FOR_MIGRATIONS_CONTAINER_NAME = 'wait-for-airflow-migrations';
@@ -290,6 +291,36 @@ export function airflowPodMetadata(
   const pod = parts.pod ?? NO_POD_OPTIONS;
   const all = { ...pod.podAnnotations, ...annotations };
   return { labels: { ...pod.podLabels, ...labels }, ...(Object.keys(all).length ? { annotations: all } : {}) };
+}
+
+/**
+ * What a pod of the control plane's `component` is built from (its components', its Jobs', and the features'
+ * Airflow pods): the image, the control plane's environment (`controlPlaneEnv`) and what the features add to
+ * `component`, its volumes, the configuration's checksum, the security contexts, the database wait, and the pod
+ * options `resolvePod` checks and makes concrete (last, as the control plane records them).
+ */
+export function controlPlanePodParts(
+  airflow: KubernetesExecutorAirflow,
+  controlPlaneEnv: readonly k8s.EnvVar[],
+  component: string,
+  resolvePod: () => ResolvedPodOptions,
+): AirflowPodParts {
+  return {
+    airflowVersion: airflow.airflowVersion,
+    image: airflow.image,
+    imagePullPolicy: airflow.imagePullPolicy,
+    env: () => [...controlPlaneEnv, ...airflow.contributed('env', component)],
+    volumes: () => airflow.airflowPodVolumes(component),
+    volumeMounts: () => airflow.airflowVolumeMounts(component),
+    contributedVolumes: () => airflow.contributed('volumes', component),
+    configChecksum: airflow.configuration.checksumAtSynth(),
+    containerSecurityContext: airflow.airflowContainerSecurityContext(),
+    podSecurityContext: airflow.airflowPodSecurityContext(),
+    // The database's wait-for-db runs in the Airflow image: give it the same pull policy (a local
+    // ":latest" image would otherwise default to Always and fail to pull).
+    waitForDatabase: { ...airflow.database.waitForDatabaseContainer(airflow.image, airflow.airflowContainerSecurityContext()), imagePullPolicy: airflow.imagePullPolicy },
+    pod: resolvePod(),
+  };
 }
 
 /** The ServiceAccount `name` of a component; a token only where `automountToken` says the pod uses the API. */

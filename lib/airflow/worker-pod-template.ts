@@ -1,9 +1,11 @@
 import * as k8s from '../../imports/k8s';
-import { Components, airflowLabels } from '../core';
+import { Components, PodOptions, airflowLabels, recover } from '../core';
 import type { KubernetesExecutorAirflow } from './kubernetes-executor-airflow';
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
-import { ContainerResources, NO_POD_OPTIONS, ResolvedPodOptions, resourceRequirements } from './pod-parts';
-import { resolveExtraContainers } from './component-extras';
+import { duplicateContainerNames } from './airflow-component';
+import { WorkerOptions } from './airflow-options';
+import { ContainerResources, NO_POD_OPTIONS, ResolvedPodOptions, airflowServiceAccount, resourceRequirements } from './pod-parts';
+import { resolveExistingServiceAccount, resolveExtraContainers } from './component-extras';
 import { invalid } from '../core';
 
 /**
@@ -172,4 +174,42 @@ export function resolveWorkerExtraContainers(
     reservedNames: [WORKER_CONTAINER_NAME],
     securityContext: airflow.airflowContainerSecurityContext(),
   });
+}
+
+/** The task pods' template as {@link createWorkerPodTemplate} wired it into the control plane. */
+export interface WorkerPodTemplateWiring {
+  /** The task pods' ServiceAccount (`airflow-worker`); undefined when `worker.existingServiceAccountName` names the user's. */
+  readonly serviceAccount: k8s.KubeServiceAccount | undefined;
+  /** `worker.existingServiceAccountName`, checked; undefined when the library creates the ServiceAccount. */
+  readonly existingServiceAccountName: string | undefined;
+  /** Renders the worker pod template (read at synth, and by `workerPodTemplate`). */
+  readonly render: () => Record<string, unknown>;
+}
+
+/**
+ * The task pods' template wired into the control plane: the `worker` pod options (resolved by `resolvePod`, which
+ * records them for the features' name checks), the task pods' ServiceAccount (or the user's), their own init
+ * containers, the template set beside `airflow.cfg` in the configuration, and its container names checked at synth.
+ */
+export function createWorkerPodTemplate(
+  airflow: KubernetesExecutorAirflow,
+  worker: WorkerOptions | undefined,
+  resolvePod: (podOptions: PodOptions) => ResolvedPodOptions,
+): WorkerPodTemplateWiring {
+  const { image: _image, extraInitContainers, extraContainers, existingServiceAccountName, ...workerPodOptions } = worker ?? {};
+  const workerPod = resolvePod(workerPodOptions);
+  const workerAccount = recover(airflow, () => resolveExistingServiceAccount(airflow, 'worker', existingServiceAccountName, workerPod.serviceAccountAnnotations), undefined);
+  const serviceAccount = workerAccount === undefined
+    ? airflowServiceAccount(airflow, 'worker-service-account', `airflow-${Components.WORKER}`, Components.WORKER, false, workerPod.serviceAccountAnnotations)
+    : undefined;
+  const workerInit = recover(airflow, () => resolveWorkerExtraContainers(airflow, extraContainers, extraInitContainers), []);
+  const render = () => renderWorkerPodTemplate(airflow, workerAccount ?? serviceAccount!.name, workerPod, workerInit);
+  airflow.configuration.setWorkerPodTemplate(render);
+  airflow.node.addValidation({
+    validate: () => {
+      const spec = (render() as { spec: k8s.PodSpec }).spec;
+      return duplicateContainerNames(airflow, 'worker.extraInitContainers', [...(spec.initContainers ?? []), ...spec.containers]);
+    },
+  });
+  return { serviceAccount, existingServiceAccountName: workerAccount, render };
 }
