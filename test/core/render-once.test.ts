@@ -6,8 +6,8 @@ import { renderingOnce } from '../../lib/core';
 import { synthesizedManifests, validationReport } from '../../validation';
 import { testChart } from '../support';
 
-/** How many times each ApiObject of `chart`'s app is rendered while `fn` runs, by construct path. */
-function renders(chart: AirflowChart, fn: () => unknown): Map<string, number> {
+/** How many times each ApiObject is rendered while `fn` runs, by construct path. */
+function renders(fn: () => unknown): Map<string, number> {
   const counts = new Map<string, number>();
   const original = ApiObject.prototype.toJson;
   const spy = jest.spyOn(ApiObject.prototype, 'toJson').mockImplementation(function (this: ApiObject) {
@@ -25,7 +25,7 @@ function renders(chart: AirflowChart, fn: () => unknown): Map<string, number> {
 describe('one synth of an AirflowChart renders each object once', () => {
   test('Testing.synth: every object once, the pods the Namespace walk reads included', () => {
     const chart = new AirflowChart(Testing.app(), 'airflow');
-    const counts = renders(chart, () => Testing.synth(chart));
+    const counts = renders(() => Testing.synth(chart));
     expect(counts.get('airflow/airflow/scheduler/deployment')).toBe(1);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
     expect(counts.size).toBe(chart.node.findAll().filter((c) => c instanceof ApiObject).length);
@@ -33,7 +33,7 @@ describe('one synth of an AirflowChart renders each object once', () => {
 
   test('validationReport and synthesizedManifests too', () => {
     const chart = new AirflowChart(Testing.app(), 'airflow');
-    const counts = renders(chart, () => {
+    const counts = renders(() => {
       synthesizedManifests(chart);
     });
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
