@@ -18,6 +18,9 @@
 //   (interpreter and baseline compiler only); `npx jest` alone still works, just slower. Their parse and first
 //   compile are done once per worker, not once per file: jest.config.js's runtime keeps V8's code cache
 //   (test/support/code-cache-runtime.js; with --no-opt, measured again with ~75 files: still the faster).
+//   And with V8's --single-threaded-gc: the two workers already fill the two cores, and the garbage collector's
+//   helper threads only contend with them (jest alone, 3 interleaved pairs at load 2-4: 23.9/22.9/24.1 ->
+//   22.3/22.6/23.5 s of CPU, 24.3/14.0/17.4 -> 14.1/13.6/16.9 s of wall; issue #25, third round).
 //
 // tsc and ESLint print when they are done, after jest's report; their output is held until then so that
 // jest's report is not interleaved with it.
@@ -84,7 +87,7 @@ async function main() {
     typeCheck(),
     run('ESLint (scripts/lint.js)', [path.join(__dirname, 'lint.js')], true),
   ];
-  const jest = run('jest', ['--no-opt', bin('jest/bin/jest.js'), ...process.argv.slice(2)], false);
+  const jest = run('jest', ['--no-opt', '--single-threaded-gc', bin('jest/bin/jest.js'), ...process.argv.slice(2)], false);
   const results = [await jest, ...(await Promise.all(checks))];
   for (const r of results.slice(1)) {
     if (r.output.trim()) process.stdout.write(`\n${r.name}:\n${r.output.trimEnd()}\n`);
