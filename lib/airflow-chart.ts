@@ -1,4 +1,4 @@
-import { Chart, ChartProps } from 'cdk8s';
+import { ApiObject, App, Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
 import { KubernetesExecutorAirflow } from './airflow';
 import { AirflowFeatures, AirflowOptions, addAirflowFeatures } from './airflow-options';
@@ -22,6 +22,7 @@ import {
   validateImage,
   validateNamespaceName,
   refuseUnknownProps,
+  renderingOnce,
 } from './core';
 import { GitSyncMode } from './git-sync';
 import { GitDagBundleOptions, GitDagBundles } from './dag-bundles';
@@ -395,7 +396,9 @@ export class AirflowChart extends Chart {
   /** The chart's objects, each with the {@link recommendedLabels} it does not set itself. */
   public override toJson(): any[] {
     const recommended = this.recommendedLabels;
-    return super.toJson().map((o) => {
+    // The Namespace's Pod Security walk renders every pod of the app: with renderingOnce, the chart reuses those.
+    const objects = App.of(this).node.findAll().filter((c): c is ApiObject => c instanceof ApiObject);
+    return renderingOnce(objects, () => super.toJson()).map((o) => {
       const labels: Record<string, string> = { ...recommended, ...o.metadata?.labels };
       const sorted = Object.fromEntries(Object.keys(labels).sort().map((k) => [k, labels[k]]));
       return { ...o, metadata: { ...o.metadata, labels: sorted } };

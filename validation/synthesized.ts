@@ -1,5 +1,6 @@
 /** The synthesized set of a cdk8s App or Chart in memory, with construct paths: for tests and for apps. */
-import { ApiObject } from 'cdk8s';
+import { ApiObject, App } from 'cdk8s';
+import { renderingOnce } from '../lib/core/render-once';
 import { IConstruct } from 'constructs';
 import { CrossObjectOptions } from './cross-object';
 import { LocatedManifest, validateManifests } from './manifests';
@@ -7,10 +8,10 @@ import { validationPropertiesProblems } from './manifest-validation';
 
 /** Every ApiObject under `scope` (an App or a Chart), rendered as it is synthesized, with its construct path. */
 export function synthesizedManifests(scope: IConstruct): LocatedManifest[] {
-  return scope.node
-    .findAll()
-    .filter((c): c is ApiObject => c instanceof ApiObject)
-    .map((o) => ({ manifest: o.toJson(), constructPath: o.node.path }));
+  const objects = scope.node.findAll().filter((c): c is ApiObject => c instanceof ApiObject);
+  // each rendered once, though the Namespace's Pod Security walk renders every pod of the app (lib/core/render-once.ts)
+  const all = App.of(scope).node.findAll().filter((c): c is ApiObject => c instanceof ApiObject);
+  return renderingOnce(all, () => objects.map((o) => ({ manifest: o.toJson(), constructPath: o.node.path })));
 }
 
 /**

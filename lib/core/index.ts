@@ -5,6 +5,7 @@ export * from './validators';
 export * from './host-folders';
 export * from './text';
 export * from './lazy';
+export * from './render-once';
 export * from './labels';
 export * from './ports';
 export * from './airflow-image';

@@ -7,10 +7,13 @@ import { crossObjectFindings, crossObjectProblems, synthesizedManifests, validat
 /** The Secret the bootstrap Job creates at deploy time (so it is never in the output). */
 const EXISTING = { existingSecrets: ['airflow-secrets'] };
 
+/** The default chart's objects, embedded worker pod template included, as JSON: synthesized once per file. */
+let defaultObjects: string | undefined;
+
 /** A fresh deep copy of the default chart's objects, embedded worker pod template included. */
 function objects(): any[] {
-  const located = withEmbeddedManifests(synthesizedManifests(new AirflowChart(Testing.app(), 'airflow')));
-  return JSON.parse(JSON.stringify(located.map((l) => l.manifest)));
+  defaultObjects ??= JSON.stringify(withEmbeddedManifests(synthesizedManifests(new AirflowChart(Testing.app(), 'airflow'))).map((l) => l.manifest));
+  return JSON.parse(defaultObjects);
 }
 
 /** The pod spec of the first workload that has one (Deployment, StatefulSet or Job). */
