@@ -40,13 +40,16 @@ function save(): void {
   fs.writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
 }
 
-/** utime + stime + cutime + cstime of one process, in seconds (0 once it is gone). */
-function cpuOfPid(pid: number): number {
+/**
+ * CPU seconds of one process (0 once it is gone): its own (utime + stime), or with its reaped children (cutime +
+ * cstime) too. The kubelet's children are the containers it started: its own share is `self` only.
+ */
+function cpuOfPid(pid: number, self = false): number {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // fields after the comm: state(0) ... utime(11) stime(12) cutime(13) cstime(14)
-    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
+    return (Number(f[11]) + Number(f[12]) + (self ? 0 : Number(f[13]) + Number(f[14]))) / CLK_TCK;
   } catch {
     return 0;
   }
@@ -129,7 +132,7 @@ async function measureRun(chain: RuntimeChain, kubelet: Kubelet, watch: PodWatch
   const schedulerPid = chain.mainRecord('scheduler')?.pid;
   const workerPid = chain.variant.id === 'celery' ? chain.mainRecord('celery-worker')?.pid : undefined;
   const kPid = kubeletPid(kubelet);
-  const before = { scheduler: cpuOfContainer(schedulerPid), worker: cpuOfContainer(workerPid), kubelet: kPid ? cpuOfPid(kPid) : 0, machine: machineBusy() };
+  const before = { scheduler: cpuOfContainer(schedulerPid), worker: cpuOfContainer(workerPid), kubelet: kPid ? cpuOfPid(kPid, true) : 0, machine: machineBusy() };
   const loadAtStart = fs.readFileSync('/proc/loadavg', 'utf8').trim();
   let schedulerRssKiB = 0;
   let loadMax = 0;
@@ -157,7 +160,7 @@ async function measureRun(chain: RuntimeChain, kubelet: Kubelet, watch: PodWatch
     clearInterval(sampler);
   }
   const tEnd = Date.now();
-  const after = { scheduler: cpuOfContainer(schedulerPid), worker: cpuOfContainer(workerPid), kubelet: kPid ? cpuOfPid(kPid) : 0, machine: machineBusy() };
+  const after = { scheduler: cpuOfContainer(schedulerPid), worker: cpuOfContainer(workerPid), kubelet: kPid ? cpuOfPid(kPid, true) : 0, machine: machineBusy() };
   const tis: any[] = (await api.ok('GET', `/dags/${dagId}/dagRuns/${enc}/taskInstances?limit=100`)).task_instances;
   const pods = watch.of(runId);
   const r = {
