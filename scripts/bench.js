@@ -656,9 +656,9 @@ function executorTradeoffReport(results) {
   out.push(row('scheduler CPU seconds (trigger → run end)', (c) => f2(c.f.cpu?.scheduler)));
   out.push(row('scheduler largest RSS, MiB', (c) => String(c.f.rss)));
   out.push(row('Celery worker CPU seconds', (c) => f2(c.f.cpu?.celeryWorker)));
-  out.push(row('emulated kubelet CPU seconds (its own process)', (c) => f2(c.f.cpu?.kubelet)));
+  out.push(row('emulated kubelet CPU seconds (its own process, not the containers it started)', (c) => f2(c.f.cpu?.kubelet)));
   out.push(row('whole machine busy CPU seconds', (c) => f2(c.f.cpu?.machine)));
-  out.push(row('load average (1 min) at start / largest', (c) => `${c.f.load?.start?.split(' ')[0]} / ${f2(c.f.load?.max1m)}`));
+  out.push(row('load average (1 min) at the trigger / largest sampled during the run', (c) => `${c.f.load?.start?.split(' ')[0]} / ${f2(c.f.load?.max1m)}`));
   out.push(row('**tasks lost** (not success)', (c) => String(c.f.lost)));
   out.push('');
   for (const v of results.variants ?? []) out.push(`- ${v.id}: ${v.title}; ${Object.entries(v.config ?? {}).map(([k, x]) => `${k} = ${x ?? '(Airflow default)'}`).join(', ')}; up in ${v.upSeconds ?? '-'} s.`);
