@@ -235,8 +235,12 @@ async function measureVariant(variant: Variant): Promise<void> {
     save();
     for (const dagId of [FORTY, FANOUT]) {
       await sleep(3000);
-      record.runs.push(await measureRun(chain, kubelet, watch, dagId));
+      const r = await measureRun(chain, kubelet, watch, dagId);
+      record.runs.push(r);
       save();
+      // tasks lost must be 0: a task that did not succeed fails the benchmark (its figures are saved above)
+      expect(r.tasks.filter((t: any) => t.state !== 'success').map((t: any) => `${t.taskId}: ${t.state}`)).toEqual([]);
+      expect(r.tasks).toHaveLength(dagId === FORTY ? 40 : 20);
     }
   } finally {
     watch.stop();
