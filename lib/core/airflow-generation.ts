@@ -600,7 +600,7 @@ export class AirflowGeneration {
     return env;
   }
 
-  /** Options of `airflow.cfg` the library chooses for this generation and the user may change (`[api] workers`). */
+  /** Options of `airflow.cfg` the library chooses for this generation and the user may change (`[api] workers`, `[workers] min_heartbeat_interval`). */
   public get defaultConfig(): Record<string, Record<string, string | number | boolean>> {
     return structuredClone(this.facts.defaultConfig);
   }
