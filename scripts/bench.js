@@ -643,7 +643,7 @@ function executorTradeoffReport(results) {
   out.push('');
   const cols = [];
   for (const v of results.variants ?? []) for (const r of v.runs ?? []) cols.push({ v, r, f: tradeoffFigures(r) });
-  const name = (c) => `${c.v.id === 'celery' ? 'Celery' : 'KE'}, ${c.f.tasks} tasks`;
+  const name = (c) => `${{ celery: 'Celery', kubernetes: 'KE' }[c.v.id] ?? c.v.id}, ${c.f.tasks} tasks`;
   const f2 = (x) => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(2));
   const row = (label, get) => `| ${label} | ${cols.map((c) => get(c)).join(' | ')} |`;
   out.push(`| | ${cols.map(name).join(' | ')} |`);
@@ -655,6 +655,7 @@ function executorTradeoffReport(results) {
   out.push(row('task pods created (per second, first to last)', (c) => (c.f.pods ? `${c.f.pods} (${f2(c.f.podsPerSecond)}/s)` : '0')));
   out.push(row('scheduler CPU seconds (trigger → run end)', (c) => f2(c.f.cpu?.scheduler)));
   out.push(row('scheduler largest RSS, MiB', (c) => String(c.f.rss)));
+  out.push(row('api-server CPU seconds (the execution API: ti_run, heartbeats, task states)', (c) => f2(c.f.cpu?.apiServer)));
   out.push(row('Celery worker CPU seconds', (c) => f2(c.f.cpu?.celeryWorker)));
   out.push(row('emulated kubelet CPU seconds (its own process, not the containers it started)', (c) => f2(c.f.cpu?.kubelet)));
   out.push(row('whole machine busy CPU seconds', (c) => f2(c.f.cpu?.machine)));
