@@ -315,9 +315,9 @@ const AIRFLOW_3: GenerationFacts = {
   // (apache/airflow#52270). Airflow main defaults to 1 too. Scale the UI with apiServer.replicas instead.
   // [workers] min_heartbeat_interval 1 (Airflow's 5): the Task SDK's supervisor waits for its task's end in a
   // select() bounded by it (task-sdk supervisor.py _monitor_subprocess); once the task's sockets close before the
-  // process is reaped, nothing wakes it, so every task pod, and every Celery worker slot, outlived its task by
-  // about 5 s (measured: 5.03 s median over 78 task pods, docs/benchmark.md). The cost: a running task heartbeats
-  // the execution API every second instead of every 5.
+  // process is reaped, nothing wakes it, so every task pod outlived its task by about 5 s, holding its requests
+  // on the node (measured: 5.86 s median from the task's end_date to the container's exit, 1.61 s with 1;
+  // docs/benchmark.md). The cost: a running task heartbeats the execution API every second instead of every 5.
   defaultConfig: { api: { workers: 1 }, workers: { min_heartbeat_interval: 1 } },
   foreignSectionNote: (section, movedTo) =>
     `the [${section}] section exists in Airflow 2 only: Airflow 3 removed it` +
