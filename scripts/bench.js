@@ -12,6 +12,9 @@
 //   BENCH_API_WORKERS=0    do not measure the api-server's memory with [api] workers = 2 and 1 on the real Airflow
 //                       (test/runtime/api-workers.bench.ts: root, about 10 minutes under the runtime lock); print
 //                       the last measurement instead
+//   BENCH_TRADEOFF=0       do not run the executor trade-off (test/runtime/executor-tradeoff.bench.ts: the
+//                       KubernetesExecutor against one Celery worker on 40 and 20 short tasks; root, about 15
+//                       minutes under the runtime lock); print the last measurement instead
 //
 // Timings are wall-clock from this process (spawnSync), so they include node start-up, like a user's.
 'use strict';
@@ -447,6 +450,19 @@ function main() {
     }
     say();
 
+    const tradeoffFile = path.join(ROOT, 'build', 'executor-tradeoff.json');
+    const tradeoff = measureExecutorTradeoff(tradeoffFile);
+    say('## The executor trade-off on the real Airflow');
+    say();
+    if (fs.existsSync(tradeoffFile)) {
+      if (!tradeoff.ok) say(`Not measured now (${tradeoff.why}); the last measurement:`);
+      if (!tradeoff.ok) say();
+      for (const l of executorTradeoffReport(JSON.parse(fs.readFileSync(tradeoffFile, 'utf8')))) say(l);
+    } else {
+      say(`Not measured (${tradeoff.why}), and no build/executor-tradeoff.json from an earlier run.`);
+    }
+    say();
+
     return { text: lines.join('\n'), ratio: ours.median / floor.median, linear };
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
@@ -574,6 +590,82 @@ function measureApiWorkers(file) {
   return r.status === 0 ? { ok: true } : { ok: false, why: `scripts/test-runtime.sh exited ${r.status}` };
 }
 
+/**
+ * Runs the executor trade-off (test/runtime/executor-tradeoff.bench.ts) through the runtime stage's own script, as
+ * {@link measureStartLatency} does; results: `file`. Returns whether it ran.
+ */
+function measureExecutorTradeoff(file) {
+  if (process.env.BENCH_TRADEOFF === '0') return { ok: false, why: 'BENCH_TRADEOFF=0' };
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) return { ok: false, why: 'the runtime stage needs root' };
+  console.log('\n== executor trade-off: the runtime stage (scripts/test-runtime.sh), the KubernetesExecutor, then one Celery worker');
+  const r = childProcess.spawnSync('bash', [path.join(ROOT, 'scripts', 'test-runtime.sh'), '--testMatch', '**/executor-tradeoff.bench.ts'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+    env: { ...process.env, AIRFLOW_CDK8S_RUNTIME_RESULTS: path.join(ROOT, 'build', 'executor-tradeoff-stage.json'), BENCH_TRADEOFF_RESULTS: file },
+  });
+  return r.status === 0 ? { ok: true } : { ok: false, why: `scripts/test-runtime.sh exited ${r.status}` };
+}
+
+/** The p-th percentile (nearest rank) of `xs`. */
+function percentile(xs, p) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+}
+
+/** One run of test/runtime/executor-tradeoff.bench.ts as the figures of the table (seconds, CPU seconds, MiB). */
+function tradeoffFigures(run) {
+  const ok = run.tasks.filter((t) => t.state === 'success');
+  const q2r = run.tasks.map((t) => t.running - t.queued).filter(Number.isFinite);
+  const t2d = run.tasks.map((t) => t.done).filter(Number.isFinite);
+  const pods = run.podsCreated ?? [];
+  const span = pods.length > 1 ? (pods[pods.length - 1] - pods[0]) / 1000 : undefined;
+  return {
+    tasks: run.tasks.length,
+    makespan: (Date.parse(run.dagRunEnd) - Date.parse(run.dagRunStart)) / 1000,
+    q2rP50: percentile(q2r, 50) / 1000,
+    q2rP95: percentile(q2r, 95) / 1000,
+    t2dP50: percentile(t2d, 50) / 1000,
+    t2dP95: percentile(t2d, 95) / 1000,
+    pods: pods.length,
+    podsPerSecond: span ? pods.length / span : undefined,
+    cpu: run.cpuSeconds,
+    rss: run.schedulerMaxRssMiB,
+    lost: run.tasks.length - ok.length,
+    load: run.loadavg,
+  };
+}
+
+/** build/executor-tradeoff.json as markdown lines: one column per executor and DAG. */
+function executorTradeoffReport(results) {
+  const out = [];
+  const m = results.machine ?? {};
+  out.push(`Measured ${results.measuredAt} on ${m.cpus} CPUs (${m.cpuModel}); /proc/loadavg at the start ${m.loadAverageAtStart}, at the end ${results.loadAverageAtEnd ?? '-'}. One run of each DAG after one warm-up run of the fan-out; tasks of 1 CPU second each.`);
+  out.push('');
+  const cols = [];
+  for (const v of results.variants ?? []) for (const r of v.runs ?? []) cols.push({ v, r, f: tradeoffFigures(r) });
+  const name = (c) => `${{ celery: 'Celery', kubernetes: 'KE' }[c.v.id] ?? c.v.id}, ${c.f.tasks} tasks`;
+  const f2 = (x) => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(2));
+  const row = (label, get) => `| ${label} | ${cols.map((c) => get(c)).join(' | ')} |`;
+  out.push(`| | ${cols.map(name).join(' | ')} |`);
+  out.push(`| --- | ${cols.map(() => '---').join(' | ')} |`);
+  out.push(row('makespan (dag run start → end), s', (c) => f2(c.f.makespan)));
+  out.push(row('makespan / (CPU the tasks need / 2 CPUs)', (c) => f2(c.f.makespan / (c.f.tasks / (m.cpus || 2)))));
+  out.push(row('queued → running, p50 / p95, s', (c) => `${f2(c.f.q2rP50)} / ${f2(c.f.q2rP95)}`));
+  out.push(row('trigger → task done, p50 / p95, s', (c) => `${f2(c.f.t2dP50)} / ${f2(c.f.t2dP95)}`));
+  out.push(row('task pods created (per second, first to last)', (c) => (c.f.pods ? `${c.f.pods} (${f2(c.f.podsPerSecond)}/s)` : '0')));
+  out.push(row('scheduler CPU seconds (trigger → run end)', (c) => f2(c.f.cpu?.scheduler)));
+  out.push(row('scheduler largest RSS, MiB', (c) => String(c.f.rss)));
+  out.push(row('api-server CPU seconds (the execution API: ti_run, heartbeats, task states)', (c) => f2(c.f.cpu?.apiServer)));
+  out.push(row('Celery worker CPU seconds', (c) => f2(c.f.cpu?.celeryWorker)));
+  out.push(row('emulated kubelet CPU seconds (its own process, not the containers it started)', (c) => f2(c.f.cpu?.kubelet)));
+  out.push(row('whole machine busy CPU seconds', (c) => f2(c.f.cpu?.machine)));
+  out.push(row('load average (1 min) at the trigger / largest sampled during the run', (c) => `${c.f.load?.start?.split(' ')[0]} / ${f2(c.f.load?.max1m)}`));
+  out.push(row('**tasks lost** (not success)', (c) => String(c.f.lost)));
+  out.push('');
+  for (const v of results.variants ?? []) out.push(`- ${v.id}: ${v.title}; ${Object.entries(v.config ?? {}).map(([k, x]) => `${k} = ${x ?? '(Airflow default)'}`).join(', ')}; up in ${v.upSeconds ?? '-'} s.`);
+  return out;
+}
+
 /** Seconds with two decimals: "1.23". */
 const sec = (ms) => (ms / 1000).toFixed(2);
 
@@ -694,7 +786,7 @@ function startLatencyReport(results) {
   return { lines: out };
 }
 
-module.exports = { footprint, podResources, linearFit, stats, cpuMilli, bytes, runtimeReport, startLatencyReport, taskPhases };
+module.exports = { footprint, podResources, linearFit, stats, cpuMilli, bytes, runtimeReport, startLatencyReport, taskPhases, executorTradeoffReport, tradeoffFigures, percentile };
 
 if (require.main === module) {
   const result = main();

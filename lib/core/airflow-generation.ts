@@ -313,7 +313,12 @@ const AIRFLOW_3: GenerationFacts = {
   // One uvicorn worker: each one is a whole Airflow app (about 300 MiB measured; 3.1's default of 4 uses about
   // 1.5 GiB), and with several, uvicorn kills workers that miss its 5 s start-up ping on a busy node
   // (apache/airflow#52270). Airflow main defaults to 1 too. Scale the UI with apiServer.replicas instead.
-  defaultConfig: { api: { workers: 1 } },
+  // [workers] min_heartbeat_interval 1 (Airflow's 5): the Task SDK's supervisor waits for its task's end in a
+  // select() bounded by it (task-sdk supervisor.py _monitor_subprocess); once the task's sockets close before the
+  // process is reaped, nothing wakes it, so every task pod outlived its task by about 5 s, holding its requests
+  // on the node (measured: 5.86 s median from the task's end_date to the container's exit, 1.61 s with 1;
+  // docs/benchmark.md). The cost: a running task heartbeats the execution API every second instead of every 5.
+  defaultConfig: { api: { workers: 1 }, workers: { min_heartbeat_interval: 1 } },
   foreignSectionNote: (section, movedTo) =>
     `the [${section}] section exists in Airflow 2 only: Airflow 3 removed it` +
     (movedTo.length > 0
@@ -595,7 +600,7 @@ export class AirflowGeneration {
     return env;
   }
 
-  /** Options of `airflow.cfg` the library chooses for this generation and the user may change (`[api] workers`). */
+  /** Options of `airflow.cfg` the library chooses for this generation and the user may change (`[api] workers`, `[workers] min_heartbeat_interval`). */
   public get defaultConfig(): Record<string, Record<string, string | number | boolean>> {
     return structuredClone(this.facts.defaultConfig);
   }

@@ -111,6 +111,13 @@ describe('scheduler settings', () => {
     expect(cfgOf(synth({ config: { scheduler: { scheduler_idle_sleep_time: 0.5 } } })).scheduler.scheduler_idle_sleep_time).toBe('0.5');
   });
 
+  test('the task\'s supervisor notices the end of its task within 1 s ([workers] min_heartbeat_interval = 1; Airflow 3 only, the user\'s value wins)', () => {
+    // Airflow's 5 s kept every task pod (and every Celery worker slot) about 5 s past its task (docs/benchmark.md)
+    expect(cfgOf(synth()).workers.min_heartbeat_interval).toBe('1');
+    expect(cfgOf(synth({ config: { workers: { min_heartbeat_interval: 5 } } })).workers.min_heartbeat_interval).toBe('5');
+    expect(cfgOf(synth({ image: 'apache/airflow:2.11.0' })).workers).toBeUndefined();
+  });
+
   test('Airflow 2\'s pending-pod settings are gone from the provider Airflow 3 uses ([scheduler] task_queued_timeout replaces them)', () => {
     for (const key of ['worker_pods_queued_check_interval', 'worker_pods_pending_timeout']) {
       expect(() => synth({ config: { kubernetes_executor: { [key]: 60 } } as any })).toThrow(
