@@ -170,6 +170,7 @@ describe('docs/task-start.md "Past one node, on paper": the settings it gives fo
       core: { max_active_tasks_per_dag: 1000 },
       scheduler: { task_queued_timeout: 1800 },
       api: { workers: 2 },
+      workers: { min_heartbeat_interval: 5 },
       kubernetes_executor: { api_client_retry_configuration: RETRY, task_publish_max_retries: 3 },
     },
   });
@@ -180,6 +181,7 @@ describe('docs/task-start.md "Past one node, on paper": the settings it gives fo
     expect(cfg.kubernetes_executor).toMatchObject({ worker_pods_creation_batch_size: '100', api_client_retry_configuration: RETRY, task_publish_max_retries: '3' });
     expect(cfg.scheduler.task_queued_timeout).toBe('1800');
     expect(cfg.api.workers).toBe('2');
+    expect(cfg.workers.min_heartbeat_interval).toBe('5');
   });
 
   test('the retry configuration is JSON that urllib3.Retry takes as keyword arguments: no retry of a read, 429 retried on every verb', () => {
