@@ -19,6 +19,8 @@
 //   .initialize(), Airflow's task-sdk execution_time/task_runner.py parse()), in a fresh python3 process in the
 //   dag-processor pod with a fresh storage path: the import of the git provider and the initialize() — the time a
 //   task pod spends that a dags-folder DAG (LocalDagBundle, whose initialize() does nothing) does not.
+// Then the baseline, in the same file right after: the default chart (no bundle) with the same probe DAG in its dags
+// folder, RUNS runs after a warm-up, and the bundle's p50s minus the baseline's.
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -26,7 +28,7 @@ import * as path from 'path';
 import { RuntimeChain, Step, waitForAsync } from './support/chain';
 import { Kubelet } from './support/kubelet';
 import { recordRuntime } from './support/results';
-import { DAG_BUNDLE_NAME, GIT_HOST_PATH, GIT_REPO, GIT_SERVICE, dagBundlesChart } from './support/variants';
+import { DAG_BUNDLE_NAME, GIT_HOST_PATH, GIT_REPO, GIT_SERVICE, dagBundlesChart, defaultChart } from './support/variants';
 
 const RUNS = Math.max(1, Number(process.env.AIRFLOW_CDK8S_RUNTIME_BUNDLE_RUNS ?? 5));
 const DAG = 'dag_bundle_probe';
@@ -38,6 +40,12 @@ const names = Object.keys(steps);
 // The chain's own DAG steps read the repository's dags/ folder, which this chart does not: its steps stop before them.
 const UP_TO = names.indexOf('the DAGs are parsed with no import errors');
 const GIT_URL = `git://${GIT_SERVICE}.airflow.svc.cluster.local:9418/${GIT_REPO}`;
+// The same probe DAG from the dags folder of the default chart (no bundle): the baseline, measured in the same file.
+const baseKubelet = new Kubelet('dag-bundles-baseline');
+const baseline = new RuntimeChain(defaultChart(), baseKubelet);
+const baseSteps = baseline.steps();
+/** The chain the helpers below measure. */
+let active = { chain, kubelet };
 let commit = '';
 let repoBytes = 0;
 
@@ -62,9 +70,10 @@ def ${DAG}():
         body_start = time.time()
         me = psutil.Process()
         parent = me.parent()
-        bundle_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))  # <name>/versions/<sha>/dags/x.py
+        in_bundle = "/dag_bundles/" in __file__
+        bundle_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__)))) if in_bundle else None  # <name>/versions/<sha>/dags/x.py
         total = 0
-        for d, _, files in os.walk(bundle_root):
+        for d, _, files in os.walk(bundle_root) if in_bundle else []:
             for f in files:
                 p = os.path.join(d, f)
                 if not os.path.islink(p):
@@ -75,7 +84,7 @@ def ${DAG}():
             "supervisorStarted": parent.create_time() if parent else None,
             "file": __file__,
             "bundleRoot": bundle_root,
-            "bundleEntries": sorted(os.listdir(bundle_root)),
+            "bundleEntries": sorted(os.listdir(bundle_root)) if in_bundle else [],
             "bundleBytes": total,
         }
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(context["run_id"]))
@@ -109,6 +118,7 @@ print(json.dumps({"airflowImport": t1 - t0, "gitProviderImport": t2 - t1, "getBu
 
 interface RunTimes {
   runId: string;
+  pod: string;
   bundleVersion: string;
   kubeletSeen: number;
   processStarted: number;
@@ -138,11 +148,11 @@ function airflowTime(iso: string): number {
 
 /** The runtime kubelet's events (events.jsonl) of one pod: when it first acted on it, when container base started. */
 function kubeletTimes(pod: string): { seen?: number; started?: number } {
-  const file = path.join(kubelet.state, 'events.jsonl');
+  const file = path.join(active.kubelet.state, 'events.jsonl');
   let seen: number | undefined;
   let started: number | undefined;
   for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-    if (!line.includes(`"${chain.ns}/${pod}"`)) continue;
+    if (!line.includes(`"${active.chain.ns}/${pod}"`)) continue;
     const e = JSON.parse(line);
     seen ??= e.t;
     if (e.event === 'start' && e.container === 'base') started ??= e.t;
@@ -150,10 +160,22 @@ function kubeletTimes(pod: string): { seen?: number; started?: number } {
   return { seen, started };
 }
 
+/** The task pod the kubelet first saw after `since` (host seconds): the executor names it after the DAG and task. */
+function taskPodSeenAfter(since: number): string | undefined {
+  const file = path.join(active.kubelet.state, 'events.jsonl');
+  const prefix = `${active.chain.ns}/${DAG.replace(/_/g, '-')}`;
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    if (!line.includes(`"${prefix}`)) continue;
+    const e = JSON.parse(line);
+    if (e.t >= since) return String(e.pod).split('/')[1];
+  }
+  return undefined;
+}
+
 /** The host folder of one of the chart's volumes (data-storage, logs-storage). */
 function volumeDir(component: string): string {
-  const pv = chain.objectsOf('PersistentVolume').find((v) => v.metadata.labels?.['app.kubernetes.io/component'] === component);
-  return kubelet.hostPath(pv.spec.hostPath.path);
+  const pv = active.chain.objectsOf('PersistentVolume').find((v) => v.metadata.labels?.['app.kubernetes.io/component'] === component);
+  return active.kubelet.hostPath(pv.spec.hostPath.path);
 }
 
 /** The task log's lines (JSON, one event a line) of one run's task. */
@@ -175,25 +197,27 @@ function taskLog(runId: string): { t: number; event: string }[] {
 }
 
 async function measureRun(): Promise<RunTimes> {
-  const api = await chain.loggedIn();
-  await waitForAsync('no task pod left from the previous run', 120_000, () => chain.pods('kubernetes_executor=True').length === 0);
+  const api = await active.chain.loggedIn();
+  await waitForAsync('no task pod left from the previous run', 120_000, () => active.chain.pods('kubernetes_executor=True').length === 0);
   const trigger = Date.now() / 1000;
-  const runId = await chain.trigger(DAG);
-  const end = await chain.runEnd(DAG, 300_000);
-  const pod = chain.taskPodsOf(DAG)[0];
+  const runId = await active.chain.trigger(DAG);
+  const end = await active.chain.runEnd(DAG, 300_000);
+  const podName = active.chain.taskPodsOf(DAG)[0]?.metadata.name ?? taskPodSeenAfter(trigger);
   if (end.state !== 'success' || end.tasks[TASK] !== 'success') {
-    const log = pod ? (kubelet.log(chain.ns, pod.metadata.name, 'base') ?? '').split('\n').slice(-15).join('\n') : '(no task pod captured)';
+    const log = podName ? (active.kubelet.log(active.chain.ns, podName, 'base') ?? '').split('\n').slice(-15).join('\n') : '(no task pod captured)';
     throw new Error(`DAG run ${runId}: ${end.state}, task ${TASK}: ${end.tasks[TASK]}\n${log}`);
   }
   const run = await api.ok('GET', `/dags/${DAG}/dagRuns/${encodeURIComponent(runId)}`);
   const ti = await api.ok('GET', `/dags/${DAG}/dagRuns/${encodeURIComponent(runId)}/taskInstances/${TASK}`);
   const safe = runId.replace(/[^A-Za-z0-9_.-]+/g, '_');
   const probe = JSON.parse(fs.readFileSync(path.join(volumeDir('data-storage'), `${DAG}-${safe}.json`), 'utf8'));
-  const k = kubeletTimes(pod.metadata.name);
+  if (!podName) throw new Error(`no task pod of ${runId} in the kubelet's events`);
+  const k = kubeletTimes(podName);
   const log = taskLog(runId);
   const rel = (t: number | undefined) => (t === undefined ? undefined : r2(t - trigger));
   return {
     runId,
+    pod: podName,
     bundleVersion: run.bundle_version,
     kubeletSeen: rel(k.seen)!,
     processStarted: rel(k.started)!,
@@ -209,37 +233,73 @@ async function measureRun(): Promise<RunTimes> {
   };
 }
 
+/** p50 of the runs' phases, in seconds (after the trigger unless said). */
+function summarize(runs: RunTimes[]) {
+  const p50 = (f: (r: RunTimes) => number | undefined) => r2(median(runs.map(f).filter((x): x is number => x !== undefined)));
+  return {
+    runs: runs.length,
+    taskPodBundleBytes: p50((r) => r.bundleBytes),
+    p50Seconds: {
+      triggerToProcessStarted: p50((r) => r.processStarted),
+      triggerToTaskRunning: p50((r) => r.taskRunning),
+      triggerToBodyStart: p50((r) => r.bodyStart),
+      triggerToTaskDone: p50((r) => r.taskDone),
+      processStartedToTaskRunning: p50((r) => r.taskRunning - r.processStarted),
+      processStartedToBodyStart: p50((r) => r.bodyStart - r.processStarted),
+      taskRunningToBodyStart: p50((r) => r.bodyStart - r.taskRunning),
+      taskProcessStartedToBodyStart: p50((r) => r.bodyStart - r.taskProcessStarted),
+      taskProcessStartedToDagBagFilling: p50((r) => (r.dagBagFilling === undefined ? undefined : r.dagBagFilling - r.taskProcessStarted)),
+      cloneBareLoggedToDagBagFilling: p50((r) => (r.dagBagFilling === undefined || r.cloneBareLogged === undefined ? undefined : r.dagBagFilling - r.cloneBareLogged)),
+    },
+    samples: runs,
+  };
+}
+let bundled: ReturnType<typeof summarize> | undefined;
+
+/** RUNS runs of the probe after a warm-up, on the active chain. */
+async function measureRuns(label: string): Promise<{ warmUp: RunTimes; runs: RunTimes[] }> {
+  const warmUp = await measureRun();
+  const runs: RunTimes[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const r = await measureRun();
+    runs.push(r);
+    console.log(`RUNTIME [${label}]: run ${i + 1}/${RUNS} ${r.runId}: ${JSON.stringify(r)}`);
+  }
+  return { warmUp, runs };
+}
+
 const register = (step: Step) => test(step.name, chain.jest(step), step.timeoutMs + 60_000);
 
-chain.hooks({ recordTimings: true });
-
-// After the kubelet started on its fresh state directory (chain.hooks' beforeAll), before anything is applied: the
-// repository, one commit of dags/dag_bundle_probe.py on main, pushed into a bare repository on the node.
-beforeAll(() => {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'dag-bundle-'));
-  try {
-    const git = (...args: string[]) => execFileSync('git', args, { cwd: work, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', HOME: work } }).trim();
-    git('init', '-q', '-b', 'main');
-    fs.mkdirSync(path.join(work, 'dags'));
-    fs.writeFileSync(path.join(work, 'dags', `${DAG}.py`), PROBE_DAG);
-    git('add', '.');
-    git('-c', 'user.name=airflow-cdk8s', '-c', 'user.email=runtime@airflow-cdk8s.invalid', 'commit', '-q', '-m', 'dag_bundle_probe');
-    commit = git('rev-parse', 'HEAD');
-    const served = kubelet.hostPath(GIT_HOST_PATH.slice(1));
-    fs.mkdirSync(served, { recursive: true });
-    const bare = path.join(served, GIT_REPO);
-    git('clone', '-q', '--bare', work, bare);
-    repoBytes = Number(execFileSync('du', ['-sb', bare], { encoding: 'utf8' }).split('\t')[0]);
-    execFileSync('chown', ['-R', '50000:0', served]);
-    console.log(`RUNTIME [dag-bundles]: repository ${GIT_URL}: main at ${commit} (1 commit, bare repository ${repoBytes} bytes)`);
-  } finally {
-    fs.rmSync(work, { recursive: true, force: true });
-  }
-}, 120_000);
-
 describe('runtime: dagBundles (a GitDagBundle from git daemon) on Airflow 3.2, and its cost per task pod', () => {
+  chain.hooks({ recordTimings: true });
+
+  // After the kubelet started on its fresh state directory (chain.hooks' beforeAll), before anything is applied: the
+  // repository, one commit of dags/dag_bundle_probe.py on main, pushed into a bare repository on the node.
+  beforeAll(() => {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'dag-bundle-'));
+    try {
+      const git = (...args: string[]) => execFileSync('git', args, { cwd: work, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', HOME: work } }).trim();
+      git('init', '-q', '-b', 'main');
+      fs.mkdirSync(path.join(work, 'dags'));
+      fs.writeFileSync(path.join(work, 'dags', `${DAG}.py`), PROBE_DAG);
+      git('add', '.');
+      git('-c', 'user.name=airflow-cdk8s', '-c', 'user.email=runtime@airflow-cdk8s.invalid', 'commit', '-q', '-m', 'dag_bundle_probe');
+      commit = git('rev-parse', 'HEAD');
+      const served = kubelet.hostPath(GIT_HOST_PATH.slice(1));
+      fs.mkdirSync(served, { recursive: true });
+      const bare = path.join(served, GIT_REPO);
+      git('clone', '-q', '--bare', work, bare);
+      repoBytes = Number(execFileSync('du', ['-sb', path.join(bare, 'objects')], { encoding: 'utf8' }).split('\t')[0]);
+      execFileSync('chown', ['-R', '50000:0', served]);
+      console.log(`RUNTIME [dag-bundles]: repository ${GIT_URL}: main at ${commit} (1 commit; the bare repository's objects: ${repoBytes} bytes)`);
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   test('the chart: dag_bundle_config_list names the GitDagBundle; the connection reaches the dag-processor and the task pods', () => {
-    const list = JSON.parse(chain.airflowCfg('dag_processor', 'dag_bundle_config_list')!);
+    const cfg: string = chain.configMap().data['airflow.cfg'];
+    const list = JSON.parse(/^dag_bundle_config_list = (.*)$/m.exec(cfg)![1]);
     expect(list).toEqual([{ name: DAG_BUNDLE_NAME, classpath: 'airflow.providers.git.bundles.git.GitDagBundle', kwargs: { tracking_ref: 'main', subdir: 'dags', git_conn_id: 'git_runtime_dags' } }]);
     const conn = { name: 'AIRFLOW_CONN_GIT_RUNTIME_DAGS', valueFrom: { secretKeyRef: { name: 'git-dags', key: 'connection' } } };
     expect(chain.deployment('dag-processor').spec.template.spec.containers[0].env).toContainEqual(conn);
@@ -287,13 +347,7 @@ describe('runtime: dagBundles (a GitDagBundle from git daemon) on Airflow 3.2, a
     blocking: false,
     timeoutMs: (RUNS + 1) * 360_000,
     run: async () => {
-      const warmUp = await measureRun();
-      const runs: RunTimes[] = [];
-      for (let i = 0; i < RUNS; i++) {
-        const r = await measureRun();
-        runs.push(r);
-        console.log(`RUNTIME [dag-bundles]: run ${i + 1}/${RUNS} ${r.runId}: ${JSON.stringify(r)}`);
-      }
+      const { warmUp, runs } = await measureRuns('dag-bundles');
       for (const r of [warmUp, ...runs]) {
         // each run kept the commit it started with, and its task read the DAG from its own clone of that version
         expect(r.bundleVersion).toBe(commit);
@@ -301,25 +355,8 @@ describe('runtime: dagBundles (a GitDagBundle from git daemon) on Airflow 3.2, a
         expect(r.bundleEntries).toEqual(['bare', 'versions']);
         expect(r.cloneBareLogged).toBeDefined();
       }
-      const p50 = (f: (r: RunTimes) => number | undefined) => r2(median(runs.map(f).filter((x): x is number => x !== undefined)));
-      const summary = {
-        runs: RUNS,
-        commit,
-        repositoryBytes: repoBytes,
-        taskPodBundleBytes: p50((r) => r.bundleBytes),
-        p50Seconds: {
-          triggerToProcessStarted: p50((r) => r.processStarted),
-          triggerToTaskRunning: p50((r) => r.taskRunning),
-          triggerToBodyStart: p50((r) => r.bodyStart),
-          triggerToTaskDone: p50((r) => r.taskDone),
-          processStartedToBodyStart: p50((r) => r.bodyStart - r.processStarted),
-          taskProcessStartedToBodyStart: p50((r) => r.bodyStart - r.taskProcessStarted),
-          taskProcessStartedToDagBagFilling: p50((r) => (r.dagBagFilling === undefined ? undefined : r.dagBagFilling - r.taskProcessStarted)),
-          cloneBareLoggedToDagBagFilling: p50((r) => (r.dagBagFilling === undefined || r.cloneBareLogged === undefined ? undefined : r.dagBagFilling - r.cloneBareLogged)),
-        },
-        warmUp,
-        samples: runs,
-      };
+      const summary = { ...summarize(runs), commit, repositoryBytes: repoBytes, warmUp };
+      bundled = summary;
       console.log(`RUNTIME [dag-bundles]: p50 of ${RUNS} runs (seconds after the trigger unless said): ${JSON.stringify(summary.p50Seconds)}; the task pod's bundle folder ${summary.taskPodBundleBytes} bytes (repository ${repoBytes})`);
       recordRuntime(['dagBundles', 'taskRuns'], summary);
     },
@@ -353,4 +390,38 @@ describe('runtime: dagBundles (a GitDagBundle from git daemon) on Airflow 3.2, a
       recordRuntime(['dagBundles', 'initialize'], summary);
     },
   });
+});
+
+// The baseline: the default chart (no bundle: the dags folder, LocalDagBundle) with the same probe DAG in its dags
+// folder, run the same way right after, on the same machine.
+describe('runtime: the same probe from the dags folder of the default chart (the baseline)', () => {
+  beforeAll(async () => {
+    active = { chain: baseline, kubelet: baseKubelet };
+    await baseline.setUp();
+    const pv = baseline.objectsOf('PersistentVolume').find((v) => v.metadata.labels?.['app.kubernetes.io/component'] === 'dags-storage');
+    const file = path.join(baseKubelet.hostPath(pv.spec.hostPath.path), `${DAG}.py`);
+    fs.writeFileSync(file, PROBE_DAG);
+    fs.chownSync(file, 50000, 0);
+  }, 300_000);
+  afterAll(() => baseline.tearDown(), 300_000);
+
+  const names0 = Object.keys(baseSteps);
+  for (const name of names0.slice(0, names0.indexOf('the DAGs are parsed with no import errors'))) {
+    if (baseSteps[name].blocking) test(baseSteps[name].name, baseline.jest(baseSteps[name]), baseSteps[name].timeoutMs + 60_000);
+  }
+
+  test(`${DAG}: ${RUNS} runs after a warm-up from the dags folder; the difference to the bundle's runs`, async () => {
+    const api = await baseline.loggedIn();
+    await waitForAsync(`${DAG} in the REST API`, 240_000, async () => (await api.call('GET', `/dags/${DAG}`)).status === 200, async () => JSON.stringify(await api.ok('GET', '/importErrors')), 3000);
+    await api.ok('PATCH', `/dags/${DAG}`, { is_paused: false });
+    const { warmUp, runs } = await measureRuns('dag-bundles-baseline');
+    for (const r of [warmUp, ...runs]) {
+      expect(r.file).toBe(`/opt/airflow/dags/${DAG}.py`);
+      expect(r.cloneBareLogged).toBeUndefined();
+    }
+    const summary = { ...summarize(runs), warmUp };
+    const diff = bundled ? Object.fromEntries(Object.entries(bundled.p50Seconds).map(([k, v]) => [k, r2(v - ((summary.p50Seconds as Record<string, number>)[k] ?? 0))])) : undefined;
+    console.log(`RUNTIME [dag-bundles-baseline]: p50 of ${RUNS} runs from the dags folder: ${JSON.stringify(summary.p50Seconds)}; the bundle's minus the baseline's: ${JSON.stringify(diff)}`);
+    recordRuntime(['dagBundles', 'baseline'], { ...summary, bundleMinusBaselineP50Seconds: diff });
+  }, (RUNS + 1) * 360_000 + 300_000);
 });
