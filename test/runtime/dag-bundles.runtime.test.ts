@@ -19,8 +19,6 @@
 //   .initialize(), Airflow's task-sdk execution_time/task_runner.py parse()), in a fresh python3 process in the
 //   dag-processor pod with a fresh storage path: the import of the git provider and the initialize() — the time a
 //   task pod spends that a dags-folder DAG (LocalDagBundle, whose initialize() does nothing) does not.
-// Then the baseline, in the same file right after: the default chart (no bundle) with the same probe DAG in its dags
-// folder, RUNS runs after a warm-up, and the bundle's p50s minus the baseline's.
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -28,7 +26,7 @@ import * as path from 'path';
 import { RuntimeChain, Step, waitForAsync } from './support/chain';
 import { Kubelet } from './support/kubelet';
 import { recordRuntime } from './support/results';
-import { DAG_BUNDLE_NAME, GIT_HOST_PATH, GIT_REPO, GIT_SERVICE, dagBundlesChart, defaultChart } from './support/variants';
+import { DAG_BUNDLE_NAME, GIT_HOST_PATH, GIT_REPO, GIT_SERVICE, dagBundlesChart } from './support/variants';
 
 const RUNS = Math.max(1, Number(process.env.AIRFLOW_CDK8S_RUNTIME_BUNDLE_RUNS ?? 5));
 const DAG = 'dag_bundle_probe';
@@ -40,12 +38,8 @@ const names = Object.keys(steps);
 // The chain's own DAG steps read the repository's dags/ folder, which this chart does not: its steps stop before them.
 const UP_TO = names.indexOf('the DAGs are parsed with no import errors');
 const GIT_URL = `git://${GIT_SERVICE}.airflow.svc.cluster.local:9418/${GIT_REPO}`;
-// The same probe DAG from the dags folder of the default chart (no bundle): the baseline, measured in the same file.
-const baseKubelet = new Kubelet('dag-bundles-baseline');
-const baseline = new RuntimeChain(defaultChart(), baseKubelet);
-const baseSteps = baseline.steps();
 /** The chain the helpers below measure. */
-let active = { chain, kubelet };
+const active = { chain, kubelet };
 let commit = '';
 let repoBytes = 0;
 
@@ -254,7 +248,6 @@ function summarize(runs: RunTimes[]) {
     samples: runs,
   };
 }
-let bundled: ReturnType<typeof summarize> | undefined;
 
 /** RUNS runs of the probe after a warm-up, on the active chain. */
 async function measureRuns(label: string): Promise<{ warmUp: RunTimes; runs: RunTimes[] }> {
@@ -356,7 +349,6 @@ describe('runtime: dagBundles (a GitDagBundle from git daemon) on Airflow 3.2, a
         expect(r.cloneBareLogged).toBeDefined();
       }
       const summary = { ...summarize(runs), commit, repositoryBytes: repoBytes, warmUp };
-      bundled = summary;
       console.log(`RUNTIME [dag-bundles]: p50 of ${RUNS} runs (seconds after the trigger unless said): ${JSON.stringify(summary.p50Seconds)}; the task pod's bundle folder ${summary.taskPodBundleBytes} bytes (repository ${repoBytes})`);
       recordRuntime(['dagBundles', 'taskRuns'], summary);
     },
@@ -392,36 +384,3 @@ describe('runtime: dagBundles (a GitDagBundle from git daemon) on Airflow 3.2, a
   });
 });
 
-// The baseline: the default chart (no bundle: the dags folder, LocalDagBundle) with the same probe DAG in its dags
-// folder, run the same way right after, on the same machine.
-describe('runtime: the same probe from the dags folder of the default chart (the baseline)', () => {
-  beforeAll(async () => {
-    active = { chain: baseline, kubelet: baseKubelet };
-    await baseline.setUp();
-    const pv = baseline.objectsOf('PersistentVolume').find((v) => v.metadata.labels?.['app.kubernetes.io/component'] === 'dags-storage');
-    const file = path.join(baseKubelet.hostPath(pv.spec.hostPath.path), `${DAG}.py`);
-    fs.writeFileSync(file, PROBE_DAG);
-    fs.chownSync(file, 50000, 0);
-  }, 300_000);
-  afterAll(() => baseline.tearDown(), 300_000);
-
-  const names0 = Object.keys(baseSteps);
-  for (const name of names0.slice(0, names0.indexOf('the DAGs are parsed with no import errors'))) {
-    if (baseSteps[name].blocking) test(baseSteps[name].name, baseline.jest(baseSteps[name]), baseSteps[name].timeoutMs + 60_000);
-  }
-
-  test(`${DAG}: ${RUNS} runs after a warm-up from the dags folder; the difference to the bundle's runs`, async () => {
-    const api = await baseline.loggedIn();
-    await waitForAsync(`${DAG} in the REST API`, 240_000, async () => (await api.call('GET', `/dags/${DAG}`)).status === 200, async () => JSON.stringify(await api.ok('GET', '/importErrors')), 3000);
-    await api.ok('PATCH', `/dags/${DAG}`, { is_paused: false });
-    const { warmUp, runs } = await measureRuns('dag-bundles-baseline');
-    for (const r of [warmUp, ...runs]) {
-      expect(r.file).toBe(`/opt/airflow/dags/${DAG}.py`);
-      expect(r.cloneBareLogged).toBeUndefined();
-    }
-    const summary = { ...summarize(runs), warmUp };
-    const diff = bundled ? Object.fromEntries(Object.entries(bundled.p50Seconds).map(([k, v]) => [k, r2(v - ((summary.p50Seconds as Record<string, number>)[k] ?? 0))])) : undefined;
-    console.log(`RUNTIME [dag-bundles-baseline]: p50 of ${RUNS} runs from the dags folder: ${JSON.stringify(summary.p50Seconds)}; the bundle's minus the baseline's: ${JSON.stringify(diff)}`);
-    recordRuntime(['dagBundles', 'baseline'], { ...summary, bundleMinusBaselineP50Seconds: diff });
-  }, (RUNS + 1) * 360_000 + 300_000);
-});
