@@ -24,8 +24,10 @@
 #   AIRFLOW_CDK8S_CACHE          cache root                          [/var/cache/airflow-cdk8s]
 #   AIRFLOW_CDK8S_RUNTIME_AIRFLOW  which Airflow: 3.1 or 3.2           [3.1]
 #   AIRFLOW_CDK8S_AIRFLOW_SRC    the Airflow 3.1 source bundle       [<repo>/../shared/airflow-runtime/airflow-src.tgz]
-#   AIRFLOW_CDK8S_AIRFLOW_SRC_3_2  the Airflow 3.2 source bundle     [$AIRFLOW_CDK8S_CACHE/airflow-src-3.2.tgz, made by
+#   AIRFLOW_CDK8S_AIRFLOW_SRC_3_2  the Airflow 3.2 source bundle     [$AIRFLOW_CDK8S_CACHE/airflow-src-3.2+git.tgz, made by
 #                                make-bundle-3.2.sh]
+#   AIRFLOW_CDK8S_RUNTIME_KEEP_OLD_ROOTS=1  leave the older roots of the same Airflow in place (a root built from a work
+#                                tree whose script differs from other work trees' on one machine: theirs stay in use)
 #
 # The 3.2 root is the same root with the 3.2 bundle (docs/runtime-tests.md, "Airflow 3.2"), cached as
 # airflow3.2-trixie-<key> beside the 3.1 root's trixie-<key>: each has its own key and removes only its own old roots.
@@ -44,7 +46,7 @@ die() { log "ERROR: $*"; exit 1; }
 bundle_path() {
   local b
   if [[ "$AIRFLOW_MINOR" == 3.2 ]]; then
-    b="${AIRFLOW_CDK8S_AIRFLOW_SRC_3_2:-$CACHE_ROOT/airflow-src-3.2.tgz}"
+    b="${AIRFLOW_CDK8S_AIRFLOW_SRC_3_2:-$CACHE_ROOT/airflow-src-3.2+git.tgz}"
     [[ -r "$b" ]] && { readlink -f "$b"; return 0; }
     die "the Airflow 3.2 source bundle $b is missing: scripts/runtime/make-bundle-3.2.sh makes it (see docs/runtime-tests.md)"
   fi
@@ -69,6 +71,8 @@ else
   PP="/opt/src/airflow-core-3.2/airflow-core/src /opt/src/airflow-core-3.2/task-sdk/src"
 fi
 for p in cncf/kubernetes celery standard common/sql common/compat common/io fab smtp; do PP="$PP /opt/src/airflow-providers/providers/$p/src"; done
+# 3.2: the git provider (GitDagBundle, GitHook) for `dagBundles`
+[[ "$AIRFLOW_MINOR" == 3.1 ]] || PP="$PP /opt/src/airflow-providers/providers/git/src"
 # 3.2: FastAPI 0.129 (Debian: 0.115), uvicorn 0.41 (Debian: 0.32), cadwyn 6, universal_pathlib 0.3 (+ pathlib_abc),
 # greenback (+ outcome) ahead of Debian's
 [[ "$AIRFLOW_MINOR" == 3.1 ]] || PP="$PP /opt/src/deps/fastapi /opt/src/deps/uvicorn /opt/src/deps/annotated_doc /opt/src/deps/pathlib_abc /opt/src/deps/greenback /opt/src/deps/outcome"
@@ -130,6 +134,9 @@ PKGS=(
   python3-openapi-spec-validator python3-inflection
   python3-celery python3-redis python3-kombu redis-server
 )
+# 3.2: the git binary and GitPython (python3-git 3.1.44; the git provider asks for >=3.1.44) for the git provider's
+# GitDagBundle (`dagBundles`, test/runtime/dag-bundles.runtime.test.ts). The 3.1 root's list stays as it was.
+[[ "$AIRFLOW_MINOR" == 3.1 ]] || PKGS+=(git python3-git)
 
 # Everything that needs the chroot runs in a private mount namespace: its /proc, /dev and /sys mounts vanish with
 # it, whatever happens, and never show up in the machine's mount table.
@@ -192,7 +199,7 @@ mv "$TMP" "$ROOT"
 TMP=""
 # Older roots (other keys) are dead weight: remove them (we hold the lock, nobody builds them).
 for old in "$RUNTIME_CACHE/$PREFIX"-*; do
-  [[ "$old" == "$ROOT" || ! -d "$old" ]] && continue
+  [[ "$old" == "$ROOT" || ! -d "$old" || "${AIRFLOW_CDK8S_RUNTIME_KEEP_OLD_ROOTS:-0}" == 1 ]] && continue
   if awk -v r="$old" 'index($2, r) == 1 { found = 1 } END { exit !found }' /proc/mounts; then continue; fi
   log "removing the old root $old"; rm -rf --one-file-system "$old"
 done

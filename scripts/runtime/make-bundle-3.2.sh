@@ -2,7 +2,7 @@
 # make-bundle-3.2.sh — the Airflow 3.2 source bundle of the runtime stage (docs/runtime-tests.md, "Airflow 3.2").
 #
 # USAGE
-#   scripts/runtime/make-bundle-3.2.sh [OUT]     write the bundle (default $AIRFLOW_CDK8S_CACHE/airflow-src-3.2.tgz)
+#   scripts/runtime/make-bundle-3.2.sh [OUT]     write the bundle (default $AIRFLOW_CDK8S_CACHE/airflow-src-3.2+git.tgz)
 #
 # The 3.1 bundle (../shared/airflow-runtime/airflow-src.tgz) is laid on the machines; nothing lays a 3.2 one, and no
 # PyPI is reachable, so this script builds it from git snapshots of the public repositories (one directory per
@@ -14,7 +14,7 @@
 #   airflow-core-3.2/{airflow-core/src,task-sdk/src,shared}  apache/airflow main of 2026-03-05 (commit AIRFLOW_COMMIT:
 #                                                   `airflow version` says 3.2.0; 3.2.0 was released from v3-2-test on
 #                                                   2026-04-07, so fixes made on that branch afterwards are missing)
-#   airflow-providers/providers/<p>/src             the providers the chart uses, same commit
+#   airflow-providers/providers/<p>/src             the providers the chart uses (and git, for DAG bundles), same commit
 #   deps/                                           pure-Python libraries Debian trixie lacks or ships too old (DEPS)
 #   deps/<from the 3.1 bundle>                      the 3.1 bundle's libraries 3.2 still takes (REUSED)
 #   metadata/<dist>.dist-info                       minimal METADATA (+ provider entry points) for importlib.metadata
@@ -27,7 +27,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 MIRRORS="${AIRFLOW_CDK8S_MIRRORS:-/work/.mirror}"
-OUT="${1:-${AIRFLOW_CDK8S_CACHE:-/var/cache/airflow-cdk8s}/airflow-src-3.2.tgz}"
+OUT="${1:-${AIRFLOW_CDK8S_CACHE:-/var/cache/airflow-cdk8s}/airflow-src-3.2+git.tgz}"
 B31="${AIRFLOW_CDK8S_AIRFLOW_SRC:-$REPO/../shared/airflow-runtime/airflow-src.tgz}"
 [[ -r "$B31" ]] || B31=/work/shared/airflow-runtime/airflow-src.tgz
 
@@ -36,7 +36,10 @@ B31="${AIRFLOW_CDK8S_AIRFLOW_SRC:-$REPO/../shared/airflow-runtime/airflow-src.tg
 # stops at 2026-03-01). No fork holding v3-2-test or a 3.2.x tag could be found.
 AIRFLOW_REPO=Eason09053360+airflow
 AIRFLOW_COMMIT=7a8a1c3cb896ee66bb144ad28a2918ac9610492b
-PROVIDERS=(cncf/kubernetes celery standard common/sql common/compat common/io fab smtp)
+# git: GitDagBundle and GitHook for `dagBundles` (test/runtime/dag-bundles.runtime.test.ts); it needs GitPython and the
+# git binary, which the 3.2 root takes from Debian (build-root.sh). With it the bundle's name changed
+# (airflow-src-3.2.tgz -> airflow-src-3.2+git.tgz) so that roots built from the older bundle stay as they are.
+PROVIDERS=(cncf/kubernetes celery standard common/sql common/compat common/io fab smtp git)
 # name  repository  tag  path in the repository (the package's parent)  distribution  version
 DEPS=(
   "fastapi        fastapi+fastapi                0.129.0      .    fastapi            0.129.0"

@@ -17,7 +17,7 @@ function rootPath(env: Record<string, string>): { status: number | null; out: st
 
 describe('build-root.sh --path: a root per Airflow minor version', () => {
   const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'roots-'));
-  const bundle32 = path.join(cache, 'airflow-src-3.2.tgz');
+  const bundle32 = path.join(cache, 'airflow-src-3.2+git.tgz');
   fs.writeFileSync(bundle32, 'a stand-in: --path only hashes it');
   const bundle31 = path.join(cache, 'airflow-src.tgz');
   fs.writeFileSync(bundle31, 'another stand-in');

@@ -6,6 +6,7 @@ import {
   AirflowNamespace,
   AirflowSecrets,
   AirflowVolumes,
+  DEFAULT_AIRFLOW_IMAGE,
   EnvValue,
   KubernetesExecutorAirflow,
   MetadataDb,
@@ -128,6 +129,64 @@ export function authLocalSettingsChart(): Variant {
   return {
     id: 'auth-local-settings',
     title: 'the default chart with airflowLocalSettings (a pod_mutation_hook) and auth (OAuth: GitHub, a generic OpenID Connect provider)',
+    objects: Testing.synth(chart),
+  };
+}
+
+/** The Git server of dagBundlesChart: `git daemon` in a pod of the chart's image, the bare repository on a hostPath. */
+export const GIT_HOST_PATH = '/git';
+export const GIT_REPO = 'dags.git';
+export const GIT_SERVICE = 'airflow-git-server';
+export const DAG_BUNDLE_NAME = 'runtime-dags';
+
+/**
+ * The default chart with `dagBundles`: one GitDagBundle following `main` of a repository served by `git daemon`
+ * (git://, port 9418) from a pod of the chart's own image (the root has Debian's git), the bare repository on the
+ * node (GIT_HOST_PATH, filled by the test). The connection comes from a Secret of the test's own, its host the
+ * Service's git:// URL (`repoUrl` refuses git://, which does not authenticate the server; a connection's host is the
+ * user's to choose).
+ */
+export function dagBundlesChart(): Variant {
+  const chart = new AirflowChart(Testing.app(), 'airflow', {
+    dagBundles: [{ name: DAG_BUNDLE_NAME, trackingRef: 'main', subdir: 'dags', connectionSecret: { name: 'git-dags', key: 'connection' } }],
+  });
+  const labels = { 'app.kubernetes.io/name': GIT_SERVICE };
+  new k8s.KubeSecret(chart, 'git-dags', {
+    metadata: { name: 'git-dags' },
+    stringData: { connection: JSON.stringify({ conn_type: 'git', host: `git://${GIT_SERVICE}.airflow.svc.cluster.local:9418/${GIT_REPO}` }) },
+  });
+  new k8s.KubeDeployment(chart, 'git-server', {
+    metadata: { name: GIT_SERVICE, labels },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels },
+        spec: {
+          automountServiceAccountToken: false,
+          securityContext: { runAsUser: 50000, runAsGroup: 0, runAsNonRoot: true },
+          containers: [{
+            name: 'git-daemon',
+            image: DEFAULT_AIRFLOW_IMAGE,
+            command: ['git', 'daemon', '--reuseaddr', '--export-all', '--base-path=/srv/git', '--listen=0.0.0.0', '--port=9418', '--verbose', '/srv/git'],
+            ports: [{ name: 'git', containerPort: 9418 }],
+            readinessProbe: { tcpSocket: { port: k8s.IntOrString.fromNumber(9418) }, periodSeconds: 2 },
+            resources: { requests: { cpu: k8s.Quantity.fromString('50m'), memory: k8s.Quantity.fromString('32Mi') }, limits: { memory: k8s.Quantity.fromString('128Mi') } },
+            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+            volumeMounts: [{ name: 'repos', mountPath: '/srv/git', readOnly: true }],
+          }],
+          volumes: [{ name: 'repos', hostPath: { path: GIT_HOST_PATH, type: 'Directory' } }],
+        },
+      },
+    },
+  });
+  new k8s.KubeService(chart, 'git-service', {
+    metadata: { name: GIT_SERVICE, labels },
+    spec: { selector: labels, ports: [{ name: 'git', port: 9418, targetPort: k8s.IntOrString.fromNumber(9418) }] },
+  });
+  return {
+    id: 'dag-bundles',
+    title: `the default chart with dagBundles: a GitDagBundle (${DAG_BUNDLE_NAME}, main, subdir dags) from git daemon in the namespace`,
     objects: Testing.synth(chart),
   };
 }
