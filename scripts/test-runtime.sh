@@ -96,6 +96,13 @@ trap 'exit 130' INT
 # The roots: cached, or built now (the time of a cold build goes into the results). AIRFLOW_CDK8S_RUNTIME_AIRFLOWS
 # names the Airflow minor versions whose roots are needed [3.1 3.2]: `=3.2` for files whose charts run 3.2 only.
 want_roots=" ${AIRFLOW_CDK8S_RUNTIME_AIRFLOWS:-3.1 3.2} "
+# The 3.2 root's source bundle is made here when it is missing (a cold cache, or a new bundle name after its inputs
+# changed): make-bundle-3.2.sh reads pinned git snapshots (AIRFLOW_CDK8S_MIRRORS), nothing from the network.
+if [[ "$want_roots" == *" 3.2 "* ]] && ! AIRFLOW_CDK8S_RUNTIME_AIRFLOW=3.2 bash scripts/runtime/build-root.sh --path >/dev/null 2>&1; then
+  t_bundle=$SECONDS
+  echo "== the Airflow 3.2 source bundle is missing: scripts/runtime/make-bundle-3.2.sh"
+  if bash scripts/runtime/make-bundle-3.2.sh; then echo "== 3.2 bundle made in $((SECONDS - t_bundle)) s"; else echo "== make-bundle-3.2.sh failed: the 3.2 files will say so"; fi
+fi
 if [[ "$want_roots" != *" 3.1 "* ]]; then
   root_path="$(AIRFLOW_CDK8S_RUNTIME_AIRFLOW=3.2 bash scripts/runtime/build-root.sh --path)"
   root_cached=false
