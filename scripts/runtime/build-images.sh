@@ -10,7 +10,7 @@
 #                                                IMAGE... (same repositories, other tags) to the running real
 #                                                node's registry
 #
-# The images (one OCI layout, $AIRFLOW_CDK8S_CACHE/images/oci-<key>, tags airflow, postgres, pause):
+# The images (one OCI layout, $AIRFLOW_CDK8S_CACHE/images/oci-<key>, tags airflow, postgres, redis, pause):
 #   apache/airflow  the root as one layer + a layer with Debian's dumb-init and /entrypoint
 #                   (images/airflow-entrypoint.sh); as the official image's Dockerfile sets them: USER 50000 (group
 #                   0 from /etc/passwd), WORKDIR /opt/airflow, AIRFLOW_HOME=/opt/airflow, DUMB_INIT_SETSID=1,
@@ -25,8 +25,9 @@
 #   pause           one static binary built from images/pause.c (USER 65535, like registry.k8s.io/pause:3.6).
 # The root layer is one blob shared by airflow, postgres and redis: the registry stores it once and containerd pulls it once.
 # <key> hashes this script's commands, the entrypoint, pause.c, the root (its own key) and the dumb-init package:
-# a change rebuilds; older layouts are removed. Names pushed: docker.io's apache/airflow:<tag> and
-# library/postgres:<tag>, registry.k8s.io's pause:3.6, as containerd asks the mirror for them.
+# a change rebuilds; older layouts are removed. Names pushed: docker.io's apache/airflow:<tag>,
+# library/postgres:<tag> and library/redis:<tag>, registry.k8s.io's pause:3.6 and pause:3.10, as containerd asks
+# the mirror for them.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
