@@ -124,12 +124,14 @@ export function cgroupMemory(): Record<string, ContainerMemory> {
       const dir = dirs.find((x) => x.endsWith(`/pod${p.metadata.uid}/${id}`));
       if (!dir) continue;
       const read = (f: string) => Number(fs.readFileSync(path.join(dir, f), 'utf8').trim());
+      // MiB by division, not `>> 20`: a shift works on 32-bit signed integers, so a 2Gi limit came out as -2048.
+      const mib = (bytes: number) => Math.floor(bytes / 2 ** 20);
       const rss = Number(/^total_rss (\d+)$/m.exec(fs.readFileSync(path.join(dir, 'memory.stat'), 'utf8'))![1]);
       const component = p.metadata.labels?.['app.kubernetes.io/component'] ?? p.metadata.name;
       out[component === cs.name ? component : `${component}:${cs.name}`] = {
-        limitMiB: read('memory.limit_in_bytes') >> 20,
-        maxUsageMiB: read('memory.max_usage_in_bytes') >> 20,
-        rssMiB: rss >> 20,
+        limitMiB: mib(read('memory.limit_in_bytes')),
+        maxUsageMiB: mib(read('memory.max_usage_in_bytes')),
+        rssMiB: mib(rss),
         failcnt: read('memory.failcnt'),
         restarts: cs.restartCount,
       };
