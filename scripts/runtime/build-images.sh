@@ -5,10 +5,12 @@
 # USAGE
 #   scripts/runtime/build-images.sh build        build the OCI layout if it is not cached; print its path
 #   scripts/runtime/build-images.sh push [IMAGE...]  build if needed, then push every image the default app's YAML
-#                                                (dist/) names, the pause image, and IMAGE... (same repositories,
-#                                                other tags) to the running real node's registry
+#                                                (dist/) names, the pause image, the opt-in images whose default
+#                                                lib/ names (optional_images: Redis, the pre-pull pods' pause), and
+#                                                IMAGE... (same repositories, other tags) to the running real
+#                                                node's registry
 #
-# The images (one OCI layout, $AIRFLOW_CDK8S_CACHE/images/oci-<key>, tags airflow, postgres, pause):
+# The images (one OCI layout, $AIRFLOW_CDK8S_CACHE/images/oci-<key>, tags airflow, postgres, redis, pause):
 #   apache/airflow  the root as one layer + a layer with Debian's dumb-init and /entrypoint
 #                   (images/airflow-entrypoint.sh); as the official image's Dockerfile sets them: USER 50000 (group
 #                   0 from /etc/passwd), WORKDIR /opt/airflow, AIRFLOW_HOME=/opt/airflow, DUMB_INIT_SETSID=1,
@@ -16,11 +18,16 @@
 #   postgres        the same root layer (Debian's PostgreSQL 17, the docker-library entrypoint subset
 #                   scripts/runtime/postgres-entrypoint.sh as docker-entrypoint.sh): USER root, ENTRYPOINT
 #                   ["docker-entrypoint.sh"], CMD ["postgres"], STOPSIGNAL SIGINT, PGDATA, VOLUME PGDATA.
+#   redis           the same root layer (Debian's redis-server, installed by build-root.sh for the emulated stage):
+#                   WORKDIR /data, VOLUME /data, CMD ["redis-server"], like the official image's config; no
+#                   entrypoint (the official one is only a chown + gosu to its redis user, which the chart's
+#                   RedisBroker skips: it names `command: [redis-server]` and runs as uid 999 gid 1000 itself).
 #   pause           one static binary built from images/pause.c (USER 65535, like registry.k8s.io/pause:3.6).
-# The root layer is one blob shared by both images: the registry stores it once and containerd pulls it once.
+# The root layer is one blob shared by airflow, postgres and redis: the registry stores it once and containerd pulls it once.
 # <key> hashes this script's commands, the entrypoint, pause.c, the root (its own key) and the dumb-init package:
-# a change rebuilds; older layouts are removed. Names pushed: docker.io's apache/airflow:<tag> and
-# library/postgres:<tag>, registry.k8s.io's pause:3.6, as containerd asks the mirror for them.
+# a change rebuilds; older layouts are removed. Names pushed: docker.io's apache/airflow:<tag>,
+# library/postgres:<tag> and library/redis:<tag>, registry.k8s.io's pause:3.6 and pause:3.10, as containerd asks
+# the mirror for them.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
@@ -143,6 +150,10 @@ manifests = [
         "Volumes": {"/var/lib/postgresql/data": {}},
         "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/postgresql/17/bin",
                 "PGDATA=/var/lib/postgresql/data", "LANG=C.UTF-8", "PG_MAJOR=17"]}),
+    image("redis", [base], {
+        "WorkingDir": "/data", "Cmd": ["redis-server"], "Volumes": {"/data": {}},
+        "ExposedPorts": {"6379/tcp": {}},
+        "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}),
     image("pause", [pause], {"User": "65535:65535", "Entrypoint": ["/pause"]}),
 ]
 json.dump({"schemaVersion": 2, "manifests": manifests}, open(os.path.join(layout, "index.json"), "w"))
@@ -179,17 +190,25 @@ registry_ref() {
   case "$name" in
     apache/airflow) [[ "${tag%.*}" == "$(airflow_minor)" ]] || return 1; src=airflow ;;  # only the root's Airflow
     library/postgres) src=postgres ;;
+    library/redis) src=redis ;;
     pause) src=pause ;;
     *) return 1 ;;
   esac
   echo "$src ${name}:${tag}"
 }
 
+# The default images of opt-in features, read from lib/ (not in dist/, whose default app has them off): the
+# Celery broker's Redis (RedisBroker.DEFAULT_IMAGE) and the image pre-pull pods' pause (DEFAULT_PAUSE_IMAGE).
+optional_images() {
+  sed -n "s/.*DEFAULT_IMAGE = '\\(redis:[^']*\\)'.*/\\1/p" "$REPO/lib/celery/redis-broker.ts"
+  sed -n "s/.*DEFAULT_PAUSE_IMAGE = '\\([^']*\\)'.*/\\1/p" "$REPO/lib/image-pre-pull/image-pre-pull.ts"
+}
+
 cmd_push() {
   local layout
   layout="$(cmd_build)"
   local images=() i
-  mapfile -t images < <( { sed -n 's/^ *image: *//p' "$REPO"/dist/*.yaml; echo "$PAUSE_IMAGE"; printf '%s\n' "$@"; } | tr -d '"'"'" | sort -u)
+  mapfile -t images < <( { sed -n 's/^ *image: *//p' "$REPO"/dist/*.yaml; echo "$PAUSE_IMAGE"; optional_images; printf '%s\n' "$@"; } | tr -d '"'"'" | sort -u)
   local t0=$SECONDS ref
   for i in "${images[@]}"; do
     [[ -n "$i" ]] || continue

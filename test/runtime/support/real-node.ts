@@ -1,0 +1,149 @@
+// What the real-node suites share (issue #27, docs/runtime-tests.md "The real node"): the machine's /data that
+// the chart's hostPath volumes name (as on minikube's node), applying and deleting a chart's YAML as a user does,
+// kubectl into the pods, a DAG run triggered in the scheduler, and each running container's memory from its
+// cgroup. Only for AIRFLOW_CDK8S_RUNTIME_NODE=real (`npm run test:runtime:real`).
+import * as fs from 'fs';
+import * as path from 'path';
+import { kubectl, kubectlJson, kubectlOk, waitFor } from '../../live/support/cluster';
+
+export const REAL_NODE = process.env.AIRFLOW_CDK8S_RUNTIME_NODE === 'real';
+export const NS = 'airflow';
+export const DATA = '/data';
+const MARKER = path.join(DATA, '.airflow-cdk8s-real-node');
+
+/**
+ * Deletes what `yaml` (a file or a folder such as dist/) created and waits until the namespace and the
+ * PersistentVolumes are gone, in short kubectl calls (one `kubectl delete --wait` may take longer than the kubectl
+ * helper's 90 s).
+ */
+export async function deleteChart(yaml: string): Promise<void> {
+  kubectl(['delete', '-f', yaml, '--ignore-not-found', '--wait=false']);
+  await waitFor(
+    `the namespace and the PersistentVolumes of ${yaml} to be gone`,
+    300_000,
+    () => kubectl(['get', 'namespace', NS]).code !== 0 && !/airflow-/.test(kubectl(['get', 'pv', '-o', 'name']).stdout),
+    () => kubectl(['-n', NS, 'get', 'all,pvc']).stdout,
+    2000,
+  );
+}
+
+/**
+ * The machine's /data as the README prepares it (`minikube mount --uid 50000 --gid 0`): dags (with the repository's
+ * DAGs), logs and data owned by 50000:0. Refuses a /data it did not create.
+ */
+export function prepareData(dagsDir: string): void {
+  if (fs.existsSync(DATA) && !fs.existsSync(MARKER)) throw new Error(`${DATA} exists and is not this test's (no ${MARKER}): not touching it`);
+  fs.rmSync(DATA, { recursive: true, force: true });
+  for (const dir of ['dags', 'logs', 'data']) {
+    fs.mkdirSync(path.join(DATA, dir), { recursive: true });
+    fs.chownSync(path.join(DATA, dir), 50000, 0);
+    fs.chmodSync(path.join(DATA, dir), 0o775);
+  }
+  fs.writeFileSync(MARKER, '');
+  for (const f of fs.readdirSync(dagsDir).filter((x) => x.endsWith('.py'))) {
+    fs.copyFileSync(path.join(dagsDir, f), path.join(DATA, 'dags', f));
+    fs.chownSync(path.join(DATA, 'dags', f), 50000, 0);
+  }
+}
+
+/** Removes /data if this test created it. */
+export function removeData(): void {
+  if (fs.existsSync(MARKER)) fs.rmSync(DATA, { recursive: true, force: true });
+}
+
+export function pods(): any[] {
+  return kubectlJson(['-n', NS, 'get', 'pods', '-o', 'json']).items;
+}
+
+export function podSummary(): string {
+  return kubectl(['-n', NS, 'get', 'pods', '-o', 'wide']).stdout + kubectl(['-n', NS, 'get', 'events', '--sort-by=.lastTimestamp']).stdout.split('\n').filter((l) => !/Normal/.test(l)).slice(-15).join('\n');
+}
+
+/** Whether a pod of `component` (app.kubernetes.io/component) is Ready. */
+export function componentReady(component: string): boolean {
+  return pods().some((p) => p.metadata.labels?.['app.kubernetes.io/component'] === component && p.status.conditions?.find((x: any) => x.type === 'Ready')?.status === 'True');
+}
+
+export function componentPod(component: string): string {
+  return kubectlOk(['-n', NS, 'get', 'pods', '-l', `app.kubernetes.io/component=${component}`, '-o', 'jsonpath={.items[0].metadata.name}']).trim();
+}
+
+export function inScheduler(cmd: string): string {
+  return kubectlOk(['-n', NS, 'exec', componentPod('scheduler'), '-c', 'scheduler', '--', 'bash', '-c', cmd]);
+}
+
+/** Waits until the scheduler's Airflow lists `dagId` (the dag-processor parsed it). */
+export async function dagParsed(dagId: string): Promise<void> {
+  await waitFor(`the DAG ${dagId} parsed`, 300_000, () => new RegExp(dagId).test(kubectl(['-n', NS, 'exec', componentPod('scheduler'), '-c', 'scheduler', '--', 'airflow', 'dags', 'list', '-o', 'plain']).stdout), podSummary, 5000);
+}
+
+/** Unpauses and triggers `dagId` in the scheduler (`airflow dags trigger`), waits for the run's end: its id and state. */
+export async function triggerAndWait(dagId: string, timeoutMs = 600_000): Promise<{ run: string; state: string; seconds: number }> {
+  inScheduler(`airflow dags unpause ${dagId} >/dev/null`);
+  const t0 = Date.now();
+  const run = /manual__[^\s"|]+/.exec(inScheduler(`airflow dags trigger ${dagId} -o json`))?.[0];
+  if (run === undefined) throw new Error(`airflow dags trigger ${dagId} named no run`);
+  let state = '';
+  await waitFor(
+    `run ${run} of ${dagId} to end`,
+    timeoutMs,
+    () => {
+      const out = inScheduler(`airflow dags list-runs ${dagId} -o json 2>/dev/null`);
+      const runs = JSON.parse(out.slice(out.indexOf('[')));
+      state = runs.find((r: any) => r.run_id === run)?.state ?? '';
+      return state === 'success' || state === 'failed';
+    },
+    podSummary,
+    5000,
+  );
+  return { run, state, seconds: Math.round((Date.now() - t0) / 1000) };
+}
+
+export interface ContainerMemory {
+  readonly limitMiB: number;
+  readonly maxUsageMiB: number;
+  readonly rssMiB: number;
+  readonly failcnt: number;
+  readonly restarts: number;
+}
+
+/** Memory of every running container from its cgroup (memory.max_usage_in_bytes includes the page cache). */
+export function cgroupMemory(): Record<string, ContainerMemory> {
+  const out: Record<string, ContainerMemory> = {};
+  const base = '/sys/fs/cgroup/memory/acdk8s-realnode/kubepods';
+  const dirs: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    if (depth > 3 || !fs.existsSync(dir)) return;
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) { dirs.push(path.join(dir, e.name)); walk(path.join(dir, e.name), depth + 1); }
+  };
+  walk(base, 0);
+  for (const p of pods()) {
+    for (const cs of p.status.containerStatuses ?? []) {
+      if (!cs.state.running) continue;
+      const id = (cs.containerID ?? '').split('//').pop();
+      const dir = dirs.find((x) => x.endsWith(`/pod${p.metadata.uid}/${id}`));
+      if (!dir) continue;
+      const read = (f: string) => Number(fs.readFileSync(path.join(dir, f), 'utf8').trim());
+      // MiB by division, not `>> 20`: a shift works on 32-bit signed integers, so a 2Gi limit came out as -2048.
+      const mib = (bytes: number) => Math.floor(bytes / 2 ** 20);
+      const rss = Number(/^total_rss (\d+)$/m.exec(fs.readFileSync(path.join(dir, 'memory.stat'), 'utf8'))![1]);
+      const component = p.metadata.labels?.['app.kubernetes.io/component'] ?? p.metadata.name;
+      out[component === cs.name ? component : `${component}:${cs.name}`] = {
+        limitMiB: mib(read('memory.limit_in_bytes')),
+        maxUsageMiB: mib(read('memory.max_usage_in_bytes')),
+        rssMiB: mib(rss),
+        failcnt: read('memory.failcnt'),
+        restarts: cs.restartCount,
+      };
+    }
+  }
+  return out;
+}
+
+/** The memory table printed by the suites, and the containers over 80% of their limit and those OOM-killed. */
+export function memoryReport(title: string, m: Record<string, ContainerMemory>): { over: string[]; oomKilled: string[] } {
+  console.log(`${title}\n${Object.entries(m).map(([k, v]) => `${k.padEnd(28)} limit ${String(v.limitMiB).padStart(5)} MiB  largest ${String(v.maxUsageMiB).padStart(5)} MiB (${Math.round((100 * v.maxUsageMiB) / v.limitMiB)}%)  rss ${v.rssMiB} MiB  failcnt ${v.failcnt}  restarts ${v.restarts}`).join('\n')}`);
+  const over = Object.entries(m).filter(([, v]) => v.maxUsageMiB > 0.8 * v.limitMiB).map(([k, v]) => `${k}: ${v.maxUsageMiB}/${v.limitMiB} MiB`);
+  const oomKilled = pods().flatMap((p) => (p.status.containerStatuses ?? []).filter((cs: any) => cs.lastState?.terminated?.reason === 'OOMKilled').map((cs: any) => `${p.metadata.name}/${cs.name}`));
+  return { over, oomKilled };
+}
