@@ -217,7 +217,7 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
   public readonly storage: PersistentStorage;
   /**
    * With hostPath provisioning, the volume beside the data (`<hostRoot>/postgres-keys`, claim
-   * `<prefix>-postgres-keys-claim`, Retain) where the chart's generated secrets keep a copy of their values, so
+   * `airflow-postgres-keys-claim`, volume `<prefix>-postgres-keys-volume`, Retain) where the chart's generated secrets keep a copy of their values, so
    * that the keys outlive the namespace exactly as the data does (docs/secrets-and-security.md). Undefined with
    * a StorageClass (the claim's volume goes with the namespace, and the data with it), and when `secrets` are
    * brought (`AirflowSecrets.fromExistingSecrets`: nothing is generated).
@@ -240,10 +240,6 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
     refuseUnknownProps(this, '', props, 'MetadataDbProps');
     const namespace = namespaceOf(this);
     const prefix = validateDnsLabel(this, 'namePrefix', props.namePrefix ?? defaultNamePrefix(namespace), 40);
-    if (!/^[a-z]/.test(prefix)) {
-      // Service names are DNS-1035 labels: they must start with a letter.
-      invalid(this, 'namePrefix', prefix, 'a DNS-1035 label that starts with a letter (Service names must)');
-    }
     const clusterDomain = validateDnsSubdomain(this, 'clusterDomain', props.clusterDomain ?? 'cluster.local');
     this.image = validateImage(this, 'image', props.image ?? MetadataDb.DEFAULT_IMAGE);
     this.databaseName = validatePostgresName(this, 'databaseName', props.databaseName ?? DEFAULT_METADATA_DATABASE_NAME);

@@ -297,6 +297,21 @@ describe('MetadataDb options', () => {
   });
 });
 
+test('a namespace whose name starts with a digit (a valid DNS-1123 label) is the default prefix: namePrefix names only the PersistentVolumes, whose names may start with one', () => {
+  // It was refused with "a DNS-1035 label that starts with a letter (Service names must)", a rule from when the
+  // prefix also named the Service (now airflow-postgres in every namespace).
+  const c = testChart({ namespace: '2024-airflow' });
+  new MetadataDb(c, 'db');
+  chartSecrets(c);
+  const objects = Testing.synth(c);
+  expect(find(objects, 'PersistentVolume', '2024-airflow-postgres-volume').spec.claimRef).toEqual({ name: 'airflow-postgres-claim', namespace: '2024-airflow' });
+  expect(find(objects, 'Service', 'airflow-postgres')).toBeDefined();
+  const own = testChart({ namespace: 'data' });
+  new MetadataDb(own, 'db', { namePrefix: '7team' });
+  chartSecrets(own);
+  expect(find(Testing.synth(own), 'PersistentVolume', '7team-postgres-volume')).toBeDefined();
+});
+
 describe('MetadataDb rejects bad input', () => {
   test.each([
     ['user', { user: 'air flow' }],
@@ -306,7 +321,7 @@ describe('MetadataDb rejects bad input', () => {
     ['passwordSecret.name', { passwordSecret: { name: 'Airflow_Secrets', key: 'db-password' } }],
     ['passwordSecret.key', { passwordSecret: { name: 'airflow-secrets', key: 'db password' } }],
     ['namePrefix', { namePrefix: 'Airflow' }],
-    ['namePrefix', { namePrefix: '1airflow' }],
+    ['namePrefix', { namePrefix: 'airflow_' }],
     ['clusterDomain', { clusterDomain: 'cluster.local.' }],
     ['image', { image: 'Postgres:17' }],
     ['storageSize', { storageSize: '5GB' }],
