@@ -349,3 +349,15 @@ describe('the recommended labels and one naming rule (issue #23 item 6)', () => 
     expect(find(objects, 'Namespace').metadata.labels['app.kubernetes.io/instance']).toBe('team-a');
   });
 });
+
+test('any valid namespace name deploys with the defaults: 63 characters, or starting with a digit (DNS-1123 labels both)', () => {
+  // The PersistentVolumes' prefix defaults to the namespace's name; it was capped at 40 characters (and, for
+  // Postgres, had to start with a letter) from when it also named namespaced objects, so a valid namespace was
+  // refused by default with a message about a namePrefix the user never set.
+  for (const namespace of ['a'.repeat(30) + '-' + 'b'.repeat(32), '2024-airflow']) {
+    const objects = Testing.synth(new AirflowChart(Testing.app(), 'airflow', { namespace }));
+    const pvs = objects.filter((o) => o.kind === 'PersistentVolume').map((o) => o.metadata.name).sort();
+    expect(pvs).toEqual(['dags', 'data', 'logs', 'postgres', 'postgres-keys'].map((n) => `${namespace}-${n}-volume`).sort());
+    for (const pv of objects.filter((o) => o.kind === 'PersistentVolume')) expect(pv.spec.claimRef.namespace).toBe(namespace);
+  }
+});

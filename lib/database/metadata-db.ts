@@ -239,7 +239,7 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
     super(scope, id);
     refuseUnknownProps(this, '', props, 'MetadataDbProps');
     const namespace = namespaceOf(this);
-    const prefix = validateDnsLabel(this, 'namePrefix', props.namePrefix ?? defaultNamePrefix(namespace), 40);
+    const prefix = validateDnsLabel(this, 'namePrefix', props.namePrefix ?? defaultNamePrefix(namespace));
     const clusterDomain = validateDnsSubdomain(this, 'clusterDomain', props.clusterDomain ?? 'cluster.local');
     this.image = validateImage(this, 'image', props.image ?? MetadataDb.DEFAULT_IMAGE);
     this.databaseName = validatePostgresName(this, 'databaseName', props.databaseName ?? DEFAULT_METADATA_DATABASE_NAME);

@@ -183,7 +183,7 @@ export class AirflowVolumes extends Construct {
     super(scope, id);
     refuseUnknownProps(this, '', props, 'AirflowVolumesProps');
     this.provisioning = props.provisioning ?? StorageProvisioning.hostPath();
-    this.namePrefix = validateDnsLabel(this, 'namePrefix', props.namePrefix ?? defaultNamePrefix(namespaceOf(this)), 40);
+    this.namePrefix = validateDnsLabel(this, 'namePrefix', props.namePrefix ?? defaultNamePrefix(namespaceOf(this)));
     if (this.provisioning.mode === StorageProvisioningMode.HOST_PATH && this.provisioning.hostRoot !== undefined) {
       validateAbsolutePath(this, 'provisioning.hostRoot', this.provisioning.hostRoot);
       validateHostFolder(this, 'provisioning.hostRoot', this.provisioning.hostRoot);
