@@ -12,13 +12,13 @@
 // watch on the API server; CPU seconds (utime + stime, children reaped included) of every process in the
 // scheduler's, the Celery worker's and the emulated kubelet's own process, from /proc, between the trigger and the
 // run's end; the scheduler's largest RSS from the kubelet's /proc samples; /proc/loadavg.
-import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { KUBECTL, REPO_ROOT, kubectl, getObject } from '../live/support/cluster';
+import { REPO_ROOT, kubectl, getObject } from '../live/support/cluster';
 import { RuntimeChain, Variant, waitForAsync } from './support/chain';
 import { Kubelet } from './support/kubelet';
+import { PodWatch } from './support/pod-watch';
 import { celeryChart, defaultChart } from './support/variants';
 
 const RESULTS = process.env.BENCH_TRADEOFF_RESULTS ?? path.join(REPO_ROOT, 'build', 'executor-tradeoff.json');
@@ -96,34 +96,6 @@ function machineBusy(): number {
   return (f.reduce((a, b) => a + b, 0) - f[3] - f[4]) / CLK_TCK;
 }
 
-/** `kubectl get pods -w` on the task pods: when each appeared. */
-class PodWatch {
-  readonly created = new Map<string, { t: number; runId?: string }>();
-  private proc: ChildProcess | undefined;
-  private buffer = '';
-  start(ns: string): void {
-    this.proc = spawn(KUBECTL, ['get', 'pods', '-n', ns, '-l', 'kubernetes_executor=True', '-w', '--output-watch-events', '-o', 'jsonpath={.type}|{.object.metadata.name}|{.object.metadata.annotations.run_id}{"\\n"}'], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    this.proc.stdout!.on('data', (chunk: Buffer) => {
-      const t = Date.now();
-      this.buffer += chunk.toString();
-      const lines = this.buffer.split('\n');
-      this.buffer = lines.pop()!;
-      for (const line of lines) {
-        const [type, name, runId] = line.trim().split('|');
-        if (name && type === 'ADDED' && !this.created.has(name)) this.created.set(name, { t, runId: runId || undefined });
-      }
-    });
-  }
-  stop(): void {
-    this.proc?.kill();
-  }
-  of(runId: string): number[] {
-    return [...this.created.values()].filter((p) => p.runId === runId).map((p) => p.t).sort((a, b) => a - b);
-  }
-}
-
 const ms = (iso: string | null | undefined) => (iso ? Date.parse(iso.replace(/(\.\d{3})\d*/, '$1')) : undefined);
 
 async function measureRun(chain: RuntimeChain, kubelet: Kubelet, watch: PodWatch, dagId: string): Promise<any> {
@@ -163,7 +135,7 @@ async function measureRun(chain: RuntimeChain, kubelet: Kubelet, watch: PodWatch
   const tEnd = Date.now();
   const after = { apiServer: cpuOfContainer(apiPid), scheduler: cpuOfContainer(schedulerPid), worker: cpuOfContainer(workerPid), kubelet: kPid ? cpuOfPid(kPid, true) : 0, machine: machineBusy() };
   const tis: any[] = (await api.ok('GET', `/dags/${dagId}/dagRuns/${enc}/taskInstances?limit=100`)).task_instances;
-  const pods = watch.of(runId);
+  const pods = watch.of(runId).map((p) => p.created).filter((t): t is number => t !== undefined).sort((a, b) => a - b);
   const r = {
     dagId,
     runId,

@@ -9,13 +9,13 @@
 // REST call. Pod created / bound / deleted: when a watch on the API server (kubectl get -w) sees it. Task pod's
 // process started: the runtime kubelet's "start" event (scripts/runtime/kubelet.py). Task running / done: the task
 // instance's start_date / end_date as Airflow recorded them (the task's supervisor reports to the execution API).
-import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { KUBECTL, REPO_ROOT, getObject, kubectl } from '../live/support/cluster';
+import { REPO_ROOT, getObject, kubectl } from '../live/support/cluster';
 import { RuntimeChain, waitForAsync } from './support/chain';
 import { Kubelet } from './support/kubelet';
+import { PodWatch } from './support/pod-watch';
 import { defaultChart } from './support/variants';
 
 const RUNS = Math.max(1, Number(process.env.BENCH_LATENCY_RUNS ?? 5));
@@ -24,63 +24,6 @@ const BENCH_DAGS = path.join(__dirname, 'bench-dags');
 const ONE = 'start_latency_one';
 const FANOUT = 'start_latency_fanout';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** What a watch on the API server saw of one task pod, in host milliseconds. */
-interface PodTimes {
-  name: string;
-  runId?: string;
-  taskId?: string;
-  created?: number;
-  bound?: number;
-  running?: number;
-  succeeded?: number;
-  deleted?: number;
-}
-
-/** `kubectl get pods -w` on the task pods, each event stamped when it arrives. */
-class PodWatch {
-  readonly pods = new Map<string, PodTimes>();
-  private proc: ChildProcess | undefined;
-  private buffer = '';
-
-  start(ns: string): void {
-    this.proc = spawn(
-      KUBECTL,
-      [
-        'get', 'pods', '-n', ns, '-l', 'kubernetes_executor=True', '-w', '--output-watch-events', '-o',
-        'jsonpath={.type}|{.object.metadata.name}|{.object.spec.nodeName}|{.object.status.phase}|{.object.metadata.labels.task_id}|{.object.metadata.annotations.run_id}{"\\n"}',
-      ],
-      { stdio: ['ignore', 'pipe', 'ignore'] },
-    );
-    this.proc.stdout!.on('data', (chunk: Buffer) => {
-      const t = Date.now();
-      this.buffer += chunk.toString();
-      const lines = this.buffer.split('\n');
-      this.buffer = lines.pop()!;
-      for (const line of lines) {
-        const [type, name, node, phase, taskId, runId] = line.trim().split('|');
-        if (!name) continue;
-        const p = this.pods.get(name) ?? { name };
-        this.pods.set(name, p);
-        p.taskId ??= taskId || undefined;
-        p.runId ??= runId || undefined;
-        if (type === 'ADDED') p.created ??= t;
-        if (node) p.bound ??= t;
-        if (phase === 'Running') p.running ??= t;
-        if (phase === 'Succeeded' || phase === 'Failed') p.succeeded ??= t;
-        if (type === 'DELETED') p.deleted ??= t;
-      }
-    });
-  }
-
-  stop(): void {
-    this.proc?.kill();
-  }
-
-  of(runId: string): PodTimes[] {
-    return [...this.pods.values()].filter((p) => p.runId === runId);
-  }
-}
 
 /** The runtime kubelet's events (events.jsonl): when it first acted on a pod, when container base started. */
 function kubeletTimes(kubelet: Kubelet, ns: string, pod: string): { seen?: number; started?: number } {
