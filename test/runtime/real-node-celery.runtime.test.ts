@@ -10,23 +10,15 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { AirflowApp, AirflowChart, RedisBroker } from '../../lib';
-import { kubectl, kubectlJson, kubectlOk, REPO_ROOT, waitFor } from '../live/support/cluster';
+import { kubectl, kubectlOk, REPO_ROOT, waitFor } from '../live/support/cluster';
 import { recordRuntime } from './support/results';
-import { cgroupMemory, componentPod, componentReady, DATA, dagParsed, deleteChart, memoryReport, NS, pods, podSummary, prepareData, REAL_NODE, removeData, triggerAndWait } from './support/real-node';
+import { cgroupMemory, chartProgress, componentPod, DATA, dagParsed, deleteChart, jobsComplete, memoryReport, NS, prepareData, readyWithoutRestart, REAL_NODE, removeChart, triggerAndWait } from './support/real-node';
 
 const OUT = path.join(REPO_ROOT, 'build', 'real-node-celery');
 const COMPONENTS = ['scheduler', 'api-server', 'dag-processor', 'triggerer', 'redis', 'celery-worker'];
 
 const d = REAL_NODE ? describe : describe.skip;
-const started = Date.now();
-const timings: Record<string, number> = {};
-const mark = (step: string) => {
-  timings[step] = Math.round((Date.now() - started) / 1000);
-};
-let applied = false;
-const needApplied = () => {
-  if (!applied) throw new Error(`${OUT} was not applied (see the first test)`);
-};
+const { timings, mark, setApplied, needApplied } = chartProgress(OUT);
 
 d('runtime: the chart with Celery workers on the real node', () => {
   beforeAll(async () => {
@@ -38,40 +30,26 @@ d('runtime: the chart with Celery workers on the real node', () => {
     prepareData(path.join(REPO_ROOT, 'dags'));
   }, 360_000);
 
-  afterAll(async () => {
-    recordRuntime(['realNode', 'celery', 'timingsSeconds'], timings);
-    if (process.env.AIRFLOW_CDK8S_RUNTIME_KEEP === '1') return;
-    try {
-      await deleteChart(OUT);
-    } finally {
-      removeData();
-    }
-  }, 360_000);
+  afterAll(() => removeChart(OUT, ['realNode', 'celery', 'timingsSeconds'], timings), 360_000);
 
   test('kubectl apply -f on the synthesized folder is accepted; Redis is the image lib names', () => {
     const text = fs.readdirSync(OUT).map((f) => fs.readFileSync(path.join(OUT, f), 'utf8')).join('\n');
     expect(text).toContain(`image: ${RedisBroker.DEFAULT_IMAGE}`);
     kubectlOk(['apply', '-f', OUT]);
-    applied = true;
+    setApplied();
     mark('applied');
   });
 
   test('the Jobs complete', async () => {
     needApplied();
-    await waitFor('every Job to complete', 900_000, () => {
-      const jobs = kubectlJson(['-n', NS, 'get', 'jobs', '-o', 'json']).items;
-      return jobs.length >= 4 && jobs.every((j: any) => (j.status.succeeded ?? 0) >= 1);
-    }, podSummary, 3000);
+    await jobsComplete(4);
     mark('jobsComplete');
   }, 960_000);
 
   test('the four components, Redis and the Celery worker are Ready, none restarted', async () => {
     needApplied();
-    await waitFor('the components, Redis and the Celery worker Ready', 900_000, () => COMPONENTS.every(componentReady), podSummary, 3000);
+    await readyWithoutRestart('the components, Redis and the Celery worker Ready', COMPONENTS);
     mark('componentsReady');
-    for (const p of pods().filter((x) => COMPONENTS.includes(x.metadata.labels?.['app.kubernetes.io/component']))) {
-      for (const cs of p.status.containerStatuses) expect(`${p.metadata.name}/${cs.name}: ${cs.restartCount}`).toBe(`${p.metadata.name}/${cs.name}: 0`);
-    }
   }, 960_000);
 
   test('Redis runs as uid 999 gid 1000 and answers only with the password; the worker is connected to it', async () => {

@@ -9,25 +9,16 @@
 // does (`minikube mount --uid 50000 --gid 0`) and removes /data afterwards; it refuses a /data it did not create.
 import * as fs from 'fs';
 import * as path from 'path';
-import { kubectlJson, kubectlOk, REPO_ROOT, waitFor } from '../live/support/cluster';
+import { kubectlJson, kubectlOk, REPO_ROOT } from '../live/support/cluster';
 import { recordRuntime } from './support/results';
-import { cgroupMemory, componentReady, DATA, dagParsed, deleteChart, memoryReport, NS, pods, podSummary, prepareData, REAL_NODE, removeData, triggerAndWait } from './support/real-node';
+import { cgroupMemory, chartProgress, DATA, dagParsed, deleteChart, jobsComplete, memoryReport, NS, prepareData, readyWithoutRestart, REAL_NODE, removeChart, triggerAndWait } from './support/real-node';
 
 /** dist/ as a user applies it: `kubectl apply -f dist/` reads its three files in name order (AirflowApp). */
 const DIST = path.join(REPO_ROOT, 'dist');
 const COMPONENTS = ['scheduler', 'api-server', 'dag-processor', 'triggerer'];
 
 const d = REAL_NODE ? describe : describe.skip;
-const started = Date.now();
-const timings: Record<string, number> = {};
-const mark = (step: string) => {
-  timings[step] = Math.round((Date.now() - started) / 1000);
-};
-/** Set once dist/ is applied: the waits after it fail at once rather than for 15 minutes each when it was not. */
-let applied = false;
-const needApplied = () => {
-  if (!applied) throw new Error('dist/ was not applied (see the first test)');
-};
+const { timings, mark, setApplied, needApplied } = chartProgress('dist/');
 
 d('runtime: the default chart on the real node', () => {
   beforeAll(async () => {
@@ -35,43 +26,24 @@ d('runtime: the default chart on the real node', () => {
     prepareData(path.join(REPO_ROOT, 'dags'));
   }, 360_000);
 
-  afterAll(async () => {
-    recordRuntime(['realNode', 'defaultChart', 'timingsSeconds'], timings);
-    if (process.env.AIRFLOW_CDK8S_RUNTIME_KEEP === '1') return;
-    try {
-      await deleteChart(DIST);
-    } finally {
-      removeData();
-    }
-  }, 360_000);
+  afterAll(() => removeChart(DIST, ['realNode', 'defaultChart', 'timingsSeconds'], timings), 360_000);
 
   test('kubectl apply -f dist/ is accepted', () => {
     kubectlOk(['apply', '-f', DIST]);
-    applied = true;
+    setApplied();
     mark('applied');
   });
 
   test('the Jobs complete (secrets bootstrap, volume permissions, migrations, admin user)', async () => {
     needApplied();
-    const jobs = kubectlJson(['-n', NS, 'get', 'jobs', '-o', 'json']).items.map((j: any) => j.metadata.name);
-    expect(jobs.length).toBeGreaterThanOrEqual(4);
-    await waitFor('every Job to complete', 900_000, () => kubectlJson(['-n', NS, 'get', 'jobs', '-o', 'json']).items.every((j: any) => (j.status.succeeded ?? 0) >= 1), podSummary, 3000);
+    await jobsComplete(4);
     mark('jobsComplete');
   }, 960_000);
 
   test('scheduler, api-server, dag-processor and triggerer are Ready, none restarted', async () => {
     needApplied();
-    await waitFor(
-      'the four components Ready',
-      900_000,
-      () => COMPONENTS.every(componentReady),
-      podSummary,
-      3000,
-    );
+    await readyWithoutRestart('the four components Ready', COMPONENTS);
     mark('componentsReady');
-    for (const p of pods().filter((x) => COMPONENTS.includes(x.metadata.labels?.['app.kubernetes.io/component']))) {
-      for (const cs of p.status.containerStatuses) expect(`${p.metadata.name}/${cs.name}: ${cs.restartCount}`).toBe(`${p.metadata.name}/${cs.name}: 0`);
-    }
   }, 960_000);
 
   test('a run of write_to_data_volume: the executor\'s task pod runs on the real node and succeeds', async () => {

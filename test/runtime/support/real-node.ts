@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { kubectl, kubectlJson, kubectlOk, waitFor } from '../../live/support/cluster';
+import { recordRuntime } from './results';
 
 export const REAL_NODE = process.env.AIRFLOW_CDK8S_RUNTIME_NODE === 'real';
 export const NS = 'airflow';
@@ -146,4 +147,54 @@ export function memoryReport(title: string, m: Record<string, ContainerMemory>):
   const over = Object.entries(m).filter(([, v]) => v.maxUsageMiB > 0.8 * v.limitMiB).map(([k, v]) => `${k}: ${v.maxUsageMiB}/${v.limitMiB} MiB`);
   const oomKilled = pods().flatMap((p) => (p.status.containerStatuses ?? []).filter((cs: any) => cs.lastState?.terminated?.reason === 'OOMKilled').map((cs: any) => `${p.metadata.name}/${cs.name}`));
   return { over, oomKilled };
+}
+
+/**
+ * What every real-node chart file tracks: the seconds from the file's start at each step (`mark`), and whether its
+ * chart was applied, so that the waits after a failed apply fail at once rather than for 15 minutes each.
+ */
+export function chartProgress(what: string): { timings: Record<string, number>; mark: (step: string) => void; setApplied: () => void; needApplied: () => void } {
+  const started = Date.now();
+  const timings: Record<string, number> = {};
+  let applied = false;
+  return {
+    timings,
+    mark: (step) => {
+      timings[step] = Math.round((Date.now() - started) / 1000);
+    },
+    setApplied: () => {
+      applied = true;
+    },
+    needApplied: () => {
+      if (!applied) throw new Error(`${what} was not applied (see the first test)`);
+    },
+  };
+}
+
+/** Waits until every Job of the namespace (at least `min`, all made by the apply) has succeeded. */
+export async function jobsComplete(min: number): Promise<void> {
+  const jobs = kubectlJson(['-n', NS, 'get', 'jobs', '-o', 'json']).items.map((j: any) => j.metadata.name);
+  if (jobs.length < min) throw new Error(`${jobs.length} Jobs after the apply (${jobs.join(', ')}), expected at least ${min}`);
+  await waitFor('every Job to complete', 900_000, () => kubectlJson(['-n', NS, 'get', 'jobs', '-o', 'json']).items.every((j: any) => (j.status.succeeded ?? 0) >= 1), podSummary, 3000);
+}
+
+/** Waits until every component of `components` is Ready; then none of their containers may have restarted. */
+export async function readyWithoutRestart(what: string, components: readonly string[]): Promise<void> {
+  await waitFor(what, 900_000, () => components.every(componentReady), podSummary, 3000);
+  for (const p of pods().filter((x) => components.includes(x.metadata.labels?.['app.kubernetes.io/component']))) {
+    for (const cs of p.status.containerStatuses) {
+      if (cs.restartCount !== 0) throw new Error(`${p.metadata.name}/${cs.name} restarted ${cs.restartCount} times`);
+    }
+  }
+}
+
+/** afterAll of a chart file: records its timings, then deletes the chart and the node's /data (unless kept). */
+export async function removeChart(yaml: string, timingsKey: string[], timings: Record<string, number>): Promise<void> {
+  recordRuntime(timingsKey, timings);
+  if (process.env.AIRFLOW_CDK8S_RUNTIME_KEEP === '1') return;
+  try {
+    await deleteChart(yaml);
+  } finally {
+    removeData();
+  }
 }
