@@ -93,6 +93,8 @@ describe('runtime harness: a broken configuration makes a named step fail', () =
     );
 
     const { chain: c, task } = chainWith('harness-b', broken);
+    // the step must fail here; 20 s is still 18 times the longest deletion of the passing runs
+    c.taskPodDeletionTimeoutMs = 20_000;
     try {
       const restart = await c.runSteps([
         steps["api-server, scheduler, dag-processor and triggerer run their Deployments' commands and become available"],

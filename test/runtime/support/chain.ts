@@ -97,6 +97,12 @@ export class RuntimeChain {
   private watchBuffer = '';
   public secretValues: Record<string, string> = {};
   public findings: { configLint?: string[] } = {};
+  /**
+   * How long "the executor deletes the task pod" waits. The executor deletes a task pod within about a second of
+   * its end (1.1 s at most in the CI runs of this round), so 90 s is ample; the harness's broken Role, which makes
+   * the step fail on purpose, need not wait that long to prove it.
+   */
+  public taskPodDeletionTimeoutMs = 90_000;
 
   constructor(public readonly variant: Variant, public readonly kubelet: Kubelet) {
     const ns = variant.objects.find((o) => o.kind === 'Namespace');
@@ -771,7 +777,7 @@ export class RuntimeChain {
       const name = this.taskPodsOf('write_to_data_volume')[0].metadata.name;
       await waitForAsync(
         `the KubernetesExecutor to delete pod ${name} (delete_worker_pods)`,
-        90_000,
+        this.taskPodDeletionTimeoutMs,
         () => getObject('pod', name, this.ns) === undefined,
         () => `pod ${name}: ${kubectl(['get', 'pod', name, '-n', this.ns, '-o', 'wide']).stdout}\nphases seen: ${JSON.stringify(this.phases.get(name))}`,
       );
