@@ -1,6 +1,18 @@
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { AIRFLOW_GID, AIRFLOW_UID, Components, airflowLabels, atSynth, oneShotJobLabels, resolveAtSynth, shortHash, refuseUnknownProps } from '../core';
+import {
+  AIRFLOW_GID,
+  AIRFLOW_UID,
+  Components,
+  ROOT_USER,
+  airflowLabels,
+  atSynth,
+  hardenedContainerSecurityContext,
+  oneShotJobLabels,
+  resolveAtSynth,
+  shortHash,
+  refuseUnknownProps,
+} from '../core';
 import { AirflowVolumes, StorageProvisioningMode } from '../storage';
 import { NO_POD_OPTIONS, ResolvedPodOptions, airflowServiceAccount } from './pod-parts';
 
@@ -205,15 +217,6 @@ export class VolumePermissions extends Construct {
    * and FOWNER (to change the mode of a folder another user owns): Pod Security "baseline".
    */
   public static containerSecurityContext(): k8s.SecurityContext {
-    return {
-      runAsUser: 0,
-      runAsGroup: 0,
-      runAsNonRoot: false,
-      allowPrivilegeEscalation: false,
-      privileged: false,
-      readOnlyRootFilesystem: true,
-      capabilities: { drop: ['ALL'], add: [...VOLUME_PERMISSIONS_CAPABILITIES] },
-      seccompProfile: { type: 'RuntimeDefault' },
-    };
+    return hardenedContainerSecurityContext({ user: ROOT_USER, runAsNonRoot: false, keepCapabilities: VOLUME_PERMISSIONS_CAPABILITIES });
   }
 }

@@ -12,6 +12,7 @@ export * from './airflow-image';
 export * from './secret-key-ref';
 export * from './registry';
 export * from './pod-options';
+export * from './container-security';
 export * from './deployment-strategy';
 export * from './scope';
 export * from './airflow-generation';

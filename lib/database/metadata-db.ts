@@ -9,6 +9,7 @@ import {
   PodPlacementOptions,
   atSynth,
   chartPodDefaults,
+  hardenedContainerSecurityContext,
   mergePodOptions,
   podPlacementFieldsAtSynth,
   podTemplateMetadataAtSynth,
@@ -458,13 +459,7 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
    * can gain privileges again (no_new_privs).
    */
   public static postgresContainerSecurityContext(): k8s.SecurityContext {
-    return {
-      allowPrivilegeEscalation: false,
-      privileged: false,
-      readOnlyRootFilesystem: true,
-      capabilities: { drop: ['ALL'], add: [...MetadataDb.CAPABILITIES] },
-      seccompProfile: { type: 'RuntimeDefault' },
-    };
+    return hardenedContainerSecurityContext({ keepCapabilities: MetadataDb.CAPABILITIES });
   }
 
   /**
@@ -475,14 +470,7 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
    * initdb a passwd entry for the uid through nss_wrapper (docker-library/postgres `docker-entrypoint.sh`).
    */
   public static postgresOpenShiftSecurityContext(): k8s.SecurityContext {
-    return {
-      runAsNonRoot: true,
-      allowPrivilegeEscalation: false,
-      privileged: false,
-      readOnlyRootFilesystem: true,
-      capabilities: { drop: ['ALL'] },
-      seccompProfile: { type: 'RuntimeDefault' },
-    };
+    return hardenedContainerSecurityContext({ runAsNonRoot: true });
   }
 
   /** The database connection env of Airflow's containers: see {@link IMetadataDatabase.airflowConnectionEnv}. */

@@ -6,6 +6,7 @@ import {
   Components,
   atSynth,
   chartPodDefaults,
+  hardenedContainerSecurityContext,
   IMAGE_PULL_POLICIES,
   PodOptions,
   PodPlacementOptions,
@@ -173,13 +174,6 @@ export class ImagePrePull extends Construct {
       requests: quantities(r.requests),
       limits: quantities(r.limits),
     });
-    const hardened = {
-      allowPrivilegeEscalation: false,
-      privileged: false,
-      readOnlyRootFilesystem: true,
-      capabilities: { drop: ['ALL'] },
-      seccompProfile: { type: 'RuntimeDefault' },
-    };
     // On OpenShift (the control plane's openShift) no uid or gid: the restricted SCC assigns them (/bin/true and
     // pause run as any user).
     const fixedIds = (uid: number, gid: number) => ({
@@ -210,7 +204,7 @@ export class ImagePrePull extends Construct {
               // database with `airflow db check`): only /bin/true runs, in a few milliseconds.
               command: [...PRE_PULL_COMMAND],
               resources: resources(PRE_PULL_RESOURCES.pull),
-              securityContext: { ...fixedIds(AIRFLOW_UID, AIRFLOW_GID), runAsNonRoot: true, ...hardened },
+              securityContext: hardenedContainerSecurityContext({ user: fixedIds(AIRFLOW_UID, AIRFLOW_GID), runAsNonRoot: true }),
             })),
             containers: [
               {
@@ -218,7 +212,7 @@ export class ImagePrePull extends Construct {
                 image: pauseImage,
                 imagePullPolicy: 'IfNotPresent',
                 resources: resources(PRE_PULL_RESOURCES.pause),
-                securityContext: { ...fixedIds(PAUSE_UID, PAUSE_UID), runAsNonRoot: true, ...hardened },
+                securityContext: hardenedContainerSecurityContext({ user: fixedIds(PAUSE_UID, PAUSE_UID), runAsNonRoot: true }),
               },
             ],
           },

@@ -1,5 +1,5 @@
 import * as k8s from '../../imports/k8s';
-import { AIRFLOW_GID, AIRFLOW_UID } from '../core';
+import { AIRFLOW_GID, AIRFLOW_UID, hardenedContainerSecurityContext } from '../core';
 
 /**
  * The pod securityContext of every Airflow pod: non-root uid 50000 / gid 0, seccomp RuntimeDefault.
@@ -23,15 +23,11 @@ export function airflowPodSecurityContext(openShift: boolean = false): k8s.PodSe
  * image and cannot be told otherwise (Airflow 2 copies `webserver_config.py` into AIRFLOW_HOME at every start).
  */
 export function airflowContainerSecurityContext(readOnlyRootFilesystem: boolean = true, openShift: boolean = false): k8s.SecurityContext {
-  return {
-    ...(openShift ? {} : { runAsUser: AIRFLOW_UID, runAsGroup: AIRFLOW_GID }),
+  return hardenedContainerSecurityContext({
+    user: openShift ? undefined : { runAsUser: AIRFLOW_UID, runAsGroup: AIRFLOW_GID },
     runAsNonRoot: true,
-    allowPrivilegeEscalation: false,
-    privileged: false,
     readOnlyRootFilesystem,
-    capabilities: { drop: ['ALL'] },
-    seccompProfile: { type: 'RuntimeDefault' },
-  };
+  });
 }
 
 /**
