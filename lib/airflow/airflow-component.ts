@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { DeploymentStrategy, airflowLabels, atSynth, refuseUnknownProps, resolveDeploymentStrategy, selectorLabels, spreadOverNodes, validateChoice, validateInteger } from '../core';
+import { DeploymentStrategy, airflowLabels, atSynth, namedPortService, refuseUnknownProps, resolveDeploymentStrategy, selectorLabels, spreadOverNodes, validateChoice, validateInteger } from '../core';
 import { CONFIG_CHECKSUM_ANNOTATION } from './airflow-configuration';
 import {
   AirflowContainerOptions,
@@ -254,19 +254,13 @@ export class AirflowComponent extends Construct {
 
     const serviceType = validateChoice(this, 'port.serviceType', props.port?.serviceType ?? 'ClusterIP', SERVICE_TYPES);
     this.service = props.port
-      ? new k8s.KubeService(this, 'service', {
-        metadata: {
-          name: this.name,
-          labels,
-          ...(props.port.serviceAnnotations && Object.keys(props.port.serviceAnnotations).length
-            ? { annotations: { ...props.port.serviceAnnotations } }
-            : {}),
-        },
-        spec: {
-          type: serviceType,
-          selector,
-          ports: [{ name: 'http', port: props.port.servicePort, targetPort: k8s.IntOrString.fromString('http'), protocol: 'TCP' }],
-        },
+      ? namedPortService(this, 'service', {
+        name: this.name,
+        labels,
+        selector,
+        type: serviceType,
+        annotations: props.port.serviceAnnotations,
+        ports: [{ name: 'http', port: props.port.servicePort }],
       })
       : undefined;
 

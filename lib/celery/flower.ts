@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { Components, FLOWER_PORT, airflowLabels, atSynth, invalid, podPlacementFields, refuseUnknownProps, secretEnv, selectorLabels, validateSecretKeyRef } from '../core';
+import { Components, FLOWER_PORT, airflowLabels, atSynth, invalid, namedPortService, podPlacementFields, refuseUnknownProps, secretEnv, selectorLabels, validateSecretKeyRef } from '../core';
 import { CONFIG_CHECKSUM_ANNOTATION } from '../airflow/airflow-configuration';
 import type { KubernetesExecutorAirflow } from '../airflow/kubernetes-executor-airflow';
 import { ContainerResources, airflowServiceAccount, pickPlacement, resolveResources, resourceRequirements } from '../airflow/pod-parts';
@@ -140,13 +140,6 @@ export class Flower extends Construct {
         },
       },
     });
-    this.service = new k8s.KubeService(this, 'service', {
-      metadata: { name: this.name, labels },
-      spec: {
-        type: 'ClusterIP',
-        selector,
-        ports: [{ name: 'flower-ui', port: FLOWER_PORT, targetPort: k8s.IntOrString.fromString('flower-ui'), protocol: 'TCP' }],
-      },
-    });
+    this.service = namedPortService(this, 'service', { name: this.name, labels, selector, ports: [{ name: 'flower-ui', port: FLOWER_PORT }] });
   }
 }

@@ -5,6 +5,7 @@ import {
   atSynth,
   chartPodDefaults,
   hardenedContainerSecurityContext,
+  namedPortService,
   PodPlacementOptions,
   REDIS_PORT,
   SecretKeyRef,
@@ -180,14 +181,7 @@ export class RedisBroker extends Construct {
       },
     });
 
-    this.service = new k8s.KubeService(this, 'service', {
-      metadata: { name: this.name, labels },
-      spec: {
-        type: 'ClusterIP',
-        selector,
-        ports: [{ name: 'redis', port: REDIS_PORT, targetPort: k8s.IntOrString.fromString('redis'), protocol: 'TCP' }],
-      },
-    });
+    this.service = namedPortService(this, 'service', { name: this.name, labels, selector, ports: [{ name: 'redis', port: REDIS_PORT }] });
   }
 
   /** The in-cluster DNS name of the Service (`airflow-redis.<namespace>.svc.<clusterDomain>`). */

@@ -13,6 +13,7 @@ export * from './secret-key-ref';
 export * from './registry';
 export * from './pod-options';
 export * from './container-security';
+export * from './service';
 export * from './deployment-strategy';
 export * from './scope';
 export * from './airflow-generation';

@@ -10,6 +10,7 @@ import {
   atSynth,
   chartPodDefaults,
   hardenedContainerSecurityContext,
+  namedPortService,
   mergePodOptions,
   podPlacementFieldsAtSynth,
   podTemplateMetadataAtSynth,
@@ -329,13 +330,11 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
       });
     }
 
-    this.service = new k8s.KubeService(this, 'service', {
-      metadata: { name: this.serviceName, labels: { ...this.podLabels } },
-      spec: {
-        type: 'ClusterIP',
-        selector: { ...this.podLabels },
-        ports: [{ name: 'postgres', port: POSTGRES_PORT, targetPort: k8s.IntOrString.fromString('postgres'), protocol: 'TCP' }],
-      },
+    this.service = namedPortService(this, 'service', {
+      name: this.serviceName,
+      labels: { ...this.podLabels },
+      selector: { ...this.podLabels },
+      ports: [{ name: 'postgres', port: POSTGRES_PORT }],
     });
 
     // pg_isready over TCP on the loopback: during first-start initialisation the entrypoint runs a temporary

@@ -7,6 +7,7 @@ import {
   STATSD_PORT,
   airflowLabels,
   namespaceOf,
+  namedPortService,
   podPlacementFields,
   selectorLabels,
   sha256,
@@ -155,24 +156,19 @@ export class StatsdExporter extends Construct implements IAirflowFeature {
       },
     });
 
-    this.service = new k8s.KubeService(this, 'service', {
-      metadata: {
-        name: this.name,
-        labels,
-        annotations: {
-          'prometheus.io/scrape': 'true',
-          'prometheus.io/port': String(STATSD_METRICS_PORT),
-          'prometheus.io/path': '/metrics',
-        },
+    this.service = namedPortService(this, 'service', {
+      name: this.name,
+      labels,
+      selector,
+      annotations: {
+        'prometheus.io/scrape': 'true',
+        'prometheus.io/port': String(STATSD_METRICS_PORT),
+        'prometheus.io/path': '/metrics',
       },
-      spec: {
-        type: 'ClusterIP',
-        selector,
-        ports: [
-          { name: 'statsd', port: STATSD_PORT, targetPort: k8s.IntOrString.fromString('statsd'), protocol: 'UDP' },
-          { name: 'metrics', port: STATSD_METRICS_PORT, targetPort: k8s.IntOrString.fromString('metrics'), protocol: 'TCP' },
-        ],
-      },
+      ports: [
+        { name: 'statsd', port: STATSD_PORT, protocol: 'UDP' },
+        { name: 'metrics', port: STATSD_METRICS_PORT },
+      ],
     });
     airflow?.addFeature(this);
   }

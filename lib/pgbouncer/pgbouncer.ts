@@ -9,6 +9,7 @@ import {
   hardenedContainerSecurityContext,
   invalid,
   namespaceOf,
+  namedPortService,
   refuseUnknownProps,
   secretEnv,
   selectorLabels,
@@ -269,14 +270,7 @@ export class PgBouncer extends Construct implements IPooledMetadataDatabase {
         },
       },
     });
-    this.service = new k8s.KubeService(this, 'service', {
-      metadata: { name, labels },
-      spec: {
-        type: 'ClusterIP',
-        selector,
-        ports: [{ name: 'pgbouncer', port: PGBOUNCER_PORT, targetPort: k8s.IntOrString.fromString('pgbouncer'), protocol: 'TCP' }],
-      },
-    });
+    this.service = namedPortService(this, 'service', { name, labels, selector, ports: [{ name: 'pgbouncer', port: PGBOUNCER_PORT }] });
   }
 
   /**
