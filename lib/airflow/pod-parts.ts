@@ -8,6 +8,7 @@ import {
   atSynth,
   invalid,
   resolveAtSynth,
+  resourceRequirements,
   oneShotJobLabels,
   shortHash,
   podEnv,
@@ -198,13 +199,8 @@ export interface AirflowPodParts {
   readonly pod?: ResolvedPodOptions;
 }
 
-/** CPU and memory requests and limits, as Kubernetes quantities. */
-export function resourceRequirements(r: ContainerResources): k8s.ResourceRequirements {
-  return {
-    requests: { cpu: k8s.Quantity.fromString(r.cpuRequest), memory: k8s.Quantity.fromString(r.memoryRequest) },
-    limits: { cpu: k8s.Quantity.fromString(r.cpuLimit), memory: k8s.Quantity.fromString(r.memoryLimit) },
-  };
-}
+/** CPU and memory requests and limits, as Kubernetes quantities: lib/core's, for the boxes below this one too. */
+export { resourceRequirements };
 
 /**
  * `given` over `defaults` (what is not given keeps its default), each quantity checked, requests at most

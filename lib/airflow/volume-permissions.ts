@@ -10,6 +10,7 @@ import {
   hardenedContainerSecurityContext,
   oneShotJobLabels,
   resolveAtSynth,
+  resourceRequirements,
   shortHash,
   refuseUnknownProps,
 } from '../core';
@@ -189,10 +190,7 @@ export class VolumePermissions extends Construct {
             ...fixed().flatMap((v) => [`${MOUNT_ROOT}/${v.name}`, onHost ? v.storage!.hostPath! : v.claimName!]),
           ]),
           volumeMounts: atSynth(() => fixed().map((v) => ({ name: v.name, mountPath: `${MOUNT_ROOT}/${v.name}` }))),
-          resources: {
-            requests: { cpu: k8s.Quantity.fromString(VOLUME_PERMISSIONS_RESOURCES.cpuRequest), memory: k8s.Quantity.fromString(VOLUME_PERMISSIONS_RESOURCES.memoryRequest) },
-            limits: { cpu: k8s.Quantity.fromString(VOLUME_PERMISSIONS_RESOURCES.cpuLimit), memory: k8s.Quantity.fromString(VOLUME_PERMISSIONS_RESOURCES.memoryLimit) },
-          },
+          resources: resourceRequirements(VOLUME_PERMISSIONS_RESOURCES),
           securityContext: VolumePermissions.containerSecurityContext(),
         },
       ],

@@ -14,6 +14,7 @@ export * from './registry';
 export * from './pod-options';
 export * from './container-security';
 export * from './service';
+export * from './resources';
 export * from './deployment-strategy';
 export * from './scope';
 export * from './airflow-generation';

@@ -11,6 +11,7 @@ import {
   chartPodDefaults,
   hardenedContainerSecurityContext,
   namedPortService,
+  resourceRequirements,
   mergePodOptions,
   podPlacementFieldsAtSynth,
   podTemplateMetadataAtSynth,
@@ -411,10 +412,7 @@ export class MetadataDb extends Construct implements IMetadataDatabase {
                   timeoutSeconds: 5,
                   failureThreshold: 6,
                 },
-                resources: {
-                  requests: { cpu: k8s.Quantity.fromString(cpuRequest), memory: k8s.Quantity.fromString(memoryRequest) },
-                  limits: { cpu: k8s.Quantity.fromString(cpuLimit), memory: k8s.Quantity.fromString(memoryLimit) },
-                },
+                resources: resourceRequirements({ cpuRequest, memoryRequest, cpuLimit, memoryLimit }),
                 // On OpenShift (the control plane's openShift), no root: the restricted SCC assigns the uid.
                 securityContext: atSynth(() =>
                   chartPodDefaults(this)?.openShift ? MetadataDb.postgresOpenShiftSecurityContext() : MetadataDb.postgresContainerSecurityContext(),

@@ -1,5 +1,5 @@
 import * as k8s from '../../imports/k8s';
-import { POSTGRES_PORT, SecretKeyRef, secretEnv } from '../core';
+import { POSTGRES_PORT, SecretKeyRef, resourceRequirements, secretEnv } from '../core';
 
 /** The name of the init container that waits for the database. */
 export const WAIT_FOR_DB_CONTAINER_NAME = 'wait-for-db';
@@ -89,10 +89,7 @@ export function waitForDatabaseContainer(options: WaitForDatabaseOptions): k8s.C
     image: options.image,
     command: ['bash', '-c', options.uriSecret ? `${WAIT_FOR_DB_URI_SCRIPT}\n${WAIT_FOR_DB_SCRIPT}` : WAIT_FOR_DB_SCRIPT],
     env,
-    resources: {
-      requests: { cpu: k8s.Quantity.fromString(WAIT_FOR_DB_RESOURCES.cpuRequest), memory: k8s.Quantity.fromString(WAIT_FOR_DB_RESOURCES.memoryRequest) },
-      limits: { cpu: k8s.Quantity.fromString(WAIT_FOR_DB_RESOURCES.cpuLimit), memory: k8s.Quantity.fromString(WAIT_FOR_DB_RESOURCES.memoryLimit) },
-    },
+    resources: resourceRequirements(WAIT_FOR_DB_RESOURCES),
     ...(options.securityContext ? { securityContext: options.securityContext } : {}),
   };
 }

@@ -10,6 +10,7 @@ import {
   chartPodDefaults,
   hardenedContainerSecurityContext,
   ROOT_USER,
+  resourceRequirements,
   mergePodOptions,
   podPlacementFieldsAtSynth,
   podTemplateMetadataAtSynth,
@@ -154,10 +155,7 @@ function copyFolderContainer(image: string, imagePullPolicy: string): k8s.Contai
     command: ['python3', '-c', script, SECRETS_COPY_MOUNT_PATH, String(AIRFLOW_UID), String(AIRFLOW_GID)],
     volumeMounts: [{ name: SECRETS_COPY_VOLUME, mountPath: SECRETS_COPY_MOUNT_PATH }],
     securityContext: hardenedContainerSecurityContext({ user: ROOT_USER, runAsNonRoot: false, keepCapabilities: SECRETS_COPY_FOLDER_CAPABILITIES }),
-    resources: {
-      requests: { cpu: k8s.Quantity.fromString('10m'), memory: k8s.Quantity.fromString('32Mi') },
-      limits: { cpu: k8s.Quantity.fromString('100m'), memory: k8s.Quantity.fromString('64Mi') },
-    },
+    resources: resourceRequirements({ cpuRequest: '10m', memoryRequest: '32Mi', cpuLimit: '100m', memoryLimit: '64Mi' }),
   };
 }
 
@@ -311,10 +309,7 @@ export class AirflowSecrets extends Construct implements IAirflowSecrets {
             ],
             ...(store ? { volumeMounts: [{ name: SECRETS_COPY_VOLUME, mountPath: SECRETS_COPY_MOUNT_PATH }] } : {}),
             securityContext: airflowContainerSecurityContext(true, chartPodDefaults(this)?.openShift ?? false),
-            resources: {
-              requests: { cpu: k8s.Quantity.fromString(SECRETS_BOOTSTRAP_RESOURCES.cpuRequest), memory: k8s.Quantity.fromString(SECRETS_BOOTSTRAP_RESOURCES.memoryRequest) },
-              limits: { cpu: k8s.Quantity.fromString(SECRETS_BOOTSTRAP_RESOURCES.cpuLimit), memory: k8s.Quantity.fromString(SECRETS_BOOTSTRAP_RESOURCES.memoryLimit) },
-            },
+            resources: resourceRequirements(SECRETS_BOOTSTRAP_RESOURCES),
           },
         ],
         ...(store ? { volumes: [{ name: SECRETS_COPY_VOLUME, persistentVolumeClaim: { claimName: store.claimName } }] } : {}),
