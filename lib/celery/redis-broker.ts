@@ -20,7 +20,7 @@ import {
   refuseUnknownProps,
 } from '../core';
 import { RedisBrokerOptions } from './celery-options';
-import { ContainerResources, resolveResources, resourceRequirements } from '../airflow/pod-parts';
+import { ContainerResources, airflowServiceAccount, resolveResources, resourceRequirements } from '../airflow/pod-parts';
 
 /** Props for {@link RedisBroker}. */
 export interface RedisBrokerProps extends RedisBrokerOptions {
@@ -102,10 +102,7 @@ export class RedisBroker extends Construct {
     const selector = selectorLabels(Components.REDIS);
     const placement = props.placement ?? {};
 
-    this.serviceAccount = new k8s.KubeServiceAccount(this, 'service-account', {
-      metadata: { name: this.name, labels },
-      automountServiceAccountToken: false,
-    });
+    this.serviceAccount = airflowServiceAccount(this, 'service-account', this.name, Components.REDIS, false);
 
     const ping: k8s.Probe = {
       // redis-cli reads the password from REDISCLI_AUTH (not from its command line, where `ps` would show it).

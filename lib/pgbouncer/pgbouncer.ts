@@ -18,7 +18,7 @@ import {
   validateImage,
   validateInteger,
 } from '../core';
-import { ContainerResources, resolveResources, resourceRequirements } from '../airflow/pod-parts';
+import { ContainerResources, airflowServiceAccount, resolveResources, resourceRequirements } from '../airflow/pod-parts';
 import type { ResourceOptions } from '../airflow/airflow-options';
 import {
   DATABASE_PASSWORD_ENV,
@@ -212,10 +212,7 @@ export class PgBouncer extends Construct implements IPooledMetadataDatabase {
       '',
     ].join('\n');
 
-    this.serviceAccount = new k8s.KubeServiceAccount(this, 'service-account', {
-      metadata: { name, labels },
-      automountServiceAccountToken: false,
-    });
+    this.serviceAccount = airflowServiceAccount(this, 'service-account', name, Components.PGBOUNCER, false);
     this.configMap = new k8s.KubeConfigMap(this, 'config', {
       metadata: { name, labels },
       data: { 'pgbouncer.ini': this.ini },
