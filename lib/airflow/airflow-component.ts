@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { DeploymentStrategy, airflowLabels, atSynth, namedPortService, refuseUnknownProps, resolveDeploymentStrategy, selectorLabels, spreadOverNodes, validateChoice, validateInteger } from '../core';
+import { DeploymentStrategy, airflowLabels, atSynth, componentDeployment, namedPortService, refuseUnknownProps, resolveDeploymentStrategy, selectorLabels, spreadOverNodes, validateChoice, validateInteger } from '../core';
 import { CONFIG_CHECKSUM_ANNOTATION } from './airflow-configuration';
 import {
   AirflowContainerOptions,
@@ -238,18 +238,14 @@ export class AirflowComponent extends Construct {
     ]) });
     // Several replicas: spread over nodes, beside the pod options' own affinity (never instead of it).
     const podSpec: k8s.PodSpec = this.replicas > 1 ? { ...spec, affinity: spreadOverNodes(spec.affinity, selector) } : spec;
-    this.deployment = new k8s.KubeDeployment(this, 'deployment', {
-      metadata: { name: this.name, labels },
-      spec: {
-        replicas: this.replicas,
-        revisionHistoryLimit: 2,
-        strategy: this.strategy(props),
-        selector: { matchLabels: selector },
-        template: {
-          metadata: airflowPodMetadata(parts, labels, { [CONFIG_CHECKSUM_ANNOTATION]: parts.configChecksum }),
-          spec: podSpec,
-        },
-      },
+    this.deployment = componentDeployment(this, 'deployment', {
+      name: this.name,
+      labels,
+      selector,
+      replicas: this.replicas,
+      strategy: this.strategy(props),
+      podMetadata: airflowPodMetadata(parts, labels, { [CONFIG_CHECKSUM_ANNOTATION]: parts.configChecksum }),
+      podSpec,
     });
 
     const serviceType = validateChoice(this, 'port.serviceType', props.port?.serviceType ?? 'ClusterIP', SERVICE_TYPES);

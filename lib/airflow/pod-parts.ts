@@ -16,6 +16,7 @@ import {
   podExtraVolumeMounts,
   podExtraVolumes,
   podPlacementFields,
+  podTemplateMetadata,
   validateByteQuantity,
   validateCpuQuantity,
   validatePodOptions,
@@ -284,9 +285,7 @@ export function airflowPodMetadata(
   labels: Record<string, string>,
   annotations: Record<string, string> = {},
 ): k8s.ObjectMeta {
-  const pod = parts.pod ?? NO_POD_OPTIONS;
-  const all = { ...pod.podAnnotations, ...annotations };
-  return { labels: { ...pod.podLabels, ...labels }, ...(Object.keys(all).length ? { annotations: all } : {}) };
+  return podTemplateMetadata(labels, parts.pod ?? NO_POD_OPTIONS, annotations);
 }
 
 /**

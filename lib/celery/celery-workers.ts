@@ -4,6 +4,8 @@ import {
   AirflowGeneration,
   Components,
   DeploymentStrategy,
+  componentDeployment,
+  podTemplateMetadata,
   MINIMUM_MULTIPLE_EXECUTORS_VERSION,
   FLOWER_PORT,
   REDIS_PORT,
@@ -257,57 +259,50 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
     const probe = resolveProbe(airflow, 'celery', 'livenessProbe', CELERY_LIVENESS_PROBE, livenessProbe);
     resolveProbe(airflow, 'celery', 'readinessProbe', undefined, readinessProbe);
     resolveProbe(airflow, 'celery', 'startupProbe', undefined, startupProbe);
-    this.deployment = new k8s.KubeDeployment(this, 'deployment', {
-      metadata: { name: this.name, labels },
-      spec: {
-        ...(this.autoscaler === undefined ? { replicas: this.replicas } : {}),
-        revisionHistoryLimit: 2,
-        // One pod at a time, never one more than `replicas`: a rollout on a full node does not wait for room
-        // for a surge pod, and a stopping pod finishes its tasks while the others keep working.
-        strategy: resolveDeploymentStrategy(this, 'strategy', strategy, DeploymentStrategy.rollingUpdate({ maxSurge: 0, maxUnavailable: 1 }), rolloutReplicas),
-        selector: { matchLabels: selectorLabels(Components.CELERY_WORKER) },
-        template: {
-          metadata: {
-            labels: { ...pod.podLabels, ...labels },
-            annotations: { ...pod.podAnnotations, [CONFIG_CHECKSUM_ANNOTATION]: airflow.configuration.checksumAtSynth() },
-          },
-          spec: {
-            ...pod.placement,
-            serviceAccountName: this.serviceAccountName,
-            automountServiceAccountToken: false,
-            terminationGracePeriodSeconds: this.terminationGracePeriodSeconds,
-            securityContext: airflow.airflowPodSecurityContext(),
-            // The features' init containers (git-sync's one-time sync in sidecar mode), read at synth like the sidecars.
-            initContainers: atSynth(() => {
-              const init = [...airflow.contributed('initContainers', Components.CELERY_WORKER), ...userInit];
-              return init.length ? init : undefined;
-            }),
-            containers: atSynth(() => [
-              {
-                name: Components.CELERY_WORKER,
-                image: airflow.workerImage,
-                imagePullPolicy: airflow.imagePullPolicy,
-                args: ['bash', '-c', `exec ${this.command}`],
-                env: atSynth(() => [
-                  ...airflow.taskEnv(Components.CELERY_WORKER),
-                  ...this.brokerEnv(),
-                  // The official image's init (dumb-init) signals only the worker, not its process group: the
-                  // worker then shuts down warm instead of its pool processes dying with their tasks.
-                  { name: 'DUMB_INIT_SETSID', value: '0' },
-                  ...pod.env,
-                ]),
-                ...(pod.envFrom.length ? { envFrom: pod.envFrom } : {}),
-                resources: resourceRequirements(this.resources),
-                livenessProbe: probe,
-                securityContext: airflow.airflowContainerSecurityContext(),
-                volumeMounts: atSynth(() => [...airflow.airflowVolumeMounts(Components.CELERY_WORKER), ...pod.volumeMounts]),
-              },
-              ...airflow.contributed('sidecars', Components.CELERY_WORKER),
-              ...userContainers,
+    this.deployment = componentDeployment(this, 'deployment', {
+      name: this.name,
+      labels,
+      selector: selectorLabels(Components.CELERY_WORKER),
+      replicas: this.autoscaler === undefined ? this.replicas : undefined,
+      // One pod at a time, never one more than `replicas`: a rollout on a full node does not wait for room
+      // for a surge pod, and a stopping pod finishes its tasks while the others keep working.
+      strategy: resolveDeploymentStrategy(this, 'strategy', strategy, DeploymentStrategy.rollingUpdate({ maxSurge: 0, maxUnavailable: 1 }), rolloutReplicas),
+      podMetadata: podTemplateMetadata(labels, pod, { [CONFIG_CHECKSUM_ANNOTATION]: airflow.configuration.checksumAtSynth() }),
+      podSpec: {
+        ...pod.placement,
+        serviceAccountName: this.serviceAccountName,
+        automountServiceAccountToken: false,
+        terminationGracePeriodSeconds: this.terminationGracePeriodSeconds,
+        securityContext: airflow.airflowPodSecurityContext(),
+        // The features' init containers (git-sync's one-time sync in sidecar mode), read at synth like the sidecars.
+        initContainers: atSynth(() => {
+          const init = [...airflow.contributed('initContainers', Components.CELERY_WORKER), ...userInit];
+          return init.length ? init : undefined;
+        }),
+        containers: atSynth(() => [
+          {
+            name: Components.CELERY_WORKER,
+            image: airflow.workerImage,
+            imagePullPolicy: airflow.imagePullPolicy,
+            args: ['bash', '-c', `exec ${this.command}`],
+            env: atSynth(() => [
+              ...airflow.taskEnv(Components.CELERY_WORKER),
+              ...this.brokerEnv(),
+              // The official image's init (dumb-init) signals only the worker, not its process group: the
+              // worker then shuts down warm instead of its pool processes dying with their tasks.
+              { name: 'DUMB_INIT_SETSID', value: '0' },
+              ...pod.env,
             ]),
-            volumes: atSynth(() => [...airflow.airflowPodVolumes(Components.CELERY_WORKER), ...pod.volumes, ...airflow.contributed('volumes', Components.CELERY_WORKER)]),
+            ...(pod.envFrom.length ? { envFrom: pod.envFrom } : {}),
+            resources: resourceRequirements(this.resources),
+            livenessProbe: probe,
+            securityContext: airflow.airflowContainerSecurityContext(),
+            volumeMounts: atSynth(() => [...airflow.airflowVolumeMounts(Components.CELERY_WORKER), ...pod.volumeMounts]),
           },
-        },
+          ...airflow.contributed('sidecars', Components.CELERY_WORKER),
+          ...userContainers,
+        ]),
+        volumes: atSynth(() => [...airflow.airflowPodVolumes(Components.CELERY_WORKER), ...pod.volumes, ...airflow.contributed('volumes', Components.CELERY_WORKER)]),
       },
     });
     // The features' ServiceAccount annotations for task-running pods (remote logging's cloud identity).

@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import * as k8s from '../../imports/k8s';
-import { Components, FLOWER_PORT, airflowLabels, atSynth, invalid, namedPortService, podPlacementFields, refuseUnknownProps, secretEnv, selectorLabels, validateSecretKeyRef } from '../core';
+import { Components, FLOWER_PORT, airflowLabels, atSynth, componentDeployment, invalid, namedPortService, podPlacementFields, podTemplateMetadata, refuseUnknownProps, secretEnv, selectorLabels, validateSecretKeyRef } from '../core';
 import { CONFIG_CHECKSUM_ANNOTATION } from '../airflow/airflow-configuration';
 import type { KubernetesExecutorAirflow } from '../airflow/kubernetes-executor-airflow';
 import { ContainerResources, airflowServiceAccount, pickPlacement, resolveResources, resourceRequirements } from '../airflow/pod-parts';
@@ -96,48 +96,41 @@ export class Flower extends Construct {
     const curl: k8s.ExecAction = {
       command: ['sh', '-c', `exec curl --silent --fail --max-time 4 --output /dev/null${user} http://localhost:${FLOWER_PORT}/`],
     };
-    this.deployment = new k8s.KubeDeployment(this, 'deployment', {
-      metadata: { name: this.name, labels },
-      spec: {
-        // One replica, as the chart's: Flower keeps the workers' events in memory, two would show two views.
-        replicas: 1,
-        revisionHistoryLimit: 2,
-        selector: { matchLabels: selector },
-        template: {
-          metadata: {
-            labels: { ...placement.podLabels, ...labels },
-            annotations: { ...placement.podAnnotations, [CONFIG_CHECKSUM_ANNOTATION]: airflow.configuration.checksumAtSynth() },
+    this.deployment = componentDeployment(this, 'deployment', {
+      name: this.name,
+      labels,
+      selector,
+      // One replica, as the chart's: Flower keeps the workers' events in memory, two would show two views.
+      replicas: 1,
+      podMetadata: podTemplateMetadata(labels, placement, { [CONFIG_CHECKSUM_ANNOTATION]: airflow.configuration.checksumAtSynth() }),
+      podSpec: {
+        ...podPlacementFields(placement),
+        serviceAccountName: this.name,
+        automountServiceAccountToken: false,
+        securityContext: airflow.airflowPodSecurityContext(),
+        containers: [
+          {
+            name: Components.FLOWER,
+            image: airflow.image,
+            imagePullPolicy: airflow.imagePullPolicy,
+            // The chart's args (values `flower.args`): the port is [celery] flower_port (5555, set by CeleryWorkers).
+            args: ['bash', '-c', 'exec airflow celery flower'],
+            env: atSynth(() => [
+              ...airflow.taskEnv(Components.FLOWER),
+              ...brokerEnv(),
+              ...(this.basicAuthSecret === undefined ? [] : [secretEnv(FLOWER_BASIC_AUTH_ENV, this.basicAuthSecret)]),
+            ]),
+            ports: [{ name: 'flower-ui', containerPort: FLOWER_PORT, protocol: 'TCP' }],
+            // The chart's timings (values flower.livenessProbe, readinessProbe, startupProbe).
+            livenessProbe: { exec: curl, initialDelaySeconds: 10, periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 10 },
+            readinessProbe: { exec: curl, initialDelaySeconds: 10, periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 10 },
+            startupProbe: { exec: curl, initialDelaySeconds: 0, periodSeconds: 10, timeoutSeconds: 20, failureThreshold: 6 },
+            resources: resourceRequirements(this.resources),
+            securityContext: airflow.airflowContainerSecurityContext(),
+            volumeMounts: atSynth(() => airflow.airflowVolumeMounts(Components.FLOWER)),
           },
-          spec: {
-            ...podPlacementFields(placement),
-            serviceAccountName: this.name,
-            automountServiceAccountToken: false,
-            securityContext: airflow.airflowPodSecurityContext(),
-            containers: [
-              {
-                name: Components.FLOWER,
-                image: airflow.image,
-                imagePullPolicy: airflow.imagePullPolicy,
-                // The chart's args (values `flower.args`): the port is [celery] flower_port (5555, set by CeleryWorkers).
-                args: ['bash', '-c', 'exec airflow celery flower'],
-                env: atSynth(() => [
-                  ...airflow.taskEnv(Components.FLOWER),
-                  ...brokerEnv(),
-                  ...(this.basicAuthSecret === undefined ? [] : [secretEnv(FLOWER_BASIC_AUTH_ENV, this.basicAuthSecret)]),
-                ]),
-                ports: [{ name: 'flower-ui', containerPort: FLOWER_PORT, protocol: 'TCP' }],
-                // The chart's timings (values flower.livenessProbe, readinessProbe, startupProbe).
-                livenessProbe: { exec: curl, initialDelaySeconds: 10, periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 10 },
-                readinessProbe: { exec: curl, initialDelaySeconds: 10, periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 10 },
-                startupProbe: { exec: curl, initialDelaySeconds: 0, periodSeconds: 10, timeoutSeconds: 20, failureThreshold: 6 },
-                resources: resourceRequirements(this.resources),
-                securityContext: airflow.airflowContainerSecurityContext(),
-                volumeMounts: atSynth(() => airflow.airflowVolumeMounts(Components.FLOWER)),
-              },
-            ],
-            volumes: atSynth(() => [...airflow.airflowPodVolumes(Components.FLOWER), ...airflow.contributed('volumes', Components.FLOWER)]),
-          },
-        },
+        ],
+        volumes: atSynth(() => [...airflow.airflowPodVolumes(Components.FLOWER), ...airflow.contributed('volumes', Components.FLOWER)]),
       },
     });
     this.service = namedPortService(this, 'service', { name: this.name, labels, selector, ports: [{ name: 'flower-ui', port: FLOWER_PORT }] });

@@ -11,6 +11,7 @@ import {
   SecretKeyRef,
   airflowLabels,
   podPlacementFields,
+  podTemplateMetadata,
   secretEnv,
   selectorLabels,
   invalid,
@@ -119,10 +120,7 @@ export class RedisBroker extends Construct {
         replicas: 1,
         selector: { matchLabels: selector },
         template: {
-          metadata: {
-            labels: { ...placement.podLabels, ...labels },
-            ...(placement.podAnnotations && Object.keys(placement.podAnnotations).length ? { annotations: { ...placement.podAnnotations } } : {}),
-          },
+          metadata: podTemplateMetadata(labels, placement),
           spec: {
             ...podPlacementFields(placement),
             serviceAccountName: this.name,

@@ -16,6 +16,7 @@ export * from './container-security';
 export * from './service';
 export * from './resources';
 export * from './deployment-strategy';
+export * from './deployment';
 export * from './scope';
 export * from './airflow-generation';
 export * from './sensitive-config';

@@ -6,8 +6,10 @@ import {
   Components,
   PodPlacementOptions,
   airflowLabels,
+  componentDeployment,
   invalid,
   podPlacementFields,
+  podTemplateMetadata,
   selectorLabels,
   validateChoice,
   validateImage,
@@ -266,36 +268,29 @@ export class GitSyncDags extends Construct implements IAirflowFeature {
       this.serviceAccount = airflowServiceAccount(this, 'service-account', name, Components.GIT_SYNC, false);
       const dags = volumes.get('dags');
       const options: PodPlacementOptions = placement;
-      this.deployment = new k8s.KubeDeployment(this, 'deployment', {
-        metadata: { name, labels },
-        spec: {
-          replicas: 1,
-          revisionHistoryLimit: 2,
-          // Two git-syncs on one root would fight over it: the old pod stops before the new one starts.
-          strategy: { type: 'Recreate' },
-          selector: { matchLabels: selectorLabels(Components.GIT_SYNC) },
-          template: {
-            metadata: {
-              labels: { ...options.podLabels, ...labels },
-              ...(options.podAnnotations && Object.keys(options.podAnnotations).length ? { annotations: { ...options.podAnnotations } } : {}),
+      this.deployment = componentDeployment(this, 'deployment', {
+        name,
+        labels,
+        selector: selectorLabels(Components.GIT_SYNC),
+        replicas: 1,
+        // Two git-syncs on one root would fight over it: the old pod stops before the new one starts.
+        strategy: { type: 'Recreate' },
+        podMetadata: podTemplateMetadata(labels, options),
+        podSpec: {
+          serviceAccountName: name,
+          automountServiceAccountToken: false,
+          securityContext: airflowPodSecurityContext(this.openShift),
+          ...podPlacementFields(options),
+          containers: [
+            {
+              ...this.container(Components.GIT_SYNC, [`--http-bind=:${GIT_SYNC_HTTP_PORT}`], { name: dags.name, mountPath: this.mountPath }),
+              ports: [{ name: 'http', containerPort: GIT_SYNC_HTTP_PORT, protocol: 'TCP' }],
+              // 5xx until the first sync has published the link, 200 from then on.
+              readinessProbe: { httpGet: { path: '/', port: k8s.IntOrString.fromString('http') }, periodSeconds: 10, failureThreshold: 3 },
+              ...gitSyncProbes(GIT_SYNC_HTTP_PORT),
             },
-            spec: {
-              serviceAccountName: name,
-              automountServiceAccountToken: false,
-              securityContext: airflowPodSecurityContext(this.openShift),
-              ...podPlacementFields(options),
-              containers: [
-                {
-                  ...this.container(Components.GIT_SYNC, [`--http-bind=:${GIT_SYNC_HTTP_PORT}`], { name: dags.name, mountPath: this.mountPath }),
-                  ports: [{ name: 'http', containerPort: GIT_SYNC_HTTP_PORT, protocol: 'TCP' }],
-                  // 5xx until the first sync has published the link, 200 from then on.
-                  readinessProbe: { httpGet: { path: '/', port: k8s.IntOrString.fromString('http') }, periodSeconds: 10, failureThreshold: 3 },
-                  ...gitSyncProbes(GIT_SYNC_HTTP_PORT),
-                },
-              ],
-              volumes: [dags.podVolume(), ...this.gitSyncPodVolumes()],
-            },
-          },
+          ],
+          volumes: [dags.podVolume(), ...this.gitSyncPodVolumes()],
         },
       });
     }

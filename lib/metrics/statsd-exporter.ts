@@ -6,9 +6,11 @@ import {
   STATSD_METRICS_PORT,
   STATSD_PORT,
   airflowLabels,
+  componentDeployment,
   namespaceOf,
   namedPortService,
   podPlacementFields,
+  podTemplateMetadata,
   selectorLabels,
   sha256,
   validateChoice,
@@ -112,47 +114,40 @@ export class StatsdExporter extends Construct implements IAirflowFeature {
       metadata: { name: this.name, labels },
       data: { 'mappings.yml': mappingsYaml },
     });
-    this.deployment = new k8s.KubeDeployment(this, 'deployment', {
-      metadata: { name: this.name, labels },
-      spec: {
-        replicas: 1,
-        revisionHistoryLimit: 2,
-        selector: { matchLabels: selector },
-        template: {
-          metadata: {
-            labels: { ...options.podLabels, ...labels },
-            annotations: { ...options.podAnnotations, [STATSD_MAPPINGS_CHECKSUM_ANNOTATION]: sha256(mappingsYaml) },
-          },
-          spec: {
-            serviceAccountName: this.name,
-            automountServiceAccountToken: false,
-            securityContext: airflowPodSecurityContext(openShift),
-            ...podPlacementFields(options),
-            containers: [
-              {
-                name: 'statsd-exporter',
-                image,
-                imagePullPolicy,
-                args: [
-                  `--statsd.listen-udp=:${STATSD_PORT}`,
-                  `--statsd.listen-tcp=:${STATSD_PORT}`,
-                  `--web.listen-address=:${STATSD_METRICS_PORT}`,
-                  `--statsd.mapping-config=${STATSD_MAPPINGS_PATH}`,
-                ],
-                ports: [
-                  { name: 'statsd', containerPort: STATSD_PORT, protocol: 'UDP' },
-                  { name: 'metrics', containerPort: STATSD_METRICS_PORT, protocol: 'TCP' },
-                ],
-                readinessProbe: probe('/-/ready'),
-                livenessProbe: probe('/-/healthy'),
-                resources: resourceRequirements(STATSD_EXPORTER_RESOURCES),
-                securityContext: airflowContainerSecurityContext(true, openShift),
-                volumeMounts: [{ name: 'mappings', mountPath: '/etc/statsd-exporter', readOnly: true }],
-              },
+    this.deployment = componentDeployment(this, 'deployment', {
+      name: this.name,
+      labels,
+      selector,
+      replicas: 1,
+      podMetadata: podTemplateMetadata(labels, options, { [STATSD_MAPPINGS_CHECKSUM_ANNOTATION]: sha256(mappingsYaml) }),
+      podSpec: {
+        serviceAccountName: this.name,
+        automountServiceAccountToken: false,
+        securityContext: airflowPodSecurityContext(openShift),
+        ...podPlacementFields(options),
+        containers: [
+          {
+            name: 'statsd-exporter',
+            image,
+            imagePullPolicy,
+            args: [
+              `--statsd.listen-udp=:${STATSD_PORT}`,
+              `--statsd.listen-tcp=:${STATSD_PORT}`,
+              `--web.listen-address=:${STATSD_METRICS_PORT}`,
+              `--statsd.mapping-config=${STATSD_MAPPINGS_PATH}`,
             ],
-            volumes: [{ name: 'mappings', configMap: { name: this.name } }],
+            ports: [
+              { name: 'statsd', containerPort: STATSD_PORT, protocol: 'UDP' },
+              { name: 'metrics', containerPort: STATSD_METRICS_PORT, protocol: 'TCP' },
+            ],
+            readinessProbe: probe('/-/ready'),
+            livenessProbe: probe('/-/healthy'),
+            resources: resourceRequirements(STATSD_EXPORTER_RESOURCES),
+            securityContext: airflowContainerSecurityContext(true, openShift),
+            volumeMounts: [{ name: 'mappings', mountPath: '/etc/statsd-exporter', readOnly: true }],
           },
-        },
+        ],
+        volumes: [{ name: 'mappings', configMap: { name: this.name } }],
       },
     });
 

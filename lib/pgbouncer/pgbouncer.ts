@@ -6,10 +6,12 @@ import {
   PGBOUNCER_PORT,
   SecretKeyRef,
   airflowLabels,
+  componentDeployment,
   hardenedContainerSecurityContext,
   invalid,
   namespaceOf,
   namedPortService,
+  podTemplateMetadata,
   refuseUnknownProps,
   secretEnv,
   selectorLabels,
@@ -226,45 +228,41 @@ export class PgBouncer extends Construct implements IPooledMetadataDatabase {
       `exec /usr/bin/pgbouncer ${CONFIG_DIR}/pgbouncer.ini`,
     ].join('\n');
     const probe: k8s.Probe = { tcpSocket: { port: k8s.IntOrString.fromNumber(PGBOUNCER_PORT) }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 };
-    this.deployment = new k8s.KubeDeployment(this, 'deployment', {
-      metadata: { name, labels },
-      spec: {
-        replicas: 1,
-        revisionHistoryLimit: 2,
-        // The official chart's: the new pod serves before the old one stops.
-        strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: k8s.IntOrString.fromNumber(1), maxUnavailable: k8s.IntOrString.fromNumber(0) } },
-        selector: { matchLabels: selector },
-        template: {
-          metadata: { labels, annotations: { 'airflow-cdk8s/pgbouncer-ini-checksum': sha256(this.ini).slice(0, 16) } },
-          spec: {
-            serviceAccountName: name,
-            automountServiceAccountToken: false,
-            enableServiceLinks: false,
-            securityContext: { runAsUser: NOBODY, runAsGroup: NOBODY, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
-            containers: [
-              {
-                name: Components.PGBOUNCER,
-                image: this.image,
-                imagePullPolicy: 'IfNotPresent',
-                command: ['sh', '-c', start],
-                env: [{ name: 'PGBOUNCER_USER', value: b.user }, secretEnv(DATABASE_PASSWORD_ENV, b.passwordSecret)],
-                ports: [{ name: 'pgbouncer', containerPort: PGBOUNCER_PORT, protocol: 'TCP' }],
-                readinessProbe: probe,
-                livenessProbe: { ...probe, initialDelaySeconds: 10, periodSeconds: 30 },
-                resources: resourceRequirements(this.resources),
-                securityContext: hardenedContainerSecurityContext({ user: { runAsUser: NOBODY, runAsGroup: NOBODY }, runAsNonRoot: true }),
-                volumeMounts: [
-                  { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
-                  { name: 'tmp', mountPath: '/tmp' },
-                ],
-              },
-            ],
-            volumes: [
-              { name: 'config', configMap: { name } },
-              { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: k8s.Quantity.fromString('1Mi') } },
+    this.deployment = componentDeployment(this, 'deployment', {
+      name,
+      labels,
+      selector,
+      replicas: 1,
+      // The official chart's: the new pod serves before the old one stops.
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: k8s.IntOrString.fromNumber(1), maxUnavailable: k8s.IntOrString.fromNumber(0) } },
+      podMetadata: podTemplateMetadata(labels, {}, { 'airflow-cdk8s/pgbouncer-ini-checksum': sha256(this.ini).slice(0, 16) }),
+      podSpec: {
+        serviceAccountName: name,
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        securityContext: { runAsUser: NOBODY, runAsGroup: NOBODY, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+        containers: [
+          {
+            name: Components.PGBOUNCER,
+            image: this.image,
+            imagePullPolicy: 'IfNotPresent',
+            command: ['sh', '-c', start],
+            env: [{ name: 'PGBOUNCER_USER', value: b.user }, secretEnv(DATABASE_PASSWORD_ENV, b.passwordSecret)],
+            ports: [{ name: 'pgbouncer', containerPort: PGBOUNCER_PORT, protocol: 'TCP' }],
+            readinessProbe: probe,
+            livenessProbe: { ...probe, initialDelaySeconds: 10, periodSeconds: 30 },
+            resources: resourceRequirements(this.resources),
+            securityContext: hardenedContainerSecurityContext({ user: { runAsUser: NOBODY, runAsGroup: NOBODY }, runAsNonRoot: true }),
+            volumeMounts: [
+              { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
+              { name: 'tmp', mountPath: '/tmp' },
             ],
           },
-        },
+        ],
+        volumes: [
+          { name: 'config', configMap: { name } },
+          { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: k8s.Quantity.fromString('1Mi') } },
+        ],
       },
     });
     this.service = namedPortService(this, 'service', { name, labels, selector, ports: [{ name: 'pgbouncer', port: PGBOUNCER_PORT }] });
