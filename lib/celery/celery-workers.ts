@@ -9,7 +9,6 @@ import {
   MINIMUM_MULTIPLE_EXECUTORS_VERSION,
   FLOWER_PORT,
   REDIS_PORT,
-  SecretKeyRef,
   airflowLabels,
   atSynth,
   buildPart,
@@ -211,7 +210,7 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
       const host = this.broker.host(namespace, clusterDomain);
       const redisUrl = (db: number) => `redis://:$(${BROKER_PASSWORD_ENV})@${host}:${REDIS_PORT}/${db}`;
       this.brokerEnvOf = (optional) => [
-        optionalSecretEnv(BROKER_PASSWORD_ENV, password, optional),
+        secretEnv(BROKER_PASSWORD_ENV, password, optional ? true : undefined),
         // Tasks in database 0, their results in database 1.
         { name: 'AIRFLOW__CELERY__BROKER_URL', value: redisUrl(0) },
         { name: 'AIRFLOW__CELERY__RESULT_BACKEND', value: this.defaultResultBackend(generation, redisUrl(1)) },
@@ -416,9 +415,4 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
     return [...queues];
   }
 
-}
-
-function optionalSecretEnv(name: string, ref: SecretKeyRef, optional: boolean): k8s.EnvVar {
-  const env = secretEnv(name, ref);
-  return optional ? { name, valueFrom: { secretKeyRef: { ...env.valueFrom!.secretKeyRef!, optional: true } } } : env;
 }

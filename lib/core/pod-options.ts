@@ -2,7 +2,7 @@ import { IConstruct } from 'constructs';
 import * as k8s from '../../imports/k8s';
 import { invalid } from './errors';
 import { atSynth, isAtSynth } from './lazy';
-import { SecretKeyRef, validateSecretKeyRef } from './secret-key-ref';
+import { SecretKeyRef, secretEnv, validateSecretKeyRef } from './secret-key-ref';
 import { checkLiteralEnvValue } from './sensitive-config';
 import { validateAbsolutePath, validateDnsLabel, validateDnsSubdomain } from './validators';
 
@@ -76,8 +76,7 @@ export class EnvValue {
     }
     const optional = s.optional === undefined ? {} : { optional: s.optional };
     if (s.secret !== undefined) {
-      const ref = validateSecretKeyRef(scope, property, s.secret);
-      return { name, valueFrom: { secretKeyRef: { name: ref.name, key: ref.key, ...optional } } };
+      return secretEnv(name, validateSecretKeyRef(scope, property, s.secret), s.optional);
     }
     if (s.configMap !== undefined) {
       validateDnsSubdomain(scope, `${property}.name`, s.configMap.name);

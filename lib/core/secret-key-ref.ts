@@ -12,9 +12,12 @@ export interface SecretKeyRef {
   readonly key: string;
 }
 
-/** An environment variable read from a Secret key: `{ name, valueFrom: { secretKeyRef } }`. */
-export function secretEnv(envName: string, ref: SecretKeyRef): k8s.EnvVar {
-  return { name: envName, valueFrom: { secretKeyRef: { name: ref.name, key: ref.key } } };
+/**
+ * An environment variable read from a Secret key: `{ name, valueFrom: { secretKeyRef } }`; with `optional`, the
+ * `secretKeyRef.optional` flag (true: the pod starts without the Secret or the key, and the variable is unset).
+ */
+export function secretEnv(envName: string, ref: SecretKeyRef, optional?: boolean): k8s.EnvVar {
+  return { name: envName, valueFrom: { secretKeyRef: { name: ref.name, key: ref.key, ...(optional === undefined ? {} : { optional }) } } };
 }
 
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
