@@ -8,6 +8,7 @@ import { Testing } from 'cdk8s';
 import { AirflowChart, AirflowChartProps, AirflowGeneration, AirflowVersion, AuthOptions, OAuthProvider, WEBSERVER_CONFIG_PATH } from '../../lib';
 import { validationReport } from '../../validation';
 import { AIRFLOW_2_END_OF_LIFE_WARNING, byKind, cfgOf, envOf, errorOf, expectWarns, find, leaves, Manifest, synthesizing } from '../support';
+import { python3 } from '../support/python';
 
 const SECRET = { name: 'sso', key: 'client-secret' };
 const google = OAuthProvider.google({ clientId: '1234-abc.apps.googleusercontent.com', clientSecret: SECRET });
@@ -32,7 +33,7 @@ function runWebserverConfig(source: string, env: Record<string, string>): Record
     fs.writeFileSync(path.join(dir, 'flask_appbuilder', 'const.py'), 'AUTH_DB = 1\nAUTH_LDAP = 2\nAUTH_OAUTH = 4\n');
     fs.writeFileSync(path.join(dir, 'webserver_config.py'), source);
     const out = execFileSync(
-      'python3',
+      python3(),
       ['-c', 'import json, webserver_config as c; print(json.dumps({k: v for k, v in vars(c).items() if k.isupper()}))'],
       { cwd: dir, env: { PATH: process.env.PATH, PYTHONPATH: dir, PYTHONDONTWRITEBYTECODE: '1', ...env }, encoding: 'utf8', stdio: 'pipe' },
     );

@@ -5,6 +5,7 @@ import * as path from 'path';
 import { Testing } from 'cdk8s';
 import { AirflowChart } from '../../lib';
 import { airflowChart, parseCfg } from '../support';
+import { python3 } from '../support/python';
 
 describe('the DAGs in dags/', () => {
   const dir = path.join(__dirname, '..', '..', 'dags');
@@ -13,7 +14,7 @@ describe('the DAGs in dags/', () => {
     const files = fs.readdirSync(dir).filter((f) => f.endsWith('.py')).map((f) => path.join(dir, f));
     expect(files.length).toBe(3);
     const code = 'import ast,sys\nfor f in sys.argv[1:]: ast.parse(open(f).read(), f)';
-    expect(() => execFileSync('python3', ['-c', code, ...files], { stdio: 'pipe' })).not.toThrow();
+    expect(() => execFileSync(python3(), ['-c', code, ...files], { stdio: 'pipe' })).not.toThrow();
   });
 
   test('the example writes into the data volume and the resources example overrides the container named base', () => {

@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as jsYaml from 'js-yaml';
+import { cachedByContent } from '../support/content-cache';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const OUT = path.join(ROOT, 'lib', 'core', 'data', 'airflow-config-keys.ts');
@@ -19,9 +20,16 @@ function shared(sub: string): string | undefined {
 test('lib/core/data/airflow-config-keys.ts is current: regenerating it changes nothing', () => {
   const source = shared('airflow-config');
   if (!source) return; // the 2.x lists live in shared/ only
-  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'config-keys-')), 'keys.ts');
-  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'generate-config-keys.js'), source, '--out', out], { stdio: 'pipe' });
-  expect(fs.readFileSync(out, 'utf8')).toBe(fs.readFileSync(OUT, 'utf8'));
+  // What the generator reads (its lists, the vendored extracts, shared/'s 2.x lists) and the generator itself:
+  // while they are unchanged, so is its output, which is kept (test/support/content-cache.ts; a node process and
+  // the generation, 0.1 s of CPU); the comparison still runs every time.
+  const inputs = ['test/scripts/config-keys.test.ts', 'scripts/generate-config-keys.js', 'scripts/provider-config-keys.tsv', 'scripts/data/airflow-config-flags', path.relative(ROOT, source)];
+  const generated = cachedByContent('config-keys-generated', inputs, () => {
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'config-keys-')), 'keys.ts');
+    execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'generate-config-keys.js'), source, '--out', out], { stdio: 'pipe' });
+    return fs.readFileSync(out, 'utf8');
+  });
+  expect(generated).toBe(fs.readFileSync(OUT, 'utf8'));
 });
 
 test('every vendored extract names its origin: repository, commit, path and date or version', () => {
@@ -36,17 +44,21 @@ test('every vendored extract names its origin: repository, commit, path and date
 test('the 3.1 core extract is the config.yml of the Airflow 3.1 source bundle, option for option', () => {
   const bundle = process.env.AIRFLOW_CDK8S_AIRFLOW_SRC ?? shared(path.join('airflow-runtime', 'airflow-src.tgz'));
   if (!bundle) return; // the runtime stage's bundle lives in shared/ only
-  const yml = execFileSync('tar', ['-xzOf', bundle, './airflow-core-3.1.0bp/airflow-core/src/airflow/config_templates/config.yml'], {
-    maxBuffer: 64 * 1024 * 1024,
-  }).toString('utf8');
-  const doc = jsYaml.load(yml) as Record<string, { options?: Record<string, { sensitive?: boolean; version_added?: string | null; default?: unknown }> }>;
-  const fromBundle = Object.entries(doc)
-    .flatMap(([section, body]) =>
-      Object.entries(body.options ?? {}).map(([key, info]) =>
-        [`${section}.${key}`, String(info.sensitive === true), info.version_added ?? '', JSON.stringify(info.default == null ? null : String(info.default))].join('\t'),
-      ),
-    )
-    .sort();
+  // The bundle's options as the lines below, kept by the content of the bundle (16 MB: 0.03 s to hash against
+  // 0.3 s of CPU to gunzip it) and of this file (test/support/content-cache.ts); the comparison runs every time.
+  const fromBundle = cachedByContent('config-keys-3.1-bundle', ['test/scripts/config-keys.test.ts', path.relative(ROOT, bundle)], () => {
+    const yml = execFileSync('tar', ['-xzOf', bundle, './airflow-core-3.1.0bp/airflow-core/src/airflow/config_templates/config.yml'], {
+      maxBuffer: 64 * 1024 * 1024,
+    }).toString('utf8');
+    const doc = jsYaml.load(yml) as Record<string, { options?: Record<string, { sensitive?: boolean; version_added?: string | null; default?: unknown }> }>;
+    return Object.entries(doc)
+      .flatMap(([section, body]) =>
+        Object.entries(body.options ?? {}).map(([key, info]) =>
+          [`${section}.${key}`, String(info.sensitive === true), info.version_added ?? '', JSON.stringify(info.default == null ? null : String(info.default))].join('\t'),
+        ),
+      )
+      .sort();
+  });
   const vendored = fs
     .readFileSync(path.join(EXTRACTS, '3.1', 'core.tsv'), 'utf8')
     .split('\n')

@@ -21,6 +21,7 @@ import { requestAirflowSecret } from '../../lib/core/registry';
 import { BOOTSTRAP_ATTEMPTS, bootstrapScript } from '../../lib/security/airflow-secrets';
 import { podSecurityViolations } from '../../lib/security/pod-security';
 import { EXISTING_SECRETS, find, Manifest, objectIds, synthIn, testChart } from '../support';
+import { python3 } from '../support/python';
 import { findSecretMaterial } from '../support/secret-scan';
 
 const chart = () => testChart();
@@ -346,7 +347,7 @@ describe('the bootstrap script keeps a copy of the keys and restores the Secret 
   function run(copy: boolean, onDemand: string[] = [], calls?: number): string {
     const script = bootstrapScript(onDemand).replace('SA = "/var/run/secrets/kubernetes.io/serviceaccount"', `SA = ${JSON.stringify(dir)}`);
     fs.writeFileSync(path.join(dir, 'token'), 'token');
-    const r = spawnSync('python3', ['-c', `${FAKE_API}\nexec(compile(${JSON.stringify(script)}, "bootstrap", "exec"))`], {
+    const r = spawnSync(python3(), ['-c', `${FAKE_API}\nexec(compile(${JSON.stringify(script)}, "bootstrap", "exec"))`], {
       encoding: 'utf8',
       env: {
         PATH: process.env.PATH,

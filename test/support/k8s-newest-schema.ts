@@ -8,7 +8,8 @@
 // (validation/k8s-schema.ts).
 import * as fs from 'fs';
 import * as path from 'path';
-import * as ts from 'typescript';
+import type * as ts from 'typescript';
+import { contentHash } from './content-cache';
 
 /** The Kubernetes release of the schemas: kubernetes-models 5.1.0's generate.ts, `VERSIONS` ("Latest version"). */
 export const NEWEST_SCHEMA_KUBERNETES_VERSION = '1.36';
@@ -28,6 +29,68 @@ type TypeRef =
 
 const files = new Map<string, TypeInfo>();
 
+// The declarations read so far, kept between runs in build/.test-cache/ (as test/support/content-cache.ts keeps
+// its results), keyed by the content of this file and of node_modules/.package-lock.json (the installed
+// kubernetes-models): while those are unchanged a declaration file reads the same. With them kept, the
+// TypeScript compiler (9 MB) is not loaded and no declaration is parsed (about 0.15 s of CPU per run); a file not
+// kept yet is parsed and added. AIRFLOW_CDK8S_NO_TEST_CACHE=1 parses afresh.
+const ROOT = path.resolve(__dirname, '..', '..');
+const KEPT = path.join(ROOT, 'build', '.test-cache', 'k8s-newest-schema-types.json');
+let keptKey: string | undefined;
+let parsedSinceKept = false;
+
+type KeptInfo = { readonly fields?: Array<[string, { readonly doc: string; readonly type: TypeRef }]> };
+
+/** A TypeRef with its declaration files relative to the repository (`to`), or back to absolute paths (`from`). */
+function movedRef(type: TypeRef, move: (file: string) => string): TypeRef {
+  switch (type.kind) {
+    case 'object':
+      return { kind: 'object', file: move(type.file) };
+    case 'array':
+      return { kind: 'array', items: movedRef(type.items, move) };
+    case 'map':
+      return { kind: 'map', values: movedRef(type.values, move) };
+    default:
+      return type;
+  }
+}
+
+function loadKept(): void {
+  if (keptKey !== undefined) return;
+  keptKey = contentHash(['test/support/k8s-newest-schema.ts']);
+  if (process.env.AIRFLOW_CDK8S_NO_TEST_CACHE === '1') return;
+  try {
+    const kept = JSON.parse(fs.readFileSync(KEPT, 'utf8')) as { key: string; files: Record<string, KeptInfo> };
+    if (kept.key !== keptKey) return;
+    const absolute = (file: string) => path.join(ROOT, file);
+    for (const [file, info] of Object.entries(kept.files)) {
+      if (files.has(absolute(file))) continue;
+      files.set(absolute(file), info.fields ? { fields: new Map(info.fields.map(([name, f]) => [name, { doc: f.doc, type: movedRef(f.type, absolute) }])) } : {});
+    }
+  } catch {
+    // nothing kept yet, or an unreadable file: parse
+  }
+}
+
+/** Keeps what was parsed since the last load (nothing is written when every declaration was kept). */
+function keep(): void {
+  if (!parsedSinceKept || keptKey === undefined) return;
+  parsedSinceKept = false;
+  const relative = (file: string) => path.relative(ROOT, file);
+  const out: Record<string, KeptInfo> = {};
+  for (const [file, info] of [...files].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    out[relative(file)] = info.fields ? { fields: [...info.fields].map(([name, f]) => [name, { doc: f.doc, type: movedRef(f.type, relative) }]) } : {};
+  }
+  fs.mkdirSync(path.dirname(KEPT), { recursive: true });
+  // written whole then renamed: a test file reading it meanwhile sees the old or the new one, never half
+  fs.writeFileSync(`${KEPT}.${process.pid}.tmp`, JSON.stringify({ key: keptKey, files: out }));
+  fs.renameSync(`${KEPT}.${process.pid}.tmp`, KEPT);
+}
+
+/** The TypeScript compiler, loaded when a declaration file is parsed. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const typescript = (): typeof ts => require('typescript');
+
 function resolveImport(from: string, specifier: string): string {
   if (specifier.startsWith('.')) return path.resolve(path.dirname(from), specifier.replace(/\.js$/, '.d.ts'));
   const nested = path.join(PACKAGE, 'node_modules', `${specifier}.d.ts`);
@@ -35,6 +98,7 @@ function resolveImport(from: string, specifier: string): string {
 }
 
 function typeRef(node: ts.TypeNode, file: string, imports: Map<string, string>): TypeRef {
+  const ts = typescript();
   if (ts.isTypeReferenceNode(node)) {
     const name = node.typeName.getText();
     if (name === 'Array' && node.typeArguments?.length === 1) return { kind: 'array', items: typeRef(node.typeArguments[0], file, imports) };
@@ -54,8 +118,11 @@ function typeRef(node: ts.TypeNode, file: string, imports: Map<string, string>):
 
 /** The fields of the interface a declaration file exports (none for a type alias: Quantity, IntOrString). */
 function typeInfo(file: string): TypeInfo {
+  loadKept();
   let info = files.get(file);
   if (info) return info;
+  const ts = typescript();
+  parsedSinceKept = true;
   const source = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
   const imports = new Map<string, string>();
   let iface: ts.InterfaceDeclaration | undefined;
@@ -147,6 +214,7 @@ export function newestSchemaProblems(manifest: { apiVersion: string; kind: strin
   }
   const problems: NewestSchemaProblem[] = [];
   walk(manifest, { kind: 'object', file }, '', problems);
+  keep();
   return problems;
 }
 

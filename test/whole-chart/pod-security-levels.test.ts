@@ -55,15 +55,16 @@ const CHARTS: ReadonlyArray<[string, () => Chart]> = [
 /** A pod's name in the table: its object, with the hash of a Job's name left out (it changes with the spec). */
 const podName = (object: string) => object.replace(/-[0-9a-f]{8}$/, '').replace(/^ConfigMap\/airflow-config pod_template_file\.yaml$/, 'worker pod template (pod_template_file.yaml)');
 
-/** pod -> level, per chart. */
+/** pod -> level, per chart: computed once per file (both tests read it, neither changes it; 3 synths). */
+let computedLevels: Array<{ chart: string; pods: Map<string, { level: PodSecurityLevel; why: string[] }> }> | undefined;
 function levels(): Array<{ chart: string; pods: Map<string, { level: PodSecurityLevel; why: string[] }> }> {
-  return CHARTS.map(([chart, build]) => {
+  return (computedLevels ??= CHARTS.map(([chart, build]) => {
     const pods = new Map<string, { level: PodSecurityLevel; why: string[] }>();
     for (const pod of podsOf(Testing.synth(build()) as Manifest[])) {
       pods.set(podName(pod.object), { level: podSecurityLevelOf(pod.spec), why: podSecurityViolations(pod.spec, PodSecurityLevel.RESTRICTED) });
     }
     return { chart, pods };
-  });
+  }));
 }
 
 /** The table of docs/secrets-and-security.md. */
