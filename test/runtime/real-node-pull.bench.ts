@@ -40,6 +40,11 @@ function ctr(args: string[]): string {
   return r.stdout;
 }
 
+/** {@link ctr} that may fail (what it removes may be gone already). */
+function ctrMay(args: string[]): void {
+  spawnSync('bash', [path.join(REPO_ROOT, 'scripts', 'runtime', 'real-node.sh'), 'exec', 'ctr', '--address', `${NODE_STATE}/containerd.sock`, '-n', 'k8s.io', ...args], { encoding: 'utf8', timeout: 300_000 });
+}
+
 /** containerd's image references: ref, target digest, size as ctr prints it. */
 function images(): Array<{ ref: string; digest: string; size: string }> {
   return ctr(['images', 'ls']).split('\n').slice(1).filter((l) => l.trim()).map((l) => {
@@ -62,10 +67,10 @@ function removeImage(image: string): { refs: string[]; containers: number; snaps
   const target = images().find((i) => i.ref === fullRef(image))?.digest;
   const refs = target ? images().filter((i) => i.digest === target).map((i) => i.ref) : [];
   const containers = ctr(['containers', 'ls']).split('\n').slice(1).filter((l) => l.includes(fullRef(image))).map((l) => l.split(/\s+/)[0]);
-  for (const c of containers) {
-    spawnSync('bash', [path.join(REPO_ROOT, 'scripts', 'runtime', 'real-node.sh'), 'exec', 'ctr', '--address', `${NODE_STATE}/containerd.sock`, '-n', 'k8s.io', 'tasks', 'delete', '-f', c]);
-    ctr(['containers', 'rm', c]);
-  }
+  // Their snapshots would keep the image's unpacked layers, and a pull would then only fetch. The kubelet removes
+  // the containers of a deleted pod only at its next garbage collection (every minute): removed here (either may
+  // be gone already).
+  for (const c of containers) for (const args of [['tasks', 'delete', '-f', c], ['containers', 'rm', c]]) ctrMay(args);
   if (refs.length) ctr(['images', 'rm', '--sync', ...refs]);
   const left = images().filter((i) => i.ref === fullRef(image) || (target && i.digest === target));
   if (left.length) throw new Error(`${image} still on the node: ${left.map((i) => i.ref).join(', ')}`);
