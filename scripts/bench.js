@@ -15,6 +15,10 @@
 //   BENCH_TRADEOFF=0       do not run the executor trade-off (test/runtime/executor-tradeoff.bench.ts: the
 //                       KubernetesExecutor against one Celery worker on 40 and 20 short tasks; root, about 15
 //                       minutes under the runtime lock); print the last measurement instead
+//   BENCH_PULL=0           do not measure the task start path on the real node with the image absent, present and
+//                       after ImagePrePull (test/runtime/real-node-pull.bench.ts: root, the real node, about 5
+//                       minutes under the runtime lock); print the last measurement instead
+//   BENCH_PULL_RUNS=3      repetitions of each case
 //
 // Timings are wall-clock from this process (spawnSync), so they include node start-up, like a user's.
 'use strict';
@@ -463,6 +467,19 @@ function main() {
     }
     say();
 
+    const pullFile = path.join(ROOT, 'build', 'real-node-pull.json');
+    const pull = measureRealNodePull(pullFile);
+    say('## The image pull and ImagePrePull on the real node');
+    say();
+    if (fs.existsSync(pullFile)) {
+      if (!pull.ok) say(`Not measured now (${pull.why}); the last measurement:`);
+      if (!pull.ok) say();
+      for (const l of realNodePullReport(JSON.parse(fs.readFileSync(pullFile, 'utf8')))) say(l);
+    } else {
+      say(`Not measured (${pull.why}), and no build/real-node-pull.json from an earlier run.`);
+    }
+    say();
+
     return { text: lines.join('\n'), ratio: ours.median / floor.median, linear };
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
@@ -604,6 +621,53 @@ function measureExecutorTradeoff(file) {
     env: { ...process.env, AIRFLOW_CDK8S_RUNTIME_RESULTS: path.join(ROOT, 'build', 'executor-tradeoff-stage.json'), BENCH_TRADEOFF_RESULTS: file },
   });
   return r.status === 0 ? { ok: true } : { ok: false, why: `scripts/test-runtime.sh exited ${r.status}` };
+}
+
+/**
+ * Runs test/runtime/real-node-pull.bench.ts on the real node (AIRFLOW_CDK8S_RUNTIME_NODE=real) through the runtime
+ * stage's own script, as {@link measureExecutorTradeoff} does; results: `file`. Returns whether it ran.
+ */
+function measureRealNodePull(file) {
+  if (process.env.BENCH_PULL === '0') return { ok: false, why: 'BENCH_PULL=0' };
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) return { ok: false, why: 'the real node needs root' };
+  console.log('\n== the image pull on the real node (scripts/test-runtime.sh, AIRFLOW_CDK8S_RUNTIME_NODE=real): absent, present, after ImagePrePull');
+  const r = childProcess.spawnSync('bash', [path.join(ROOT, 'scripts', 'test-runtime.sh'), '--testMatch', '**/real-node-pull.bench.ts'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+    env: { ...process.env, AIRFLOW_CDK8S_RUNTIME_NODE: 'real', AIRFLOW_CDK8S_RUNTIME_RESULTS: path.join(ROOT, 'build', 'real-node-pull-stage.json'), BENCH_PULL_RESULTS: file },
+  });
+  return r.status === 0 ? { ok: true } : { ok: false, why: `scripts/test-runtime.sh exited ${r.status}` };
+}
+
+/** build/real-node-pull.json as markdown lines: one row per case, median (min-max) of the repetitions, seconds. */
+function realNodePullReport(results) {
+  const out = [];
+  const m = results.machine ?? {};
+  const runs = results.runs ?? [];
+  out.push(`Measured ${results.measuredAt} on ${m.cpus} CPUs (${m.cpuModel}); /proc/loadavg at the start ${m.loadAverageAtStart}, at the end ${m.loadAverageAtEnd ?? '-'}. ${results.image} (${results.imageSize ?? 'size unknown'} in containerd), \`imagePullPolicy: ${results.imagePullPolicy}\`, from ${results.registry}; ${runs.length} repetitions${results.stoppedEarly ? ` (${results.stoppedEarly})` : ''}. API times are whole seconds; the pull is the kubelet's own duration.`);
+  out.push('');
+  const cell = (xs) => {
+    const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x));
+    if (v.length === 0) return '-';
+    const st = stats(v);
+    return `${st.median.toFixed(1)} (${st.min.toFixed(1)}-${st.max.toFixed(1)})`;
+  };
+  const cases = [
+    ['absent', '(a) image absent'],
+    ['present', '(b) image present'],
+    ['prePull', '(c) the ImagePrePull pod (its init container), image absent'],
+    ['afterPrePull', '(c) then the task pod'],
+  ];
+  out.push('| case | image | pull, s | scheduled → pulled, s | scheduled → running, s |');
+  out.push('| --- | --- | --- | --- | --- |');
+  for (const [k, label] of cases) {
+    const rs = runs.map((r) => r[k]).filter(Boolean);
+    const present = rs.filter((r) => r.alreadyPresent).length;
+    out.push(`| ${label} | ${present === rs.length ? 'already present' : present === 0 ? 'pulled' : `${present}/${rs.length} present`} | ${cell(rs.map((r) => r.pullSeconds))} | ${cell(rs.map((r) => r.scheduledToPulled))} | ${cell(rs.map((r) => r.scheduledToRunning))} |`);
+  }
+  out.push('');
+  out.push(`The pre-pull DaemonSet: apply → ready ${cell(runs.map((r) => r.prePull?.appliedToReady))} s.`);
+  return out;
 }
 
 /** The p-th percentile (nearest rank) of `xs`. */
@@ -786,7 +850,7 @@ function startLatencyReport(results) {
   return { lines: out };
 }
 
-module.exports = { footprint, podResources, linearFit, stats, cpuMilli, bytes, runtimeReport, startLatencyReport, taskPhases, executorTradeoffReport, tradeoffFigures, percentile };
+module.exports = { footprint, podResources, linearFit, stats, cpuMilli, bytes, runtimeReport, startLatencyReport, taskPhases, executorTradeoffReport, realNodePullReport, tradeoffFigures, percentile };
 
 if (require.main === module) {
   const result = main();
