@@ -781,6 +781,16 @@ export class RuntimeChain {
         () => getObject('pod', name, this.ns) === undefined,
         () => `pod ${name}: ${kubectl(['get', 'pod', name, '-n', this.ns, '-o', 'wide']).stdout}\nphases seen: ${JSON.stringify(this.phases.get(name))}`,
       );
+      // The phase watch (kubectl get -w, another process) prints the DELETED event a moment after the API server
+      // stops serving the pod: a step that began after the deletion once read the phases in between (CI
+      // rehearsal of de877bf: ["Pending", "Running", "Succeeded"], the step 64 ms). Wait for the watch to say so.
+      await waitForAsync(
+        `the phase watch to see pod ${name} deleted`,
+        15_000,
+        () => this.phases.get(name)?.includes('Deleted') ?? false,
+        () => `phases seen: ${JSON.stringify(this.phases.get(name))}`,
+        200,
+      );
       expect(this.phases.get(name)).toContain('Deleted');
     }, { blocking: false });
 
