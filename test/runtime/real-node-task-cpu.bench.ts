@@ -190,7 +190,7 @@ let dbPod = '';
 /** Rows of `query` from the metadata database (psql in the Postgres pod, its own user and password). */
 function sql(query: string): string[][] {
   dbPod ||= componentPod('metadata-db');
-  const out = kubectlOk(['-n', NS, 'exec', dbPod, '-c', 'postgres', '--', 'bash', '-c', 'PGPASSWORD="$POSTGRES_PASSWORD" psql -X -q -U "$POSTGRES_USER" -d "$POSTGRES_DB" -At -F "|" -c "$1"', '_', query]);
+  const out = kubectlOk(['-n', NS, 'exec', dbPod, '-c', 'postgres', '--', 'bash', '-c', 'for b in /usr/lib/postgresql/*/bin; do PATH="$b:$PATH"; done; PGPASSWORD="$POSTGRES_PASSWORD" psql -X -q -U "$POSTGRES_USER" -d "$POSTGRES_DB" -At -F "|" -c "$1"', '_', query]);
   return out.split('\n').filter((l) => l.trim()).map((l) => l.split('|'));
 }
 const ms = (x: string | undefined) => (x ? Number(x) : undefined);
