@@ -757,9 +757,15 @@ function taskCpuReport(results) {
     for (const c of ['scheduler', 'api-server', 'dag-processor', 'triggerer', 'metadata-db']) {
       row(`${c} CPU s, trigger → pods deleted`, (runs) => cell(runs.map((r) => r.controlPlaneCpuSeconds?.[c]), 2));
     }
+    row('of the scheduler\'s: the `airflow dags trigger` CLI in its container', (runs) => cell(runs.map((r) => r.triggerCliCpuSeconds), 2));
     row('the node\'s pods\' CPU s / the machine\'s busy CPU s / window s', (runs) => `${cell(runs.map((r) => r.nodePodsCpuSeconds))} / ${cell(runs.map((r) => r.machineBusyCpuSeconds))} / ${cell(runs.map((r) => r.windowSeconds))}`);
     row('load average (1 min) at the trigger', (runs) => runs.map((r) => r.loadavg?.start?.split(' ')[0]).join(', '));
     out.push('');
+    const failed = variants.flatMap((v) => (v.runs ?? []).filter((r) => r.state !== 'success').map((r) => `${v.id} round ${r.round ?? '?'}: ${(r.tasks ?? []).filter((x) => x.state !== 'success').length} of ${(r.tasks ?? []).length} tasks not success`));
+    if (failed.length) {
+      out.push(`**Runs that did not succeed (not counted above): ${failed.join('; ')}.**`);
+      out.push('');
+    }
   }
   return out;
 }
