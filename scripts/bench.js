@@ -20,7 +20,7 @@
 //                       minutes under the runtime lock); print the last measurement instead
 //   BENCH_PULL_RUNS=3      repetitions of each case
 //   BENCH_TASK_CPU=0       do not measure the task pod's CPU and memory and its CPU request under contention on the
-//                       real node (test/runtime/real-node-task-cpu.bench.ts: root, the real node, about 15 minutes
+//                       real node (test/runtime/real-node-task-cpu.bench.ts: root, the real node, 9 minutes measured
 //                       under the runtime lock); print the last measurement instead
 //   BENCH_TASK_CPU_RUNS=3 BENCH_TASK_CPU_FANOUT_RUNS=3   runs of write_to_data_volume, rounds of the four-task fan-out
 //   BENCH_TASK_CPU_VARIANTS=default,1cpu   the fan-out's CPU requests (default = the chart's 100m; 250m; 1cpu)
