@@ -19,6 +19,11 @@
 //                       after ImagePrePull (test/runtime/real-node-pull.bench.ts: root, the real node, about 5
 //                       minutes under the runtime lock); print the last measurement instead
 //   BENCH_PULL_RUNS=3      repetitions of each case
+//   BENCH_TASK_CPU=0       do not measure the task pod's CPU and memory and its CPU request under contention on the
+//                       real node (test/runtime/real-node-task-cpu.bench.ts: root, the real node, 9 minutes measured
+//                       under the runtime lock); print the last measurement instead
+//   BENCH_TASK_CPU_RUNS=3 BENCH_TASK_CPU_FANOUT_RUNS=3   runs of write_to_data_volume, rounds of the four-task fan-out
+//   BENCH_TASK_CPU_VARIANTS=default,1cpu   the fan-out's CPU requests (default = the chart's 100m; 250m; 1cpu)
 //
 // Timings are wall-clock from this process (spawnSync), so they include node start-up, like a user's.
 'use strict';
@@ -480,6 +485,19 @@ function main() {
     }
     say();
 
+    const taskCpuFile = path.join(ROOT, 'build', 'real-node-task-cpu.json');
+    const taskCpu = measureRealNodeTaskCpu(taskCpuFile);
+    say('## The task pod\'s CPU and memory, and its CPU request, on the real node');
+    say();
+    if (fs.existsSync(taskCpuFile)) {
+      if (!taskCpu.ok) say(`Not measured now (${taskCpu.why}); the last measurement:`);
+      if (!taskCpu.ok) say();
+      for (const l of taskCpuReport(JSON.parse(fs.readFileSync(taskCpuFile, 'utf8')))) say(l);
+    } else {
+      say(`Not measured (${taskCpu.why}), and no build/real-node-task-cpu.json from an earlier run.`);
+    }
+    say();
+
     return { text: lines.join('\n'), ratio: ours.median / floor.median, linear };
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
@@ -670,6 +688,88 @@ function realNodePullReport(results) {
   return out;
 }
 
+/**
+ * Runs test/runtime/real-node-task-cpu.bench.ts on the real node (AIRFLOW_CDK8S_RUNTIME_NODE=real) through the
+ * runtime stage's own script, as {@link measureRealNodePull} does; results: `file`. Returns whether it ran.
+ */
+function measureRealNodeTaskCpu(file) {
+  if (process.env.BENCH_TASK_CPU === '0') return { ok: false, why: 'BENCH_TASK_CPU=0' };
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) return { ok: false, why: 'the real node needs root' };
+  console.log('\n== the task pod\'s CPU and memory and its CPU request on the real node (scripts/test-runtime.sh, AIRFLOW_CDK8S_RUNTIME_NODE=real)');
+  const r = childProcess.spawnSync('bash', [path.join(ROOT, 'scripts', 'test-runtime.sh'), '--testMatch', '**/real-node-task-cpu.bench.ts'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+    env: { ...process.env, AIRFLOW_CDK8S_RUNTIME_NODE: 'real', AIRFLOW_CDK8S_RUNTIME_RESULTS: path.join(ROOT, 'build', 'real-node-task-cpu-stage.json'), BENCH_TASK_CPU_RESULTS: file },
+  });
+  return r.status === 0 ? { ok: true } : { ok: false, why: `scripts/test-runtime.sh exited ${r.status}` };
+}
+
+/**
+ * build/real-node-task-cpu.json as markdown lines: the single task pod's CPU and memory, then the four-task
+ * fan-out per CPU request; median (min-max) over the runs (fan-out task rows: over every task of every run).
+ */
+function taskCpuReport(results) {
+  const out = [];
+  const m = results.machine ?? {};
+  const num = (x) => typeof x === 'number' && Number.isFinite(x);
+  const cell = (xs, digits = 1) => {
+    const v = xs.filter(num);
+    if (v.length === 0) return '-';
+    const st = stats(v);
+    return st.min === st.max ? st.median.toFixed(digits) : `${st.median.toFixed(digits)} (${st.min.toFixed(digits)}-${st.max.toFixed(digits)})`;
+  };
+  const ok = (runs) => (runs ?? []).filter((r) => r.state === 'success');
+  const single = ok(results.single?.runs);
+  const node = results.node ?? {};
+  out.push(`Measured ${results.measuredAt} on ${m.cpus} CPUs (${m.cpuModel}); /proc/loadavg at the start ${m.loadAverageAtStart}, at the end ${m.loadAverageAtEnd ?? '-'}. The real node (allocatable ${node.allocatableCpu ?? '?'} CPU / ${node.allocatableMemory ?? '?'}; the default chart's pods request ${node.requestedCpuMilliByTheChartsPods ?? '?'}m CPU), cgroups ${results.cgroups ?? '?'}, read every ${results.samplerIntervalSeconds} s (${results.sampler?.samples ?? '?'} samples; the sampler used ${results.sampler?.cpuSeconds ?? '?'} CPU s).`);
+  out.push('');
+  const t = (r) => r.tasks?.[0] ?? {};
+  out.push(`One task pod of the default chart (\`write_to_data_volume\`, requests 100m / 256Mi, limits 1 / 1Gi; ${single.length} runs after a warm-up${results.single?.stoppedEarly ? `; ${results.single.stoppedEarly}` : ''}):`);
+  out.push('');
+  out.push('| | median (min-max) |');
+  out.push('| --- | --- |');
+  out.push(`| the pod's CPU time (its cgroup's \`cpuacct.usage\`), s | ${cell(single.map((r) => t(r).cpuSeconds), 2)} |`);
+  out.push(`| its peak memory, page cache included (\`memory.max_usage_in_bytes\`), MiB | ${cell(single.map((r) => t(r).peakUsageMiB))} |`);
+  out.push(`| its largest sampled RSS (\`total_rss\`), MiB | ${cell(single.map((r) => t(r).peakRssMiB))} |`);
+  out.push(`| its largest sampled working set (usage - inactive file), MiB | ${cell(single.map((r) => t(r).peakWorkingSetMiB))} |`);
+  out.push(`| the cgroup's life (first to last sample), s | ${cell(single.map((r) => t(r).cgroupSeconds))} |`);
+  out.push(`| task scheduled → running / running → done, s | ${cell(single.map((r) => t(r).scheduledToRunning))} / ${cell(single.map((r) => t(r).runningToDone))} |`);
+  out.push(`| CFS throttled periods (of periods) | ${single.map((r) => (t(r).throttled ? `${t(r).throttled.throttledPeriods}/${t(r).throttled.periods}` : '-')).join(', ')} |`);
+  out.push(`| cpu.shares | ${[...new Set(single.map((r) => t(r).cpuShares))].join(', ')} |`);
+  out.push('');
+  const variants = (results.fanout?.variants ?? []).filter((v) => (v.runs ?? []).length);
+  if (variants.length) {
+    out.push(`Four tasks at once (\`task_cpu_fanout_<variant>\`: each task spins until its process has used ${results.fanout.workCpuSeconds} s of CPU; the control plane on the same node; rounds alternate the variants${results.fanout.stoppedEarly ? `; ${results.fanout.stoppedEarly}` : ''}). Task rows: every task of every counted run:`);
+    out.push('');
+    out.push(`| | ${variants.map((v) => `${v.id}: request ${v.cpuRequest}, runs ${ok(v.runs).length}`).join(' | ')} |`);
+    out.push(`| --- | ${variants.map(() => '---').join(' | ')} |`);
+    const row = (label, get) => out.push(`| ${label} | ${variants.map((v) => get(ok(v.runs))).join(' | ')} |`);
+    const tasks = (runs) => runs.flatMap((r) => r.tasks ?? []);
+    row('cpu.shares of a task pod', (runs) => [...new Set(tasks(runs).map((x) => x.cpuShares))].join(', '));
+    row('**makespan** (dag run start → end), s', (runs) => cell(runs.map((r) => r.makespan)));
+    row('task scheduled → running, s', (runs) => cell(tasks(runs).map((x) => x.scheduledToRunning)));
+    row('task pod created → bound (Pending for room), s', (runs) => cell(tasks(runs).map((x) => x.podCreatedToBound)));
+    row('task running → done, s', (runs) => cell(tasks(runs).map((x) => x.runningToDone)));
+    row('task scheduled → done, s', (runs) => cell(tasks(runs).map((x) => x.scheduledToDone)));
+    row('a task pod\'s CPU time, s', (runs) => cell(tasks(runs).map((x) => x.cpuSeconds), 2));
+    row('a task pod\'s peak memory (page cache included) / largest RSS, MiB', (runs) => `${cell(tasks(runs).map((x) => x.peakUsageMiB))} / ${cell(tasks(runs).map((x) => x.peakRssMiB))}`);
+    row('CFS throttled periods, per task pod', (runs) => cell(tasks(runs).map((x) => x.throttled?.throttledPeriods), 0));
+    for (const c of ['scheduler', 'api-server', 'dag-processor', 'triggerer', 'metadata-db']) {
+      row(`${c} CPU s, trigger → pods deleted`, (runs) => cell(runs.map((r) => r.controlPlaneCpuSeconds?.[c]), 2));
+    }
+    row('of the scheduler\'s: the `airflow dags trigger` CLI in its container', (runs) => cell(runs.map((r) => r.triggerCliCpuSeconds), 2));
+    row('the node\'s pods\' CPU s / the machine\'s busy CPU s / window s', (runs) => `${cell(runs.map((r) => r.nodePodsCpuSeconds))} / ${cell(runs.map((r) => r.machineBusyCpuSeconds))} / ${cell(runs.map((r) => r.windowSeconds))}`);
+    row('load average (1 min) at the trigger', (runs) => runs.map((r) => r.loadavg?.start?.split(' ')[0]).join(', '));
+    out.push('');
+    const failed = variants.flatMap((v) => (v.runs ?? []).filter((r) => r.state !== 'success').map((r) => `${v.id} round ${r.round ?? '?'}: ${(r.tasks ?? []).filter((x) => x.state !== 'success').length} of ${(r.tasks ?? []).length} tasks not success`));
+    if (failed.length) {
+      out.push(`**Runs that did not succeed (not counted above): ${failed.join('; ')}.**`);
+      out.push('');
+    }
+  }
+  return out;
+}
+
 /** The p-th percentile (nearest rank) of `xs`. */
 function percentile(xs, p) {
   const s = [...xs].sort((a, b) => a - b);
@@ -850,7 +950,7 @@ function startLatencyReport(results) {
   return { lines: out };
 }
 
-module.exports = { footprint, podResources, linearFit, stats, cpuMilli, bytes, runtimeReport, startLatencyReport, taskPhases, executorTradeoffReport, realNodePullReport, tradeoffFigures, percentile };
+module.exports = { footprint, podResources, linearFit, stats, cpuMilli, bytes, runtimeReport, startLatencyReport, taskPhases, executorTradeoffReport, realNodePullReport, taskCpuReport, tradeoffFigures, percentile };
 
 if (require.main === module) {
   const result = main();
