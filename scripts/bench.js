@@ -583,79 +583,76 @@ function runtimeReport(results, objects) {
 }
 
 /**
- * Runs the start-latency benchmark (test/runtime/start-latency.bench.ts) through the runtime stage's own script,
- * which takes the machine-wide runtime lock, builds or reuses the trixie root and starts the local control
- * plane; its step output goes to the console. Results: `file`. Returns whether it ran, and why not.
+ * Runs a benchmark file of test/runtime through the runtime stage's own script (scripts/test-runtime.sh), which
+ * takes the machine-wide runtime lock, builds or reuses the roots, starts the local control plane (and, with
+ * `realNode`, the real node and its images); its step output goes to the console. The stage's own results file
+ * stays the tests' (their memory): this run writes its stage record to build/<stageResults> and its measurements
+ * to `file` (through the environment variable `resultsEnv`). `skipEnv=0` skips it. Returns whether it ran, and
+ * why not.
  */
-function measureStartLatency(file) {
-  if (process.env.BENCH_START_LATENCY === '0') return { ok: false, why: 'BENCH_START_LATENCY=0' };
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) return { ok: false, why: 'the runtime stage needs root' };
-  console.log('\n== start latency: the runtime stage (scripts/test-runtime.sh), the default chart and one changed setting');
-  const r = childProcess.spawnSync('bash', [path.join(ROOT, 'scripts', 'test-runtime.sh'), '--testMatch', '**/start-latency.bench.ts'], {
+function runRuntimeBench({ skipEnv, title, testMatch, stageResults, resultsEnv, realNode = false }, file) {
+  if (process.env[skipEnv] === '0') return { ok: false, why: `${skipEnv}=0` };
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) return { ok: false, why: realNode ? 'the real node needs root' : 'the runtime stage needs root' };
+  console.log(`\n== ${title}`);
+  const r = childProcess.spawnSync('bash', [path.join(ROOT, 'scripts', 'test-runtime.sh'), '--testMatch', testMatch], {
     cwd: ROOT,
     stdio: 'inherit',
     env: {
       ...process.env,
-      // the stage's own results file stays the tests' (memory): this run writes beside it
-      AIRFLOW_CDK8S_RUNTIME_RESULTS: path.join(ROOT, 'build', 'start-latency-stage.json'),
-      BENCH_LATENCY_RESULTS: file,
+      ...(realNode ? { AIRFLOW_CDK8S_RUNTIME_NODE: 'real' } : {}),
+      AIRFLOW_CDK8S_RUNTIME_RESULTS: path.join(ROOT, 'build', stageResults),
+      [resultsEnv]: file,
     },
   });
   return r.status === 0 ? { ok: true } : { ok: false, why: `scripts/test-runtime.sh exited ${r.status}` };
 }
 
-/**
- * Runs the [api] workers benchmark (test/runtime/api-workers.bench.ts) through the runtime stage's own script, as
- * {@link measureStartLatency} does; results: `file` (the api-server's memory per setting). Returns whether it ran.
- */
-function measureApiWorkers(file) {
-  if (process.env.BENCH_API_WORKERS === '0') return { ok: false, why: 'BENCH_API_WORKERS=0' };
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) return { ok: false, why: 'the runtime stage needs root' };
-  console.log('\n== [api] workers: the runtime stage (scripts/test-runtime.sh), the default chart with [api] workers = 2, then 1');
-  const r = childProcess.spawnSync('bash', [path.join(ROOT, 'scripts', 'test-runtime.sh'), '--testMatch', '**/api-workers.bench.ts'], {
-    cwd: ROOT,
-    stdio: 'inherit',
-    env: {
-      ...process.env,
-      // the stage's own results file stays the tests' (memory): this run writes beside it
-      AIRFLOW_CDK8S_RUNTIME_RESULTS: path.join(ROOT, 'build', 'api-workers-stage.json'),
-      BENCH_API_WORKERS_RESULTS: file,
-    },
-  });
-  return r.status === 0 ? { ok: true } : { ok: false, why: `scripts/test-runtime.sh exited ${r.status}` };
-}
+/** The start-latency benchmark (test/runtime/start-latency.bench.ts): the default chart and one changed setting. */
+const measureStartLatency = (file) => runRuntimeBench({
+  skipEnv: 'BENCH_START_LATENCY',
+  title: 'start latency: the runtime stage (scripts/test-runtime.sh), the default chart and one changed setting',
+  testMatch: '**/start-latency.bench.ts',
+  stageResults: 'start-latency-stage.json',
+  resultsEnv: 'BENCH_LATENCY_RESULTS',
+}, file);
 
-/**
- * Runs the executor trade-off (test/runtime/executor-tradeoff.bench.ts) through the runtime stage's own script, as
- * {@link measureStartLatency} does; results: `file`. Returns whether it ran.
- */
-function measureExecutorTradeoff(file) {
-  if (process.env.BENCH_TRADEOFF === '0') return { ok: false, why: 'BENCH_TRADEOFF=0' };
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) return { ok: false, why: 'the runtime stage needs root' };
-  console.log('\n== executor trade-off: the runtime stage (scripts/test-runtime.sh), the KubernetesExecutor, then one Celery worker');
-  const r = childProcess.spawnSync('bash', [path.join(ROOT, 'scripts', 'test-runtime.sh'), '--testMatch', '**/executor-tradeoff.bench.ts'], {
-    cwd: ROOT,
-    stdio: 'inherit',
-    env: { ...process.env, AIRFLOW_CDK8S_RUNTIME_RESULTS: path.join(ROOT, 'build', 'executor-tradeoff-stage.json'), BENCH_TRADEOFF_RESULTS: file },
-  });
-  return r.status === 0 ? { ok: true } : { ok: false, why: `scripts/test-runtime.sh exited ${r.status}` };
-}
+/** The [api] workers benchmark (test/runtime/api-workers.bench.ts): the api-server's memory per setting. */
+const measureApiWorkers = (file) => runRuntimeBench({
+  skipEnv: 'BENCH_API_WORKERS',
+  title: '[api] workers: the runtime stage (scripts/test-runtime.sh), the default chart with [api] workers = 2, then 1',
+  testMatch: '**/api-workers.bench.ts',
+  stageResults: 'api-workers-stage.json',
+  resultsEnv: 'BENCH_API_WORKERS_RESULTS',
+}, file);
 
-/**
- * Runs test/runtime/real-node-pull.bench.ts on the real node (AIRFLOW_CDK8S_RUNTIME_NODE=real) through the runtime
- * stage's own script, as {@link measureExecutorTradeoff} does; results: `file`. Returns whether it ran.
- */
-function measureRealNodePull(file) {
-  if (process.env.BENCH_PULL === '0') return { ok: false, why: 'BENCH_PULL=0' };
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) return { ok: false, why: 'the real node needs root' };
-  console.log('\n== the image pull on the real node (scripts/test-runtime.sh, AIRFLOW_CDK8S_RUNTIME_NODE=real): absent, present, after ImagePrePull');
-  const r = childProcess.spawnSync('bash', [path.join(ROOT, 'scripts', 'test-runtime.sh'), '--testMatch', '**/real-node-pull.bench.ts'], {
-    cwd: ROOT,
-    stdio: 'inherit',
-    env: { ...process.env, AIRFLOW_CDK8S_RUNTIME_NODE: 'real', AIRFLOW_CDK8S_RUNTIME_RESULTS: path.join(ROOT, 'build', 'real-node-pull-stage.json'), BENCH_PULL_RESULTS: file },
-  });
-  return r.status === 0 ? { ok: true } : { ok: false, why: `scripts/test-runtime.sh exited ${r.status}` };
-}
+/** The executor trade-off (test/runtime/executor-tradeoff.bench.ts). */
+const measureExecutorTradeoff = (file) => runRuntimeBench({
+  skipEnv: 'BENCH_TRADEOFF',
+  title: 'executor trade-off: the runtime stage (scripts/test-runtime.sh), the KubernetesExecutor, then one Celery worker',
+  testMatch: '**/executor-tradeoff.bench.ts',
+  stageResults: 'executor-tradeoff-stage.json',
+  resultsEnv: 'BENCH_TRADEOFF_RESULTS',
+}, file);
+
+/** The image pull on the real node (test/runtime/real-node-pull.bench.ts). */
+const measureRealNodePull = (file) => runRuntimeBench({
+  skipEnv: 'BENCH_PULL',
+  title: 'the image pull on the real node (scripts/test-runtime.sh, AIRFLOW_CDK8S_RUNTIME_NODE=real): absent, present, after ImagePrePull',
+  testMatch: '**/real-node-pull.bench.ts',
+  stageResults: 'real-node-pull-stage.json',
+  resultsEnv: 'BENCH_PULL_RESULTS',
+  realNode: true,
+}, file);
+
+/** The task pod's CPU and memory and its CPU request on the real node (test/runtime/real-node-task-cpu.bench.ts). */
+const measureRealNodeTaskCpu = (file) => runRuntimeBench({
+  skipEnv: 'BENCH_TASK_CPU',
+  title: 'the task pod\'s CPU and memory and its CPU request on the real node (scripts/test-runtime.sh, AIRFLOW_CDK8S_RUNTIME_NODE=real)',
+  testMatch: '**/real-node-task-cpu.bench.ts',
+  stageResults: 'real-node-task-cpu-stage.json',
+  resultsEnv: 'BENCH_TASK_CPU_RESULTS',
+  realNode: true,
+}, file);
 
 /** build/real-node-pull.json as markdown lines: one row per case, median (min-max) of the repetitions, seconds. */
 function realNodePullReport(results) {
@@ -686,22 +683,6 @@ function realNodePullReport(results) {
   out.push('');
   out.push(`The pre-pull DaemonSet: apply → ready ${cell(runs.map((r) => r.prePull?.appliedToReady))} s.`);
   return out;
-}
-
-/**
- * Runs test/runtime/real-node-task-cpu.bench.ts on the real node (AIRFLOW_CDK8S_RUNTIME_NODE=real) through the
- * runtime stage's own script, as {@link measureRealNodePull} does; results: `file`. Returns whether it ran.
- */
-function measureRealNodeTaskCpu(file) {
-  if (process.env.BENCH_TASK_CPU === '0') return { ok: false, why: 'BENCH_TASK_CPU=0' };
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) return { ok: false, why: 'the real node needs root' };
-  console.log('\n== the task pod\'s CPU and memory and its CPU request on the real node (scripts/test-runtime.sh, AIRFLOW_CDK8S_RUNTIME_NODE=real)');
-  const r = childProcess.spawnSync('bash', [path.join(ROOT, 'scripts', 'test-runtime.sh'), '--testMatch', '**/real-node-task-cpu.bench.ts'], {
-    cwd: ROOT,
-    stdio: 'inherit',
-    env: { ...process.env, AIRFLOW_CDK8S_RUNTIME_NODE: 'real', AIRFLOW_CDK8S_RUNTIME_RESULTS: path.join(ROOT, 'build', 'real-node-task-cpu-stage.json'), BENCH_TASK_CPU_RESULTS: file },
-  });
-  return r.status === 0 ? { ok: true } : { ok: false, why: `scripts/test-runtime.sh exited ${r.status}` };
 }
 
 /**
