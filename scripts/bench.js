@@ -446,57 +446,25 @@ function main() {
     }
     say();
 
-    const latencyFile = path.join(ROOT, 'build', 'start-latency.json');
-    const measured = measureStartLatency(latencyFile);
-    say('## Task start latency on the real Airflow');
-    say();
-    if (fs.existsSync(latencyFile)) {
-      if (!measured.ok) say(`Not measured now (${measured.why}); the last measurement:`);
-      if (!measured.ok) say();
-      for (const l of startLatencyReport(JSON.parse(fs.readFileSync(latencyFile, 'utf8'))).lines) say(l);
-    } else {
-      say(`Not measured (${measured.why}), and no build/start-latency.json from an earlier run.`);
-    }
-    say();
-
-    const tradeoffFile = path.join(ROOT, 'build', 'executor-tradeoff.json');
-    const tradeoff = measureExecutorTradeoff(tradeoffFile);
-    say('## The executor trade-off on the real Airflow');
-    say();
-    if (fs.existsSync(tradeoffFile)) {
-      if (!tradeoff.ok) say(`Not measured now (${tradeoff.why}); the last measurement:`);
-      if (!tradeoff.ok) say();
-      for (const l of executorTradeoffReport(JSON.parse(fs.readFileSync(tradeoffFile, 'utf8')))) say(l);
-    } else {
-      say(`Not measured (${tradeoff.why}), and no build/executor-tradeoff.json from an earlier run.`);
-    }
-    say();
-
-    const pullFile = path.join(ROOT, 'build', 'real-node-pull.json');
-    const pull = measureRealNodePull(pullFile);
-    say('## The image pull and ImagePrePull on the real node');
-    say();
-    if (fs.existsSync(pullFile)) {
-      if (!pull.ok) say(`Not measured now (${pull.why}); the last measurement:`);
-      if (!pull.ok) say();
-      for (const l of realNodePullReport(JSON.parse(fs.readFileSync(pullFile, 'utf8')))) say(l);
-    } else {
-      say(`Not measured (${pull.why}), and no build/real-node-pull.json from an earlier run.`);
-    }
-    say();
-
-    const taskCpuFile = path.join(ROOT, 'build', 'real-node-task-cpu.json');
-    const taskCpu = measureRealNodeTaskCpu(taskCpuFile);
-    say('## The task pod\'s CPU and memory, and its CPU request, on the real node');
-    say();
-    if (fs.existsSync(taskCpuFile)) {
-      if (!taskCpu.ok) say(`Not measured now (${taskCpu.why}); the last measurement:`);
-      if (!taskCpu.ok) say();
-      for (const l of taskCpuReport(JSON.parse(fs.readFileSync(taskCpuFile, 'utf8')))) say(l);
-    } else {
-      say(`Not measured (${taskCpu.why}), and no build/real-node-task-cpu.json from an earlier run.`);
-    }
-    say();
+    // A benchmark of the runtime stage: run it, then print its report, or the last one kept when it did not run.
+    const runtimeBench = (heading, name, measure, report) => {
+      const file = path.join(ROOT, 'build', name);
+      const measured = measure(file);
+      say(`## ${heading}`);
+      say();
+      if (fs.existsSync(file)) {
+        if (!measured.ok) say(`Not measured now (${measured.why}); the last measurement:`);
+        if (!measured.ok) say();
+        for (const l of report(JSON.parse(fs.readFileSync(file, 'utf8')))) say(l);
+      } else {
+        say(`Not measured (${measured.why}), and no build/${name} from an earlier run.`);
+      }
+      say();
+    };
+    runtimeBench('Task start latency on the real Airflow', 'start-latency.json', measureStartLatency, (r) => startLatencyReport(r).lines);
+    runtimeBench('The executor trade-off on the real Airflow', 'executor-tradeoff.json', measureExecutorTradeoff, executorTradeoffReport);
+    runtimeBench('The image pull and ImagePrePull on the real node', 'real-node-pull.json', measureRealNodePull, realNodePullReport);
+    runtimeBench('The task pod\'s CPU and memory, and its CPU request, on the real node', 'real-node-task-cpu.json', measureRealNodeTaskCpu, taskCpuReport);
 
     return { text: lines.join('\n'), ratio: ours.median / floor.median, linear };
   } finally {
