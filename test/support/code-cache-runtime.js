@@ -1,18 +1,18 @@
-// jest's runtime with V8's code cache (jest.config.js `runtime`; `npx jest` uses it too).
+// jest's runtime with each module compiled once per worker (jest.config.js `runtime`; `npx jest` uses it too).
 //
 // Jest gives every test file a fresh module registry and compiles every module again: cdk8s-plus-28's 2.7 MB
-// of generated classes, cdk8s, constructs, yaml and lib/ are parsed anew for each of the ~75 files, about 4 s
-// of the suite's CPU (vm.compileFunction in a CPU profile of npm test). V8 can skip that work when given the
-// code cache of the same source compiled with the same flags. A module's first compile in a worker keeps its
-// vm.Script; its second takes the Script's code cache then (which holds the functions the first file ran, not
-// only the top level), and the later ones use it. The cache is in memory, per worker process, keyed by file
-// name and the exact source text (another text is compiled afresh); V8 checks the source, its own version and
-// flags, and rejects a cache that does not fit, compiling as usual. What runs is the same code: only its parse
-// and compile are skipped.
+// of generated classes, cdk8s, constructs, yaml and lib/ are parsed anew for each of the ~80 files, about 4 s
+// of the suite's CPU (vm.compileFunction in a CPU profile of npm test). A module's first compile in a worker
+// keeps its vm.Script, keyed by file name and the exact text compiled (another text is compiled afresh), and
+// every later test file runs that same Script in its own context: V8 binds the script's compiled code to each
+// context anew (new functions, new globals, the module body run again by jest as before) and compiles nothing
+// twice, not even the functions a later file is the first to call. (Until issue #25's fifth round, each file
+// compiled a new Script from the first one's code cache: deserializing it cost about 5 ms a file, and functions
+// the first file never ran were compiled again in each file.) What runs is the same code: only its parse and
+// compile are skipped. A dynamic import() is handed to the test file running at the time, as jest would.
 //
 // The module is compiled as jest does it, as a function of jest's injected parameters, in a vm.Script of the
-// function expression (the code cache of a script can be taken after it ran; vm.compileFunction's only
-// before): the wrapper is on the first line, so line numbers, and columns after line 1, are unchanged.
+// function expression: the wrapper is on the first line, so line numbers, and columns after line 1, are unchanged.
 //
 // And each test file's AsyncLocalStorage instances are disabled when the file is done. jest-circus makes a new
 // AsyncLocalStorage for every test file (its test execution context), in the worker's one async_hooks, and never
@@ -23,8 +23,10 @@
 const vm = require('vm');
 const Runtime = require('jest-runtime').default;
 
-/** file name -> { source, script, data } */
+/** file name -> { wrapped, script } */
 const cache = new Map();
+/** The module executor of the test file running in this worker (jest runs one file at a time in each). */
+let activeExecutor;
 
 class CodeCacheRuntime extends Runtime {
   constructor(...args) {
@@ -33,22 +35,25 @@ class CodeCacheRuntime extends Runtime {
     const executor = this.executor;
     // jest-runtime's internals as of jest 30.5: on another shape, jest's own compile, unchanged
     if (!executor || typeof executor.compile !== 'function' || !Array.isArray(executor.injectedModuleParameters)) return;
+    activeExecutor = executor;
     const jestCompile = executor.compile.bind(executor);
     executor.compile = (source, filename) => {
       const context = executor.environment.getVmContext();
       if (context == null || executor.resolution.isCoreModule(filename)) return jestCompile(source, filename);
+      const wrapped = `(function (${executor.injectedModuleParameters.join(', ')}) {${source}\n})`;
       let kept = cache.get(filename);
-      if (kept && kept.source !== source) kept = undefined;
-      if (kept && !kept.data) kept.data = kept.script.createCachedData();
       try {
-        const script = new vm.Script(`(function (${executor.injectedModuleParameters.join(', ')}) {${source}\n})`, {
-          filename,
-          cachedData: kept ? kept.data : undefined,
-          importModuleDynamically: async (specifier, _script, attributes, ...rest) =>
-            executor.dynamicImport(specifier, filename, context, attributes, rest[0]),
-        });
-        if (!kept || script.cachedDataRejected) cache.set(filename, { source, script, data: undefined });
-        return script.runInContext(context);
+        if (!kept || kept.wrapped !== wrapped) {
+          const script = new vm.Script(wrapped, {
+            filename,
+            // the test file running when import() is called: the one whose context runs the code
+            importModuleDynamically: async (specifier, _script, attributes, ...rest) =>
+              activeExecutor.dynamicImport(specifier, filename, activeExecutor.environment.getVmContext(), attributes, rest[0]),
+          });
+          kept = { wrapped, script };
+          cache.set(filename, kept);
+        }
+        return kept.script.runInContext(context);
       } catch {
         // a syntax error, or ESM: jest's own compile reports it as jest does
         return jestCompile(source, filename);
