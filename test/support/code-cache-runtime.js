@@ -23,8 +23,10 @@
 const vm = require('vm');
 const Runtime = require('jest-runtime').default;
 
-/** file name -> { wrapped, script } */
+/** file name -> { source, parameters, script } */
 const cache = new Map();
+/** file name -> { bytes, text }: each file's text as last decoded in this worker */
+const decoded = new Map();
 /** The module executor of the test file running in this worker (jest runs one file at a time in each). */
 let activeExecutor;
 
@@ -32,6 +34,7 @@ class CodeCacheRuntime extends Runtime {
   constructor(...args) {
     super(...args);
     this.keepAsyncLocalStorages();
+    this.decodeOnce();
     const executor = this.executor;
     // jest-runtime's internals as of jest 30.5: on another shape, jest's own compile, unchanged
     if (!executor || typeof executor.compile !== 'function' || !Array.isArray(executor.injectedModuleParameters)) return;
@@ -40,17 +43,18 @@ class CodeCacheRuntime extends Runtime {
     executor.compile = (source, filename) => {
       const context = executor.environment.getVmContext();
       if (context == null || executor.resolution.isCoreModule(filename)) return jestCompile(source, filename);
-      const wrapped = `(function (${executor.injectedModuleParameters.join(', ')}) {${source}\n})`;
+      const parameters = executor.injectedModuleParameters.join(', ');
       let kept = cache.get(filename);
       try {
-        if (!kept || kept.wrapped !== wrapped) {
-          const script = new vm.Script(wrapped, {
+        // the same text compiled the same way: compared without building the wrapper (cdk8s-plus-28 is 2.7 MB)
+        if (!kept || kept.source !== source || kept.parameters !== parameters) {
+          const script = new vm.Script(`(function (${parameters}) {${source}\n})`, {
             filename,
             // the test file running when import() is called: the one whose context runs the code
             importModuleDynamically: async (specifier, _script, attributes, ...rest) =>
               activeExecutor.dynamicImport(specifier, filename, activeExecutor.environment.getVmContext(), attributes, rest[0]),
           });
-          kept = { wrapped, script };
+          kept = { source, parameters, script };
           cache.set(filename, kept);
         }
         return kept.script.runInContext(context);
@@ -58,6 +62,33 @@ class CodeCacheRuntime extends Runtime {
         // a syntax error, or ESM: jest's own compile reports it as jest does
         return jestCompile(source, filename);
       }
+    };
+  }
+
+  /**
+   * Jest reads every module's file again for each test file and decodes it to a string (cdk8s-plus-28: 2.7 MB),
+   * even when its transform is then found in memory. The bytes are still read each time; when they are those read
+   * before in this worker, the string decoded then is handed out (keyed by content: an edited file is decoded
+   * afresh), and the compile above finds it is the text it compiled without comparing it character by character.
+   */
+  decodeOnce() {
+    const files = this.fileCache;
+    // jest-runtime's internals as of jest 30.5: on another shape, nothing changes
+    if (!files || typeof files.readFile !== 'function' || typeof files.readFileBuffer !== 'function' || !(files.strings instanceof Map)) return;
+    files.readFile = (filename) => {
+      let text = files.strings.get(filename);
+      if (text === undefined) {
+        const bytes = files.readFileBuffer(filename);
+        const kept = decoded.get(filename);
+        if (kept && kept.bytes.equals(bytes)) {
+          text = kept.text;
+        } else {
+          text = bytes.toString();
+          decoded.set(filename, { bytes, text });
+        }
+        files.strings.set(filename, text);
+      }
+      return text;
     };
   }
 
