@@ -27,6 +27,8 @@ const Runtime = require('jest-runtime').default;
 const cache = new Map();
 /** file name -> { bytes, text }: each file's text as last decoded in this worker */
 const decoded = new Map();
+/** file name and transform options -> { source, file }: jest's transform of the text `source` */
+const transformed = new Map();
 /** The module executor of the test file running in this worker (jest runs one file at a time in each). */
 let activeExecutor;
 
@@ -35,6 +37,7 @@ class CodeCacheRuntime extends Runtime {
     super(...args);
     this.keepAsyncLocalStorages();
     this.decodeOnce();
+    this.transformOnce();
     const executor = this.executor;
     // jest-runtime's internals as of jest 30.5: on another shape, jest's own compile, unchanged
     if (!executor || typeof executor.compile !== 'function' || !Array.isArray(executor.injectedModuleParameters)) return;
@@ -89,6 +92,34 @@ class CodeCacheRuntime extends Runtime {
         files.strings.set(filename, text);
       }
       return text;
+    };
+  }
+
+  /**
+   * And jest's transform of a module (a cache lookup after a stat of the file: about 4 ms a test file) is asked
+   * once per worker for a text: while the file's bytes are those decoded before (the same string, above), the
+   * transformed module of then is handed out again, as jest's own cache in the worker would.
+   */
+  transformOnce() {
+    const cache = this.transformCache;
+    const files = this.fileCache;
+    // jest-runtime's internals as of jest 30.5: on another shape, nothing changes
+    if (!cache || typeof cache.transform !== 'function' || !(cache.transforms instanceof Map) || !(cache.sourceMaps instanceof Map) || files?.readFile === undefined) return;
+    const jestTransform = cache.transform.bind(cache);
+    cache.transform = (filename, options) => {
+      if (options?.isInternalModule) return jestTransform(filename, options);
+      const source = files.readFile(filename);
+      const key = `${filename}\0${JSON.stringify(options ?? {})}`;
+      const kept = transformed.get(key);
+      if (kept && kept.source === source) {
+        cache.transforms.set(filename, kept.file);
+        if (kept.file.sourceMapPath) cache.sourceMaps.set(filename, kept.file.sourceMapPath);
+        return kept.file.code;
+      }
+      const code = jestTransform(filename, options);
+      const file = cache.transforms.get(filename);
+      if (file && file.code === code) transformed.set(key, { source, file });
+      return code;
     };
   }
 
