@@ -37,7 +37,7 @@ module.exports = {
   maxWorkers: 2,
   moduleNameMapper: sameYaml ? { '^yaml$': '<rootDir>/node_modules/cdk8s/node_modules/yaml' } : {},
   roots: ['<rootDir>/test'],
-  // jest's runtime with V8's code cache: each module is parsed and compiled once per worker, not once per test file
+  // jest's runtime that compiles each module once per worker, not once per test file (test/support/code-cache-runtime.js)
   runtime: '<rootDir>/test/support/code-cache-runtime.js',
   testMatch: ['**/*.test.ts'],
   // test/live: npm run test:live; test/packaging: npm run test:packaging; test/runtime: npm run test:runtime (all run by .ci/run).
