@@ -37,11 +37,12 @@ module.exports = {
   maxWorkers: 2,
   moduleNameMapper: sameYaml ? { '^yaml$': '<rootDir>/node_modules/cdk8s/node_modules/yaml' } : {},
   roots: ['<rootDir>/test'],
-  // jest's runtime with V8's code cache: each module is parsed and compiled once per worker, not once per test file
+  // jest's runtime that compiles each module once per worker, not once per test file (test/support/code-cache-runtime.js)
   runtime: '<rootDir>/test/support/code-cache-runtime.js',
   testMatch: ['**/*.test.ts'],
   // test/live: npm run test:live; test/packaging: npm run test:packaging; test/runtime: npm run test:runtime (all run by .ci/run).
   testPathIgnorePatterns: ['/node_modules/', '/test/live/', '/test/packaging/', '/test/runtime/'],
   snapshotResolver: '<rootDir>/jest.snapshot-resolver.js',
-  transform: { '^.+\\.ts$': 'ts-jest' },
+  // ts-jest, loaded only for a file not in jest's transform cache (test/support/ts-transform.js keys it by content)
+  transform: { '^.+\\.ts$': '<rootDir>/test/support/ts-transform.js' },
 };

@@ -19,8 +19,9 @@
 //   threads, for code that then runs for a second or less: without it the suite takes about a quarter less
 //   CPU (A/B, interleaved: 15.9 -> 12.0 s at load 4, 18.5 -> 14.6 s at load 15-22). Semantics are unchanged
 //   (interpreter and baseline compiler only); `npx jest` alone still works, just slower. Their parse and first
-//   compile are done once per worker, not once per file: jest.config.js's runtime keeps V8's code cache
-//   (test/support/code-cache-runtime.js; with --no-opt, measured again with ~75 files: still the faster).
+//   compile are done once per worker, not once per file: jest.config.js's runtime runs each module's one
+//   compiled script in every file's context (test/support/code-cache-runtime.js; with --no-opt, measured again
+//   with ~75 files: still the faster).
 //   And with V8's --single-threaded-gc: the two workers already fill the two cores, and the garbage collector's
 //   helper threads only contend with them (jest alone, 3 interleaved pairs at load 2-4: 23.9/22.9/24.1 ->
 //   22.3/22.6/23.5 s of CPU, 24.3/14.0/17.4 -> 14.1/13.6/16.9 s of wall; issue #25, third round).

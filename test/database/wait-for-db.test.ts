@@ -50,11 +50,20 @@ describe('wait-for-db really waits (bash against a real TCP socket)', () => {
   });
 
   test('gives up with a clear message after the bounded wait', async () => {
-    const db = MetadataDb.external(chart(), 'db', { host: '127.0.0.1', port: closedPort, waitTimeoutSeconds: 1 });
-    const result = await runContainer(db.waitForDatabaseContainer('apache/airflow:3.1.3'));
+    const db = MetadataDb.external(chart(), 'db', { host: '127.0.0.1', port: closedPort, waitTimeoutSeconds: 3 });
+    // The script's `sleep 2` between tries is a bash function here (bash imports exported functions from its
+    // environment, BASH_FUNC_<name>%%): it notes its argument and moves bash's own clock, $SECONDS, on by as many
+    // seconds instead of waiting them. The rest is the script as it runs: two seconds of real sleep left one
+    // jest worker idle, in every run.
+    const result = await runContainer(db.waitForDatabaseContainer('apache/airflow:3.1.3'), {
+      'BASH_FUNC_sleep%%': '() { echo "sleep $*" >&2; SECONDS=$((SECONDS + $1)); }',
+    });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`wait-for-db: gave up after`);
     expect(result.stderr).toContain(`127.0.0.1:${closedPort} does not accept TCP connections`);
+    // tried at 0, 2 and 4 s: waited 2 s between tries, until the bound of 3 s was passed
+    expect(result.stderr.split('\n').filter((l) => l.startsWith('sleep '))).toEqual(['sleep 2', 'sleep 2']);
+    expect(result.stderr).toContain('wait-for-db: gave up after 4s:');
   });
 
   test('URI mode: finds host and port in the URI and never prints the password', async () => {
