@@ -541,6 +541,32 @@ realD('the executor trade-off, and the single task\'s start path, on the real no
     }, 3_600_000);
   }
 
+  // (a'') the KubernetesExecutor with another `parallelism` (and so worker_pods_creation_batch_size and the default
+  // pool's slots): BENCH_TRADEOFF_VARIANTS=kubernetes-parallelism-<n>, the DAGs only, synthesized into build/.
+  for (const id of VARIANTS.filter((x) => /^kubernetes-parallelism-\d+$/.test(x))) {
+    const parallelism = Number(id.split('-').pop());
+    test(`(a'') the KubernetesExecutor with parallelism ${parallelism}: ${REAL_DAGS.join(', ')}`, async () => {
+      if (applied) await down(applied);
+      await deleteChart(DIST);
+      freshData();
+      const out = path.join(REPO_ROOT, 'build', `real-node-tradeoff-${id}`);
+      fs.rmSync(out, { recursive: true, force: true });
+      const app = new AirflowApp({ outdir: out });
+      new AirflowChart(app, 'airflow', { parallelism });
+      app.synth();
+      const v = await up(id, `the default chart with parallelism: ${parallelism}`, out, COMPONENTS);
+      v.warmUp = await measureRealRun('kubernetes', FANOUT);
+      saveReal();
+      for (const dagId of REAL_DAGS) {
+        await new Promise((r) => setTimeout(r, 3000));
+        v.runs.push(await measureRealRun('kubernetes', dagId));
+        saveReal();
+      }
+      progress.mark(`${id}Done`);
+      for (const r of v.runs) expect(r.tasks.filter((t: any) => t.state !== 'success').map((t: any) => `${r.dagId} ${t.taskId}: ${t.state}`)).toEqual([]);
+    }, 3_600_000);
+  }
+
   if (VARIANTS.includes('celery')) {
     test(`(b) one Celery worker, concurrency 8 (parallelism 8), synthesized into build/real-node-tradeoff-celery/: ${REAL_DAGS.join(', ')}`, async () => {
       if (applied) await down(applied);
