@@ -18,7 +18,8 @@
 //   BENCH_TRADEOFF_REAL=0  do not run the executor trade-off on the real node (the same file with
 //                       AIRFLOW_CDK8S_RUNTIME_NODE=real: first the single task's start path, start_latency_one
 //                       BENCH_TRADEOFF_SINGLE_RUNS (7) times, then the two DAGs on dist/ and on a Celery app; root,
-//                       about 25 minutes under the runtime lock); print the last measurement instead
+//                       the KubernetesExecutor half alone 23 minutes under the runtime lock at a load of 6-23); print
+//                       the last measurement instead
 //   BENCH_TRADEOFF_VARIANTS=kubernetes,celery BENCH_TRADEOFF_DAGS=executor_tradeoff_forty,executor_tradeoff_fanout
 //                       the executors and DAGs of either trade-off run (fewer for a short run)
 //   BENCH_PULL=0           do not measure the task start path on the real node with the image absent, present and
