@@ -20,6 +20,7 @@
 //                       BENCH_TRADEOFF_SINGLE_RUNS (7) times, then the two DAGs on dist/ and on a Celery app; root,
 //                       the KubernetesExecutor half alone 23 minutes under the runtime lock at a load of 6-23); print
 //                       the last measurement instead
+//   BENCH_TRADEOFF_STOP_AT=<ISO time>  no run of the real-node trade-off starts after it (the runs so far are kept)
 //   BENCH_TRADEOFF_VARIANTS=kubernetes,celery BENCH_TRADEOFF_DAGS=executor_tradeoff_forty,executor_tradeoff_fanout
 //                       the executors and DAGs of either trade-off run (fewer for a short run)
 //   BENCH_PULL=0           do not measure the task start path on the real node with the image absent, present and

@@ -266,6 +266,8 @@ const SINGLE = 'start_latency_one';
 const SINGLE_RUNS = Math.max(0, Number(process.env.BENCH_TRADEOFF_SINGLE_RUNS ?? 7));
 /** The trade-off's DAGs to run on the real node (both by default; one, for a short run while developing). */
 const REAL_DAGS = (process.env.BENCH_TRADEOFF_DAGS ?? `${FORTY},${FANOUT}`).split(',').map((v) => v.trim()).filter(Boolean);
+/** No run starts after this time (ISO 8601), so that the bench gives the runtime lock back before a deadline. */
+const STOP_AT = process.env.BENCH_TRADEOFF_STOP_AT ? Date.parse(process.env.BENCH_TRADEOFF_STOP_AT) : Infinity;
 const DIST = path.join(REPO_ROOT, 'dist');
 const CELERY_OUT = path.join(REPO_ROOT, 'build', 'real-node-tradeoff-celery');
 const COMPONENTS = ['scheduler', 'api-server', 'dag-processor', 'triggerer'];
@@ -378,6 +380,7 @@ realD('the executor trade-off, and the single task\'s start path, on the real no
 
   /** Triggers `dagId` through the REST API, waits for its end (and, with task pods, their deletion): its figures. */
   async function measureRealRun(variantId: string, dagId: string): Promise<any> {
+    if (Date.now() > STOP_AT) throw new Error(`BENCH_TRADEOFF_STOP_AT ${process.env.BENCH_TRADEOFF_STOP_AT} passed before a run of ${dagId} (${variantId}): the runs so far are saved`);
     await waitFor('no task pod left from the previous run', 300_000, () => kubectl(['-n', NS, 'get', 'pods', '-l', 'kubernetes_executor=True', '-o', 'name']).stdout.trim() === '', undefined, 1000);
     const byComponent = (snap: Map<string, number>) => {
       const out: Record<string, number> = {};
