@@ -15,6 +15,14 @@
 //   BENCH_TRADEOFF=0       do not run the executor trade-off (test/runtime/executor-tradeoff.bench.ts: the
 //                       KubernetesExecutor against one Celery worker on 40 and 20 short tasks; root, about 15
 //                       minutes under the runtime lock); print the last measurement instead
+//   BENCH_TRADEOFF_REAL=0  do not run the executor trade-off on the real node (the same file with
+//                       AIRFLOW_CDK8S_RUNTIME_NODE=real: first the single task's start path, start_latency_one
+//                       BENCH_TRADEOFF_SINGLE_RUNS (7) times, then the two DAGs on dist/ and on a Celery app; root,
+//                       the KubernetesExecutor half alone 23 minutes under the runtime lock at a load of 6-23); print
+//                       the last measurement instead
+//   BENCH_TRADEOFF_STOP_AT=<ISO time>  no run of the real-node trade-off starts after it (the runs so far are kept)
+//   BENCH_TRADEOFF_VARIANTS=kubernetes,celery BENCH_TRADEOFF_DAGS=executor_tradeoff_forty,executor_tradeoff_fanout
+//                       the executors and DAGs of either trade-off run (fewer for a short run)
 //   BENCH_PULL=0           do not measure the task start path on the real node with the image absent, present and
 //                       after ImagePrePull (test/runtime/real-node-pull.bench.ts: root, the real node, about 5
 //                       minutes under the runtime lock); print the last measurement instead
@@ -463,6 +471,7 @@ function main() {
     };
     runtimeBench('Task start latency on the real Airflow', 'start-latency.json', measureStartLatency, (r) => startLatencyReport(r).lines);
     runtimeBench('The executor trade-off on the real Airflow', 'executor-tradeoff.json', measureExecutorTradeoff, executorTradeoffReport);
+    runtimeBench('The executor trade-off on the real node', 'executor-tradeoff-real-node.json', measureExecutorTradeoffRealNode, (r) => [...realNodeStartPathReport(r), '', ...executorTradeoffReport(r)]);
     runtimeBench('The image pull and ImagePrePull on the real node', 'real-node-pull.json', measureRealNodePull, realNodePullReport);
     runtimeBench('The task pod\'s CPU and memory, and its CPU request, on the real node', 'real-node-task-cpu.json', measureRealNodeTaskCpu, taskCpuReport);
 
@@ -602,6 +611,16 @@ const measureExecutorTradeoff = (file) => runRuntimeBench({
   resultsEnv: 'BENCH_TRADEOFF_RESULTS',
 }, file);
 
+/** The same file on the real node: the single task's start path, then the trade-off (issue #24 on the real node). */
+const measureExecutorTradeoffRealNode = (file) => runRuntimeBench({
+  skipEnv: 'BENCH_TRADEOFF_REAL',
+  title: 'executor trade-off on the real node (scripts/test-runtime.sh, AIRFLOW_CDK8S_RUNTIME_NODE=real): one task\'s start path, then the KubernetesExecutor and one Celery worker',
+  testMatch: '**/executor-tradeoff.bench.ts',
+  stageResults: 'executor-tradeoff-real-node-stage.json',
+  resultsEnv: 'BENCH_TRADEOFF_RESULTS',
+  realNode: true,
+}, file);
+
 /** The image pull on the real node (test/runtime/real-node-pull.bench.ts). */
 const measureRealNodePull = (file) => runRuntimeBench({
   skipEnv: 'BENCH_PULL',
@@ -719,6 +738,48 @@ function taskCpuReport(results) {
   return out;
 }
 
+/** The steps of the single task's start path on the real node: label, from, to (fields of a run's `path`, ms after the trigger). */
+const START_PATH_STEPS = [
+  ['trigger → task instance queued (the scheduler\'s loop)', undefined, 'queued'],
+  ['queued → pod created (the executor; the watch)', 'queued', 'podCreated'],
+  ['pod created → bound (kube-scheduler)', 'podCreated', 'podBound'],
+  ['bound → sandbox created (the kubelet sees the pod; containerd)', 'podBound', 'sandboxCreated'],
+  ['sandbox created → started (runc; the network)', 'sandboxCreated', 'sandboxStarted'],
+  ['sandbox started → container created', 'sandboxStarted', 'containerCreated'],
+  ['container created → started', 'containerCreated', 'containerStarted'],
+  ['container started → task running (Python, the imports, ti_run)', 'containerStarted', 'running'],
+  ['task running → done (the task\'s own run)', 'running', 'done'],
+  ['task done → container exited', 'done', 'containerExited'],
+  ['container exited → pod Succeeded in the API', 'containerExited', 'podSucceeded'],
+  ['pod Succeeded → pod deleted (the executor)', 'podSucceeded', 'podDeleted'],
+];
+
+/** build/executor-tradeoff-real-node.json's single-task runs as markdown lines: each step, p50 / p95 (min-max). */
+function realNodeStartPathReport(results) {
+  const out = [];
+  const v = (results.variants ?? []).find((x) => x.id === 'kubernetes');
+  const runs = (v?.single ?? []).filter((r) => r.path);
+  if (runs.length === 0) return ['No single-task run on the real node in this measurement.'];
+  const s2 = (x) => (x === undefined || !Number.isFinite(x) ? '-' : (x / 1000).toFixed(2));
+  const cell = (xs) => {
+    const ys = xs.filter((x) => typeof x === 'number' && Number.isFinite(x));
+    return ys.length ? `${s2(percentile(ys, 50))} / ${s2(percentile(ys, 95))} (${s2(Math.min(...ys))}-${s2(Math.max(...ys))})` : '-';
+  };
+  const d = (p, a, b) => (b === undefined || p[b] === undefined || (a !== undefined && p[a] === undefined) ? undefined : p[b] - (a === undefined ? 0 : p[a]));
+  out.push(`The single task's start path (\`start_latency_one\`, a task that returns at once; the default chart, image present): ${runs.length} runs after a warm-up, one at a time, ${runs.filter((r) => r.state === 'success').length} success. Seconds, p50 / p95 (min-max); the trigger is the machine's clock just before the REST call, the task instance's times are the metadata DB's, the pod's the watch's, the sandbox's and the container's containerd's own events.`);
+  out.push('');
+  out.push('| step | s, p50 / p95 (min-max) |');
+  out.push('| --- | --- |');
+  for (const [label, a, b] of START_PATH_STEPS) out.push(`| ${label} | ${cell(runs.map((r) => d(r.path, a, b)))} |`);
+  const kubeletShare = runs.map((r) => d(r.path, 'podBound', 'containerStarted'));
+  out.push(`| **trigger → task done** | **${cell(runs.map((r) => r.path.done))}** |`);
+  out.push(`| of it the node's start of the pod (bound → container started: the kubelet, containerd, runc) | ${cell(kubeletShare)} |`);
+  out.push(`| trigger → task done without the node's start (the issue's goal: p50 at most 2 s) | ${cell(runs.map((r, i) => (r.path.done === undefined || kubeletShare[i] === undefined ? undefined : r.path.done - kubeletShare[i])))} |`);
+  out.push(`| trigger → pod deleted | ${cell(runs.map((r) => r.path.podDeleted))} |`);
+  out.push(`| the task pod's CPU seconds (its cgroup, trigger → pod deleted) | ${(() => { const xs = runs.map((r) => r.cpuSecondsToPodsGone?.taskPods).filter(Number.isFinite); return xs.length ? `${percentile(xs, 50).toFixed(2)} (${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)})` : '-'; })()} |`);
+  return out;
+}
+
 /** The p-th percentile (nearest rank) of `xs`. */
 function percentile(xs, p) {
   const s = [...xs].sort((a, b) => a - b);
@@ -752,7 +813,10 @@ function tradeoffFigures(run) {
 function executorTradeoffReport(results) {
   const out = [];
   const m = results.machine ?? {};
-  out.push(`Measured ${results.measuredAt} on ${m.cpus} CPUs (${m.cpuModel}); /proc/loadavg at the start ${m.loadAverageAtStart}, at the end ${results.loadAverageAtEnd ?? '-'}. One run of each DAG after one warm-up run of the fan-out; tasks of 1 CPU second each.`);
+  const realNode = results.node === 'real';
+  const n = results.nodeInfo;
+  const nodeText = realNode ? ` The real node${n ? ` (${n.kubelet} kubelet, ${n.containerRuntime}, allocatable ${n.allocatable?.cpu} CPU / ${n.allocatable?.memory})` : ''}, every pod of the chart and every task on it.` : '';
+  out.push(`Measured ${results.measuredAt} on ${m.cpus} CPUs (${m.cpuModel}); /proc/loadavg at the start ${m.loadAverageAtStart}, at the end ${results.loadAverageAtEnd ?? '-'}.${nodeText} One run of each DAG after one warm-up run of the fan-out; tasks of 1 CPU second each.`);
   out.push('');
   const cols = [];
   for (const v of results.variants ?? []) for (const r of v.runs ?? []) cols.push({ v, r, f: tradeoffFigures(r) });
@@ -770,7 +834,12 @@ function executorTradeoffReport(results) {
   out.push(row('scheduler largest RSS, MiB', (c) => String(c.f.rss)));
   out.push(row('api-server CPU seconds (the execution API: ti_run, heartbeats, task states)', (c) => f2(c.f.cpu?.apiServer)));
   out.push(row('Celery worker CPU seconds', (c) => f2(c.f.cpu?.celeryWorker)));
-  out.push(row('emulated kubelet CPU seconds (its own process, not the containers it started)', (c) => f2(c.f.cpu?.kubelet)));
+  if (realNode) {
+    out.push(row('task pods\' CPU seconds (their cgroups)', (c) => f2(c.f.cpu?.taskPods)));
+    out.push(row('the node\'s own: kubelet / containerd / its shims / kube-proxy CPU seconds', (c) => [c.f.cpu?.kubelet, c.f.cpu?.containerd, c.f.cpu?.containerdShims, c.f.cpu?.kubeProxy].map(f2).join(' / ')));
+  } else {
+    out.push(row('emulated kubelet CPU seconds (its own process, not the containers it started)', (c) => f2(c.f.cpu?.kubelet)));
+  }
   out.push(row('whole machine busy CPU seconds', (c) => f2(c.f.cpu?.machine)));
   out.push(row('load average (1 min) at the trigger / largest sampled during the run', (c) => `${c.f.load?.start?.split(' ')[0]} / ${f2(c.f.load?.max1m)}`));
   out.push(row('**tasks lost** (not success)', (c) => String(c.f.lost)));
@@ -899,7 +968,7 @@ function startLatencyReport(results) {
   return { lines: out };
 }
 
-module.exports = { footprint, podResources, linearFit, stats, cpuMilli, bytes, runtimeReport, startLatencyReport, taskPhases, executorTradeoffReport, realNodePullReport, taskCpuReport, tradeoffFigures, percentile };
+module.exports = { footprint, podResources, linearFit, stats, cpuMilli, bytes, runtimeReport, startLatencyReport, taskPhases, executorTradeoffReport, realNodeStartPathReport, realNodePullReport, taskCpuReport, tradeoffFigures, percentile };
 
 if (require.main === module) {
   const result = main();

@@ -26,8 +26,9 @@ import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { KUBECTL, REPO_ROOT, effectiveRequests, kubectl, kubectlJson, kubectlOk, waitFor } from '../live/support/cluster';
-import { DATA, NS, REAL_NODE, chartProgress, componentPod, dagParsed, deleteChart, inScheduler, jobsComplete, pods, prepareData, readyWithoutRestart, removeChart } from './support/real-node';
+import { REPO_ROOT, effectiveRequests, kubectl, kubectlJson, kubectlOk, waitFor } from '../live/support/cluster';
+import { DATA, NS, REAL_NODE, chartProgress, dagParsed, deleteChart, inScheduler, jobsComplete, pods, prepareData, readyWithoutRestart, removeChart } from './support/real-node';
+import { CGROUP_ROOT, DagRun, HZ, TaskPodWatch, dagRun, kubepodsCpuNs, loadavg, machineCpu, podCpuNs, taskInstances, taskLog } from './support/real-node-bench';
 
 const DIST = path.join(REPO_ROOT, 'dist');
 const COMPONENTS = ['scheduler', 'api-server', 'dag-processor', 'triggerer'];
@@ -38,34 +39,12 @@ const VARIANTS = (process.env.BENCH_TASK_CPU_VARIANTS ?? 'default,1cpu').split('
 const INTERVAL = Number(process.env.BENCH_TASK_CPU_INTERVAL ?? 0.2);
 /** No run starts after this time (ISO 8601), so that the bench ends before a deadline. */
 const STOP_AT = process.env.BENCH_TASK_CPU_STOP_AT ? Date.parse(process.env.BENCH_TASK_CPU_STOP_AT) : Infinity;
-const CGROUP_ROOT = `/${process.env.AIRFLOW_CDK8S_NODE_NETNS ?? 'acdk8s-realnode'}`;
 const WORK = fs.mkdtempSync(path.join(os.tmpdir(), 'real-node-task-cpu-'));
 
 if (!REAL_NODE) console.log('real-node-task-cpu.bench.ts: skipped: it reads the real node\'s cgroups (AIRFLOW_CDK8S_RUNTIME_NODE=real)');
 
 /** The CPU request of each fan-out DAG (test/runtime/bench-dags/task_cpu.py). */
 const VARIANT_REQUEST: Record<string, string> = { default: '100m (the pod template\'s)', '250m': '250m', '1cpu': '1' };
-
-// ------------------------------------------------------------------------------------------------ the machine
-
-/** /proc/stat's busy and total jiffies of the whole machine. */
-function machineCpu(): { busy: number; total: number } {
-  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-  return { busy: total - f[3] - f[4], total };
-}
-const HZ = 100;
-const loadavg = () => fs.readFileSync('/proc/loadavg', 'utf8').trim();
-
-/** A pod cgroup's cpuacct.usage (ns), or undefined when the pod has none (any QoS class). */
-function podCpuNs(uid: string): number | undefined {
-  for (const qos of ['burstable/', 'besteffort/', '']) {
-    const f = `/sys/fs/cgroup/cpuacct${CGROUP_ROOT}/kubepods/${qos}pod${uid}/cpuacct.usage`;
-    if (fs.existsSync(f)) return Number(fs.readFileSync(f, 'utf8').trim());
-  }
-  return undefined;
-}
-const kubepodsCpuNs = () => Number(fs.readFileSync(`/sys/fs/cgroup/cpuacct${CGROUP_ROOT}/kubepods/cpuacct.usage`, 'utf8').trim());
 
 // ------------------------------------------------------------------------------------------------ the sampler
 
@@ -109,124 +88,6 @@ class Sampler {
   }
 }
 
-// ------------------------------------------------------------------------------------------------ the task pods
-
-/** What a watch on the API server saw of one task pod; times are the machine's clock (ms) when each line came. */
-interface TaskPod {
-  name: string;
-  uid?: string;
-  dagId?: string;
-  taskId?: string;
-  runId?: string;
-  containerId?: string;
-  cpuRequest?: string;
-  created?: number;
-  bound?: number;
-  running?: number;
-  succeeded?: number;
-  deleted?: number;
-  phase?: string;
-  exitCode?: number;
-}
-
-/**
- * `kubectl get pods -w` on the task pods (label kubernetes_executor=True), each line stamped by `date` in a shell
- * loop as it arrives (jest's own event loop is blocked by the synchronous kubectl calls, so it would stamp late).
- */
-class TaskPodWatch {
-  private proc: ChildProcess | undefined;
-  private readonly file = path.join(WORK, 'watch.txt');
-
-  start(): void {
-    const jsonpath = [
-      '{.type}', '{.object.metadata.name}', '{.object.metadata.uid}', '{.object.spec.nodeName}', '{.object.status.phase}',
-      '{.object.metadata.labels.dag_id}', '{.object.metadata.labels.task_id}', '{.object.metadata.annotations.run_id}',
-      '{.object.status.containerStatuses[0].containerID}', '{.object.spec.containers[0].resources.requests.cpu}',
-      '{.object.status.containerStatuses[0].state.terminated.exitCode}',
-    ].join('|');
-    const kc = [KUBECTL, 'get', 'pods', '-n', NS, '-l', 'kubernetes_executor=True', '-w', '--output-watch-events', '-o', `jsonpath=${jsonpath}{"\\n"}`]
-      .map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
-    this.proc = spawn('bash', ['-c', `${kc} | while IFS= read -r l; do printf '%s|%s\\n' "$(date +%s%3N)" "$l"; done >'${this.file}'`], { stdio: 'ignore', detached: true });
-  }
-
-  pods(): Map<string, TaskPod> {
-    const out = new Map<string, TaskPod>();
-    if (!fs.existsSync(this.file)) return out;
-    for (const line of fs.readFileSync(this.file, 'utf8').split('\n')) {
-      const [t, type, name, uid, node, phase, dagId, taskId, runId, containerId, cpu, exitCode] = line.trim().split('|');
-      if (!name) continue;
-      const at = Number(t);
-      const p = out.get(name) ?? { name };
-      out.set(name, p);
-      p.uid ||= uid || undefined;
-      p.dagId ||= dagId || undefined;
-      p.taskId ||= taskId || undefined;
-      p.runId ||= runId || undefined;
-      p.containerId ||= containerId?.split('//').pop() || undefined;
-      p.cpuRequest ||= cpu || undefined;
-      if (type === 'ADDED') p.created ??= at;
-      if (node) p.bound ??= at;
-      if (phase === 'Running') p.running ??= at;
-      if (phase === 'Succeeded' || phase === 'Failed') p.succeeded ??= at;
-      if (type === 'DELETED') p.deleted ??= at;
-      if (phase) p.phase = phase;
-      if (exitCode) p.exitCode = Number(exitCode);
-    }
-    return out;
-  }
-
-  stop(): void {
-    // The whole group: the shell, kubectl and the loop.
-    if (this.proc?.pid) {
-      try {
-        process.kill(-this.proc.pid, 'SIGTERM');
-      } catch {
-        /* gone already */
-      }
-    }
-  }
-}
-
-// ------------------------------------------------------------------------------------------------ Airflow's side
-
-let dbPod = '';
-/** Rows of `query` from the metadata database (psql in the Postgres pod, its own user and password). */
-function sql(query: string): string[][] {
-  dbPod ||= componentPod('metadata-db');
-  const out = kubectlOk(['-n', NS, 'exec', dbPod, '-c', 'postgres', '--', 'bash', '-c', 'for b in /usr/lib/postgresql/*/bin; do PATH="$b:$PATH"; done; PGPASSWORD="$POSTGRES_PASSWORD" psql -X -q -U "$POSTGRES_USER" -d "$POSTGRES_DB" -At -F "|" -c "$1"', '_', query]);
-  return out.split('\n').filter((l) => l.trim()).map((l) => l.split('|'));
-}
-const ms = (x: string | undefined) => (x ? Number(x) : undefined);
-const epochMs = (col: string) => `extract(epoch from ${col})*1000`;
-const quote = (s: string) => `'${s.replace(/'/g, "''")}'`;
-
-interface DagRun { state: string; queuedAt?: number; start?: number; end?: number }
-function dagRun(dagId: string, runId: string): DagRun {
-  const [r] = sql(`select state, ${epochMs('queued_at')}, ${epochMs('start_date')}, ${epochMs('end_date')} from dag_run where dag_id = ${quote(dagId)} and run_id = ${quote(runId)}`);
-  return r ? { state: r[0], queuedAt: ms(r[1]), start: ms(r[2]), end: ms(r[3]) } : { state: '' };
-}
-
-interface TaskInstance { taskId: string; state: string; hostname: string; scheduled?: number; queued?: number; start?: number; end?: number; tryNumber: number }
-function taskInstances(dagId: string, runId: string): TaskInstance[] {
-  return sql(
-    `select task_id, state, hostname, ${epochMs('scheduled_dttm')}, ${epochMs('queued_dttm')}, ${epochMs('start_date')}, ${epochMs('end_date')}, try_number ` +
-      `from task_instance where dag_id = ${quote(dagId)} and run_id = ${quote(runId)} order by task_id`,
-  ).map((r) => ({ taskId: r[0], state: r[1], hostname: r[2], scheduled: ms(r[3]), queued: ms(r[4]), start: ms(r[5]), end: ms(r[6]), tryNumber: Number(r[7]) }));
-}
-
-/**
- * The end of a task's log from the logs volume (the node's /data/logs, the chart's hostPath), every attempt, and the
- * scheduler's log lines that name the task: why it failed.
- */
-function taskLog(dagId: string, runId: string, taskId: string): string {
-  const dir = path.join(DATA, 'logs', `dag_id=${dagId}`, `run_id=${runId}`, `task_id=${taskId}`);
-  const files = fs.existsSync(dir) ? fs.readdirSync(dir).map((f) => path.join(dir, f)) : [];
-  const tail = (text: string, n: number) => text.split('\n').slice(-n).join('\n');
-  const logs = files.map((f) => `--- ${path.basename(f)}\n${tail(fs.readFileSync(f, 'utf8'), 40)}`).join('\n');
-  const scheduler = kubectl(['-n', NS, 'logs', componentPod('scheduler'), '-c', 'scheduler', '--since=5m']).stdout
-    .split('\n').filter((l) => l.includes(taskId) && l.includes(dagId)).slice(-15).join('\n');
-  return `${logs || `no log under ${dir}`}\n--- the scheduler's lines on it\n${scheduler}`;
-}
 
 // ------------------------------------------------------------------------------------------------ the bench
 
@@ -235,7 +96,7 @@ const { timings, mark, setApplied, needApplied } = chartProgress('dist/');
 
 d('bench: the task pod\'s CPU and memory on the real node, and its CPU request under contention', () => {
   const sampler = new Sampler();
-  const watch = new TaskPodWatch();
+  const watch = new TaskPodWatch(WORK);
   /** The long-running pods' uid -> component (their CPU during each run). */
   const controlPlane = new Map<string, string>();
   const results: any = {
