@@ -102,6 +102,8 @@ K8S_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 APT_PACKAGES=(etcd-server dpkg-dev rsync make openssl curl ca-certificates)
 
 log() { printf '[local-control-plane] %s\n' "$*" >&2; }
+# shellcheck source=scripts/apt-host.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt-host.sh"
 
 # Serialise concurrent invocations (several test runners / sessions may call
 # this script at once): fd 8 guards the cache (install/build), fd 9 the state
@@ -134,25 +136,11 @@ binaries_cached() {
   return 0
 }
 
-missing_apt_packages() {
-  local p
-  for p in "${APT_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' \
-      || printf '%s\n' "$p"
-  done
-}
+missing_apt_packages() { apt_host_missing "${APT_PACKAGES[@]}"; }
 
 install_apt_packages() {
-  local missing
-  missing="$(missing_apt_packages)"
-  [[ -z "$missing" ]] && return 0
-  # shellcheck disable=SC2086 # intentional word splitting of the list
-  log "installing Debian packages: $(echo $missing)"
-  [[ $(id -u) -eq 0 ]] || die "need root to apt-get install: $(echo $missing)"
-  # A fresh machine may have empty package lists: update once, then install.
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-  # shellcheck disable=SC2086
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  # The machine's apt goes through one machine-wide lock (scripts/apt-host.sh): .ci/run builds its caches side by side.
+  apt_host_install "${APT_PACKAGES[@]}" || die "installing Debian packages failed: $(apt_host_missing "${APT_PACKAGES[@]}" | tr '\n' ' ')"
 }
 
 # Print the Debian archive mirror URI(s) configured on this machine, one per
@@ -278,7 +266,7 @@ install_kubectl() {
   rm -rf "$dl"; mkdir -p "$dl" "$BIN_DIR"
   log "downloading kubectl (bookworm kubernetes-client) ..."
   (cd "$dl" && apt-get download -qq kubernetes-client >/dev/null 2>&1) || {
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    apt_host_update
     (cd "$dl" && apt-get download -qq kubernetes-client >/dev/null)
   }
   dpkg -x "$dl"/kubernetes-client_*.deb "$dl/root"
