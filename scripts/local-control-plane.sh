@@ -61,7 +61,8 @@
 #   AIRFLOW_CDK8S_SCHED_PORT      scheduler secure port          [16259]
 #   AIRFLOW_CDK8S_DEBIAN_MIRROR   Debian mirror URI(s) for the private apt
 #                         config (default: derived from /etc/apt sources)
-#   AIRFLOW_CDK8S_KEEP_BUILD=1    keep the source tree/go cache after a build
+#   AIRFLOW_CDK8S_KEEP_BUILD=1    keep the source tree/go cache after a build (the next
+#                         build reuses them: .ci/run keeps install's for install-node)
 #   KUBECONFIG            if it points to a reachable cluster, `start` uses it
 #
 # Everything listens on 127.0.0.1 only. The kubeconfig written is
@@ -282,6 +283,12 @@ build_k8s() {
   for b in "${want[@]}"; do [[ -x "${BIN_DIR}/$b" ]] || missing=1; done
   ((missing)) || return 0
   local src="${BUILD_DIR}/kubernetes"
+  # A build kept by AIRFLOW_CDK8S_KEEP_BUILD=1 (.ci/run keeps the control plane's for the node's) is reused: its
+  # source tree, and its Go build cache, which holds most of the packages kubelet and kube-proxy share with the
+  # control plane's binaries (apimachinery, client-go, the volume plugins, the cloud providers).
+  if [[ -f "${BUILD_DIR}/.source-ready" ]]; then
+    log "reusing the source tree and Go build cache in ${BUILD_DIR}"
+  else
   rm -rf "$BUILD_DIR"; mkdir -p "$BUILD_DIR"
   log "downloading kubernetes source (bookworm) ..."
   (cd "$BUILD_DIR" && apt-get "${APT_OPTS[@]}" source --download-only -qq kubernetes >/dev/null)
@@ -302,6 +309,8 @@ KUBE_GIT_VERSION='v${K8S_VERSION}'
 KUBE_GIT_MAJOR='1'
 KUBE_GIT_MINOR='20'
 EOF
+  touch "${BUILD_DIR}/.source-ready"
+  fi
   # Parallelism: go's default -p is the number of CPUs (2 here) and
   # hack/lib/golang.sh builds targets serially below 40 GB of RAM, which is
   # sane for 2 cores / 24 GB. NB: GOFLAGS must not contain spaces or "-p":
@@ -363,6 +372,11 @@ cmd_install_node() {
   lock_install
   if [[ -x "${BIN_DIR}/kubelet" && -x "${BIN_DIR}/kube-proxy" ]]; then
     log "cached: ${BIN_DIR}/kubelet, ${BIN_DIR}/kube-proxy"
+    # a build kept for this one (AIRFLOW_CDK8S_KEEP_BUILD=1 install) is not needed any more
+    if [[ "${AIRFLOW_CDK8S_KEEP_BUILD:-0}" != 1 && -d "$BUILD_DIR" ]]; then
+      chmod -R u+w "$BUILD_DIR" 2>/dev/null || true
+      rm -rf "$BUILD_DIR" "$GO_DIR"
+    fi
     return 0
   fi
   install_apt_packages
