@@ -16,8 +16,10 @@
 #   scripts/local-control-plane.sh install-node
 #       Build kubelet and kube-proxy 1.20.2 the same way (same source, same
 #       Go 1.15) and cache them beside the others, for the real node
-#       (scripts/runtime/real-node.sh). ~217 s for both on 2 cores; a no-op
-#       when cached.
+#       (scripts/runtime/real-node.sh). ~217-492 s for both on 2 cores; 72 s
+#       after `AIRFLOW_CDK8S_KEEP_BUILD=1 install` (it reuses that build's
+#       source tree and Go build cache, then removes them); a no-op when
+#       cached.
 #   scripts/local-control-plane.sh start
 #       If $KUBECONFIG already points to a reachable cluster (minikube, kind,
 #       ...), use it and start nothing. Otherwise run `install` if needed, then
