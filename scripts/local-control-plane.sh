@@ -16,8 +16,10 @@
 #   scripts/local-control-plane.sh install-node
 #       Build kubelet and kube-proxy 1.20.2 the same way (same source, same
 #       Go 1.15) and cache them beside the others, for the real node
-#       (scripts/runtime/real-node.sh). ~217 s for both on 2 cores; a no-op
-#       when cached.
+#       (scripts/runtime/real-node.sh). ~217-492 s for both on 2 cores; 72 s
+#       after `AIRFLOW_CDK8S_KEEP_BUILD=1 install` (it reuses that build's
+#       source tree and Go build cache, then removes them); a no-op when
+#       cached.
 #   scripts/local-control-plane.sh start
 #       If $KUBECONFIG already points to a reachable cluster (minikube, kind,
 #       ...), use it and start nothing. Otherwise run `install` if needed, then
@@ -61,7 +63,8 @@
 #   AIRFLOW_CDK8S_SCHED_PORT      scheduler secure port          [16259]
 #   AIRFLOW_CDK8S_DEBIAN_MIRROR   Debian mirror URI(s) for the private apt
 #                         config (default: derived from /etc/apt sources)
-#   AIRFLOW_CDK8S_KEEP_BUILD=1    keep the source tree/go cache after a build
+#   AIRFLOW_CDK8S_KEEP_BUILD=1    keep the source tree/go cache after a build (the next
+#                         build reuses them: .ci/run keeps install's for install-node)
 #   KUBECONFIG            if it points to a reachable cluster, `start` uses it
 #
 # Everything listens on 127.0.0.1 only. The kubeconfig written is
@@ -102,6 +105,8 @@ K8S_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 APT_PACKAGES=(etcd-server dpkg-dev rsync make openssl curl ca-certificates)
 
 log() { printf '[local-control-plane] %s\n' "$*" >&2; }
+# shellcheck source=scripts/apt-host.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt-host.sh"
 
 # Serialise concurrent invocations (several test runners / sessions may call
 # this script at once): fd 8 guards the cache (install/build), fd 9 the state
@@ -134,25 +139,11 @@ binaries_cached() {
   return 0
 }
 
-missing_apt_packages() {
-  local p
-  for p in "${APT_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' \
-      || printf '%s\n' "$p"
-  done
-}
+missing_apt_packages() { apt_host_missing "${APT_PACKAGES[@]}"; }
 
 install_apt_packages() {
-  local missing
-  missing="$(missing_apt_packages)"
-  [[ -z "$missing" ]] && return 0
-  # shellcheck disable=SC2086 # intentional word splitting of the list
-  log "installing Debian packages: $(echo $missing)"
-  [[ $(id -u) -eq 0 ]] || die "need root to apt-get install: $(echo $missing)"
-  # A fresh machine may have empty package lists: update once, then install.
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-  # shellcheck disable=SC2086
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  # The machine's apt goes through one machine-wide lock (scripts/apt-host.sh): .ci/run builds its caches side by side.
+  apt_host_install "${APT_PACKAGES[@]}" || die "installing Debian packages failed: $(apt_host_missing "${APT_PACKAGES[@]}" | tr '\n' ' ')"
 }
 
 # Print the Debian archive mirror URI(s) configured on this machine, one per
@@ -278,7 +269,7 @@ install_kubectl() {
   rm -rf "$dl"; mkdir -p "$dl" "$BIN_DIR"
   log "downloading kubectl (bookworm kubernetes-client) ..."
   (cd "$dl" && apt-get download -qq kubernetes-client >/dev/null 2>&1) || {
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    apt_host_update
     (cd "$dl" && apt-get download -qq kubernetes-client >/dev/null)
   }
   dpkg -x "$dl"/kubernetes-client_*.deb "$dl/root"
@@ -294,6 +285,12 @@ build_k8s() {
   for b in "${want[@]}"; do [[ -x "${BIN_DIR}/$b" ]] || missing=1; done
   ((missing)) || return 0
   local src="${BUILD_DIR}/kubernetes"
+  # A build kept by AIRFLOW_CDK8S_KEEP_BUILD=1 (.ci/run keeps the control plane's for the node's) is reused: its
+  # source tree, and its Go build cache, which holds most of the packages kubelet and kube-proxy share with the
+  # control plane's binaries (apimachinery, client-go, the volume plugins, the cloud providers).
+  if [[ -f "${BUILD_DIR}/.source-ready" ]]; then
+    log "reusing the source tree and Go build cache in ${BUILD_DIR}"
+  else
   rm -rf "$BUILD_DIR"; mkdir -p "$BUILD_DIR"
   log "downloading kubernetes source (bookworm) ..."
   (cd "$BUILD_DIR" && apt-get "${APT_OPTS[@]}" source --download-only -qq kubernetes >/dev/null)
@@ -314,6 +311,8 @@ KUBE_GIT_VERSION='v${K8S_VERSION}'
 KUBE_GIT_MAJOR='1'
 KUBE_GIT_MINOR='20'
 EOF
+  touch "${BUILD_DIR}/.source-ready"
+  fi
   # Parallelism: go's default -p is the number of CPUs (2 here) and
   # hack/lib/golang.sh builds targets serially below 40 GB of RAM, which is
   # sane for 2 cores / 24 GB. NB: GOFLAGS must not contain spaces or "-p":
@@ -375,6 +374,11 @@ cmd_install_node() {
   lock_install
   if [[ -x "${BIN_DIR}/kubelet" && -x "${BIN_DIR}/kube-proxy" ]]; then
     log "cached: ${BIN_DIR}/kubelet, ${BIN_DIR}/kube-proxy"
+    # a build kept for this one (AIRFLOW_CDK8S_KEEP_BUILD=1 install) is not needed any more
+    if [[ "${AIRFLOW_CDK8S_KEEP_BUILD:-0}" != 1 && -d "$BUILD_DIR" ]]; then
+      chmod -R u+w "$BUILD_DIR" 2>/dev/null || true
+      rm -rf "$BUILD_DIR" "$GO_DIR"
+    fi
     return 0
   fi
   install_apt_packages

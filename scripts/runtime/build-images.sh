@@ -39,15 +39,10 @@ PAUSE_IMAGE=registry.k8s.io/pause:3.6
 log() { printf '[build-images] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-need() {  # need PACKAGE...: apt-get install what is missing
-  local missing=() p
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
-  done
-  ((${#missing[@]})) || return 0
-  log "installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# shellcheck source=scripts/apt-host.sh
+source "$REPO/scripts/apt-host.sh"
+need() {  # need PACKAGE...: apt-get install what is missing (under the machine-wide apt lock, scripts/apt-host.sh)
+  apt_host_install "$@" || die "installing $* failed"
 }
 
 cmd_build() {
@@ -63,7 +58,7 @@ cmd_build() {
   local dl="${IMAGES_CACHE}/.dumb-init"
   rm -rf "$dl"; mkdir -p "$dl"
   (cd "$dl" && apt-get download -qq dumb-init >/dev/null 2>&1) || {
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    apt_host_update
     (cd "$dl" && apt-get download -qq dumb-init >/dev/null)
   }
   local key out

@@ -7,6 +7,8 @@
 #
 # USAGE (as root; the control plane of $AIRFLOW_CDK8S_STATE must be running: scripts/local-control-plane.sh start)
 #   scripts/runtime/real-node.sh start    install what is missing, start the node, wait until it is Ready
+#   scripts/runtime/real-node.sh install  install what is missing (the Debian packages, kubelet and kube-proxy), start
+#                                         nothing; no control plane needed (.ci/run runs it in the background, early)
 #   scripts/runtime/real-node.sh stop     stop every process it started (by pid file), remove the pods' containers,
 #                                         mounts, cgroups and the node's network namespace (its bridge, veth and
 #                                         iptables rules go with it), delete the Node object; safe when nothing runs
@@ -78,6 +80,8 @@ COMPONENTS=(apiserver-link registry containerd kubelet kube-proxy dnsmasq dns-sy
 APT_PACKAGES=(containerd runc containernetworking-plugins iptables conntrack dnsmasq-base socat docker-registry openssl curl)
 
 log() { printf '[real-node] %s\n' "$*" >&2; }
+# shellcheck source=scripts/apt-host.sh
+source "$REPO/scripts/apt-host.sh"
 die() { log "ERROR: $*"; exit 1; }
 kc() { "${BIN_DIR}/kubectl" --kubeconfig "${CP_STATE}/kubeconfig" "$@"; }
 in_ns() { nsenter --net="/var/run/netns/${NETNS}" -- "$@"; }
@@ -115,16 +119,9 @@ wait_for() {  # wait_for WHAT SECONDS CMD...
 }
 
 install() {
-  local missing=() p
-  for p in "${APT_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
-  done
-  if ((${#missing[@]})); then
-    log "installing Debian packages: ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-    # No package may start its daemon (containerd, docker-registry): this script runs its own.
-    DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  fi
+  # No package may start its daemon (containerd, docker-registry): this script runs its own. The machine's apt goes
+  # through one machine-wide lock (scripts/apt-host.sh): .ci/run installs this while other caches build.
+  RUNLEVEL=1 apt_host_install "${APT_PACKAGES[@]}" || die "installing Debian packages failed"
   bash "$CP" install-node 5>&- 6>&-
 }
 
@@ -523,6 +520,7 @@ main() {
   mkdir -p "$(dirname "$STATE")"
   case "$cmd" in
     start) exec 7>"${STATE}.lock"; flock 7; cmd_start ;;
+    install) [[ $(id -u) -eq 0 ]] || die "installing the node's packages needs root"; install ;;
     stop) exec 7>"${STATE}.lock"; flock 7; cmd_stop ;;
     status) node_ready ;;
     dns-sync) cmd_dns_sync ;;
