@@ -35,8 +35,8 @@ const { timings, mark, setApplied, needApplied } = chartProgress(OUT);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'real-node-git-sync-'));
 let server: ChildProcess | undefined;
 
-function run(cmd: string, args: string[], cwd = work): string {
-  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 'test', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 'test', GIT_COMMITTER_EMAIL: 't@example.com' } });
+function run(cmd: string, args: string[], cwd = work, env: Record<string, string> = {}): string {
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...process.env, ...env, GIT_AUTHOR_NAME: 'test', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 'test', GIT_COMMITTER_EMAIL: 't@example.com' } });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
   return r.stdout;
 }
@@ -82,6 +82,8 @@ class H(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
     do_GET = do_POST = cgi
+    def log_message(self, *args):
+        pass
 srv = http.server.ThreadingHTTPServer((host, int(port)), H)
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(cert, key)
@@ -109,8 +111,8 @@ d('runtime: the chart with gitSync on the real node', () => {
       server!.stdout!.once('data', () => resolve());
       server!.once('exit', (code) => reject(new Error(`the git server exited ${code}`)));
     });
-    // the host's git trusts the CA the same way: the server answers with main's commit
-    expect(run('git', ['-c', `http.sslCAInfo=${path.join(work, 'ca.crt')}`, 'ls-remote', REPOSITORY, 'main'])).toMatch(/^[0-9a-f]{40}\trefs\/heads\/main/);
+    // the host's git trusts the CA the same way (GIT_SSL_CAINFO, which wins over http.sslCAInfo): the server answers
+    expect(run('git', ['ls-remote', REPOSITORY, 'main'], work, { GIT_SSL_CAINFO: path.join(work, 'ca.crt') })).toMatch(/^[0-9a-f]{40}\trefs\/heads\/main/);
 
     fs.rmSync(OUT, { recursive: true, force: true });
     const app = new AirflowApp({ outdir: OUT });
@@ -139,7 +141,7 @@ d('runtime: the chart with gitSync on the real node', () => {
     const parse = (f: string) => YAML.parseAllDocuments(fs.readFileSync(f, 'utf8')).map((x) => x.toJS());
     const file = fs.readdirSync(OUT).map((f) => path.join(OUT, f)).find((f) => f.endsWith('.yaml') && parse(f).some(isGitSync));
     if (file === undefined) throw new Error(`no airflow-git-sync Deployment in ${OUT}`);
-    const docs = parse(file);
+    const docs = parse(file).filter((x) => x !== null && x !== undefined);
     const deployment = docs.find(isGitSync);
     const spec = deployment.spec.template.spec;
     const container = spec.containers.find((c: any) => c.name === 'git-sync');
