@@ -6,15 +6,20 @@
 #   scripts/runtime/build-images.sh build        build the OCI layout if it is not cached; print its path
 #   scripts/runtime/build-images.sh push [IMAGE...]  build if needed, then push every image the default app's YAML
 #                                                (dist/) names, the pause image, the opt-in images whose default
-#                                                lib/ names (optional_images: Redis, the pre-pull pods' pause), and
+#                                                lib/ names (optional_images: Redis, the pre-pull pods' pause,
+#                                                the StatsD exporter, git-sync), and
 #                                                IMAGE... (same repositories, other tags) to the running real
 #                                                node's registry
 #
-# The images (one OCI layout, $AIRFLOW_CDK8S_CACHE/images/oci-<key>, tags airflow, postgres, redis, pause):
+# The images (one OCI layout, $AIRFLOW_CDK8S_CACHE/images/oci-<key>, tags airflow, postgres, redis, pause,
+# statsd-exporter, git-sync):
 #   apache/airflow  the root as one layer + a layer with Debian's dumb-init and /entrypoint
 #                   (images/airflow-entrypoint.sh); as the official image's Dockerfile sets them: USER 50000 (group
 #                   0 from /etc/passwd), WORKDIR /opt/airflow, AIRFLOW_HOME=/opt/airflow, DUMB_INIT_SETSID=1,
-#                   ENTRYPOINT ["/usr/bin/dumb-init", "--", "/entrypoint"], CMD [].
+#                   ENTRYPOINT ["/usr/bin/dumb-init", "--", "/entrypoint"], CMD []. The same layer adds Debian's
+#                   python3-statsd (the `statsd` module): the official image installs the `statsd` extra
+#                   (its Dockerfile's AIRFLOW_EXTRAS), and Airflow imports it for `[metrics] statsd_on` (the
+#                   `metrics` feature); the root, which the emulated stage shares, lacks it.
 #   postgres        the same root layer (Debian's PostgreSQL 17, the docker-library entrypoint subset
 #                   scripts/runtime/postgres-entrypoint.sh as docker-entrypoint.sh): USER root, ENTRYPOINT
 #                   ["docker-entrypoint.sh"], CMD ["postgres"], STOPSIGNAL SIGINT, PGDATA, VOLUME PGDATA.
@@ -23,11 +28,44 @@
 #                   entrypoint (the official one is only a chown + gosu to its redis user, which the chart's
 #                   RedisBroker skips: it names `command: [redis-server]` and runs as uid 999 gid 1000 itself).
 #   pause           one static binary built from images/pause.c (USER 65535, like registry.k8s.io/pause:3.6).
-# The root layer is one blob shared by airflow, postgres and redis: the registry stores it once and containerd pulls it once.
-# <key> hashes this script's commands, the entrypoint, pause.c, the root (its own key) and the dumb-init package:
-# a change rebuilds; older layouts are removed. Names pushed: docker.io's apache/airflow:<tag>,
-# library/postgres:<tag> and library/redis:<tag>, registry.k8s.io's pause:3.6 and pause:3.10, as containerd asks
-# the mirror for them.
+#   statsd-exporter prom/statsd-exporter (lib/metrics' DEFAULT_STATSD_EXPORTER_IMAGE, v0.28.0): Debian packages no
+#                   statsd_exporter (no prometheus-statsd-exporter in bookworm, trixie or sid), so it is built from
+#                   its public source at tag v0.28.0 (STATSD_EXPORTER_COMMIT, read from the git snapshot
+#                   $AIRFLOW_CDK8S_MIRRORS/prometheus+statsd_exporter/repo) with Debian trixie's Go 1.24 and its
+#                   golang-*-dev packages in GOPATH mode (GO111MODULE=off, GOPROXY=off, GOPATH=/usr/share/gocode:
+#                   no module proxy), in a throwaway overlay of the root. Debian's modules are not the release's:
+#                   client_golang 1.21.1 (go.mod: 1.20.5), common 0.62.0 (0.60.1), exporter-toolkit 0.14.0 (0.13.0),
+#                   client_model 0.6.0 (0.6.1), and kingpin 2.2.6 as gopkg.in/alecthomas/kingpin.v2 (go.mod:
+#                   github.com/alecthomas/kingpin/v2 2.4.0, which Debian does not package): the import is rewritten to
+#                   gopkg.in's path, as Debian's own common package does. The upstream ldflags set the version
+#                   (`--version`: 0.28.0, the tag's revision). The image, as upstream's Dockerfile sets it: the binary
+#                   at /bin/statsd_exporter, USER 65534, ENTRYPOINT ["/bin/statsd_exporter"], EXPOSE 9102 9125
+#                   9125/udp; an /etc/passwd and /etc/group with root and nobody (65534) instead of its busybox base
+#                   (no shell: the chart's probes are httpGet, not the Dockerfile's wget HEALTHCHECK). Pushed only
+#                   as an opt-in image (optional_images); without the snapshot it is not built, and push says so.
+#   git-sync        registry.k8s.io/git-sync/git-sync (lib/git-sync's DEFAULT_GIT_SYNC_IMAGE, v4.4.2): not in Debian;
+#                   built from its public source at tag v4.4.2 (GIT_SYNC_COMMIT, from the git snapshot
+#                   $AIRFLOW_CDK8S_MIRRORS/kubernetes+git-sync/repo), which vendors every module it uses (vendor/),
+#                   with Debian trixie's Go 1.24 (GOFLAGS=-mod=vendor GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=0,
+#                   upstream's ldflags: pkg/version.VERSION=v4.4.2) in a throwaway overlay of the root: no module
+#                   from Debian or a proxy is needed. The image: the root layer (trixie's git; upstream stages
+#                   Debian's git, bash, coreutils, openssh-client, ca-certificates, curl and socat) and a layer with
+#                   /git-sync, /git (02775, 65533:65533) and the root's /etc/passwd and /etc/group plus upstream's
+#                   git-sync user and group (65533; passwd mode 0666); as its Dockerfile sets them: USER 65533:65533,
+#                   HOME=/tmp, WORKDIR /tmp, GITSYNC_ROOT=/git, ENTRYPOINT ["/git-sync"]. No ssh client (the root
+#                   has none): https:// repositories only. Only when the root has git (the 3.2 root) and the
+#                   snapshot is there; an opt-in image like the StatsD exporter.
+# The root layer is one blob shared by airflow, postgres, redis and git-sync: the registry stores it once and containerd pulls it once.
+# <key> hashes this script's commands, the entrypoint, pause.c, the root (its own key), the dumb-init and
+# python3-statsd packages and whether the statsd_exporter and git-sync snapshots are there: a change rebuilds; older
+# layouts are removed. The statsd_exporter and git-sync binaries are cached on their own
+# ($AIRFLOW_CDK8S_CACHE/images/statsd-exporter-<key>, git-sync-<key>: their build functions, version and commit), so
+# a change elsewhere does not rebuild them. Names pushed: docker.io's apache/airflow:<tag>, library/postgres:<tag>,
+# library/redis:<tag> and prom/statsd-exporter:<tag>, registry.k8s.io's pause:3.6, pause:3.10 and
+# git-sync/git-sync:<tag>, as containerd asks the mirror for them.
+#
+# ENVIRONMENT
+#   AIRFLOW_CDK8S_MIRRORS   git snapshots, owner+name/repo each (statsd_exporter's and git-sync's source)  [/work/.mirror]
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
@@ -35,6 +73,19 @@ CACHE_ROOT="${AIRFLOW_CDK8S_CACHE:-/var/cache/airflow-cdk8s}"
 IMAGES_CACHE="${CACHE_ROOT}/images"
 REGISTRY_PORT="${AIRFLOW_CDK8S_REGISTRY_PORT:-21500}"
 PAUSE_IMAGE=registry.k8s.io/pause:3.6
+MIRRORS="${AIRFLOW_CDK8S_MIRRORS:-/work/.mirror}"
+# prometheus/statsd_exporter v0.28.0, the tag lib/metrics names (DEFAULT_STATSD_EXPORTER_IMAGE)
+STATSD_EXPORTER_VERSION=0.28.0
+STATSD_EXPORTER_COMMIT=c0a390a2c43f77863278615b47d46e886bdca726
+STATSD_EXPORTER_SRC="${MIRRORS}/prometheus+statsd_exporter/repo"
+# Debian trixie's Go and the modules statsd_exporter imports (their dependencies come with them)
+# kubernetes/git-sync v4.4.2, the tag lib/git-sync names (DEFAULT_GIT_SYNC_IMAGE)
+GIT_SYNC_VERSION=v4.4.2
+GIT_SYNC_COMMIT=534976a97c3b40e9925fc2d8b93d324f25598729
+GIT_SYNC_SRC="${MIRRORS}/kubernetes+git-sync/repo"
+STATSD_EXPORTER_DEBS=(golang-go golang-gopkg-alecthomas-kingpin.v2-dev golang-github-golang-groupcache-dev
+  golang-github-prometheus-client-golang-dev golang-github-prometheus-client-model-dev
+  golang-github-prometheus-common-dev golang-github-prometheus-exporter-toolkit-dev golang-gopkg-yaml.v2-dev)
 
 log() { printf '[build-images] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -57,13 +108,16 @@ cmd_build() {
   flock -n 7 || { log "waiting for another build (lock ${IMAGES_CACHE}/.build.lock) ..."; flock 7; }
   local dl="${IMAGES_CACHE}/.dumb-init"
   rm -rf "$dl"; mkdir -p "$dl"
-  (cd "$dl" && apt-get download -qq dumb-init >/dev/null 2>&1) || {
+  (cd "$dl" && apt-get download -qq dumb-init python3-statsd >/dev/null 2>&1) || {
     apt_host_update
-    (cd "$dl" && apt-get download -qq dumb-init >/dev/null)
+    (cd "$dl" && apt-get download -qq dumb-init python3-statsd >/dev/null)
   }
-  local key out
+  local key out statsd=no
+  statsd_exporter_source_present && statsd=yes
+  local gitsync=no
+  git_sync_source_present && [[ -x "$root/usr/bin/git" ]] && gitsync=yes
   key="$( { grep -Ev '^[[:space:]]*#( |$)' "$HERE/build-images.sh"; cat "$HERE/images/airflow-entrypoint.sh" "$HERE/images/pause.c";
-            basename "$root"; sha256sum <"$dl"/dumb-init_*.deb; } | sha256sum | cut -c1-12)"
+            basename "$root"; cat "$dl"/dumb-init_*.deb "$dl"/python3-statsd_*.deb | sha256sum; echo "statsd-exporter source: $statsd, git-sync: $gitsync"; } | sha256sum | cut -c1-12)"
   out="${IMAGES_CACHE}/oci-${key}"
   if [[ -f "$out/.airflow-cdk8s-images" ]]; then rm -rf "$dl"; log "cached: $out"; echo "$out"; return 0; fi
   local t0=$SECONDS tmp="${IMAGES_CACHE}/.build-${key}-$$"
@@ -71,9 +125,22 @@ cmd_build() {
   trap 'rm -rf "'"$tmp"'" "'"$dl"'"' EXIT
   dpkg -x "$dl"/dumb-init_*.deb "$tmp/deb"
   install -m 0755 "$tmp/deb/usr/bin/dumb-init" "$tmp/extra/usr/bin/dumb-init"
+  dpkg -x "$dl"/python3-statsd_*.deb "$tmp/statsd-deb"
+  mkdir -p "$tmp/extra/usr/lib/python3"
+  cp -a "$tmp/statsd-deb/usr/lib/python3/dist-packages" "$tmp/extra/usr/lib/python3/"
   install -m 0755 "$HERE/images/airflow-entrypoint.sh" "$tmp/extra/entrypoint"
   gcc -static -Os -Wall -o "$tmp/pause/pause" "$HERE/images/pause.c"
   strip "$tmp/pause/pause"
+  if [[ "$statsd" == yes ]]; then
+    statsd_exporter_files "$root" "$tmp/statsd-exporter"
+  else
+    log "no statsd_exporter source at $STATSD_EXPORTER_SRC (fetch github:prometheus/statsd_exporter): prom/statsd-exporter not built"
+  fi
+  if [[ "$gitsync" == yes ]]; then
+    git_sync_files "$root" "$tmp/git-sync"
+  else
+    log "no git-sync source at $GIT_SYNC_SRC (fetch github:kubernetes/git-sync) or no git in $root: git-sync not built"
+  fi
   log "building the images from $root into $out"
   /usr/bin/python3 - "$root" "$tmp" <<'PY'
 import gzip, hashlib, json, os, subprocess, sys
@@ -151,6 +218,19 @@ manifests = [
         "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}),
     image("pause", [pause], {"User": "65535:65535", "Entrypoint": ["/pause"]}),
 ]
+if os.path.isdir(os.path.join(tmp, "statsd-exporter")):
+    statsd = layer(os.path.join(tmp, "statsd-exporter"), "--owner=0", "--group=0")
+    manifests.append(image("statsd-exporter", [statsd], {
+        "User": "65534", "WorkingDir": "/", "Entrypoint": ["/bin/statsd_exporter"],
+        "ExposedPorts": {"9102/tcp": {}, "9125/tcp": {}, "9125/udp": {}},
+        "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}))
+    print("statsd-exporter layer %d kB" % (statsd[0]["size"] >> 10), file=sys.stderr)
+if os.path.isdir(os.path.join(tmp, "git-sync")):
+    gitsync = layer(os.path.join(tmp, "git-sync"))  # owners as laid out: root, and /git 65533:65533
+    manifests.append(image("git-sync", [base, gitsync], {
+        "User": "65533:65533", "WorkingDir": "/tmp", "Entrypoint": ["/git-sync"],
+        "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/tmp", "GITSYNC_ROOT=/git"]}))
+    print("git-sync layer %d kB" % (gitsync[0]["size"] >> 10), file=sys.stderr)
 json.dump({"schemaVersion": 2, "manifests": manifests}, open(os.path.join(layout, "index.json"), "w"))
 open(os.path.join(layout, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
 print("layers: root %d MB, airflow extra %d kB, pause %d kB" % (base[0]["size"] >> 20, extra[0]["size"] >> 10,
@@ -164,6 +244,121 @@ PY
   done
   log "built $out in $((SECONDS - t0)) s ($(du -sh "$out" | cut -f1))"
   echo "$out"
+}
+
+statsd_exporter_source_present() {
+  [[ -d "$STATSD_EXPORTER_SRC" ]] && git --git-dir "$STATSD_EXPORTER_SRC" cat-file -e "${STATSD_EXPORTER_COMMIT}^{commit}" 2>/dev/null
+}
+
+# statsd_exporter_files ROOT DIR: the image's files into DIR, the binary from its own cache (built if missing)
+statsd_exporter_files() {
+  local root="$1" dir="$2" key cache old
+  key="$( { declare -f build_statsd_exporter; echo "$STATSD_EXPORTER_VERSION $STATSD_EXPORTER_COMMIT ${STATSD_EXPORTER_DEBS[*]}"; } | sha256sum | cut -c1-12)"
+  cache="${IMAGES_CACHE}/statsd-exporter-${key}"
+  if [[ -x "$cache/statsd_exporter" ]]; then
+    log "statsd_exporter cached: $cache"
+  else
+    rm -rf "$cache.tmp"; mkdir -p "$cache.tmp"
+    build_statsd_exporter "$root" "$cache.tmp"
+    mv "$cache.tmp" "$cache"
+    for old in "$IMAGES_CACHE"/statsd-exporter-*; do
+      [[ "$old" == "$cache" || ! -d "$old" ]] || { log "removing the old $old"; rm -rf "$old"; }
+    done
+  fi
+  mkdir -p "$dir/bin" "$dir/etc"
+  install -m 0755 "$cache/statsd_exporter" "$dir/bin/statsd_exporter"
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n' >"$dir/etc/passwd"
+  printf 'root:x:0:\nnobody:x:65534:\n' >"$dir/etc/group"
+}
+
+# build_statsd_exporter ROOT OUT: OUT/statsd_exporter (static, CGO_ENABLED=0), built in a private mount namespace on an
+# overlay of ROOT (the root is never written).
+build_statsd_exporter() {
+  local root="$1" out="$2" t0=$SECONDS b="$2/build"
+  mkdir -p "$b/upper" "$b/work" "$b/merged" "$b/src"
+  git --git-dir "$STATSD_EXPORTER_SRC" archive "$STATSD_EXPORTER_COMMIT" | tar -x -C "$b/src"
+  log "building statsd_exporter ${STATSD_EXPORTER_VERSION} with Debian trixie's Go (GOPATH mode, no module proxy)"
+  unshare --mount --propagation private -- bash -euo pipefail -s "$root" "$b" "$STATSD_EXPORTER_VERSION" \
+      "$STATSD_EXPORTER_COMMIT" "${STATSD_EXPORTER_DEBS[@]}" <<'INNS' >"$b/build.log" 2>&1 \
+    || { tail -n 40 "$b/build.log" >&2; die "building statsd_exporter failed (log above)"; }
+ROOT=$1; B=$2; VERSION=$3; COMMIT=$4; shift 4
+mount -t overlay overlay -o "lowerdir=$ROOT,upperdir=$B/upper,workdir=$B/work" "$B/merged"
+mount -t proc proc "$B/merged/proc"
+cp /etc/resolv.conf "$B/merged/etc/resolv.conf"
+chroot "$B/merged" apt-get update -qq
+chroot "$B/merged" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+chroot "$B/merged" dpkg-query -W -f '${Package} ${Version}\n' golang-go 'golang-1.*-go' "${@:2}"
+P=/build/src/github.com/prometheus/statsd_exporter
+mkdir -p "$B/merged$(dirname "$P")"
+mv "$B/src" "$B/merged$P"
+# Debian packages kingpin only under gopkg.in's path (its common package imports it so): the same import here
+grep -rl 'github.com/alecthomas/kingpin/v2' --include='*.go' "$B/merged$P" | xargs sed -i 's#"github.com/alecthomas/kingpin/v2"#"gopkg.in/alecthomas/kingpin.v2"#'
+chroot "$B/merged" env -i PATH=/usr/bin:/bin HOME=/tmp GO111MODULE=off GOPATH=/build:/usr/share/gocode GOPROXY=off \
+  GOTOOLCHAIN=local CGO_ENABLED=0 GOCACHE=/tmp/gocache GOFLAGS= \
+  sh -c "cd $P && go build -trimpath -o /build/statsd_exporter -ldflags '-s -w \
+    -X github.com/prometheus/common/version.Version=$VERSION -X github.com/prometheus/common/version.Revision=$COMMIT \
+    -X github.com/prometheus/common/version.Branch=HEAD' . && /build/statsd_exporter --version"
+INNS
+  install -m 0755 "$b/upper/build/statsd_exporter" "$out/statsd_exporter"
+  grep -E '^(golang|statsd_exporter, version|  go version)' "$b/build.log" >"$out/build-info.txt" || true
+  grep -E '^(golang|statsd_exporter, version|  go version)' "$b/build.log" | sed 's/^/  /' >&2 || true
+  rm -rf --one-file-system "$b"
+  log "statsd_exporter built in $((SECONDS - t0)) s"
+}
+
+git_sync_source_present() {
+  [[ -d "$GIT_SYNC_SRC" ]] && git --git-dir "$GIT_SYNC_SRC" cat-file -e "${GIT_SYNC_COMMIT}^{commit}" 2>/dev/null
+}
+
+# git_sync_files ROOT DIR: the git-sync layer's files into DIR, the binary from its own cache (built if missing)
+git_sync_files() {
+  local root="$1" dir="$2" key cache old
+  key="$( { declare -f build_git_sync; echo "$GIT_SYNC_VERSION $GIT_SYNC_COMMIT"; } | sha256sum | cut -c1-12)"
+  cache="${IMAGES_CACHE}/git-sync-${key}"
+  if [[ -x "$cache/git-sync" ]]; then
+    log "git-sync cached: $cache"
+  else
+    rm -rf "$cache.tmp"; mkdir -p "$cache.tmp"
+    build_git_sync "$root" "$cache.tmp"
+    mv "$cache.tmp" "$cache"
+    for old in "$IMAGES_CACHE"/git-sync-*; do
+      [[ "$old" == "$cache" || ! -d "$old" ]] || { log "removing the old $old"; rm -rf "$old"; }
+    done
+  fi
+  mkdir -p "$dir/etc" "$dir/git"
+  install -m 0755 "$cache/git-sync" "$dir/git-sync"
+  { cat "$root/etc/passwd"; echo "git-sync:x:65533:65533::/tmp:/sbin/nologin"; } >"$dir/etc/passwd"
+  chmod 0666 "$dir/etc/passwd"
+  { cat "$root/etc/group"; echo "git-sync:x:65533:git-sync"; } >"$dir/etc/group"
+  chown 65533:65533 "$dir/git"; chmod 02775 "$dir/git"
+}
+
+# build_git_sync ROOT OUT: OUT/git-sync (static) from the vendored source, in a private mount namespace on an overlay
+# of ROOT with Debian's Go installed (the root is never written).
+build_git_sync() {
+  local root="$1" out="$2" t0=$SECONDS b="$2/build"
+  mkdir -p "$b/upper" "$b/work" "$b/merged" "$b/src"
+  git --git-dir "$GIT_SYNC_SRC" archive "$GIT_SYNC_COMMIT" | tar -x -C "$b/src"
+  log "building git-sync ${GIT_SYNC_VERSION} with Debian trixie's Go (its vendor/, no module proxy)"
+  unshare --mount --propagation private -- bash -euo pipefail -s "$root" "$b" "$GIT_SYNC_VERSION" <<'INNS' >"$b/build.log" 2>&1 \
+    || { tail -n 40 "$b/build.log" >&2; die "building git-sync failed (log above)"; }
+ROOT=$1; B=$2; VERSION=$3
+mount -t overlay overlay -o "lowerdir=$ROOT,upperdir=$B/upper,workdir=$B/work" "$B/merged"
+mount -t proc proc "$B/merged/proc"
+cp /etc/resolv.conf "$B/merged/etc/resolv.conf"
+chroot "$B/merged" apt-get update -qq
+chroot "$B/merged" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-go
+chroot "$B/merged" dpkg-query -W -f '${Package} ${Version}\n' golang-go 'golang-1.*-go'
+mkdir -p "$B/merged/build"
+mv "$B/src" "$B/merged/build/git-sync"
+chroot "$B/merged" env -i PATH=/usr/bin:/bin HOME=/tmp GOFLAGS=-mod=vendor GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=0 \
+  GOCACHE=/tmp/gocache sh -c "cd /build/git-sync && go build -trimpath -o /build/git-sync-bin \
+    -ldflags '-X k8s.io/git-sync/pkg/version.VERSION=$VERSION -s -w' . && echo \"git-sync --version: \$(/build/git-sync-bin --version)\""
+INNS
+  install -m 0755 "$b/upper/build/git-sync-bin" "$out/git-sync"
+  grep -E '^(golang|git-sync --version)' "$b/build.log" | tee "$out/build-info.txt" | sed 's/^/  /' >&2 || true
+  rm -rf --one-file-system "$b"
+  log "git-sync built in $((SECONDS - t0)) s"
 }
 
 # The Airflow minor version (3.1, 3.2) of the apache/airflow image the default app's YAML names.
@@ -187,21 +382,33 @@ registry_ref() {
     library/postgres) src=postgres ;;
     library/redis) src=redis ;;
     pause) src=pause ;;
+    prom/statsd-exporter)  # only the tag built (STATSD_EXPORTER_VERSION), only when its source was there
+      [[ "$tag" == "v${STATSD_EXPORTER_VERSION}" && -d "$LAYOUT_DIR/blobs" ]] || return 1
+      grep -q '"org.opencontainers.image.ref.name": *"statsd-exporter"' "$LAYOUT_DIR/index.json" || return 1
+      src=statsd-exporter ;;
+    git-sync/git-sync)  # only the tag built (GIT_SYNC_VERSION), only when it was built
+      [[ "$tag" == "$GIT_SYNC_VERSION" ]] || return 1
+      grep -q '"org.opencontainers.image.ref.name": *"git-sync"' "$LAYOUT_DIR/index.json" || return 1
+      src=git-sync ;;
     *) return 1 ;;
   esac
   echo "$src ${name}:${tag}"
 }
 
 # The default images of opt-in features, read from lib/ (not in dist/, whose default app has them off): the
-# Celery broker's Redis (RedisBroker.DEFAULT_IMAGE) and the image pre-pull pods' pause (DEFAULT_PAUSE_IMAGE).
+# Celery broker's Redis (RedisBroker.DEFAULT_IMAGE), the image pre-pull pods' pause (DEFAULT_PAUSE_IMAGE) and the
+# metrics feature's StatsD exporter (DEFAULT_STATSD_EXPORTER_IMAGE) and git-sync (DEFAULT_GIT_SYNC_IMAGE).
 optional_images() {
   sed -n "s/.*DEFAULT_IMAGE = '\\(redis:[^']*\\)'.*/\\1/p" "$REPO/lib/celery/redis-broker.ts"
   sed -n "s/.*DEFAULT_PAUSE_IMAGE = '\\([^']*\\)'.*/\\1/p" "$REPO/lib/image-pre-pull/image-pre-pull.ts"
+  sed -n "s/.*DEFAULT_STATSD_EXPORTER_IMAGE = '\\([^']*\\)'.*/\\1/p" "$REPO/lib/metrics/statsd-exporter.ts"
+  sed -n "s/.*DEFAULT_GIT_SYNC_IMAGE = '\\([^']*\\)'.*/\\1/p" "$REPO/lib/git-sync/git-sync-dags.ts"
 }
 
 cmd_push() {
   local layout
   layout="$(cmd_build)"
+  LAYOUT_DIR="$layout"
   local images=() i
   mapfile -t images < <( { sed -n 's/^ *image: *//p' "$REPO"/dist/*.yaml; echo "$PAUSE_IMAGE"; optional_images; printf '%s\n' "$@"; } | tr -d '"'"'" | sort -u)
   local t0=$SECONDS ref
