@@ -2,8 +2,11 @@
 # test-runtime.sh — the runtime tests (`npm run test:runtime`): the real Apache Airflow on the synthesized YAML.
 # See docs/runtime-tests.md.
 #
-# 1. Takes the machine-wide runtime lock (one runtime run at a time: the pod network 10.244.0.0/24, the bridge
-#    acdk8s0 and the local route of the Service CIDR are the machine's).
+# 1. Takes the machine-wide lock of its node kind: one emulated run at a time (its pod network 10.244.0.0/24, the
+#    bridge acdk8s0 and the local route of the Service CIDR are the machine's), one real-node run at a time (its
+#    network namespace acdk8s-realnode, its ports, /data and /var/log/pods are the machine's). An emulated and a
+#    real-node run share none of these (the real node's network, 10.246.0.0/16, exists only in its namespace), so they
+#    may run side by side, each on a control plane of its own (AIRFLOW_CDK8S_STATE and the ports), as .ci/run does.
 # 2. Installs what the host needs (python3, iproute2, util-linux; debootstrap when the root must be built).
 # 3. Builds or reuses the Debian trixie roots with Airflow 3.1 and with Airflow 3.2, PostgreSQL 17 in each
 #    (scripts/runtime/build-root.sh, cached under /var/cache/airflow-cdk8s/runtime; 3-5 min cold, instant when cached);
@@ -19,7 +22,8 @@
 # Environment (besides local-control-plane.sh's AIRFLOW_CDK8S_* ports/state/cache variables):
 #   AIRFLOW_CDK8S_AIRFLOW_SRC      the Airflow source bundle (airflow-src.tgz)  [<repo>/../shared/airflow-runtime/]
 #   AIRFLOW_CDK8S_RUNTIME_STATE    the kubelets' state: host paths, pod logs   [/tmp/airflow-cdk8s-runtime]
-#   AIRFLOW_CDK8S_RUNTIME_LOCK     the machine-wide lock file                  [/tmp/airflow-cdk8s-runtime.lock]
+#   AIRFLOW_CDK8S_RUNTIME_LOCK     the machine-wide lock file                  [/tmp/airflow-cdk8s-runtime.lock;
+#                                  the real node's: /tmp/airflow-cdk8s-realnode.lock]
 #   AIRFLOW_CDK8S_RUNTIME_KEEP=1   leave the charts and kubelets running after the tests (to look at them)
 #   AIRFLOW_CDK8S_RUNTIME_AIRFLOWS the Airflow minor versions whose roots to build [3.1 3.2]
 #   AIRFLOW_CDK8S_RUNTIME_POD_CIDR the pod network                             [10.244.0.0/24]
@@ -27,14 +31,19 @@
 #                                  real: the real node (scripts/runtime/real-node.sh: kubelet, containerd, runc,
 #                                  kube-proxy, dnsmasq) and its images (scripts/runtime/build-images.sh push),
 #                                  started once for the run (`npm run test:runtime:real`; issue #27)
-#   AIRFLOW_CDK8S_RUNTIME_RESULTS  where the run's results go                  [build/runtime-results.json]
+#   AIRFLOW_CDK8S_RUNTIME_RESULTS  where the run's results go                  [build/runtime-results.json;
+#                                  the real node's: build/runtime-results-real-node.json]
 #                                  (npm run bench's start-latency run uses its own, so the tests' stay)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/kubectl-path.sh
 source scripts/kubectl-path.sh
 
-lock="${AIRFLOW_CDK8S_RUNTIME_LOCK:-/tmp/airflow-cdk8s-runtime.lock}"
+if [[ "${AIRFLOW_CDK8S_RUNTIME_NODE:-emulated}" == real ]]; then
+  lock="${AIRFLOW_CDK8S_RUNTIME_LOCK:-/tmp/airflow-cdk8s-realnode.lock}"
+else
+  lock="${AIRFLOW_CDK8S_RUNTIME_LOCK:-/tmp/airflow-cdk8s-runtime.lock}"
+fi
 exec 6>"$lock"
 if ! flock -n 6; then
   echo "== waiting for another runtime run (lock ${lock}), held by:"
@@ -160,8 +169,13 @@ if [[ "$AIRFLOW_CDK8S_RUNTIME_NODE" == real ]]; then
   echo "== real node ready in ${node_seconds} s, images built/pushed in ${images_seconds} s"
 fi
 
-# build/runtime-results.json starts over with this run's machine and set-up times; the tests add theirs.
-export AIRFLOW_CDK8S_RUNTIME_RESULTS="${AIRFLOW_CDK8S_RUNTIME_RESULTS:-$PWD/build/runtime-results.json}"
+# build/runtime-results.json (the real node's: build/runtime-results-real-node.json, so that neither stage's run
+# overwrites the other's) starts over with this run's machine and set-up times; the tests add theirs.
+if [[ "$AIRFLOW_CDK8S_RUNTIME_NODE" == real ]]; then
+  export AIRFLOW_CDK8S_RUNTIME_RESULTS="${AIRFLOW_CDK8S_RUNTIME_RESULTS:-$PWD/build/runtime-results-real-node.json}"
+else
+  export AIRFLOW_CDK8S_RUNTIME_RESULTS="${AIRFLOW_CDK8S_RUNTIME_RESULTS:-$PWD/build/runtime-results.json}"
+fi
 mkdir -p "$(dirname "$AIRFLOW_CDK8S_RUNTIME_RESULTS")"
 /usr/bin/python3 - "$root_cached" "$root_seconds" "$cp_seconds" "$AIRFLOW_CDK8S_RUNTIME_ROOT" "$AIRFLOW_CDK8S_RUNTIME_RESULTS" "$AIRFLOW_CDK8S_RUNTIME_NODE" "$node_seconds" "$images_seconds" <<'PY'
 import json, os, sys, time
