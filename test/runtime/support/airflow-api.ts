@@ -35,9 +35,27 @@ export async function http(method: string, url: string, body?: unknown, token?: 
   return { status: r.status, body: parsed, text };
 }
 
+/** A GET that follows no redirect, with the answer's headers (lower-case names): the login pages' tests. */
+export async function getPage(url: string, timeoutMs = 30_000): Promise<{ status: number; headers: Record<string, string>; text: string }> {
+  if (!REAL_NODE) {
+    const r = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    return { status: r.status, headers: Object.fromEntries([...r.headers.entries()]), text: await r.text() };
+  }
+  // curl -i: the status line and headers, a blank line, then the body
+  const r = await curlInNode('GET', url, {}, undefined, timeoutMs, ['-i']);
+  const raw = r.text.replace(/\r\n/g, '\n');
+  const end = raw.indexOf('\n\n');
+  const headers: Record<string, string> = {};
+  for (const line of raw.slice(0, end).split('\n').slice(1)) {
+    const i = line.indexOf(':');
+    if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+  }
+  return { status: r.status, headers, text: raw.slice(end + 2) };
+}
+
 /** The request made by curl in the real node's network namespace (nsenter --net, as real-node.sh's `exec`). */
-function curlInNode(method: string, url: string, headers: Record<string, string>, body: unknown, timeoutMs: number): Promise<HttpAnswer> {
-  const args = [`--net=/var/run/netns/${NODE_NETNS}`, '--', 'curl', '-sS', '-X', method, '--max-time', String(Math.ceil(timeoutMs / 1000)), '-w', '\n%{http_code}'];
+function curlInNode(method: string, url: string, headers: Record<string, string>, body: unknown, timeoutMs: number, extra: string[] = []): Promise<HttpAnswer> {
+  const args = [`--net=/var/run/netns/${NODE_NETNS}`, '--', 'curl', '-sS', ...extra, '-X', method, '--max-time', String(Math.ceil(timeoutMs / 1000)), '-w', '\n%{http_code}'];
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`);
   if (body !== undefined) args.push('--data-binary', '@-');
   args.push(url);

@@ -11,6 +11,12 @@ test file, and stops it with SIGTERM). Every POLL seconds until SIGTERM:
   driver lays it out): RSS and PSS summed over the processes of its cgroup.procs (the same sums the emulated
   kubelet makes over its mount namespace), and the cgroup's usage, max_usage (page cache included), limit and
   failcnt; the largest sample of each container (by RSS) is kept after it ends. OUT/stats.json, every second.
+- the pods' TCP connections, from both ends: every POLL, the sockets of each pod's network namespace
+  (/proc/<pid>/net/tcp and tcp6 of one of its containers' processes); an ESTABLISHED socket whose local port the pod
+  does not listen on is a connection the pod opened, and the pod holding the other end (its local address and port
+  = the client's remote ones after kube-proxy's DNAT, its remote = the client's local: pod-to-pod traffic on the
+  node is not masqueraded) is its destination. OUT/connections.jsonl, one line per connection, in the form of the
+  emulated kubelet's (via "service" when the client dialled a Service's ClusterIP, else "direct").
 
     python3 real-node-recorder.py OUT NODE_STATE KUBECTL [CGROUP_ROOT=/acdk8s-realnode]
 
@@ -20,6 +26,7 @@ the container is an init container, its resources): one `kubectl get pod` per co
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import signal
@@ -187,6 +194,70 @@ def record(cid: str) -> None:
     containers[cid] = rec
 
 
+seen_conns: set = set()
+
+
+def hexaddr(h: str) -> str:
+    """An address of /proc/net/tcp{,6} (host byte order, little-endian words) as text."""
+    if len(h) == 8:
+        return ".".join(str(b) for b in bytes.fromhex(h)[::-1])
+    a = ipaddress.IPv6Address(b"".join(bytes.fromhex(h[i:i + 8])[::-1] for i in range(0, 32, 8)))
+    return str(a.ipv4_mapped or a)
+
+
+def sockets(pid: int) -> tuple[set, list]:
+    listen, est = set(), []
+    for f in ("tcp", "tcp6"):
+        for line in (read(f"/proc/{pid}/net/{f}") or "").splitlines()[1:]:
+            parts = line.split()
+            if len(parts) < 4:
+                continue
+            (la, lp), (ra, rp), st = parts[1].split(":"), parts[2].split(":"), parts[3]
+            if st == "0A":
+                listen.add(int(lp, 16))
+            elif st == "01":
+                est.append((hexaddr(la), int(lp, 16), hexaddr(ra), int(rp, 16)))
+    return listen, est
+
+
+def sample_connections() -> None:
+    pods = {}
+    for c in containers.values():
+        if c.get("podIP") and os.path.exists(f"/proc/{c['pid']}"):
+            pods.setdefault((c["namespace"], c["pod"]), c)
+    nets = {k: sockets(c["pid"]) for k, c in pods.items()}
+    by_ip = {c["podIP"]: k for k, c in pods.items()}
+    lines = []
+    for k, (listen, est) in nets.items():
+        c = pods[k]
+        for la, lp, ra, rp in est:
+            if lp in listen or ipaddress.ip_address(la).is_loopback:
+                continue
+            key = (k, lp, ra, rp)
+            if key in seen_conns:
+                continue
+            dest, dport = by_ip.get(ra), rp
+            if dest is None:  # through a Service: the pod holding the other end
+                for k2, (listen2, est2) in nets.items():
+                    hit = next((s for s in est2 if s[2] == c["podIP"] and s[3] == lp and s[1] in listen2), None)
+                    if hit:
+                        dest, dport = k2, hit[1]
+                        break
+            if dest is None and ra not in by_ip and not ra.startswith("10.0.0."):
+                continue  # the other end not (yet) seen: sampled again next time
+            seen_conns.add(key)
+            pod = lambda kk: None if kk is None else {"namespace": kk[0], "name": kk[1], "labels": pods[kk]["labels"]}
+            d = pods.get(dest) if dest else None
+            lines.append({"t": time.time(), "via": "direct" if ra in by_ip else "service",
+                          "source": {"ip": c["podIP"], "pod": pod(k)},
+                          "destination": {"ip": d["podIP"] if d else ra, "port": dport, "protocol": "TCP", "pod": pod(dest)},
+                          **({} if ra in by_ip else {"service": {"namespace": None, "name": None, "ip": ra, "port": rp}})})
+    if lines:
+        with open(os.path.join(OUT, "connections.jsonl"), "a") as f:
+            for l in lines:
+                f.write(json.dumps(l) + "\n")
+
+
 def memory_of(pids: list[int]) -> tuple[int, int, list[str]]:
     rss = pss = 0
     cmds = []
@@ -267,6 +338,10 @@ def main() -> None:
                     record(cid)
                 except Exception as e:  # a container that ended while being read: the next poll sees it gone
                     print(f"record {cid}: {e}", file=sys.stderr, flush=True)
+        try:
+            sample_connections()
+        except Exception as e:
+            print(f"connections: {e}", file=sys.stderr, flush=True)
         if time.time() - last >= 1.0:
             last = time.time()
             try:
