@@ -14,11 +14,12 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { getObject } from '../live/support/cluster';
+import { getPage } from './support/airflow-api';
 import { RuntimeChain, Step } from './support/chain';
-import { Kubelet } from './support/kubelet';
+import { newKubelet } from './support/real-kubelet';
 import { AUTHLIB_HOST_PATH, AUTHLIB_PYTHONPATH, MUTATION_ANNOTATION, MUTATION_LABEL, authLocalSettingsChart } from './support/variants';
 
-const kubelet = new Kubelet('auth-local-settings');
+const kubelet = newKubelet('auth-local-settings');
 const chain = new RuntimeChain(authLocalSettingsChart(), kubelet);
 const steps = chain.steps();
 const names = Object.keys(steps);
@@ -80,15 +81,15 @@ describe('runtime: airflowLocalSettings (pod_mutation_hook) and auth (OAuth logi
     timeoutMs: 60_000,
     run: async () => {
       const root = chain.serviceRoot();
-      const page = await fetch(`${root}/auth/login/`, { redirect: 'manual', signal: AbortSignal.timeout(30_000) });
-      const html = await page.text();
+      const page = await getPage(`${root}/auth/login/`);
+      const html = page.text;
       expect(page.status).toBe(200);
       for (const provider of ['github', 'corp-sso']) {
         expect([provider, html.includes(`id="btn-signin-${provider}"`)]).toEqual([provider, true]);
       }
       expect(html).not.toContain('name="password"'); // not FAB's database login form
-      const go = await fetch(`${root}/auth/login/github`, { redirect: 'manual', signal: AbortSignal.timeout(30_000) });
-      const location = new URL(go.headers.get('location') ?? 'http://none/');
+      const go = await getPage(`${root}/auth/login/github`);
+      const location = new URL(go.headers.location ?? 'http://none/');
       expect([go.status, location.origin + location.pathname]).toEqual([302, 'https://github.com/login/oauth/authorize']);
       expect(location.searchParams.get('client_id')).toBe('Iv1.runtime0client');
       expect(location.searchParams.get('redirect_uri')).toBe(`${root}/auth/oauth-authorized/github`);

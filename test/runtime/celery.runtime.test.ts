@@ -7,15 +7,16 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Testing } from 'cdk8s';
-import { AirflowChart } from '../../lib';
+import { AirflowChart, RedisBroker } from '../../lib';
 import { getObject, kubectl } from '../live/support/cluster';
 import { RuntimeChain, Step, waitForAsync } from './support/chain';
-import { Kubelet } from './support/kubelet';
+
 import { IDLE_SETTLE_MS, MemorySampler, memoryTable, SAMPLE_MS, sampleIdle } from './support/memory';
+import { newKubelet } from './support/real-kubelet';
 import { recordRuntime } from './support/results';
 import { celeryChart } from './support/variants';
 
-const kubelet = new Kubelet('celery');
+const kubelet = newKubelet('celery');
 const chain = new RuntimeChain(celeryChart(), kubelet);
 const steps = chain.steps();
 const names = Object.keys(steps);
@@ -55,6 +56,7 @@ describe('runtime: the chart with Celery workers (hybrid executors)', () => {
       2000,
     );
     const c = redisSts.spec.template.spec.containers[0];
+    expect(c.image).toBe(RedisBroker.DEFAULT_IMAGE);
     const rec = chain.mainRecord('redis')!;
     const password = chain.secretValues['redis-password'];
     expect(password).toMatch(/^[A-Za-z0-9]{32}$/);
@@ -82,8 +84,9 @@ describe('runtime: the chart with Celery workers (hybrid executors)', () => {
     );
     const c = workerDeployment.spec.template.spec.containers[0];
     const rec = chain.mainRecord('celery-worker')!;
-    expect(rec.argv).toEqual([...(c.command ?? []), ...c.args]);
-    expect(rec.argv[2]).toBe('exec airflow celery worker --concurrency 2 --queues default --skip-serve-logs');
+    expect(rec.argv).toEqual(kubelet.argvFor(c));
+    const own = [...(c.command ?? []), ...c.args];
+    expect(rec.argv.slice(rec.argv.length - own.length)[2]).toBe('exec airflow celery worker --concurrency 2 --queues default --skip-serve-logs');
     for (const e of c.env) expect(rec.env).toHaveProperty(e.name);
     expect(rec.env.AIRFLOW__CELERY__BROKER_URL).toBe(`redis://:${chain.secretValues['redis-password']}@airflow-redis.${chain.ns}.svc.cluster.local:6379/0`);
     expect(Object.keys(rec.env).filter((k) => /SQL_ALCHEMY_CONN|DB_PASSWORD|FERNET|JWT|SECRET_KEY/.test(k))).toEqual([]);
@@ -213,4 +216,6 @@ describe('runtime: the chart with Celery workers (hybrid executors)', () => {
   }, { blocking: false, timeoutMs: 120_000 }));
 
   register(steps['no container restarted, and the scheduler log has no RBAC denial']);
+  // The real node: the memory the kernel charges (page cache included) against each cgroup's limit
+  if (kubelet.real) register(chain.cgroupMemoryStep([...chain.components(), 'redis', 'celery-worker']));
 });

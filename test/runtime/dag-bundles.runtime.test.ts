@@ -23,15 +23,16 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { kubectlJson } from '../live/support/cluster';
 import { RuntimeChain, Step, waitForAsync } from './support/chain';
-import { Kubelet } from './support/kubelet';
+import { newKubelet } from './support/real-kubelet';
 import { recordRuntime } from './support/results';
 import { DAG_BUNDLE_NAME, GIT_HOST_PATH, GIT_REPO, GIT_SERVICE, dagBundlesChart } from './support/variants';
 
 const RUNS = Math.max(1, Number(process.env.AIRFLOW_CDK8S_RUNTIME_BUNDLE_RUNS ?? 5));
 const DAG = 'dag_bundle_probe';
 const TASK = 'probe';
-const kubelet = new Kubelet('dag-bundles');
+const kubelet = newKubelet('dag-bundles');
 const chain = new RuntimeChain(dagBundlesChart(), kubelet);
 const steps = chain.steps();
 const names = Object.keys(steps);
@@ -142,6 +143,13 @@ function airflowTime(iso: string): number {
 
 /** The runtime kubelet's events (events.jsonl) of one pod: when it first acted on it, when container base started. */
 function kubeletTimes(pod: string): { seen?: number; started?: number } {
+  if (active.kubelet.real) {
+    // The real node: the kubelet's first Event of the pod (whole seconds), and when the recorder saw base running.
+    const events = kubectlJson(['get', 'events', '-n', active.chain.ns, '--field-selector', `involvedObject.name=${pod}`]).items.filter((e: any) => e.source?.component === 'kubelet');
+    const times = events.map((e: any) => Date.parse(e.firstTimestamp ?? e.eventTime) / 1000);
+    const rec = active.kubelet.record(active.chain.ns, pod, 'base');
+    return { seen: times.length ? Math.min(...times) : undefined, started: rec ? Date.parse(rec.startedAt) / 1000 : undefined };
+  }
   const file = path.join(active.kubelet.state, 'events.jsonl');
   let seen: number | undefined;
   let started: number | undefined;
@@ -156,6 +164,10 @@ function kubeletTimes(pod: string): { seen?: number; started?: number } {
 
 /** The task pod the kubelet first saw after `since` (host seconds): the executor names it after the DAG and task. */
 function taskPodSeenAfter(since: number): string | undefined {
+  if (active.kubelet.real) {
+    const prefix = DAG.replace(/_/g, '-');
+    return active.kubelet.records().find((r) => r.namespace === active.chain.ns && r.pod.startsWith(prefix) && Date.parse(r.startedAt) / 1000 >= since)?.pod;
+  }
   const file = path.join(active.kubelet.state, 'events.jsonl');
   const prefix = `${active.chain.ns}/${DAG.replace(/_/g, '-')}`;
   for (const line of fs.readFileSync(file, 'utf8').split('\n')) {

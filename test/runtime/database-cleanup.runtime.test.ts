@@ -11,10 +11,10 @@
 // 4. The old row is gone from `log` and kept in the archive table; today's row is still there.
 import { getObject, kubectl } from '../live/support/cluster';
 import { RuntimeChain, Step, waitForAsync } from './support/chain';
-import { Kubelet } from './support/kubelet';
+import { newKubelet } from './support/real-kubelet';
 import { defaultChart } from './support/variants';
 
-const kubelet = new Kubelet('database-cleanup');
+const kubelet = newKubelet('database-cleanup');
 const full = defaultChart({ databaseCleanup: {} });
 const cron = full.objects.find((o) => o.kind === 'CronJob');
 const variant = { ...full, id: 'database-cleanup', title: 'the default chart with databaseCleanup: {} (the CronJob run as a Job)', objects: full.objects.filter((o) => o.kind !== 'CronJob') };

@@ -9,13 +9,14 @@
 // chart's `image`), e.g. the previous minor version, whose root test-runtime.sh builds too.
 import { DEFAULT_AIRFLOW_IMAGE } from '../../lib';
 import { RuntimeChain, Step } from './support/chain';
-import { airflowMinorOf, Kubelet, rootInfo } from './support/kubelet';
+import { airflowMinorOf, rootInfo } from './support/kubelet';
 import { IDLE_SETTLE_MS, lifetimePeaks, MemorySampler, memoryTable, SAMPLE_MS, sampleIdle } from './support/memory';
+import { newKubelet } from './support/real-kubelet';
 import { recordRuntime } from './support/results';
 import { defaultChart } from './support/variants';
 
 const image = process.env.AIRFLOW_CDK8S_RUNTIME_AIRFLOW_IMAGE;
-const kubelet = new Kubelet('default');
+const kubelet = newKubelet('default');
 const chain = new RuntimeChain(defaultChart(image ? { image } : {}), kubelet);
 const steps = chain.steps();
 const names = Object.keys(steps);
@@ -58,8 +59,11 @@ describe(`runtime: the default chart (${image ?? DEFAULT_AIRFLOW_IMAGE})`, () =>
         expect(m[c]?.rssMiB).toBeGreaterThan(50);
         expect(m[c]?.limitMiB).toBeGreaterThan(0);
       }
-      // [api] workers = 1, the library's default: one uvicorn process, no supervisor (4 would be 5 processes)
-      expect(m['api-server'].processes).toBe(1);
+      // [api] workers = 1, the library's default: one uvicorn process, no supervisor (4 would be 5 processes). On the
+      // real node the image's ENTRYPOINT, dumb-init, is the container's first process, above it: not counted.
+      const own = (m['api-server'].commands ?? []).filter((c) => !c.startsWith('/usr/bin/dumb-init'));
+      expect(own.length).toBe(1);
+      expect(m['api-server'].processes).toBe(kubelet.real ? 2 : 1);
       taskSampler = new MemorySampler(kubelet, chain.ns).start();
     },
   });
@@ -97,9 +101,17 @@ describe(`runtime: the default chart (${image ?? DEFAULT_AIRFLOW_IMAGE})`, () =>
       for (const k of ['db-migrate', 'create-user', 'metadata-db', 'worker:write_file', ...chain.components()]) {
         expect(m[k]?.rssMiB).toBeGreaterThan(0);
       }
-      // The sizing rule (docs/airflow.md): no long-running container's largest RSS above 80% of its limit.
-      const over = ['metadata-db', ...chain.components()].filter((k) => (m[k]?.rssOfLimitPercent ?? 0) > 80).map((k) => `${k}: ${m[k].rssMiB} MiB = ${m[k].rssOfLimitPercent}% of ${m[k].limitMiB} MiB`);
+      // The sizing rule (docs/airflow.md): no long-running container's largest RSS above 80% of its limit. On the real
+      // node the summed RSS counts the pages the forked processes share once per process (the dag-processor's 5
+      // processes, an exec'd `airflow jobs check` among them, summed 1,030 MiB = 101% of 1,024 while its cgroup was
+      // charged 492 MiB at most): there the rule is on PSS (each shared page split among its sharers, counted once
+      // in all, as the cgroup charges it), and the next step holds the kernel's own figure, page cache included.
+      const rule = kubelet.real ? { what: 'PSS', of: (k: string) => (100 * m[k].pssMiB) / (m[k].limitMiB ?? Infinity) } : { what: 'RSS', of: (k: string) => m[k].rssOfLimitPercent ?? 0 };
+      const over = ['metadata-db', ...chain.components()].filter((k) => m[k] && rule.of(k) > 80).map((k) => `${k}: ${rule.what} ${kubelet.real ? m[k].pssMiB : m[k].rssMiB} MiB = ${Math.round(rule.of(k))}% of ${m[k].limitMiB} MiB`);
       expect(over).toEqual([]);
     },
   });
+
+  // The real node: the memory the kernel charges (page cache included) against each cgroup's limit
+  if (kubelet.real) register(chain.cgroupMemoryStep(chain.components()));
 });

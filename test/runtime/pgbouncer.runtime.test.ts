@@ -17,11 +17,12 @@ import { DEFAULT_AIRFLOW_IMAGE } from '../../lib';
 import { getObject, kubectl, REPO_ROOT } from '../live/support/cluster';
 import { RuntimeChain, Step, waitForAsync } from './support/chain';
 import { RecordedConnection, RecordedPod, readConnections } from './support/connections';
-import { airflowMinorOf, Kubelet } from './support/kubelet';
+import { airflowMinorOf } from './support/kubelet';
+import { newKubelet } from './support/real-kubelet';
 import { lifetimePeaks } from './support/memory';
 import { defaultChart } from './support/variants';
 
-const kubelet = new Kubelet('pgbouncer');
+const kubelet = newKubelet('pgbouncer');
 const variant = { ...defaultChart({ pgbouncer: {} }), id: 'pgbouncer', title: 'the default chart with pgbouncer: {} (every Airflow pod through PgBouncer)' };
 const chain = new RuntimeChain(variant, kubelet);
 const steps = chain.steps();

@@ -15,10 +15,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { getObject, kubectl, kubectlJson, kubectlOk } from '../live/support/cluster';
 import { RuntimeChain, Step, waitForAsync } from './support/chain';
-import { Kubelet } from './support/kubelet';
+import { newKubelet } from './support/real-kubelet';
 import { celeryChart, defaultChart } from './support/variants';
 
-const kubelet = new Kubelet('reapply');
+const kubelet = newKubelet('reapply');
 const variant = defaultChart();
 const chain = new RuntimeChain(variant, kubelet);
 const steps = chain.steps();

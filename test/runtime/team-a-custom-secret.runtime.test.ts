@@ -4,11 +4,11 @@
 // and of every Airflow pod came from airflow-secrets, which nobody creates, and nothing started; the whole chain
 // must pass here as on the default chart.
 import { RuntimeChain } from './support/chain';
-import { Kubelet } from './support/kubelet';
+import { newKubelet } from './support/real-kubelet';
 import { teamAChart } from './support/variants';
 
 describe('runtime: constructs composed in namespace team-a, Secret data-team-airflow', () => {
-  const kubelet = new Kubelet('team-a');
+  const kubelet = newKubelet('team-a');
   const chain = new RuntimeChain(teamAChart(), kubelet);
   const steps = chain.steps();
 

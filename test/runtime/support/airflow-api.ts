@@ -1,5 +1,11 @@
 // Airflow's REST API (api-server), reached like a user in the cluster would: through the Service's ClusterIP,
-// which the runtime kubelet's proxy forwards to a ready api-server pod.
+// which the runtime kubelet's proxy forwards to a ready api-server pod. On the real node (issue #27) the ClusterIPs
+// exist only in the node's network namespace (kube-proxy's iptables rules are there, nothing is added to the
+// machine's): the request is curl's, run in that namespace.
+import { spawn } from 'child_process';
+import { REAL_NODE } from './real-node';
+
+const NODE_NETNS = process.env.AIRFLOW_CDK8S_NODE_NETNS ?? 'acdk8s-realnode';
 
 /** An HTTP answer: status and parsed JSON body (or the raw text when it is not JSON). */
 export interface HttpAnswer {
@@ -12,6 +18,7 @@ export async function http(method: string, url: string, body?: unknown, token?: 
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (token) headers.Authorization = `Bearer ${token}`;
+  if (REAL_NODE) return curlInNode(method, url, headers, body, timeoutMs);
   const r = await fetch(url, {
     method,
     headers,
@@ -26,6 +33,53 @@ export async function http(method: string, url: string, body?: unknown, token?: 
     // not JSON
   }
   return { status: r.status, body: parsed, text };
+}
+
+/** A GET that follows no redirect, with the answer's headers (lower-case names): the login pages' tests. */
+export async function getPage(url: string, timeoutMs = 30_000): Promise<{ status: number; headers: Record<string, string>; text: string }> {
+  if (!REAL_NODE) {
+    const r = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    return { status: r.status, headers: Object.fromEntries([...r.headers.entries()]), text: await r.text() };
+  }
+  // curl -i: the status line and headers, a blank line, then the body
+  const r = await curlInNode('GET', url, {}, undefined, timeoutMs, ['-i']);
+  const raw = r.text.replace(/\r\n/g, '\n');
+  const end = raw.indexOf('\n\n');
+  const headers: Record<string, string> = {};
+  for (const line of raw.slice(0, end).split('\n').slice(1)) {
+    const i = line.indexOf(':');
+    if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+  }
+  return { status: r.status, headers, text: raw.slice(end + 2) };
+}
+
+/** The request made by curl in the real node's network namespace (nsenter --net, as real-node.sh's `exec`). */
+function curlInNode(method: string, url: string, headers: Record<string, string>, body: unknown, timeoutMs: number, extra: string[] = []): Promise<HttpAnswer> {
+  const args = [`--net=/var/run/netns/${NODE_NETNS}`, '--', 'curl', '-sS', ...extra, '-X', method, '--max-time', String(Math.ceil(timeoutMs / 1000)), '-w', '\n%{http_code}'];
+  for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`);
+  if (body !== undefined) args.push('--data-binary', '@-');
+  args.push(url);
+  return new Promise((resolve, reject) => {
+    const p = spawn('nsenter', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    p.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    p.on('error', reject);
+    p.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`curl ${method} ${url} in the node's network namespace: exit ${code} ${err.trim()}`));
+      const i = out.lastIndexOf('\n');
+      const text = out.slice(0, i);
+      let parsed: any = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // not JSON
+      }
+      resolve({ status: Number(out.slice(i + 1)), body: parsed, text });
+    });
+    p.stdin.end(body === undefined ? '' : JSON.stringify(body));
+  });
 }
 
 export class AirflowApi {

@@ -19,7 +19,8 @@ import {
 } from '../../live/support/cluster';
 import { parse } from 'yaml';
 import { AirflowApi } from './airflow-api';
-import { ContainerRecord, Kubelet } from './kubelet';
+import { ContainerRecord, RuntimeKubelet } from './kubelet';
+import { cgroupMemory, memoryReport } from './real-node';
 import { recordRuntime } from './results';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -78,6 +79,12 @@ export interface ChainOutcome {
   readonly passed: string[];
 }
 
+/** device:inode of a file (as real-node-recorder.py writes a mount's sourceId). */
+const fileId = (p: string) => {
+  const st = fs.statSync(p);
+  return `${st.dev}:${st.ino}`;
+};
+
 const label = (o: any, k: string) => o?.metadata?.labels?.[k] ?? o?.spec?.template?.metadata?.labels?.[k];
 const componentOf = (o: any) => label(o, 'app.kubernetes.io/component');
 
@@ -104,7 +111,7 @@ export class RuntimeChain {
    */
   public taskPodDeletionTimeoutMs = 90_000;
 
-  constructor(public readonly variant: Variant, public readonly kubelet: Kubelet) {
+  constructor(public readonly variant: Variant, public readonly kubelet: RuntimeKubelet) {
     const ns = variant.objects.find((o) => o.kind === 'Namespace');
     this.ns = ns?.metadata.name ?? variant.objects.find((o) => o.metadata?.namespace)?.metadata.namespace;
   }
@@ -545,7 +552,7 @@ export class RuntimeChain {
       // what ran is the Job's own command, from the pod the Job controller created
       const c = migrate.spec.template.spec.containers[0];
       const rec = this.mainRecord('db-migrate')!;
-      expect(rec.argv).toEqual([...(c.command ?? []), ...(c.args ?? [])]);
+      expect(rec.argv).toEqual(this.kubelet.argvFor(c));
       expect(Object.keys(rec.env)).toEqual(expect.arrayContaining(c.env.map((e: any) => e.name)));
       expect(rec.env.AIRFLOW__DATABASE__SQL_ALCHEMY_CONN).toContain(this.secretValues['db-password']);
     }, { timeoutMs: 660_000 });
@@ -586,7 +593,7 @@ export class RuntimeChain {
         );
         const c = d.spec.template.spec.containers[0];
         const rec = this.mainRecord(component)!;
-        expect(rec.argv).toEqual([...(c.command ?? []), ...(c.args ?? [])]);
+        expect(rec.argv).toEqual(this.kubelet.argvFor(c));
         for (const e of c.env ?? []) expect(rec.env).toHaveProperty(e.name);
         expect([rec.uid, rec.gid]).toEqual([c.securityContext?.runAsUser ?? d.spec.template.spec.securityContext.runAsUser, c.securityContext?.runAsGroup ?? d.spec.template.spec.securityContext.runAsGroup]);
       }
@@ -707,8 +714,9 @@ export class RuntimeChain {
       const rec = await waitForAsync(`the kubelet to start container base of ${name}`, 120_000, () => this.kubelet.record(this.ns, name, 'base'));
       const base = pod.spec.containers[0];
       expect(rec.podUID).toBe(pod.metadata.uid);
-      expect(rec.argv).toEqual([...(base.command ?? []), ...(base.args ?? [])]);
-      expect(rec.argv.slice(0, 3)).toEqual(['python', '-m', 'airflow.sdk.execution_time.execute_workload']);
+      expect(rec.argv).toEqual(this.kubelet.argvFor(base));
+      const own = [...(base.command ?? []), ...(base.args ?? [])];
+      expect(rec.argv.slice(rec.argv.length - own.length, rec.argv.length - own.length + 3)).toEqual(['python', '-m', 'airflow.sdk.execution_time.execute_workload']);
       for (const e of base.env ?? []) expect(rec.env[e.name]).toBe(e.value);
       const psc = pod.spec.securityContext ?? {};
       expect(rec.uid).toBe(base.securityContext?.runAsUser ?? psc.runAsUser);
@@ -724,7 +732,10 @@ export class RuntimeChain {
         if (vol.persistentVolumeClaim) {
           const pvc = kubectlJson(['get', 'pvc', vol.persistentVolumeClaim.claimName, '-n', this.ns]);
           const pv = kubectlJson(['get', 'pv', pvc.spec.volumeName]);
-          expect(m.source).toBe(path.join(this.kubelet.hostPath(pv.spec.hostPath.path), vm.subPath ?? ''));
+          const want = path.join(this.kubelet.hostPath(pv.spec.hostPath.path), vm.subPath ?? '');
+          // The real kubelet bind-mounts a subPath from its own volume-subpaths folder: the same file, another path.
+          if (this.kubelet.real) expect(m.sourceId).toBe(fileId(want));
+          else expect(m.source).toBe(want);
         } else if (vol.configMap && vm.subPath) {
           const cm = kubectlJson(['get', 'configmap', vol.configMap.name, '-n', this.ns]);
           expect(fs.readFileSync(m.source, 'utf8')).toBe(cm.data[vm.subPath]);
@@ -823,6 +834,29 @@ export class RuntimeChain {
     }, { blocking: false });
 
     return s;
+  }
+
+  /**
+   * The real node's memory rule (docs/runtime-tests.md "The real node"): what the kernel charges and enforces,
+   * memory.max_usage_in_bytes of every running container's cgroup (page cache included) at most 80% of its
+   * memory.limit_in_bytes, and no container OOM-killed. `components`: those that must be among them.
+   */
+  cgroupMemoryStep(components: string[]): Step {
+    return {
+      name: 'memory: every running container under its cgroup limit (largest usage, page cache included, at most 80%); no OOM kill',
+      components: [],
+      blocking: false,
+      timeoutMs: 30_000,
+      run: async () => {
+        if (!this.kubelet.real) throw new Error('the cgroups of the real node: AIRFLOW_CDK8S_RUNTIME_NODE=real');
+        const m = cgroupMemory(this.ns);
+        const { over, oomKilled } = memoryReport(`RUNTIME [${this.variant.id}, real node]: memory from the cgroups`, m, this.ns);
+        recordRuntime(['memory', 'cgroups', this.variant.id], m);
+        for (const c of components) expect(m[c]).toBeDefined();
+        expect(over).toEqual([]);
+        expect(oomKilled).toEqual([]);
+      },
+    };
   }
 
   /** Records this chain's step timings in build/runtime-results.json. */

@@ -56,7 +56,8 @@ export interface ContainerRecord {
   readonly argv: string[];
   readonly env: Record<string, string>;
   readonly workdir: string;
-  readonly mounts: { source: string; target: string; readOnly: boolean }[];
+  /** sourceId: the real node only, device:inode of the source when the container started (a subPath is a bind mount). */
+  readonly mounts: { source: string; target: string; readOnly: boolean; sourceId?: string }[];
   readonly hostname: string;
   readonly podIP: string;
   /** The user and group the process ran as. */
@@ -87,6 +88,40 @@ export interface ContainerMemory {
   readonly peak: { rssKiB: number; pssKiB: number };
   readonly commands: string[];
   readonly resources: any;
+  /** The real node only: the container's memory cgroup (usage and its peak include the page cache). */
+  readonly cgroup?: { usageKiB: number; maxUsageKiB: number; limitKiB: number; totalRssKiB: number; failcnt: number };
+}
+
+/**
+ * What the runtime tests ask of their node: the emulated kubelet ({@link Kubelet}, scripts/runtime/kubelet.py) or
+ * the real node (RealKubelet, test/runtime/support/real-kubelet.ts: the kubelet 1.20, containerd and runc of
+ * scripts/runtime/real-node.sh). newKubelet (real-kubelet.ts) picks one by AIRFLOW_CDK8S_RUNTIME_NODE.
+ */
+export interface RuntimeKubelet {
+  readonly id: string;
+  /** Whether this is the real node (some facts differ: docs/runtime-tests.md "What the real node showed"). */
+  readonly real: boolean;
+  /** This file's own directory (what the node recorded). */
+  readonly state: string;
+  /** The root the chart's Airflow image comes from (the emulated kubelet serves it; the real node's image is built from it). */
+  readonly root: string;
+  hostPath(p: string): string;
+  /**
+   * The argv this node runs for a container of a pod spec: its command and args; the emulated kubelet runs args
+   * without the image's entrypoint (entrypointNotRun), the real node runs the image's ENTRYPOINT before them.
+   */
+  argvFor(container: any): string[];
+  start(image?: string): Promise<void>;
+  stop(): void;
+  tail(rel: string, lines?: number): string;
+  records(): ContainerRecord[];
+  record(ns: string, pod: string, container: string): ContainerRecord | undefined;
+  log(ns: string, pod: string, container: string): string | undefined;
+  logTail(ns: string, pod: string, container: string, lines?: number): string;
+  exec(ns: string, pod: string, container: string, argv: string[], timeoutSeconds?: number): ExecResult;
+  memory(): ContainerMemory[];
+  peaks(): ContainerMemory[];
+  events(podFilter?: RegExp): string;
 }
 
 export interface ExecResult {
@@ -94,7 +129,8 @@ export interface ExecResult {
   readonly output: string;
 }
 
-export class Kubelet {
+export class Kubelet implements RuntimeKubelet {
+  public readonly real = false;
   public readonly state: string;
   private proc: ChildProcess | undefined;
   /** The root the kubelet serves the images from (set by {@link start}: the root of the chart's Airflow version). */
@@ -107,6 +143,10 @@ export class Kubelet {
   /** The directory that stands for the node's `path` (hostPath volumes, PersistentVolumes' hostPath). */
   hostPath(p: string): string {
     return path.join(this.state, 'node', p);
+  }
+
+  argvFor(container: any): string[] {
+    return [...(container.command ?? []), ...(container.args ?? [])];
   }
 
   /**

@@ -3,7 +3,7 @@
 // the scheduler's executor subprocesses, probe commands while they run). RSS sums count pages that forked
 // processes share once per process; PSS splits them among the sharers (closer to what a memory cgroup
 // charges). Both are recorded; the rule "no component's RSS above 80% of its limit" uses RSS.
-import { Kubelet } from './kubelet';
+import { RuntimeKubelet } from './kubelet';
 
 const MiB = 1024;
 
@@ -39,7 +39,7 @@ export interface ComponentMemory {
  * The memory of each component's running main container now, keyed by component (worker pods: "worker:<task_id>").
  * Only pods of `namespace`; with several pods of a component (a rollout), the largest.
  */
-export function memoryNow(kubelet: Kubelet, namespace: string): Record<string, ComponentMemory> {
+export function memoryNow(kubelet: RuntimeKubelet, namespace: string): Record<string, ComponentMemory> {
   const out: Record<string, ComponentMemory> = {};
   for (const c of kubelet.memory()) {
     if (c.namespace !== namespace || c.init) continue;
@@ -88,7 +88,7 @@ function toComponentMemory(c: ContainerMemoryLike): ComponentMemory {
  * The largest sample of every container the kubelet ran in `namespace` (Jobs and init containers included),
  * keyed as keyOf; several pods of one key (rollouts, several task pods) give their largest.
  */
-export function lifetimePeaks(kubelet: Kubelet, namespace: string): Record<string, ComponentMemory> {
+export function lifetimePeaks(kubelet: RuntimeKubelet, namespace: string): Record<string, ComponentMemory> {
   const out: Record<string, ComponentMemory> = {};
   for (const c of kubelet.peaks()) {
     if (c.namespace !== namespace) continue;
@@ -105,7 +105,7 @@ export class MemorySampler {
   private readonly max: Record<string, ComponentMemory> = {};
   private readonly sums: Record<string, { rss: number; pss: number; n: number }> = {};
 
-  constructor(private readonly kubelet: Kubelet, private readonly namespace: string) {}
+  constructor(private readonly kubelet: RuntimeKubelet, private readonly namespace: string) {}
 
   start(): this {
     this.sample();
@@ -138,7 +138,7 @@ export class MemorySampler {
 }
 
 /** Memory at idle: waits `settleMs`, then samples for `sampleMs` with a {@link MemorySampler}; what it stops with. */
-export async function sampleIdle(kubelet: Kubelet, namespace: string, settleMs = IDLE_SETTLE_MS, sampleMs = SAMPLE_MS): Promise<ReturnType<MemorySampler['stop']>> {
+export async function sampleIdle(kubelet: RuntimeKubelet, namespace: string, settleMs = IDLE_SETTLE_MS, sampleMs = SAMPLE_MS): Promise<ReturnType<MemorySampler['stop']>> {
   await sleep(settleMs);
   const sampler = new MemorySampler(kubelet, namespace).start();
   await sleep(sampleMs);

@@ -33,8 +33,7 @@ export async function deleteChart(yaml: string): Promise<void> {
  * DAGs), logs and data owned by 50000:0. Refuses a /data it did not create.
  */
 export function prepareData(dagsDir: string): void {
-  if (fs.existsSync(DATA) && !fs.existsSync(MARKER)) throw new Error(`${DATA} exists and is not this test's (no ${MARKER}): not touching it`);
-  fs.rmSync(DATA, { recursive: true, force: true });
+  claimData();
   for (const dir of ['dags', 'logs', 'data']) {
     fs.mkdirSync(path.join(DATA, dir), { recursive: true });
     fs.chownSync(path.join(DATA, dir), 50000, 0);
@@ -47,13 +46,21 @@ export function prepareData(dagsDir: string): void {
   }
 }
 
+/** An empty /data of this harness's own (with its marker); refuses a /data it did not create. */
+export function claimData(): void {
+  if (fs.existsSync(DATA) && !fs.existsSync(MARKER)) throw new Error(`${DATA} exists and is not this test's (no ${MARKER}): not touching it`);
+  fs.rmSync(DATA, { recursive: true, force: true });
+  fs.mkdirSync(DATA, { recursive: true });
+  fs.writeFileSync(MARKER, '');
+}
+
 /** Removes /data if this test created it. */
 export function removeData(): void {
   if (fs.existsSync(MARKER)) fs.rmSync(DATA, { recursive: true, force: true });
 }
 
-export function pods(): any[] {
-  return kubectlJson(['-n', NS, 'get', 'pods', '-o', 'json']).items;
+export function pods(ns = NS): any[] {
+  return kubectlJson(['-n', ns, 'get', 'pods', '-o', 'json']).items;
 }
 
 export function podSummary(): string {
@@ -109,7 +116,7 @@ export interface ContainerMemory {
 }
 
 /** Memory of every running container from its cgroup (memory.max_usage_in_bytes includes the page cache). */
-export function cgroupMemory(): Record<string, ContainerMemory> {
+export function cgroupMemory(ns = NS): Record<string, ContainerMemory> {
   const out: Record<string, ContainerMemory> = {};
   const base = '/sys/fs/cgroup/memory/acdk8s-realnode/kubepods';
   const dirs: string[] = [];
@@ -118,7 +125,7 @@ export function cgroupMemory(): Record<string, ContainerMemory> {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) { dirs.push(path.join(dir, e.name)); walk(path.join(dir, e.name), depth + 1); }
   };
   walk(base, 0);
-  for (const p of pods()) {
+  for (const p of pods(ns)) {
     for (const cs of p.status.containerStatuses ?? []) {
       if (!cs.state.running) continue;
       const id = (cs.containerID ?? '').split('//').pop();
@@ -142,10 +149,10 @@ export function cgroupMemory(): Record<string, ContainerMemory> {
 }
 
 /** The memory table printed by the suites, and the containers over 80% of their limit and those OOM-killed. */
-export function memoryReport(title: string, m: Record<string, ContainerMemory>): { over: string[]; oomKilled: string[] } {
+export function memoryReport(title: string, m: Record<string, ContainerMemory>, ns = NS): { over: string[]; oomKilled: string[] } {
   console.log(`${title}\n${Object.entries(m).map(([k, v]) => `${k.padEnd(28)} limit ${String(v.limitMiB).padStart(5)} MiB  largest ${String(v.maxUsageMiB).padStart(5)} MiB (${Math.round((100 * v.maxUsageMiB) / v.limitMiB)}%)  rss ${v.rssMiB} MiB  failcnt ${v.failcnt}  restarts ${v.restarts}`).join('\n')}`);
   const over = Object.entries(m).filter(([, v]) => v.maxUsageMiB > 0.8 * v.limitMiB).map(([k, v]) => `${k}: ${v.maxUsageMiB}/${v.limitMiB} MiB`);
-  const oomKilled = pods().flatMap((p) => (p.status.containerStatuses ?? []).filter((cs: any) => cs.lastState?.terminated?.reason === 'OOMKilled').map((cs: any) => `${p.metadata.name}/${cs.name}`));
+  const oomKilled = pods(ns).flatMap((p) => (p.status.containerStatuses ?? []).filter((cs: any) => cs.lastState?.terminated?.reason === 'OOMKilled').map((cs: any) => `${p.metadata.name}/${cs.name}`));
   return { over, oomKilled };
 }
 

@@ -75,7 +75,7 @@ export const MUTATION_ANNOTATION = 'airflow-cdk8s/pod-mutation-hook';
  * root lacks: Debian's python3-authlib, unpacked under the kubelet's node folder (the claim's hostPath), as an
  * image that ships it would have it (the official image's OAuth extras do).
  */
-export const AUTHLIB_HOST_PATH = '/authlib';
+export const AUTHLIB_HOST_PATH = '/data/authlib';
 export const AUTHLIB_PYTHONPATH = '/opt/authlib/usr/lib/python3/dist-packages';
 
 /**
@@ -134,7 +134,7 @@ export function authLocalSettingsChart(): Variant {
 }
 
 /** The Git server of dagBundlesChart: `git daemon` in a pod of the chart's image, the bare repository on a hostPath. */
-export const GIT_HOST_PATH = '/git';
+export const GIT_HOST_PATH = '/data/git';
 export const GIT_REPO = 'dags.git';
 export const GIT_SERVICE = 'airflow-git-server';
 export const DAG_BUNDLE_NAME = 'runtime-dags';
