@@ -378,6 +378,17 @@ realD('the executor trade-off, and the single task\'s start path, on the real no
     applied = undefined;
   }
 
+  /** One warm-up run of the fan-out, then one run of each of REAL_DAGS into `v.runs`, each saved as it ends. */
+  async function measureRealRuns(v: any, executor: 'kubernetes' | 'celery'): Promise<void> {
+    v.warmUp = await measureRealRun(executor, FANOUT);
+    saveReal();
+    for (const dagId of REAL_DAGS) {
+      await new Promise((r) => setTimeout(r, 3000));
+      v.runs.push(await measureRealRun(executor, dagId));
+      saveReal();
+    }
+  }
+
   /** Triggers `dagId` through the REST API, waits for its end (and, with task pods, their deletion): its figures. */
   async function measureRealRun(variantId: string, dagId: string): Promise<any> {
     if (Date.now() > STOP_AT) throw new Error(`BENCH_TRADEOFF_STOP_AT ${process.env.BENCH_TRADEOFF_STOP_AT} passed before a run of ${dagId} (${variantId}): the runs so far are saved`);
@@ -531,13 +542,7 @@ realD('the executor trade-off, and the single task\'s start path, on the real no
         }
         progress.mark('singleDone');
       }
-      v.warmUp = await measureRealRun('kubernetes', FANOUT);
-      saveReal();
-      for (const dagId of REAL_DAGS) {
-        await new Promise((r) => setTimeout(r, 3000));
-        v.runs.push(await measureRealRun('kubernetes', dagId));
-        saveReal();
-      }
+      await measureRealRuns(v, 'kubernetes');
       progress.mark('kubernetesDone');
       for (const r of [...(v.single ?? []), ...v.runs]) expect(r.tasks.filter((t: any) => t.state !== 'success').map((t: any) => `${r.dagId} ${t.taskId}: ${t.state}`)).toEqual([]);
       await down(DIST);
@@ -558,13 +563,7 @@ realD('the executor trade-off, and the single task\'s start path, on the real no
       new AirflowChart(app, 'airflow', { parallelism });
       app.synth();
       const v = await up(id, `the default chart with parallelism: ${parallelism}`, out, COMPONENTS);
-      v.warmUp = await measureRealRun('kubernetes', FANOUT);
-      saveReal();
-      for (const dagId of REAL_DAGS) {
-        await new Promise((r) => setTimeout(r, 3000));
-        v.runs.push(await measureRealRun('kubernetes', dagId));
-        saveReal();
-      }
+      await measureRealRuns(v, 'kubernetes');
       progress.mark(`${id}Done`);
       for (const r of v.runs) expect(r.tasks.filter((t: any) => t.state !== 'success').map((t: any) => `${r.dagId} ${t.taskId}: ${t.state}`)).toEqual([]);
     }, 3_600_000);
@@ -581,13 +580,7 @@ realD('the executor trade-off, and the single task\'s start path, on the real no
       app.synth();
       const v = await up('celery', 'the default chart with celery: { concurrency: 8, defaultExecutor: true } and parallelism: 8 (Redis, one Celery worker)', CELERY_OUT, [...COMPONENTS, 'redis', 'celery-worker']);
       expect(componentReady('celery-worker')).toBe(true);
-      v.warmUp = await measureRealRun('celery', FANOUT);
-      saveReal();
-      for (const dagId of REAL_DAGS) {
-        await new Promise((r) => setTimeout(r, 3000));
-        v.runs.push(await measureRealRun('celery', dagId));
-        saveReal();
-      }
+      await measureRealRuns(v, 'celery');
       progress.mark('celeryDone');
       for (const r of v.runs) expect(r.tasks.filter((t: any) => t.state !== 'success').map((t: any) => `${r.dagId} ${t.taskId}: ${t.state}`)).toEqual([]);
     }, 3_600_000);

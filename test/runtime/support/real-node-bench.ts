@@ -57,6 +57,16 @@ export interface TaskPod {
   api?: { creationTimestamp?: string; podScheduled?: string; startedAt?: string };
 }
 
+
+/** Ends a watch started detached (its own process group): the whole group, the shell, kubectl and the loop. */
+function stopGroup(proc: { pid?: number } | undefined): void {
+  if (!proc?.pid) return;
+  try {
+    process.kill(-proc.pid, 'SIGTERM');
+  } catch {
+    /* gone already */
+  }
+}
 /**
  * `kubectl get pods -w` on the task pods (label kubernetes_executor=True), each line stamped by `date` in a shell
  * loop as it arrives (jest's own event loop is blocked by the synchronous kubectl calls, so it would stamp late).
@@ -116,14 +126,7 @@ export class TaskPodWatch {
   }
 
   stop(): void {
-    // The whole group: the shell, kubectl and the loop.
-    if (this.proc?.pid) {
-      try {
-        process.kill(-this.proc.pid, 'SIGTERM');
-      } catch {
-        /* gone already */
-      }
-    }
+    stopGroup(this.proc);
   }
 }
 
@@ -312,12 +315,6 @@ export class ContainerdEvents {
   }
 
   stop(): void {
-    if (this.proc?.pid) {
-      try {
-        process.kill(-this.proc.pid, 'SIGTERM');
-      } catch {
-        /* gone already */
-      }
-    }
+    stopGroup(this.proc);
   }
 }
