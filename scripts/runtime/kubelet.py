@@ -55,6 +55,8 @@ import urllib.request
 
 BRIDGE = "acdk8s0"
 NETNS_PREFIX = "acdk8s-"
+# A pod's network namespace: NETNS_PREFIX and its Pod.key (the first 8 hex digits of its UID).
+POD_NETNS = re.compile(re.escape(NETNS_PREFIX) + "[0-9a-f]{8}")
 VETH_PREFIX = "acv"
 SELF = os.path.abspath(__file__)
 
@@ -280,9 +282,11 @@ class Network:
 
     @staticmethod
     def down():
+        # Only the pods' own namespaces (NETNS_PREFIX + the 8 hex digits of Pod.key): the real node's namespace
+        # (scripts/runtime/real-node.sh, acdk8s-realnode) may be running beside this stage and is not ours.
         for ns in run(["ip", "netns", "list"], check=False).stdout.split("\n"):
             ns = ns.split(" ")[0]
-            if ns.startswith(NETNS_PREFIX):
+            if POD_NETNS.fullmatch(ns):
                 run(["ip", "netns", "delete", ns], check=False)
         run(["ip", "link", "delete", BRIDGE], check=False)
 
