@@ -96,31 +96,9 @@ cleanup() {
     if ((real_started)); then bash scripts/runtime/real-node.sh stop || true; fi
     if ((started)); then bash scripts/local-control-plane.sh stop || true; fi
   fi
-  leave_emulated_cgroup
   exit "$rc"
 }
 trap cleanup EXIT
-
-# The emulated stage's CPU weight. The real node's pods share one cgroup (/acdk8s-realnode, cpu.shares 1024), but
-# every process of the emulated stage (Airflow's components, Postgres, the tasks, kubelet.py) runs as a process of the
-# machine, and on cgroup v1 each busy process of the root cgroup weighs as much as that whole group: beside an emulated
-# stage, the real node's pods got a small share of the 2 CPUs and their liveness probes failed (the triggerer, 50m
-# requested, restarted twice in the CI rehearsal of 96f345d). The emulated stage runs in one cgroup of its own, of the
-# same weight as the real node's pods, so that under contention each gets about half (cgroup v1's cpu controller;
-# elsewhere nothing changes).
-EMULATED_CGROUP=/sys/fs/cgroup/cpu/acdk8s-emulated
-enter_emulated_cgroup() {
-  [[ "$AIRFLOW_CDK8S_RUNTIME_NODE" == emulated && -f /sys/fs/cgroup/cpu/cpu.shares ]] || return 0
-  mkdir -p "$EMULATED_CGROUP" && echo 1024 >"$EMULATED_CGROUP/cpu.shares" && echo $$ >"$EMULATED_CGROUP/cgroup.procs" \
-    && echo "== the emulated stage runs in ${EMULATED_CGROUP} (cpu.shares 1024, as the real node's pods)" \
-    || echo "== could not enter ${EMULATED_CGROUP}: the emulated stage runs in the machine's cgroup"
-}
-leave_emulated_cgroup() {
-  [[ -d "$EMULATED_CGROUP" ]] || return 0
-  echo $$ >/sys/fs/cgroup/cpu/cgroup.procs 2>/dev/null || true
-  rmdir "$EMULATED_CGROUP" 2>/dev/null || true
-}
-enter_emulated_cgroup
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
