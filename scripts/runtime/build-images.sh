@@ -250,21 +250,30 @@ statsd_exporter_source_present() {
   [[ -d "$STATSD_EXPORTER_SRC" ]] && git --git-dir "$STATSD_EXPORTER_SRC" cat-file -e "${STATSD_EXPORTER_COMMIT}^{commit}" 2>/dev/null
 }
 
-# statsd_exporter_files ROOT DIR: the image's files into DIR, the binary from its own cache (built if missing)
-statsd_exporter_files() {
-  local root="$1" dir="$2" key cache old
-  key="$( { declare -f build_statsd_exporter; echo "$STATSD_EXPORTER_VERSION $STATSD_EXPORTER_COMMIT ${STATSD_EXPORTER_DEBS[*]}"; } | sha256sum | cut -c1-12)"
-  cache="${IMAGES_CACHE}/statsd-exporter-${key}"
-  if [[ -x "$cache/statsd_exporter" ]]; then
-    log "statsd_exporter cached: $cache"
+# cached_binary NAME BINARY BUILD_FN ROOT INPUTS: the folder $IMAGES_CACHE/NAME-<key> holding BINARY, built by
+# `BUILD_FN ROOT DIR` if missing (key: BUILD_FN's text and INPUTS), older NAME-* folders removed; prints the folder
+cached_binary() {
+  local name="$1" binary="$2" build="$3" root="$4" inputs="$5" key cache old
+  key="$( { declare -f "$build"; echo "$inputs"; } | sha256sum | cut -c1-12)"
+  cache="${IMAGES_CACHE}/${name}-${key}"
+  if [[ -x "$cache/$binary" ]]; then
+    log "${binary} cached: $cache"
   else
     rm -rf "$cache.tmp"; mkdir -p "$cache.tmp"
-    build_statsd_exporter "$root" "$cache.tmp"
+    "$build" "$root" "$cache.tmp" >&2
     mv "$cache.tmp" "$cache"
-    for old in "$IMAGES_CACHE"/statsd-exporter-*; do
+    for old in "$IMAGES_CACHE/${name}"-*; do
       [[ "$old" == "$cache" || ! -d "$old" ]] || { log "removing the old $old"; rm -rf "$old"; }
     done
   fi
+  echo "$cache"
+}
+
+# statsd_exporter_files ROOT DIR: the image's files into DIR, the binary from its own cache (built if missing)
+statsd_exporter_files() {
+  local root="$1" dir="$2" cache
+  cache="$(cached_binary statsd-exporter statsd_exporter build_statsd_exporter "$root" \
+    "$STATSD_EXPORTER_VERSION $STATSD_EXPORTER_COMMIT ${STATSD_EXPORTER_DEBS[*]}")"
   mkdir -p "$dir/bin" "$dir/etc"
   install -m 0755 "$cache/statsd_exporter" "$dir/bin/statsd_exporter"
   printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n' >"$dir/etc/passwd"
@@ -312,19 +321,8 @@ git_sync_source_present() {
 
 # git_sync_files ROOT DIR: the git-sync layer's files into DIR, the binary from its own cache (built if missing)
 git_sync_files() {
-  local root="$1" dir="$2" key cache old
-  key="$( { declare -f build_git_sync; echo "$GIT_SYNC_VERSION $GIT_SYNC_COMMIT"; } | sha256sum | cut -c1-12)"
-  cache="${IMAGES_CACHE}/git-sync-${key}"
-  if [[ -x "$cache/git-sync" ]]; then
-    log "git-sync cached: $cache"
-  else
-    rm -rf "$cache.tmp"; mkdir -p "$cache.tmp"
-    build_git_sync "$root" "$cache.tmp"
-    mv "$cache.tmp" "$cache"
-    for old in "$IMAGES_CACHE"/git-sync-*; do
-      [[ "$old" == "$cache" || ! -d "$old" ]] || { log "removing the old $old"; rm -rf "$old"; }
-    done
-  fi
+  local root="$1" dir="$2" cache
+  cache="$(cached_binary git-sync git-sync build_git_sync "$root" "$GIT_SYNC_VERSION $GIT_SYNC_COMMIT")"
   mkdir -p "$dir/etc" "$dir/git"
   install -m 0755 "$cache/git-sync" "$dir/git-sync"
   { cat "$root/etc/passwd"; echo "git-sync:x:65533:65533::/tmp:/sbin/nologin"; } >"$dir/etc/passwd"
