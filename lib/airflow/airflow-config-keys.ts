@@ -150,6 +150,27 @@ function renamedTo(generation: AirflowGeneration, version: AirflowVersion, name:
   return { alias: first, target };
 }
 
+/**
+ * Keys of `[celery_broker_transport_options]` that Airflow does not list but passes on: Airflow's Celery
+ * provider hands every key of that section to Celery as `broker_transport_options`
+ * (providers/celery/.../executors/default_celery.py, `getsection("celery_broker_transport_options")`), and
+ * kombu's Redis transport reads these (kombu 5.5 `kombu/transport/redis.py`, `Channel.from_transport_options`,
+ * and its Sentinel transport's `master_name`, `min_other_sentinels`). Other names are refused: kombu would ignore
+ * them without a word.
+ */
+export const KOMBU_REDIS_TRANSPORT_OPTIONS: readonly string[] = [
+  'sep', 'ack_emulation', 'unacked_key', 'unacked_index_key', 'unacked_mutex_key', 'unacked_mutex_expire',
+  'unacked_restore_limit', 'fanout_prefix', 'fanout_patterns', 'global_keyprefix', 'socket_timeout',
+  'socket_connect_timeout', 'socket_keepalive', 'socket_keepalive_options', 'queue_order_strategy',
+  'max_connections', 'health_check_interval', 'retry_on_timeout', 'priority_steps', 'master_name',
+  'min_other_sentinels',
+];
+
+/** Keys a section takes beyond Airflow's own list, because Airflow passes the section on as it is. */
+const PASSED_ON_KEYS: Readonly<Record<string, readonly string[]>> = {
+  celery_broker_transport_options: KOMBU_REDIS_TRANSPORT_OPTIONS,
+};
+
 /** Sections that only the other generation defines, with where their options went. */
 function otherGenerationSection(generation: AirflowGeneration, section: string): string | undefined {
   if (!indexFor(generation.other).sections.has(section) || indexFor(generation).sections.has(section)) return undefined;
@@ -250,6 +271,7 @@ export function validateAirflowConfig(
         }
         continue;
       }
+      if (sectionKnown && PASSED_ON_KEYS[section]?.includes(key)) continue;
 
       const renamed = renamedTo(generation, version, name);
       if (renamed && index.keys.has(renamed.target)) {
@@ -289,13 +311,15 @@ export function validateAirflowConfig(
         );
       }
       const elsewhere = (index.byKeyName.get(key) ?? []).map((s) => `${s}.${key}`);
-      const guess = elsewhere.length > 0 ? elsewhere.join('" or "') : closest(name, index.keys.keys());
+      const passedOn = (PASSED_ON_KEYS[section] ?? []).map((k) => `${section}.${k}`);
+      const guess = elsewhere.length > 0 ? elsewhere.join('" or "') : closest(name, [...index.keys.keys(), ...passedOn]);
       invalid(
         scope,
         sectionProperty,
         key,
         `a key of [${section}] that Airflow ${major} defines` +
-          (sectionKnown ? ` (${index.sections.get(section)!.length} keys in ${version}; see airflowConfigKeys(${major}, ${JSON.stringify(section)}, ${JSON.stringify(version.toString())}))` : ''),
+          (sectionKnown ? ` (${index.sections.get(section)!.length} keys in ${version}; see airflowConfigKeys(${major}, ${JSON.stringify(section)}, ${JSON.stringify(version.toString())}))` : '') +
+          (sectionKnown && PASSED_ON_KEYS[section] ? `, or one kombu's Redis transport reads, which Airflow passes on: ${PASSED_ON_KEYS[section].join(', ')}` : ''),
         guess ? `Did you mean "${guess}"?` : undefined,
       );
     }

@@ -90,6 +90,19 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
     memoryLimit: '2Gi',
   };
 
+  /**
+   * `[celery_broker_transport_options] socket_timeout` with the in-cluster Redis, in seconds: how long a read of
+   * a broker connection may wait. kombu waits without limit by default, and a worker's event loop can block in
+   * a read of its BRPOP connection that no reply will ever answer: the worker logs `ready`, takes no task and
+   * answers no `celery inspect ping` until the liveness probe gets it restarted, minutes later. Seen on the real
+   * node (Celery 5.5.2, kombu 5.5.3, redis-py 6.1: the main process in `recv` from `_brpop_read`, Redis holding
+   * no command of that connection; the same stack as celery/celery#2606, #4321, #2464). With a timeout the read
+   * fails, and the consumer reconnects ("Connection to broker lost") within it. Redis answers a command in
+   * milliseconds, and the worker's one long command (BRPOP) waits 1 s, so 10 s never cuts a healthy read.
+   * `config` may change it.
+   */
+  public static readonly BROKER_SOCKET_TIMEOUT_SECONDS = 10;
+
   /** The environment variables the workers get from the library, which pod options cannot replace. */
   public static readonly RESERVED_ENV: readonly string[] = [
     BROKER_PASSWORD_ENV,
@@ -333,6 +346,10 @@ export class CeleryWorkers extends Construct implements IAirflowFeature {
       executor: { name: 'CeleryExecutor', isDefault: this.defaultExecutor },
       // Flower's port, which its Service and NetworkPolicy name: set, so that a config of another is refused.
       config: { celery: { worker_concurrency: this.concurrency, ...(this.flower !== undefined ? { flower_port: FLOWER_PORT } : {}) } },
+      // Redis only: an external broker's scheme is in its Secret, and the option is kombu's Redis transport's.
+      ...(this.broker !== undefined
+        ? { defaultConfig: { celery_broker_transport_options: { socket_timeout: CeleryWorkers.BROKER_SOCKET_TIMEOUT_SECONDS } } }
+        : {}),
       env: { [Components.SCHEDULER]: this.brokerEnv({ optionalPassword: true }) },
     };
   }

@@ -9,6 +9,7 @@ import {
   airflowConfigKeys,
   airflowConfigSections,
   AirflowConfigValues,
+  KOMBU_REDIS_TRANSPORT_OPTIONS,
   validateAirflowConfig,
 } from '../../lib/airflow/airflow-config-keys';
 import { AirflowConfiguration } from '../../lib/airflow/airflow-configuration';
@@ -159,6 +160,21 @@ describe('validateAirflowConfig accepts', () => {
     ).not.toThrow();
     expect(() => check(2, { webserver: { base_url: 'http://localhost:8080', workers: 2 } })).not.toThrow();
     expect(() => check(3, {})).not.toThrow();
+  });
+
+  test('[celery_broker_transport_options]: the options kombu\'s Redis transport reads, which Airflow passes on; a typo is refused', () => {
+    for (const major of [2, 3] as const) {
+      expect(() =>
+        check(major, { celery_broker_transport_options: { socket_timeout: 10, socket_keepalive: true, visibility_timeout: 21600, global_keyprefix: 'a:' } }),
+      ).not.toThrow();
+    }
+    expect(KOMBU_REDIS_TRANSPORT_OPTIONS).toContain('socket_timeout');
+    const e = errorOf(3, { celery_broker_transport_options: { socket_timout: 10 } });
+    expect(e.property).toBe('config.celery_broker_transport_options');
+    expect(e.message).toMatch(/or one kombu's Redis transport reads, which Airflow passes on: sep, .*socket_timeout, /);
+    expect(e.message).toMatch(/Did you mean "celery_broker_transport_options.socket_timeout"\?/);
+    // only that section passes keys on
+    expect(errorOf(3, { celery: { socket_timeout: 10 } }).message).toMatch(/a key of \[celery\] that Airflow 3 defines/);
   });
 });
 

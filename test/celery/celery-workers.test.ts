@@ -70,6 +70,17 @@ describe('the executors', () => {
     expect(cfgOf(celery).celery).toEqual({ worker_concurrency: '2' });
   });
 
+  test('with the in-cluster Redis, a broker read waits at most BROKER_SOCKET_TIMEOUT_SECONDS (a worker blocked in a read reconnects); config may change it; not set for an external broker', () => {
+    expect(CeleryWorkers.BROKER_SOCKET_TIMEOUT_SECONDS).toBe(10);
+    expect(cfgOf(celery).celery_broker_transport_options).toEqual({ socket_timeout: '10' });
+    expect(cfgOf(celery2).celery_broker_transport_options).toEqual({ socket_timeout: '10' });
+    const tuned = synth({ celery: {}, config: { celery_broker_transport_options: { socket_timeout: 30, socket_keepalive: true } } });
+    expect(cfgOf(tuned).celery_broker_transport_options).toEqual({ socket_timeout: '30', socket_keepalive: 'True' });
+    const external = synth({ celery: { externalBroker: { urlSecret: { name: 'broker', key: 'url' } } } });
+    expect(cfgOf(external).celery_broker_transport_options).toBeUndefined();
+    expect(cfgOf(synth()).celery_broker_transport_options).toBeUndefined();
+  });
+
   test('with defaultExecutor the CeleryExecutor comes first', () => {
     const objects = synth({ celery: { defaultExecutor: true, concurrency: 4 } });
     expect(cfgOf(objects).core.executor).toBe('CeleryExecutor,KubernetesExecutor');

@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Testing } from 'cdk8s';
-import { AirflowChart, RedisBroker } from '../../lib';
+import { AirflowChart, CeleryWorkers, RedisBroker } from '../../lib';
 import { getObject, kubectl } from '../live/support/cluster';
 import { RuntimeChain, Step, waitForAsync } from './support/chain';
 
@@ -110,6 +110,30 @@ describe('runtime: the chart with Celery workers (hybrid executors)', () => {
     if (r.code !== 0) throw new Error(`the probe exited ${r.code}:\n${r.output.slice(-2000)}`);
     expect(r.output).toMatch(new RegExp(`celery@${pod}: OK`));
   }, { blocking: false }));
+
+  register(step(`a read of a broker connection that no reply answers ends after ${CeleryWorkers.BROKER_SOCKET_TIMEOUT_SECONDS} s (the worker's hang on the real node: its loop blocked in such a read)`, ['celery-worker'], async () => {
+    // The worker's own Celery app (airflow.cfg and the broker env of its pod), one connection of its broker
+    // channel's pool, and a read with no command sent: without [celery_broker_transport_options] socket_timeout
+    // it waits forever, as the worker's event loop did in _brpop_read.
+    const script = [
+      'import time',
+      'from airflow.providers.celery.executors.celery_executor import app',
+      'conn = app.connection_for_read()',
+      'c = conn.default_channel.client.connection_pool.get_connection()',
+      'c.connect()',
+      'print("socket timeout", c._sock.gettimeout())',
+      't = time.monotonic()',
+      'try:',
+      '    c.read_response()',
+      '    print("answered")',
+      'except Exception as e:',
+      '    print("raised", type(e).__name__, "after", round(time.monotonic() - t))',
+    ].join('\n');
+    const pod = chain.podOf('celery-worker').metadata.name;
+    const r = kubelet.exec(chain.ns, pod, 'celery-worker', ['python3', '-c', script], 120);
+    expect(r.output).toContain(`socket timeout ${CeleryWorkers.BROKER_SOCKET_TIMEOUT_SECONDS}.0`);
+    expect(r.output).toMatch(new RegExp(`raised TimeoutError after ${CeleryWorkers.BROKER_SOCKET_TIMEOUT_SECONDS}\\b`));
+  }, { blocking: false, timeoutMs: 180_000 }));
 
   register(step('memory at idle: Redis and the Celery worker measured from /proc', [], async () => {
     const m = await sampleIdle(kubelet, chain.ns);
