@@ -10,8 +10,15 @@
 // triggered RUNS times (after one warm-up run): each task pod initialises the bundle at the run's version in its own
 // /tmp (GitDagBundle._initialize: a bare clone from the server, a local clone, a checkout) before the task body.
 //
+// It runs on the real node (REAL_NODE_SUITES in jest.runtime.config.js; docs/runtime-tests.md "The real node"): the
+// kubelet 1.20, containerd and runc run the pods, the git daemon's pod among them (pulled from the node's registry),
+// the bare repository is the machine's /data/git (the node shares the machine's mount namespace), and the task pods
+// reach the Service through the node's DNS (dnsmasq) and kube-proxy. The git daemon stays (not the HTTPS server of
+// real-node-git-sync.runtime.test.ts): every pod that reads a bundle, the task pods' template included, would have to
+// trust that server's private CA, for which the chart has no prop.
+//
 // Measured, host clock (every process runs on this machine), in seconds, p50 of RUNS:
-// - trigger -> the task pod's process started (the runtime kubelet's start event) -> the task instance's start_date
+// - trigger -> the task pod's process started (when the recorder saw runc start container base) -> the task instance's start_date
 //   -> the task body's first line (time.time() in the task, written to the data volume) -> end_date;
 // - in the task process: its start (psutil create_time) -> the task log's "Filling up the DagBag" (after the bundle
 //   is initialised), and the bundle's clone lines' timestamps;
@@ -394,5 +401,10 @@ describe('runtime: dagBundles (a GitDagBundle from git daemon) on Airflow 3.2, a
       recordRuntime(['dagBundles', 'initialize'], summary);
     },
   });
+
+  // As the other suites of the real node: after the clones of every run, no container restarted, and what the kernel
+  // charged each running container (the dag-processor's clones included) stays under 80% of its limit, no OOM kill.
+  register(steps['no container restarted, and the scheduler log has no RBAC denial']);
+  if (kubelet.real) register(chain.cgroupMemoryStep(chain.components()));
 });
 
