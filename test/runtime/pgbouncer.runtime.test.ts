@@ -122,10 +122,12 @@ describe('runtime: the default chart with pgbouncer: {}', () => {
   register({ ...step("Postgres' connections of Airflow are PgBouncer's server connections, at most metadataPoolSize (pg_stat_activity, SHOW POOLS, SHOW CLIENTS)", ['metadata-db', 'pgbouncer'], async () => {
     const console_ = { host: podIP('pgbouncer'), port: 6543, database: 'pgbouncer' };
     let last = '';
+    let addresses: string[] = [];
     // The two sides are read one after the other: retried until they agree (a pool changes only when a client waits).
     await waitForAsync('Postgres and PgBouncer to agree on the number of server connections', 60_000, () => {
       const rows = psql("select coalesce(host(client_addr), 'local') || ' ' || usename || ' ' || state from pg_stat_activity where datname = 'airflow' and backend_type = 'client backend' and pid <> pg_backend_pid()")
         .split('\n').filter(Boolean);
+      addresses = [...new Set(rows.map((r) => r.split(' ')[0]))];
       const [header, ...lines] = psql('SHOW POOLS', console_, false).split('\n');
       const columns = header.split('|');
       const pool = lines.map((l) => l.split('|')).find((f) => f[0] === 'airflow')!;
@@ -135,6 +137,9 @@ describe('runtime: the default chart with pgbouncer: {}', () => {
       return rows.length === server && server >= 1 && server <= POOL_SIZE && clients.length >= 1 ? true : undefined;
     }, () => last, 3000);
     console.log(`RUNTIME [pgbouncer]: ${last}`);
+    // On the real node a Service's connection keeps its client's address (kube-proxy's DNAT; the emulated kubelet's
+    // userspace proxy shows its own for every client): every Airflow connection Postgres holds is PgBouncer's pod's.
+    if (kubelet.real) expect(addresses).toEqual([podIP('pgbouncer')]);
   }), blocking: false });
 
   register({ ...step("PgBouncer's largest memory sample (the kubelet's 1 s samples, over the whole run)", ['pgbouncer'], async () => {
