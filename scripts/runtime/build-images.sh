@@ -7,12 +7,12 @@
 #   scripts/runtime/build-images.sh push [IMAGE...]  build if needed, then push every image the default app's YAML
 #                                                (dist/) names, the pause image, the opt-in images whose default
 #                                                lib/ names (optional_images: Redis, the pre-pull pods' pause,
-#                                                the StatsD exporter, git-sync), and
+#                                                the StatsD exporter, git-sync, PgBouncer), and
 #                                                IMAGE... (same repositories, other tags) to the running real
 #                                                node's registry
 #
 # The images (one OCI layout, $AIRFLOW_CDK8S_CACHE/images/oci-<key>, tags airflow, postgres, redis, pause,
-# statsd-exporter, git-sync):
+# statsd-exporter, git-sync, pgbouncer):
 #   apache/airflow  the root as one layer + a layer with Debian's dumb-init and /entrypoint
 #                   (images/airflow-entrypoint.sh); as the official image's Dockerfile sets them: USER 50000 (group
 #                   0 from /etc/passwd), WORKDIR /opt/airflow, AIRFLOW_HOME=/opt/airflow, DUMB_INIT_SETSID=1,
@@ -69,11 +69,12 @@
 #                   1.24.1, as redis:8.6.7-alpine is Debian's 8.0.2); an opt-in image (optional_images).
 # The root layer is one blob shared by airflow, postgres, redis and git-sync: the registry stores it once and containerd pulls it once.
 # <key> hashes this script's commands, the entrypoint, pause.c, the root (its own key), the dumb-init and
-# python3-statsd packages and whether the statsd_exporter and git-sync snapshots are there: a change rebuilds; older
+# python3-statsd packages, whether the statsd_exporter and git-sync snapshots are there, build-layer.sh and the
+# pgbouncer layer's packages (pgbouncer_key): a change rebuilds; older
 # layouts are removed. The statsd_exporter and git-sync binaries are cached on their own
 # ($AIRFLOW_CDK8S_CACHE/images/statsd-exporter-<key>, git-sync-<key>: their build functions, version and commit), so
 # a change elsewhere does not rebuild them. Names pushed: docker.io's apache/airflow:<tag>, library/postgres:<tag>,
-# library/redis:<tag> and prom/statsd-exporter:<tag>, registry.k8s.io's pause:3.6, pause:3.10 and
+# library/redis:<tag>, prom/statsd-exporter:<tag> and apache/airflow:airflow-pgbouncer-<tag>, registry.k8s.io's pause:3.6, pause:3.10 and
 # git-sync/git-sync:<tag>, as containerd asks the mirror for them.
 #
 # ENVIRONMENT
@@ -456,7 +457,8 @@ registry_ref() {
 
 # The default images of opt-in features, read from lib/ (not in dist/, whose default app has them off): the
 # Celery broker's Redis (RedisBroker.DEFAULT_IMAGE), the image pre-pull pods' pause (DEFAULT_PAUSE_IMAGE) and the
-# metrics feature's StatsD exporter (DEFAULT_STATSD_EXPORTER_IMAGE) and git-sync (DEFAULT_GIT_SYNC_IMAGE).
+# metrics feature's StatsD exporter (DEFAULT_STATSD_EXPORTER_IMAGE), git-sync (DEFAULT_GIT_SYNC_IMAGE) and PgBouncer
+# (PgBouncer.DEFAULT_IMAGE).
 optional_images() {
   sed -n "s/.*DEFAULT_IMAGE = '\\(redis:[^']*\\)'.*/\\1/p" "$REPO/lib/celery/redis-broker.ts"
   sed -n "s/.*DEFAULT_PAUSE_IMAGE = '\\([^']*\\)'.*/\\1/p" "$REPO/lib/image-pre-pull/image-pre-pull.ts"
