@@ -7,12 +7,12 @@
 #   scripts/runtime/build-images.sh push [IMAGE...]  build if needed, then push every image the default app's YAML
 #                                                (dist/) names, the pause image, the opt-in images whose default
 #                                                lib/ names (optional_images: Redis, the pre-pull pods' pause,
-#                                                the StatsD exporter, git-sync), and
+#                                                the StatsD exporter, git-sync, PgBouncer), and
 #                                                IMAGE... (same repositories, other tags) to the running real
 #                                                node's registry
 #
 # The images (one OCI layout, $AIRFLOW_CDK8S_CACHE/images/oci-<key>, tags airflow, postgres, redis, pause,
-# statsd-exporter, git-sync):
+# statsd-exporter, git-sync, pgbouncer):
 #   apache/airflow  the root as one layer + a layer with Debian's dumb-init and /entrypoint
 #                   (images/airflow-entrypoint.sh); as the official image's Dockerfile sets them: USER 50000 (group
 #                   0 from /etc/passwd), WORKDIR /opt/airflow, AIRFLOW_HOME=/opt/airflow, DUMB_INIT_SETSID=1,
@@ -55,13 +55,26 @@
 #                   HOME=/tmp, WORKDIR /tmp, GITSYNC_ROOT=/git, ENTRYPOINT ["/git-sync"]. No ssh client (the root
 #                   has none): https:// repositories only. Only when the root has git (the 3.2 root) and the
 #                   snapshot is there; an opt-in image like the StatsD exporter.
+#   pgbouncer       apache/airflow:airflow-pgbouncer-* (lib/pgbouncer's PgBouncer.DEFAULT_IMAGE): the official image is
+#                   Alpine with PgBouncer built from source (apache/airflow's pgbouncer Dockerfile); here the root layer
+#                   and the layer build-layer.sh pgbouncer makes for the emulated stage (Debian trixie's pgbouncer
+#                   and the libevent and c-ares the root lacks, unpacked; /usr/bin/pgbouncer linked to /usr/sbin),
+#                   with /etc/pgbouncer/pgbouncer.ini edited as that Dockerfile edits its copy (no logfile or
+#                   pidfile, listen_addr 0.0.0.0, auth_type md5; and the socket in /tmp, upstream's default, where
+#                   Debian's names /var/run/postgresql) and an empty userlist.txt; as the Dockerfile sets them: no
+#                   USER (root: pgbouncer drops to nobody itself), EXPOSE 6432, ENTRYPOINT ["/usr/bin/pgbouncer",
+#                   "-u", "nobody", "/etc/pgbouncer/pgbouncer.ini"]. The chart's Deployment replaces the entrypoint
+#                   (`sh -c`: the root's dash, printf and sed, then `exec /usr/bin/pgbouncer`) and runs as 65534.
+#                   Pushed only under PgBouncer.DEFAULT_IMAGE's tag (its name says 1.23.1, the bytes are Debian's
+#                   1.24.1, as redis:8.6.7-alpine is Debian's 8.0.2); an opt-in image (optional_images).
 # The root layer is one blob shared by airflow, postgres, redis and git-sync: the registry stores it once and containerd pulls it once.
 # <key> hashes this script's commands, the entrypoint, pause.c, the root (its own key), the dumb-init and
-# python3-statsd packages and whether the statsd_exporter and git-sync snapshots are there: a change rebuilds; older
+# python3-statsd packages, whether the statsd_exporter and git-sync snapshots are there, build-layer.sh and the
+# pgbouncer layer's packages (pgbouncer_key): a change rebuilds; older
 # layouts are removed. The statsd_exporter and git-sync binaries are cached on their own
 # ($AIRFLOW_CDK8S_CACHE/images/statsd-exporter-<key>, git-sync-<key>: their build functions, version and commit), so
 # a change elsewhere does not rebuild them. Names pushed: docker.io's apache/airflow:<tag>, library/postgres:<tag>,
-# library/redis:<tag> and prom/statsd-exporter:<tag>, registry.k8s.io's pause:3.6, pause:3.10 and
+# library/redis:<tag>, prom/statsd-exporter:<tag> and apache/airflow:airflow-pgbouncer-<tag>, registry.k8s.io's pause:3.6, pause:3.10 and
 # git-sync/git-sync:<tag>, as containerd asks the mirror for them.
 #
 # ENVIRONMENT
@@ -118,6 +131,9 @@ cmd_build() {
   git_sync_source_present && [[ -x "$root/usr/bin/git" ]] && gitsync=yes
   key="$( { grep -Ev '^[[:space:]]*#( |$)' "$HERE/build-images.sh"; cat "$HERE/images/airflow-entrypoint.sh" "$HERE/images/pause.c";
             basename "$root"; cat "$dl"/dumb-init_*.deb "$dl"/python3-statsd_*.deb | sha256sum; echo "statsd-exporter source: $statsd, git-sync: $gitsync"; } | sha256sum | cut -c1-12)"
+  local pgbouncer_layer
+  pgbouncer_layer="$(pgbouncer_layer_of "$minor")"
+  key="$( { echo "$key"; pgbouncer_key "$pgbouncer_layer"; } | sha256sum | cut -c1-12)"
   out="${IMAGES_CACHE}/oci-${key}"
   if [[ -f "$out/.airflow-cdk8s-images" ]]; then rm -rf "$dl"; log "cached: $out"; echo "$out"; return 0; fi
   local t0=$SECONDS tmp="${IMAGES_CACHE}/.build-${key}-$$"
@@ -141,6 +157,7 @@ cmd_build() {
   else
     log "no git-sync source at $GIT_SYNC_SRC (fetch github:kubernetes/git-sync) or no git in $root: git-sync not built"
   fi
+  pgbouncer_files "$pgbouncer_layer" "$tmp/pgbouncer"
   log "building the images from $root into $out"
   /usr/bin/python3 - "$root" "$tmp" <<'PY'
 import gzip, hashlib, json, os, subprocess, sys
@@ -231,6 +248,14 @@ if os.path.isdir(os.path.join(tmp, "git-sync")):
         "User": "65533:65533", "WorkingDir": "/tmp", "Entrypoint": ["/git-sync"],
         "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/tmp", "GITSYNC_ROOT=/git"]}))
     print("git-sync layer %d kB" % (gitsync[0]["size"] >> 10), file=sys.stderr)
+if os.path.isdir(os.path.join(tmp, "pgbouncer")):
+    # apache/airflow's pgbouncer Dockerfile: no USER (pgbouncer -u nobody drops root itself), EXPOSE 6432
+    pgb = layer(os.path.join(tmp, "pgbouncer"))  # owners as Debian's packages lay them out (root)
+    manifests.append(image("pgbouncer", [base, pgb], {
+        "WorkingDir": "/", "Entrypoint": ["/usr/bin/pgbouncer", "-u", "nobody", "/etc/pgbouncer/pgbouncer.ini"],
+        "ExposedPorts": {"6432/tcp": {}},
+        "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}))
+    print("pgbouncer layer %d kB" % (pgb[0]["size"] >> 10), file=sys.stderr)
 json.dump({"schemaVersion": 2, "manifests": manifests}, open(os.path.join(layout, "index.json"), "w"))
 open(os.path.join(layout, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
 print("layers: root %d MB, airflow extra %d kB, pause %d kB" % (base[0]["size"] >> 20, extra[0]["size"] >> 10,
@@ -359,6 +384,38 @@ INNS
   log "git-sync built in $((SECONDS - t0)) s"
 }
 
+# pgbouncer_layer_of MINOR: the path of build-layer.sh's pgbouncer layer over that minor version's root (built if
+# missing; cached beside the root), or nothing if it cannot be built (then no pgbouncer image, and push says so)
+pgbouncer_layer_of() {
+  AIRFLOW_CDK8S_RUNTIME_AIRFLOW="$1" bash "$HERE/build-layer.sh" pgbouncer || log "no pgbouncer layer: apache/airflow:airflow-pgbouncer-* not built"
+}
+
+# pgbouncer_key LAYER: the pgbouncer image's inputs for the layout's key: build-layer.sh, this file's pgbouncer
+# functions and the packages in the layer (its .airflow-cdk8s-layer list)
+pgbouncer_key() {
+  sha256sum "$HERE/build-layer.sh" | cut -d' ' -f1
+  declare -f pgbouncer_files
+  [[ -n "$1" ]] && cat "$1/.airflow-cdk8s-layer" || echo "no pgbouncer layer"
+}
+
+# pgbouncer_files LAYER DIR: the pgbouncer image's own layer into DIR (nothing without LAYER): the Debian layer and
+# /etc/pgbouncer as apache/airflow's pgbouncer Dockerfile edits pgbouncer's sample configuration
+pgbouncer_files() {
+  local layer="$1" dir="$2"
+  [[ -n "$layer" ]] || return 0
+  mkdir -p "$dir"
+  cp -a "$layer/." "$dir/"
+  rm -f "$dir/.airflow-cdk8s-layer"
+  sed -i -e 's|^logfile = |;logfile = |' -e 's|^pidfile = |;pidfile = |' -e 's|^listen_addr = .*|listen_addr = 0.0.0.0|' \
+    -e 's|^auth_type = .*|auth_type = md5|' -e 's|^unix_socket_dir = |;unix_socket_dir = |' "$dir/etc/pgbouncer/pgbouncer.ini"
+  : >"$dir/etc/pgbouncer/userlist.txt"
+}
+
+# The PgBouncer image lib/pgbouncer names (PgBouncer.DEFAULT_IMAGE): the one apache/airflow tag served by the pgbouncer image.
+pgbouncer_default_image() {
+  sed -n "s/.*DEFAULT_IMAGE = '\\(apache\/airflow:airflow-pgbouncer-[^']*\\)'.*/\\1/p" "$REPO/lib/pgbouncer/pgbouncer.ts"
+}
+
 # The Airflow minor version (3.1, 3.2) of the apache/airflow image the default app's YAML names.
 airflow_minor() {
   local tag
@@ -375,6 +432,11 @@ registry_ref() {
   name="${name#docker.io/}"; name="${name#registry.k8s.io/}"
   [[ "$name" == */* ]] || { [[ "$img" == registry.k8s.io/* ]] || name="library/${name}"; }
   local src
+  if [[ "$name" == apache/airflow && "$tag" == airflow-pgbouncer-* ]]; then  # only PgBouncer.DEFAULT_IMAGE, if built
+    [[ "apache/airflow:$tag" == "$(pgbouncer_default_image)" ]] || return 1
+    grep -q '"org.opencontainers.image.ref.name": *"pgbouncer"' "$LAYOUT_DIR/index.json" || return 1
+    echo "pgbouncer ${name}:${tag}"; return 0
+  fi
   case "$name" in
     apache/airflow) [[ "${tag%.*}" == "$(airflow_minor)" ]] || return 1; src=airflow ;;  # only the root's Airflow
     library/postgres) src=postgres ;;
@@ -395,12 +457,14 @@ registry_ref() {
 
 # The default images of opt-in features, read from lib/ (not in dist/, whose default app has them off): the
 # Celery broker's Redis (RedisBroker.DEFAULT_IMAGE), the image pre-pull pods' pause (DEFAULT_PAUSE_IMAGE) and the
-# metrics feature's StatsD exporter (DEFAULT_STATSD_EXPORTER_IMAGE) and git-sync (DEFAULT_GIT_SYNC_IMAGE).
+# metrics feature's StatsD exporter (DEFAULT_STATSD_EXPORTER_IMAGE), git-sync (DEFAULT_GIT_SYNC_IMAGE) and PgBouncer
+# (PgBouncer.DEFAULT_IMAGE).
 optional_images() {
   sed -n "s/.*DEFAULT_IMAGE = '\\(redis:[^']*\\)'.*/\\1/p" "$REPO/lib/celery/redis-broker.ts"
   sed -n "s/.*DEFAULT_PAUSE_IMAGE = '\\([^']*\\)'.*/\\1/p" "$REPO/lib/image-pre-pull/image-pre-pull.ts"
   sed -n "s/.*DEFAULT_STATSD_EXPORTER_IMAGE = '\\([^']*\\)'.*/\\1/p" "$REPO/lib/metrics/statsd-exporter.ts"
   sed -n "s/.*DEFAULT_GIT_SYNC_IMAGE = '\\([^']*\\)'.*/\\1/p" "$REPO/lib/git-sync/git-sync-dags.ts"
+  pgbouncer_default_image
 }
 
 cmd_push() {

@@ -2,15 +2,17 @@
 // Airflow pod connecting to the metadata database through PgBouncer (transaction pooling), run as the default
 // chain runs it: migrations, the admin user, the components healthy, a DAG run's task in its pod.
 //
-// The PgBouncer pod's image (apache/airflow:airflow-pgbouncer-*, Alpine's /usr/bin/pgbouncer 1.23.1) is served
-// by Debian trixie's pgbouncer 1.24 in a layer above the runtime root (scripts/runtime/build-layer.sh pgbouncer,
-// mounted by the kubelet for that image), with the Deployment's own command, user, ConfigMap and users file.
+// The PgBouncer pod's image (apache/airflow:airflow-pgbouncer-*, Alpine's /usr/bin/pgbouncer 1.23.1) is Debian
+// trixie's pgbouncer 1.24 over the runtime root (scripts/runtime/build-layer.sh pgbouncer): on the real node
+// (REAL_NODE_SUITES, where this suite runs) an OCI image scripts/runtime/build-images.sh builds from that layer and
+// pushes to the node's registry under PgBouncer.DEFAULT_IMAGE; in the emulated stage the layer the kubelet mounts
+// above the root for that image. Either way with the Deployment's own command, user, ConfigMap and users file.
 //
-// What proves the path: the components' env names PgBouncer's Service; the kubelet's connection log (every
-// connection through its Service proxy, with the source and destination pods) has every connection to Postgres
-// coming from the PgBouncer pod, and every component and Job connecting to PgBouncer; Postgres holds at most
-// `metadataPoolSize` connections of Airflow (pg_stat_activity), fewer than PgBouncer's clients (SHOW CLIENTS).
-// (pg_stat_activity's client addresses are the userspace proxy's, the same for every client: not a proof here.)
+// What proves the path: the components' env names PgBouncer's Service; the connection log (the real node's
+// recorder: both ends of every pod's TCP sockets; the emulated kubelet: every connection through its Service proxy)
+// has every connection to Postgres coming from the PgBouncer pod, and every component and Job connecting to
+// PgBouncer; Postgres holds at most `metadataPoolSize` connections of Airflow (pg_stat_activity), fewer than
+// PgBouncer's clients (SHOW CLIENTS).
 import { execFileSync } from 'child_process';
 import * as path from 'path';
 import { DEFAULT_AIRFLOW_IMAGE } from '../../lib';
@@ -18,7 +20,7 @@ import { getObject, kubectl, REPO_ROOT } from '../live/support/cluster';
 import { RuntimeChain, Step, waitForAsync } from './support/chain';
 import { RecordedConnection, RecordedPod, readConnections } from './support/connections';
 import { airflowMinorOf } from './support/kubelet';
-import { newKubelet } from './support/real-kubelet';
+import { imageConfig, newKubelet } from './support/real-kubelet';
 import { lifetimePeaks } from './support/memory';
 import { defaultChart } from './support/variants';
 
@@ -49,8 +51,10 @@ const podIP = (component: string): string => {
   return ip;
 };
 
-// The layer before the kubelet starts (registered before the chain's hooks: jest runs beforeAll in order).
+// The emulated stage: the layer before the kubelet starts (registered before the chain's hooks: jest runs beforeAll
+// in order). The real node pulls the image build-images.sh pushed (scripts/test-runtime.sh pushes the images first).
 beforeAll(() => {
+  if (kubelet.real) return;
   // Above the root the kubelet serves the chart's image from: that of the default image's Airflow minor version (3.2
   // for apache/airflow:3.2.2; build-layer.sh's root is build-root.sh's, which takes AIRFLOW_CDK8S_RUNTIME_AIRFLOW).
   const layer = execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'runtime', 'build-layer.sh'), 'pgbouncer'], {
@@ -77,7 +81,7 @@ describe('runtime: the default chart with pgbouncer: {}', () => {
 
   for (const name of names.slice(0, names.indexOf(DELETED) + 1)) register(steps[name]);
 
-  register(step("PgBouncer runs its Deployment's command as 65534 from the layer, and its pod is Ready", ['pgbouncer'], async () => {
+  register(step("PgBouncer runs its Deployment's command as 65534 from its image, and its pod is Ready", ['pgbouncer'], async () => {
     await waitForAsync(
       'Deployment airflow-pgbouncer to be available',
       120_000,
@@ -92,6 +96,13 @@ describe('runtime: the default chart with pgbouncer: {}', () => {
     const version = kubelet.exec(chain.ns, pod, 'pgbouncer', ['/usr/bin/pgbouncer', '--version'], 30);
     console.log(`RUNTIME [pgbouncer]: ${version.output.split('\n')[0]}`);
     expect(version.output).toMatch(/^PgBouncer 1\.\d+/);
+    if (kubelet.real) {
+      // The image build-images.sh pushed, pulled from the node's registry, with the official image's entrypoint.
+      const status = getObject('pod', pod, chain.ns).status.containerStatuses.find((s: any) => s.name === 'pgbouncer');
+      expect({ image: status.image, ours: status.image.endsWith(c.image) }).toEqual({ image: status.image, ours: true });
+      expect(status.imageID).toMatch(/apache\/airflow@sha256:[0-9a-f]{64}$/);
+      expect(imageConfig(c.image).Entrypoint).toEqual(['/usr/bin/pgbouncer', '-u', 'nobody', '/etc/pgbouncer/pgbouncer.ini']);
+    }
   }));
 
   register(step('every connection to Postgres comes from the PgBouncer pod; the components connect to PgBouncer (the kubelet\'s connection log)', ['metadata-db', 'pgbouncer'], async () => {
@@ -111,10 +122,12 @@ describe('runtime: the default chart with pgbouncer: {}', () => {
   register({ ...step("Postgres' connections of Airflow are PgBouncer's server connections, at most metadataPoolSize (pg_stat_activity, SHOW POOLS, SHOW CLIENTS)", ['metadata-db', 'pgbouncer'], async () => {
     const console_ = { host: podIP('pgbouncer'), port: 6543, database: 'pgbouncer' };
     let last = '';
+    let addresses: string[] = [];
     // The two sides are read one after the other: retried until they agree (a pool changes only when a client waits).
     await waitForAsync('Postgres and PgBouncer to agree on the number of server connections', 60_000, () => {
       const rows = psql("select coalesce(host(client_addr), 'local') || ' ' || usename || ' ' || state from pg_stat_activity where datname = 'airflow' and backend_type = 'client backend' and pid <> pg_backend_pid()")
         .split('\n').filter(Boolean);
+      addresses = [...new Set(rows.map((r) => r.split(' ')[0]))];
       const [header, ...lines] = psql('SHOW POOLS', console_, false).split('\n');
       const columns = header.split('|');
       const pool = lines.map((l) => l.split('|')).find((f) => f[0] === 'airflow')!;
@@ -124,6 +137,9 @@ describe('runtime: the default chart with pgbouncer: {}', () => {
       return rows.length === server && server >= 1 && server <= POOL_SIZE && clients.length >= 1 ? true : undefined;
     }, () => last, 3000);
     console.log(`RUNTIME [pgbouncer]: ${last}`);
+    // On the real node a Service's connection keeps its client's address (kube-proxy's DNAT; the emulated kubelet's
+    // userspace proxy shows its own for every client): every Airflow connection Postgres holds is PgBouncer's pod's.
+    if (kubelet.real) expect(addresses).toEqual([podIP('pgbouncer')]);
   }), blocking: false });
 
   register({ ...step("PgBouncer's largest memory sample (the kubelet's 1 s samples, over the whole run)", ['pgbouncer'], async () => {
@@ -133,5 +149,6 @@ describe('runtime: the default chart with pgbouncer: {}', () => {
     expect(m.rssOfLimitPercent).toBeLessThanOrEqual(80);
   }), blocking: false });
 
+  if (kubelet.real) register(chain.cgroupMemoryStep([...chain.components(), 'pgbouncer']));
   register(steps[LAST]);
 });
