@@ -24,4 +24,7 @@ describe(`runtime: the default chart on ${IMAGE}`, () => {
     expect(airflowMinorOf(`apache/airflow:${info.airflow}`)).toBe('3.1');
   });
   for (const step of Object.values(chain.steps())) test(step.name, chain.jest(step), step.timeoutMs + 60_000);
+  // The real node: the memory the kernel charges (page cache included) against each cgroup's limit, as default-chart's
+  const memory = chain.cgroupMemoryStep(chain.components());
+  if (kubelet.real) test(memory.name, chain.jest(memory), memory.timeoutMs + 60_000);
 });
