@@ -440,11 +440,13 @@ cmd_push() {
 cmd_build_airflow() {
   local minor="${1:-}"
   [[ "$minor" =~ ^[0-9]+\.[0-9]+$ ]] || die "build-airflow MINOR: an Airflow minor version such as 3.1, not '${minor}'"
+  # every step checked: push calls this after `||`, where `set -e` does not apply
   local default
-  default="$(cmd_build)"
+  default="$(cmd_build)" || return 1
   [[ "$minor" != "$(airflow_minor)" ]] || { echo "$default"; return 0; }
   local root
-  root="$(AIRFLOW_CDK8S_RUNTIME_AIRFLOW="$minor" bash "$HERE/build-root.sh")"
+  root="$(AIRFLOW_CDK8S_RUNTIME_AIRFLOW="$minor" bash "$HERE/build-root.sh")" && [[ -f "$root/.airflow-cdk8s-root" ]] \
+    || { log "no Airflow ${minor} root (build-root.sh): apache/airflow ${minor} not built"; return 1; }
   exec 7>"${IMAGES_CACHE}/.build.lock"
   flock -n 7 || { log "waiting for another build (lock ${IMAGES_CACHE}/.build.lock) ..."; flock 7; }
   local key out
@@ -512,8 +514,9 @@ json.dump({"schemaVersion": 2, "manifests": [out]}, open(os.path.join(tmp, "inde
 open(os.path.join(tmp, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
 print("layers: root %d MB (the entrypoint layer shared with %s)" % (n >> 20, os.path.basename(default)), file=sys.stderr)
 PY
+  [[ $? == 0 && -f "$tmp/index.json" ]] || { rm -rf "$tmp"; log "building apache/airflow ${minor} failed"; return 1; }
   touch "$tmp/.airflow-cdk8s-images"
-  mv "$tmp" "$out"
+  mv "$tmp" "$out" || return 1
   local old
   for old in "$IMAGES_CACHE/airflow${minor}"-*; do
     [[ "$old" == "$out" || ! -d "$old" ]] || { log "removing the old layout $old"; rm -rf "$old"; }
