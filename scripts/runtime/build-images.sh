@@ -9,7 +9,11 @@
 #                                                lib/ names (optional_images: Redis, the pre-pull pods' pause,
 #                                                the StatsD exporter, git-sync, PgBouncer), and
 #                                                IMAGE... (same repositories, other tags) to the running real
-#                                                node's registry
+#                                                node's registry; an IMAGE apache/airflow:X.Y.Z of another minor
+#                                                version than the default's is built first (build-airflow X.Y)
+#   scripts/runtime/build-images.sh build-airflow MINOR
+#                                                build (if not cached) apache/airflow from the root of Airflow MINOR
+#                                                (3.1) when dist/'s default is another minor; print its layout's path
 #
 # The images (one OCI layout, $AIRFLOW_CDK8S_CACHE/images/oci-<key>, tags airflow, postgres, redis, pause,
 # statsd-exporter, git-sync, pgbouncer):
@@ -67,6 +71,13 @@
 #                   (`sh -c`: the root's dash, printf and sed, then `exec /usr/bin/pgbouncer`) and runs as 65534.
 #                   Pushed only under PgBouncer.DEFAULT_IMAGE's tag (its name says 1.23.1, the bytes are Debian's
 #                   1.24.1, as redis:8.6.7-alpine is Debian's 8.0.2); an opt-in image (optional_images).
+#   apache/airflow of the other minor version (build-airflow MINOR; the 3.1 suite's apache/airflow:3.1.3 when the
+#                   default is 3.2): its own layout, $AIRFLOW_CDK8S_CACHE/images/airflow<MINOR>-<key>, holding the
+#                   airflow image alone: that minor's root as one layer and the default layout's entrypoint layer
+#                   (a hard link of the same blob: dumb-init, /entrypoint, python3-statsd) with the default airflow
+#                   image's config (USER, ENTRYPOINT, Env...), only the root's diff_id replaced. <key> hashes the
+#                   default layout's key and that root's name: the default's rebuild or a new root rebuilds it.
+#                   Pushed only when push is given such a tag (scripts/test-runtime.sh passes the 3.1 suite's).
 # The root layer is one blob shared by airflow, postgres, redis and git-sync: the registry stores it once and containerd pulls it once.
 # <key> hashes this script's commands, the entrypoint, pause.c, the root (its own key), the dumb-init and
 # python3-statsd packages, whether the statsd_exporter and git-sync snapshots are there, build-layer.sh and the
@@ -476,18 +487,124 @@ cmd_push() {
   local t0=$SECONDS ref
   for i in "${images[@]}"; do
     [[ -n "$i" ]] || continue
-    ref="$(registry_ref "$i")" || { log "no image built for ${i}: not pushed"; continue; }
+    ref="$(registry_ref "$i" || other_airflow_ref "$i")" || { log "no image built for ${i}: not pushed"; continue; }
     set -- $ref
     bash "$HERE/real-node.sh" exec skopeo copy --quiet --dest-tls-verify=false \
-      "oci:${layout}:$1" "docker://127.0.0.1:${REGISTRY_PORT}/$2" \
+      "oci:${3:-$layout}:$1" "docker://127.0.0.1:${REGISTRY_PORT}/$2" \
       || die "pushing ${i} failed (is the real node running? scripts/runtime/real-node.sh start)"
     log "pushed ${i} (127.0.0.1:${REGISTRY_PORT}/$2)"
   done
   log "pushed in $((SECONDS - t0)) s"
 }
 
+# cmd_build_airflow MINOR: the layout $IMAGES_CACHE/airflow<MINOR>-<key> with one image, `airflow`, built from the
+# root of Airflow MINOR, the same way as the default layout's airflow image (its entrypoint layer's blob and its config
+# reused); built if not cached, older airflow<MINOR>-* layouts removed; prints its path. For the default's minor
+# version it prints the default layout (cmd_build).
+cmd_build_airflow() {
+  local minor="${1:-}"
+  [[ "$minor" =~ ^[0-9]+\.[0-9]+$ ]] || die "build-airflow MINOR: an Airflow minor version such as 3.1, not '${minor}'"
+  # every step checked: push calls this after `||`, where `set -e` does not apply
+  local default
+  default="$(cmd_build)" || return 1
+  [[ "$minor" != "$(airflow_minor)" ]] || { echo "$default"; return 0; }
+  local root
+  root="$(AIRFLOW_CDK8S_RUNTIME_AIRFLOW="$minor" bash "$HERE/build-root.sh")" && [[ -f "$root/.airflow-cdk8s-root" ]] \
+    || { log "no Airflow ${minor} root (build-root.sh): apache/airflow ${minor} not built"; return 1; }
+  exec 7>"${IMAGES_CACHE}/.build.lock"
+  flock -n 7 || { log "waiting for another build (lock ${IMAGES_CACHE}/.build.lock) ..."; flock 7; }
+  local key out
+  key="$( { basename "$default"; basename "$root"; declare -f cmd_build_airflow; } | sha256sum | cut -c1-12)"
+  out="${IMAGES_CACHE}/airflow${minor}-${key}"
+  if [[ -f "$out/.airflow-cdk8s-images" ]]; then log "cached: $out"; echo "$out"; return 0; fi
+  local t0=$SECONDS tmp="${IMAGES_CACHE}/.build-airflow${minor}-${key}-$$"
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  trap 'rm -rf "'"$tmp"'"' EXIT
+  log "building apache/airflow from $root into $out (the entrypoint layer and config of $default)"
+  /usr/bin/python3 - "$root" "$default" "$tmp" <<'PY'
+import gzip, hashlib, json, os, subprocess, sys
+
+root, default, tmp = sys.argv[1:4]
+src = os.path.join(default, "blobs", "sha256")
+blobs = os.path.join(tmp, "blobs", "sha256")
+os.makedirs(blobs)
+
+def read(digest):
+    return json.load(open(os.path.join(src, digest.split(":", 1)[1])))
+
+def put(obj, media):
+    data = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+    d = hashlib.sha256(data).hexdigest()
+    open(os.path.join(blobs, d), "wb").write(data)
+    return {"mediaType": media, "digest": "sha256:" + d, "size": len(data)}
+
+desc = next(m for m in json.load(open(os.path.join(default, "index.json")))["manifests"]
+            if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == "airflow")
+manifest = read(desc["digest"])
+config = read(manifest["config"]["digest"])
+# the root layer, as build-images.sh's layer() writes it (the same tar flags and excludes, gzip level 1, mtime 0)
+tar = subprocess.Popen(["tar", "--numeric-owner", "--xattrs", "--sort=name", "--mtime=@0",
+                        "--exclude=./proc/*", "--exclude=./sys/*", "--exclude=./dev/*", "--exclude=./tmp/*",
+                        "--exclude=./.airflow-cdk8s-root", "-C", root, "-cf", "-", "."], stdout=subprocess.PIPE)
+path, raw, packed, n = os.path.join(blobs, "tmp"), hashlib.sha256(), hashlib.sha256(), 0
+class Hashing:
+    def __init__(self, f): self.f = f
+    def write(self, b):
+        global n
+        packed.update(b); n += len(b); return self.f.write(b)
+    def flush(self): self.f.flush()
+with open(path, "wb") as f:
+    with gzip.GzipFile(fileobj=Hashing(f), mode="wb", compresslevel=1, mtime=0) as g:
+        while True:
+            b = tar.stdout.read(1 << 20)
+            if not b:
+                break
+            raw.update(b); g.write(b)
+if tar.wait() != 0:
+    sys.exit("tar failed for " + root)
+os.rename(path, os.path.join(blobs, packed.hexdigest()))
+base = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "sha256:" + packed.hexdigest(), "size": n}
+# the other layers (the entrypoint layer): the default layout's blobs, hard-linked
+for l in manifest["layers"][1:]:
+    os.link(os.path.join(src, l["digest"].split(":", 1)[1]), os.path.join(blobs, l["digest"].split(":", 1)[1]))
+config["rootfs"]["diff_ids"][0] = "sha256:" + raw.hexdigest()
+config["history"] = [{"created": "1970-01-01T00:00:00Z",
+                      "created_by": "scripts/runtime/build-images.sh airflow from " + os.path.basename(root)}]
+manifest["config"] = put(config, "application/vnd.oci.image.config.v1+json")
+manifest["layers"] = [base] + manifest["layers"][1:]
+out = put(manifest, "application/vnd.oci.image.manifest.v1+json")
+out["annotations"] = {"org.opencontainers.image.ref.name": "airflow"}
+json.dump({"schemaVersion": 2, "manifests": [out]}, open(os.path.join(tmp, "index.json"), "w"))
+open(os.path.join(tmp, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
+print("layers: root %d MB (the entrypoint layer shared with %s)" % (n >> 20, os.path.basename(default)), file=sys.stderr)
+PY
+  [[ $? == 0 && -f "$tmp/index.json" ]] || { rm -rf "$tmp"; log "building apache/airflow ${minor} failed"; return 1; }
+  touch "$tmp/.airflow-cdk8s-images"
+  mv "$tmp" "$out" || return 1
+  local old
+  for old in "$IMAGES_CACHE/airflow${minor}"-*; do
+    [[ "$old" == "$out" || ! -d "$old" ]] || { log "removing the old layout $old"; rm -rf "$old"; }
+  done
+  log "built $out in $((SECONDS - t0)) s ($(du -sh "$out" | cut -f1))"
+  echo "$out"
+}
+
+# other_airflow_ref IMAGE: for apache/airflow:X.Y.Z of another minor version than the default's, "airflow
+# apache/airflow:<tag> <layout>" with that minor's layout (built if needed: cmd_build_airflow); fails otherwise.
+other_airflow_ref() {
+  local img="$1" name tag
+  name="${img%:*}"; tag="${img##*:}"
+  name="${name#docker.io/}"
+  [[ "$name" == apache/airflow && "$tag" =~ ^([0-9]+\.[0-9]+)\.[0-9]+ ]] || return 1
+  local minor="${BASH_REMATCH[1]}" layout
+  [[ "$minor" != "$(airflow_minor)" ]] || return 1
+  layout="$(cmd_build_airflow "$minor")" || return 1
+  echo "airflow ${name}:${tag} ${layout}"
+}
+
 case "${1:-}" in
   build) cmd_build ;;
+  build-airflow) shift; cmd_build_airflow "$@" ;;
   push) shift; cmd_push "$@" ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed '$d' >&2; exit 2 ;;
 esac

@@ -1,14 +1,17 @@
 // The default chain on the previous Airflow minor version (issue #26: 3.2 is the default, 3.1 still runs for real):
 // the default chart with `image: apache/airflow:3.1.3`, every pod served from the 3.1 root (test-runtime.sh builds
 // both roots). The same steps as default-chart.runtime.test.ts, without its memory figures (the docs quote the
-// default's).
+// default's). On the real node (REAL_NODE_SUITES, issue #27) its pods pull apache/airflow:3.1.3 from the node's
+// registry: scripts/runtime/build-images.sh builds it from the 3.1 root (build-airflow 3.1) and test-runtime.sh
+// pushes it, reading the tag from IMAGE's line below (keep it one `const IMAGE = '...';` line).
 import { RuntimeChain } from './support/chain';
-import { airflowMinorOf, Kubelet, rootInfo } from './support/kubelet';
+import { airflowMinorOf, rootInfo } from './support/kubelet';
+import { newKubelet } from './support/real-kubelet';
 import { defaultChart } from './support/variants';
 
 /** The newest 3.1 release: the last default before 3.2.2 (docs/airflow.md, "The default version"). */
 const IMAGE = 'apache/airflow:3.1.3';
-const kubelet = new Kubelet('default-3-1');
+const kubelet = newKubelet('default-3-1');
 const chain = new RuntimeChain(defaultChart({ image: IMAGE }), kubelet);
 
 chain.hooks({ recordTimings: false });
@@ -21,4 +24,7 @@ describe(`runtime: the default chart on ${IMAGE}`, () => {
     expect(airflowMinorOf(`apache/airflow:${info.airflow}`)).toBe('3.1');
   });
   for (const step of Object.values(chain.steps())) test(step.name, chain.jest(step), step.timeoutMs + 60_000);
+  // The real node: the memory the kernel charges (page cache included) against each cgroup's limit, as default-chart's
+  const memory = chain.cgroupMemoryStep(chain.components());
+  if (kubelet.real) test(memory.name, chain.jest(memory), memory.timeoutMs + 60_000);
 });
