@@ -79,7 +79,7 @@
 #                   default layout's key and that root's name: the default's rebuild or a new root rebuilds it.
 #                   Pushed only when push is given such a tag (scripts/test-runtime.sh passes the 3.1 suite's).
 # The root layer is one blob shared by airflow, postgres, redis and git-sync: the registry stores it once and containerd pulls it once.
-# <key> hashes this script's commands, the entrypoint, pause.c, the root (its own key), the dumb-init and
+# <key> hashes this script's commands, the entrypoint, pause.c, images/oci_layer.py (how a layer is written), the root (its own key), the dumb-init and
 # python3-statsd packages, whether the statsd_exporter and git-sync snapshots are there, build-layer.sh and the
 # pgbouncer layer's packages (pgbouncer_key): a change rebuilds; older
 # layouts are removed. The statsd_exporter and git-sync binaries are cached on their own
@@ -140,7 +140,7 @@ cmd_build() {
   statsd_exporter_source_present && statsd=yes
   local gitsync=no
   git_sync_source_present && [[ -x "$root/usr/bin/git" ]] && gitsync=yes
-  key="$( { grep -Ev '^[[:space:]]*#( |$)' "$HERE/build-images.sh"; cat "$HERE/images/airflow-entrypoint.sh" "$HERE/images/pause.c";
+  key="$( { grep -Ev '^[[:space:]]*#( |$)' "$HERE/build-images.sh"; cat "$HERE/images/airflow-entrypoint.sh" "$HERE/images/pause.c" "$HERE/images/oci_layer.py";
             basename "$root"; cat "$dl"/dumb-init_*.deb "$dl"/python3-statsd_*.deb | sha256sum; echo "statsd-exporter source: $statsd, git-sync: $gitsync"; } | sha256sum | cut -c1-12)"
   local pgbouncer_layer
   pgbouncer_layer="$(pgbouncer_layer_of "$minor")"
@@ -170,42 +170,19 @@ cmd_build() {
   fi
   pgbouncer_files "$pgbouncer_layer" "$tmp/pgbouncer"
   log "building the images from $root into $out"
-  /usr/bin/python3 - "$root" "$tmp" <<'PY'
-import gzip, hashlib, json, os, subprocess, sys
+  /usr/bin/python3 - "$root" "$tmp" "$HERE/images" <<'PY'
+import hashlib, json, os, sys
 
 root, tmp = sys.argv[1], sys.argv[2]
+sys.path.insert(0, sys.argv[3])
+import oci_layer  # noqa: E402 (scripts/runtime/images/oci_layer.py)
 layout = os.path.join(tmp, "layout")
 blobs = os.path.join(layout, "blobs", "sha256")
 os.makedirs(blobs)
 
-class Hashing:
-    def __init__(self, f):
-        self.f, self.h, self.n = f, hashlib.sha256(), 0
-    def write(self, b):
-        self.h.update(b); self.n += len(b); return self.f.write(b)
-    def flush(self):
-        self.f.flush()
-
 def layer(directory, *extra):
-    """A gzip'ed tar layer of `directory` (numeric owners, sorted names, fixed mtime); (descriptor, diff_id)."""
-    tar = subprocess.Popen(["tar", "--numeric-owner", "--xattrs", "--sort=name", "--mtime=@0", *extra,
-                            "-C", directory, "-cf", "-", "."], stdout=subprocess.PIPE)
-    path = os.path.join(blobs, "tmp")
-    raw = hashlib.sha256()
-    with open(path, "wb") as f:
-        z = Hashing(f)
-        with gzip.GzipFile(fileobj=z, mode="wb", compresslevel=1, mtime=0) as g:
-            while True:
-                b = tar.stdout.read(1 << 20)
-                if not b:
-                    break
-                raw.update(b); g.write(b)
-    if tar.wait() != 0:
-        sys.exit("tar failed for " + directory)
-    digest = z.h.hexdigest()
-    os.rename(path, os.path.join(blobs, digest))
-    return ({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "sha256:" + digest,
-             "size": z.n}, "sha256:" + raw.hexdigest())
+    """A gzip'ed tar layer of `directory` into this layout (images/oci_layer.py); (descriptor, diff_id)."""
+    return oci_layer.layer(blobs, directory, *extra)
 
 def blob(obj, media):
     data = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
@@ -223,8 +200,7 @@ def image(name, layers, config):
     desc["annotations"] = {"org.opencontainers.image.ref.name": name}
     return desc
 
-base = layer(root, "--exclude=./proc/*", "--exclude=./sys/*", "--exclude=./dev/*", "--exclude=./tmp/*",
-             "--exclude=./.airflow-cdk8s-root")
+base = layer(root, *oci_layer.ROOT_EXCLUDES)
 extra = layer(os.path.join(tmp, "extra"), "--owner=0", "--group=0")
 pause = layer(os.path.join(tmp, "pause"), "--owner=0", "--group=0")
 airflow_path = "/home/airflow/.local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -521,10 +497,12 @@ cmd_build_airflow() {
   rm -rf "$tmp"; mkdir -p "$tmp"
   trap 'rm -rf "'"$tmp"'"' EXIT
   log "building apache/airflow from $root into $out (the entrypoint layer and config of $default)"
-  /usr/bin/python3 - "$root" "$default" "$tmp" <<'PY'
-import gzip, hashlib, json, os, subprocess, sys
+  /usr/bin/python3 - "$root" "$default" "$tmp" "$HERE/images" <<'PY'
+import hashlib, json, os, sys
 
 root, default, tmp = sys.argv[1:4]
+sys.path.insert(0, sys.argv[4])
+import oci_layer  # noqa: E402 (scripts/runtime/images/oci_layer.py)
 src = os.path.join(default, "blobs", "sha256")
 blobs = os.path.join(tmp, "blobs", "sha256")
 os.makedirs(blobs)
@@ -542,32 +520,12 @@ desc = next(m for m in json.load(open(os.path.join(default, "index.json")))["man
             if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == "airflow")
 manifest = read(desc["digest"])
 config = read(manifest["config"]["digest"])
-# the root layer, as build-images.sh's layer() writes it (the same tar flags and excludes, gzip level 1, mtime 0)
-tar = subprocess.Popen(["tar", "--numeric-owner", "--xattrs", "--sort=name", "--mtime=@0",
-                        "--exclude=./proc/*", "--exclude=./sys/*", "--exclude=./dev/*", "--exclude=./tmp/*",
-                        "--exclude=./.airflow-cdk8s-root", "-C", root, "-cf", "-", "."], stdout=subprocess.PIPE)
-path, raw, packed, n = os.path.join(blobs, "tmp"), hashlib.sha256(), hashlib.sha256(), 0
-class Hashing:
-    def __init__(self, f): self.f = f
-    def write(self, b):
-        global n
-        packed.update(b); n += len(b); return self.f.write(b)
-    def flush(self): self.f.flush()
-with open(path, "wb") as f:
-    with gzip.GzipFile(fileobj=Hashing(f), mode="wb", compresslevel=1, mtime=0) as g:
-        while True:
-            b = tar.stdout.read(1 << 20)
-            if not b:
-                break
-            raw.update(b); g.write(b)
-if tar.wait() != 0:
-    sys.exit("tar failed for " + root)
-os.rename(path, os.path.join(blobs, packed.hexdigest()))
-base = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "sha256:" + packed.hexdigest(), "size": n}
+# the root layer, as the default layout's images have it (images/oci_layer.py, the same excludes)
+base, root_diff_id = oci_layer.layer(blobs, root, *oci_layer.ROOT_EXCLUDES)
 # the other layers (the entrypoint layer): the default layout's blobs, hard-linked
 for l in manifest["layers"][1:]:
     os.link(os.path.join(src, l["digest"].split(":", 1)[1]), os.path.join(blobs, l["digest"].split(":", 1)[1]))
-config["rootfs"]["diff_ids"][0] = "sha256:" + raw.hexdigest()
+config["rootfs"]["diff_ids"][0] = root_diff_id
 config["history"] = [{"created": "1970-01-01T00:00:00Z",
                       "created_by": "scripts/runtime/build-images.sh airflow from " + os.path.basename(root)}]
 manifest["config"] = put(config, "application/vnd.oci.image.config.v1+json")
@@ -576,7 +534,7 @@ out = put(manifest, "application/vnd.oci.image.manifest.v1+json")
 out["annotations"] = {"org.opencontainers.image.ref.name": "airflow"}
 json.dump({"schemaVersion": 2, "manifests": [out]}, open(os.path.join(tmp, "index.json"), "w"))
 open(os.path.join(tmp, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
-print("layers: root %d MB (the entrypoint layer shared with %s)" % (n >> 20, os.path.basename(default)), file=sys.stderr)
+print("layers: root %d MB (the entrypoint layer shared with %s)" % (base["size"] >> 20, os.path.basename(default)), file=sys.stderr)
 PY
   [[ $? == 0 && -f "$tmp/index.json" ]] || { rm -rf "$tmp"; log "building apache/airflow ${minor} failed"; return 1; }
   touch "$tmp/.airflow-cdk8s-images"
