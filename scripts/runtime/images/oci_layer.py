@@ -1,6 +1,6 @@
 """One OCI image layer as scripts/runtime/build-images.sh writes it, for both of its layouts (the default one and
-build-airflow's): a gzip'ed tar (numeric owners, sorted names, mtime 0; gzip level 1, no name or time in its
-header), stored under BLOBS by its digest, so that the same files always give the same blob."""
+build-airflow's): a gzip'ed tar (numeric owners, sorted names, mtime 0, no atime or ctime; gzip level 1, no name
+or time in its header), stored under BLOBS by its digest, so that the same files always give the same blob."""
 import gzip
 import hashlib
 import os
@@ -29,7 +29,10 @@ class Hashing:
 
 def layer(blobs, directory, *extra):
     """A gzip'ed tar layer of `directory` (tar's `extra` options) into `blobs`; (descriptor, diff_id)."""
-    tar = subprocess.Popen(["tar", "--numeric-owner", "--xattrs", "--sort=name", "--mtime=@0", *extra,
+    # --xattrs makes a pax archive, whose extended headers carry each file's atime and ctime: without them, a layer
+    # of files written anew (the entrypoint, pause, git-sync, the StatsD exporter, PgBouncer) changed at each build.
+    tar = subprocess.Popen(["tar", "--numeric-owner", "--xattrs", "--sort=name", "--mtime=@0",
+                            "--pax-option=delete=atime,delete=ctime", *extra,
                             "-C", directory, "-cf", "-", "."], stdout=subprocess.PIPE)
     path = os.path.join(blobs, "tmp")
     raw = hashlib.sha256()
