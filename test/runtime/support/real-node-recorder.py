@@ -195,6 +195,30 @@ def record(cid: str) -> None:
 
 
 seen_conns: set = set()
+ip_asked: dict = {}  # (namespace, pod) -> when its IP was last asked for
+
+
+def refresh_pod_ips() -> None:
+    """The IP of a pod whose container was recorded before the API server held it (status.podIP is written after the
+    sandbox's network is up, and a container can start first): asked again, at most every 2 s per pod, until known,
+    and written into the records of that pod's containers. Without it, a pod recorded that way (Postgres' pod in
+    a CI run) was missing from every connection as a destination."""
+    missing = {}
+    for c in containers.values():
+        if not c.get("podIP") and c.get("namespace") and c.get("pod") and os.path.exists(f"/proc/{c['pid']}"):
+            missing.setdefault((c["namespace"], c["pod"]), []).append(c)
+    for (ns, pod), cs in missing.items():
+        if time.time() - ip_asked.get((ns, pod), 0) < 2:
+            continue
+        ip_asked[(ns, pod)] = time.time()
+        k = subprocess.run([KUBECTL, "--request-timeout=10s", "get", "pod", "-n", ns, pod, "-o", "jsonpath={.status.podIP}"],
+                           capture_output=True, text=True)
+        ip = k.stdout.strip() if k.returncode == 0 else ""
+        if not ip:
+            continue
+        for c in (c for c in containers.values() if (c.get("namespace"), c.get("pod")) == (ns, pod)):
+            c["podIP"] = ip
+            write_json(os.path.join(OUT, "records", f"{c['id']}.json"), c)
 
 
 def hexaddr(h: str) -> str:
@@ -227,6 +251,8 @@ def sample_connections() -> None:
             pods.setdefault((c["namespace"], c["pod"]), c)
     nets = {k: sockets(c["pid"]) for k, c in pods.items()}
     by_ip = {c["podIP"]: k for k, c in pods.items()}
+    # a running pod whose IP is not known yet may be the other end of a connection: such a one waits for it
+    ip_pending = any(not c.get("podIP") and os.path.exists(f"/proc/{c['pid']}") for c in containers.values())
     lines = []
     for k, (listen, est) in nets.items():
         c = pods[k]
@@ -243,7 +269,7 @@ def sample_connections() -> None:
                     if hit:
                         dest, dport = k2, hit[1]
                         break
-            if dest is None and ra not in by_ip and not ra.startswith("10.0.0."):
+            if dest is None and (ip_pending or (ra not in by_ip and not ra.startswith("10.0.0."))):
                 continue  # the other end not (yet) seen: sampled again next time
             seen_conns.add(key)
             pod = lambda kk: None if kk is None else {"namespace": kk[0], "name": kk[1], "labels": pods[kk]["labels"]}
@@ -339,6 +365,7 @@ def main() -> None:
                 except Exception as e:  # a container that ended while being read: the next poll sees it gone
                     print(f"record {cid}: {e}", file=sys.stderr, flush=True)
         try:
+            refresh_pod_ips()
             sample_connections()
         except Exception as e:
             print(f"connections: {e}", file=sys.stderr, flush=True)
