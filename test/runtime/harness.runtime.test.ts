@@ -4,12 +4,14 @@
 //   (a) airflow.cfg's [core] execution_api_server_url with a wrong port (the ConfigMap patched after synth, so
 //       that only new pods - the task pods - read it, as kubectl apply of such a YAML would do);
 //   (b) the scheduler's pod-launcher Role without the "watch" verb (the scheduler restarted to pick it up).
+// It runs on the real node (REAL_NODE_SUITES): the chain's failure reports there come from the real kubelet's pods,
+// logs and Events (test/runtime/support/real-kubelet.ts).
 import { kubectl, kubectlOk } from '../live/support/cluster';
 import { RuntimeChain, Step, waitForAsync } from './support/chain';
-import { Kubelet } from './support/kubelet';
+import { newKubelet } from './support/real-kubelet';
 import { defaultChart } from './support/variants';
 
-const kubelet = new Kubelet('harness');
+const kubelet = newKubelet('harness');
 const variant = defaultChart();
 const chain = new RuntimeChain(variant, kubelet);
 const steps = chain.steps();
