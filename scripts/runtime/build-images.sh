@@ -171,7 +171,7 @@ cmd_build() {
   pgbouncer_files "$pgbouncer_layer" "$tmp/pgbouncer"
   log "building the images from $root into $out"
   /usr/bin/python3 - "$root" "$tmp" "$HERE/images" <<'PY'
-import hashlib, json, os, sys
+import json, os, sys
 
 root, tmp = sys.argv[1], sys.argv[2]
 sys.path.insert(0, sys.argv[3])
@@ -185,10 +185,7 @@ def layer(directory, *extra):
     return oci_layer.layer(blobs, directory, *extra)
 
 def blob(obj, media):
-    data = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
-    d = hashlib.sha256(data).hexdigest()
-    open(os.path.join(blobs, d), "wb").write(data)
-    return {"mediaType": media, "digest": "sha256:" + d, "size": len(data)}
+    return oci_layer.blob(blobs, obj, media)
 
 def image(name, layers, config):
     cfg = {"architecture": "amd64", "os": "linux", "created": "1970-01-01T00:00:00Z", "config": config,
@@ -498,7 +495,7 @@ cmd_build_airflow() {
   trap 'rm -rf "'"$tmp"'"' EXIT
   log "building apache/airflow from $root into $out (the entrypoint layer and config of $default)"
   /usr/bin/python3 - "$root" "$default" "$tmp" "$HERE/images" <<'PY'
-import hashlib, json, os, sys
+import json, os, sys
 
 root, default, tmp = sys.argv[1:4]
 sys.path.insert(0, sys.argv[4])
@@ -509,12 +506,6 @@ os.makedirs(blobs)
 
 def read(digest):
     return json.load(open(os.path.join(src, digest.split(":", 1)[1])))
-
-def put(obj, media):
-    data = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
-    d = hashlib.sha256(data).hexdigest()
-    open(os.path.join(blobs, d), "wb").write(data)
-    return {"mediaType": media, "digest": "sha256:" + d, "size": len(data)}
 
 desc = next(m for m in json.load(open(os.path.join(default, "index.json")))["manifests"]
             if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == "airflow")
@@ -528,9 +519,9 @@ for l in manifest["layers"][1:]:
 config["rootfs"]["diff_ids"][0] = root_diff_id
 config["history"] = [{"created": "1970-01-01T00:00:00Z",
                       "created_by": "scripts/runtime/build-images.sh airflow from " + os.path.basename(root)}]
-manifest["config"] = put(config, "application/vnd.oci.image.config.v1+json")
+manifest["config"] = oci_layer.blob(blobs, config, "application/vnd.oci.image.config.v1+json")
 manifest["layers"] = [base] + manifest["layers"][1:]
-out = put(manifest, "application/vnd.oci.image.manifest.v1+json")
+out = oci_layer.blob(blobs, manifest, "application/vnd.oci.image.manifest.v1+json")
 out["annotations"] = {"org.opencontainers.image.ref.name": "airflow"}
 json.dump({"schemaVersion": 2, "manifests": [out]}, open(os.path.join(tmp, "index.json"), "w"))
 open(os.path.join(tmp, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')

@@ -3,6 +3,7 @@ build-airflow's): a gzip'ed tar (numeric owners, sorted names, mtime 0, no atime
 or time in its header), stored under BLOBS by its digest, so that the same files always give the same blob."""
 import gzip
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -51,3 +52,12 @@ def layer(blobs, directory, *extra):
     os.rename(path, os.path.join(blobs, digest))
     return ({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "sha256:" + digest,
              "size": z.n}, "sha256:" + raw.hexdigest())
+
+
+def blob(blobs, obj, media):
+    """`obj` as a JSON blob (sorted keys, no spaces) into `blobs`: its descriptor of media type `media`."""
+    data = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+    d = hashlib.sha256(data).hexdigest()
+    with open(os.path.join(blobs, d), "wb") as f:
+        f.write(data)
+    return {"mediaType": media, "digest": "sha256:" + d, "size": len(data)}
