@@ -166,6 +166,13 @@ export const KOMBU_REDIS_TRANSPORT_OPTIONS: readonly string[] = [
   'min_other_sentinels',
 ];
 
+/**
+ * The passed-on keys that are socket timeouts in seconds: kombu hands them to redis-py, which sets them on its
+ * sockets (`socket.settimeout`), where 0 makes a socket non-blocking and a negative number or text fails at the
+ * first connection. Airflow's `getsection` turns "10" into 10 and "true" into True (one second, as Python counts).
+ */
+const PASSED_ON_SECONDS = new Set(['socket_timeout', 'socket_connect_timeout']);
+
 /** Keys a section takes beyond Airflow's own list, because Airflow passes the section on as it is. */
 const PASSED_ON_KEYS: Readonly<Record<string, readonly string[]>> = {
   celery_broker_transport_options: KOMBU_REDIS_TRANSPORT_OPTIONS,
@@ -271,7 +278,19 @@ export function validateAirflowConfig(
         }
         continue;
       }
-      if (sectionKnown && PASSED_ON_KEYS[section]?.includes(key)) continue;
+      if (sectionKnown && PASSED_ON_KEYS[section]?.includes(key)) {
+        const seconds = typeof value === 'boolean' || String(value).trim() === '' ? NaN : Number(value);
+        if (PASSED_ON_SECONDS.has(key) && !(Number.isFinite(seconds) && seconds > 0)) {
+          invalid(
+            scope,
+            keyProperty,
+            value,
+            'a number of seconds greater than 0: kombu passes it to redis-py as its sockets\' timeout, where 0 makes a socket ' +
+              'non-blocking and a negative number or text fails at the first connection to the broker',
+          );
+        }
+        continue;
+      }
 
       const renamed = renamedTo(generation, version, name);
       if (renamed && index.keys.has(renamed.target)) {

@@ -176,6 +176,17 @@ describe('validateAirflowConfig accepts', () => {
     // only that section passes keys on
     expect(errorOf(3, { celery: { socket_timeout: 10 } }).message).toMatch(/a key of \[celery\] that Airflow 3 defines/);
   });
+
+  test('[celery_broker_transport_options] socket timeouts: a number of seconds greater than 0, as a number or as text', () => {
+    expect(() => check(3, { celery_broker_transport_options: { socket_timeout: 2.5, socket_connect_timeout: '5' } })).not.toThrow();
+    for (const bad of [0, -1, 'ten', '', true]) {
+      for (const key of ['socket_timeout', 'socket_connect_timeout']) {
+        const e = errorOf(3, { celery_broker_transport_options: { [key]: bad } });
+        expect(e.property).toBe(`config.celery_broker_transport_options.${key}`);
+        expect(e.message).toMatch(/allowed: a number of seconds greater than 0: kombu passes it to redis-py as its sockets' timeout/);
+      }
+    }
+  });
 });
 
 describe('validateAirflowConfig rejects', () => {

@@ -72,8 +72,9 @@ describe('the executors', () => {
 
   test('with the in-cluster Redis, a broker read waits at most BROKER_SOCKET_TIMEOUT_SECONDS (a worker blocked in a read reconnects); config may change it; not set for an external broker', () => {
     expect(CeleryWorkers.BROKER_SOCKET_TIMEOUT_SECONDS).toBe(10);
-    expect(cfgOf(celery).celery_broker_transport_options).toEqual({ socket_timeout: '10' });
-    expect(cfgOf(celery2).celery_broker_transport_options).toEqual({ socket_timeout: '10' });
+    const timeout = { socket_timeout: String(CeleryWorkers.BROKER_SOCKET_TIMEOUT_SECONDS) };
+    expect(cfgOf(celery).celery_broker_transport_options).toEqual(timeout);
+    expect(cfgOf(celery2).celery_broker_transport_options).toEqual(timeout);
     const tuned = synth({ celery: {}, config: { celery_broker_transport_options: { socket_timeout: 30, socket_keepalive: true } } });
     expect(cfgOf(tuned).celery_broker_transport_options).toEqual({ socket_timeout: '30', socket_keepalive: 'True' });
     const external = synth({ celery: { externalBroker: { urlSecret: { name: 'broker', key: 'url' } } } });
