@@ -188,6 +188,12 @@ describe('runtime: the default chart behind an Ingress on /airflow, with airflow
       const ingressLocation = new URL(viaIngress.headers.location ?? 'http://none/');
       expect([viaIngress.status, ingressLocation.searchParams.get('redirect_uri')]).toEqual([302, 'http://airflow.local/airflow/auth/oauth-authorized/github']);
       console.log(`RUNTIME [ingress-sub-path]: with Host: airflow.local, redirect_uri=${ingressLocation.searchParams.get('redirect_uri')}`);
+      // Measured, not asserted: what a TLS-terminating Ingress (ingress.tlsSecretName) would get, X-Forwarded-Proto
+      // https. The api-server runs without --proxy-headers, so the scheme is the request's own (http) unless it trusts them.
+      const viaTls = await getPage(`${root}/airflow/auth/login/github`, 30_000, { 'Host': 'airflow.local', 'X-Forwarded-Proto': 'https' });
+      const tlsRedirect = new URL(viaTls.headers.location ?? 'http://none/').searchParams.get('redirect_uri');
+      console.log(`RUNTIME [ingress-sub-path]: with Host: airflow.local and X-Forwarded-Proto: https, ${viaTls.status} redirect_uri=${tlsRedirect}`);
+      recordRuntime(['ingressSubPath', 'oauthCallback'], { service: location.searchParams.get('redirect_uri')?.replace(root, '<Service>'), hostAirflowLocal: ingressLocation.searchParams.get('redirect_uri'), forwardedProtoHttps: tlsRedirect });
       // The api-server's container read the client secrets from the Secret (the kubelet's record of what it ran).
       const pod = chain.podOf('api-server');
       const live = getObject('pod', pod.metadata.name, chain.ns);
