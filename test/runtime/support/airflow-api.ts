@@ -35,14 +35,17 @@ export async function http(method: string, url: string, body?: unknown, token?: 
   return { status: r.status, body: parsed, text };
 }
 
-/** A GET that follows no redirect, with the answer's headers (lower-case names): the login pages' tests. */
-export async function getPage(url: string, timeoutMs = 30_000): Promise<{ status: number; headers: Record<string, string>; text: string }> {
+/**
+ * A GET that follows no redirect, with the answer's headers (lower-case names): the login pages' tests.
+ * `requestHeaders` are sent as given (e.g. the `Host` an Ingress would forward).
+ */
+export async function getPage(url: string, timeoutMs = 30_000, requestHeaders: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string>; text: string }> {
   if (!REAL_NODE) {
-    const r = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    const r = await fetch(url, { redirect: 'manual', headers: requestHeaders, signal: AbortSignal.timeout(timeoutMs) });
     return { status: r.status, headers: Object.fromEntries([...r.headers.entries()]), text: await r.text() };
   }
   // curl -i: the status line and headers, a blank line, then the body
-  const r = await curlInNode('GET', url, {}, undefined, timeoutMs, ['-i']);
+  const r = await curlInNode('GET', url, requestHeaders, undefined, timeoutMs, ['-i']);
   const raw = r.text.replace(/\r\n/g, '\n');
   const end = raw.indexOf('\n\n');
   const headers: Record<string, string> = {};

@@ -53,25 +53,12 @@ export function celeryChart(props: AirflowChartProps = {}): Variant {
   };
 }
 
-/**
- * The default chart behind an Ingress on a sub-path (`ingress: { host: 'airflow.local', path: '/airflow' }`):
- * `[api] base_url` under /airflow, the api-server's probes and the execution API URL under it. The runtime stage
- * has no Ingress controller: the tests reach the Service directly, under the path the Ingress would forward.
- */
-export function ingressSubPathChart(): Variant {
-  return {
-    id: 'ingress-sub-path',
-    title: "the default chart with ingress: { host: 'airflow.local', path: '/airflow' } (reached through the Service, no Ingress controller)",
-    objects: Testing.synth(new AirflowChart(Testing.app(), 'airflow', { ingress: { host: 'airflow.local', path: '/airflow' } })),
-  };
-}
-
-/** The label and annotation the runtime's `pod_mutation_hook` puts on every task pod (authLocalSettingsChart). */
+/** The label and annotation the runtime's `pod_mutation_hook` puts on every task pod (ingressAuthChart). */
 export const MUTATION_LABEL = 'airflow-cdk8s/mutated-by';
 export const MUTATION_ANNOTATION = 'airflow-cdk8s/pod-mutation-hook';
 
 /**
- * Where the api-server of authLocalSettingsChart finds Authlib, which FAB's OAuth login imports and the trixie
+ * Where the api-server of ingressAuthChart finds Authlib, which FAB's OAuth login imports and the trixie
  * root lacks: Debian's python3-authlib, unpacked under the kubelet's node folder (the claim's hostPath), as an
  * image that ships it would have it (the official image's OAuth extras do).
  */
@@ -79,12 +66,16 @@ export const AUTHLIB_HOST_PATH = '/data/authlib';
 export const AUTHLIB_PYTHONPATH = '/opt/authlib/usr/lib/python3/dist-packages';
 
 /**
- * The default chart with `airflowLocalSettings` (a pod_mutation_hook that labels and annotates every task pod)
- * and `auth` (OAuth: GitHub and a generic OpenID Connect provider), the client secret in a Secret of the test's
- * own (a dummy value: the stage has no identity provider), and Authlib given to the api-server through a claim.
+ * The default chart behind an Ingress on a sub-path (`ingress: { host: 'airflow.local', path: '/airflow' }`: `[api]
+ * base_url` under /airflow, the api-server's probes and the execution API URL under it) with `airflowLocalSettings`
+ * (a pod_mutation_hook that labels and annotates every task pod) and `auth` (OAuth: GitHub and a generic OpenID
+ * Connect provider), the client secret in a Secret of the test's own (a dummy value: the stage has no identity
+ * provider), and Authlib given to the api-server through a claim. The runtime stage has no Ingress controller: the
+ * tests reach the Service directly, under the path the Ingress would forward.
  */
-export function authLocalSettingsChart(): Variant {
+export function ingressAuthChart(): Variant {
   const chart = new AirflowChart(Testing.app(), 'airflow', {
+    ingress: { host: 'airflow.local', path: '/airflow' },
     airflowLocalSettings: [
       'def pod_mutation_hook(pod):',
       `    pod.metadata.labels = {**(pod.metadata.labels or {}), "${MUTATION_LABEL}": "airflow-local-settings"}`,
@@ -127,8 +118,8 @@ export function authLocalSettingsChart(): Variant {
     },
   });
   return {
-    id: 'auth-local-settings',
-    title: 'the default chart with airflowLocalSettings (a pod_mutation_hook) and auth (OAuth: GitHub, a generic OpenID Connect provider)',
+    id: 'ingress-sub-path',
+    title: "the default chart with ingress: { host: 'airflow.local', path: '/airflow' } (reached through the Service, no Ingress controller), airflowLocalSettings (a pod_mutation_hook) and auth (OAuth: GitHub, a generic OpenID Connect provider)",
     objects: Testing.synth(chart),
   };
 }
