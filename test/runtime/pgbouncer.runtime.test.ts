@@ -21,8 +21,10 @@
 // What proves the path: the components' and Jobs' env (the cleanup's included) names PgBouncer's Service; the
 // connection log (the real node's recorder: both ends of every pod's TCP sockets; the emulated kubelet: every
 // connection through its Service proxy), read after the cleanup ran, has every connection to Postgres coming from
-// the PgBouncer pod, and every component and Job (the cleanup's included) connecting to PgBouncer; Postgres holds at
-// most `metadataPoolSize` connections of Airflow (pg_stat_activity), fewer than PgBouncer's clients (SHOW CLIENTS).
+// the PgBouncer pod, and every component and Job connecting to PgBouncer (the cleanup's Job: there on the emulated
+// kubelet; on the real node its connections are shorter than the recorder's samples, and the node's conntrack events
+// while it runs show them going to PgBouncer's Service, none to Postgres); Postgres holds at most `metadataPoolSize`
+// connections of Airflow (pg_stat_activity), fewer than PgBouncer's clients (SHOW CLIENTS).
 import { ChildProcess, execFileSync, spawn } from 'child_process';
 import * as path from 'path';
 import { DEFAULT_AIRFLOW_IMAGE } from '../../lib';
