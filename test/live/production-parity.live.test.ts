@@ -2,7 +2,7 @@
 // OpenSearch, and Git dagBundles pass the server-side dry run. The local control plane is Kubernetes 1.20, which
 // serves CronJob as batch/v1beta1 only: the chart's batch/v1 CronJob is checked against the 1.28 schema (the synth
 // plugin, test/database-cleanup/), shown here to be the one object 1.20 cannot take, and its jobTemplate passes the
-// dry run as the Job the CronJob controller would create (the runtime stage runs it: database-cleanup.runtime.test.ts).
+// dry run as the Job the CronJob controller would create (the runtime stage runs it: pgbouncer.runtime.test.ts, through PgBouncer).
 import * as fs from 'fs';
 import { Testing } from 'cdk8s';
 import { AirflowChart, RemoteLogging } from '../../lib';

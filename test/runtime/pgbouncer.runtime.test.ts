@@ -1,6 +1,8 @@
-// PgBouncer (issue #22 item 9, "Proof") on the real Airflow: the default chart with `pgbouncer: {}`, every
-// Airflow pod connecting to the metadata database through PgBouncer (transaction pooling), run as the default
-// chain runs it: migrations, the admin user, the components healthy, a DAG run's task in its pod.
+// PgBouncer (issue #22 item 9, "Proof") and the database cleanup (issue #22 item 10) on the real Airflow, on ONE
+// deployment (issue #25 item 3: one Airflow start-up for both proofs; users turn both on together): the default
+// chart with `pgbouncer: {}` and `databaseCleanup: {}`, every Airflow pod connecting to the metadata database
+// through PgBouncer (transaction pooling), the cleanup's Job included, run as the default chain runs it:
+// migrations, the admin user, the components healthy, a DAG run's task in its pod; then the cleanup.
 //
 // The PgBouncer pod's image (apache/airflow:airflow-pgbouncer-*, Alpine's /usr/bin/pgbouncer 1.23.1) is Debian
 // trixie's pgbouncer 1.24 over the runtime root (scripts/runtime/build-layer.sh pgbouncer): on the real node
@@ -8,12 +10,22 @@
 // pushes to the node's registry under PgBouncer.DEFAULT_IMAGE; in the emulated stage the layer the kubelet mounts
 // above the root for that image. Either way with the Deployment's own command, user, ConfigMap and users file.
 //
-// What proves the path: the components' env names PgBouncer's Service; the connection log (the real node's
-// recorder: both ends of every pod's TCP sockets; the emulated kubelet: every connection through its Service proxy)
-// has every connection to Postgres coming from the PgBouncer pod, and every component and Job connecting to
-// PgBouncer; Postgres holds at most `metadataPoolSize` connections of Airflow (pg_stat_activity), fewer than
-// PgBouncer's clients (SHOW CLIENTS).
-import { execFileSync } from 'child_process';
+// The cleanup: the local control plane is Kubernetes 1.20, which serves CronJobs as batch/v1beta1 only: the chart's
+// batch/v1 CronJob is checked by schema (test/database-cleanup/database-cleanup.test.ts) and left out of the apply
+// here; its jobTemplate is applied as a Job (what the CronJob controller creates at each schedule).
+// 1. A row of Airflow's `log` table is dated 100 days back (beyond the 90 days' retention), another is today.
+// 2. The Job of the CronJob's template runs its command (`airflow db clean`, through PgBouncer) and completes; its
+//    log says what it cleaned.
+// 3. The old row is gone from `log` and kept in the archive table; today's row is still there.
+//
+// What proves the path: the components' and Jobs' env (the cleanup's included) names PgBouncer's Service; the
+// connection log (the real node's recorder: both ends of every pod's TCP sockets; the emulated kubelet: every
+// connection through its Service proxy), read after the cleanup ran, has every connection to Postgres coming from
+// the PgBouncer pod, and every component and Job connecting to PgBouncer (the cleanup's Job: there on the emulated
+// kubelet; on the real node its connections are shorter than the recorder's samples, and the node's conntrack events
+// while it runs show them going to PgBouncer's Service, none to Postgres); Postgres holds at most `metadataPoolSize`
+// connections of Airflow (pg_stat_activity), fewer than PgBouncer's clients (SHOW CLIENTS).
+import { ChildProcess, execFileSync, spawn } from 'child_process';
 import * as path from 'path';
 import { DEFAULT_AIRFLOW_IMAGE } from '../../lib';
 import { getObject, kubectl, REPO_ROOT } from '../live/support/cluster';
@@ -25,7 +37,14 @@ import { lifetimePeaks } from './support/memory';
 import { defaultChart } from './support/variants';
 
 const kubelet = newKubelet('pgbouncer');
-const variant = { ...defaultChart({ pgbouncer: {} }), id: 'pgbouncer', title: 'the default chart with pgbouncer: {} (every Airflow pod through PgBouncer)' };
+const full = defaultChart({ pgbouncer: {}, databaseCleanup: {} });
+const cron = full.objects.find((o) => o.kind === 'CronJob');
+const variant = {
+  ...full,
+  id: 'pgbouncer',
+  title: 'the default chart with pgbouncer: {} and databaseCleanup: {} (every Airflow pod through PgBouncer; the cleanup CronJob run as a Job)',
+  objects: full.objects.filter((o) => o.kind !== 'CronJob'),
+};
 const chain = new RuntimeChain(variant, kubelet);
 const steps = chain.steps();
 const names = Object.keys(steps);
@@ -33,6 +52,21 @@ const DELETED = 'the executor deletes the task pod';
 const LAST = 'no container restarted, and the scheduler log has no RBAC denial';
 const pgbouncer = variant.objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'airflow-pgbouncer');
 const POOL_SIZE = 10; // PgBouncer's default metadataPoolSize
+const JOB = 'airflow-database-cleanup-now';
+const OLD = 'acdk8s-cleanup-old';
+const NEW = 'acdk8s-cleanup-new';
+/** The real node's network namespace (real-kubelet.ts's and real-node.sh's default): its conntrack table. */
+const NODE_NETNS = process.env.AIRFLOW_CDK8S_NODE_NETNS ?? 'acdk8s-realnode';
+
+/** A TCP connection the kernel tracked (conntrack -E -e NEW -o timestamp): the original and the reply direction. */
+interface Tracked { t: number; src: string; dst: string; dport: number; replySrc: string; replySport: number; line: string }
+const parseConntrack = (out: string): Tracked[] => out.split('\n').flatMap((line) => {
+  const t = line.match(/^\[(\d+(?:\.\d+)?)\]/);
+  const v = [...line.matchAll(/\b(?:src|dst|sport|dport)=(\S+)/g)].map((m) => m[1]);
+  return t && v.length >= 8 ? [{ t: Number(t[1]), src: v[0], dst: v[1], dport: Number(v[3]), replySrc: v[4], replySport: Number(v[6]), line: line.trim() }] : [];
+});
+/** What the cleanup's Job step saw, for the check after it (real node). */
+const cleanupRun: { podIP?: string; initFinishedAt?: number; tracked: Tracked[]; conntrackErr: string } = { tracked: [], conntrackErr: '' };
 
 const step = (name: string, components: string[], run: () => Promise<void>, timeoutMs = 300_000): Step => ({ name, components, run, blocking: true, timeoutMs });
 const register = (s: Step) => test(s.name, chain.jest(s), s.timeoutMs + 60_000);
@@ -66,12 +100,22 @@ beforeAll(() => {
 }, 660_000);
 chain.hooks({ recordTimings: false });
 
-describe('runtime: the default chart with pgbouncer: {}', () => {
-  test('every Airflow component and Job connects to PgBouncer\'s Service, not to Postgres', () => {
+describe('runtime: the default chart with pgbouncer: {} and databaseCleanup: {}', () => {
+  test('the chart has the CronJob; the Job applied here is its template', () => {
+    expect(cron.apiVersion).toBe('batch/v1');
+    expect(cron.spec.jobTemplate.spec.template.spec.containers[0].args[2]).toContain('exec airflow db clean --clean-before-timestamp "${CLEAN_TS}" --yes --verbose');
+  });
+
+  test('every Airflow component and Job (the cleanup CronJob\'s included) connects to PgBouncer\'s Service, not to Postgres', () => {
     const host = `airflow-pgbouncer.${chain.ns}.svc.cluster.local`;
-    const pods = variant.objects.filter((o) => ['Deployment', 'Job'].includes(o.kind) && o.metadata.name !== 'airflow-pgbouncer');
+    // The CronJob's pod template as a pod of its own (the Job this file applies from it).
+    const pods = [
+      ...variant.objects.filter((o) => ['Deployment', 'Job'].includes(o.kind) && o.metadata.name !== 'airflow-pgbouncer'),
+      { kind: 'CronJob', metadata: cron.metadata, spec: cron.spec.jobTemplate.spec },
+    ];
     const clients = pods.filter((o) => (o.spec.template.spec.containers[0].env ?? []).some((e: any) => e.name === 'AIRFLOW_DB_HOST' || e.name === 'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN'));
     expect(clients.length).toBeGreaterThanOrEqual(5);
+    expect(clients.map((o) => o.metadata.name)).toContain('airflow-database-cleanup');
     for (const o of clients) {
       const env = o.spec.template.spec.containers[0].env;
       const conn = env.find((e: any) => e.name === 'AIRFLOW__DATABASE__SQL_ALCHEMY_CONN')?.value ?? '';
@@ -105,7 +149,84 @@ describe('runtime: the default chart with pgbouncer: {}', () => {
     }
   }));
 
-  register(step('every connection to Postgres comes from the PgBouncer pod; the components connect to PgBouncer (the kubelet\'s connection log)', ['metadata-db', 'pgbouncer'], async () => {
+  // The database cleanup, after the chain and PgBouncer's own checks, before the connection log is read (so that it
+  // covers the cleanup's Job). Not blocking: a failed cleanup leaves PgBouncer's checks below to report on their own.
+  register({ ...step('a log row dated 100 days back and one of today', ['metadata-db'], async () => {
+    psql(`insert into log (dttm, event, owner) values (now() - interval '100 days', '${OLD}', 'runtime'), (now(), '${NEW}', 'runtime')`);
+    expect(psql(`select event from log where event like 'acdk8s-cleanup-%' order by event`)).toBe(`${NEW}\n${OLD}`);
+  }), blocking: false });
+
+  register({ ...step('the CronJob\'s jobTemplate, run as a Job, completes: airflow db clean exactly as the CronJob runs it, through PgBouncer', ['database-cleanup', 'pgbouncer'], async () => {
+    const job = { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: JOB, namespace: chain.ns, labels: cron.spec.jobTemplate.metadata?.labels }, spec: cron.spec.jobTemplate.spec };
+    // On the real node, every TCP connection the node's kernel tracks while the Job runs (its pods' connections to a
+    // Service are DNATed there): a short Job's connections can end between two samples of the recorder.
+    let watch: ChildProcess | undefined;
+    if (kubelet.real) {
+      watch = spawn('nsenter', [`--net=/var/run/netns/${NODE_NETNS}`, '--', 'conntrack', '-E', '-e', 'NEW', '-p', 'tcp', '-o', 'timestamp'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      watch.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+      watch.stderr!.on('data', (c: Buffer) => { cleanupRun.conntrackErr += c.toString(); });
+      watch.on('close', () => { cleanupRun.tracked = parseConntrack(out); });
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+    const r = kubectl(['apply', '-f', chain.writeYaml('database-cleanup-job.yaml', [job])]);
+    if (r.code !== 0) throw new Error(`kubectl apply exited ${r.code}\n${r.stderr}`);
+    await waitForAsync(
+      `Job ${JOB} to complete`,
+      480_000,
+      () => {
+        const st = getObject('job', JOB, chain.ns)?.status ?? {};
+        if ((st.failed ?? 0) > 1) throw new Error(`Job ${JOB} failed: ${JSON.stringify(st)}`);
+        return (st.succeeded ?? 0) >= 1;
+      },
+      () => kubectl(['get', 'pods', '-n', chain.ns, '-o', 'wide']).stdout,
+      2000,
+    ).finally(async () => {
+      if (!watch || watch.exitCode !== null || watch.signalCode !== null) return;
+      const closed = new Promise((res) => watch!.on('close', res));
+      watch.kill('SIGTERM');
+      await closed;
+    });
+    const pod = chain.pods(`job-name=${JOB}`).find((p) => p.status.phase === 'Succeeded')!;
+    const live = getObject('pod', pod.metadata.name, chain.ns);
+    cleanupRun.podIP = live.status.podIP ?? kubelet.records().find((x) => x.namespace === chain.ns && x.pod === pod.metadata.name && x.podIP)?.podIP;
+    const finished = live.status.initContainerStatuses?.find((c: any) => c.name === 'wait-for-db')?.state?.terminated?.finishedAt;
+    cleanupRun.initFinishedAt = finished ? Date.parse(finished) / 1000 : undefined;
+    expect(live.spec.containers[0].args).toEqual(cron.spec.jobTemplate.spec.template.spec.containers[0].args);
+    const log = kubelet.log(chain.ns, pod.metadata.name, 'database-cleanup') ?? '';
+    console.log(`RUNTIME [pgbouncer, database-cleanup]: the cleanup's log (last lines):\n${log.split('\n').slice(-25).join('\n')}`);
+    expect(log).toMatch(/^Cleaning up metadata DB entries older than \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/m);
+  }, 600_000), blocking: false });
+
+  register({ ...step('the row older than the retention is gone from log and archived; today\'s row stays', ['metadata-db'], async () => {
+    expect(psql(`select event from log where event like 'acdk8s-cleanup-%'`)).toBe(NEW);
+    const archives = psql(`select table_name from information_schema.tables where table_name like '_airflow_deleted__log__%'`).split('\n').filter(Boolean);
+    expect(archives.length).toBe(1);
+    expect(psql(`select event from "${archives[0]}" where event = '${OLD}'`)).toBe(OLD);
+    console.log(`RUNTIME [pgbouncer, database-cleanup]: archive table ${archives[0]}; log rows left: ${psql('select count(*) from log')}`);
+  }), blocking: false });
+
+  // The real node's connection log is the recorder's samples (every 0.2 s): the cleanup's connections last less (its
+  // first run: none seen). The node's kernel saw each of them: the cleanup pod's connections to PgBouncer's Service
+  // (DNATed to PgBouncer's pod, port 6543), one of them `airflow db clean`'s (at least 1 s after the wait-for-db init
+  // container, whose own TCP check is the other), none to Postgres' pod or Service. (The emulated kubelet records
+  // every connection through its Service proxy: there the connection-log step below checks the cleanup's Job.)
+  if (kubelet.real) register({ ...step("the cleanup Job's connections went to PgBouncer's Service, none to Postgres (the node's conntrack events while it ran)", ['database-cleanup', 'pgbouncer'], async () => {
+    const bouncerIP = podIP('pgbouncer');
+    const dbIP = podIP('metadata-db');
+    const services = Object.fromEntries(['airflow-pgbouncer', 'airflow-postgres'].map((n) => [n, getObject('service', n, chain.ns)?.spec?.clusterIP]));
+    const mine = cleanupRun.tracked.filter((c) => c.src === cleanupRun.podIP);
+    console.log(`RUNTIME [pgbouncer, database-cleanup]: conntrack while the cleanup Job ran: ${cleanupRun.tracked.length} new TCP connection(s) on the node; the cleanup pod's (${cleanupRun.podIP}; PgBouncer ${bouncerIP}, Postgres ${dbIP}, Services ${JSON.stringify(services)}; wait-for-db finished ${cleanupRun.initFinishedAt}):\n${mine.map((c) => c.line).join('\n')}${cleanupRun.conntrackErr ? `\nconntrack: ${cleanupRun.conntrackErr.trim()}` : ''}`);
+    expect(cleanupRun.podIP).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect(cleanupRun.initFinishedAt).toBeGreaterThan(0);
+    const toBouncer = mine.filter((c) => c.dst === services['airflow-pgbouncer'] && c.dport === 6543 && c.replySrc === bouncerIP && c.replySport === 6543);
+    const toDb = mine.filter((c) => c.replySrc === dbIP || c.dst === dbIP || c.dst === services['airflow-postgres']);
+    expect(toDb.map((c) => c.line)).toEqual([]);
+    expect(toBouncer.length).toBeGreaterThanOrEqual(2);
+    expect(toBouncer.filter((c) => c.t >= cleanupRun.initFinishedAt! + 1).length).toBeGreaterThanOrEqual(1);
+  }, 60_000), blocking: false });
+
+  register(step('every connection to Postgres comes from the PgBouncer pod; the components and Jobs (the cleanup\'s included) connect to PgBouncer (the kubelet\'s connection log)', ['metadata-db', 'pgbouncer'], async () => {
     const records = readConnections(kubelet.state).filter((r) => r.source.pod?.namespace === chain.ns);
     const component = (pod: RecordedPod | null) => pod?.labels['app.kubernetes.io/component'] ?? 'the node';
     const toDb = records.filter((r) => component(r.destination.pod) === 'metadata-db');
@@ -115,7 +236,10 @@ describe('runtime: the default chart with pgbouncer: {}', () => {
     expect(toDb.length).toBeGreaterThan(0);
     expect([...new Set(toDb.map((r) => component(r.source.pod)))]).toEqual(['pgbouncer']);
     const clients = new Set(toBouncer.map((r) => component(r.source.pod)));
-    for (const c of [...chain.components(), 'db-migrate', 'create-user']) expect({ c, client: clients.has(c) }).toEqual({ c, client: true });
+    // The cleanup's Job: here on the emulated kubelet (every connection through its proxy); on the real node the
+    // conntrack step above (the recorder's samples miss a connection this short), whose result is printed here too.
+    console.log(`RUNTIME [pgbouncer]: the recorder saw the cleanup Job connect to PgBouncer: ${clients.has('database-cleanup')}`);
+    for (const c of [...chain.components(), 'db-migrate', 'create-user', ...(kubelet.real ? [] : ['database-cleanup'])]) expect({ c, client: clients.has(c) }).toEqual({ c, client: true });
     expect(toBouncer.every((r) => r.destination.port === 6543)).toBe(true);
   }));
 
