@@ -1328,7 +1328,12 @@ def cleanup(state):
                         rec = json.load(open(os.path.join(cdir, f)))
                     except ValueError:
                         continue
-                    for p in pids_in_mntns(rec["mntns"]) if rec.get("mntns") else []:
+                    # The namespace is the container's only while its recorded process is in it: the kernel
+                    # reuses a gone namespace's inode number (a real-node container's, when the real node runs
+                    # beside this stage, had one of an ended init container's and was killed).
+                    if not rec.get("mntns") or mntns_of(rec.get("pid") or 0) != rec["mntns"]:
+                        continue
+                    for p in pids_in_mntns(rec["mntns"]):
                         try:
                             os.kill(p, signal.SIGKILL)
                         except OSError:

@@ -14,7 +14,7 @@
 // kubelet 1.20, containerd and runc run the pods, the git daemon's pod among them (pulled from the node's registry),
 // the bare repository is the machine's /data/git (the node shares the machine's mount namespace), and the task pods
 // reach the Service through the node's DNS (dnsmasq) and kube-proxy. The git daemon stays (not the HTTPS server of
-// real-node-git-sync.runtime.test.ts): every pod that reads a bundle, the task pods' template included, would have to
+// real-node-git-sync-metrics.runtime.test.ts): every pod that reads a bundle, the task pods' template included, would have to
 // trust that server's private CA, for which the chart has no prop.
 //
 // Measured, host clock (every process runs on this machine), in seconds, p50 of RUNS:

@@ -4,28 +4,52 @@
 // cgroup. Only for AIRFLOW_CDK8S_RUNTIME_NODE=real (`npm run test:runtime:real`).
 import * as fs from 'fs';
 import * as path from 'path';
-import { kubectl, kubectlJson, kubectlOk, waitFor } from '../../live/support/cluster';
+import { deleteNamespace, kubectl, kubectlJson, kubectlOk, waitFor } from '../../live/support/cluster';
 import { recordRuntime } from './results';
 
 export const REAL_NODE = process.env.AIRFLOW_CDK8S_RUNTIME_NODE === 'real';
 export const NS = 'airflow';
 export const DATA = '/data';
 const MARKER = path.join(DATA, '.airflow-cdk8s-real-node');
+/** The real node's pods' cgroups (memory hierarchy; scripts/runtime/real-node.sh's cgroup root acdk8s-realnode). */
+const CGROUP_KUBEPODS = '/sys/fs/cgroup/memory/acdk8s-realnode/kubepods';
 
 /**
- * Deletes what `yaml` (a file or a folder such as dist/) created and waits until the namespace and the
- * PersistentVolumes are gone, in short kubectl calls (one `kubectl delete --wait` may take longer than the kubectl
- * helper's 90 s).
+ * Deletes what `yaml` (a file or a folder such as dist/) created, as fast as the chain's teardown: the namespace as
+ * test/live/support/cluster.ts deleteNamespace does it (the pods force-deleted, so the real kubelet kills their
+ * containers after its 2 s minimum instead of each pod's terminationGracePeriodSeconds: this is a test's teardown,
+ * not a check of the chart's shutdown), then the cluster-scoped objects of `yaml` (the PersistentVolumes), waiting
+ * until the namespace and the PersistentVolumes are gone and until the node has no cgroup left of those pods (their
+ * containers really ended, so nothing writes to /data any more), in short kubectl calls.
  */
 export async function deleteChart(yaml: string): Promise<void> {
+  const uids: string[] = kubectl(['get', 'namespace', NS]).code === 0 ? pods().map((p) => p.metadata.uid) : [];
+  await deleteNamespace(NS);
   kubectl(['delete', '-f', yaml, '--ignore-not-found', '--wait=false']);
   await waitFor(
     `the namespace and the PersistentVolumes of ${yaml} to be gone`,
     300_000,
     () => kubectl(['get', 'namespace', NS]).code !== 0 && !/airflow-/.test(kubectl(['get', 'pv', '-o', 'name']).stdout),
-    () => kubectl(['-n', NS, 'get', 'all,pvc']).stdout,
-    2000,
+    () => kubectl(['get', 'namespace,pv']).stdout,
+    250,
   );
+  await waitFor(`the containers of the ${uids.length} pods of ${NS} to end on the node`, 120_000, () => podCgroups(uids).length === 0, () => podCgroups(uids).join('\n'), 250);
+}
+
+/** The real node's pod cgroups (memory hierarchy) left of the pods `uids`. */
+function podCgroups(uids: readonly string[]): string[] {
+  if (!REAL_NODE || uids.length === 0) return [];
+  const found: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    if (depth > 2 || !fs.existsSync(dir)) return;
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (!e.isDirectory()) continue;
+      if (uids.some((u) => e.name === `pod${u}`)) found.push(path.join(dir, e.name));
+      else if (!e.name.startsWith('pod')) walk(path.join(dir, e.name), depth + 1);
+    }
+  };
+  walk(CGROUP_KUBEPODS, 0);
+  return found;
 }
 
 /**
@@ -118,7 +142,7 @@ export interface ContainerMemory {
 /** Memory of every running container from its cgroup (memory.max_usage_in_bytes includes the page cache). */
 export function cgroupMemory(ns = NS): Record<string, ContainerMemory> {
   const out: Record<string, ContainerMemory> = {};
-  const base = '/sys/fs/cgroup/memory/acdk8s-realnode/kubepods';
+  const base = CGROUP_KUBEPODS;
   const dirs: string[] = [];
   const walk = (dir: string, depth: number) => {
     if (depth > 3 || !fs.existsSync(dir)) return;
@@ -199,9 +223,11 @@ export async function readyWithoutRestart(what: string, components: readonly str
 export async function removeChart(yaml: string, timingsKey: string[], timings: Record<string, number>): Promise<void> {
   recordRuntime(timingsKey, timings);
   if (process.env.AIRFLOW_CDK8S_RUNTIME_KEEP === '1') return;
+  const t0 = Date.now();
   try {
     await deleteChart(yaml);
   } finally {
     removeData();
+    console.log(`RUNTIME [real node]: teardown of ${path.basename(yaml)}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
 }

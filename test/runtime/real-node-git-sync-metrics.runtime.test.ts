@@ -1,38 +1,51 @@
-// The chart with `gitSync` on the real node (issue #27, docs/git-sync.md): git-sync runs from the image
-// scripts/runtime/build-images.sh builds (git-sync v4.4.2 from its public source, its vendored modules, Debian's Go;
-// USER 65533:65533, HOME=/tmp, ENTRYPOINT ["/git-sync"] as upstream's Dockerfile sets them), pulled from the node's
-// registry under the name and tag lib/git-sync names (DEFAULT_GIT_SYNC_IMAGE). The repository is a bare repository
-// made here with the host's git and served over HTTPS by `git http-backend` (git's smart HTTP, so the chart's
-// shallow `--depth=1` fetch works) behind a small Python server on the machine's end of the node's veth (the chart
-// refuses git:// and http://, rightly). Its certificate is signed by a CA made here; the one change to the
-// synthesized YAML is that trust: the git-sync container gets `GIT_SSL_CAINFO` and the CA from a ConfigMap (the
-// chart has no prop for a private CA; a user with one would need the same). The app is synthesized as a user's
-// main.ts would (AirflowApp + AirflowChart with `gitSync`) into build/real-node-git-sync/ and applied with
-// `kubectl apply -f` on that folder. git-sync gets Ready (its first sync published the link), the dag-processor
-// parses the DAG from the synced folder, a second commit pushed to the branch is synced and its DAG parsed too,
-// and nothing restarts. Runs only on the real node (`npm run test:runtime:real`).
+// The chart with `gitSync` AND `metrics: true` on the real node (issue #27, docs/git-sync.md, docs/metrics.md), one
+// deployment for both proofs (issue #25 item 3: one Airflow start-up instead of two; users turn both on together).
+// This file was real-node-git-sync.runtime.test.ts; real-node-metrics.runtime.test.ts is merged into it, every check
+// of both kept.
+//
+// git-sync runs from the image scripts/runtime/build-images.sh builds (git-sync v4.4.2 from its public source, its
+// vendored modules, Debian's Go; USER 65533:65533, HOME=/tmp, ENTRYPOINT ["/git-sync"] as upstream's Dockerfile sets
+// them), pulled from the node's registry under the name and tag lib/git-sync names (DEFAULT_GIT_SYNC_IMAGE). The
+// repository is a bare repository made here with the host's git and served over HTTPS by `git http-backend` (git's
+// smart HTTP, so the chart's shallow `--depth=1` fetch works) behind a small Python server on the machine's end of the
+// node's veth (the chart refuses git:// and http://, rightly). Its certificate is signed by a CA made here; the one
+// change to the synthesized YAML is that trust: the git-sync container gets `GIT_SSL_CAINFO` and the CA from a
+// ConfigMap (the chart has no prop for a private CA; a user with one would need the same).
+//
+// The StatsD exporter runs from the image build-images.sh builds (statsd_exporter v0.28.0 from its public source with
+// Debian's Go, USER 65534 and ENTRYPOINT ["/bin/statsd_exporter"] as upstream's Dockerfile sets them), pulled from the
+// node's registry under the name and tag lib/metrics names (DEFAULT_STATSD_EXPORTER_IMAGE).
+//
+// The app is synthesized as a user's main.ts would (AirflowApp + `new AirflowChart(app, 'airflow', { gitSync, metrics:
+// true })`) into build/real-node-git-sync-metrics/ and applied with `kubectl apply -f` on that folder. git-sync gets
+// Ready (its first sync published the link) and the exporter by its own probes with the chart's arguments and mapping
+// file; Airflow's own metrics reach the exporter (the scheduler's heartbeat, sent over UDP to the Service's in-cluster
+// name, read back at the exporter's /metrics through the Service); the dag-processor parses the DAG from the synced
+// folder, a second commit pushed to the branch is synced and its DAG parsed too; nothing restarts and every container
+// stays under its cgroup limit. Runs only on the real node (`npm run test:runtime:real`).
 import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Duration } from 'cdk8s';
 import * as YAML from 'yaml';
-import { AirflowApp, AirflowChart, DEFAULT_GIT_SYNC_IMAGE } from '../../lib';
+import { AIRFLOW_STATSD_MAPPINGS, AirflowApp, AirflowChart, DEFAULT_GIT_SYNC_IMAGE, DEFAULT_STATSD_EXPORTER_IMAGE } from '../../lib';
 import { kubectl, kubectlJson, kubectlOk, REPO_ROOT, waitFor } from '../live/support/cluster';
 import { recordRuntime } from './support/results';
-import { chartProgress, componentPod, DATA, deleteChart, jobsComplete, NS, podSummary, pods, prepareData, readyWithoutRestart, REAL_NODE, removeChart } from './support/real-node';
+import { cgroupMemory, chartProgress, componentPod, DATA, deleteChart, inScheduler, jobsComplete, memoryReport, NS, podSummary, pods, prepareData, readyWithoutRestart, REAL_NODE, removeChart } from './support/real-node';
 
-const OUT = path.join(REPO_ROOT, 'build', 'real-node-git-sync');
+const OUT = path.join(REPO_ROOT, 'build', 'real-node-git-sync-metrics');
 /** The machine's end of the real node's veth (scripts/runtime/real-node.sh HOST_IP): the pods reach it. */
 const HOST_IP = '10.246.1.1';
 const PORT = 19443;
 const REPOSITORY = `https://${HOST_IP}:${PORT}/dags.git`;
-const COMPONENTS = ['scheduler', 'api-server', 'dag-processor', 'triggerer', 'git-sync'];
+const COMPONENTS = ['scheduler', 'api-server', 'dag-processor', 'triggerer', 'git-sync', 'statsd'];
 const CA_CONFIG_MAP = 'real-node-git-ca';
+const METRICS_URL = `http://airflow-statsd.${NS}.svc.cluster.local:9102/metrics`;
 
 const d = REAL_NODE ? describe : describe.skip;
 const { timings, mark, setApplied, needApplied } = chartProgress(OUT);
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'real-node-git-sync-'));
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'real-node-git-sync-metrics-'));
 let server: ChildProcess | undefined;
 
 function run(cmd: string, args: string[], cwd = work, env: Record<string, string> = {}): string {
@@ -43,6 +56,17 @@ function run(cmd: string, args: string[], cwd = work, env: Record<string, string
 
 function dag(dagId: string): string {
   return ['from datetime import datetime', 'from airflow.sdk import DAG', 'from airflow.providers.standard.operators.empty import EmptyOperator', '', `with DAG(dag_id="${dagId}", start_date=datetime(2024, 1, 1), schedule=None):`, '    EmptyOperator(task_id="noop")', ''].join('\n');
+}
+
+/** The exporter's /metrics read from the scheduler's container, through cluster DNS and the Service (kube-proxy). */
+function exporterMetrics(): string {
+  return inScheduler(`curl -sS --max-time 10 ${METRICS_URL}`);
+}
+
+/** The value of the first sample of `series` (a name with its labels, as /metrics writes it), or undefined. */
+function sample(text: string, series: RegExp): number | undefined {
+  const line = text.split('\n').find((l) => !l.startsWith('#') && series.test(l));
+  return line === undefined ? undefined : Number(line.trim().split(/\s+/).pop());
 }
 
 /** Commits `file` with `content` in the work clone and pushes it to the served bare repository; the commit id. */
@@ -92,7 +116,7 @@ print('serving', flush=True)
 srv.serve_forever()
 `;
 
-d('runtime: the chart with gitSync on the real node', () => {
+d('runtime: the chart with gitSync and metrics on the real node', () => {
   beforeAll(async () => {
     // a CA and a certificate for the machine's address
     run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=real-node-git-ca', '-keyout', 'ca.key', '-out', 'ca.crt', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
@@ -116,7 +140,7 @@ d('runtime: the chart with gitSync on the real node', () => {
 
     fs.rmSync(OUT, { recursive: true, force: true });
     const app = new AirflowApp({ outdir: OUT });
-    new AirflowChart(app, 'airflow', { gitSync: { repository: REPOSITORY, branch: 'main', period: Duration.seconds(10) } });
+    new AirflowChart(app, 'airflow', { gitSync: { repository: REPOSITORY, branch: 'main', period: Duration.seconds(10) }, metrics: true });
     app.synth();
     trustTheCa();
     await deleteChart(OUT);
@@ -126,7 +150,7 @@ d('runtime: the chart with gitSync on the real node', () => {
   afterAll(async () => {
     server?.kill();
     try {
-      await removeChart(OUT, ['realNode', 'gitSync', 'timingsSeconds'], timings);
+      await removeChart(OUT, ['realNode', 'gitSyncMetrics', 'timingsSeconds'], timings);
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
     }
@@ -152,10 +176,12 @@ d('runtime: the chart with gitSync on the real node', () => {
     fs.writeFileSync(file, docs.map((x) => YAML.stringify(x)).join('---\n'));
   }
 
-  test('kubectl apply -f on the synthesized folder is accepted; git-sync is the image lib names', () => {
+  test('kubectl apply -f on the synthesized folder is accepted; git-sync and the exporter are the images lib names', () => {
     const text = fs.readdirSync(OUT).map((f) => fs.readFileSync(path.join(OUT, f), 'utf8')).join('\n');
     expect(text).toContain(`image: ${DEFAULT_GIT_SYNC_IMAGE}`);
     expect(text).toContain(`--repo=${REPOSITORY}`);
+    expect(text).toContain(`image: ${DEFAULT_STATSD_EXPORTER_IMAGE}`);
+    expect(text).toContain('statsd_host = airflow-statsd.airflow.svc.cluster.local');
     kubectlOk(['apply', '-f', OUT]);
     setApplied();
     mark('applied');
@@ -167,19 +193,55 @@ d('runtime: the chart with gitSync on the real node', () => {
     mark('jobsComplete');
   }, 960_000);
 
-  test('the four components and git-sync are Ready (its first sync done), none restarted', async () => {
+  test('the four components, git-sync (its first sync done) and the StatsD exporter are Ready, none restarted', async () => {
     needApplied();
-    await readyWithoutRestart('the components and git-sync Ready', COMPONENTS);
+    await readyWithoutRestart('the components, git-sync and the StatsD exporter Ready', COMPONENTS);
     const pod = kubectlJson(['-n', NS, 'get', 'pod', componentPod('git-sync'), '-o', 'json']);
     const status = pod.status.containerStatuses.find((c: any) => c.name === 'git-sync');
     // a real pull: containerd resolved the tag to a digest in the node's registry
     expect(status.image).toMatch(/git-sync\/git-sync:v4\.4\.2$/);
     expect(status.imageID).toMatch(/git-sync\/git-sync@sha256:[0-9a-f]{64}$/);
     const logs = kubectl(['-n', NS, 'logs', componentPod('git-sync'), '-c', 'git-sync']).stdout;
-    console.log(`RUNTIME [real node, git-sync]: git-sync's log\n${logs.split('\n').slice(0, 30).join('\n')}`);
+    console.log(`RUNTIME [real node, git-sync and metrics]: git-sync's log\n${logs.split('\n').slice(0, 30).join('\n')}`);
     expect(logs).toContain('v4.4.2');
     mark('componentsReady');
   }, 960_000);
+
+  test('the exporter runs the image pulled from the node registry, with the chart arguments and mapping file', () => {
+    needApplied();
+    const pod = kubectlJson(['-n', NS, 'get', 'pod', componentPod('statsd'), '-o', 'json']);
+    const status = pod.status.containerStatuses.find((c: any) => c.name === 'statsd-exporter');
+    // a real pull: containerd resolved the tag to a digest in the registry (the emulated kubelet records none)
+    expect(status.image).toMatch(/prom\/statsd-exporter:v0\.28\.0$/);
+    expect(status.imageID).toMatch(/prom\/statsd-exporter@sha256:[0-9a-f]{64}$/);
+    expect(status.ready).toBe(true);
+    const text = exporterMetrics();
+    // the binary built from v0.28.0, and every rule of the chart's mapping file loaded from the mounted ConfigMap
+    // (statsd_exporter counts config_reloads_total only on a reload, not on the first load)
+    expect(text).toMatch(/^statsd_exporter_build_info\{.*version="0\.28\.0".*\} 1$/m);
+    expect(sample(text, /^statsd_exporter_loaded_mappings /)).toBe(AIRFLOW_STATSD_MAPPINGS.length);
+    const log = kubectlOk(['-n', NS, 'logs', componentPod('statsd'), '-c', 'statsd-exporter']);
+    expect(log).toContain('msg="Starting StatsD -> Prometheus Exporter" version="(version=0.28.0');
+    expect(log).not.toMatch(/level=ERROR/);
+  });
+
+  test("Airflow's metrics reach the exporter: the scheduler's heartbeat counts up at /metrics through the Service", async () => {
+    needApplied();
+    const heartbeat = /^airflow_scheduler_heartbeat\{type="counter"\} /;
+    let first = 0;
+    await waitFor('airflow_scheduler_heartbeat at the exporter', 300_000, () => (first = sample(exporterMetrics(), heartbeat) ?? 0) > 0, podSummary, 5000);
+    let second = 0;
+    await waitFor('airflow_scheduler_heartbeat to count up', 120_000, () => (second = sample(exporterMetrics(), heartbeat) ?? 0) > first, podSummary, 5000);
+    const text = exporterMetrics();
+    const series = [...new Set(text.split('\n').filter((l) => l.startsWith('airflow_')).map((l) => l.replace(/[{ ].*/, '')))].sort();
+    const udp = sample(text, /^statsd_exporter_udp_packets_total /) ?? 0;
+    console.log(`RUNTIME [real node, git-sync and metrics]: airflow_scheduler_heartbeat ${first} -> ${second}; ${udp} UDP packets; ${series.length} airflow_ series:\n${series.join('\n')}`);
+    expect(udp).toBeGreaterThan(0);
+    // more than the scheduler: the dag-processor's heartbeat too (every component sends to the same Service)
+    await waitFor('airflow_dag_processor_heartbeat at the exporter', 120_000, () => (sample(exporterMetrics(), /^airflow_dag_processor_heartbeat\{type="counter"\} /) ?? 0) > 0, podSummary, 5000);
+    recordRuntime(['realNode', 'gitSyncMetrics', 'exporter'], { schedulerHeartbeat: second, udpPackets: udp, airflowSeries: series.length });
+    mark('metricsSeen');
+  }, 480_000);
 
   test('the DAG of the first commit is parsed from the synced folder; a second commit is synced and parsed too', async () => {
     needApplied();
@@ -194,14 +256,21 @@ d('runtime: the chart with gitSync on the real node', () => {
     const syncedSeconds = Math.round((Date.now() - t0) / 1000);
     await waitFor('git_synced_second parsed', 300_000, () => listed('git_synced_second'), podSummary, 5000);
     const parsedSeconds = Math.round((Date.now() - t0) / 1000);
-    console.log(`RUNTIME [real node, git-sync]: second commit pushed -> synced ${syncedSeconds} s -> parsed ${parsedSeconds} s`);
-    recordRuntime(['realNode', 'gitSync', 'secondCommit'], { syncedSeconds, parsedSeconds });
+    console.log(`RUNTIME [real node, git-sync and metrics]: second commit pushed -> synced ${syncedSeconds} s -> parsed ${parsedSeconds} s`);
+    recordRuntime(['realNode', 'gitSyncMetrics', 'secondCommit'], { syncedSeconds, parsedSeconds });
     mark('secondDagParsed');
   }, 720_000);
 
-  test('nothing restarted', () => {
+  test('nothing restarted; memory: every running container under its cgroup limit (at most 80%); no OOM kill', () => {
     needApplied();
     const restarted = pods().flatMap((p) => (p.status.containerStatuses ?? []).filter((cs: any) => cs.restartCount !== 0).map((cs: any) => `${p.metadata.name}/${cs.name}: ${cs.restartCount}`));
     expect(restarted).toEqual([]);
+    const m = cgroupMemory();
+    const { over, oomKilled } = memoryReport('RUNTIME [real node, git-sync and metrics]: memory from the cgroups', m);
+    recordRuntime(['realNode', 'gitSyncMetrics', 'memory'], m);
+    // keyed `component` or `component:container` (the exporter's container is statsd-exporter: `statsd:statsd-exporter`)
+    for (const c of COMPONENTS) expect(Object.keys(m).filter((k) => k === c || k.startsWith(`${c}:`))).not.toEqual([]);
+    expect(over).toEqual([]);
+    expect(oomKilled).toEqual([]);
   });
 });
