@@ -4,31 +4,101 @@
 // component at idle and while tasks run, with the sizing rule on it (build/runtime-results.json). The api-server's
 // memory with other [api] workers settings is a benchmark: test/runtime/api-workers.bench.ts (`npm run bench`).
 //
+// Then, on the same deployment (what was reapply.runtime.test.ts; issue #25 item 3: one Airflow start-up for both),
+// the usual teardown and a later apply (issue #21 item 5), and turning Celery on over a running installation
+// (issue #20, runtime proof (a)) (docs/runtime-tests.md, "Delete and apply again"):
+//
+// 1. Once the default chain and the memory checks above are done (they read this first deployment), a connection
+//    with a password is stored (encrypted with the fernet key in the metadata database).
+// 2. `kubectl delete -f` of the chart's YAML: the namespace goes, and the Secret airflow-secrets with it; the
+//    PersistentVolumes go; their host folders (Postgres' data, the keys' copy beside it) stay on the node.
+// 3. `kubectl apply -f` of the same YAML: the bootstrap Job restores the Secret from its copy, so Postgres (which
+//    keeps its data and the password it was initialised with) lets Airflow in, the admin logs in with the
+//    Secret's password, the earlier DAG run is listed and the connection's password is readable.
+// 4. The same chart with `celery: {}` applied on top: a new bootstrap Job adds redis-password and keeps every
+//    other key; no pod is left waiting on a missing Secret key; hybrid_executors runs one task on the Celery
+//    worker and one in a pod, and both succeed.
+//
 // It runs the default image, the version dist/ names (DEFAULT_AIRFLOW_IMAGE), on the root of that Airflow minor
-// version. AIRFLOW_CDK8S_RUNTIME_AIRFLOW_IMAGE=apache/airflow:3.1.3 runs the same chain on another release (the
-// chart's `image`), e.g. the previous minor version, whose root test-runtime.sh builds too.
+// version. AIRFLOW_CDK8S_RUNTIME_AIRFLOW_IMAGE=apache/airflow:3.1.3 runs the same steps, the reapply phases
+// included (the chart applied again and the Celery chart take the same `image`), on another release, e.g. the
+// previous minor version, whose root test-runtime.sh builds too.
+import * as fs from 'fs';
+import * as path from 'path';
 import { DEFAULT_AIRFLOW_IMAGE } from '../../lib';
-import { RuntimeChain, Step } from './support/chain';
+import { getObject, kubectl, kubectlJson, kubectlOk } from '../live/support/cluster';
+import { RuntimeChain, Step, waitForAsync } from './support/chain';
 import { airflowMinorOf, rootInfo } from './support/kubelet';
 import { IDLE_SETTLE_MS, lifetimePeaks, MemorySampler, memoryTable, SAMPLE_MS, sampleIdle } from './support/memory';
 import { newKubelet } from './support/real-kubelet';
 import { recordRuntime } from './support/results';
-import { defaultChart } from './support/variants';
+import { celeryChart, defaultChart } from './support/variants';
 
 const image = process.env.AIRFLOW_CDK8S_RUNTIME_AIRFLOW_IMAGE;
 const kubelet = newKubelet('default');
-const chain = new RuntimeChain(defaultChart(image ? { image } : {}), kubelet);
+const variant = defaultChart(image ? { image } : {});
+const chain = new RuntimeChain(variant, kubelet);
 const steps = chain.steps();
 const names = Object.keys(steps);
 const TRIGGER = 'trigger write_to_data_volume through the REST API';
 const DELETED = 'the executor deletes the task pod';
 let taskSampler: MemorySampler | undefined;
 
+/** After the teardown: the same YAML applied again, checked by a chain of its own (new pods, new Jobs). */
+const again = new RuntimeChain({ ...variant, id: 'reapply-again' }, kubelet);
+const againSteps = again.steps();
+/** Then the chart with Celery, applied over it. */
+const celery = new RuntimeChain({ ...celeryChart(image ? { image } : {}), id: 'reapply-celery' }, kubelet);
+const celerySteps = celery.steps();
+
+const CONN_ID = 'reapply_check';
+const CONN_PASSWORD = `p${Date.now().toString(36)}Xy9`;
+const APPLY = 'kubectl apply: the API server takes every object of the synthesized YAML';
+const CREATE_USER = 'the admin user Job (FAB airflow users create) completes';
+let before: Record<string, string> = {};
+
 const register = (step: Step) => test(step.name, chain.jest(step), step.timeoutMs + 60_000);
+/** A step of the reapply phases, of any of the three chains, run through the first one's: a blocking step that fails stops all that follow. */
+const registerOf = (c: RuntimeChain, step: Step) => test(`${c === chain ? '' : `[${c.variant.id}] `}${step.name}`, chain.jest(step), step.timeoutMs + 60_000);
+const step = (name: string, components: string[], run: () => Promise<void>, opts: { blocking?: boolean; timeoutMs?: number } = {}): Step => ({
+  name,
+  components,
+  run,
+  blocking: opts.blocking ?? true,
+  timeoutMs: opts.timeoutMs ?? 300_000,
+});
 
-chain.hooks({ recordTimings: true, stop: () => taskSampler?.stop() });
+const keysPv = () => variant.objects.find((o) => o.kind === 'PersistentVolume' && o.metadata.labels?.['app.kubernetes.io/component'] === 'metadata-db-keys');
+const pgPv = () => variant.objects.find((o) => o.kind === 'PersistentVolume' && o.metadata.labels?.['app.kubernetes.io/component'] === 'metadata-db-storage');
+const schedulerExec = (c: RuntimeChain, argv: string[]) => kubelet.exec(c.ns, c.podOf('scheduler').metadata.name, 'scheduler', argv, 180);
+const connectionPassword = (c: RuntimeChain): string => {
+  // stdout only (Airflow's deprecation warnings go to stderr), the JSON array in it
+  const r = schedulerExec(c, ['sh', '-c', `airflow connections get ${CONN_ID} -o json 2>/dev/null`]);
+  if (r.code !== 0) throw new Error(`airflow connections get ${CONN_ID} exited ${r.code}:\n${r.output.slice(-3000)}`);
+  const json = r.output.slice(r.output.indexOf('['), r.output.lastIndexOf(']') + 1);
+  return JSON.parse(json)[0].password;
+};
 
-describe(`runtime: the default chart (${image ?? DEFAULT_AIRFLOW_IMAGE})`, () => {
+/** build/runtime-results.json's variants.default: the default chain's timings, recorded before the reapply phases. */
+let timingsRecorded = false;
+const recordDefaultTimings = () => {
+  if (!timingsRecorded) chain.recordTimings();
+  timingsRecorded = true;
+};
+
+// One kubelet, one set-up and one tear-down for the file: the three chains share the namespace and the node.
+chain.hooks({
+  recordTimings: false,
+  stop: () => {
+    taskSampler?.stop();
+    recordDefaultTimings();
+    again.stopPhaseWatch();
+    celery.stopPhaseWatch();
+  },
+});
+
+
+describe(`runtime: the default chart (${image ?? DEFAULT_AIRFLOW_IMAGE}); then kubectl delete -f and apply again keep Airflow's metadata, and Celery turned on over it`, () => {
   register({
     name: 'the chart runs the image dist/ names, served from the root of its Airflow minor version',
     components: [],
@@ -114,4 +184,148 @@ describe(`runtime: the default chart (${image ?? DEFAULT_AIRFLOW_IMAGE})`, () =>
 
   // The real node: the memory the kernel charges (page cache included) against each cgroup's limit
   if (kubelet.real) register(chain.cgroupMemoryStep(chain.components()));
+
+  // ------------------------------------------------------------------ on the same deployment: delete, apply again
+  describe('then kubectl delete -f and apply again keep Airflow\'s metadata; Celery turned on over it', () => {
+    test('the chart keeps a copy of the generated keys on a volume beside Postgres\' data', () => {
+      expect(keysPv().spec).toMatchObject({ persistentVolumeReclaimPolicy: 'Retain', hostPath: { path: '/data/postgres-keys' } });
+      const job = chain.job('secrets-bootstrap');
+      expect(job.spec.template.spec.volumes).toEqual([{ name: 'secrets-copy', persistentVolumeClaim: { claimName: 'airflow-postgres-keys-claim' } }]);
+    });
+
+    registerOf(chain, step('a connection with a password is stored, encrypted with the fernet key', ['scheduler', 'metadata-db'], async () => {
+      recordDefaultTimings(); // the default chain's steps, all run by now
+      before = { ...chain.secretValues };
+      const add = schedulerExec(chain, ['airflow', 'connections', 'add', CONN_ID, '--conn-type', 'generic', '--conn-host', 'db.example.invalid', '--conn-login', 'someone', '--conn-password', CONN_PASSWORD]);
+      if (add.code !== 0) throw new Error(`airflow connections add exited ${add.code}:\n${add.output.slice(-3000)}`);
+      expect(connectionPassword(chain)).toBe(CONN_PASSWORD);
+      // in the database only encrypted: without the fernet key it cannot be read
+      const pod = chain.podOf('metadata-db').metadata.name;
+      const row = kubelet.exec(chain.ns, pod, 'postgres', ['env', `PGPASSWORD=${before['db-password']}`, 'psql', '-h', '127.0.0.1', '-U', 'airflow', '-d', 'airflow', '-tAc', `select is_encrypted, password from connection where conn_id = '${CONN_ID}'`], 60);
+      expect(row.code).toBe(0);
+      expect(row.output.startsWith('t|')).toBe(true);
+      expect(row.output).not.toContain(CONN_PASSWORD);
+    }));
+
+    registerOf(chain, step('the copy of the keys is on the node, beside Postgres\' data, readable by Airflow\'s user only', ['secrets-bootstrap'], async () => {
+      const dir = kubelet.hostPath(keysPv().spec.hostPath.path);
+      const file = path.join(dir, 'airflow-secrets.json');
+      expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
+      expect([fs.statSync(dir).uid, fs.statSync(dir).gid]).toEqual([50000, 0]);
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+      const copy = JSON.parse(fs.readFileSync(file, 'utf8'));
+      const decoded = Object.fromEntries(Object.entries(copy.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+      expect(decoded).toEqual(before);
+    }));
+
+    registerOf(chain, step('kubectl delete -f the chart\'s YAML: the namespace, its Secret and the volumes go; the host folders stay', [], async () => {
+      chain.stopPhaseWatch();
+      const file = path.join(chain.dir, 'chart.yaml');
+      const r = kubectl(['delete', '-f', file, '--wait=false']);
+      if (r.code !== 0) throw new Error(`kubectl delete exited ${r.code}\n${r.stderr}\n${r.stdout}`);
+      await waitForAsync(
+        `namespace ${chain.ns} to be deleted (its pods stopped by the kubelet)`,
+        600_000,
+        () => getObject('namespace', chain.ns) === undefined,
+        () => kubectl(['get', 'pods', '-n', chain.ns, '-o', 'wide']).stdout,
+        3000,
+      );
+      // a volume is deleted once no claim uses it (the pv-protection finalizer)
+      const pvs = chain.objectsOf('PersistentVolume').map((pv) => pv.metadata.name);
+      await waitForAsync('the PersistentVolumes to be deleted', 120_000, () => pvs.every((pv) => getObject('persistentvolume', pv) === undefined), () => kubectl(['get', 'pv']).stdout, 2000);
+      expect(fs.existsSync(path.join(kubelet.hostPath(pgPv().spec.hostPath.path), 'pgdata', 'PG_VERSION'))).toBe(true);
+      expect(fs.existsSync(path.join(kubelet.hostPath(keysPv().spec.hostPath.path), 'airflow-secrets.json'))).toBe(true);
+    }, { timeoutMs: 660_000 }));
+
+    for (const name of Object.keys(againSteps).slice(0, Object.keys(againSteps).indexOf(CREATE_USER))) registerOf(again, againSteps[name]);
+
+    registerOf(again, step('the bootstrap Job restored the Secret from its copy: every value as before', ['secrets-bootstrap'], async () => {
+      expect(again.secretValues).toEqual(before);
+      const job = again.job('secrets-bootstrap').metadata.name;
+      const pod = again.pods(`job-name=${job}`)[0].metadata.name;
+      expect(kubelet.log(again.ns, pod, 'bootstrap')).toMatch(/^restored Secret airflow\/airflow-secrets from its copy \/secrets-copy\/airflow-secrets.json: kept admin-password, api-secret-key, db-password, fernet-key, jwt-secret$/m);
+    }));
+
+    registerOf(again, step('the admin user Job completes and keeps the existing user', ['create-user'], async () => {
+      const job = again.job('create-user');
+      await waitForAsync(`Job ${job.metadata.name} to complete`, 300_000, () => (getObject('job', job.metadata.name, again.ns)?.status?.succeeded ?? 0) >= 1, () => '', 2000);
+    }));
+
+    for (const name of Object.keys(againSteps).slice(Object.keys(againSteps).indexOf(CREATE_USER) + 1, Object.keys(againSteps).indexOf('trigger write_to_data_volume through the REST API'))) {
+      if (!/liveness probe|config lint/.test(name)) registerOf(again, againSteps[name]);
+    }
+
+    registerOf(again, step('the DAG run of before the teardown is listed, and the connection\'s password is readable', ['api-server', 'scheduler'], async () => {
+      const api = await again.loggedIn();
+      const run = await api.ok('GET', `/dags/write_to_data_volume/dagRuns/${encodeURIComponent(chain.runs.write_to_data_volume)}`);
+      expect([run.dag_run_id, run.state]).toEqual([chain.runs.write_to_data_volume, 'success']);
+      expect(connectionPassword(again)).toBe(CONN_PASSWORD);
+    }));
+
+    // ------------------------------------------------------------------ issue #20 (a): celery: {} over it
+    registerOf(celery, celerySteps[APPLY]);
+
+    const bootstrapStep = Object.keys(celerySteps).find((n) => n.startsWith('the secrets bootstrap Job creates'))!;
+    registerOf(celery, { ...celerySteps[bootstrapStep], name: 'a new bootstrap Job adds redis-password to the Secret' });
+
+    registerOf(celery, step('every key of before is kept byte for byte, and its copy follows the Secret', ['secrets-bootstrap'], async () => {
+      const { 'redis-password': redis, ...rest } = celery.secretValues;
+      expect(rest).toEqual(before);
+      expect(redis).toMatch(/^[A-Za-z0-9]{32}$/);
+      const job = celery.job('secrets-bootstrap').metadata.name;
+      expect(job).not.toBe(chain.job('secrets-bootstrap').metadata.name);
+      // every pod of the Job (one, unless one was retried), its phase and log
+      const pods = celery.pods(`job-name=${job}`).map((p) => `${p.metadata.name} ${p.status.phase}: ${kubelet.log(celery.ns, p.metadata.name, 'bootstrap') ?? '(no log)'}`);
+      // (the copy got redis-password before the patch: the log adds "its copy ... written" only when it changed after)
+      expect(pods.join('\n')).toMatch(/added the missing keys redis-password, kept every other key as it is/);
+      const copy = JSON.parse(fs.readFileSync(path.join(kubelet.hostPath(keysPv().spec.hostPath.path), 'airflow-secrets.json'), 'utf8'));
+      const decoded = Object.fromEntries(Object.entries(copy.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+      expect(decoded).toEqual(celery.secretValues);
+    }));
+
+    registerOf(celery, celerySteps['every Secret and key the pods reference exists in the namespace']);
+
+    registerOf(celery, step('every Deployment and StatefulSet rolls out, and no pod waits on a missing Secret key', ['scheduler', 'celery-worker', 'redis'], async () => {
+      for (const o of [...celery.objectsOf('StatefulSet'), ...celery.objectsOf('Deployment')]) {
+        await waitForAsync(
+          `${o.kind} ${o.metadata.name} to roll out`,
+          600_000,
+          () => {
+            const live = getObject(o.kind.toLowerCase(), o.metadata.name, celery.ns);
+            const st = live?.status ?? {};
+            return st.observedGeneration >= live?.metadata.generation && st.updatedReplicas === live.spec.replicas && st.readyReplicas === live.spec.replicas && (st.replicas ?? 0) === live.spec.replicas;
+          },
+          () => kubectl(['get', 'pods', '-n', celery.ns, '-o', 'wide']).stdout,
+          3000,
+        );
+      }
+      const waiting = kubectlJson(['get', 'pods', '-n', celery.ns]).items.flatMap((p: any) =>
+        [...(p.status.containerStatuses ?? []), ...(p.status.initContainerStatuses ?? [])]
+          .filter((c: any) => c.state?.waiting?.reason === 'CreateContainerConfigError')
+          .map((c: any) => `${p.metadata.name}/${c.name}: ${c.state.waiting.message}`),
+      );
+      expect(waiting).toEqual([]);
+      const transient = kubelet.events(new RegExp(`"pod": "${celery.ns}/`)).split('\n').filter((l) => /CreateContainerConfigError|not found/.test(l));
+      if (transient.length) console.log(`RUNTIME [reapply-celery]: pods that waited on the Secret before the new Job added its key (retried by the kubelet):\n${transient.slice(-5).join('\n')}`);
+    }, { timeoutMs: 1_200_000 }));
+
+    registerOf(celery, celerySteps['GET /api/v2/monitor/health: the metadata database and every component are healthy']);
+
+    registerOf(celery, step('hybrid_executors: quick_check on the Celery worker, in_its_own_pod in a pod; both succeed', ['scheduler', 'celery-worker', 'worker'], async () => {
+      celery.startPhaseWatch();
+      await celery.trigger('hybrid_executors');
+      const end = await celery.runEnd('hybrid_executors', 480_000);
+      const api = await celery.loggedIn();
+      const list = await api.ok('GET', `/dags/hybrid_executors/dagRuns/${encodeURIComponent(celery.runs.hybrid_executors)}/taskInstances`);
+      const tis = Object.fromEntries(list.task_instances.map((t: any) => [t.task_id, t]));
+      const worker = celery.podOf('celery-worker').metadata.name;
+      console.log(`RUNTIME [reapply-celery]: hybrid_executors ${end.state}: ${Object.values(tis).map((t: any) => `${t.task_id} ${t.state} on ${t.hostname} (${t.executor ?? 'default'})`).join('; ')}`);
+      expect(end).toEqual({ state: 'success', tasks: { quick_check: 'success', in_its_own_pod: 'success' } });
+      expect([tis.quick_check.executor, tis.quick_check.hostname]).toEqual(['CeleryExecutor', worker]);
+      expect(celery.taskPodsOf('hybrid_executors').map((p) => p.metadata.labels.task_id)).toEqual(['in_its_own_pod']);
+      // and what was there before Celery is still readable
+      expect(connectionPassword(celery)).toBe(CONN_PASSWORD);
+      kubectlOk(['get', 'namespace', celery.ns]);
+    }, { timeoutMs: 600_000 }));
+  });
 });
