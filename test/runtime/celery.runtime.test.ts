@@ -9,7 +9,7 @@ import * as path from 'path';
 import { Testing } from 'cdk8s';
 import { AirflowChart, CeleryWorkers, RedisBroker } from '../../lib';
 import { getObject, kubectl } from '../live/support/cluster';
-import { RuntimeChain, Step, waitForAsync } from './support/chain';
+import { RuntimeChain, Step, waitForAsync, step } from './support/chain';
 
 import { IDLE_SETTLE_MS, MemorySampler, memoryTable, SAMPLE_MS, sampleIdle } from './support/memory';
 import { newKubelet } from './support/real-kubelet';
@@ -28,13 +28,6 @@ let taskSampler: MemorySampler | undefined;
 let tis: Record<string, any> = {};
 
 const register = (step: Step) => test(step.name, chain.jest(step), step.timeoutMs + 60_000);
-const step = (name: string, components: string[], run: () => Promise<void>, opts: { blocking?: boolean; timeoutMs?: number } = {}): Step => ({
-  name,
-  components,
-  run,
-  blocking: opts.blocking ?? true,
-  timeoutMs: opts.timeoutMs ?? 300_000,
-});
 
 chain.hooks({ recordTimings: true, stop: () => taskSampler?.stop() });
 

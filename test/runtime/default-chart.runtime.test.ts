@@ -27,7 +27,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DEFAULT_AIRFLOW_IMAGE } from '../../lib';
 import { getObject, kubectl, kubectlJson, kubectlOk } from '../live/support/cluster';
-import { RuntimeChain, Step, waitForAsync } from './support/chain';
+import { RuntimeChain, Step, waitForAsync, step } from './support/chain';
 import { airflowMinorOf, rootInfo } from './support/kubelet';
 import { IDLE_SETTLE_MS, lifetimePeaks, MemorySampler, memoryTable, SAMPLE_MS, sampleIdle } from './support/memory';
 import { newKubelet } from './support/real-kubelet';
@@ -60,13 +60,6 @@ let before: Record<string, string> = {};
 const register = (step: Step) => test(step.name, chain.jest(step), step.timeoutMs + 60_000);
 /** A step of the reapply phases, of any of the three chains, run through the first one's: a blocking step that fails stops all that follow. */
 const registerOf = (c: RuntimeChain, step: Step) => test(`${c === chain ? '' : `[${c.variant.id}] `}${step.name}`, chain.jest(step), step.timeoutMs + 60_000);
-const step = (name: string, components: string[], run: () => Promise<void>, opts: { blocking?: boolean; timeoutMs?: number } = {}): Step => ({
-  name,
-  components,
-  run,
-  blocking: opts.blocking ?? true,
-  timeoutMs: opts.timeoutMs ?? 300_000,
-});
 
 const keysPv = () => variant.objects.find((o) => o.kind === 'PersistentVolume' && o.metadata.labels?.['app.kubernetes.io/component'] === 'metadata-db-keys');
 const pgPv = () => variant.objects.find((o) => o.kind === 'PersistentVolume' && o.metadata.labels?.['app.kubernetes.io/component'] === 'metadata-db-storage');

@@ -72,6 +72,11 @@ export interface Step {
   readonly run: () => Promise<void>;
 }
 
+/** A step a test file adds to the chain's: blocking unless told (a failure stops every later step), 300 s unless told. */
+export function step(name: string, components: string[], run: () => Promise<void>, opts: { blocking?: boolean; timeoutMs?: number } = {}): Step {
+  return { name, components, run, blocking: opts.blocking ?? true, timeoutMs: opts.timeoutMs ?? 300_000 };
+}
+
 /** The result of running steps outside jest (the harness self-tests). */
 export interface ChainOutcome {
   readonly failedStep?: string;
