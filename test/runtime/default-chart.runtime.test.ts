@@ -19,6 +19,16 @@
 //    other key; no pod is left waiting on a missing Secret key; hybrid_executors runs one task on the Celery
 //    worker and one in a pod, and both succeed.
 //
+// Between the two, on the same deployment (what was harness.runtime.test.ts, issue #15's "Done when"; issue #25: its
+// own start-up of the default chart is gone), the tests of the runtime harness itself: a deliberately broken
+// configuration must make a NAMED step of the chain fail, with a message that names the cause. The running chart
+// is broken twice, each time only in the objects a user would get wrong, re-applied over it, then restored:
+//   (a) airflow.cfg's [core] execution_api_server_url with a wrong port (the ConfigMap patched after synth, so
+//       that only new pods - the task pods - read it, as kubectl apply of such a YAML would do);
+//   (b) the scheduler's pod-launcher Role without the "watch" verb (the scheduler restarted to pick it up).
+// On the real node the chain's failure reports come from the real kubelet's pods, logs and Events
+// (test/runtime/support/real-kubelet.ts).
+//
 // It runs the default image, the version dist/ names (DEFAULT_AIRFLOW_IMAGE), on the root of that Airflow minor
 // version. AIRFLOW_CDK8S_RUNTIME_AIRFLOW_IMAGE=apache/airflow:3.1.3 runs the same steps, the reapply phases
 // included (the chart applied again and the Celery chart take the same `image`), on another release, e.g. the
@@ -56,6 +66,18 @@ const CONN_PASSWORD = `p${Date.now().toString(36)}Xy9`;
 const APPLY = 'kubectl apply: the API server takes every object of the synthesized YAML';
 const CREATE_USER = 'the admin user Job (FAB airflow users create) completes';
 let before: Record<string, string> = {};
+const HEALTH = 'GET /api/v2/monitor/health: the metadata database and every component are healthy';
+const SUCCEED = 'the task instance and the DAG run succeed';
+const clone = (o: any) => JSON.parse(JSON.stringify(o));
+
+/** The harness's cases: a fresh chain over the same running chart, with `objects` as the YAML (its steps read them). */
+function chainWith(id: string, objects: any[]): { chain: RuntimeChain; task: Step[] } {
+  const c = new RuntimeChain({ id, title: `default chart, ${id}`, objects }, kubelet);
+  c.secretValues = chain.secretValues;
+  const s = c.steps();
+  const n = Object.keys(s);
+  return { chain: c, task: n.slice(n.indexOf(TRIGGER), n.indexOf(DELETED) + 1).map((x) => s[x]) };
+}
 
 const register = (step: Step) => test(step.name, chain.jest(step), step.timeoutMs + 60_000);
 /** A step of the reapply phases, of any of the three chains, run through the first one's: a blocking step that fails stops all that follow. */
@@ -177,6 +199,83 @@ describe(`runtime: the default chart (${image ?? DEFAULT_AIRFLOW_IMAGE}); then k
 
   // The real node: the memory the kernel charges (page cache included) against each cgroup's limit
   if (kubelet.real) register(chain.cgroupMemoryStep(chain.components()));
+
+  // ------------------------------------------------------------------ on the same deployment: the harness's own tests
+  // (non-blocking: a case that does not fail as it must is reported, and the reapply phases still run; each case
+  // restores the chart's objects in its `finally`)
+  describe('the runtime harness: a broken configuration makes a named step fail', () => {
+    register(step('(a) a wrong [core] execution_api_server_url fails "the task instance and the DAG run succeed", naming the URL', ['scheduler', 'worker'], async () => {
+      const broken = variant.objects.map(clone);
+      const cm = broken.find((o) => o.kind === 'ConfigMap' && o.data?.['airflow.cfg']);
+      const good = cm.data['airflow.cfg'].match(/^execution_api_server_url = (.*)$/m)[1];
+      const wrong = good.replace(':8080/', ':8081/');
+      expect(wrong).not.toBe(good);
+      cm.data['airflow.cfg'] = cm.data['airflow.cfg'].replace(good, wrong);
+      // only the ConfigMap changes: the Deployments keep their config checksum, nothing restarts
+      const applied = kubectlOk(['apply', '-f', chain.writeYaml('broken-a.yaml', broken)]);
+      expect(applied.split('\n').filter((l) => l.endsWith(' configured'))).toEqual([`configmap/${cm.metadata.name} configured`]);
+
+      const { chain: c, task } = chainWith('harness-a', broken);
+      try {
+        const outcome = await c.runSteps(task);
+        console.log(`RUNTIME [harness-a]: failed as it must: ${outcome.message?.split('\n').slice(0, 6).join('\n')}`);
+        expect(outcome.failedStep).toBe(SUCCEED);
+        expect(outcome.message).toContain(`execution_api_server_url = ${wrong}`);
+        // the task pod's own log says why: it could not reach the execution API
+        expect(outcome.message).toMatch(/errors in the task pod's log:[\s\S]*(refused|ConnectError|connect|Errno 111)/i);
+        expect(outcome.passed).toContain('the KubernetesExecutor creates the task pod, as ServiceAccount airflow-scheduler');
+      } finally {
+        c.stopPhaseWatch();
+        kubectlOk(['apply', '-f', chain.writeYaml('restore-a.yaml', variant.objects)]);
+      }
+    }, { blocking: false, timeoutMs: 1_200_000 }));
+
+    register(step('(b) the pod-launcher Role without "watch" fails "the executor deletes the task pod", naming the denied watch', ['scheduler'], async () => {
+      const broken = variant.objects.map(clone);
+      const role = broken.find((o) => o.kind === 'Role' && o.metadata.name.endsWith('pod-launcher'));
+      const pods = role.rules.find((r: any) => r.resources.includes('pods'));
+      expect(pods.verbs).toContain('watch');
+      pods.verbs = pods.verbs.filter((v: string) => v !== 'watch');
+      const applied = kubectlOk(['apply', '-f', chain.writeYaml('broken-b.yaml', broken)]);
+      expect(applied.split('\n').filter((l) => l.endsWith(' configured'))).toEqual([`role.rbac.authorization.k8s.io/${role.metadata.name} configured`]);
+      // a running watch keeps its permission: restart the scheduler, as a rollout of the new Role would
+      const restarted = chain.podOf('scheduler').metadata.name;
+      kubectlOk(['delete', 'pod', '-n', chain.ns, restarted, '--wait=false']);
+      await waitForAsync(
+        'a new scheduler pod to be Ready',
+        300_000,
+        () => {
+          const p = chain.podOf('scheduler');
+          return p && p.metadata.name !== restarted && p.status?.conditions?.some((x: any) => x.type === 'Ready' && x.status === 'True');
+        },
+        () => kubectl(['get', 'pods', '-n', chain.ns, '-l', 'app.kubernetes.io/component=scheduler', '-o', 'wide']).stdout,
+        2000,
+      );
+
+      const { chain: c, task } = chainWith('harness-b', broken);
+      // the step must fail here; 20 s is still 18 times the longest deletion of the passing runs
+      c.taskPodDeletionTimeoutMs = 20_000;
+      try {
+        const restart = await c.runSteps([
+          steps["api-server, scheduler, dag-processor and triggerer run their Deployments' commands and become available"],
+          steps[HEALTH],
+        ]);
+        if (restart.failedStep) throw new Error(`the scheduler did not come back: ${restart.message}`);
+        const outcome = await c.runSteps(task);
+        const denied = outcome.message?.split('\n').filter((l) => /forbidden/i.test(l)).slice(-2).map((l) => l.slice(0, 300));
+        console.log(`RUNTIME [harness-b]: failed as it must: ${outcome.message?.split('\n')[0]}\n${denied?.join('\n')}`);
+        expect(outcome.failedStep).toBe(DELETED);
+        expect(outcome.passed).toContain(SUCCEED);
+        // the failure shows the scheduler's denied watch
+        expect(outcome.message).toMatch(/forbidden/i);
+        expect(outcome.message).toMatch(/"?watch"?/);
+      } finally {
+        c.stopPhaseWatch();
+        kubectlOk(['apply', '-f', chain.writeYaml('restore-b.yaml', variant.objects)]);
+        kubectl(['delete', 'pods', '-n', chain.ns, '-l', 'kubernetes_executor=True', '--wait=false']);
+      }
+    }, { blocking: false, timeoutMs: 1_200_000 }));
+  });
 
   // ------------------------------------------------------------------ on the same deployment: delete, apply again
   describe('then kubectl delete -f and apply again keep Airflow\'s metadata; Celery turned on over it', () => {
