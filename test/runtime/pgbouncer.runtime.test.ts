@@ -29,7 +29,7 @@ import { ChildProcess, execFileSync, spawn } from 'child_process';
 import * as path from 'path';
 import { DEFAULT_AIRFLOW_IMAGE } from '../../lib';
 import { getObject, kubectl, REPO_ROOT } from '../live/support/cluster';
-import { RuntimeChain, Step, waitForAsync } from './support/chain';
+import { RuntimeChain, Step, step, waitForAsync } from './support/chain';
 import { RecordedConnection, RecordedPod, readConnections } from './support/connections';
 import { airflowMinorOf } from './support/kubelet';
 import { imageConfig, newKubelet } from './support/real-kubelet';
@@ -68,7 +68,6 @@ const parseConntrack = (out: string): Tracked[] => out.split('\n').flatMap((line
 /** What the cleanup's Job step saw, for the check after it (real node). */
 const cleanupRun: { podIP?: string; initFinishedAt?: number; tracked: Tracked[]; conntrackErr: string } = { tracked: [], conntrackErr: '' };
 
-const step = (name: string, components: string[], run: () => Promise<void>, timeoutMs = 300_000): Step => ({ name, components, run, blocking: true, timeoutMs });
 const register = (s: Step) => test(s.name, chain.jest(s), s.timeoutMs + 60_000);
 /** psql in the Postgres container, as the database's user with the Secret's password, to `host`:`port`/`database`. */
 const psql = (sql: string, target: { host: string; port: number; database: string } = { host: '127.0.0.1', port: 5432, database: 'airflow' }, tuplesOnly = true) => {
@@ -151,12 +150,12 @@ describe('runtime: the default chart with pgbouncer: {} and databaseCleanup: {}'
 
   // The database cleanup, after the chain and PgBouncer's own checks, before the connection log is read (so that it
   // covers the cleanup's Job). Not blocking: a failed cleanup leaves PgBouncer's checks below to report on their own.
-  register({ ...step('a log row dated 100 days back and one of today', ['metadata-db'], async () => {
+  register(step('a log row dated 100 days back and one of today', ['metadata-db'], async () => {
     psql(`insert into log (dttm, event, owner) values (now() - interval '100 days', '${OLD}', 'runtime'), (now(), '${NEW}', 'runtime')`);
     expect(psql(`select event from log where event like 'acdk8s-cleanup-%' order by event`)).toBe(`${NEW}\n${OLD}`);
-  }), blocking: false });
+  }, { blocking: false }));
 
-  register({ ...step('the CronJob\'s jobTemplate, run as a Job, completes: airflow db clean exactly as the CronJob runs it, through PgBouncer', ['database-cleanup', 'pgbouncer'], async () => {
+  register(step('the CronJob\'s jobTemplate, run as a Job, completes: airflow db clean exactly as the CronJob runs it, through PgBouncer', ['database-cleanup', 'pgbouncer'], async () => {
     const job = { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: JOB, namespace: chain.ns, labels: cron.spec.jobTemplate.metadata?.labels }, spec: cron.spec.jobTemplate.spec };
     // On the real node, every TCP connection the node's kernel tracks while the Job runs (its pods' connections to a
     // Service are DNATed there): a short Job's connections can end between two samples of the recorder.
@@ -196,22 +195,22 @@ describe('runtime: the default chart with pgbouncer: {} and databaseCleanup: {}'
     const log = kubelet.log(chain.ns, pod.metadata.name, 'database-cleanup') ?? '';
     console.log(`RUNTIME [pgbouncer, database-cleanup]: the cleanup's log (last lines):\n${log.split('\n').slice(-25).join('\n')}`);
     expect(log).toMatch(/^Cleaning up metadata DB entries older than \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/m);
-  }, 600_000), blocking: false });
+  }, { blocking: false, timeoutMs: 600_000 }));
 
-  register({ ...step('the row older than the retention is gone from log and archived; today\'s row stays', ['metadata-db'], async () => {
+  register(step('the row older than the retention is gone from log and archived; today\'s row stays', ['metadata-db'], async () => {
     expect(psql(`select event from log where event like 'acdk8s-cleanup-%'`)).toBe(NEW);
     const archives = psql(`select table_name from information_schema.tables where table_name like '_airflow_deleted__log__%'`).split('\n').filter(Boolean);
     expect(archives.length).toBe(1);
     expect(psql(`select event from "${archives[0]}" where event = '${OLD}'`)).toBe(OLD);
     console.log(`RUNTIME [pgbouncer, database-cleanup]: archive table ${archives[0]}; log rows left: ${psql('select count(*) from log')}`);
-  }), blocking: false });
+  }, { blocking: false }));
 
   // The real node's connection log is the recorder's samples (every 0.2 s): the cleanup's connections last less (its
   // first run: none seen). The node's kernel saw each of them: the cleanup pod's connections to PgBouncer's Service
   // (DNATed to PgBouncer's pod, port 6543), one of them `airflow db clean`'s (at least 1 s after the wait-for-db init
   // container, whose own TCP check is the other), none to Postgres' pod or Service. (The emulated kubelet records
   // every connection through its Service proxy: there the connection-log step below checks the cleanup's Job.)
-  if (kubelet.real) register({ ...step("the cleanup Job's connections went to PgBouncer's Service, none to Postgres (the node's conntrack events while it ran)", ['database-cleanup', 'pgbouncer'], async () => {
+  if (kubelet.real) register(step("the cleanup Job's connections went to PgBouncer's Service, none to Postgres (the node's conntrack events while it ran)", ['database-cleanup', 'pgbouncer'], async () => {
     const bouncerIP = podIP('pgbouncer');
     const dbIP = podIP('metadata-db');
     const services = Object.fromEntries(['airflow-pgbouncer', 'airflow-postgres'].map((n) => [n, getObject('service', n, chain.ns)?.spec?.clusterIP]));
@@ -224,7 +223,7 @@ describe('runtime: the default chart with pgbouncer: {} and databaseCleanup: {}'
     expect(toDb.map((c) => c.line)).toEqual([]);
     expect(toBouncer.length).toBeGreaterThanOrEqual(2);
     expect(toBouncer.filter((c) => c.t >= cleanupRun.initFinishedAt! + 1).length).toBeGreaterThanOrEqual(1);
-  }, 60_000), blocking: false });
+  }, { blocking: false, timeoutMs: 60_000 }));
 
   register(step('every connection to Postgres comes from the PgBouncer pod; the components and Jobs (the cleanup\'s included) connect to PgBouncer (the kubelet\'s connection log)', ['metadata-db', 'pgbouncer'], async () => {
     const records = readConnections(kubelet.state).filter((r) => r.source.pod?.namespace === chain.ns);
@@ -243,7 +242,7 @@ describe('runtime: the default chart with pgbouncer: {} and databaseCleanup: {}'
     expect(toBouncer.every((r) => r.destination.port === 6543)).toBe(true);
   }));
 
-  register({ ...step("Postgres' connections of Airflow are PgBouncer's server connections, at most metadataPoolSize (pg_stat_activity, SHOW POOLS, SHOW CLIENTS)", ['metadata-db', 'pgbouncer'], async () => {
+  register(step("Postgres' connections of Airflow are PgBouncer's server connections, at most metadataPoolSize (pg_stat_activity, SHOW POOLS, SHOW CLIENTS)", ['metadata-db', 'pgbouncer'], async () => {
     const console_ = { host: podIP('pgbouncer'), port: 6543, database: 'pgbouncer' };
     let last = '';
     let addresses: string[] = [];
@@ -264,14 +263,14 @@ describe('runtime: the default chart with pgbouncer: {} and databaseCleanup: {}'
     // On the real node a Service's connection keeps its client's address (kube-proxy's DNAT; the emulated kubelet's
     // userspace proxy shows its own for every client): every Airflow connection Postgres holds is PgBouncer's pod's.
     if (kubelet.real) expect(addresses).toEqual([podIP('pgbouncer')]);
-  }), blocking: false });
+  }, { blocking: false }));
 
-  register({ ...step("PgBouncer's largest memory sample (the kubelet's 1 s samples, over the whole run)", ['pgbouncer'], async () => {
+  register(step("PgBouncer's largest memory sample (the kubelet's 1 s samples, over the whole run)", ['pgbouncer'], async () => {
     const m = lifetimePeaks(kubelet, chain.ns).pgbouncer;
     console.log(`RUNTIME [pgbouncer]: PgBouncer's largest sample: RSS ${m?.rssMiB} MiB, PSS ${m?.pssMiB} MiB, limit ${m?.limitMiB} MiB`);
     expect(m?.rssMiB).toBeGreaterThan(0);
     expect(m.rssOfLimitPercent).toBeLessThanOrEqual(80);
-  }), blocking: false });
+  }, { blocking: false }));
 
   if (kubelet.real) register(chain.cgroupMemoryStep([...chain.components(), 'pgbouncer']));
   register(steps[LAST]);
