@@ -86,6 +86,12 @@ kubelet_script=scripts/runtime/kubelet.py
 started=0
 real_started=0
 export AIRFLOW_CDK8S_RUNTIME_NODE="${AIRFLOW_CDK8S_RUNTIME_NODE:-emulated}"
+# The real node's /data (its charts' hostPath volumes, the machine's own folder as on minikube's node) serves the
+# whole run: two test files use it side by side, each its own folders (test/runtime/support/real-node.ts claimData).
+# Removed before the run (what a crashed run left) and after it, only when it carries the harness's marker.
+remove_real_data() {
+  if [[ -f /data/.airflow-cdk8s-real-node ]]; then rm -rf /data; fi
+}
 cleanup() {
   local rc=$?
   if [[ "${AIRFLOW_CDK8S_RUNTIME_KEEP:-0}" != 1 ]]; then
@@ -93,7 +99,7 @@ cleanup() {
     for d in "$AIRFLOW_CDK8S_RUNTIME_STATE"/*/; do
       [[ -f "$d/kubelet.pid" || -d "$d/pods" ]] && /usr/bin/python3 "$kubelet_script" stop --state "$d" || true
     done
-    if ((real_started)); then bash scripts/runtime/real-node.sh stop || true; fi
+    if ((real_started)); then bash scripts/runtime/real-node.sh stop || true; remove_real_data; fi
     if ((started)); then bash scripts/local-control-plane.sh stop || true; fi
   fi
   exit "$rc"
@@ -162,6 +168,7 @@ if [[ "$AIRFLOW_CDK8S_RUNTIME_NODE" == real ]]; then
   t_node=$SECONDS
   real_started=1
   bash scripts/runtime/real-node.sh start 5>&- 6>&-
+  remove_real_data
   node_seconds=$((SECONDS - t_node))
   t_images=$SECONDS
   # apache/airflow of the 3.1 suite (default-chart-3-1's IMAGE), built from the 3.1 root, when that root is wanted:
@@ -200,7 +207,8 @@ PY
 
 rc=0
 t_jest=$SECONDS
-npx jest -c jest.runtime.config.js --runInBand "$@" || rc=$?
+# jest.runtime.config.js says how many files run at once: one on the emulated kubelet, two on the real node
+npx jest -c jest.runtime.config.js "$@" || rc=$?
 echo "== runtime tests finished in $((SECONDS - t_jest)) s (jest exit ${rc}); whole stage $((SECONDS - t0)) s (root $([[ $root_cached == true ]] && echo cached || echo "built in ${root_seconds} s"), cluster ${cp_seconds} s)"
 /usr/bin/python3 - "$((SECONDS - t_jest))" "$((SECONDS - t0))" "$AIRFLOW_CDK8S_RUNTIME_RESULTS" <<'PY' || true
 import json, sys

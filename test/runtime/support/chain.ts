@@ -19,8 +19,9 @@ import {
 } from '../../live/support/cluster';
 import { parse } from 'yaml';
 import { AirflowApi } from './airflow-api';
-import { ContainerRecord, RuntimeKubelet } from './kubelet';
-import { cgroupMemory, memoryReport } from './real-node';
+import { ContainerRecord, RuntimeKubelet, STATE_ROOT } from './kubelet';
+import { claimNamespace } from './namespace-claim';
+import { cgroupMemory, hostFoldersOf, memoryReport, removeHostFolders } from './real-node';
 import { recordRuntime } from './results';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -105,6 +106,7 @@ export class RuntimeChain {
   public readonly phases = new Map<string, string[]>();
   public readonly timings: { name: string; seconds: number; ok: boolean }[] = [];
   private failedBlocking: string | undefined;
+  private releaseNamespace: (() => void) | undefined;
   private watch: ChildProcess | undefined;
   private watchBuffer = '';
   public secretValues: Record<string, string> = {};
@@ -337,20 +339,28 @@ export class RuntimeChain {
   }
 
   /**
-   * What every runtime file does before its steps: the chart of a crashed run deleted, the kubelet started, the
-   * host folders prepared.
+   * What every runtime file does before its steps: its namespace claimed (a file running beside it must not hold it:
+   * support/namespace-claim.ts), the chart of a crashed run deleted, the kubelet started, the host folders prepared
+   * (on the real node, the chart's own folders of a crashed run removed first).
    */
   async setUp(): Promise<void> {
+    this.releaseNamespace = claimNamespace(STATE_ROOT, this.ns, `${path.basename(expect.getState().testPath ?? '')} (${this.variant.id})`);
     await this.cleanUp();
-    await this.kubelet.start(this.airflowImage());
+    await this.kubelet.start(this.airflowImage(), this.ns);
+    if (this.kubelet.real) removeHostFolders(hostFoldersOf(this.variant.objects));
     this.prepareHostFolders();
   }
 
-  /** What every runtime file does last: unless AIRFLOW_CDK8S_RUNTIME_KEEP=1, the chart deleted and the kubelet stopped. */
+  /**
+   * What every runtime file does last: unless AIRFLOW_CDK8S_RUNTIME_KEEP=1, the chart deleted, on the real node its
+   * volumes' host folders removed (the node and /data serve the whole run), the kubelet stopped, the namespace freed.
+   */
   async tearDown(): Promise<void> {
     if (process.env.AIRFLOW_CDK8S_RUNTIME_KEEP === '1') return;
     await this.cleanUp();
+    if (this.kubelet.real) removeHostFolders(hostFoldersOf(this.variant.objects));
     this.kubelet.stop();
+    this.releaseNamespace?.();
   }
 
   /**

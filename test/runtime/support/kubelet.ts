@@ -111,7 +111,11 @@ export interface RuntimeKubelet {
    * without the image's entrypoint (entrypointNotRun), the real node runs the image's ENTRYPOINT before them.
    */
   argvFor(container: any): string[];
-  start(image?: string): Promise<void>;
+  /**
+   * Starts this file's node for its chart of `image`; `namespace`: the chart's, whose containers alone the real node's
+   * recorder records (a file beside it runs another namespace; the emulated kubelet runs this file's pods only).
+   */
+  start(image?: string, namespace?: string): Promise<void>;
   stop(): void;
   tail(rel: string, lines?: number): string;
   records(): ContainerRecord[];

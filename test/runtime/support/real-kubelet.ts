@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { KUBECTL, kubectl, REPO_ROOT, waitFor } from '../../live/support/cluster';
 import { ContainerMemory, ContainerRecord, ExecResult, HOST_PYTHON, Kubelet, RuntimeKubelet, runtimeRoot, STATE_ROOT } from './kubelet';
-import { claimData, REAL_NODE, removeData } from './real-node';
+import { claimData, REAL_NODE } from './real-node';
 
 const RECORDER = path.join(REPO_ROOT, 'test', 'runtime', 'support', 'real-node-recorder.py');
 /** The real node's state directory and Node name (scripts/runtime/real-node.sh's defaults). */
@@ -83,9 +83,10 @@ export class RealKubelet implements RuntimeKubelet {
 
   /**
    * Checks that the real node is Ready, claims the machine's /data (refusing one this harness did not create) and
-   * starts the recorder. The node itself runs for the whole stage (scripts/test-runtime.sh).
+   * starts the recorder. The node itself runs for the whole stage (scripts/test-runtime.sh), as does /data: each
+   * file removes its own host folders (RuntimeChain.tearDown), another may be using others beside it.
    */
-  async start(image?: string): Promise<void> {
+  async start(image?: string, namespace?: string): Promise<void> {
     // The root the node's apache/airflow image was built from (scripts/runtime/build-images.sh).
     this.root = runtimeRoot(image);
     const ready = kubectl(['get', 'node', NODE_NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
@@ -97,17 +98,20 @@ export class RealKubelet implements RuntimeKubelet {
     fs.mkdirSync(this.state, { recursive: true, mode: 0o700 });
     claimData();
     const log = fs.openSync(path.join(this.state, 'recorder.log'), 'a');
-    this.proc = spawn(HOST_PYTHON, [RECORDER, this.state, NODE_STATE, KUBECTL, CGROUP_ROOT], { stdio: ['ignore', log, log], detached: true, env: process.env });
+    this.proc = spawn(HOST_PYTHON, [RECORDER, this.state, NODE_STATE, KUBECTL, CGROUP_ROOT], {
+      stdio: ['ignore', log, log],
+      detached: true,
+      env: { ...process.env, AIRFLOW_CDK8S_RECORDER_NAMESPACES: namespace ?? '' },
+    });
     fs.closeSync(log);
     fs.writeFileSync(path.join(this.state, 'recorder.pid'), String(this.proc.pid));
     this.proc.unref();
     await waitFor('the real node recorder to start', 30_000, () => fs.existsSync(path.join(this.state, 'stats.json')), () => this.tail('recorder.log'), 200);
   }
 
-  /** Stops the recorder and removes /data (the chain deleted the chart first). The node keeps running. */
+  /** Stops the recorder. The node keeps running. */
   stop(): void {
     this.stopRecorder();
-    removeData();
   }
 
   private stopRecorder(): void {

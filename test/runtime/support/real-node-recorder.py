@@ -41,6 +41,10 @@ CGROUP_ROOT = sys.argv[4] if len(sys.argv) > 4 else "/acdk8s-realnode"
 TASKS = os.path.join(NODE_STATE, "containerd", "state", "io.containerd.runtime.v2.task", "k8s.io")
 MEMCG = f"/sys/fs/cgroup/memory{CGROUP_ROOT}/kubepods"
 POLL = 0.2
+# The namespaces whose containers are recorded (AIRFLOW_CDK8S_RECORDER_NAMESPACES, comma-separated; every namespace
+# when unset): on the real node two test files run side by side, each with a recorder of its own, and each records
+# and samples only its own chart's containers, not the other file's too.
+NAMESPACES = {n for n in os.environ.get("AIRFLOW_CDK8S_RECORDER_NAMESPACES", "").split(",") if n}
 CAP_NAMES = [
     "chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill", "setgid", "setuid", "setpcap",
     "linux_immutable", "net_bind_service", "net_broadcast", "net_admin", "net_raw", "ipc_lock", "ipc_owner",
@@ -146,6 +150,9 @@ def record(cid: str) -> None:
     logdir = annotation(sandbox, "io.kubernetes.cri.sandbox-log-directory") or ""
     if not (ns and pod) and logdir.count("_") >= 2:  # /var/log/pods/<namespace>_<pod>_<uid>
         ns, pod, uid = os.path.basename(logdir).split("_", 2)
+    if NAMESPACES and ns and ns not in NAMESPACES:
+        recorded.add(cid)  # another file's container: never read again
+        return
     cap = int(st.get("CapEff", "0"), 16)
     h = subprocess.run(["nsenter", "-t", str(pid), "-u", "hostname"], capture_output=True, text=True)
     proc = spec.get("process") or {}

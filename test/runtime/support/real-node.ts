@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { deleteNamespace, kubectl, kubectlJson, kubectlOk, waitFor } from '../../live/support/cluster';
+import { parseAllDocuments } from 'yaml';
 import { recordRuntime } from './results';
 
 export const REAL_NODE = process.env.AIRFLOW_CDK8S_RUNTIME_NODE === 'real';
@@ -14,22 +15,30 @@ const MARKER = path.join(DATA, '.airflow-cdk8s-real-node');
 /** The real node's pods' cgroups (memory hierarchy; scripts/runtime/real-node.sh's cgroup root acdk8s-realnode). */
 const CGROUP_KUBEPODS = '/sys/fs/cgroup/memory/acdk8s-realnode/kubepods';
 
+/** The objects of `yaml` (a file, or a folder such as dist/ whose *.yaml files it reads). */
+export function chartObjects(yaml: string): any[] {
+  const files = fs.statSync(yaml).isDirectory() ? fs.readdirSync(yaml).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path.join(yaml, f)) : [yaml];
+  return files.flatMap((f) => parseAllDocuments(fs.readFileSync(f, 'utf8')).map((d) => d.toJSON())).filter((o) => o?.kind);
+}
+
 /**
  * Deletes what `yaml` (a file or a folder such as dist/) created, as fast as the chain's teardown: the namespace as
  * test/live/support/cluster.ts deleteNamespace does it (the pods force-deleted, so the real kubelet kills their
  * containers after its 2 s minimum instead of each pod's terminationGracePeriodSeconds: this is a test's teardown,
  * not a check of the chart's shutdown), then the cluster-scoped objects of `yaml` (the PersistentVolumes), waiting
  * until the namespace and the PersistentVolumes are gone and until the node has no cgroup left of those pods (their
- * containers really ended, so nothing writes to /data any more), in short kubectl calls.
+ * containers really ended, so nothing writes to /data any more), in short kubectl calls. Only `yaml`'s own
+ * PersistentVolumes are waited for: another test file's chart may run beside this one (two jest workers).
  */
 export async function deleteChart(yaml: string): Promise<void> {
   const uids: string[] = kubectl(['get', 'namespace', NS]).code === 0 ? pods().map((p) => p.metadata.uid) : [];
+  const pvs = fs.existsSync(yaml) ? chartObjects(yaml).filter((o) => o.kind === 'PersistentVolume').map((o) => o.metadata.name) : [];
   await deleteNamespace(NS);
   kubectl(['delete', '-f', yaml, '--ignore-not-found', '--wait=false']);
   await waitFor(
     `the namespace and the PersistentVolumes of ${yaml} to be gone`,
     300_000,
-    () => kubectl(['get', 'namespace', NS]).code !== 0 && !/airflow-/.test(kubectl(['get', 'pv', '-o', 'name']).stdout),
+    () => kubectl(['get', 'namespace', NS]).code !== 0 && !kubectl(['get', 'pv', '-o', 'name']).stdout.split('\n').some((l) => pvs.includes(l.replace(/^persistentvolume\//, '').trim())),
     () => kubectl(['get', 'namespace,pv']).stdout,
     250,
   );
@@ -54,33 +63,50 @@ function podCgroups(uids: readonly string[]): string[] {
 
 /**
  * The machine's /data as the README prepares it (`minikube mount --uid 50000 --gid 0`): dags (with the repository's
- * DAGs), logs and data owned by 50000:0. Refuses a /data it did not create.
+ * DAGs), logs and data owned by 50000:0, each made afresh. Refuses a /data it did not create.
  */
 export function prepareData(dagsDir: string): void {
   claimData();
   for (const dir of ['dags', 'logs', 'data']) {
+    removeHostFolders([path.join(DATA, dir)]);
     fs.mkdirSync(path.join(DATA, dir), { recursive: true });
     fs.chownSync(path.join(DATA, dir), 50000, 0);
     fs.chmodSync(path.join(DATA, dir), 0o775);
   }
-  fs.writeFileSync(MARKER, '');
   for (const f of fs.readdirSync(dagsDir).filter((x) => x.endsWith('.py'))) {
     fs.copyFileSync(path.join(dagsDir, f), path.join(DATA, 'dags', f));
     fs.chownSync(path.join(DATA, 'dags', f), 50000, 0);
   }
 }
 
-/** An empty /data of this harness's own (with its marker); refuses a /data it did not create. */
+/**
+ * The machine's /data for this run: made, with this harness's marker, when missing; a /data without the marker is
+ * not this harness's and is refused. Never emptied here: on the real node two test files run side by side (jest's
+ * two workers, docs/runtime-tests.md), each in a namespace of its own with host folders of its own, which each
+ * removes itself (removeHostFolders); scripts/test-runtime.sh removes a marked /data before and after the run.
+ */
 export function claimData(): void {
   if (fs.existsSync(DATA) && !fs.existsSync(MARKER)) throw new Error(`${DATA} exists and is not this test's (no ${MARKER}): not touching it`);
-  fs.rmSync(DATA, { recursive: true, force: true });
   fs.mkdirSync(DATA, { recursive: true });
   fs.writeFileSync(MARKER, '');
 }
 
-/** Removes /data if this test created it. */
-export function removeData(): void {
-  if (fs.existsSync(MARKER)) fs.rmSync(DATA, { recursive: true, force: true });
+/** The host folders of the hostPath PersistentVolumes among `objects` (a chart's), as the node sees them. */
+export function hostFoldersOf(objects: any[]): string[] {
+  return objects.filter((o) => o.kind === 'PersistentVolume' && o.spec?.hostPath?.path).map((o) => path.join('/', o.spec.hostPath.path));
+}
+
+/**
+ * Removes `folders`, each inside the marked /data (a test file's own: its chart's volumes), never /data itself nor
+ * anything outside it; nothing without the marker (a /data that is not this harness's).
+ */
+export function removeHostFolders(folders: readonly string[]): void {
+  if (!fs.existsSync(MARKER)) return;
+  for (const f of folders) {
+    const rel = path.relative(DATA, path.resolve(f));
+    if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) throw new Error(`${f} is not a folder inside ${DATA}: not removing it`);
+    fs.rmSync(f, { recursive: true, force: true });
+  }
 }
 
 export function pods(ns = NS): any[] {
@@ -219,15 +245,16 @@ export async function readyWithoutRestart(what: string, components: readonly str
   }
 }
 
-/** afterAll of a chart file: records its timings, then deletes the chart and the node's /data (unless kept). */
+/** afterAll of a chart file: records its timings, then deletes the chart and its volumes' host folders (unless kept). */
 export async function removeChart(yaml: string, timingsKey: string[], timings: Record<string, number>): Promise<void> {
   recordRuntime(timingsKey, timings);
   if (process.env.AIRFLOW_CDK8S_RUNTIME_KEEP === '1') return;
   const t0 = Date.now();
+  const folders = fs.existsSync(yaml) ? hostFoldersOf(chartObjects(yaml)) : [];
   try {
     await deleteChart(yaml);
   } finally {
-    removeData();
+    removeHostFolders(folders);
     console.log(`RUNTIME [real node]: teardown of ${path.basename(yaml)}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
 }
