@@ -23,7 +23,11 @@ module.exports = {
   transform: { '^.+\\.ts$': 'ts-jest' },
   // Each step waits for Airflow (migrations, components, a task pod) on a 2-core machine.
   testTimeout: 900_000,
-  // One cluster, one pod network, Airflow on the machine's CPUs: never run two test files at once.
-  maxWorkers: 1,
+  // How many test files run at once. The emulated kubelet: one (one pod network per machine, and each file's kubelet
+  // is a process of the machine's root cpu cgroup). The real node: two, each file's chart in a namespace of its own
+  // (test/runtime/support/namespace-claim.ts refuses a second file in a namespace in use) with host folders of its
+  // own; one file at a time left the 2 CPUs a third idle, its Airflow start-ups waiting on one process after another
+  // (docs/runtime-tests.md, "Two files at once"). AIRFLOW_CDK8S_RUNTIME_WORKERS sets it.
+  maxWorkers: Number(process.env.AIRFLOW_CDK8S_RUNTIME_WORKERS ?? (real ? 2 : 1)),
   verbose: true,
 };
