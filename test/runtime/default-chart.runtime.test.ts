@@ -127,6 +127,7 @@ const recordCeleryTimings = () => {
     namespace: celery.ns,
     steps: timings,
     seconds: Math.round(timings.reduce((a, t) => a + t.seconds, 0)),
+    configLintFindings: celery.findings.configLint,
   });
 };
 
@@ -444,7 +445,18 @@ describe(`runtime: the default chart (${image ?? DEFAULT_AIRFLOW_IMAGE}); then k
       if (transient.length) console.log(`RUNTIME [reapply-celery]: pods that waited on the Secret before the new Job added its key (retried by the kubelet):\n${transient.slice(-5).join('\n')}`);
     }, { timeoutMs: 1_200_000 }));
 
-    registerOf(celery, celerySteps['GET /api/v2/monitor/health: the metadata database and every component are healthy']);
+    // The Celery file's chain steps that read what the Celery chart changed (the four Deployments and airflow.cfg):
+    // the rolled-out pods' init containers, commands, env and users, the Celery config's lint, the scheduler's
+    // liveness probe with both executors, the login and the DAGs. (Postgres, the migration and admin user Jobs are
+    // the same objects in both charts, unchanged by this apply: [reapply-again] and the default chain check them;
+    // the dag-processor's and triggerer's probes are the default chain's commands, as in [reapply-again].)
+    registerOf(celery, celerySteps['airflow db check-migrations: the wait-for-airflow-migrations init container of every Deployment passes']);
+    registerOf(celery, celerySteps["api-server, scheduler, dag-processor and triggerer run their Deployments' commands and become available"]);
+    registerOf(celery, celerySteps['airflow config lint (its findings are reported)']);
+    registerOf(celery, celerySteps[HEALTH]);
+    registerOf(celery, celerySteps[Object.keys(celerySteps).find((n) => n.startsWith('liveness probe of airflow-scheduler:'))!]);
+    registerOf(celery, celerySteps['the admin user logs in: POST /auth/token with the password of the Secret']);
+    registerOf(celery, celerySteps['the DAGs are parsed with no import errors']);
 
     // ------------------------------------------------------------------ the Celery checks on that deployment
     // (what was celery.runtime.test.ts: its own start-up of the Celery chart is gone, issue #25 item 3)
