@@ -16,8 +16,14 @@
 //    keeps its data and the password it was initialised with) lets Airflow in, the admin logs in with the
 //    Secret's password, the earlier DAG run is listed and the connection's password is readable.
 // 4. The same chart with `celery: {}` applied on top: a new bootstrap Job adds redis-password and keeps every
-//    other key; no pod is left waiting on a missing Secret key; hybrid_executors runs one task on the Celery
-//    worker and one in a pod, and both succeed.
+//    other key; no pod is left waiting on a missing Secret key. Then, on that deployment (what was
+//    celery.runtime.test.ts, issue #16, docs/celery.md; issue #25 item 3: its own start-up of the Celery chart is
+//    gone): Redis from its StatefulSet and the Celery worker from its Deployment (their commands, env and users as
+//    the API server holds them), the worker's liveness probe and its reconnect after a blocked BRPOP read, the
+//    memory of the pool at idle, the mixed DAG hybrid_executors (quick_check on the Celery worker, in_its_own_pod in
+//    a pod the KubernetesExecutor creates; both succeed), the memory while it ran and each task's wait from queued
+//    to running (build/runtime-results.json's `celery`), the KEDA query of celery.keda on Airflow's own schema, no
+//    container restarted, and on the real node the cgroup memory rule with Redis and the worker.
 //
 // Between the two, on the same deployment (what was harness.runtime.test.ts, issue #15's "Done when"; issue #25: its
 // own start-up of the default chart is gone), the tests of the runtime harness itself: a deliberately broken
@@ -35,7 +41,8 @@
 // previous minor version, whose root test-runtime.sh builds too.
 import * as fs from 'fs';
 import * as path from 'path';
-import { DEFAULT_AIRFLOW_IMAGE } from '../../lib';
+import { Testing } from 'cdk8s';
+import { AirflowChart, CeleryWorkers, DEFAULT_AIRFLOW_IMAGE, RedisBroker } from '../../lib';
 import { getObject, kubectl, kubectlJson, kubectlOk } from '../live/support/cluster';
 import { RuntimeChain, Step, waitForAsync, step } from './support/chain';
 import { airflowMinorOf, rootInfo } from './support/kubelet';
@@ -60,6 +67,14 @@ const againSteps = again.steps();
 /** Then the chart with Celery, applied over it. */
 const celery = new RuntimeChain({ ...celeryChart(image ? { image } : {}), id: 'reapply-celery' }, kubelet);
 const celerySteps = celery.steps();
+const redisSts = celery.objectsOf('StatefulSet').find((o) => o.metadata.name === 'airflow-redis');
+const workerDeployment = celery.deployment('celery-worker');
+/** From the Celery phase's idle measurement until hybrid_executors ended. */
+let celeryTaskSampler: MemorySampler | undefined;
+/** hybrid_executors' task instances, by task id. */
+let celeryTis: Record<string, any> = {};
+/** Where the Celery phase's steps begin in the first chain's timings (they run through it). */
+let celeryFrom: number | undefined;
 
 const CONN_ID = 'reapply_check';
 const CONN_PASSWORD = `p${Date.now().toString(36)}Xy9`;
@@ -100,13 +115,30 @@ const recordDefaultTimings = () => {
   if (!timingsRecorded) chain.recordTimings();
   timingsRecorded = true;
 };
+/**
+ * build/runtime-results.json's variants['reapply-celery'] (what was variants.celery, the Celery file's whole chain):
+ * the timings of the Celery phase's steps, from its `kubectl apply` over the running chart to its last check.
+ */
+const recordCeleryTimings = () => {
+  if (celeryFrom === undefined) return;
+  const timings = chain.timings.slice(celeryFrom);
+  recordRuntime(['variants', celery.variant.id], {
+    title: `${celery.variant.title}, applied over the running default chart`,
+    namespace: celery.ns,
+    steps: timings,
+    seconds: Math.round(timings.reduce((a, t) => a + t.seconds, 0)),
+    configLintFindings: celery.findings.configLint,
+  });
+};
 
 // One kubelet, one set-up and one tear-down for the file: the three chains share the namespace and the node.
 chain.hooks({
   recordTimings: false,
   stop: () => {
     taskSampler?.stop();
+    celeryTaskSampler?.stop();
     recordDefaultTimings();
+    recordCeleryTimings();
     again.stopPhaseWatch();
     celery.stopPhaseWatch();
   },
@@ -355,7 +387,19 @@ describe(`runtime: the default chart (${image ?? DEFAULT_AIRFLOW_IMAGE}); then k
     }));
 
     // ------------------------------------------------------------------ issue #20 (a): celery: {} over it
-    registerOf(celery, celerySteps[APPLY]);
+    test('the Celery chart has Redis, the Celery worker and both executors', () => {
+      expect(redisSts).toBeDefined();
+      expect(workerDeployment).toBeDefined();
+      expect(celery.configMap().data['airflow.cfg']).toMatch(/^executor = KubernetesExecutor,CeleryExecutor$/m);
+    });
+
+    registerOf(celery, {
+      ...celerySteps[APPLY],
+      run: async () => {
+        celeryFrom = chain.timings.length;
+        await celerySteps[APPLY].run();
+      },
+    });
 
     const bootstrapStep = Object.keys(celerySteps).find((n) => n.startsWith('the secrets bootstrap Job creates'))!;
     registerOf(celery, { ...celerySteps[bootstrapStep], name: 'a new bootstrap Job adds redis-password to the Secret' });
@@ -401,23 +445,247 @@ describe(`runtime: the default chart (${image ?? DEFAULT_AIRFLOW_IMAGE}); then k
       if (transient.length) console.log(`RUNTIME [reapply-celery]: pods that waited on the Secret before the new Job added its key (retried by the kubelet):\n${transient.slice(-5).join('\n')}`);
     }, { timeoutMs: 1_200_000 }));
 
-    registerOf(celery, celerySteps['GET /api/v2/monitor/health: the metadata database and every component are healthy']);
+    // The Celery file's chain steps that read what the Celery chart changed (the four Deployments and airflow.cfg):
+    // the rolled-out pods' init containers, commands, env and users, the Celery config's lint, the scheduler's
+    // liveness probe with both executors, the login and the DAGs. (Postgres, the migration and admin user Jobs are
+    // the same objects in both charts, unchanged by this apply: [reapply-again] and the default chain check them;
+    // the dag-processor's and triggerer's probes are the default chain's commands, as in [reapply-again].)
+    registerOf(celery, celerySteps['airflow db check-migrations: the wait-for-airflow-migrations init container of every Deployment passes']);
+    registerOf(celery, celerySteps["api-server, scheduler, dag-processor and triggerer run their Deployments' commands and become available"]);
+    registerOf(celery, celerySteps['airflow config lint (its findings are reported)']);
+    registerOf(celery, celerySteps[HEALTH]);
+    registerOf(celery, celerySteps[Object.keys(celerySteps).find((n) => n.startsWith('liveness probe of airflow-scheduler:'))!]);
+    registerOf(celery, celerySteps['the admin user logs in: POST /auth/token with the password of the Secret']);
+    registerOf(celery, celerySteps['the DAGs are parsed with no import errors']);
 
-    registerOf(celery, step('hybrid_executors: quick_check on the Celery worker, in_its_own_pod in a pod; both succeed', ['scheduler', 'celery-worker', 'worker'], async () => {
+    // ------------------------------------------------------------------ the Celery checks on that deployment
+    // (what was celery.runtime.test.ts: its own start-up of the Celery chart is gone, issue #25 item 3)
+    registerOf(celery, step('Redis: the StatefulSet pod runs redis-server as uid 999 with the password of the Secret, and becomes Ready', ['redis'], async () => {
+      await waitForAsync(
+        'StatefulSet airflow-redis to have a ready replica',
+        300_000,
+        () => (getObject('statefulset', 'airflow-redis', celery.ns)?.status?.readyReplicas ?? 0) >= 1,
+        () => kubectl(['get', 'pods', '-n', celery.ns, '-l', 'app.kubernetes.io/component=redis', '-o', 'wide']).stdout,
+        2000,
+      );
+      const c = redisSts.spec.template.spec.containers[0];
+      expect(c.image).toBe(RedisBroker.DEFAULT_IMAGE);
+      const rec = celery.mainRecord('redis')!;
+      const password = celery.secretValues['redis-password'];
+      expect(password).toMatch(/^[A-Za-z0-9]{32}$/);
+      // the kubelet expanded $(REDIS_PASSWORD) from the Secret: the YAML never had it
+      expect(rec.argv).toEqual([...c.command, ...c.args].map((a: string) => a.replace('$(REDIS_PASSWORD)', password)));
+      expect([rec.uid, rec.gid]).toEqual([999, 1000]);
+      expect(rec.noNewPrivs).toBe(true);
+      const pod = celery.podOf('redis').metadata.name;
+      // the password is enforced: no answer without it, PONG with it (the readiness probe's command)
+      const anonymous = kubelet.exec(celery.ns, pod, 'redis', ['redis-cli', 'ping'], 30);
+      expect(anonymous.output).toMatch(/NOAUTH|Authentication required/);
+      const probe = kubelet.exec(celery.ns, pod, 'redis', c.readinessProbe.exec.command, 30);
+      expect(probe.code).toBe(0);
+      // read-only root file system: only /data (an emptyDir) is writable
+      expect(kubelet.exec(celery.ns, pod, 'redis', ['sh', '-c', 'touch /etc/x 2>&1; touch /data/x && echo data-ok'], 30).output).toMatch(/Read-only file system[\s\S]*data-ok/);
+    }));
+
+    registerOf(celery, step("the Celery worker runs its Deployment's command and env, without database credentials or an API token, and becomes available", ['celery-worker'], async () => {
+      await waitForAsync(
+        'Deployment airflow-celery-worker to be available',
+        420_000,
+        () => (getObject('deployment', 'airflow-celery-worker', celery.ns)?.status?.availableReplicas ?? 0) >= 1,
+        () => kubectl(['get', 'pods', '-n', celery.ns, '-l', 'app.kubernetes.io/component=celery-worker', '-o', 'wide']).stdout,
+        2000,
+      );
+      const c = workerDeployment.spec.template.spec.containers[0];
+      const rec = celery.mainRecord('celery-worker')!;
+      expect(rec.argv).toEqual(kubelet.argvFor(c));
+      const own = [...(c.command ?? []), ...c.args];
+      expect(rec.argv.slice(rec.argv.length - own.length)[2]).toBe('exec airflow celery worker --concurrency 2 --queues default --skip-serve-logs');
+      for (const e of c.env) expect(rec.env).toHaveProperty(e.name);
+      expect(rec.env.AIRFLOW__CELERY__BROKER_URL).toBe(`redis://:${celery.secretValues['redis-password']}@airflow-redis.${celery.ns}.svc.cluster.local:6379/0`);
+      expect(Object.keys(rec.env).filter((k) => /SQL_ALCHEMY_CONN|DB_PASSWORD|FERNET|JWT|SECRET_KEY/.test(k))).toEqual([]);
+      expect([rec.uid, rec.gid]).toEqual([50000, 0]);
+      const pod = celery.podOf('celery-worker').metadata.name;
+      expect(rec.hostname).toBe(pod);
+      expect(kubelet.exec(celery.ns, pod, 'celery-worker', ['sh', '-c', 'ls /var/run/secrets/kubernetes.io/serviceaccount 2>&1 || true'], 30).output).toMatch(/No such file/);
+      await waitForAsync(
+        'the worker to connect to the broker and be ready',
+        240_000,
+        () => /celery@\S+ ready\./.test(kubelet.log(celery.ns, pod, 'celery-worker') ?? ''),
+        () => kubelet.logTail(celery.ns, pod, 'celery-worker', 30),
+        2000,
+      );
+    }, { timeoutMs: 600_000 }));
+
+    registerOf(celery, step('liveness probe of airflow-celery-worker: celery inspect ping through the broker', ['celery-worker'], async () => {
+      const probe = workerDeployment.spec.template.spec.containers[0].livenessProbe.exec.command;
+      const pod = celery.podOf('celery-worker').metadata.name;
+      const r = kubelet.exec(celery.ns, pod, 'celery-worker', probe, 120);
+      if (r.code !== 0) throw new Error(`the probe exited ${r.code}:\n${r.output.slice(-2000)}`);
+      expect(r.output).toMatch(new RegExp(`celery@${pod}: OK`));
+    }, { blocking: false }));
+
+    registerOf(celery, step(`a worker whose event loop blocks in a read of its BRPOP connection (the hang seen on the real node) reconnects within ${CeleryWorkers.BROKER_SOCKET_TIMEOUT_SECONDS} s and answers a ping`, ['celery-worker'], async () => {
+      // The hang, made on purpose: a second Celery worker in the worker's container, with the worker's own app
+      // (airflow.cfg and its pod's broker env), on a queue of its own, whose first _brpop_read reads the BRPOP
+      // reply and then reads once more, as the worker's loop did on the real node. Without a socket_timeout that
+      // second read waits forever and the worker answers no ping; with it, the read fails, the consumer
+      // reconnects, and the ping is answered.
+      const script = [
+        'import logging, multiprocessing, socket, sys, time',
+        'logging.basicConfig(level=logging.WARNING, stream=sys.stdout)',
+        'from airflow.providers.celery.executors.celery_executor import app',
+        'from kombu.transport import redis as kombu_redis',
+        'name = "hang-probe@" + socket.gethostname()',
+        'def worker():',
+        '    original = kombu_redis.Channel._brpop_read',
+        '    state = {"reads": 0}',
+        '    def read_twice(self, **options):',
+        '        state["reads"] += 1',
+        '        try:',
+        '            return original(self, **options)',
+        '        finally:',
+        '            if state["reads"] == 1:',
+        '                print("second read of one BRPOP reply", flush=True)',
+        '                original(self, **options)',
+        '    kombu_redis.Channel._brpop_read = read_twice',
+        '    app.worker_main(["worker", "--pool", "solo", "--queues", "acdk8s_hang_probe", "--hostname", name,',
+        '                     "--without-mingle", "--without-gossip", "--without-heartbeat", "--loglevel", "WARNING"])',
+        'print("socket timeout", app.conf.broker_transport_options.get("socket_timeout"), flush=True)',
+        'child = multiprocessing.Process(target=worker)',
+        'child.start()',
+        'started, answer = time.monotonic(), None',
+        'while answer is None and time.monotonic() - started < 90:',
+        '    time.sleep(5)',
+        '    replies = app.control.ping(destination=[name], timeout=3)',
+        '    answer = next((r[name] for r in replies if name in r), None)',
+        'print("ping", answer, "after", round(time.monotonic() - started), "s", flush=True)',
+        'child.terminate(); child.join(10)',
+        'if child.is_alive(): child.kill()',
+      ].join('\n');
+      const pod = celery.podOf('celery-worker').metadata.name;
+      const r = kubelet.exec(celery.ns, pod, 'celery-worker', ['python3', '-c', script], 180);
+      const out = r.output;
+      expect(out).toContain(`socket timeout ${CeleryWorkers.BROKER_SOCKET_TIMEOUT_SECONDS}`);
+      expect(out).toContain('second read of one BRPOP reply');
+      // the blocked read ended with redis-py's TimeoutError, which kombu counts as a lost connection
+      expect(out).toMatch(/Connection to broker lost[\s\S]*TimeoutError/);
+      expect(out).toMatch(/ping \{'ok': 'pong'\} after \d+ s/);
+      console.log(`RUNTIME [reapply-celery]: the hang made on purpose: ${out.match(/ping .* s/)?.[0]}`);
+    }, { blocking: false, timeoutMs: 240_000 }));
+
+    registerOf(celery, step('memory at idle: Redis and the Celery worker measured from /proc', [], async () => {
+      const m = await sampleIdle(kubelet, celery.ns);
+      console.log(memoryTable(`RUNTIME [reapply-celery]: memory at idle (peak of ${Math.round(SAMPLE_MS / 1000)} s of samples)`, m));
+      recordRuntime(['celery', 'memory', 'idle'], m);
+      expect(m['celery-worker']?.rssMiB).toBeGreaterThan(50);
+      expect(m.redis?.rssMiB).toBeGreaterThan(0);
+      celeryTaskSampler = new MemorySampler(kubelet, celery.ns).start();
+    }, { blocking: false, timeoutMs: IDLE_SETTLE_MS + SAMPLE_MS + 60_000 }));
+
+    registerOf(celery, step('trigger hybrid_executors through the REST API', ['api-server', 'scheduler'], async () => {
       celery.startPhaseWatch();
-      await celery.trigger('hybrid_executors');
+      expect(await celery.trigger('hybrid_executors')).toMatch(/^manual__/);
+    }));
+
+    // The Celery file's step and the reapply phase's one ("hybrid_executors: quick_check on the Celery worker,
+    // in_its_own_pod in a pod; both succeed") in one: every assertion of both.
+    registerOf(celery, step('hybrid_executors: quick_check on the Celery worker, in_its_own_pod in a pod of the KubernetesExecutor; both succeed', ['scheduler', 'celery-worker', 'worker'], async () => {
       const end = await celery.runEnd('hybrid_executors', 480_000);
       const api = await celery.loggedIn();
       const list = await api.ok('GET', `/dags/hybrid_executors/dagRuns/${encodeURIComponent(celery.runs.hybrid_executors)}/taskInstances`);
-      const tis = Object.fromEntries(list.task_instances.map((t: any) => [t.task_id, t]));
+      celeryTis = Object.fromEntries(list.task_instances.map((t: any) => [t.task_id, t]));
+      const tis = celeryTis;
+      celery.captureTaskPods();
+      const pods = celery.taskPodsOf('hybrid_executors');
       const worker = celery.podOf('celery-worker').metadata.name;
-      console.log(`RUNTIME [reapply-celery]: hybrid_executors ${end.state}: ${Object.values(tis).map((t: any) => `${t.task_id} ${t.state} on ${t.hostname} (${t.executor ?? 'default'})`).join('; ')}`);
+      const summary = Object.values(tis).map((t: any) => `${t.task_id}: ${t.state} on ${t.hostname} (executor ${t.executor ?? 'default'})`).join('; ');
+      console.log(`RUNTIME [reapply-celery]: hybrid_executors ${end.state}: ${summary}; task pods: ${pods.map((p) => `${p.metadata.name} (${p.metadata.labels.task_id})`).join(', ')}`);
       expect(end).toEqual({ state: 'success', tasks: { quick_check: 'success', in_its_own_pod: 'success' } });
       expect([tis.quick_check.executor, tis.quick_check.hostname]).toEqual(['CeleryExecutor', worker]);
-      expect(celery.taskPodsOf('hybrid_executors').map((p) => p.metadata.labels.task_id)).toEqual(['in_its_own_pod']);
+      // one task pod, for in_its_own_pod only: quick_check started none
+      expect(pods.map((p) => p.metadata.labels.task_id)).toEqual(['in_its_own_pod']);
+      expect(tis.in_its_own_pod.hostname).toBe(pods[0].metadata.name);
+      expect(kubelet.log(celery.ns, worker, 'celery-worker')).toMatch(/Executing workload in Celery/);
+      // each wrote its line into the data volume, naming the host it ran on
+      const pv = celery.objectsOf('PersistentVolume').find((v) => v.metadata.labels?.['app.kubernetes.io/component'] === 'data-storage');
+      const dir = kubelet.hostPath(pv.spec.hostPath.path);
+      const safe = celery.runs.hybrid_executors.replace(/[^A-Za-z0-9_.-]+/g, '_');
+      expect(fs.readFileSync(path.join(dir, `hybrid_executors-${safe}-quick_check.txt`), 'utf8')).toContain(`quick_check ran on ${worker}`);
+      expect(fs.readFileSync(path.join(dir, `hybrid_executors-${safe}-in_its_own_pod.txt`), 'utf8')).toContain(`in_its_own_pod ran on ${pods[0].metadata.name}`);
       // and what was there before Celery is still readable
       expect(connectionPassword(celery)).toBe(CONN_PASSWORD);
       kubectlOk(['get', 'namespace', celery.ns]);
     }, { timeoutMs: 600_000 }));
+
+    registerOf(celery, step('memory while hybrid_executors ran, and each task\'s wait from queued to running', [], async () => {
+      if (!celeryTaskSampler) throw new Error('not sampled: the idle measurement did not run');
+      const m = celeryTaskSampler.stop();
+      celeryTaskSampler = undefined;
+      console.log(memoryTable('RUNTIME [reapply-celery]: peak memory from the trigger until the run ended', m));
+      const seconds = (a?: string, b?: string) => (a && b ? Math.round((Date.parse(b) - Date.parse(a)) / 100) / 10 : undefined);
+      const waits = Object.fromEntries(
+        Object.values(celeryTis).map((t: any) => [
+          t.task_id,
+          { executor: t.executor ?? 'KubernetesExecutor (default)', queuedToRunning: seconds(t.queued_when, t.start_date), running: seconds(t.start_date, t.end_date), queuedToDone: seconds(t.queued_when, t.end_date) },
+        ]),
+      );
+      console.log(`RUNTIME [reapply-celery]: queued -> running -> done, in seconds: ${JSON.stringify(waits)}`);
+      recordRuntime(['celery', 'memory', 'task'], m);
+      recordRuntime(['celery', 'taskStart'], waits);
+      expect(m['celery-worker']?.rssMiB).toBeGreaterThan(50);
+      expect(waits.quick_check.queuedToRunning).toBeLessThan(waits.in_its_own_pod.queuedToRunning!);
+    }, { blocking: false, timeoutMs: 60_000 }));
+
+    registerOf(celery, step("the KEDA query, as celery.keda renders it, counts the Celery tasks queued or running on the workers' queues / concurrency, in Airflow's own schema", ['metadata-db'], async () => {
+      // The same chart with celery.keda (the API server here has no KEDA CRDs, so the ScaledObject is not applied):
+      // its trigger's query and connection, run with psql from the Postgres pod as KEDA's operator would connect.
+      const kedaObjects = Testing.synth(new AirflowChart(Testing.app(), 'airflow', { celery: { keda: {} } }));
+      const trigger = kedaObjects.find((o: any) => o.kind === 'ScaledObject').spec.triggers[0];
+      const auth = kedaObjects.find((o: any) => o.kind === 'TriggerAuthentication').spec.secretTargetRef[0];
+      const celeryDefault = Testing.synth(new AirflowChart(Testing.app(), 'airflow', { celery: { keda: {}, defaultExecutor: true } }))
+        .find((o: any) => o.kind === 'ScaledObject').spec.triggers[0].metadata.query;
+      const m = trigger.metadata;
+      expect(auth).toEqual({ parameter: 'password', name: 'airflow-secrets', key: 'db-password' });
+      const conninfo = `host=${m.host} port=${m.port} user=${m.userName} dbname=${m.dbName} sslmode=${m.sslmode}`;
+      const pod = celery.podOf('metadata-db').metadata.name;
+      const psql = (...commands: string[]) =>
+        kubelet.exec(celery.ns, pod, 'postgres', ['env', `PGPASSWORD=${celery.secretValues[auth.key]}`, 'psql', '-X', '-qtA', '-v', 'ON_ERROR_STOP=1', conninfo, ...commands.flatMap((c) => ['-c', c])], 60);
+      // A known queue state, in one transaction that is rolled back: rows copied from a finished task instance of
+      // hybrid_executors (so every foreign key and NOT NULL column holds), each with its own id, task_id, state, queue, executor.
+      const rows: Array<[state: string, queue: string, executor: string | null, times: number]> = [
+        ['queued', 'default', 'CeleryExecutor', 4], // counted
+        ['running', 'default', 'CeleryExecutor', 2], // counted
+        ['queued', 'default', 'airflow.providers.celery.executors.celery_executor.CeleryExecutor', 1], // counted
+        ['queued', 'sensors', 'CeleryExecutor', 1], // another queue: no worker of these takes it
+        ['queued', 'default', null, 2], // no executor: the KubernetesExecutor's (the default); Celery's with defaultExecutor
+        ['running', 'default', 'KubernetesExecutor', 1],
+        ['scheduled', 'default', 'CeleryExecutor', 1],
+        ['deferred', 'default', 'CeleryExecutor', 1],
+        ['success', 'default', 'CeleryExecutor', 1],
+      ];
+      const inserts: string[] = ["CREATE TEMP TABLE keda_seed AS SELECT * FROM task_instance WHERE dag_id = 'hybrid_executors' LIMIT 1"];
+      let n = 0;
+      for (const [state, queue, executor, times] of rows) {
+        for (let i = 0; i < times; i++) {
+          inserts.push(
+            `UPDATE keda_seed SET id = gen_random_uuid(), task_id = 'keda_probe_${n++}', state = '${state}', queue = '${queue}', executor = ${executor === null ? 'NULL' : `'${executor}'`}`,
+            'INSERT INTO task_instance SELECT * FROM keda_seed',
+          );
+        }
+      }
+      const r = psql('BEGIN', m.query, ...inserts, m.query, celeryDefault, 'ROLLBACK');
+      console.log(`RUNTIME [reapply-celery]: KEDA query before and after ${n} rows (${rows.map(([st, q, e, t]) => `${t}x ${st}/${q}/${e ?? 'NULL'}`).join(', ')}), then with defaultExecutor: ${JSON.stringify(r.output)}`);
+      expect(r.code).toBe(0);
+      // Before: 0 (every task of the deployment's DAG runs, the default chain's and the harness's included, has
+      // ended). After: 7 Celery tasks queued or running on "default" / 2 -> 4; with the CeleryExecutor as default,
+      // the 2 without an executor too: 9 / 2 -> 5.
+      expect(r.output.trim().split('\n')).toEqual(['0', '4', '5']);
+      // Rolled back: nothing of it stays.
+      expect(psql("SELECT count(*) FROM task_instance WHERE task_id LIKE 'keda_probe_%'").output.trim()).toBe('0');
+    }, { blocking: false, timeoutMs: 120_000 }));
+
+    registerOf(celery, celerySteps['no container restarted, and the scheduler log has no RBAC denial']);
+    // The real node: the memory the kernel charges (page cache included) against each cgroup's limit
+    if (kubelet.real) registerOf(celery, celery.cgroupMemoryStep([...celery.components(), 'redis', 'celery-worker']));
   });
 });
