@@ -28,13 +28,14 @@ export function hostRoot(ns = NS): string {
 }
 
 /**
- * Deletes what `yaml` (a file or a folder such as dist/) created in namespace `ns`, as fast as the chain's teardown: the namespace as
- * test/live/support/cluster.ts deleteNamespace does it (the pods force-deleted, so the real kubelet kills their
- * containers after its 2 s minimum instead of each pod's terminationGracePeriodSeconds: this is a test's teardown,
- * not a check of the chart's shutdown), then the cluster-scoped objects of `yaml` (the PersistentVolumes), waiting
- * until the namespace and the PersistentVolumes are gone (named `<prefix>-*`, AirflowChart's default namePrefix in
- * namespace `ns`: "airflow" in "airflow", the namespace in any other) and until the node has no cgroup left of those pods (their
- * containers really ended, so nothing writes to /data any more), in short kubectl calls.
+ * Deletes what `yaml` (a file or a folder such as dist/) created in namespace `ns`, as fast as the chain's
+ * teardown: the namespace as test/live/support/cluster.ts deleteNamespace does it (the pods force-deleted, so the
+ * real kubelet kills their containers after its 2 s minimum instead of each pod's terminationGracePeriodSeconds: this
+ * is a test's teardown, not a check of the chart's shutdown), then the cluster-scoped objects of `yaml` (the
+ * PersistentVolumes), waiting until the namespace and the PersistentVolumes are gone (named `<prefix>-*`,
+ * AirflowChart's default namePrefix in namespace `ns`: "airflow" in "airflow", the namespace in any other) and until
+ * the node has no cgroup left of those pods (their containers really ended, so nothing writes to /data any more), in
+ * short kubectl calls.
  */
 export async function deleteChart(yaml: string, ns = NS): Promise<void> {
   const uids: string[] = kubectl(['get', 'namespace', ns]).code === 0 ? pods(ns).map((p) => p.metadata.uid) : [];
@@ -225,7 +226,7 @@ export async function jobsComplete(min: number, ns = NS): Promise<void> {
   await waitFor('every Job to complete', 900_000, () => kubectlJson(['-n', ns, 'get', 'jobs', '-o', 'json']).items.every((j: any) => (j.status.succeeded ?? 0) >= 1), () => podSummary(ns), 3000);
 }
 
-/** Waits until every component of `components` (in namespace `ns`) is Ready; then none of their containers may have restarted. */
+/** Waits until every component of `components` in namespace `ns` is Ready; then none of their containers may have restarted. */
 export async function readyWithoutRestart(what: string, components: readonly string[], ns = NS): Promise<void> {
   await waitFor(what, 900_000, () => components.every((c) => componentReady(c, ns)), () => podSummary(ns), 3000);
   for (const p of pods(ns).filter((x) => components.includes(x.metadata.labels?.['app.kubernetes.io/component']))) {
