@@ -16,8 +16,12 @@
 // Debian's Go, USER 65534 and ENTRYPOINT ["/bin/statsd_exporter"] as upstream's Dockerfile sets them), pulled from the
 // node's registry under the name and tag lib/metrics names (DEFAULT_STATSD_EXPORTER_IMAGE).
 //
-// The app is synthesized as a user's main.ts would (AirflowApp + `new AirflowChart(app, 'airflow', { gitSync, metrics:
-// true })`) into build/real-node-git-sync-metrics/ and applied with `kubectl apply -f` on that folder. git-sync gets
+// The app is synthesized as a user's main.ts would (AirflowApp + `new AirflowChart(app, 'airflow', { namespace:
+// 'git-sync-metrics', gitSync, metrics: true })`) into build/real-node-git-sync-metrics/ and applied with `kubectl
+// apply -f` on that folder. The namespace is its own (issue #25 item 3: the real node runs two files at once, and
+// two charts side by side share no namespace, PersistentVolume or host folder): its PersistentVolumes are
+// `git-sync-metrics-*-volume` under /data/git-sync-metrics (the chart's defaults of namePrefix and hostRoot in a
+// namespace other than "airflow"), and every in-cluster name it checks is `*.git-sync-metrics.svc.cluster.local`. git-sync gets
 // Ready (its first sync published the link) and the exporter by its own probes with the chart's arguments and mapping
 // file; Airflow's own metrics reach the exporter (the scheduler's heartbeat, sent over UDP to the Service's in-cluster
 // name, read back at the exporter's /metrics through the Service); the dag-processor parses the DAG from the synced
@@ -32,9 +36,12 @@ import * as YAML from 'yaml';
 import { AIRFLOW_STATSD_MAPPINGS, AirflowApp, AirflowChart, DEFAULT_GIT_SYNC_IMAGE, DEFAULT_STATSD_EXPORTER_IMAGE } from '../../lib';
 import { kubectl, kubectlJson, kubectlOk, REPO_ROOT, waitFor } from '../live/support/cluster';
 import { recordRuntime } from './support/results';
-import { cgroupMemory, chartProgress, componentPod, DATA, deleteChart, inScheduler, jobsComplete, memoryReport, NS, podSummary, pods, prepareData, readyWithoutRestart, REAL_NODE, removeChart } from './support/real-node';
+import { cgroupMemory, chartProgress, componentPod, deleteChart, hostRoot, inScheduler, jobsComplete, memoryReport, podSummary, pods, prepareData, readyWithoutRestart, REAL_NODE, removeChart } from './support/real-node';
 
 const OUT = path.join(REPO_ROOT, 'build', 'real-node-git-sync-metrics');
+/** This file's own namespace: nothing of its chart is shared with a file running beside it on the node. */
+const NS = 'git-sync-metrics';
+const summary = () => podSummary(NS);
 /** The machine's end of the real node's veth (scripts/runtime/real-node.sh HOST_IP): the pods reach it. */
 const HOST_IP = '10.246.1.1';
 const PORT = 19443;
@@ -60,7 +67,7 @@ function dag(dagId: string): string {
 
 /** The exporter's /metrics read from the scheduler's container, through cluster DNS and the Service (kube-proxy). */
 function exporterMetrics(): string {
-  return inScheduler(`curl -sS --max-time 10 ${METRICS_URL}`);
+  return inScheduler(`curl -sS --max-time 10 ${METRICS_URL}`, NS);
 }
 
 /** The value of the first sample of `series` (a name with its labels, as /metrics writes it), or undefined. */
@@ -140,17 +147,17 @@ d('runtime: the chart with gitSync and metrics on the real node', () => {
 
     fs.rmSync(OUT, { recursive: true, force: true });
     const app = new AirflowApp({ outdir: OUT });
-    new AirflowChart(app, 'airflow', { gitSync: { repository: REPOSITORY, branch: 'main', period: Duration.seconds(10) }, metrics: true });
+    new AirflowChart(app, 'airflow', { namespace: NS, gitSync: { repository: REPOSITORY, branch: 'main', period: Duration.seconds(10) }, metrics: true });
     app.synth();
     trustTheCa();
-    await deleteChart(OUT);
-    prepareData(path.join(REPO_ROOT, 'dags'));
+    await deleteChart(OUT, NS);
+    prepareData(path.join(REPO_ROOT, 'dags'), NS);
   }, 360_000);
 
   afterAll(async () => {
     server?.kill();
     try {
-      await removeChart(OUT, ['realNode', 'gitSyncMetrics', 'timingsSeconds'], timings);
+      await removeChart(OUT, ['realNode', 'gitSyncMetrics', 'timingsSeconds'], timings, NS);
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
     }
@@ -181,7 +188,11 @@ d('runtime: the chart with gitSync and metrics on the real node', () => {
     expect(text).toContain(`image: ${DEFAULT_GIT_SYNC_IMAGE}`);
     expect(text).toContain(`--repo=${REPOSITORY}`);
     expect(text).toContain(`image: ${DEFAULT_STATSD_EXPORTER_IMAGE}`);
-    expect(text).toContain('statsd_host = airflow-statsd.airflow.svc.cluster.local');
+    expect(text).toContain(`statsd_host = airflow-statsd.${NS}.svc.cluster.local`);
+    // the chart's own: in its own namespace, its PersistentVolumes and host folders are its own too
+    expect(text).toContain(`name: ${NS}-dags-volume`);
+    expect(text).toContain(`path: ${hostRoot(NS)}/dags`);
+    expect(text).not.toMatch(/path: \/data\/(dags|logs|data|postgres|postgres-keys)$/m);
     kubectlOk(['apply', '-f', OUT]);
     setApplied();
     mark('applied');
@@ -189,19 +200,19 @@ d('runtime: the chart with gitSync and metrics on the real node', () => {
 
   test('the Jobs complete', async () => {
     needApplied();
-    await jobsComplete(4);
+    await jobsComplete(4, NS);
     mark('jobsComplete');
   }, 960_000);
 
   test('the four components, git-sync (its first sync done) and the StatsD exporter are Ready, none restarted', async () => {
     needApplied();
-    await readyWithoutRestart('the components, git-sync and the StatsD exporter Ready', COMPONENTS);
-    const pod = kubectlJson(['-n', NS, 'get', 'pod', componentPod('git-sync'), '-o', 'json']);
+    await readyWithoutRestart('the components, git-sync and the StatsD exporter Ready', COMPONENTS, NS);
+    const pod = kubectlJson(['-n', NS, 'get', 'pod', componentPod('git-sync', NS), '-o', 'json']);
     const status = pod.status.containerStatuses.find((c: any) => c.name === 'git-sync');
     // a real pull: containerd resolved the tag to a digest in the node's registry
     expect(status.image).toMatch(/git-sync\/git-sync:v4\.4\.2$/);
     expect(status.imageID).toMatch(/git-sync\/git-sync@sha256:[0-9a-f]{64}$/);
-    const logs = kubectl(['-n', NS, 'logs', componentPod('git-sync'), '-c', 'git-sync']).stdout;
+    const logs = kubectl(['-n', NS, 'logs', componentPod('git-sync', NS), '-c', 'git-sync']).stdout;
     console.log(`RUNTIME [real node, git-sync and metrics]: git-sync's log\n${logs.split('\n').slice(0, 30).join('\n')}`);
     expect(logs).toContain('v4.4.2');
     mark('componentsReady');
@@ -209,7 +220,7 @@ d('runtime: the chart with gitSync and metrics on the real node', () => {
 
   test('the exporter runs the image pulled from the node registry, with the chart arguments and mapping file', () => {
     needApplied();
-    const pod = kubectlJson(['-n', NS, 'get', 'pod', componentPod('statsd'), '-o', 'json']);
+    const pod = kubectlJson(['-n', NS, 'get', 'pod', componentPod('statsd', NS), '-o', 'json']);
     const status = pod.status.containerStatuses.find((c: any) => c.name === 'statsd-exporter');
     // a real pull: containerd resolved the tag to a digest in the registry (the emulated kubelet records none)
     expect(status.image).toMatch(/prom\/statsd-exporter:v0\.28\.0$/);
@@ -220,7 +231,7 @@ d('runtime: the chart with gitSync and metrics on the real node', () => {
     // (statsd_exporter counts config_reloads_total only on a reload, not on the first load)
     expect(text).toMatch(/^statsd_exporter_build_info\{.*version="0\.28\.0".*\} 1$/m);
     expect(sample(text, /^statsd_exporter_loaded_mappings /)).toBe(AIRFLOW_STATSD_MAPPINGS.length);
-    const log = kubectlOk(['-n', NS, 'logs', componentPod('statsd'), '-c', 'statsd-exporter']);
+    const log = kubectlOk(['-n', NS, 'logs', componentPod('statsd', NS), '-c', 'statsd-exporter']);
     expect(log).toContain('msg="Starting StatsD -> Prometheus Exporter" version="(version=0.28.0');
     expect(log).not.toMatch(/level=ERROR/);
   });
@@ -229,32 +240,32 @@ d('runtime: the chart with gitSync and metrics on the real node', () => {
     needApplied();
     const heartbeat = /^airflow_scheduler_heartbeat\{type="counter"\} /;
     let first = 0;
-    await waitFor('airflow_scheduler_heartbeat at the exporter', 300_000, () => (first = sample(exporterMetrics(), heartbeat) ?? 0) > 0, podSummary, 5000);
+    await waitFor('airflow_scheduler_heartbeat at the exporter', 300_000, () => (first = sample(exporterMetrics(), heartbeat) ?? 0) > 0, summary, 5000);
     let second = 0;
-    await waitFor('airflow_scheduler_heartbeat to count up', 120_000, () => (second = sample(exporterMetrics(), heartbeat) ?? 0) > first, podSummary, 5000);
+    await waitFor('airflow_scheduler_heartbeat to count up', 120_000, () => (second = sample(exporterMetrics(), heartbeat) ?? 0) > first, summary, 5000);
     const text = exporterMetrics();
     const series = [...new Set(text.split('\n').filter((l) => l.startsWith('airflow_')).map((l) => l.replace(/[{ ].*/, '')))].sort();
     const udp = sample(text, /^statsd_exporter_udp_packets_total /) ?? 0;
     console.log(`RUNTIME [real node, git-sync and metrics]: airflow_scheduler_heartbeat ${first} -> ${second}; ${udp} UDP packets; ${series.length} airflow_ series:\n${series.join('\n')}`);
     expect(udp).toBeGreaterThan(0);
     // more than the scheduler: the dag-processor's heartbeat too (every component sends to the same Service)
-    await waitFor('airflow_dag_processor_heartbeat at the exporter', 120_000, () => (sample(exporterMetrics(), /^airflow_dag_processor_heartbeat\{type="counter"\} /) ?? 0) > 0, podSummary, 5000);
+    await waitFor('airflow_dag_processor_heartbeat at the exporter', 120_000, () => (sample(exporterMetrics(), /^airflow_dag_processor_heartbeat\{type="counter"\} /) ?? 0) > 0, summary, 5000);
     recordRuntime(['realNode', 'gitSyncMetrics', 'exporter'], { schedulerHeartbeat: second, udpPackets: udp, airflowSeries: series.length });
     mark('metricsSeen');
   }, 480_000);
 
   test('the DAG of the first commit is parsed from the synced folder; a second commit is synced and parsed too', async () => {
     needApplied();
-    const listed = (dagId: string) => new RegExp(`\\b${dagId}\\b`).test(kubectl(['-n', NS, 'exec', componentPod('scheduler'), '-c', 'scheduler', '--', 'airflow', 'dags', 'list', '-o', 'plain']).stdout);
-    await waitFor('git_synced_first parsed', 300_000, () => listed('git_synced_first'), podSummary, 5000);
+    const listed = (dagId: string) => new RegExp(`\\b${dagId}\\b`).test(kubectl(['-n', NS, 'exec', componentPod('scheduler', NS), '-c', 'scheduler', '--', 'airflow', 'dags', 'list', '-o', 'plain']).stdout);
+    await waitFor('git_synced_first parsed', 300_000, () => listed('git_synced_first'), summary, 5000);
     mark('firstDagParsed');
     const t0 = Date.now();
     const commit = commitAndPush('git_synced_second.py', dag('git_synced_second'));
     // git-sync publishes a commit by pointing its link (<dags>/git-sync/repo, the machine's /data here) at its worktree
-    const link = path.join(DATA, 'dags', 'git-sync', 'repo');
-    await waitFor(`git-sync to publish ${commit}`, 120_000, () => fs.existsSync(link) && fs.readlinkSync(link).includes(commit), () => `${fs.existsSync(link) ? fs.readlinkSync(link) : '(no link)'}\n${podSummary()}`, 1000);
+    const link = path.join(hostRoot(NS), 'dags', 'git-sync', 'repo');
+    await waitFor(`git-sync to publish ${commit}`, 120_000, () => fs.existsSync(link) && fs.readlinkSync(link).includes(commit), () => `${fs.existsSync(link) ? fs.readlinkSync(link) : '(no link)'}\n${summary()}`, 1000);
     const syncedSeconds = Math.round((Date.now() - t0) / 1000);
-    await waitFor('git_synced_second parsed', 300_000, () => listed('git_synced_second'), podSummary, 5000);
+    await waitFor('git_synced_second parsed', 300_000, () => listed('git_synced_second'), summary, 5000);
     const parsedSeconds = Math.round((Date.now() - t0) / 1000);
     console.log(`RUNTIME [real node, git-sync and metrics]: second commit pushed -> synced ${syncedSeconds} s -> parsed ${parsedSeconds} s`);
     recordRuntime(['realNode', 'gitSyncMetrics', 'secondCommit'], { syncedSeconds, parsedSeconds });
@@ -263,10 +274,10 @@ d('runtime: the chart with gitSync and metrics on the real node', () => {
 
   test('nothing restarted; memory: every running container under its cgroup limit (at most 80%); no OOM kill', () => {
     needApplied();
-    const restarted = pods().flatMap((p) => (p.status.containerStatuses ?? []).filter((cs: any) => cs.restartCount !== 0).map((cs: any) => `${p.metadata.name}/${cs.name}: ${cs.restartCount}`));
+    const restarted = pods(NS).flatMap((p) => (p.status.containerStatuses ?? []).filter((cs: any) => cs.restartCount !== 0).map((cs: any) => `${p.metadata.name}/${cs.name}: ${cs.restartCount}`));
     expect(restarted).toEqual([]);
-    const m = cgroupMemory();
-    const { over, oomKilled } = memoryReport('RUNTIME [real node, git-sync and metrics]: memory from the cgroups', m);
+    const m = cgroupMemory(NS);
+    const { over, oomKilled } = memoryReport('RUNTIME [real node, git-sync and metrics]: memory from the cgroups', m, NS);
     recordRuntime(['realNode', 'gitSyncMetrics', 'memory'], m);
     // keyed `component` or `component:container` (the exporter's container is statsd-exporter: `statsd:statsd-exporter`)
     for (const c of COMPONENTS) expect(Object.keys(m).filter((k) => k === c || k.startsWith(`${c}:`))).not.toEqual([]);

@@ -4,11 +4,16 @@
 // cgroup. Only for AIRFLOW_CDK8S_RUNTIME_NODE=real (`npm run test:runtime:real`).
 import * as fs from 'fs';
 import * as path from 'path';
+import { defaultHostRoot } from '../../../lib/core';
 import { deleteNamespace, kubectl, kubectlJson, kubectlOk, waitFor } from '../../live/support/cluster';
 import { parseAllDocuments } from 'yaml';
 import { recordRuntime } from './results';
 
 export const REAL_NODE = process.env.AIRFLOW_CDK8S_RUNTIME_NODE === 'real';
+/**
+ * The namespace of the helpers below unless they are given another: the benches' and AirflowChart's default. A suite
+ * that may run beside another on the one real node deploys into a namespace of its own and passes it to each helper.
+ */
 export const NS = 'airflow';
 export const DATA = '/data';
 const MARKER = path.join(DATA, '.airflow-cdk8s-real-node');
@@ -22,27 +27,35 @@ export function chartObjects(yaml: string): any[] {
 }
 
 /**
- * Deletes what `yaml` (a file or a folder such as dist/) created, as fast as the chain's teardown: the namespace as
- * test/live/support/cluster.ts deleteNamespace does it (the pods force-deleted, so the real kubelet kills their
- * containers after its 2 s minimum instead of each pod's terminationGracePeriodSeconds: this is a test's teardown,
- * not a check of the chart's shutdown), then the cluster-scoped objects of `yaml` (the PersistentVolumes), waiting
- * until the namespace and the PersistentVolumes are gone and until the node has no cgroup left of those pods (their
- * containers really ended, so nothing writes to /data any more), in short kubectl calls. Only `yaml`'s own
- * PersistentVolumes are waited for: another test file's chart may run beside this one (two jest workers).
+ * The host folder of the chart's hostPath volumes in namespace `ns`: AirflowChart's default hostRoot ("/data" in
+ * namespace "airflow", "/data/<namespace>" in any other).
  */
-export async function deleteChart(yaml: string): Promise<void> {
-  const uids: string[] = kubectl(['get', 'namespace', NS]).code === 0 ? pods().map((p) => p.metadata.uid) : [];
+export function hostRoot(ns = NS): string {
+  return defaultHostRoot(ns);
+}
+
+/**
+ * Deletes what `yaml` (a file or a folder such as dist/) created in namespace `ns`, as fast as the chain's
+ * teardown: the namespace as test/live/support/cluster.ts deleteNamespace does it (the pods force-deleted, so the
+ * real kubelet kills their containers after its 2 s minimum instead of each pod's terminationGracePeriodSeconds: this
+ * is a test's teardown, not a check of the chart's shutdown), then the cluster-scoped objects of `yaml` (the
+ * PersistentVolumes), waiting until the namespace and `yaml`'s own PersistentVolumes are gone (another test file's
+ * chart may run beside this one: two jest workers) and until the node has no cgroup left of those pods (their
+ * containers really ended, so nothing writes to /data any more), in short kubectl calls.
+ */
+export async function deleteChart(yaml: string, ns = NS): Promise<void> {
+  const uids: string[] = kubectl(['get', 'namespace', ns]).code === 0 ? pods(ns).map((p) => p.metadata.uid) : [];
   const pvs = fs.existsSync(yaml) ? chartObjects(yaml).filter((o) => o.kind === 'PersistentVolume').map((o) => o.metadata.name) : [];
-  await deleteNamespace(NS);
+  await deleteNamespace(ns);
   kubectl(['delete', '-f', yaml, '--ignore-not-found', '--wait=false']);
   await waitFor(
     `the namespace and the PersistentVolumes of ${yaml} to be gone`,
     300_000,
-    () => kubectl(['get', 'namespace', NS]).code !== 0 && !kubectl(['get', 'pv', '-o', 'name']).stdout.split('\n').some((l) => pvs.includes(l.replace(/^persistentvolume\//, '').trim())),
+    () => kubectl(['get', 'namespace', ns]).code !== 0 && !kubectl(['get', 'pv', '-o', 'name']).stdout.split('\n').some((l) => pvs.includes(l.replace(/^persistentvolume\//, '').trim())),
     () => kubectl(['get', 'namespace,pv']).stdout,
     250,
   );
-  await waitFor(`the containers of the ${uids.length} pods of ${NS} to end on the node`, 120_000, () => podCgroups(uids).length === 0, () => podCgroups(uids).join('\n'), 250);
+  await waitFor(`the containers of the ${uids.length} pods of ${ns} to end on the node`, 120_000, () => podCgroups(uids).length === 0, () => podCgroups(uids).join('\n'), 250);
 }
 
 /** The real node's pod cgroups (memory hierarchy) left of the pods `uids`. */
@@ -63,19 +76,21 @@ function podCgroups(uids: readonly string[]): string[] {
 
 /**
  * The machine's /data as the README prepares it (`minikube mount --uid 50000 --gid 0`): dags (with the repository's
- * DAGs), logs and data owned by 50000:0, each made afresh. Refuses a /data it did not create.
+ * DAGs), logs and data owned by 50000:0, each made afresh, under the chart's host folder in namespace `ns` (hostRoot).
+ * Refuses a /data it did not create.
  */
-export function prepareData(dagsDir: string): void {
+export function prepareData(dagsDir: string, ns = NS): void {
   claimData();
+  const root = hostRoot(ns);
   for (const dir of ['dags', 'logs', 'data']) {
-    removeHostFolders([path.join(DATA, dir)]);
-    fs.mkdirSync(path.join(DATA, dir), { recursive: true });
-    fs.chownSync(path.join(DATA, dir), 50000, 0);
-    fs.chmodSync(path.join(DATA, dir), 0o775);
+    removeHostFolders([path.join(root, dir)]);
+    fs.mkdirSync(path.join(root, dir), { recursive: true });
+    fs.chownSync(path.join(root, dir), 50000, 0);
+    fs.chmodSync(path.join(root, dir), 0o775);
   }
   for (const f of fs.readdirSync(dagsDir).filter((x) => x.endsWith('.py'))) {
-    fs.copyFileSync(path.join(dagsDir, f), path.join(DATA, 'dags', f));
-    fs.chownSync(path.join(DATA, 'dags', f), 50000, 0);
+    fs.copyFileSync(path.join(dagsDir, f), path.join(root, 'dags', f));
+    fs.chownSync(path.join(root, 'dags', f), 50000, 0);
   }
 }
 
@@ -113,45 +128,45 @@ export function pods(ns = NS): any[] {
   return kubectlJson(['-n', ns, 'get', 'pods', '-o', 'json']).items;
 }
 
-export function podSummary(): string {
-  return kubectl(['-n', NS, 'get', 'pods', '-o', 'wide']).stdout + kubectl(['-n', NS, 'get', 'events', '--sort-by=.lastTimestamp']).stdout.split('\n').filter((l) => !/Normal/.test(l)).slice(-15).join('\n');
+export function podSummary(ns = NS): string {
+  return kubectl(['-n', ns, 'get', 'pods', '-o', 'wide']).stdout + kubectl(['-n', ns, 'get', 'events', '--sort-by=.lastTimestamp']).stdout.split('\n').filter((l) => !/Normal/.test(l)).slice(-15).join('\n');
 }
 
 /** Whether a pod of `component` (app.kubernetes.io/component) is Ready. */
-export function componentReady(component: string): boolean {
-  return pods().some((p) => p.metadata.labels?.['app.kubernetes.io/component'] === component && p.status.conditions?.find((x: any) => x.type === 'Ready')?.status === 'True');
+export function componentReady(component: string, ns = NS): boolean {
+  return pods(ns).some((p) => p.metadata.labels?.['app.kubernetes.io/component'] === component && p.status.conditions?.find((x: any) => x.type === 'Ready')?.status === 'True');
 }
 
-export function componentPod(component: string): string {
-  return kubectlOk(['-n', NS, 'get', 'pods', '-l', `app.kubernetes.io/component=${component}`, '-o', 'jsonpath={.items[0].metadata.name}']).trim();
+export function componentPod(component: string, ns = NS): string {
+  return kubectlOk(['-n', ns, 'get', 'pods', '-l', `app.kubernetes.io/component=${component}`, '-o', 'jsonpath={.items[0].metadata.name}']).trim();
 }
 
-export function inScheduler(cmd: string): string {
-  return kubectlOk(['-n', NS, 'exec', componentPod('scheduler'), '-c', 'scheduler', '--', 'bash', '-c', cmd]);
+export function inScheduler(cmd: string, ns = NS): string {
+  return kubectlOk(['-n', ns, 'exec', componentPod('scheduler', ns), '-c', 'scheduler', '--', 'bash', '-c', cmd]);
 }
 
 /** Waits until the scheduler's Airflow lists `dagId` (the dag-processor parsed it). */
-export async function dagParsed(dagId: string): Promise<void> {
-  await waitFor(`the DAG ${dagId} parsed`, 300_000, () => new RegExp(dagId).test(kubectl(['-n', NS, 'exec', componentPod('scheduler'), '-c', 'scheduler', '--', 'airflow', 'dags', 'list', '-o', 'plain']).stdout), podSummary, 5000);
+export async function dagParsed(dagId: string, ns = NS): Promise<void> {
+  await waitFor(`the DAG ${dagId} parsed`, 300_000, () => new RegExp(dagId).test(kubectl(['-n', ns, 'exec', componentPod('scheduler', ns), '-c', 'scheduler', '--', 'airflow', 'dags', 'list', '-o', 'plain']).stdout), () => podSummary(ns), 5000);
 }
 
 /** Unpauses and triggers `dagId` in the scheduler (`airflow dags trigger`), waits for the run's end: its id and state. */
-export async function triggerAndWait(dagId: string, timeoutMs = 600_000): Promise<{ run: string; state: string; seconds: number }> {
-  inScheduler(`airflow dags unpause ${dagId} >/dev/null`);
+export async function triggerAndWait(dagId: string, timeoutMs = 600_000, ns = NS): Promise<{ run: string; state: string; seconds: number }> {
+  inScheduler(`airflow dags unpause ${dagId} >/dev/null`, ns);
   const t0 = Date.now();
-  const run = /manual__[^\s"|]+/.exec(inScheduler(`airflow dags trigger ${dagId} -o json`))?.[0];
+  const run = /manual__[^\s"|]+/.exec(inScheduler(`airflow dags trigger ${dagId} -o json`, ns))?.[0];
   if (run === undefined) throw new Error(`airflow dags trigger ${dagId} named no run`);
   let state = '';
   await waitFor(
     `run ${run} of ${dagId} to end`,
     timeoutMs,
     () => {
-      const out = inScheduler(`airflow dags list-runs ${dagId} -o json 2>/dev/null`);
+      const out = inScheduler(`airflow dags list-runs ${dagId} -o json 2>/dev/null`, ns);
       const runs = JSON.parse(out.slice(out.indexOf('[')));
       state = runs.find((r: any) => r.run_id === run)?.state ?? '';
       return state === 'success' || state === 'failed';
     },
-    podSummary,
+    () => podSummary(ns),
     5000,
   );
   return { run, state, seconds: Math.round((Date.now() - t0) / 1000) };
@@ -228,31 +243,31 @@ export function chartProgress(what: string): { timings: Record<string, number>; 
   };
 }
 
-/** Waits until every Job of the namespace (at least `min`, all made by the apply) has succeeded. */
-export async function jobsComplete(min: number): Promise<void> {
-  const jobs = kubectlJson(['-n', NS, 'get', 'jobs', '-o', 'json']).items.map((j: any) => j.metadata.name);
+/** Waits until every Job of the namespace `ns` (at least `min`, all made by the apply) has succeeded. */
+export async function jobsComplete(min: number, ns = NS): Promise<void> {
+  const jobs = kubectlJson(['-n', ns, 'get', 'jobs', '-o', 'json']).items.map((j: any) => j.metadata.name);
   if (jobs.length < min) throw new Error(`${jobs.length} Jobs after the apply (${jobs.join(', ')}), expected at least ${min}`);
-  await waitFor('every Job to complete', 900_000, () => kubectlJson(['-n', NS, 'get', 'jobs', '-o', 'json']).items.every((j: any) => (j.status.succeeded ?? 0) >= 1), podSummary, 3000);
+  await waitFor('every Job to complete', 900_000, () => kubectlJson(['-n', ns, 'get', 'jobs', '-o', 'json']).items.every((j: any) => (j.status.succeeded ?? 0) >= 1), () => podSummary(ns), 3000);
 }
 
-/** Waits until every component of `components` is Ready; then none of their containers may have restarted. */
-export async function readyWithoutRestart(what: string, components: readonly string[]): Promise<void> {
-  await waitFor(what, 900_000, () => components.every(componentReady), podSummary, 3000);
-  for (const p of pods().filter((x) => components.includes(x.metadata.labels?.['app.kubernetes.io/component']))) {
+/** Waits until every component of `components` in namespace `ns` is Ready; then none of their containers may have restarted. */
+export async function readyWithoutRestart(what: string, components: readonly string[], ns = NS): Promise<void> {
+  await waitFor(what, 900_000, () => components.every((c) => componentReady(c, ns)), () => podSummary(ns), 3000);
+  for (const p of pods(ns).filter((x) => components.includes(x.metadata.labels?.['app.kubernetes.io/component']))) {
     for (const cs of p.status.containerStatuses) {
       if (cs.restartCount !== 0) throw new Error(`${p.metadata.name}/${cs.name} restarted ${cs.restartCount} times`);
     }
   }
 }
 
-/** afterAll of a chart file: records its timings, then deletes the chart and its volumes' host folders (unless kept). */
-export async function removeChart(yaml: string, timingsKey: string[], timings: Record<string, number>): Promise<void> {
+/** afterAll of a chart file: records its timings, then deletes the chart (in namespace `ns`) and its volumes' host folders (unless kept). */
+export async function removeChart(yaml: string, timingsKey: string[], timings: Record<string, number>, ns = NS): Promise<void> {
   recordRuntime(timingsKey, timings);
   if (process.env.AIRFLOW_CDK8S_RUNTIME_KEEP === '1') return;
   const t0 = Date.now();
   const folders = fs.existsSync(yaml) ? hostFoldersOf(chartObjects(yaml)) : [];
   try {
-    await deleteChart(yaml);
+    await deleteChart(yaml, ns);
   } finally {
     removeHostFolders(folders);
     console.log(`RUNTIME [real node]: teardown of ${path.basename(yaml)}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
