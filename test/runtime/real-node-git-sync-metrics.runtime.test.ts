@@ -35,6 +35,8 @@ import { Duration } from 'cdk8s';
 import * as YAML from 'yaml';
 import { AIRFLOW_STATSD_MAPPINGS, AirflowApp, AirflowChart, DEFAULT_GIT_SYNC_IMAGE, DEFAULT_STATSD_EXPORTER_IMAGE } from '../../lib';
 import { kubectl, kubectlJson, kubectlOk, REPO_ROOT, waitFor } from '../live/support/cluster';
+import { STATE_ROOT } from './support/kubelet';
+import { claimNamespace } from './support/namespace-claim';
 import { recordRuntime } from './support/results';
 import { cgroupMemory, chartProgress, componentPod, deleteChart, hostRoot, inScheduler, jobsComplete, memoryReport, podSummary, pods, prepareData, readyWithoutRestart, REAL_NODE, removeChart } from './support/real-node';
 
@@ -124,7 +126,10 @@ srv.serve_forever()
 `;
 
 d('runtime: the chart with gitSync and metrics on the real node', () => {
+  let release: (() => void) | undefined;
   beforeAll(async () => {
+    // another file runs beside this one on the real node: its namespace must be this file's alone
+    release = claimNamespace(STATE_ROOT, NS, path.basename(__filename));
     // a CA and a certificate for the machine's address
     run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=real-node-git-ca', '-keyout', 'ca.key', '-out', 'ca.crt', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
     run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${HOST_IP}`, '-keyout', 'server.key', '-out', 'server.csr']);
@@ -160,6 +165,7 @@ d('runtime: the chart with gitSync and metrics on the real node', () => {
       await removeChart(OUT, ['realNode', 'gitSyncMetrics', 'timingsSeconds'], timings, NS);
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
+      release?.();
     }
   }, 360_000);
 

@@ -3,7 +3,10 @@
 // scripts/runtime/build-images.sh pushed to its registry. Runs only when scripts/test-runtime.sh started that node
 // (AIRFLOW_CDK8S_RUNTIME_NODE=real, `npm run test:runtime:real`); the emulated stage skips it.
 import * as fs from 'fs';
+import * as path from 'path';
 import { kubectl, kubectlJson, kubectlOk, waitFor } from '../live/support/cluster';
+import { STATE_ROOT } from './support/kubelet';
+import { claimNamespace } from './support/namespace-claim';
 import { recordRuntime } from './support/results';
 import { DEFAULT_AIRFLOW_IMAGE } from '../../lib';
 
@@ -72,12 +75,16 @@ async function waitPhase(name: string, want: string[], timeoutMs: number): Promi
 }
 
 d('runtime: the real node (kubelet, containerd, runc, kube-proxy, dnsmasq)', () => {
+  let release: (() => void) | undefined;
   beforeAll(() => {
+    // another file runs beside this one on the real node: its namespace must be this file's alone
+    release = claimNamespace(STATE_ROOT, NS, path.basename(__filename));
     kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=120s']);
     kubectlOk(['create', 'namespace', NS]);
   });
   afterAll(() => {
     kubectl(['delete', 'namespace', NS, '--wait=false']);
+    release?.();
   });
 
   test('the node is Ready with 2 CPUs and 4Gi allocatable (minikube\'s default) and untainted', () => {
