@@ -326,7 +326,7 @@ describe('runtime: dagBundles (a GitDagBundle from git daemon) on Airflow 3.2, a
   test(`the chart shares nothing with another suite's: namespace ${NAMESPACE}, its volumes ${NAMESPACE}-*-volume and the repository on /data/${NAMESPACE}`, () => {
     expect(chain.ns).toBe(NAMESPACE);
     expect(chain.objectsOf('PersistentVolume').map((pv) => pv.metadata.name).sort()).toEqual(
-      ['dags', 'data', 'logs', 'postgres', 'postgres-keys'].map((v) => `${NAMESPACE}-${v}-volume`),
+      ['dags', 'data', 'logs', 'postgres', 'postgres-keys'].map((v) => `${NAMESPACE}-${v}-volume`).sort(),
     );
     expect(variant.gitHostPath).toBe(`/data/${NAMESPACE}/git`);
     // The Git connection's host: the git daemon's Service in this namespace.

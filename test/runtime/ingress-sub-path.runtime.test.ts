@@ -86,7 +86,7 @@ describe('runtime: the default chart behind an Ingress on /airflow, with airflow
   test(`the chart shares nothing with another suite's: namespace ${NAMESPACE}, its volumes ${NAMESPACE}-*-volume on /data/${NAMESPACE} (Authlib's too)`, () => {
     expect(chain.ns).toBe(NAMESPACE);
     expect(chain.objectsOf('PersistentVolume').map((pv) => pv.metadata.name).sort()).toEqual(
-      ['authlib', 'dags', 'data', 'logs', 'postgres', 'postgres-keys'].map((v) => `${NAMESPACE}-${v}-volume`),
+      ['authlib', 'dags', 'data', 'logs', 'postgres', 'postgres-keys'].map((v) => `${NAMESPACE}-${v}-volume`).sort(),
     );
     expect(variant.authlibHostPath).toBe(`/data/${NAMESPACE}/authlib`);
     expect(outsideOwnNamespace(variant, NAMESPACE)).toEqual([]);

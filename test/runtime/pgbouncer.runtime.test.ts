@@ -108,7 +108,7 @@ describe(`runtime: the default chart with pgbouncer: {} and databaseCleanup: {},
   test(`the chart shares nothing with another suite's: namespace ${NAMESPACE}, its volumes ${NAMESPACE}-*-volume on /data/${NAMESPACE}`, () => {
     expect(chain.ns).toBe(NAMESPACE);
     expect(chain.objectsOf('PersistentVolume').map((pv) => pv.metadata.name).sort()).toEqual(
-      ['dags', 'data', 'logs', 'postgres', 'postgres-keys'].map((v) => `${NAMESPACE}-${v}-volume`),
+      ['dags', 'data', 'logs', 'postgres', 'postgres-keys'].map((v) => `${NAMESPACE}-${v}-volume`).sort(),
     );
     expect(outsideOwnNamespace(variant, NAMESPACE)).toEqual([]);
   });
