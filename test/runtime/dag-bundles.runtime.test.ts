@@ -4,7 +4,7 @@
 //
 // The repository: a bare repository on the node (created here with the host's git), served by `git daemon` from a
 // pod of the chart's own image (the 3.2 root has Debian's git and GitPython, scripts/runtime/build-root.sh), reached
-// through its Service as git://airflow-git-server.airflow.svc.cluster.local:9418/dags.git, the Git connection's
+// through its Service as git://airflow-git-server.dag-bundles.svc.cluster.local:9418/dags.git, the Git connection's
 // host (from a Secret, as `connectionSecret` takes it). The chain of the default chart runs up to the parsed DAGs;
 // then the dag-processor parses dag_bundle_probe from the bundle at the repository's commit, and the probe is
 // triggered RUNS times (after one warm-up run): each task pod initialises the bundle at the run's version in its own
@@ -12,7 +12,7 @@
 //
 // It runs on the real node (REAL_NODE_SUITES in jest.runtime.config.js; docs/runtime-tests.md "The real node"): the
 // kubelet 1.20, containerd and runc run the pods, the git daemon's pod among them (pulled from the node's registry),
-// the bare repository is the machine's /data/git (the node shares the machine's mount namespace), and the task pods
+// the bare repository is the machine's /data/dag-bundles/git (the node shares the machine's mount namespace), and the task pods
 // reach the Service through the node's DNS (dnsmasq) and kube-proxy. The git daemon stays (not the HTTPS server of
 // real-node-git-sync-metrics.runtime.test.ts): every pod that reads a bundle, the task pods' template included, would have to
 // trust that server's private CA, for which the chart has no prop.
@@ -34,18 +34,23 @@ import { kubectlJson } from '../live/support/cluster';
 import { RuntimeChain, Step, waitForAsync } from './support/chain';
 import { newKubelet } from './support/real-kubelet';
 import { recordRuntime } from './support/results';
-import { DAG_BUNDLE_NAME, GIT_HOST_PATH, GIT_REPO, GIT_SERVICE, dagBundlesChart } from './support/variants';
+import { DAG_BUNDLE_NAME, GIT_REPO, GIT_SERVICE, dagBundlesChart, outsideOwnNamespace } from './support/variants';
 
 const RUNS = Math.max(1, Number(process.env.AIRFLOW_CDK8S_RUNTIME_BUNDLE_RUNS ?? 5));
 const DAG = 'dag_bundle_probe';
 const TASK = 'probe';
+// In namespace dag-bundles (issue #25 item 3: the real node runs two files at once, whose charts must share nothing):
+// the chart's PersistentVolumes dag-bundles-*-volume on /data/dag-bundles (AirflowChart's defaults for a namespace
+// other than airflow), the repository beside them.
+const NAMESPACE = 'dag-bundles';
 const kubelet = newKubelet('dag-bundles');
-const chain = new RuntimeChain(dagBundlesChart(), kubelet);
+const variant = dagBundlesChart(NAMESPACE);
+const chain = new RuntimeChain(variant, kubelet);
 const steps = chain.steps();
 const names = Object.keys(steps);
 // The chain's own DAG steps read the repository's dags/ folder, which this chart does not: its steps stop before them.
 const UP_TO = names.indexOf('the DAGs are parsed with no import errors');
-const GIT_URL = `git://${GIT_SERVICE}.airflow.svc.cluster.local:9418/${GIT_REPO}`;
+const GIT_URL = variant.gitUrl;
 /** The chain the helpers below measure. */
 const active = { chain, kubelet };
 let commit = '';
@@ -297,7 +302,7 @@ describe('runtime: dagBundles (a GitDagBundle from git daemon) on Airflow 3.2, a
       git('add', '.');
       git('-c', 'user.name=airflow-cdk8s', '-c', 'user.email=runtime@airflow-cdk8s.invalid', 'commit', '-q', '-m', 'dag_bundle_probe');
       commit = git('rev-parse', 'HEAD');
-      const served = kubelet.hostPath(GIT_HOST_PATH.slice(1));
+      const served = kubelet.hostPath(variant.gitHostPath.slice(1));
       fs.mkdirSync(served, { recursive: true });
       const bare = path.join(served, GIT_REPO);
       git('clone', '-q', '--bare', work, bare);
@@ -316,6 +321,19 @@ describe('runtime: dagBundles (a GitDagBundle from git daemon) on Airflow 3.2, a
     const conn = { name: 'AIRFLOW_CONN_GIT_RUNTIME_DAGS', valueFrom: { secretKeyRef: { name: 'git-dags', key: 'connection' } } };
     expect(chain.deployment('dag-processor').spec.template.spec.containers[0].env).toContainEqual(conn);
     expect(chain.configMap().data['pod_template_file.yaml']).toContain('AIRFLOW_CONN_GIT_RUNTIME_DAGS');
+  });
+
+  test(`the chart shares nothing with another suite's: namespace ${NAMESPACE}, its volumes ${NAMESPACE}-*-volume and the repository on /data/${NAMESPACE}`, () => {
+    expect(chain.ns).toBe(NAMESPACE);
+    expect(chain.objectsOf('PersistentVolume').map((pv) => pv.metadata.name).sort()).toEqual(
+      ['dags', 'data', 'logs', 'postgres', 'postgres-keys'].map((v) => `${NAMESPACE}-${v}-volume`).sort(),
+    );
+    expect(variant.gitHostPath).toBe(`/data/${NAMESPACE}/git`);
+    // The Git connection's host: the git daemon's Service in this namespace.
+    expect(GIT_URL).toBe(`git://${GIT_SERVICE}.${NAMESPACE}.svc.cluster.local:9418/${GIT_REPO}`);
+    const secret = chain.objectsOf('Secret').find((o) => o.metadata.name === 'git-dags');
+    expect(JSON.parse(secret.stringData.connection).host).toBe(GIT_URL);
+    expect(outsideOwnNamespace(variant, NAMESPACE)).toEqual([]);
   });
 
   for (const name of names.slice(0, UP_TO)) register(steps[name]);

@@ -22,6 +22,11 @@
 //   have it. The stage has no identity provider: no login completes.
 // The admin's password still gives REST API tokens (POST /airflow/auth/token falls back to FAB's database users),
 // so the chain runs as on the default chart.
+//
+// In namespace ingress-sub-path (issue #25 item 3: the real node runs two files at once, whose charts must share
+// nothing): the chart's PersistentVolumes ingress-sub-path-*-volume on /data/ingress-sub-path (AirflowChart's
+// defaults for a namespace other than airflow), Authlib's ingress-sub-path-authlib-volume on
+// /data/ingress-sub-path/authlib. The sub-path /airflow is the Ingress's, not the namespace's.
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -32,10 +37,12 @@ import { getPage, http } from './support/airflow-api';
 import { RuntimeChain, Step } from './support/chain';
 import { newKubelet } from './support/real-kubelet';
 import { recordRuntime } from './support/results';
-import { AUTHLIB_HOST_PATH, AUTHLIB_PYTHONPATH, MUTATION_ANNOTATION, MUTATION_LABEL, ingressAuthChart } from './support/variants';
+import { AUTHLIB_PYTHONPATH, MUTATION_ANNOTATION, MUTATION_LABEL, ingressAuthChart, outsideOwnNamespace } from './support/variants';
 
+const NAMESPACE = 'ingress-sub-path';
 const kubelet = newKubelet('ingress-sub-path');
-const chain = new RuntimeChain(ingressAuthChart(), kubelet);
+const variant = ingressAuthChart(NAMESPACE);
+const chain = new RuntimeChain(variant, kubelet);
 const steps = chain.steps();
 const names = Object.keys(steps);
 const AVAILABLE = names.find((n) => n.includes('become available'))!;
@@ -53,7 +60,7 @@ beforeAll(() => {
   try {
     execFileSync('apt-get', ['download', '-q', 'python3-authlib'], { cwd: dir, stdio: 'pipe' });
     const deb = fs.readdirSync(dir).find((f) => f.endsWith('.deb'))!;
-    const target = kubelet.hostPath(AUTHLIB_HOST_PATH.slice(1));
+    const target = kubelet.hostPath(variant.authlibHostPath.slice(1));
     fs.mkdirSync(target, { recursive: true });
     execFileSync('dpkg-deb', ['-x', path.join(dir, deb), target]);
     console.log(`RUNTIME [ingress-sub-path]: Authlib for the api-server from ${deb}`);
@@ -73,7 +80,16 @@ describe('runtime: the default chart behind an Ingress on /airflow, with airflow
     ]);
     const cfg: string = chain.configMap().data['airflow.cfg'];
     expect(cfg).toContain('base_url = http://airflow.local/airflow\n');
-    expect(cfg).toContain('execution_api_server_url = http://airflow-api-server.airflow.svc.cluster.local:8080/airflow/execution/\n');
+    expect(cfg).toContain(`execution_api_server_url = http://airflow-api-server.${NAMESPACE}.svc.cluster.local:8080/airflow/execution/\n`);
+  });
+
+  test(`the chart shares nothing with another suite's: namespace ${NAMESPACE}, its volumes ${NAMESPACE}-*-volume on /data/${NAMESPACE} (Authlib's too)`, () => {
+    expect(chain.ns).toBe(NAMESPACE);
+    expect(chain.objectsOf('PersistentVolume').map((pv) => pv.metadata.name).sort()).toEqual(
+      ['authlib', 'dags', 'data', 'logs', 'postgres', 'postgres-keys'].map((v) => `${NAMESPACE}-${v}-volume`).sort(),
+    );
+    expect(variant.authlibHostPath).toBe(`/data/${NAMESPACE}/authlib`);
+    expect(outsideOwnNamespace(variant, NAMESPACE)).toEqual([]);
   });
 
   test('the chart: the local settings file in every Airflow pod, webserver_config.py in the api-server, [fab] config_file', () => {

@@ -25,6 +25,10 @@
 // kubelet; on the real node its connections are shorter than the recorder's samples, and the node's conntrack events
 // while it runs show them going to PgBouncer's Service, none to Postgres); Postgres holds at most `metadataPoolSize`
 // connections of Airflow (pg_stat_activity), fewer than PgBouncer's clients (SHOW CLIENTS).
+//
+// In namespace pgbouncer (issue #25 item 3: the real node runs two files at once, whose charts must share nothing):
+// the PersistentVolumes pgbouncer-*-volume on /data/pgbouncer (AirflowChart's defaults for a namespace other than
+// airflow); every Service name below is the chart's `airflow-<what>` in that namespace.
 import { ChildProcess, execFileSync, spawn } from 'child_process';
 import * as path from 'path';
 import { DEFAULT_AIRFLOW_IMAGE } from '../../lib';
@@ -34,10 +38,11 @@ import { RecordedConnection, RecordedPod, readConnections } from './support/conn
 import { airflowMinorOf } from './support/kubelet';
 import { imageConfig, newKubelet } from './support/real-kubelet';
 import { lifetimePeaks } from './support/memory';
-import { defaultChart } from './support/variants';
+import { defaultChart, outsideOwnNamespace } from './support/variants';
 
+const NAMESPACE = 'pgbouncer';
 const kubelet = newKubelet('pgbouncer');
-const full = defaultChart({ pgbouncer: {}, databaseCleanup: {} });
+const full = defaultChart({ pgbouncer: {}, databaseCleanup: {}, namespace: NAMESPACE });
 const cron = full.objects.find((o) => o.kind === 'CronJob');
 const variant = {
   ...full,
@@ -99,7 +104,15 @@ beforeAll(() => {
 }, 660_000);
 chain.hooks({ recordTimings: false });
 
-describe('runtime: the default chart with pgbouncer: {} and databaseCleanup: {}', () => {
+describe(`runtime: the default chart with pgbouncer: {} and databaseCleanup: {}, in namespace ${NAMESPACE}`, () => {
+  test(`the chart shares nothing with another suite's: namespace ${NAMESPACE}, its volumes ${NAMESPACE}-*-volume on /data/${NAMESPACE}`, () => {
+    expect(chain.ns).toBe(NAMESPACE);
+    expect(chain.objectsOf('PersistentVolume').map((pv) => pv.metadata.name).sort()).toEqual(
+      ['dags', 'data', 'logs', 'postgres', 'postgres-keys'].map((v) => `${NAMESPACE}-${v}-volume`).sort(),
+    );
+    expect(outsideOwnNamespace(variant, NAMESPACE)).toEqual([]);
+  });
+
   test('the chart has the CronJob; the Job applied here is its template', () => {
     expect(cron.apiVersion).toBe('batch/v1');
     expect(cron.spec.jobTemplate.spec.template.spec.containers[0].args[2]).toContain('exec airflow db clean --clean-before-timestamp "${CLEAN_TS}" --yes --verbose');
