@@ -29,5 +29,7 @@ module.exports = {
   // own; one file at a time left the 2 CPUs a third idle, its Airflow start-ups waiting on one process after another
   // (docs/runtime-tests.md, "Two files at once"). AIRFLOW_CDK8S_RUNTIME_WORKERS sets it.
   maxWorkers: Number(process.env.AIRFLOW_CDK8S_RUNTIME_WORKERS ?? (real ? 2 : 1)),
+  // The longest file first (test/runtime/support/sequencer.js).
+  testSequencer: '<rootDir>/test/runtime/support/sequencer.js',
   verbose: true,
 };
