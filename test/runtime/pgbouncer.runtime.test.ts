@@ -41,7 +41,8 @@ import { lifetimePeaks } from './support/memory';
 import { defaultChart, outsideOwnNamespace } from './support/variants';
 
 const NAMESPACE = 'pgbouncer';
-const kubelet = newKubelet('pgbouncer');
+// the recorder's connection log ("every connection to Postgres comes from the PgBouncer pod")
+const kubelet = newKubelet('pgbouncer', { connections: true });
 const full = defaultChart({ pgbouncer: {}, databaseCleanup: {}, namespace: NAMESPACE });
 const cron = full.objects.find((o) => o.kind === 'CronJob');
 const variant = {

@@ -49,8 +49,18 @@ export function imageConfig(image: string): any {
 }
 
 /** The emulated kubelet, or the real node when AIRFLOW_CDK8S_RUNTIME_NODE=real. */
-export function newKubelet(id: string): RuntimeKubelet {
-  return REAL_NODE ? new RealKubelet(id) : new Kubelet(id);
+export function newKubelet(id: string, options: RealKubeletOptions = {}): RuntimeKubelet {
+  return REAL_NODE ? new RealKubelet(id, options) : new Kubelet(id);
+}
+
+/** What a test file asks of the real node's recorder besides its records and memory samples. */
+export interface RealKubeletOptions {
+  /**
+   * Record the pods' TCP connections (connections.jsonl, support/connections.ts), as the emulated kubelet always does.
+   * Only for a file that reads them: sampling them took most of the recorder's CPU (real-node-recorder.py).
+   * @default false
+   */
+  readonly connections?: boolean;
 }
 
 /** What real-node-recorder.py wrote for one container. */
@@ -66,7 +76,7 @@ export class RealKubelet implements RuntimeKubelet {
   public root = '';
   private proc: ChildProcess | undefined;
 
-  constructor(public readonly id: string) {
+  constructor(public readonly id: string, private readonly options: RealKubeletOptions = {}) {
     this.state = path.join(STATE_ROOT, id);
   }
 
@@ -101,7 +111,7 @@ export class RealKubelet implements RuntimeKubelet {
     this.proc = spawn(HOST_PYTHON, [RECORDER, this.state, NODE_STATE, KUBECTL, CGROUP_ROOT], {
       stdio: ['ignore', log, log],
       detached: true,
-      env: { ...process.env, AIRFLOW_CDK8S_RECORDER_NAMESPACES: namespace ?? '' },
+      env: { ...process.env, AIRFLOW_CDK8S_RECORDER_NAMESPACES: namespace ?? '', AIRFLOW_CDK8S_RECORDER_CONNECTIONS: this.options.connections ? '1' : '0' },
     });
     fs.closeSync(log);
     fs.writeFileSync(path.join(this.state, 'recorder.pid'), String(this.proc.pid));

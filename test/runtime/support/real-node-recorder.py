@@ -1,5 +1,6 @@
 """What the real node ran, from the real thing (issue #27; test/runtime/support/real-kubelet.ts starts it, one per
-test file, and stops it with SIGTERM). Every POLL seconds until SIGTERM:
+test file, and stops it with SIGTERM). Every POLL seconds until SIGTERM, for the containers of the namespaces of
+AIRFLOW_CDK8S_RECORDER_NAMESPACES (every namespace when unset):
 
 - each container containerd's runc shim runs (its bundle, STATE/containerd/state/io.containerd.runtime.v2.task/k8s.io/
   <id>/: config.json, the OCI spec containerd gave runc, and init.pid) is recorded once, as soon as its process has
@@ -11,7 +12,7 @@ test file, and stops it with SIGTERM). Every POLL seconds until SIGTERM:
   driver lays it out): RSS and PSS summed over the processes of its cgroup.procs (the same sums the emulated
   kubelet makes over its mount namespace), and the cgroup's usage, max_usage (page cache included), limit and
   failcnt; the largest sample of each container (by RSS) is kept after it ends. OUT/stats.json, every second.
-- the pods' TCP connections, from both ends: every POLL, the sockets of each pod's network namespace
+- with AIRFLOW_CDK8S_RECORDER_CONNECTIONS=1 (below), the pods' TCP connections, from both ends: every POLL, the sockets of each pod's network namespace
   (/proc/<pid>/net/tcp and tcp6 of one of its containers' processes); an ESTABLISHED socket whose local port the pod
   does not listen on is a connection the pod opened, and the pod holding the other end (its local address and port
   = the client's remote ones after kube-proxy's DNAT, its remote = the client's local: pod-to-pod traffic on the
@@ -45,6 +46,11 @@ POLL = 0.2
 # when unset): on the real node two test files run side by side, each with a recorder of its own, and each records
 # and samples only its own chart's containers, not the other file's too.
 NAMESPACES = {n for n in os.environ.get("AIRFLOW_CDK8S_RECORDER_NAMESPACES", "").split(",") if n}
+# Whether the connections are recorded (AIRFLOW_CDK8S_RECORDER_CONNECTIONS=1; only the files that read
+# connections.jsonl ask for them). Each pass reads /proc/<pid>/net/tcp and tcp6 of every pod, and the kernel walks its
+# whole TCP hash table for each read (about 2 ms here, however few sockets the pod has): 15 ms per pod and pass, five
+# passes a second, most of the recorder's CPU (a profile of 30 s: 8.2 s of 11 s busy), taken from Airflow's pods.
+CONNECTIONS = os.environ.get("AIRFLOW_CDK8S_RECORDER_CONNECTIONS") == "1"
 CAP_NAMES = [
     "chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill", "setgid", "setuid", "setpcap",
     "linux_immutable", "net_bind_service", "net_broadcast", "net_admin", "net_raw", "ipc_lock", "ipc_owner",
@@ -371,11 +377,12 @@ def main() -> None:
                     record(cid)
                 except Exception as e:  # a container that ended while being read: the next poll sees it gone
                     print(f"record {cid}: {e}", file=sys.stderr, flush=True)
-        try:
-            refresh_pod_ips()
-            sample_connections()
-        except Exception as e:
-            print(f"connections: {e}", file=sys.stderr, flush=True)
+        if CONNECTIONS:
+            try:
+                refresh_pod_ips()
+                sample_connections()
+            except Exception as e:
+                print(f"connections: {e}", file=sys.stderr, flush=True)
         if time.time() - last >= 1.0:
             last = time.time()
             try:
