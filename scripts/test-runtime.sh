@@ -87,10 +87,11 @@ started=0
 real_started=0
 export AIRFLOW_CDK8S_RUNTIME_NODE="${AIRFLOW_CDK8S_RUNTIME_NODE:-emulated}"
 # The real node's /data (its charts' hostPath volumes, the machine's own folder as on minikube's node) serves the
-# whole run: two test files use it side by side, each its own folders (test/runtime/support/real-node.ts claimData).
-# Removed before the run (what a crashed run left) and after it, only when it carries the harness's marker.
+# whole run, and another real node's run may use it beside this one (CI runs two, .ci/run), each test file its own
+# folders (test/runtime/support/real-node.ts claimData, support/namespace-claim.ts). Removed before the run (what a
+# crashed run left) and after it, only when it carries the harness's marker and no other real node runs.
 remove_real_data() {
-  if [[ -f /data/.airflow-cdk8s-real-node ]]; then rm -rf /data; fi
+  if [[ -f /data/.airflow-cdk8s-real-node ]] && ! bash scripts/runtime/real-node.sh other-running; then rm -rf /data; fi
 }
 cleanup() {
   local rc=$?

@@ -35,8 +35,7 @@ import { Duration } from 'cdk8s';
 import * as YAML from 'yaml';
 import { AIRFLOW_STATSD_MAPPINGS, AirflowApp, AirflowChart, DEFAULT_GIT_SYNC_IMAGE, DEFAULT_STATSD_EXPORTER_IMAGE } from '../../lib';
 import { kubectl, kubectlJson, kubectlOk, REPO_ROOT, waitFor } from '../live/support/cluster';
-import { STATE_ROOT } from './support/kubelet';
-import { claimNamespace } from './support/namespace-claim';
+import { claimNamespace, NAMESPACE_CLAIMS } from './support/namespace-claim';
 import { recordRuntime } from './support/results';
 import { cgroupMemory, chartProgress, componentPod, deleteChart, hostRoot, inScheduler, jobsComplete, memoryReport, podSummary, pods, prepareData, readyWithoutRestart, REAL_NODE, removeChart } from './support/real-node';
 
@@ -44,8 +43,8 @@ const OUT = path.join(REPO_ROOT, 'build', 'real-node-git-sync-metrics');
 /** This file's own namespace: nothing of its chart is shared with a file running beside it on the node. */
 const NS = 'git-sync-metrics';
 const summary = () => podSummary(NS);
-/** The machine's end of the real node's veth (scripts/runtime/real-node.sh HOST_IP): the pods reach it. */
-const HOST_IP = '10.246.1.1';
+/** The machine's end of the real node's veth (scripts/runtime/real-node.sh HOST_IP, .1 of AIRFLOW_CDK8S_NODE_LINK): the pods reach it. */
+const HOST_IP = (process.env.AIRFLOW_CDK8S_NODE_LINK ?? '10.246.1.0').replace(/\.\d+$/, (last) => `.${Number(last.slice(1)) + 1}`);
 const PORT = 19443;
 const REPOSITORY = `https://${HOST_IP}:${PORT}/dags.git`;
 const COMPONENTS = ['scheduler', 'api-server', 'dag-processor', 'triggerer', 'git-sync', 'statsd'];
@@ -129,7 +128,7 @@ d('runtime: the chart with gitSync and metrics on the real node', () => {
   let release: (() => void) | undefined;
   beforeAll(async () => {
     // another file runs beside this one on the real node: its namespace must be this file's alone
-    release = claimNamespace(STATE_ROOT, NS, path.basename(__filename));
+    release = claimNamespace(NAMESPACE_CLAIMS, NS, path.basename(__filename));
     // a CA and a certificate for the machine's address
     run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=real-node-git-ca', '-keyout', 'ca.key', '-out', 'ca.crt', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
     run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${HOST_IP}`, '-keyout', 'server.key', '-out', 'server.csr']);

@@ -5,8 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { kubectl, kubectlJson, kubectlOk, waitFor } from '../live/support/cluster';
-import { STATE_ROOT } from './support/kubelet';
-import { claimNamespace } from './support/namespace-claim';
+import { claimNamespace, NAMESPACE_CLAIMS } from './support/namespace-claim';
 import { recordRuntime } from './support/results';
 import { DEFAULT_AIRFLOW_IMAGE } from '../../lib';
 
@@ -78,7 +77,7 @@ d('runtime: the real node (kubelet, containerd, runc, kube-proxy, dnsmasq)', () 
   let release: (() => void) | undefined;
   beforeAll(() => {
     // another file runs beside this one on the real node: its namespace must be this file's alone
-    release = claimNamespace(STATE_ROOT, NS, path.basename(__filename));
+    release = claimNamespace(NAMESPACE_CLAIMS, NS, path.basename(__filename));
     kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=120s']);
     kubectlOk(['create', 'namespace', NS]);
   });

@@ -19,8 +19,8 @@ import {
 } from '../../live/support/cluster';
 import { parse } from 'yaml';
 import { AirflowApi } from './airflow-api';
-import { ContainerRecord, RuntimeKubelet, STATE_ROOT } from './kubelet';
-import { claimNamespace } from './namespace-claim';
+import { ContainerRecord, RuntimeKubelet } from './kubelet';
+import { claimNamespace, NAMESPACE_CLAIMS } from './namespace-claim';
 import { cgroupMemory, hostFoldersOf, memoryReport, removeHostFolders } from './real-node';
 import { recordRuntime } from './results';
 
@@ -344,7 +344,7 @@ export class RuntimeChain {
    * (on the real node, the chart's own folders of a crashed run removed first).
    */
   async setUp(): Promise<void> {
-    this.releaseNamespace = claimNamespace(STATE_ROOT, this.ns, `${path.basename(expect.getState().testPath ?? '')} (${this.variant.id})`);
+    this.releaseNamespace = claimNamespace(NAMESPACE_CLAIMS, this.ns, `${path.basename(expect.getState().testPath ?? '')} (${this.variant.id})`);
     await this.cleanUp();
     await this.kubelet.start(this.airflowImage(), this.ns);
     if (this.kubelet.real) removeHostFolders(hostFoldersOf(this.variant.objects));

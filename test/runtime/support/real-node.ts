@@ -17,8 +17,8 @@ export const REAL_NODE = process.env.AIRFLOW_CDK8S_RUNTIME_NODE === 'real';
 export const NS = 'airflow';
 export const DATA = '/data';
 const MARKER = path.join(DATA, '.airflow-cdk8s-real-node');
-/** The real node's pods' cgroups (memory hierarchy; scripts/runtime/real-node.sh's cgroup root acdk8s-realnode). */
-const CGROUP_KUBEPODS = '/sys/fs/cgroup/memory/acdk8s-realnode/kubepods';
+/** The real node's pods' cgroups (memory hierarchy; scripts/runtime/real-node.sh's cgroup root, /<its network namespace>). */
+const CGROUP_KUBEPODS = `/sys/fs/cgroup/memory/${process.env.AIRFLOW_CDK8S_NODE_NETNS ?? 'acdk8s-realnode'}/kubepods`;
 
 /** The objects of `yaml` (a file, or a folder such as dist/ whose *.yaml files it reads). */
 export function chartObjects(yaml: string): any[] {
