@@ -87,11 +87,10 @@ started=0
 real_started=0
 export AIRFLOW_CDK8S_RUNTIME_NODE="${AIRFLOW_CDK8S_RUNTIME_NODE:-emulated}"
 # The real node's /data (its charts' hostPath volumes, the machine's own folder as on minikube's node) serves the
-# whole run, and another real node's run may use it beside this one (CI runs two, .ci/run), each test file its own
-# folders (test/runtime/support/real-node.ts claimData, support/namespace-claim.ts). Removed before the run (what a
-# crashed run left) and after it, only when it carries the harness's marker and no other real node runs.
+# whole run: two test files use it side by side, each its own folders (test/runtime/support/real-node.ts claimData).
+# Removed before the run (what a crashed run left) and after it, only when it carries the harness's marker.
 remove_real_data() {
-  if [[ -f /data/.airflow-cdk8s-real-node ]] && ! bash scripts/runtime/real-node.sh other-running; then rm -rf /data; fi
+  if [[ -f /data/.airflow-cdk8s-real-node ]]; then rm -rf /data; fi
 }
 cleanup() {
   local rc=$?
@@ -168,6 +167,12 @@ node_seconds=0 images_seconds=0
 if [[ "$AIRFLOW_CDK8S_RUNTIME_NODE" == real ]]; then
   t_node=$SECONDS
   real_started=1
+  # Two test files at once (jest.runtime.config.js, AIRFLOW_CDK8S_RUNTIME_WORKERS): the node gets a minikube node's 4Gi
+  # per file running at once (allocatable memory; the CPUs stay the machine's 2). One file's chart did not fit beside
+  # another in 4Gi: the second one's task pods stayed Pending. That each chart fits a minikube-sized node (2 CPUs,
+  # 4Gi) is the live stage's proof ("scheduling on a minikube-sized node", test/live/airflow-chart.live.test.ts).
+  export AIRFLOW_CDK8S_RUNTIME_WORKERS="${AIRFLOW_CDK8S_RUNTIME_WORKERS:-2}"
+  export AIRFLOW_CDK8S_NODE_MEMORY="${AIRFLOW_CDK8S_NODE_MEMORY:-$((4 * AIRFLOW_CDK8S_RUNTIME_WORKERS))Gi}"
   bash scripts/runtime/real-node.sh start 5>&- 6>&-
   remove_real_data
   node_seconds=$((SECONDS - t_node))

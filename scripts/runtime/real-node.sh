@@ -14,7 +14,6 @@
 #                                         iptables rules go with it), delete the Node object; safe when nothing runs
 #   scripts/runtime/real-node.sh status   exit 0 when the node is Ready
 #   scripts/runtime/real-node.sh exec CMD run CMD in the node's network namespace (e.g. curl the registry)
-#   scripts/runtime/real-node.sh other-running   exit 0 when a real node of another state directory runs here
 #
 # THE NODE IS ITS OWN NETWORK NAMESPACE. Everything that touches the network (containerd and the pods' bridge,
 # the kubelet, kube-proxy's iptables rules, dnsmasq, the registry) runs in the network namespace $NETNS, joined
@@ -440,17 +439,6 @@ kill_wait() {  # kill_wait PID...: TERM, up to 20 s, then KILL
   done
 }
 
-# Whether a real node of another state directory runs on this machine (its kubelet, whose --root-dir is not ours).
-other_node_running() {
-  local p
-  for p in /proc/[0-9]*; do
-    { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q -- "^[^ ]*/kubelet .*--root-dir " || continue
-    { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qF -- "--root-dir ${STATE}/kubelet " && continue
-    return 0
-  done
-  return 1
-}
-
 cmd_stop_quiet() {
   local i c pid
   if [[ -d "$STATE" && ! -f "${STATE}/.airflow-cdk8s-node-state" && -n "$(ls -A "$STATE")" ]]; then
@@ -487,9 +475,7 @@ cmd_stop_quiet() {
     uid="$(basename "$uid")"
     rm -rf /var/log/pods/*_"${uid}"
   done
-  # Every other folder that was not there when this node started, unless another real node runs (CI runs two, .ci/run):
-  # then the folders of its pods are among them, and only this node's own pods' folders (above) go.
-  if [[ -f "${STATE}/var-log-pods.before" ]] && ! other_node_running; then
+  if [[ -f "${STATE}/var-log-pods.before" ]]; then
     local entry
     for entry in /var/log/pods/*; do
       [[ -e "$entry" ]] || continue
@@ -537,7 +523,6 @@ main() {
     install) [[ $(id -u) -eq 0 ]] || die "installing the node's packages needs root"; install ;;
     stop) exec 7>"${STATE}.lock"; flock 7; cmd_stop ;;
     status) node_ready ;;
-    other-running) other_node_running ;;
     dns-sync) cmd_dns_sync ;;
     exec) in_ns "$@" ;;
     *) sed -n '2,/^set -euo/p' "$0" | sed '$d' >&2; exit 2 ;;

@@ -1,4 +1,4 @@
-// test/runtime/support/namespace-claim.ts: CI runs two real nodes at once on the machine's /data; a file must not
+// test/runtime/support/namespace-claim.ts: on the real node two runtime test files run at once; a file must not
 // start in a namespace another running file holds (it would delete that file's deployment and folders first).
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -8,11 +8,11 @@ import { claimNamespace } from '../runtime/support/namespace-claim';
 
 test('a namespace held by a live process is refused, naming it; one left by a process that is gone is taken over', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ns-claim-'));
-  // a live holder: another process, as the other node's jest
+  // a live holder: another process, as the jest worker beside this one
   const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
   fs.writeFileSync(path.join(dir, 'namespace-airflow.claim'), `${holder.pid} default-chart.runtime.test.ts`);
   expect(() => claimNamespace(dir, 'airflow', 'celery.runtime.test.ts')).toThrow(
-    /^namespace airflow is in use by another runtime test file running beside this one \(pid \d+: default-chart\.runtime\.test\.ts\): CI runs two real nodes at once/,
+    /^namespace airflow is in use by another runtime test file running beside this one \(pid \d+: default-chart\.runtime\.test\.ts\): on the real node two files run at once/,
   );
   // another namespace is free
   const release = claimNamespace(dir, 'pgbouncer', 'pgbouncer.runtime.test.ts');

@@ -1,16 +1,15 @@
-// One runtime test file per namespace at a time. CI runs two real nodes side by side (.ci/run, docs/runtime-tests.md
-// "Two real nodes"), each with its share of the files, and both nodes' hostPath volumes are the machine's /data: each
-// file must deploy into a namespace of its own (AirflowChart's host folders follow the namespace), since a file
-// deletes its namespace and removes its folders before its chart runs (what a crashed run left) and after. A second
-// file that wants a namespace in use fails at once, naming the file that holds it, instead of deleting that file's
-// deployment or its folders.
+// One runtime test file per namespace at a time. On the real node two test files run side by side (jest's two
+// workers, docs/runtime-tests.md "Two files at once") on one cluster and the machine's /data: each must deploy into a
+// namespace of its own (AirflowChart's host folders follow the namespace), since a file deletes its namespace and
+// removes its folders before its chart runs (what a crashed run left) and after. A second file that wants a namespace
+// in use fails at once, naming the file that holds it, instead of deleting that file's deployment or its folders.
 import * as fs from 'fs';
 import * as path from 'path';
 import { STATE_ROOT } from './kubelet';
 
 /**
- * Where the claims are: machine-wide for the real node (its nodes share the machine's /data), the run's state folder
- * for the emulated kubelet (whose host folders are under it). AIRFLOW_CDK8S_NAMESPACE_CLAIMS sets it.
+ * Where the claims are: machine-wide for the real node (its host folders are the machine's /data), the run's state
+ * folder for the emulated kubelet (whose host folders are under it). AIRFLOW_CDK8S_NAMESPACE_CLAIMS sets it.
  */
 export const NAMESPACE_CLAIMS =
   process.env.AIRFLOW_CDK8S_NAMESPACE_CLAIMS ?? (process.env.AIRFLOW_CDK8S_RUNTIME_NODE === 'real' ? '/tmp/airflow-cdk8s-realnode-namespaces' : STATE_ROOT);
@@ -44,7 +43,7 @@ export function claimNamespace(dir: string, namespace: string, who: string): () 
       if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
         throw new Error(
           `namespace ${namespace} is in use by another runtime test file running beside this one (pid ${pid}: ${held.slice(held.indexOf(' ') + 1)}): ` +
-            `CI runs two real nodes at once on the machine's /data, so each file's chart needs a namespace of its own (docs/runtime-tests.md, "Two real nodes")`,
+            `on the real node two files run at once, so each file's chart needs a namespace of its own (docs/runtime-tests.md, "Two files at once")`,
         );
       }
       fs.rmSync(file, { force: true });

@@ -12,7 +12,8 @@ import { recordRuntime } from './results';
 export const REAL_NODE = process.env.AIRFLOW_CDK8S_RUNTIME_NODE === 'real';
 /**
  * The namespace of the helpers below unless they are given another: the benches' and AirflowChart's default. A suite
- * that may run beside another on the one real node deploys into a namespace of its own and passes it to each helper.
+ * that may run beside another (two files at once on the real node, on the machine's /data) deploys into a namespace of
+ * its own and passes it to each helper.
  */
 export const NS = 'airflow';
 export const DATA = '/data';
@@ -40,7 +41,7 @@ export function hostRoot(ns = NS): string {
  * real kubelet kills their containers after its 2 s minimum instead of each pod's terminationGracePeriodSeconds: this
  * is a test's teardown, not a check of the chart's shutdown), then the cluster-scoped objects of `yaml` (the
  * PersistentVolumes), waiting until the namespace and `yaml`'s own PersistentVolumes are gone (another test file's
- * chart may run beside this one: two jest workers) and until the node has no cgroup left of those pods (their
+ * chart may run beside this one: jest's two workers) and until the node has no cgroup left of those pods (their
  * containers really ended, so nothing writes to /data any more), in short kubectl calls.
  */
 export async function deleteChart(yaml: string, ns = NS): Promise<void> {
@@ -96,8 +97,8 @@ export function prepareData(dagsDir: string, ns = NS): void {
 
 /**
  * The machine's /data for this run: made, with this harness's marker, when missing; a /data without the marker is
- * not this harness's and is refused. Never emptied here: on the real node two test files run side by side (jest's
- * two workers, docs/runtime-tests.md), each in a namespace of its own with host folders of its own, which each
+ * not this harness's and is refused. Never emptied here: two test files run side by side on it (jest's two workers,
+ * docs/runtime-tests.md "Two files at once"), each in a namespace of its own with host folders of its own, which it
  * removes itself (removeHostFolders); scripts/test-runtime.sh removes a marked /data before and after the run.
  */
 export function claimData(): void {

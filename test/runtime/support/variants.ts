@@ -20,7 +20,7 @@ import { Variant } from './chain';
 /**
  * The default chart, as main.ts synthesizes it (id `airflow`, namespace `airflow`), with optional props: with
  * `namespace`, its PersistentVolumes are `<namespace>-*-volume` under /data/<namespace> (AirflowChart's namePrefix
- * and hostRoot defaults), so that its suite shares nothing with another one's on the one real node.
+ * and hostRoot defaults), so that its suite shares nothing with another one's (two files at once on the real node).
  */
 export function defaultChart(props: AirflowChartProps = {}): Variant {
   const chart = new AirflowChart(Testing.app(), 'airflow', props);
@@ -211,8 +211,8 @@ export function dagBundlesChart(namespace = 'airflow'): Variant & { readonly git
 }
 
 /**
- * What of a chart lies outside its own namespace `namespace` (issue #25 item 3: two suites run side by side on the
- * one real node only if their charts share nothing): objects of another namespace, cluster-scoped objects (the
+ * What of a chart lies outside its own namespace `namespace` (issue #25 item 3: two suites run side by side on
+ * the machine's /data only if their charts share nothing): objects of another namespace, cluster-scoped objects (the
  * PersistentVolumes) not named `<namespace>-...`, host folders not under /data/<namespace>/. Empty for a chart of
  * its own.
  */
