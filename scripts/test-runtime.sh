@@ -13,8 +13,9 @@
 #    each test file's kubelet serves its chart's apache/airflow:X.Y.* image from the root of X.Y.
 # 4. Starts the local Kubernetes 1.20 control plane (scripts/local-control-plane.sh start; never an external
 #    cluster: the runtime kubelet is this machine) — KUBECONFIG is ignored.
-# 5. Runs jest with jest.runtime.config.js, in band; each test file starts its own runtime kubelet
-#    (scripts/runtime/kubelet.py) and Node, runs its chart, and removes them.
+# 5. Runs jest with jest.runtime.config.js: one file at a time on the emulated kubelet, each test file starting its own
+#    runtime kubelet (scripts/runtime/kubelet.py) and Node, running its chart and removing them; two files at once on
+#    the real node (AIRFLOW_CDK8S_RUNTIME_WORKERS), each in a namespace of its own, on a node with 4Gi per file.
 # Everything started is stopped on exit (kubelets by their pid files, then the control plane).
 #
 # Extra arguments go to jest, e.g.: scripts/test-runtime.sh -t 'team-a'
@@ -34,6 +35,8 @@
 #   AIRFLOW_CDK8S_RUNTIME_RESULTS  where the run's results go                  [build/runtime-results.json;
 #                                  the real node's: build/runtime-results-real-node.json]
 #                                  (npm run bench's start-latency run uses its own, so the tests' stay)
+#   AIRFLOW_CDK8S_RUNTIME_WORKERS  real node: test files at once (jest's workers)  [2]
+#   AIRFLOW_CDK8S_NODE_MEMORY      real node: allocatable memory               [4Gi per worker]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/kubectl-path.sh
