@@ -195,6 +195,7 @@ const NOT_A_CONSTANT: Array<{ file: string; match: RegExp; why: string }> = [
   { file: '*', match: /kube-apiserver \d+m, kube-controller-manager \d+m, kube-scheduler \d+m, etcd \d+m\/\d+Mi, coredns \d+m\/\d+Mi|about 750m CPU/g, why: "the cluster's own pods" },
   { file: '*', match: /without `DAC_OVERRIDE`/g, why: 'one capability, discussed' },
   { file: 'docs/runtime-tests.md', match: /\(2 CPUs, [\d.]+ GiB here\)|memory above 4Gi plus the 100Mi eviction threshold|puts that 4Gi|over its 64Mi limit|limited to 4Gi \+ the 100Mi eviction threshold/g, why: "the real node's machine, reservations and a test pod's limit (scripts/runtime/real-node.sh)" },
+  { file: 'docs/runtime-tests.md', match: /a minikube node's 4Gi per file|8Gi for two|run kept 4Gi|a 2-CPU 4Gi Node|4Gi per test file running at once \(8Gi/g, why: "the real node's allocatable memory per test file running at once (scripts/test-runtime.sh) and the live stage's Node" },
   { file: 'docs/runtime-tests.md', match: /[\d,]+ CPU seconds/g, why: "CPU time measured over a CI stage (issue #25), not a request or a limit" },
   { file: 'docs/validation.md', match: /^\| \d+ \| Resources and counts \|.*$/g, why: 'an example input of the dangerous-inputs table (test/whole-chart/abuse.test.ts), and its message' },
 ];
