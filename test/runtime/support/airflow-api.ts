@@ -63,11 +63,13 @@ function curlInNode(method: string, url: string, headers: Record<string, string>
   if (body !== undefined) args.push('--data-binary', '@-');
   args.push(url);
   return new Promise((resolve, reject) => {
-    const p = spawn('nsenter', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    // stdin only for a body (curl reads it before it connects); without one, a pipe that curl never reads could be
+    // closed by curl's exit before node wrote to it: "write EPIPE" failed two real-node steps whose request had worked
+    const p = spawn('nsenter', args, { stdio: [body === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    p.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    p.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    p.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
     p.on('error', reject);
     p.on('close', (code) => {
       if (code !== 0) return reject(new Error(`curl ${method} ${url} in the node's network namespace: exit ${code} ${err.trim()}`));
@@ -81,7 +83,10 @@ function curlInNode(method: string, url: string, headers: Record<string, string>
       }
       resolve({ status: Number(out.slice(i + 1)), body: parsed, text });
     });
-    p.stdin.end(body === undefined ? '' : JSON.stringify(body));
+    if (body !== undefined) {
+      p.stdin!.on('error', () => {}); // curl's exit is reported by 'close', with its code and stderr
+      p.stdin!.end(JSON.stringify(body));
+    }
   });
 }
 
