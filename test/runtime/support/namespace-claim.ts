@@ -1,4 +1,4 @@
-// One runtime test file per namespace at a time. On the real node two test files run side by side (jest's two
+// One runtime test file per namespace at a time. On the real node two test files can run side by side (jest's two
 // workers, docs/runtime-tests.md "Two files at once") on one cluster and the machine's /data: each must deploy into a
 // namespace of its own (AirflowChart's host folders follow the namespace), since a file deletes its namespace and
 // removes its folders before its chart runs (what a crashed run left) and after. A second file that wants a namespace

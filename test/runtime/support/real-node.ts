@@ -97,7 +97,7 @@ export function prepareData(dagsDir: string, ns = NS): void {
 
 /**
  * The machine's /data for this run: made, with this harness's marker, when missing; a /data without the marker is
- * not this harness's and is refused. Never emptied here: two test files run side by side on it (jest's two workers,
+ * not this harness's and is refused. Never emptied here: two test files can run side by side on it (jest's two workers,
  * docs/runtime-tests.md "Two files at once"), each in a namespace of its own with host folders of its own, which it
  * removes itself (removeHostFolders); scripts/test-runtime.sh removes a marked /data before and after the run.
  */

@@ -12,7 +12,7 @@ const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(
 
 /**
  * Runs `fn` holding the results file's lock (a directory beside it, made atomically): on the real node two test
- * files run side by side (jest's two workers, docs/runtime-tests.md "Two files at once") and record into one results
+ * files can run side by side (jest's two workers, docs/runtime-tests.md "Two files at once") and record into one results
  * file; two read-modify-writes at once would lose one of them. A lock older than 30 s is a crashed writer's: taken over.
  */
 function withResultsLock<T>(fn: () => T): T {
