@@ -222,7 +222,7 @@ async function measureRun(): Promise<RunTimes> {
   const end = await active.chain.runEnd(DAG, 300_000);
   const podName = active.chain.taskPodsOf(DAG)[0]?.metadata.name ?? taskPodSeenAfter(trigger);
   if (end.state !== 'success' || end.tasks[TASK] !== 'success') {
-    const log = podName ? (active.kubelet.log(active.chain.ns, podName, 'base') ?? '').split('\n').slice(-15).join('\n') : '(no task pod captured)';
+    const log = podName ? (active.chain.taskLog(podName) ?? '').split('\n').slice(-15).join('\n') : '(no task pod captured)';
     throw new Error(`DAG run ${runId}: ${end.state}, task ${TASK}: ${end.tasks[TASK]}\n${log}`);
   }
   const run = await api.ok('GET', `/dags/${DAG}/dagRuns/${encodeURIComponent(runId)}`);

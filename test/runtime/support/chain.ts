@@ -104,6 +104,12 @@ export class RuntimeChain {
   public readonly taskPods = new Map<string, any>();
   /** Phases of task pods seen by a watch on the API server, by pod name. */
   public readonly phases = new Map<string, string[]>();
+  /**
+   * The last log read of each task pod's container `base` while the pod lived, by pod name ({@link keepTaskLogs}):
+   * the executor deletes a task pod soon after it ends, and the kubelet its log folder with it; under load (two runtime
+   * files at once) both were gone before a failed run's step could read why it failed.
+   */
+  public readonly taskLogs = new Map<string, string>();
   public readonly timings: { name: string; seconds: number; ok: boolean }[] = [];
   private failedBlocking: string | undefined;
   private releaseNamespace: (() => void) | undefined;
@@ -410,6 +416,20 @@ export class RuntimeChain {
     }
   }
 
+  /** Reads the log of each task pod of the DAG's run that the kubelet still has, and keeps it in {@link taskLogs}. */
+  keepTaskLogs(dagId: string): void {
+    for (const p of this.taskPodsOf(dagId)) {
+      if (this.taskLogs.has(p.metadata.name) && this.phases.get(p.metadata.name)?.includes('Deleted')) continue;
+      const text = this.kubelet.log(this.ns, p.metadata.name, 'base');
+      if (text) this.taskLogs.set(p.metadata.name, text);
+    }
+  }
+
+  /** The task pod's log: the kubelet's while it has it, else the last one {@link keepTaskLogs} read. */
+  taskLog(pod: string): string | undefined {
+    return this.kubelet.log(this.ns, pod, 'base') || this.taskLogs.get(pod);
+  }
+
   writeYaml(file: string, objects: any[]): string {
     return writeYaml(this.dir, file, objects);
   }
@@ -463,6 +483,7 @@ export class RuntimeChain {
       timeoutMs,
       async () => {
         this.captureTaskPods();
+        this.keepTaskLogs(dagId);
         const run = await api.ok('GET', `/dags/${dagId}/dagRuns/${enc}`);
         return ['success', 'failed'].includes(run.state) ? (run.state as string) : undefined;
       },
@@ -766,6 +787,7 @@ export class RuntimeChain {
         `a watch on the API server to see ${name} Running, then Succeeded or Failed`,
         300_000,
         () => {
+          this.keepTaskLogs('write_to_data_volume'); // before the end is seen: the pod still exists
           const p = this.phases.get(name) ?? [];
           const end = Math.max(p.indexOf('Succeeded'), p.indexOf('Failed'));
           return p.includes('Running') && end > p.indexOf('Running') ? p : undefined;
@@ -779,7 +801,7 @@ export class RuntimeChain {
       const end = await this.runEnd('write_to_data_volume', 300_000);
       if (end.state !== 'success' || end.tasks.write_file !== 'success') {
         const pod = this.taskPodsOf('write_to_data_volume')[0]?.metadata.name;
-        const errors = pod ? (this.kubelet.log(this.ns, pod, 'base') ?? '').split('\n').filter((l) => /error|refused|Errno|failed|Traceback/i.test(l)).slice(-8) : [];
+        const errors = pod ? (this.taskLog(pod) ?? '').split('\n').filter((l) => /error|refused|Errno|failed|Traceback/i.test(l)).slice(-8) : [];
         throw new Error(
           `DAG run ${this.runs.write_to_data_volume}: ${end.state}, task write_file: ${end.tasks.write_file}\n` +
             `the task pod reaches the execution API at execution_api_server_url = ${this.airflowCfg('core', 'execution_api_server_url')} (airflow.cfg of ConfigMap ${this.configMap().metadata.name})\n` +
