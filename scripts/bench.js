@@ -576,7 +576,8 @@ function runRuntimeBench({ skipEnv, title, testMatch, stageResults, resultsEnv, 
     stdio: 'inherit',
     env: {
       ...process.env,
-      ...(realNode ? { AIRFLOW_CDK8S_RUNTIME_NODE: 'real' } : {}),
+      // one file at a time: a benchmark runs alone on a node with a minikube node's 4Gi (scripts/test-runtime.sh)
+      ...(realNode ? { AIRFLOW_CDK8S_RUNTIME_NODE: 'real', AIRFLOW_CDK8S_RUNTIME_WORKERS: '1' } : {}),
       AIRFLOW_CDK8S_RUNTIME_RESULTS: path.join(ROOT, 'build', stageResults),
       [resultsEnv]: file,
     },
