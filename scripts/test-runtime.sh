@@ -14,8 +14,8 @@
 # 4. Starts the local Kubernetes 1.20 control plane (scripts/local-control-plane.sh start; never an external
 #    cluster: the runtime kubelet is this machine) — KUBECONFIG is ignored.
 # 5. Runs jest with jest.runtime.config.js: one file at a time on the emulated kubelet, each test file starting its own
-#    runtime kubelet (scripts/runtime/kubelet.py) and Node, running its chart and removing them; on the real node two
-#    at once by default (AIRFLOW_CDK8S_RUNTIME_WORKERS=1: one), each in a namespace of its own, 4Gi per file.
+#    runtime kubelet (scripts/runtime/kubelet.py) and Node, running its chart and removing them; on the real node one
+#    too by default, or two at once (AIRFLOW_CDK8S_RUNTIME_WORKERS=2), each in a namespace of its own, 4Gi per file.
 # Everything started is stopped on exit (kubelets by their pid files, then the control plane).
 #
 # Extra arguments go to jest, e.g.: scripts/test-runtime.sh -t 'team-a'
@@ -35,7 +35,7 @@
 #   AIRFLOW_CDK8S_RUNTIME_RESULTS  where the run's results go                  [build/runtime-results.json;
 #                                  the real node's: build/runtime-results-real-node.json]
 #                                  (npm run bench's start-latency run uses its own, so the tests' stay)
-#   AIRFLOW_CDK8S_RUNTIME_WORKERS  real node: test files at once (jest's workers)  [2]
+#   AIRFLOW_CDK8S_RUNTIME_WORKERS  real node: test files at once (jest's workers)  [1]
 #   AIRFLOW_CDK8S_NODE_MEMORY      real node: allocatable memory               [4Gi per worker]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -170,11 +170,11 @@ node_seconds=0 images_seconds=0
 if [[ "$AIRFLOW_CDK8S_RUNTIME_NODE" == real ]]; then
   t_node=$SECONDS
   real_started=1
-  # Test files at once (jest.runtime.config.js, AIRFLOW_CDK8S_RUNTIME_WORKERS, 2 by default): the node gets a minikube node's 4Gi
+  # Test files at once (jest.runtime.config.js, AIRFLOW_CDK8S_RUNTIME_WORKERS, 1 by default): the node gets a minikube node's 4Gi
   # per file running at once (allocatable memory; the CPUs stay the machine's 2). One file's chart did not fit beside
   # another in 4Gi: the second one's task pods stayed Pending. That each chart fits a minikube-sized node (2 CPUs,
   # 4Gi) is the live stage's proof ("scheduling on a minikube-sized node", test/live/airflow-chart.live.test.ts).
-  export AIRFLOW_CDK8S_RUNTIME_WORKERS="${AIRFLOW_CDK8S_RUNTIME_WORKERS:-2}"
+  export AIRFLOW_CDK8S_RUNTIME_WORKERS="${AIRFLOW_CDK8S_RUNTIME_WORKERS:-1}"
   export AIRFLOW_CDK8S_NODE_MEMORY="${AIRFLOW_CDK8S_NODE_MEMORY:-$((4 * AIRFLOW_CDK8S_RUNTIME_WORKERS))Gi}"
   bash scripts/runtime/real-node.sh start 5>&- 6>&-
   remove_real_data
