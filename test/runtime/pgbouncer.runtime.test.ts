@@ -71,8 +71,8 @@ const parseConntrack = (out: string): Tracked[] => out.split('\n').flatMap((line
   const v = [...line.matchAll(/\b(?:src|dst|sport|dport)=(\S+)/g)].map((m) => m[1]);
   return t && v.length >= 8 ? [{ t: Number(t[1]), src: v[0], dst: v[1], dport: Number(v[3]), replySrc: v[4], replySport: Number(v[6]), line: line.trim() }] : [];
 });
-/** What the cleanup's Job step saw, for the check after it (real node). */
-const cleanupRun: { podIP?: string; initFinishedAt?: number; tracked: Tracked[]; conntrackErr: string } = { tracked: [], conntrackErr: '' };
+/** What the cleanup's Job step saw, for the check after it (real node): the file's conntrack events while the Job ran. */
+const cleanupRun: { podIP?: string; initFinishedAt?: number; tracked: Tracked[] } = { tracked: [] };
 
 const register = (s: Step) => test(s.name, chain.jest(s), s.timeoutMs + 60_000);
 /** psql in the Postgres container, as the database's user with the Secret's password, to `host`:`port`/`database`. */
@@ -108,12 +108,13 @@ chain.hooks({ recordTimings: false });
 // On the real node, every TCP connection the node's kernel tracks while this file runs: the Jobs' connections to
 // PgBouncer can be too short for the recorder's samples (0.2 s apart, fewer under load: with another test file beside
 // this one, the migration Job's were missed once), the kernel's conntrack events miss none. A second source for the
-// connection-log step below.
-const fileRun: { watch?: ChildProcess; out: string } = { out: '' };
+// connection-log step below, and the source of the cleanup Job's check (the events while the Job ran).
+const fileRun: { watch?: ChildProcess; out: string; err: string } = { out: '', err: '' };
 beforeAll(async () => {
   if (!kubelet.real) return;
-  fileRun.watch = spawn('nsenter', [`--net=/var/run/netns/${NODE_NETNS}`, '--', 'conntrack', '-E', '-e', 'NEW', '-p', 'tcp', '-o', 'timestamp'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  fileRun.watch = spawn('nsenter', [`--net=/var/run/netns/${NODE_NETNS}`, '--', 'conntrack', '-E', '-e', 'NEW', '-p', 'tcp', '-o', 'timestamp'], { stdio: ['ignore', 'pipe', 'pipe'] });
   fileRun.watch.stdout!.on('data', (c: Buffer) => { fileRun.out += c.toString(); });
+  fileRun.watch.stderr!.on('data', (c: Buffer) => { fileRun.err += c.toString(); });
   await new Promise((res) => setTimeout(res, 1000));
 });
 afterAll(() => {
@@ -186,17 +187,10 @@ describe(`runtime: the default chart with pgbouncer: {} and databaseCleanup: {},
 
   register(step('the CronJob\'s jobTemplate, run as a Job, completes: airflow db clean exactly as the CronJob runs it, through PgBouncer', ['database-cleanup', 'pgbouncer'], async () => {
     const job = { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: JOB, namespace: chain.ns, labels: cron.spec.jobTemplate.metadata?.labels }, spec: cron.spec.jobTemplate.spec };
-    // On the real node, every TCP connection the node's kernel tracks while the Job runs (its pods' connections to a
-    // Service are DNATed there): a short Job's connections can end between two samples of the recorder.
-    let watch: ChildProcess | undefined;
-    if (kubelet.real) {
-      watch = spawn('nsenter', [`--net=/var/run/netns/${NODE_NETNS}`, '--', 'conntrack', '-E', '-e', 'NEW', '-p', 'tcp', '-o', 'timestamp'], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      watch.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
-      watch.stderr!.on('data', (c: Buffer) => { cleanupRun.conntrackErr += c.toString(); });
-      watch.on('close', () => { cleanupRun.tracked = parseConntrack(out); });
-      await new Promise((res) => setTimeout(res, 1000));
-    }
+    // On the real node, every TCP connection the node's kernel tracked while the Job ran (its pods' connections to a
+    // Service are DNATed there; the file's conntrack watch): a short Job's connections can end between two samples of
+    // the recorder.
+    const started = Date.now() / 1000;
     const r = kubectl(['apply', '-f', chain.writeYaml('database-cleanup-job.yaml', [job])]);
     if (r.code !== 0) throw new Error(`kubectl apply exited ${r.code}\n${r.stderr}`);
     await waitForAsync(
@@ -210,10 +204,10 @@ describe(`runtime: the default chart with pgbouncer: {} and databaseCleanup: {},
       () => kubectl(['get', 'pods', '-n', chain.ns, '-o', 'wide']).stdout,
       2000,
     ).finally(async () => {
-      if (!watch || watch.exitCode !== null || watch.signalCode !== null) return;
-      const closed = new Promise((res) => watch!.on('close', res));
-      watch.kill('SIGTERM');
-      await closed;
+      if (!kubelet.real) return;
+      await new Promise((res) => setTimeout(res, 1000)); // conntrack's last events written out
+      const ended = Date.now() / 1000;
+      cleanupRun.tracked = parseConntrack(fileRun.out).filter((c) => c.t >= started && c.t <= ended);
     });
     const pod = chain.pods(`job-name=${JOB}`).find((p) => p.status.phase === 'Succeeded')!;
     const live = getObject('pod', pod.metadata.name, chain.ns);
@@ -244,7 +238,7 @@ describe(`runtime: the default chart with pgbouncer: {} and databaseCleanup: {},
     const dbIP = podIP('metadata-db');
     const services = Object.fromEntries(['airflow-pgbouncer', 'airflow-postgres'].map((n) => [n, getObject('service', n, chain.ns)?.spec?.clusterIP]));
     const mine = cleanupRun.tracked.filter((c) => c.src === cleanupRun.podIP);
-    console.log(`RUNTIME [pgbouncer, database-cleanup]: conntrack while the cleanup Job ran: ${cleanupRun.tracked.length} new TCP connection(s) on the node; the cleanup pod's (${cleanupRun.podIP}; PgBouncer ${bouncerIP}, Postgres ${dbIP}, Services ${JSON.stringify(services)}; wait-for-db finished ${cleanupRun.initFinishedAt}):\n${mine.map((c) => c.line).join('\n')}${cleanupRun.conntrackErr ? `\nconntrack: ${cleanupRun.conntrackErr.trim()}` : ''}`);
+    console.log(`RUNTIME [pgbouncer, database-cleanup]: conntrack while the cleanup Job ran: ${cleanupRun.tracked.length} new TCP connection(s) on the node; the cleanup pod's (${cleanupRun.podIP}; PgBouncer ${bouncerIP}, Postgres ${dbIP}, Services ${JSON.stringify(services)}; wait-for-db finished ${cleanupRun.initFinishedAt}):\n${mine.map((c) => c.line).join('\n')}${fileRun.err ? `\nconntrack: ${fileRun.err.trim()}` : ''}`);
     expect(cleanupRun.podIP).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
     expect(cleanupRun.initFinishedAt).toBeGreaterThan(0);
     const toBouncer = mine.filter((c) => c.dst === services['airflow-pgbouncer'] && c.dport === 6543 && c.replySrc === bouncerIP && c.replySport === 6543);
