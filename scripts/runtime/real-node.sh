@@ -35,6 +35,8 @@
 # RESOURCES: allocatable 2 CPU / 4Gi like minikube's default node: capacity is the machine (2 CPUs, its
 # MemTotal), --system-reserved takes the memory above 4Gi + the eviction threshold, and --enforce-node-allocatable
 # pods sets the pods' cgroup (${CGROUP_ROOT}/kubepods) memory limit to it, so a pod over its limit is OOM-killed.
+# CPU: the node's cgroup root weighs what kubepods weighs (cpu.shares = allocatable millicores * 1024 / 1000, 2048),
+# as kubepods does on a node whose cgroup root is the machine's: see step 5.
 #
 # ENVIRONMENT (besides local-control-plane.sh's AIRFLOW_CDK8S_STATE / _CACHE / _APISERVER_PORT)
 #   AIRFLOW_CDK8S_NODE_STATE      the node's state: containerd root, kubelet root, logs, pids [${AIRFLOW_CDK8S_STATE}-node]
@@ -300,6 +302,14 @@ EOF
       cat "${cg}cpuset.mems" >"${cg}${CGROUP_ROOT#/}/cpuset.mems"
     fi
   done
+  # The node's pods compete for the CPU with the machine's processes through this cgroup. On a node whose cgroup root
+  # is the machine's, the kubelet's kubepods sits at the top with cpu.shares = allocatable CPU in millicores * 1024 /
+  # 1000 (the kubelet sets it below us, on ${CGROUP_ROOT}/kubepods); left at the default 1024, the whole node weighed
+  # half that, one nice-0 process: in a CI rehearsal of b1b30d4 (2026-12-06) the pods got 0.8 of the 2 CPUs while
+  # the harness and the stages beside it took the rest, and the api-server answered nothing for 21 s while a task
+  # pod started (its main thread busy, at 30-45% of a CPU); in the CI of b1b30d4 the same stall timed out every
+  # execution API call of a task.
+  echo $(($(numfmt --from=si "${NODE_CPU}") * 1024)) >"/sys/fs/cgroup/cpu/${CGROUP_ROOT#/}/cpu.shares"
   local mem_kib cpus reserve_kib alloc_kib evict_mi=100 reserve_cpu_m
   mem_kib="$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)"
   cpus="$(nproc --all)"
