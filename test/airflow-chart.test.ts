@@ -94,7 +94,7 @@ test('every long-running container is probed: the api-server over HTTP, Postgres
   }
   expect(probes).toEqual({
     // Liveness on /api/v2/version, which answers without the database: an outage of Postgres does not restart the UI.
-    'airflow-api-server': ['startupProbe: GET /api/v2/monitor/health', 'readinessProbe: GET /api/v2/monitor/health', 'livenessProbe: GET /api/v2/version'],
+    'airflow-api-server': ['startupProbe: GET /execution/health', 'readinessProbe: GET /api/v2/monitor/health', 'livenessProbe: GET /api/v2/version'],
     'airflow-scheduler': ['livenessProbe: airflow jobs check'],
     'airflow-dag-processor': ['livenessProbe: airflow jobs check'],
     'airflow-triggerer': ['livenessProbe: airflow jobs check'],

@@ -133,9 +133,10 @@ export function createControlPlaneComponents(
     port: { containerPort: AIRFLOW_UI_PORT, servicePort: AIRFLOW_UI_PORT, serviceType, serviceAnnotations },
     rollingUpdate: true,
     extraVolumeMounts: [airflow.configuration.podTemplateMount()],
-    // Startup and readiness ask the health endpoint (the database and every component's heartbeat);
-    // liveness only whether the process answers, so that a slow database does not restart the UI.
-    startupProbe: { httpGet: probe(airflow.generation.uiHealthPathUnder(basePath)), periodSeconds: 10, timeoutSeconds: 10, failureThreshold: 60 },
+    // Readiness asks the health endpoint (the database and every component's heartbeat); liveness only whether the
+    // process answers, so that a slow database does not restart the UI. Startup asks the execution API's health on
+    // Airflow 3, whose first request initialises it (AirflowGeneration.uiStartupPath), before the pod is Ready.
+    startupProbe: { httpGet: probe(airflow.generation.uiStartupPathUnder(basePath)), periodSeconds: 10, timeoutSeconds: 10, failureThreshold: 60 },
     readinessProbe: { httpGet: probe(airflow.generation.uiHealthPathUnder(basePath)), periodSeconds: 10, timeoutSeconds: 10, failureThreshold: 3 },
     livenessProbe: { httpGet: probe(airflow.generation.uiLivenessPathUnder(basePath)), periodSeconds: 30, timeoutSeconds: 30, failureThreshold: 5 },
   });

@@ -236,6 +236,7 @@ interface GenerationFacts {
   readonly uiComponent: string;
   readonly uiHealthPath: string;
   readonly uiLivenessPath: string;
+  readonly uiStartupPath: string;
   readonly uiAnswersOutsideBasePath: boolean;
   readonly uiPortKey: string;
   readonly uiHostKey: string;
@@ -268,6 +269,13 @@ const AIRFLOW_3: GenerationFacts = {
   // __init__.py includes version_router outside the authenticated router): a slow database does not restart
   // the api-server. The official chart probes liveness there too.
   uiLivenessPath: '/api/v2/version',
+  // The execution API (Cadwyn's versioned app, mounted at /execution) generates its versioned routers on its first
+  // request (cadwyn/applications.py: Cadwyn.__call__ -> _cadwyn_initialize), in the event loop: 5.06 s of CPU and
+  // 74 MiB in the 3.2 root (2026-12-06), during which the api-server answers nothing. The first request was a task's
+  // PATCH .../run, whose 5 s timeout ([workers] execution_api_timeout) it outlasted under load on the real node, every
+  // retry too in one CI run. /execution/health answers without authentication (routes/__init__.py includes it
+  // outside the authenticated router): asked by the startup probe, it pays that before the pod is Ready.
+  uiStartupPath: '/execution/health',
   // With [api] base_url http://host/airflow, api_fastapi/app.py gives the FastAPI app root_path "/airflow";
   // Starlette routes /airflow/api/v2/... without the prefix and a path outside it unchanged
   // (starlette._utils.get_route_path), so the api-server answers both (the runtime stage measures it). The
@@ -332,6 +340,7 @@ const AIRFLOW_2: GenerationFacts = {
   uiComponent: Components.WEBSERVER,
   uiHealthPath: '/health',
   uiLivenessPath: '/health',
+  uiStartupPath: '/health',
   // With [webserver] base_url http://host/airflow, www/extensions/init_wsgi_middlewares.py mounts the app
   // under /airflow with a DispatcherMiddleware whose root answers 404 "Apache Airflow is not at this location":
   // /health is /airflow/health. The official chart's webserver probes prefix the base_url's path the same way.
@@ -406,6 +415,13 @@ export class AirflowGeneration {
 
   /** The HTTP path that tells whether the UI process answers, without asking the database (`/api/v2/version`). */
   public readonly uiLivenessPath: string;
+
+  /**
+   * The HTTP path the UI's startup probe asks: `/execution/health` on Airflow 3, whose first request initialises the
+   * execution API (seconds of CPU, during which the api-server answers nothing) before the pod is Ready and a task
+   * pod's first call arrives; `/health` on Airflow 2.
+   */
+  public readonly uiStartupPath: string;
 
   /**
    * Whether the UI also answers outside the path of its base URL (`[api] base_url` / `[webserver] base_url`):
@@ -487,6 +503,7 @@ export class AirflowGeneration {
     this.major = facts.major;
     this.uiComponent = facts.uiComponent;
     this.uiHealthPath = facts.uiHealthPath;
+    this.uiStartupPath = facts.uiStartupPath;
     this.uiLivenessPath = facts.uiLivenessPath;
     this.uiAnswersOutsideBasePath = facts.uiAnswersOutsideBasePath;
     this.uiPortKey = facts.uiPortKey;
@@ -546,6 +563,11 @@ export class AirflowGeneration {
   /** {@link uiLivenessPath} under the path the UI is served at (see {@link uiHealthPathUnder}). */
   public uiLivenessPathUnder(basePath: string): string {
     return `${basePath}${this.uiLivenessPath}`;
+  }
+
+  /** {@link uiStartupPath} under the path the UI is served at (see {@link uiHealthPathUnder}). */
+  public uiStartupPathUnder(basePath: string): string {
+    return `${basePath}${this.uiStartupPath}`;
   }
 
   /** The command of the UI container: `airflow api-server` / `airflow webserver`. */

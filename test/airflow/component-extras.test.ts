@@ -37,7 +37,7 @@ describe('probe timings', () => {
       apiServer: { startupProbe: { failureThreshold: 12 }, readinessProbe: { periodSeconds: 5, timeoutSeconds: 2 }, livenessProbe: { periodSeconds: 20 } },
     });
     const ui = podSpec(manifests, 'airflow-api-server').containers[0];
-    expect(ui.startupProbe).toMatchObject({ httpGet: { path: '/api/v2/monitor/health' }, periodSeconds: 10, failureThreshold: 12 });
+    expect(ui.startupProbe).toMatchObject({ httpGet: { path: '/execution/health' }, periodSeconds: 10, failureThreshold: 12 });
     expect(ui.readinessProbe).toMatchObject({ periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 3 });
     expect(ui.livenessProbe).toMatchObject({ periodSeconds: 20, timeoutSeconds: 30, failureThreshold: 5 });
   });

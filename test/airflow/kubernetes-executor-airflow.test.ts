@@ -69,6 +69,7 @@ const GENERATIONS = [
     ui: 'api-server',
     health: '/api/v2/monitor/health',
     liveness: '/api/v2/version', // answers without the database: a database outage does not restart the UI
+    startup: '/execution/health', // its first request initialises the execution API, before the pod is Ready
     components: ['api-server', 'dag-processor', 'scheduler', 'triggerer'],
     jobTypes: { scheduler: 'SchedulerJob', 'dag-processor': 'DagProcessorJob', triggerer: 'TriggererJob' } as Record<string, string>,
     keyEnv: ['AIRFLOW__API__SECRET_KEY', 'AIRFLOW__API_AUTH__JWT_SECRET'],
@@ -80,6 +81,7 @@ const GENERATIONS = [
     ui: 'webserver',
     health: '/health',
     liveness: '/health',
+    startup: '/health',
     components: ['scheduler', 'triggerer', 'webserver'],
     jobTypes: { scheduler: 'SchedulerJob', triggerer: 'TriggererJob' } as Record<string, string>,
     keyEnv: ['AIRFLOW__WEBSERVER__SECRET_KEY'],
@@ -139,9 +141,8 @@ describe.each(GENERATIONS)('$label', (g) => {
 
   test('the UI is probed on its health path and served by its Service on port 8080', () => {
     const ui = container(g.ui);
-    for (const probe of [ui.startupProbe, ui.readinessProbe]) {
-      expect(probe.httpGet).toEqual({ path: g.health, port: 'http' });
-    }
+    expect(ui.readinessProbe.httpGet).toEqual({ path: g.health, port: 'http' });
+    expect(ui.startupProbe.httpGet).toEqual({ path: g.startup, port: 'http' });
     expect(ui.livenessProbe.httpGet).toEqual({ path: g.liveness, port: 'http' });
     expect(ui.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
     const service = find(manifests, 'Service', `airflow-${g.ui}`);
@@ -160,7 +161,7 @@ describe.each(GENERATIONS)('$label', (g) => {
     expect(cfg[section][key]).toBe('http://airflow.local/airflow');
     const ui = find(sub.manifests, 'Deployment', `airflow-${g.ui}`).spec.template.spec.containers[0];
     expect([ui.startupProbe.httpGet, ui.readinessProbe.httpGet, ui.livenessProbe.httpGet]).toEqual([
-      { path: `/airflow${g.health}`, port: 'http' },
+      { path: `/airflow${g.startup}`, port: 'http' },
       { path: `/airflow${g.health}`, port: 'http' },
       { path: `/airflow${g.liveness}`, port: 'http' },
     ]);

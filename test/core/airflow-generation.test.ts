@@ -29,11 +29,15 @@ describe('AirflowVersion', () => {
 
 describe("the UI's health paths under the path it is served at", () => {
   test.each([
-    [AirflowGeneration.AIRFLOW_3, '/api/v2/monitor/health', '/api/v2/version', true],
-    [AirflowGeneration.AIRFLOW_2, '/health', '/health', false],
-  ])('%s', (generation, health, liveness, outside) => {
-    expect([generation.uiHealthPathUnder(''), generation.uiLivenessPathUnder('')]).toEqual([health, liveness]);
-    expect([generation.uiHealthPathUnder('/airflow'), generation.uiLivenessPathUnder('/airflow')]).toEqual([`/airflow${health}`, `/airflow${liveness}`]);
+    [AirflowGeneration.AIRFLOW_3, '/api/v2/monitor/health', '/api/v2/version', '/execution/health', true],
+    [AirflowGeneration.AIRFLOW_2, '/health', '/health', '/health', false],
+  ])('%s', (generation, health, liveness, startup, outside) => {
+    expect([generation.uiHealthPathUnder(''), generation.uiLivenessPathUnder(''), generation.uiStartupPathUnder('')]).toEqual([health, liveness, startup]);
+    expect([generation.uiHealthPathUnder('/airflow'), generation.uiLivenessPathUnder('/airflow'), generation.uiStartupPathUnder('/airflow')]).toEqual([
+      `/airflow${health}`,
+      `/airflow${liveness}`,
+      `/airflow${startup}`,
+    ]);
     // Airflow 2's webserver answers 404 outside [webserver] base_url's path; Airflow 3's api-server answers both
     expect(generation.uiAnswersOutsideBasePath).toBe(outside);
   });
