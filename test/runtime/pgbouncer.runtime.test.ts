@@ -35,6 +35,7 @@ import { DEFAULT_AIRFLOW_IMAGE } from '../../lib';
 import { getObject, kubectl, REPO_ROOT } from '../live/support/cluster';
 import { RuntimeChain, Step, step, waitForAsync } from './support/chain';
 import { RecordedConnection, RecordedPod, readConnections } from './support/connections';
+import { NODE_NETNS, parseConntrack, Tracked } from './support/node-connections';
 import { airflowMinorOf } from './support/kubelet';
 import { imageConfig, newKubelet } from './support/real-kubelet';
 import { lifetimePeaks } from './support/memory';
@@ -61,16 +62,6 @@ const POOL_SIZE = 10; // PgBouncer's default metadataPoolSize
 const JOB = 'airflow-database-cleanup-now';
 const OLD = 'acdk8s-cleanup-old';
 const NEW = 'acdk8s-cleanup-new';
-/** The real node's network namespace (real-kubelet.ts's and real-node.sh's default): its conntrack table. */
-const NODE_NETNS = process.env.AIRFLOW_CDK8S_NODE_NETNS ?? 'acdk8s-realnode';
-
-/** A TCP connection the kernel tracked (conntrack -E -e NEW -o timestamp): the original and the reply direction. */
-interface Tracked { t: number; src: string; dst: string; dport: number; replySrc: string; replySport: number; line: string }
-const parseConntrack = (out: string): Tracked[] => out.split('\n').flatMap((line) => {
-  const t = line.match(/^\[(\d+(?:\.\d+)?)\]/);
-  const v = [...line.matchAll(/\b(?:src|dst|sport|dport)=(\S+)/g)].map((m) => m[1]);
-  return t && v.length >= 8 ? [{ t: Number(t[1]), src: v[0], dst: v[1], dport: Number(v[3]), replySrc: v[4], replySport: Number(v[6]), line: line.trim() }] : [];
-});
 /** What the cleanup's Job step saw, for the check after it (real node): the file's conntrack events while the Job ran. */
 const cleanupRun: { podIP?: string; initFinishedAt?: number; tracked: Tracked[] } = { tracked: [] };
 

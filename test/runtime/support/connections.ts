@@ -1,6 +1,7 @@
 // The connections the runtime kubelet saw (scripts/runtime/kubelet.py writes connections.jsonl: every connection
-// through its Service proxy, and the pods' other outgoing TCP connections, sampled every second), checked against
-// the chart's NetworkPolicies with the evaluator of test/support/network-policy.ts.
+// through its Service proxy, and the pods' other outgoing TCP connections, sampled every second; on the real node the
+// kernel's conntrack events, support/node-connections.ts), checked against the chart's NetworkPolicies with the
+// evaluator of test/support/network-policy.ts.
 import * as fs from 'fs';
 import * as path from 'path';
 import { Connection, evaluate, networkPolicies, Verdict } from '../../support/network-policy';
@@ -10,7 +11,7 @@ export interface RecordedConnection {
   readonly t: number;
   readonly via: 'service' | 'direct';
   readonly source: { ip: string; pod: RecordedPod | null };
-  readonly destination: { ip: string; port: number; protocol: 'TCP'; pod: RecordedPod | null };
+  readonly destination: { ip: string; port: number; protocol: 'TCP' | 'UDP'; pod: RecordedPod | null };
   readonly service?: { namespace: string | null; name: string | null; ip: string; port: number };
 }
 
@@ -26,7 +27,7 @@ export interface CheckedConnection {
   readonly flow: string;
   readonly connection: Connection;
   readonly verdict: Verdict;
-  /** Whether the kubelet saw it, or it is the DNS query a real cluster makes before a connection by name. */
+  /** Whether the kubelet saw it, or it is the DNS query a real cluster makes before a connection by name (assumed). */
   readonly seen: 'service' | 'direct' | 'dns';
 }
 
@@ -42,12 +43,13 @@ export function readConnections(state: string): RecordedConnection[] {
 const componentOf = (pod: RecordedPod | null) => pod?.labels['app.kubernetes.io/component'] ?? pod?.name ?? 'the node';
 
 /**
- * The connections made by the pods of `namespace`, and the one to each pod's DNS (the stage resolves Services'
- * names from /etc/hosts; a real pod asks the cluster DNS, UDP and TCP 53, before it connects by name), each
+ * The connections made by the pods of `namespace`, and the one to each pod's DNS (the emulated stage resolves
+ * Services' names from /etc/hosts; a real pod asks the cluster DNS, UDP and TCP 53, before it connects by name;
+ * `dnsRecorded`: the records hold the pods' real DNS queries, the real node's, and none is assumed), each
  * evaluated against the NetworkPolicies among `objects`. Connections from the node (the tests' own calls, the
  * kubelet's probes) are left out: NetworkPolicy does not apply to them.
  */
-export function checkConnections(objects: any[], namespace: string, records: RecordedConnection[]): CheckedConnection[] {
+export function checkConnections(objects: any[], namespace: string, records: RecordedConnection[], dnsRecorded = false): CheckedConnection[] {
   const set = { policies: networkPolicies(objects, namespace) };
   const out: CheckedConnection[] = [];
   const dnsDone = new Set<string>();
@@ -55,7 +57,7 @@ export function checkConnections(objects: any[], namespace: string, records: Rec
     const src = r.source.pod;
     if (!src || src.namespace !== namespace) continue;
     const from = { namespace: src.namespace, labels: src.labels, ip: r.source.ip };
-    if (r.via === 'service' && !dnsDone.has(src.name)) {
+    if (!dnsRecorded && r.via === 'service' && !dnsDone.has(src.name)) {
       dnsDone.add(src.name);
       for (const protocol of ['UDP', 'TCP'] as const) {
         const c: Connection = { from, to: KUBE_DNS_POD, port: 53, protocol };
@@ -65,8 +67,9 @@ export function checkConnections(objects: any[], namespace: string, records: Rec
     const dst = r.destination.pod;
     const to = dst ? { namespace: dst.namespace, labels: dst.labels, ip: r.destination.ip } : { ip: r.destination.ip };
     const name = dst ? componentOf(dst) : r.service?.name === 'kubernetes' ? 'the Kubernetes API' : r.destination.ip;
-    const c: Connection = { from, to, port: r.destination.port, protocol: 'TCP' };
-    out.push({ flow: `${componentOf(src)} -> ${name}:${r.destination.port}/TCP`, connection: c, verdict: evaluate(set, c), seen: r.via });
+    const protocol = r.destination.protocol ?? 'TCP';
+    const c: Connection = { from, to, port: r.destination.port, protocol };
+    out.push({ flow: `${componentOf(src)} -> ${name}:${r.destination.port}/${protocol}`, connection: c, verdict: evaluate(set, c), seen: r.via });
   }
   return out;
 }
