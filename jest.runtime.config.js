@@ -5,7 +5,7 @@
 // Which suites run where (issue #27): the suites of REAL_NODE_SUITES, and every test/runtime/real-node*.runtime.test.ts,
 // run on the real node (AIRFLOW_CDK8S_RUNTIME_NODE=real, `npm run test:runtime:real`) and not in the emulated
 // stage; the others run on the emulated kubelet (scripts/runtime/kubelet.py), docs/runtime-tests.md says why.
-const REAL_NODE_SUITES = ['default-chart', 'team-a-custom-secret', 'ingress-sub-path', 'dag-bundles', 'pgbouncer', 'default-chart-3-1'];
+const REAL_NODE_SUITES = ['default-chart', 'team-a-custom-secret', 'ingress-sub-path', 'dag-bundles', 'pgbouncer', 'default-chart-3-1', 'network-policies'];
 
 const real = process.env.AIRFLOW_CDK8S_RUNTIME_NODE === 'real';
 const realNames = `(?:${[...REAL_NODE_SUITES, 'real-node[^/]*'].join('|')})`;
