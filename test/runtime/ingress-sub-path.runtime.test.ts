@@ -74,7 +74,7 @@ describe('runtime: the default chart behind an Ingress on /airflow, with airflow
     expect(chain.basePath()).toBe('/airflow');
     const ui = chain.deployment('api-server').spec.template.spec.containers[0];
     expect([ui.startupProbe.httpGet.path, ui.readinessProbe.httpGet.path, ui.livenessProbe.httpGet.path]).toEqual([
-      '/airflow/api/v2/monitor/health',
+      '/airflow/execution/health',
       '/airflow/api/v2/monitor/health',
       '/airflow/api/v2/version',
     ]);
@@ -113,7 +113,7 @@ describe('runtime: the default chart behind an Ingress on /airflow, with airflow
       const live = getObject('pod', pod.metadata.name, chain.ns);
       const c = live.spec.containers[0];
       expect([c.startupProbe.httpGet.path, c.readinessProbe.httpGet.path, c.livenessProbe.httpGet.path]).toEqual([
-        '/airflow/api/v2/monitor/health',
+        '/airflow/execution/health',
         '/airflow/api/v2/monitor/health',
         '/airflow/api/v2/version',
       ]);
