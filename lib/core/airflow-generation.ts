@@ -270,10 +270,10 @@ const AIRFLOW_3: GenerationFacts = {
   // the api-server. The official chart probes liveness there too.
   uiLivenessPath: '/api/v2/version',
   // The execution API (Cadwyn's versioned app, mounted at /execution) generates its versioned routers on its first
-  // request (cadwyn/applications.py: Cadwyn.__call__ -> _cadwyn_initialize), in the event loop: 5.06 s of CPU and
-  // 74 MiB in the 3.2 root (2026-12-06), during which the api-server answers nothing. The first request was a task's
-  // PATCH .../run, whose 5 s timeout ([workers] execution_api_timeout) it outlasted under load on the real node, every
-  // retry too in one CI run. /execution/health answers without authentication (routes/__init__.py includes it
+  // request (cadwyn/applications.py: Cadwyn.__call__ -> _cadwyn_initialize), in the event loop: seconds of CPU,
+  // during which the api-server answers nothing (measured: docs/runtime-tests.md, "The real node's share of the CPU").
+  // The first request was a task's PATCH .../run, which outlasted the client's timeout ([workers]
+  // execution_api_timeout) under load on the real node, every retry too in one CI run. /execution/health answers without authentication (routes/__init__.py includes it
   // outside the authenticated router): asked by the startup probe, it pays that before the pod is Ready.
   uiStartupPath: '/execution/health',
   // With [api] base_url http://host/airflow, api_fastapi/app.py gives the FastAPI app root_path "/airflow";

@@ -305,10 +305,10 @@ EOF
   # The node's pods compete for the CPU with the machine's processes through this cgroup. On a node whose cgroup root
   # is the machine's, the kubelet's kubepods sits at the top with cpu.shares = allocatable CPU in millicores * 1024 /
   # 1000 (the kubelet sets it below us, on ${CGROUP_ROOT}/kubepods); left at the default 1024, the whole node weighed
-  # half that, one nice-0 process: in a CI rehearsal of b1b30d4 (2026-12-06) the pods got 0.8 of the 2 CPUs while
-  # the harness and the stages beside it took the rest, and the api-server answered nothing for 21 s while a task
-  # pod started (the execution API's first-request initialisation, at 30-45% of a CPU; the startup probe pays it now:
-  # docs/airflow.md); in the CI of b1b30d4 the same stall timed out every execution API call of a task.
+  # half that, one nice-0 process: in a CI rehearsal of b1b30d4 the pods got less than half the CPUs while the
+  # harness and the stages beside it took the rest, and the api-server's stall as a task pod started (the execution
+  # API's first-request initialisation, which the startup probe pays now) lasted the longer (docs/runtime-tests.md,
+  # "The real node's share of the CPU").
   echo $(($(numfmt --from=si "${NODE_CPU}") * 1024)) >"/sys/fs/cgroup/cpu/${CGROUP_ROOT#/}/cpu.shares"
   local mem_kib cpus reserve_kib alloc_kib evict_mi=100 reserve_cpu_m
   mem_kib="$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)"

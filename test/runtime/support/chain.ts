@@ -662,8 +662,8 @@ export class RuntimeChain {
       );
     }, { timeoutMs: 360_000 });
 
-    // The execution API initialises itself on its first request (Cadwyn's versioned routers: 5.06 s of CPU in the 3.2
-    // root, the api-server answering nothing meanwhile; docs/airflow.md): the startup probe asks /execution/health so
+    // The execution API initialises itself on its first request (Cadwyn's versioned routers: seconds of CPU, the
+    // api-server answering nothing meanwhile; docs/airflow.md): the startup probe asks /execution/health so
     // that this happens before the pod is Ready. Measured against /api/v2/version just before it (the same way there,
     // the same overhead), a request that paid it would take seconds longer.
     if (executionApi.length > 0) {
