@@ -52,8 +52,8 @@ describe(`runtime: the default chart with networkPolicies: true in namespace ${N
     const checked = checkConnections(variant.objects, chain.ns, records, kubelet.real);
     const table = flowTable(checked);
     console.log(
-      `RUNTIME [network-policies]: ${records.length} connections recorded (${node ? `the node's conntrack: ${node.tracked().length} new flows, ${node.pods.size} pod IPs` : "the emulated kubelet's records"}), ` +
-        `${checked.length} from the pods of ${chain.ns} (DNS included)\n${table}${node?.err ? `\nconntrack: ${node.err.trim()}` : ''}`,
+      `RUNTIME [network-policies]: ${records.length} connections recorded (${node ? `the node's conntrack: ${node.conntrack.tracked().length} new flows, ${node.pods.size} pod IPs` : "the emulated kubelet's records"}), ` +
+        `${checked.length} from the pods of ${chain.ns} (DNS included)\n${table}${node?.conntrack.err ? `\nconntrack: ${node.conntrack.err.trim()}` : ''}`,
     );
     const flows = new Set(checked.map((c) => c.flow));
     // The recorder saw the connections the chain cannot run without (else the check below would be vacuous).

@@ -29,13 +29,13 @@
 // In namespace pgbouncer (issue #25 item 3: the real node runs two files at once, whose charts must share nothing):
 // the PersistentVolumes pgbouncer-*-volume on /data/pgbouncer (AirflowChart's defaults for a namespace other than
 // airflow); every Service name below is the chart's `airflow-<what>` in that namespace.
-import { ChildProcess, execFileSync, spawn } from 'child_process';
+import { execFileSync } from 'child_process';
 import * as path from 'path';
 import { DEFAULT_AIRFLOW_IMAGE } from '../../lib';
 import { getObject, kubectl, REPO_ROOT } from '../live/support/cluster';
 import { RuntimeChain, Step, step, waitForAsync } from './support/chain';
 import { RecordedConnection, RecordedPod, readConnections } from './support/connections';
-import { NODE_NETNS, parseConntrack, Tracked } from './support/node-connections';
+import { ConntrackWatch, Tracked } from './support/node-connections';
 import { airflowMinorOf } from './support/kubelet';
 import { imageConfig, newKubelet } from './support/real-kubelet';
 import { lifetimePeaks } from './support/memory';
@@ -100,17 +100,9 @@ chain.hooks({ recordTimings: false });
 // PgBouncer can be too short for the recorder's samples (0.2 s apart, fewer under load: with another test file beside
 // this one, the migration Job's were missed once), the kernel's conntrack events miss none. A second source for the
 // connection-log step below, and the source of the cleanup Job's check (the events while the Job ran).
-const fileRun: { watch?: ChildProcess; out: string; err: string } = { out: '', err: '' };
-beforeAll(async () => {
-  if (!kubelet.real) return;
-  fileRun.watch = spawn('nsenter', [`--net=/var/run/netns/${NODE_NETNS}`, '--', 'conntrack', '-E', '-e', 'NEW', '-p', 'tcp', '-o', 'timestamp'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  fileRun.watch.stdout!.on('data', (c: Buffer) => { fileRun.out += c.toString(); });
-  fileRun.watch.stderr!.on('data', (c: Buffer) => { fileRun.err += c.toString(); });
-  await new Promise((res) => setTimeout(res, 1000));
-});
-afterAll(() => {
-  fileRun.watch?.kill('SIGTERM');
-});
+const fileRun = kubelet.real ? new ConntrackWatch('tcp') : undefined;
+beforeAll(() => fileRun?.start());
+afterAll(() => fileRun?.stop());
 
 describe(`runtime: the default chart with pgbouncer: {} and databaseCleanup: {}, in namespace ${NAMESPACE}`, () => {
   test(`the chart shares nothing with another suite's: namespace ${NAMESPACE}, its volumes ${NAMESPACE}-*-volume on /data/${NAMESPACE}`, () => {
@@ -198,7 +190,7 @@ describe(`runtime: the default chart with pgbouncer: {} and databaseCleanup: {},
       if (!kubelet.real) return;
       await new Promise((res) => setTimeout(res, 1000)); // conntrack's last events written out
       const ended = Date.now() / 1000;
-      cleanupRun.tracked = parseConntrack(fileRun.out).filter((c) => c.t >= started && c.t <= ended);
+      cleanupRun.tracked = fileRun!.tracked().filter((c) => c.t >= started && c.t <= ended);
     });
     const pod = chain.pods(`job-name=${JOB}`).find((p) => p.status.phase === 'Succeeded')!;
     const live = getObject('pod', pod.metadata.name, chain.ns);
@@ -229,7 +221,7 @@ describe(`runtime: the default chart with pgbouncer: {} and databaseCleanup: {},
     const dbIP = podIP('metadata-db');
     const services = Object.fromEntries(['airflow-pgbouncer', 'airflow-postgres'].map((n) => [n, getObject('service', n, chain.ns)?.spec?.clusterIP]));
     const mine = cleanupRun.tracked.filter((c) => c.src === cleanupRun.podIP);
-    console.log(`RUNTIME [pgbouncer, database-cleanup]: conntrack while the cleanup Job ran: ${cleanupRun.tracked.length} new TCP connection(s) on the node; the cleanup pod's (${cleanupRun.podIP}; PgBouncer ${bouncerIP}, Postgres ${dbIP}, Services ${JSON.stringify(services)}; wait-for-db finished ${cleanupRun.initFinishedAt}):\n${mine.map((c) => c.line).join('\n')}${fileRun.err ? `\nconntrack: ${fileRun.err.trim()}` : ''}`);
+    console.log(`RUNTIME [pgbouncer, database-cleanup]: conntrack while the cleanup Job ran: ${cleanupRun.tracked.length} new TCP connection(s) on the node; the cleanup pod's (${cleanupRun.podIP}; PgBouncer ${bouncerIP}, Postgres ${dbIP}, Services ${JSON.stringify(services)}; wait-for-db finished ${cleanupRun.initFinishedAt}):\n${mine.map((c) => c.line).join('\n')}${fileRun?.err ? `\nconntrack: ${fileRun.err.trim()}` : ''}`);
     expect(cleanupRun.podIP).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
     expect(cleanupRun.initFinishedAt).toBeGreaterThan(0);
     const toBouncer = mine.filter((c) => c.dst === services['airflow-pgbouncer'] && c.dport === 6543 && c.replySrc === bouncerIP && c.replySport === 6543);
@@ -257,7 +249,7 @@ describe(`runtime: the default chart with pgbouncer: {} and databaseCleanup: {},
       const componentOfIP = new Map<string, string>();
       for (const r of kubelet.records().filter((x) => x.namespace === chain.ns && x.podIP && x.component)) componentOfIP.set(r.podIP!, r.component!);
       for (const p of chain.pods('app.kubernetes.io/component')) if (p.status?.podIP) componentOfIP.set(p.status.podIP, p.metadata.labels['app.kubernetes.io/component']);
-      const tracked = parseConntrack(fileRun.out).filter((c) => c.dst === service && c.dport === 6543 && c.replySrc === bouncerIP && c.replySport === 6543);
+      const tracked = fileRun!.tracked().filter((c) => c.dst === service && c.dport === 6543 && c.replySrc === bouncerIP && c.replySport === 6543);
       const seen = new Set(tracked.map((c) => componentOfIP.get(c.src)).filter((c): c is string => !!c));
       console.log(`RUNTIME [pgbouncer]: conntrack saw connections to PgBouncer's Service from: ${[...seen].sort().join(', ')}; the recorder missed: ${[...seen].filter((c) => !clients.has(c)).sort().join(', ') || 'none'}`);
       for (const c of seen) clients.add(c);

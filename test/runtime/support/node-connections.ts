@@ -36,6 +36,39 @@ export function parseConntrack(out: string): Tracked[] {
   });
 }
 
+/**
+ * `conntrack -E -e NEW -o timestamp` in the node's network namespace while a test file runs (`protocol`: only that
+ * one's flows): every new flow the kernel tracks, however short. Start before the chart, stop after.
+ */
+export class ConntrackWatch {
+  private proc: ChildProcess | undefined;
+  private out = '';
+  /** What conntrack printed on stderr (its summary, or why it could not watch). */
+  err = '';
+
+  constructor(private readonly protocol?: 'tcp' | 'udp') {}
+
+  /** Starts the watch, and gives conntrack a second to begin. */
+  async start(): Promise<void> {
+    this.proc = spawn('nsenter', [`--net=/var/run/netns/${NODE_NETNS}`, '--', 'conntrack', '-E', '-e', 'NEW', ...(this.protocol ? ['-p', this.protocol] : []), '-o', 'timestamp'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.proc.stdout!.setEncoding('utf8');
+    this.proc.stdout!.on('data', (c: string) => { this.out += c; });
+    this.proc.stderr!.on('data', (c: Buffer) => { this.err += c.toString(); });
+    await new Promise((res) => setTimeout(res, 1000));
+  }
+
+  stop(): void {
+    this.proc?.kill('SIGTERM');
+  }
+
+  /** The flows tracked so far. */
+  tracked(): Tracked[] {
+    return parseConntrack(this.out);
+  }
+}
+
 /** A Service as its ClusterIP names it. */
 export interface ServiceRef {
   namespace: string;
@@ -92,19 +125,14 @@ export function podAt(held: { pod: RecordedPod; t: number }[], t: number): Recor
 export class NodeConnections {
   /** The pods of the namespace that held each IP, each from when the watch saw it with it (an IP is reused). */
   readonly pods = new Map<string, { pod: RecordedPod; t: number }[]>();
-  private conntrack: ChildProcess | undefined;
+  /** The node's flows, TCP and UDP. */
+  readonly conntrack = new ConntrackWatch();
   private podWatch: ChildProcess | undefined;
-  private out = '';
-  err = '';
 
   constructor(private readonly namespace: string) {}
 
-  /** Starts the conntrack watch and the pod watch (a second for conntrack to begin). */
+  /** Starts the pod watch and the conntrack watch. */
   async start(): Promise<void> {
-    this.conntrack = spawn('nsenter', [`--net=/var/run/netns/${NODE_NETNS}`, '--', 'conntrack', '-E', '-e', 'NEW', '-o', 'timestamp'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.conntrack.stdout!.setEncoding('utf8');
-    this.conntrack.stdout!.on('data', (c: string) => { this.out += c; });
-    this.conntrack.stderr!.on('data', (c: Buffer) => { this.err += c.toString(); });
     const events = new WatchEvents();
     this.podWatch = spawn(KUBECTL, ['get', 'pods', '-n', this.namespace, '-w', '--output-watch-events', '-o', 'json'], { stdio: ['ignore', 'pipe', 'ignore'] });
     this.podWatch.stdout!.setEncoding('utf8');
@@ -118,17 +146,12 @@ export class NodeConnections {
         this.pods.set(ip, held);
       }
     });
-    await new Promise((res) => setTimeout(res, 1000));
+    await this.conntrack.start();
   }
 
   stop(): void {
-    this.conntrack?.kill('SIGTERM');
+    this.conntrack.stop();
     this.podWatch?.kill('SIGTERM');
-  }
-
-  /** The flows tracked so far. */
-  tracked(): Tracked[] {
-    return parseConntrack(this.out);
   }
 
   /** The connections of the namespace's pods so far, the Services named from the API server's ClusterIPs now. */
@@ -137,6 +160,6 @@ export class NodeConnections {
     for (const s of servicesJson.items ?? []) {
       if (s.spec?.clusterIP && s.spec.clusterIP !== 'None') services.set(s.spec.clusterIP, { namespace: s.metadata.namespace, name: s.metadata.name });
     }
-    return connectionsOf(this.tracked(), (ip, t) => podAt(this.pods.get(ip) ?? [], t), services).filter((c) => c.source.pod?.namespace === this.namespace);
+    return connectionsOf(this.conntrack.tracked(), (ip, t) => podAt(this.pods.get(ip) ?? [], t), services).filter((c) => c.source.pod?.namespace === this.namespace);
   }
 }
