@@ -4,6 +4,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { python3 } from '../support/python';
 
 const MODULE_DIR = path.join(__dirname, '..', '..', 'scripts', 'runtime', 'images');
 
@@ -13,7 +14,7 @@ function layer(dir: string, ...extra: string[]): [string, string] {
   const script = `import json, sys; sys.path.insert(0, sys.argv[1]); import oci_layer
 d, diff_id = oci_layer.layer(sys.argv[2], sys.argv[3], *sys.argv[4:])
 print(json.dumps([d["digest"], diff_id]))`;
-  const r = spawnSync('python3', ['-c', script, MODULE_DIR, blobs, dir, ...extra], { encoding: 'utf8' });
+  const r = spawnSync(python3(), ['-c', script, MODULE_DIR, blobs, dir, ...extra], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(r.stderr);
   fs.rmSync(blobs, { recursive: true, force: true });
   return JSON.parse(r.stdout);
@@ -51,7 +52,7 @@ describe('oci_layer.layer', () => {
     const root = writeTree(path.join(tmp, 'root'));
     const bare = layer(root);
     for (const d of ['proc', 'sys', 'dev', 'tmp']) fs.mkdirSync(path.join(root, d));
-    const excludes = spawnSync('python3', ['-c', 'import sys; sys.path.insert(0, sys.argv[1]); import oci_layer; print("\\n".join(oci_layer.ROOT_EXCLUDES))', MODULE_DIR], {
+    const excludes = spawnSync(python3(), ['-c', 'import sys; sys.path.insert(0, sys.argv[1]); import oci_layer; print("\\n".join(oci_layer.ROOT_EXCLUDES))', MODULE_DIR], {
       encoding: 'utf8',
     }).stdout.trim().split('\n');
     const withDirs = layer(root, ...excludes);
