@@ -28,6 +28,9 @@ export class AirflowIngress extends Construct {
   /** The path the UI is served under (`/airflow`), or "" at the root. */
   public readonly basePath: string;
 
+  /** Whether the Ingress terminates TLS (`tlsSecretName`): the UI is then reached over https, and gets http. */
+  public readonly tls: boolean;
+
   /** The Ingress. */
   public readonly ingress: k8s.KubeIngress;
 
@@ -58,7 +61,8 @@ export class AirflowIngress extends Construct {
     if (props.className !== undefined) validateDnsSubdomain(this, 'ingress.className', props.className);
     if (props.tlsSecretName !== undefined) validateDnsSubdomain(this, 'ingress.tlsSecretName', props.tlsSecretName);
     this.basePath = path === '/' ? '' : path;
-    this.url = `${props.tlsSecretName ? 'https' : 'http'}://${host}${this.basePath}`;
+    this.tls = Boolean(props.tlsSecretName);
+    this.url = `${this.tls ? 'https' : 'http'}://${host}${this.basePath}`;
 
     this.ingress = new k8s.KubeIngress(this, 'resource', {
       metadata: {

@@ -206,7 +206,10 @@ export interface IngressOptions {
   readonly className?: string;
 
   /**
-   * A Secret of type `kubernetes.io/tls` with the host's certificate; the UI's URL is then https.
+   * A Secret of type `kubernetes.io/tls` with the host's certificate; the UI's URL is then https, and the UI's
+   * Flask app (FAB) takes the scheme of its absolute URLs, such as the OAuth callback, from the Ingress's
+   * X-Forwarded-Proto (`enable_proxy_fix`, `proxy_fix_x_proto` 1, no other forwarded header trusted; your own
+   * `config` may change these).
    * @default - no TLS: the URL is http
    */
   readonly tlsSecretName?: string;

@@ -51,19 +51,45 @@ export function refusedConfig(generation: AirflowGeneration): Record<string, str
 }
 
 /**
- * Options the library chooses and the user may change: no ANSI colours in `kubectl logs`, and on minikube
+ * Options the library chooses and the user may change: no ANSI colours in `kubectl logs`; on minikube
  * (hostPath volumes, filled by `minikube mount`) a new DAG file is picked up within 30 s instead of Airflow's
- * default of 5 minutes (git-sync asks for the same: a new commit every period).
+ * default of 5 minutes (git-sync asks for the same: a new commit every period); behind an Ingress that terminates
+ * TLS, the UI trusts the Ingress's X-Forwarded-Proto ({@link forwardedProtoTrust}).
  */
-export function controlPlaneDefaults(generation: AirflowGeneration, hostPath: boolean): AirflowConfigValues {
+export function controlPlaneDefaults(generation: AirflowGeneration, hostPath: boolean, tlsIngress = false): AirflowConfigValues {
   const defaults: Record<string, Record<string, string | number | boolean>> = {
     ...generation.defaultConfig,
     logging: { colored_console_log: false },
   };
-  if (hostPath) {
-    for (const [section, keys] of Object.entries(dagListRefresh(generation))) defaults[section] = { ...(defaults[section] ?? {}), ...keys };
-  }
+  const add = (values: AirflowConfigValues) => {
+    for (const [section, keys] of Object.entries(values)) defaults[section] = { ...(defaults[section] ?? {}), ...keys };
+  };
+  if (hostPath) add(dagListRefresh(generation));
+  if (tlsIngress) add(forwardedProtoTrust(generation));
   return defaults;
+}
+
+/**
+ * Behind an Ingress that terminates TLS (`ingress.tlsSecretName`), the UI's Flask app (FAB) takes the scheme from
+ * the Ingress's X-Forwarded-Proto, one proxy deep, and trusts no other forwarded header. The api-server (Airflow 3)
+ * or the webserver (Airflow 2) gets plain http from the Ingress controller, and FAB builds its absolute URLs from
+ * the request (`url_for(..., _external=True)`): without this, the OAuth callback it sends to the provider began with
+ * http:// and a provider holding the https:// one refused the login (measured on the real node: docs/auth.md).
+ * Only the scheme: the Host is the browser's already (an Ingress forwards it), X-Forwarded-Prefix would replace
+ * the SCRIPT_NAME the api-server gives FAB (root_path plus /auth), and X-Forwarded-For is the client's to write when
+ * it reaches the Service without the Ingress (Airflow's own defaults trust one hop of each: 1).
+ */
+export function forwardedProtoTrust(generation: AirflowGeneration): AirflowConfigValues {
+  return {
+    [generation.proxyFixSection]: {
+      enable_proxy_fix: true,
+      proxy_fix_x_proto: 1,
+      proxy_fix_x_host: 0,
+      proxy_fix_x_port: 0,
+      proxy_fix_x_prefix: 0,
+      proxy_fix_x_for: 0,
+    },
+  };
 }
 
 /** The DAG list refreshed every 30 s instead of Airflow's 5 minutes (for DAGs that change often: minikube mounts, git). */
@@ -129,7 +155,7 @@ export function controlPlaneConfigurationProps(
     managed: controlPlaneConfig(airflow, namespace, uiServiceHost),
     managedByProp: managedByProp(airflow.generation),
     refused: refusedConfig(airflow.generation),
-    defaults: controlPlaneDefaults(airflow.generation, airflow.volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH),
+    defaults: controlPlaneDefaults(airflow.generation, airflow.volumes.provisioning.mode === StorageProvisioningMode.HOST_PATH, airflow.ingress?.tls === true),
     config,
   };
 }

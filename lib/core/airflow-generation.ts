@@ -242,6 +242,7 @@ interface GenerationFacts {
   readonly uiHostKey: string;
   readonly baseUrlKey: string;
   readonly webserverConfigKey: string;
+  readonly proxyFixSection: string;
   readonly dagListIntervalKey: string;
   readonly requiresStandaloneDagProcessor: boolean;
   readonly workersUseDatabase: boolean;
@@ -287,6 +288,9 @@ const AIRFLOW_3: GenerationFacts = {
   baseUrlKey: 'api.base_url',
   // The FAB auth manager's Flask app reads webserver_config.py from [fab] config_file (providers/fab/www/app.py).
   webserverConfigKey: 'fab.config_file',
+  // The FAB auth manager's Flask app (mounted in the api-server) wraps itself in werkzeug's ProxyFix when [fab]
+  // enable_proxy_fix is on (providers/fab/www/extensions/init_wsgi_middlewares.py).
+  proxyFixSection: 'fab',
   dagListIntervalKey: 'dag_processor.refresh_interval',
   // Airflow 3's scheduler no longer parses DAG files: `airflow dag-processor` always does.
   requiresStandaloneDagProcessor: true,
@@ -350,6 +354,9 @@ const AIRFLOW_2: GenerationFacts = {
   baseUrlKey: 'webserver.base_url',
   // The webserver's Flask app reads webserver_config.py from [webserver] config_file (airflow/www/app.py).
   webserverConfigKey: 'webserver.config_file',
+  // The webserver's Flask app wraps itself in werkzeug's ProxyFix when [webserver] enable_proxy_fix is on
+  // (www/extensions/init_wsgi_middlewares.py).
+  proxyFixSection: 'webserver',
   dagListIntervalKey: 'scheduler.dag_dir_list_interval',
   requiresStandaloneDagProcessor: false,
   // A task talks to the metadata database itself.
@@ -445,6 +452,12 @@ export class AirflowGeneration {
    */
   public readonly webserverConfigKey: string;
 
+  /**
+   * The section of the UI's `enable_proxy_fix` and `proxy_fix_x_*` options, which make its Flask app (FAB) trust
+   * a proxy's X-Forwarded-* headers: `fab` on Airflow 3, `webserver` on Airflow 2.
+   */
+  public readonly proxyFixSection: string;
+
   /** The option of how often new DAG files are looked for (`dag_processor.refresh_interval`, `scheduler.dag_dir_list_interval`). */
   public readonly dagListIntervalKey: string;
 
@@ -510,6 +523,7 @@ export class AirflowGeneration {
     this.uiHostKey = facts.uiHostKey;
     this.baseUrlKey = facts.baseUrlKey;
     this.webserverConfigKey = facts.webserverConfigKey;
+    this.proxyFixSection = facts.proxyFixSection;
     this.dagListIntervalKey = facts.dagListIntervalKey;
     this.requiresStandaloneDagProcessor = facts.requiresStandaloneDagProcessor;
     this.workersUseDatabase = facts.workersUseDatabase;

@@ -172,6 +172,29 @@ describe.each(GENERATIONS)('$label', (g) => {
     expect([rootUi.readinessProbe.httpGet.path, rootUi.livenessProbe.httpGet.path]).toEqual([g.health, g.liveness]);
   });
 
+  test('behind an Ingress that terminates TLS, the UI trusts its X-Forwarded-Proto, one proxy deep, and no other forwarded header', () => {
+    // FAB builds the OAuth callback from the request (url_for(_external=True)); the Ingress controller sends http
+    // with X-Forwarded-Proto https. Without the proxy fix the callback began with http:// (docs/auth.md).
+    const section = g.version.startsWith('3') ? 'fab' : 'webserver';
+    const tls = { host: 'airflow.example.com', path: '/airflow', tlsSecretName: 'airflow-tls' };
+    const cfg = cfgOf(airflowChart({ ...g.props, ingress: tls }).manifests);
+    expect(cfg[section]).toMatchObject({
+      enable_proxy_fix: 'True',
+      proxy_fix_x_proto: '1',
+      proxy_fix_x_host: '0',
+      proxy_fix_x_port: '0',
+      proxy_fix_x_prefix: '0',
+      proxy_fix_x_for: '0',
+    });
+    // Without TLS at the Ingress, or without an Ingress: Airflow's own default (no proxy fix), nothing written.
+    for (const props of [{ ingress: { host: 'airflow.example.com', path: '/airflow' } }, {}]) {
+      expect(Object.keys(cfgOf(airflowChart({ ...g.props, ...props }).manifests)[section] ?? {}).filter((k) => k.includes('proxy_fix'))).toEqual([]);
+    }
+    // A default the user may change: trusting X-Forwarded-For too, for the clients' addresses in the logs.
+    const own = cfgOf(airflowChart({ ...g.props, ingress: tls, config: { [section]: { proxy_fix_x_for: 1 } } }).manifests);
+    expect(own[section]).toMatchObject({ enable_proxy_fix: 'True', proxy_fix_x_proto: '1', proxy_fix_x_for: '1' });
+  });
+
   test('several replicas: a rollout keeps one running, the pods spread over nodes beside the own affinity', () => {
     const nodeAffinity = { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'pool', operator: 'In', values: ['airflow'] }] }] } };
     const ownTerm = { weight: 10, podAffinityTerm: { labelSelector: { matchLabels: { team: 'data' } }, topologyKey: 'topology.kubernetes.io/zone' } };
