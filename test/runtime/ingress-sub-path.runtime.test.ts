@@ -2,11 +2,12 @@
 // items 1 and 3), on ONE deployment (issue #25: one Airflow start-up for what were two suites,
 // ingress-sub-path and auth-local-settings).
 //
-// Ingress: `ingress: { host: 'airflow.local', path: '/airflow' }` sets `[api] base_url =
-// http://airflow.local/airflow`, the api-server's startup, readiness and liveness probes ask under /airflow, and the
-// task pods reach the execution API at http://airflow-api-server...:8080/airflow/execution/. The runtime stage has
-// no Ingress controller: the chain reaches the api-server's Service directly, under the path an Ingress (pathType
-// Prefix, no rewrite) forwards unchanged. What this proves: the kubelet's own httpGet probes pass on those paths
+// Ingress: `ingress: { host: 'airflow.local', path: '/airflow', tlsSecretName: 'airflow-local-tls' }` sets `[api]
+// base_url = https://airflow.local/airflow` and FAB's proxy fix for the Ingress's X-Forwarded-Proto, the
+// api-server's startup, readiness and liveness probes ask under /airflow, and the task pods reach the execution
+// API at http://airflow-api-server...:8080/airflow/execution/. The runtime stage has no Ingress controller: the
+// chain reaches the api-server's Service directly, under the path an Ingress (pathType Prefix, no rewrite) forwards
+// unchanged. What this proves: the kubelet's own httpGet probes pass on those paths
 // (the Deployment becomes available), the REST API and the login answer under the path, and a task runs through
 // the execution API under it. What it cannot: an Ingress controller's routing, and Airflow 2.
 //
@@ -33,6 +34,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { getObject } from '../live/support/cluster';
 import { AirflowGeneration } from '../../lib';
+import { parseCfg } from '../support';
 import { getPage, http } from './support/airflow-api';
 import { RuntimeChain, Step } from './support/chain';
 import { newKubelet } from './support/real-kubelet';
@@ -79,7 +81,9 @@ describe('runtime: the default chart behind an Ingress on /airflow, with airflow
       '/airflow/api/v2/version',
     ]);
     const cfg: string = chain.configMap().data['airflow.cfg'];
-    expect(cfg).toContain('base_url = http://airflow.local/airflow\n');
+    expect(cfg).toContain('base_url = https://airflow.local/airflow\n');
+    // TLS at the Ingress: FAB takes the scheme from X-Forwarded-Proto, and nothing else from forwarded headers
+    expect(parseCfg(cfg).fab).toMatchObject({ enable_proxy_fix: 'True', proxy_fix_x_proto: '1', proxy_fix_x_for: '0', proxy_fix_x_host: '0', proxy_fix_x_port: '0', proxy_fix_x_prefix: '0' });
     expect(cfg).toContain(`execution_api_server_url = http://airflow-api-server.${NAMESPACE}.svc.cluster.local:8080/airflow/execution/\n`);
   });
 
@@ -204,11 +208,13 @@ describe('runtime: the default chart behind an Ingress on /airflow, with airflow
       const ingressLocation = new URL(viaIngress.headers.location ?? 'http://none/');
       expect([viaIngress.status, ingressLocation.searchParams.get('redirect_uri')]).toEqual([302, 'http://airflow.local/airflow/auth/oauth-authorized/github']);
       console.log(`RUNTIME [ingress-sub-path]: with Host: airflow.local, redirect_uri=${ingressLocation.searchParams.get('redirect_uri')}`);
-      // Measured, not asserted: what a TLS-terminating Ingress (ingress.tlsSecretName) would get, X-Forwarded-Proto
-      // https. The api-server runs without --proxy-headers, so the scheme is the request's own (http) unless it trusts them.
+      // What the Ingress that terminates TLS (ingress.tlsSecretName) sends: X-Forwarded-Proto https. FAB's proxy fix
+      // ([fab] enable_proxy_fix, proxy_fix_x_proto 1) takes the scheme from it: the callback is the https:// one the
+      // provider holds. (Before the library set it, the callback stayed http:// and the provider refused the login.)
       const viaTls = await getPage(`${root}/airflow/auth/login/github`, 30_000, { 'Host': 'airflow.local', 'X-Forwarded-Proto': 'https' });
       const tlsRedirect = new URL(viaTls.headers.location ?? 'http://none/').searchParams.get('redirect_uri');
       console.log(`RUNTIME [ingress-sub-path]: with Host: airflow.local and X-Forwarded-Proto: https, ${viaTls.status} redirect_uri=${tlsRedirect}`);
+      expect([viaTls.status, tlsRedirect]).toEqual([302, 'https://airflow.local/airflow/auth/oauth-authorized/github']);
       recordRuntime(['ingressSubPath', 'oauthCallback'], { service: location.searchParams.get('redirect_uri')?.replace(root, '<Service>'), hostAirflowLocal: ingressLocation.searchParams.get('redirect_uri'), forwardedProtoHttps: tlsRedirect });
       // The api-server's container read the client secrets from the Secret (the kubelet's record of what it ran).
       const pod = chain.podOf('api-server');

@@ -80,8 +80,9 @@ export const MUTATION_ANNOTATION = 'airflow-cdk8s/pod-mutation-hook';
 export const AUTHLIB_PYTHONPATH = '/opt/authlib/usr/lib/python3/dist-packages';
 
 /**
- * The default chart behind an Ingress on a sub-path (`ingress: { host: 'airflow.local', path: '/airflow' }`: `[api]
- * base_url` under /airflow, the api-server's probes and the execution API URL under it) with `airflowLocalSettings`
+ * The default chart behind an Ingress on a sub-path that terminates TLS (`ingress: { host: 'airflow.local', path:
+ * '/airflow', tlsSecretName: 'airflow-local-tls' }`: `[api] base_url` https://airflow.local/airflow, the api-server's
+ * probes and the execution API URL under /airflow, FAB's proxy fix for X-Forwarded-Proto) with `airflowLocalSettings`
  * (a pod_mutation_hook that labels and annotates every task pod) and `auth` (OAuth: GitHub and a generic OpenID
  * Connect provider), the client secret in a Secret of the test's own (a dummy value: the stage has no identity
  * provider), and Authlib given to the api-server through a claim. The runtime stage has no Ingress controller: the
@@ -91,7 +92,9 @@ export const AUTHLIB_PYTHONPATH = '/opt/authlib/usr/lib/python3/dist-packages';
 export function ingressAuthChart(namespace = 'airflow'): Variant & { readonly authlibHostPath: string } {
   const chart = new AirflowChart(Testing.app(), 'airflow', {
     namespace,
-    ingress: { host: 'airflow.local', path: '/airflow' },
+    // TLS at the Ingress: the UI's URL is https, and FAB trusts the Ingress's X-Forwarded-Proto (the stage has no
+    // Ingress controller, so the Secret is never read: the tests send the header an Ingress would).
+    ingress: { host: 'airflow.local', path: '/airflow', tlsSecretName: 'airflow-local-tls' },
     airflowLocalSettings: [
       'def pod_mutation_hook(pod):',
       `    pod.metadata.labels = {**(pod.metadata.labels or {}), "${MUTATION_LABEL}": "airflow-local-settings"}`,
