@@ -46,7 +46,7 @@ import { AirflowChart, CeleryWorkers, DEFAULT_AIRFLOW_IMAGE, RedisBroker } from 
 import { getObject, kubectl, kubectlJson, kubectlOk } from '../live/support/cluster';
 import { RuntimeChain, Step, waitForAsync, step } from './support/chain';
 import { airflowMinorOf, rootInfo } from './support/kubelet';
-import { IDLE_SETTLE_MS, lifetimePeaks, MemorySampler, memoryTable, SAMPLE_MS, sampleIdle } from './support/memory';
+import { IDLE_SETTLE_MS, lifetimePeaks, MemorySampler, memoryTable, SAMPLE_MS, sampleIdle, settleLeft } from './support/memory';
 import { newKubelet } from './support/real-kubelet';
 import { recordRuntime } from './support/results';
 import { celeryChart, defaultChart } from './support/variants';
@@ -58,6 +58,8 @@ const chain = new RuntimeChain(variant, kubelet);
 const steps = chain.steps();
 const names = Object.keys(steps);
 const TRIGGER = 'trigger write_to_data_volume through the REST API';
+const AVAILABLE = "api-server, scheduler, dag-processor and triggerer run their Deployments' commands and become available";
+const CELERY_WORKER_AVAILABLE = "the Celery worker runs its Deployment's command and env, without database credentials or an API token, and becomes available";
 const DELETED = 'the executor deletes the task pod';
 let taskSampler: MemorySampler | undefined;
 
@@ -168,7 +170,9 @@ describe(`runtime: the default chart (${image ?? DEFAULT_AIRFLOW_IMAGE}); then k
     blocking: false,
     timeoutMs: IDLE_SETTLE_MS + SAMPLE_MS + 30_000,
     run: async () => {
-      const m = await sampleIdle(kubelet, chain.ns);
+      // settled since the control plane became available: the probes, lint and login checks since count
+      expect(chain.passedAt.has(AVAILABLE)).toBe(true);
+      const m = await sampleIdle(kubelet, chain.ns, settleLeft(chain.passedAt.get(AVAILABLE)));
       console.log(memoryTable(`RUNTIME [default]: memory at idle (peak of ${Math.round(SAMPLE_MS / 1000)} s of samples, api-server with the default [api] workers)`, m));
       recordRuntime(['memory', 'idle'], m);
       for (const c of chain.components()) {
@@ -487,7 +491,7 @@ describe(`runtime: the default chart (${image ?? DEFAULT_AIRFLOW_IMAGE}); then k
       expect(kubelet.exec(celery.ns, pod, 'redis', ['sh', '-c', 'touch /etc/x 2>&1; touch /data/x && echo data-ok'], 30).output).toMatch(/Read-only file system[\s\S]*data-ok/);
     }));
 
-    registerOf(celery, step("the Celery worker runs its Deployment's command and env, without database credentials or an API token, and becomes available", ['celery-worker'], async () => {
+    registerOf(celery, step(CELERY_WORKER_AVAILABLE, ['celery-worker'], async () => {
       await waitForAsync(
         'Deployment airflow-celery-worker to be available',
         420_000,
@@ -574,7 +578,9 @@ describe(`runtime: the default chart (${image ?? DEFAULT_AIRFLOW_IMAGE}); then k
     }, { blocking: false, timeoutMs: 240_000 }));
 
     registerOf(celery, step('memory at idle: Redis and the Celery worker measured from /proc', [], async () => {
-      const m = await sampleIdle(kubelet, celery.ns);
+      // settled since the worker was ready (the broker's ping, the hang's reconnect since count)
+      expect(chain.passedAt.has(CELERY_WORKER_AVAILABLE)).toBe(true);
+      const m = await sampleIdle(kubelet, celery.ns, settleLeft(chain.passedAt.get(CELERY_WORKER_AVAILABLE)));
       console.log(memoryTable(`RUNTIME [reapply-celery]: memory at idle (peak of ${Math.round(SAMPLE_MS / 1000)} s of samples)`, m));
       recordRuntime(['celery', 'memory', 'idle'], m);
       expect(m['celery-worker']?.rssMiB).toBeGreaterThan(50);

@@ -112,6 +112,8 @@ export class RuntimeChain {
    */
   public readonly taskLogs = new Map<string, string>();
   public readonly timings: { name: string; seconds: number; ok: boolean }[] = [];
+  /** When each step that passed ended (ms since the epoch), by name: the last run of it. */
+  public readonly passedAt = new Map<string, number>();
   private failedBlocking: string | undefined;
   private releaseNamespace: (() => void) | undefined;
   private watch: ChildProcess | undefined;
@@ -290,6 +292,7 @@ export class RuntimeChain {
     try {
       await step.run();
       this.timings.push({ name: step.name, seconds: (Date.now() - t0) / 1000, ok: true });
+      this.passedAt.set(step.name, Date.now());
       return undefined;
     } catch (e) {
       this.timings.push({ name: step.name, seconds: (Date.now() - t0) / 1000, ok: false });
