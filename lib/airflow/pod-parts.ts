@@ -1,9 +1,13 @@
+import { Chart } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
 import * as k8s from '../../imports/k8s';
 import {
+  AirflowCdk8sValidationError,
   AirflowVersion,
   PodOptions,
   PodPlacementOptions,
+  PodVolume,
+  addCheck,
   airflowLabels,
   atSynth,
   invalid,
@@ -22,6 +26,7 @@ import {
   validatePodOptions,
 } from '../core';
 import { airflowContainerSecurityContext, airflowPodSecurityContext } from '../security';
+import { claimsOfApp } from '../storage';
 import type { KubernetesExecutorAirflow } from './kubernetes-executor-airflow';
 
 /** The name of the init container that waits for `airflow db migrate` to have run. */
@@ -96,6 +101,42 @@ export const ENTRYPOINT_START_UP_ENV: Readonly<Record<string, string>> = {
   _AIRFLOW_WWW_USER_CREATE: 'runs "airflow users create" at every start (the create-user Job does it once)',
 };
 
+/** The extra volumes whose claims are checked already, by the construct they were checked for. */
+const CLAIMS_CHECKED = new WeakMap<IConstruct, WeakSet<PodVolume>>();
+
+/**
+ * Refuses, at synth, an extra volume (`PodVolume.existingClaim`) that mounts a claim of the app's own storage
+ * ({@link claimsOfApp}): the library mounts those where they belong, and through `extraVolumes` they would reach
+ * every pod of the option, the database's data and keys included (task code reading and writing Postgres' files),
+ * or the DAGs writable where tasks run. At synth, because the storage may be added after the pods. Each volume once
+ * per construct: the chart-wide options are merged into each component's.
+ */
+function checkOwnClaims(scope: IConstruct, p: (name: string) => string, volumes: readonly PodVolume[]): void {
+  const checked = CLAIMS_CHECKED.get(scope) ?? new WeakSet<PodVolume>();
+  CLAIMS_CHECKED.set(scope, checked);
+  const claims = volumes.flatMap((v, i) => (v instanceof PodVolume && v.claimName !== undefined && !checked.has(v) ? [{ v, i }] : []));
+  claims.forEach(({ v }) => checked.add(v));
+  if (claims.length === 0) return;
+  addCheck(scope, () => {
+    const namespace = Chart.of(scope).namespace;
+    const own = claimsOfApp(scope).filter((c) => c.namespace === namespace);
+    return claims.flatMap(({ v, i }) => {
+      const used = own.find((c) => c.claimName === v.claimName);
+      if (!used) return [];
+      return [
+        new AirflowCdk8sValidationError(
+          scope.constructor.name,
+          scope.node.path,
+          p(`extraVolumes[${i}].claimName`),
+          v.claimName,
+          `a claim the app's storage does not use: "${v.claimName}" is the claim of ${used.usedBy}, which the library mounts where it belongs (the metadata database's only into Postgres, the DAGs read-only where tasks run)`,
+          'Mount a claim of its own for another folder; the Airflow volumes are in every Airflow pod already (AirflowVolumes).',
+        ).message,
+      ];
+    });
+  });
+}
+
 /**
  * `options` checked and made concrete in the name of `scope` (`property` names them in errors). An env
  * variable the library sets itself (`reservedEnv`) cannot be replaced, and Airflow settings
@@ -141,6 +182,7 @@ export function resolvePodOptions(
       invalid(scope, p(`extraVolumes[${i}].name`), v.name, `a volume name the pod does not use already (${reservedVolumes.join(', ')})`);
     }
   });
+  checkOwnClaims(scope, p, options.extraVolumes ?? []);
   return {
     placement: podPlacementFields(options),
     env: podEnv(scope, property, options),

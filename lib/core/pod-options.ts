@@ -151,7 +151,11 @@ export class PodVolume {
     return new PodVolume(name, options, true, () => ({ configMap: { name: options.configMapName } }), ['configMapName', options.configMapName]);
   }
 
-  /** A PersistentVolumeClaim that exists already (created outside the app). */
+  /**
+   * A PersistentVolumeClaim that exists already (created outside the app). A claim of the app's own storage (an
+   * Airflow volume's, the metadata database's data or keys) is refused at synth: the library mounts those where they
+   * belong.
+   */
   public static existingClaim(name: string, options: PodVolumeMountOptions & { readonly claimName: string }): PodVolume {
     return new PodVolume(name, options, false, () => ({ persistentVolumeClaim: { claimName: options.claimName, ...(options.readOnly ? { readOnly: true } : {}) } }), [
       'claimName',
@@ -171,6 +175,11 @@ export class PodVolume {
   /** Where the containers mount it. */
   public get mountPath(): string {
     return this.options.mountPath;
+  }
+
+  /** The claim it mounts (`existingClaim`); undefined for a Secret or a ConfigMap. */
+  public get claimName(): string | undefined {
+    return this.target[0] === 'claimName' ? this.target[1] : undefined;
   }
 
   /** The pod-spec volume, checked in the name of `scope`. */

@@ -1,4 +1,5 @@
-import { Construct } from 'constructs';
+import { App, Chart } from 'cdk8s';
+import { Construct, IConstruct } from 'constructs';
 import * as k8s from '../../imports/k8s';
 import {
   AIRFLOW_HOME,
@@ -348,4 +349,35 @@ export class AirflowVolumes extends Construct {
     this.byName.set(options.name, volume);
     return volume;
   }
+}
+
+/** A claim the app's storage uses ({@link claimsOfApp}). */
+export interface AppClaim {
+  /** The claim's namespace. */
+  readonly namespace: string | undefined;
+  /** The claim's name. */
+  readonly claimName: string;
+  /** What uses it, for messages: `PersistentStorage at "airflow/db/storage"`. */
+  readonly usedBy: string;
+}
+
+/**
+ * The claims the storage of `scope`'s app uses: those of every PersistentStorage (the Airflow volumes', the metadata
+ * database's data and keys) and the existing claims AirflowVolumes mount. The library mounts each where it belongs
+ * (the database's only into Postgres and its bootstrap Job, the DAGs read-only where tasks run).
+ */
+export function claimsOfApp(scope: IConstruct): AppClaim[] {
+  const out: AppClaim[] = [];
+  for (const c of App.of(scope).node.findAll()) {
+    if (c instanceof PersistentStorage) {
+      out.push({ namespace: Chart.of(c).namespace, claimName: c.claimName, usedBy: `PersistentStorage at "${c.node.path}"` });
+    } else if (c instanceof AirflowVolumes) {
+      for (const v of c.claims) {
+        if (v.storage === undefined && v.claimName !== undefined) {
+          out.push({ namespace: Chart.of(c).namespace, claimName: v.claimName, usedBy: `volume "${v.name}" of AirflowVolumes at "${c.node.path}"` });
+        }
+      }
+    }
+  }
+  return out;
 }

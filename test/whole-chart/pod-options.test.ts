@@ -190,6 +190,45 @@ describe('a volume from a claim that exists already', () => {
   });
 });
 
+describe('extraVolumes never mount a claim of the app\'s own storage (docs/validation.md, row 58)', () => {
+  const build = (props: AirflowChartProps) => synthesizing(() => new AirflowChart(Testing.app(), 'airflow', props));
+  const claim = (name: string, claimName: string) => PodVolume.existingClaim(name, { claimName, mountPath: `/mnt/${name}` });
+  const messageOf = (run: () => void): string => {
+    try {
+      run();
+    } catch (e) {
+      return (e as Error).message;
+    }
+    throw new Error('synthesized');
+  };
+
+  test('the database\'s data into task pods: refused at synth, naming the option, the claim and whose it is', () => {
+    expect(build({ worker: { extraVolumes: [claim('pg', 'airflow-postgres-claim')] } })).toThrow(
+      /\[airflow\/airflow\] KubernetesExecutorAirflow at "airflow\/airflow": property "worker\.extraVolumes\[0\]\.claimName" received "airflow-postgres-claim"; allowed: a claim the app's storage does not use: "airflow-postgres-claim" is the claim of PersistentStorage at "airflow\/metadata-db\/storage", which the library mounts where it belongs/,
+    );
+  });
+
+  test('chart-wide, the database\'s keys and the DAGs: each reported once (not once per component), beside a claim of its own that passes', () => {
+    const lines = messageOf(build({ extraVolumes: [claim('keys', 'airflow-postgres-keys-claim'), claim('team', 'team-scratch'), claim('dags-rw', 'airflow-dags-claim')] }))
+      .split('\n')
+      .slice(1);
+    expect(lines).toEqual([
+      expect.stringMatching(/property "extraVolumes\[0\]\.claimName" received "airflow-postgres-keys-claim".*PersistentStorage at "airflow\/metadata-db\/keys-storage"/),
+      expect.stringMatching(/property "extraVolumes\[2\]\.claimName" received "airflow-dags-claim".*PersistentStorage at "airflow\/volumes\/dags"/),
+    ]);
+  });
+
+  test('an existing claim AirflowVolumes mounts as the DAGs is the app\'s too; a claim of its own is mounted', () => {
+    const volumes = [{ name: 'dags', existingClaim: 'team-dags' }, { name: 'logs' }, { name: 'data' }];
+    expect(build({ volumes, worker: { extraVolumes: [claim('dags-rw', 'team-dags')] } })).toThrow(
+      /property "worker\.extraVolumes\[0\]\.claimName" received "team-dags"; allowed: a claim the app's storage does not use: "team-dags" is the claim of volume "dags" of AirflowVolumes at "airflow\/volumes"/,
+    );
+    const objects = Testing.synth(new AirflowChart(Testing.app(), 'airflow', { volumes, worker: { extraVolumes: [claim('team', 'team-scratch')] } }));
+    const template = parse(objects.find((o) => o.kind === 'ConfigMap' && o.data?.['pod_template_file.yaml'])!.data['pod_template_file.yaml']);
+    expect(template.spec.volumes).toContainEqual({ name: 'team', persistentVolumeClaim: { claimName: 'team-scratch' } });
+  });
+});
+
 describe('pod options: what is refused, with the message a user sees', () => {
   const chart = (props: AirflowChartProps) => synthesizing(() => new AirflowChart(Testing.app(), 'airflow', props));
 
