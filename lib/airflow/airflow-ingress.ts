@@ -28,7 +28,7 @@ export class AirflowIngress extends Construct {
   /** The path the UI is served under (`/airflow`), or "" at the root. */
   public readonly basePath: string;
 
-  /** Whether the Ingress terminates TLS (`tlsSecretName`): the UI is then reached over https, and gets http. */
+  /** Whether the Ingress terminates TLS (`tlsSecretName`): users reach the UI over https, and the Ingress sends it plain http. */
   public readonly tls: boolean;
 
   /** The Ingress. */
