@@ -114,7 +114,7 @@ const CLAIMS_CHECKED = new WeakMap<IConstruct, WeakSet<PodVolume>>();
 function checkOwnClaims(scope: IConstruct, p: (name: string) => string, volumes: readonly PodVolume[]): void {
   const checked = CLAIMS_CHECKED.get(scope) ?? new WeakSet<PodVolume>();
   CLAIMS_CHECKED.set(scope, checked);
-  const claims = volumes.flatMap((v, i) => (v instanceof PodVolume && v.claimName !== undefined && !checked.has(v) ? [{ v, i }] : []));
+  const claims = volumes.flatMap((v, i) => (v.claimName !== undefined && !checked.has(v) ? [{ v, i }] : []));
   claims.forEach(({ v }) => checked.add(v));
   if (claims.length === 0) return;
   addCheck(scope, () => {

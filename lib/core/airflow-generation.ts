@@ -274,8 +274,9 @@ const AIRFLOW_3: GenerationFacts = {
   // request (cadwyn/applications.py: Cadwyn.__call__ -> _cadwyn_initialize), in the event loop: seconds of CPU,
   // during which the api-server answers nothing (measured: docs/runtime-tests.md, "The real node's share of the CPU").
   // The first request was a task's PATCH .../run, which outlasted the client's timeout ([workers]
-  // execution_api_timeout) under load on the real node, every retry too in one CI run. /execution/health answers without authentication (routes/__init__.py includes it
-  // outside the authenticated router): asked by the startup probe, it pays that before the pod is Ready.
+  // execution_api_timeout) under load on the real node, every retry too in one CI run. /execution/health answers
+  // without authentication (routes/__init__.py includes it outside the authenticated router): asked by the startup
+  // probe, it pays that before the pod is Ready.
   uiStartupPath: '/execution/health',
   // With [api] base_url http://host/airflow, api_fastapi/app.py gives the FastAPI app root_path "/airflow";
   // Starlette routes /airflow/api/v2/... without the prefix and a path outside it unchanged

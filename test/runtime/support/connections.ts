@@ -67,7 +67,7 @@ export function checkConnections(objects: any[], namespace: string, records: Rec
     const dst = r.destination.pod;
     const to = dst ? { namespace: dst.namespace, labels: dst.labels, ip: r.destination.ip } : { ip: r.destination.ip };
     const name = dst ? componentOf(dst) : r.service?.name === 'kubernetes' ? 'the Kubernetes API' : r.destination.ip;
-    const protocol = r.destination.protocol ?? 'TCP';
+    const protocol = r.destination.protocol;
     const c: Connection = { from, to, port: r.destination.port, protocol };
     out.push({ flow: `${componentOf(src)} -> ${name}:${r.destination.port}/${protocol}`, connection: c, verdict: evaluate(set, c), seen: r.via });
   }

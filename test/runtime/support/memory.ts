@@ -140,7 +140,7 @@ export class MemorySampler {
 /**
  * What is left of the settle time of an idle measurement when the pods to measure settled from `since` (ms since the
  * epoch: when the step that waited for them to be available ended): the steps run in between count, so the chain
- * does not wait 30 s more after checks that took as long (probes, config lint, logins: 23-38 s in a CI run).
+ * does not wait 30 s more after checks that took most of it (probes, config lint, logins; docs/runtime-tests.md, "Memory").
  * Without a time, the whole settle time.
  */
 export function settleLeft(since: number | undefined, settleMs = IDLE_SETTLE_MS, now = Date.now()): number {
